@@ -1,0 +1,237 @@
+"""The one configuration file (TOML), validated with pydantic; `CITYOPS_SECTION__KEY` variables override it.
+
+A wrong key or value stops start-up with the file, the line, the key and the reason (ConfigError).
+Relative paths in the file are relative to the file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from feeds.decoders import DECODERS
+from layers.crs import to_wgs84
+
+ENV_PREFIX = "CITYOPS_"
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the person who wrote the file."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CitySettings(Section):
+    name_zh: str
+    name_en: str
+    timezone: str = "Asia/Shanghai"
+    regions: Path
+    center: tuple[float, float]  # lon, lat (WGS84)
+    zoom: Annotated[int, Field(ge=1, le=18)] = 9
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+
+class StoreSettings(Section):
+    path: Path
+    batch_max_rows: Annotated[int, Field(ge=1, le=100_000)] = 5_000
+    batch_max_delay_ms: Annotated[int, Field(ge=1, le=10_000)] = 250
+    queue_size: Annotated[int, Field(ge=100)] = 20_000
+
+
+class MqttSettings(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 1883
+    client_id: str = "cityops-ingest"
+    protocol: Literal["5", "3.1.1"] = "5"
+    session_expiry_s: Annotated[int, Field(ge=0)] = 86_400
+    username: str | None = None
+    password_env: str | None = None  # the name of the variable holding the password, never the password
+
+
+class BrokerSettings(Section):
+    """The embedded broker of the demo; a deployment points `mqtt` at its own broker instead."""
+
+    embedded: bool = False
+    kind: Literal["auto", "mosquitto", "amqtt"] = "auto"
+    data_dir: Path = Path("var/broker")
+
+
+class WebSettings(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8050
+    threads: Annotated[int, Field(ge=1, le=256)] = 16
+    language: Literal["zh_CN", "en"] = "zh_CN"
+    refresh_ms: Annotated[int, Field(ge=200, le=60_000)] = 1_000
+    tile_url: str | None = None  # optional; the map works offline without one
+
+
+class FeedSettings(Section):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    transport: Literal["mqtt"]
+    topics: list[str] = Field(min_length=1)
+    decoder: str
+    crs: str = "wgs84"
+    qos: Literal[0, 1] = 1
+    stale_after_s: Annotated[int, Field(ge=1)] = 120
+
+    @field_validator("decoder")
+    @classmethod
+    def _known_decoder(cls, value: str) -> str:
+        if value not in DECODERS:
+            raise ValueError(f"unknown decoder {value!r}; known: {', '.join(sorted(DECODERS))}")
+        return value
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str) -> str:
+        to_wgs84(value)  # raises ValueError naming the accepted forms
+        return value
+
+
+class SimulatorSettings(Section):
+    enabled: bool = False
+    rate: Annotated[float, Field(gt=0, le=100_000)] = 300.0  # messages a second
+    entities: Annotated[int, Field(ge=40, le=1_000_000)] = 2_400
+    seed: int = 7
+    topic_prefix: str = "baoding"
+    scenario_cycle_s: Annotated[int, Field(ge=60)] = 1_200  # the rainstorm & incidents come round this often
+
+
+class Settings(Section):
+    city: CitySettings
+    store: StoreSettings
+    mqtt: MqttSettings = MqttSettings()
+    broker: BrokerSettings = BrokerSettings()
+    web: WebSettings = WebSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+    feeds: list[FeedSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_feed_ids(self) -> Settings:
+        seen: set[str] = set()
+        for feed in self.feeds:
+            if feed.id in seen:
+                raise ValueError(f"feed id {feed.id!r} appears twice")
+            seen.add(feed.id)
+        return self
+
+
+def load(path: str | Path, environ: dict[str, str] | None = None) -> Settings:
+    path = Path(path)
+    environ = dict(os.environ) if environ is None else environ
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    overrides = _apply_env(data, environ)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, text, overrides)) from None
+    return _resolve_paths(settings, path.parent)
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[tuple[str, ...], str]:
+    """Set CITYOPS_SECTION__KEY=value into the parsed file; returns which keys came from which variable."""
+    applied = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        keys = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw  # a bare word is a string
+        target = data
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+            if not isinstance(target, dict):
+                break
+        else:
+            target[keys[-1]] = value
+            applied[keys] = name
+    return applied
+
+
+def _describe(exc: ValidationError, path: Path, text: str, overrides: dict[tuple[str, ...], str]) -> str:
+    lines = [f"{path}: the configuration is not valid:"]
+    for error in exc.errors():
+        loc = tuple(str(part) for part in error["loc"])
+        key = ".".join(loc) or "(top level)"
+        reason = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            reason = "unknown key (check the spelling; see data/demo/cityops.toml for every key)"
+        elif error["type"] == "missing":
+            reason = "required key is missing"
+        variable = next((v for k, v in overrides.items() if loc[: len(k)] == k), None)
+        if variable:
+            lines.append(f"  environment variable {variable}: {key}: {reason}")
+        else:
+            line = _line_of(text, loc)
+            where = f"{path}:{line}" if line else str(path)
+            lines.append(f"  {where}: {key}: {reason}")
+    return "\n".join(lines)
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+def _line_of(text: str, loc: tuple[str, ...]) -> int | None:
+    """The line of the key at `loc` (or of its table, or of the nearest enclosing table) in the TOML text."""
+    # Walk the file keeping the current table as a path like ("feeds", "2"), counting [[array]] entries.
+    table: tuple[str, ...] = ()
+    counts: dict[str, int] = {}
+    best: int | None = None
+    best_len = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            name = header.group(2)
+            if header.group(1) == "[[":
+                counts[name] = counts.get(name, -1) + 1
+                table = (*name.split("."), str(counts[name]))
+            else:
+                table = tuple(name.split("."))
+            path = table
+        else:
+            key = _KEY.match(line)
+            if not key:
+                continue
+            path = (*table, key.group(1))
+        depth = 0
+        while depth < min(len(path), len(loc)) and path[depth] == loc[depth]:
+            depth += 1
+        if depth == len(path) and depth > best_len:
+            best, best_len = number, depth
+    return best
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    def absolute(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p).resolve()
+
+    settings.city.regions = absolute(settings.city.regions)
+    settings.store.path = absolute(settings.store.path)
+    settings.broker.data_dir = absolute(settings.broker.data_dir)
+    return settings

@@ -1,0 +1,1 @@
+"""Feeds: transports (MQTT, HTTP, file) × decoders (bytes → unified records), normalization and feed health."""

@@ -1,0 +1,13 @@
+"""Decoders turn the bytes of one message into unified records; each raises DecodeError with a reason.
+
+Adding a format is one module here and one line in DECODERS.
+"""
+
+from feeds.decoders import cityops_json
+from feeds.decoders.base import Decoder, DecodeError, Message
+
+DECODERS: dict[str, Decoder] = {
+    "cityops-json": cityops_json.decode,
+}
+
+__all__ = ["DECODERS", "DecodeError", "Decoder", "Message"]

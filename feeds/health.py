@@ -1,0 +1,54 @@
+"""Feed health: ok | degraded | down, with the reason and the time it changed.
+
+The writer marks a feed ok when its messages decode (degraded when only dead letters come); this module adds what
+the writer cannot see: a lost broker connection, and silence longer than the feed's `stale_after_s`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from store.database import Store
+
+_UPSERT = """
+    INSERT INTO feed_status (feed_id, state, reason, changed_at) VALUES ($feed, $state, $reason, $now)
+    ON CONFLICT (feed_id) DO UPDATE SET
+        changed_at = CASE WHEN feed_status.state = excluded.state THEN feed_status.changed_at
+                          ELSE excluded.changed_at END,
+        state = excluded.state, reason = excluded.reason
+"""
+
+
+def set_state(store: Store, feed_ids: list[str], state: str, reason: str, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    cur = store.cursor()
+    for feed_id in feed_ids:
+        cur.execute(_UPSERT, {"feed": feed_id, "state": state, "reason": reason, "now": now})
+    store.bump_version()
+
+
+def connection_changed(store: Store, feed_ids: list[str], up: bool, reason: str) -> None:
+    """Called by a transport when it loses or regains its source."""
+    if up:
+        # Connected is not yet healthy: the writer marks the feed ok when its messages arrive.
+        return
+    set_state(store, feed_ids, "down", reason)
+
+
+def check_silence(store: Store, stale_after_s: dict[str, int], started_at: datetime, now: datetime | None = None):
+    """Mark feeds down that have been silent longer than their limit (run on the scheduler)."""
+    now = now or datetime.now(UTC)
+    cur = store.cursor()
+    rows = dict(cur.execute("SELECT feed_id, last_message_at FROM feed_status").fetchall())
+    states = dict(cur.execute("SELECT feed_id, state FROM feed_status").fetchall())
+    changed = []
+    for feed_id, limit in stale_after_s.items():
+        last = rows.get(feed_id)
+        since = last or started_at
+        if now - since > timedelta(seconds=limit) and states.get(feed_id) != "down":
+            reason = f"no message for {int((now - since).total_seconds())} s" if last else "no message yet"
+            cur.execute(_UPSERT, {"feed": feed_id, "state": "down", "reason": reason, "now": now})
+            changed.append(feed_id)
+    if changed:
+        store.bump_version()
+    return changed

@@ -1,0 +1,164 @@
+"""MQTT ingest: one paho client subscribed to every MQTT feed's topics.
+
+paho's network thread only decodes and enqueues; it never touches the database. QoS 1 messages are acknowledged
+by the writer after their batch is committed (manual ack), so a crash loses nothing the broker considers
+delivered: unacknowledged messages come again with the persistent session (fixed client id, clean_start=False and
+a session expiry; without the expiry the broker drops the queue, STACK-NOTES). A full queue blocks this thread,
+which leaves messages at the broker: back-pressure, not loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from feeds.decoders import DECODERS, Decoder, DecodeError, Message
+from feeds.normalize import normalize
+from feeds.records import DeadLetter
+from layers.crs import Converter, to_wgs84
+from layers.regions import RegionIndex
+from store.writer import Envelope, Writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MqttFeed:
+    id: str
+    topics: tuple[str, ...]
+    decoder: Decoder
+    to_wgs84: Converter
+    qos: int = 1
+
+    @classmethod
+    def from_settings(cls, feed) -> MqttFeed:
+        return cls(feed.id, tuple(feed.topics), DECODERS[feed.decoder], to_wgs84(feed.crs), feed.qos)
+
+
+class MqttIngest:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        client_id: str,
+        feeds: list[MqttFeed],
+        writer: Writer,
+        regions: RegionIndex,
+        protocol: str = "5",
+        session_expiry_s: int = 86_400,
+        username: str | None = None,
+        password_env: str | None = None,
+        on_connection_change: Callable[[list[str], bool, str], None] | None = None,
+    ):
+        self.host, self.port = host, port
+        self.feeds = feeds
+        self.writer = writer
+        self.regions = regions
+        self.session_expiry_s = session_expiry_s
+        self.on_connection_change = on_connection_change
+        self.connected = threading.Event()
+        self.received = 0
+        self.v5 = protocol == "5"
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            clean_session=None if self.v5 else False,
+            manual_ack=True,
+        )
+        if username:
+            password = os.environ.get(password_env) if password_env else None
+            self.client.username_pw_set(username, password)
+        # More in flight than paho's default of 20: acks wait for a commit (≤ 250 ms), and the broker must keep
+        # sending meanwhile.
+        self.client.max_inflight_messages_set(1000)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def start(self) -> None:
+        properties = None
+        if self.v5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self.session_expiry_s
+            self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=properties)
+        else:
+            self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("MQTT broker %s:%d refused the connection: %s", self.host, self.port, reason_code)
+            self._connection_changed(False, f"broker refused: {reason_code}")
+            return
+        subscriptions = [(topic, feed.qos) for feed in self.feeds for topic in feed.topics]
+        if subscriptions:
+            client.subscribe(subscriptions)
+        self.connected.set()
+        self._connection_changed(True, "")
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        self._connection_changed(False, f"disconnected from the broker: {reason_code}")
+
+    def _connection_changed(self, up: bool, reason: str) -> None:
+        if self.on_connection_change is not None:
+            try:
+                self.on_connection_change([f.id for f in self.feeds], up, reason)
+            except Exception:
+                log.exception("recording the broker connection state failed")
+
+    def feed_for(self, topic: str) -> MqttFeed | None:
+        for feed in self.feeds:
+            if any(mqtt.topic_matches_sub(sub, topic) for sub in feed.topics):
+                return feed
+        return None
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        self.received += 1
+        now = datetime.now(UTC)
+        mid, qos = msg.mid, msg.qos
+        ack = (lambda: client.ack(mid, qos)) if qos > 0 else None
+        feed = self.feed_for(msg.topic)
+        if feed is None:  # a retained message on a topic no feed claims any more
+            if ack:
+                ack()
+            return
+        self.writer.put(envelope_for(feed, msg.topic, msg.payload, now, self.regions, ack))
+
+
+def envelope_for(
+    feed: MqttFeed,
+    source: str,
+    payload: bytes,
+    received_at: datetime,
+    regions: RegionIndex,
+    ack: Callable[[], None] | None = None,
+) -> Envelope:
+    """Decode and normalize one message; whatever goes wrong becomes a dead letter with the reason."""
+    message = Message(feed.id, source, payload, received_at)
+    try:
+        records = normalize(feed.decoder(message), feed.to_wgs84, regions)
+    except DecodeError as exc:
+        reason = str(exc)
+    except Exception as exc:  # a decoder bug must not stop the feed either
+        log.exception("decoder of feed %s failed on %s", feed.id, source)
+        reason = f"decoder failed: {type(exc).__name__}: {exc}"
+    else:
+        return Envelope(feed.id, received_at, records=records, ack=ack)
+    dead = DeadLetter(received_at, feed.id, source, reason[:1000], bytes(payload))
+    return Envelope(feed.id, received_at, dead_letter=dead, ack=ack)

@@ -1,0 +1,66 @@
+"""Publishes the demo city over MQTT at a steady rate, from its own thread and its own client."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+
+from feeds.simulator.city import DemoCity
+
+log = logging.getLogger(__name__)
+
+
+class Publisher:
+    def __init__(self, city: DemoCity, *, host: str, port: int, rate: float, protocol: str = "5",
+                 username: str | None = "cityops-simulator"):
+        self.city = city
+        self.rate = rate
+        self.sent = 0
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id="cityops-demo-simulator",
+            protocol=mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311,
+        )
+        if username:
+            self.client.username_pw_set(username)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(200_000)
+        self.host, self.port = host, port
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cityops-simulator", daemon=True)
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _run(self) -> None:
+        while not self.client.is_connected() and not self._stop.wait(0.1):
+            pass
+        for topic, payload in self.city.entity_messages():
+            self.client.publish(topic, payload, qos=1, retain=True)
+        tick = 0.1
+        owed = 0.0
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            owed += self.rate * tick
+            count = int(owed)
+            owed -= count
+            for topic, payload in self.city.step(datetime.now(UTC), count):
+                info = self.client.publish(topic, payload, qos=1)
+                if info.rc == mqtt.MQTT_ERR_SUCCESS:
+                    self.sent += 1
+                elif info.rc != mqtt.MQTT_ERR_NO_CONN:
+                    log.warning("simulator publish failed: %s", mqtt.error_string(info.rc))
+            next_tick += tick
+            self._stop.wait(max(0.0, next_tick - time.monotonic()))

@@ -1,0 +1,1 @@
+"""Geography: coordinate systems, the region hierarchy, point-in-region lookup and map GeoJSON."""

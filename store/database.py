@@ -1,0 +1,76 @@
+"""The DuckDB file: opening it, migrating it, a cursor per thread, and the data version.
+
+DuckDB allows one process per file, so everything that touches the store runs as threads of one process, each
+through its own cursor (sharing one connection across threads raises). The data version is bumped by the writer
+after each commit; readers compare versions instead of re-querying.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from store.schema import MIGRATIONS
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._connection = duckdb.connect(self.path)
+        self._connection.execute("SET TimeZone = 'UTC'")
+        self._local = threading.local()
+        self._version = 0
+        self._version_changed = threading.Condition()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        con = self._connection
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+        for version, name, sql in MIGRATIONS:
+            if version in done:
+                continue
+            con.execute("BEGIN")
+            try:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)])
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own cursor on the database."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._connection.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            self._local.cursor = cur
+        return cur
+
+    @property
+    def data_version(self) -> int:
+        return self._version
+
+    def bump_version(self) -> int:
+        with self._version_changed:
+            self._version += 1
+            self._version_changed.notify_all()
+            return self._version
+
+    def wait_for_version(self, newer_than: int, timeout: float) -> int:
+        """Block until the data version passes `newer_than` (or the timeout); returns the current version."""
+        with self._version_changed:
+            self._version_changed.wait_for(lambda: self._version > newer_than, timeout=timeout)
+            return self._version
+
+    def close(self) -> None:
+        self._connection.close()

@@ -1,0 +1,47 @@
+"""Schema migrations, applied in order once each; `schema_migrations` records which ran."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "entities, observations, events, dead letters, feed status",
+        """
+        CREATE TABLE entities (
+            id VARCHAR PRIMARY KEY, feed_id VARCHAR NOT NULL, domain VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+            name VARCHAR NOT NULL, lon DOUBLE, lat DOUBLE,
+            district_id VARCHAR, town_id VARCHAR, grid_id VARCHAR,
+            attributes JSON, first_seen TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL
+        );
+        -- Append-only; no index: duplicates are kept out by an anti-join over the batch's time range, which
+        -- zone maps on ts make cheap because rows arrive roughly in time order.
+        CREATE TABLE observations (
+            entity_id VARCHAR NOT NULL, metric VARCHAR NOT NULL, value DOUBLE, unit VARCHAR NOT NULL,
+            ts TIMESTAMPTZ NOT NULL, quality VARCHAR NOT NULL, feed_id VARCHAR NOT NULL, msg_id VARCHAR NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL
+        );
+        -- The newest value of each entity and metric, kept by the writer so the map never scans history.
+        CREATE TABLE latest (
+            entity_id VARCHAR NOT NULL, metric VARCHAR NOT NULL, value DOUBLE, unit VARCHAR NOT NULL,
+            ts TIMESTAMPTZ NOT NULL, quality VARCHAR NOT NULL, PRIMARY KEY (entity_id, metric)
+        );
+        CREATE TABLE events (
+            id VARCHAR PRIMARY KEY, feed_id VARCHAR NOT NULL, msg_id VARCHAR NOT NULL, domain VARCHAR NOT NULL,
+            type VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, lon DOUBLE, lat DOUBLE,
+            district_id VARCHAR, town_id VARCHAR, grid_id VARCHAR, severity VARCHAR, title VARCHAR NOT NULL,
+            description VARCHAR NOT NULL, entity_id VARCHAR, source_ref VARCHAR, raw VARCHAR,
+            received_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE SEQUENCE dead_letter_ids;
+        CREATE TABLE dead_letters (
+            id BIGINT PRIMARY KEY DEFAULT nextval('dead_letter_ids'), ts TIMESTAMPTZ NOT NULL,
+            feed_id VARCHAR NOT NULL, source VARCHAR NOT NULL, reason VARCHAR NOT NULL, raw BLOB NOT NULL
+        );
+        CREATE TABLE feed_status (
+            feed_id VARCHAR PRIMARY KEY, state VARCHAR NOT NULL, reason VARCHAR NOT NULL,
+            changed_at TIMESTAMPTZ NOT NULL, last_message_at TIMESTAMPTZ,
+            messages BIGINT NOT NULL DEFAULT 0, errors BIGINT NOT NULL DEFAULT 0
+        );
+        """,
+    ),
+]

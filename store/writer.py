@@ -1,0 +1,361 @@
+"""The one writer thread: drains a bounded queue and commits in batches (≤ max_delay or ≤ max_rows).
+
+Transports put an Envelope per message; a full queue blocks them, which is the back-pressure that keeps QoS 1
+messages waiting at the broker instead of in our memory. After a commit the writer acknowledges the batch's
+messages (so an acknowledged message is always stored), bumps the data version and hands the batch to listeners
+(the rule engine). A message delivered twice is stored once: duplicates within a batch are dropped here, and
+against stored rows by the anti-join in `_insert_observations`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from feeds.records import Decoded, DeadLetter
+from store.database import Store
+
+log = logging.getLogger(__name__)
+
+TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(slots=True)
+class Envelope:
+    """One received message on its way to the store: its records, or the reason it could not be decoded."""
+
+    feed_id: str
+    received_at: datetime
+    records: Decoded | None = None
+    dead_letter: DeadLetter | None = None
+    ack: Callable[[], None] | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.records) if self.records is not None else 1
+
+
+@dataclass(slots=True)
+class Batch:
+    envelopes: list[Envelope] = field(default_factory=list)
+    rows: int = 0
+    version: int = 0
+
+    def records(self) -> Decoded:
+        merged = Decoded()
+        for env in self.envelopes:
+            if env.records is not None:
+                merged.entities.extend(env.records.entities)
+                merged.observations.extend(env.records.observations)
+                merged.events.extend(env.records.events)
+        return merged
+
+
+class Writer:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        queue_size: int = 20_000,
+        max_delay: float = 0.25,
+        max_rows: int = 5_000,
+    ):
+        self.store = store
+        self.queue: queue.Queue[Envelope] = queue.Queue(maxsize=queue_size)
+        self.max_delay = max_delay
+        self.max_rows = max_rows
+        self.listeners: list[Callable[[Batch], None]] = []
+        self.batches_written = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cityops-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def put(self, envelope: Envelope, timeout: float | None = None) -> None:
+        self.queue.put(envelope, timeout=timeout)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far is committed (for tests and orderly shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def _run(self) -> None:
+        while not (self._stop.is_set() and self.queue.empty()):
+            batch = self._collect()
+            if batch.envelopes:
+                self._commit_with_retry(batch)
+
+    def _collect(self) -> Batch:
+        batch = Batch()
+        try:
+            first = self.queue.get(timeout=0.2)
+        except queue.Empty:
+            return batch
+        batch.envelopes.append(first)
+        batch.rows = first.rows
+        deadline = time.monotonic() + self.max_delay
+        while batch.rows < self.max_rows:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                env = self.queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            batch.envelopes.append(env)
+            batch.rows += env.rows
+        return batch
+
+    def _commit_with_retry(self, batch: Batch) -> None:
+        delay = 0.2
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self._write(batch.envelopes)
+                break
+            except Exception as exc:  # the store failed (disk full, constraint): nothing of the batch is kept
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("writing a batch of %d messages failed (attempt %d): %s", len(batch.envelopes), attempt, exc)
+                if attempt == 3 and len(batch.envelopes) > 1:
+                    # One bad message must not hold back the others: write them one by one, and turn the ones
+                    # the store refuses into dead letters.
+                    batch.envelopes = [self._write_alone(env) for env in batch.envelopes]
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.last_error = None
+        self.batches_written += 1
+        for env in batch.envelopes:
+            if env.ack is not None:
+                env.ack()
+            self.queue.task_done()
+        batch.version = self.store.bump_version()
+        for listener in self.listeners:
+            try:
+                listener(batch)
+            except Exception:
+                log.exception("a batch listener failed")
+
+    def _write_alone(self, env: Envelope) -> Envelope:
+        try:
+            self._write([env])
+            return env
+        except Exception as exc:
+            raw = b""
+            if env.records is not None:
+                raw = repr(env.records).encode()[:10_000]
+            dead = Envelope(
+                feed_id=env.feed_id,
+                received_at=env.received_at,
+                dead_letter=DeadLetter(env.received_at, env.feed_id, "", f"store refused: {exc}", raw),
+                ack=env.ack,
+            )
+            delay = 0.5
+            while True:  # a dead letter must be kept too: wait for the store to accept it
+                try:
+                    self._write([dead])
+                    return dead
+                except Exception as exc2:
+                    log.error("cannot write a dead letter, retrying: %s", exc2)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+
+    def _write(self, envelopes: list[Envelope]) -> None:
+        now = datetime.now(UTC)
+        merged = Batch(envelopes).records()
+        dead = [env.dead_letter for env in envelopes if env.dead_letter is not None]
+        cur = self.store.cursor()
+        cur.execute("BEGIN")
+        try:
+            if merged.entities:
+                _upsert_entities(cur, merged, now)
+            if merged.observations:
+                _insert_observations(cur, merged, now)
+            if merged.events:
+                _insert_events(cur, merged, now)
+            if dead:
+                _insert_dead_letters(cur, dead)
+            _update_feed_status(cur, envelopes, now)
+            cur.execute("COMMIT")
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
+
+
+def _upsert_entities(cur, records: Decoded, now: datetime) -> None:
+    latest = {e.id: e for e in records.entities}  # the last description of an entity in the batch wins
+    rows = list(latest.values())
+    table = pa.table(
+        {
+            "id": [e.id for e in rows],
+            "feed_id": [e.feed_id for e in rows],
+            "domain": [e.domain for e in rows],
+            "kind": [e.kind for e in rows],
+            "name": [e.name for e in rows],
+            "lon": pa.array([e.lon for e in rows], pa.float64()),
+            "lat": pa.array([e.lat for e in rows], pa.float64()),
+            "district_id": pa.array([e.district_id for e in rows], pa.string()),
+            "town_id": pa.array([e.town_id for e in rows], pa.string()),
+            "grid_id": pa.array([e.grid_id for e in rows], pa.string()),
+            "attributes": [json.dumps(e.attributes, ensure_ascii=False) for e in rows],
+        }
+    )
+    cur.register("batch_entities", table)
+    try:
+        cur.execute(
+            """
+            INSERT INTO entities
+            SELECT id, feed_id, domain, kind, name, lon, lat, district_id, town_id, grid_id,
+                   attributes::JSON, $now, $now FROM batch_entities
+            ON CONFLICT (id) DO UPDATE SET
+                feed_id = excluded.feed_id, domain = excluded.domain, kind = excluded.kind, name = excluded.name,
+                lon = excluded.lon, lat = excluded.lat, district_id = excluded.district_id,
+                town_id = excluded.town_id, grid_id = excluded.grid_id, attributes = excluded.attributes,
+                updated_at = excluded.updated_at
+            """,
+            {"now": now},
+        )
+    finally:
+        cur.unregister("batch_entities")
+
+
+def _insert_observations(cur, records: Decoded, now: datetime) -> None:
+    unique = {(o.feed_id, o.msg_id, o.entity_id, o.metric, o.ts): o for o in records.observations}
+    rows = list(unique.values())
+    table = pa.table(
+        {
+            "entity_id": [o.entity_id for o in rows],
+            "metric": [o.metric for o in rows],
+            "value": pa.array([o.value for o in rows], pa.float64()),
+            "unit": [o.unit for o in rows],
+            "ts": pa.array([o.ts for o in rows], TS),
+            "quality": [o.quality for o in rows],
+            "feed_id": [o.feed_id for o in rows],
+            "msg_id": [o.msg_id for o in rows],
+        }
+    )
+    low = min(o.ts for o in rows)
+    high = max(o.ts for o in rows)
+    cur.register("batch_observations", table)
+    try:
+        cur.execute(
+            """
+            INSERT INTO observations
+            SELECT b.entity_id, b.metric, b.value, b.unit, b.ts, b.quality, b.feed_id, b.msg_id, $now
+            FROM batch_observations b
+            ANTI JOIN (SELECT feed_id, msg_id, entity_id, metric, ts FROM observations
+                       WHERE ts BETWEEN $low AND $high) o
+            USING (feed_id, msg_id, entity_id, metric, ts)
+            """,
+            {"now": now, "low": low, "high": high},
+        )
+        cur.execute(
+            """
+            INSERT INTO latest
+            SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts)
+            FROM batch_observations GROUP BY entity_id, metric
+            ON CONFLICT (entity_id, metric) DO UPDATE SET
+                value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality
+            WHERE excluded.ts >= latest.ts
+            """
+        )
+    finally:
+        cur.unregister("batch_observations")
+
+
+def _insert_events(cur, records: Decoded, now: datetime) -> None:
+    rows = list({e.id: e for e in records.events}.values())
+    table = pa.table(
+        {
+            "id": [e.id for e in rows],
+            "feed_id": [e.feed_id for e in rows],
+            "msg_id": [e.msg_id for e in rows],
+            "domain": [e.domain for e in rows],
+            "type": [e.type for e in rows],
+            "ts": pa.array([e.ts for e in rows], TS),
+            "lon": pa.array([e.lon for e in rows], pa.float64()),
+            "lat": pa.array([e.lat for e in rows], pa.float64()),
+            "district_id": pa.array([e.district_id for e in rows], pa.string()),
+            "town_id": pa.array([e.town_id for e in rows], pa.string()),
+            "grid_id": pa.array([e.grid_id for e in rows], pa.string()),
+            "severity": pa.array([e.severity for e in rows], pa.string()),
+            "title": [e.title for e in rows],
+            "description": [e.description for e in rows],
+            "entity_id": pa.array([e.entity_id for e in rows], pa.string()),
+            "source_ref": [e.source_ref for e in rows],
+            "raw": [e.raw for e in rows],
+        }
+    )
+    cur.register("batch_events", table)
+    try:
+        cur.execute("INSERT OR IGNORE INTO events SELECT *, $now FROM batch_events", {"now": now})
+    finally:
+        cur.unregister("batch_events")
+
+
+def _insert_dead_letters(cur, dead: list[DeadLetter]) -> None:
+    table = pa.table(
+        {
+            "ts": pa.array([d.ts for d in dead], TS),
+            "feed_id": [d.feed_id for d in dead],
+            "source": [d.source for d in dead],
+            "reason": [d.reason for d in dead],
+            "raw": pa.array([d.raw for d in dead], pa.binary()),
+        }
+    )
+    cur.register("batch_dead", table)
+    try:
+        cur.execute("INSERT INTO dead_letters (ts, feed_id, source, reason, raw) SELECT * FROM batch_dead")
+    finally:
+        cur.unregister("batch_dead")
+
+
+def _update_feed_status(cur, envelopes: list[Envelope], now: datetime) -> None:
+    per_feed: dict[str, list] = {}
+    for env in envelopes:
+        good, bad, last, reason = per_feed.get(env.feed_id, (0, 0, None, ""))
+        if env.dead_letter is None:
+            good += 1
+            last = env.received_at if last is None else max(last, env.received_at)
+        else:
+            bad += 1
+            reason = env.dead_letter.reason
+        per_feed[env.feed_id] = [good, bad, last, reason]
+    for feed_id, (good, bad, last, reason) in per_feed.items():
+        # A feed that delivers decodable messages is ok; one that only delivers garbage is degraded.
+        state = "ok" if good else "degraded"
+        reason = "" if good else f"messages cannot be decoded: {reason}"[:500]
+        cur.execute(
+            """
+            INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at, messages, errors)
+            VALUES ($feed, $state, $reason, $now, $last, $good, $bad)
+            ON CONFLICT (feed_id) DO UPDATE SET
+                changed_at = CASE WHEN feed_status.state = excluded.state THEN feed_status.changed_at
+                                  ELSE excluded.changed_at END,
+                state = excluded.state, reason = excluded.reason,
+                last_message_at = coalesce(excluded.last_message_at, feed_status.last_message_at),
+                messages = feed_status.messages + excluded.messages,
+                errors = feed_status.errors + excluded.errors
+            """,
+            {"feed": feed_id, "state": state, "reason": reason, "now": now, "last": last, "good": good, "bad": bad},
+        )
