@@ -1,0 +1,49 @@
+"""China's four warning colours and a device's status from its latest value.
+
+red (I) > orange (II) > yellow (III) > blue (IV); then `ok`. A device that has not reported within its freshness
+limit is `nodata`, and a camera that reports itself offline is `offline`: neither is ever shown as `ok`.
+An entity's `levels` attribute names the metric that decides its status and the threshold of each colour, e.g.
+{"metric": "water_level", "blue": 11.5, "yellow": 12.0, "orange": 13.1, "red": 14.2}; a value at or above a
+threshold takes its colour (for a "direction": "below" metric, at or below).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SEVERITY_ORDER: tuple[str, ...] = ("red", "orange", "yellow", "blue")
+# The order in which one status outranks another when several are summarised (a cluster, a district).
+STATUS_RANK: dict[str, int] = {"red": 6, "orange": 5, "yellow": 4, "blue": 3, "offline": 2, "nodata": 1, "ok": 0}
+STATUS_CODE: dict[str, str] = {"red": "r", "orange": "o", "yellow": "y", "blue": "b", "ok": "k", "nodata": "n",
+                               "offline": "x"}
+
+
+def level_of(value: float | None, levels: dict[str, Any] | None) -> str:
+    """The colour of `value` under `levels`, or 'ok'; None values are not judged here (see status_of)."""
+    if value is None or not levels:
+        return "ok"
+    below = levels.get("direction") == "below"
+    for colour in SEVERITY_ORDER:
+        threshold = levels.get(colour)
+        if threshold is None:
+            continue
+        if (value <= threshold) if below else (value >= threshold):
+            return colour
+    return "ok"
+
+
+def status_of(value: float | None, levels: dict[str, Any] | None, *, fresh: bool, online: float | None) -> str:
+    if online is not None and online < 0.5:
+        return "offline"
+    if not fresh or value is None:
+        return "nodata"
+    return level_of(value, levels)
+
+
+def worst(statuses) -> str:
+    """The status that stands for a group. An empty group has no data."""
+    best = None
+    for status in statuses:
+        if best is None or STATUS_RANK[status] > STATUS_RANK[best]:
+            best = status
+    return best or "nodata"

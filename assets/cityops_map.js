@@ -1,0 +1,72 @@
+/* Map functions dash-leaflet calls by name (window.cityops.map.*). Statuses arrive in `hideout` as one code per
+   feature ("r" red, "o" orange, "y" yellow, "b" blue, "k" ok, "n" no data, "x" offline), so a status change
+   restyles the map without sending the features again. Text from feeds is set with textContent, never as HTML. */
+window.cityops = window.cityops || {};
+window.cityops.map = (function () {
+  const COLOURS = {r: "#e5484d", o: "#f76b15", y: "#f5d90a", b: "#3e8ef7", k: "#2fbf71", n: "#6b7280", x: "#6b7280"};
+  const RANK = {r: 6, o: 5, y: 4, b: 3, x: 2, n: 1, k: 0};
+
+  function statusOf(feature, hideout) {
+    const codes = (hideout && hideout.status) || "";
+    const i = feature.properties.i;
+    return (i !== undefined && i < codes.length) ? codes.charAt(i) : "n";
+  }
+
+  function textTooltip(text) {
+    const el = document.createElement("div");
+    el.textContent = text;
+    return el;
+  }
+
+  return {
+    pointToLayer: function (feature, latlng, context) {
+      const s = statusOf(feature, context.hideout);
+      const quiet = s === "k" || s === "n" || s === "x";
+      const marker = L.circleMarker(latlng, {
+        radius: quiet ? 5 : 8,
+        color: s === "n" || s === "x" ? "#9ca3af" : "#0b0f14",
+        weight: s === "x" ? 2 : 1,
+        dashArray: s === "n" || s === "x" ? "2 2" : null,
+        fillColor: COLOURS[s] || COLOURS.n,
+        fillOpacity: quiet ? 0.55 : 0.95,
+        className: "pt pt-" + s,
+      });
+      marker.bindTooltip(textTooltip(feature.properties.name));
+      return marker;
+    },
+
+    clusterToLayer: function (feature, latlng, index, context) {
+      const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
+      let best = null;
+      for (const leaf of leaves) {
+        const s = statusOf(leaf, context.hideout);
+        if (best === null || RANK[s] > RANK[best]) best = s;
+      }
+      best = best || "n";
+      const count = document.createElement("span");
+      count.textContent = feature.properties.point_count_abbreviated;
+      const inner = document.createElement("div");
+      inner.appendChild(count);
+      const size = 34 + Math.min(22, Math.round(Math.log10(feature.properties.point_count + 1) * 9));
+      const icon = L.divIcon({html: inner, className: "cluster cluster-" + best, iconSize: L.point(size, size)});
+      return L.marker(latlng, {icon: icon});
+    },
+
+    regionEachFeature: function (feature, layer) {
+      layer.bindTooltip(textTooltip(feature.properties.name), {sticky: true});
+    },
+
+    regionStyle: function (feature, context) {
+      const codes = (context.hideout && context.hideout.status) || {};
+      const s = codes[feature.properties.id] || "n";
+      return {
+        fillColor: COLOURS[s],
+        fillOpacity: s === "k" ? 0.12 : s === "n" ? 0.35 : 0.3,
+        color: "#8b98a9",
+        weight: 1.2,
+        dashArray: s === "n" ? "4 4" : null,
+        className: "region region-" + s,
+      };
+    },
+  };
+})();

@@ -1,0 +1,140 @@
+"""Starts the parts as threads of one process (DuckDB allows one process per file) and stops them in order."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from cityops.broker import embedded_broker
+from cityops.config import Settings
+from feeds import health
+from feeds.mqtt import MqttFeed, MqttIngest
+from layers.regions import RegionIndex
+from store.database import Store
+from store.writer import Writer
+
+log = logging.getLogger("cityops")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    regions: RegionIndex
+    store: Store
+    writer: Writer
+    scheduler: BackgroundScheduler
+    ingest: MqttIngest | None = None
+    broker: object | None = None
+    simulator: object | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def stop(self) -> None:
+        for part in (self.simulator, self.ingest):
+            if part is not None:
+                part.stop()
+        self.writer.stop()
+        self.scheduler.shutdown(wait=False)
+        if self.broker is not None:
+            self.broker.stop()
+        self.store.close()
+
+
+def start(settings: Settings) -> Runtime:
+    """Everything but the web server: broker (demo), store, writer, ingest, scheduler, simulator."""
+    regions = RegionIndex.from_file(settings.city.regions)
+    store = Store(settings.store.path)
+    writer = Writer(
+        store,
+        queue_size=settings.store.queue_size,
+        max_delay=settings.store.batch_max_delay_ms / 1000,
+        max_rows=settings.store.batch_max_rows,
+    )
+    writer.start()
+    scheduler = BackgroundScheduler(timezone="UTC")
+    runtime = Runtime(settings, regions, store, writer, scheduler)
+
+    mqtt = settings.mqtt
+    host, port, protocol, username = mqtt.host, mqtt.port, mqtt.protocol, mqtt.username
+    if settings.broker.embedded:
+        runtime.broker = embedded_broker(settings.broker.kind, mqtt.port, settings.broker.data_dir, mqtt.host)
+        runtime.broker.start()
+        port, protocol = runtime.broker.port, runtime.broker.protocol
+        username = username or "cityops"  # amqtt keeps the queue of named sessions only
+        log.info("embedded MQTT broker (%s) on %s:%d", runtime.broker.name, host, port)
+
+    feeds = [MqttFeed.from_settings(f) for f in settings.feeds if f.transport == "mqtt"]
+    if feeds:
+        runtime.ingest = MqttIngest(
+            host=host,
+            port=port,
+            client_id=mqtt.client_id,
+            feeds=feeds,
+            writer=writer,
+            regions=regions,
+            protocol=protocol,
+            session_expiry_s=mqtt.session_expiry_s,
+            username=username,
+            password_env=mqtt.password_env,
+            on_connection_change=lambda ids, up, reason: health.connection_changed(store, ids, up, reason),
+        )
+        runtime.ingest.start()
+
+    limits = {f.id: f.stale_after_s for f in settings.feeds}
+    scheduler.add_job(
+        health.check_silence, "interval", seconds=5, args=[store, limits, runtime.started_at],
+        id="feed-silence", max_instances=1, coalesce=True,
+    )
+    scheduler.start()
+
+    if settings.simulator.enabled:
+        from feeds.simulator.city import DemoCity
+        from feeds.simulator.publisher import Publisher
+
+        sim = settings.simulator
+        city = DemoCity(regions, entities=sim.entities, seed=sim.seed, prefix=sim.topic_prefix,
+                        cycle_s=sim.scenario_cycle_s, timezone=settings.city.timezone)
+        runtime.simulator = Publisher(city, host=host, port=port, rate=sim.rate, protocol=protocol)
+        runtime.simulator.start()
+    return runtime
+
+
+def serve(settings: Settings) -> None:
+    """Run until Ctrl-C or SIGTERM: all parts, and the web app on waitress (one process, many threads)."""
+    from waitress.server import create_server
+
+    from dashboard.app import create_app
+
+    runtime = start(settings)
+    app = create_app(settings, runtime.store, runtime.regions)
+    try:
+        server = create_server(app.server, host=settings.web.host, port=settings.web.port,
+                               threads=settings.web.threads, ident="cityops")
+    except OSError as exc:
+        runtime.stop()
+        raise SystemExit(f"cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror} "
+                         f"(set CITYOPS_WEB__PORT to another port)") from None
+    stopping = threading.Event()
+
+    def on_signal(signum, _frame):
+        if not stopping.is_set():
+            stopping.set()
+            server.close()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    base = f"http://{settings.web.host}:{server.effective_port}"
+    print(f"CityOps is running. Video wall: {base}/wall   (English: {base}/wall?lang=en)", flush=True)
+    print(f"Health: {base}/api/health   Stop: Ctrl-C", flush=True)
+    try:
+        server.run()
+    except (KeyboardInterrupt, OSError):
+        pass
+    finally:
+        log.info("stopping")
+        runtime.stop()
+        print("CityOps stopped.", flush=True)

@@ -1,0 +1,1 @@
+"""The Dash app: pages, map layers served by URL, translations."""

@@ -1,0 +1,78 @@
+"""The Dash application object: pages, map-layer routes and the health endpoint, on one Flask server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import dash
+import orjson
+from dash import Dash, html
+from flask import Response
+
+from cityops import PROJECT_ROOT
+from dashboard import layers_api
+from dashboard.i18n import translator
+from dashboard.pages import wall
+from dashboard.snapshot import Snapshots
+from layers.regions import RegionIndex
+from store import queries
+from store.database import Store
+
+
+@dataclass
+class AppContext:
+    """What the pages need, handed over by the composition root (cityops.runtime)."""
+
+    settings: object
+    store: Store
+    regions: RegionIndex
+    snapshots: Snapshots
+
+
+def create_app(settings, store: Store, regions: RegionIndex) -> Dash:
+    snapshots = Snapshots(
+        store,
+        stale_after_s={feed.id: feed.stale_after_s for feed in settings.feeds},
+        timezone=settings.city.timezone,
+    )
+    context = AppContext(settings, store, regions, snapshots)
+    t = translator(settings.web.language)
+    app = Dash(
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        title=t("{city} City Operations Center", city=settings.city.name_zh),
+        suppress_callback_exceptions=True,
+        update_title=None,  # no "Updating..." flicker in the tab title on every tick
+    )
+    dash.register_page(
+        "wall",
+        path="/wall",
+        redirect_from=["/"],
+        layout=partial(wall.layout, context),
+        title=t("{city} City Operations Center", city=settings.city.name_zh),
+    )
+    wall.register_callbacks(context)
+    app.layout = html.Div([dash.page_container])
+    layers_api.register(app.server, regions, snapshots)
+
+    @app.server.get("/api/health")
+    def health():
+        feeds = queries.feed_status(store)
+        body = {
+            "data_version": store.data_version,
+            "entities": queries.count(store, "entities"),
+            "observations": queries.count(store, "observations"),
+            "events": queries.count(store, "events"),
+            "dead_letters": queries.count(store, "dead_letters"),
+            "feeds": [
+                {"id": r.feed_id, "state": r.state, "reason": r.reason, "messages": int(r.messages),
+                 "errors": int(r.errors)}
+                for r in feeds.itertuples(index=False)
+            ],
+        }
+        return Response(orjson.dumps(body), mimetype="application/json")
+
+    return app

@@ -1,0 +1,1 @@
+"""Pages of the app: one module each, registered by dashboard.app."""

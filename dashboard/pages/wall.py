@@ -1,0 +1,271 @@
+"""/wall: the command center's video wall — one dark screen, no scrolling, live.
+
+The layout is sent once; afterwards a tick compares the snapshot key the tab has seen with the current one and
+returns nothing when they match. When they differ it sends statuses through `hideout` (restyle only) and a point
+layer's URL only when that layer's features changed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dash_leaflet as dl
+import pandas as pd
+from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from alerts.levels import STATUS_CODE
+from dashboard.i18n import normalize_language, translator
+from dashboard.snapshot import WALL_DOMAINS, Snapshot
+
+DOMAIN_LABELS = {"traffic": "Traffic", "flood": "Flood", "fire": "Fire", "security": "Public security"}
+STATE_LABELS = {"ok": "OK", "degraded": "Degraded", "down": "Down"}
+SEVERITY_LABELS = {"red": "Red", "orange": "Orange", "yellow": "Yellow", "blue": "Blue"}
+MAP_FUNCTIONS = "cityops.map"
+
+
+def _fn(name: str) -> dict:
+    return {"variable": f"{MAP_FUNCTIONS}.{name}"}
+
+
+def layout(context, lang: str | None = None, **_query) -> html.Div:
+    settings = context.settings
+    lang = normalize_language(lang, settings.web.language)
+    t = translator(lang)
+    other = "en" if lang == "zh_CN" else "zh_CN"
+    city = settings.city.name_zh if lang == "zh_CN" else settings.city.name_en
+    lon, lat = settings.city.center
+    base_layers = []
+    if settings.web.tile_url:
+        base_layers.append(dl.TileLayer(url=settings.web.tile_url))
+    overlays = [
+        dl.Overlay(
+            dl.GeoJSON(
+                id=f"wall-points-{domain}",
+                cluster=True,
+                zoomToBoundsOnClick=True,
+                superClusterOptions={"radius": 60, "maxZoom": 15},
+                pointToLayer=_fn("pointToLayer"),
+                clusterToLayer=_fn("clusterToLayer"),
+                hideout={"status": ""},
+            ),
+            name=t(DOMAIN_LABELS[domain]),
+            checked=True,
+        )
+        for domain in WALL_DOMAINS
+    ]
+    return html.Div(
+        className="wall",
+        children=[
+            dcc.Store(id="wall-lang", data=lang),
+            dcc.Store(id="wall-seen", data=None),
+            dcc.Store(id="wall-layer-keys", data={}),
+            dcc.Interval(id="wall-tick", interval=settings.web.refresh_ms),
+            html.Header(
+                className="wall-header",
+                children=[
+                    html.H1(t("{city} City Operations Center", city=city)),
+                    html.Div(id="wall-clock", className="wall-clock", **{"data-tz": settings.city.timezone}),
+                    html.A(t("中文") if other == "zh_CN" else t("English"), href=f"/wall?lang={other}",
+                           className="wall-lang"),
+                ],
+            ),
+            html.Main(
+                className="wall-main",
+                children=[
+                    dl.Map(
+                        id="wall-map",
+                        className="wall-map",
+                        center=[lat, lon],
+                        zoom=settings.city.zoom,
+                        zoomControl=False,
+                        attributionControl=False,
+                        children=[
+                            *base_layers,
+                            dl.GeoJSON(
+                                id="wall-districts",
+                                url=f"/api/layers/regions/district.geojson?lang={lang}",
+                                style=_fn("regionStyle"),
+                                onEachFeature=_fn("regionEachFeature"),
+                                hideout={"status": {}},
+                            ),
+                            dl.LayersControl(overlays, collapsed=False, position="topright"),
+                        ],
+                    ),
+                    html.Aside(
+                        className="wall-side",
+                        children=[
+                            html.Div(id="wall-figures", className="wall-figures"),
+                            html.H2(t("Latest events"), className="wall-section"),
+                            html.Ol(id="wall-ticker", className="wall-ticker"),
+                        ],
+                    ),
+                ],
+            ),
+            html.Footer(id="wall-feeds", className="wall-feeds"),
+        ],
+    )
+
+
+def register_callbacks(context) -> None:
+    snapshots = context.snapshots
+    tz = context.settings.city.timezone
+    regions = context.regions
+    outputs = [Output("wall-seen", "data"), Output("wall-layer-keys", "data"), Output("wall-districts", "hideout")]
+    outputs += [Output(f"wall-points-{d}", "url") for d in WALL_DOMAINS]
+    outputs += [Output(f"wall-points-{d}", "hideout") for d in WALL_DOMAINS]
+    outputs += [Output("wall-figures", "children"), Output("wall-ticker", "children"), Output("wall-feeds", "children")]
+
+    @callback(
+        *outputs,
+        Input("wall-tick", "n_intervals"),
+        State("wall-seen", "data"),
+        State("wall-layer-keys", "data"),
+        State("wall-lang", "data"),
+    )
+    def refresh(_n, seen, layer_keys, lang):
+        if seen == snapshots.current_key():
+            raise PreventUpdate  # nothing new: no query, nothing on the wire
+        snap = snapshots.get()
+        t = translator(lang)
+        layer_keys = dict(layer_keys or {})
+        urls, hideouts = [], []
+        for domain in WALL_DOMAINS:
+            layer = snap.layers[domain]
+            if layer_keys.get(domain) != layer.key:
+                layer_keys[domain] = layer.key
+                urls.append(f"/api/layers/points/{domain}.geojson?k={layer.key}")
+            else:
+                urls.append(no_update)
+            hideouts.append({"status": layer.status})
+        districts = {"status": {rid: STATUS_CODE[s] for rid, s in snap.district_status.items()}}
+        return (
+            snap.key,
+            layer_keys,
+            districts,
+            *urls,
+            *hideouts,
+            _figures(snap, t),
+            _ticker(snap, t, tz, regions, lang),
+            _feeds(snap, t),
+        )
+
+    clientside_callback(
+        """
+        function (n) {
+            const el = document.getElementById("wall-clock");
+            const tz = el ? el.dataset.tz : undefined;
+            return new Intl.DateTimeFormat("zh-CN", {timeZone: tz, year: "numeric", month: "2-digit",
+                day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false})
+                .format(new Date());
+        }
+        """,
+        Output("wall-clock", "children"),
+        Input("wall-tick", "n_intervals"),
+    )
+
+
+def _number(value, digits: int = 0, scale: float = 1.0) -> str | None:
+    if value is None or pd.isna(value):
+        return None
+    return f"{value * scale:,.{digits}f}"
+
+
+def _figure(label: str, value: str | None, unit: str, t) -> html.Div:
+    if value is None:
+        return html.Div(className="figure figure-nodata",
+                        children=[html.Div(label, className="figure-label"),
+                                  html.Div(t("no data"), className="figure-value")])
+    return html.Div(className="figure", children=[html.Div(label, className="figure-label"),
+                                                  html.Div([value, html.Small(unit)], className="figure-value")])
+
+
+def _figures(snap: Snapshot, t) -> list:
+    f = snap.figures
+    counts = {d: snap.layers[d].counts for d in WALL_DOMAINS}
+    today = snap.events_today
+    cards = {
+        "traffic": [
+            _figure(t("Average speed"), _number(f["avg_speed"], 1), "km/h", t),
+            _figure(t("Congested segments"), _number(f["congested_share"], 0, 100), "%", t),
+        ],
+        "flood": [
+            _figure(t("Gauges over warning level"),
+                    None if not f["gauges_reporting"] else f"{f['gauges_over_warning']}/{f['gauges_reporting']}",
+                    "", t),
+            _figure(t("Heaviest rain, 1 h"), _number(f["max_rain"], 1), "mm", t),
+        ],
+        "fire": [
+            _figure(t("Fire alarms"), _number(f["fire_alarms"]), "", t),
+            _figure(t("Fire events today"), str(today.get("fire", 0)), "", t),
+        ],
+        "security": [
+            _figure(t("Cameras online"), _number(f["cameras_online_share"], 1, 100), "%", t),
+            _figure(t("Security events today"), str(today.get("security", 0)), "", t),
+        ],
+    }
+    out = []
+    for domain in WALL_DOMAINS:
+        c = counts[domain]
+        alarming = sum(c.get(s, 0) for s in ("red", "orange", "yellow", "blue"))
+        silent = c.get("nodata", 0) + c.get("offline", 0)
+        out.append(
+            html.Section(
+                className=f"domain domain-{domain}",
+                children=[
+                    html.H2(t(DOMAIN_LABELS[domain])),
+                    html.Div(className="domain-figures", children=cards[domain]),
+                    html.Div(
+                        className="domain-counts",
+                        children=[
+                            html.Span(t("{n} devices", n=sum(c.values())), className="count"),
+                            html.Span(t("{n} warning", n=alarming), className="count count-warn" if alarming
+                                      else "count"),
+                            html.Span(t("{n} no data", n=silent), className="count count-nodata" if silent
+                                      else "count"),
+                        ],
+                    ),
+                ],
+            )
+        )
+    return out
+
+
+def _ticker(snap: Snapshot, t, tz: str, regions, lang: str) -> list:
+    items = []
+    for row in snap.events.itertuples(index=False):
+        when = pd.Timestamp(row.ts).tz_convert(tz).strftime("%H:%M:%S")
+        region = regions.get(row.district_id) if row.district_id else None
+        severity = row.severity if isinstance(row.severity, str) else None
+        items.append(
+            html.Li(
+                className=f"event sev-{severity or 'none'}",
+                children=[
+                    html.Span(when, className="event-time"),
+                    html.Span(t(SEVERITY_LABELS[severity]) if severity else "", className="event-sev"),
+                    html.Span(region.name(lang) if region else t("outside the city"), className="event-region"),
+                    html.Span(row.title, className="event-title"),  # feed text: rendered as text by React
+                ],
+            )
+        )
+    if not items:
+        items.append(html.Li(t("No events yet"), className="event event-empty"))
+    return items
+
+
+def _feeds(snap: Snapshot, t) -> list:
+    now = datetime.now(UTC)
+    chips = [html.Span(t("Feeds"), className="feeds-label")]
+    for row in snap.feeds.itertuples(index=False):
+        if pd.isna(row.last_message_at):
+            age = t("never")
+        else:
+            age = t("{s} s ago", s=int((now - pd.Timestamp(row.last_message_at).to_pydatetime()).total_seconds()))
+        chips.append(
+            html.Span(
+                className=f"feed feed-{row.state}",
+                title=row.reason,
+                children=[html.B(row.feed_id), " ", t(STATE_LABELS.get(row.state, row.state)), " · ", age],
+            )
+        )
+    return chips

@@ -1,0 +1,127 @@
+"""What the wall shows, computed once per data version and shared by every tab.
+
+Statuses also depend on the clock (a silent device turns `nodata`), so a snapshot is recomputed when the data
+version changes or when it is older than AGE_LIMIT_S, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from alerts.levels import STATUS_CODE, status_of, worst
+from store import queries
+from store.database import Store
+
+AGE_LIMIT_S = 5.0
+WALL_DOMAINS: tuple[str, ...] = ("traffic", "flood", "fire", "security")
+
+
+@dataclass
+class PointLayer:
+    """One domain's points: the features (served by URL, changing rarely) and their statuses (in hideout)."""
+
+    key: str  # changes only when the features change (entities added or moved)
+    features: list[dict]
+    status: str  # one code per feature, in feature order (alerts.levels.STATUS_CODE)
+    counts: dict[str, int]
+
+
+@dataclass
+class Snapshot:
+    key: str
+    computed_at: datetime
+    layers: dict[str, PointLayer]
+    district_status: dict[str, str]
+    figures: dict[str, float | None]
+    events_today: dict[str, int]
+    events: pd.DataFrame
+    feeds: pd.DataFrame
+
+
+class Snapshots:
+    def __init__(self, store: Store, *, stale_after_s: dict[str, int], timezone: str):
+        self.store = store
+        self.stale_after_s = stale_after_s
+        self.timezone = timezone
+        self._lock = threading.Lock()
+        self._current: Snapshot | None = None
+        self._made_at = 0.0
+        self._version = -1
+
+    def current_key(self) -> str:
+        """What a tab compares with what it has seen: changes with the data and every AGE_LIMIT_S seconds."""
+        return f"{self.store.data_version}.{int(time.monotonic() // AGE_LIMIT_S)}"
+
+    def get(self) -> Snapshot:
+        with self._lock:
+            fresh = time.monotonic() - self._made_at < AGE_LIMIT_S
+            if self._current is not None and fresh and self._version == self.store.data_version:
+                return self._current
+            version = self.store.data_version
+            self._current = self._compute(self.current_key())
+            self._version = version
+            self._made_at = time.monotonic()
+            return self._current
+
+    def _compute(self, key: str) -> Snapshot:
+        now = datetime.now(UTC)
+        frame = queries.entity_states(self.store)
+        limits = frame["feed_id"].map(self.stale_after_s).fillna(120)
+        ages = (pd.Timestamp(now) - pd.to_datetime(frame["last_seen"], utc=True)).dt.total_seconds()
+        fresh = (ages <= limits).fillna(False)
+        statuses = [
+            status_of(
+                None if pd.isna(value) else float(value),
+                json.loads(levels) if isinstance(levels, str) else None,
+                fresh=bool(is_fresh),
+                online=None if pd.isna(online) else float(online),
+            )
+            for value, levels, online, is_fresh in zip(
+                frame["value"], frame["levels"], frame["online"], fresh, strict=True
+            )
+        ]
+        frame["status"] = statuses
+        layers = {domain: _point_layer(frame[frame["domain"] == domain]) for domain in WALL_DOMAINS}
+        district_status = {
+            district: worst(group["status"]) for district, group in frame.groupby("district_id") if district
+        }
+        local_midnight = pd.Timestamp(now).tz_convert(self.timezone).normalize().tz_convert("UTC").to_pydatetime()
+        figures = queries.domain_figures(self.store, now - timedelta(seconds=max(self.stale_after_s.values(),
+                                                                                  default=120)))
+        return Snapshot(
+            key=key,
+            computed_at=now,
+            layers=layers,
+            district_status=district_status,
+            figures=figures,
+            events_today=queries.events_since(self.store, local_midnight),
+            events=queries.latest_events(self.store),
+            feeds=queries.feed_status(self.store),
+        )
+
+
+def _point_layer(frame: pd.DataFrame) -> PointLayer:
+    features = [
+        {
+            "type": "Feature",
+            # Five decimals (about 1 m) is all the eye can use; properties are what the popup needs.
+            "geometry": {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]},
+            "properties": {"i": i, "id": eid, "name": name, "kind": kind},
+        }
+        for i, (eid, name, kind, lon, lat) in enumerate(
+            zip(frame["id"], frame["name"], frame["kind"], frame["lon"], frame["lat"], strict=True)
+        )
+    ]
+    digest = hashlib.blake2b(digest_size=8)
+    for eid, lon, lat in zip(frame["id"], frame["lon"], frame["lat"], strict=True):
+        digest.update(f"{eid}|{lon:.5f}|{lat:.5f};".encode())
+    status = "".join(STATUS_CODE[s] for s in frame["status"])
+    counts = frame["status"].value_counts().to_dict()
+    return PointLayer(key=digest.hexdigest(), features=features, status=status, counts=counts)
