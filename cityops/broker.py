@@ -8,8 +8,10 @@ send a username (anonymous amqtt sessions lose their queue, STACK-NOTES). amqtt 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -52,6 +54,14 @@ def mosquitto_path() -> str | None:
     )
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to stop it when its parent dies, so no broker outlives CityOps."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class Mosquitto:
     protocol = "5"
     name = "mosquitto"
@@ -82,7 +92,9 @@ class Mosquitto:
             "user root\n"
         )
         self.log_file = open(self.data_dir / "mosquitto.log", "ab")  # noqa: SIM115 — closed in stop()
-        self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=self.log_file, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=self.log_file, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
         try:
             wait_for_port(self.port, self.host)
         except TimeoutError:

@@ -110,14 +110,17 @@ def serve(settings: Settings) -> None:
     from dashboard.app import create_app
 
     runtime = start(settings)
-    app = create_app(settings, runtime.store, runtime.regions)
     try:
+        app = create_app(settings, runtime.store, runtime.regions)
         server = create_server(app.server, host=settings.web.host, port=settings.web.port,
                                threads=settings.web.threads, ident="cityops")
     except OSError as exc:
         runtime.stop()
         raise SystemExit(f"cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror} "
                          f"(set CITYOPS_WEB__PORT to another port)") from None
+    except BaseException:
+        runtime.stop()
+        raise
     stopping = threading.Event()
 
     def on_signal(signum, _frame):

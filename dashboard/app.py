@@ -8,7 +8,7 @@ from functools import partial
 import dash
 import orjson
 from dash import Dash, html
-from flask import Response
+from flask import Response, redirect, request
 
 from cityops import PROJECT_ROOT
 from dashboard import layers_api
@@ -50,13 +50,18 @@ def create_app(settings, store: Store, regions: RegionIndex) -> Dash:
     dash.register_page(
         "wall",
         path="/wall",
-        redirect_from=["/"],
         layout=partial(wall.layout, context),
         title=t("{city} City Operations Center", city=settings.city.name_zh),
     )
     wall.register_callbacks(context)
     app.layout = html.Div([dash.page_container])
     layers_api.register(app.server, regions, snapshots)
+
+    @app.server.before_request
+    def home_is_the_wall():
+        if request.path == "/":
+            return redirect("/wall" + (f"?{request.query_string.decode()}" if request.query_string else ""))
+        return None
 
     @app.server.get("/api/health")
     def health():

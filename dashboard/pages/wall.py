@@ -34,7 +34,13 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
     city = settings.city.name_zh if lang == "zh_CN" else settings.city.name_en
-    lon, lat = settings.city.center
+    city_region = context.regions.level("city")
+    if city_region:
+        minx, miny, maxx, maxy = city_region[0].geometry.bounds
+        view = {"bounds": [[miny, minx], [maxy, maxx]]}
+    else:
+        lon, lat = settings.city.center
+        view = {"center": [lat, lon], "zoom": settings.city.zoom}
     base_layers = []
     if settings.web.tile_url:
         base_layers.append(dl.TileLayer(url=settings.web.tile_url))
@@ -44,7 +50,7 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
                 id=f"wall-points-{domain}",
                 cluster=True,
                 zoomToBoundsOnClick=True,
-                superClusterOptions={"radius": 60, "maxZoom": 15},
+                superClusterOptions={"radius": 80, "maxZoom": 15},
                 pointToLayer=_fn("pointToLayer"),
                 clusterToLayer=_fn("clusterToLayer"),
                 hideout={"status": ""},
@@ -76,8 +82,8 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
                     dl.Map(
                         id="wall-map",
                         className="wall-map",
-                        center=[lat, lon],
-                        zoom=settings.city.zoom,
+                        **view,
+                        zoomSnap=0.25,
                         zoomControl=False,
                         attributionControl=False,
                         children=[
