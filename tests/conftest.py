@@ -1,0 +1,78 @@
+"""Shared fixtures: a real mosquitto on a free port, a DuckDB file per test, headless Debian Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cityops import PROJECT_ROOT
+from cityops.broker import Mosquitto, free_port, mosquitto_path
+from layers.regions import RegionIndex
+
+OUTPUT = PROJECT_ROOT / "test-output"
+CHROMIUM = "/usr/bin/chromium"
+# Chromium must not try to reach the internet: the network is closed here (STACK-NOTES).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-gpu",
+]
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def demo_regions() -> RegionIndex:
+    return RegionIndex.from_file(PROJECT_ROOT / "data" / "demo" / "regions.geojson")
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    """A real mosquitto with persistence, on a free port, for one test."""
+    if mosquitto_path() is None:
+        pytest.fail("mosquitto is not installed: run `make test` as root, or `sudo apt-get install mosquitto`")
+    broker = Mosquitto(free_port(), tmp_path / "broker")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Debian Chromium driven by Playwright (its own browser download is never used)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run `make test` as root, or `sudo apt-get install chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def fixture_path():
+    def path(name: str) -> Path:
+        return PROJECT_ROOT / "tests" / "fixtures" / name
+
+    return path
+
+
+def pytest_configure(config):
+    # Keep Chromium profiles and other temporary files inside the test run (make test sets TMPDIR too).
+    if "TMPDIR" not in os.environ:
+        tmp = OUTPUT / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        os.environ["TMPDIR"] = str(tmp)
+    shutil.rmtree(OUTPUT / "screenshots", ignore_errors=True)
