@@ -24,6 +24,11 @@ def catalog(lang: str) -> dict[str, str]:
     return {m.id: m.string for m in po if m.id and m.string}
 
 
+def N_(text: str) -> str:
+    """Marks a string for the catalog where it is translated later, e.g. labels kept in a dict."""
+    return text
+
+
 def normalize_language(lang: str | None, default: str = "zh_CN") -> str:
     if not lang:
         return default

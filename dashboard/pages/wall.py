@@ -15,12 +15,12 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE
-from dashboard.i18n import normalize_language, translator
+from dashboard.i18n import N_, normalize_language, translator
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 
-DOMAIN_LABELS = {"traffic": "Traffic", "flood": "Flood", "fire": "Fire", "security": "Public security"}
-STATE_LABELS = {"ok": "OK", "degraded": "Degraded", "down": "Down"}
-SEVERITY_LABELS = {"red": "Red", "orange": "Orange", "yellow": "Yellow", "blue": "Blue"}
+DOMAIN_LABELS = {"traffic": N_("Traffic"), "flood": N_("Flood"), "fire": N_("Fire"), "security": N_("Public security")}
+STATE_LABELS = {"ok": N_("OK"), "degraded": N_("Degraded"), "down": N_("Down")}
+SEVERITY_LABELS = {"red": N_("Red"), "orange": N_("Orange"), "yellow": N_("Yellow"), "blue": N_("Blue")}
 MAP_FUNCTIONS = "cityops.map"
 
 

@@ -249,8 +249,9 @@ class DemoCity:
         self.rain = 95.0 * w * np.exp(-dist2 / (2 * 0.22**2)) + self.rng.uniform(0, 0.3, len(self.ids)) * w
         # Compressed hydrology: a cycle of minutes stands for a storm of hours, so levels respond in seconds.
         scale = dt * (3600.0 / self.cycle_s) / 60.0
-        self.river_level += scale * (0.012 * self.rain - 0.2 * (self.river_level - self.base_level))
-        self.depth = np.clip(self.depth + scale * (0.12 * self.rain - 2.5), 0, 80)
+        self.river_level += scale * (0.02 * self.rain - 0.2 * (self.river_level - self.base_level))
+        # Drains carry up to ~45 mm/h; roads flood only with what exceeds that, so waterlogging comes after rivers.
+        self.depth = np.clip(self.depth + scale * (0.5 * (self.rain - 45.0)), 0, 80)
         self.offline[:] = False
         if CAMERAS_OFF.start <= phase <= CAMERAS_OFF.end:
             self.offline[self.outage_cameras] = True

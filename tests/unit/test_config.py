@@ -1,0 +1,70 @@
+"""Configuration: the demo file loads; mistakes name the file, the line, the key and the reason."""
+
+import pytest
+
+from cityops import PROJECT_ROOT
+from cityops.config import ConfigError, load
+
+DEMO = PROJECT_ROOT / "data" / "demo" / "cityops.toml"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "cityops.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_demo_config_loads_with_paths_resolved():
+    settings = load(DEMO, environ={})
+    assert settings.city.regions == (DEMO.parent / "regions.geojson").resolve()
+    assert [f.id for f in settings.feeds] == ["demo-traffic", "demo-flood", "demo-fire", "demo-security"]
+    assert settings.feeds[0].crs == "gcj02"
+
+
+def test_environment_overrides(tmp_path):
+    settings = load(DEMO, environ={"CITYOPS_WEB__PORT": "8099", "CITYOPS_SIMULATOR__ENABLED": "false",
+                                   "CITYOPS_STORE__PATH": str(tmp_path / "x.duckdb")})
+    assert settings.web.port == 8099
+    assert settings.simulator.enabled is False
+    assert settings.store.path == tmp_path / "x.duckdb"
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path):
+    text = DEMO.read_text(encoding="utf-8").replace("refresh_ms = 1000", "refresh_ms = 1000\nrefrsh_ms = 5")
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load(path, environ={})
+    line = text.splitlines().index("refrsh_ms = 5") + 1
+    assert f"{path}:{line}: web.refrsh_ms: unknown key" in str(err.value)
+
+
+def test_bad_value_in_an_array_of_tables(tmp_path):
+    text = DEMO.read_text(encoding="utf-8").replace('crs = "bd09"', 'crs = "baidu"')
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load(path, environ={})
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith('crs = "baidu"'))
+    assert f"{path}:{line}: feeds.3.crs: unknown CRS 'baidu'" in str(err.value)
+
+
+def test_missing_section_and_bad_env_value(tmp_path):
+    path = write(tmp_path, '[city]\nname_zh = "x"\nname_en = "x"\nregions = "r.geojson"\ncenter = [1, 2]\n')
+    with pytest.raises(ConfigError, match="store: required key is missing"):
+        load(path, environ={})
+    with pytest.raises(ConfigError, match="environment variable CITYOPS_STORE__BATCH_MAX_ROWS: store.batch_max_rows"):
+        load(DEMO, environ={"CITYOPS_STORE__BATCH_MAX_ROWS": "-5"})
+
+
+def test_unknown_decoder_and_time_zone(tmp_path):
+    text = DEMO.read_text(encoding="utf-8").replace('decoder = "cityops-json"', 'decoder = "xml"', 1)
+    text = text.replace('timezone = "Asia/Shanghai"', 'timezone = "Asia/Beijing"')
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, text), environ={})
+    assert "unknown decoder 'xml'" in str(err.value) and "unknown time zone 'Asia/Beijing'" in str(err.value)
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(write(tmp_path, "[city\n"), environ={})
+    with pytest.raises(ConfigError, match="cannot read"):
+        load(tmp_path / "nope.toml", environ={})

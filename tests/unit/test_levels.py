@@ -1,0 +1,24 @@
+from alerts.levels import level_of, status_of, worst
+
+GAUGE = {"metric": "water_level", "blue": 11.5, "yellow": 12.0, "orange": 13.0, "red": 14.0}
+
+
+def test_four_colours_in_order():
+    assert [level_of(v, GAUGE) for v in (10, 11.5, 12.2, 13.0, 20)] == ["ok", "blue", "yellow", "orange", "red"]
+
+
+def test_below_direction():
+    speed = {"metric": "speed", "direction": "below", "yellow": 20, "red": 5}
+    assert [level_of(v, speed) for v in (50, 20, 4)] == ["ok", "yellow", "red"]
+
+
+def test_no_data_and_offline_are_never_ok():
+    assert status_of(10, GAUGE, fresh=False, online=None) == "nodata"
+    assert status_of(None, GAUGE, fresh=True, online=None) == "nodata"
+    assert status_of(None, None, fresh=True, online=0) == "offline"
+
+
+def test_worst_of_a_group():
+    assert worst(["ok", "blue", "nodata"]) == "blue"
+    assert worst(["ok", "nodata"]) == "nodata"
+    assert worst([]) == "nodata"
