@@ -1,7 +1,7 @@
 """The demo's embedded MQTT broker: mosquitto when installed, otherwise amqtt in-process.
 
-Both are real brokers with persistent QoS 1 sessions: mosquitto with `persistence true`, amqtt as long as clients
-send a username (anonymous amqtt sessions lose their queue, STACK-NOTES). amqtt speaks MQTT 3.1.1 only, so
+Both are real brokers with persistent QoS 1 sessions: mosquitto with `persistence true`, amqtt for clients that
+send a username (it refuses anonymous ones, whose queues it would drop, STACK-NOTES). amqtt speaks MQTT 3.1.1 only, so
 `protocol` tells the clients which version to use. The test suite starts mosquitto through the same class.
 """
 
@@ -130,7 +130,9 @@ class PythonBroker:
         config = {
             # amqtt binds 0.0.0.0 unless told otherwise (STACK-NOTES).
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            # While anonymous access is allowed amqtt marks every session anonymous, even one with a username, and
+            # anonymous sessions lose their queue when offline. So: no anonymous access; our clients send a name.
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}},
         }
         started = threading.Event()
         errors: list[BaseException] = []

@@ -24,6 +24,7 @@ class Store:
         self._connection = duckdb.connect(self.path)
         self._connection.execute("SET TimeZone = 'UTC'")
         self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._version = 0
         self._version_changed = threading.Condition()
         self._migrate()
@@ -54,6 +55,7 @@ class Store:
             cur = self._connection.cursor()
             cur.execute("SET TimeZone = 'UTC'")
             self._local.cursor = cur
+            self._cursors.append(cur)
         return cur
 
     @property
@@ -73,4 +75,7 @@ class Store:
             return self._version
 
     def close(self) -> None:
+        for cur in self._cursors:
+            cur.close()
+        self._cursors.clear()
         self._connection.close()

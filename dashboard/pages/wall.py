@@ -34,13 +34,13 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
     city = settings.city.name_zh if lang == "zh_CN" else settings.city.name_en
+    lon, lat = settings.city.center
+    # dash-leaflet's viewport tracking needs a center even when bounds decide the view.
+    view = {"center": [lat, lon], "zoom": settings.city.zoom}
     city_region = context.regions.level("city")
     if city_region:
         minx, miny, maxx, maxy = city_region[0].geometry.bounds
-        view = {"bounds": [[miny, minx], [maxy, maxx]]}
-    else:
-        lon, lat = settings.city.center
-        view = {"center": [lat, lon], "zoom": settings.city.zoom}
+        view["bounds"] = [[miny, minx], [maxy, maxx]]
     base_layers = []
     if settings.web.tile_url:
         base_layers.append(dl.TileLayer(url=settings.web.tile_url))
