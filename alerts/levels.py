@@ -12,10 +12,24 @@ from __future__ import annotations
 from typing import Any
 
 SEVERITY_ORDER: tuple[str, ...] = ("red", "orange", "yellow", "blue")
-# The order in which one status outranks another when several are summarised (a cluster, a district).
-STATUS_RANK: dict[str, int] = {"red": 6, "orange": 5, "yellow": 4, "blue": 3, "offline": 2, "nodata": 1, "ok": 0}
-STATUS_CODE: dict[str, str] = {"red": "r", "orange": "o", "yellow": "y", "blue": "b", "ok": "k", "nodata": "n",
-                               "offline": "x"}
+STATUS_RANK: dict[str, int] = {
+    "red": 6,
+    "orange": 5,
+    "yellow": 4,
+    "blue": 3,
+    "offline": 2,
+    "nodata": 1,
+    "ok": 0,
+}
+STATUS_CODE: dict[str, str] = {
+    "red": "r",
+    "orange": "o",
+    "yellow": "y",
+    "blue": "b",
+    "ok": "k",
+    "nodata": "n",
+    "offline": "x",
+}
 
 
 def level_of(value: float | None, levels: dict[str, Any] | None) -> str:
@@ -40,10 +54,18 @@ def status_of(value: float | None, levels: dict[str, Any] | None, *, fresh: bool
     return level_of(value, levels)
 
 
-def worst(statuses) -> str:
-    """The status that stands for a group. An empty group has no data."""
-    best = None
+def summarize(statuses) -> str:
+    """The status that stands for a group (a district, a cluster): its worst warning colour if it has one;
+    otherwise `nodata` when at least half of it is silent or offline (or it is empty), else `ok`.
+    assets/cityops_map.js applies the same rule to clusters."""
+    worst = None
+    silent = total = 0
     for status in statuses:
-        if best is None or STATUS_RANK[status] > STATUS_RANK[best]:
-            best = status
-    return best or "nodata"
+        total += 1
+        if status in ("nodata", "offline"):
+            silent += 1
+        elif status != "ok" and (worst is None or STATUS_RANK[status] > STATUS_RANK[worst]):
+            worst = status
+    if worst is not None:
+        return worst
+    return "nodata" if total == 0 or 2 * silent >= total else "ok"

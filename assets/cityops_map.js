@@ -36,13 +36,15 @@ window.cityops.map = (function () {
     },
 
     clusterToLayer: function (feature, latlng, index, context) {
+      // The rule of alerts.levels.summarize: the worst warning colour inside, else grey when half is silent.
       const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
-      let best = null;
+      let best = null, silent = 0;
       for (const leaf of leaves) {
         const s = statusOf(leaf, context.hideout);
-        if (best === null || RANK[s] > RANK[best]) best = s;
+        if (s === "n" || s === "x") silent += 1;
+        else if (s !== "k" && (best === null || RANK[s] > RANK[best])) best = s;
       }
-      best = best || "n";
+      if (best === null) best = 2 * silent >= leaves.length ? "n" : "k";
       const count = document.createElement("span");
       count.textContent = feature.properties.point_count_abbreviated;
       const inner = document.createElement("div");

@@ -8,6 +8,7 @@ send a username (it refuses anonymous ones, whose queues it would drop, STACK-NO
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import shutil
@@ -56,10 +57,8 @@ def mosquitto_path() -> str | None:
 
 def _die_with_parent() -> None:
     """In the child, before exec: ask Linux to stop it when its parent dies, so no broker outlives CityOps."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 class Mosquitto:
@@ -93,7 +92,10 @@ class Mosquitto:
         )
         self.log_file = open(self.data_dir / "mosquitto.log", "ab")  # noqa: SIM115 — closed in stop()
         self.process = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=self.log_file, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            [binary, "-c", str(conf)],
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
         try:
             wait_for_port(self.port, self.host)

@@ -86,8 +86,13 @@ def start(settings: Settings) -> Runtime:
 
     limits = {f.id: f.stale_after_s for f in settings.feeds}
     scheduler.add_job(
-        health.check_silence, "interval", seconds=5, args=[store, limits, runtime.started_at],
-        id="feed-silence", max_instances=1, coalesce=True,
+        health.check_silence,
+        "interval",
+        seconds=5,
+        args=[store, limits, runtime.started_at],
+        id="feed-silence",
+        max_instances=1,
+        coalesce=True,
     )
     scheduler.start()
 
@@ -96,8 +101,14 @@ def start(settings: Settings) -> Runtime:
         from feeds.simulator.publisher import Publisher
 
         sim = settings.simulator
-        city = DemoCity(regions, entities=sim.entities, seed=sim.seed, prefix=sim.topic_prefix,
-                        cycle_s=sim.scenario_cycle_s, timezone=settings.city.timezone)
+        city = DemoCity(
+            regions,
+            entities=sim.entities,
+            seed=sim.seed,
+            prefix=sim.topic_prefix,
+            cycle_s=sim.scenario_cycle_s,
+            timezone=settings.city.timezone,
+        )
         runtime.simulator = Publisher(city, host=host, port=port, rate=sim.rate, protocol=protocol)
         runtime.simulator.start()
     return runtime
@@ -112,12 +123,19 @@ def serve(settings: Settings) -> None:
     runtime = start(settings)
     try:
         app = create_app(settings, runtime.store, runtime.regions)
-        server = create_server(app.server, host=settings.web.host, port=settings.web.port,
-                               threads=settings.web.threads, ident="cityops")
+        server = create_server(
+            app.server,
+            host=settings.web.host,
+            port=settings.web.port,
+            threads=settings.web.threads,
+            ident="cityops",
+        )
     except OSError as exc:
         runtime.stop()
-        raise SystemExit(f"cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror} "
-                         f"(set CITYOPS_WEB__PORT to another port)") from None
+        raise SystemExit(
+            f"cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror} "
+            f"(set CITYOPS_WEB__PORT to another port)"
+        ) from None
     except BaseException:
         runtime.stop()
         raise

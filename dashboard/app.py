@@ -73,8 +73,13 @@ def create_app(settings, store: Store, regions: RegionIndex) -> Dash:
             "events": queries.count(store, "events"),
             "dead_letters": queries.count(store, "dead_letters"),
             "feeds": [
-                {"id": r.feed_id, "state": r.state, "reason": r.reason, "messages": int(r.messages),
-                 "errors": int(r.errors)}
+                {
+                    "id": r.feed_id,
+                    "state": r.state,
+                    "reason": r.reason,
+                    "messages": int(r.messages),
+                    "errors": int(r.errors),
+                }
                 for r in feeds.itertuples(index=False)
             ],
         }

@@ -7,7 +7,7 @@ the English text, and tests/unit/test_translations.py fails when any catalog lac
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -16,7 +16,7 @@ LANGUAGES: tuple[str, ...] = ("zh_CN", "en")
 CATALOG_DIR = Path(__file__).parent / "translations"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(lang: str) -> dict[str, str]:
     path = CATALOG_DIR / lang / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as f:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from alerts.levels import STATUS_CODE, status_of, worst
+from alerts.levels import STATUS_CODE, status_of, summarize
 from store import queries
 from store.database import Store
 
@@ -90,11 +90,12 @@ class Snapshots:
         frame["status"] = statuses
         layers = {domain: _point_layer(frame[frame["domain"] == domain]) for domain in WALL_DOMAINS}
         district_status = {
-            district: worst(group["status"]) for district, group in frame.groupby("district_id") if district
+            district: summarize(group["status"]) for district, group in frame.groupby("district_id") if district
         }
         local_midnight = pd.Timestamp(now).tz_convert(self.timezone).normalize().tz_convert("UTC").to_pydatetime()
-        figures = queries.domain_figures(self.store, now - timedelta(seconds=max(self.stale_after_s.values(),
-                                                                                  default=120)))
+        figures = queries.domain_figures(
+            self.store, now - timedelta(seconds=max(self.stale_after_s.values(), default=120))
+        )
         return Snapshot(
             key=key,
             computed_at=now,

@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from feeds.decoders import DECODERS, Decoder, DecodeError, Message
+from feeds.decoders import DECODERS, DecodeError, Decoder, Message
 from feeds.normalize import normalize
 from feeds.records import DeadLetter
 from layers.crs import Converter, to_wgs84

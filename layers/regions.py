@@ -45,9 +45,7 @@ class RegionIndex:
             self._by_id[region.id] = region
             self._by_level[region.level].append(region)
         self._trees = {
-            level: shapely.STRtree([r.geometry for r in items])
-            for level, items in self._by_level.items()
-            if items
+            level: shapely.STRtree([r.geometry for r in items]) for level, items in self._by_level.items() if items
         }
 
     @classmethod

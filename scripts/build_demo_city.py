@@ -24,13 +24,30 @@ SOURCES = ROOT / "data" / "demo" / "sources"
 OUT = ROOT / "data" / "demo" / "regions.geojson"
 
 DISTRICT_EN = {
-    "竞秀区": "Jingxiu District", "莲池区": "Lianchi District", "满城区": "Mancheng District",
-    "清苑区": "Qingyuan District", "徐水区": "Xushui District", "涞水县": "Laishui County",
-    "阜平县": "Fuping County", "定兴县": "Dingxing County", "唐县": "Tang County", "高阳县": "Gaoyang County",
-    "容城县": "Rongcheng County", "涞源县": "Laiyuan County", "望都县": "Wangdu County", "安新县": "Anxin County",
-    "易县": "Yi County", "曲阳县": "Quyang County", "蠡县": "Li County", "顺平县": "Shunping County",
-    "博野县": "Boye County", "雄县": "Xiong County", "涿州市": "Zhuozhou City", "定州市": "Dingzhou City",
-    "安国市": "Anguo City", "高碑店市": "Gaobeidian City",
+    "竞秀区": "Jingxiu District",
+    "莲池区": "Lianchi District",
+    "满城区": "Mancheng District",
+    "清苑区": "Qingyuan District",
+    "徐水区": "Xushui District",
+    "涞水县": "Laishui County",
+    "阜平县": "Fuping County",
+    "定兴县": "Dingxing County",
+    "唐县": "Tang County",
+    "高阳县": "Gaoyang County",
+    "容城县": "Rongcheng County",
+    "涞源县": "Laiyuan County",
+    "望都县": "Wangdu County",
+    "安新县": "Anxin County",
+    "易县": "Yi County",
+    "曲阳县": "Quyang County",
+    "蠡县": "Li County",
+    "顺平县": "Shunping County",
+    "博野县": "Boye County",
+    "雄县": "Xiong County",
+    "涿州市": "Zhuozhou City",
+    "定州市": "Dingzhou City",
+    "安国市": "Anguo City",
+    "高碑店市": "Gaobeidian City",
 }
 URBAN = ("130602", "130606", "130607", "130608", "130609")  # the five districts of the city proper
 CORE = ("130602", "130606")  # the gridded urban core
@@ -78,7 +95,16 @@ def main() -> None:
         name, lon, lat = centres[code]
         district_shapes[code] = cell
         features.append(
-            feature(code, "district", name, DISTRICT_EN[name], "130600", cell, centre=[lon, lat], urban=code in URBAN)
+            feature(
+                code,
+                "district",
+                name,
+                DISTRICT_EN[name],
+                "130600",
+                cell,
+                centre=[lon, lat],
+                urban=code in URBAN,
+            )
         )
 
     with open(SOURCES / "baoding_towns_streets_codes_modood.csv", encoding="utf-8") as f:
@@ -91,7 +117,15 @@ def main() -> None:
         for town, cell, seed in zip(names, voronoi_cells(seeds, area), seeds, strict=True):
             town_shapes[town["code"]] = cell
             features.append(
-                feature(town["code"], "town", town["name"], town_en(town["name"]), district, cell, centre=list(seed))
+                feature(
+                    town["code"],
+                    "town",
+                    town["name"],
+                    town_en(town["name"]),
+                    district,
+                    cell,
+                    centre=list(seed),
+                )
             )
 
     core = shapely.union_all([district_shapes[c] for c in CORE])

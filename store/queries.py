@@ -11,8 +11,10 @@ from store.database import Store
 
 def entity_states(store: Store) -> pd.DataFrame:
     """Every entity with its place, its status metric's latest value, its online flag and when it last reported."""
-    return store.cursor().execute(
-        """
+    return (
+        store.cursor()
+        .execute(
+            """
         WITH seen AS (SELECT entity_id, max(ts) AS last_seen FROM latest GROUP BY entity_id)
         SELECT e.id, e.feed_id, e.domain, e.kind, e.name, e.lon, e.lat, e.district_id,
                e.attributes->'levels' AS levels, l.value, o.value AS online, s.last_seen
@@ -23,13 +25,17 @@ def entity_states(store: Store) -> pd.DataFrame:
         WHERE e.lon IS NOT NULL
         ORDER BY e.domain, e.id
         """
-    ).df()
+        )
+        .df()
+    )
 
 
 def domain_figures(store: Store, since: datetime) -> dict[str, float | None]:
     """The wall's key figures, over devices that reported after `since`."""
-    row = store.cursor().execute(
-        """
+    row = (
+        store.cursor()
+        .execute(
+            """
         SELECT
           avg(value) FILTER (metric = 'speed'),
           avg((value >= 6)::INT) FILTER (metric = 'congestion_index'),
@@ -43,32 +49,52 @@ def domain_figures(store: Store, since: datetime) -> dict[str, float | None]:
           avg(value) FILTER (metric = 'online')
         FROM latest WHERE ts >= $since
         """,
-        {"since": since},
-    ).fetchone()
-    keys = ("avg_speed", "congested_share", "max_rain", "gauges_over_warning", "gauges_reporting",
-            "max_depth", "fire_alarms", "cameras_online_share")
+            {"since": since},
+        )
+        .fetchone()
+    )
+    keys = (
+        "avg_speed",
+        "congested_share",
+        "max_rain",
+        "gauges_over_warning",
+        "gauges_reporting",
+        "max_depth",
+        "fire_alarms",
+        "cameras_online_share",
+    )
     return dict(zip(keys, row, strict=True))
 
 
 def events_since(store: Store, since: datetime) -> dict[str, int]:
-    rows = store.cursor().execute(
-        "SELECT domain, count(*) FROM events WHERE ts >= $since GROUP BY domain", {"since": since}
-    ).fetchall()
+    rows = (
+        store.cursor()
+        .execute("SELECT domain, count(*) FROM events WHERE ts >= $since GROUP BY domain", {"since": since})
+        .fetchall()
+    )
     return dict(rows)
 
 
 def latest_events(store: Store, limit: int = 12) -> pd.DataFrame:
-    return store.cursor().execute(
-        "SELECT id, domain, type, ts, severity, title, district_id FROM events ORDER BY ts DESC, id LIMIT $n",
-        {"n": limit},
-    ).df()
+    return (
+        store.cursor()
+        .execute(
+            "SELECT id, domain, type, ts, severity, title, district_id FROM events ORDER BY ts DESC, id LIMIT $n",
+            {"n": limit},
+        )
+        .df()
+    )
 
 
 def feed_status(store: Store) -> pd.DataFrame:
-    return store.cursor().execute(
-        "SELECT feed_id, state, reason, changed_at, last_message_at, messages, errors FROM feed_status "
-        "ORDER BY feed_id"
-    ).df()
+    return (
+        store.cursor()
+        .execute(
+            "SELECT feed_id, state, reason, changed_at, last_message_at, messages, errors FROM feed_status "
+            "ORDER BY feed_id"
+        )
+        .df()
+    )
 
 
 def count(store: Store, table: str) -> int:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from feeds.records import Decoded, DeadLetter
+from feeds.records import DeadLetter, Decoded
 from store.database import Store
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,12 @@ class Writer:
                 break
             except Exception as exc:  # the store failed (disk full, constraint): nothing of the batch is kept
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("writing a batch of %d messages failed (attempt %d): %s", len(batch.envelopes), attempt, exc)
+                log.error(
+                    "writing a batch of %d messages failed (attempt %d): %s",
+                    len(batch.envelopes),
+                    attempt,
+                    exc,
+                )
                 if attempt == 3 and len(batch.envelopes) > 1:
                     # One bad message must not hold back the others: write them one by one, and turn the ones
                     # the store refuses into dead letters.
@@ -357,5 +362,13 @@ def _update_feed_status(cur, envelopes: list[Envelope], now: datetime) -> None:
                 messages = feed_status.messages + excluded.messages,
                 errors = feed_status.errors + excluded.errors
             """,
-            {"feed": feed_id, "state": state, "reason": reason, "now": now, "last": last, "good": good, "bad": bad},
+            {
+                "feed": feed_id,
+                "state": state,
+                "reason": reason,
+                "now": now,
+                "last": last,
+                "good": good,
+                "bad": bad,
+            },
         )

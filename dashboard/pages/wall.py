@@ -18,7 +18,12 @@ from alerts.levels import STATUS_CODE
 from dashboard.i18n import N_, normalize_language, translator
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 
-DOMAIN_LABELS = {"traffic": N_("Traffic"), "flood": N_("Flood"), "fire": N_("Fire"), "security": N_("Public security")}
+DOMAIN_LABELS = {
+    "traffic": N_("Traffic"),
+    "flood": N_("Flood"),
+    "fire": N_("Fire"),
+    "security": N_("Public security"),
+}
 STATE_LABELS = {"ok": N_("OK"), "degraded": N_("Degraded"), "down": N_("Down")}
 SEVERITY_LABELS = {"red": N_("Red"), "orange": N_("Orange"), "yellow": N_("Yellow"), "blue": N_("Blue")}
 MAP_FUNCTIONS = "cityops.map"
@@ -72,8 +77,11 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
                 children=[
                     html.H1(t("{city} City Operations Center", city=city)),
                     html.Div(id="wall-clock", className="wall-clock", **{"data-tz": settings.city.timezone}),
-                    html.A(t("中文") if other == "zh_CN" else t("English"), href=f"/wall?lang={other}",
-                           className="wall-lang"),
+                    html.A(
+                        t("中文") if other == "zh_CN" else t("English"),
+                        href=f"/wall?lang={other}",
+                        className="wall-lang",
+                    ),
                 ],
             ),
             html.Main(
@@ -117,10 +125,18 @@ def register_callbacks(context) -> None:
     snapshots = context.snapshots
     tz = context.settings.city.timezone
     regions = context.regions
-    outputs = [Output("wall-seen", "data"), Output("wall-layer-keys", "data"), Output("wall-districts", "hideout")]
+    outputs = [
+        Output("wall-seen", "data"),
+        Output("wall-layer-keys", "data"),
+        Output("wall-districts", "hideout"),
+    ]
     outputs += [Output(f"wall-points-{d}", "url") for d in WALL_DOMAINS]
     outputs += [Output(f"wall-points-{d}", "hideout") for d in WALL_DOMAINS]
-    outputs += [Output("wall-figures", "children"), Output("wall-ticker", "children"), Output("wall-feeds", "children")]
+    outputs += [
+        Output("wall-figures", "children"),
+        Output("wall-ticker", "children"),
+        Output("wall-feeds", "children"),
+    ]
 
     @callback(
         *outputs,
@@ -179,11 +195,20 @@ def _number(value, digits: int = 0, scale: float = 1.0) -> str | None:
 
 def _figure(label: str, value: str | None, unit: str, t) -> html.Div:
     if value is None:
-        return html.Div(className="figure figure-nodata",
-                        children=[html.Div(label, className="figure-label"),
-                                  html.Div(t("no data"), className="figure-value")])
-    return html.Div(className="figure", children=[html.Div(label, className="figure-label"),
-                                                  html.Div([value, html.Small(unit)], className="figure-value")])
+        return html.Div(
+            className="figure figure-nodata",
+            children=[
+                html.Div(label, className="figure-label"),
+                html.Div(t("no data"), className="figure-value"),
+            ],
+        )
+    return html.Div(
+        className="figure",
+        children=[
+            html.Div(label, className="figure-label"),
+            html.Div([value, html.Small(unit)], className="figure-value"),
+        ],
+    )
 
 
 def _figures(snap: Snapshot, t) -> list:
@@ -196,9 +221,12 @@ def _figures(snap: Snapshot, t) -> list:
             _figure(t("Congested segments"), _number(f["congested_share"], 0, 100), "%", t),
         ],
         "flood": [
-            _figure(t("Gauges over warning level"),
-                    None if not f["gauges_reporting"] else f"{f['gauges_over_warning']}/{f['gauges_reporting']}",
-                    "", t),
+            _figure(
+                t("Gauges over warning level"),
+                None if not f["gauges_reporting"] else f"{f['gauges_over_warning']}/{f['gauges_reporting']}",
+                "",
+                t,
+            ),
             _figure(t("Heaviest rain, 1 h"), _number(f["max_rain"], 1), "mm", t),
         ],
         "fire": [
@@ -225,10 +253,14 @@ def _figures(snap: Snapshot, t) -> list:
                         className="domain-counts",
                         children=[
                             html.Span(t("{n} devices", n=sum(c.values())), className="count"),
-                            html.Span(t("{n} warning", n=alarming), className="count count-warn" if alarming
-                                      else "count"),
-                            html.Span(t("{n} no data", n=silent), className="count count-nodata" if silent
-                                      else "count"),
+                            html.Span(
+                                t("{n} warning", n=alarming),
+                                className="count count-warn" if alarming else "count",
+                            ),
+                            html.Span(
+                                t("{n} no data", n=silent),
+                                className="count count-nodata" if silent else "count",
+                            ),
                         ],
                     ),
                 ],

@@ -4,7 +4,7 @@ Adding a format is one module here and one line in DECODERS.
 """
 
 from feeds.decoders import cityops_json
-from feeds.decoders.base import Decoder, DecodeError, Message
+from feeds.decoders.base import DecodeError, Decoder, Message
 
 DECODERS: dict[str, Decoder] = {
     "cityops-json": cityops_json.decode,

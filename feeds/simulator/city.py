@@ -196,8 +196,13 @@ class DemoCity:
             return {
                 "warning_level": w,
                 "guaranteed_level": g,
-                "levels": {"metric": "water_level", "blue": round(w - 0.5, 2), "yellow": w,
-                           "orange": round((w + g) / 2, 2), "red": g},
+                "levels": {
+                    "metric": "water_level",
+                    "blue": round(w - 0.5, 2),
+                    "yellow": w,
+                    "orange": round((w + g) / 2, 2),
+                    "red": g,
+                },
             }
         if kind == "rain_gauge":
             return {"levels": {"metric": "rain_1h", "blue": 20, "yellow": 30, "orange": 50, "red": 80}}
@@ -208,8 +213,13 @@ class DemoCity:
         cap = int(self.capacity[i])
         return {
             "capacity": cap,
-            "levels": {"metric": "people", "blue": round(cap * 0.6), "yellow": round(cap * 0.8),
-                       "orange": cap, "red": round(cap * 1.3)},
+            "levels": {
+                "metric": "people",
+                "blue": round(cap * 0.6),
+                "yellow": round(cap * 0.8),
+                "orange": cap,
+                "red": round(cap * 1.3),
+            },
         }
 
     def phase(self, now: datetime) -> tuple[int, float]:
@@ -263,12 +273,32 @@ class DemoCity:
             events.extend(self._hotspot_cluster(now, cycle))
         if self.alarm[self.fire_detector] and self._first(cycle, "fire"):
             i = self.fire_detector
-            events.append(self._event(now, f"fire-{cycle}", "fire", "fire_alarm", i, "red",
-                                      "楼宇火灾报警 / Building fire alarm", f"smoke detector {self.ids[i]} in alarm"))
+            events.append(
+                self._event(
+                    now,
+                    f"fire-{cycle}",
+                    "fire",
+                    "fire_alarm",
+                    i,
+                    "red",
+                    "楼宇火灾报警 / Building fire alarm",
+                    f"smoke detector {self.ids[i]} in alarm",
+                )
+            )
         if CROWD.weight(phase) > 0.5 and self._first(cycle, "crowd"):
             i = int(self.crowd_cameras[0])
-            events.append(self._event(now, f"crowd-{cycle}", "security", "crowding", i, "orange",
-                                      "人群聚集 / Crowd gathering", "crowd near the Ancient Lotus Pond (古莲花池)"))
+            events.append(
+                self._event(
+                    now,
+                    f"crowd-{cycle}",
+                    "security",
+                    "crowding",
+                    i,
+                    "orange",
+                    "人群聚集 / Crowd gathering",
+                    "crowd near the Ancient Lotus Pond (古莲花池)",
+                )
+            )
         return events
 
     def _first(self, cycle: int, incident: str) -> bool:
@@ -281,9 +311,19 @@ class DemoCity:
         lon, lat = float(self.lon[i]), float(self.lat[i])
         if domain in DOMAIN_CRS:
             lon, lat = DOMAIN_CRS[domain](lon, lat)
-        item = {"type": "event", "id": event_id, "domain": domain, "event_type": event_type,
-                "ts": now.isoformat().replace("+00:00", "Z"), "lon": round(lon, 6), "lat": round(lat, 6),
-                "severity": severity, "title": title, "description": description, "entity": self.ids[i]}
+        item = {
+            "type": "event",
+            "id": event_id,
+            "domain": domain,
+            "event_type": event_type,
+            "ts": now.isoformat().replace("+00:00", "Z"),
+            "lon": round(lon, 6),
+            "lat": round(lat, 6),
+            "severity": severity,
+            "title": title,
+            "description": description,
+            "entity": self.ids[i],
+        }
         return f"{self.prefix}/{domain}/event/{event_id}", json.dumps(item, ensure_ascii=False).encode()
 
     def _observation(self, i: int, ts: str) -> tuple[str, bytes] | None:
@@ -322,8 +362,14 @@ class DemoCity:
                 self._offline_reported.discard(i)
                 people = self._people(i)
                 values, units = {"online": 1, "people": people}, {"online": "", "people": "persons"}
-        item = {"type": "observation", "entity": self.ids[i], "id": f"{self.ids[i]}-{self._seq}", "ts": ts,
-                "values": values, "units": units}
+        item = {
+            "type": "observation",
+            "entity": self.ids[i],
+            "id": f"{self.ids[i]}-{self._seq}",
+            "ts": ts,
+            "values": values,
+            "units": units,
+        }
         return f"{self.prefix}/{domain}/obs/{self.ids[i]}", json.dumps(item).encode()
 
     def _people(self, i: int) -> int:
@@ -363,5 +409,10 @@ class DemoCity:
                 "title": "秸秆焚烧火点 / Straw-burning hotspot",
                 "description": f"VIIRS 375 m detection, FRP {frp} MW, confidence n",
             }
-            out.append((f"{self.prefix}/fire/event/hotspot-{cycle}-{k}", json.dumps(item, ensure_ascii=False).encode()))
+            out.append(
+                (
+                    f"{self.prefix}/fire/event/hotspot-{cycle}-{k}",
+                    json.dumps(item, ensure_ascii=False).encode(),
+                )
+            )
         return out

@@ -15,8 +15,16 @@ log = logging.getLogger(__name__)
 
 
 class Publisher:
-    def __init__(self, city: DemoCity, *, host: str, port: int, rate: float, protocol: str = "5",
-                 username: str | None = "cityops-simulator"):
+    def __init__(
+        self,
+        city: DemoCity,
+        *,
+        host: str,
+        port: int,
+        rate: float,
+        protocol: str = "5",
+        username: str | None = "cityops-simulator",
+    ):
         self.city = city
         self.rate = rate
         self.sent = 0

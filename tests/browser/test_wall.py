@@ -32,7 +32,7 @@ regions = "{REGIONS}"
 center = [115.47, 38.93]
 
 [store]
-path = "{tmp_path / 'cityops.duckdb'}"
+path = "{tmp_path / "cityops.duckdb"}"
 
 [mqtt]
 port = {mqtt_port}
@@ -74,8 +74,18 @@ def app(tmp_path, mosquitto):
     web_port = free_port()
     log = open(tmp_path / "cityops.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "cityops.cli", "run", "--config", str(config(tmp_path, mosquitto.port, web_port))],
-        stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "cityops.cli",
+            "run",
+            "--config",
+            str(config(tmp_path, mosquitto.port, web_port)),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         wait_for_port(web_port, timeout=30)
@@ -105,12 +115,25 @@ def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, mosqui
     for n in range(300):
         lon = LIANCHI[0] + ((n % 20) - 10) * 0.01
         lat = LIANCHI[1] + ((n // 20) - 7) * 0.01
-        send(pub, f"test/flood/entity/g{n}", {"type": "entity", "id": f"g{n}", "domain": "flood",
-                                              "kind": "river_gauge", "name": f"gauge {n}", "lon": lon, "lat": lat,
-                                              "attributes": {"levels": {"metric": "water_level", "yellow": 10,
-                                                                        "red": 12}}})
-        send(pub, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}", "id": f"o{n}",
-                                           "values": {"water_level": 5.0}})
+        send(
+            pub,
+            f"test/flood/entity/g{n}",
+            {
+                "type": "entity",
+                "id": f"g{n}",
+                "domain": "flood",
+                "kind": "river_gauge",
+                "name": f"gauge {n}",
+                "lon": lon,
+                "lat": lat,
+                "attributes": {"levels": {"metric": "water_level", "yellow": 10, "red": 12}},
+            },
+        )
+        send(
+            pub,
+            f"test/flood/obs/g{n}",
+            {"type": "observation", "entity": f"g{n}", "id": f"o{n}", "values": {"water_level": 5.0}},
+        )
     wait_until(lambda: health(app)["observations"] == 300, 20, "300 observations stored")
 
     page = chromium.new_page(viewport={"width": 1920, "height": 1080})
@@ -129,11 +152,25 @@ def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, mosqui
 
     # One gauge crosses its red level, and an event is reported: both on the wall within 5 s.
     started = time.monotonic()
-    send(pub, "test/flood/obs/g150", {"type": "observation", "entity": "g150", "id": "o-red",
-                                      "values": {"water_level": 12.7}})
-    send(pub, "test/flood/event/e1", {"type": "event", "id": "e1", "domain": "flood", "event_type": "overflow",
-                                      "lon": LIANCHI[0], "lat": LIANCHI[1], "severity": "red",
-                                      "title": "府河 overtops its bank"})
+    send(
+        pub,
+        "test/flood/obs/g150",
+        {"type": "observation", "entity": "g150", "id": "o-red", "values": {"water_level": 12.7}},
+    )
+    send(
+        pub,
+        "test/flood/event/e1",
+        {
+            "type": "event",
+            "id": "e1",
+            "domain": "flood",
+            "event_type": "overflow",
+            "lon": LIANCHI[0],
+            "lat": LIANCHI[1],
+            "severity": "red",
+            "title": "府河 overtops its bank",
+        },
+    )
     wait_until(lambda: page.locator(".cluster-r, path.pt-r").count() > 0, 5, "a red cluster or marker")
     wait_until(lambda: page.locator("path.region-r").count() == 1, 5, "Lianchi district turns red")
     wait_until(lambda: "府河 overtops its bank" in page.locator("#wall-ticker").inner_text(), 5, "event in ticker")

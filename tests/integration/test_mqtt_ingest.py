@@ -19,8 +19,9 @@ pytestmark = pytest.mark.integration
 
 
 def publisher(port: int, protocol=mqtt.MQTTv5) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-pub-{time.monotonic_ns()}",
-                         protocol=protocol)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-pub-{time.monotonic_ns()}", protocol=protocol
+    )
     client.username_pw_set("publisher")
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
@@ -42,8 +43,13 @@ def publish_all(client: mqtt.Client, messages: list[tuple[str, bytes]]) -> None:
 
 
 def observation(i: int) -> tuple[str, bytes]:
-    payload = {"type": "observation", "entity": f"g{i % 50}", "id": f"msg-{i}",
-               "ts": f"2026-11-22T08:{(i // 60) % 60:02d}:{i % 60:02d}Z", "values": {"water_level": i / 100}}
+    payload = {
+        "type": "observation",
+        "entity": f"g{i % 50}",
+        "id": f"msg-{i}",
+        "ts": f"2026-11-22T08:{(i // 60) % 60:02d}:{i % 60:02d}Z",
+        "values": {"water_level": i / 100},
+    }
     return f"city/flood/obs/g{i % 50}", json.dumps(payload).encode()
 
 
@@ -53,8 +59,16 @@ class Pipeline:
         self.writer = Writer(self.store)
         self.writer.start()
         feed = MqttFeed("flood", ("city/flood/#",), DECODERS["cityops-json"], to_wgs84("wgs84"))
-        self.ingest = MqttIngest(host="127.0.0.1", port=port, client_id=client_id, feeds=[feed],
-                                 writer=self.writer, regions=regions, protocol=protocol, username="cityops")
+        self.ingest = MqttIngest(
+            host="127.0.0.1",
+            port=port,
+            client_id=client_id,
+            feeds=[feed],
+            writer=self.writer,
+            regions=regions,
+            protocol=protocol,
+            username="cityops",
+        )
         self.ingest.start()
         assert self.ingest.connected.wait(10), "ingest did not connect to the broker"
 

@@ -22,10 +22,21 @@ def message(payload, topic="baoding/flood/obs/g1") -> Message:
 
 
 def test_observation_with_several_metrics():
-    out = decode(message({"type": "observation", "entity": "g1", "ts": "2026-11-22T16:00:00+08:00",
-                          "values": {"water_level": 12.5, "battery": None}, "units": {"water_level": "m"}}))
+    out = decode(
+        message(
+            {
+                "type": "observation",
+                "entity": "g1",
+                "ts": "2026-11-22T16:00:00+08:00",
+                "values": {"water_level": 12.5, "battery": None},
+                "units": {"water_level": "m"},
+            }
+        )
+    )
     assert [(o.metric, o.value, o.unit, o.quality) for o in out.observations] == [
-        ("water_level", 12.5, "m", "ok"), ("battery", None, "", "missing")]
+        ("water_level", 12.5, "m", "ok"),
+        ("battery", None, "", "missing"),
+    ]
     assert out.observations[0].entity_id == "demo-flood:g1"
     assert out.observations[0].ts == datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -40,12 +51,33 @@ def test_message_id_is_the_sources_or_a_digest_of_topic_and_payload():
 
 
 def test_entity_and_event():
-    out = decode(message([
-        {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "府河 1号",
-         "lon": 115.5, "lat": 38.8, "attributes": {"warning_level": 12.0}},
-        {"type": "event", "id": "e1", "domain": "fire", "event_type": "hotspot", "ts": "2026-11-22T08:00:00Z",
-         "lon": 115.4, "lat": 38.7, "severity": "yellow", "title": "火点"},
-    ]))
+    out = decode(
+        message(
+            [
+                {
+                    "type": "entity",
+                    "id": "g1",
+                    "domain": "flood",
+                    "kind": "river_gauge",
+                    "name": "府河 1号",
+                    "lon": 115.5,
+                    "lat": 38.8,
+                    "attributes": {"warning_level": 12.0},
+                },
+                {
+                    "type": "event",
+                    "id": "e1",
+                    "domain": "fire",
+                    "event_type": "hotspot",
+                    "ts": "2026-11-22T08:00:00Z",
+                    "lon": 115.4,
+                    "lat": 38.7,
+                    "severity": "yellow",
+                    "title": "火点",
+                },
+            ]
+        )
+    )
     assert out.entities[0].id == "demo-flood:g1" and out.entities[0].attributes == {"warning_level": 12.0}
     assert out.events[0].id == "demo-flood:e1" and out.events[0].severity == "yellow"
 
@@ -59,9 +91,15 @@ def test_entity_and_event():
         ({"type": "observation", "entity": "g1"}, "'values' must be"),
         ({"type": "observation", "entity": "g1", "values": {"x": "high"}}, "must be a number"),
         ({"type": "observation", "entity": "g1", "values": {"x": 1}, "ts": "yesterday"}, "not an ISO 8601"),
-        ({"type": "observation", "entity": "g1", "values": {"x": 1}, "ts": "2026-11-22T08:00:00"}, "no time zone"),
+        (
+            {"type": "observation", "entity": "g1", "values": {"x": 1}, "ts": "2026-11-22T08:00:00"},
+            "no time zone",
+        ),
         ({"type": "entity", "id": "g1", "domain": "weather", "kind": "x"}, "'domain' must be"),
-        ({"type": "entity", "id": "g1", "domain": "flood", "kind": "x", "lon": 200, "lat": 1}, "out of range"),
+        (
+            {"type": "entity", "id": "g1", "domain": "flood", "kind": "x", "lon": 200, "lat": 1},
+            "out of range",
+        ),
         ({"type": "event", "domain": "fire", "event_type": "x", "severity": "purple"}, "'severity' must be"),
         ([], "empty list"),
         ([{"type": "observation", "entity": "g1", "values": {"x": 1}}, 5], "item 1: expected an object"),
@@ -81,12 +119,38 @@ def regions():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.binary(max_size=300), st.text(max_size=200).map(str.encode), st.recursive(
-    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
-        ["type", "entity", "values", "ts", "id", "lon", "lat", "domain", "kind", "event_type", "severity"]), inner,
-        max_size=6),
-    max_leaves=12).map(lambda doc: json.dumps(doc).encode())))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=200).map(str.encode),
+        st.recursive(
+            st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "type",
+                            "entity",
+                            "values",
+                            "ts",
+                            "id",
+                            "lon",
+                            "lat",
+                            "domain",
+                            "kind",
+                            "event_type",
+                            "severity",
+                        ]
+                    ),
+                    inner,
+                    max_size=6,
+                )
+            ),
+            max_leaves=12,
+        ).map(lambda doc: json.dumps(doc).encode()),
+    )
+)
 def test_arbitrary_payloads_become_records_or_a_dead_letter_with_its_reason(raw):
     # envelope_for is what a transport calls: whatever the bytes, the result is records or a dead letter.
     feed = MqttFeed("f", ("#",), decode, to_wgs84("gcj02"))
@@ -102,8 +166,9 @@ def test_normalize_converts_crs_and_assigns_regions(demo_regions):
 
     lon, lat = wgs84_to_gcj02(115.490556, 38.858056)
     feed = MqttFeed("f", ("#",), decode, to_wgs84("gcj02"))
-    payload = json.dumps({"type": "entity", "id": "x", "domain": "traffic", "kind": "road_segment",
-                          "lon": lon, "lat": lat}).encode()
+    payload = json.dumps(
+        {"type": "entity", "id": "x", "domain": "traffic", "kind": "road_segment", "lon": lon, "lat": lat}
+    ).encode()
     entity = envelope_for(feed, "t", payload, NOW, demo_regions).records.entities[0]
     assert entity.lon == pytest.approx(115.490556, abs=1e-7)
     assert entity.district_id == "130606" and entity.town_id.startswith("130606")

@@ -22,8 +22,14 @@ def test_demo_config_loads_with_paths_resolved():
 
 
 def test_environment_overrides(tmp_path):
-    settings = load(DEMO, environ={"CITYOPS_WEB__PORT": "8099", "CITYOPS_SIMULATOR__ENABLED": "false",
-                                   "CITYOPS_STORE__PATH": str(tmp_path / "x.duckdb")})
+    settings = load(
+        DEMO,
+        environ={
+            "CITYOPS_WEB__PORT": "8099",
+            "CITYOPS_SIMULATOR__ENABLED": "false",
+            "CITYOPS_STORE__PATH": str(tmp_path / "x.duckdb"),
+        },
+    )
     assert settings.web.port == 8099
     assert settings.simulator.enabled is False
     assert settings.store.path == tmp_path / "x.duckdb"

@@ -1,10 +1,16 @@
-from alerts.levels import level_of, status_of, worst
+from alerts.levels import level_of, status_of, summarize
 
 GAUGE = {"metric": "water_level", "blue": 11.5, "yellow": 12.0, "orange": 13.0, "red": 14.0}
 
 
 def test_four_colours_in_order():
-    assert [level_of(v, GAUGE) for v in (10, 11.5, 12.2, 13.0, 20)] == ["ok", "blue", "yellow", "orange", "red"]
+    assert [level_of(v, GAUGE) for v in (10, 11.5, 12.2, 13.0, 20)] == [
+        "ok",
+        "blue",
+        "yellow",
+        "orange",
+        "red",
+    ]
 
 
 def test_below_direction():
@@ -18,7 +24,8 @@ def test_no_data_and_offline_are_never_ok():
     assert status_of(None, None, fresh=True, online=0) == "offline"
 
 
-def test_worst_of_a_group():
-    assert worst(["ok", "blue", "nodata"]) == "blue"
-    assert worst(["ok", "nodata"]) == "nodata"
-    assert worst([]) == "nodata"
+def test_a_group_shows_its_worst_warning_else_no_data_when_mostly_silent():
+    assert summarize(["ok", "blue", "nodata", "red", "yellow"]) == "red"
+    assert summarize(["ok", "ok", "ok", "nodata"]) == "ok"
+    assert summarize(["ok", "nodata", "offline"]) == "nodata"
+    assert summarize([]) == "nodata"

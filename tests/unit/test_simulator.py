@@ -34,7 +34,7 @@ def test_rainstorm_raises_rain_then_rivers_then_waterlogging_then_congestion(dem
     congestion = {}
     for second in range(0, 1200, 5):
         now = START + timedelta(seconds=second)
-        for topic, payload in city.step(now, 200):
+        for _topic, payload in city.step(now, 200):
             item = json.loads(payload)
             if item["type"] == "event":
                 events.append(item["event_type"])

@@ -14,8 +14,13 @@ decode = DECODERS["cityops-json"]
 
 
 def obs(i: int, value: float | None = None, acks=None) -> Envelope:
-    payload = {"type": "observation", "entity": "g1", "id": f"m{i}", "ts": (NOW + timedelta(seconds=i)).isoformat(),
-               "values": {"level": float(i) if value is None else value}}
+    payload = {
+        "type": "observation",
+        "entity": "g1",
+        "id": f"m{i}",
+        "ts": (NOW + timedelta(seconds=i)).isoformat(),
+        "values": {"level": float(i) if value is None else value},
+    }
     records = decode(Message("f1", "t", json.dumps(payload).encode(), NOW))
     ack = (lambda: acks.append(i)) if acks is not None else None
     return Envelope("f1", NOW, records=records, ack=ack)
@@ -85,8 +90,9 @@ def test_dead_letters_keep_reason_and_raw_bytes_and_count_as_errors(tmp_path):
     writer.put(Envelope("f1", NOW, dead_letter=DeadLetter(NOW, "f1", "t/x", "invalid JSON", b"\xff{")))
     writer.put(obs(1))
     assert writer.flush()
-    assert rows(store, "SELECT feed_id, source, reason, raw FROM dead_letters") == [("f1", "t/x", "invalid JSON",
-                                                                                    b"\xff{")]
+    assert rows(store, "SELECT feed_id, source, reason, raw FROM dead_letters") == [
+        ("f1", "t/x", "invalid JSON", b"\xff{")
+    ]
     assert rows(store, "SELECT state, messages, errors FROM feed_status") == [("ok", 1, 1)]
     writer.stop()
 
