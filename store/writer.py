@@ -153,13 +153,14 @@ class Writer:
         for env in batch.envelopes:
             if env.ack is not None:
                 env.ack()
-            self.queue.task_done()
         batch.version = self.store.bump_version()
         for listener in self.listeners:
             try:
                 listener(batch)
             except Exception:
                 log.exception("a batch listener failed")
+        for _ in batch.envelopes:  # only now does flush() consider them done
+            self.queue.task_done()
 
     def _write_alone(self, env: Envelope) -> Envelope:
         try:

@@ -4,6 +4,8 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from feeds.decoders import DECODERS, Message
 from feeds.records import DeadLetter
 from store.database import Store
@@ -26,19 +28,29 @@ def obs(i: int, value: float | None = None, acks=None) -> Envelope:
     return Envelope("f1", NOW, records=records, ack=ack)
 
 
-def make(tmp_path, **kw):
-    store = Store(tmp_path / "t.duckdb")
-    writer = Writer(store, **kw)
-    writer.start()
-    return store, writer
+@pytest.fixture
+def make(tmp_path):
+    made = []
+
+    def make(**kw):
+        store = Store(tmp_path / "t.duckdb")
+        writer = Writer(store, **kw)
+        writer.start()
+        made.append((store, writer))
+        return store, writer
+
+    yield make
+    for store, writer in made:
+        writer.stop()
+        store.close()
 
 
 def rows(store, sql):
     return store.cursor().execute(sql).fetchall()
 
 
-def test_duplicates_are_stored_once_within_and_across_batches(tmp_path):
-    store, writer = make(tmp_path)
+def test_duplicates_are_stored_once_within_and_across_batches(make):
+    store, writer = make()
     for i in range(3000):
         writer.put(obs(i))
     for i in range(3000):  # delivered again
@@ -48,11 +60,10 @@ def test_duplicates_are_stored_once_within_and_across_batches(tmp_path):
     assert writer.flush()
     assert rows(store, "SELECT count(*), count(DISTINCT msg_id) FROM observations") == [(3000, 3000)]
     assert rows(store, "SELECT value FROM latest WHERE entity_id = 'f1:g1'") == [(2999.0,)]
-    writer.stop()
 
 
-def test_batches_respect_max_rows_and_commit_within_max_delay(tmp_path):
-    store, writer = make(tmp_path, max_rows=100, max_delay=0.25)
+def test_batches_respect_max_rows_and_commit_within_max_delay(make):
+    store, writer = make(max_rows=100, max_delay=0.25)
     sizes = []
     writer.listeners.append(lambda batch: sizes.append(batch.rows))
     for i in range(1000):
@@ -65,28 +76,27 @@ def test_batches_respect_max_rows_and_commit_within_max_delay(tmp_path):
     writer.put(obs(5000))
     assert store.wait_for_version(before, timeout=2.0) > before
     assert time.monotonic() - started < 0.6
-    writer.stop()
 
 
-def test_acks_come_after_commit_in_order(tmp_path):
-    store, writer = make(tmp_path)
+def test_acks_come_after_commit_in_order(make):
+    store, writer = make()
     acks = []
-    seen_at_ack = []
 
-    def check(batch):
-        seen_at_ack.append(rows(store, "SELECT count(*) FROM observations")[0][0])
+    def envelope(i: int) -> Envelope:
+        env = obs(i)
+        # At ack time, the message must already be in the store.
+        env.ack = lambda: acks.append((i, rows(store, f"SELECT count(*) FROM observations WHERE msg_id = 'm{i}'")))
+        return env
 
-    writer.listeners.append(check)
     for i in range(500):
-        writer.put(obs(i, acks=acks))
+        writer.put(envelope(i))
     assert writer.flush()
-    assert acks == list(range(500))
-    assert seen_at_ack[-1] == 500
-    writer.stop()
+    assert [i for i, _ in acks] == list(range(500))
+    assert all(stored == [(1,)] for _, stored in acks)
 
 
-def test_dead_letters_keep_reason_and_raw_bytes_and_count_as_errors(tmp_path):
-    store, writer = make(tmp_path)
+def test_dead_letters_keep_reason_and_raw_bytes_and_count_as_errors(make):
+    store, writer = make()
     writer.put(Envelope("f1", NOW, dead_letter=DeadLetter(NOW, "f1", "t/x", "invalid JSON", b"\xff{")))
     writer.put(obs(1))
     assert writer.flush()
@@ -94,26 +104,23 @@ def test_dead_letters_keep_reason_and_raw_bytes_and_count_as_errors(tmp_path):
         ("f1", "t/x", "invalid JSON", b"\xff{")
     ]
     assert rows(store, "SELECT state, messages, errors FROM feed_status") == [("ok", 1, 1)]
-    writer.stop()
 
 
-def test_a_feed_sending_only_garbage_is_degraded(tmp_path):
-    store, writer = make(tmp_path)
+def test_a_feed_sending_only_garbage_is_degraded(make):
+    store, writer = make()
     writer.put(Envelope("f2", NOW, dead_letter=DeadLetter(NOW, "f2", "t", "invalid JSON", b"x")))
     assert writer.flush()
     state, reason = rows(store, "SELECT state, reason FROM feed_status WHERE feed_id = 'f2'")[0]
     assert state == "degraded" and "invalid JSON" in reason
-    writer.stop()
 
 
-def test_latest_keeps_the_newest_even_when_older_arrives_later(tmp_path):
-    store, writer = make(tmp_path)
+def test_latest_keeps_the_newest_even_when_older_arrives_later(make):
+    store, writer = make()
     writer.put(obs(10, value=1.0))
     assert writer.flush()
     writer.put(obs(3, value=99.0))  # older reading, late
     assert writer.flush()
     assert rows(store, "SELECT value FROM latest") == [(1.0,)]
-    writer.stop()
 
 
 def test_schema_migrations_run_once(tmp_path):
