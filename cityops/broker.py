@@ -157,7 +157,8 @@ class PythonBroker:
         started.wait(15)
         if errors:
             raise RuntimeError(f"the built-in broker did not start: {errors[0]}")
-        wait_for_port(self.port, self.host)
+        if not started.is_set():
+            raise RuntimeError("the built-in broker did not start within 15 s")
 
     def stop(self) -> None:
         if self._loop and self._broker:

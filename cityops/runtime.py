@@ -122,7 +122,7 @@ def serve(settings: Settings) -> None:
 
     runtime = start(settings)
     try:
-        app = create_app(settings, runtime.store, runtime.regions)
+        app = create_app(settings, runtime.store, runtime.regions, runtime.writer)
         server = create_server(
             app.server,
             host=settings.web.host,

@@ -18,6 +18,7 @@ from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
 from store import queries
 from store.database import Store
+from store.writer import Writer
 
 
 @dataclass
@@ -30,7 +31,7 @@ class AppContext:
     snapshots: Snapshots
 
 
-def create_app(settings, store: Store, regions: RegionIndex) -> Dash:
+def create_app(settings, store: Store, regions: RegionIndex, writer: Writer | None = None) -> Dash:
     snapshots = Snapshots(
         store,
         stale_after_s={feed.id: feed.stale_after_s for feed in settings.feeds},
@@ -72,6 +73,9 @@ def create_app(settings, store: Store, regions: RegionIndex) -> Dash:
             "observations": queries.count(store, "observations"),
             "events": queries.count(store, "events"),
             "dead_letters": queries.count(store, "dead_letters"),
+            "writer": None
+            if writer is None
+            else {"queued": writer.queue.qsize(), "capacity": writer.queue.maxsize, "last_error": writer.last_error},
             "feeds": [
                 {
                     "id": r.feed_id,

@@ -36,7 +36,6 @@ class PointLayer:
 @dataclass
 class Snapshot:
     key: str
-    computed_at: datetime
     layers: dict[str, PointLayer]
     district_status: dict[str, str]
     figures: dict[str, float | None]
@@ -98,7 +97,6 @@ class Snapshots:
         )
         return Snapshot(
             key=key,
-            computed_at=now,
             layers=layers,
             district_status=district_status,
             figures=figures,

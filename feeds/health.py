@@ -35,17 +35,20 @@ def connection_changed(store: Store, feed_ids: list[str], up: bool, reason: str)
     set_state(store, feed_ids, "down", reason)
 
 
-def check_silence(store: Store, stale_after_s: dict[str, int], started_at: datetime, now: datetime | None = None):
+def check_silence(
+    store: Store, stale_after_s: dict[str, int], started_at: datetime, now: datetime | None = None
+) -> list[str]:
     """Mark feeds down that have been silent longer than their limit (run on the scheduler)."""
     now = now or datetime.now(UTC)
     cur = store.cursor()
-    rows = dict(cur.execute("SELECT feed_id, last_message_at FROM feed_status").fetchall())
-    states = dict(cur.execute("SELECT feed_id, state FROM feed_status").fetchall())
+    known = {
+        row[0]: row[1:] for row in cur.execute("SELECT feed_id, state, last_message_at FROM feed_status").fetchall()
+    }
     changed = []
     for feed_id, limit in stale_after_s.items():
-        last = rows.get(feed_id)
+        state, last = known.get(feed_id, (None, None))
         since = last or started_at
-        if now - since > timedelta(seconds=limit) and states.get(feed_id) != "down":
+        if now - since > timedelta(seconds=limit) and state != "down":
             reason = f"no message for {int((now - since).total_seconds())} s" if last else "no message yet"
             cur.execute(_UPSERT, {"feed": feed_id, "state": "down", "reason": reason, "now": now})
             changed.append(feed_id)

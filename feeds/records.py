@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-Domain = Literal["traffic", "flood", "fire", "security", "hotline", "env", "system"]
 DOMAINS: tuple[str, ...] = ("traffic", "flood", "fire", "security", "hotline", "env", "system")
-Quality = Literal["ok", "suspect", "missing"]
 SEVERITIES: tuple[str, ...] = ("red", "orange", "yellow", "blue")  # I > II > III > IV
 
 

@@ -81,9 +81,6 @@ class RegionIndex:
     def level(self, level: str) -> list[Region]:
         return list(self._by_level.get(level, []))
 
-    def children(self, region_id: str) -> list[Region]:
-        return [r for r in self._by_id.values() if r.parent == region_id]
-
     def ancestors(self, region_id: str) -> list[Region]:
         """From the city down to (and including) the region: the breadcrumbs."""
         chain = []

@@ -73,7 +73,6 @@ class Writer:
         self.max_delay = max_delay
         self.max_rows = max_rows
         self.listeners: list[Callable[[Batch], None]] = []
-        self.batches_written = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cityops-writer", daemon=True)
@@ -149,7 +148,6 @@ class Writer:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.last_error = None
-        self.batches_written += 1
         for env in batch.envelopes:
             if env.ack is not None:
                 env.ack()

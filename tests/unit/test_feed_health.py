@@ -1,0 +1,54 @@
+"""Feed health: silence and a lost broker make a feed down; messages make it ok again."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from feeds import health
+from feeds.records import Decoded
+from store.database import Store
+from store.writer import Envelope, Writer
+
+T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "h.duckdb")
+    yield store
+    store.close()
+
+
+def state(store, feed_id):
+    return store.cursor().execute("SELECT state, reason FROM feed_status WHERE feed_id = ?", [feed_id]).fetchone()
+
+
+def test_a_feed_never_heard_from_goes_down_after_its_limit(store):
+    assert health.check_silence(store, {"f": 60}, started_at=T0, now=T0 + timedelta(seconds=30)) == []
+    assert health.check_silence(store, {"f": 60}, started_at=T0, now=T0 + timedelta(seconds=61)) == ["f"]
+    assert state(store, "f") == ("down", "no message yet")
+    # Reported once, not again on every check.
+    assert health.check_silence(store, {"f": 60}, started_at=T0, now=T0 + timedelta(seconds=90)) == []
+
+
+def test_silence_then_messages_again(store):
+    writer = Writer(store)
+    writer.start()
+    now = datetime.now(UTC)
+    writer.put(Envelope("f", now, records=Decoded()))
+    assert writer.flush()
+    assert state(store, "f") == ("ok", "")
+    assert health.check_silence(store, {"f": 60}, started_at=now, now=now + timedelta(seconds=75)) == ["f"]
+    assert state(store, "f") == ("down", "no message for 75 s")
+    writer.put(Envelope("f", now + timedelta(seconds=80), records=Decoded()))
+    assert writer.flush()
+    assert state(store, "f")[0] == "ok"
+    writer.stop()
+
+
+def test_losing_the_broker_marks_its_feeds_down_and_bumps_the_version(store):
+    before = store.data_version
+    health.connection_changed(store, ["a", "b"], up=False, reason="disconnected from the broker: keepalive")
+    assert state(store, "a") == ("down", "disconnected from the broker: keepalive")
+    assert state(store, "b")[0] == "down"
+    assert store.data_version > before
