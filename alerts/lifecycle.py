@@ -1,0 +1,84 @@
+"""The alert lifecycle (数字城管 closed loop) as one table: (state, action) → next state.
+
+    new ─acknowledge→ acknowledged ─dispatch→ dispatched ─start→ in_progress ─resolve→ resolved ─close→ closed
+     │                   │                      │  └─return→ returned ─dispatch→ dispatched      └─reopen→ reopened
+     └──────────── cancel (注销) from any state before the work starts; reopened goes back to work (返工)
+
+Comments, snoozes and escalations leave the state as it is; they are still actions with a timeline entry.
+Whether the condition still holds (active / cleared) is a separate flag, not a state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATES: tuple[str, ...] = (
+    "new", "acknowledged", "dispatched", "in_progress", "resolved", "closed", "returned", "reopened", "cancelled",
+)  # fmt: skip
+OPEN_STATES: frozenset[str] = frozenset(STATES) - {"closed", "cancelled"}
+# States in which the alert has been taken up, so it may be snoozed.
+ACKNOWLEDGED_STATES: frozenset[str] = OPEN_STATES - {"new"}
+
+TRANSITIONS: dict[tuple[str, str], str] = {
+    ("new", "acknowledge"): "acknowledged",
+    ("new", "dispatch"): "dispatched",  # acknowledging and dispatching in one step
+    ("new", "cancel"): "cancelled",
+    ("acknowledged", "dispatch"): "dispatched",
+    ("acknowledged", "cancel"): "cancelled",
+    ("dispatched", "start"): "in_progress",
+    ("dispatched", "resolve"): "resolved",
+    ("dispatched", "return"): "returned",
+    ("dispatched", "cancel"): "cancelled",
+    ("in_progress", "resolve"): "resolved",
+    ("in_progress", "return"): "returned",
+    ("returned", "dispatch"): "dispatched",
+    ("returned", "cancel"): "cancelled",
+    ("resolved", "close"): "closed",
+    ("resolved", "reopen"): "reopened",
+    ("reopened", "start"): "in_progress",
+    ("reopened", "resolve"): "resolved",
+    ("reopened", "return"): "returned",
+}
+# Actions that keep the state, and the states they are allowed in.
+IN_PLACE: dict[str, frozenset[str]] = {
+    "comment": frozenset(STATES),
+    "snooze": ACKNOWLEDGED_STATES,
+    "escalate": OPEN_STATES,
+}
+ACTIONS: tuple[str, ...] = tuple(sorted({action for _, action in TRANSITIONS} | set(IN_PLACE)))
+# What the person must say for the action to be accepted.
+NOTE_REQUIRED: frozenset[str] = frozenset({"resolve", "cancel", "return", "reopen", "comment"})
+
+
+class TransitionError(ValueError):
+    """An action that is not allowed in the alert's state; the message names both."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    from_state: str
+    to_state: str
+
+
+def transition(state: str, action: str, note: str = "") -> Transition:
+    """The transition `action` makes from `state`, or TransitionError saying why it is refused."""
+    if state not in STATES:
+        raise TransitionError(f"unknown state {state!r}")
+    if action not in ACTIONS:
+        raise TransitionError(f"unknown action {action!r}; actions are {', '.join(ACTIONS)}")
+    if action in NOTE_REQUIRED and not note.strip():
+        raise TransitionError(f"'{action}' needs a note saying why")
+    if action in IN_PLACE:
+        if state not in IN_PLACE[action]:
+            if action == "snooze" and state == "new":
+                raise TransitionError("a new alert cannot be snoozed: acknowledge it first")
+            raise TransitionError(f"cannot {action} an alert that is {state}")
+        return Transition(action, state, state)
+    target = TRANSITIONS.get((state, action))
+    if target is None:
+        allowed = sorted(a for (s, a) in TRANSITIONS if s == state) + sorted(
+            a for a, states in IN_PLACE.items() if state in states
+        )
+        raise TransitionError(f"cannot {action} an alert that is {state}; allowed: {', '.join(allowed) or 'nothing'}")
+    return Transition(action, state, target)
