@@ -44,4 +44,38 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "alerts, their timeline, and the rule engine's pending state",
+        """
+        CREATE SEQUENCE alert_ids;
+        CREATE TABLE alerts (
+            id BIGINT PRIMARY KEY DEFAULT nextval('alert_ids'),
+            rule_id VARCHAR NOT NULL, subject_id VARCHAR NOT NULL, domain VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL, initial_severity VARCHAR NOT NULL,
+            state VARCHAR NOT NULL, condition VARCHAR NOT NULL,      -- lifecycle state; active | cleared
+            title_zh VARCHAR NOT NULL, title_en VARCHAR NOT NULL,
+            message_zh VARCHAR NOT NULL, message_en VARCHAR NOT NULL,
+            unit_type VARCHAR NOT NULL, unit_id VARCHAR, sop VARCHAR,
+            district_id VARCHAR, lon DOUBLE, lat DOUBLE,
+            last_value DOUBLE, fire_count INTEGER NOT NULL DEFAULT 1,
+            first_fired_at TIMESTAMPTZ NOT NULL, last_fired_at TIMESTAMPTZ NOT NULL, cleared_at TIMESTAMPTZ,
+            created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
+            snoozed_until TIMESTAMPTZ, overdue_stages VARCHAR[] NOT NULL DEFAULT []
+        );
+        CREATE INDEX alerts_open ON alerts (rule_id, subject_id);
+        CREATE SEQUENCE alert_log_ids;
+        CREATE TABLE alert_log (
+            id BIGINT PRIMARY KEY DEFAULT nextval('alert_log_ids'), alert_id BIGINT NOT NULL,
+            ts TIMESTAMPTZ NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
+            from_state VARCHAR, to_state VARCHAR NOT NULL, note VARCHAR NOT NULL DEFAULT '', details JSON
+        );
+        -- Where each (rule, subject) stands between alerts: pending since when, clearing since when.
+        CREATE TABLE rule_state (
+            rule_id VARCHAR NOT NULL, subject_id VARCHAR NOT NULL, phase VARCHAR NOT NULL,
+            since TIMESTAMPTZ NOT NULL, clear_since TIMESTAMPTZ, last_value DOUBLE,
+            PRIMARY KEY (rule_id, subject_id)
+        );
+        """,
+    ),
 ]

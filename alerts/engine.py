@@ -1,0 +1,442 @@
+"""The rule engine: turns what the store holds into alerts.
+
+Per (rule, subject) it keeps a small state, like Prometheus: nothing → pending (the condition holds, `for` has not
+passed) → firing (an alert is open) → clearing (the clear condition holds, `clear_for` has not passed) → nothing.
+Value rules are evaluated for the subjects of each committed batch (the writer calls `on_batch`); time (pending
+durations, clearing, absence, `unhandled_for`) moves on in `tick`, which the scheduler calls. The clock is
+injectable, so tests run hours of rule time in milliseconds. One open alert per (rule, subject): firing again
+updates it. The state lives in the store (rule_state), so a restart resumes where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+from shapely.geometry import Polygon
+
+from alerts.rules import Condition, Rule
+from feeds.records import SEVERITIES
+from layers.regions import RegionIndex
+from store import alerts as alert_store
+from store.database import Store
+from store.writer import Batch
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Subject:
+    id: str
+    name: str
+    domain: str
+    kind: str
+    feed_id: str
+    lon: float | None
+    lat: float | None
+    district_id: str | None
+    town_id: str | None
+    grid_id: str | None
+    first_seen: datetime
+    attributes: dict[str, Any]
+
+
+@dataclass
+class Reading:
+    """What a subject's latest data says: metric → (value, time), and when it last reported at all."""
+
+    values: dict[str, tuple[float | None, datetime]]
+    last_seen: datetime | None
+    rates: dict[str, float | None]  # metric → change per hour over the rule's window
+
+
+class RuleEngine:
+    def __init__(self, store: Store, rules: list[Rule], regions: RegionIndex | None = None, clock: Clock = utc_now):
+        self.store = store
+        self.regions = regions
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._zones: dict[str, Polygon] = {}
+        self.rules: list[Rule] = []
+        self.set_rules(rules)
+        self._states = alert_store.rule_states(store.cursor())
+
+    # -- configuration ----------------------------------------------------------------------------------------
+    def set_rules(self, rules: list[Rule]) -> None:
+        """Swap the rules (on reload); open alerts and pending states of rules that remain are kept."""
+        with self._lock:
+            self.rules = list(rules)
+            self._zones = {
+                r.id: Polygon(r.zone.polygon) for r in self.rules if r.zone is not None and r.zone.polygon is not None
+            }
+
+    # -- entry points -----------------------------------------------------------------------------------------
+    def on_batch(self, batch: Batch) -> None:
+        records = batch.records()
+        touched = {o.entity_id for o in records.observations} | {e.id for e in records.entities}
+        with self._lock:
+            now = self.clock()
+            if touched:
+                subjects = self._subjects(touched)
+                for rule in self.rules:
+                    if rule.subject == "entity" and "count" not in rule.when.kinds():
+                        self._evaluate(rule, [s for s in subjects if self._applies(rule, s)], now)
+            if records.events:
+                for rule in self.rules:
+                    if "count" in rule.when.kinds():
+                        self._evaluate_counts(rule, records.events, now)
+
+    def tick(self) -> None:
+        """Let time pass: pending and clearing durations, absence, alerts left unhandled too long."""
+        with self._lock:
+            now = self.clock()
+            waiting = {subject for (_rule, subject) in self._states}
+            timed = [r for r in self.rules if "absent" in r.when.kinds() or (r.clear and "absent" in r.clear.kinds())]
+            everyone = self._subjects(None) if any(r.subject == "entity" for r in timed) else []
+            known = self._subjects(waiting) if waiting else []
+            for rule in self.rules:
+                if rule.subject == "feed":
+                    self._evaluate_feeds(rule, now)
+                elif "count" in rule.when.kinds():
+                    self._recount(rule, now)
+                elif rule in timed:
+                    self._evaluate(rule, [s for s in everyone if self._applies(rule, s)], now)
+                else:
+                    pool = [s for s in known if (rule.id, s.id) in self._states]
+                    self._evaluate(rule, pool, now)
+            self._escalate_unhandled(now)
+
+    # -- subjects ---------------------------------------------------------------------------------------------
+    def _subjects(self, ids: Iterable[str] | None) -> list[Subject]:
+        sql = (
+            "SELECT id, name, domain, kind, feed_id, lon, lat, district_id, town_id, grid_id, first_seen, attributes "
+            "FROM entities"
+        )
+        cur = self.store.cursor()
+        if ids is None:
+            rows = cur.execute(sql).fetchall()
+        else:
+            rows = cur.execute(sql + " WHERE id IN (SELECT unnest(?))", [list(ids)]).fetchall()
+        return [Subject(*row[:11], attributes=json.loads(row[11]) if row[11] else {}) for row in rows]
+
+    def _applies(self, rule: Rule, s: Subject) -> bool:
+        sel = rule.select
+        if sel.domain and s.domain != sel.domain:
+            return False
+        if sel.kind and s.kind not in ([sel.kind] if isinstance(sel.kind, str) else sel.kind):
+            return False
+        if sel.feed and s.feed_id != sel.feed:
+            return False
+        if sel.district and s.district_id != sel.district:
+            return False
+        if rule.zone is not None:
+            if rule.zone.region is not None:
+                return rule.zone.region in (s.district_id, s.town_id, s.grid_id)
+            return s.lon is not None and bool(shapely.contains_xy(self._zones[rule.id], s.lon, s.lat))
+        return True
+
+    def _readings(self, rule: Rule, subjects: list[Subject], now: datetime) -> dict[str, Reading]:
+        ids = [s.id for s in subjects]
+        cur = self.store.cursor()
+        readings = {i: Reading({}, None, {}) for i in ids}
+        for entity_id, metric, value, ts in cur.execute(
+            "SELECT entity_id, metric, value, ts FROM latest WHERE entity_id IN (SELECT unnest(?))", [ids]
+        ).fetchall():
+            r = readings[entity_id]
+            r.values[metric] = (value, ts)
+            r.last_seen = ts if r.last_seen is None else max(r.last_seen, ts)
+        for cond in _walk(rule.when, rule.clear):
+            if cond.rate is not None:
+                rate = cond.rate
+                for entity_id, first, first_ts, last, last_ts in cur.execute(
+                    "SELECT entity_id, arg_min(value, ts), min(ts), arg_max(value, ts), max(ts) FROM observations "
+                    "WHERE metric = ? AND ts >= ? AND value IS NOT NULL AND entity_id IN (SELECT unnest(?)) "
+                    "GROUP BY entity_id",
+                    [rate.metric, now - rate.window, ids],
+                ).fetchall():
+                    hours = (last_ts - first_ts).total_seconds() / 3600
+                    # Fewer than a twentieth of the window says nothing about a rate.
+                    enough = hours >= rate.window.total_seconds() / 3600 / 20
+                    readings[entity_id].rates[rate.metric] = (last - first) / hours if enough else None
+        return readings
+
+    # -- evaluation -------------------------------------------------------------------------------------------
+    def _evaluate(self, rule: Rule, subjects: list[Subject], now: datetime) -> None:
+        if not subjects:
+            return
+        readings = self._readings(rule, subjects, now)
+        for s in subjects:
+            reading = readings[s.id]
+            holds, value = _holds(rule.when, s, reading, now)
+            if rule.clear is not None:
+                clears, _ = _holds(rule.clear, s, reading, now)
+            else:
+                clears = holds is False
+            self._advance(rule, s.id, holds, bool(clears), value, now, s)
+
+    def _advance(self, rule, subject_id, holds, clears, value, now, subject: Subject | None, where=None) -> None:
+        key = (rule.id, subject_id)
+        state = self._states.get(key)
+        if holds:
+            if state is None:
+                state = {"phase": "pending", "since": now, "clear_since": None, "last_value": value}
+            state["clear_since"] = None
+            state["last_value"] = value
+            if state["phase"] == "pending" and now - state["since"] >= rule.for_:
+                state["phase"] = "firing"
+                self._fire(rule, subject_id, value, now, subject, where)
+            elif state["phase"] == "firing":
+                self._refire(rule, subject_id, value, now)
+            self._save(key, state)
+        elif clears and state is not None:
+            if state["phase"] == "pending":
+                self._save(key, None)
+                return
+            state["clear_since"] = state["clear_since"] or now
+            if now - state["clear_since"] >= rule.clear_for:
+                self._clear(rule, subject_id, now)
+                self._save(key, None)
+            else:
+                self._save(key, state)
+        elif state is not None and holds is False:
+            # Between the firing and the clear threshold (hysteresis): a pending alert does not come, a firing
+            # one stays, and its clearing starts over.
+            if state["phase"] == "pending":
+                self._save(key, None)
+            elif state["clear_since"] is not None:
+                state["clear_since"] = None
+                self._save(key, state)
+
+    def _save(self, key: tuple[str, str], state: dict | None) -> None:
+        if state is None:
+            if self._states.pop(key, None) is not None:
+                alert_store.save_rule_state(self.store.cursor(), *key, None)
+            return
+        self._states[key] = state
+        alert_store.save_rule_state(self.store.cursor(), *key, state)
+
+    # -- alerts -----------------------------------------------------------------------------------------------
+    def _fire(self, rule: Rule, subject_id: str, value, now: datetime, subject: Subject | None, where) -> None:
+        cur = self.store.cursor()
+        existing = alert_store.open_alert(cur, rule.id, subject_id)
+        if existing is not None:  # still open from before (cleared meanwhile, or restarted): one alert per subject
+            self._refire(rule, subject_id, value, now, existing)
+            return
+        severity = _severity_for(rule, rule.severity, value, subject)
+        fields = _texts(rule, subject_id, value, subject)
+        lon, lat, district = (subject.lon, subject.lat, subject.district_id) if subject else (None, None, None)
+        if where is not None:
+            lon, lat, district = where
+        alert_id = alert_store.insert(
+            cur,
+            {
+                "rule_id": rule.id, "subject_id": subject_id, "domain": rule.domain, "severity": severity,
+                "initial_severity": rule.severity, "state": "new", "condition": "active", **fields,
+                "unit_type": rule.unit, "sop": rule.sop, "district_id": district, "lon": lon, "lat": lat,
+                "last_value": value, "first_fired_at": now, "last_fired_at": now, "created_at": now,
+                "updated_at": now,
+            },
+        )  # fmt: skip
+        alert_store.log(cur, alert_id, now, "rules", "fire", None, "new", "", {"value": value, "severity": severity})
+        self.store.bump_version()
+
+    def _refire(self, rule: Rule, subject_id: str, value, now: datetime, alert: dict | None = None) -> None:
+        cur = self.store.cursor()
+        alert = alert or alert_store.open_alert(cur, rule.id, subject_id)
+        if alert is None:
+            return
+        fields: dict[str, Any] = {"last_value": value, "last_fired_at": now, "updated_at": now}
+        if alert["condition"] == "cleared":
+            fields.update(condition="active", cleared_at=None, fire_count=int(alert["fire_count"]) + 1)
+            alert_store.log(cur, alert["id"], now, "rules", "refire", alert["state"], alert["state"], "",
+                            {"value": value})  # fmt: skip
+        higher = _severity_for(rule, alert["severity"], value, None, attributes=self._attributes(subject_id))
+        if higher != alert["severity"]:
+            fields["severity"] = higher
+            alert_store.log(cur, alert["id"], now, "rules", "escalate", alert["state"], alert["state"],
+                            "threshold crossed", {"severity": higher, "value": value})  # fmt: skip
+        alert_store.update(cur, alert["id"], fields)
+        self.store.bump_version()
+
+    def _clear(self, rule: Rule, subject_id: str, now: datetime) -> None:
+        cur = self.store.cursor()
+        alert = alert_store.open_alert(cur, rule.id, subject_id)
+        if alert is None or alert["condition"] == "cleared":
+            return
+        alert_store.update(cur, alert["id"], {"condition": "cleared", "cleared_at": now, "updated_at": now})
+        alert_store.log(cur, alert["id"], now, "rules", "clear", alert["state"], alert["state"])
+        self.store.bump_version()
+
+    def _attributes(self, subject_id: str) -> dict[str, Any]:
+        row = self.store.cursor().execute("SELECT attributes FROM entities WHERE id = ?", [subject_id]).fetchone()
+        return json.loads(row[0]) if row and row[0] else {}
+
+    def _escalate_unhandled(self, now: datetime) -> None:
+        rules = {r.id: r for r in self.rules if any(s.unhandled_for for s in r.step_up)}
+        if not rules:
+            return
+        cur = self.store.cursor()
+        for alert in alert_store.open_alerts(cur):
+            rule = rules.get(alert["rule_id"])
+            if rule is None or alert["state"] != "new":
+                continue
+            age = now - alert["created_at"]
+            for step in rule.step_up:
+                if step.unhandled_for and age >= step.unhandled_for and _higher(step.severity, alert["severity"]):
+                    alert_store.update(cur, alert["id"], {"severity": step.severity, "updated_at": now})
+                    alert_store.log(cur, alert["id"], now, "rules", "escalate", "new", "new",
+                                    f"unhandled for {step.unhandled_for}", {"severity": step.severity})  # fmt: skip
+                    alert["severity"] = step.severity
+                    self.store.bump_version()
+
+    # -- feeds and counts -------------------------------------------------------------------------------------
+    def _evaluate_feeds(self, rule: Rule, now: datetime) -> None:
+        limit = rule.when.absent
+        for feed_id, last in self.store.cursor().execute("SELECT feed_id, last_message_at FROM feed_status").fetchall():
+            if rule.select.feed and feed_id != rule.select.feed:
+                continue
+            silent = last is None or now - last >= limit
+            self._advance(rule, feed_id, silent, not silent, None, now, None)
+
+    def _count_near(self, rule: Rule, lon: float, lat: float, now: datetime) -> int:
+        c = rule.when.count
+        return self.store.cursor().execute(
+            """
+            SELECT count(*) FROM events
+            WHERE ts >= $since AND ($type IS NULL OR type = $type) AND ($domain IS NULL OR domain = $domain)
+              AND lon IS NOT NULL
+              AND 2 * 6371 * asin(sqrt(pow(sin(radians(lat - $lat) / 2), 2)
+                  + cos(radians($lat)) * cos(radians(lat)) * pow(sin(radians(lon - $lon) / 2), 2))) <= $km
+            """,
+            {"since": now - c.window, "type": c.event_type, "domain": c.domain, "lat": lat, "lon": lon,
+             "km": c.within_km},
+        ).fetchone()[0]  # fmt: skip
+
+    def _evaluate_counts(self, rule: Rule, events, now: datetime) -> None:
+        c = rule.when.count
+        for e in events:
+            if e.lon is None or (c.event_type and e.type != c.event_type) or (c.domain and e.domain != c.domain):
+                continue
+            if rule.zone is not None and not self._event_in_zone(rule, e):
+                continue
+            n = self._count_near(rule, e.lon, e.lat, now)
+            subject = e.district_id or "outside"
+            if n >= c.min:
+                self._advance(rule, subject, True, False, float(n), now, None, where=(e.lon, e.lat, e.district_id))
+
+    def _recount(self, rule: Rule, now: datetime) -> None:
+        """A count alert clears when no event of its kind in its district still has enough neighbours."""
+        c = rule.when.count
+        for (rule_id, subject), _state in list(self._states.items()):
+            if rule_id != rule.id:
+                continue
+            rows = (
+                self.store.cursor()
+                .execute(
+                    "SELECT lon, lat FROM events WHERE ts >= ? AND coalesce(district_id, 'outside') = ? "
+                    "AND (? IS NULL OR type = ?) AND lon IS NOT NULL",
+                    [now - c.window, subject, c.event_type, c.event_type],
+                )
+                .fetchall()
+            )
+            best = max((self._count_near(rule, lon, lat, now) for lon, lat in rows), default=0)
+            self._advance(rule, subject, best >= c.min, best < c.min, float(best), now, None)
+
+    def _event_in_zone(self, rule: Rule, e) -> bool:
+        if rule.zone.region is not None:
+            return rule.zone.region in (e.district_id, e.town_id, e.grid_id)
+        return bool(shapely.contains_xy(self._zones[rule.id], e.lon, e.lat))
+
+
+# -- pure helpers ---------------------------------------------------------------------------------------------
+def _walk(*conditions: Condition | None) -> Iterable[Condition]:
+    for cond in conditions:
+        if cond is None:
+            continue
+        yield cond
+        yield from _walk(*(cond.all or cond.any or []))
+
+
+def _holds(cond: Condition, s: Subject, reading: Reading, now: datetime) -> tuple[bool | None, float | None]:
+    """True / False, or None when the data to decide is missing; and the value that decided."""
+    if cond.threshold is not None:
+        t = cond.threshold
+        value = reading.values.get(t.metric, (None, None))[0]
+        ref = t.above if t.above is not None else t.below
+        limit = ref.resolve(s.attributes)
+        if value is None or limit is None:
+            return None, value
+        return (value >= limit) if t.above is not None else (value <= limit), value
+    if cond.rate is not None:
+        r = cond.rate
+        rate = reading.rates.get(r.metric)
+        if rate is None:
+            return None, None
+        return (rate >= r.rise_per_hour) if r.rise_per_hour else (-rate >= r.fall_per_hour), rate
+    if cond.absent is not None:
+        # A device that never reported is silent since it was registered.
+        return now - (reading.last_seen or s.first_seen) >= cond.absent, None
+    parts = [_holds(c, s, reading, now) for c in (cond.all or cond.any or [])]
+    results = [p[0] for p in parts]
+    value = next((p[1] for p in parts if p[1] is not None), None)
+    if cond.all is not None:
+        if any(r is False for r in results):
+            return False, value
+        return (True if all(r is True for r in results) else None), value
+    if any(r is True for r in results):
+        return True, value
+    return (False if all(r is False for r in results) else None), value
+
+
+def _higher(a: str, b: str) -> bool:
+    return SEVERITIES.index(a) < SEVERITIES.index(b)
+
+
+def _severity_for(rule: Rule, current: str, value, subject: Subject | None, attributes=None) -> str:
+    """The severity after value steps: the highest of `current` and every step whose threshold is crossed."""
+    attributes = attributes if attributes is not None else (subject.attributes if subject else {})
+    best = current
+    if value is None:
+        return best
+    for step in rule.step_up:
+        ref = step.above if step.above is not None else step.below
+        if ref is None:
+            continue
+        limit = ref.resolve(attributes)
+        if limit is None:
+            continue
+        crossed = value >= limit if step.above is not None else value <= limit
+        if crossed and _higher(step.severity, best):
+            best = step.severity
+    return best
+
+
+class _Template(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _texts(rule: Rule, subject_id: str, value, subject: Subject | None) -> dict[str, str]:
+    values = _Template(subject.attributes if subject else {})
+    values.update(
+        id=subject_id,
+        name=subject.name if subject else subject_id,
+        value="" if value is None else (f"{value:.2f}".rstrip("0").rstrip(".")),
+    )
+    return {
+        "title_zh": rule.title.zh_CN.format_map(values),
+        "title_en": rule.title.en.format_map(values),
+        "message_zh": rule.message.zh_CN.format_map(values),
+        "message_en": rule.message.en.format_map(values),
+    }

@@ -1,0 +1,289 @@
+"""Rule files: declarative YAML, validated at load; an error names the file, the line and the reason.
+
+A rule watches subjects (entities matching `select`, or feeds) and opens one alert per (rule, subject) when its
+`when` condition has held for `for`; the alert clears when `clear` (by default: not `when`) has held for
+`clear_for`. Conditions:
+    threshold: {metric: water_level, above: attr.warning_level}     a number, or an entity attribute ± offset
+    rate:      {metric: water_level, rise_per_hour: 0.5, window: 1h}
+    absent:    10m                                                   nothing reported for that long
+    count:     {event_type: hotspot, min: 3, within_km: 2, window: 1h}
+    all: [...] / any: [...]                                          AND / OR of the above
+`zone` limits a rule to a region id or a polygon; `step_up` raises the severity of an open alert when a higher
+threshold is crossed or it stays unhandled too long. See data/demo/rules.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from feeds.records import DOMAINS, SEVERITIES
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_REF = re.compile(r"^\s*attr\.([A-Za-z_][A-Za-z0-9_]*)\s*(?:([+-])\s*(\d+(?:\.\d+)?))?\s*$")
+
+
+class RuleError(Exception):
+    """A rule file that cannot be used, described for the person who wrote it."""
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration: write e.g. 90s, 5m, 2h or 1d")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class Ref(BaseModel):
+    """A threshold: a number, or an entity attribute with an optional offset (`attr.warning_level - 0.2`)."""
+
+    value: float = 0.0
+    attr: str | None = None
+
+    def resolve(self, attributes: dict[str, Any]) -> float | None:
+        if self.attr is None:
+            return self.value
+        base = attributes.get(self.attr)
+        if isinstance(base, bool) or not isinstance(base, int | float):
+            return None  # the entity lacks the attribute: the rule does not apply to it
+        return float(base) + self.value
+
+
+def _ref(value: Any) -> Any:
+    if isinstance(value, Ref | dict):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Ref(value=float(value))
+    match = _REF.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is neither a number nor an attribute such as 'attr.warning_level - 0.2'")
+    offset = float(match.group(3) or 0) * (-1 if match.group(2) == "-" else 1)
+    return Ref(attr=match.group(1), value=offset)
+
+
+Threshold = Annotated[Ref, BeforeValidator(_ref)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ThresholdCondition(Section):
+    metric: str
+    above: Threshold | None = None
+    below: Threshold | None = None
+
+    @model_validator(mode="after")
+    def _one_side(self) -> ThresholdCondition:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("a threshold needs exactly one of 'above' or 'below'")
+        return self
+
+
+class RateCondition(Section):
+    metric: str
+    rise_per_hour: float | None = Field(default=None, gt=0)
+    fall_per_hour: float | None = Field(default=None, gt=0)
+    window: Duration = timedelta(hours=1)
+
+    @model_validator(mode="after")
+    def _one_side(self) -> RateCondition:
+        if (self.rise_per_hour is None) == (self.fall_per_hour is None):
+            raise ValueError("a rate needs exactly one of 'rise_per_hour' or 'fall_per_hour'")
+        return self
+
+
+class CountCondition(Section):
+    event_type: str | None = None
+    domain: str | None = None
+    min: int = Field(ge=1)
+    within_km: float = Field(gt=0)
+    window: Duration
+
+
+class Condition(Section):
+    threshold: ThresholdCondition | None = None
+    rate: RateCondition | None = None
+    absent: Duration | None = None
+    count: CountCondition | None = None
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Condition:
+        given = [k for k in ("threshold", "rate", "absent", "count", "all", "any") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a condition is exactly one of threshold, rate, absent, count, all, any"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        return self
+
+    def kinds(self) -> set[str]:
+        if self.all is not None or self.any is not None:
+            return set().union(*(c.kinds() for c in (self.all or self.any)))
+        return {next(k for k in ("threshold", "rate", "absent", "count") if getattr(self, k) is not None)}
+
+
+class Selector(Section):
+    domain: str | None = None
+    kind: str | list[str] | None = None
+    feed: str | None = None
+    district: str | None = None
+
+
+class Zone(Section):
+    region: str | None = None
+    polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3)  # (lon, lat) pairs, WGS84
+
+    @model_validator(mode="after")
+    def _one(self) -> Zone:
+        if (self.region is None) == (self.polygon is None):
+            raise ValueError("a zone is either a 'region' id or a 'polygon' of [lon, lat] pairs")
+        return self
+
+
+class StepUp(Section):
+    severity: Literal["red", "orange", "yellow", "blue"]
+    above: Threshold | None = None
+    below: Threshold | None = None
+    unhandled_for: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> StepUp:
+        if sum(x is not None for x in (self.above, self.below, self.unhandled_for)) != 1:
+            raise ValueError("a step_up has exactly one of 'above', 'below' or 'unhandled_for'")
+        return self
+
+
+class Text(Section):
+    zh_CN: str
+    en: str
+
+
+class Rule(Section):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    domain: str
+    subject: Literal["entity", "feed"] = "entity"
+    select: Selector = Selector()
+    zone: Zone | None = None
+    when: Condition
+    for_: Duration = Field(default=timedelta(0), alias="for")
+    clear: Condition | None = None
+    clear_for: Duration = timedelta(0)
+    severity: Literal["red", "orange", "yellow", "blue"]
+    step_up: list[StepUp] = Field(default_factory=list)
+    title: Text
+    message: Text
+    unit: str
+    sop: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        if self.domain not in DOMAINS:
+            raise ValueError(f"domain must be one of {', '.join(DOMAINS)}")
+        kinds = self.when.kinds()
+        if "count" in kinds and kinds != {"count"}:
+            raise ValueError("a count condition cannot be combined with others")
+        if self.subject == "feed" and kinds != {"absent"}:
+            raise ValueError("a feed rule can only watch for absence ('absent: 10m')")
+        for step in self.step_up:
+            if SEVERITIES.index(step.severity) >= SEVERITIES.index(self.severity):
+                raise ValueError(f"step_up to {step.severity} is not above the rule's severity {self.severity}")
+        return self
+
+
+class RuleFile(Section):
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _unique(self) -> RuleFile:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} appears twice")
+            seen.add(rule.id)
+        return self
+
+
+def load_rules(path: str | Path) -> list[Rule]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read the rule file: {exc.strerror}") from None
+    return parse_rules(text, str(path))
+
+
+def parse_rules(text: str, name: str = "<rules>") -> list[Rule]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        raise RuleError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise RuleError(f"{name}:1: a rule file is a mapping with a 'rules' list")
+    try:
+        return RuleFile.model_validate(data).rules
+    except ValidationError as exc:
+        lines = [f"{name}: the rules are not valid:"]
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = _line_of(node, loc)
+            reason = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                reason = "unknown key"
+            elif error["type"] == "missing":
+                reason = "required key is missing"
+            lines.append(f"  {name}:{line}: {_describe(data, loc)}: {reason}")
+        raise RuleError("\n".join(lines)) from None
+
+
+def _describe(data: Any, loc: tuple) -> str:
+    """`rules[2] (river-level).when.threshold.above`: the path, with the rule's id where known."""
+    parts = []
+    for i, key in enumerate(loc):
+        if isinstance(key, int):
+            parts[-1] += f"[{key}]"
+            if i == 1 and loc[0] == "rules":
+                rules = data.get("rules")
+                if isinstance(rules, list) and key < len(rules) and isinstance(rules[key], dict):
+                    parts[-1] += f" ({rules[key].get('id', '?')})"
+        else:
+            parts.append(str(key))
+    return ".".join(p for p in parts if not p.startswith("function-")) or "(top level)"
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int:
+    """The line of the deepest YAML node along `loc` (1-based)."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == key:
+                    node = v
+                    line = k.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            continue  # pydantic's own loc parts (validator names) have no node
+    return line

@@ -1,0 +1,89 @@
+"""Alerts and their timeline in the store: SQL only; what is allowed is decided in alerts/."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+_OPEN_SQL = "state IN ('new', 'acknowledged', 'dispatched', 'in_progress', 'resolved', 'returned', 'reopened')"
+
+Cursor = duckdb.DuckDBPyConnection
+
+
+def _records(cur: Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def open_alert(cur: Cursor, rule_id: str, subject_id: str) -> dict[str, Any] | None:
+    cur.execute(f"SELECT * FROM alerts WHERE rule_id = ? AND subject_id = ? AND {_OPEN_SQL}", [rule_id, subject_id])
+    rows = _records(cur)
+    return rows[0] if rows else None
+
+
+def get(cur: Cursor, alert_id: int) -> dict[str, Any] | None:
+    cur.execute("SELECT * FROM alerts WHERE id = ?", [alert_id])
+    rows = _records(cur)
+    return rows[0] if rows else None
+
+
+def insert(cur: Cursor, fields: dict[str, Any]) -> int:
+    columns = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    return cur.execute(
+        f"INSERT INTO alerts ({columns}) VALUES ({marks}) RETURNING id", list(fields.values())
+    ).fetchone()[0]
+
+
+def update(cur: Cursor, alert_id: int, fields: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    cur.execute(f"UPDATE alerts SET {assignments} WHERE id = ?", [*fields.values(), alert_id])
+
+
+def log(
+    cur: Cursor,
+    alert_id: int,
+    ts: datetime,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    cur.execute(
+        "INSERT INTO alert_log (alert_id, ts, actor, action, from_state, to_state, note, details) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [alert_id, ts, actor, action, from_state, to_state, note, json.dumps(details or {}, ensure_ascii=False)],
+    )
+
+
+def timeline(cur: Cursor, alert_id: int) -> list[dict[str, Any]]:
+    cur.execute(
+        "SELECT ts, actor, action, from_state, to_state, note, details FROM alert_log WHERE alert_id = ? ORDER BY id",
+        [alert_id],
+    )
+    return _records(cur)
+
+
+def open_alerts(cur: Cursor) -> list[dict[str, Any]]:
+    cur.execute(f"SELECT * FROM alerts WHERE {_OPEN_SQL} ORDER BY id")
+    return _records(cur)
+
+
+def rule_states(cur: Cursor) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = cur.execute("SELECT rule_id, subject_id, phase, since, clear_since, last_value FROM rule_state").fetchall()
+    return {(r[0], r[1]): {"phase": r[2], "since": r[3], "clear_since": r[4], "last_value": r[5]} for r in rows}
+
+
+def save_rule_state(cur: Cursor, rule_id: str, subject_id: str, state: dict[str, Any] | None) -> None:
+    if state is None:
+        cur.execute("DELETE FROM rule_state WHERE rule_id = ? AND subject_id = ?", [rule_id, subject_id])
+        return
+    cur.execute(
+        "INSERT OR REPLACE INTO rule_state VALUES (?, ?, ?, ?, ?, ?)",
+        [rule_id, subject_id, state["phase"], state["since"], state["clear_since"], state["last_value"]],
+    )
