@@ -174,6 +174,14 @@ class Text(Section):
     en: str
 
 
+class RuleTimeLimits(Section):
+    """A rule's own time limits, overriding the city's table for its alerts."""
+
+    acknowledge: Duration | None = None
+    dispatch: Duration | None = None
+    resolve: Duration | None = None
+
+
 class Rule(Section):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     domain: str
@@ -190,6 +198,7 @@ class Rule(Section):
     message: Text
     unit: str
     sop: str | None = None
+    time_limits: RuleTimeLimits | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:

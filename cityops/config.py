@@ -113,6 +113,40 @@ class SimulatorSettings(Section):
     scenario_cycle_s: Annotated[int, Field(ge=60)] = 1_200  # the rainstorm & incidents come round this often
 
 
+Minutes = Annotated[float, Field(gt=0)]
+
+
+class StageLimits(Section):
+    """Minutes allowed for a stage, per severity."""
+
+    red: Minutes
+    orange: Minutes
+    yellow: Minutes
+    blue: Minutes
+
+
+class TimeLimits(Section):
+    acknowledge: StageLimits
+    dispatch: StageLimits
+    resolve: StageLimits
+
+
+class AlertSettings(Section):
+    rules: Path | None = None
+    evaluate_every_s: Annotated[int, Field(ge=1, le=300)] = 5
+    time_limits: TimeLimits | None = None
+
+
+class UnitSettings(Section):
+    """A unit alerts are dispatched to (交警大队, 消防救援大队, 水务局, 城管, 街道办 …)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    type: str
+    name_zh: str
+    name_en: str
+    district: str | None = None
+
+
 class Settings(Section):
     city: CitySettings
     store: StoreSettings
@@ -121,14 +155,17 @@ class Settings(Section):
     web: WebSettings = WebSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     feeds: list[FeedSettings] = Field(default_factory=list)
+    alerts: AlertSettings = AlertSettings()
+    units: list[UnitSettings] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique_feed_ids(self) -> Settings:
-        seen: set[str] = set()
-        for feed in self.feeds:
-            if feed.id in seen:
-                raise ValueError(f"feed id {feed.id!r} appears twice")
-            seen.add(feed.id)
+    def _unique_ids(self) -> Settings:
+        for name, items in (("feed", self.feeds), ("unit", self.units)):
+            seen: set[str] = set()
+            for item in items:
+                if item.id in seen:
+                    raise ValueError(f"{name} id {item.id!r} appears twice")
+                seen.add(item.id)
         return self
 
 
@@ -234,4 +271,6 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     settings.city.regions = absolute(settings.city.regions)
     settings.store.path = absolute(settings.store.path)
     settings.broker.data_dir = absolute(settings.broker.data_dir)
+    if settings.alerts.rules is not None:
+        settings.alerts.rules = absolute(settings.alerts.rules)
     return settings

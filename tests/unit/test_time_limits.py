@@ -1,0 +1,113 @@
+"""Time limits: a breach escalates exactly once per stage; a snooze holds it back."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerts.actions import act
+from alerts.rules import parse_rules
+from alerts.time_limits import TimeLimits
+from cityops.config import TimeLimits as Table
+from store import alerts as alert_store
+from store.database import Store
+
+T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
+TABLE = Table.model_validate(
+    {
+        "acknowledge": {"red": 5, "orange": 10, "yellow": 30, "blue": 60},
+        "dispatch": {"red": 10, "orange": 30, "yellow": 60, "blue": 240},
+        "resolve": {"red": 60, "orange": 240, "yellow": 480, "blue": 1440},
+    }
+)
+RULES = parse_rules(
+    """
+rules:
+  - id: r
+    domain: flood
+    when: {threshold: {metric: x, above: 1}}
+    severity: yellow
+    title: {zh_CN: t, en: t}
+    message: {zh_CN: m, en: m}
+    unit: water_authority
+  - id: quick
+    domain: fire
+    when: {threshold: {metric: x, above: 1}}
+    severity: blue
+    time_limits: {acknowledge: 1m}
+    title: {zh_CN: t, en: t}
+    message: {zh_CN: m, en: m}
+    unit: fire_brigade
+"""
+)
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "sla.duckdb")
+    yield store
+    store.close()
+
+
+def new_alert(store, rule_id="r", severity="yellow", at=T0) -> int:
+    cur = store.cursor()
+    alert_id = alert_store.insert(
+        cur,
+        {"rule_id": rule_id, "subject_id": "s", "domain": "flood", "severity": severity,
+         "initial_severity": severity, "state": "new", "condition": "active", "title_zh": "t", "title_en": "t",
+         "message_zh": "m", "message_en": "m", "unit_type": "water_authority", "first_fired_at": at,
+         "last_fired_at": at, "created_at": at, "updated_at": at},
+    )  # fmt: skip
+    alert_store.log(cur, alert_id, at, "rules", "fire", None, "new")
+    return alert_id
+
+
+def actions(store, alert_id):
+    return [e["action"] for e in alert_store.timeline(store.cursor(), alert_id)]
+
+
+def test_acknowledge_breach_escalates_once(store):
+    limits = TimeLimits(TABLE, RULES)
+    alert_id = new_alert(store)
+    assert limits.check(store, T0 + timedelta(minutes=29)) == []
+    assert limits.check(store, T0 + timedelta(minutes=31)) == [(alert_id, "acknowledge")]
+    assert limits.check(store, T0 + timedelta(minutes=60)) == []  # not twice
+    alert = alert_store.get(store.cursor(), alert_id)
+    assert alert["severity"] == "orange" and alert["overdue_stages"] == ["acknowledge"]
+    assert actions(store, alert_id) == ["fire", "overdue"]
+
+
+def test_each_stage_has_its_own_clock(store):
+    limits = TimeLimits(TABLE, RULES)
+    alert_id = new_alert(store)
+    act(store, alert_id, "acknowledge", actor="duty", now=T0 + timedelta(minutes=10))
+    # dispatch within 60 min of the acknowledgement (yellow)
+    assert limits.check(store, T0 + timedelta(minutes=65)) == []
+    assert limits.check(store, T0 + timedelta(minutes=71)) == [(alert_id, "dispatch")]
+    act(store, alert_id, "dispatch", actor="duty", now=T0 + timedelta(minutes=80), unit_id="water-authority")
+    # now orange: resolve within 240 min of the dispatch
+    assert limits.check(store, T0 + timedelta(minutes=80 + 239)) == []
+    assert limits.check(store, T0 + timedelta(minutes=80 + 241)) == [(alert_id, "resolve")]
+    assert alert_store.get(store.cursor(), alert_id)["severity"] == "red"
+
+
+def test_snooze_holds_escalation_back_until_it_ends(store):
+    limits = TimeLimits(TABLE, RULES)
+    alert_id = new_alert(store)
+    act(store, alert_id, "acknowledge", actor="duty", now=T0)
+    act(store, alert_id, "snooze", actor="duty", now=T0, snooze_for=timedelta(hours=2))
+    assert limits.check(store, T0 + timedelta(minutes=90)) == []  # dispatch limit (60 min) passed, but snoozed
+    assert limits.check(store, T0 + timedelta(minutes=121)) == [(alert_id, "dispatch")]
+
+
+def test_a_rule_can_set_its_own_limit(store):
+    limits = TimeLimits(TABLE, RULES)
+    alert_id = new_alert(store, rule_id="quick", severity="blue")
+    assert limits.check(store, T0 + timedelta(seconds=61)) == [(alert_id, "acknowledge")]
+
+
+def test_closed_and_resolved_alerts_have_no_running_clock(store):
+    limits = TimeLimits(TABLE, RULES)
+    alert_id = new_alert(store)
+    for action, note in (("acknowledge", ""), ("dispatch", ""), ("resolve", "pumped out")):
+        act(store, alert_id, action, actor="duty", now=T0, note=note, unit_id="water-authority")
+    assert limits.deadlines(store, T0 + timedelta(days=3)) == []
