@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import shapely
@@ -71,6 +71,10 @@ class RuleEngine:
         self.rules: list[Rule] = []
         self.set_rules(rules)
         self._states = alert_store.rule_states(store.cursor())
+        self._persisted = {key: _clocks(state) for key, state in self._states.items()}
+        self._entities: dict[str, Subject] = {}
+        self._all_entities_loaded = False
+        self._alert_touched: dict[tuple[str, str], datetime] = {}
 
     # -- configuration ----------------------------------------------------------------------------------------
     def set_rules(self, rules: list[Rule]) -> None:
@@ -87,6 +91,8 @@ class RuleEngine:
         touched = {o.entity_id for o in records.observations} | {e.id for e in records.entities}
         with self._lock:
             now = self.clock()
+            for entity in records.entities:  # described again: its place or thresholds may have changed
+                self._entities.pop(entity.id, None)
             if touched:
                 subjects = self._subjects(touched)
                 for rule in self.rules:
@@ -101,7 +107,9 @@ class RuleEngine:
         """Let time pass: pending and clearing durations, absence, alerts left unhandled too long."""
         with self._lock:
             now = self.clock()
-            waiting = {subject for (_rule, subject) in self._states}
+            # Only clocks move here: pending and clearing states, and absence. Firing subjects are re-evaluated
+            # when their data arrives.
+            waiting = {s for (_r, s), st in self._states.items() if st["phase"] == "pending" or st["clear_since"]}
             timed = [r for r in self.rules if "absent" in r.when.kinds() or (r.clear and "absent" in r.clear.kinds())]
             everyone = self._subjects(None) if any(r.subject == "entity" for r in timed) else []
             known = self._subjects(waiting) if waiting else []
@@ -119,6 +127,19 @@ class RuleEngine:
 
     # -- subjects ---------------------------------------------------------------------------------------------
     def _subjects(self, ids: Iterable[str] | None) -> list[Subject]:
+        """Entity descriptions, from memory where known (they change only when an entity is described again)."""
+        if ids is None:
+            if not self._all_entities_loaded:
+                self._entities.update({s.id: s for s in self._load_subjects(None)})
+                self._all_entities_loaded = True
+            return list(self._entities.values())
+        ids = list(ids)
+        missing = [i for i in ids if i not in self._entities]
+        if missing:
+            self._entities.update({s.id: s for s in self._load_subjects(missing)})
+        return [self._entities[i] for i in ids if i in self._entities]
+
+    def _load_subjects(self, ids: list[str] | None) -> list[Subject]:
         sql = (
             "SELECT id, name, domain, kind, feed_id, lon, lat, district_id, town_id, grid_id, first_seen, attributes "
             "FROM entities"
@@ -219,12 +240,17 @@ class RuleEngine:
                 self._save(key, state)
 
     def _save(self, key: tuple[str, str], state: dict | None) -> None:
+        """Keep the state in memory, and in the store whenever its phase or clocks change."""
         if state is None:
-            if self._states.pop(key, None) is not None:
+            self._states.pop(key, None)
+            self._alert_touched.pop(key, None)
+            if self._persisted.pop(key, None) is not None:
                 alert_store.save_rule_state(self.store.cursor(), *key, None)
             return
         self._states[key] = state
-        alert_store.save_rule_state(self.store.cursor(), *key, state)
+        if self._persisted.get(key) != _clocks(state):
+            self._persisted[key] = _clocks(state)
+            alert_store.save_rule_state(self.store.cursor(), *key, state)
 
     # -- alerts -----------------------------------------------------------------------------------------------
     def _fire(self, rule: Rule, subject_id: str, value, now: datetime, subject: Subject | None, where) -> None:
@@ -252,10 +278,16 @@ class RuleEngine:
         self.store.bump_version()
 
     def _refire(self, rule: Rule, subject_id: str, value, now: datetime, alert: dict | None = None) -> None:
+        key = (rule.id, subject_id)
+        touched = self._alert_touched.get(key)
+        may_step_up = any(s.above is not None or s.below is not None for s in rule.step_up)
+        if alert is None and not may_step_up and touched is not None and now - touched < REFRESH_FIRING:
+            return  # nothing new to say: the alert's last value is refreshed at most once a minute
         cur = self.store.cursor()
         alert = alert or alert_store.open_alert(cur, rule.id, subject_id)
         if alert is None:
             return
+        self._alert_touched[key] = now
         fields: dict[str, Any] = {"last_value": value, "last_fired_at": now, "updated_at": now}
         if alert["condition"] == "cleared":
             fields.update(condition="active", cleared_at=None, fire_count=int(alert["fire_count"]) + 1)
@@ -360,6 +392,13 @@ class RuleEngine:
 
 
 # -- pure helpers ---------------------------------------------------------------------------------------------
+REFRESH_FIRING = timedelta(minutes=1)
+
+
+def _clocks(state: dict) -> tuple:
+    return state["phase"], state["since"], state["clear_since"]
+
+
 def _walk(*conditions: Condition | None) -> Iterable[Condition]:
     for cond in conditions:
         if cond is None:

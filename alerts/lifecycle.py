@@ -77,8 +77,13 @@ def transition(state: str, action: str, note: str = "") -> Transition:
         return Transition(action, state, state)
     target = TRANSITIONS.get((state, action))
     if target is None:
-        allowed = sorted(a for (s, a) in TRANSITIONS if s == state) + sorted(
-            a for a, states in IN_PLACE.items() if state in states
-        )
-        raise TransitionError(f"cannot {action} an alert that is {state}; allowed: {', '.join(allowed) or 'nothing'}")
+        allowed = ", ".join(allowed_actions(state)) or "nothing"
+        raise TransitionError(f"cannot {action} an alert that is {state}; allowed: {allowed}")
     return Transition(action, state, target)
+
+
+def allowed_actions(state: str) -> list[str]:
+    """What can be done to an alert in `state`, in the order of the loop."""
+    order = ("acknowledge", "dispatch", "start", "resolve", "close", "reopen", "return", "cancel", "snooze",
+             "escalate", "comment")  # fmt: skip
+    return [a for a in order if (state, a) in TRANSITIONS or state in IN_PLACE.get(a, ())]

@@ -9,7 +9,7 @@ alert is left alone until its snooze ends. Limits come from the city's table by 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from alerts.actions import step_up
 from alerts.rules import Rule
@@ -79,8 +79,9 @@ class TimeLimits:
             out.append(Deadline(alert["id"], stage, due, now > due))
         return out
 
-    def check(self, store: Store, now: datetime) -> list[tuple[int, str]]:
+    def check(self, store: Store, now: datetime | None = None) -> list[tuple[int, str]]:
         """Escalate alerts whose stage clock ran out; returns (alert id, stage) for each breach found now."""
+        now = now or datetime.now(UTC)
         cur = store.cursor()
         breaches = []
         for deadline in self.deadlines(store, now):

@@ -54,6 +54,19 @@ window.cityops.map = (function () {
       return L.marker(latlng, {icon: icon});
     },
 
+    alertToLayer: function (feature, latlng, context) {
+      const p = feature.properties;
+      const colour = {red: "#e5484d", orange: "#f76b15", yellow: "#f5d90a", blue: "#3e8ef7"}[p.sev] || "#6b7280";
+      const marker = L.circleMarker(latlng, {
+        radius: 13, color: p.overdue ? "#ffffff" : "#0b0f14", weight: p.overdue ? 3 : 2,
+        fillColor: colour, fillOpacity: p.active ? 0.9 : 0.45,
+        className: "alert-marker alert-" + p.sev + (p.overdue ? " alert-overdue" : ""),
+      });
+      const lang = (context.hideout && context.hideout.lang) || "zh_CN";
+      marker.bindTooltip(textTooltip(lang === "en" ? p.en : p.zh));
+      return marker;
+    },
+
     regionEachFeature: function (feature, layer) {
       layer.bindTooltip(textTooltip(feature.properties.name), {sticky: true});
     },

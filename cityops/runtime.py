@@ -10,8 +10,11 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from alerts.engine import RuleEngine
+from alerts.rules import Rule, RuleError, load_rules
+from alerts.time_limits import TimeLimits
 from cityops.broker import embedded_broker
-from cityops.config import Settings
+from cityops.config import ConfigError, Settings
 from feeds import health
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.regions import RegionIndex
@@ -28,10 +31,38 @@ class Runtime:
     store: Store
     writer: Writer
     scheduler: BackgroundScheduler
+    engine: RuleEngine
+    time_limits: TimeLimits
     ingest: MqttIngest | None = None
     broker: object | None = None
     simulator: object | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    rules_mtime: float | None = None
+
+    def reload_rules(self) -> str:
+        """Load the rule file again (on change, or an admin's request); a bad file keeps the rules running."""
+        path = self.settings.alerts.rules
+        if path is None:
+            return "no rule file configured"
+        try:
+            rules = load_rules(path)
+            check_units(rules, self.settings)
+        except (RuleError, ConfigError) as exc:
+            log.error("the rule file was not reloaded; the previous rules stay in force:\n%s", exc)
+            return str(exc)
+        self.engine.set_rules(rules)
+        self.time_limits.rules = {r.id: r for r in rules}
+        log.info("reloaded %d rules from %s", len(rules), path)
+        return f"{len(rules)} rules loaded"
+
+    def watch_rules(self) -> None:
+        path = self.settings.alerts.rules
+        if path is None or not path.exists():
+            return
+        mtime = path.stat().st_mtime
+        if self.rules_mtime is not None and mtime != self.rules_mtime:
+            self.reload_rules()
+        self.rules_mtime = mtime
 
     def stop(self) -> None:
         for part in (self.simulator, self.ingest):
@@ -44,8 +75,19 @@ class Runtime:
         self.store.close()
 
 
+def check_units(rules: list[Rule], settings: Settings) -> None:
+    """Every rule's responsible unit type must have at least one unit to dispatch to."""
+    types = {u.type for u in settings.units}
+    missing = sorted({(r.unit, r.id) for r in rules if r.unit not in types})
+    if missing and settings.units:
+        listed = ", ".join(f"{unit} (rule {rule_id})" for unit, rule_id in missing)
+        raise ConfigError(f"no unit of these types is configured in [[units]]: {listed}")
+
+
 def start(settings: Settings) -> Runtime:
-    """Everything but the web server: broker (demo), store, writer, ingest, scheduler, simulator."""
+    """Everything but the web server: broker (demo), store, writer, ingest, rules, scheduler, simulator."""
+    rules = load_rules(settings.alerts.rules) if settings.alerts.rules else []  # a bad file stops start-up here
+    check_units(rules, settings)
     regions = RegionIndex.from_file(settings.city.regions)
     store = Store(settings.store.path)
     writer = Writer(
@@ -56,7 +98,10 @@ def start(settings: Settings) -> Runtime:
     )
     writer.start()
     scheduler = BackgroundScheduler(timezone="UTC")
-    runtime = Runtime(settings, regions, store, writer, scheduler)
+    engine = RuleEngine(store, rules, regions)
+    writer.listeners.append(engine.on_batch)
+    limits = TimeLimits(settings.alerts.time_limits, rules)
+    runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits)
 
     mqtt = settings.mqtt
     host, port, protocol, username = mqtt.host, mqtt.port, mqtt.protocol, mqtt.username
@@ -84,16 +129,21 @@ def start(settings: Settings) -> Runtime:
         )
         runtime.ingest.start()
 
-    limits = {f.id: f.stale_after_s for f in settings.feeds}
+    stale_after = {f.id: f.stale_after_s for f in settings.feeds}
     scheduler.add_job(
         health.check_silence,
         "interval",
         seconds=5,
-        args=[store, limits, runtime.started_at],
+        args=[store, stale_after, runtime.started_at],
         id="feed-silence",
         max_instances=1,
         coalesce=True,
     )
+    every = settings.alerts.evaluate_every_s
+    scheduler.add_job(engine.tick, "interval", seconds=every, id="rules", max_instances=1, coalesce=True)
+    scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",
+                      max_instances=1, coalesce=True)  # fmt: skip
+    scheduler.add_job(runtime.watch_rules, "interval", seconds=2, id="rule-file", max_instances=1, coalesce=True)
     scheduler.start()
 
     if settings.simulator.enabled:

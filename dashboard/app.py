@@ -10,12 +10,14 @@ import orjson
 from dash import Dash, html
 from flask import Response, redirect, request
 
+from alerts.cap import to_cap
 from cityops import PROJECT_ROOT
 from dashboard import layers_api
 from dashboard.i18n import translator
-from dashboard.pages import wall
+from dashboard.pages import duty, wall
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
+from store import alerts as alert_store
 from store import queries
 from store.database import Store
 from store.writer import Writer
@@ -55,6 +57,8 @@ def create_app(settings, store: Store, regions: RegionIndex, writer: Writer | No
         title=t("{city} City Operations Center", city=settings.city.name_zh),
     )
     wall.register_callbacks(context)
+    dash.register_page("duty", path="/duty", layout=partial(duty.layout, context), title=t("Duty desk"))
+    duty.register_callbacks(context)
     app.layout = html.Div([dash.page_container])
     layers_api.register(app.server, regions, snapshots)
 
@@ -63,6 +67,21 @@ def create_app(settings, store: Store, regions: RegionIndex, writer: Writer | No
         if request.path == "/":
             return redirect("/wall" + (f"?{request.query_string.decode()}" if request.query_string else ""))
         return None
+
+    @app.server.get("/api/alerts/<int:alert_id>.cap")
+    def alert_cap(alert_id: int):
+        alert = alert_store.get(store.cursor(), alert_id)
+        if alert is None:
+            return Response("no such alert\n", status=404, mimetype="text/plain")
+        district = regions.get(alert["district_id"]) if alert["district_id"] else None
+        body = to_cap(
+            alert,
+            sender=f"cityops.{settings.city.name_en.lower()}",
+            timezone=settings.city.timezone,
+            district_name=(district.name_zh, district.name_en) if district else None,
+            district_shape=district.geometry if district else None,
+        )
+        return Response(body, mimetype="application/cap+xml")
 
     @app.server.get("/api/health")
     def health():

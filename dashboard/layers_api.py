@@ -61,6 +61,12 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
         body, etag = region_bodies[(level, lang)]
         return _respond(body, etag, max_age=3600)
 
+    @server.get("/api/layers/alerts.geojson")
+    def alert_layer():
+        layer = snapshots.get().alert_layer
+        body = orjson.dumps({"type": "FeatureCollection", "features": layer.features})
+        return _respond(body, layer.key, max_age=0)
+
     @server.get("/api/layers/points/<domain>.geojson")
     def point_layer(domain: str):
         if domain not in WALL_DOMAINS:

@@ -42,6 +42,8 @@ class Snapshot:
     events_today: dict[str, int]
     events: pd.DataFrame
     feeds: pd.DataFrame
+    alerts: pd.DataFrame
+    alert_layer: PointLayer
 
 
 class Snapshots:
@@ -103,6 +105,8 @@ class Snapshots:
             events_today=queries.events_since(self.store, local_midnight),
             events=queries.latest_events(self.store),
             feeds=queries.feed_status(self.store),
+            alerts=(alerts := queries.open_alerts(self.store)),
+            alert_layer=_alert_layer(alerts),
         )
 
 
@@ -124,3 +128,25 @@ def _point_layer(frame: pd.DataFrame) -> PointLayer:
     status = "".join(STATUS_CODE[s] for s in frame["status"])
     counts = frame["status"].value_counts().to_dict()
     return PointLayer(key=digest.hexdigest(), features=features, status=status, counts=counts)
+
+
+def _alert_layer(alerts: pd.DataFrame) -> PointLayer:
+    placed = alerts[alerts["lon"].notna()]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]},
+            "properties": {"id": int(aid), "sev": sev, "zh": zh, "en": en, "overdue": bool(len(overdue)),
+                           "active": cond == "active"},
+        }
+        for aid, sev, zh, en, overdue, cond, lon, lat in zip(
+            placed["id"], placed["severity"], placed["title_zh"], placed["title_en"], placed["overdue_stages"],
+            placed["condition"], placed["lon"], placed["lat"], strict=True,
+        )
+    ]  # fmt: skip
+    digest = hashlib.blake2b(digest_size=8)
+    for f in features:
+        p = f["properties"]
+        digest.update(f"{p['id']}|{p['sev']}|{p['overdue']}|{p['active']};".encode())
+    counts = alerts["severity"].value_counts().to_dict()
+    return PointLayer(key=digest.hexdigest(), features=features, status="", counts=counts)

@@ -101,3 +101,22 @@ def count(store: Store, table: str) -> int:
     if table not in {"entities", "observations", "events", "dead_letters", "latest"}:
         raise ValueError(f"not a table of the store: {table}")
     return store.cursor().execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def open_alerts(store: Store) -> pd.DataFrame:
+    """Open alerts, worst first: severity, then overdue, then newest."""
+    return (
+        store.cursor()
+        .execute(
+            """
+        SELECT id, rule_id, subject_id, domain, severity, state, condition, title_zh, title_en, message_zh,
+               message_en, unit_type, unit_id, sop, district_id, lon, lat, last_value, fire_count, created_at,
+               updated_at, snoozed_until, overdue_stages
+        FROM alerts
+        WHERE state NOT IN ('closed', 'cancelled')
+        ORDER BY CASE severity WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 ELSE 3 END,
+                 len(overdue_stages) DESC, created_at DESC, id DESC
+        """
+        )
+        .df()
+    )

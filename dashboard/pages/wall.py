@@ -26,6 +26,11 @@ DOMAIN_LABELS = {
 }
 STATE_LABELS = {"ok": N_("OK"), "degraded": N_("Degraded"), "down": N_("Down")}
 SEVERITY_LABELS = {"red": N_("Red"), "orange": N_("Orange"), "yellow": N_("Yellow"), "blue": N_("Blue")}
+STATE_NAMES = {
+    "new": N_("New"), "acknowledged": N_("Acknowledged"), "dispatched": N_("Dispatched"),
+    "in_progress": N_("In progress"), "resolved": N_("Resolved"), "closed": N_("Closed"), "returned": N_("Returned"),
+    "reopened": N_("Reopened"), "cancelled": N_("Cancelled"),
+}  # fmt: skip
 MAP_FUNCTIONS = "cityops.map"
 
 
@@ -104,12 +109,15 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
                                 hideout={"status": {}},
                             ),
                             dl.LayersControl(overlays, collapsed=False, position="topright"),
+                            dl.GeoJSON(id="wall-alerts", pointToLayer=_fn("alertToLayer"), hideout={"lang": lang}),
                         ],
                     ),
                     html.Aside(
                         className="wall-side",
                         children=[
                             html.Div(id="wall-figures", className="wall-figures"),
+                            html.H2(id="wall-alerts-heading", className="wall-section"),
+                            html.Ol(id="wall-alert-list", className="wall-alert-list"),
                             html.H2(t("Latest events"), className="wall-section"),
                             html.Ol(id="wall-ticker", className="wall-ticker"),
                         ],
@@ -137,6 +145,11 @@ def register_callbacks(context) -> None:
         Output("wall-ticker", "children"),
         Output("wall-feeds", "children"),
     ]
+    outputs += [
+        Output("wall-alerts", "url"),
+        Output("wall-alerts-heading", "children"),
+        Output("wall-alert-list", "children"),
+    ]
 
     @callback(
         *outputs,
@@ -160,6 +173,10 @@ def register_callbacks(context) -> None:
             else:
                 urls.append(no_update)
             hideouts.append({"status": layer.status})
+        alert_url = no_update
+        if layer_keys.get("alerts") != snap.alert_layer.key:
+            layer_keys["alerts"] = snap.alert_layer.key
+            alert_url = f"/api/layers/alerts.geojson?k={snap.alert_layer.key}"
         districts = {"status": {rid: STATUS_CODE[s] for rid, s in snap.district_status.items()}}
         return (
             snap.key,
@@ -170,6 +187,9 @@ def register_callbacks(context) -> None:
             _figures(snap, t),
             _ticker(snap, t, tz, regions, lang),
             _feeds(snap, t),
+            alert_url,
+            _alerts_heading(snap, t),
+            _alert_list(snap, t, regions, lang),
         )
 
     clientside_callback(
@@ -307,3 +327,34 @@ def _feeds(snap: Snapshot, t) -> list:
             )
         )
     return chips
+
+
+def _alerts_heading(snap: Snapshot, t) -> list:
+    counts = snap.alert_layer.counts
+    chips = [
+        html.Span(f"{t(SEVERITY_LABELS[s])} {counts.get(s, 0)}", className=f"sev-chip sev-{s}")
+        for s in ("red", "orange", "yellow", "blue")
+    ]
+    return [t("Open alerts"), " ", *chips]
+
+
+def _alert_list(snap: Snapshot, t, regions, lang: str, limit: int = 8) -> list:
+    items = []
+    for row in snap.alerts.head(limit).itertuples(index=False):
+        region = regions.get(row.district_id) if isinstance(row.district_id, str) else None
+        overdue = len(row.overdue_stages) > 0
+        items.append(
+            html.Li(
+                className=f"alert-row sev-{row.severity}" + (" overdue" if overdue else ""),
+                children=[
+                    html.Span(t(SEVERITY_LABELS[row.severity]), className="event-sev"),
+                    html.Span(region.name(lang) if region else "", className="event-region"),
+                    html.Span(row.title_zh if lang == "zh_CN" else row.title_en, className="event-title"),
+                    html.Span(t(STATE_NAMES[row.state]), className="alert-state"),
+                    html.Span(t("Overdue"), className="overdue-badge") if overdue else None,
+                ],
+            )
+        )
+    if not items:
+        items.append(html.Li(t("No open alerts"), className="event event-empty"))
+    return items

@@ -1,0 +1,29 @@
+"""Add msgid → (zh_CN, en) pairs to both catalogs: .venv/bin/python scripts/add_translations.py PAIRS.tsv
+
+Each line of the TSV file: English source text, a tab, the Chinese translation. Existing entries are kept.
+"""
+
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+CATALOGS = Path(__file__).resolve().parents[1] / "dashboard" / "translations"
+
+
+def main(pairs_file: str) -> None:
+    pairs = [line.rstrip("\n").split("\t") for line in Path(pairs_file).read_text(encoding="utf-8").splitlines()]
+    for lang in ("zh_CN", "en"):
+        path = CATALOGS / lang / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as f:
+            catalog = read_po(f, locale=lang)
+        for english, chinese in pairs:
+            if english not in catalog:
+                catalog.add(english, chinese if lang == "zh_CN" else english)
+        with path.open("wb") as f:
+            write_po(f, catalog, width=120, omit_header=False)
+        print(f"{path}: {len(catalog)} messages")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
