@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -75,6 +76,12 @@ class RuleEngine:
         self._entities: dict[str, Subject] = {}
         self._all_entities_loaded = False
         self._alert_touched: dict[tuple[str, str], datetime] = {}
+        # Where each followed cluster of a count rule started; after a restart, from its open alert.
+        self._cluster_places: dict[tuple[str, str], tuple[float, float]] = {
+            (a["rule_id"], a["subject_id"]): (a["lon"], a["lat"])
+            for a in alert_store.open_alerts(store.cursor())
+            if a["lon"] is not None and (a["rule_id"], a["subject_id"]) in self._states
+        }
 
     # -- configuration ----------------------------------------------------------------------------------------
     def set_rules(self, rules: list[Rule]) -> None:
@@ -363,27 +370,29 @@ class RuleEngine:
             if rule.zone is not None and not self._event_in_zone(rule, e):
                 continue
             n = self._count_near(rule, e.lon, e.lat, now)
-            subject = e.district_id or "outside"
-            if n >= c.min:
-                self._advance(rule, subject, True, False, float(n), now, None, where=(e.lon, e.lat, e.district_id))
+            if n < c.min:
+                continue
+            # The subject is the cluster: an event near a cluster this rule already follows joins it, whatever
+            # district border lies between them.
+            subject = next(
+                (s for (r, s), place in self._cluster_places.items()
+                 if r == rule.id and _km(place, (e.lon, e.lat)) <= c.within_km),
+                f"{e.district_id or 'outside'}:{e.id}",
+            )  # fmt: skip
+            self._cluster_places.setdefault((rule.id, subject), (e.lon, e.lat))
+            self._advance(rule, subject, True, False, float(n), now, None, where=(e.lon, e.lat, e.district_id))
 
     def _recount(self, rule: Rule, now: datetime) -> None:
-        """A count alert clears when no event of its kind in its district still has enough neighbours."""
+        """A cluster's alert clears when the events near where it started fall below the count."""
         c = rule.when.count
         for (rule_id, subject), _state in list(self._states.items()):
-            if rule_id != rule.id:
+            place = self._cluster_places.get((rule_id, subject))
+            if rule_id != rule.id or place is None:
                 continue
-            rows = (
-                self.store.cursor()
-                .execute(
-                    "SELECT lon, lat FROM events WHERE ts >= ? AND coalesce(district_id, 'outside') = ? "
-                    "AND (? IS NULL OR type = ?) AND lon IS NOT NULL",
-                    [now - c.window, subject, c.event_type, c.event_type],
-                )
-                .fetchall()
-            )
-            best = max((self._count_near(rule, lon, lat, now) for lon, lat in rows), default=0)
-            self._advance(rule, subject, best >= c.min, best < c.min, float(best), now, None)
+            n = self._count_near(rule, place[0], place[1], now)
+            self._advance(rule, subject, n >= c.min, n < c.min, float(n), now, None)
+            if (rule_id, subject) not in self._states:
+                self._cluster_places.pop((rule_id, subject), None)
 
     def _event_in_zone(self, rule: Rule, e) -> bool:
         if rule.zone.region is not None:
@@ -393,6 +402,13 @@ class RuleEngine:
 
 # -- pure helpers ---------------------------------------------------------------------------------------------
 REFRESH_FIRING = timedelta(minutes=1)
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance in km between two (lon, lat) points."""
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371 * math.asin(math.sqrt(h))
 
 
 def _clocks(state: dict) -> tuple:

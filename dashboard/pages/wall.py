@@ -338,7 +338,7 @@ def _alerts_heading(snap: Snapshot, t) -> list:
     return [t("Open alerts"), " ", *chips]
 
 
-def _alert_list(snap: Snapshot, t, regions, lang: str, limit: int = 8) -> list:
+def _alert_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:
     items = []
     for row in snap.alerts.head(limit).itertuples(index=False):
         region = regions.get(row.district_id) if isinstance(row.district_id, str) else None

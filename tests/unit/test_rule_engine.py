@@ -379,3 +379,17 @@ def test_state_survives_a_restart(city):
     again.engine.tick()  # the pending state was kept: it fires on time
     assert len(again.alerts()) == 1
     again.close()
+
+
+def test_a_cluster_across_a_district_border_is_one_alert(city, demo_regions):
+    c = city(rule(COUNT))
+    # Three hotspots 1 km apart, straddling the border between two districts.
+    border = demo_regions.get("130606").geometry.boundary.interpolate(0.3, normalized=True)
+    points = [(border.x - 0.006, border.y), (border.x + 0.006, border.y), (border.x, border.y + 0.006)]
+    districts = {demo_regions.locate(lon, lat)["district"] for lon, lat in points}
+    assert len(districts) >= 2, "the test points must straddle a border"
+    for n, (lon, lat) in enumerate(points):
+        c.send(hotspot(n, lon, lat))
+    c.send(hotspot(9, border.x + 0.001, border.y - 0.004))
+    [alert] = c.alerts()
+    assert alert["last_value"] == 4
