@@ -334,7 +334,10 @@ class DemoCity:
             local = self._hour()
             rush = math.exp(-((local - 8.0) ** 2) / 1.2) + math.exp(-((local - 18.0) ** 2) / 1.5)
             urban = 1.0 if self.urban[i] else 0.45
-            slow = 0.55 * rush * urban + 0.008 * min(self.rain[i], 60) + rng.normal(0, 0.04)
+            # Heavy rain floods urban roads first: traffic there slows most.
+            slow = (
+                0.55 * rush * urban + (0.012 if self.urban[i] else 0.004) * min(self.rain[i], 60) + rng.normal(0, 0.04)
+            )
             speed = max(3.0, self.free_flow[i] * (1 - min(slow, 0.92)))
             tpi = float(np.clip(10 * (1 - speed / self.free_flow[i]) * 1.25, 0, 10))
             values = {"speed": round(speed, 1), "congestion_index": round(tpi, 2)}
