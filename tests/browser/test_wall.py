@@ -2,115 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
-from cityops import PROJECT_ROOT
-from cityops.broker import free_port, wait_for_port
+from tests.browser.conftest import LIANCHI, health, send, wait_until
 
 pytestmark = pytest.mark.browser
-REGIONS = PROJECT_ROOT / "data" / "demo" / "regions.geojson"
-LIANCHI = (115.4906, 38.8581)  # the city origin, in 莲池区 (130606)
 
 
-def config(tmp_path: Path, mqtt_port: int, web_port: int) -> Path:
-    path = tmp_path / "cityops.toml"
-    path.write_text(
-        f"""
-[city]
-name_zh = "保定市"
-name_en = "Baoding"
-regions = "{REGIONS}"
-center = [115.47, 38.93]
-
-[store]
-path = "{tmp_path / "cityops.duckdb"}"
-
-[mqtt]
-port = {mqtt_port}
-client_id = "cityops-browser-test"
-
-[web]
-port = {web_port}
-refresh_ms = 500
-
-[[feeds]]
-id = "test-flood"
-transport = "mqtt"
-topics = ["test/flood/#"]
-decoder = "cityops-json"
-stale_after_s = 600
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def health(port: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as response:
-        return json.loads(response.read())
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
-@pytest.fixture
-def app(tmp_path, mosquitto):
-    web_port = free_port()
-    log = open(tmp_path / "cityops.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cityops.cli",
-            "run",
-            "--config",
-            str(config(tmp_path, mosquitto.port, web_port)),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        wait_for_port(web_port, timeout=30)
-    except TimeoutError:
-        process.kill()
-        raise AssertionError((tmp_path / "cityops.log").read_text()) from None
-    yield web_port
-    process.terminate()
-    assert process.wait(15) == 0, "cityops did not stop cleanly on SIGTERM"
-    log.close()
-
-
-def publisher(port: int) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-test-pub", protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    return client
-
-
-def send(client: mqtt.Client, topic: str, item: dict) -> None:
-    client.publish(topic, json.dumps(item, ensure_ascii=False).encode(), qos=1).wait_for_publish(10)
-
-
-def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, mosquitto, chromium, output_dir):
-    pub = publisher(mosquitto.port)
+def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, publisher, chromium, output_dir):
+    pub = publisher
     # 300 gauges around the city centre, all well below their levels.
     for n in range(300):
         lon = LIANCHI[0] + ((n % 20) - 10) * 0.01
@@ -179,7 +81,6 @@ def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, mosqui
     print("PAGE ERRORS", *errors, sep="\n")
     assert not errors, errors
     page.close()
-    pub.loop_stop()
 
 
 def test_wall_in_chinese_with_no_data_shown_as_no_data(app, chromium, output_dir):

@@ -1,0 +1,63 @@
+"""Alerts in the browser: raised by a rule, shown on the wall, acknowledged on the duty desk, in the timeline."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+
+from tests.browser.conftest import LIANCHI, send, wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def raise_alert(publisher) -> None:
+    send(publisher, "test/flood/entity/g1", {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge",
+                                             "name": "府河 G1", "lon": LIANCHI[0], "lat": LIANCHI[1]})  # fmt: skip
+    send(publisher, "test/flood/obs/g1", {"type": "observation", "entity": "g1", "values": {"water_level": 12.6}})
+
+
+def choose(page, dropdown_id: str, option: str) -> None:
+    page.click(f"#{dropdown_id}")
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_alert_on_the_wall_then_acknowledged_on_the_duty_desk(app, publisher, chromium, output_dir):
+    raise_alert(publisher)
+    wall = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    wall.goto(f"http://127.0.0.1:{app}/wall?lang=en")
+    wait_until(lambda: "府河 G1 water too high" in wall.locator("#wall-alert-list").inner_text(), 10, "alert in list")
+    wait_until(lambda: wall.locator("path.alert-red").count() == 1, 5, "a red alert marker on the map")
+    assert "New" in wall.locator("#wall-alert-list").inner_text()
+
+    duty = chromium.new_page(viewport={"width": 1440, "height": 900})
+    errors = []
+    duty.on("pageerror", lambda exc: errors.append(str(exc)))
+    duty.goto(f"http://127.0.0.1:{app}/duty?lang=en")
+    duty.get_by_text("府河 G1 water too high").click()
+    wait_until(lambda: "Raised by rule" in duty.locator("#duty-timeline").inner_text(), 5, "timeline shown")
+
+    # A dispatch without a unit is refused with a message, and nothing changes.
+    choose(duty, "duty-action", "Dispatch")
+    duty.click("#duty-apply")
+    wait_until(lambda: "Not done" in duty.locator("#duty-message").inner_text(), 5, "refusal message")
+    assert "needs the unit" in duty.locator("#duty-message").inner_text()
+
+    choose(duty, "duty-action", "Acknowledge")
+    duty.fill("#duty-note", "on my way to check the gauge")
+    duty.click("#duty-apply")
+    wait_until(lambda: "Done: Acknowledge" in duty.locator("#duty-message").inner_text(), 5, "done message")
+    wait_until(lambda: "Acknowledge\n" in duty.locator("#duty-timeline").inner_text() + "\n", 5, "in the timeline")
+    timeline = duty.locator("#duty-timeline").inner_text()
+    assert "duty desk" in timeline and "on my way to check the gauge" in timeline
+    (output_dir / "screenshots").mkdir(exist_ok=True)
+    duty.screenshot(path=output_dir / "screenshots" / "duty-acknowledged.png")
+    wait_until(lambda: "Acknowledged" in wall.locator("#wall-alert-list").inner_text(), 5, "wall shows the new state")
+    wall.screenshot(path=output_dir / "screenshots" / "wall-alert.png")
+    assert not errors, errors
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{app}/api/alerts/1.cap") as response:
+        assert response.headers["Content-Type"].startswith("application/cap+xml")
+        assert b"<severity>Extreme</severity>" in response.read()
+    wall.close()
+    duty.close()
