@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import Polygon
 
@@ -26,7 +28,7 @@ from alerts.rules import Condition, Rule
 from feeds.records import SEVERITIES
 from layers.regions import RegionIndex
 from store import alerts as alert_store
-from store.database import Store
+from store.database import Store, frame
 from store.writer import Batch
 
 log = logging.getLogger(__name__)
@@ -54,12 +56,12 @@ class Subject:
 
 
 @dataclass
-class Reading:
-    """What a subject's latest data says: metric → (value, time), and when it last reported at all."""
+class Frame:
+    """What the store says of some subjects now: latest value per (entity, metric), last report, rates."""
 
-    values: dict[str, tuple[float | None, datetime]]
-    last_seen: datetime | None
-    rates: dict[str, float | None]  # metric → change per hour over the rule's window
+    values: pd.DataFrame  # index entity id, one column per metric
+    last_seen: pd.Series  # entity id → time of its latest report
+    rates: dict[str, pd.Series]  # metric → change per hour over the rule's window
 
 
 class RuleEngine:
@@ -73,8 +75,13 @@ class RuleEngine:
         self.set_rules(rules)
         self._states = alert_store.rule_states(store.cursor())
         self._persisted = {key: _clocks(state) for key, state in self._states.items()}
+        self._by_rule: dict[str, set[str]] = {}
+        for rule_id, subject_id in self._states:
+            self._by_rule.setdefault(rule_id, set()).add(subject_id)
         self._entities: dict[str, Subject] = {}
-        self._all_entities_loaded = False
+        self._table: pd.DataFrame | None = None
+        self._applicable_cache: dict[str, pd.Index] = {}
+        self._attribute_cache: dict[str, pd.Series] = {}
         self._alert_touched: dict[tuple[str, str], datetime] = {}
         # Where each followed cluster of a count rule started; after a restart, from its open alert.
         self._cluster_places: dict[tuple[str, str], tuple[float, float]] = {
@@ -91,20 +98,23 @@ class RuleEngine:
             self._zones = {
                 r.id: Polygon(r.zone.polygon) for r in self.rules if r.zone is not None and r.zone.polygon is not None
             }
+            self._applicable_cache = {}
 
     # -- entry points -----------------------------------------------------------------------------------------
     def on_batch(self, batch: Batch) -> None:
         records = batch.records()
-        touched = {o.entity_id for o in records.observations} | {e.id for e in records.entities}
+        touched = pd.Index(sorted({o.entity_id for o in records.observations} | {e.id for e in records.entities}))
         with self._lock:
             now = self.clock()
-            for entity in records.entities:  # described again: its place or thresholds may have changed
-                self._entities.pop(entity.id, None)
-            if touched:
-                subjects = self._subjects(touched)
-                for rule in self.rules:
-                    if rule.subject == "entity" and "count" not in rule.when.kinds():
-                        self._evaluate(rule, [s for s in subjects if self._applies(rule, s)], now)
+            if records.entities:  # described again: place, kind or thresholds may have changed
+                for entity in records.entities:
+                    self._entities.pop(entity.id, None)
+                self._table = None
+            value_rules = [r for r in self.rules if r.subject == "entity" and "count" not in r.when.kinds()]
+            if len(touched) and value_rules:
+                frame = self._frame(touched, value_rules, now)
+                for rule in value_rules:
+                    self._evaluate(rule, self._applicable(rule).intersection(touched), frame, now)
             if records.events:
                 for rule in self.rules:
                     if "count" in rule.when.kinds():
@@ -114,104 +124,166 @@ class RuleEngine:
         """Let time pass: pending and clearing durations, absence, alerts left unhandled too long."""
         with self._lock:
             now = self.clock()
-            # Only clocks move here: pending and clearing states, and absence. Firing subjects are re-evaluated
-            # when their data arrives.
-            waiting = {s for (_r, s), st in self._states.items() if st["phase"] == "pending" or st["clear_since"]}
-            timed = [r for r in self.rules if "absent" in r.when.kinds() or (r.clear and "absent" in r.clear.kinds())]
-            everyone = self._subjects(None) if any(r.subject == "entity" for r in timed) else []
-            known = self._subjects(waiting) if waiting else []
             for rule in self.rules:
                 if rule.subject == "feed":
                     self._evaluate_feeds(rule, now)
                 elif "count" in rule.when.kinds():
                     self._recount(rule, now)
-                elif rule in timed:
-                    self._evaluate(rule, [s for s in everyone if self._applies(rule, s)], now)
+                elif "absent" in rule.when.kinds() or (rule.clear and "absent" in rule.clear.kinds()):
+                    ids = self._applicable(rule)
+                    self._evaluate(rule, ids, self._frame(ids, [rule], now), now)
                 else:
-                    pool = [s for s in known if (rule.id, s.id) in self._states]
-                    self._evaluate(rule, pool, now)
+                    # Only clocks move here: pending and clearing states. Firing subjects are re-evaluated when
+                    # their data arrives.
+                    waiting = pd.Index(sorted(
+                        s for s in self._by_rule.get(rule.id, ())
+                        if self._states[(rule.id, s)]["phase"] == "pending" or self._states[(rule.id, s)]["clear_since"]
+                    ))  # fmt: skip
+                    if len(waiting):
+                        self._evaluate(rule, waiting, self._frame(waiting, [rule], now), now)
             self._escalate_unhandled(now)
 
     # -- subjects ---------------------------------------------------------------------------------------------
-    def _subjects(self, ids: Iterable[str] | None) -> list[Subject]:
+    def _subjects(self, ids: Iterable[str]) -> list[Subject]:
         """Entity descriptions, from memory where known (they change only when an entity is described again)."""
-        if ids is None:
-            if not self._all_entities_loaded:
-                self._entities.update({s.id: s for s in self._load_subjects(None)})
-                self._all_entities_loaded = True
-            return list(self._entities.values())
         ids = list(ids)
         missing = [i for i in ids if i not in self._entities]
         if missing:
             self._entities.update({s.id: s for s in self._load_subjects(missing)})
         return [self._entities[i] for i in ids if i in self._entities]
 
-    def _load_subjects(self, ids: list[str] | None) -> list[Subject]:
+    def _load_subjects(self, ids: list[str]) -> list[Subject]:
         sql = (
             "SELECT id, name, domain, kind, feed_id, lon, lat, district_id, town_id, grid_id, first_seen, attributes "
             "FROM entities"
         )
-        cur = self.store.cursor()
-        if ids is None:
-            rows = cur.execute(sql).fetchall()
-        else:
-            rows = cur.execute(sql + " WHERE id IN (SELECT unnest(?))", [list(ids)]).fetchall()
+        rows = self.store.cursor().execute(sql + " WHERE id IN (SELECT unnest(?))", [ids]).fetchall()
         return [Subject(*row[:11], attributes=json.loads(row[11]) if row[11] else {}) for row in rows]
 
-    def _applies(self, rule: Rule, s: Subject) -> bool:
+    def _entity_table(self) -> pd.DataFrame:
+        """All entities as one frame (rebuilt when an entity is described again), for vectorised selection."""
+        if self._table is None:
+            table = frame(
+                self.store.cursor(),
+                "SELECT id, domain, kind, feed_id, district_id, town_id, grid_id, lon, lat, first_seen, attributes "
+                "FROM entities ORDER BY id",
+            )
+            table["attributes"] = [json.loads(a) if a else {} for a in table["attributes"]]
+            self._table = table.set_index("id")
+            self._applicable_cache = {}
+            self._attribute_cache = {}
+        return self._table
+
+    def _applicable(self, rule: Rule) -> pd.Index:
+        """The ids of the entities `rule` watches (by its select and zone), cached until entities change."""
+        table = self._entity_table()
+        cached = self._applicable_cache.get(rule.id)
+        if cached is not None:
+            return cached
+        mask = np.ones(len(table), dtype=bool)
         sel = rule.select
-        if sel.domain and s.domain != sel.domain:
-            return False
-        if sel.kind and s.kind not in ([sel.kind] if isinstance(sel.kind, str) else sel.kind):
-            return False
-        if sel.feed and s.feed_id != sel.feed:
-            return False
-        if sel.district and s.district_id != sel.district:
-            return False
+        if sel.domain:
+            mask &= (table["domain"] == sel.domain).to_numpy()
+        if sel.kind:
+            mask &= table["kind"].isin([sel.kind] if isinstance(sel.kind, str) else sel.kind).to_numpy()
+        if sel.feed:
+            mask &= (table["feed_id"] == sel.feed).to_numpy()
+        if sel.district:
+            mask &= (table["district_id"] == sel.district).to_numpy()
         if rule.zone is not None:
             if rule.zone.region is not None:
-                return rule.zone.region in (s.district_id, s.town_id, s.grid_id)
-            return s.lon is not None and bool(shapely.contains_xy(self._zones[rule.id], s.lon, s.lat))
-        return True
-
-    def _readings(self, rule: Rule, subjects: list[Subject], now: datetime) -> dict[str, Reading]:
-        ids = [s.id for s in subjects]
-        cur = self.store.cursor()
-        readings = {i: Reading({}, None, {}) for i in ids}
-        for entity_id, metric, value, ts in cur.execute(
-            "SELECT entity_id, metric, value, ts FROM latest WHERE entity_id IN (SELECT unnest(?))", [ids]
-        ).fetchall():
-            r = readings[entity_id]
-            r.values[metric] = (value, ts)
-            r.last_seen = ts if r.last_seen is None else max(r.last_seen, ts)
-        for cond in _walk(rule.when, rule.clear):
-            if cond.rate is not None:
-                rate = cond.rate
-                for entity_id, first, first_ts, last, last_ts in cur.execute(
-                    "SELECT entity_id, arg_min(value, ts), min(ts), arg_max(value, ts), max(ts) FROM observations "
-                    "WHERE metric = ? AND ts >= ? AND value IS NOT NULL AND entity_id IN (SELECT unnest(?)) "
-                    "GROUP BY entity_id",
-                    [rate.metric, now - rate.window, ids],
-                ).fetchall():
-                    hours = (last_ts - first_ts).total_seconds() / 3600
-                    # Fewer than a twentieth of the window says nothing about a rate.
-                    enough = hours >= rate.window.total_seconds() / 3600 / 20
-                    readings[entity_id].rates[rate.metric] = (last - first) / hours if enough else None
-        return readings
-
-    # -- evaluation -------------------------------------------------------------------------------------------
-    def _evaluate(self, rule: Rule, subjects: list[Subject], now: datetime) -> None:
-        if not subjects:
-            return
-        readings = self._readings(rule, subjects, now)
-        for s in subjects:
-            reading = readings[s.id]
-            holds, value = _holds(rule.when, s, reading, now)
-            if rule.clear is not None:
-                clears, _ = _holds(rule.clear, s, reading, now)
+                region = rule.zone.region
+                mask &= ((table["district_id"] == region) | (table["town_id"] == region)
+                         | (table["grid_id"] == region)).to_numpy()  # fmt: skip
             else:
-                clears = holds is False
-            self._advance(rule, s.id, holds, bool(clears), value, now, s)
+                lon, lat = table["lon"].to_numpy(float), table["lat"].to_numpy(float)
+                inside = shapely.contains_xy(self._zones[rule.id], np.nan_to_num(lon), np.nan_to_num(lat))
+                mask &= inside & ~np.isnan(lon)
+        self._applicable_cache[rule.id] = table.index[mask]
+        return self._applicable_cache[rule.id]
+
+    def _attribute(self, name: str) -> pd.Series:
+        """A numeric entity attribute for every entity (NaN where missing or not a number)."""
+        table = self._entity_table()
+        if name not in self._attribute_cache:
+            values = [a.get(name) for a in table["attributes"]]
+            numbers = [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else np.nan for v in values]
+            self._attribute_cache[name] = pd.Series(numbers, index=table.index, dtype=float)
+        return self._attribute_cache[name]
+
+    def _frame(self, ids: pd.Index, rules: list[Rule], now: datetime) -> Frame:
+        cur = self.store.cursor()
+        latest = frame(
+            cur, "SELECT entity_id, metric, value, ts FROM latest WHERE entity_id IN (SELECT unnest(?))", [list(ids)]
+        )
+        values = latest.pivot_table(index="entity_id", columns="metric", values="value", aggfunc="last")
+        last_seen = latest.groupby("entity_id")["ts"].max() if len(latest) else pd.Series(dtype="datetime64[us, UTC]")
+        rates: dict[str, pd.Series] = {}
+        for cond in _walk(*(c for r in rules for c in (r.when, r.clear))):
+            if cond.rate is None or cond.rate.metric in rates:
+                continue
+            rate = cond.rate
+            history = frame(
+                cur,
+                "SELECT entity_id, arg_min(value, ts) AS first, min(ts) AS t0, arg_max(value, ts) AS last, "
+                "max(ts) AS t1 FROM observations WHERE metric = ? AND ts >= ? AND value IS NOT NULL "
+                "AND entity_id IN (SELECT unnest(?)) GROUP BY entity_id",
+                [rate.metric, now - rate.window, list(ids)],
+            ).set_index("entity_id")  # fmt: skip
+            hours = (history["t1"] - history["t0"]).dt.total_seconds() / 3600
+            # Less than a twentieth of the window says nothing about a rate.
+            enough = hours >= rate.window.total_seconds() / 3600 / 20
+            rates[rate.metric] = ((history["last"] - history["first"]) / hours).where(enough)
+        return Frame(values, last_seen, rates)
+
+    def _evaluate(self, rule: Rule, ids: pd.Index, frame: Frame, now: datetime) -> None:
+        if not len(ids):
+            return
+        holds, value = self._holds(rule.when, ids, frame, now)
+        clears = self._holds(rule.clear, ids, frame, now)[0] == 1 if rule.clear is not None else holds == 0
+        # Python only for the subjects that matter: the condition holds, or the subject has a state already.
+        known = self._by_rule.get(rule.id, set())
+        attention = (holds == 1) | ids.isin(list(known))
+        for i in np.flatnonzero(attention):
+            subject_id = ids[i]
+            h = None if np.isnan(holds[i]) else bool(holds[i])
+            v = None if np.isnan(value[i]) else float(value[i])
+            subject = self._subjects([subject_id])[0] if h else None
+            self._advance(rule, subject_id, h, bool(clears[i]), v, now, subject)
+
+    def _holds(self, cond: Condition, ids: pd.Index, frame: Frame, now: datetime) -> tuple[np.ndarray, np.ndarray]:
+        """Per subject: 1 (holds), 0 (does not) or NaN (the data to decide is missing); and the deciding value."""
+        n = len(ids)
+        if cond.threshold is not None:
+            t = cond.threshold
+            ref = t.above if t.above is not None else t.below
+            values = _column(frame.values, t.metric, ids)
+            limit = np.full(n, ref.value) + (self._attribute(ref.attr).reindex(ids).to_numpy() if ref.attr else 0.0)
+            hit = values >= limit if t.above is not None else values <= limit
+            return np.where(np.isnan(values) | np.isnan(limit), np.nan, hit.astype(float)), values
+        if cond.rate is not None:
+            r = cond.rate
+            rates = frame.rates.get(r.metric, pd.Series(dtype=float)).reindex(ids).to_numpy(float)
+            hit = rates >= r.rise_per_hour if r.rise_per_hour else -rates >= r.fall_per_hour
+            return np.where(np.isnan(rates), np.nan, hit.astype(float)), rates
+        if cond.absent is not None:
+            # A device that never reported is silent since it was registered.
+            seen = frame.last_seen.reindex(ids)
+            seen = seen.fillna(self._entity_table()["first_seen"].reindex(ids))
+            silent = (
+                pd.Timestamp(now) - pd.to_datetime(seen, utc=True)
+            ).dt.total_seconds() >= cond.absent.total_seconds()
+            return silent.to_numpy(float), np.full(n, np.nan)
+        parts = [self._holds(c, ids, frame, now) for c in (cond.all or cond.any)]
+        results = np.vstack([p[0] for p in parts])
+        value = np.full(n, np.nan)
+        for _, v in parts:
+            value = np.where(np.isnan(value), v, value)
+        if cond.all is not None:
+            combined = np.where((results == 0).any(axis=0), 0.0, np.where((results == 1).all(axis=0), 1.0, np.nan))
+        else:
+            combined = np.where((results == 1).any(axis=0), 1.0, np.where((results == 0).all(axis=0), 0.0, np.nan))
+        return combined, value
 
     def _advance(self, rule, subject_id, holds, clears, value, now, subject: Subject | None, where=None) -> None:
         key = (rule.id, subject_id)
@@ -250,11 +322,13 @@ class RuleEngine:
         """Keep the state in memory, and in the store whenever its phase or clocks change."""
         if state is None:
             self._states.pop(key, None)
+            self._by_rule.get(key[0], set()).discard(key[1])
             self._alert_touched.pop(key, None)
             if self._persisted.pop(key, None) is not None:
                 alert_store.save_rule_state(self.store.cursor(), *key, None)
             return
         self._states[key] = state
+        self._by_rule.setdefault(key[0], set()).add(key[1])
         if self._persisted.get(key) != _clocks(state):
             self._persisted[key] = _clocks(state)
             alert_store.save_rule_state(self.store.cursor(), *key, state)
@@ -423,35 +497,10 @@ def _walk(*conditions: Condition | None) -> Iterable[Condition]:
         yield from _walk(*(cond.all or cond.any or []))
 
 
-def _holds(cond: Condition, s: Subject, reading: Reading, now: datetime) -> tuple[bool | None, float | None]:
-    """True / False, or None when the data to decide is missing; and the value that decided."""
-    if cond.threshold is not None:
-        t = cond.threshold
-        value = reading.values.get(t.metric, (None, None))[0]
-        ref = t.above if t.above is not None else t.below
-        limit = ref.resolve(s.attributes)
-        if value is None or limit is None:
-            return None, value
-        return (value >= limit) if t.above is not None else (value <= limit), value
-    if cond.rate is not None:
-        r = cond.rate
-        rate = reading.rates.get(r.metric)
-        if rate is None:
-            return None, None
-        return (rate >= r.rise_per_hour) if r.rise_per_hour else (-rate >= r.fall_per_hour), rate
-    if cond.absent is not None:
-        # A device that never reported is silent since it was registered.
-        return now - (reading.last_seen or s.first_seen) >= cond.absent, None
-    parts = [_holds(c, s, reading, now) for c in (cond.all or cond.any or [])]
-    results = [p[0] for p in parts]
-    value = next((p[1] for p in parts if p[1] is not None), None)
-    if cond.all is not None:
-        if any(r is False for r in results):
-            return False, value
-        return (True if all(r is True for r in results) else None), value
-    if any(r is True for r in results):
-        return True, value
-    return (False if all(r is False for r in results) else None), value
+def _column(values: pd.DataFrame, metric: str, ids: pd.Index) -> np.ndarray:
+    if metric not in values.columns:
+        return np.full(len(ids), np.nan)
+    return values[metric].reindex(ids).to_numpy(float)
 
 
 def _higher(a: str, b: str) -> bool:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from store.schema import MIGRATIONS
 
@@ -79,3 +80,8 @@ class Store:
             cur.close()
         self._cursors.clear()
         self._connection.close()
+
+
+def frame(cur: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    """A query's rows as a DataFrame. Through Arrow: DuckDB 2.0's own .df() trips pandas 3 deprecations."""
+    return cur.sql(sql, params=params).to_arrow_table().to_pandas()

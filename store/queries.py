@@ -6,15 +6,14 @@ from datetime import datetime
 
 import pandas as pd
 
-from store.database import Store
+from store.database import Store, frame
 
 
 def entity_states(store: Store) -> pd.DataFrame:
     """Every entity with its place, its status metric's latest value, its online flag and when it last reported."""
-    return (
-        store.cursor()
-        .execute(
-            """
+    return frame(
+        store.cursor(),
+        """
         WITH seen AS (SELECT entity_id, max(ts) AS last_seen FROM latest GROUP BY entity_id)
         SELECT e.id, e.feed_id, e.domain, e.kind, e.name, e.lon, e.lat, e.district_id,
                e.attributes->'levels' AS levels, l.value, o.value AS online, s.last_seen
@@ -24,9 +23,7 @@ def entity_states(store: Store) -> pd.DataFrame:
         LEFT JOIN seen s ON s.entity_id = e.id
         WHERE e.lon IS NOT NULL
         ORDER BY e.domain, e.id
-        """
-        )
-        .df()
+        """,
     )
 
 
@@ -36,33 +33,25 @@ def domain_figures(store: Store, since: datetime) -> dict[str, float | None]:
         store.cursor()
         .execute(
             """
-        SELECT
-          avg(value) FILTER (metric = 'speed'),
-          avg((value >= 6)::INT) FILTER (metric = 'congestion_index'),
-          max(value) FILTER (metric = 'rain_1h'),
-          count(*) FILTER (metric = 'water_level'
-                           AND value >= (SELECT (attributes->>'$.warning_level')::DOUBLE FROM entities
-                                         WHERE id = latest.entity_id)),
-          count(*) FILTER (metric = 'water_level'),
-          max(value) FILTER (metric = 'depth'),
-          sum(value) FILTER (metric = 'alarm'),
-          avg(value) FILTER (metric = 'online')
-        FROM latest WHERE ts >= $since
-        """,
+            SELECT
+              avg(value) FILTER (metric = 'speed'),
+              avg((value >= 6)::INT) FILTER (metric = 'congestion_index'),
+              max(value) FILTER (metric = 'rain_1h'),
+              count(*) FILTER (metric = 'water_level'
+                               AND value >= (SELECT (attributes->>'$.warning_level')::DOUBLE FROM entities
+                                             WHERE id = latest.entity_id)),
+              count(*) FILTER (metric = 'water_level'),
+              max(value) FILTER (metric = 'depth'),
+              sum(value) FILTER (metric = 'alarm'),
+              avg(value) FILTER (metric = 'online')
+            FROM latest WHERE ts >= $since
+            """,
             {"since": since},
         )
         .fetchone()
     )
-    keys = (
-        "avg_speed",
-        "congested_share",
-        "max_rain",
-        "gauges_over_warning",
-        "gauges_reporting",
-        "max_depth",
-        "fire_alarms",
-        "cameras_online_share",
-    )
+    keys = ("avg_speed", "congested_share", "max_rain", "gauges_over_warning", "gauges_reporting",
+            "max_depth", "fire_alarms", "cameras_online_share")  # fmt: skip
     return dict(zip(keys, row, strict=True))
 
 
@@ -76,24 +65,18 @@ def events_since(store: Store, since: datetime) -> dict[str, int]:
 
 
 def latest_events(store: Store, limit: int = 12) -> pd.DataFrame:
-    return (
-        store.cursor()
-        .execute(
-            "SELECT id, domain, type, ts, severity, title, district_id FROM events ORDER BY ts DESC, id LIMIT $n",
-            {"n": limit},
-        )
-        .df()
+    return frame(
+        store.cursor(),
+        "SELECT id, domain, type, ts, severity, title, district_id FROM events ORDER BY ts DESC, id LIMIT $n",
+        {"n": limit},
     )
 
 
 def feed_status(store: Store) -> pd.DataFrame:
-    return (
-        store.cursor()
-        .execute(
-            "SELECT feed_id, state, reason, changed_at, last_message_at, messages, errors FROM feed_status "
-            "ORDER BY feed_id"
-        )
-        .df()
+    return frame(
+        store.cursor(),
+        "SELECT feed_id, state, reason, changed_at, last_message_at, messages, errors FROM feed_status "
+        "ORDER BY feed_id",
     )
 
 
@@ -105,10 +88,9 @@ def count(store: Store, table: str) -> int:
 
 def open_alerts(store: Store) -> pd.DataFrame:
     """Open alerts, worst first: severity, then overdue, then newest."""
-    return (
-        store.cursor()
-        .execute(
-            """
+    return frame(
+        store.cursor(),
+        """
         SELECT id, rule_id, subject_id, domain, severity, state, condition, title_zh, title_en, message_zh,
                message_en, unit_type, unit_id, sop, district_id, lon, lat, last_value, fire_count, created_at,
                updated_at, snoozed_until, overdue_stages
@@ -116,7 +98,5 @@ def open_alerts(store: Store) -> pd.DataFrame:
         WHERE state NOT IN ('closed', 'cancelled')
         ORDER BY CASE severity WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 ELSE 3 END,
                  len(overdue_stages) DESC, created_at DESC, id DESC
-        """
-        )
-        .df()
+        """,
     )

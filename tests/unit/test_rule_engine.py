@@ -13,7 +13,7 @@ from alerts.rules import parse_rules
 from feeds.decoders import DECODERS
 from feeds.mqtt import MqttFeed, envelope_for
 from layers.crs import to_wgs84
-from store.database import Store
+from store.database import Store, frame
 from store.writer import Writer
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
@@ -86,15 +86,11 @@ class City:
         self.engine.tick()
 
     def alerts(self) -> list[dict]:
-        return (
-            self.store.cursor()
-            .execute(
-                "SELECT id, rule_id, subject_id, severity, state, condition, fire_count, title_en, last_value "
-                "FROM alerts ORDER BY id"
-            )
-            .df()
-            .to_dict("records")
-        )
+        return frame(
+            self.store.cursor(),
+            "SELECT id, rule_id, subject_id, severity, state, condition, fire_count, title_en, last_value "
+            "FROM alerts ORDER BY id",
+        ).to_dict("records")
 
     def timeline(self, alert_id: int) -> list[str]:
         rows = self.store.cursor().execute("SELECT action FROM alert_log WHERE alert_id = ? ORDER BY id", [alert_id])
