@@ -84,4 +84,5 @@ class Store:
 
 def frame(cur: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pd.DataFrame:
     """A query's rows as a DataFrame. Through Arrow: DuckDB 2.0's own .df() trips pandas 3 deprecations."""
+    cur.complete()  # .sql() refuses to run while this cursor holds a half-fetched result (e.g. after fetchone)
     return cur.sql(sql, params=params).to_arrow_table().to_pandas()

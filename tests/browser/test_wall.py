@@ -89,8 +89,8 @@ def test_wall_in_chinese_with_no_data_shown_as_no_data(app, chromium, output_dir
     page.goto(f"http://127.0.0.1:{app}/wall")
     page.wait_for_selector("path.region", timeout=15_000)
     assert page.locator("h1").inner_text() == "保定市城市运行管理中心"
-    wait_until(lambda: page.locator(".figure-nodata").count() >= 6, 5, "figures marked no data")
-    wait_until(lambda: page.locator("path.region-n").count() == 24, 5, "every district drawn as no data")
+    wait_until(lambda: page.locator(".figure-nodata").count() >= 6, 15, "figures marked no data")
+    wait_until(lambda: page.locator("path.region-n").count() == 24, 15, "every district drawn as no data")
     (output_dir / "screenshots").mkdir(exist_ok=True)
     page.screenshot(path=output_dir / "screenshots" / "wall-nodata-zh.png")
     page.close()
