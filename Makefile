@@ -26,6 +26,9 @@ test: $(STAMP) system-deps-test
 	mkdir -p $(OUT)/tmp
 	TMPDIR=$(CURDIR)/$(OUT)/tmp $(BIN)/pytest -q -p no:cacheprovider tests
 
+bench: $(STAMP)
+	$(BIN)/python -m bench.run BENCHMARKS.md
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -10,6 +10,7 @@ updates it. The state lives in the store (rule_state), so a restart resumes wher
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -57,11 +58,17 @@ class Subject:
 
 @dataclass
 class Frame:
-    """What the store says of some subjects now: latest value per (entity, metric), last report, rates."""
+    """What the store says of some subjects now, as arrays aligned with `ids`."""
 
-    values: pd.DataFrame  # index entity id, one column per metric
-    last_seen: pd.Series  # entity id → time of its latest report
-    rates: dict[str, pd.Series]  # metric → change per hour over the rule's window
+    ids: np.ndarray  # entity ids (objects)
+    pos: np.ndarray  # each id's row in the entity table
+    values: dict[str, np.ndarray]  # metric → latest value (NaN where none)
+    last_seen: np.ndarray  # seconds since the epoch of the latest report (NaN: never)
+    rates: dict[str, np.ndarray]  # metric → change per hour over the rule's window (NaN: not enough data)
+
+    def column(self, metric: str, rows: np.ndarray) -> np.ndarray:
+        values = self.values.get(metric)
+        return values[rows] if values is not None else np.full(len(rows), np.nan)
 
 
 class RuleEngine:
@@ -75,13 +82,15 @@ class RuleEngine:
         self.set_rules(rules)
         self._states = alert_store.rule_states(store.cursor())
         self._persisted = {key: _clocks(state) for key, state in self._states.items()}
+        self._dirty: set[tuple[str, str]] = set()
+        self._changed = False  # an alert was written in the current transaction
         self._by_rule: dict[str, set[str]] = {}
         for rule_id, subject_id in self._states:
             self._by_rule.setdefault(rule_id, set()).add(subject_id)
-        self._entities: dict[str, Subject] = {}
+        self._entities: dict[int, Subject] = {}  # by row of the entity table
         self._table: pd.DataFrame | None = None
-        self._applicable_cache: dict[str, pd.Index] = {}
-        self._attribute_cache: dict[str, pd.Series] = {}
+        self._applicable_cache: dict[str, np.ndarray] = {}
+        self._attribute_cache: dict[str, np.ndarray] = {}
         self._alert_touched: dict[tuple[str, str], datetime] = {}
         # Where each followed cluster of a count rule started; after a restart, from its open alert.
         self._cluster_places: dict[tuple[str, str], tuple[float, float]] = {
@@ -104,17 +113,15 @@ class RuleEngine:
     def on_batch(self, batch: Batch) -> None:
         records = batch.records()
         touched = pd.Index(sorted({o.entity_id for o in records.observations} | {e.id for e in records.entities}))
-        with self._lock:
+        with self._lock, self._transaction():
             now = self.clock()
             if records.entities:  # described again: place, kind or thresholds may have changed
-                for entity in records.entities:
-                    self._entities.pop(entity.id, None)
                 self._table = None
             value_rules = [r for r in self.rules if r.subject == "entity" and "count" not in r.when.kinds()]
             if len(touched) and value_rules:
                 frame = self._frame(touched, value_rules, now)
                 for rule in value_rules:
-                    self._evaluate(rule, self._applicable(rule).intersection(touched), frame, now)
+                    self._evaluate(rule, np.flatnonzero(self._applicable(rule)[frame.pos]), frame, now)
             if records.events:
                 for rule in self.rules:
                     if "count" in rule.when.kinds():
@@ -122,7 +129,7 @@ class RuleEngine:
 
     def tick(self) -> None:
         """Let time pass: pending and clearing durations, absence, alerts left unhandled too long."""
-        with self._lock:
+        with self._lock, self._transaction():
             now = self.clock()
             for rule in self.rules:
                 if rule.subject == "feed":
@@ -130,8 +137,9 @@ class RuleEngine:
                 elif "count" in rule.when.kinds():
                     self._recount(rule, now)
                 elif "absent" in rule.when.kinds() or (rule.clear and "absent" in rule.clear.kinds()):
-                    ids = self._applicable(rule)
-                    self._evaluate(rule, ids, self._frame(ids, [rule], now), now)
+                    ids = self._entity_table().index[self._applicable(rule)[:-1]]
+                    frame = self._frame(ids, [rule], now)
+                    self._evaluate(rule, np.arange(len(ids)), frame, now)
                 else:
                     # Only clocks move here: pending and clearing states. Firing subjects are re-evaluated when
                     # their data arrives.
@@ -140,85 +148,123 @@ class RuleEngine:
                         if self._states[(rule.id, s)]["phase"] == "pending" or self._states[(rule.id, s)]["clear_since"]
                     ))  # fmt: skip
                     if len(waiting):
-                        self._evaluate(rule, waiting, self._frame(waiting, [rule], now), now)
+                        self._evaluate(rule, np.arange(len(waiting)), self._frame(waiting, [rule], now), now)
             self._escalate_unhandled(now)
 
-    # -- subjects ---------------------------------------------------------------------------------------------
-    def _subjects(self, ids: Iterable[str]) -> list[Subject]:
-        """Entity descriptions, from memory where known (they change only when an entity is described again)."""
-        ids = list(ids)
-        missing = [i for i in ids if i not in self._entities]
-        if missing:
-            self._entities.update({s.id: s for s in self._load_subjects(missing)})
-        return [self._entities[i] for i in ids if i in self._entities]
+    @contextlib.contextmanager
+    def _transaction(self):
+        """One transaction for all an evaluation writes (one commit, not one per alert). If it fails, memory is
+        put back to what the store holds, so the two never disagree."""
+        cur = self.store.cursor()
+        cur.execute("BEGIN")
+        try:
+            yield
+            self._persist()
+            cur.execute("COMMIT")
+        except BaseException:
+            self._changed = False
+            cur.execute("ROLLBACK")
+            self._states = alert_store.rule_states(cur)
+            self._persisted = {key: _clocks(state) for key, state in self._states.items()}
+            self._by_rule = {}
+            for rule_id, subject_id in self._states:
+                self._by_rule.setdefault(rule_id, set()).add(subject_id)
+            self._dirty.clear()
+            self._alert_touched.clear()
+            raise
+        if self._changed:  # readers learn of it only once it is committed
+            self._changed = False
+            self.store.bump_version()
 
-    def _load_subjects(self, ids: list[str]) -> list[Subject]:
-        sql = (
-            "SELECT id, name, domain, kind, feed_id, lon, lat, district_id, town_id, grid_id, first_seen, attributes "
-            "FROM entities"
-        )
-        rows = self.store.cursor().execute(sql + " WHERE id IN (SELECT unnest(?))", [ids]).fetchall()
-        return [Subject(*row[:11], attributes=json.loads(row[11]) if row[11] else {}) for row in rows]
+    # -- subjects ---------------------------------------------------------------------------------------------
+    def _subject_at(self, row: int) -> Subject | None:
+        """The description of the entity at `row` of the entity table (kept until entities change)."""
+        table = self._entity_table()
+        if row >= len(table):
+            return None
+        subject = self._entities.get(row)
+        if subject is None:
+            r = table.iloc[row]
+            subject = Subject(
+                table.index[row], r["name"], r["domain"], r["kind"], r["feed_id"], _num(r["lon"]), _num(r["lat"]),
+                _text(r["district_id"]), _text(r["town_id"]), _text(r["grid_id"]), r["first_seen"], r["attributes"],
+            )  # fmt: skip
+            self._entities[row] = subject
+        return subject
 
     def _entity_table(self) -> pd.DataFrame:
         """All entities as one frame (rebuilt when an entity is described again), for vectorised selection."""
         if self._table is None:
             table = frame(
                 self.store.cursor(),
-                "SELECT id, domain, kind, feed_id, district_id, town_id, grid_id, lon, lat, first_seen, attributes "
-                "FROM entities ORDER BY id",
+                "SELECT id, name, domain, kind, feed_id, district_id, town_id, grid_id, lon, lat, first_seen, "
+                "attributes FROM entities ORDER BY id",
             )
             table["attributes"] = [json.loads(a) if a else {} for a in table["attributes"]]
             self._table = table.set_index("id")
+            self._entities = {}
             self._applicable_cache = {}
             self._attribute_cache = {}
         return self._table
 
-    def _applicable(self, rule: Rule) -> pd.Index:
-        """The ids of the entities `rule` watches (by its select and zone), cached until entities change."""
+    def _applicable(self, rule: Rule) -> np.ndarray:
+        """Which rows of the entity table `rule` watches (by its select and zone), cached until entities change."""
         table = self._entity_table()
         cached = self._applicable_cache.get(rule.id)
         if cached is not None:
             return cached
-        mask = np.ones(len(table), dtype=bool)
+        mask = np.ones(len(table) + 1, dtype=bool)  # the extra last row stands for "not in the table"
+        mask[-1] = False
+        rows = mask[:-1]
         sel = rule.select
         if sel.domain:
-            mask &= (table["domain"] == sel.domain).to_numpy()
+            rows &= (table["domain"] == sel.domain).to_numpy()
         if sel.kind:
-            mask &= table["kind"].isin([sel.kind] if isinstance(sel.kind, str) else sel.kind).to_numpy()
+            rows &= table["kind"].isin([sel.kind] if isinstance(sel.kind, str) else sel.kind).to_numpy()
         if sel.feed:
-            mask &= (table["feed_id"] == sel.feed).to_numpy()
+            rows &= (table["feed_id"] == sel.feed).to_numpy()
         if sel.district:
-            mask &= (table["district_id"] == sel.district).to_numpy()
+            rows &= (table["district_id"] == sel.district).to_numpy()
         if rule.zone is not None:
             if rule.zone.region is not None:
                 region = rule.zone.region
-                mask &= ((table["district_id"] == region) | (table["town_id"] == region)
+                rows &= ((table["district_id"] == region) | (table["town_id"] == region)
                          | (table["grid_id"] == region)).to_numpy()  # fmt: skip
             else:
                 lon, lat = table["lon"].to_numpy(float), table["lat"].to_numpy(float)
                 inside = shapely.contains_xy(self._zones[rule.id], np.nan_to_num(lon), np.nan_to_num(lat))
-                mask &= inside & ~np.isnan(lon)
-        self._applicable_cache[rule.id] = table.index[mask]
-        return self._applicable_cache[rule.id]
+                rows &= inside & ~np.isnan(lon)
+        self._applicable_cache[rule.id] = mask
+        return mask
 
-    def _attribute(self, name: str) -> pd.Series:
-        """A numeric entity attribute for every entity (NaN where missing or not a number)."""
+    def _attribute(self, name: str) -> np.ndarray:
+        """A numeric entity attribute for every table row (NaN where missing or not a number; last slot NaN)."""
         table = self._entity_table()
         if name not in self._attribute_cache:
             values = [a.get(name) for a in table["attributes"]]
             numbers = [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else np.nan for v in values]
-            self._attribute_cache[name] = pd.Series(numbers, index=table.index, dtype=float)
+            self._attribute_cache[name] = np.array([*numbers, np.nan], dtype=float)
         return self._attribute_cache[name]
 
     def _frame(self, ids: pd.Index, rules: list[Rule], now: datetime) -> Frame:
+        table = self._entity_table()
+        pos = table.index.get_indexer(ids)
+        pos[pos < 0] = len(table)  # unknown entities point at the table's empty last slot
         cur = self.store.cursor()
         latest = frame(
             cur, "SELECT entity_id, metric, value, ts FROM latest WHERE entity_id IN (SELECT unnest(?))", [list(ids)]
         )
-        values = latest.pivot_table(index="entity_id", columns="metric", values="value", aggfunc="last")
-        last_seen = latest.groupby("entity_id")["ts"].max() if len(latest) else pd.Series(dtype="datetime64[us, UTC]")
-        rates: dict[str, pd.Series] = {}
+        row = ids.get_indexer(latest["entity_id"])
+        values: dict[str, np.ndarray] = {}
+        for metric, group in latest.groupby("metric"):
+            column = np.full(len(ids), np.nan)
+            column[row[group.index.to_numpy()]] = group["value"].to_numpy(float)
+            values[str(metric)] = column
+        last_seen = np.full(len(ids), np.nan)
+        if len(latest):
+            seconds = latest["ts"].astype("int64").to_numpy() / 1e6
+            np.fmax.at(last_seen, row, seconds)
+        rates: dict[str, np.ndarray] = {}
         for cond in _walk(*(c for r in rules for c in (r.when, r.clear))):
             if cond.rate is None or cond.rate.metric in rates:
                 continue
@@ -229,52 +275,57 @@ class RuleEngine:
                 "max(ts) AS t1 FROM observations WHERE metric = ? AND ts >= ? AND value IS NOT NULL "
                 "AND entity_id IN (SELECT unnest(?)) GROUP BY entity_id",
                 [rate.metric, now - rate.window, list(ids)],
-            ).set_index("entity_id")  # fmt: skip
-            hours = (history["t1"] - history["t0"]).dt.total_seconds() / 3600
+            )
+            hours = (history["t1"] - history["t0"]).dt.total_seconds().to_numpy() / 3600
             # Less than a twentieth of the window says nothing about a rate.
             enough = hours >= rate.window.total_seconds() / 3600 / 20
-            rates[rate.metric] = ((history["last"] - history["first"]) / hours).where(enough)
-        return Frame(values, last_seen, rates)
+            column = np.full(len(ids), np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_hour = (history["last"] - history["first"]).to_numpy(float) / hours
+            column[ids.get_indexer(history["entity_id"])] = np.where(enough, per_hour, np.nan)
+            rates[rate.metric] = column
+        return Frame(ids.to_numpy(dtype=object), pos, values, last_seen, rates)
 
-    def _evaluate(self, rule: Rule, ids: pd.Index, frame: Frame, now: datetime) -> None:
-        if not len(ids):
+    def _evaluate(self, rule: Rule, rows: np.ndarray, frame: Frame, now: datetime) -> None:
+        """Evaluate `rule` for the subjects at `rows` of the frame."""
+        if not len(rows):
             return
-        holds, value = self._holds(rule.when, ids, frame, now)
-        clears = self._holds(rule.clear, ids, frame, now)[0] == 1 if rule.clear is not None else holds == 0
+        holds, value = self._holds(rule.when, rows, frame, now)
+        clears = self._holds(rule.clear, rows, frame, now)[0] == 1 if rule.clear is not None else holds == 0
         # Python only for the subjects that matter: the condition holds, or the subject has a state already.
-        known = self._by_rule.get(rule.id, set())
-        attention = (holds == 1) | ids.isin(list(known))
+        ids = frame.ids[rows]
+        attention = holds == 1
+        known = self._by_rule.get(rule.id)
+        if known:
+            attention |= np.fromiter((i in known for i in ids), dtype=bool, count=len(ids))
         for i in np.flatnonzero(attention):
-            subject_id = ids[i]
             h = None if np.isnan(holds[i]) else bool(holds[i])
             v = None if np.isnan(value[i]) else float(value[i])
-            subject = self._subjects([subject_id])[0] if h else None
-            self._advance(rule, subject_id, h, bool(clears[i]), v, now, subject)
+            self._advance(rule, ids[i], h, bool(clears[i]), v, now, int(frame.pos[rows[i]]))
 
-    def _holds(self, cond: Condition, ids: pd.Index, frame: Frame, now: datetime) -> tuple[np.ndarray, np.ndarray]:
+    def _holds(self, cond: Condition, rows: np.ndarray, frame: Frame, now: datetime) -> tuple[np.ndarray, np.ndarray]:
         """Per subject: 1 (holds), 0 (does not) or NaN (the data to decide is missing); and the deciding value."""
-        n = len(ids)
+        n = len(rows)
         if cond.threshold is not None:
             t = cond.threshold
             ref = t.above if t.above is not None else t.below
-            values = _column(frame.values, t.metric, ids)
-            limit = np.full(n, ref.value) + (self._attribute(ref.attr).reindex(ids).to_numpy() if ref.attr else 0.0)
+            values = frame.column(t.metric, rows)
+            limit = np.full(n, ref.value) + (self._attribute(ref.attr)[frame.pos[rows]] if ref.attr else 0.0)
             hit = values >= limit if t.above is not None else values <= limit
             return np.where(np.isnan(values) | np.isnan(limit), np.nan, hit.astype(float)), values
         if cond.rate is not None:
             r = cond.rate
-            rates = frame.rates.get(r.metric, pd.Series(dtype=float)).reindex(ids).to_numpy(float)
+            rates = frame.rates[r.metric][rows]
             hit = rates >= r.rise_per_hour if r.rise_per_hour else -rates >= r.fall_per_hour
             return np.where(np.isnan(rates), np.nan, hit.astype(float)), rates
         if cond.absent is not None:
             # A device that never reported is silent since it was registered.
-            seen = frame.last_seen.reindex(ids)
-            seen = seen.fillna(self._entity_table()["first_seen"].reindex(ids))
-            silent = (
-                pd.Timestamp(now) - pd.to_datetime(seen, utc=True)
-            ).dt.total_seconds() >= cond.absent.total_seconds()
-            return silent.to_numpy(float), np.full(n, np.nan)
-        parts = [self._holds(c, ids, frame, now) for c in (cond.all or cond.any)]
+            seen = frame.last_seen[rows]
+            first_seen = self._first_seen()[frame.pos[rows]]
+            seen = np.where(np.isnan(seen), first_seen, seen)
+            silent = now.timestamp() - seen >= cond.absent.total_seconds()
+            return np.where(np.isnan(seen), np.nan, silent.astype(float)), np.full(n, np.nan)
+        parts = [self._holds(c, rows, frame, now) for c in (cond.all or cond.any)]
         results = np.vstack([p[0] for p in parts])
         value = np.full(n, np.nan)
         for _, v in parts:
@@ -285,7 +336,14 @@ class RuleEngine:
             combined = np.where((results == 1).any(axis=0), 1.0, np.where((results == 0).all(axis=0), 0.0, np.nan))
         return combined, value
 
-    def _advance(self, rule, subject_id, holds, clears, value, now, subject: Subject | None, where=None) -> None:
+    def _first_seen(self) -> np.ndarray:
+        if "first_seen" not in self._attribute_cache:
+            seconds = self._entity_table()["first_seen"].astype("int64").to_numpy() / 1e6
+            self._attribute_cache["first_seen"] = np.append(seconds, np.nan)
+        return self._attribute_cache["first_seen"]
+
+    def _advance(self, rule, subject_id, holds, clears, value, now, row: int | None, where=None) -> None:
+        """Move one (rule, subject) along; `row` is its entity's row in the entity table (None: not an entity)."""
         key = (rule.id, subject_id)
         state = self._states.get(key)
         if holds:
@@ -295,7 +353,7 @@ class RuleEngine:
             state["last_value"] = value
             if state["phase"] == "pending" and now - state["since"] >= rule.for_:
                 state["phase"] = "firing"
-                self._fire(rule, subject_id, value, now, subject, where)
+                self._fire(rule, subject_id, value, now, self._subject_at(row) if row is not None else None, where)
             elif state["phase"] == "firing":
                 self._refire(rule, subject_id, value, now)
             self._save(key, state)
@@ -319,19 +377,30 @@ class RuleEngine:
                 self._save(key, state)
 
     def _save(self, key: tuple[str, str], state: dict | None) -> None:
-        """Keep the state in memory, and in the store whenever its phase or clocks change."""
+        """Keep the state in memory; `_persist` writes the ones whose phase or clocks changed, in one go."""
         if state is None:
             self._states.pop(key, None)
             self._by_rule.get(key[0], set()).discard(key[1])
             self._alert_touched.pop(key, None)
-            if self._persisted.pop(key, None) is not None:
-                alert_store.save_rule_state(self.store.cursor(), *key, None)
+            if key in self._persisted:
+                self._dirty.add(key)
             return
         self._states[key] = state
         self._by_rule.setdefault(key[0], set()).add(key[1])
         if self._persisted.get(key) != _clocks(state):
-            self._persisted[key] = _clocks(state)
-            alert_store.save_rule_state(self.store.cursor(), *key, state)
+            self._dirty.add(key)
+
+    def _persist(self) -> None:
+        if not self._dirty:
+            return
+        changed = {key: self._states.get(key) for key in self._dirty}
+        alert_store.save_rule_states(self.store.cursor(), changed)
+        for key, state in changed.items():
+            if state is None:
+                self._persisted.pop(key, None)
+            else:
+                self._persisted[key] = _clocks(state)
+        self._dirty.clear()
 
     # -- alerts -----------------------------------------------------------------------------------------------
     def _fire(self, rule: Rule, subject_id: str, value, now: datetime, subject: Subject | None, where) -> None:
@@ -356,7 +425,7 @@ class RuleEngine:
             },
         )  # fmt: skip
         alert_store.log(cur, alert_id, now, "rules", "fire", None, "new", "", {"value": value, "severity": severity})
-        self.store.bump_version()
+        self._changed = True
 
     def _refire(self, rule: Rule, subject_id: str, value, now: datetime, alert: dict | None = None) -> None:
         key = (rule.id, subject_id)
@@ -380,7 +449,7 @@ class RuleEngine:
             alert_store.log(cur, alert["id"], now, "rules", "escalate", alert["state"], alert["state"],
                             "threshold crossed", {"severity": higher, "value": value})  # fmt: skip
         alert_store.update(cur, alert["id"], fields)
-        self.store.bump_version()
+        self._changed = True
 
     def _clear(self, rule: Rule, subject_id: str, now: datetime) -> None:
         cur = self.store.cursor()
@@ -389,11 +458,11 @@ class RuleEngine:
             return
         alert_store.update(cur, alert["id"], {"condition": "cleared", "cleared_at": now, "updated_at": now})
         alert_store.log(cur, alert["id"], now, "rules", "clear", alert["state"], alert["state"])
-        self.store.bump_version()
+        self._changed = True
 
     def _attributes(self, subject_id: str) -> dict[str, Any]:
-        row = self.store.cursor().execute("SELECT attributes FROM entities WHERE id = ?", [subject_id]).fetchone()
-        return json.loads(row[0]) if row and row[0] else {}
+        table = self._entity_table()
+        return table["attributes"].iloc[table.index.get_loc(subject_id)] if subject_id in table.index else {}
 
     def _escalate_unhandled(self, now: datetime) -> None:
         rules = {r.id: r for r in self.rules if any(s.unhandled_for for s in r.step_up)}
@@ -411,7 +480,7 @@ class RuleEngine:
                     alert_store.log(cur, alert["id"], now, "rules", "escalate", "new", "new",
                                     f"unhandled for {step.unhandled_for}", {"severity": step.severity})  # fmt: skip
                     alert["severity"] = step.severity
-                    self.store.bump_version()
+                    self._changed = True
 
     # -- feeds and counts -------------------------------------------------------------------------------------
     def _evaluate_feeds(self, rule: Rule, now: datetime) -> None:
@@ -478,6 +547,14 @@ class RuleEngine:
 REFRESH_FIRING = timedelta(minutes=1)
 
 
+def _num(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _text(value) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
 def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance in km between two (lon, lat) points."""
     lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
@@ -495,12 +572,6 @@ def _walk(*conditions: Condition | None) -> Iterable[Condition]:
             continue
         yield cond
         yield from _walk(*(cond.all or cond.any or []))
-
-
-def _column(values: pd.DataFrame, metric: str, ids: pd.Index) -> np.ndarray:
-    if metric not in values.columns:
-        return np.full(len(ids), np.nan)
-    return values[metric].reindex(ids).to_numpy(float)
 
 
 def _higher(a: str, b: str) -> bool:

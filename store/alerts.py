@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 _OPEN_SQL = "state IN ('new', 'acknowledged', 'dispatched', 'in_progress', 'resolved', 'returned', 'reopened')"
 
@@ -79,11 +80,29 @@ def rule_states(cur: Cursor) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r[0], r[1]): {"phase": r[2], "since": r[3], "clear_since": r[4], "last_value": r[5]} for r in rows}
 
 
-def save_rule_state(cur: Cursor, rule_id: str, subject_id: str, state: dict[str, Any] | None) -> None:
-    if state is None:
-        cur.execute("DELETE FROM rule_state WHERE rule_id = ? AND subject_id = ?", [rule_id, subject_id])
-        return
-    cur.execute(
-        "INSERT OR REPLACE INTO rule_state VALUES (?, ?, ?, ?, ?, ?)",
-        [rule_id, subject_id, state["phase"], state["since"], state["clear_since"], state["last_value"]],
-    )
+def save_rule_states(cur: Cursor, states: dict[tuple[str, str], dict[str, Any] | None]) -> None:
+    """Write changed rule states (None: gone) in two statements, whatever their number."""
+    gone = [key for key, state in states.items() if state is None]
+    kept = [(key, state) for key, state in states.items() if state is not None]
+    if gone:
+        cur.execute(
+            "DELETE FROM rule_state WHERE (rule_id, subject_id) IN (SELECT (r, s) FROM (SELECT unnest(?) AS r, "
+            "unnest(?) AS s))",
+            [[k[0] for k in gone], [k[1] for k in gone]],
+        )
+    if kept:
+        table = pa.table(
+            {
+                "rule_id": [k[0] for k, _ in kept],
+                "subject_id": [k[1] for k, _ in kept],
+                "phase": [s["phase"] for _, s in kept],
+                "since": pa.array([s["since"] for _, s in kept], pa.timestamp("us", tz="UTC")),
+                "clear_since": pa.array([s["clear_since"] for _, s in kept], pa.timestamp("us", tz="UTC")),
+                "last_value": pa.array([s["last_value"] for _, s in kept], pa.float64()),
+            }
+        )
+        cur.register("changed_rule_states", table)
+        try:
+            cur.execute("INSERT OR REPLACE INTO rule_state SELECT * FROM changed_rule_states")
+        finally:
+            cur.unregister("changed_rule_states")
