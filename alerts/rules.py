@@ -51,6 +51,11 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
+def parse_duration(text: str) -> timedelta:
+    """'90s', '5m', '2h', '1d' → timedelta; ValueError saying how to write one."""
+    return _duration(text)
+
+
 class Ref(BaseModel):
     """A threshold: a number, or an entity attribute with an optional offset (`attr.warning_level - 0.2`)."""
 

@@ -26,9 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     rules_check = rules_sub.add_parser("check", help="validate a rule file; print each error with file and line")
     rules_check.add_argument("file", type=Path)
+    rules_test = rules_sub.add_parser("test", help="replay stored history through rules; write nothing")
+    rules_test.add_argument("--rules", type=Path, help="the rule file (default: the configuration's)")
+    where = rules_test.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", type=Path, help="the configuration whose store to replay")
+    where.add_argument("--demo", action="store_true", help="the demo city's store")
+    rules_test.add_argument("--since", default="24h", help="how far back to replay, e.g. 30m, 24h, 7d")
     args = parser.parse_args(argv)
-    if args.command == "rules":
+    if args.command == "rules" and args.rules_command == "check":
         return _rules_check(args.file)
+    if args.command == "rules":
+        return _rules_test(args)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -62,6 +70,32 @@ def _rules_check(path: Path) -> int:
         print(exc, file=sys.stderr)
         return 2
     print(f"{path}: OK ({len(rules)} rules)")
+    return 0
+
+
+def _rules_test(args) -> int:
+    from alerts.replay import ReplayError, replay
+    from alerts.rules import RuleError, load_rules, parse_duration
+
+    try:
+        settings = load(DEMO_CONFIG if args.demo else args.config)
+        path = args.rules or settings.alerts.rules
+        if path is None:
+            print("no rule file: give --rules FILE or set [alerts] rules in the configuration", file=sys.stderr)
+            return 2
+        rules = load_rules(path)
+        since = parse_duration(args.since)
+        fired = replay(settings.store.path, rules, since)
+    except (ConfigError, RuleError, ReplayError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"Replaying {args.since} of {settings.store.path} through {len(rules)} rules of {path} (nothing is written):")
+    if not fired:
+        print("  no rule would have fired")
+    for f in fired:
+        print(f"  {f.rule_id}: {f.count} alert{'s' if f.count != 1 else ''}")
+        for when, subject, title in f.first:
+            print(f"      {when:%Y-%m-%d %H:%M:%S %Z}  {subject}  {title}")
     return 0
 
 

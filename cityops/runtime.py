@@ -60,9 +60,9 @@ class Runtime:
         if path is None or not path.exists():
             return
         mtime = path.stat().st_mtime
-        if self.rules_mtime is not None and mtime != self.rules_mtime:
+        if mtime != self.rules_mtime:
+            self.rules_mtime = mtime
             self.reload_rules()
-        self.rules_mtime = mtime
 
     def stop(self) -> None:
         for part in (self.simulator, self.ingest):
@@ -102,6 +102,8 @@ def start(settings: Settings) -> Runtime:
     writer.listeners.append(engine.on_batch)
     limits = TimeLimits(settings.alerts.time_limits, rules)
     runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits)
+    if settings.alerts.rules is not None:
+        runtime.rules_mtime = settings.alerts.rules.stat().st_mtime  # the version now in force
 
     mqtt = settings.mqtt
     host, port, protocol, username = mqtt.host, mqtt.port, mqtt.protocol, mqtt.username

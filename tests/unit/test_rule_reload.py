@@ -1,0 +1,58 @@
+"""Rules reload while CityOps runs: a bad file keeps the rules in force, a good one replaces them, and open
+alerts and pending states stay."""
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+
+from cityops import PROJECT_ROOT
+from cityops.config import load
+from cityops.runtime import start
+from feeds.decoders import DECODERS, Message
+from store.writer import Envelope
+
+RULE = """
+rules:
+  - id: high
+    domain: flood
+    when: {{threshold: {{metric: level, above: {limit}}}}}
+    severity: yellow
+    title: {{zh_CN: t, en: t}}
+    message: {{zh_CN: m, en: m}}
+    unit: water_authority
+"""
+
+
+def test_reload_keeps_open_alerts_and_refuses_a_bad_file(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULE.format(limit=10), encoding="utf-8")
+    (tmp_path / "cityops.toml").write_text(
+        f'[city]\nname_zh = "保定市"\nname_en = "Baoding"\nregions = "{PROJECT_ROOT}/data/demo/regions.geojson"\n'
+        f'center = [115.47, 38.93]\n[store]\npath = "{tmp_path / "c.duckdb"}"\n'
+        f'[alerts]\nrules = "rules.yaml"\nevaluate_every_s = 1\n',
+        encoding="utf-8",
+    )
+    runtime = start(load(tmp_path / "cityops.toml", environ={}))
+    try:
+        now = datetime.now(UTC)
+        decode = DECODERS["cityops-json"]
+        for item in ({"type": "entity", "id": "g", "domain": "flood", "kind": "gauge", "lon": 115.49, "lat": 38.86},
+                     {"type": "observation", "entity": "g", "values": {"level": 12}}):  # fmt: skip
+            runtime.writer.put(Envelope("f", now, records=decode(Message("f", "t", json.dumps(item).encode(), now))))
+        runtime.writer.flush()
+        open_alerts = "SELECT count(*) FROM alerts WHERE state = 'new'"
+        assert runtime.store.cursor().execute(open_alerts).fetchone()[0] == 1
+
+        rules.write_text(RULE.format(limit="ten"), encoding="utf-8")
+        message = runtime.reload_rules()
+        assert "rules.yaml:5" in message and "neither a number nor an attribute" in message
+        assert runtime.engine.rules[0].when.threshold.above.value == 10  # the old rules stay in force
+
+        rules.write_text(RULE.format(limit=20), encoding="utf-8")
+        os.utime(rules, (time.time() + 5, time.time() + 5))
+        runtime.watch_rules()  # what the scheduler does every 2 s
+        assert runtime.engine.rules[0].when.threshold.above.value == 20
+        assert runtime.store.cursor().execute(open_alerts).fetchone()[0] == 1
+    finally:
+        runtime.stop()
