@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from shapely.geometry import Polygon
 
@@ -89,6 +90,7 @@ class RuleEngine:
             self._by_rule.setdefault(rule_id, set()).add(subject_id)
         self._entities: dict[int, Subject] = {}  # by row of the entity table
         self._table: pd.DataFrame | None = None
+        self._table_row: dict[str, int] = {}
         self._applicable_cache: dict[str, np.ndarray] = {}
         self._attribute_cache: dict[str, np.ndarray] = {}
         self._alert_touched: dict[tuple[str, str], datetime] = {}
@@ -112,7 +114,7 @@ class RuleEngine:
     # -- entry points -----------------------------------------------------------------------------------------
     def on_batch(self, batch: Batch) -> None:
         records = batch.records()
-        touched = pd.Index(sorted({o.entity_id for o in records.observations} | {e.id for e in records.entities}))
+        touched = {o.entity_id for o in records.observations} | {e.id for e in records.entities}
         with self._lock, self._transaction():
             now = self.clock()
             if records.entities:  # described again: place, kind or thresholds may have changed
@@ -129,7 +131,7 @@ class RuleEngine:
 
     def tick(self) -> None:
         """Let time pass: pending and clearing durations, absence, alerts left unhandled too long."""
-        with self._lock, self._transaction():
+        with self._lock, self._transaction(persist=True):
             now = self.clock()
             for rule in self.rules:
                 if rule.subject == "feed":
@@ -137,29 +139,33 @@ class RuleEngine:
                 elif "count" in rule.when.kinds():
                     self._recount(rule, now)
                 elif "absent" in rule.when.kinds() or (rule.clear and "absent" in rule.clear.kinds()):
-                    ids = self._entity_table().index[self._applicable(rule)[:-1]]
+                    ids = self._entity_table().index[self._applicable(rule)[:-1]].tolist()
                     frame = self._frame(ids, [rule], now)
                     self._evaluate(rule, np.arange(len(ids)), frame, now)
                 else:
                     # Only clocks move here: pending and clearing states. Firing subjects are re-evaluated when
                     # their data arrives.
-                    waiting = pd.Index(sorted(
+                    waiting = [
                         s for s in self._by_rule.get(rule.id, ())
                         if self._states[(rule.id, s)]["phase"] == "pending" or self._states[(rule.id, s)]["clear_since"]
-                    ))  # fmt: skip
+                    ]  # fmt: skip
                     if len(waiting):
                         self._evaluate(rule, np.arange(len(waiting)), self._frame(waiting, [rule], now), now)
             self._escalate_unhandled(now)
 
     @contextlib.contextmanager
-    def _transaction(self):
+    def _transaction(self, persist: bool = False):
         """One transaction for all an evaluation writes (one commit, not one per alert). If it fails, memory is
-        put back to what the store holds, so the two never disagree."""
+        put back to what the store holds, so the two never disagree.
+
+        Rule states are written with `persist` (the scheduler's tick, every few seconds), not on every batch:
+        after a crash a pending state resumes a few seconds late, and a firing one finds its open alert again."""
         cur = self.store.cursor()
         cur.execute("BEGIN")
         try:
             yield
-            self._persist()
+            if persist:
+                self._persist()
             cur.execute("COMMIT")
         except BaseException:
             self._changed = False
@@ -202,6 +208,7 @@ class RuleEngine:
             )
             table["attributes"] = [json.loads(a) if a else {} for a in table["attributes"]]
             self._table = table.set_index("id")
+            self._table_row = {entity_id: i for i, entity_id in enumerate(self._table.index)}
             self._entities = {}
             self._applicable_cache = {}
             self._attribute_cache = {}
@@ -246,62 +253,78 @@ class RuleEngine:
             self._attribute_cache[name] = np.array([*numbers, np.nan], dtype=float)
         return self._attribute_cache[name]
 
-    def _frame(self, ids: pd.Index, rules: list[Rule], now: datetime) -> Frame:
-        table = self._entity_table()
-        pos = table.index.get_indexer(ids)
-        pos[pos < 0] = len(table)  # unknown entities point at the table's empty last slot
+    def _frame(self, ids, rules: list[Rule], now: datetime) -> Frame:
+        """The latest data of `ids` as arrays in the order of `ids` (and rates where rules need them)."""
+        ids = np.asarray(list(ids), dtype=object)
+        row_of = {entity_id: i for i, entity_id in enumerate(ids)}
+        self._entity_table()
+        missing = len(self._table)  # unknown entities point at the table's empty last slot
+        pos = np.fromiter((self._table_row.get(i, missing) for i in ids), dtype=np.int64, count=len(ids))
         cur = self.store.cursor()
-        latest = frame(
-            cur, "SELECT entity_id, metric, value, ts FROM latest WHERE entity_id IN (SELECT unnest(?))", [list(ids)]
-        )
-        row = ids.get_indexer(latest["entity_id"])
+        cur.complete()
+        # The ids go in as a registered Arrow table: binding thousands of strings as a parameter costs more.
+        cur.register("frame_ids", pa.table({"entity_id": pa.array(ids.tolist(), pa.string())}))
+        try:
+            latest = cur.sql(
+                "SELECT entity_id, metric, value, epoch_us(ts) AS us FROM latest SEMI JOIN frame_ids USING (entity_id)"
+            ).to_arrow_table()
+            rate_tables = {}
+            for cond in _walk(*(c for r in rules for c in (r.when, r.clear))):
+                if cond.rate is None or cond.rate.metric in rate_tables:
+                    continue
+                rate_tables[cond.rate.metric] = (cond.rate, cur.sql(
+                    "SELECT entity_id, arg_min(value, ts) AS first, arg_max(value, ts) AS last, "
+                    "(epoch_us(max(ts)) - epoch_us(min(ts))) / 3.6e9 AS hours FROM observations "
+                    "SEMI JOIN frame_ids USING (entity_id) "
+                    "WHERE metric = $metric AND ts >= $since AND value IS NOT NULL GROUP BY entity_id",
+                    params={"metric": cond.rate.metric, "since": now - cond.rate.window},
+                ).to_arrow_table())  # fmt: skip
+        finally:
+            cur.unregister("frame_ids")
+        rows = np.fromiter((row_of[e] for e in latest.column("entity_id").to_pylist()), np.int64, latest.num_rows)
+        metrics = np.asarray(latest.column("metric").to_pylist(), dtype=object)
+        numbers = latest.column("value").to_numpy(zero_copy_only=False).astype(float)
         values: dict[str, np.ndarray] = {}
-        for metric, group in latest.groupby("metric"):
+        for metric in set(metrics.tolist()):
             column = np.full(len(ids), np.nan)
-            column[row[group.index.to_numpy()]] = group["value"].to_numpy(float)
-            values[str(metric)] = column
+            mask = metrics == metric
+            column[rows[mask]] = numbers[mask]
+            values[metric] = column
         last_seen = np.full(len(ids), np.nan)
-        if len(latest):
-            seconds = latest["ts"].astype("int64").to_numpy() / 1e6
-            np.fmax.at(last_seen, row, seconds)
+        np.fmax.at(last_seen, rows, latest.column("us").to_numpy(zero_copy_only=False).astype(float) / 1e6)
         rates: dict[str, np.ndarray] = {}
-        for cond in _walk(*(c for r in rules for c in (r.when, r.clear))):
-            if cond.rate is None or cond.rate.metric in rates:
-                continue
-            rate = cond.rate
-            history = frame(
-                cur,
-                "SELECT entity_id, arg_min(value, ts) AS first, min(ts) AS t0, arg_max(value, ts) AS last, "
-                "max(ts) AS t1 FROM observations WHERE metric = ? AND ts >= ? AND value IS NOT NULL "
-                "AND entity_id IN (SELECT unnest(?)) GROUP BY entity_id",
-                [rate.metric, now - rate.window, list(ids)],
-            )
-            hours = (history["t1"] - history["t0"]).dt.total_seconds().to_numpy() / 3600
+        for metric, (rate, table) in rate_tables.items():
+            hours = table.column("hours").to_numpy(zero_copy_only=False).astype(float)
+            change = (table.column("last").to_numpy(zero_copy_only=False).astype(float)
+                      - table.column("first").to_numpy(zero_copy_only=False).astype(float))  # fmt: skip
             # Less than a twentieth of the window says nothing about a rate.
             enough = hours >= rate.window.total_seconds() / 3600 / 20
             column = np.full(len(ids), np.nan)
             with np.errstate(divide="ignore", invalid="ignore"):
-                per_hour = (history["last"] - history["first"]).to_numpy(float) / hours
-            column[ids.get_indexer(history["entity_id"])] = np.where(enough, per_hour, np.nan)
-            rates[rate.metric] = column
-        return Frame(ids.to_numpy(dtype=object), pos, values, last_seen, rates)
+                at = np.fromiter((row_of[e] for e in table.column("entity_id").to_pylist()), np.int64, table.num_rows)
+                column[at] = np.where(enough, change / hours, np.nan)
+            rates[metric] = column
+        return Frame(ids, pos, values, last_seen, rates)
 
     def _evaluate(self, rule: Rule, rows: np.ndarray, frame: Frame, now: datetime) -> None:
         """Evaluate `rule` for the subjects at `rows` of the frame."""
         if not len(rows):
             return
         holds, value = self._holds(rule.when, rows, frame, now)
-        clears = self._holds(rule.clear, rows, frame, now)[0] == 1 if rule.clear is not None else holds == 0
         # Python only for the subjects that matter: the condition holds, or the subject has a state already.
-        ids = frame.ids[rows]
         attention = holds == 1
         known = self._by_rule.get(rule.id)
         if known:
-            attention |= np.fromiter((i in known for i in ids), dtype=bool, count=len(ids))
-        for i in np.flatnonzero(attention):
+            attention |= np.fromiter((i in known for i in frame.ids[rows]), dtype=bool, count=len(rows))
+        attention = np.flatnonzero(attention)
+        if not len(attention):
+            return
+        rows, holds, value = rows[attention], holds[attention], value[attention]
+        clears = self._holds(rule.clear, rows, frame, now)[0] == 1 if rule.clear is not None else holds == 0
+        for i, row in enumerate(rows):
             h = None if np.isnan(holds[i]) else bool(holds[i])
             v = None if np.isnan(value[i]) else float(value[i])
-            self._advance(rule, ids[i], h, bool(clears[i]), v, now, int(frame.pos[rows[i]]))
+            self._advance(rule, frame.ids[row], h, bool(clears[i]), v, now, int(frame.pos[row]))
 
     def _holds(self, cond: Condition, rows: np.ndarray, frame: Frame, now: datetime) -> tuple[np.ndarray, np.ndarray]:
         """Per subject: 1 (holds), 0 (does not) or NaN (the data to decide is missing); and the deciding value."""

@@ -148,9 +148,10 @@ def run(rules_count: int = 200, rows: int = 5000, entities_count: int = 2000, ba
         "how": f"{rules_count} rules (threshold, attribute threshold, AND/OR) over {entities_count} entities; "
         f"{batches} batches of {rows} rows (about 2.5% cross a threshold) committed by the writer to a DuckDB "
         "file, then RuleEngine.on_batch timed alone",
-        "limits": "per batch: one query of `latest` for the batch's entities (~20 ms), rule-state writes for "
-        "conditions that start or stop holding (~15 ms), and ~0.2 ms of numpy per rule; opening an alert is "
-        "~3 queries, one alert at a time",
+        "limits": "measured per batch (6 batches): building the batch's frame from `latest` ~8 ms steady, "
+        "evaluating the rules ~28 ms of which ~14 ms is numpy at ~70 µs a rule, the transaction and bookkeeping "
+        "the rest. Next: evaluate all rules that share a metric in one array operation, and insert newly opened "
+        "alerts in bulk (opening one is 3 statements, ~10 ms)",
     }
 
 

@@ -368,6 +368,8 @@ def test_state_survives_a_restart(city):
     c = city(rule(THRESHOLD))
     c.entity("g1")
     c.value("g1", level=11)
+    # States are saved on the scheduler's tick (every few seconds), not on every batch.
+    c.tick(seconds=5)
     c.writer.stop()
     c.store.close()
     again = City(c.path, c.regions, rule(THRESHOLD))
