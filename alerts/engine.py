@@ -66,6 +66,7 @@ class Frame:
     values: dict[str, np.ndarray]  # metric → latest value (NaN where none)
     last_seen: np.ndarray  # seconds since the epoch of the latest report (NaN: never)
     rates: dict[str, np.ndarray]  # metric → change per hour over the rule's window (NaN: not enough data)
+    row_of: dict[str, int]  # entity id → its place in `ids`
 
     def column(self, metric: str, rows: np.ndarray) -> np.ndarray:
         values = self.values.get(metric)
@@ -304,7 +305,7 @@ class RuleEngine:
                 at = np.fromiter((row_of[e] for e in table.column("entity_id").to_pylist()), np.int64, table.num_rows)
                 column[at] = np.where(enough, change / hours, np.nan)
             rates[metric] = column
-        return Frame(ids, pos, values, last_seen, rates)
+        return Frame(ids, pos, values, last_seen, rates, row_of)
 
     def _evaluate(self, rule: Rule, rows: np.ndarray, frame: Frame, now: datetime) -> None:
         """Evaluate `rule` for the subjects at `rows` of the frame."""
@@ -315,7 +316,9 @@ class RuleEngine:
         attention = holds == 1
         known = self._by_rule.get(rule.id)
         if known:
-            attention |= np.fromiter((i in known for i in frame.ids[rows]), dtype=bool, count=len(rows))
+            followed = np.zeros(len(frame.ids), dtype=bool)
+            followed[[frame.row_of[k] for k in known if k in frame.row_of]] = True
+            attention |= followed[rows]
         attention = np.flatnonzero(attention)
         if not len(attention):
             return
@@ -333,9 +336,17 @@ class RuleEngine:
             t = cond.threshold
             ref = t.above if t.above is not None else t.below
             values = frame.column(t.metric, rows)
-            limit = np.full(n, ref.value) + (self._attribute(ref.attr)[frame.pos[rows]] if ref.attr else 0.0)
-            hit = values >= limit if t.above is not None else values <= limit
-            return np.where(np.isnan(values) | np.isnan(limit), np.nan, hit.astype(float)), values
+            unknown = np.isnan(values)
+            if ref.attr:
+                limit = self._attribute(ref.attr)[frame.pos[rows]] + ref.value
+                unknown |= np.isnan(limit)
+            else:
+                limit = ref.value
+            with np.errstate(invalid="ignore"):
+                hit = values >= limit if t.above is not None else values <= limit
+            result = hit.astype(float)
+            result[unknown] = np.nan
+            return result, values
         if cond.rate is not None:
             r = cond.rate
             rates = frame.rates[r.metric][rows]
