@@ -56,3 +56,18 @@ def test_reload_keeps_open_alerts_and_refuses_a_bad_file(tmp_path):
         assert runtime.store.cursor().execute(open_alerts).fetchone()[0] == 1
     finally:
         runtime.stop()
+
+
+def test_run_refuses_a_bad_rule_file_before_starting_anything(tmp_path, capsys):
+    from cityops.cli import main
+
+    (tmp_path / "rules.yaml").write_text(RULE.format(limit="ten"), encoding="utf-8")
+    (tmp_path / "cityops.toml").write_text(
+        f'[city]\nname_zh = "保定市"\nname_en = "Baoding"\nregions = "{PROJECT_ROOT}/data/demo/regions.geojson"\n'
+        f'center = [115.47, 38.93]\n[store]\npath = "{tmp_path / "c.duckdb"}"\n[alerts]\nrules = "rules.yaml"\n',
+        encoding="utf-8",
+    )
+    assert main(["run", "--config", str(tmp_path / "cityops.toml")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'rules.yaml'}:5: rules[0] (high).when.threshold.above" in err
+    assert not (tmp_path / "c.duckdb").exists()  # nothing was started
