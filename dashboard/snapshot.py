@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from alerts.levels import STATUS_CODE, status_of, summarize
@@ -74,9 +75,9 @@ class Snapshots:
     def _compute(self, key: str) -> Snapshot:
         now = datetime.now(UTC)
         frame = queries.entity_states(self.store)
-        limits = frame["feed_id"].map(self.stale_after_s).fillna(120)
-        ages = (pd.Timestamp(now) - pd.to_datetime(frame["last_seen"], utc=True)).dt.total_seconds()
-        fresh = (ages <= limits).fillna(False)
+        limits = np.array([self.stale_after_s.get(f, 120) for f in frame["feed_id"]], dtype=float)
+        ages = (pd.Timestamp(now) - pd.to_datetime(frame["last_seen"], utc=True)).dt.total_seconds().to_numpy()
+        fresh = ages <= limits  # never reported (NaN age): not fresh
         statuses = [
             status_of(
                 None if pd.isna(value) else float(value),
