@@ -52,29 +52,15 @@ def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
 def gcj02_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
     if _outside_china(lon, lat):
         return lon, lat
-    w_lon, w_lat = lon, lat
-    for _ in range(30):
-        g_lon, g_lat = wgs84_to_gcj02(w_lon, w_lat)
-        e_lon, e_lat = g_lon - lon, g_lat - lat
-        w_lon, w_lat = w_lon - e_lon, w_lat - e_lat
-        if abs(e_lon) < 1e-9 and abs(e_lat) < 1e-9:
-            break
-    return w_lon, w_lat
+    return _invert(wgs84_to_gcj02, lon, lat, (lon, lat))
 
 
 def bd09_to_gcj02(lon: float, lat: float) -> tuple[float, float]:
-    # The published inverse is off by up to ~15 cm; a few corrections against the forward formula make it exact.
+    # The published inverse is off by up to ~15 cm; corrections against the forward formula make it exact.
     x, y = lon - 0.0065, lat - 0.006
     z = math.sqrt(x * x + y * y) - 0.00002 * math.sin(y * _BD_PI)
     theta = math.atan2(y, x) - 0.000003 * math.cos(x * _BD_PI)
-    g_lon, g_lat = z * math.cos(theta), z * math.sin(theta)
-    for _ in range(5):
-        b_lon, b_lat = gcj02_to_bd09(g_lon, g_lat)
-        e_lon, e_lat = b_lon - lon, b_lat - lat
-        g_lon, g_lat = g_lon - e_lon, g_lat - e_lat
-        if abs(e_lon) < 1e-10 and abs(e_lat) < 1e-10:
-            break
-    return g_lon, g_lat
+    return _invert(gcj02_to_bd09, lon, lat, (z * math.cos(theta), z * math.sin(theta)))
 
 
 def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]:
@@ -89,6 +75,18 @@ def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
 
 def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]:
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def _invert(forward: Converter, lon: float, lat: float, guess: tuple[float, float]) -> tuple[float, float]:
+    """The point that `forward` maps to (lon, lat), by fixed-point iteration from `guess` (to ~1e-10 degrees)."""
+    x, y = guess
+    for _ in range(30):
+        fx, fy = forward(x, y)
+        ex, ey = fx - lon, fy - lat
+        x, y = x - ex, y - ey
+        if abs(ex) < 1e-10 and abs(ey) < 1e-10:
+            break
+    return x, y
 
 
 def _identity(lon: float, lat: float) -> tuple[float, float]:

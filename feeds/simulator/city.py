@@ -168,9 +168,7 @@ class DemoCity:
         out = []
         for i, entity_id in enumerate(self.ids):
             kind, domain = str(self.kinds[i]), str(self.domains[i])
-            lon, lat = float(self.lon[i]), float(self.lat[i])
-            if domain in DOMAIN_CRS:
-                lon, lat = DOMAIN_CRS[domain](lon, lat)
+            lon, lat = _as_published(domain, float(self.lon[i]), float(self.lat[i]))
             item = {
                 "type": "entity",
                 "id": entity_id,
@@ -279,11 +277,13 @@ class DemoCity:
                     f"fire-{cycle}",
                     "fire",
                     "fire_alarm",
-                    i,
+                    self.lon[i],
+                    self.lat[i],
                     "red",
                     "楼宇火灾报警 / Building fire alarm",
                     f"smoke detector {self.ids[i]} in alarm",
-                )
+                    entity=self.ids[i],
+                )  # fmt: skip
             )
         if CROWD.weight(phase) > 0.5 and self._first(cycle, "crowd"):
             i = int(self.crowd_cameras[0])
@@ -293,11 +293,13 @@ class DemoCity:
                     f"crowd-{cycle}",
                     "security",
                     "crowding",
-                    i,
+                    self.lon[i],
+                    self.lat[i],
                     "orange",
                     "人群聚集 / Crowd gathering",
                     "crowd near the Ancient Lotus Pond (古莲花池)",
-                )
+                    entity=self.ids[i],
+                )  # fmt: skip
             )
         return events
 
@@ -307,23 +309,14 @@ class DemoCity:
         self._once.add((cycle, incident))
         return True
 
-    def _event(self, now, event_id, domain, event_type, i, severity, title, description) -> tuple[str, bytes]:
-        lon, lat = float(self.lon[i]), float(self.lat[i])
-        if domain in DOMAIN_CRS:
-            lon, lat = DOMAIN_CRS[domain](lon, lat)
-        item = {
-            "type": "event",
-            "id": event_id,
-            "domain": domain,
-            "event_type": event_type,
-            "ts": now.isoformat().replace("+00:00", "Z"),
-            "lon": round(lon, 6),
-            "lat": round(lat, 6),
-            "severity": severity,
-            "title": title,
-            "description": description,
-            "entity": self.ids[i],
-        }
+    def _event(self, now, event_id, domain, event_type, lon, lat, severity, title, description, entity=None):
+        """An event message; (lon, lat) in WGS84, published in the domain vendor's coordinates."""
+        lon, lat = _as_published(domain, float(lon), float(lat))
+        item = {"type": "event", "id": event_id, "domain": domain, "event_type": event_type,
+                "ts": now.isoformat().replace("+00:00", "Z"), "lon": round(lon, 6), "lat": round(lat, 6),
+                "severity": severity, "title": title, "description": description}  # fmt: skip
+        if entity is not None:
+            item["entity"] = entity
         return f"{self.prefix}/{domain}/event/{event_id}", json.dumps(item, ensure_ascii=False).encode()
 
     def _observation(self, i: int, ts: str) -> tuple[str, bytes] | None:
@@ -395,27 +388,16 @@ class DemoCity:
         rural = np.flatnonzero(~self.urban & (self.kinds == "rain_gauge"))
         anchor = int(self.rng.choice(rural)) if len(rural) else 0
         out = []
-        ts = now.isoformat().replace("+00:00", "Z")
         for k in range(4):
-            lon = float(self.lon[anchor] + self.rng.normal(0, 0.006))
-            lat = float(self.lat[anchor] + self.rng.normal(0, 0.005))
+            lon = self.lon[anchor] + self.rng.normal(0, 0.006)
+            lat = self.lat[anchor] + self.rng.normal(0, 0.005)
             frp = round(float(self.rng.uniform(4, 30)), 1)
-            item = {
-                "type": "event",
-                "id": f"hotspot-{cycle}-{k}",
-                "domain": "fire",
-                "event_type": "hotspot",
-                "ts": ts,
-                "lon": round(lon, 5),
-                "lat": round(lat, 5),
-                "severity": "yellow",
-                "title": "秸秆焚烧火点 / Straw-burning hotspot",
-                "description": f"VIIRS 375 m detection, FRP {frp} MW, confidence n",
-            }
-            out.append(
-                (
-                    f"{self.prefix}/fire/event/hotspot-{cycle}-{k}",
-                    json.dumps(item, ensure_ascii=False).encode(),
-                )
-            )
+            out.append(self._event(now, f"hotspot-{cycle}-{k}", "fire", "hotspot", lon, lat, "yellow",
+                                   "秸秆焚烧火点 / Straw-burning hotspot",
+                                   f"VIIRS 375 m detection, FRP {frp} MW, confidence n"))  # fmt: skip
         return out
+
+
+def _as_published(domain: str, lon: float, lat: float) -> tuple[float, float]:
+    """WGS84 → the coordinates the domain's vendor publishes in (the feeds declare the same CRS)."""
+    return DOMAIN_CRS[domain](lon, lat) if domain in DOMAIN_CRS else (lon, lat)
