@@ -47,9 +47,10 @@ def level_of(value: float | None, levels: dict[str, Any] | None) -> str:
 
 
 def status_of(value: float | None, levels: dict[str, Any] | None, *, fresh: bool, online: float | None) -> str:
+    """A device's status: offline, no data (silent, or silent on the metric its levels name), or its colour."""
     if online is not None and online < 0.5:
         return "offline"
-    if not fresh or value is None:
+    if not fresh or (levels and value is None):
         return "nodata"
     return level_of(value, levels)
 

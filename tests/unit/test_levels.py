@@ -20,8 +20,13 @@ def test_below_direction():
 
 def test_no_data_and_offline_are_never_ok():
     assert status_of(10, GAUGE, fresh=False, online=None) == "nodata"
-    assert status_of(None, GAUGE, fresh=True, online=None) == "nodata"
+    assert status_of(None, GAUGE, fresh=True, online=None) == "nodata"  # reports, but not the metric that matters
     assert status_of(None, None, fresh=True, online=0) == "offline"
+    assert status_of(None, None, fresh=False, online=None) == "nodata"
+
+
+def test_a_reporting_device_without_levels_is_ok():
+    assert status_of(None, None, fresh=True, online=None) == "ok"
 
 
 def test_a_group_shows_its_worst_warning_else_no_data_when_mostly_silent():
