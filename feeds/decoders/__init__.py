@@ -3,12 +3,13 @@
 Adding a format is one module here and one line in DECODERS.
 """
 
-from feeds.decoders import cityops_json, firms
+from feeds.decoders import cap, cityops_json, firms
 from feeds.decoders.base import DecodeError, Decoder, Message
 
 DECODERS: dict[str, Decoder] = {
     "cityops-json": cityops_json.decode,
     "firms-csv": firms.decode,
+    "cap": cap.decode,
 }
 
 __all__ = ["DECODERS", "DecodeError", "Decoder", "Message"]
