@@ -3,13 +3,14 @@
 Adding a format is one module here and one line in DECODERS.
 """
 
-from feeds.decoders import cap, cityops_json, firms
+from feeds.decoders import cap, cityops_json, firms, ngsi
 from feeds.decoders.base import DecodeError, Decoder, Message
 
 DECODERS: dict[str, Decoder] = {
     "cityops-json": cityops_json.decode,
     "firms-csv": firms.decode,
     "cap": cap.decode,
+    "ngsi": ngsi.decode,
 }
 
 __all__ = ["DECODERS", "DecodeError", "Decoder", "Message"]
