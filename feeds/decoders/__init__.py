@@ -3,7 +3,7 @@
 Adding a format is one module here and one line in DECODERS.
 """
 
-from feeds.decoders import cap, cityops_json, firms, ngsi
+from feeds.decoders import cap, cityops_json, firms, ngsi, open311
 from feeds.decoders.base import DecodeError, Decoder, Message
 
 DECODERS: dict[str, Decoder] = {
@@ -11,6 +11,7 @@ DECODERS: dict[str, Decoder] = {
     "firms-csv": firms.decode,
     "cap": cap.decode,
     "ngsi": ngsi.decode,
+    "open311": open311.decode,
 }
 
 __all__ = ["DECODERS", "DecodeError", "Decoder", "Message"]
