@@ -3,7 +3,7 @@
 Adding a format is one module here and one line in DECODERS.
 """
 
-from feeds.decoders import cap, cityops_json, firms, ngsi, open311
+from feeds.decoders import cap, cityops_json, ea_flood, firms, ngsi, open311
 from feeds.decoders.base import DecodeError, Decoder, Message
 
 DECODERS: dict[str, Decoder] = {
@@ -12,6 +12,7 @@ DECODERS: dict[str, Decoder] = {
     "cap": cap.decode,
     "ngsi": ngsi.decode,
     "open311": open311.decode,
+    "ea-flood": ea_flood.decode,
 }
 
 __all__ = ["DECODERS", "DecodeError", "Decoder", "Message"]

@@ -1,0 +1,140 @@
+"""UK Environment Agency flood-monitoring API (stations, measures, readings) → gauges and readings.
+
+The model for a hydrology poller: `items` is a list or one object, and many fields are a list or a scalar (the
+first is taken). About one station in ten has no coordinates (it is kept, unplaced); measures without a latest
+reading give no observation; unit "---" means unknown and is stored as such (empty), never guessed. Times
+without an offset are UTC, as the API documents. Metric names come from the measure: `level` for the stage,
+`level_downstream_stage`, `rainfall`, `flow`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from feeds.decoders.base import DecodeError, Message
+from feeds.records import Decoded, Entity, Observation
+
+
+def decode(message: Message) -> Decoded:
+    try:
+        doc = json.loads(message.payload)
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise DecodeError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(doc, dict) or "items" not in doc:
+        raise DecodeError("not an EA flood-monitoring response: no 'items'")
+    items = doc["items"] if isinstance(doc["items"], list) else [doc["items"]]
+    out = Decoded()
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise DecodeError(f"item {n}: an object was expected, not {type(item).__name__}")
+        try:
+            if "measure" in item and "value" in item:
+                _reading(item, message, out)
+            elif "parameter" in item or "latestReading" in item:
+                _measure(item, message, out)
+            elif "stationReference" in item or "notation" in item:
+                _station(item, message, out)
+            else:
+                raise DecodeError("neither a station, a measure nor a reading")
+        except DecodeError as exc:
+            raise DecodeError(f"item {n}: {exc}") from None
+    if not (out.entities or out.observations):
+        raise DecodeError("no station and no reading in the response")
+    return out
+
+
+def _one(value: Any) -> Any:
+    """EA fields are sometimes a list of values and sometimes one value."""
+    return value[0] if isinstance(value, list) and value else (None if isinstance(value, list) else value)
+
+
+def _number(value: Any, name: str) -> float | None:
+    value = _one(value)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise DecodeError(f"'{name}' is not a number: {str(value)[:30]!r}") from None
+    return float(value) if math.isfinite(value) else None
+
+
+def _time(raw: Any) -> datetime:
+    raw = _one(raw)
+    if not isinstance(raw, str):
+        raise DecodeError("a reading needs 'dateTime'")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise DecodeError(f"'dateTime' is not an ISO time: {raw[:30]!r}") from None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def metric(parameter: str, qualifier: str | None) -> str:
+    qualifier = (qualifier or "").strip().lower().replace(" ", "_")
+    return parameter if qualifier in ("", "stage", "tipping_bucket_raingauge") else f"{parameter}_{qualifier}"
+
+
+def _station(item: dict[str, Any], message: Message, out: Decoded) -> None:
+    reference = _one(item.get("stationReference")) or _one(item.get("notation"))
+    if not reference:
+        raise DecodeError("a station needs 'stationReference'")
+    lat, lon = _number(item.get("lat"), "lat"), _number(item.get("long"), "long")
+    if lat is None or lon is None:
+        lat = lon = None
+    types = item.get("type") if isinstance(item.get("type"), list) else [item.get("type")]
+    measures = item.get("measures") if isinstance(item.get("measures"), list) else [item.get("measures")]
+    parameters = {m.get("parameter") for m in measures if isinstance(m, dict)}
+    rain = any(isinstance(t, str) and t.endswith("RainfallStation") for t in types) or parameters == {"rainfall"}
+    attributes = {k: _one(item[k]) for k in ("riverName", "catchmentName", "town") if _one(item.get(k))}
+    scale = item.get("stageScale")
+    if isinstance(scale, dict):
+        high = _number(scale.get("typicalRangeHigh"), "typicalRangeHigh")
+        if high is not None:
+            attributes["warning_level"] = high  # the top of the typical range: above it is out of the ordinary
+        record = scale.get("maxOnRecord")
+        if isinstance(record, dict) and _number(record.get("value"), "maxOnRecord") is not None:
+            attributes["max_on_record"] = _number(record["value"], "maxOnRecord")
+    out.entities.append(
+        Entity(id=f"{message.feed_id}:{reference}", feed_id=message.feed_id, domain="flood",
+               kind="rain_gauge" if rain else "river_gauge", name=str(_one(item.get("label")) or reference),
+               lon=lon, lat=lat, attributes=attributes)
+    )  # fmt: skip
+
+
+def _measure(item: dict[str, Any], message: Message, out: Decoded) -> None:
+    reading = _one(item.get("latestReading"))
+    if not isinstance(reading, dict):
+        return  # no latest reading (or only its URL): nothing measured to store
+    station = _one(item.get("stationReference")) or str(_one(item.get("notation")) or "").split("-")[0]
+    if not station:
+        raise DecodeError("a measure needs 'stationReference'")
+    name = metric(str(_one(item.get("parameter")) or "value"), _one(item.get("qualifier")))
+    unit = str(_one(item.get("unitName")) or "")
+    _add(out, message, station, name, "" if unit == "---" else unit, reading)
+
+
+def _reading(item: dict[str, Any], message: Message, out: Decoded) -> None:
+    measure = str(_one(item.get("measure")) or "").rsplit("/", 1)[-1]
+    parts = measure.split("-")
+    if len(parts) < 3:
+        raise DecodeError(f"cannot tell station and parameter from measure {measure[:60]!r}")
+    # notation: <station>-<parameter>-<qualifier>-<type>-<period>-<unit>, e.g. 690140-level-stage-i-15_min-m
+    unit = parts[-1] if len(parts) >= 6 else ""
+    _add(out, message, parts[0], metric(parts[1], parts[2]), unit, item)
+
+
+def _add(out: Decoded, message: Message, station: str, name: str, unit: str, reading: dict[str, Any]) -> None:
+    value = _number(reading.get("value"), "value")
+    ts = _time(reading.get("dateTime"))
+    out.observations.append(
+        Observation(entity_id=f"{message.feed_id}:{station}", metric=name, value=value, unit=unit, ts=ts,
+                    feed_id=message.feed_id, msg_id=f"{station}/{name}/{ts:%Y%m%dT%H%M%S}",
+                    quality="ok" if value is not None else "missing")
+    )  # fmt: skip

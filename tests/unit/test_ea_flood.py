@@ -1,0 +1,98 @@
+"""UK EA flood-monitoring API over real responses (tests/fixtures/SOURCES.md), with every quirk they carry."""
+
+import contextlib
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds.decoders import DECODERS, DecodeError, Message
+
+decode = DECODERS["ea-flood"]
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def load(fixture_path, name: str):
+    return decode(Message("ea", name, fixture_path(f"hydrology/ea_flood_monitoring_{name}.json").read_bytes(), NOW))
+
+
+def test_stations_some_without_coordinates(fixture_path):
+    out = load(fixture_path, "stations_trimmed")
+    assert len(out.entities) == 136
+    unplaced = [e for e in out.entities if e.lon is None]
+    assert len(unplaced) == 10  # about one in ten stations has no coordinates: kept, not dropped
+    first = out.entities[0]
+    assert first.id == "ea:1029TH" and first.name == "Bourton Dickler" and first.kind == "river_gauge"
+    assert (first.lat, first.lon) == (51.874767, -1.740083)
+
+
+def test_one_station_as_an_object_with_its_typical_range(fixture_path):
+    [station] = load(fixture_path, "station_1491TH").entities  # `items` is an object here, not a list
+    assert station.attributes["warning_level"] == 2.4 and station.attributes["max_on_record"] == 2.722
+
+
+def test_rainfall_stations_are_rain_gauges(fixture_path):
+    # These stations have no `type`; their measures are all rainfall.
+    kinds = {e.kind for e in load(fixture_path, "stations_rainfall_trimmed").entities}
+    assert kinds == {"rain_gauge"}
+
+
+def test_level_measures_with_and_without_latest_readings_and_unknown_units(fixture_path):
+    out = load(fixture_path, "measures_level_latest_trimmed")
+    assert len(out.observations) == 160 - 23  # measures without a latest reading give nothing
+    first = out.observations[0]
+    assert (first.entity_id, first.metric, first.value, first.unit) == ("ea:1029TH", "level", 0.089, "mASD")
+    assert first.ts == datetime(2021, 9, 4, 16, 15, tzinfo=UTC)
+    assert {o.unit for o in out.observations} <= {"mASD", "m", "mAOD", ""}  # "---" is unknown, stored empty
+
+
+def test_rainfall_measures(fixture_path):
+    out = load(fixture_path, "measures_rainfall_latest_trimmed")
+    assert out.observations and {o.metric for o in out.observations} == {"rainfall"}
+
+
+def test_readings_of_one_station(fixture_path):
+    out = load(fixture_path, "station_690140_readings_2015-12-10")
+    assert len(out.observations) == 50
+    first = out.observations[0]
+    assert (first.entity_id, first.metric, first.unit, first.value) == ("ea:690140", "level", "m", 0.754)
+    assert first.ts == datetime(2015, 12, 10, 16, 0, tzinfo=UTC)
+
+
+def test_lists_where_scalars_are_expected_and_missing_values():
+    doc = {"items": [{"stationReference": ["X1", "X2"], "label": ["Two names", "for one station"],
+                      "lat": [52.1], "long": [-1.2]},
+                     {"measure": "http://x/id/measures/X1-level-stage-i-15_min-m", "dateTime": "2024-01-01T00:00:00",
+                      "value": None}]}  # fmt: skip
+    out = decode(Message("ea", "t", json.dumps(doc).encode(), NOW))
+    assert out.entities[0].id == "ea:X1" and out.entities[0].name == "Two names"
+    reading = out.observations[0]
+    assert reading.value is None and reading.quality == "missing"
+    assert reading.ts == datetime(2024, 1, 1, tzinfo=UTC)  # no offset: UTC, as the API documents
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"[]", "no 'items'"),
+        (b'{"items": [1]}', "item 0: an object"),
+        (b'{"items": [{"foo": 1}]}', "neither"),
+        (b'{"items": []}', "no station and no reading"),
+    ],  # fmt: skip
+)
+def test_bad_payloads_say_why(payload, reason):
+    with pytest.raises(DecodeError, match=reason):
+        decode(Message("ea", "t", payload, NOW))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["items", "stationReference", "lat", "long", "measure", "value", "dateTime",
+                                         "parameter", "latestReading", "unitName", "label", "type", "stageScale"]),
+                        inner, max_size=5), max_leaves=15))  # fmt: skip
+def test_arbitrary_json_raises_only_decode_errors(doc):
+    with contextlib.suppress(DecodeError):
+        decode(Message("ea", "t", json.dumps(doc).encode(), NOW))
