@@ -3,7 +3,7 @@
 Adding a format is one module here and one line in DECODERS.
 """
 
-from feeds.decoders import cap, cityops_json, ea_flood, firms, ngsi, open311
+from feeds.decoders import cap, cityops_json, datex2, ea_flood, firms, ngsi, open311
 from feeds.decoders.base import DecodeError, Decoder, Message
 
 DECODERS: dict[str, Decoder] = {
@@ -13,6 +13,7 @@ DECODERS: dict[str, Decoder] = {
     "ngsi": ngsi.decode,
     "open311": open311.decode,
     "ea-flood": ea_flood.decode,
+    "datex2": datex2.decode,
 }
 
 __all__ = ["DECODERS", "DecodeError", "Decoder", "Message"]
