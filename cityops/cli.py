@@ -32,7 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--config", type=Path, help="the configuration whose store to replay")
     where.add_argument("--demo", action="store_true", help="the demo city's store")
     rules_test.add_argument("--since", default="24h", help="how far back to replay, e.g. 30m, 24h, 7d")
+    feeds = sub.add_parser("feeds", help="work with feeds")
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True)
+    feeds_check = feeds_sub.add_parser("check", help="decode a file with a feed's configuration; write nothing")
+    feeds_check.add_argument("--feed", required=True, help="the feed's id in the configuration")
+    feeds_check.add_argument("file", type=Path)
+    where = feeds_check.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", type=Path)
+    where.add_argument("--demo", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "feeds":
+        return _feeds_check(args)
     if args.command == "rules" and args.rules_command == "check":
         return _rules_check(args.file)
     if args.command == "rules":
@@ -96,6 +106,46 @@ def _rules_test(args) -> int:
         print(f"  {f.rule_id}: {f.count} alert{'s' if f.count != 1 else ''}")
         for when, subject, title in f.first:
             print(f"      {when:%Y-%m-%d %H:%M:%S %Z}  {subject}  {title}")
+    return 0
+
+
+def _feeds_check(args) -> int:
+    from datetime import UTC, datetime
+
+    from feeds.mqtt import MqttFeed, envelope_for
+    from layers.regions import RegionIndex
+
+    try:
+        settings = load(DEMO_CONFIG if args.demo else args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    feed = next((f for f in settings.feeds if f.id == args.feed), None)
+    if feed is None:
+        known = ", ".join(f.id for f in settings.feeds) or "none"
+        print(f"no feed {args.feed!r} in the configuration (feeds: {known})", file=sys.stderr)
+        return 2
+    try:
+        payload = args.file.read_bytes()
+    except OSError as exc:
+        print(f"{args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    regions = RegionIndex.from_file(settings.city.regions)
+    envelope = envelope_for(MqttFeed.from_settings(feed), str(args.file), payload, datetime.now(UTC), regions)
+    if envelope.dead_letter is not None:
+        print(f"{args.file}: would be a dead letter of feed {feed.id}: {envelope.dead_letter.reason}")
+        return 1
+    records = envelope.records
+    print(f"{args.file}: decoded by {feed.decoder} (CRS {feed.crs}); nothing is written")
+    print(f"  {len(records.entities)} entities, {len(records.observations)} observations, {len(records.events)} events")
+    for e in records.entities[:5]:
+        print(f"  entity  {e.id}  {e.domain}/{e.kind}  {e.name}  at {e.lon}, {e.lat}  district {e.district_id}")
+    for o in records.observations[:5]:
+        print(f"  observation  {o.entity_id}  {o.metric} = {o.value} {o.unit}  at {o.ts:%Y-%m-%d %H:%M:%S} UTC")
+    for e in records.events[:5]:
+        print(
+            f"  event  {e.id}  {e.domain}/{e.type}  {e.severity or '-'}  {e.title[:60]}  at {e.ts:%Y-%m-%d %H:%M} UTC"
+        )
     return 0
 
 
