@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from feeds.decoders import DECODERS
+from feeds.decoders.mapped_json import Mapping
 from layers.crs import to_wgs84
 
 ENV_PREFIX = "CITYOPS_"
@@ -89,12 +90,20 @@ class FeedSettings(Section):
     crs: str = "wgs84"
     qos: Literal[0, 1] = 1
     stale_after_s: Annotated[int, Field(ge=1)] = 120
+    mapping: Mapping | None = None  # the field paths of the mapped-json decoder
+
+    @model_validator(mode="after")
+    def _mapping_for_mapped_json(self) -> FeedSettings:
+        if (self.decoder == "mapped-json") != (self.mapping is not None):
+            raise ValueError("the mapped-json decoder needs a [feeds.mapping] table, and only it takes one")
+        return self
 
     @field_validator("decoder")
     @classmethod
     def _known_decoder(cls, value: str) -> str:
-        if value not in DECODERS:
-            raise ValueError(f"unknown decoder {value!r}; known: {', '.join(sorted(DECODERS))}")
+        if value not in DECODERS and value != "mapped-json":
+            known = ", ".join(sorted([*DECODERS, "mapped-json"]))
+            raise ValueError(f"unknown decoder {value!r}; known: {known}")
         return value
 
     @field_validator("crs")
@@ -249,7 +258,9 @@ def _line_of(text: str, loc: tuple[str, ...]) -> int | None:
                 counts[name] = counts.get(name, -1) + 1
                 table = (*name.split("."), str(counts[name]))
             else:
-                table = tuple(name.split("."))
+                parts = name.split(".")
+                # [feeds.mapping] after [[feeds]] belongs to the latest feeds entry
+                table = (parts[0], str(counts[parts[0]]), *parts[1:]) if parts[0] in counts else tuple(parts)
             path = table
         else:
             key = _KEY.match(line)

@@ -21,6 +21,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from feeds.decoders import DECODERS, DecodeError, Decoder, Message
+from feeds.decoders.mapped_json import MappedJson
 from feeds.normalize import normalize
 from feeds.records import DeadLetter
 from layers.crs import Converter, to_wgs84
@@ -40,7 +41,8 @@ class MqttFeed:
 
     @classmethod
     def from_settings(cls, feed) -> MqttFeed:
-        return cls(feed.id, tuple(feed.topics), DECODERS[feed.decoder], to_wgs84(feed.crs), feed.qos)
+        decoder = MappedJson(feed.mapping) if feed.decoder == "mapped-json" else DECODERS[feed.decoder]
+        return cls(feed.id, tuple(feed.topics), decoder, to_wgs84(feed.crs), feed.qos)
 
 
 class MqttIngest:

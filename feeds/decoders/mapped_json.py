@@ -1,0 +1,178 @@
+"""Mapped JSON: vendor payloads read through field paths (JMESPath) from the feed's configuration.
+
+    [feeds.mapping]
+    items = "data.readings"          # where the records are (default: the payload, or each item of a list)
+    id = "deviceId"                  # the device's own id
+    time = "ts"                      # ISO 8601 or epoch seconds / milliseconds
+    time_zone = "Asia/Shanghai"      # for times without an offset
+    lon = "pos.lng"
+    lat = "pos.lat"
+    domain = "flood"
+    kind = "rain_gauge"
+    sentinels = [-9999, -999999]     # values that mean "no reading": stored as missing, never as numbers
+    [feeds.mapping.values]           # metric → path
+    rain_1h = "r1h"
+    [feeds.mapping.units]
+    rain_1h = "mm"
+Each record gives its device (an entity, placed when it has coordinates) and one observation per metric.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jmespath
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from feeds.decoders.base import DecodeError, Message
+from feeds.records import DOMAINS, Decoded, Entity, Observation
+
+
+class Mapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: str | None = None
+    id: str
+    time: str | None = None
+    time_zone: str = "UTC"
+    lon: str | None = None
+    lat: str | None = None
+    name: str | None = None
+    domain: str
+    kind: str
+    values: dict[str, str] = Field(min_length=1)
+    units: dict[str, str] = Field(default_factory=dict)
+    sentinels: list[float] = Field(default_factory=list)
+
+    @field_validator("items", "id", "time", "lon", "lat", "name")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compile(value)
+        return value
+
+    @field_validator("values")
+    @classmethod
+    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for path in value.values():
+            _compile(path)
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if value not in DOMAINS:
+            raise ValueError(f"domain must be one of {', '.join(DOMAINS)}")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except Exception:
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+def _compile(path: str):
+    try:
+        return jmespath.compile(path)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise ValueError(f"{path!r} is not a JMESPath expression: {exc}") from None
+
+
+class MappedJson:
+    """The decoder of one feed, built from its mapping."""
+
+    def __init__(self, mapping: Mapping):
+        self.mapping = mapping
+        self.zone = ZoneInfo(mapping.time_zone)
+        self.paths = {
+            key: _compile(getattr(mapping, key))
+            for key in ("items", "id", "time", "lon", "lat", "name")
+            if getattr(mapping, key) is not None
+        }
+        self.values = {metric: _compile(path) for metric, path in mapping.values.items()}
+        self.sentinels = set(mapping.sentinels)
+
+    def __call__(self, message: Message) -> Decoded:
+        try:
+            doc = json.loads(message.payload)
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+        except json.JSONDecodeError as exc:
+            raise DecodeError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        records = self.paths["items"].search(doc) if "items" in self.paths else doc
+        if records is None:
+            raise DecodeError(f"nothing at the items path {self.mapping.items!r}")
+        records = records if isinstance(records, list) else [records]
+        out = Decoded()
+        for n, record in enumerate(records):
+            try:
+                self._record(record, message, out)
+            except DecodeError as exc:
+                raise DecodeError(f"record {n}: {exc}" if len(records) > 1 else str(exc)) from None
+        if not out.observations:
+            raise DecodeError("no record with a value")
+        return out
+
+    def _get(self, key: str, record: Any) -> Any:
+        return self.paths[key].search(record) if key in self.paths else None
+
+    def _record(self, record: Any, message: Message, out: Decoded) -> None:
+        source_id = self._get("id", record)
+        if not isinstance(source_id, str | int) or isinstance(source_id, bool) or source_id == "":
+            raise DecodeError(f"no device id at {self.mapping.id!r}")
+        entity_id = f"{message.feed_id}:{source_id}"
+        lon, lat = _float(self._get("lon", record), "lon"), _float(self._get("lat", record), "lat")
+        if (lon is None) != (lat is None) or (lon is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90)):
+            raise DecodeError(f"no usable coordinate: lon {lon}, lat {lat}")
+        name = self._get("name", record)
+        out.entities.append(
+            Entity(id=entity_id, feed_id=message.feed_id, domain=self.mapping.domain, kind=self.mapping.kind,
+                   name=str(name) if name is not None else str(source_id), lon=lon, lat=lat)
+        )  # fmt: skip
+        ts = self._time(self._get("time", record), message)
+        msg_id = f"{source_id}@{ts.isoformat()}"
+        for metric, path in self.values.items():
+            value = _float(path.search(record), metric)
+            missing = value is None or value in self.sentinels
+            out.observations.append(
+                Observation(entity_id=entity_id, metric=metric, value=None if missing else value,
+                            unit=self.mapping.units.get(metric, ""), ts=ts, feed_id=message.feed_id, msg_id=msg_id,
+                            quality="missing" if missing else "ok")
+            )  # fmt: skip
+
+    def _time(self, raw: Any, message: Message) -> datetime:
+        if raw is None:
+            return message.received_at
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            seconds = raw / 1000 if raw > 1e11 else raw  # epoch milliseconds or seconds
+            try:
+                return datetime.fromtimestamp(seconds, UTC)
+            except (OverflowError, OSError, ValueError):
+                raise DecodeError(f"time {raw!r} is out of range") from None
+        if not isinstance(raw, str):
+            raise DecodeError(f"time must be ISO 8601 text or epoch seconds, not {type(raw).__name__}")
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise DecodeError(f"time is not ISO 8601: {raw[:40]!r}") from None
+        return (value if value.tzinfo else value.replace(tzinfo=self.zone)).astimezone(UTC)
+
+
+def _float(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise DecodeError(f"'{name}' is not a number: {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DecodeError(f"'{name}' is not a number: {str(value)[:30]!r}") from None
+    return number if math.isfinite(number) else None

@@ -1,0 +1,92 @@
+"""Mapped JSON: a vendor's device family from configuration alone — paths, time zone, sentinels, errors."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from cityops import PROJECT_ROOT
+from cityops.config import ConfigError, load
+from feeds.mqtt import MqttFeed, envelope_for
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+CONFIG = """
+[city]
+name_zh = "保定市"
+name_en = "Baoding"
+regions = "{regions}"
+center = [115.47, 38.93]
+
+[store]
+path = "x.duckdb"
+
+[[feeds]]
+id = "vendor-rain"
+transport = "mqtt"
+topics = ["vendor/rain/#"]
+decoder = "mapped-json"
+crs = "gcj02"
+
+[feeds.mapping]
+items = "data.readings"
+id = "deviceId"
+time = "ts"
+time_zone = "Asia/Shanghai"
+lon = "pos.lng"
+lat = "pos.lat"
+domain = "flood"
+kind = "rain_gauge"
+sentinels = [-9999]
+
+[feeds.mapping.values]
+rain_1h = "r1h"
+battery = "bat.pct"
+
+[feeds.mapping.units]
+rain_1h = "mm"
+"""
+
+
+def feed(tmp_path, text=CONFIG):
+    path = tmp_path / "cityops.toml"
+    path.write_text(text.format(regions=PROJECT_ROOT / "data/demo/regions.geojson"), encoding="utf-8")
+    return MqttFeed.from_settings(load(path, environ={}).feeds[0])
+
+
+def test_vendor_payload_becomes_devices_and_readings(tmp_path, demo_regions):
+    payload = {"data": {"readings": [
+        {"deviceId": "R-7", "ts": "2026-07-20 16:00:00", "pos": {"lng": 115.4967, "lat": 38.8595}, "r1h": 42.5,
+         "bat": {"pct": 88}},
+        {"deviceId": "R-8", "ts": 1784534400000, "r1h": -9999},
+    ]}}  # fmt: skip
+    env = envelope_for(feed(tmp_path), "vendor/rain/1", json.dumps(payload).encode(), NOW, demo_regions)
+    assert env.dead_letter is None, env.dead_letter
+    r7, r8 = env.records.entities
+    assert r7.id == "vendor-rain:R-7" and r7.district_id == "130606"  # GCJ-02 converted, then placed
+    assert r8.lon is None
+    rain7 = next(o for o in env.records.observations if o.entity_id == r7.id and o.metric == "rain_1h")
+    assert (rain7.value, rain7.unit) == (42.5, "mm")
+    assert rain7.ts == datetime(2026, 7, 20, 8, 0, tzinfo=UTC)  # no offset: the feed's time zone (UTC+8)
+    rain8 = next(o for o in env.records.observations if o.entity_id == r8.id and o.metric == "rain_1h")
+    assert rain8.value is None and rain8.quality == "missing"  # -9999 is "no reading", not a number
+    assert rain8.ts == datetime(2026, 7, 20, 8, 0, tzinfo=UTC)  # epoch milliseconds
+
+
+def test_a_record_without_its_id_is_a_dead_letter_with_the_reason(tmp_path, demo_regions):
+    payload = {"data": {"readings": [{"ts": "2026-07-20T08:00:00Z", "r1h": 1}]}}
+    env = envelope_for(feed(tmp_path), "t", json.dumps(payload).encode(), NOW, demo_regions)
+    assert env.dead_letter.reason == "no device id at 'deviceId'"
+
+
+def test_a_bad_path_stops_start_up_with_the_line(tmp_path):
+    text = CONFIG.replace('rain_1h = "r1h"', 'rain_1h = "r1h[["')
+    with pytest.raises(ConfigError) as err:
+        feed(tmp_path, text)
+    line = text.splitlines().index('rain_1h = "r1h[["') + 1
+    assert f":{line}: feeds.0.mapping.values" in str(err.value) and "not a JMESPath expression" in str(err.value)
+
+
+def test_mapped_json_needs_its_mapping(tmp_path):
+    text = CONFIG[: CONFIG.index("[feeds.mapping]")]
+    with pytest.raises(ConfigError, match="needs a \\[feeds.mapping\\] table"):
+        feed(tmp_path, text)
