@@ -22,45 +22,40 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import jmespath
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from feeds.decoders.base import DecodeError, Message
 from feeds.records import DOMAINS, Decoded, Entity, Observation
 
 
+def _valid_path(path: str) -> str:
+    _compile(path)
+    return path
+
+
+# A JMESPath expression, checked when the configuration loads (so an error names its own line).
+PathExpression = Annotated[str, AfterValidator(_valid_path)]
+
+
 class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: str | None = None
-    id: str
-    time: str | None = None
+    items: PathExpression | None = None
+    id: PathExpression
+    time: PathExpression | None = None
     time_zone: str = "UTC"
-    lon: str | None = None
-    lat: str | None = None
-    name: str | None = None
+    lon: PathExpression | None = None
+    lat: PathExpression | None = None
+    name: PathExpression | None = None
     domain: str
     kind: str
-    values: dict[str, str] = Field(min_length=1)
+    values: dict[str, PathExpression] = Field(min_length=1)
     units: dict[str, str] = Field(default_factory=dict)
     sentinels: list[float] = Field(default_factory=list)
-
-    @field_validator("items", "id", "time", "lon", "lat", "name")
-    @classmethod
-    def _path(cls, value: str | None) -> str | None:
-        if value is not None:
-            _compile(value)
-        return value
-
-    @field_validator("values")
-    @classmethod
-    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
-        for path in value.values():
-            _compile(path)
-        return value
 
     @field_validator("domain")
     @classmethod
