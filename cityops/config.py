@@ -84,13 +84,31 @@ class WebSettings(Section):
 
 class FeedSettings(Section):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-    transport: Literal["mqtt"]
-    topics: list[str] = Field(min_length=1)
+    transport: Literal["mqtt", "http"]
+    topics: list[str] = Field(default_factory=list)  # mqtt
+    url: str | None = None  # http
+    interval_s: Annotated[float, Field(gt=0)] = 60.0
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    retry_delay_s: Annotated[float, Field(gt=0)] = 1.0  # doubled after each failed try, with jitter
+    down_after: Annotated[int, Field(ge=1)] = 3  # failed polls in a row before the feed is down
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth_env: str | None = None  # the variable holding the Authorization header's value; never the secret itself
+    next_page: str | None = None  # JMESPath to the next page's URL in a JSON response
+    max_pages: Annotated[int, Field(ge=1)] = 20
     decoder: str
     crs: str = "wgs84"
     qos: Literal[0, 1] = 1
     stale_after_s: Annotated[int, Field(ge=1)] = 120
     mapping: Mapping | None = None  # the field paths of the mapped-json decoder
+
+    @model_validator(mode="after")
+    def _transport_needs(self) -> FeedSettings:
+        if self.transport == "mqtt" and not self.topics:
+            raise ValueError("an mqtt feed needs 'topics'")
+        if self.transport == "http" and not (self.url and self.url.startswith(("http://", "https://"))):
+            raise ValueError("an http feed needs a 'url' starting with http:// or https://")
+        return self
 
     @model_validator(mode="after")
     def _mapping_for_mapped_json(self) -> FeedSettings:

@@ -16,6 +16,7 @@ from alerts.time_limits import TimeLimits
 from cityops.broker import embedded_broker
 from cityops.config import ConfigError, Settings
 from feeds import health
+from feeds.http import HttpPoller
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.regions import RegionIndex
 from store.database import Store
@@ -101,6 +102,9 @@ def start(settings: Settings) -> Runtime:
     engine = RuleEngine(store, rules, regions)
     writer.listeners.append(engine.on_batch)
     limits = TimeLimits(settings.alerts.time_limits, rules)
+    pollers = [
+        HttpPoller(f, writer=writer, regions=regions, store=store) for f in settings.feeds if f.transport == "http"
+    ]
     runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits)
     if settings.alerts.rules is not None:
         runtime.rules_mtime = settings.alerts.rules.stat().st_mtime  # the version now in force
@@ -146,6 +150,9 @@ def start(settings: Settings) -> Runtime:
     scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",
                       max_instances=1, coalesce=True)  # fmt: skip
     scheduler.add_job(runtime.watch_rules, "interval", seconds=2, id="rule-file", max_instances=1, coalesce=True)
+    for poller in pollers:
+        scheduler.add_job(poller.poll, "interval", seconds=poller.settings.interval_s, id=f"poll-{poller.settings.id}",
+                          next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)  # fmt: skip
     scheduler.start()
 
     if settings.simulator.enabled:
