@@ -74,8 +74,15 @@ def source():
 
 
 def readings(n: int, start: int = 0) -> bytes:
-    items = [{"measure": "http://x/id/measures/S1-level-stage-i-15_min-m", "value": 1.0 + i / 100,
-              "dateTime": f"2024-01-01T{(start + i) // 60:02d}:{(start + i) % 60:02d}:00Z"} for i in range(n)]  # fmt: skip
+    measure = "http://x/id/measures/S1-level-stage-i-15_min-m"
+    items = [
+        {
+            "measure": measure,
+            "value": 1.0 + i / 100,
+            "dateTime": f"2024-01-01T{(start + i) // 60:02d}:{(start + i) % 60:02d}:00Z",
+        }
+        for i in range(n)
+    ]
     return json.dumps({"items": items}).encode()
 
 
