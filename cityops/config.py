@@ -82,6 +82,12 @@ class WebSettings(Section):
     tile_url: str | None = None  # optional; the map works offline without one
 
 
+class UnitConversion(Section):
+    to: str
+    factor: float
+    offset: float = 0.0
+
+
 class FeedSettings(Section):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     transport: Literal["mqtt", "http"]
@@ -101,6 +107,8 @@ class FeedSettings(Section):
     qos: Literal[0, 1] = 1
     stale_after_s: Annotated[int, Field(ge=1)] = 120
     mapping: Mapping | None = None  # the field paths of the mapped-json decoder
+    sentinels: list[float] = Field(default_factory=list)  # values meaning "no reading" (-9999, 255 …)
+    units: dict[str, UnitConversion] = Field(default_factory=dict)  # e.g. cm = { to = "m", factor = 0.01 }
 
     @model_validator(mode="after")
     def _transport_needs(self) -> FeedSettings:

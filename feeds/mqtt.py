@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -38,11 +38,14 @@ class MqttFeed:
     decoder: Decoder
     to_wgs84: Converter
     qos: int = 1
+    sentinels: frozenset[float] = frozenset()
+    units: dict[str, tuple[str, float, float]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, feed) -> MqttFeed:
         decoder = MappedJson(feed.mapping) if feed.decoder == "mapped-json" else DECODERS[feed.decoder]
-        return cls(feed.id, tuple(feed.topics), decoder, to_wgs84(feed.crs), feed.qos)
+        units = {name: (u.to, u.factor, u.offset) for name, u in feed.units.items()}
+        return cls(feed.id, tuple(feed.topics), decoder, to_wgs84(feed.crs), feed.qos, frozenset(feed.sentinels), units)
 
 
 class MqttIngest:
@@ -154,7 +157,7 @@ def envelope_for(
     """Decode and normalize one message; whatever goes wrong becomes a dead letter with the reason."""
     message = Message(feed.id, source, payload, received_at)
     try:
-        records = normalize(feed.decoder(message), feed.to_wgs84, regions)
+        records = normalize(feed.decoder(message), feed.to_wgs84, regions, feed.sentinels, feed.units)
     except DecodeError as exc:
         reason = str(exc)
     except Exception as exc:  # a decoder bug must not stop the feed either

@@ -1,4 +1,4 @@
-"""From decoded records to stored ones: coordinates to WGS84, and each place assigned to its regions."""
+"""From decoded records to stored ones: missing and unit rules of the feed, coordinates to WGS84, regions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,23 @@ from layers.crs import Converter
 from layers.regions import RegionIndex
 
 
-def normalize(decoded: Decoded, to_wgs84: Converter, regions: RegionIndex) -> Decoded:
+def normalize(
+    decoded: Decoded,
+    to_wgs84: Converter,
+    regions: RegionIndex,
+    sentinels: frozenset[float] = frozenset(),
+    units: dict[str, tuple[str, float, float]] | None = None,
+) -> Decoded:
+    """Sentinel values become missing, units become the stored unit (value × factor + offset), places WGS84."""
+    if sentinels or units:
+        for o in decoded.observations:
+            if o.value is not None and o.value in sentinels:
+                o.value, o.quality = None, "missing"
+            if units and o.unit in units:
+                unit, factor, offset = units[o.unit]
+                o.unit = unit
+                if o.value is not None:
+                    o.value = o.value * factor + offset
     placed = [r for r in (*decoded.entities, *decoded.events) if r.lon is not None]
     if not placed:
         return decoded

@@ -90,3 +90,16 @@ def test_mapped_json_needs_its_mapping(tmp_path):
     text = CONFIG[: CONFIG.index("[feeds.mapping]")]
     with pytest.raises(ConfigError, match="needs a \\[feeds.mapping\\] table"):
         feed(tmp_path, text)
+
+
+def test_feed_sentinels_and_unit_conversion_apply_to_any_decoder(tmp_path, demo_regions):
+    from cityops.config import FeedSettings
+
+    settings = FeedSettings(id="ea", transport="mqtt", topics=["x"], decoder="ea-flood", sentinels=[-999],
+                            units={"cm": {"to": "m", "factor": 0.01}})  # fmt: skip
+    measure = "http://x/id/measures/S1-level-stage-i-15_min-cm"
+    items = [{"measure": measure, "value": v, "dateTime": "2024-01-01T00:00:00Z"} for v in (250, -999)]
+    env = envelope_for(MqttFeed.from_settings(settings), "t", json.dumps({"items": items}).encode(), NOW, demo_regions)
+    first, second = env.records.observations
+    assert (first.value, first.unit) == (2.5, "m")
+    assert (second.value, second.quality, second.unit) == (None, "missing", "m")
