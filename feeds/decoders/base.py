@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from xml.etree import ElementTree as ET
 
 from feeds.records import Decoded
 
@@ -28,3 +31,21 @@ class Message:
 
 
 Decoder = Callable[[Message], Decoded]
+
+
+def parse_json(payload: bytes) -> Any:
+    """The payload as JSON, or DecodeError saying where it is not."""
+    try:
+        return json.loads(payload)
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise DecodeError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def parse_xml(payload: bytes) -> ET.Element:
+    """The payload as XML (declared encoding and byte-order mark honoured), or DecodeError saying why not."""
+    try:
+        return ET.fromstring(payload)
+    except ET.ParseError as exc:
+        raise DecodeError(f"not well-formed XML: {exc}") from None

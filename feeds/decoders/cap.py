@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 
 import shapely
 
-from feeds.decoders.base import DecodeError, Message
+from feeds.decoders.base import DecodeError, Message, parse_xml
 from feeds.records import Decoded, Event
 
 NAMESPACES = (
@@ -27,10 +27,7 @@ DOMAIN = {"Fire": "fire", "Transport": "traffic", "Security": "security", "Safet
 
 
 def decode(message: Message) -> Decoded:
-    try:
-        root = ET.fromstring(message.payload)
-    except ET.ParseError as exc:
-        raise DecodeError(f"not well-formed XML: {exc}") from None
+    root = parse_xml(message.payload)
     alert = _find_alert(root)
     if alert is None:
         raise DecodeError(f"no CAP alert in the document (root element {root.tag[:80]!r})")

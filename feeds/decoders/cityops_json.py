@@ -12,24 +12,18 @@ Coordinates are in the feed's declared CRS; ids are the source's and get the fee
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any
 
-from feeds.decoders.base import DecodeError, Message
+from feeds.decoders.base import DecodeError, Message, parse_json
 from feeds.records import DOMAINS, SEVERITIES, Decoded, Entity, Event, Observation
 
 MAX_ITEMS = 10_000
 
 
 def decode(message: Message) -> Decoded:
-    try:
-        doc = json.loads(message.payload)
-    except UnicodeDecodeError as exc:
-        raise DecodeError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise DecodeError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    doc = parse_json(message.payload)
     items = doc if isinstance(doc, list) else [doc]
     if not items:
         raise DecodeError("empty list: nothing to store")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
-from feeds.decoders.base import DecodeError, Message
+from feeds.decoders.base import DecodeError, Message, parse_xml
 from feeds.records import Decoded, Event
 
 D2 = "{http://datex2.eu/schema/2/2_0}"
@@ -19,10 +19,7 @@ SEVERITY = {"highest": "red", "high": "orange", "medium": "yellow", "low": "blue
 
 
 def decode(message: Message) -> Decoded:
-    try:
-        root = ET.fromstring(message.payload)
-    except ET.ParseError as exc:
-        raise DecodeError(f"not well-formed XML: {exc}") from None
+    root = parse_xml(message.payload)
     if root.tag != f"{D2}d2LogicalModel":
         raise DecodeError(f"not a DATEX II v2 document (root element {root.tag[:80]!r})")
     publication = root.find(f"{D2}payloadPublication")

@@ -9,22 +9,16 @@ without an offset are UTC, as the API documents. Metric names come from the meas
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any
 
-from feeds.decoders.base import DecodeError, Message
+from feeds.decoders.base import DecodeError, Message, parse_json
 from feeds.records import Decoded, Entity, Observation
 
 
 def decode(message: Message) -> Decoded:
-    try:
-        doc = json.loads(message.payload)
-    except UnicodeDecodeError as exc:
-        raise DecodeError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise DecodeError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    doc = parse_json(message.payload)
     if not isinstance(doc, dict) or "items" not in doc:
         raise DecodeError("not an EA flood-monitoring response: no 'items'")
     items = doc["items"] if isinstance(doc["items"], list) else [doc["items"]]

@@ -19,7 +19,6 @@ Each record gives its device (an entity, placed when it has coordinates) and one
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -28,7 +27,7 @@ from zoneinfo import ZoneInfo
 import jmespath
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from feeds.decoders.base import DecodeError, Message
+from feeds.decoders.base import DecodeError, Message, parse_json
 from feeds.records import DOMAINS, Decoded, Entity, Observation
 
 
@@ -96,12 +95,7 @@ class MappedJson:
         self.sentinels = set(mapping.sentinels)
 
     def __call__(self, message: Message) -> Decoded:
-        try:
-            doc = json.loads(message.payload)
-        except UnicodeDecodeError as exc:
-            raise DecodeError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-        except json.JSONDecodeError as exc:
-            raise DecodeError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        doc = parse_json(message.payload)
         records = self.paths["items"].search(doc) if "items" in self.paths else doc
         if records is None:
             raise DecodeError(f"nothing at the items path {self.mapping.items!r}")

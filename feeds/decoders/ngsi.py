@@ -9,7 +9,6 @@ are taken generically.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import shapely
 from shapely.geometry import shape
 
-from feeds.decoders.base import DecodeError, Message
+from feeds.decoders.base import DecodeError, Message, parse_json
 from feeds.records import Decoded, Entity, Event, Observation
 
 MODELS = {  # type → (domain, kind)
@@ -43,12 +42,7 @@ NOT_MEASUREMENTS = {"laneId", "alertLevel", "dangerLevel", "warningLevel", "meas
 
 
 def decode(message: Message) -> Decoded:
-    try:
-        doc = json.loads(message.payload)
-    except UnicodeDecodeError as exc:
-        raise DecodeError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise DecodeError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    doc = parse_json(message.payload)
     if isinstance(doc, dict) and isinstance(doc.get("data"), list):
         doc = doc["data"]  # an Orion notification
     items = doc if isinstance(doc, list) else [doc]

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
-from xml.etree import ElementTree as ET
 
-from feeds.decoders.base import DecodeError, Message
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_xml
 from feeds.records import Decoded, Event
 
 
@@ -21,12 +20,7 @@ def decode(message: Message) -> Decoded:
     if body.startswith(b"<"):
         requests = _from_xml(body)
     else:
-        try:
-            doc = json.loads(body)
-        except UnicodeDecodeError as exc:
-            raise DecodeError(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-        except json.JSONDecodeError as exc:
-            raise DecodeError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        doc = parse_json(body)
         requests = doc if isinstance(doc, list) else [doc]
     if not requests:
         raise DecodeError("no service request in the payload")
@@ -44,10 +38,7 @@ def decode(message: Message) -> Decoded:
 
 
 def _from_xml(body: bytes) -> list[dict[str, Any]]:
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        raise DecodeError(f"not well-formed XML: {exc}") from None
+    root = parse_xml(body)
     if root.tag == "errors":
         return [{child.tag: (child.text or "").strip() for child in error} for error in root]
     if root.tag not in ("service_requests", "service_request"):
