@@ -90,9 +90,11 @@ class UnitConversion(Section):
 
 class FeedSettings(Section):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-    transport: Literal["mqtt", "http"]
+    transport: Literal["mqtt", "http", "file"]
     topics: list[str] = Field(default_factory=list)  # mqtt
     url: str | None = None  # http
+    path: Path | None = None  # file: one payload, a folder of payloads, or a .jsonl recording
+    speed: Annotated[float, Field(ge=0)] = 1.0  # file: replay N× faster than recorded; 0 = at once
     interval_s: Annotated[float, Field(gt=0)] = 60.0
     timeout_s: Annotated[float, Field(gt=0)] = 10.0
     retries: Annotated[int, Field(ge=0, le=10)] = 3
@@ -116,6 +118,8 @@ class FeedSettings(Section):
             raise ValueError("an mqtt feed needs 'topics'")
         if self.transport == "http" and not (self.url and self.url.startswith(("http://", "https://"))):
             raise ValueError("an http feed needs a 'url' starting with http:// or https://")
+        if self.transport == "file" and self.path is None:
+            raise ValueError("a file feed needs a 'path'")
         return self
 
     @model_validator(mode="after")
@@ -310,4 +314,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     settings.broker.data_dir = absolute(settings.broker.data_dir)
     if settings.alerts.rules is not None:
         settings.alerts.rules = absolute(settings.alerts.rules)
+    for feed in settings.feeds:
+        if feed.path is not None:
+            feed.path = absolute(feed.path)
     return settings

@@ -16,6 +16,7 @@ from alerts.time_limits import TimeLimits
 from cityops.broker import embedded_broker
 from cityops.config import ConfigError, Settings
 from feeds import health
+from feeds.file import FileReplay
 from feeds.http import HttpPoller
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.regions import RegionIndex
@@ -37,6 +38,7 @@ class Runtime:
     ingest: MqttIngest | None = None
     broker: object | None = None
     simulator: object | None = None
+    replays: list = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rules_mtime: float | None = None
 
@@ -66,7 +68,7 @@ class Runtime:
             self.reload_rules()
 
     def stop(self) -> None:
-        for part in (self.simulator, self.ingest):
+        for part in (self.simulator, self.ingest, *self.replays):
             if part is not None:
                 part.stop()
         self.writer.stop()
@@ -154,6 +156,11 @@ def start(settings: Settings) -> Runtime:
         scheduler.add_job(poller.poll, "interval", seconds=poller.settings.interval_s, id=f"poll-{poller.settings.id}",
                           next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)  # fmt: skip
     scheduler.start()
+    for feed in settings.feeds:
+        if feed.transport == "file":
+            replay = FileReplay(feed, writer=writer, regions=regions)
+            replay.start()
+            runtime.replays.append(replay)
 
     if settings.simulator.enabled:
         from feeds.simulator.city import DemoCity
