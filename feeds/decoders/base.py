@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -49,3 +49,16 @@ def parse_xml(payload: bytes) -> ET.Element:
         return ET.fromstring(payload)
     except ET.ParseError as exc:
         raise DecodeError(f"not well-formed XML: {exc}") from None
+
+
+def parse_time(raw: str, name: str, assume: tzinfo | None = None) -> datetime:
+    """An ISO 8601 time in UTC. One without an offset takes `assume` (the zone the source documents), or is refused."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise DecodeError(f"'{name}' is not an ISO 8601 time: {raw[:40]!r}") from None
+    if value.tzinfo is None:
+        if assume is None:
+            raise DecodeError(f"'{name}' has no time zone: {raw[:40]!r}")
+        value = value.replace(tzinfo=assume)
+    return value.astimezone(UTC)

@@ -8,12 +8,11 @@ the event's place is the polygon's centroid or the circle's centre. Update and C
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 import shapely
 
-from feeds.decoders.base import DecodeError, Message, parse_xml
+from feeds.decoders.base import DecodeError, Message, parse_time, parse_xml
 from feeds.records import Decoded, Event
 
 NAMESPACES = (
@@ -40,7 +39,7 @@ def decode(message: Message) -> Decoded:
     missing = [name for name in REQUIRED if text(alert, name) is None]
     if missing:
         raise DecodeError(f"CAP alert lacks required element{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
-    sent = _time(text(alert, "sent"))
+    sent = parse_time(text(alert, "sent"), "sent")
     msg_type = text(alert, "msgType")
     identifier, sender = text(alert, "identifier"), text(alert, "sender")
     info = _choose_info(alert.findall(f"{{{ns}}}info"), ns)
@@ -99,16 +98,6 @@ def _choose_info(infos: list[ET.Element], ns: str) -> ET.Element | None:
             if language(info).startswith(prefix):
                 return info
     return infos[0] if infos else None
-
-
-def _time(raw: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise DecodeError(f"'sent' is not a CAP date-time: {raw[:40]!r}") from None
-    if value.tzinfo is None:
-        raise DecodeError(f"'sent' has no time zone: {raw[:40]!r}")
-    return value.astimezone(UTC)
 
 
 def _place(info: ET.Element, ns: str) -> tuple[float | None, float | None]:

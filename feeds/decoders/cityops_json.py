@@ -13,10 +13,10 @@ Coordinates are in the feed's declared CRS; ids are the source's and get the fee
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from feeds.decoders.base import DecodeError, Message, parse_json
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
 from feeds.records import DOMAINS, SEVERITIES, Decoded, Entity, Event, Observation
 
 MAX_ITEMS = 10_000
@@ -86,13 +86,7 @@ def _time(item: dict[str, Any], message: Message) -> datetime:
         return message.received_at
     if not isinstance(raw, str):
         raise DecodeError(f"'ts' must be an ISO 8601 string, got {type(raw).__name__}")
-    try:
-        ts = datetime.fromisoformat(raw)
-    except ValueError:
-        raise DecodeError(f"'ts' is not an ISO 8601 time: {raw[:40]!r}") from None
-    if ts.tzinfo is None:
-        raise DecodeError(f"'ts' has no time zone: {raw[:40]!r}")
-    return ts.astimezone(UTC)
+    return parse_time(raw, "ts")
 
 
 def _domain(item: dict[str, Any]) -> str:

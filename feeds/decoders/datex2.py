@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
-from feeds.decoders.base import DecodeError, Message, parse_xml
+from feeds.decoders.base import DecodeError, Message, parse_time, parse_xml
 from feeds.records import Decoded, Event
 
 D2 = "{http://datex2.eu/schema/2/2_0}"
@@ -43,11 +43,7 @@ def _text(element: ET.Element, path: str) -> str | None:
 def _time(raw: str | None) -> datetime:
     if raw is None:
         raise DecodeError("a situation record needs situationRecordVersionTime or situationRecordCreationTime")
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise DecodeError(f"not a DATEX time: {raw[:40]!r}") from None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    return parse_time(raw, "situationRecordVersionTime", assume=UTC)
 
 
 def _event(situation: ET.Element, record: ET.Element, message: Message) -> Event:

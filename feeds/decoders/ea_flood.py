@@ -13,7 +13,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from feeds.decoders.base import DecodeError, Message, parse_json
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
 from feeds.records import Decoded, Entity, Observation
 
 
@@ -63,11 +63,7 @@ def _time(raw: Any) -> datetime:
     raw = _one(raw)
     if not isinstance(raw, str):
         raise DecodeError("a reading needs 'dateTime'")
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise DecodeError(f"'dateTime' is not an ISO time: {raw[:30]!r}") from None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    return parse_time(raw, "dateTime", assume=UTC)
 
 
 def metric(parameter: str, qualifier: str | None) -> str:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import jmespath
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from feeds.decoders.base import DecodeError, Message, parse_json
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
 from feeds.records import DOMAINS, Decoded, Entity, Observation
 
 
@@ -148,11 +148,7 @@ class MappedJson:
                 raise DecodeError(f"time {raw!r} is out of range") from None
         if not isinstance(raw, str):
             raise DecodeError(f"time must be ISO 8601 text or epoch seconds, not {type(raw).__name__}")
-        try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            raise DecodeError(f"time is not ISO 8601: {raw[:40]!r}") from None
-        return (value if value.tzinfo else value.replace(tzinfo=self.zone)).astimezone(UTC)
+        return parse_time(raw, "time", assume=self.zone)
 
 
 def _float(value: Any, name: str) -> float | None:

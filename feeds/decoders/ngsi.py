@@ -16,7 +16,7 @@ from typing import Any
 import shapely
 from shapely.geometry import shape
 
-from feeds.decoders.base import DecodeError, Message, parse_json
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
 from feeds.records import Decoded, Entity, Event, Observation
 
 MODELS = {  # type → (domain, kind)
@@ -148,10 +148,6 @@ def _time(attrs: dict[str, tuple[Any, str | None]], message: Message) -> datetim
             raw = raw.get("@value")
         if not isinstance(raw, str):
             continue
-        raw = raw.split("/")[-1]  # an interval "from/to": the observation ends at "to"
-        try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            raise DecodeError(f"'{key}' is not an ISO 8601 time: {raw[:40]!r}") from None
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        # an interval "from/to": the observation ends at "to"
+        return parse_time(raw.split("/")[-1], key, assume=UTC)
     return message.received_at

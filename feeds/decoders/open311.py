@@ -8,10 +8,10 @@ own JSON examples are invalid ("service_code":006) — and an Open311 error resp
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from feeds.decoders.base import DecodeError, Message, parse_json, parse_xml
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_time, parse_xml
 from feeds.records import Decoded, Event
 
 
@@ -50,13 +50,7 @@ def _from_xml(body: bytes) -> list[dict[str, Any]]:
 def _time(value: Any, name: str) -> datetime | None:
     if value in (None, ""):
         return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise DecodeError(f"'{name}' is not a W3C date-time: {str(value)[:40]!r}") from None
-    if parsed.tzinfo is None:
-        raise DecodeError(f"'{name}' has no time zone: {str(value)[:40]!r}")
-    return parsed.astimezone(UTC)
+    return parse_time(str(value), name)
 
 
 def _event(request: Any, message: Message) -> Event:
