@@ -94,6 +94,7 @@ class RuleEngine:
         self._table_row: dict[str, int] = {}
         self._applicable_cache: dict[str, np.ndarray] = {}
         self._attribute_cache: dict[str, np.ndarray] = {}
+        self._first_seen = np.array([np.nan])
         self._alert_touched: dict[tuple[str, str], datetime] = {}
         # Where each followed cluster of a count rule started; after a restart, from its open alert.
         self._cluster_places: dict[tuple[str, str], tuple[float, float]] = {
@@ -213,6 +214,9 @@ class RuleEngine:
             self._entities = {}
             self._applicable_cache = {}
             self._attribute_cache = {}
+            # When each entity was registered, in epoch seconds (last slot: "not in the table").
+            seconds = self._table["first_seen"].astype("int64").to_numpy() / 1e6
+            self._first_seen = np.append(seconds, np.nan)
         return self._table
 
     def _applicable(self, rule: Rule) -> np.ndarray:
@@ -355,7 +359,7 @@ class RuleEngine:
         if cond.absent is not None:
             # A device that never reported is silent since it was registered.
             seen = frame.last_seen[rows]
-            first_seen = self._first_seen()[frame.pos[rows]]
+            first_seen = self._first_seen[frame.pos[rows]]  # the frame was built on the current table
             seen = np.where(np.isnan(seen), first_seen, seen)
             silent = now.timestamp() - seen >= cond.absent.total_seconds()
             return np.where(np.isnan(seen), np.nan, silent.astype(float)), np.full(n, np.nan)
@@ -369,12 +373,6 @@ class RuleEngine:
         else:
             combined = np.where((results == 1).any(axis=0), 1.0, np.where((results == 0).all(axis=0), 0.0, np.nan))
         return combined, value
-
-    def _first_seen(self) -> np.ndarray:
-        if "first_seen" not in self._attribute_cache:
-            seconds = self._entity_table()["first_seen"].astype("int64").to_numpy() / 1e6
-            self._attribute_cache["first_seen"] = np.append(seconds, np.nan)
-        return self._attribute_cache["first_seen"]
 
     def _advance(self, rule, subject_id, holds, clears, value, now, row: int | None, where=None) -> None:
         """Move one (rule, subject) along; `row` is its entity's row in the entity table (None: not an entity)."""
