@@ -112,7 +112,7 @@ def _rules_test(args) -> int:
 def _feeds_check(args) -> int:
     from datetime import UTC, datetime
 
-    from feeds.mqtt import MqttFeed, envelope_for
+    from feeds.decoding import FeedDecoding
     from layers.regions import RegionIndex
 
     try:
@@ -131,7 +131,7 @@ def _feeds_check(args) -> int:
         print(f"{args.file}: {exc.strerror}", file=sys.stderr)
         return 2
     regions = RegionIndex.from_file(settings.city.regions)
-    envelope = envelope_for(MqttFeed.from_settings(feed), str(args.file), payload, datetime.now(UTC), regions)
+    envelope = FeedDecoding.from_settings(feed).envelope(str(args.file), payload, datetime.now(UTC), regions)
     if envelope.dead_letter is not None:
         print(f"{args.file}: would be a dead letter of feed {feed.id}: {envelope.dead_letter.reason}")
         return 1

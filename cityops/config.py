@@ -26,6 +26,14 @@ class ConfigError(Exception):
     """A configuration problem, already phrased for the person who wrote the file."""
 
 
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+    return value
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,12 +48,8 @@ class CitySettings(Section):
 
     @field_validator("timezone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
-        return value
+    def _known_city_zone(cls, value: str) -> str:
+        return _known_zone(value)
 
 
 class StoreSettings(Section):
@@ -106,6 +110,7 @@ class FeedSettings(Section):
     max_pages: Annotated[int, Field(ge=1)] = 20
     decoder: str
     crs: str = "wgs84"
+    time_zone: str | None = None  # IANA zone for times without an offset (default: the format's own rule)
     qos: Literal[0, 1] = 1
     stale_after_s: Annotated[int, Field(ge=1)] = 120
     mapping: Mapping | None = None  # the field paths of the mapped-json decoder
@@ -135,6 +140,11 @@ class FeedSettings(Section):
             known = ", ".join(sorted([*DECODERS, "mapped-json"]))
             raise ValueError(f"unknown decoder {value!r}; known: {known}")
         return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_feed_zone(cls, value: str | None) -> str | None:
+        return value if value is None else _known_zone(value)
 
     @field_validator("crs")
     @classmethod

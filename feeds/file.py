@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.mqtt import MqttFeed, envelope_for
+from feeds.decoding import FeedDecoding
 from feeds.records import DeadLetter
 from layers.regions import RegionIndex
 from store.writer import Envelope, Writer
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class FileReplay:
     def __init__(self, settings, *, writer: Writer, regions: RegionIndex):
         self.settings = settings
-        self.feed = MqttFeed.from_settings(settings)
+        self.feed = FeedDecoding.from_settings(settings)
         self.writer, self.regions = writer, regions
         self.sent = 0
         self._stop = threading.Event()
@@ -52,7 +52,7 @@ class FileReplay:
                 self.writer.put(Envelope(self.settings.id, now, dead_letter=DeadLetter(now, self.settings.id, source,
                                                                                         payload, b"")))  # fmt: skip
             else:
-                self.writer.put(envelope_for(self.feed, source, payload, now, self.regions))
+                self.writer.put(self.feed.envelope(source, payload, now, self.regions))
             self.sent += 1
 
     def messages(self) -> Iterator[tuple[datetime | None, str, bytes | str]]:

@@ -22,7 +22,7 @@ import jmespath
 import orjson
 
 from feeds import health
-from feeds.mqtt import MqttFeed, envelope_for
+from feeds.decoding import FeedDecoding
 from layers.regions import RegionIndex
 from store.database import Store
 from store.writer import Writer
@@ -45,7 +45,7 @@ class HttpPoller:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.settings = settings
-        self.feed = MqttFeed.from_settings(settings)  # the decoder and CRS; the topics are not used
+        self.feed = FeedDecoding.from_settings(settings)
         self.writer, self.regions, self.store, self.sleep = writer, regions, store, sleep
         self.next_page = jmespath.compile(settings.next_page) if settings.next_page else None
         self.etag: str | None = None
@@ -64,7 +64,7 @@ class HttpPoller:
                 if pages == 0:
                     self.etag = headers.get("ETag") or self.etag
                     self.last_modified = headers.get("Last-Modified") or self.last_modified
-                self.writer.put(envelope_for(self.feed, url, body, datetime.now(UTC), self.regions))
+                self.writer.put(self.feed.envelope(url, body, datetime.now(UTC), self.regions))
                 pages += 1
                 url = self._next(body)
         except FetchFailed as exc:

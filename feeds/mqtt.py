@@ -13,39 +13,35 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from feeds.decoders import DECODERS, DecodeError, Decoder, Message
-from feeds.decoders.mapped_json import MappedJson
-from feeds.normalize import normalize
-from feeds.records import DeadLetter
-from layers.crs import Converter, to_wgs84
+from feeds.decoding import FeedDecoding
 from layers.regions import RegionIndex
-from store.writer import Envelope, Writer
+from store.writer import Writer
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class MqttFeed:
-    id: str
+    """An MQTT feed: the topics it claims and how its payloads decode."""
+
+    decoding: FeedDecoding
     topics: tuple[str, ...]
-    decoder: Decoder
-    to_wgs84: Converter
     qos: int = 1
-    sentinels: frozenset[float] = frozenset()
-    units: dict[str, tuple[str, float, float]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, feed) -> MqttFeed:
-        decoder = MappedJson(feed.mapping) if feed.decoder == "mapped-json" else DECODERS[feed.decoder]
-        units = {name: (u.to, u.factor, u.offset) for name, u in feed.units.items()}
-        return cls(feed.id, tuple(feed.topics), decoder, to_wgs84(feed.crs), feed.qos, frozenset(feed.sentinels), units)
+        return cls(FeedDecoding.from_settings(feed), tuple(feed.topics), feed.qos)
+
+    @property
+    def id(self) -> str:
+        return self.decoding.id
 
 
 class MqttIngest:
@@ -143,27 +139,4 @@ class MqttIngest:
             if ack:
                 ack()
             return
-        self.writer.put(envelope_for(feed, msg.topic, msg.payload, now, self.regions, ack))
-
-
-def envelope_for(
-    feed: MqttFeed,
-    source: str,
-    payload: bytes,
-    received_at: datetime,
-    regions: RegionIndex,
-    ack: Callable[[], None] | None = None,
-) -> Envelope:
-    """Decode and normalize one message; whatever goes wrong becomes a dead letter with the reason."""
-    message = Message(feed.id, source, payload, received_at)
-    try:
-        records = normalize(feed.decoder(message), feed.to_wgs84, regions, feed.sentinels, feed.units)
-    except DecodeError as exc:
-        reason = str(exc)
-    except Exception as exc:  # a decoder bug must not stop the feed either
-        log.exception("decoder of feed %s failed on %s", feed.id, source)
-        reason = f"decoder failed: {type(exc).__name__}: {exc}"
-    else:
-        return Envelope(feed.id, received_at, records=records, ack=ack)
-    dead = DeadLetter(received_at, feed.id, source, reason[:1000], bytes(payload))
-    return Envelope(feed.id, received_at, dead_letter=dead, ack=ack)
+        self.writer.put(feed.decoding.envelope(msg.topic, msg.payload, now, self.regions, ack))

@@ -23,6 +23,7 @@ class Message:
     source: str  # MQTT topic, URL or file path
     payload: bytes
     received_at: datetime
+    time_zone: tzinfo | None = None  # the feed's zone for times written without an offset
 
     @property
     def digest(self) -> str:

@@ -39,7 +39,7 @@ def decode(message: Message) -> Decoded:
     missing = [name for name in REQUIRED if text(alert, name) is None]
     if missing:
         raise DecodeError(f"CAP alert lacks required element{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
-    sent = parse_time(text(alert, "sent"), "sent")
+    sent = parse_time(text(alert, "sent"), "sent", assume=message.time_zone)
     msg_type = text(alert, "msgType")
     identifier, sender = text(alert, "identifier"), text(alert, "sender")
     info = _choose_info(alert.findall(f"{{{ns}}}info"), ns)

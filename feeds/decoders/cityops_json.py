@@ -86,7 +86,7 @@ def _time(item: dict[str, Any], message: Message) -> datetime:
         return message.received_at
     if not isinstance(raw, str):
         raise DecodeError(f"'ts' must be an ISO 8601 string, got {type(raw).__name__}")
-    return parse_time(raw, "ts")
+    return parse_time(raw, "ts", assume=message.time_zone)
 
 
 def _domain(item: dict[str, Any]) -> str:

@@ -40,17 +40,19 @@ def _text(element: ET.Element, path: str) -> str | None:
     return found.text.strip() if found is not None and found.text and found.text.strip() else None
 
 
-def _time(raw: str | None) -> datetime:
+def _time(raw: str | None, message: Message) -> datetime:
     if raw is None:
         raise DecodeError("a situation record needs situationRecordVersionTime or situationRecordCreationTime")
-    return parse_time(raw, "situationRecordVersionTime", assume=UTC)
+    return parse_time(raw, "situationRecordVersionTime", assume=message.time_zone or UTC)
 
 
 def _event(situation: ET.Element, record: ET.Element, message: Message) -> Event:
     record_id = record.get("id") or situation.get("id")
     if not record_id:
         raise DecodeError("a situation record needs an id")
-    ts = _time(_text(record, f"{D2}situationRecordVersionTime") or _text(record, f"{D2}situationRecordCreationTime"))
+    ts = _time(
+        _text(record, f"{D2}situationRecordVersionTime") or _text(record, f"{D2}situationRecordCreationTime"), message
+    )
     lon = lat = None
     display = record.find(f".//{D2}locationForDisplay")
     if display is not None:

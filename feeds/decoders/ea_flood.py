@@ -59,11 +59,11 @@ def _number(value: Any, name: str) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _time(raw: Any) -> datetime:
+def _time(raw: Any, message: Message) -> datetime:
     raw = _one(raw)
     if not isinstance(raw, str):
         raise DecodeError("a reading needs 'dateTime'")
-    return parse_time(raw, "dateTime", assume=UTC)
+    return parse_time(raw, "dateTime", assume=message.time_zone or UTC)
 
 
 def metric(parameter: str, qualifier: str | None) -> str:
@@ -122,7 +122,7 @@ def _reading(item: dict[str, Any], message: Message, out: Decoded) -> None:
 
 def _add(out: Decoded, message: Message, station: str, name: str, unit: str, reading: dict[str, Any]) -> None:
     value = _number(reading.get("value"), "value")
-    ts = _time(reading.get("dateTime"))
+    ts = _time(reading.get("dateTime"), message)
     out.observations.append(
         Observation(entity_id=f"{message.feed_id}:{station}", metric=name, value=value, unit=unit, ts=ts,
                     feed_id=message.feed_id, msg_id=f"{station}/{name}/{ts:%Y%m%dT%H%M%S}",

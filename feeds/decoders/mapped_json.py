@@ -3,17 +3,16 @@
     [feeds.mapping]
     items = "data.readings"          # where the records are (default: the payload, or each item of a list)
     id = "deviceId"                  # the device's own id
-    time = "ts"                      # ISO 8601 or epoch seconds / milliseconds
-    time_zone = "Asia/Shanghai"      # for times without an offset
+    time = "ts"                      # ISO 8601 (without an offset: the feed's time_zone, else UTC) or epoch s / ms
     lon = "pos.lng"
     lat = "pos.lat"
     domain = "flood"
     kind = "rain_gauge"
-    sentinels = [-9999, -999999]     # values that mean "no reading": stored as missing, never as numbers
     [feeds.mapping.values]           # metric → path
     rain_1h = "r1h"
     [feeds.mapping.units]
     rain_1h = "mm"
+Sentinel values and unit conversions are the feed's (`sentinels`, `units`), as for every decoder.
 Each record gives its device (an entity, placed when it has coordinates) and one observation per metric.
 """
 
@@ -22,7 +21,6 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import jmespath
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -46,7 +44,6 @@ class Mapping(BaseModel):
     items: PathExpression | None = None
     id: PathExpression
     time: PathExpression | None = None
-    time_zone: str = "UTC"
     lon: PathExpression | None = None
     lat: PathExpression | None = None
     name: PathExpression | None = None
@@ -54,22 +51,12 @@ class Mapping(BaseModel):
     kind: str
     values: dict[str, PathExpression] = Field(min_length=1)
     units: dict[str, str] = Field(default_factory=dict)
-    sentinels: list[float] = Field(default_factory=list)
 
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
         if value not in DOMAINS:
             raise ValueError(f"domain must be one of {', '.join(DOMAINS)}")
-        return value
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except Exception:
-            raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
 
@@ -85,14 +72,12 @@ class MappedJson:
 
     def __init__(self, mapping: Mapping):
         self.mapping = mapping
-        self.zone = ZoneInfo(mapping.time_zone)
         self.paths = {
             key: _compile(getattr(mapping, key))
             for key in ("items", "id", "time", "lon", "lat", "name")
             if getattr(mapping, key) is not None
         }
         self.values = {metric: _compile(path) for metric, path in mapping.values.items()}
-        self.sentinels = set(mapping.sentinels)
 
     def __call__(self, message: Message) -> Decoded:
         doc = parse_json(message.payload)
@@ -130,11 +115,10 @@ class MappedJson:
         msg_id = f"{source_id}@{ts.isoformat()}"
         for metric, path in self.values.items():
             value = _float(path.search(record), metric)
-            missing = value is None or value in self.sentinels
             out.observations.append(
-                Observation(entity_id=entity_id, metric=metric, value=None if missing else value,
+                Observation(entity_id=entity_id, metric=metric, value=value,
                             unit=self.mapping.units.get(metric, ""), ts=ts, feed_id=message.feed_id, msg_id=msg_id,
-                            quality="missing" if missing else "ok")
+                            quality="missing" if value is None else "ok")
             )  # fmt: skip
 
     def _time(self, raw: Any, message: Message) -> datetime:
@@ -148,7 +132,7 @@ class MappedJson:
                 raise DecodeError(f"time {raw!r} is out of range") from None
         if not isinstance(raw, str):
             raise DecodeError(f"time must be ISO 8601 text or epoch seconds, not {type(raw).__name__}")
-        return parse_time(raw, "time", assume=self.zone)
+        return parse_time(raw, "time", assume=message.time_zone or UTC)
 
 
 def _float(value: Any, name: str) -> float | None:

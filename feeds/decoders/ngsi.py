@@ -149,5 +149,5 @@ def _time(attrs: dict[str, tuple[Any, str | None]], message: Message) -> datetim
         if not isinstance(raw, str):
             continue
         # an interval "from/to": the observation ends at "to"
-        return parse_time(raw.split("/")[-1], key, assume=UTC)
+        return parse_time(raw.split("/")[-1], key, assume=message.time_zone or UTC)
     return message.received_at

@@ -47,10 +47,10 @@ def _from_xml(body: bytes) -> list[dict[str, Any]]:
     return [{child.tag: (child.text or "").strip() or None for child in request} for request in items]
 
 
-def _time(value: Any, name: str) -> datetime | None:
+def _time(value: Any, name: str, message: Message) -> datetime | None:
     if value in (None, ""):
         return None
-    return parse_time(str(value), name)
+    return parse_time(str(value), name, assume=message.time_zone)
 
 
 def _event(request: Any, message: Message) -> Event:
@@ -59,8 +59,8 @@ def _event(request: Any, message: Message) -> Event:
     request_id = request.get("service_request_id") or request.get("token")
     if request_id in (None, ""):
         raise DecodeError("a service request needs 'service_request_id'")
-    requested = _time(request.get("requested_datetime"), "requested_datetime")
-    updated = _time(request.get("updated_datetime"), "updated_datetime") or requested or message.received_at
+    requested = _time(request.get("requested_datetime"), "requested_datetime", message)
+    updated = _time(request.get("updated_datetime"), "updated_datetime", message) or requested or message.received_at
     lon = lat = None
     if request.get("lat") not in (None, "") and request.get("long") not in (None, ""):
         try:

@@ -10,6 +10,7 @@ import pytest
 
 from cityops.broker import PythonBroker, free_port
 from feeds.decoders import DECODERS
+from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.crs import to_wgs84
 from store.database import Store
@@ -58,7 +59,7 @@ class Pipeline:
         self.store = Store(tmp_path / "cityops.duckdb")
         self.writer = Writer(self.store)
         self.writer.start()
-        feed = MqttFeed("flood", ("city/flood/#",), DECODERS["cityops-json"], to_wgs84("wgs84"))
+        feed = MqttFeed(FeedDecoding("flood", DECODERS["cityops-json"], to_wgs84("wgs84")), ("city/flood/#",))
         self.ingest = MqttIngest(
             host="127.0.0.1",
             port=port,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.decoders import DECODERS, DecodeError, Message
-from feeds.mqtt import MqttFeed, envelope_for
+from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
 
 decode = DECODERS["cityops-json"]
@@ -152,9 +152,9 @@ def regions():
     )
 )
 def test_arbitrary_payloads_become_records_or_a_dead_letter_with_its_reason(raw):
-    # envelope_for is what a transport calls: whatever the bytes, the result is records or a dead letter.
-    feed = MqttFeed("f", ("#",), decode, to_wgs84("gcj02"))
-    env = envelope_for(feed, "t", raw, NOW, regions())
+    # FeedDecoding.envelope is what a transport calls: whatever the bytes, the result is records or a dead letter.
+    feed = FeedDecoding("f", decode, to_wgs84("gcj02"))
+    env = feed.envelope("t", raw, NOW, regions())
     assert (env.records is None) != (env.dead_letter is None)
     if env.dead_letter is not None:
         assert env.dead_letter.reason and env.dead_letter.raw == raw
@@ -165,10 +165,10 @@ def test_normalize_converts_crs_and_assigns_regions(demo_regions):
     from layers.crs import wgs84_to_gcj02
 
     lon, lat = wgs84_to_gcj02(115.490556, 38.858056)
-    feed = MqttFeed("f", ("#",), decode, to_wgs84("gcj02"))
+    feed = FeedDecoding("f", decode, to_wgs84("gcj02"))
     payload = json.dumps(
         {"type": "entity", "id": "x", "domain": "traffic", "kind": "road_segment", "lon": lon, "lat": lat}
     ).encode()
-    entity = envelope_for(feed, "t", payload, NOW, demo_regions).records.entities[0]
+    entity = feed.envelope("t", payload, NOW, demo_regions).records.entities[0]
     assert entity.lon == pytest.approx(115.490556, abs=1e-7)
     assert entity.district_id == "130606" and entity.town_id.startswith("130606")

@@ -11,7 +11,7 @@ import pytest
 from alerts.engine import RuleEngine
 from alerts.rules import parse_rules
 from feeds.decoders import DECODERS
-from feeds.mqtt import MqttFeed, envelope_for
+from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
 from store.database import Store, frame
 from store.writer import Writer
@@ -48,14 +48,14 @@ class City:
         self.engine = RuleEngine(self.store, rules, demo_regions, clock=lambda: self.now)
         self.writer.listeners.append(self.engine.on_batch)
         self.writer.start()
-        self.feed = MqttFeed("f", ("#",), DECODERS["cityops-json"], to_wgs84("wgs84"))
+        self.feed = FeedDecoding("f", DECODERS["cityops-json"], to_wgs84("wgs84"))
         self.seq = 0
 
     def send(self, *items: dict) -> None:
         for item in items:
             self.seq += 1
             item = {"ts": self.now.isoformat(), "id": f"m{self.seq}", **item}
-            env = envelope_for(self.feed, "t", json.dumps(item).encode(), self.now, self.regions)
+            env = self.feed.envelope("t", json.dumps(item).encode(), self.now, self.regions)
             assert env.dead_letter is None, env.dead_letter
             self.writer.put(env)
         assert self.writer.flush()

@@ -1,4 +1,5 @@
-"""Mapped JSON: a vendor's device family from configuration alone — paths, time zone, sentinels, errors."""
+"""A feed's decoding settings: mapped JSON for vendor payloads (paths, errors), and the time zone, sentinels and units
+every decoder shares."""
 
 import json
 from datetime import UTC, datetime
@@ -7,7 +8,7 @@ import pytest
 
 from cityops import PROJECT_ROOT
 from cityops.config import ConfigError, load
-from feeds.mqtt import MqttFeed, envelope_for
+from feeds.decoding import FeedDecoding
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 CONFIG = """
@@ -26,17 +27,17 @@ transport = "mqtt"
 topics = ["vendor/rain/#"]
 decoder = "mapped-json"
 crs = "gcj02"
+time_zone = "Asia/Shanghai"
+sentinels = [-9999]
 
 [feeds.mapping]
 items = "data.readings"
 id = "deviceId"
 time = "ts"
-time_zone = "Asia/Shanghai"
 lon = "pos.lng"
 lat = "pos.lat"
 domain = "flood"
 kind = "rain_gauge"
-sentinels = [-9999]
 
 [feeds.mapping.values]
 rain_1h = "r1h"
@@ -50,7 +51,7 @@ rain_1h = "mm"
 def feed(tmp_path, text=CONFIG):
     path = tmp_path / "cityops.toml"
     path.write_text(text.format(regions=PROJECT_ROOT / "data/demo/regions.geojson"), encoding="utf-8")
-    return MqttFeed.from_settings(load(path, environ={}).feeds[0])
+    return FeedDecoding.from_settings(load(path, environ={}).feeds[0])
 
 
 def test_vendor_payload_becomes_devices_and_readings(tmp_path, demo_regions):
@@ -59,7 +60,7 @@ def test_vendor_payload_becomes_devices_and_readings(tmp_path, demo_regions):
          "bat": {"pct": 88}},
         {"deviceId": "R-8", "ts": 1784534400000, "r1h": -9999},
     ]}}  # fmt: skip
-    env = envelope_for(feed(tmp_path), "vendor/rain/1", json.dumps(payload).encode(), NOW, demo_regions)
+    env = feed(tmp_path).envelope("vendor/rain/1", json.dumps(payload).encode(), NOW, demo_regions)
     assert env.dead_letter is None, env.dead_letter
     r7, r8 = env.records.entities
     assert r7.id == "vendor-rain:R-7" and r7.district_id == "130606"  # GCJ-02 converted, then placed
@@ -74,7 +75,7 @@ def test_vendor_payload_becomes_devices_and_readings(tmp_path, demo_regions):
 
 def test_a_record_without_its_id_is_a_dead_letter_with_the_reason(tmp_path, demo_regions):
     payload = {"data": {"readings": [{"ts": "2026-07-20T08:00:00Z", "r1h": 1}]}}
-    env = envelope_for(feed(tmp_path), "t", json.dumps(payload).encode(), NOW, demo_regions)
+    env = feed(tmp_path).envelope("t", json.dumps(payload).encode(), NOW, demo_regions)
     assert env.dead_letter.reason == "no device id at 'deviceId'"
 
 
@@ -99,7 +100,37 @@ def test_feed_sentinels_and_unit_conversion_apply_to_any_decoder(tmp_path, demo_
                             units={"cm": {"to": "m", "factor": 0.01}})  # fmt: skip
     measure = "http://x/id/measures/S1-level-stage-i-15_min-cm"
     items = [{"measure": measure, "value": v, "dateTime": "2024-01-01T00:00:00Z"} for v in (250, -999)]
-    env = envelope_for(MqttFeed.from_settings(settings), "t", json.dumps({"items": items}).encode(), NOW, demo_regions)
+    env = FeedDecoding.from_settings(settings).envelope("t", json.dumps({"items": items}).encode(), NOW, demo_regions)
     first, second = env.records.observations
     assert (first.value, first.unit) == (2.5, "m")
     assert (second.value, second.quality, second.unit) == (None, "missing", "m")
+
+
+@pytest.mark.parametrize(
+    ("decoder", "payload"),
+    [
+        ("ea-flood", {"items": [{"measure": "http://x/id/measures/S1-level-stage-i-15_min-m", "value": 1.2,
+                                 "dateTime": "2024-01-01T08:00:00"}]}),
+        ("cityops-json", {"type": "observation", "entity": "g1", "ts": "2024-01-01T08:00:00",
+                          "values": {"level": 1.2}}),
+        ("ngsi", {"id": "urn:ngsi-ld:WaterObserved:1", "type": "WaterObserved",
+                  "dateObserved": "2024-01-01T08:00:00", "height": 1.2}),
+    ],
+)  # fmt: skip
+def test_the_feed_time_zone_reads_times_written_without_an_offset(decoder, payload, demo_regions):
+    from cityops.config import FeedSettings
+
+    raw = json.dumps(payload).encode()
+    local = FeedSettings(id="f", transport="mqtt", topics=["x"], decoder=decoder, time_zone="Asia/Shanghai")
+    env = FeedDecoding.from_settings(local).envelope("t", raw, NOW, demo_regions)
+    assert env.dead_letter is None, env.dead_letter
+    assert {o.ts for o in env.records.observations} == {datetime(2024, 1, 1, 0, 0, tzinfo=UTC)}
+
+
+def test_an_unknown_feed_time_zone_is_refused():
+    from pydantic import ValidationError
+
+    from cityops.config import FeedSettings
+
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        FeedSettings(id="f", transport="mqtt", topics=["x"], decoder="ngsi", time_zone="Mars/Olympus")
