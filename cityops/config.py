@@ -116,6 +116,8 @@ class FeedSettings(Section):
     mapping: Mapping | None = None  # the field paths of the mapped-json decoder
     sentinels: list[float] = Field(default_factory=list)  # values meaning "no reading" (-9999, 255 …)
     units: dict[str, UnitConversion] = Field(default_factory=dict)  # e.g. cm = { to = "m", factor = 0.01 }
+    # The source's metric name → the city's, e.g. level = "water_level".
+    metrics: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _transport_needs(self) -> FeedSettings:

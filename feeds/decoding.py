@@ -1,4 +1,5 @@
-"""One feed's way from raw bytes to records, whatever the transport: decoder, CRS, time zone, sentinels, units.
+"""One feed's way from raw bytes to records, whatever the transport: decoder, CRS, time zone, sentinels, units and
+metric names.
 
 MQTT, HTTP and file feeds all hand their payloads to `FeedDecoding.envelope`, so a payload decodes the same way
 whichever way it came, and `cityops feeds check` and the dead-letter replay use exactly what ingest uses.
@@ -31,13 +32,14 @@ class FeedDecoding:
     time_zone: tzinfo | None = None  # for times without an offset; None: the decoder's documented zone, or refuse
     sentinels: frozenset[float] = frozenset()
     units: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+    metrics: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, feed) -> FeedDecoding:
         decoder = MappedJson(feed.mapping) if feed.decoder == "mapped-json" else DECODERS[feed.decoder]
         units = {name: (u.to, u.factor, u.offset) for name, u in feed.units.items()}
         zone = ZoneInfo(feed.time_zone) if feed.time_zone else None
-        return cls(feed.id, decoder, to_wgs84(feed.crs), zone, frozenset(feed.sentinels), units)
+        return cls(feed.id, decoder, to_wgs84(feed.crs), zone, frozenset(feed.sentinels), units, dict(feed.metrics))
 
     def envelope(
         self,
@@ -50,7 +52,7 @@ class FeedDecoding:
         """Decode and normalize one message; whatever goes wrong becomes a dead letter with the reason."""
         message = Message(self.id, source, payload, received_at, self.time_zone)
         try:
-            records = normalize(self.decoder(message), self.to_wgs84, regions, self.sentinels, self.units)
+            records = normalize(self.decoder(message), self.to_wgs84, regions, self.sentinels, self.units, self.metrics)
         except DecodeError as exc:
             reason = str(exc)
         except Exception as exc:  # a decoder bug must not stop the feed either

@@ -13,10 +13,14 @@ def normalize(
     regions: RegionIndex,
     sentinels: frozenset[float] = frozenset(),
     units: dict[str, tuple[str, float, float]] | None = None,
+    metrics: dict[str, str] | None = None,
 ) -> Decoded:
-    """Sentinel values become missing, units become the stored unit (value × factor + offset), places WGS84."""
-    if sentinels or units:
+    """Sentinel values become missing, units the stored unit (value × factor + offset), metric names the city's
+    (so one rule covers a quantity whichever system measured it), places WGS84."""
+    if sentinels or units or metrics:
         for o in decoded.observations:
+            if metrics:
+                o.metric = metrics.get(o.metric, o.metric)
             if o.value is not None and o.value in sentinels:
                 o.value, o.quality = None, "missing"
             if units and o.unit in units:

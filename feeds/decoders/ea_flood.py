@@ -2,9 +2,10 @@
 
 The model for a hydrology poller: `items` is a list or one object, and many fields are a list or a scalar (the
 first is taken). About one station in ten has no coordinates (it is kept, unplaced); measures without a latest
-reading give no observation; unit "---" means unknown and is stored as such (empty), never guessed. Times
-without an offset are UTC, as the API documents. Metric names come from the measure: `level` for the stage,
-`level_downstream_stage`, `rainfall`, `flow`.
+reading give no observation; a station's embedded measures give its latest readings; unit "---" means unknown and
+is stored as such (empty), never guessed. Times without an offset are UTC, as the API documents (or the feed's
+time_zone). Metric names come from the measure: `level` for the stage, `level_downstream_stage`, `rainfall`,
+`flow`.
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ def _station(item: dict[str, Any], message: Message, out: Decoded) -> None:
                kind="rain_gauge" if rain else "river_gauge", name=str(_one(item.get("label")) or reference),
                lon=lon, lat=lat, attributes=attributes)
     )  # fmt: skip
+    # A station read one by one (or with `_view=full`) embeds its measures with their latest readings: one
+    # poll of one URL then gives the places and the values.
+    for measure in measures:
+        if isinstance(measure, dict) and "latestReading" in measure:
+            _measure({"stationReference": reference, **measure}, message, out)
 
 
 def _measure(item: dict[str, Any], message: Message, out: Decoded) -> None:

@@ -14,6 +14,10 @@ decode = DECODERS["ea-flood"]
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
+# Read off the fixture's two measures (level-downstage and level-stage, unit mASD).
+EMBEDDED_1491TH = {("ea:1491TH", "level_downstream_stage", "mASD"): 1.877, ("ea:1491TH", "level", "mASD"): 2.098}
+
+
 def load(fixture_path, name: str):
     return decode(Message("ea", name, fixture_path(f"hydrology/ea_flood_monitoring_{name}.json").read_bytes(), NOW))
 
@@ -29,8 +33,12 @@ def test_stations_some_without_coordinates(fixture_path):
 
 
 def test_one_station_as_an_object_with_its_typical_range(fixture_path):
-    [station] = load(fixture_path, "station_1491TH").entities  # `items` is an object here, not a list
+    out = load(fixture_path, "station_1491TH")
+    [station] = out.entities  # `items` is an object here, not a list
     assert station.attributes["warning_level"] == 2.4 and station.attributes["max_on_record"] == 2.722
+    # Its embedded measures carry the latest readings: one response gives the place and the values.
+    readings = {(o.entity_id, o.metric, o.unit): o.value for o in out.observations}
+    assert readings == EMBEDDED_1491TH
 
 
 def test_rainfall_stations_are_rain_gauges(fixture_path):

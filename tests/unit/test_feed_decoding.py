@@ -93,16 +93,16 @@ def test_mapped_json_needs_its_mapping(tmp_path):
         feed(tmp_path, text)
 
 
-def test_feed_sentinels_and_unit_conversion_apply_to_any_decoder(tmp_path, demo_regions):
+def test_feed_sentinels_units_and_metric_names_apply_to_any_decoder(tmp_path, demo_regions):
     from cityops.config import FeedSettings
 
     settings = FeedSettings(id="ea", transport="mqtt", topics=["x"], decoder="ea-flood", sentinels=[-999],
-                            units={"cm": {"to": "m", "factor": 0.01}})  # fmt: skip
+                            units={"cm": {"to": "m", "factor": 0.01}}, metrics={"level": "water_level"})  # fmt: skip
     measure = "http://x/id/measures/S1-level-stage-i-15_min-cm"
     items = [{"measure": measure, "value": v, "dateTime": "2024-01-01T00:00:00Z"} for v in (250, -999)]
     env = FeedDecoding.from_settings(settings).envelope("t", json.dumps({"items": items}).encode(), NOW, demo_regions)
     first, second = env.records.observations
-    assert (first.value, first.unit) == (2.5, "m")
+    assert (first.value, first.unit, first.metric) == (2.5, "m", "water_level")  # in the city's vocabulary
     assert (second.value, second.quality, second.unit) == (None, "missing", "m")
 
 
