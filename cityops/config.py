@@ -22,6 +22,10 @@ from layers.crs import to_wgs84
 ENV_PREFIX = "CITYOPS_"
 
 
+# A feed URL starting with this is served by the demo city's simulator (feeds/simulator/sources.py).
+DEMO_SOURCES = "{demo}/"
+
+
 class ConfigError(Exception):
     """A configuration problem, already phrased for the person who wrote the file."""
 
@@ -123,7 +127,7 @@ class FeedSettings(Section):
     def _transport_needs(self) -> FeedSettings:
         if self.transport == "mqtt" and not self.topics:
             raise ValueError("an mqtt feed needs 'topics'")
-        if self.transport == "http" and not (self.url and self.url.startswith(("http://", "https://"))):
+        if self.transport == "http" and not (self.url and self.url.startswith(("http://", "https://", DEMO_SOURCES))):
             raise ValueError("an http feed needs a 'url' starting with http:// or https://")
         if self.transport == "file" and self.path is None:
             raise ValueError("a file feed needs a 'path'")
@@ -217,6 +221,14 @@ class Settings(Section):
                 if item.id in seen:
                     raise ValueError(f"{name} id {item.id!r} appears twice")
                 seen.add(item.id)
+        return self
+
+    @model_validator(mode="after")
+    def _demo_sources_need_the_simulator(self) -> Settings:
+        demo = [f.id for f in self.feeds if (f.url or "").startswith(DEMO_SOURCES)]
+        if demo and not self.simulator.enabled:
+            raise ValueError(f"feed {demo[0]} reads {DEMO_SOURCES}…, which only the demo simulator serves "
+                             "([simulator] enabled = true)")  # fmt: skip
         return self
 
 

@@ -14,7 +14,7 @@ from alerts.engine import RuleEngine
 from alerts.rules import Rule, RuleError, load_rules
 from alerts.time_limits import TimeLimits
 from cityops.broker import embedded_broker
-from cityops.config import ConfigError, Settings
+from cityops.config import DEMO_SOURCES, ConfigError, FeedSettings, Settings
 from feeds import health
 from feeds.file import FileReplay
 from feeds.http import HttpPoller
@@ -38,6 +38,7 @@ class Runtime:
     ingest: MqttIngest | None = None
     broker: object | None = None
     simulator: object | None = None
+    sources: object | None = None  # the demo city's HTTP sources
     replays: list = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rules_mtime: float | None = None
@@ -68,7 +69,7 @@ class Runtime:
             self.reload_rules()
 
     def stop(self) -> None:
-        for part in (self.simulator, self.ingest, *self.replays):
+        for part in (self.simulator, self.sources, self.ingest, *self.replays):
             if part is not None:
                 part.stop()
         self.writer.stop()
@@ -85,6 +86,13 @@ def check_units(rules: list[Rule], settings: Settings) -> None:
     if missing and settings.units:
         listed = ", ".join(f"{unit} (rule {rule_id})" for unit, rule_id in missing)
         raise ConfigError(f"no unit of these types is configured in [[units]]: {listed}")
+
+
+def demo_url(feed: FeedSettings, sources) -> FeedSettings:
+    """The feed with a `{demo}/…` URL pointed at the demo city's HTTP sources."""
+    if not (feed.url or "").startswith(DEMO_SOURCES):
+        return feed
+    return feed.model_copy(update={"url": sources.url + feed.url[len(DEMO_SOURCES) - 1 :]})
 
 
 def start(settings: Settings) -> Runtime:
@@ -104,10 +112,23 @@ def start(settings: Settings) -> Runtime:
     engine = RuleEngine(store, rules, regions)
     writer.listeners.append(engine.on_batch)
     limits = TimeLimits(settings.alerts.time_limits, rules)
-    pollers = [
-        HttpPoller(f, writer=writer, regions=regions, store=store) for f in settings.feeds if f.transport == "http"
-    ]
     runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits)
+    city = None
+    if settings.simulator.enabled:
+        from feeds.simulator.city import DemoCity
+        from feeds.simulator.sources import DemoSources, SourceServer
+
+        sim = settings.simulator
+        city = DemoCity(regions, entities=sim.entities, seed=sim.seed, prefix=sim.topic_prefix,
+                        cycle_s=sim.scenario_cycle_s, timezone=settings.city.timezone)  # fmt: skip
+        runtime.sources = SourceServer(DemoSources(city))
+        runtime.sources.start()
+        log.info("demo city's HTTP sources on %s", runtime.sources.url)
+    pollers = [
+        HttpPoller(demo_url(f, runtime.sources), writer=writer, regions=regions, store=store)
+        for f in settings.feeds
+        if f.transport == "http"
+    ]
     if settings.alerts.rules is not None:
         runtime.rules_mtime = settings.alerts.rules.stat().st_mtime  # the version now in force
 
@@ -162,20 +183,10 @@ def start(settings: Settings) -> Runtime:
             replay.start()
             runtime.replays.append(replay)
 
-    if settings.simulator.enabled:
-        from feeds.simulator.city import DemoCity
+    if city is not None:
         from feeds.simulator.publisher import Publisher
 
-        sim = settings.simulator
-        city = DemoCity(
-            regions,
-            entities=sim.entities,
-            seed=sim.seed,
-            prefix=sim.topic_prefix,
-            cycle_s=sim.scenario_cycle_s,
-            timezone=settings.city.timezone,
-        )
-        runtime.simulator = Publisher(city, host=host, port=port, rate=sim.rate, protocol=protocol)
+        runtime.simulator = Publisher(city, host=host, port=port, rate=settings.simulator.rate, protocol=protocol)
         runtime.simulator.start()
     return runtime
 

@@ -27,6 +27,28 @@ def set_state(store: Store, feed_ids: list[str], state: str, reason: str, now: d
     store.bump_version()
 
 
+def heard_from(store: Store, feed_id: str, now: datetime | None = None) -> None:
+    """A polled source answered (new data, the same data, or nothing new: 304): it is alive, so not silent.
+
+    For a polled feed "silence" means the source stopped answering, not that it had nothing new to say; otherwise
+    a warning service with no warning in force would read as an outage.
+    """
+    now = now or datetime.now(UTC)
+    store.cursor().execute(
+        """
+        INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at)
+        VALUES ($feed, 'ok', '', $now, $now)
+        ON CONFLICT (feed_id) DO UPDATE SET
+            changed_at = CASE WHEN feed_status.state = 'ok' THEN feed_status.changed_at ELSE excluded.changed_at END,
+            state = CASE WHEN feed_status.state = 'down' THEN 'ok' ELSE feed_status.state END,
+            reason = CASE WHEN feed_status.state = 'down' THEN '' ELSE feed_status.reason END,
+            last_message_at = excluded.last_message_at
+        """,
+        {"feed": feed_id, "now": now},
+    )
+    store.bump_version()
+
+
 def connection_changed(store: Store, feed_ids: list[str], up: bool, reason: str) -> None:
     """Called by a transport when it loses or regains its source."""
     if up:

@@ -3,8 +3,9 @@
 Like a Home Assistant coordinator: a failed fetch changes the feed's health (degraded, then down after
 `down_after` failed polls in a row), never shows stale data as current. Each poll tries `retries` more times with
 exponential backoff and jitter; 4xx answers other than 408/429 are not retried. `ETag` / `Last-Modified` are sent
-back, so an unchanged source costs a 304. JSON responses can be followed page by page (`next_page` is a JMESPath to
-the next URL). Credentials come from an environment variable and never appear in a reason or a log.
+back, so an unchanged source costs a 304; a 204 (nothing in force) is an answer too. JSON responses can be followed
+page by page (`next_page` is a JMESPath to the next URL). Credentials come from an environment variable and never
+appear in a reason or a log.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ class HttpPoller:
         try:
             while url and pages < self.settings.max_pages:
                 status, body, headers = self._fetch(url, conditional=pages == 0)
-                if status == 304:
+                if pages == 0:
+                    self._answered()
+                if status in (204, 304):  # nothing (new) to say
                     break
                 if pages == 0:
                     self.etag = headers.get("ETag") or self.etag
@@ -73,11 +76,14 @@ class HttpPoller:
             reason = f"{exc} ({self.failures} failed poll{'s' if self.failures > 1 else ''} in a row)"
             log.warning("feed %s: %s", self.settings.id, reason)
             health.set_state(self.store, [self.settings.id], state, reason)
-            return
-        if self.failures or pages == 0:
-            # Reachable again, or unchanged (304): the source is fine even if nothing new came.
+
+    def _answered(self) -> None:
+        """The source answered: reachable again, and alive even if unchanged (304). Recorded before the data goes
+        to the writer, so the writer's verdict on the data (ok, or degraded when it cannot be decoded) is the last."""
+        if self.failures:
             health.set_state(self.store, [self.settings.id], "ok", "")
-        self.failures = 0
+            self.failures = 0
+        health.heard_from(self.store, self.settings.id)
 
     def _headers(self, conditional: bool) -> dict[str, str]:
         headers = {"User-Agent": "CityOps", **self.settings.headers}

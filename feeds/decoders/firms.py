@@ -3,7 +3,8 @@
 Columns are found by header name (MODIS and VIIRS files differ). `acq_time` is HHMM in UTC and is zero-padded
 again when a tool dropped the padding. `confidence` is 0–100 for MODIS and l / n / h for VIIRS; both become
 low / nominal / high. VIIRS brightness of 367 K and more is a saturated sensor, not a temperature, and is said so.
-The same detection twice (same place, time and satellite) is one event; its id is stable across files.
+The same detection twice (same place, time and satellite) is one event; its id is stable across files. A file
+with the header only is valid: no fire was detected.
 """
 
 from __future__ import annotations
@@ -58,8 +59,6 @@ def decode(message: Message) -> Decoded:
                 raise DecodeError(f"line {line}: {exc}") from None
     except csv.Error as exc:
         raise DecodeError(f"line {reader.line_num}: not CSV: {exc}") from None
-    if not events:
-        raise DecodeError("no detections in the file")
     return Decoded(events=list(events.values()))
 
 

@@ -1,13 +1,16 @@
 """The demo city's devices, their state and what they would publish at a given moment.
 
 No I/O here: `DemoCity.step(now)` advances the physics and returns (topic, payload) pairs, so tests can run a
-scenario faster than real time. The publisher (feeds/simulator/publisher.py) sends them over MQTT.
+scenario faster than real time. The publisher (feeds/simulator/publisher.py) sends them over MQTT. Three of the
+city's systems are polled over HTTP instead, as real ones are (feeds/simulator/sources.py renders them in their
+formats): the hydrology bureau's rural river stations, the satellite fire hotspots and the weather warnings.
 
 One scenario cycle (default 20 minutes) plays, as fractions of the cycle:
   0.10–0.60  a rainstorm crosses the city from south-west to north-east: rain gauges rise, then rivers (with a
              lag), then waterlogging on urban roads, then traffic slows and congestion rises where it rains
   0.15–0.55  six cameras go offline (the camera platform reports online = 0, then they fall silent)
-  0.25       a cluster of straw-burning hotspots in a rural county
+  0.15–0.60  the meteorological bureau's rainstorm warning (CAP), cancelled when the storm has passed
+  0.25       a cluster of straw-burning hotspots in a rural county (satellite detections, FIRMS)
   0.40–0.55  a building fire alarm in Lianchi
   0.50–0.65  a crowd gathers around the Ancient Lotus Pond (古莲花池)
 Traffic follows the time of day in the city's time zone, with morning and evening rush hours.
@@ -67,6 +70,7 @@ class Phase:
 STORM = Phase(0.10, 0.60)
 CAMERAS_OFF = Phase(0.15, 0.55)
 HOTSPOTS_AT = 0.25
+WARNING = Phase(0.15, 0.60)
 FIRE = Phase(0.40, 0.55)
 CROWD = Phase(0.50, 0.65)
 
@@ -96,6 +100,8 @@ class DemoCity:
         self._last_step: datetime | None = None
         self._once: set[tuple[int, str]] = set()  # (cycle, incident) already announced
         self._offline_reported: set[int] = set()
+        self.hotspots: list[dict] = []  # satellite detections, for the FIRMS file
+        self.warnings: list[dict] = []  # CAP messages of the meteorological bureau, oldest first
 
     # -- layout --------------------------------------------------------------------------------------------
     def _place(self, regions: RegionIndex, total: int) -> None:
@@ -121,6 +127,8 @@ class DemoCity:
         self.lat = np.array(lats)
         self.district = np.array(district_ids)
         self.urban = np.isin(self.district, list(URBAN))
+        # The hydrology bureau's stations (polled over HTTP); the city's own river gauges report over MQTT.
+        self.bureau = (self.kinds == "river_gauge") & ~self.urban
 
     def _points_in(self, pool, n: int):
         if n <= 0:
@@ -167,6 +175,8 @@ class DemoCity:
         """The registry: one retained message per device, with its place and thresholds."""
         out = []
         for i, entity_id in enumerate(self.ids):
+            if self.bureau[i]:
+                continue
             kind, domain = str(self.kinds[i]), str(self.domains[i])
             lon, lat = _as_published(domain, float(self.lon[i]), float(self.lat[i]))
             item = {
@@ -268,7 +278,11 @@ class DemoCity:
             self.alarm[self.fire_detector] = True
         events = []
         if phase >= HOTSPOTS_AT and self._first(cycle, "hotspots"):
-            events.extend(self._hotspot_cluster(now, cycle))
+            self._hotspot_cluster(now)
+        if WARNING.start <= phase <= WARNING.end and self._first(cycle, "warning"):
+            self._warn(now, cycle, "Alert")
+        if phase > WARNING.end and (cycle, "warning") in self._once and self._first(cycle, "warning-cancel"):
+            self._warn(now, cycle, "Cancel")
         if self.alarm[self.fire_detector] and self._first(cycle, "fire"):
             i = self.fire_detector
             events.append(
@@ -320,6 +334,8 @@ class DemoCity:
         return f"{self.prefix}/{domain}/event/{event_id}", json.dumps(item, ensure_ascii=False).encode()
 
     def _observation(self, i: int, ts: str) -> tuple[str, bytes] | None:
+        if self.bureau[i]:
+            return None
         kind, domain = self.kinds[i], self.domains[i]
         rng = self.rng
         self._seq += 1
@@ -384,18 +400,29 @@ class DemoCity:
         local = (self._last_step or datetime.now(self.tz)).astimezone(self.tz)
         return local.hour + local.minute / 60
 
-    def _hotspot_cluster(self, now: datetime, cycle: int) -> list[tuple[str, bytes]]:
+    def _hotspot_cluster(self, now: datetime) -> None:
+        """Four VIIRS detections of one overpass around a rural field; the file keeps a day of them."""
         rural = np.flatnonzero(~self.urban & (self.kinds == "rain_gauge"))
         anchor = int(self.rng.choice(rural)) if len(rural) else 0
-        out = []
-        for k in range(4):
-            lon = self.lon[anchor] + self.rng.normal(0, 0.006)
-            lat = self.lat[anchor] + self.rng.normal(0, 0.005)
-            frp = round(float(self.rng.uniform(4, 30)), 1)
-            out.append(self._event(now, f"hotspot-{cycle}-{k}", "fire", "hotspot", lon, lat, "yellow",
-                                   "秸秆焚烧火点 / Straw-burning hotspot",
-                                   f"VIIRS 375 m detection, FRP {frp} MW, confidence n"))  # fmt: skip
-        return out
+        overpass = now.replace(second=0, microsecond=0)
+        for _ in range(4):
+            self.hotspots.append({
+                "lon": float(self.lon[anchor] + self.rng.normal(0, 0.006)),
+                "lat": float(self.lat[anchor] + self.rng.normal(0, 0.005)),
+                "at": overpass,
+                "frp": round(float(self.rng.uniform(4, 30)), 1),
+                "bright_ti4": round(float(self.rng.uniform(320, 350)), 2),
+                "confidence": str(self.rng.choice(["n", "n", "h"])),
+            })  # fmt: skip
+        self.hotspots = [h for h in self.hotspots if (now - h["at"]).total_seconds() < 86_400]
+
+    def _warn(self, now: datetime, cycle: int, msg_type: str) -> None:
+        """The meteorological bureau's rainstorm warning for the city, and its cancellation."""
+        previous = self.warnings[-1] if self.warnings and self.warnings[-1]["cycle"] == cycle else None
+        self.warnings.append({"cycle": cycle, "type": msg_type, "sent": now.replace(microsecond=0),
+                              "identifier": f"BDQXT-{cycle:05d}-{msg_type.lower()}",
+                              "references": previous})  # fmt: skip
+        self.warnings = self.warnings[-20:]
 
 
 def _as_published(domain: str, lon: float, lat: float) -> tuple[float, float]:

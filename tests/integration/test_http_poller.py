@@ -141,6 +141,26 @@ def test_outage_garbage_slowness_and_recovery(source, pipeline):
     assert state(store)[0] == "ok" and count(store, "observations") == 50  # nothing valid lost, nothing twice
 
 
+def test_an_unchanged_source_is_alive_not_silent(source, pipeline):
+    from datetime import UTC, datetime, timedelta
+
+    from feeds import health
+
+    store, writer, _ = pipeline
+    poller = make(source, pipeline, stale_after_s=60)
+    source.plan = [("body", readings(3), '"v1"')]
+    poller.poll()
+    writer.flush()
+    first = store.cursor().execute("SELECT last_message_at FROM feed_status").fetchone()[0]
+    time.sleep(0.01)
+    source.plan = [("body", readings(3), '"v1"')]  # 304 from now on
+    poller.poll()
+    last = store.cursor().execute("SELECT last_message_at FROM feed_status").fetchone()[0]
+    assert last > first  # a 304 is contact with the source
+    assert health.check_silence(store, {"ea": 60}, first, now=datetime.now(UTC) + timedelta(seconds=59)) == []
+    assert health.check_silence(store, {"ea": 60}, first, now=datetime.now(UTC) + timedelta(seconds=61)) == ["ea"]
+
+
 def test_a_client_error_is_not_retried(source, pipeline):
     store, _, _ = pipeline
     poller = make(source, pipeline)

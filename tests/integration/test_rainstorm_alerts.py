@@ -1,7 +1,9 @@
-"""The demo city's rainstorm, over a real mosquitto, through ingest and the demo rules: the alerts come in order.
+"""The demo city's rainstorm, over a real mosquitto and the demo's HTTP sources, through ingest and the demo rules:
+the alerts come in order.
 
 Simulated time: the simulator's clock and the rule engine's clock move together in steps of 10 s, so a 15-minute
-storm runs in seconds while every message still crosses the broker, the decoder, the writer and DuckDB.
+storm runs in seconds while every message still crosses the broker (or the HTTP poller), the decoder, the writer
+and DuckDB.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from alerts.engine import RuleEngine
 from alerts.rules import load_rules
 from cityops import PROJECT_ROOT
 from cityops.config import load
+from cityops.runtime import demo_url
+from feeds.http import HttpPoller
 from feeds.mqtt import MqttFeed, MqttIngest
 from feeds.simulator.city import DemoCity
+from feeds.simulator.sources import DemoSources, SourceServer
 from store.database import Store
 from store.writer import Writer
 
@@ -33,9 +38,9 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     engine = RuleEngine(store, load_rules(settings.alerts.rules), demo_regions, clock=lambda: clock["now"])
     writer.listeners.append(engine.on_batch)
     writer.start()
-    ingest = MqttIngest(host="127.0.0.1", port=mosquitto.port, client_id="storm-test",
-                        feeds=[MqttFeed.from_settings(f) for f in settings.feeds], writer=writer,
-                        regions=demo_regions, username="cityops")  # fmt: skip
+    mqtt_feeds = [MqttFeed.from_settings(f) for f in settings.feeds if f.transport == "mqtt"]
+    ingest = MqttIngest(host="127.0.0.1", port=mosquitto.port, client_id="storm-test", feeds=mqtt_feeds,
+                        writer=writer, regions=demo_regions, username="cityops")  # fmt: skip
     ingest.start()
     assert ingest.connected.wait(10)
     publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="storm-pub", protocol=mqtt.MQTTv5)
@@ -43,6 +48,11 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     publisher.connect("127.0.0.1", mosquitto.port)
     publisher.loop_start()
     city = DemoCity(demo_regions, entities=1200, cycle_s=1200, started=T0)
+    sources = SourceServer(DemoSources(city))
+    sources.start()
+    pollers = [HttpPoller(demo_url(f, sources), writer=writer, regions=demo_regions, store=store)
+               for f in settings.feeds if f.transport == "http"]  # fmt: skip
+    assert {p.settings.id for p in pollers} == {"demo-hydrology", "demo-hotspots", "demo-weather"}
     sent = 0
 
     def publish(messages, retain=False):
@@ -63,6 +73,9 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     for second in range(0, 900, 10):
         clock["now"] = T0 + timedelta(seconds=second)
         publish(city.step(clock["now"], 150))
+        for poller in pollers:
+            poller.poll()
+        assert writer.flush()
         engine.tick()
         for (rule_id,) in store.cursor().execute("SELECT DISTINCT rule_id FROM alerts").fetchall():
             first.setdefault(rule_id, clock["now"])
@@ -84,6 +97,15 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     assert counts["fire-alarm"] == 1
     assert counts["crowding"] >= 1
     assert counts["camera-offline"] == 6
+    # The HTTP sources: the bureau's river stations are among those over their warning level, the hotspots came
+    # as satellite detections, the weather warning as CAP (and its cancellation when the storm had passed).
+    by_feed = dict(store.cursor().execute(
+        "SELECT e.feed_id, count(*) FROM alerts a JOIN entities e ON e.id = a.subject_id "
+        "WHERE a.rule_id = 'river-over-warning' GROUP BY ALL").fetchall())  # fmt: skip
+    assert by_feed.get("demo-hydrology", 0) >= 1, by_feed
+    events = dict(store.cursor().execute("SELECT type, count(*) FROM events GROUP BY type").fetchall())
+    assert events["hotspot"] == 4 and events["暴雨"] == 1 and events["cap_cancel"] == 1, events
+    assert {s for (s,) in store.cursor().execute("SELECT DISTINCT state FROM feed_status").fetchall()} == {"ok"}
     # Every alert has its timeline, starting with the rule that raised it.
     assert (
         store.cursor()
@@ -96,6 +118,7 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     )
 
     publisher.loop_stop()
+    sources.stop()
     ingest.stop()
     writer.stop()
     store.close()

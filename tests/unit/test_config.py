@@ -17,7 +17,8 @@ def write(tmp_path, text):
 def test_demo_config_loads_with_paths_resolved():
     settings = load(DEMO, environ={})
     assert settings.city.regions == (DEMO.parent / "regions.geojson").resolve()
-    assert [f.id for f in settings.feeds] == ["demo-traffic", "demo-flood", "demo-fire", "demo-security"]
+    assert [f.id for f in settings.feeds] == ["demo-traffic", "demo-flood", "demo-fire", "demo-security",
+                                              "demo-hydrology", "demo-hotspots", "demo-weather"]  # fmt: skip
     assert settings.feeds[0].crs == "gcj02"
 
 
@@ -26,12 +27,12 @@ def test_environment_overrides(tmp_path):
         DEMO,
         environ={
             "CITYOPS_WEB__PORT": "8099",
-            "CITYOPS_SIMULATOR__ENABLED": "false",
+            "CITYOPS_SIMULATOR__RATE": "50.5",
             "CITYOPS_STORE__PATH": str(tmp_path / "x.duckdb"),
         },
     )
     assert settings.web.port == 8099
-    assert settings.simulator.enabled is False
+    assert settings.simulator.rate == 50.5
     assert settings.store.path == tmp_path / "x.duckdb"
 
 
@@ -74,3 +75,11 @@ def test_invalid_toml_and_missing_file(tmp_path):
         load(write(tmp_path, "[city\n"), environ={})
     with pytest.raises(ConfigError, match="cannot read"):
         load(tmp_path / "nope.toml", environ={})
+
+
+def test_demo_sources_need_the_simulator(tmp_path):
+    text = DEMO.read_text(encoding="utf-8").replace("[simulator]\nenabled = true", "[simulator]\nenabled = false")
+    path = tmp_path / "c.toml"
+    path.write_text(text.replace('"regions.geojson"', f'"{DEMO.parent / "regions.geojson"}"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match="feed demo-hydrology reads \\{demo\\}/…, which only the demo simulator"):
+        load(path, environ={})

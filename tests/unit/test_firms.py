@@ -62,13 +62,16 @@ def test_unpadded_acq_time_is_padded_again():
         (b"latitude,longitude,acq_date,acq_time\n38.8,abc,2025-10-20,0130\n", "line 2: latitude/longitude"),
         (b"latitude,longitude,acq_date,acq_time\n38.8,115.4,2025-10-20,25:30\n", "is not HHMM"),
         (b"latitude,longitude,acq_date,acq_time,confidence\n38.8,115.4,2025-10-20,0130,x\n", "neither 0-100"),
-        (b"latitude,longitude,acq_date,acq_time\n", "no detections"),
         (b"\xff\xfe", "not UTF-8"),
     ],
 )
 def test_bad_files_say_why(raw, reason):
     with pytest.raises(DecodeError, match=reason):
         decode(message(raw))
+
+
+def test_a_file_with_the_header_only_means_no_fire_not_an_error():
+    assert decode(message(b"latitude,longitude,acq_date,acq_time\n")).events == []
 
 
 @settings(max_examples=200, deadline=None)

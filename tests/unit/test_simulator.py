@@ -47,8 +47,9 @@ def test_rainstorm_raises_rain_then_rivers_then_waterlogging_then_congestion(dem
         if city.depth[logging_sensors].max() >= 15:
             first.setdefault("waterlogging", second)
     assert first["rain"] < first["river"] < first["waterlogging"] < 720
-    assert sorted(set(events)) == ["crowding", "fire_alarm", "hotspot"]
-    assert events.count("hotspot") == 4  # one cluster per cycle
+    assert sorted(set(events)) == ["crowding", "fire_alarm"]  # over MQTT; hotspots and warnings are polled
+    assert len(city.hotspots) == 4  # one cluster per cycle
+    assert [w["type"] for w in city.warnings] == ["Alert", "Cancel"]
     # During the storm, traffic in the rain is slower than before it.
     before = np.mean(congestion[0])
     during = np.mean(congestion[6])
