@@ -14,7 +14,7 @@ from alerts.cap import to_cap
 from cityops import PROJECT_ROOT
 from dashboard import layers_api
 from dashboard.i18n import translator
-from dashboard.pages import duty, wall
+from dashboard.pages import duty, feeds_admin, wall
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
 from store import alerts as alert_store
@@ -59,6 +59,9 @@ def create_app(settings, store: Store, regions: RegionIndex, writer: Writer | No
     wall.register_callbacks(context)
     dash.register_page("duty", path="/duty", layout=partial(duty.layout, context), title=t("Duty desk"))
     duty.register_callbacks(context)
+    dash.register_page("feeds-admin", path="/admin/feeds", layout=partial(feeds_admin.layout, context),
+                       title=t("Feeds and dead letters"))  # fmt: skip
+    feeds_admin.register_callbacks(context, writer)
     app.layout = html.Div([dash.page_container])
     layers_api.register(app.server, regions, snapshots)
 

@@ -78,4 +78,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        3,
+        "dead letters remember their replay",
+        """
+        ALTER TABLE dead_letters ADD COLUMN replayed_at TIMESTAMPTZ;
+        ALTER TABLE dead_letters ADD COLUMN replay_note VARCHAR;   -- the outcome of the latest replay
+        """,
+    ),
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
@@ -18,6 +17,7 @@ from alerts.actions import act
 from alerts.lifecycle import TransitionError, allowed_actions
 from dashboard.i18n import N_, normalize_language, translator
 from dashboard.pages.wall import SEVERITY_LABELS, STATE_NAMES
+from dashboard.timefmt import local_time
 from store import alerts as alert_store
 
 ACTION_LABELS = {
@@ -163,7 +163,7 @@ def register_callbacks(context) -> None:
                         html.Dt(t("Unit")),
                         html.Dd((unit.name_zh if lang == "zh_CN" else unit.name_en) if unit else alert["unit_type"]),
                         html.Dt(t("Raised")),
-                        html.Dd(_time(alert["created_at"], tz)),
+                        html.Dd(local_time(alert["created_at"], tz)),
                     ]
                 ),  # fmt: skip
                 html.A(t("Export as CAP"), href=f"/api/alerts/{alert['id']}.cap", className="cap-link"),
@@ -172,7 +172,7 @@ def register_callbacks(context) -> None:
         entries = [
             html.Li(
                 [
-                    html.Span(_time(e["ts"], tz), className="event-time"),
+                    html.Span(local_time(e["ts"], tz), className="event-time"),
                     html.B(t(ACTION_LABELS.get(e["action"], e["action"]))),
                     html.Span(e["actor"], className="actor"),
                     html.Span(e["note"], className="note"),
@@ -213,9 +213,3 @@ def register_callbacks(context) -> None:
         except TransitionError as exc:
             return t("Not done: {reason}", reason=str(exc)), no_update
         return t("Done: {action}", action=t(ACTION_LABELS[action])), ""
-
-
-def _time(value, tz: str) -> str:
-    if value is None or pd.isna(value):
-        return ""
-    return pd.Timestamp(value).tz_convert(tz).strftime("%m-%d %H:%M:%S")

@@ -17,6 +17,7 @@ from dash.exceptions import PreventUpdate
 from alerts.levels import STATUS_CODE
 from dashboard.i18n import N_, normalize_language, translator
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
+from dashboard.timefmt import local_time
 
 DOMAIN_LABELS = {
     "traffic": N_("Traffic"),
@@ -292,7 +293,7 @@ def _figures(snap: Snapshot, t) -> list:
 def _ticker(snap: Snapshot, t, tz: str, regions, lang: str) -> list:
     items = []
     for row in snap.events.itertuples(index=False):
-        when = pd.Timestamp(row.ts).tz_convert(tz).strftime("%H:%M:%S")
+        when = local_time(row.ts, tz, "%H:%M:%S")
         region = regions.get(row.district_id) if row.district_id else None
         severity = row.severity if isinstance(row.severity, str) else None
         items.append(
