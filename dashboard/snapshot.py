@@ -77,7 +77,11 @@ class Snapshots:
         frame = queries.entity_states(self.store)
         limits = np.array([self.stale_after_s.get(f, 120) for f in frame["feed_id"]], dtype=float)
         ages = (pd.Timestamp(now) - pd.to_datetime(frame["last_seen"], utc=True)).dt.total_seconds().to_numpy()
-        fresh = ages <= limits  # never reported (NaN age): not fresh
+        feeds = queries.feed_status(self.store)
+        # A feed that is down (lost broker, failed polls, silence) makes its entities unavailable at once, like a
+        # failed fetch in Home Assistant: its last values are not shown as current while they age out.
+        down = frame["feed_id"].isin(feeds.loc[feeds["state"] == "down", "feed_id"]).to_numpy()
+        fresh = (ages <= limits) & ~down  # never reported (NaN age): not fresh
         statuses = [
             status_of(
                 None if pd.isna(value) else float(value),
@@ -105,7 +109,7 @@ class Snapshots:
             figures=figures,
             events_today=queries.events_since(self.store, local_midnight),
             events=queries.latest_events(self.store),
-            feeds=queries.feed_status(self.store),
+            feeds=feeds,
             alerts=(alerts := queries.open_alerts(self.store)),
             alert_layer=_alert_layer(alerts),
         )

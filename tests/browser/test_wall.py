@@ -94,3 +94,26 @@ def test_wall_in_chinese_with_no_data_shown_as_no_data(app, chromium, output_dir
     (output_dir / "screenshots").mkdir(exist_ok=True)
     page.screenshot(path=output_dir / "screenshots" / "wall-nodata-zh.png")
     page.close()
+
+
+def test_a_feed_that_goes_down_turns_its_layer_grey_at_once(app, publisher, mosquitto, chromium, output_dir):
+    for n in range(40):
+        send(publisher, f"test/flood/entity/g{n}", {
+            "type": "entity", "id": f"g{n}", "domain": "flood", "kind": "river_gauge", "name": f"gauge {n}",
+            "lon": LIANCHI[0] + (n % 8) * 0.01, "lat": LIANCHI[1] + (n // 8) * 0.01,
+            "attributes": {"levels": {"metric": "water_level", "yellow": 10, "red": 12}}})  # fmt: skip
+        send(
+            publisher, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}", "values": {"water_level": 5}}
+        )
+    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
+    wait_until(lambda: page.locator(".cluster-k, path.pt-k").count() > 0, 15, "healthy gauges drawn as ok")
+
+    started = time.monotonic()
+    mosquitto.stop()  # the feed's source is gone: the values on screen are no longer current
+    wait_until(lambda: page.locator(".cluster-k, path.pt-k").count() == 0, 10, "no gauge still shown as ok")
+    wait_until(lambda: page.locator(".cluster-n, path.pt-n").count() > 0, 5, "the gauges shown as no data")
+    assert "test-flood" in page.locator(".feed-down").inner_text()
+    print(f"\nlayer grey {time.monotonic() - started:.2f} s after the broker stopped (freshness limit 600 s)")
+    page.screenshot(path=output_dir / "screenshots" / "wall-feed-down.png")
+    page.close()
