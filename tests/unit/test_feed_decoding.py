@@ -134,3 +134,44 @@ def test_an_unknown_feed_time_zone_is_refused():
 
     with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
         FeedSettings(id="f", transport="mqtt", topics=["x"], decoder="ngsi", time_zone="Mars/Olympus")
+
+
+# Each decoder with the folder of its real fixtures; mapped JSON reads the EA readings through paths.
+FIXTURES = {"firms-csv": "fire", "cap": "cap", "ngsi": "fiware", "open311": "open311", "ea-flood": "hydrology",
+            "datex2": "traffic", "mapped-json": "hydrology"}  # fmt: skip
+VENDOR_MAPPING = {"items": "items", "id": "measure", "time": "dateTime", "domain": "flood", "kind": "river_gauge",
+                  "values": {"level": "value"}}  # fmt: skip
+
+
+def _decoding(decoder: str) -> FeedDecoding:
+    from cityops.config import FeedSettings
+
+    mapping = VENDOR_MAPPING if decoder == "mapped-json" else None
+    return FeedDecoding.from_settings(FeedSettings(id="f", transport="mqtt", topics=["x"], decoder=decoder,
+                                                   mapping=mapping))  # fmt: skip
+
+
+def _real_payloads(folder: str) -> list[bytes]:
+    return [p.read_bytes() for p in sorted((PROJECT_ROOT / "tests" / "fixtures" / folder).rglob("*")) if p.is_file()]
+
+
+@pytest.mark.parametrize("decoder", sorted(FIXTURES))
+def test_mutated_real_payloads_become_records_or_dead_letters_with_a_reason(decoder, demo_regions):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    decoding, payloads = _decoding(decoder), _real_payloads(FIXTURES[decoder])
+    assert payloads, f"no fixtures for {decoder}"
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from(payloads), st.floats(0, 1), st.binary(max_size=8), st.integers(0, 2))
+    def check(payload, cut, noise, how):
+        at = int(len(payload) * cut)
+        mutated = [payload[:at], payload[:at] + noise + payload[at + len(noise) :], noise + payload][how]
+        env = decoding.envelope("t", mutated, NOW, demo_regions)  # anything escaping here fails the test
+        assert (env.records is None) != (env.dead_letter is None)
+        if env.dead_letter is not None:
+            assert env.dead_letter.raw == mutated
+            assert env.dead_letter.reason and not env.dead_letter.reason.startswith("decoder failed"), env.dead_letter
+
+    check()
