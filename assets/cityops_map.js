@@ -12,6 +12,12 @@ window.cityops.map = (function () {
     return (i !== undefined && i < codes.length) ? codes.charAt(i) : "n";
   }
 
+  // A click drills down: district → /region/<id>, device → /entity/<id>, alert → /alert/<id> (same language).
+  function drillTo(kind, id) {
+    const lang = new URLSearchParams(window.location.search).get("lang");
+    window.location.assign("/" + kind + "/" + encodeURIComponent(id) + (lang ? "?lang=" + encodeURIComponent(lang) : ""));
+  }
+
   function textTooltip(text) {
     const el = document.createElement("div");
     el.textContent = text;
@@ -32,6 +38,7 @@ window.cityops.map = (function () {
         className: "pt pt-" + s,
       });
       marker.bindTooltip(textTooltip(feature.properties.name));
+      marker.on("click", function () { drillTo("entity", feature.properties.id); });
       return marker;
     },
 
@@ -64,11 +71,13 @@ window.cityops.map = (function () {
       });
       const lang = (context.hideout && context.hideout.lang) || "zh_CN";
       marker.bindTooltip(textTooltip(lang === "en" ? p.en : p.zh));
+      marker.on("click", function () { drillTo("alert", p.id); });
       return marker;
     },
 
     regionEachFeature: function (feature, layer) {
       layer.bindTooltip(textTooltip(feature.properties.name), {sticky: true});
+      layer.on("click", function () { drillTo("region", feature.properties.id); });
     },
 
     regionStyle: function (feature, context) {

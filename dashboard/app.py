@@ -14,7 +14,7 @@ from alerts.cap import to_cap
 from cityops import PROJECT_ROOT
 from dashboard import layers_api
 from dashboard.i18n import translator
-from dashboard.pages import duty, feeds_admin, wall
+from dashboard.pages import duty, entity, feeds_admin, region, wall
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
 from store import alerts as alert_store
@@ -62,6 +62,12 @@ def create_app(settings, store: Store, regions: RegionIndex, writer: Writer | No
     dash.register_page("feeds-admin", path="/admin/feeds", layout=partial(feeds_admin.layout, context),
                        title=t("Feeds and dead letters"))  # fmt: skip
     feeds_admin.register_callbacks(context, writer)
+    dash.register_page("region", path_template="/region/<region_id>", layout=partial(region.layout, context),
+                       title=t("Drill-down"))  # fmt: skip
+    region.register_callbacks(context)
+    dash.register_page("entity", path_template="/entity/<entity_id>", layout=partial(entity.layout, context),
+                       title=t("Drill-down"))  # fmt: skip
+    entity.register_callbacks(context)
     app.layout = html.Div([dash.page_container])
     layers_api.register(app.server, regions, snapshots)
 
@@ -70,6 +76,12 @@ def create_app(settings, store: Store, regions: RegionIndex, writer: Writer | No
         if request.path == "/":
             return redirect("/wall" + (f"?{request.query_string.decode()}" if request.query_string else ""))
         return None
+
+    @app.server.get("/alert/<int:alert_id>")
+    def alert_link(alert_id: int):
+        # An alert's own URL: its detail and timeline on the duty desk.
+        lang = request.args.get("lang")
+        return redirect(f"/duty?alert={alert_id}" + (f"&lang={lang}" if lang in ("zh_CN", "en") else ""))
 
     @app.server.get("/api/alerts/<int:alert_id>.cap")
     def alert_cap(alert_id: int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pandas as pd
@@ -99,4 +100,64 @@ def open_alerts(store: Store) -> pd.DataFrame:
         ORDER BY CASE severity WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 ELSE 3 END,
                  len(overdue_stages) DESC, created_at DESC, id DESC
         """,
+    )
+
+
+def entity(store: Store, entity_id: str) -> dict | None:
+    """One entity with its attributes (parsed) and place, or None."""
+    row = (
+        store.cursor()
+        .execute(
+            "SELECT id, feed_id, domain, kind, name, lon, lat, district_id, town_id, grid_id, attributes, first_seen "
+            "FROM entities WHERE id = $id",
+            {"id": entity_id},
+        )
+        .fetchone()
+    )
+    if row is None:
+        return None
+    keys = ("id", "feed_id", "domain", "kind", "name", "lon", "lat", "district_id", "town_id", "grid_id",
+            "attributes", "first_seen")  # fmt: skip
+    out = dict(zip(keys, row, strict=True))
+    out["attributes"] = json.loads(out["attributes"]) if out["attributes"] else {}
+    return out
+
+
+def latest_values(store: Store, entity_id: str) -> pd.DataFrame:
+    return frame(
+        store.cursor(),
+        "SELECT metric, value, unit, ts, quality FROM latest WHERE entity_id = $id ORDER BY metric",
+        {"id": entity_id},
+    )
+
+
+def history(store: Store, entity_id: str, since: datetime) -> pd.DataFrame:
+    """One entity's observations since `since`, oldest first (the drill-down chart)."""
+    return frame(
+        store.cursor(),
+        "SELECT metric, ts, value, unit FROM observations WHERE entity_id = $id AND ts >= $since ORDER BY metric, ts",
+        {"id": entity_id, "since": since},
+    )
+
+
+def alerts_of(store: Store, subject_id: str, since: datetime) -> pd.DataFrame:
+    """Alerts about one subject that were open at some moment since `since` (their periods shade the chart)."""
+    return frame(
+        store.cursor(),
+        """
+        SELECT id, rule_id, severity, state, title_zh, title_en, first_fired_at, cleared_at, updated_at
+        FROM alerts WHERE subject_id = $id AND coalesce(cleared_at, now()) >= $since
+        ORDER BY first_fired_at
+        """,
+        {"id": subject_id, "since": since},
+    )
+
+
+def entities_in(store: Store, level: str, region_id: str, limit: int = 500) -> pd.DataFrame:
+    """The entities placed in a region (district, town or grid), by domain and name."""
+    column = {"district": "district_id", "town": "town_id", "grid": "grid_id"}[level]
+    return frame(
+        store.cursor(),
+        f"SELECT id, domain, kind, name FROM entities WHERE {column} = $id ORDER BY domain, name LIMIT $n",
+        {"id": region_id, "n": limit},
     )

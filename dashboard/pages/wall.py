@@ -16,6 +16,7 @@ from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE
 from dashboard.i18n import N_, normalize_language, translator
+from dashboard.navigation import alert_href, region_href
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 from dashboard.timefmt import local_time
 
@@ -349,8 +350,14 @@ def _alert_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:
                 className=f"alert-row sev-{row.severity}" + (" overdue" if overdue else ""),
                 children=[
                     html.Span(t(SEVERITY_LABELS[row.severity]), className="event-sev"),
-                    html.Span(region.name(lang) if region else "", className="event-region"),
-                    html.Span(row.title_zh if lang == "zh_CN" else row.title_en, className="event-title"),
+                    html.A(region.name(lang), href=region_href(region.id, lang), className="event-region")
+                    if region
+                    else html.Span("", className="event-region"),
+                    html.A(
+                        row.title_zh if lang == "zh_CN" else row.title_en,
+                        href=alert_href(row.id, lang),
+                        className="event-title",
+                    ),  # fmt: skip
                     html.Span(t(STATE_NAMES[row.state]), className="alert-state"),
                     html.Span(t("Overdue"), className="overdue-badge") if overdue else None,
                 ],

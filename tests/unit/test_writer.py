@@ -126,5 +126,5 @@ def test_latest_keeps_the_newest_even_when_older_arrives_later(make):
 def test_schema_migrations_run_once(tmp_path):
     Store(tmp_path / "m.duckdb").close()
     store = Store(tmp_path / "m.duckdb")
-    assert rows(store, "SELECT version FROM schema_migrations ORDER BY 1") == [(1,), (2,)]
+    assert rows(store, "SELECT version FROM schema_migrations ORDER BY 1") == [(1,), (2,), (3,)]
     store.close()

@@ -1,0 +1,45 @@
+"""Links between the views: every state has a URL, and breadcrumbs lead back up from any place to the city."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+from dash import html
+
+from dashboard.i18n import translator
+from layers.regions import RegionIndex
+
+CITY = "city"  # /region/city is the whole city
+
+
+def region_href(region_id: str, lang: str) -> str:
+    return f"/region/{quote(region_id, safe='')}?lang={lang}"
+
+
+def entity_href(entity_id: str, lang: str) -> str:
+    return f"/entity/{quote(entity_id, safe='')}?lang={lang}"
+
+
+def alert_href(alert_id: int, lang: str) -> str:
+    return f"/alert/{int(alert_id)}?lang={lang}"
+
+
+def path_id(raw: str | None) -> str:
+    """A path variable as the id it stands for (ids may hold ':' or '/', so links quote them)."""
+    return unquote(raw or "")
+
+
+def breadcrumbs(regions: RegionIndex, region_id: str | None, lang: str, tail: str | None = None) -> html.Nav:
+    """City › district › town › grid [› tail]; every step but the last is a link."""
+    t = translator(lang)
+    steps: list[tuple[str, str | None]] = [(t("City"), region_href(CITY, lang))]
+    if region_id and region_id != CITY:
+        steps += [(r.name(lang), region_href(r.id, lang)) for r in regions.ancestors(region_id) if r.level != "city"]
+    if tail is not None:
+        steps.append((tail, None))
+    items = []
+    for n, (label, href) in enumerate(steps):
+        last = n == len(steps) - 1
+        items.append(html.Li(html.Span(label, **{"aria-current": "page"}) if last or href is None
+                             else html.A(label, href=href)))  # fmt: skip
+    return html.Nav(html.Ol(items, className="breadcrumbs"), **{"aria-label": t("Breadcrumbs")})

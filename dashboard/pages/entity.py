@@ -1,0 +1,161 @@
+"""/entity/<id>: one device — where it is (breadcrumbs), what it reads now, and its history with thresholds drawn and
+the periods of its alerts shaded. `?hours=` chooses the window; the page follows new data while it is open."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard.i18n import N_, normalize_language, translator
+from dashboard.navigation import alert_href, breadcrumbs, entity_href, path_id
+from dashboard.pages.wall import SEVERITY_LABELS, STATE_NAMES
+from dashboard.timefmt import local_time
+from store import queries
+
+WINDOWS = {6: N_("6 hours"), 24: N_("24 hours"), 168: N_("7 days"), 720: N_("30 days")}
+COLOURS = {"red": "#e5484d", "orange": "#f76b15", "yellow": "#f5d90a", "blue": "#3e8ef7"}
+THRESHOLD_ATTRIBUTES = {"warning_level": ("yellow", N_("warning level")),
+                        "guaranteed_level": ("red", N_("guaranteed level"))}  # fmt: skip
+MAX_CHARTS = 4
+
+
+def layout(context, entity_id: str | None = None, lang: str | None = None, hours: str | None = None, **_q):
+    lang = normalize_language(lang, context.settings.web.language)
+    t = translator(lang)
+    entity_id = path_id(entity_id)
+    window = int(hours) if hours and hours.isdigit() and int(hours) in WINDOWS else 24
+    item = queries.entity(context.store, entity_id)
+    if item is None:
+        return html.Div(className="drill", children=[
+            breadcrumbs(context.regions, None, lang, t("Not found")),
+            html.P(t("There is no device {id}.", id=entity_id), className="drill-empty"),
+        ])  # fmt: skip
+    region_id = item["grid_id"] or item["town_id"] or item["district_id"]
+    return html.Div(
+        className="drill",
+        children=[
+            dcc.Store(id="entity-key", data={"id": entity_id, "hours": window, "lang": lang}),
+            dcc.Store(id="entity-seen"),
+            dcc.Interval(id="entity-tick", interval=5000),
+            html.Header(
+                className="drill-header",
+                children=[
+                    breadcrumbs(context.regions, region_id, lang, item["name"]),
+                    html.Nav(
+                        className="drill-links",
+                        children=[
+                            html.A(t("Video wall"), href=f"/wall?lang={lang}"),
+                            html.A(t("Duty desk"), href=f"/duty?lang={lang}"),
+                            html.A(
+                                "English" if lang == "zh_CN" else "中文",
+                                href=entity_href(entity_id, "en" if lang == "zh_CN" else "zh_CN") + f"&hours={window}",
+                            ),
+                        ],
+                    ),
+                ],
+            ),  # fmt: skip
+            html.H1(item["name"]),
+            html.P(className="drill-meta", children=f"{item['kind']} · {item['domain']} · {item['feed_id']}"),
+            html.Nav(
+                className="drill-windows",
+                children=[
+                    html.A(
+                        t(label),
+                        href=entity_href(entity_id, lang) + f"&hours={h}",
+                        className="window-on" if h == window else None,
+                    )
+                    for h, label in WINDOWS.items()
+                ],
+            ),  # fmt: skip
+            html.Div(id="entity-body", className="drill-body"),
+        ],
+    )
+
+
+def register_callbacks(context) -> None:
+    store = context.store
+    tz = context.settings.city.timezone
+
+    @callback(
+        Output("entity-body", "children"),
+        Output("entity-seen", "data"),
+        Input("entity-tick", "n_intervals"),
+        State("entity-key", "data"),
+        State("entity-seen", "data"),
+    )
+    def body(_n, key, seen):
+        if not key or seen == store.data_version:
+            raise PreventUpdate
+        version = store.data_version
+        lang, t = key["lang"], translator(key["lang"])
+        item = queries.entity(store, key["id"])
+        if item is None:
+            return html.P(t("There is no device {id}.", id=key["id"])), version
+        now = datetime.now(UTC)
+        since = now - timedelta(hours=key["hours"])
+        latest = queries.latest_values(store, key["id"])
+        history = queries.history(store, key["id"], since)
+        alerts = queries.alerts_of(store, key["id"], since)
+        charts = [
+            dcc.Graph(figure=_chart(metric, rows, item["attributes"], alerts, (since, now), tz, t),
+                      config={"displaylogo": False}, className="drill-chart")
+            for metric, rows in list(history.groupby("metric", sort=True))[:MAX_CHARTS]
+        ]  # fmt: skip
+        now_table = html.Table(className="admin-table", children=[
+            html.Thead(html.Tr([html.Th(t("Metric")), html.Th(t("Value")), html.Th(t("Time"))])),
+            html.Tbody([
+                html.Tr([html.Td(r.metric), html.Td(_value(r.value, r.unit, t)), html.Td(local_time(r.ts, tz))])
+                for r in latest.itertuples(index=False)
+            ]),
+        ])  # fmt: skip
+        alert_list = html.Ul(className="drill-alerts", children=[
+            html.Li(className=f"sev-{a.severity}", children=[
+                html.Span(t(SEVERITY_LABELS[a.severity]), className="event-sev"),
+                html.A(a.title_zh if lang == "zh_CN" else a.title_en, href=alert_href(a.id, lang)),
+                html.Span(t(STATE_NAMES[a.state]), className="alert-state"),
+                html.Span(local_time(a.first_fired_at, tz), className="event-time"),
+            ])
+            for a in alerts.itertuples(index=False)
+        ])  # fmt: skip
+        return [
+            html.Section([html.H2(t("Now")), now_table]),
+            html.Section([html.H2(t("Alerts")), alert_list if len(alerts) else html.P(t("No alert in this window."))]),
+            html.Section([html.H2(t("History")), *(charts or [html.P(t("No reading in this window."))])]),
+        ], version
+
+
+def _value(value, unit: str, t) -> str:
+    return t("missing") if value is None or pd.isna(value) else f"{value:g} {unit}".strip()
+
+
+def _chart(metric: str, rows: pd.DataFrame, attributes: dict, alerts: pd.DataFrame, window: tuple[datetime, datetime],
+           tz: str, t) -> go.Figure:  # fmt: skip
+    unit = rows["unit"].iloc[-1] if len(rows) else ""
+    times = pd.to_datetime(rows["ts"], utc=True).dt.tz_convert(tz)
+    fig = go.Figure(go.Scatter(x=times, y=rows["value"], mode="lines", name=metric, connectgaps=False,
+                               line={"color": "#8ab4f8", "width": 2}))  # fmt: skip
+    levels = attributes.get("levels") or {}
+    if levels.get("metric") == metric:
+        for colour in ("blue", "yellow", "orange", "red"):
+            if isinstance(levels.get(colour), int | float):
+                fig.add_hline(y=levels[colour], line={"color": COLOURS[colour], "dash": "dash", "width": 1})
+    for name, (colour, label) in THRESHOLD_ATTRIBUTES.items():
+        if isinstance(attributes.get(name), int | float) and metric in ("water_level", "level"):
+            fig.add_hline(y=attributes[name], line={"color": COLOURS[colour], "width": 1.5},
+                          annotation_text=t(label), annotation_font_color=COLOURS[colour])  # fmt: skip
+    start, end = (pd.Timestamp(w).tz_convert(tz) for w in window)
+    for a in alerts.itertuples(index=False):
+        opened = max(pd.Timestamp(a.first_fired_at).tz_convert(tz), start)
+        closed = pd.Timestamp(a.cleared_at).tz_convert(tz) if not pd.isna(a.cleared_at) else end
+        fig.add_vrect(x0=opened, x1=max(closed, opened), fillcolor=COLOURS.get(a.severity, "#6b7280"), opacity=0.18,
+                      line_width=0, layer="below")  # fmt: skip
+    fig.update_layout(
+        title={"text": f"{metric} ({unit})" if unit else metric, "font": {"size": 14}},
+        template="plotly_dark", paper_bgcolor="#121923", plot_bgcolor="#0b0f14", height=260,
+        margin={"l": 50, "r": 20, "t": 40, "b": 30}, showlegend=False, xaxis={"range": [start, end]},
+    )  # fmt: skip
+    return fig

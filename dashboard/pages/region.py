@@ -1,0 +1,113 @@
+"""/region/<id>: one district, town/street or grid (or `city`) — its parts, its open alerts, its devices.
+
+Each part and each device is a link one level down; the breadcrumbs lead back up. The page follows the data.
+"""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
+
+from alerts.levels import STATUS_CODE
+from dashboard.i18n import N_, normalize_language, translator
+from dashboard.navigation import CITY, alert_href, breadcrumbs, entity_href, path_id, region_href
+from dashboard.pages.wall import SEVERITY_LABELS, STATE_NAMES
+from dashboard.timefmt import local_time
+from store import queries
+
+CHILD_LEVEL = {CITY: "district", "district": "town", "town": "grid"}
+LEVEL_NAMES = {"district": N_("Districts and counties"), "town": N_("Towns and streets"), "grid": N_("Grid cells")}
+
+
+def layout(context, region_id: str | None = None, lang: str | None = None, **_query) -> html.Div:
+    lang = normalize_language(lang, context.settings.web.language)
+    t = translator(lang)
+    region_id = path_id(region_id) or CITY
+    region = context.regions.get(region_id)
+    if region is not None and region.level == "city":
+        region_id, region = CITY, None
+    if region_id != CITY and region is None:
+        return html.Div(className="drill", children=[
+            breadcrumbs(context.regions, None, lang, t("Not found")),
+            html.P(t("There is no region {id}.", id=region_id), className="drill-empty"),
+        ])  # fmt: skip
+    city = context.settings.city
+    title = (city.name_zh if lang == "zh_CN" else city.name_en) if region is None else region.name(lang)
+    other = "en" if lang == "zh_CN" else "zh_CN"
+    return html.Div(
+        className="drill",
+        children=[
+            dcc.Store(id="region-key", data={"id": region_id, "lang": lang}),
+            dcc.Store(id="region-seen"),
+            dcc.Interval(id="region-tick", interval=3000),
+            html.Header(
+                className="drill-header",
+                children=[
+                    breadcrumbs(context.regions, None if region is None else region_id, lang),
+                    html.Nav(
+                        className="drill-links",
+                        children=[
+                            html.A(t("Video wall"), href=f"/wall?lang={lang}"),
+                            html.A(t("Duty desk"), href=f"/duty?lang={lang}"),
+                            html.A("English" if lang == "zh_CN" else "中文", href=region_href(region_id, other)),
+                        ],
+                    ),
+                ],
+            ),  # fmt: skip
+            html.H1(title),
+            html.Div(id="region-body", className="drill-body"),
+        ],
+    )
+
+
+def register_callbacks(context) -> None:
+    store, regions, snapshots = context.store, context.regions, context.snapshots
+    tz = context.settings.city.timezone
+
+    @callback(
+        Output("region-body", "children"),
+        Output("region-seen", "data"),
+        Input("region-tick", "n_intervals"),
+        State("region-key", "data"),
+        State("region-seen", "data"),
+    )
+    def body(_n, key, seen):
+        if not key or seen == snapshots.current_key():
+            raise PreventUpdate
+        snap = snapshots.get()
+        lang, t = key["lang"], translator(key["lang"])
+        region = regions.get(key["id"])
+        level = CITY if region is None else region.level
+        district = next((r.id for r in regions.ancestors(key["id"]) if r.level == "district"), None)
+        sections = []
+        child_level = CHILD_LEVEL.get(level)
+        if child_level:
+            children = sorted((r for r in regions.level(child_level) if region is None or r.parent == region.id),
+                              key=lambda r: r.id)  # fmt: skip
+            parts = [html.Li(html.A(r.name(lang), href=region_href(r.id, lang)), className=_part_class(r.id, snap))
+                     for r in children]  # fmt: skip
+            sections.append(html.Section([html.H2(t(LEVEL_NAMES[child_level])),
+                                          html.Ul(parts, className="drill-parts")]))  # fmt: skip
+        alerts = snap.alerts if district is None else snap.alerts[snap.alerts["district_id"] == district]
+        sections.append(html.Section([html.H2(t("Open alerts")), html.Ul(className="drill-alerts", children=[
+            html.Li(className=f"sev-{a.severity}", children=[
+                html.Span(t(SEVERITY_LABELS[a.severity]), className="event-sev"),
+                html.A(a.title_zh if lang == "zh_CN" else a.title_en, href=alert_href(a.id, lang)),
+                html.Span(t(STATE_NAMES[a.state]), className="alert-state"),
+                html.Span(local_time(a.created_at, tz), className="event-time"),
+            ])
+            for a in alerts.itertuples(index=False)
+        ]) if len(alerts) else html.P(t("No open alert."))]))  # fmt: skip
+        if region is not None:
+            devices = queries.entities_in(store, region.level, region.id)
+            sections.append(html.Section([html.H2(t("Devices")), html.Ul(className="drill-devices", children=[
+                html.Li(html.A(f"{d.name} · {d.kind}", href=entity_href(d.id, lang)))
+                for d in devices.itertuples(index=False)
+            ]) if len(devices) else html.P(t("No device here."))]))  # fmt: skip
+        return sections, snap.key
+
+
+def _part_class(region_id: str, snap) -> str:
+    """Districts carry their status colour (towns and grids are not summarized on the wall yet)."""
+    status = snap.district_status.get(region_id)
+    return "part" if status is None else f"part part-{STATUS_CODE[status]}"

@@ -1,0 +1,68 @@
+"""Drill-down in the browser: city → district → town → grid → device chart, back by breadcrumbs; deep links."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.browser.conftest import LIANCHI, health, send, wait_until
+
+pytestmark = pytest.mark.browser
+
+
+LEVELS = {"metric": "water_level", "yellow": 11, "red": 12}
+
+
+def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher, chromium, output_dir):
+    send(publisher, "test/flood/entity/g1", {
+        "type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "府河 G1",
+        "lon": LIANCHI[0], "lat": LIANCHI[1],
+        "attributes": {"warning_level": 11.0, "levels": LEVELS}})  # fmt: skip
+    now = datetime.now(UTC)
+    for minutes, level in ((50, 9.0), (40, 10.2), (30, 11.4), (20, 12.5), (10, 12.8), (1, 12.9)):
+        ts = (now - timedelta(minutes=minutes)).isoformat()
+        reading = {"type": "observation", "entity": "g1", "id": f"o{minutes}", "ts": ts,
+                   "values": {"water_level": level}, "units": {"water_level": "m"}}  # fmt: skip
+        send(publisher, "test/flood/obs/g1", reading)
+    wait_until(lambda: health(app)["observations"] == 6, 10, "six readings stored")
+
+    page = chromium.new_page(viewport={"width": 1366, "height": 1024})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"http://127.0.0.1:{app}/region/city?lang=en")
+    page.get_by_role("link", name="Lianchi District").click()
+    page.wait_for_url("**/region/130606?lang=en")
+    wait_until(lambda: "府河 G1 water too high" in page.locator(".drill-alerts").inner_text(), 10, "district alert")
+    page.get_by_role("link", name="Yonghua Subdistrict").click()
+    page.wait_for_url("**/region/130606009?lang=en")
+    page.get_by_role("link", name="Grid 03").click()
+    page.wait_for_url("**/region/130606009-G03?lang=en")
+    page.get_by_role("link", name="府河 G1 · river_gauge").click()
+    page.wait_for_url("**/entity/test-flood%3Ag1?lang=en")
+
+    crumbs = page.locator(".breadcrumbs").inner_text().split("\n")
+    assert [c.strip("› ") for c in crumbs if c.strip("› ")] == [
+        "City", "Lianchi District", "Yonghua Subdistrict", "Grid 03", "府河 G1"]  # fmt: skip
+    wait_until(lambda: page.locator(".drill-chart .main-svg").count() > 0, 10, "the history chart")
+    # Thresholds drawn (yellow, red and the warning level) and the alert's period shaded.
+    wait_until(lambda: page.locator(".drill-chart .shapelayer path").count() >= 4, 5, "threshold lines and shading")
+    assert "12.9 m" in page.locator(".drill-body").inner_text()
+    (output_dir / "screenshots").mkdir(exist_ok=True)
+    page.screenshot(path=output_dir / "screenshots" / "entity-history.png", full_page=True)
+
+    page.locator(".breadcrumbs").get_by_role("link", name="Lianchi District").click()
+    page.wait_for_url("**/region/130606?lang=en")
+    assert page.locator("h1").inner_text() == "Lianchi District"
+
+    # A link sent by chat opens the same picture.
+    linked = chromium.new_page(viewport={"width": 1366, "height": 1024})
+    linked.goto(f"http://127.0.0.1:{app}/entity/test-flood%3Ag1?lang=en&hours=6")
+    assert linked.locator("h1").inner_text() == "府河 G1"
+    assert linked.locator(".window-on").inner_text() == "6 hours"
+    linked.get_by_role("link", name="府河 G1 water too high").click()
+    linked.wait_for_url("**/duty?alert=1&lang=en")
+    wait_until(lambda: "Raised by rule" in linked.locator("#duty-timeline").inner_text(), 10, "the alert's timeline")
+    assert not errors, errors
+    page.close()
+    linked.close()
