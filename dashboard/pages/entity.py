@@ -10,9 +10,9 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from dashboard.alert_list import alert_list
 from dashboard.i18n import N_, normalize_language, translator
-from dashboard.navigation import alert_href, breadcrumbs, entity_href, path_id
-from dashboard.pages.wall import SEVERITY_LABELS, STATE_NAMES
+from dashboard.navigation import breadcrumbs, entity_href, path_id
 from dashboard.timefmt import local_time
 from store import queries
 
@@ -112,18 +112,16 @@ def register_callbacks(context) -> None:
                 for r in latest.itertuples(index=False)
             ]),
         ])  # fmt: skip
-        alert_list = html.Ul(className="drill-alerts", children=[
-            html.Li(className=f"sev-{a.severity}", children=[
-                html.Span(t(SEVERITY_LABELS[a.severity]), className="event-sev"),
-                html.A(a.title_zh if lang == "zh_CN" else a.title_en, href=alert_href(a.id, lang)),
-                html.Span(t(STATE_NAMES[a.state]), className="alert-state"),
-                html.Span(local_time(a.first_fired_at, tz), className="event-time"),
-            ])
-            for a in alerts.itertuples(index=False)
-        ])  # fmt: skip
         return [
             html.Section([html.H2(t("Now")), now_table]),
-            html.Section([html.H2(t("Alerts")), alert_list if len(alerts) else html.P(t("No alert in this window."))]),
+            html.Section(
+                [
+                    html.H2(t("Alerts")),
+                    alert_list(alerts, lang, tz, "first_fired_at")
+                    if len(alerts)
+                    else html.P(t("No alert in this window.")),
+                ]
+            ),  # fmt: skip
             html.Section([html.H2(t("History")), *(charts or [html.P(t("No reading in this window."))])]),
         ], version
 

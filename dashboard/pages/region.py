@@ -9,10 +9,9 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE
+from dashboard.alert_list import alert_list
 from dashboard.i18n import N_, normalize_language, translator
-from dashboard.navigation import CITY, alert_href, breadcrumbs, entity_href, path_id, region_href
-from dashboard.pages.wall import SEVERITY_LABELS, STATE_NAMES
-from dashboard.timefmt import local_time
+from dashboard.navigation import CITY, breadcrumbs, entity_href, path_id, region_href
 from store import queries
 
 CHILD_LEVEL = {CITY: "district", "district": "town", "town": "grid"}
@@ -89,15 +88,8 @@ def register_callbacks(context) -> None:
             sections.append(html.Section([html.H2(t(LEVEL_NAMES[child_level])),
                                           html.Ul(parts, className="drill-parts")]))  # fmt: skip
         alerts = snap.alerts if district is None else snap.alerts[snap.alerts["district_id"] == district]
-        sections.append(html.Section([html.H2(t("Open alerts")), html.Ul(className="drill-alerts", children=[
-            html.Li(className=f"sev-{a.severity}", children=[
-                html.Span(t(SEVERITY_LABELS[a.severity]), className="event-sev"),
-                html.A(a.title_zh if lang == "zh_CN" else a.title_en, href=alert_href(a.id, lang)),
-                html.Span(t(STATE_NAMES[a.state]), className="alert-state"),
-                html.Span(local_time(a.created_at, tz), className="event-time"),
-            ])
-            for a in alerts.itertuples(index=False)
-        ]) if len(alerts) else html.P(t("No open alert."))]))  # fmt: skip
+        sections.append(html.Section([html.H2(t("Open alerts")), alert_list(alerts, lang, tz) if len(alerts)
+                                      else html.P(t("No open alert."))]))  # fmt: skip
         if region is not None:
             devices = queries.entities_in(store, region.level, region.id)
             sections.append(html.Section([html.H2(t("Devices")), html.Ul(className="drill-devices", children=[

@@ -1,0 +1,25 @@
+"""One list of alerts for the drill-down pages: severity, title linking to the alert, state, time."""
+
+from __future__ import annotations
+
+import pandas as pd
+from dash import html
+
+from dashboard.i18n import translator
+from dashboard.navigation import alert_href
+from dashboard.pages.wall import SEVERITY_LABELS, STATE_NAMES
+from dashboard.timefmt import local_time
+
+
+def alert_list(alerts: pd.DataFrame, lang: str, tz: str, when: str = "created_at") -> html.Ul:
+    """`when` names the column whose time is shown (when raised, or when it first fired)."""
+    t = translator(lang)
+    return html.Ul(className="drill-alerts", children=[
+        html.Li(className=f"sev-{a['severity']}", children=[
+            html.Span(t(SEVERITY_LABELS[a["severity"]]), className="event-sev"),
+            html.A(a["title_zh"] if lang == "zh_CN" else a["title_en"], href=alert_href(a["id"], lang)),
+            html.Span(t(STATE_NAMES[a["state"]]), className="alert-state"),
+            html.Span(local_time(a[when], tz), className="event-time"),
+        ])
+        for a in alerts.to_dict("records")
+    ])  # fmt: skip
