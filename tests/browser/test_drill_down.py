@@ -33,7 +33,7 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     page.goto(f"http://127.0.0.1:{app}/region/city?lang=en")
     page.get_by_role("link", name="Lianchi District").click()
     page.wait_for_url("**/region/130606?lang=en")
-    wait_until(lambda: "府河 G1 water too high" in page.locator(".drill-alerts").inner_text(), 10, "district alert")
+    wait_until(lambda: "府河 G1 water too high" in page.locator(".drill-body").inner_text(), 20, "district alert")
     page.get_by_role("link", name="Yonghua Subdistrict").click()
     page.wait_for_url("**/region/130606009?lang=en")
     page.get_by_role("link", name="Grid 03").click()
@@ -44,7 +44,7 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     crumbs = page.locator(".breadcrumbs").inner_text().split("\n")
     assert [c.strip("› ") for c in crumbs if c.strip("› ")] == [
         "City", "Lianchi District", "Yonghua Subdistrict", "Grid 03", "府河 G1"]  # fmt: skip
-    wait_until(lambda: page.locator(".drill-chart .main-svg").count() > 0, 10, "the history chart")
+    wait_until(lambda: page.locator(".drill-chart .main-svg").count() > 0, 20, "the history chart")
     # Thresholds drawn (yellow, red and the warning level) and the alert's period shaded.
     wait_until(lambda: page.locator(".drill-chart .shapelayer path").count() >= 4, 5, "threshold lines and shading")
     assert "12.9 m" in page.locator(".drill-body").inner_text()
@@ -62,7 +62,7 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     assert linked.locator(".window-on").inner_text() == "6 hours"
     linked.get_by_role("link", name="府河 G1 water too high").click()
     linked.wait_for_url("**/duty?alert=1&lang=en")
-    wait_until(lambda: "Raised by rule" in linked.locator("#duty-timeline").inner_text(), 10, "the alert's timeline")
+    wait_until(lambda: "Raised by rule" in linked.locator("#duty-timeline").inner_text(), 20, "the alert's timeline")
     assert not errors, errors
     page.close()
     linked.close()
