@@ -15,11 +15,11 @@ def alert_list(alerts: pd.DataFrame, lang: str, tz: str, when: str = "created_at
     """`when` names the column whose time is shown (when raised, or when it first fired)."""
     t = translator(lang)
     return html.Ul(className="drill-alerts", children=[
-        html.Li(className=f"sev-{a['severity']}", children=[
-            html.Span(t(SEVERITY_LABELS[a["severity"]]), className="event-sev"),
-            html.A(a["title_zh"] if lang == "zh_CN" else a["title_en"], href=alert_href(a["id"], lang)),
-            html.Span(t(STATE_NAMES[a["state"]]), className="alert-state"),
-            html.Span(local_time(a[when], tz), className="event-time"),
+        html.Li(className=f"sev-{a.severity}", children=[
+            html.Span(t(SEVERITY_LABELS[a.severity]), className="event-sev"),
+            html.A(a.title_zh if lang == "zh_CN" else a.title_en, href=alert_href(a.id, lang)),
+            html.Span(t(STATE_NAMES[a.state]), className="alert-state"),
+            html.Span(local_time(getattr(a, when), tz), className="event-time"),
         ])
-        for a in alerts.to_dict("records")
+        for a in alerts.itertuples(index=False)
     ])  # fmt: skip
