@@ -16,7 +16,7 @@ import pandas as pd
 
 from feeds.decoding import FeedDecoding
 from layers.regions import RegionIndex
-from store.database import Store, frame
+from store.database import Store, frame, records
 from store.writer import Writer
 
 
@@ -51,16 +51,13 @@ def recent(store: Store, feed_id: str | None = None, limit: int = 200) -> pd.Dat
 
 
 def get(store: Store, dead_letter_id: int) -> dict | None:
-    row = (
-        store.cursor()
-        .execute(
-            "SELECT id, ts, feed_id, source, reason, raw, replayed_at, replay_note FROM dead_letters WHERE id = $id",
-            {"id": dead_letter_id},
-        )
-        .fetchone()
+    cur = store.cursor()
+    cur.execute(
+        "SELECT id, ts, feed_id, source, reason, raw, replayed_at, replay_note FROM dead_letters WHERE id = $id",
+        {"id": dead_letter_id},
     )
-    keys = ("id", "ts", "feed_id", "source", "reason", "raw", "replayed_at", "replay_note")
-    return dict(zip(keys, row, strict=True)) if row else None
+    rows = records(cur)
+    return rows[0] if rows else None
 
 
 def replay(

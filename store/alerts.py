@@ -9,25 +9,25 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-_OPEN_SQL = "state IN ('new', 'acknowledged', 'dispatched', 'in_progress', 'resolved', 'returned', 'reopened')"
+from store.database import records
+
+# The states of alerts.lifecycle.OPEN_STATES, as SQL (tests/unit/test_lifecycle.py keeps the two equal).
+OPEN_CONDITION = "state IN ('new', 'acknowledged', 'dispatched', 'in_progress', 'resolved', 'returned', 'reopened')"
 
 Cursor = duckdb.DuckDBPyConnection
 
 
-def _records(cur: Cursor) -> list[dict[str, Any]]:
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def open_alert(cur: Cursor, rule_id: str, subject_id: str) -> dict[str, Any] | None:
-    cur.execute(f"SELECT * FROM alerts WHERE rule_id = ? AND subject_id = ? AND {_OPEN_SQL}", [rule_id, subject_id])
-    rows = _records(cur)
+    cur.execute(
+        f"SELECT * FROM alerts WHERE rule_id = ? AND subject_id = ? AND {OPEN_CONDITION}", [rule_id, subject_id]
+    )
+    rows = records(cur)
     return rows[0] if rows else None
 
 
 def get(cur: Cursor, alert_id: int) -> dict[str, Any] | None:
     cur.execute("SELECT * FROM alerts WHERE id = ?", [alert_id])
-    rows = _records(cur)
+    rows = records(cur)
     return rows[0] if rows else None
 
 
@@ -67,12 +67,12 @@ def timeline(cur: Cursor, alert_id: int) -> list[dict[str, Any]]:
         "SELECT ts, actor, action, from_state, to_state, note, details FROM alert_log WHERE alert_id = ? ORDER BY id",
         [alert_id],
     )
-    return _records(cur)
+    return records(cur)
 
 
 def open_alerts(cur: Cursor) -> list[dict[str, Any]]:
-    cur.execute(f"SELECT * FROM alerts WHERE {_OPEN_SQL} ORDER BY id")
-    return _records(cur)
+    cur.execute(f"SELECT * FROM alerts WHERE {OPEN_CONDITION} ORDER BY id")
+    return records(cur)
 
 
 def rule_states(cur: Cursor) -> dict[tuple[str, str], dict[str, Any]]:

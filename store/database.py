@@ -86,3 +86,9 @@ def frame(cur: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None =
     """A query's rows as a DataFrame. Through Arrow: DuckDB 2.0's own .df() trips pandas 3 deprecations."""
     cur.complete()  # .sql() refuses to run while this cursor holds a half-fetched result (e.g. after fetchone)
     return cur.sql(sql, params=params).to_arrow_table().to_pandas()
+
+
+def records(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The rows of the cursor's last query, each a dict by column name."""
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from store.database import Store, frame
+from store.alerts import OPEN_CONDITION
+from store.database import Store, frame, records
 
 
 def entity_states(store: Store) -> pd.DataFrame:
@@ -91,12 +92,12 @@ def open_alerts(store: Store) -> pd.DataFrame:
     """Open alerts, worst first: severity, then overdue, then newest."""
     return frame(
         store.cursor(),
-        """
+        f"""
         SELECT id, rule_id, subject_id, domain, severity, state, condition, title_zh, title_en, message_zh,
                message_en, unit_type, unit_id, sop, district_id, lon, lat, last_value, fire_count, created_at,
                updated_at, snoozed_until, overdue_stages
         FROM alerts
-        WHERE state NOT IN ('closed', 'cancelled')
+        WHERE {OPEN_CONDITION}
         ORDER BY CASE severity WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 ELSE 3 END,
                  len(overdue_stages) DESC, created_at DESC, id DESC
         """,
@@ -105,20 +106,16 @@ def open_alerts(store: Store) -> pd.DataFrame:
 
 def entity(store: Store, entity_id: str) -> dict | None:
     """One entity with its attributes (parsed) and place, or None."""
-    row = (
-        store.cursor()
-        .execute(
-            "SELECT id, feed_id, domain, kind, name, lon, lat, district_id, town_id, grid_id, attributes, first_seen "
-            "FROM entities WHERE id = $id",
-            {"id": entity_id},
-        )
-        .fetchone()
+    cur = store.cursor()
+    cur.execute(
+        "SELECT id, feed_id, domain, kind, name, lon, lat, district_id, town_id, grid_id, attributes, first_seen "
+        "FROM entities WHERE id = $id",
+        {"id": entity_id},
     )
-    if row is None:
+    rows = records(cur)
+    if not rows:
         return None
-    keys = ("id", "feed_id", "domain", "kind", "name", "lon", "lat", "district_id", "town_id", "grid_id",
-            "attributes", "first_seen")  # fmt: skip
-    out = dict(zip(keys, row, strict=True))
+    out = rows[0]
     out["attributes"] = json.loads(out["attributes"]) if out["attributes"] else {}
     return out
 

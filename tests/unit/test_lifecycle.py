@@ -58,3 +58,12 @@ def test_snooze_only_after_acknowledgement():
     with pytest.raises(TransitionError, match="acknowledge it first"):
         transition("new", "snooze")
     assert transition("acknowledged", "snooze").to_state == "acknowledged"
+
+
+def test_the_store_counts_as_open_the_states_the_lifecycle_calls_open():
+    import re
+
+    from alerts.lifecycle import OPEN_STATES
+    from store.alerts import OPEN_CONDITION
+
+    assert set(re.findall(r"'(\w+)'", OPEN_CONDITION)) == OPEN_STATES
