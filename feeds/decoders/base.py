@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -50,6 +51,20 @@ def parse_xml(payload: bytes) -> ET.Element:
         return ET.fromstring(payload)
     except ET.ParseError as exc:
         raise DecodeError(f"not well-formed XML: {exc}") from None
+
+
+def parse_number(value: Any, name: str) -> float | None:
+    """A number, or text that reads as one; None when missing, NaN or infinite; DecodeError otherwise (a boolean too:
+    true is not a reading of 1)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise DecodeError(f"'{name}' is not a number: {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DecodeError(f"'{name}' is not a number: {str(value)[:30]!r}") from None
+    return number if math.isfinite(number) else None
 
 
 def parse_time(raw: str, name: str, assume: tzinfo | None = None) -> datetime:

@@ -10,11 +10,10 @@ time_zone). Metric names come from the measure: `level` for the stage, `level_do
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Any
 
-from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_number, parse_time
 from feeds.records import Decoded, Entity, Observation
 
 
@@ -49,15 +48,7 @@ def _one(value: Any) -> Any:
 
 
 def _number(value: Any, name: str) -> float | None:
-    value = _one(value)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise DecodeError(f"'{name}' is not a number: {str(value)[:30]!r}") from None
-    return float(value) if math.isfinite(value) else None
+    return parse_number(_one(value), name)
 
 
 def _time(raw: Any, message: Message) -> datetime:
@@ -90,8 +81,9 @@ def _station(item: dict[str, Any], message: Message, out: Decoded) -> None:
         if high is not None:
             attributes["warning_level"] = high  # the top of the typical range: above it is out of the ordinary
         record = scale.get("maxOnRecord")
-        if isinstance(record, dict) and _number(record.get("value"), "maxOnRecord") is not None:
-            attributes["max_on_record"] = _number(record["value"], "maxOnRecord")
+        highest = _number(record.get("value"), "maxOnRecord") if isinstance(record, dict) else None
+        if highest is not None:
+            attributes["max_on_record"] = highest
     out.entities.append(
         Entity(id=f"{message.feed_id}:{reference}", feed_id=message.feed_id, domain="flood",
                kind="rain_gauge" if rain else "river_gauge", name=str(_one(item.get("label")) or reference),

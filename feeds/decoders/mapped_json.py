@@ -18,14 +18,13 @@ Each record gives its device (an entity, placed when it has coordinates) and one
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import jmespath
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_number, parse_time
 from feeds.records import DOMAINS, Decoded, Entity, Observation
 
 
@@ -103,7 +102,7 @@ class MappedJson:
         if not isinstance(source_id, str | int) or isinstance(source_id, bool) or source_id == "":
             raise DecodeError(f"no device id at {self.mapping.id!r}")
         entity_id = f"{message.feed_id}:{source_id}"
-        lon, lat = _float(self._get("lon", record), "lon"), _float(self._get("lat", record), "lat")
+        lon, lat = parse_number(self._get("lon", record), "lon"), parse_number(self._get("lat", record), "lat")
         if (lon is None) != (lat is None) or (lon is not None and not (-180 <= lon <= 180 and -90 <= lat <= 90)):
             raise DecodeError(f"no usable coordinate: lon {lon}, lat {lat}")
         name = self._get("name", record)
@@ -114,7 +113,7 @@ class MappedJson:
         ts = self._time(self._get("time", record), message)
         msg_id = f"{source_id}@{ts.isoformat()}"
         for metric, path in self.values.items():
-            value = _float(path.search(record), metric)
+            value = parse_number(path.search(record), metric)
             out.observations.append(
                 Observation(entity_id=entity_id, metric=metric, value=value,
                             unit=self.mapping.units.get(metric, ""), ts=ts, feed_id=message.feed_id, msg_id=msg_id,
@@ -133,15 +132,3 @@ class MappedJson:
         if not isinstance(raw, str):
             raise DecodeError(f"time must be ISO 8601 text or epoch seconds, not {type(raw).__name__}")
         return parse_time(raw, "time", assume=message.time_zone or UTC)
-
-
-def _float(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise DecodeError(f"'{name}' is not a number: {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise DecodeError(f"'{name}' is not a number: {str(value)[:30]!r}") from None
-    return number if math.isfinite(number) else None
