@@ -1,11 +1,8 @@
 """DATEX II v2 over England's NTIS publications (tests/fixtures/SOURCES.md)."""
 
-import contextlib
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from feeds.decoders import DECODERS, DecodeError, Message
 
@@ -39,10 +36,3 @@ def test_a_vms_publication_is_refused_with_the_reason(fixture_path):
 def test_not_datex():
     with pytest.raises(DecodeError, match="not a DATEX II v2 document"):
         decode(Message("datex", "t", b"<rss/>", NOW))
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=300))
-def test_arbitrary_bytes_raise_only_decode_errors(raw):
-    with contextlib.suppress(DecodeError):
-        decode(Message("datex", "t", raw, NOW))

@@ -156,22 +156,27 @@ def _real_payloads(folder: str) -> list[bytes]:
 
 
 @pytest.mark.parametrize("decoder", sorted(FIXTURES))
-def test_mutated_real_payloads_become_records_or_dead_letters_with_a_reason(decoder, demo_regions):
+def test_arbitrary_and_mutated_real_payloads_become_records_or_dead_letters_with_a_reason(decoder, demo_regions):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     decoding, payloads = _decoding(decoder), _real_payloads(FIXTURES[decoder])
     assert payloads, f"no fixtures for {decoder}"
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.sampled_from(payloads), st.floats(0, 1), st.binary(max_size=8), st.integers(0, 2))
-    def check(payload, cut, noise, how):
+    def mutate(args):
+        payload, cut, noise, how = args
         at = int(len(payload) * cut)
-        mutated = [payload[:at], payload[:at] + noise + payload[at + len(noise) :], noise + payload][how]
-        env = decoding.envelope("t", mutated, NOW, demo_regions)  # anything escaping here fails the test
+        return [payload[:at], payload[:at] + noise + payload[at + len(noise) :], noise + payload][how]
+
+    mutated = st.tuples(st.sampled_from(payloads), st.floats(0, 1), st.binary(max_size=8), st.integers(0, 2))
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(st.binary(max_size=300), mutated.map(mutate)))
+    def check(raw):
+        env = decoding.envelope("t", raw, NOW, demo_regions)  # anything escaping here fails the test
         assert (env.records is None) != (env.dead_letter is None)
         if env.dead_letter is not None:
-            assert env.dead_letter.raw == mutated
+            assert env.dead_letter.raw == raw
             assert env.dead_letter.reason and not env.dead_letter.reason.startswith("decoder failed"), env.dead_letter
 
     check()
