@@ -97,7 +97,7 @@ class DemoCity:
         self._seq = 0
         self._cursor = 0
         self._order = self.rng.permutation(len(self.ids))
-        self._last_step: datetime | None = None
+        self.last_step: datetime | None = None  # the simulated moment of the latest step
         self._once: set[tuple[int, str]] = set()  # (cycle, incident) already announced
         self._offline_reported: set[int] = set()
         self.hotspots: list[dict] = []  # satellite detections, for the FIRMS file
@@ -239,8 +239,8 @@ class DemoCity:
 
     def step(self, now: datetime, count: int) -> list[tuple[str, bytes]]:
         """Advance to `now` and return `count` observation messages (round robin over the devices) plus events."""
-        dt = 1.0 if self._last_step is None else max(0.0, (now - self._last_step).total_seconds())
-        self._last_step = now
+        dt = 1.0 if self.last_step is None else max(0.0, (now - self.last_step).total_seconds())
+        self.last_step = now
         cycle, phase = self.phase(now)
         events = self._advance(now, dt, cycle, phase)
         out = []
@@ -392,12 +392,12 @@ class DemoCity:
 
     @property
     def _crowd_weight(self) -> float:
-        if self._last_step is None:
+        if self.last_step is None:
             return 0.0
-        return CROWD.weight(self.phase(self._last_step)[1])
+        return CROWD.weight(self.phase(self.last_step)[1])
 
     def _hour(self) -> float:
-        local = (self._last_step or datetime.now(self.tz)).astimezone(self.tz)
+        local = (self.last_step or datetime.now(self.tz)).astimezone(self.tz)
         return local.hour + local.minute / 60
 
     def _hotspot_cluster(self, now: datetime) -> None:

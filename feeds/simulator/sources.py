@@ -41,13 +41,10 @@ class DemoSources:
             "/cap/latest.xml": ("application/xml; charset=utf-8", self.cap_latest),
         }
 
-    def _now(self) -> datetime:
-        return self.city._last_step or datetime.now(UTC)
-
     def hydrology_stations(self) -> bytes:
         """Each bureau station, its typical range (its warning level) and its stage reading of this minute."""
         city = self.city
-        at = self._now().astimezone(UTC).replace(second=0, microsecond=0)
+        at = (self.city.last_step or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
         items = []
         for i in city.bureau.nonzero()[0]:
             reference = city.ids[i].upper().replace("-", "")
