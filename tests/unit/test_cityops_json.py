@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from feeds.decoders import DECODERS, DecodeError, Message
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
+from tests.strategies import json_documents
 
 decode = DECODERS["cityops-json"]
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -123,32 +124,10 @@ def regions():
     st.one_of(
         st.binary(max_size=300),
         st.text(max_size=200).map(str.encode),
-        st.recursive(
-            st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
-            lambda inner: (
-                st.lists(inner, max_size=4)
-                | st.dictionaries(
-                    st.sampled_from(
-                        [
-                            "type",
-                            "entity",
-                            "values",
-                            "ts",
-                            "id",
-                            "lon",
-                            "lat",
-                            "domain",
-                            "kind",
-                            "event_type",
-                            "severity",
-                        ]
-                    ),
-                    inner,
-                    max_size=6,
-                )
-            ),
+        json_documents(
+            ["type", "entity", "values", "ts", "id", "lon", "lat", "domain", "kind", "event_type", "severity"],
             max_leaves=12,
-        ).map(lambda doc: json.dumps(doc).encode()),
+        ),  # fmt: skip
     )
 )
 def test_arbitrary_payloads_become_records_or_a_dead_letter_with_its_reason(raw):
