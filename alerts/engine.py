@@ -456,7 +456,8 @@ class RuleEngine:
                 "updated_at": now,
             },
         )  # fmt: skip
-        alert_store.log(cur, alert_id, now, "rules", "fire", None, "new", "", {"value": value, "severity": severity})
+        alert_store.log(cur, alert_id, now, "rules", "fire", None, "new", "",
+                        {"value": value, "severity": severity, "metrics": rule.when.metrics()})  # fmt: skip
         self._changed = True
 
     def _refire(self, rule: Rule, subject_id: str, value, now: datetime, alert: dict | None = None) -> None:

@@ -44,6 +44,7 @@ IN_PLACE: dict[str, frozenset[str]] = {
     "comment": frozenset(STATES),
     "snooze": ACKNOWLEDGED_STATES,
     "escalate": OPEN_STATES,
+    "check": OPEN_STATES,  # ticks (or unticks) one step of the alert's SOP checklist
 }
 ACTIONS: tuple[str, ...] = tuple(sorted({action for _, action in TRANSITIONS} | set(IN_PLACE)))
 # What the person must say for the action to be accepted.
@@ -51,7 +52,13 @@ NOTE_REQUIRED: frozenset[str] = frozenset({"resolve", "cancel", "return", "reope
 
 
 class TransitionError(ValueError):
-    """An action that is not allowed in the alert's state; the message names both."""
+    """An action that is refused; the message names why. `code` says which refusal it is (for the views, which say
+    it in the reader's language): missing, unknown, needs_note, needs_unit, needs_time, needs_step, snooze_new,
+    not_allowed."""
+
+    def __init__(self, message: str, code: str = "not_allowed", action: str = "", state: str = ""):
+        super().__init__(message)
+        self.code, self.action, self.state = code, action, state
 
 
 @dataclass(frozen=True)
@@ -64,26 +71,30 @@ class Transition:
 def transition(state: str, action: str, note: str = "") -> Transition:
     """The transition `action` makes from `state`, or TransitionError saying why it is refused."""
     if state not in STATES:
-        raise TransitionError(f"unknown state {state!r}")
+        raise TransitionError(f"unknown state {state!r}", "unknown", action, state)
     if action not in ACTIONS:
-        raise TransitionError(f"unknown action {action!r}; actions are {', '.join(ACTIONS)}")
+        raise TransitionError(f"unknown action {action!r}; actions are {', '.join(ACTIONS)}", "unknown", action, state)
     if action in NOTE_REQUIRED and not note.strip():
-        raise TransitionError(f"'{action}' needs a note saying why")
+        raise TransitionError(f"'{action}' needs a note saying why", "needs_note", action, state)
     if action in IN_PLACE:
         if state not in IN_PLACE[action]:
             if action == "snooze" and state == "new":
-                raise TransitionError("a new alert cannot be snoozed: acknowledge it first")
-            raise TransitionError(f"cannot {action} an alert that is {state}")
+                raise TransitionError(
+                    "a new alert cannot be snoozed: acknowledge it first", "snooze_new", action, state
+                )
+            raise TransitionError(f"cannot {action} an alert that is {state}", "not_allowed", action, state)
         return Transition(action, state, state)
     target = TRANSITIONS.get((state, action))
     if target is None:
         allowed = ", ".join(allowed_actions(state)) or "nothing"
-        raise TransitionError(f"cannot {action} an alert that is {state}; allowed: {allowed}")
+        raise TransitionError(
+            f"cannot {action} an alert that is {state}; allowed: {allowed}", "not_allowed", action, state
+        )
     return Transition(action, state, target)
 
 
 def allowed_actions(state: str) -> list[str]:
     """What can be done to an alert in `state`, in the order of the loop."""
     order = ("acknowledge", "dispatch", "start", "resolve", "close", "reopen", "return", "cancel", "snooze",
-             "escalate", "comment")  # fmt: skip
+             "escalate", "comment", "check")  # fmt: skip
     return [a for a in order if (state, a) in TRANSITIONS or state in IN_PLACE.get(a, ())]

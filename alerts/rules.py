@@ -9,7 +9,8 @@ A rule watches subjects (entities matching `select`, or feeds) and opens one ale
     count:     {event_type: hotspot, min: 3, within_km: 2, window: 1h}
     all: [...] / any: [...]                                          AND / OR of the above
 `zone` limits a rule to a region id or a polygon; `step_up` raises the severity of an open alert when a higher
-threshold is crossed or it stays unhandled too long. See data/demo/rules.yaml.
+threshold is crossed or it stays unhandled too long. `sop` names a checklist in the file's `sops` section, which
+the duty desk shows with the alert. See data/demo/rules.yaml.
 """
 
 from __future__ import annotations
@@ -146,6 +147,13 @@ class Condition(Section):
             return set().union(*(c.kinds() for c in (self.all or self.any)))
         return {next(k for k in ("threshold", "rate", "absent", "count") if getattr(self, k) is not None)}
 
+    def metrics(self) -> list[str]:
+        """The metrics this condition reads, in order of appearance (what an alert's chart shows)."""
+        if self.all is not None or self.any is not None:
+            return list(dict.fromkeys(m for c in (self.all or self.any) for m in c.metrics()))
+        leaf = self.threshold or self.rate
+        return [leaf.metric] if leaf is not None else []
+
 
 class Selector(Section):
     domain: str | None = None
@@ -224,8 +232,16 @@ class Rule(Section):
         return self
 
 
+class Sop(Section):
+    """A standard operating procedure: the checklist a duty officer works through for the alerts of a rule."""
+
+    title: Text
+    steps: Annotated[list[Text], Field(min_length=1)]
+
+
 class RuleFile(Section):
     rules: list[Rule]
+    sops: dict[str, Sop] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique(self) -> RuleFile:
@@ -238,15 +254,23 @@ class RuleFile(Section):
 
 
 def load_rules(path: str | Path) -> list[Rule]:
+    return load_rule_file(path).rules
+
+
+def load_rule_file(path: str | Path) -> RuleFile:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleError(f"{path}: cannot read the rule file: {exc.strerror}") from None
-    return parse_rules(text, str(path))
+    return parse_rule_file(text, str(path))
 
 
 def parse_rules(text: str, name: str = "<rules>") -> list[Rule]:
+    return parse_rule_file(text, name).rules
+
+
+def parse_rule_file(text: str, name: str = "<rules>") -> RuleFile:
     try:
         node = yaml.compose(text, Loader=_LOADER)
         data = yaml.load(text, Loader=_LOADER)
@@ -257,7 +281,7 @@ def parse_rules(text: str, name: str = "<rules>") -> list[Rule]:
     if not isinstance(data, dict):
         raise RuleError(f"{name}:1: a rule file is a mapping with a 'rules' list")
     try:
-        return RuleFile.model_validate(data).rules
+        parsed = RuleFile.model_validate(data)
     except ValidationError as exc:
         lines = [f"{name}: the rules are not valid:"]
         for error in exc.errors():
@@ -270,6 +294,13 @@ def parse_rules(text: str, name: str = "<rules>") -> list[Rule]:
                 reason = "required key is missing"
             lines.append(f"  {name}:{line}: {_describe(data, loc)}: {reason}")
         raise RuleError("\n".join(lines)) from None
+    for i, rule in enumerate(parsed.rules):
+        if rule.sop is not None and rule.sop not in parsed.sops:
+            known = ", ".join(sorted(parsed.sops)) or "none"
+            line = _line_of(node, ("rules", i, "sop"))
+            raise RuleError(f"{name}:{line}: rule {rule.id!r} names the SOP {rule.sop!r}, which the file's 'sops' "
+                            f"section does not define (defined: {known})")  # fmt: skip
+    return parsed
 
 
 def _describe(data: Any, loc: tuple) -> str:

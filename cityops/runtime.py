@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts.engine import RuleEngine
-from alerts.rules import Rule, RuleError, load_rules
+from alerts.rules import Rule, RuleError, Sop, load_rule_file
 from alerts.time_limits import TimeLimits
 from cityops.broker import embedded_broker
 from cityops.config import DEMO_SOURCES, ConfigError, FeedSettings, Settings
@@ -35,6 +35,7 @@ class Runtime:
     scheduler: BackgroundScheduler
     engine: RuleEngine
     time_limits: TimeLimits
+    sops: dict[str, Sop] = field(default_factory=dict)  # the rule file's; updated in place on reload
     ingest: MqttIngest | None = None
     broker: object | None = None
     simulator: object | None = None
@@ -49,13 +50,16 @@ class Runtime:
         if path is None:
             return "no rule file configured"
         try:
-            rules = load_rules(path)
+            book = load_rule_file(path)
+            rules = book.rules
             check_units(rules, self.settings)
         except (RuleError, ConfigError) as exc:
             log.error("the rule file was not reloaded; the previous rules stay in force:\n%s", exc)
             return str(exc)
         self.engine.set_rules(rules)
         self.time_limits.rules = {r.id: r for r in rules}
+        self.sops.clear()
+        self.sops.update(book.sops)
         log.info("reloaded %d rules from %s", len(rules), path)
         return f"{len(rules)} rules loaded"
 
@@ -97,7 +101,8 @@ def demo_url(feed: FeedSettings, sources) -> FeedSettings:
 
 def start(settings: Settings) -> Runtime:
     """Everything but the web server: broker (demo), store, writer, ingest, rules, scheduler, simulator."""
-    rules = load_rules(settings.alerts.rules) if settings.alerts.rules else []  # a bad file stops start-up here
+    book = load_rule_file(settings.alerts.rules) if settings.alerts.rules else None  # a bad file stops start-up here
+    rules = book.rules if book else []
     check_units(rules, settings)
     regions = RegionIndex.from_file(settings.city.regions)
     store = Store(settings.store.path)
@@ -112,7 +117,7 @@ def start(settings: Settings) -> Runtime:
     engine = RuleEngine(store, rules, regions)
     writer.listeners.append(engine.on_batch)
     limits = TimeLimits(settings.alerts.time_limits, rules)
-    runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits)
+    runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits, dict(book.sops) if book else {})
     city = None
     if settings.simulator.enabled:
         from feeds.simulator.city import DemoCity
@@ -199,7 +204,7 @@ def serve(settings: Settings) -> None:
 
     runtime = start(settings)
     try:
-        app = create_app(settings, runtime.store, runtime.regions, runtime.writer)
+        app = create_app(settings, runtime.store, runtime.regions, runtime.writer, runtime.time_limits, runtime.sops)
         server = create_server(
             app.server,
             host=settings.web.host,

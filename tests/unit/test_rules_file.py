@@ -2,7 +2,7 @@
 
 import pytest
 
-from alerts.rules import RuleError, load_rules, parse_rules
+from alerts.rules import RuleError, load_rule_file, load_rules, parse_rule_file, parse_rules
 from cityops import PROJECT_ROOT
 
 GOOD = """\
@@ -34,6 +34,33 @@ def test_a_good_rule_parses_with_durations_and_attribute_thresholds():
 def test_the_demo_rules_are_valid():
     rules = load_rules(PROJECT_ROOT / "data" / "demo" / "rules.yaml")
     assert {r.domain for r in rules} >= {"traffic", "flood", "fire", "security"}
+
+
+def test_the_demo_rules_name_only_sops_the_file_defines():
+    book = load_rule_file(PROJECT_ROOT / "data" / "demo" / "rules.yaml")
+    named = {r.sop for r in book.rules if r.sop}
+    assert named and named <= set(book.sops)
+    assert all(step.zh_CN and step.en for sop in book.sops.values() for step in sop.steps)
+
+
+def test_a_sop_the_file_does_not_define_is_an_error_at_the_rule_line():
+    text = (
+        GOOD + "    sop: flood-river\nsops:\n  flood-rainstorm:\n    title: {zh_CN: 降雨, en: Rain}\n"
+        "    steps: [{zh_CN: 核实, en: Verify}]\n"
+    )
+    with pytest.raises(
+        RuleError,
+        match=r"rules.yaml:16: rule 'river-level' names the SOP 'flood-river'.*"
+        r"defined: flood-rainstorm",
+    ):
+        parse_rule_file(text, "rules.yaml")
+    ok = parse_rule_file(text.replace("sop: flood-river", "sop: flood-rainstorm"), "rules.yaml")
+    assert ok.sops["flood-rainstorm"].steps[0].en == "Verify"
+
+
+def test_a_sop_without_steps_is_refused():
+    with pytest.raises(RuleError, match=r"sops.x.steps: List should have at least 1 item"):
+        parse_rule_file(GOOD + "sops:\n  x: {title: {zh_CN: a, en: b}, steps: []}\n", "rules.yaml")
 
 
 @pytest.mark.parametrize(
