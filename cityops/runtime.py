@@ -239,5 +239,7 @@ def serve(settings: Settings) -> None:
         pass
     finally:
         log.info("stopping")
+        # Let requests in flight finish before the store closes under them (a busy DuckDB cursor cannot close).
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         runtime.stop()
         print("CityOps stopped.", flush=True)

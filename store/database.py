@@ -8,6 +8,7 @@ after each commit; readers compare versions instead of re-querying.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,7 +78,12 @@ class Store:
 
     def close(self) -> None:
         for cur in self._cursors:
-            cur.close()
+            try:
+                cur.close()
+            except duckdb.Error:  # still running a query in another thread: stop the query, then close
+                cur.interrupt()
+                time.sleep(0.1)
+                cur.close()
         self._cursors.clear()
         self._connection.close()
 
