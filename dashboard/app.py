@@ -11,6 +11,8 @@ from dash import Dash, html
 from flask import Response, redirect, request
 
 from alerts.cap import to_cap
+from alerts.rules import Sop
+from alerts.time_limits import TimeLimits
 from cityops import PROJECT_ROOT
 from dashboard import layers_api
 from dashboard.i18n import translator
@@ -31,15 +33,26 @@ class AppContext:
     store: Store
     regions: RegionIndex
     snapshots: Snapshots
+    sops: dict[str, Sop]
 
 
-def create_app(settings, store: Store, regions: RegionIndex, writer: Writer | None = None) -> Dash:
+def create_app(
+    settings,
+    store: Store,
+    regions: RegionIndex,
+    writer: Writer | None = None,
+    time_limits: TimeLimits | None = None,
+    sops: dict[str, Sop] | None = None,
+) -> Dash:
+    """`time_limits` gives the duty desk its countdowns; `sops` (the rule file's, updated in place when the rules
+    are reloaded) its checklists."""
     snapshots = Snapshots(
         store,
         stale_after_s={feed.id: feed.stale_after_s for feed in settings.feeds},
         timezone=settings.city.timezone,
+        time_limits=time_limits,
     )
-    context = AppContext(settings, store, regions, snapshots)
+    context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops)
     t = translator(settings.web.language)
     app = Dash(
         __name__,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from alerts.levels import STATUS_CODE, status_of, summarize
+from alerts.time_limits import Deadline, TimeLimits
 from store import queries
 from store.database import Store
 
@@ -38,18 +39,23 @@ class PointLayer:
 class Snapshot:
     key: str
     layers: dict[str, PointLayer]
-    district_status: dict[str, str]
+    region_status: dict[str, str]  # every district, town and grid with devices: the summary of their statuses
+    states: pd.DataFrame  # every placed entity: id, domain, kind, district_id, town_id, grid_id, status
     figures: dict[str, float | None]
     events_today: dict[str, int]
     events: pd.DataFrame
     feeds: pd.DataFrame
     alerts: pd.DataFrame
     alert_layer: PointLayer
+    deadlines: dict[int, Deadline]  # the running time limit of each open alert that has one
 
 
 class Snapshots:
-    def __init__(self, store: Store, *, stale_after_s: dict[str, int], timezone: str):
+    def __init__(
+        self, store: Store, *, stale_after_s: dict[str, int], timezone: str, time_limits: TimeLimits | None = None
+    ):
         self.store = store
+        self.time_limits = time_limits
         self.stale_after_s = stale_after_s
         self.timezone = timezone
         self._lock = threading.Lock()
@@ -95,8 +101,11 @@ class Snapshots:
         ]
         frame["status"] = statuses
         layers = {domain: _point_layer(frame[frame["domain"] == domain]) for domain in WALL_DOMAINS}
-        district_status = {
-            district: summarize(group["status"]) for district, group in frame.groupby("district_id") if district
+        region_status = {
+            region: summarize(group["status"])
+            for column in ("district_id", "town_id", "grid_id")
+            for region, group in frame.groupby(column)
+            if region
         }
         local_midnight = pd.Timestamp(now).tz_convert(self.timezone).normalize().tz_convert("UTC").to_pydatetime()
         figures = queries.domain_figures(
@@ -105,13 +114,17 @@ class Snapshots:
         return Snapshot(
             key=key,
             layers=layers,
-            district_status=district_status,
+            region_status=region_status,
+            states=frame[["id", "domain", "kind", "district_id", "town_id", "grid_id", "status"]],
             figures=figures,
             events_today=queries.events_since(self.store, local_midnight),
             events=queries.latest_events(self.store),
             feeds=feeds,
             alerts=(alerts := queries.open_alerts(self.store)),
             alert_layer=_alert_layer(alerts),
+            deadlines={}
+            if self.time_limits is None
+            else {d.alert_id: d for d in self.time_limits.deadlines(self.store, now)},
         )
 
 

@@ -1,18 +1,26 @@
 """Add msgid → (zh_CN, en) pairs to both catalogs: .venv/bin/python scripts/add_translations.py PAIRS.tsv
 
-Each line of the TSV file: English source text, a tab, the Chinese translation. Existing entries are kept.
+Each line of the TSV file: English source text, a tab, the Chinese translation. Existing entries are kept;
+entries no code marks any more are dropped (tests/unit/test_translations.py fails on them).
 """
 
 import sys
 from pathlib import Path
 
+from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 CATALOGS = Path(__file__).resolve().parents[1] / "dashboard" / "translations"
 
 
+def used_strings() -> set[str]:
+    found = extract_from_dir(str(CATALOGS.parent), method_map=[("**.py", "python")], keywords={"t": None, "N_": None})
+    return {message for _file, _line, message, _comments, _context in found if isinstance(message, str)}
+
+
 def main(pairs_file: str) -> None:
     pairs = [line.rstrip("\n").split("\t") for line in Path(pairs_file).read_text(encoding="utf-8").splitlines()]
+    used = used_strings()
     for lang in ("zh_CN", "en"):
         path = CATALOGS / lang / "LC_MESSAGES" / "messages.po"
         with path.open("rb") as f:
@@ -20,6 +28,8 @@ def main(pairs_file: str) -> None:
         for english, chinese in pairs:
             if english not in catalog:
                 catalog.add(english, chinese if lang == "zh_CN" else english)
+        for message in [m.id for m in catalog if m.id and m.id not in used]:
+            del catalog[message]
         with path.open("wb") as f:
             write_po(f, catalog, width=120, omit_header=False)
         print(f"{path}: {len(catalog)} messages")

@@ -17,7 +17,7 @@ def entity_states(store: Store) -> pd.DataFrame:
         store.cursor(),
         """
         WITH seen AS (SELECT entity_id, max(ts) AS last_seen FROM latest GROUP BY entity_id)
-        SELECT e.id, e.feed_id, e.domain, e.kind, e.name, e.lon, e.lat, e.district_id,
+        SELECT e.id, e.feed_id, e.domain, e.kind, e.name, e.lon, e.lat, e.district_id, e.town_id, e.grid_id,
                e.attributes->'levels' AS levels, l.value, o.value AS online, s.last_seen
         FROM entities e
         LEFT JOIN latest l ON l.entity_id = e.id AND l.metric = e.attributes->>'$.levels.metric'

@@ -6,20 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard.alert_list import alert_list
+from dashboard.charts import history_chart
 from dashboard.i18n import N_, normalize_language, translator
 from dashboard.navigation import breadcrumbs, entity_href, path_id
 from dashboard.timefmt import local_time
 from store import queries
 
 WINDOWS = {6: N_("6 hours"), 24: N_("24 hours"), 168: N_("7 days"), 720: N_("30 days")}
-COLOURS = {"red": "#e5484d", "orange": "#f76b15", "yellow": "#f5d90a", "blue": "#3e8ef7"}
-THRESHOLD_ATTRIBUTES = {"warning_level": ("yellow", N_("warning level")),
-                        "guaranteed_level": ("red", N_("guaranteed level"))}  # fmt: skip
 MAX_CHARTS = 4
 
 
@@ -101,7 +98,7 @@ def register_callbacks(context) -> None:
         history = queries.history(store, key["id"], since)
         alerts = queries.alerts_of(store, key["id"], since)
         charts = [
-            dcc.Graph(figure=_chart(metric, rows, item["attributes"], alerts, (since, now), tz, t),
+            dcc.Graph(figure=history_chart(metric, rows, item["attributes"], alerts, (since, now), tz, t),
                       config={"displaylogo": False}, className="drill-chart")
             for metric, rows in list(history.groupby("metric", sort=True))[:MAX_CHARTS]
         ]  # fmt: skip
@@ -128,32 +125,3 @@ def register_callbacks(context) -> None:
 
 def _value(value, unit: str, t) -> str:
     return t("missing") if value is None or pd.isna(value) else f"{value:g} {unit}".strip()
-
-
-def _chart(metric: str, rows: pd.DataFrame, attributes: dict, alerts: pd.DataFrame, window: tuple[datetime, datetime],
-           tz: str, t) -> go.Figure:  # fmt: skip
-    unit = rows["unit"].iloc[-1] if len(rows) else ""
-    times = pd.to_datetime(rows["ts"], utc=True).dt.tz_convert(tz)
-    fig = go.Figure(go.Scatter(x=times, y=rows["value"], mode="lines", name=metric, connectgaps=False,
-                               line={"color": "#8ab4f8", "width": 2}))  # fmt: skip
-    levels = attributes.get("levels") or {}
-    if levels.get("metric") == metric:
-        for colour in ("blue", "yellow", "orange", "red"):
-            if isinstance(levels.get(colour), int | float):
-                fig.add_hline(y=levels[colour], line={"color": COLOURS[colour], "dash": "dash", "width": 1})
-    for name, (colour, label) in THRESHOLD_ATTRIBUTES.items():
-        if isinstance(attributes.get(name), int | float) and metric in ("water_level", "level"):
-            fig.add_hline(y=attributes[name], line={"color": COLOURS[colour], "width": 1.5},
-                          annotation_text=t(label), annotation_font_color=COLOURS[colour])  # fmt: skip
-    start, end = (pd.Timestamp(w).tz_convert(tz) for w in window)
-    for a in alerts.itertuples(index=False):
-        opened = max(pd.Timestamp(a.first_fired_at).tz_convert(tz), start)
-        closed = pd.Timestamp(a.cleared_at).tz_convert(tz) if not pd.isna(a.cleared_at) else end
-        fig.add_vrect(x0=opened, x1=max(closed, opened), fillcolor=COLOURS.get(a.severity, "#6b7280"), opacity=0.18,
-                      line_width=0, layer="below")  # fmt: skip
-    fig.update_layout(
-        title={"text": f"{metric} ({unit})" if unit else metric, "font": {"size": 14}},
-        template="plotly_dark", paper_bgcolor="#121923", plot_bgcolor="#0b0f14", height=260,
-        margin={"l": 50, "r": 20, "t": 40, "b": 30}, showlegend=False, xaxis={"range": [start, end]},
-    )  # fmt: skip
-    return fig

@@ -100,6 +100,5 @@ def register_callbacks(context) -> None:
 
 
 def _part_class(region_id: str, snap) -> str:
-    """Districts carry their status colour (towns and grids are not summarized on the wall yet)."""
-    status = snap.district_status.get(region_id)
+    status = snap.region_status.get(region_id)
     return "part" if status is None else f"part part-{STATUS_CODE[status]}"

@@ -135,6 +135,7 @@ def register_callbacks(context) -> None:
     snapshots = context.snapshots
     tz = context.settings.city.timezone
     regions = context.regions
+    districts_of_city = regions.level("district")
     outputs = [
         Output("wall-seen", "data"),
         Output("wall-layer-keys", "data"),
@@ -179,7 +180,8 @@ def register_callbacks(context) -> None:
         if layer_keys.get("alerts") != snap.alert_layer.key:
             layer_keys["alerts"] = snap.alert_layer.key
             alert_url = f"/api/layers/alerts.geojson?k={snap.alert_layer.key}"
-        districts = {"status": {rid: STATUS_CODE[s] for rid, s in snap.district_status.items()}}
+        districts = {"status": {r.id: STATUS_CODE[snap.region_status[r.id]] for r in districts_of_city
+                                if r.id in snap.region_status}}  # fmt: skip
         return (
             snap.key,
             layer_keys,

@@ -28,6 +28,13 @@ rules:
     title: {zh_CN: "{name} 水位过高", en: "{name} water too high"}
     message: {zh_CN: "水位 {value} 米", en: "Level {value} m"}
     unit: water_authority
+    sop: gauge-high
+sops:
+  gauge-high:
+    title: {zh_CN: "高水位处置", en: "High water"}
+    steps:
+      - {zh_CN: "电话核实读数", en: "Verify the reading by phone"}
+      - {zh_CN: "通知沿河乡镇", en: "Tell the riverside towns"}
 """
 
 
@@ -56,6 +63,11 @@ refresh_ms = 500
 [alerts]
 rules = "rules.yaml"
 evaluate_every_s = 1
+
+[alerts.time_limits]
+acknowledge = {{ red = 5, orange = 10, yellow = 30, blue = 60 }}
+dispatch = {{ red = 10, orange = 30, yellow = 60, blue = 240 }}
+resolve = {{ red = 60, orange = 240, yellow = 480, blue = 1440 }}
 
 [[units]]
 id = "water-authority"

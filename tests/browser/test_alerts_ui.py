@@ -17,11 +17,6 @@ def raise_alert(publisher) -> None:
     send(publisher, "test/flood/obs/g1", {"type": "observation", "entity": "g1", "values": {"water_level": 12.6}})
 
 
-def choose(page, dropdown_id: str, option: str) -> None:
-    page.click(f"#{dropdown_id}")
-    page.get_by_role("option", name=option, exact=True).click()
-
-
 def test_alert_on_the_wall_then_acknowledged_on_the_duty_desk(app, publisher, chromium, output_dir):
     raise_alert(publisher)
     wall = chromium.new_page(viewport={"width": 1920, "height": 1080})
@@ -37,19 +32,18 @@ def test_alert_on_the_wall_then_acknowledged_on_the_duty_desk(app, publisher, ch
     duty.get_by_text("府河 G1 water too high").click()
     wait_until(lambda: "Raised by rule" in duty.locator("#duty-timeline").inner_text(), 5, "timeline shown")
 
-    # A dispatch without a unit is refused with a message, and nothing changes.
-    choose(duty, "duty-action", "Dispatch")
-    duty.click("#duty-apply")
-    wait_until(lambda: "Not done" in duty.locator("#duty-message").inner_text(), 5, "refusal message")
-    assert "needs the unit" in duty.locator("#duty-message").inner_text()
+    # Cancelling without saying why is refused in the dialog, and nothing changes.
+    duty.click("#duty-actions button[data-action=cancel]")
+    duty.get_by_role("button", name="Confirm (Enter)").click()
+    wait_until(lambda: "needs a note" in duty.locator("#duty-dialog-message").inner_text(), 5, "refusal message")
+    duty.get_by_role("button", name="Cancel (Esc)").click()
+    wait_until(lambda: "hidden" in duty.locator("#duty-dialog").get_attribute("class"), 5, "dialog closed")
 
-    choose(duty, "duty-action", "Acknowledge")
-    duty.fill("#duty-note", "on my way to check the gauge")
-    duty.click("#duty-apply")
+    duty.click("#duty-actions button[data-action=acknowledge]")
     wait_until(lambda: "Done: Acknowledge" in duty.locator("#duty-message").inner_text(), 5, "done message")
-    wait_until(lambda: "Acknowledge\n" in duty.locator("#duty-timeline").inner_text() + "\n", 5, "in the timeline")
+    wait_until(lambda: duty.locator("#duty-timeline li.tl-acknowledge").count() == 1, 5, "in the timeline")
     timeline = duty.locator("#duty-timeline").inner_text()
-    assert "duty desk" in timeline and "on my way to check the gauge" in timeline
+    assert "duty desk" in timeline and "Cancel" not in timeline
     (output_dir / "screenshots").mkdir(exist_ok=True)
     duty.screenshot(path=output_dir / "screenshots" / "duty-acknowledged.png")
     wait_until(lambda: "Acknowledged" in wall.locator("#wall-alert-list").inner_text(), 5, "wall shows the new state")

@@ -1,0 +1,215 @@
+/* The duty console in the browser (/duty): keyboard, selection, bulk marks, countdowns, the alarm sound.
+
+   Selection and marks live here and reach Dash through set_props, so a queue refresh never loses them; the
+   server only sends rows. Countdowns tick here every second from each row's data-due. A new red or orange alert
+   (row class "alarm") sounds a chime at once and every ALARM_REPEAT_MS while any stays unacknowledged, unless this
+   console is muted (kept in localStorage). The chime is synthesized (Web Audio), so nothing is downloaded. */
+window.cityops = window.cityops || {};
+window.cityops.duty = (function () {
+  const ALARM_REPEAT_MS = 20000;
+  const MUTE_KEY = "cityops.duty.muted";
+  const state = {selected: null, checked: [], heard: new Set(), lastChime: 0, chimes: 0, audio: null};
+
+  function page() { return document.getElementById("duty-queue"); }
+  function rows() { return Array.from(document.querySelectorAll("#duty-queue .q-row")); }
+  function set(id, props) { window.dash_clientside.set_props(id, props); }
+  function muted() { return window.localStorage.getItem(MUTE_KEY) === "1"; }
+  function open(id) { const el = document.getElementById(id); return el && !el.classList.contains("hidden"); }
+
+  function select(id) {
+    state.selected = id;
+    set("duty-selected", {data: id});
+  }
+
+  function move(delta) {
+    const all = rows();
+    if (!all.length) return;
+    let i = all.findIndex(function (r) { return Number(r.dataset.id) === state.selected; });
+    i = i < 0 ? 0 : Math.max(0, Math.min(all.length - 1, i + delta));
+    select(Number(all[i].dataset.id));
+  }
+
+  function toggleMark() {
+    if (state.selected === null) return;
+    const marks = state.checked.filter(function (id) { return id !== state.selected; });
+    if (marks.length === state.checked.length) marks.push(state.selected);
+    state.checked = marks;
+    set("duty-checked", {data: marks});
+  }
+
+  function press(selector) {
+    const el = document.querySelector(selector);
+    if (el && !el.disabled) el.click();
+  }
+
+  // The dialogs' classes belong to Dash (the server opens the action dialog), so they change through set_props.
+  function showHelp(show) { set("duty-help", {className: "duty-help" + (show ? "" : " hidden")}); }
+  function closeDialog() { set("duty-dialog", {className: "duty-dialog hidden"}); }
+
+  function setUrl(params) {
+    const url = new URL(window.location.href);
+    Object.keys(params).forEach(function (k) {
+      if (params[k] === null || params[k] === undefined || params[k] === "") url.searchParams.delete(k);
+      else url.searchParams.set(k, params[k]);
+    });
+    window.history.replaceState(null, "", url.pathname + url.search);
+  }
+
+  function onKey(event) {
+    if (!page()) return;
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(event.target.tagName) || event.target.isContentEditable;
+    if (event.key === "Escape") {
+      if (open("duty-dialog")) closeDialog();
+      if (open("duty-help")) showHelp(false);
+      return;
+    }
+    if (open("duty-dialog")) {
+      // In the dialog, Enter confirms from anywhere but the buttons (which Enter presses themselves).
+      if (event.key === "Enter" && event.target.tagName !== "BUTTON" && event.target.id !== "duty-note") {
+        event.preventDefault();
+        press("#duty-confirm");
+      }
+      return;
+    }
+    if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+    let done = true;
+    if (event.key === "ArrowDown" || event.key === "j") move(1);
+    else if (event.key === "ArrowUp" || event.key === "k") move(-1);
+    else if (event.key === " ") toggleMark();
+    else if (event.key === "A") press("#duty-bulk");
+    else if (event.key === "?") showHelp(!open("duty-help"));
+    else if (event.key === "m") toggleMute();
+    else if (event.key === "/") { const f = document.querySelector("#duty-filter-domain input"); if (f) f.focus(); }
+    else if (event.key.length === 1 && /[a-z]/.test(event.key)) press('#duty-actions button[data-key="' + event.key + '"]');
+    else done = false;
+    if (done) event.preventDefault();
+    unlockAudio();
+  }
+
+  function onClick(event) {
+    if (!page()) return;
+    unlockAudio();
+    const row = event.target.closest && event.target.closest("#duty-queue .q-row");
+    if (row) {
+      if (event.target.classList.contains("q-mark")) { select(Number(row.dataset.id)); toggleMark(); }
+      else select(Number(row.dataset.id));
+      return;
+    }
+    if (event.target.closest("#duty-dialog-close")) closeDialog();
+    else if (event.target.closest("#duty-help-open")) showHelp(true);
+    else if (event.target.closest("#duty-help-close")) showHelp(false);
+    else if (event.target.closest("#duty-mute")) toggleMute();
+  }
+
+  // -- countdowns ----------------------------------------------------------------------------------------------
+  function clock(ms) {
+    const s = Math.floor(Math.abs(ms) / 1000);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    const two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return (h ? h + ":" + two(m) : m) + ":" + two(r);
+  }
+
+  function tick() {
+    if (!page()) return;
+    const now = Date.now();
+    document.querySelectorAll("#duty-queue .q-due[data-due]").forEach(function (el) {
+      const left = Date.parse(el.dataset.due) - now;
+      el.textContent = (left >= 0 ? el.dataset.label : el.dataset.late) + " " + clock(left);
+      el.classList.toggle("late", left < 0);
+      el.classList.toggle("soon", left >= 0 && left < 5 * 60000);
+    });
+    alarm(now);
+  }
+
+  // -- the alarm -----------------------------------------------------------------------------------------------
+  function unlockAudio() {
+    // Browsers start audio only after a gesture; the first key or click of the shift opens it.
+    try {
+      state.audio = state.audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (state.audio.state === "suspended") state.audio.resume();
+    } catch (e) { state.audio = null; }
+  }
+
+  function chime() {
+    state.chimes += 1;
+    state.lastChime = Date.now();
+    document.body.dataset.chimes = String(state.chimes);
+    const ctx = state.audio;
+    if (!ctx || ctx.state !== "running") return;
+    [880, 660, 880].forEach(function (freq, i) {
+      const osc = ctx.createOscillator(), gain = ctx.createGain();
+      const t0 = ctx.currentTime + i * 0.22;
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t0);
+      gain.gain.exponentialRampToValueAtTime(0.3, t0 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.2);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t0);
+      osc.stop(t0 + 0.21);
+    });
+  }
+
+  function alarm(now) {
+    const ids = Array.from(document.querySelectorAll("#duty-queue .q-row.alarm")).map(function (r) { return r.dataset.id; });
+    const fresh = ids.some(function (id) { return !state.heard.has(id); });
+    ids.forEach(function (id) { state.heard.add(id); });
+    const console_ = document.querySelector(".duty");
+    if (console_) console_.classList.toggle("alarming", ids.length > 0);
+    if (!ids.length || muted()) return;
+    if (fresh || now - state.lastChime >= ALARM_REPEAT_MS) chime();
+  }
+
+  function toggleMute() {
+    window.localStorage.setItem(MUTE_KEY, muted() ? "0" : "1");
+    showMute();
+  }
+
+  function showMute() {
+    const button = document.getElementById("duty-mute"), console_ = document.querySelector(".duty");
+    if (!button || !console_) return;
+    button.textContent = muted() ? console_.dataset.mutedLabel : console_.dataset.unmutedLabel;
+    button.setAttribute("aria-pressed", muted() ? "true" : "false");
+  }
+
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("click", onClick);
+  window.setInterval(tick, 1000);
+
+  return {
+    // Called by Dash when the selection, the marks or the rows change.
+    mark: function (selected, checked) {
+      state.selected = selected === undefined ? null : selected;
+      state.checked = checked || [];
+      let chosen = null;
+      rows().forEach(function (r) {
+        const id = Number(r.dataset.id);
+        const on = id === state.selected;
+        r.classList.toggle("selected", on);
+        r.setAttribute("aria-selected", on ? "true" : "false");
+        r.classList.toggle("marked", state.checked.indexOf(id) >= 0);
+        if (on) chosen = r;
+      });
+      if (chosen) chosen.scrollIntoView({block: "nearest"});
+      setUrl({alert: state.selected});
+      showMute();
+      tick();
+      return window.dash_clientside.no_update;
+    },
+    // Called when the action dialog opens or closes: focus goes to its first field, or back to the queue.
+    focusDialog: function (className) {
+      window.setTimeout(function () {
+        if (className.indexOf("hidden") >= 0) { if (document.activeElement) document.activeElement.blur(); return; }
+        const unit = document.querySelector("#duty-dialog-unit:not([style*='none']) input:checked, " +
+                                            "#duty-dialog-unit:not([style*='none']) input");
+        const minutes = document.querySelector("#duty-dialog-minutes:not([style*='none']) input");
+        (unit || minutes || document.getElementById("duty-note")).focus();
+      }, 0);
+      return window.dash_clientside.no_update;
+    },
+    filters: function (values) {
+      setUrl(values);
+      return window.dash_clientside.no_update;
+    },
+    chimes: function () { return state.chimes; },
+  };
+})();

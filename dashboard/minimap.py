@@ -1,0 +1,80 @@
+"""Small maps inside the views: one region's outline and its parts, with what is open there.
+
+The same map functions as the wall (assets/cityops_map.js), so colours and clicks mean the same everywhere: a part
+is coloured by its status (grey dashed when it has no data), a click on a part or an alert drills down.
+"""
+
+from __future__ import annotations
+
+import dash_leaflet as dl
+import shapely
+
+from layers.regions import Region, RegionIndex
+
+CHILD_LEVEL = {"city": "district", "district": "town", "town": "grid"}
+
+
+def _fn(name: str) -> dict:
+    return {"variable": f"cityops.map.{name}"}
+
+
+def region_feature(region: Region, lang: str) -> dict:
+    return {
+        "type": "Feature",
+        "geometry": shapely.geometry.mapping(shapely.set_precision(region.geometry, 1e-5)),
+        "properties": {"id": region.id, "level": region.level, "name": region.name(lang)},
+    }
+
+
+def bounds(region: Region) -> list[list[float]]:
+    minx, miny, maxx, maxy = region.geometry.bounds
+    return [[miny, minx], [maxy, maxx]]
+
+
+def parts_of(regions: RegionIndex, region: Region) -> list[Region]:
+    level = CHILD_LEVEL.get(region.level)
+    return [r for r in regions.level(level) if r.parent == region.id] if level else []
+
+
+def minimap(
+    map_id: str,
+    regions: RegionIndex,
+    region: Region,
+    lang: str,
+    *,
+    part_status: dict[str, str] | None = None,
+    alerts: list[dict] | None = None,
+    extra: list | None = None,
+    interactive: bool = True,
+) -> dl.Map:
+    """`region` framed, its parts drawn (coloured by `part_status`, status codes by region id), `alerts` as
+    markers (features as /api/layers/alerts.geojson gives them); `extra` layers go on top."""
+    parts = parts_of(regions, region) or [region]
+    return dl.Map(
+        id=map_id,
+        className="minimap",
+        bounds=bounds(region),
+        center=[region.geometry.centroid.y, region.geometry.centroid.x],
+        zoom=9,
+        zoomSnap=0.25,
+        zoomControl=interactive,
+        dragging=interactive,
+        scrollWheelZoom=False,  # a page that scrolls must not be caught by the map
+        attributionControl=False,
+        children=[
+            dl.GeoJSON(
+                id=f"{map_id}-parts",
+                data={"type": "FeatureCollection", "features": [region_feature(r, lang) for r in parts]},
+                style=_fn("regionStyle"),
+                onEachFeature=_fn("regionEachFeature"),
+                hideout={"status": part_status or {}},
+            ),
+            *(extra or []),
+            dl.GeoJSON(
+                id=f"{map_id}-alerts",
+                data={"type": "FeatureCollection", "features": alerts or []},
+                pointToLayer=_fn("alertToLayer"),
+                hideout={"lang": lang},
+            ),
+        ],
+    )

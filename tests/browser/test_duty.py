@@ -1,0 +1,171 @@
+"""The duty console in Chromium: the whole loop from the keyboard, the alarm and its mute, bulk acknowledge,
+filters and selection kept in the URL, and the console fitting 1440×900."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import LIANCHI, send, wait_until
+
+pytestmark = pytest.mark.browser
+
+# 清苑区 (130608): a district other than the city origin's, for the filter.
+QINGYUAN = (115.4898, 38.7652)
+
+
+def gauge(publisher, gid: str, name: str, where: tuple[float, float], level: float) -> None:
+    send(publisher, f"test/flood/entity/{gid}", {"type": "entity", "id": gid, "domain": "flood", "kind": "river_gauge",
+                                                 "name": name, "lon": where[0], "lat": where[1]})  # fmt: skip
+    send(publisher, f"test/flood/obs/{gid}", {"type": "observation", "entity": gid, "values": {"water_level": level}})
+
+
+def open_duty(chromium, port: int, query: str = "lang=en"):
+    page = chromium.new_page(viewport={"width": 1440, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"http://127.0.0.1:{port}/duty?{query}")
+    return page, errors
+
+
+def timeline(page) -> str:
+    return page.locator("#duty-timeline").inner_text()
+
+
+def steps(page) -> list[str]:
+    """The timeline's actions, in order (each entry's class is tl-<action>)."""
+    return [
+        c.removeprefix("tl-")
+        for c in page.locator("#duty-timeline li").evaluate_all("els => els.map(e => e.className)")
+    ]
+
+
+def fits(page) -> bool:
+    return page.evaluate(
+        "document.documentElement.scrollHeight <= innerHeight && document.documentElement.scrollWidth <= innerWidth"
+    )
+
+
+def test_the_whole_loop_from_the_keyboard(app, publisher, chromium, output_dir):
+    gauge(publisher, "g1", "府河 G1", LIANCHI, 12.6)
+    page, errors = open_duty(chromium, app)
+    row = page.locator(".q-row").first
+    wait_until(lambda: row.count() and "府河 G1 water too high" in row.inner_text(), 10, "the alert in the queue")
+    # The countdown to the acknowledge limit (red: 5 minutes) ticks in the browser.
+    wait_until(lambda: re.search(r"Acknowledge within 4:\d\d", row.inner_text()), 5, "a countdown")
+    assert "alarm" in row.get_attribute("class")
+
+    page.keyboard.press("j")
+    wait_until(lambda: "selected" in row.get_attribute("class"), 5, "the first row selected")
+    wait_until(lambda: "Raised by rule" in timeline(page), 5, "its timeline")
+    assert "alert=1" in page.url
+    assert "Verify the reading by phone" in page.locator("#duty-sop").inner_text()
+    wait_until(lambda: page.locator("#duty-chart .js-plotly-plot").count() == 1, 10, "the triggering values' chart")
+    wait_until(lambda: page.locator("#duty-map .leaflet-container").count() == 1, 10, "the small map")
+
+    page.keyboard.press("a")
+    wait_until(lambda: "acknowledge" in steps(page), 5, "acknowledged")
+    wait_until(lambda: "alarm" not in row.get_attribute("class"), 5, "the alarm stops once acknowledged")
+    wait_until(lambda: "Dispatch within" in row.inner_text(), 5, "the dispatch clock runs")
+
+    page.keyboard.press("d")
+    dialog = page.locator("#duty-dialog")
+    wait_until(lambda: "hidden" not in dialog.get_attribute("class"), 5, "the dispatch dialog")
+    # The rule's unit is suggested and has the focus; Tab goes on to the note, Enter sends.
+    wait_until(lambda: page.evaluate("document.activeElement.type") == "radio", 5, "focus on the unit")
+    assert page.evaluate("document.activeElement.checked")
+    page.keyboard.press("Tab")
+    page.keyboard.type("crew 3 to the gauge")
+    page.keyboard.press("Enter")
+    wait_until(lambda: "hidden" in dialog.get_attribute("class"), 5, "the dialog closes")
+    wait_until(lambda: "Baoding Water Resources Bureau" in timeline(page), 5, "dispatched to the unit")
+    assert "crew 3 to the gauge" in timeline(page)
+
+    # A SOP step, ticked from the keyboard.
+    page.focus("#duty-sop-steps input >> nth=0")
+    page.keyboard.press("Space")
+    wait_until(lambda: "step 1 done" in timeline(page), 5, "the checklist step in the timeline")
+    page.evaluate("document.activeElement.blur()")
+
+    page.keyboard.press("r")
+    wait_until(lambda: "hidden" not in dialog.get_attribute("class"), 5, "the resolve dialog")
+    wait_until(lambda: page.evaluate("document.activeElement.id") == "duty-note", 5, "focus on the note")
+    page.keyboard.press("Enter")  # no note: refused, and the dialog says why
+    wait_until(lambda: "needs a note" in page.locator("#duty-dialog-message").inner_text(), 5, "a refusal")
+    page.keyboard.type("level back below 12 m")
+    page.keyboard.press("Enter")
+    wait_until(lambda: "hidden" in dialog.get_attribute("class"), 5, "the dialog closes")
+    wait_until(lambda: "resolve" in steps(page), 5, "resolved")
+    assert steps(page) == ["fire", "acknowledge", "dispatch", "check", "resolve"], steps(page)
+    assert "level back below 12 m" in timeline(page)
+    for label in ("Raised by rule", "Acknowledge", "Dispatch", "Checklist", "Resolve", "duty desk"):
+        assert label in timeline(page)
+
+    page.keyboard.press("?")
+    wait_until(lambda: "hidden" not in page.locator("#duty-help").get_attribute("class"), 5, "the help overlay")
+    assert "Mark for bulk acknowledge" in page.locator("#duty-help").inner_text()
+    (output_dir / "screenshots").mkdir(exist_ok=True)
+    page.screenshot(path=output_dir / "screenshots" / "duty-help-1440x900.png")
+    page.keyboard.press("Escape")
+    wait_until(lambda: "hidden" in page.locator("#duty-help").get_attribute("class"), 5, "help closed")
+    assert fits(page), "the console scrolls at 1440×900"
+    page.screenshot(path=output_dir / "screenshots" / "duty-1440x900.png")
+    assert not errors, errors
+
+
+def test_alarm_sounds_until_acknowledged_unless_muted_and_bulk_acknowledge(app, publisher, chromium):
+    loud, errors = open_duty(chromium, app)
+    quiet, _ = open_duty(chromium, app)
+    wait_until(lambda: quiet.locator("#duty-mute").inner_text() == "Sound on", 5, "the mute button")
+    quiet.keyboard.press("m")
+    wait_until(lambda: quiet.locator("#duty-mute").inner_text() == "Sound off", 5, "muted")
+
+    gauge(publisher, "g1", "府河 G1", LIANCHI, 12.6)
+    gauge(publisher, "g2", "府河 G2", LIANCHI, 12.9)
+    for page in (loud, quiet):
+        wait_until(lambda p=page: p.locator(".q-row.alarm").count() == 2, 10, "two flashing rows")
+    wait_until(lambda: loud.evaluate("Number(document.body.dataset.chimes || 0)") >= 1, 5, "a chime")
+    assert quiet.evaluate("Number(document.body.dataset.chimes || 0)") == 0, "a muted console chimed"
+    assert "alarming" in loud.locator(".duty").get_attribute("class")
+
+    # Mark both with Space and acknowledge them together.
+    loud.keyboard.press("j")
+    loud.keyboard.press("Space")
+    loud.keyboard.press("j")
+    loud.keyboard.press("Space")
+    wait_until(lambda: loud.locator(".q-row.marked").count() == 2, 5, "two marked rows")
+    loud.keyboard.press("Shift+A")
+    wait_until(lambda: "Acknowledged 2." in loud.locator("#duty-message").inner_text(), 5, "bulk acknowledged")
+    for page in (loud, quiet):
+        wait_until(lambda p=page: p.locator(".q-row.alarm").count() == 0, 5, "the alarm stops")
+        wait_until(lambda p=page: "alarming" not in p.locator(".duty").get_attribute("class"), 5, "header calm")
+    assert loud.locator(".q-row.marked").count() == 0
+    assert not errors, errors
+
+
+def test_filters_and_selection_survive_refresh_and_travel_in_the_link(app, publisher, chromium):
+    gauge(publisher, "g1", "府河 G1", LIANCHI, 12.6)
+    gauge(publisher, "q1", "清水河 Q1", QINGYUAN, 12.4)
+    page, errors = open_duty(chromium, app)
+    wait_until(lambda: page.locator(".q-row").count() == 2, 10, "two alerts")
+    page.locator(".q-row", has_text="清水河 Q1").click()
+    wait_until(lambda: "清水河 Q1" in page.locator("#duty-summary").inner_text(), 5, "its detail")
+    scroll_before = page.evaluate("document.querySelector('.duty-queue').scrollTop")
+    # New data arrives: the queue is sent again, the selection stays.
+    send(publisher, "test/flood/obs/g1", {"type": "observation", "entity": "g1", "values": {"water_level": 12.8}})
+    page.wait_for_timeout(2500)
+    assert "selected" in page.locator(".q-row", has_text="清水河 Q1").get_attribute("class")
+    assert page.evaluate("document.querySelector('.duty-queue').scrollTop") == scroll_before
+
+    page.click("#duty-filter-district")
+    page.get_by_role("option", name="Qingyuan District", exact=True).click()
+    wait_until(lambda: page.locator(".q-row").count() == 1, 5, "filtered to one district")
+    wait_until(lambda: "district=130608" in page.url, 5, "the filter in the URL")
+    link = page.url
+
+    other, other_errors = open_duty(chromium, app, link.split("?", 1)[1])
+    wait_until(lambda: other.locator(".q-row").count() == 1, 10, "the same filter from the link")
+    wait_until(lambda: "清水河 Q1" in other.locator("#duty-summary").inner_text(), 5, "the same alert from the link")
+    assert "selected" in other.locator(".q-row").first.get_attribute("class")
+    assert not errors and not other_errors, errors + other_errors
