@@ -80,6 +80,27 @@ window.cityops.map = (function () {
       layer.on("click", function () { drillTo("region", feature.properties.id); });
     },
 
+    // The wall's tour: on a pinned alert, fly to it and stay; otherwise the next stop (city, then each district).
+    tour: function (pin, stops, view) {
+      const noUpdate = window.dash_clientside.no_update;
+      view = view || {i: 0, pinned: null};
+      if (pin) {
+        if (view.pinned === pin.id) return [noUpdate, noUpdate, noUpdate, noUpdate];
+        const text = pin.where ? pin.text + " · " + pin.where : pin.text;
+        const viewport = pin.bounds ? {bounds: pin.bounds, transition: "flyToBounds"} : noUpdate;
+        return [viewport, text, "wall-spotlight spotlight-pin", {i: view.i, pinned: pin.id}];
+      }
+      const byRotation = window.dash_clientside.callback_context.triggered.some(function (t) {
+        return t.prop_id.indexOf("wall-rotate") === 0;
+      });
+      // New data without a pin is no reason to move on; only the rotation tick or a released pin is.
+      if (!stops || !stops.length || (!byRotation && view.pinned === null)) return [noUpdate, noUpdate, noUpdate, noUpdate];
+      // Released from a pin: back to the city; otherwise on to the next stop.
+      const i = view.pinned !== null ? 0 : (view.i + 1) % stops.length;
+      const stop = stops[i];
+      return [{bounds: stop.bounds, transition: "flyToBounds"}, stop.name, "wall-spotlight", {i: i, pinned: null}];
+    },
+
     regionStyle: function (feature, context) {
       const codes = (context.hideout && context.hideout.status) || {};
       const s = codes[feature.properties.id] || "n";

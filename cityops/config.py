@@ -88,6 +88,9 @@ class WebSettings(Section):
     language: Literal["zh_CN", "en"] = "zh_CN"
     refresh_ms: Annotated[int, Field(ge=200, le=60_000)] = 1_000
     tile_url: str | None = None  # optional; the map works offline without one
+    # The wall shows each district in turn for this long, then the whole city (0: stays on the city); a new red
+    # alert stops the rotation on its district until someone acknowledges it.
+    wall_rotate_s: Annotated[int, Field(ge=0, le=3600)] = 20
 
 
 class UnitConversion(Section):

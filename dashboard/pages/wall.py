@@ -16,6 +16,7 @@ from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE
 from dashboard.i18n import N_, normalize_language, translator
+from dashboard.minimap import bounds
 from dashboard.navigation import alert_href, region_href
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 from dashboard.timefmt import local_time
@@ -51,8 +52,12 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
     view = {"center": [lat, lon], "zoom": settings.city.zoom}
     city_region = context.regions.level("city")
     if city_region:
-        minx, miny, maxx, maxy = city_region[0].geometry.bounds
-        view["bounds"] = [[miny, minx], [maxy, maxx]]
+        view["bounds"] = bounds(city_region[0])
+    # What the wall rotates through: the whole city, then each district (name and frame).
+    tour = [{"id": "city", "name": city, "bounds": view.get("bounds")}] + [
+        {"id": r.id, "name": r.name(lang), "bounds": bounds(r)} for r in context.regions.level("district")
+    ]
+    rotate_s = settings.web.wall_rotate_s
     base_layers = []
     if settings.web.tile_url:
         base_layers.append(dl.TileLayer(url=settings.web.tile_url))
@@ -79,6 +84,10 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
             dcc.Store(id="wall-seen", data=None),
             dcc.Store(id="wall-layer-keys", data={}),
             dcc.Interval(id="wall-tick", interval=settings.web.refresh_ms),
+            dcc.Store(id="wall-tour", data=tour),
+            dcc.Store(id="wall-pin"),
+            dcc.Store(id="wall-view", data={"i": 0, "pinned": None}),
+            dcc.Interval(id="wall-rotate", interval=max(rotate_s, 1) * 1000, disabled=rotate_s == 0),
             html.Header(
                 className="wall-header",
                 children=[
@@ -94,6 +103,7 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
             html.Main(
                 className="wall-main",
                 children=[
+                    html.Div(id="wall-spotlight", className="wall-spotlight", children=city, role="status"),
                     dl.Map(
                         id="wall-map",
                         className="wall-map",
@@ -152,6 +162,7 @@ def register_callbacks(context) -> None:
         Output("wall-alerts", "url"),
         Output("wall-alerts-heading", "children"),
         Output("wall-alert-list", "children"),
+        Output("wall-pin", "data"),
     ]
 
     @callback(
@@ -160,8 +171,9 @@ def register_callbacks(context) -> None:
         State("wall-seen", "data"),
         State("wall-layer-keys", "data"),
         State("wall-lang", "data"),
+        State("wall-pin", "data"),
     )
-    def refresh(_n, seen, layer_keys, lang):
+    def refresh(_n, seen, layer_keys, lang, pinned):
         if seen == snapshots.current_key():
             raise PreventUpdate  # nothing new: no query, nothing on the wire
         snap = snapshots.get()
@@ -194,7 +206,22 @@ def register_callbacks(context) -> None:
             alert_url,
             _alerts_heading(snap, t),
             _alert_list(snap, t, regions, lang),
+            no_update if (pin := _pin(snap, t, regions, lang)) == pinned else pin,
         )
+
+    # Rotation and pinning move the map in the browser (dash-leaflet's viewport), so they cost no server call.
+    clientside_callback(
+        "function (n, pin, tour, view) { return window.cityops.map.tour(pin, tour, view); }",
+        Output("wall-map", "viewport"),
+        Output("wall-spotlight", "children"),
+        Output("wall-spotlight", "className"),
+        Output("wall-view", "data"),
+        Input("wall-rotate", "n_intervals"),
+        Input("wall-pin", "data"),
+        State("wall-tour", "data"),
+        State("wall-view", "data"),
+        prevent_initial_call=True,
+    )
 
     clientside_callback(
         """
@@ -340,6 +367,28 @@ def _alerts_heading(snap: Snapshot, t) -> list:
         for s in ("red", "orange", "yellow", "blue")
     ]
     return [t("Open alerts"), " ", *chips]
+
+
+def _pin(snap: Snapshot, t, regions, lang: str) -> dict | None:
+    """The newest red alert nobody has acknowledged: the wall stays on it until someone does."""
+    waiting = snap.alerts[(snap.alerts["severity"] == "red") & (snap.alerts["state"] == "new")]
+    if waiting.empty:
+        return None
+    alert = waiting.sort_values("created_at").iloc[-1]
+    region = regions.get(alert["district_id"]) if isinstance(alert["district_id"], str) else None
+    frame = bounds(region) if region else None
+    if frame is None and not pd.isna(alert["lon"]):
+        lon, lat = float(alert["lon"]), float(alert["lat"])
+        frame = [[lat - 0.05, lon - 0.05], [lat + 0.05, lon + 0.05]]
+    return {
+        "id": int(alert["id"]),
+        "text": t(
+            "Red alert awaiting acknowledgement: {title}",
+            title=alert["title_zh"] if lang == "zh_CN" else alert["title_en"],
+        ),  # fmt: skip
+        "where": region.name(lang) if region else "",
+        "bounds": frame,
+    }
 
 
 def _alert_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:

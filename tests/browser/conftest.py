@@ -59,6 +59,7 @@ client_id = "cityops-browser-test"
 [web]
 port = {web_port}
 refresh_ms = 500
+wall_rotate_s = 0
 
 [alerts]
 rules = "rules.yaml"
@@ -103,12 +104,16 @@ def wait_until(predicate, timeout: float, what: str):
 
 
 @pytest.fixture
-def app(tmp_path, mosquitto):
+def app(request, tmp_path, mosquitto):
+    """`cityops run` with the test config; `@pytest.mark.app_env(CITYOPS_WEB__WALL_ROTATE_S="2")` overrides it."""
+    marker = request.node.get_closest_marker("app_env")
+    overrides = marker.kwargs if marker else {}
     web_port = free_port()
     log = open(tmp_path / "cityops.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "cityops.cli", "run", "--config", str(config(tmp_path, mosquitto.port, web_port))],
-        stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **overrides},
     )  # fmt: skip
     try:
         wait_for_port(web_port, timeout=30)

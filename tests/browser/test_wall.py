@@ -117,3 +117,69 @@ def test_a_feed_that_goes_down_turns_its_layer_grey_at_once(app, publisher, mosq
     print(f"\nlayer grey {time.monotonic() - started:.2f} s after the broker stopped (freshness limit 600 s)")
     page.screenshot(path=output_dir / "screenshots" / "wall-feed-down.png")
     page.close()
+
+
+def scrolls(page) -> bool:
+    """Whether the page has anything to scroll, in either direction (a kiosk must not)."""
+    return page.evaluate(
+        "document.documentElement.scrollHeight > innerHeight || document.documentElement.scrollWidth > innerWidth"
+    )
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
+def test_the_wall_fits_the_screen_without_scrolling(app, publisher, chromium, output_dir, width, height):
+    for n in range(12):
+        send(publisher, f"test/flood/entity/g{n}", {"type": "entity", "id": f"g{n}", "domain": "flood",
+                                                    "kind": "river_gauge", "name": f"府河测站 {n} 号（上游段）",
+                                                    "lon": LIANCHI[0] + n * 0.01, "lat": LIANCHI[1]})  # fmt: skip
+        send(publisher, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}",
+                                                 "values": {"water_level": 12.5 + n / 10}})  # fmt: skip
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    page.goto(f"http://127.0.0.1:{app}/wall")
+    page.wait_for_selector("path.region", timeout=15_000)
+    wait_until(lambda: page.locator(".wall-alert-list .alert-row").count() == 6, 15, "a full alert list")
+    assert not scrolls(page), f"the wall scrolls at {width}×{height}"
+    # Type grows with the screen: at 4K the title is twice the height it has at 1080p.
+    title_px = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.wall-header h1')).fontSize)")
+    assert title_px >= 0.018 * height, title_px
+    (output_dir / "screenshots").mkdir(exist_ok=True)
+    page.screenshot(path=output_dir / "screenshots" / f"wall-{width}x{height}.png")
+    page.close()
+
+
+@pytest.mark.app_env(CITYOPS_WEB__WALL_ROTATE_S="2")
+def test_the_wall_tours_the_districts_and_pins_a_new_red_alert_until_acknowledged(app, publisher, chromium,
+                                                                                   output_dir):  # fmt: skip
+    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
+    page.wait_for_selector("path.region", timeout=15_000)
+    spotlight = page.locator("#wall-spotlight")
+    seen = set()
+    wait_until(lambda: seen.add(spotlight.inner_text()) or len(seen) >= 3, 12, "the tour moving on")
+    assert seen & {"Jingxiu District", "Lianchi District", "Mancheng District"}, seen
+
+    # A red alert is raised during the test: the wall flies to it and stays there.
+    send(publisher, "test/flood/entity/g1", {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge",
+                                             "name": "府河 G1", "lon": LIANCHI[0], "lat": LIANCHI[1]})  # fmt: skip
+    send(publisher, "test/flood/obs/g1", {"type": "observation", "entity": "g1", "values": {"water_level": 12.6}})
+    pinned = "Red alert awaiting acknowledgement: 府河 G1 water too high · Lianchi District"
+    wait_until(lambda: spotlight.inner_text() == pinned, 10, "the wall pinned on the alert")
+    assert "spotlight-pin" in spotlight.get_attribute("class")
+    wait_until(lambda: page.locator("path.alert-red").count() == 1, 5, "the alert's marker on the map")
+    page.wait_for_timeout(1500)  # the flight to the district takes a moment; the screenshot shows where it lands
+    (output_dir / "screenshots").mkdir(exist_ok=True)
+    page.screenshot(path=output_dir / "screenshots" / "wall-pinned.png")
+    time.sleep(5)  # two and a half rotation periods: still pinned
+    assert spotlight.inner_text() == pinned
+
+    duty = chromium.new_page(viewport={"width": 1440, "height": 900})
+    duty.goto(f"http://127.0.0.1:{app}/duty?lang=en&alert=1")
+    duty.wait_for_selector("#duty-actions button[data-action=acknowledge]", timeout=10_000)
+    duty.click("#duty-actions button[data-action=acknowledge]")
+    wait_until(lambda: "spotlight-pin" not in spotlight.get_attribute("class"), 10, "released once acknowledged")
+    wait_until(lambda: spotlight.inner_text() != pinned, 5, "the tour goes on")
+    assert not errors, errors
+    page.close()
+    duty.close()
