@@ -16,7 +16,7 @@ from alerts.time_limits import TimeLimits
 from cityops import PROJECT_ROOT
 from dashboard import layers_api
 from dashboard.i18n import translator
-from dashboard.pages import duty, entity, feeds_admin, region, wall
+from dashboard.pages import duty, entity, feeds_admin, region, tablet, wall
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
 from store import alerts as alert_store
@@ -72,6 +72,8 @@ def create_app(
     wall.register_callbacks(context)
     dash.register_page("duty", path="/duty", layout=partial(duty.layout, context), title=t("Duty desk"))
     duty.register_callbacks(context)
+    dash.register_page("tablet", path="/tablet", layout=partial(tablet.layout, context), title=t("District"))
+    tablet.register_callbacks(context)
     dash.register_page("feeds-admin", path="/admin/feeds", layout=partial(feeds_admin.layout, context),
                        title=t("Feeds and dead letters"))  # fmt: skip
     feeds_admin.register_callbacks(context, writer)

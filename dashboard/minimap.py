@@ -53,9 +53,10 @@ def minimap(
     return dl.Map(
         id=map_id,
         className="minimap",
-        bounds=bounds(region),
         center=[region.geometry.centroid.y, region.geometry.centroid.x],
         zoom=9,
+        # Framed after the map has its size (initial `bounds` are fitted into a box not laid out yet).
+        viewport={"bounds": bounds(region)},
         zoomSnap=0.25,
         zoomControl=interactive,
         dragging=interactive,

@@ -158,3 +158,13 @@ def entities_in(store: Store, level: str, region_id: str, limit: int = 500) -> p
         f"SELECT id, domain, kind, name FROM entities WHERE {column} = $id ORDER BY domain, name LIMIT $n",
         {"id": region_id, "n": limit},
     )
+
+
+def alerts_raised_since(store: Store, since: datetime, district_id: str | None = None) -> pd.DataFrame:
+    """When each alert raised since `since` was raised, and its domain (the tablet's trend), in one district or all."""
+    return frame(
+        store.cursor(),
+        "SELECT domain, created_at FROM alerts WHERE created_at >= $since AND ($district IS NULL OR district_id = "
+        "$district) ORDER BY created_at",
+        {"since": since, "district": district_id},
+    )
