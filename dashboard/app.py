@@ -15,7 +15,7 @@ from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
 from cityops import PROJECT_ROOT
 from dashboard import layers_api
-from dashboard.i18n import translator
+from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, translator
 from dashboard.pages import duty, entity, feeds_admin, region, tablet, wall
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
@@ -91,6 +91,13 @@ def create_app(
         if request.path == "/":
             return redirect("/wall" + (f"?{request.query_string.decode()}" if request.query_string else ""))
         return None
+
+    @app.server.after_request
+    def remember_language(response: Response) -> Response:
+        lang = request.args.get("lang") if request.method == "GET" else None
+        if lang in LANGUAGES and request.cookies.get(LANGUAGE_COOKIE) != lang:
+            response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="Lax")
+        return response
 
     @app.server.get("/alert/<int:alert_id>")
     def alert_link(alert_id: int):

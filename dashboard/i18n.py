@@ -11,8 +11,11 @@ from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+from flask import has_request_context, request
 
 LANGUAGES: tuple[str, ...] = ("zh_CN", "en")
+# The language a browser last chose with ?lang=, kept so every view opens in it (per user once accounts exist).
+LANGUAGE_COOKIE = "cityops_lang"
 CATALOG_DIR = Path(__file__).parent / "translations"
 
 
@@ -36,6 +39,13 @@ def normalize_language(lang: str | None, default: str = "zh_CN") -> str:
     if lang in LANGUAGES:
         return lang
     return "zh_CN" if lang.lower().startswith("zh") else "en" if lang.lower().startswith("en") else default
+
+
+def page_language(lang: str | None, default: str) -> str:
+    """The language of a page: `?lang=` if given, else the one this browser chose before, else the city's."""
+    if not lang and has_request_context():
+        lang = request.cookies.get(LANGUAGE_COOKIE)
+    return normalize_language(lang, default)
 
 
 def translator(lang: str) -> Callable[..., str]:

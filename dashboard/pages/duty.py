@@ -22,7 +22,7 @@ from alerts.actions import act
 from alerts.levels import STATUS_CODE
 from alerts.lifecycle import NOTE_REQUIRED, OPEN_STATES, TransitionError, allowed_actions
 from dashboard.charts import history_chart
-from dashboard.i18n import N_, normalize_language, translator
+from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import minimap
 from dashboard.navigation import entity_href, region_href
 from dashboard.pages.wall import DOMAIN_LABELS, SEVERITY_LABELS, STATE_NAMES
@@ -77,7 +77,7 @@ def layout(
     **_query,
 ) -> html.Div:
     settings = context.settings
-    lang = normalize_language(lang, settings.web.language)
+    lang = page_language(lang, settings.web.language)
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
     selected = int(alert) if alert and alert.isdigit() else None

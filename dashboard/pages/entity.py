@@ -11,7 +11,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.alert_list import alert_list
 from dashboard.charts import history_chart
-from dashboard.i18n import N_, normalize_language, translator
+from dashboard.i18n import N_, page_language, translator
 from dashboard.navigation import breadcrumbs, entity_href, path_id
 from dashboard.timefmt import local_time
 from store import queries
@@ -21,7 +21,7 @@ MAX_CHARTS = 4
 
 
 def layout(context, entity_id: str | None = None, lang: str | None = None, hours: str | None = None, **_q):
-    lang = normalize_language(lang, context.settings.web.language)
+    lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     entity_id = path_id(entity_id)
     window = int(hours) if hours and hours.isdigit() and int(hours) in WINDOWS else 24

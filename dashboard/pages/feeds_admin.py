@@ -10,7 +10,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.i18n import N_, normalize_language, translator
+from dashboard.i18n import N_, page_language, translator
 from dashboard.pages.wall import STATE_LABELS
 from dashboard.timefmt import local_time
 from feeds import dead_letters
@@ -26,7 +26,7 @@ RAW_SHOWN = 8_000  # bytes of a payload shown; the whole payload stays in the st
 
 
 def layout(context, lang: str | None = None, feed: str | None = None, **_query) -> html.Div:
-    lang = normalize_language(lang, context.settings.web.language)
+    lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     feeds = [f.id for f in context.settings.feeds]
     return html.Div(

@@ -10,7 +10,8 @@ from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE
 from dashboard.alert_list import alert_list
-from dashboard.i18n import N_, normalize_language, translator
+from dashboard.i18n import N_, page_language, translator
+from dashboard.minimap import minimap
 from dashboard.navigation import CITY, breadcrumbs, entity_href, path_id, region_href
 from store import queries
 
@@ -19,7 +20,7 @@ LEVEL_NAMES = {"district": N_("Districts and counties"), "town": N_("Towns and s
 
 
 def layout(context, region_id: str | None = None, lang: str | None = None, **_query) -> html.Div:
-    lang = normalize_language(lang, context.settings.web.language)
+    lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     region_id = path_id(region_id) or CITY
     region = context.regions.get(region_id)
@@ -54,6 +55,9 @@ def layout(context, region_id: str | None = None, lang: str | None = None, **_qu
                 ],
             ),  # fmt: skip
             html.H1(title),
+            html.Div(className="drill-map", children=minimap("region-map", context.regions, framed, lang))
+            if (framed := region or next(iter(context.regions.level("city")), None))
+            else None,
             html.Div(id="region-body", className="drill-body"),
         ],
     )
@@ -65,6 +69,8 @@ def register_callbacks(context) -> None:
 
     @callback(
         Output("region-body", "children"),
+        Output("region-map-parts", "hideout"),
+        Output("region-map-alerts", "data"),
         Output("region-seen", "data"),
         Input("region-tick", "n_intervals"),
         State("region-key", "data"),
@@ -96,7 +102,11 @@ def register_callbacks(context) -> None:
                 html.Li(html.A(f"{d.name} · {d.kind}", href=entity_href(d.id, lang)))
                 for d in devices.itertuples(index=False)
             ]) if len(devices) else html.P(t("No device here."))]))  # fmt: skip
-        return sections, snap.key
+        # The map: parts coloured by status, the open alerts placed in this region.
+        status = {"status": {rid: STATUS_CODE[st] for rid, st in snap.region_status.items()}}
+        inside = set(alerts["id"])
+        markers = [f for f in snap.alert_layer.features if f["properties"]["id"] in inside]
+        return sections, status, {"type": "FeatureCollection", "features": markers}, snap.key
 
 
 def _part_class(region_id: str, snap) -> str:

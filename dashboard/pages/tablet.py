@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE
 from dashboard.alert_list import alert_list
-from dashboard.i18n import normalize_language, translator
+from dashboard.i18n import page_language, translator
 from dashboard.minimap import minimap
 from dashboard.navigation import region_href
 from dashboard.pages.wall import DOMAIN_LABELS, STATE_NAMES
@@ -32,7 +32,7 @@ def tablet_href(district_id: str | None, lang: str) -> str:
 
 
 def layout(context, lang: str | None = None, district: str | None = None, **_query) -> html.Div:
-    lang = normalize_language(lang, context.settings.web.language)
+    lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
     region = context.regions.get(district) if district else None

@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE
-from dashboard.i18n import N_, normalize_language, translator
+from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import bounds
 from dashboard.navigation import alert_href, region_href
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
@@ -43,7 +43,7 @@ def _fn(name: str) -> dict:
 
 def layout(context, lang: str | None = None, **_query) -> html.Div:
     settings = context.settings
-    lang = normalize_language(lang, settings.web.language)
+    lang = page_language(lang, settings.web.language)
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
     city = settings.city.name_zh if lang == "zh_CN" else settings.city.name_en

@@ -34,6 +34,9 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     page.get_by_role("link", name="Lianchi District").click()
     page.wait_for_url("**/region/130606?lang=en")
     wait_until(lambda: "府河 G1 water too high" in page.locator(".drill-body").inner_text(), 20, "district alert")
+    # The district's map: its towns, the alert placed on it.
+    wait_until(lambda: page.locator(".drill-map path.alert-red").count() == 1, 10, "the alert on the district map")
+    assert page.locator(".drill-map path.region").count() > 5
     page.get_by_role("link", name="Yonghua Subdistrict").click()
     page.wait_for_url("**/region/130606009?lang=en")
     page.get_by_role("link", name="Grid 03").click()
@@ -66,3 +69,23 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     assert not errors, errors
     page.close()
     linked.close()
+
+
+def test_the_language_chosen_once_is_kept_on_every_view(app, chromium):
+    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
+    page.goto(f"http://127.0.0.1:{app}/duty")
+    wait_until(lambda: page.locator("h1").count() and page.locator("h1").inner_text() == "Duty desk", 10, "English")
+    page.goto(f"http://127.0.0.1:{app}/tablet")
+    wait_until(lambda: page.locator("h1").count() and page.locator("h1").inner_text() == "Choose your district", 10,
+               "still English")  # fmt: skip
+    page.goto(f"http://127.0.0.1:{app}/region/city?lang=zh_CN")
+    page.goto(f"http://127.0.0.1:{app}/duty")
+    wait_until(lambda: page.locator("h1").count() and page.locator("h1").inner_text() == "值班台", 10, "Chinese now")
+    context.close()
+    # Another browser has chosen nothing: the city's language.
+    fresh = chromium.new_page()
+    fresh.goto(f"http://127.0.0.1:{app}/duty")
+    wait_until(lambda: fresh.locator("h1").count() and fresh.locator("h1").inner_text() == "值班台", 10, "default")
+    fresh.close()
