@@ -5,6 +5,8 @@ window.cityops = window.cityops || {};
 window.cityops.map = (function () {
   const COLOURS = {r: "#e5484d", o: "#f76b15", y: "#f5d90a", b: "#3e8ef7", k: "#2fbf71", n: "#6b7280", x: "#6b7280"};
   const RANK = {r: 6, o: 5, y: 4, b: 3, x: 2, n: 1, k: 0};
+  // Markers grow with the screen like the type does: a 4K wall at 100 % shows them twice the 1080p size.
+  function scale() { return Math.max(1, Math.min(window.innerWidth / 1920, window.innerHeight / 1080)); }
 
   function statusOf(feature, hideout) {
     const codes = (hideout && hideout.status) || "";
@@ -29,7 +31,7 @@ window.cityops.map = (function () {
       const s = statusOf(feature, context.hideout);
       const quiet = s === "k" || s === "n" || s === "x";
       const marker = L.circleMarker(latlng, {
-        radius: quiet ? 5 : 8,
+        radius: (quiet ? 5 : 8) * scale(),
         color: s === "n" || s === "x" ? "#9ca3af" : "#0b0f14",
         weight: s === "x" ? 2 : 1,
         dashArray: s === "n" || s === "x" ? "2 2" : null,
@@ -65,7 +67,7 @@ window.cityops.map = (function () {
       const p = feature.properties;
       const colour = {red: "#e5484d", orange: "#f76b15", yellow: "#f5d90a", blue: "#3e8ef7"}[p.sev] || "#6b7280";
       const marker = L.circleMarker(latlng, {
-        radius: 13, color: p.overdue ? "#ffffff" : "#0b0f14", weight: p.overdue ? 3 : 2,
+        radius: 13 * scale(), color: p.overdue ? "#ffffff" : "#0b0f14", weight: p.overdue ? 3 : 2,
         fillColor: colour, fillOpacity: p.active ? 0.9 : 0.45,
         className: "alert-marker alert-" + p.sev + (p.overdue ? " alert-overdue" : ""),
       });

@@ -19,7 +19,9 @@ def history_chart(metric: str, rows: pd.DataFrame, attributes: dict, alerts: pd.
     """One metric over `window`: the entity's levels and threshold attributes drawn, its alerts' periods shaded."""
     unit = rows["unit"].iloc[-1] if len(rows) else ""
     times = pd.to_datetime(rows["ts"], utc=True).dt.tz_convert(tz)
-    fig = go.Figure(go.Scatter(x=times, y=rows["value"], mode="lines", name=metric, connectgaps=False,
+    # Few readings (a gauge that reports hourly, an alert just raised): marked, or one reading would not show.
+    mode = "lines+markers" if len(rows) < 30 else "lines"
+    fig = go.Figure(go.Scatter(x=times, y=rows["value"], mode=mode, name=metric, connectgaps=False,
                                line={"color": "#8ab4f8", "width": 2}))  # fmt: skip
     levels = attributes.get("levels") or {}
     if levels.get("metric") == metric:

@@ -49,6 +49,16 @@ class Snapshot:
     alert_layer: PointLayer
     deadlines: dict[int, Deadline]  # the running time limit of each open alert that has one
 
+    def region_codes(self) -> dict[str, str]:
+        """Every region's status as the one-letter code the map functions read (assets/cityops_map.js)."""
+        return {region: STATUS_CODE[status] for region, status in self.region_status.items()}
+
+    def alert_markers(self, alert_ids) -> dict:
+        """The alert layer's features for these alerts, as a FeatureCollection (the small maps' markers)."""
+        wanted = set(alert_ids)
+        return {"type": "FeatureCollection",
+                "features": [f for f in self.alert_layer.features if f["properties"]["id"] in wanted]}  # fmt: skip
+
 
 class Snapshots:
     def __init__(

@@ -19,7 +19,6 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 from dash.exceptions import PreventUpdate
 
 from alerts.actions import act
-from alerts.levels import STATUS_CODE
 from alerts.lifecycle import NOTE_REQUIRED, OPEN_STATES, TransitionError, allowed_actions
 from dashboard.charts import history_chart
 from dashboard.i18n import N_, page_language, translator
@@ -572,8 +571,7 @@ def register_callbacks(context) -> None:
                                  "en": alert["title_en"], "overdue": bool(alert["overdue_stages"]),
                                  "active": alert["condition"] == "active"}}  # fmt: skip
         snap = snapshots.get()
-        status = {rid: STATUS_CODE[s] for rid, s in snap.region_status.items()}
-        return minimap("duty-minimap", regions, region, lang, part_status=status, alerts=[marker],
+        return minimap("duty-minimap", regions, region, lang, part_status=snap.region_codes(), alerts=[marker],
                        extra=[dl.CircleMarker(center=[alert["lat"], alert["lon"]], radius=22, color="#ffffff",
                                               weight=1, fill=False, dashArray="3 4")])  # fmt: skip
 

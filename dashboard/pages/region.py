@@ -103,10 +103,7 @@ def register_callbacks(context) -> None:
                 for d in devices.itertuples(index=False)
             ]) if len(devices) else html.P(t("No device here."))]))  # fmt: skip
         # The map: parts coloured by status, the open alerts placed in this region.
-        status = {"status": {rid: STATUS_CODE[st] for rid, st in snap.region_status.items()}}
-        inside = set(alerts["id"])
-        markers = [f for f in snap.alert_layer.features if f["properties"]["id"] in inside]
-        return sections, status, {"type": "FeatureCollection", "features": markers}, snap.key
+        return sections, {"status": snap.region_codes()}, snap.alert_markers(alerts["id"]), snap.key
 
 
 def _part_class(region_id: str, snap) -> str:

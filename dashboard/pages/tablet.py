@@ -51,8 +51,7 @@ def layout(context, lang: str | None = None, district: str | None = None, **_que
                 ]),
             ],
         )  # fmt: skip
-    snap = context.snapshots.get()
-    status = {rid: STATUS_CODE[s] for rid, s in snap.region_status.items()}
+    status = context.snapshots.get().region_codes()
     return html.Div(
         className="tablet",
         children=[
@@ -120,14 +119,12 @@ def register_callbacks(context) -> None:
         alerts = snap.alerts[snap.alerts["district_id"] == district]
         overdue = {a: bool(len(o)) or (a in snap.deadlines and snap.deadlines[a].overdue)
                    for a, o in zip(alerts["id"], alerts["overdue_stages"], strict=True)}  # fmt: skip
-        markers = [f for f in snap.alert_layer.features if f["properties"]["id"] in overdue]
-        status = {"status": {rid: STATUS_CODE[s] for rid, s in snap.region_status.items()}}
         return (
             [_domain_card(d, devices[devices["domain"] == d], alerts[alerts["domain"] == d], t) for d in WALL_DOMAINS],
             _alerts_by_status(alerts, overdue, t, lang, tz),
             _trend(district, t, tz),
-            status,
-            {"type": "FeatureCollection", "features": markers},
+            {"status": snap.region_codes()},
+            snap.alert_markers(overdue),
             snap.key,
         )
 

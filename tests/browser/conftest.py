@@ -122,8 +122,16 @@ def app(request, tmp_path, mosquitto):
         raise AssertionError((tmp_path / "cityops.log").read_text()) from None
     yield web_port
     process.terminate()
-    assert process.wait(15) == 0, "cityops did not stop cleanly on SIGTERM"
-    log.close()
+    try:
+        code = process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()  # never leave it running under the next tests
+        code = process.wait(5)
+    finally:
+        log.close()
+    assert code == 0, (
+        f"cityops did not stop cleanly on SIGTERM ({code}):\n{(tmp_path / 'cityops.log').read_text()[-3000:]}"
+    )
 
 
 @pytest.fixture
