@@ -24,6 +24,11 @@ def alert_href(alert_id: int, lang: str) -> str:
     return f"/alert/{int(alert_id)}?lang={lang}"
 
 
+def tablet_href(district_id: str | None, lang: str) -> str:
+    """A district on the tablet, or (None) the tablet's district chooser."""
+    return f"/tablet?lang={lang}" + (f"&district={quote(district_id, safe='')}" if district_id else "")
+
+
 def path_id(raw: str | None) -> str:
     """A path variable as the id it stands for (ids may hold ':' or '/', so links quote them)."""
     return unquote(raw or "")

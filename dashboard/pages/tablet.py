@@ -19,16 +19,12 @@ from alerts.levels import STATUS_CODE
 from dashboard.alert_list import alert_list
 from dashboard.i18n import page_language, translator
 from dashboard.minimap import minimap
-from dashboard.navigation import region_href
+from dashboard.navigation import region_href, tablet_href
 from dashboard.pages.wall import DOMAIN_LABELS, STATE_NAMES
 from dashboard.snapshot import WALL_DOMAINS
 from store import queries
 
 DOMAIN_COLOURS = {"traffic": "#8ab4f8", "flood": "#3e8ef7", "fire": "#e5484d", "security": "#c084fc"}
-
-
-def tablet_href(district_id: str | None, lang: str) -> str:
-    return f"/tablet?lang={lang}" + (f"&district={district_id}" if district_id else "")
 
 
 def layout(context, lang: str | None = None, district: str | None = None, **_query) -> html.Div:
