@@ -224,9 +224,12 @@ def serve(settings: Settings) -> None:
     stopping = threading.Event()
 
     def on_signal(signum, _frame):
+        # Unwind server.run() in the main thread (signals are handled there). Closing the server from here instead
+        # left waitress's loop serving the browsers' keep-alive connections through a closed trigger: it never
+        # returned while a wall stayed open.
         if not stopping.is_set():
             stopping.set()
-            server.close()
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -239,6 +242,7 @@ def serve(settings: Settings) -> None:
         pass
     finally:
         log.info("stopping")
+        server.close()
         # Let requests in flight finish before the store closes under them (a busy DuckDB cursor cannot close).
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         runtime.stop()
