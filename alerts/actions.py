@@ -58,6 +58,16 @@ def act(
     return alert_store.get(cur, alert_id)
 
 
+def checked_steps(timeline: list[dict]) -> set[int]:
+    """The SOP checklist steps ticked, and not unticked since, in an alert's timeline (store.alerts.timeline)."""
+    done: set[int] = set()
+    for entry in timeline:
+        if entry["action"] == "check":
+            step = entry["details"].get("step")
+            (done.add if entry["details"].get("done", True) else done.discard)(step)
+    return done
+
+
 def step_up(severity: str) -> str:
     """One colour higher (blue → yellow → orange → red); red stays red."""
     index = SEVERITIES.index(severity)

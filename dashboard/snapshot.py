@@ -45,9 +45,11 @@ class Snapshot:
     events_today: dict[str, int]
     events: pd.DataFrame
     feeds: pd.DataFrame
+    # Open alerts, worst first, with their running time limit: `due` and `stage` (None when the alert has none) and
+    # `overdue` (a stage's limit passed, whether or not the time-limit job has marked it yet).
     alerts: pd.DataFrame
     alert_layer: PointLayer
-    deadlines: dict[int, Deadline]  # the running time limit of each open alert that has one
+    raised_today: pd.DataFrame  # every alert raised since local midnight: domain, district_id, created_at
 
     def region_codes(self) -> dict[str, str]:
         """Every region's status as the one-letter code the map functions read (assets/cityops_map.js)."""
@@ -121,6 +123,10 @@ class Snapshots:
         figures = queries.domain_figures(
             self.store, now - timedelta(seconds=max(self.stale_after_s.values(), default=120))
         )
+        deadlines = (
+            {} if self.time_limits is None else {d.alert_id: d for d in self.time_limits.deadlines(self.store, now)}
+        )
+        alerts = _with_deadlines(queries.open_alerts(self.store), deadlines)
         return Snapshot(
             key=key,
             layers=layers,
@@ -130,11 +136,9 @@ class Snapshots:
             events_today=queries.events_since(self.store, local_midnight),
             events=queries.latest_events(self.store),
             feeds=feeds,
-            alerts=(alerts := queries.open_alerts(self.store)),
+            alerts=alerts,
             alert_layer=_alert_layer(alerts),
-            deadlines={}
-            if self.time_limits is None
-            else {d.alert_id: d for d in self.time_limits.deadlines(self.store, now)},
+            raised_today=queries.alerts_raised_since(self.store, local_midnight),
         )
 
 
@@ -158,20 +162,32 @@ def _point_layer(frame: pd.DataFrame) -> PointLayer:
     return PointLayer(key=digest.hexdigest(), features=features, status=status, counts=counts)
 
 
+def _with_deadlines(alerts: pd.DataFrame, deadlines: dict[int, Deadline]) -> pd.DataFrame:
+    running = [deadlines.get(a) for a in alerts["id"]]
+    return alerts.assign(
+        due=pd.Series([d.due if d else None for d in running], index=alerts.index, dtype=object),  # None, not NaT
+        stage=pd.Series([d.stage if d else None for d in running], index=alerts.index, dtype=object),
+        overdue=[
+            bool(len(marked)) or bool(d and d.overdue)
+            for marked, d in zip(alerts["overdue_stages"], running, strict=True)
+        ],  # fmt: skip
+    )
+
+
+def alert_feature(alert) -> dict:
+    """One alert as a map marker (assets/cityops_map.js alertToLayer): a mapping with id, severity, the two titles,
+    overdue, condition, lon and lat."""
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [round(alert["lon"], 5), round(alert["lat"], 5)]},
+        "properties": {"id": int(alert["id"]), "sev": alert["severity"], "zh": alert["title_zh"],
+                       "en": alert["title_en"], "overdue": bool(alert["overdue"]),
+                       "active": alert["condition"] == "active"},
+    }  # fmt: skip
+
+
 def _alert_layer(alerts: pd.DataFrame) -> PointLayer:
-    placed = alerts[alerts["lon"].notna()]
-    features = [
-        {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]},
-            "properties": {"id": int(aid), "sev": sev, "zh": zh, "en": en, "overdue": bool(len(overdue)),
-                           "active": cond == "active"},
-        }
-        for aid, sev, zh, en, overdue, cond, lon, lat in zip(
-            placed["id"], placed["severity"], placed["title_zh"], placed["title_en"], placed["overdue_stages"],
-            placed["condition"], placed["lon"], placed["lat"], strict=True,
-        )
-    ]  # fmt: skip
+    features = [alert_feature(a) for a in alerts[alerts["lon"].notna()].to_dict("records")]
     digest = hashlib.blake2b(digest_size=8)
     for f in features:
         p = f["properties"]

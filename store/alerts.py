@@ -63,11 +63,15 @@ def log(
 
 
 def timeline(cur: Cursor, alert_id: int) -> list[dict[str, Any]]:
+    """Every entry of an alert's log, oldest first; `details` as a dict."""
     cur.execute(
         "SELECT ts, actor, action, from_state, to_state, note, details FROM alert_log WHERE alert_id = ? ORDER BY id",
         [alert_id],
     )
-    return records(cur)
+    entries = records(cur)
+    for entry in entries:
+        entry["details"] = json.loads(entry["details"]) if entry["details"] else {}
+    return entries
 
 
 def open_alerts(cur: Cursor) -> list[dict[str, Any]]:

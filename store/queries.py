@@ -160,11 +160,10 @@ def entities_in(store: Store, level: str, region_id: str, limit: int = 500) -> p
     )
 
 
-def alerts_raised_since(store: Store, since: datetime, district_id: str | None = None) -> pd.DataFrame:
-    """When each alert raised since `since` was raised, and its domain (the tablet's trend), in one district or all."""
+def alerts_raised_since(store: Store, since: datetime) -> pd.DataFrame:
+    """Every alert raised since `since`: its domain, district and when (the tablet's trend)."""
     return frame(
         store.cursor(),
-        "SELECT domain, created_at FROM alerts WHERE created_at >= $since AND ($district IS NULL OR district_id = "
-        "$district) ORDER BY created_at",
-        {"since": since, "district": district_id},
+        "SELECT domain, district_id, created_at FROM alerts WHERE created_at >= $since ORDER BY created_at",
+        {"since": since},
     )

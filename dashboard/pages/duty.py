@@ -10,7 +10,6 @@ lifecycle table; a refusal is said in the officer's language.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import dash_leaflet as dl
@@ -18,13 +17,14 @@ import pandas as pd
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from alerts.actions import act
+from alerts.actions import act, checked_steps
 from alerts.lifecycle import NOTE_REQUIRED, OPEN_STATES, TransitionError, allowed_actions
 from dashboard.charts import history_chart
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import minimap
 from dashboard.navigation import entity_href, region_href
 from dashboard.pages.wall import DOMAIN_LABELS, SEVERITY_LABELS, STATE_NAMES
+from dashboard.snapshot import alert_feature
 from dashboard.timefmt import local_time
 from feeds.records import DOMAINS
 from store import alerts as alert_store
@@ -62,6 +62,7 @@ REFUSALS = {
 DIALOG_ACTIONS = frozenset({"dispatch", "snooze"} | NOTE_REQUIRED)
 ACTOR = "duty desk"  # until accounts exist (issue 6), actions are recorded as the duty desk's
 SEVERITY_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+CHART_REFRESH_MS = 5000  # as the entity page's chart
 ALARMING = ("red", "orange")  # a new alert of these sounds and flashes until acknowledged
 
 
@@ -110,6 +111,7 @@ def layout(
             dcc.Store(id="duty-dialog-action"),
             dcc.Store(id="duty-marked"),
             dcc.Interval(id="duty-tick", interval=settings.web.refresh_ms),
+            dcc.Interval(id="duty-chart-tick", interval=CHART_REFRESH_MS),
             html.Header(
                 className="duty-header",
                 children=[
@@ -260,20 +262,15 @@ def refusal(exc: TransitionError, t) -> str:
              state=t(STATE_NAMES[exc.state]) if exc.state in STATE_NAMES else exc.state)  # fmt: skip
 
 
-def ordered(alerts: pd.DataFrame, deadlines: dict, now: datetime) -> pd.DataFrame:
-    """Overdue first, then severity, then the nearest time limit, then the newest; snoozed alerts after the rest."""
+def ordered(alerts: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """Overdue first, then severity, then the nearest time limit, then the newest; snoozed alerts after the rest.
+    `alerts` are the snapshot's (with due and overdue); a `snoozed` column is added."""
     if alerts.empty:
-        return alerts.assign(due=[], stage=[], overdue=[], snoozed=[])
-    due = [deadlines[a].due if a in deadlines else None for a in alerts["id"]]
+        return alerts.assign(snoozed=[])
     out = alerts.assign(
-        due=pd.Series(due, index=alerts.index, dtype=object),  # object: None stays None, not NaT
-        stage=[deadlines[a].stage if a in deadlines else None for a in alerts["id"]],
-        overdue=[
-            bool(len(o)) or (d is not None and d < now) for o, d in zip(alerts["overdue_stages"], due, strict=True)
-        ],
         snoozed=[not pd.isna(s) and s > now for s in alerts["snoozed_until"]],
         rank=alerts["severity"].map(SEVERITY_RANK),
-        due_sort=[d.timestamp() if d is not None else float("inf") for d in due],
+        due_sort=[d.timestamp() if d is not None else float("inf") for d in alerts["due"]],
         created_sort=[-pd.Timestamp(c).timestamp() for c in alerts["created_at"]],
     )
     keys = ["snoozed", "overdue", "rank", "due_sort", "created_sort"]
@@ -314,7 +311,7 @@ def register_callbacks(context) -> None:
         if unit_id in units:
             alerts = alerts[(alerts["unit_id"] == unit_id)
                             | (alerts["unit_id"].isna() & (alerts["unit_type"] == units[unit_id].type))]  # fmt: skip
-        alerts = ordered(alerts, snap.deadlines, now)
+        alerts = ordered(alerts, now)
         rows = [_queue_row(a, t, lang, tz) for a in alerts.itertuples(index=False)]
         if not rows:
             rows = [html.P(t("No open alert matches.") if (domain or district or status or unit_id)
@@ -399,10 +396,11 @@ def register_callbacks(context) -> None:
         alert = alert_store.get(cur, int(alert_id))
         if alert is None:
             return html.P(t("There is no such alert."), className="detail-empty"), [], [], [], None
-        timeline = alert_store.timeline(cur, int(alert_id))
-        signature = f"{alert_id}|{lang}|{alert['updated_at']}|{len(timeline)}"
+        # Every timeline entry updates the alert's updated_at: the timeline is read only when that moved.
+        signature = f"{alert_id}|{lang}|{alert['updated_at']}"
         if signature == detail_seen:
             raise PreventUpdate
+        timeline = alert_store.timeline(cur, int(alert_id))
         return (
             _summary(alert, t, lang),
             _action_buttons(alert, t),
@@ -472,11 +470,7 @@ def register_callbacks(context) -> None:
         sop = context.sops.get(alert["sop"]) if alert["sop"] else None
         if sop is None:
             return []
-        done: set[int] = set()
-        for entry in timeline:
-            if entry["action"] == "check":
-                details = _details(entry)
-                (done.add if details.get("done", True) else done.discard)(details.get("step"))
+        done = checked_steps(timeline)
         options = [
             {"label": step.zh_CN if lang == "zh_CN" else step.en, "value": i} for i, step in enumerate(sop.steps)
         ]
@@ -500,7 +494,7 @@ def register_callbacks(context) -> None:
         ]
 
     def _timeline_entry(entry: dict, t, lang: str) -> html.Li:
-        details = _details(entry)
+        details = entry["details"]
         what = t(ACTION_LABELS.get(entry["action"], entry["action"]))
         extra = ""
         if entry["action"] == "dispatch" and details.get("unit_id") in units:
@@ -524,11 +518,12 @@ def register_callbacks(context) -> None:
     @callback(
         Output("duty-chart", "children"),
         Input("duty-selected", "data"),
-        Input("duty-seen", "data"),
+        Input("duty-chart-tick", "n_intervals"),
         State("duty-lang", "data"),
     )
-    def trigger_chart(alert_id, _seen, lang):
-        """The values that raised the alert, from an hour before until now; follows the data."""
+    def trigger_chart(alert_id, _n, lang):
+        """The values that raised the alert, from an hour before until now; redrawn every CHART_REFRESH_MS, not
+        on every commit (it is this tab's own query)."""
         t = translator(lang)
         cur = store.cursor()
         alert = alert_store.get(cur, int(alert_id)) if alert_id is not None else None
@@ -542,7 +537,7 @@ def register_callbacks(context) -> None:
         if history.empty:
             return [html.P(t("No reading in this window."))]
         fired = next((e for e in timeline if e["action"] == "fire"), None)
-        wanted = _details(fired).get("metrics") if fired else None
+        wanted = fired["details"].get("metrics") if fired else None
         metrics = [m for m in (wanted or []) if m in set(history["metric"])] or sorted(set(history["metric"]))[:1]
         shading = queries.alerts_of(store, subject["id"], since)
         return [
@@ -566,11 +561,10 @@ def register_callbacks(context) -> None:
         region = region or next(iter(regions.level("city")), None)
         if region is None:
             return []
-        marker = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [alert["lon"], alert["lat"]]},
-                  "properties": {"id": alert["id"], "sev": alert["severity"], "zh": alert["title_zh"],
-                                 "en": alert["title_en"], "overdue": bool(alert["overdue_stages"]),
-                                 "active": alert["condition"] == "active"}}  # fmt: skip
         snap = snapshots.get()
+        still_open = snap.alerts[snap.alerts["id"] == alert["id"]]
+        overdue = bool(still_open["overdue"].iloc[0]) if len(still_open) else bool(alert["overdue_stages"])
+        marker = alert_feature({**alert, "overdue": overdue})
         return minimap("duty-minimap", regions, region, lang, part_status=snap.region_codes(), alerts=[marker],
                        extra=[dl.CircleMarker(center=[alert["lat"], alert["lon"]], radius=22, color="#ffffff",
                                               weight=1, fill=False, dashArray="3 4")])  # fmt: skip
@@ -711,15 +705,3 @@ def register_callbacks(context) -> None:
 
 def _unit_name(unit, lang: str) -> str:
     return unit.name_zh if lang == "zh_CN" else unit.name_en
-
-
-def _details(entry: dict | None) -> dict:
-    """A timeline entry's details as a dict, whatever the driver gave back (JSON text or already parsed)."""
-    raw = (entry or {}).get("details")
-    if isinstance(raw, dict):
-        return raw
-    try:
-        value = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -15,14 +15,13 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from alerts.levels import STATUS_CODE
+from alerts.levels import STATUS_CODE, summarize
 from dashboard.alert_list import alert_list
 from dashboard.i18n import page_language, translator
 from dashboard.minimap import minimap
 from dashboard.navigation import region_href, tablet_href
 from dashboard.pages.wall import DOMAIN_LABELS, STATE_NAMES
 from dashboard.snapshot import WALL_DOMAINS
-from store import queries
 
 DOMAIN_COLOURS = {"traffic": "#8ab4f8", "flood": "#3e8ef7", "fire": "#e5484d", "security": "#c084fc"}
 
@@ -91,7 +90,7 @@ def layout(context, lang: str | None = None, district: str | None = None, **_que
 
 
 def register_callbacks(context) -> None:
-    store, snapshots = context.store, context.snapshots
+    snapshots = context.snapshots
     tz = context.settings.city.timezone
 
     @callback(
@@ -113,41 +112,40 @@ def register_callbacks(context) -> None:
         t = translator(lang)
         devices = snap.states[snap.states["district_id"] == district]
         alerts = snap.alerts[snap.alerts["district_id"] == district]
-        overdue = {a: bool(len(o)) or (a in snap.deadlines and snap.deadlines[a].overdue)
-                   for a, o in zip(alerts["id"], alerts["overdue_stages"], strict=True)}  # fmt: skip
         return (
             [_domain_card(d, devices[devices["domain"] == d], alerts[alerts["domain"] == d], t) for d in WALL_DOMAINS],
-            _alerts_by_status(alerts, overdue, t, lang, tz),
-            _trend(district, t, tz),
+            _alerts_by_status(alerts, t, lang, tz),
+            _trend(snap.raised_today[snap.raised_today["district_id"] == district], t, tz),
             {"status": snap.region_codes()},
-            snap.alert_markers(overdue),
+            snap.alert_markers(alerts["id"]),
             snap.key,
         )
 
-    def _trend(district: str, t, tz: str) -> list:
-        now = pd.Timestamp(datetime.now(UTC))
-        midnight = now.tz_convert(tz).normalize()
-        raised = queries.alerts_raised_since(store, midnight.tz_convert("UTC").to_pydatetime(), district)
-        hours = pd.date_range(midnight, now.tz_convert(tz).floor("h"), freq="h")
-        fig = go.Figure()
-        when = pd.to_datetime(raised["created_at"], utc=True).dt.tz_convert(tz).dt.floor("h")
-        for domain in WALL_DOMAINS:
-            counts = when[raised["domain"] == domain].value_counts().reindex(hours, fill_value=0)
-            fig.add_bar(x=hours, y=counts.values, name=t(DOMAIN_LABELS[domain]),
-                        marker_color=DOMAIN_COLOURS[domain])  # fmt: skip
-        fig.update_layout(
-            barmode="stack", template="plotly_dark", paper_bgcolor="#121923", plot_bgcolor="#0b0f14", height=220,
-            margin={"l": 36, "r": 10, "t": 10, "b": 30}, legend={"orientation": "h", "y": -0.25},
-            xaxis={"tickformat": "%H:%M"}, yaxis={"rangemode": "tozero", "dtick": 1},
-        )  # fmt: skip
-        return [
-            html.H2(t("Alerts raised today, by hour")),
-            dcc.Graph(
-                figure=fig,
-                config={"displayModeBar": False, "staticPlot": True, "responsive": True},
-                style={"height": "220px"},
-            ),
-        ]
+
+def _trend(raised: pd.DataFrame, t, tz: str) -> list:
+    """Today's alerts (`raised`: domain, created_at) counted by hour and domain."""
+    now = pd.Timestamp(datetime.now(UTC))
+    midnight = now.tz_convert(tz).normalize()
+    hours = pd.date_range(midnight, now.tz_convert(tz).floor("h"), freq="h")
+    fig = go.Figure()
+    when = pd.to_datetime(raised["created_at"], utc=True).dt.tz_convert(tz).dt.floor("h")
+    for domain in WALL_DOMAINS:
+        counts = when[raised["domain"] == domain].value_counts().reindex(hours, fill_value=0)
+        fig.add_bar(x=hours, y=counts.values, name=t(DOMAIN_LABELS[domain]),
+                    marker_color=DOMAIN_COLOURS[domain])  # fmt: skip
+    fig.update_layout(
+        barmode="stack", template="plotly_dark", paper_bgcolor="#121923", plot_bgcolor="#0b0f14", height=220,
+        margin={"l": 36, "r": 10, "t": 10, "b": 30}, legend={"orientation": "h", "y": -0.25},
+        xaxis={"tickformat": "%H:%M"}, yaxis={"rangemode": "tozero", "dtick": 1},
+    )  # fmt: skip
+    return [
+        html.H2(t("Alerts raised today, by hour")),
+        dcc.Graph(
+            figure=fig,
+            config={"displayModeBar": False, "staticPlot": True, "responsive": True},
+            style={"height": "220px"},
+        ),
+    ]
 
 
 def _domain_card(domain: str, devices: pd.DataFrame, alerts: pd.DataFrame, t) -> html.Div:
@@ -155,10 +153,7 @@ def _domain_card(domain: str, devices: pd.DataFrame, alerts: pd.DataFrame, t) ->
     warning = int(sum(counts.get(s, 0) for s in ("red", "orange", "yellow", "blue")))
     silent = int(counts.get("nodata", 0) + counts.get("offline", 0))
     # The card's colour: the worst of its devices' statuses and its open alerts' severities.
-    present = set(counts[counts > 0].index) | set(alerts["severity"])
-    worst = next((s for s in ("red", "orange", "yellow", "blue") if s in present), None)
-    if worst is None:
-        worst = "nodata" if len(devices) == 0 or 2 * silent >= len(devices) else "ok"
+    worst = summarize([*devices["status"], *alerts["severity"]])
     return html.Div(
         className=f"tablet-card card-{STATUS_CODE[worst]}",
         children=[
@@ -179,13 +174,13 @@ def _domain_card(domain: str, devices: pd.DataFrame, alerts: pd.DataFrame, t) ->
     )
 
 
-def _alerts_by_status(alerts: pd.DataFrame, overdue: dict[int, bool], t, lang: str, tz: str) -> list:
+def _alerts_by_status(alerts: pd.DataFrame, t, lang: str, tz: str) -> list:
     rows = []
     for state, label in STATE_NAMES.items():
         of_state = alerts[alerts["state"] == state]
         if of_state.empty:
             continue
-        late = sum(overdue[a] for a in of_state["id"])
+        late = int(of_state["overdue"].sum())
         rows.append(html.Tr([
             html.Td(t(label)), html.Td(str(len(of_state)), className="num"),
             html.Td(t("{n} overdue", n=late) if late else "", className="num overdue-cell" if late else "num"),

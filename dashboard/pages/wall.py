@@ -14,7 +14,6 @@ import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from alerts.levels import STATUS_CODE
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import bounds
 from dashboard.navigation import alert_href, region_href
@@ -192,8 +191,8 @@ def register_callbacks(context) -> None:
         if layer_keys.get("alerts") != snap.alert_layer.key:
             layer_keys["alerts"] = snap.alert_layer.key
             alert_url = f"/api/layers/alerts.geojson?k={snap.alert_layer.key}"
-        districts = {"status": {r.id: STATUS_CODE[snap.region_status[r.id]] for r in districts_of_city
-                                if r.id in snap.region_status}}  # fmt: skip
+        codes = snap.region_codes()
+        districts = {"status": {r.id: codes[r.id] for r in districts_of_city if r.id in codes}}
         return (
             snap.key,
             layer_keys,
@@ -395,10 +394,9 @@ def _alert_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:
     items = []
     for row in snap.alerts.head(limit).itertuples(index=False):
         region = regions.get(row.district_id) if isinstance(row.district_id, str) else None
-        overdue = len(row.overdue_stages) > 0
         items.append(
             html.Li(
-                className=f"alert-row sev-{row.severity}" + (" overdue" if overdue else ""),
+                className=f"alert-row sev-{row.severity}" + (" overdue" if row.overdue else ""),
                 children=[
                     html.Span(t(SEVERITY_LABELS[row.severity]), className="event-sev"),
                     html.A(region.name(lang), href=region_href(region.id, lang), className="event-region")
@@ -410,7 +408,7 @@ def _alert_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:
                         className="event-title",
                     ),  # fmt: skip
                     html.Span(t(STATE_NAMES[row.state]), className="alert-state"),
-                    html.Span(t("Overdue"), className="overdue-badge") if overdue else None,
+                    html.Span(t("Overdue"), className="overdue-badge") if row.overdue else None,
                 ],
             )
         )

@@ -67,3 +67,14 @@ def test_the_store_counts_as_open_the_states_the_lifecycle_calls_open():
     from store.alerts import OPEN_CONDITION
 
     assert set(re.findall(r"'(\w+)'", OPEN_CONDITION)) == OPEN_STATES
+
+
+def test_checklist_steps_follow_the_last_tick_of_each():
+    from alerts.actions import checked_steps
+
+    def check(step: int, done: bool) -> dict:
+        return {"action": "check", "details": {"step": step, "done": done}}
+
+    timeline = [{"action": "fire", "details": {}}, check(0, True), check(2, True), check(0, False), check(1, True)]
+    assert checked_steps(timeline) == {1, 2}
+    assert checked_steps([]) == set()
