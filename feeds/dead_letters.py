@@ -26,10 +26,6 @@ class ReplayResult:
     counts: tuple[int, int, int] = (0, 0, 0)  # entities, observations, events
     reason: str = ""  # the decoder's reason when still undecodable
 
-    @property
-    def ok(self) -> bool:
-        return self.outcome == "stored"
-
 
 class ReplayError(Exception):
     """The replay could not be attempted: `code` is missing | replayed | unconfigured (the page words it)."""
@@ -86,8 +82,8 @@ def replay(
     writer.put(envelope)
     if not committed.wait(timeout_s):
         return ReplayResult("unconfirmed")
-    records = envelope.records
-    counts = (len(records.entities), len(records.observations), len(records.events))
+    stored = envelope.records
+    counts = (len(stored.entities), len(stored.observations), len(stored.events))
     note = f"stored {counts[0]} entities, {counts[1]} observations, {counts[2]} events"
     _note(store, dead_letter_id, now, note)
     return ReplayResult("stored", counts)

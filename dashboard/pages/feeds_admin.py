@@ -15,7 +15,6 @@ from dashboard.pages.wall import STATE_LABELS
 from dashboard.timefmt import local_time
 from feeds import dead_letters
 from feeds.decoding import FeedDecoding
-from store import queries
 
 REFUSALS = {
     "missing": N_("There is no such dead letter."),
@@ -100,11 +99,12 @@ def register_callbacks(context, writer) -> None:
         State("admin-lang", "data"),
     )
     def refresh(_n, feed_filter, seen, lang):
-        key = [store.data_version, feed_filter]
+        key = [context.snapshots.current_key(), feed_filter]
         if seen == key:
             raise PreventUpdate
         t = translator(lang)
-        status = {r.feed_id: r for r in queries.feed_status(store).itertuples(index=False)}
+        # The feeds' states as the wall shows them: read once per data version for every view.
+        status = {r.feed_id: r for r in context.snapshots.get().feeds.itertuples(index=False)}
         header = [t("Feed"), t("Transport"), t("State"), t("Reason"), t("Since"), t("Last message"), t("Messages"),
                   t("Errors")]  # fmt: skip
         rows = []
@@ -150,10 +150,10 @@ def register_callbacks(context, writer) -> None:
         Output("admin-letter", "children"),
         Output("admin-replay", "disabled"),
         Input("admin-letters", "value"),
-        Input("admin-seen", "data"),
+        Input("admin-message", "children"),  # after a replay: its new note and state
         State("admin-lang", "data"),
     )
-    def letter(letter_id, _seen, lang):
+    def letter(letter_id, _message, lang):
         t = translator(lang)
         if letter_id is None:
             return html.P(t("Choose a dead letter to see its payload.")), True

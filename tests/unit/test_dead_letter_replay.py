@@ -46,7 +46,7 @@ def test_a_dead_letter_replays_once_the_feed_is_fixed(pipeline, demo_regions):
 
     fixed = {"vendor": vendor("deviceId")}
     result = dead_letters.replay(store, writer, fixed, demo_regions, letter.id)
-    assert result.ok and result.counts == (1, 1, 0)
+    assert result.outcome == "stored" and result.counts == (1, 1, 0)
     value = store.cursor().execute("SELECT value FROM observations WHERE entity_id = 'vendor:R-1'").fetchall()
     assert value == [(12.5,)]
     assert dead_letters.get(store, letter.id)["replayed_at"] is not None
