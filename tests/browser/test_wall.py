@@ -178,7 +178,7 @@ def test_the_wall_tours_the_districts_and_pins_a_new_red_alert_until_acknowledge
     duty.goto(f"http://127.0.0.1:{app}/duty?lang=en&alert=1")
     duty.wait_for_selector("#duty-actions button[data-action=acknowledge]", timeout=30_000)
     duty.click("#duty-actions button[data-action=acknowledge]")
-    wait_until(lambda: "spotlight-pin" not in spotlight.get_attribute("class"), 10, "released once acknowledged")
+    wait_until(lambda: "spotlight-pin" not in spotlight.get_attribute("class"), 30, "released once acknowledged")
     wait_until(lambda: spotlight.inner_text() != pinned, 5, "the tour goes on")
     assert not errors, errors
     page.close()
