@@ -8,7 +8,8 @@ window.cityops = window.cityops || {};
 window.cityops.duty = (function () {
   const ALARM_REPEAT_MS = 20000;
   const MUTE_KEY = "cityops.duty.muted";
-  const state = {selected: null, checked: [], heard: new Set(), lastChime: 0, chimes: 0, audio: null};
+  const state = {selected: null, checked: [], heard: new Set(), lastChime: 0, chimes: 0, audio: null,
+                 observer: null, watched: null};
 
   function page() { return document.getElementById("duty-queue"); }
   function rows() { return Array.from(document.querySelectorAll("#duty-queue .q-row")); }
@@ -101,6 +102,33 @@ window.cityops.duty = (function () {
     else if (event.target.closest("#duty-mute")) toggleMute();
   }
 
+  // -- marks -------------------------------------------------------------------------------------------------
+  // The rows' classes come from the server, and React writes them again whenever the queue is redrawn, which may
+  // happen after Dash has run mark(). So the marks are applied again on every change of the queue's DOM. Only
+  // what differs is written, so the observer's own changes end the cycle.
+  function apply() {
+    let chosen = null;
+    rows().forEach(function (r) {
+      const id = Number(r.dataset.id);
+      const on = id === state.selected, marked = state.checked.indexOf(id) >= 0;
+      if (r.classList.contains("selected") !== on) r.classList.toggle("selected", on);
+      if (r.getAttribute("aria-selected") !== String(on)) r.setAttribute("aria-selected", String(on));
+      if (r.classList.contains("marked") !== marked) r.classList.toggle("marked", marked);
+      if (on) chosen = r;
+    });
+    return chosen;
+  }
+
+  function watch() {
+    const queue = page();
+    if (!queue || state.watched === queue) return;
+    if (state.observer) state.observer.disconnect();
+    state.observer = new MutationObserver(function () { apply(); });
+    state.observer.observe(queue, {subtree: true, childList: true, attributes: true,
+                                   attributeFilter: ["class", "aria-selected"]});
+    state.watched = queue;
+  }
+
   // -- countdowns ----------------------------------------------------------------------------------------------
   function clock(ms) {
     const s = Math.floor(Math.abs(ms) / 1000);
@@ -180,15 +208,8 @@ window.cityops.duty = (function () {
     mark: function (selected, checked) {
       state.selected = selected === undefined ? null : selected;
       state.checked = checked || [];
-      let chosen = null;
-      rows().forEach(function (r) {
-        const id = Number(r.dataset.id);
-        const on = id === state.selected;
-        r.classList.toggle("selected", on);
-        r.setAttribute("aria-selected", on ? "true" : "false");
-        r.classList.toggle("marked", state.checked.indexOf(id) >= 0);
-        if (on) chosen = r;
-      });
+      watch();
+      const chosen = apply();
       if (chosen) chosen.scrollIntoView({block: "nearest"});
       setUrl({alert: state.selected});
       showMute();
