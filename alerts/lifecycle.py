@@ -54,7 +54,7 @@ NOTE_REQUIRED: frozenset[str] = frozenset({"resolve", "cancel", "return", "reope
 class TransitionError(ValueError):
     """An action that is refused; the message names why. `code` says which refusal it is (for the views, which say
     it in the reader's language): missing, unknown, needs_note, needs_unit, needs_time, needs_step, snooze_new,
-    not_allowed."""
+    not_allowed; and forbidden, raised by the views when the user's role or districts do not allow it."""
 
     def __init__(self, message: str, code: str = "not_allowed", action: str = "", state: str = ""):
         super().__init__(message)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cityops import PROJECT_ROOT
 from cityops.config import ConfigError, load
+from store.accounts import ROLES
 
 DEMO_CONFIG = PROJECT_ROOT / "data" / "demo" / "cityops.toml"
 
@@ -40,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     where = feeds_check.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", type=Path)
     where.add_argument("--demo", action="store_true")
+    _account_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in ("users", "displays"):
+        return _accounts(args)
     if args.command == "feeds":
         return _feeds_check(args)
     if args.command == "rules" and args.rules_command == "check":
@@ -68,6 +72,124 @@ def main(argv: list[str] | None = None) -> int:
     except (RuleError, ConfigError) as exc:
         print(exc, file=sys.stderr)
         return 2
+    return 0
+
+
+def _account_commands(sub) -> None:
+    def where(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        group = p.add_mutually_exclusive_group(required=True)
+        group.add_argument("--config", type=Path, help="the configuration whose accounts to change")
+        group.add_argument("--demo", action="store_true", help="the demo city's accounts")
+        return p
+
+    users = sub.add_parser("users", help="user accounts (works while cityops runs)")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    add = where(users_sub.add_parser("add", help="add a user; prints a one-time password"))
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--districts", default="", help="district ids, comma-separated (district_leader)")
+    where(users_sub.add_parser("list", help="list users, their roles and districts"))
+    role = where(users_sub.add_parser("set-role", help="change a user's role"))
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES)
+    districts = where(users_sub.add_parser("set-districts", help="change a district leader's districts"))
+    districts.add_argument("name")
+    districts.add_argument("districts", help="district ids, comma-separated")
+    for action, text in (("disable", "disable a user and end their sessions"), ("enable", "enable a user again"),
+                         ("reset-password", "give a user a new one-time password (also unlocks)")):  # fmt: skip
+        where(users_sub.add_parser(action, help=text)).add_argument("name")
+    displays = sub.add_parser("displays", help="wall display links: read-only, never time out, revocable")
+    displays_sub = displays.add_subparsers(dest="action", required=True)
+    where(displays_sub.add_parser("add", help="a new display link; prints it once")).add_argument("name")
+    where(displays_sub.add_parser("list", help="list display links (never their tokens)"))
+    where(displays_sub.add_parser("revoke", help="revoke a display link")).add_argument("id", type=int)
+
+
+def _settings(args):
+    """The configuration named by --config or --demo; None (having said why) when it is not valid."""
+    try:
+        return load(DEMO_CONFIG if args.demo else args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
+def _accounts(args) -> int:
+    """`cityops users …` and `cityops displays …`: each change is audited as the command line's."""
+    import getpass
+
+    from layers.regions import RegionIndex
+    from store import audit
+    from store.accounts import AccountError, Accounts
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    accounts = Accounts(settings.auth.path)
+    actor = f"cli:{getpass.getuser()}"
+
+    def district_ids(text: str) -> tuple[str, ...]:
+        ids = tuple(d.strip() for d in text.split(",") if d.strip())
+        known = {r.id for r in RegionIndex.from_file(settings.city.regions).level("district")}
+        unknown = [d for d in ids if d not in known]
+        if unknown:
+            raise AccountError(f"no district {', '.join(unknown)}; districts are {', '.join(sorted(known))}")
+        return ids
+
+    try:
+        if args.command == "displays":
+            return _displays(args, accounts, actor, settings)
+        if args.action == "list":
+            for u in accounts.users():
+                state = "disabled" if u.disabled else "locked" if u.locked_until else ""
+                print(f"{u.name:<20} {u.role:<16} {','.join(u.districts):<20} {state}".rstrip())
+            return 0
+        if args.action == "add":
+            password = accounts.add(args.name, args.role, district_ids(args.districts))
+            print(f"user {args.name} added ({args.role}); one-time password, to be changed at sign-in: {password}")
+        elif args.action == "set-role":
+            accounts.set_role(args.name, args.role)
+        elif args.action == "set-districts":
+            accounts.set_districts(args.name, district_ids(args.districts))
+        elif args.action in ("disable", "enable"):
+            accounts.set_disabled(args.name, args.action == "disable")
+        elif args.action == "reset-password":
+            password = accounts.reset_password(args.name)
+            print(f"new one-time password for {args.name}, to be changed at sign-in: {password}")
+    except AccountError as exc:
+        target = str(getattr(args, "name", getattr(args, "id", "")))
+        audit.record(accounts, actor, f"{args.command.rstrip('s')} {args.action}", target, "refused", str(exc))
+        print(exc, file=sys.stderr)
+        return 2
+    detail = {"add": f"role {getattr(args, 'role', '')}", "set-role": f"role {getattr(args, 'role', '')}",
+              "set-districts": f"districts {getattr(args, 'districts', '')}"}.get(args.action, "")  # fmt: skip
+    audit.record(accounts, actor, f"user {args.action}", args.name, detail=detail)
+    if args.action not in ("add", "reset-password"):
+        print(f"user {args.name}: {args.action} done")
+    return 0
+
+
+def _displays(args, accounts, actor: str, settings) -> int:
+    from datetime import UTC, datetime
+
+    from store import audit
+
+    if args.action == "list":
+        for d in accounts.displays():
+            when = lambda ts: f"{datetime.fromtimestamp(ts, UTC):%Y-%m-%d %H:%M} UTC"  # noqa: E731
+            state = f"revoked {when(d.revoked_at)}" if d.revoked_at else "active"
+            seen = f"last seen {when(d.seen_at)}" if d.seen_at else "never seen"
+            print(f"{d.id:>4}  {d.name:<24} {state:<28} {seen}")
+        return 0
+    if args.action == "add":
+        token = accounts.add_display(args.name, actor)
+        audit.record(accounts, actor, "display added", args.name)
+        base = f"http://{settings.web.host}:{settings.web.port}"
+        print(f"display {args.name!r} added. Its link (shown once; keep it like a key):\n  {base}/wall?token={token}")
+        return 0
+    display = accounts.revoke_display(args.id)
+    audit.record(accounts, actor, "display revoked", f"{display.id} {display.name}")
+    print(f"display {display.id} ({display.name}) revoked: its wall stops at its next refresh")
     return 0
 
 
@@ -115,10 +237,8 @@ def _feeds_check(args) -> int:
     from feeds.decoding import FeedDecoding
     from layers.regions import RegionIndex
 
-    try:
-        settings = load(DEMO_CONFIG if args.demo else args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    settings = _settings(args)
+    if settings is None:
         return 2
     feed = next((f for f in settings.feeds if f.id == args.feed), None)
     if feed is None:

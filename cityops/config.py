@@ -70,7 +70,47 @@ class MqttSettings(Section):
     protocol: Literal["5", "3.1.1"] = "5"
     session_expiry_s: Annotated[int, Field(ge=0)] = 86_400
     username: str | None = None
-    password_env: str | None = None  # the name of the variable holding the password, never the password
+    # Where the password is, never the password: the name of an environment variable, or a file only the service
+    # may read (mode 600).
+    password_env: str | None = None
+    password_file: Path | None = None
+    tls: bool = False
+    tls_ca: Path | None = None  # the CA that signed the broker's certificate (default: the system's)
+    tls_cert: Path | None = None  # a client certificate, when the broker asks for one
+    tls_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> MqttSettings:
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        if (self.password_env or self.password_file) and not self.username:
+            raise ValueError("a password needs a username")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
+    def password(self) -> str | None:
+        """The broker password from its variable or file; ConfigError says what is missing or too open."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"mqtt.password_env: the variable {self.password_env} is not set")
+            return value
+        if self.password_file:
+            return read_secret(self.password_file, "mqtt.password_file")
+        return None
+
+
+def read_secret(path: Path, key: str) -> str:
+    """A secret from a file only its owner may read; anything more open is refused, since others could read it."""
+    try:
+        mode = path.stat().st_mode
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise ConfigError(f"{key}: {path} may be read by others (mode {mode & 0o777:o}); run: chmod 600 {path}")
+    return value
 
 
 class BrokerSettings(Section):
@@ -91,6 +131,22 @@ class WebSettings(Section):
     # The wall shows each district in turn for this long, then the whole city (0: stays on the city); a new red
     # alert stops the rotation on its district until someone acknowledges it.
     wall_rotate_s: Annotated[int, Field(ge=0, le=3600)] = 20
+    # Pages that may show CityOps in a frame (CSP frame-ancestors), e.g. ["https://portal.city.gov.cn"]; none by
+    # default.
+    frame_ancestors: list[str] = Field(default_factory=list)
+    # Reverse proxies in front of CityOps whose X-Forwarded-For/-Proto to believe (0: none). Behind TLS
+    # termination this makes cookies Secure and the audit log name the real address.
+    trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
+
+
+class AuthSettings(Section):
+    path: Path = Path("var/accounts.sqlite")  # accounts, sessions, display tokens and the audit log (SQLite)
+    idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30  # a session ends after this long without a touch
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12  # … and this long after sign-in in any case
+    lock_after: Annotated[int, Field(ge=2, le=100)] = 5  # failed sign-ins in a row that lock the account
+    lock_minutes: Annotated[float, Field(gt=0)] = 15
+    # Create the documented demo accounts (one per role) and say so on the sign-in page. Never in production.
+    demo_accounts: bool = False
 
 
 class UnitConversion(Section):
@@ -211,6 +267,7 @@ class Settings(Section):
     mqtt: MqttSettings = MqttSettings()
     broker: BrokerSettings = BrokerSettings()
     web: WebSettings = WebSettings()
+    auth: AuthSettings = AuthSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     feeds: list[FeedSettings] = Field(default_factory=list)
     alerts: AlertSettings = AlertSettings()
@@ -339,6 +396,10 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     settings.city.regions = absolute(settings.city.regions)
     settings.store.path = absolute(settings.store.path)
     settings.broker.data_dir = absolute(settings.broker.data_dir)
+    settings.auth.path = absolute(settings.auth.path)
+    for key in ("password_file", "tls_ca", "tls_cert", "tls_key"):
+        if getattr(settings.mqtt, key) is not None:
+            setattr(settings.mqtt, key, absolute(getattr(settings.mqtt, key)))
     if settings.alerts.rules is not None:
         settings.alerts.rules = absolute(settings.alerts.rules)
     for feed in settings.feeds:

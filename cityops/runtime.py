@@ -14,12 +14,14 @@ from alerts.engine import RuleEngine
 from alerts.rules import Rule, RuleError, Sop, load_rule_file
 from alerts.time_limits import TimeLimits
 from cityops.broker import embedded_broker
-from cityops.config import DEMO_SOURCES, ConfigError, FeedSettings, Settings
+from cityops.config import DEMO_SOURCES, ConfigError, FeedSettings, MqttSettings, Settings
 from feeds import health
 from feeds.file import FileReplay
 from feeds.http import HttpPoller
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.regions import RegionIndex
+from store import audit
+from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
 
@@ -35,6 +37,7 @@ class Runtime:
     scheduler: BackgroundScheduler
     engine: RuleEngine
     time_limits: TimeLimits
+    accounts: Accounts
     sops: dict[str, Sop] = field(default_factory=dict)  # the rule file's; updated in place on reload
     ingest: MqttIngest | None = None
     broker: object | None = None
@@ -55,12 +58,14 @@ class Runtime:
             check_units(rules, self.settings)
         except (RuleError, ConfigError) as exc:
             log.error("the rule file was not reloaded; the previous rules stay in force:\n%s", exc)
+            audit.record(self.accounts, "rule file", "rules reloaded", str(path), "failed", str(exc))
             return str(exc)
         self.engine.set_rules(rules)
         self.time_limits.rules = {r.id: r for r in rules}
         self.sops.clear()
         self.sops.update(book.sops)
         log.info("reloaded %d rules from %s", len(rules), path)
+        audit.record(self.accounts, "rule file", "rules reloaded", str(path), detail=f"{len(rules)} rules")
         return f"{len(rules)} rules loaded"
 
     def watch_rules(self) -> None:
@@ -81,6 +86,7 @@ class Runtime:
         if self.broker is not None:
             self.broker.stop()
         self.store.close()
+        self.accounts.close()
 
 
 def check_units(rules: list[Rule], settings: Settings) -> None:
@@ -90,6 +96,14 @@ def check_units(rules: list[Rule], settings: Settings) -> None:
     if missing and settings.units:
         listed = ", ".join(f"{unit} (rule {rule_id})" for unit, rule_id in missing)
         raise ConfigError(f"no unit of these types is configured in [[units]]: {listed}")
+
+
+def mqtt_tls(mqtt: MqttSettings) -> dict | None:
+    """paho's tls_set arguments, or None for a plain connection."""
+    if not mqtt.tls:
+        return None
+    as_str = lambda p: None if p is None else str(p)  # noqa: E731
+    return {"ca_certs": as_str(mqtt.tls_ca), "certfile": as_str(mqtt.tls_cert), "keyfile": as_str(mqtt.tls_key)}
 
 
 def demo_url(feed: FeedSettings, sources) -> FeedSettings:
@@ -104,6 +118,7 @@ def start(settings: Settings) -> Runtime:
     book = load_rule_file(settings.alerts.rules) if settings.alerts.rules else None  # a bad file stops start-up here
     rules = book.rules if book else []
     check_units(rules, settings)
+    mqtt_password = settings.mqtt.password()  # a missing secret stops start-up here too, before anything runs
     regions = RegionIndex.from_file(settings.city.regions)
     store = Store(settings.store.path)
     writer = Writer(
@@ -117,7 +132,9 @@ def start(settings: Settings) -> Runtime:
     engine = RuleEngine(store, rules, regions)
     writer.listeners.append(engine.on_batch)
     limits = TimeLimits(settings.alerts.time_limits, rules)
-    runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits, dict(book.sops) if book else {})
+    accounts = Accounts(settings.auth.path)
+    runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits, accounts,
+                      dict(book.sops) if book else {})  # fmt: skip
     city = None
     if settings.simulator.enabled:
         from feeds.simulator.city import DemoCity
@@ -158,7 +175,8 @@ def start(settings: Settings) -> Runtime:
             protocol=protocol,
             session_expiry_s=mqtt.session_expiry_s,
             username=username,
-            password_env=mqtt.password_env,
+            password=mqtt_password,
+            tls=mqtt_tls(mqtt),
             on_connection_change=lambda ids, up, reason: health.connection_changed(store, ids, up, reason),
         )
         runtime.ingest.start()
@@ -201,10 +219,13 @@ def serve(settings: Settings) -> None:
     from waitress.server import create_server
 
     from dashboard.app import create_app
+    from dashboard.auth import DEMO_DISPLAY_TOKEN, bootstrap
 
     runtime = start(settings)
     try:
-        app = create_app(settings, runtime.store, runtime.regions, runtime.writer, runtime.time_limits, runtime.sops)
+        first_password = bootstrap(runtime.accounts, demo=settings.auth.demo_accounts)
+        app = create_app(settings, runtime.store, runtime.regions, runtime.accounts, runtime.writer,
+                         runtime.time_limits, runtime.sops)  # fmt: skip
         server = create_server(
             app.server,
             host=settings.web.host,
@@ -234,8 +255,20 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     base = f"http://{settings.web.host}:{server.effective_port}"
-    print(f"CityOps is running. Video wall: {base}/wall   (English: {base}/wall?lang=en)", flush=True)
-    print(f"Health: {base}/api/health   Stop: Ctrl-C", flush=True)
+    print(f"CityOps is running: {base}/   Stop: Ctrl-C", flush=True)
+    if settings.auth.demo_accounts:
+        print(
+            f"Demo accounts: admin, supervisor, duty, leader, viewer; the password of each is demo-<name>.\n"
+            f"Video wall (a display link, no sign-in): {base}/wall?token={DEMO_DISPLAY_TOKEN}",
+            flush=True,
+        )
+    if first_password:
+        # Printed once, never logged: it opens the only account, and must be changed at the first sign-in.
+        print(
+            f"First start: an administrator 'admin' was created with the one-time password {first_password}\n"
+            f"Sign in at {base}/login and choose your own. (`cityops users` manages accounts.)",
+            flush=True,
+        )
     try:
         server.run()
     except (KeyboardInterrupt, OSError):

@@ -7,20 +7,21 @@ from functools import partial
 
 import dash
 import orjson
-from dash import Dash, html
-from flask import Response, redirect, request
+from dash import Dash, dcc, html
+from flask import Response, g, redirect, request
 
 from alerts.cap import to_cap
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
 from cityops import PROJECT_ROOT
-from dashboard import layers_api
-from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, translator
-from dashboard.pages import duty, entity, feeds_admin, region, tablet, wall
+from dashboard import auth, layers_api
+from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
+from dashboard.pages import audit_log, duty, entity, feeds_admin, region, tablet, wall
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import queries
+from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
 
@@ -34,25 +35,29 @@ class AppContext:
     regions: RegionIndex
     snapshots: Snapshots
     sops: dict[str, Sop]
+    accounts: Accounts
+    writer: Writer | None  # None where the app only reads (replaying dead letters needs it)
 
 
 def create_app(
     settings,
     store: Store,
     regions: RegionIndex,
+    accounts: Accounts,
     writer: Writer | None = None,
     time_limits: TimeLimits | None = None,
     sops: dict[str, Sop] | None = None,
 ) -> Dash:
     """`time_limits` gives the duty desk its countdowns; `sops` (the rule file's, updated in place when the rules
-    are reloaded) its checklists."""
+    are reloaded) its checklists. Every request passes the guard (dashboard/auth.py) first."""
     snapshots = Snapshots(
         store,
         stale_after_s={feed.id: feed.stale_after_s for feed in settings.feeds},
         timezone=settings.city.timezone,
         time_limits=time_limits,
     )
-    context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops)
+    context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops, accounts, writer)
+    guard = auth.Guard(accounts, settings, regions)
     t = translator(settings.web.language)
     app = Dash(
         __name__,
@@ -62,35 +67,30 @@ def create_app(
         title=t("{city} City Operations Center", city=settings.city.name_zh),
         suppress_callback_exceptions=True,
         update_title=None,  # no "Updating..." flicker in the tab title on every tick
+        csrf_token_name=auth.CSRF_COOKIE,  # the renderer sends this cookie's value as X-CSRFToken
     )
-    dash.register_page(
-        "wall",
-        path="/wall",
-        layout=partial(wall.layout, context),
-        title=t("{city} City Operations Center", city=settings.city.name_zh),
+    app.server.before_request_funcs.setdefault(None, []).insert(0, guard.check)  # before Dash's own hooks
+    app.server.extensions["cityops_guard"] = guard
+    pages = (
+        ("wall", {"path": "/wall"}, wall, t("{city} City Operations Center", city=settings.city.name_zh)),
+        ("duty", {"path": "/duty"}, duty, t("Duty desk")),
+        ("tablet", {"path": "/tablet"}, tablet, t("District")),
+        ("feeds-admin", {"path": "/admin/feeds"}, feeds_admin, t("Feeds and dead letters")),
+        ("audit", {"path": "/admin/audit"}, audit_log, t("Audit log")),
+        ("region", {"path_template": "/region/<region_id>"}, region, t("Drill-down")),
+        ("entity", {"path_template": "/entity/<entity_id>"}, entity, t("Drill-down")),
     )
-    wall.register_callbacks(context)
-    dash.register_page("duty", path="/duty", layout=partial(duty.layout, context), title=t("Duty desk"))
-    duty.register_callbacks(context)
-    dash.register_page("tablet", path="/tablet", layout=partial(tablet.layout, context), title=t("District"))
-    tablet.register_callbacks(context)
-    dash.register_page("feeds-admin", path="/admin/feeds", layout=partial(feeds_admin.layout, context),
-                       title=t("Feeds and dead letters"))  # fmt: skip
-    feeds_admin.register_callbacks(context, writer)
-    dash.register_page("region", path_template="/region/<region_id>", layout=partial(region.layout, context),
-                       title=t("Drill-down"))  # fmt: skip
-    region.register_callbacks(context)
-    dash.register_page("entity", path_template="/entity/<entity_id>", layout=partial(entity.layout, context),
-                       title=t("Drill-down"))  # fmt: skip
-    entity.register_callbacks(context)
-    app.layout = html.Div([dash.page_container])
+    for name, where, page, title in pages:
+        dash.register_page(name, **where, layout=partial(page.layout, context), title=title)
+        with guard.page_callbacks(name):
+            page.register_callbacks(context)
+    unclaimed = guard.unclaimed_callbacks()
+    if unclaimed:
+        raise RuntimeError(f"callbacks registered outside a page, so without an access rule: {unclaimed}")
+    app.layout = partial(_shell, settings)
     layers_api.register(app.server, regions, snapshots)
-
-    @app.server.before_request
-    def home_is_the_wall():
-        if request.path == "/":
-            return redirect("/wall" + (f"?{request.query_string.decode()}" if request.query_string else ""))
-        return None
+    guard.register(app.server)
+    app.server.after_request(partial(guard.headers, app=app))
 
     @app.server.after_request
     def remember_language(response: Response) -> Response:
@@ -108,8 +108,9 @@ def create_app(
     @app.server.get("/api/alerts/<int:alert_id>.cap")
     def alert_cap(alert_id: int):
         alert = alert_store.get(store.cursor(), alert_id)
-        if alert is None:
+        if alert is None or not auth.current().sees(alert["district_id"]):
             return Response("no such alert\n", status=404, mimetype="text/plain")
+        auth.record("alert exported as CAP", f"alert {alert_id}")
         district = regions.get(alert["district_id"]) if alert["district_id"] else None
         body = to_cap(
             alert,
@@ -145,4 +146,27 @@ def create_app(
         }
         return Response(orjson.dumps(body), mimetype="application/json")
 
+    audit_log.register_export(app.server, accounts)
     return app
+
+
+def _shell(settings) -> html.Div:
+    """Every page, with the signed-in user's name, links to what their role may open, and signing out."""
+    principal = g.get("principal")
+    if principal is None or principal.role == auth.DISPLAY:
+        return html.Div([dash.page_container])
+    t = translator(page_language(None, settings.web.language))
+    links = [(t("Feeds"), "/admin/feeds", "feeds"), (t("Audit log"), "/admin/audit", "audit"),
+             (t("Change password"), "/account/password", "account")]  # fmt: skip
+    bar = html.Form(
+        className="account-bar",
+        method="post",
+        action="/logout",
+        children=[
+            html.Span(f"{principal.name} · {t(auth.ROLE_LABELS[principal.role])}", className="account-name"),
+            *[html.A(label, href=href) for label, href, permission in links if principal.can(permission)],
+            dcc.Input(type="hidden", name="csrf_token", value=principal.csrf),
+            html.Button(t("Sign out"), type="submit", className="account-signout"),
+        ],
+    )
+    return html.Div([dash.page_container, bar])

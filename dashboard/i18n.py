@@ -11,10 +11,10 @@ from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 
 LANGUAGES: tuple[str, ...] = ("zh_CN", "en")
-# The language a browser last chose with ?lang=, kept so every view opens in it (per user once accounts exist).
+# The language a browser last chose with ?lang=, kept so every view opens in it (a wall display has no account).
 LANGUAGE_COOKIE = "cityops_lang"
 CATALOG_DIR = Path(__file__).parent / "translations"
 
@@ -42,9 +42,11 @@ def normalize_language(lang: str | None, default: str = "zh_CN") -> str:
 
 
 def page_language(lang: str | None, default: str) -> str:
-    """The language of a page: `?lang=` if given, else the one this browser chose before, else the city's."""
+    """The language of a page: `?lang=` if given, else the user's own (kept from their last choice), else the one
+    this browser chose before, else the city's."""
     if not lang and has_request_context():
-        lang = request.cookies.get(LANGUAGE_COOKIE)
+        principal = g.get("principal")
+        lang = (principal.language if principal else None) or request.cookies.get(LANGUAGE_COOKIE)
     return normalize_language(lang, default)
 
 

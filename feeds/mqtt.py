@@ -10,7 +10,6 @@ which leaves messages at the broker: back-pressure, not loss.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,7 +56,8 @@ class MqttIngest:
         protocol: str = "5",
         session_expiry_s: int = 86_400,
         username: str | None = None,
-        password_env: str | None = None,
+        password: str | None = None,
+        tls: dict | None = None,
         on_connection_change: Callable[[list[str], bool, str], None] | None = None,
     ):
         self.host, self.port = host, port
@@ -77,8 +77,9 @@ class MqttIngest:
             manual_ack=True,
         )
         if username:
-            password = os.environ.get(password_env) if password_env else None
             self.client.username_pw_set(username, password)
+        if tls is not None:  # ca_certs, certfile, keyfile: paho's tls_set arguments (None: the system's CAs)
+            self.client.tls_set(**tls)
         # More in flight than paho's default of 20: acks wait for a commit (≤ 250 ms), and the broker must keep
         # sending meanwhile.
         self.client.max_inflight_messages_set(1000)

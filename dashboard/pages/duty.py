@@ -19,6 +19,7 @@ from dash.exceptions import PreventUpdate
 
 from alerts.actions import act, checked_steps
 from alerts.lifecycle import NOTE_REQUIRED, OPEN_STATES, TransitionError, allowed_actions
+from dashboard import auth
 from dashboard.charts import history_chart
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import minimap
@@ -57,10 +58,10 @@ REFUSALS = {
     "needs_step": N_("{action} needs the checklist step."),
     "snooze_new": N_("A new alert cannot be snoozed: acknowledge it first."),
     "not_allowed": N_("An alert that is {state} cannot be given “{action}”."),
+    "forbidden": N_("Your role or districts do not allow “{action}” on this alert."),
 }
 # Actions that ask for something first (a unit, a time or a note) open the dialog; the others are done at once.
 DIALOG_ACTIONS = frozenset({"dispatch", "snooze"} | NOTE_REQUIRED)
-ACTOR = "duty desk"  # until accounts exist (issue 6), actions are recorded as the duty desk's
 SEVERITY_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 CHART_REFRESH_MS = 5000  # as the entity page's chart
 ALARMING = ("red", "orange")  # a new alert of these sounds and flashes until acknowledged
@@ -82,7 +83,9 @@ def layout(
     other = "en" if lang == "zh_CN" else "zh_CN"
     selected = int(alert) if alert and alert.isdigit() else None
     units = [{"label": _unit_name(u, lang), "value": u.id} for u in settings.units]
-    districts = [{"label": r.name(lang), "value": r.id} for r in context.regions.level("district")]
+    principal = auth.current()
+    districts = [{"label": r.name(lang), "value": r.id} for r in context.regions.level("district")
+                 if principal.sees(r.id)]  # fmt: skip
     filters = [
         _filter(
             "duty-filter-domain",
@@ -301,7 +304,7 @@ def register_callbacks(context) -> None:
         snap = snapshots.get()
         t = translator(lang)
         now = datetime.now(UTC)
-        alerts = snap.alerts
+        alerts = auth.in_scope(auth.current(), snap.alerts)
         if domain:
             alerts = alerts[alerts["domain"] == domain]
         if district:
@@ -393,7 +396,7 @@ def register_callbacks(context) -> None:
         if alert_id is None:
             return html.P(t("Choose an alert from the queue."), className="detail-empty"), [], [], [], None
         cur = store.cursor()
-        alert = alert_store.get(cur, int(alert_id))
+        alert = _visible(int(alert_id))
         if alert is None:
             return html.P(t("There is no such alert."), className="detail-empty"), [], [], [], None
         # Every timeline entry updates the alert's updated_at: the timeline is read only when that moved.
@@ -453,7 +456,13 @@ def register_callbacks(context) -> None:
             ],
         )
 
+    def _visible(alert_id: int) -> dict | None:
+        """The alert, if it is there and in the user's districts (another district's is as good as absent)."""
+        alert = alert_store.get(store.cursor(), alert_id)
+        return alert if alert is not None and auth.current().sees(alert["district_id"]) else None
+
     def _action_buttons(alert: dict, t) -> list:
+        principal = auth.current()
         return [
             html.Button(
                 [t(ACTION_LABELS[a]), html.Kbd(ACTION_KEYS[a])],
@@ -463,7 +472,7 @@ def register_callbacks(context) -> None:
                 **{"data-key": ACTION_KEYS[a], "data-action": a},
             )
             for a in allowed_actions(alert["state"])
-            if a in ACTION_KEYS
+            if a in ACTION_KEYS and auth.may_act(principal, a, alert["district_id"])
         ]
 
     def _checklist(alert: dict, timeline: list[dict], t, lang: str) -> list:
@@ -526,7 +535,7 @@ def register_callbacks(context) -> None:
         on every commit (it is this tab's own query)."""
         t = translator(lang)
         cur = store.cursor()
-        alert = alert_store.get(cur, int(alert_id)) if alert_id is not None else None
+        alert = _visible(int(alert_id)) if alert_id is not None else None
         subject = queries.entity(store, alert["subject_id"]) if alert else None
         if subject is None:
             return []
@@ -554,7 +563,7 @@ def register_callbacks(context) -> None:
     )
     def place(alert_id, lang):
         # Only when the selection changes: the map keeps its view while the detail refreshes.
-        alert = alert_store.get(store.cursor(), int(alert_id)) if alert_id is not None else None
+        alert = _visible(int(alert_id)) if alert_id is not None else None
         if alert is None or alert["lon"] is None:
             return []
         region = regions.get(alert["district_id"]) if alert["district_id"] else None
@@ -636,9 +645,31 @@ def register_callbacks(context) -> None:
             return no_update, t("Snooze minutes must be a number."), no_update
         return "duty-dialog hidden", "", t("Done: {action}", action=t(ACTION_LABELS[action]))
 
-    def _act(alert_id: int, action: str, note: str, unit_id: str | None, minutes) -> None:
-        act(store, alert_id, action, actor=ACTOR, now=datetime.now(UTC), note=note, unit_id=unit_id,
-            snooze_for=timedelta(minutes=float(minutes)) if action == "snooze" and minutes else None)  # fmt: skip
+    def _act(alert_id: int, action: str, note: str = "", unit_id: str | None = None, minutes=None, **step) -> None:
+        """Every action of the duty desk: refused (and audited) outside the user's role or districts."""
+        principal = auth.current()
+        alert = alert_store.get(store.cursor(), alert_id)
+        target = f"alert {alert_id}"
+        if alert is not None and not auth.may_act(principal, action, alert["district_id"]):
+            auth.record(f"alert {action}", target, "refused", f"not allowed for {principal.role} in district "
+                        f"{alert['district_id']}")  # fmt: skip
+            raise TransitionError(f"{action} is not allowed for this user here", "forbidden", action, alert["state"])
+        try:
+            act(
+                store,
+                alert_id,
+                action,
+                actor=principal.actor,
+                now=datetime.now(UTC),
+                note=note,
+                unit_id=unit_id,
+                snooze_for=timedelta(minutes=float(minutes)) if action == "snooze" and minutes else None,
+                **step,
+            )
+        except TransitionError as exc:
+            auth.record(f"alert {action}", target, "refused", str(exc))
+            raise
+        auth.record(f"alert {action}", target, detail=note or (f"unit {unit_id}" if unit_id else ""))  # fmt: skip
 
     def _apply(alert_id: int, action: str, note: str, unit_id, minutes, t) -> str:
         try:
@@ -662,8 +693,7 @@ def register_callbacks(context) -> None:
         t = translator(lang)
         step = changed.pop()
         try:
-            act(store, int(alert_id), "check", actor=ACTOR, now=datetime.now(UTC), step=int(step),
-                done=step in (value or []))  # fmt: skip
+            _act(int(alert_id), "check", step=int(step), done=step in (value or []))
         except TransitionError as exc:
             return t("Not done: {reason}", reason=refusal(exc, t))
         return t("Checklist step {n} recorded.", n=int(step) + 1)

@@ -10,6 +10,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from dashboard import auth
 from dashboard.i18n import N_, page_language, translator
 from dashboard.pages.wall import STATE_LABELS
 from dashboard.timefmt import local_time
@@ -83,7 +84,8 @@ def layout(context, lang: str | None = None, feed: str | None = None, **_query) 
     )
 
 
-def register_callbacks(context, writer) -> None:
+def register_callbacks(context) -> None:
+    writer = context.writer
     store = context.store
     tz = context.settings.city.timezone
     transports = {f.id: f.transport for f in context.settings.feeds}
@@ -203,7 +205,10 @@ def register_callbacks(context, writer) -> None:
         try:
             result = dead_letters.replay(store, writer, decodings, context.regions, int(letter_id))
         except dead_letters.ReplayError as exc:
+            auth.record("dead letter replayed", f"dead letter {letter_id}", "failed", exc.code)
             return t(REFUSALS[exc.code], feed=exc.feed_id)
+        outcome = "ok" if result.outcome == "stored" else "failed"
+        auth.record("dead letter replayed", f"dead letter {letter_id}", outcome, result.outcome)
         if result.outcome == "stored":
             entities, observations, events = result.counts
             return t("Replayed: {entities} entities, {observations} observations, {events} events stored",

@@ -9,10 +9,11 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE
+from dashboard import auth
 from dashboard.alert_list import alert_list
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import minimap
-from dashboard.navigation import CITY, breadcrumbs, entity_href, path_id, region_href
+from dashboard.navigation import CITY, breadcrumbs, entity_href, path_id, region_href, tablet_href
 from store import queries
 
 CHILD_LEVEL = {CITY: "district", "district": "town", "town": "grid"}
@@ -30,6 +31,11 @@ def layout(context, region_id: str | None = None, lang: str | None = None, **_qu
         return html.Div(className="drill", children=[
             breadcrumbs(context.regions, None, lang, t("Not found")),
             html.P(t("There is no region {id}.", id=region_id), className="drill-empty"),
+        ])  # fmt: skip
+    if not auth.sees_region(auth.current(), context.regions, region_id):
+        return html.Div(className="drill", children=[
+            html.P(t("This place is outside your districts."), className="drill-empty"),
+            html.A(t("Your districts"), href=tablet_href(None, lang), className="btn"),
         ])  # fmt: skip
     city = context.settings.city
     title = (city.name_zh if lang == "zh_CN" else city.name_en) if region is None else region.name(lang)
@@ -81,9 +87,11 @@ def register_callbacks(context) -> None:
             raise PreventUpdate
         snap = snapshots.get()
         lang, t = key["lang"], translator(key["lang"])
+        if not auth.sees_region(auth.current(), regions, key["id"]):
+            auth.refuse(f"region {key['id']}")
         region = regions.get(key["id"])
         level = CITY if region is None else region.level
-        district = next((r.id for r in regions.ancestors(key["id"]) if r.level == "district"), None)
+        district = auth.district_of(regions, key["id"])
         sections = []
         child_level = CHILD_LEVEL.get(level)
         if child_level:

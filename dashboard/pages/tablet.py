@@ -2,8 +2,8 @@
 overdue ones counted, today's trend, and a map of the district. Touch first: every target is at least 44 px, nothing
 needs hover, and the page reflows from 768 px portrait to 1366 px landscape.
 
-The district comes from `?district=`; without one the page offers the districts to choose from. (Accounts, and with
-them each leader's own districts, are issue 6's.)
+The district comes from `?district=`; without one the page offers the user's districts to choose from (a leader of
+one district goes straight to it). A district leader sees their own districts only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE, summarize
+from dashboard import auth
 from dashboard.alert_list import alert_list
 from dashboard.i18n import page_language, translator
 from dashboard.minimap import minimap
@@ -30,7 +31,11 @@ def layout(context, lang: str | None = None, district: str | None = None, **_que
     lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
-    region = context.regions.get(district) if district else None
+    principal = auth.current()
+    mine = [r for r in context.regions.level("district") if principal.sees(r.id)]
+    if district is None and len(mine) == 1:
+        district = mine[0].id
+    region = context.regions.get(district) if district and principal.sees(district) else None
     if region is None or region.level != "district":
         return html.Div(
             className="tablet",
@@ -42,7 +47,7 @@ def layout(context, lang: str | None = None, district: str | None = None, **_que
                 html.P(t("There is no district {id}.", id=district), className="drill-empty") if district else None,
                 html.Nav(className="tablet-chooser", children=[
                     html.A(r.name(lang), href=tablet_href(r.id, lang), className="btn")
-                    for r in context.regions.level("district")
+                    for r in mine
                 ]),
             ],
         )  # fmt: skip
@@ -109,6 +114,8 @@ def register_callbacks(context) -> None:
             raise PreventUpdate
         snap = snapshots.get()
         lang, district = key["lang"], key["district"]
+        if not auth.current().sees(district):
+            auth.refuse(f"tablet {district}")
         t = translator(lang)
         devices = snap.states[snap.states["district_id"] == district]
         alerts = snap.alerts[snap.alerts["district_id"] == district]

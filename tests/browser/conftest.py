@@ -2,95 +2,63 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from playwright.sync_api import Page
 
 from cityops import PROJECT_ROOT
 from cityops.broker import free_port, wait_for_port
+from dashboard.auth import DEMO_DISPLAY_TOKEN
+from tests.app_config import config
 
-REGIONS = PROJECT_ROOT / "data" / "demo" / "regions.geojson"
 LIANCHI = (115.4906, 38.8581)  # the city origin, in 莲池区 (130606)
-RULES = """
-rules:
-  - id: gauge-high
-    domain: flood
-    select: {kind: river_gauge}
-    when: {threshold: {metric: water_level, above: 12}}
-    severity: red
-    title: {zh_CN: "{name} 水位过高", en: "{name} water too high"}
-    message: {zh_CN: "水位 {value} 米", en: "Level {value} m"}
-    unit: water_authority
-    sop: gauge-high
-sops:
-  gauge-high:
-    title: {zh_CN: "高水位处置", en: "High water"}
-    steps:
-      - {zh_CN: "电话核实读数", en: "Verify the reading by phone"}
-      - {zh_CN: "通知沿河乡镇", en: "Tell the riverside towns"}
-"""
+_openers: dict[int, urllib.request.OpenerDirector] = {}
 
 
-def config(tmp_path: Path, mqtt_port: int, web_port: int) -> Path:
-    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
-    path = tmp_path / "cityops.toml"
-    path.write_text(
-        f"""
-[city]
-name_zh = "保定市"
-name_en = "Baoding"
-regions = "{REGIONS}"
-center = [115.47, 38.93]
-
-[store]
-path = "{tmp_path / "cityops.duckdb"}"
-
-[mqtt]
-port = {mqtt_port}
-client_id = "cityops-browser-test"
-
-[web]
-port = {web_port}
-refresh_ms = 500
-wall_rotate_s = 0
-
-[alerts]
-rules = "rules.yaml"
-evaluate_every_s = 1
-
-[alerts.time_limits]
-acknowledge = {{ red = 5, orange = 10, yellow = 30, blue = 60 }}
-dispatch = {{ red = 10, orange = 30, yellow = 60, blue = 240 }}
-resolve = {{ red = 60, orange = 240, yellow = 480, blue = 1440 }}
-
-[[units]]
-id = "water-authority"
-type = "water_authority"
-name_zh = "保定市水利局"
-name_en = "Baoding Water Resources Bureau"
-
-[[feeds]]
-id = "test-flood"
-transport = "mqtt"
-topics = ["test/flood/#"]
-decoder = "cityops-json"
-stale_after_s = 600
-""",
-        encoding="utf-8",
-    )
-    return path
+def api(port: int, path: str) -> bytes:
+    """GET an API path as the demo supervisor (signed in once per app)."""
+    opener = _openers.get(port)
+    if opener is None:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        form = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        data = urllib.parse.urlencode({"name": "supervisor", "password": "demo-supervisor", "csrf_token": csrf})
+        opener.open(f"http://127.0.0.1:{port}/login", data=data.encode(), timeout=10)
+        _openers[port] = opener
+    with opener.open(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return response.read()
 
 
 def health(port: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as response:
-        return json.loads(response.read())
+    return json.loads(api(port, "/api/health"))
+
+
+def signed_in(browser, port: int, user: str = "supervisor", **options) -> Page:
+    """A page of its own browser context, signed in as one of the demo accounts (password demo-<name>)."""
+    page = browser.new_page(**options)
+    page.goto(f"http://127.0.0.1:{port}/login")
+    page.fill("input[name=name]", user)
+    page.fill("input[name=password]", f"demo-{user}")
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+    return page
+
+
+def wall_display(browser, port: int, **options) -> Page:
+    """A page of its own browser context holding the demo wall's display token, as a wall's screen does."""
+    page = browser.new_page(**options)
+    page.goto(f"http://127.0.0.1:{port}/wall?token={DEMO_DISPLAY_TOKEN}")
+    return page
 
 
 def wait_until(predicate, timeout: float, what: str):

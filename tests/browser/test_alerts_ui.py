@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import urllib.request
-
 import pytest
 
-from tests.browser.conftest import LIANCHI, send, wait_until
+from tests.browser.conftest import LIANCHI, api, send, signed_in, wait_until, wall_display
 
 pytestmark = pytest.mark.browser
 
@@ -19,13 +17,13 @@ def raise_alert(publisher) -> None:
 
 def test_alert_on_the_wall_then_acknowledged_on_the_duty_desk(app, publisher, chromium, output_dir):
     raise_alert(publisher)
-    wall = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    wall = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     wall.goto(f"http://127.0.0.1:{app}/wall?lang=en")
     wait_until(lambda: "府河 G1 water too high" in wall.locator("#wall-alert-list").inner_text(), 10, "alert in list")
     wait_until(lambda: wall.locator("path.alert-red").count() == 1, 5, "a red alert marker on the map")
     assert "New" in wall.locator("#wall-alert-list").inner_text()
 
-    duty = chromium.new_page(viewport={"width": 1440, "height": 900})
+    duty = signed_in(chromium, app, "duty", viewport={"width": 1440, "height": 900})
     errors = []
     duty.on("pageerror", lambda exc: errors.append(str(exc)))
     duty.goto(f"http://127.0.0.1:{app}/duty?lang=en")
@@ -43,15 +41,13 @@ def test_alert_on_the_wall_then_acknowledged_on_the_duty_desk(app, publisher, ch
     wait_until(lambda: "Done: Acknowledge" in duty.locator("#duty-message").inner_text(), 5, "done message")
     wait_until(lambda: duty.locator("#duty-timeline li.tl-acknowledge").count() == 1, 5, "in the timeline")
     timeline = duty.locator("#duty-timeline").inner_text()
-    assert "duty desk" in timeline and "Cancel" not in timeline
+    assert "duty" in timeline and "Cancel" not in timeline  # the officer's own name
     (output_dir / "screenshots").mkdir(exist_ok=True)
     duty.screenshot(path=output_dir / "screenshots" / "duty-acknowledged.png")
     wait_until(lambda: "Acknowledged" in wall.locator("#wall-alert-list").inner_text(), 5, "wall shows the new state")
     wall.screenshot(path=output_dir / "screenshots" / "wall-alert.png")
     assert not errors, errors
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{app}/api/alerts/1.cap") as response:
-        assert response.headers["Content-Type"].startswith("application/cap+xml")
-        assert b"<severity>Extreme</severity>" in response.read()
+    assert b"<severity>Extreme</severity>" in api(app, "/api/alerts/1.cap")
     wall.close()
     duty.close()

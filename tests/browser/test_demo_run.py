@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
 from cityops import PROJECT_ROOT
 from cityops.broker import free_port, mosquitto_path, wait_for_port
+from dashboard.auth import DEMO_DISPLAY_TOKEN
+from tests.browser.conftest import health, wall_display
 
 pytestmark = pytest.mark.browser
-
-
-def health(port: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as response:
-        return json.loads(response.read())
 
 
 def test_demo_serves_a_live_wall_and_stops_on_ctrl_c(tmp_path, chromium, output_dir):
@@ -33,6 +28,7 @@ def test_demo_serves_a_live_wall_and_stops_on_ctrl_c(tmp_path, chromium, output_
         "CITYOPS_MQTT__PORT": str(free_port()),
         "CITYOPS_STORE__PATH": str(tmp_path / "demo.duckdb"),
         "CITYOPS_BROKER__DATA_DIR": str(tmp_path / "broker"),
+        "CITYOPS_AUTH__PATH": str(tmp_path / "accounts.sqlite"),
         "PYTHONUNBUFFERED": "1",
     }
     log = open(tmp_path / "demo.log", "wb")  # noqa: SIM115
@@ -56,8 +52,7 @@ def test_demo_serves_a_live_wall_and_stops_on_ctrl_c(tmp_path, chromium, output_
         assert {f["state"] for f in state["feeds"]} == {"ok"}, state
         assert state["dead_letters"] == 0
 
-        page = chromium.new_page(viewport={"width": 1920, "height": 1080})
-        page.goto(f"http://127.0.0.1:{web_port}/")
+        page = wall_display(chromium, web_port, viewport={"width": 1920, "height": 1080})  # the printed link
         page.wait_for_selector("path.region", timeout=15_000)
         page.wait_for_selector(".cluster", timeout=15_000)
         time.sleep(2)
@@ -75,5 +70,6 @@ def test_demo_serves_a_live_wall_and_stops_on_ctrl_c(tmp_path, chromium, output_
         log.close()
     output = (tmp_path / "demo.log").read_text()
     assert code == 0, output
-    assert "CityOps is running. Video wall: http://127.0.0.1:" in output
+    assert "CityOps is running: http://127.0.0.1:" in output
+    assert f"/wall?token={DEMO_DISPLAY_TOKEN}" in output and "demo-<name>" in output
     assert "CityOps stopped." in output

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.browser.conftest import LIANCHI, health, send, wait_until
+from tests.browser.conftest import LIANCHI, health, send, signed_in, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
         send(publisher, "test/flood/obs/g1", reading)
     wait_until(lambda: health(app)["observations"] == 6, 10, "six readings stored")
 
-    page = chromium.new_page(viewport={"width": 1366, "height": 1024})
+    page = signed_in(chromium, app, "supervisor", viewport={"width": 1366, "height": 1024})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"http://127.0.0.1:{app}/region/city?lang=en")
@@ -59,7 +59,7 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     assert page.locator("h1").inner_text() == "Lianchi District"
 
     # A link sent by chat opens the same picture.
-    linked = chromium.new_page(viewport={"width": 1366, "height": 1024})
+    linked = signed_in(chromium, app, "duty", viewport={"width": 1366, "height": 1024})
     linked.goto(f"http://127.0.0.1:{app}/entity/test-flood%3Ag1?lang=en&hours=6")
     assert linked.locator("h1").inner_text() == "府河 G1"
     assert linked.locator(".window-on").inner_text() == "6 hours"
@@ -72,20 +72,24 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
 
 
 def test_the_language_chosen_once_is_kept_on_every_view(app, chromium):
-    context = chromium.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
+    def heading(page, text: str, what: str) -> None:
+        wait_until(lambda: page.locator("h1").count() and page.locator("h1").inner_text() == text, 10, what)
+
+    page = signed_in(chromium, app, "supervisor", viewport={"width": 1440, "height": 900})
+    page.goto(f"http://127.0.0.1:{app}/wall?lang=zh_CN")
+    page.goto(f"http://127.0.0.1:{app}/region/city?lang=en")
     page.goto(f"http://127.0.0.1:{app}/duty")
-    wait_until(lambda: page.locator("h1").count() and page.locator("h1").inner_text() == "Duty desk", 10, "English")
+    heading(page, "Duty desk", "English")
     page.goto(f"http://127.0.0.1:{app}/tablet")
-    wait_until(lambda: page.locator("h1").count() and page.locator("h1").inner_text() == "Choose your district", 10,
-               "still English")  # fmt: skip
-    page.goto(f"http://127.0.0.1:{app}/region/city?lang=zh_CN")
-    page.goto(f"http://127.0.0.1:{app}/duty")
-    wait_until(lambda: page.locator("h1").count() and page.locator("h1").inner_text() == "值班台", 10, "Chinese now")
-    context.close()
-    # Another browser has chosen nothing: the city's language.
-    fresh = chromium.new_page()
-    fresh.goto(f"http://127.0.0.1:{app}/duty")
-    wait_until(lambda: fresh.locator("h1").count() and fresh.locator("h1").inner_text() == "值班台", 10, "default")
-    fresh.close()
+    heading(page, "Choose your district", "still English")
+    page.close()
+    # The language is the user's: on another browser, signed in again, it is still English ...
+    again = signed_in(chromium, app, "supervisor")
+    again.goto(f"http://127.0.0.1:{app}/duty")
+    heading(again, "Duty desk", "the user's English")
+    again.close()
+    # ... while another user who has chosen nothing gets the city's language.
+    other = signed_in(chromium, app, "viewer")
+    other.goto(f"http://127.0.0.1:{app}/duty")
+    heading(other, "值班台", "the city's language")
+    other.close()

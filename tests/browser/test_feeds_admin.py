@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import wait_until
+from tests.browser.conftest import signed_in, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -13,7 +13,7 @@ GARBAGE = b'{"type": "observation", "entity": "g1", "values": {"water_level": "<
 
 def test_a_dead_letter_is_listed_shown_as_text_and_replay_says_why_not(app, publisher, chromium, output_dir):
     publisher.publish("test/flood/obs/g1", GARBAGE, qos=1).wait_for_publish(10)
-    page = chromium.new_page(viewport={"width": 1440, "height": 900})
+    page = signed_in(chromium, app, "admin", viewport={"width": 1440, "height": 900})
     errors, dialogs = [], []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))

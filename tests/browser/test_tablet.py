@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import LIANCHI, send, wait_until
+from tests.browser.conftest import LIANCHI, send, signed_in, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,8 @@ def test_the_tablet_shows_the_district_at_a_glance(app, publisher, chromium, out
     send(publisher, "test/flood/entity/g1", {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge",
                                              "name": "府河 G1", "lon": LIANCHI[0], "lat": LIANCHI[1]})  # fmt: skip
     send(publisher, "test/flood/obs/g1", {"type": "observation", "entity": "g1", "values": {"water_level": 12.6}})
-    page = chromium.new_page(viewport={"width": width, "height": height}, has_touch=True, is_mobile=True)
+    page = signed_in(chromium, app, "supervisor", viewport={"width": width, "height": height}, has_touch=True,
+                     is_mobile=True)  # fmt: skip
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -54,7 +55,7 @@ def test_another_district_does_not_show_this_ones_alert(app, publisher, chromium
     send(publisher, "test/flood/entity/g1", {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge",
                                              "name": "府河 G1", "lon": LIANCHI[0], "lat": LIANCHI[1]})  # fmt: skip
     send(publisher, "test/flood/obs/g1", {"type": "observation", "entity": "g1", "values": {"water_level": 12.6}})
-    page = chromium.new_page(viewport={"width": 1366, "height": 1024})
+    page = signed_in(chromium, app, "supervisor", viewport={"width": 1366, "height": 1024})
     page.goto(f"http://127.0.0.1:{app}/tablet?lang=en&district=130608")
     wait_until(lambda: page.locator(".tablet-card").count() == 4, 10, "cards")
     page.wait_for_timeout(1500)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import LIANCHI, health, send, wait_until
+from tests.browser.conftest import LIANCHI, health, send, signed_in, wait_until, wall_display
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, publis
         )
     wait_until(lambda: health(app)["observations"] == 300, 20, "300 observations stored")
 
-    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     errors = []
     page.on("pageerror", lambda exc: errors.append(f"{exc}\n{exc.stack}"))
     page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
@@ -85,7 +85,7 @@ def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, publis
 
 def test_wall_in_chinese_with_no_data_shown_as_no_data(app, chromium, output_dir):
     # No device has reported: the figures say "no data", never zero or all-clear.
-    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     page.goto(f"http://127.0.0.1:{app}/wall")
     page.wait_for_selector("path.region", timeout=15_000)
     assert page.locator("h1").inner_text() == "保定市城市运行管理中心"
@@ -105,7 +105,7 @@ def test_a_feed_that_goes_down_turns_its_layer_grey_at_once(app, publisher, mosq
         send(
             publisher, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}", "values": {"water_level": 5}}
         )
-    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
     wait_until(lambda: page.locator(".cluster-k, path.pt-k").count() > 0, 15, "healthy gauges drawn as ok")
 
@@ -134,7 +134,7 @@ def test_the_wall_fits_the_screen_without_scrolling(app, publisher, chromium, ou
                                                     "lon": LIANCHI[0] + n * 0.01, "lat": LIANCHI[1]})  # fmt: skip
         send(publisher, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}",
                                                  "values": {"water_level": 12.5 + n / 10}})  # fmt: skip
-    page = chromium.new_page(viewport={"width": width, "height": height})
+    page = wall_display(chromium, app, viewport={"width": width, "height": height})
     page.goto(f"http://127.0.0.1:{app}/wall")
     page.wait_for_selector("path.region", timeout=15_000)
     wait_until(lambda: page.locator(".wall-alert-list .alert-row").count() == 6, 15, "a full alert list")
@@ -150,7 +150,7 @@ def test_the_wall_fits_the_screen_without_scrolling(app, publisher, chromium, ou
 @pytest.mark.app_env(CITYOPS_WEB__WALL_ROTATE_S="2")
 def test_the_wall_tours_the_districts_and_pins_a_new_red_alert_until_acknowledged(app, publisher, chromium,
                                                                                    output_dir):  # fmt: skip
-    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
@@ -174,7 +174,7 @@ def test_the_wall_tours_the_districts_and_pins_a_new_red_alert_until_acknowledge
     time.sleep(5)  # two and a half rotation periods: still pinned
     assert spotlight.inner_text() == pinned
 
-    duty = chromium.new_page(viewport={"width": 1440, "height": 900})
+    duty = signed_in(chromium, app, "duty", viewport={"width": 1440, "height": 900})
     duty.goto(f"http://127.0.0.1:{app}/duty?lang=en&alert=1")
     duty.wait_for_selector("#duty-actions button[data-action=acknowledge]", timeout=30_000)
     duty.click("#duty-actions button[data-action=acknowledge]")

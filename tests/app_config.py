@@ -1,0 +1,82 @@
+"""The configuration the integration and browser tests run the real app with: one flood feed, one rule with an SOP,
+time limits, one unit, and the demo accounts (one per role, password demo-<name>; the wall's token demo-wall)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cityops import PROJECT_ROOT
+
+REGIONS = PROJECT_ROOT / "data" / "demo" / "regions.geojson"
+RULES = """
+rules:
+  - id: gauge-high
+    domain: flood
+    select: {kind: river_gauge}
+    when: {threshold: {metric: water_level, above: 12}}
+    severity: red
+    title: {zh_CN: "{name} 水位过高", en: "{name} water too high"}
+    message: {zh_CN: "水位 {value} 米", en: "Level {value} m"}
+    unit: water_authority
+    sop: gauge-high
+sops:
+  gauge-high:
+    title: {zh_CN: "高水位处置", en: "High water"}
+    steps:
+      - {zh_CN: "电话核实读数", en: "Verify the reading by phone"}
+      - {zh_CN: "通知沿河乡镇", en: "Tell the riverside towns"}
+"""
+
+
+def config(tmp_path: Path, mqtt_port: int, web_port: int) -> Path:
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    path = tmp_path / "cityops.toml"
+    path.write_text(
+        f"""
+[city]
+name_zh = "保定市"
+name_en = "Baoding"
+regions = "{REGIONS}"
+center = [115.47, 38.93]
+
+[store]
+path = "{tmp_path / "cityops.duckdb"}"
+
+[mqtt]
+port = {mqtt_port}
+client_id = "cityops-browser-test"
+
+[auth]
+path = "{tmp_path / "accounts.sqlite"}"
+demo_accounts = true
+
+[web]
+port = {web_port}
+refresh_ms = 500
+wall_rotate_s = 0
+
+[alerts]
+rules = "rules.yaml"
+evaluate_every_s = 1
+
+[alerts.time_limits]
+acknowledge = {{ red = 5, orange = 10, yellow = 30, blue = 60 }}
+dispatch = {{ red = 10, orange = 30, yellow = 60, blue = 240 }}
+resolve = {{ red = 60, orange = 240, yellow = 480, blue = 1440 }}
+
+[[units]]
+id = "water-authority"
+type = "water_authority"
+name_zh = "保定市水利局"
+name_en = "Baoding Water Resources Bureau"
+
+[[feeds]]
+id = "test-flood"
+transport = "mqtt"
+topics = ["test/flood/#"]
+decoder = "cityops-json"
+stale_after_s = 600
+""",
+        encoding="utf-8",
+    )
+    return path
