@@ -65,8 +65,11 @@ class Mosquitto:
     protocol = "5"
     name = "mosquitto"
 
-    def __init__(self, port: int, data_dir: Path, host: str = "127.0.0.1"):
+    def __init__(self, port: int, data_dir: Path, host: str = "127.0.0.1", secure: str = ""):
+        """`secure`: mosquitto.conf lines for the listener (TLS files, password_file), which also end anonymous
+        access; the tests of MQTT credentials and TLS use it."""
         self.host, self.port, self.data_dir = host, port, Path(data_dir)
+        self.secure = secure
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -77,8 +80,8 @@ class Mosquitto:
         conf = self.data_dir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
+            + (f"{self.secure}\nallow_anonymous false\n" if self.secure else "allow_anonymous true\n")
+            + "persistence true\n"
             f"persistence_location {self.data_dir}/\n"
             "autosave_interval 5\n"
             # Started as root, mosquitto cannot write a log file in a folder it does not own (STACK-NOTES).

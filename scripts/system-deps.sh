@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages CityOps needs, when run as root; otherwise says in one line what is missing.
 #   run:  mosquitto is preferred (a pure-Python broker is used without it)
-#   test: mosquitto, chromium, chromium-driver and CJK fonts are required
+#   test: mosquitto, chromium, chromium-driver, CJK fonts and openssl (test certificates) are required
 set -euo pipefail
 profile=${1:-test}
 declare -A probe=(
@@ -9,8 +9,9 @@ declare -A probe=(
   [chromium]="test -x /usr/bin/chromium"
   [chromium-driver]="test -x /usr/bin/chromedriver"
   [fonts-noto-cjk]="test -d /usr/share/fonts/opentype/noto"
+  [openssl]="command -v openssl"
 )
-if [ "$profile" = run ]; then wanted=(mosquitto); else wanted=(mosquitto chromium chromium-driver fonts-noto-cjk); fi
+if [ "$profile" = run ]; then wanted=(mosquitto); else wanted=(mosquitto chromium chromium-driver fonts-noto-cjk openssl); fi
 missing=()
 for pkg in "${wanted[@]}"; do
   eval "${probe[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")

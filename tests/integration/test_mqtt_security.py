@@ -1,0 +1,110 @@
+"""Ingest from a broker that wants a user name, a password and TLS: a real mosquitto with a password file and a
+certificate made here by openssl; the password read from a file only the service may read."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from cityops.broker import Mosquitto, free_port, mosquitto_path
+from cityops.config import MqttSettings
+from cityops.runtime import mqtt_tls
+from feeds.decoders import DECODERS
+from feeds.decoding import FeedDecoding
+from feeds.mqtt import MqttFeed, MqttIngest
+from layers.crs import to_wgs84
+from layers.regions import RegionIndex
+from store.database import Store
+from store.writer import Writer
+from tests.app_config import REGIONS
+
+
+@pytest.fixture
+def secure_broker(tmp_path):
+    for tool in ("mosquitto_passwd", "openssl"):
+        if shutil.which(tool) is None or mosquitto_path() is None:
+            pytest.fail(f"{tool} is missing: run `make test` as root, or `sudo apt-get install mosquitto openssl`")
+    pki = tmp_path / "pki"
+    pki.mkdir()
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=pki, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=CityOps test CA",
+            "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+            "-out", "server.csr")  # fmt: skip
+    (pki / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "server.crt")  # fmt: skip
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pki / "passwd"), "cityops", "s3cret-pass"], check=True,
+                   capture_output=True)  # fmt: skip
+    secure = (f"cafile {pki / 'ca.crt'}\ncertfile {pki / 'server.crt'}\nkeyfile {pki / 'server.key'}\n"
+              f"password_file {pki / 'passwd'}")  # fmt: skip
+    broker = Mosquitto(free_port(), tmp_path / "broker", secure=secure)
+    broker.start()
+    yield broker, pki
+    broker.stop()
+
+
+def ingest(broker, settings: MqttSettings, writer: Writer, changes: list) -> MqttIngest:
+    feed = MqttFeed(FeedDecoding("flood", DECODERS["cityops-json"], to_wgs84("wgs84")), ("city/flood/#",))
+    return MqttIngest(
+        host="127.0.0.1", port=broker.port, client_id=f"secure-{len(changes)}", feeds=[feed], writer=writer,
+        regions=RegionIndex.from_file(REGIONS), username=settings.username, password=settings.password(),
+        tls=mqtt_tls(settings), on_connection_change=lambda ids, up, reason: changes.append((up, reason)),
+    )  # fmt: skip
+
+
+def test_ingest_with_a_password_from_a_file_over_tls(tmp_path, secure_broker):
+    broker, pki = secure_broker
+    secret = tmp_path / "mqtt.secret"
+    secret.write_text("s3cret-pass\n")
+    secret.chmod(0o600)
+    settings = MqttSettings(username="cityops", password_file=secret, tls=True, tls_ca=pki / "ca.crt")
+    store = Store(tmp_path / "cityops.duckdb")
+    writer = Writer(store)
+    writer.start()
+    changes: list = []
+    good = ingest(broker, settings, writer, changes)
+    good.start()
+    assert good.connected.wait(10), f"ingest did not connect over TLS: {changes}"
+
+    sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="secure-pub", protocol=mqtt.MQTTv5)
+    sender.username_pw_set("cityops", "s3cret-pass")
+    sender.tls_set(ca_certs=str(pki / "ca.crt"))
+    sender.connect("127.0.0.1", broker.port)
+    sender.loop_start()
+    for i in range(20):
+        body = {"type": "observation", "entity": "g1", "id": f"o{i}", "values": {"water_level": 10 + i / 10}}
+        sender.publish("city/flood/obs/g1", json.dumps(body).encode(), qos=1).wait_for_publish(10)
+
+    def stored() -> int:
+        return store.cursor().execute("SELECT count(*) FROM observations").fetchone()[0]
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and stored() < 20:
+        time.sleep(0.1)
+    assert stored() == 20
+    sender.loop_stop()
+    sender.disconnect()
+    good.stop()
+
+    # A wrong password is refused by the broker, and the feed's health says so.
+    secret.write_text("not the password\n")
+    refused: list = []
+    bad = ingest(broker, settings, writer, refused)
+    bad.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not refused:
+        time.sleep(0.1)
+    bad.stop()
+    writer.stop()
+    store.close()
+    assert refused and refused[0][0] is False and "refused" in refused[0][1], refused
+    assert "not the password" not in refused[0][1]
