@@ -183,12 +183,12 @@ def _displays(args, accounts, actor: str, settings) -> int:
         return 0
     if args.action == "add":
         token = accounts.add_display(args.name, actor)
-        audit.record(accounts, actor, "display added", args.name)
+        audit.record(accounts, actor, "display add", args.name)
         base = f"http://{settings.web.host}:{settings.web.port}"
         print(f"display {args.name!r} added. Its link (shown once; keep it like a key):\n  {base}/wall?token={token}")
         return 0
     display = accounts.revoke_display(args.id)
-    audit.record(accounts, actor, "display revoked", f"{display.id} {display.name}")
+    audit.record(accounts, actor, "display revoke", f"{display.id} {display.name}")
     print(f"display {display.id} ({display.name}) revoked: its wall stops at its next refresh")
     return 0
 

@@ -58,14 +58,14 @@ class Runtime:
             check_units(rules, self.settings)
         except (RuleError, ConfigError) as exc:
             log.error("the rule file was not reloaded; the previous rules stay in force:\n%s", exc)
-            audit.record(self.accounts, "rule file", "rules reloaded", str(path), "failed", str(exc))
+            audit.record(self.accounts, "rule file", "rules reload", str(path), "failed", str(exc))
             return str(exc)
         self.engine.set_rules(rules)
         self.time_limits.rules = {r.id: r for r in rules}
         self.sops.clear()
         self.sops.update(book.sops)
         log.info("reloaded %d rules from %s", len(rules), path)
-        audit.record(self.accounts, "rule file", "rules reloaded", str(path), detail=f"{len(rules)} rules")
+        audit.record(self.accounts, "rule file", "rules reload", str(path), detail=f"{len(rules)} rules")
         return f"{len(rules)} rules loaded"
 
     def watch_rules(self) -> None:

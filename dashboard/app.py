@@ -9,6 +9,7 @@ import dash
 import orjson
 from dash import Dash, dcc, html
 from flask import Response, g, redirect, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from alerts.cap import to_cap
 from alerts.rules import Sop
@@ -71,6 +72,9 @@ def create_app(
     )
     app.server.before_request_funcs.setdefault(None, []).insert(0, guard.check)  # before Dash's own hooks
     app.server.extensions["cityops_guard"] = guard
+    if settings.web.trusted_proxies:  # the proxy's X-Forwarded-* tell the scheme (Secure cookies) and the address
+        hops = settings.web.trusted_proxies
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     pages = (
         ("wall", {"path": "/wall"}, wall, t("{city} City Operations Center", city=settings.city.name_zh)),
         ("duty", {"path": "/duty"}, duty, t("Duty desk")),
@@ -110,7 +114,7 @@ def create_app(
         alert = alert_store.get(store.cursor(), alert_id)
         if alert is None or not auth.current().sees(alert["district_id"]):
             return Response("no such alert\n", status=404, mimetype="text/plain")
-        auth.record("alert exported as CAP", f"alert {alert_id}")
+        auth.record("alert export", f"alert {alert_id}")
         district = regions.get(alert["district_id"]) if alert["district_id"] else None
         body = to_cap(
             alert,

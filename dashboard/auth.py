@@ -114,7 +114,7 @@ def sees_region(principal: Principal, regions: RegionIndex, region_id: str) -> b
 def refuse(target: str) -> NoReturn:
     """A callback asked for data outside the user's districts (the page never offers it, so someone forged the
     request): audited, and nothing is sent."""
-    record("request refused", target, "refused", "outside the user's districts")
+    record("access", target, "refused", "outside the user's districts")
     raise PreventUpdate
 
 
@@ -152,10 +152,10 @@ def bootstrap(accounts: Accounts, demo: bool) -> str | None:
         for name, role, districts in DEMO_ACCOUNTS:
             accounts.add(name, role, districts, password=DEMO_PASSWORD.format(name=name), must_change=False)
         accounts.add_display("demo wall", "demo", token=DEMO_DISPLAY_TOKEN)
-        audit.record(accounts, "system", "demo accounts created", ", ".join(n for n, _, _ in DEMO_ACCOUNTS))
+        audit.record(accounts, "system", "user add", ", ".join(n for n, _, _ in DEMO_ACCOUNTS))
         return None
     password = accounts.add("admin", "admin")
-    audit.record(accounts, "system", "user added", "admin", detail="first start: one-time password printed")
+    audit.record(accounts, "system", "user add", "admin", detail="first start: one-time password printed")
     return password
 
 
@@ -212,7 +212,7 @@ class Guard:
         if principal is None:
             return self._unauthenticated(path)
         if request.method not in ("GET", "HEAD", "OPTIONS") and not self._csrf_ok(principal):
-            record("request refused", path, "refused", "missing or wrong CSRF token or origin")
+            record("access", path, "refused", "missing or wrong CSRF token or origin")
             return _plain("refused: the request did not carry this session's CSRF token\n", 403)
         if path == "/":
             return redirect(home(principal) + (f"?{request.query_string.decode()}" if request.query_string else ""))
@@ -223,7 +223,7 @@ class Guard:
             permission = self._callback_permission()
         pending = principal.must_change and permission not in ("signed_in", "account")
         if permission is None or not principal.can(permission) or pending:
-            record("request refused", _describe_request(path), "refused", f"needs {permission or 'a known callback'}")
+            record("access", _describe_request(path), "refused", f"needs {permission or 'a known callback'}")
             if request.method == "GET" and principal.role != DISPLAY and not path.startswith(("/_dash", "/api/")):
                 return self._forbidden_page(principal)
             return _plain("refused: not allowed for your role\n", 403)
@@ -251,10 +251,10 @@ class Guard:
         """/wall?token=…: keep the token in an HttpOnly cookie and show the wall without it in the address bar."""
         display = self.accounts.display(token)
         if display is None:
-            audit.record(self.accounts, "anonymous", "display refused", "", "refused", "unknown or revoked token",
+            audit.record(self.accounts, "anonymous", "display open", "", "refused", "unknown or revoked token",
                          address=request.remote_addr or "")  # fmt: skip
             return redirect("/login?reason=display")
-        audit.record(self.accounts, f"display:{display.name}", "display opened", display.name, role=DISPLAY,
+        audit.record(self.accounts, f"display:{display.name}", "display open", display.name, role=DISPLAY,
                      address=request.remote_addr or "")  # fmt: skip
         query = {k: v for k, v in request.args.items() if k != "token"}
         response = redirect("/wall" + (f"?{urlencode(query)}" if query else ""))
@@ -343,7 +343,7 @@ class Guard:
             token = request.cookies.get(SESSION_COOKIE)
             if token:
                 self.accounts.close_session(token)
-            record("signed out", principal.name)
+            record("sign out", principal.name)
             response = redirect("/login")
             for cookie in (SESSION_COOKIE, CSRF_COOKIE):
                 response.delete_cookie(cookie)
@@ -404,12 +404,12 @@ class Guard:
         result = self.accounts.sign_in(name, password, auth.lock_after, auth.lock_minutes * 60)
         address = request.remote_addr or ""
         if result.outcome != "ok":
-            detail = {"wrong": "wrong name or password", "locked": "account locked", "wait": "too soon after a failure",
+            detail = {"wrong": "wrong name or password", "locked": "lock account", "wait": "too soon after a failure",
                       "disabled": "account disabled"}[result.outcome]  # fmt: skip
-            audit.record(self.accounts, name or "(empty)", "sign-in failed", name, "refused", detail, address=address)
+            audit.record(self.accounts, name or "(empty)", "sign in", name, "refused", detail, address=address)
             if result.locked_now:
                 detail = f"{auth.lock_after} failed sign-ins; locked for {auth.lock_minutes:g} minutes"
-                audit.record(self.accounts, "system", "account locked", name, "ok", detail, address=address)
+                audit.record(self.accounts, "system", "lock account", name, "ok", detail, address=address)
             if result.outcome == "locked":
                 until = datetime.fromtimestamp(result.until, ZoneInfo(self.settings.city.timezone))
                 return t("Too many failed sign-ins: this account is locked until {time}. An administrator can "
@@ -420,7 +420,7 @@ class Guard:
             return t("Wrong user name or password.")
         user = result.user
         token, csrf = self.accounts.open_session(user.name, address)
-        audit.record(self.accounts, user.name, "signed in", user.name, role=user.role, address=address)
+        audit.record(self.accounts, user.name, "sign in", user.name, role=user.role, address=address)
         principal = Principal(user.name, user.role, user.districts)
         target = "/account/password" if user.must_change else next_path or home(principal)
         response = redirect(target)
@@ -453,7 +453,7 @@ class Guard:
                 }[exc.code]
                 record("password change", principal.name, "refused", str(exc))
             else:
-                record("password changed", principal.name)
+                record("password change", principal.name)
                 return redirect(home(principal))
         body = render_template_string(
             PAGE,

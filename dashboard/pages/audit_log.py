@@ -11,6 +11,7 @@ from flask import Flask, Response, request
 
 from dashboard import auth
 from dashboard.i18n import N_, page_language, translator
+from dashboard.pages.duty import ACTION_LABELS
 from dashboard.timefmt import local_time
 from store import audit
 
@@ -21,6 +22,17 @@ PERIODS: dict[str, tuple[str, float | None]] = {
     "all": (N_("All"), None),
 }
 OUTCOME_LABELS = {"ok": N_("Done"), "refused": N_("Refused"), "failed": N_("Failed")}
+# The log keeps actions as stable English names (what search and the export match); the page says them in the
+# reader's language.
+ACTION_NAMES = {
+    "sign in": N_("Sign in"), "sign out": N_("Sign out"), "lock account": N_("Account locked"),
+    "password change": N_("Password change"), "access": N_("Access"), "display open": N_("Wall display opened"),
+    "display add": N_("Display link added"), "display revoke": N_("Display link revoked"),
+    "user add": N_("User added"), "user set-role": N_("Role changed"), "user set-districts": N_("Districts changed"),
+    "user disable": N_("User disabled"), "user enable": N_("User enabled"), "user reset-password": N_("Password reset"),
+    "rules reload": N_("Rules reloaded"), "dead letter replay": N_("Dead letter replayed"),
+    "alert export": N_("Alert exported as CAP"), "audit export": N_("Audit log exported"),
+}  # fmt: skip
 SHOWN = 500  # rows on the page; the export has them all
 
 
@@ -114,7 +126,7 @@ def register_callbacks(context) -> None:
                     html.Td(local_time(e.when, tz, "%Y-%m-%d %H:%M:%S")),
                     html.Td(e.actor),
                     html.Td(t(auth.ROLE_LABELS[e.role]) if e.role in auth.ROLE_LABELS else e.role),
-                    html.Td(e.action),
+                    html.Td(_action_name(e.action, t)),
                     html.Td(e.target),
                     html.Td(t(OUTCOME_LABELS[e.outcome])),
                     html.Td(e.detail),
@@ -128,12 +140,21 @@ def register_callbacks(context) -> None:
         return html.Table([html.Thead(header), html.Tbody(rows)], className="audit-table"), count, href
 
 
+def _action_name(action: str, t) -> str:
+    if action in ACTION_NAMES:
+        return t(ACTION_NAMES[action])
+    verb = action.removeprefix("alert ")
+    if verb in ACTION_LABELS:
+        return t("Alert: {action}", action=t(ACTION_LABELS[verb]))
+    return action
+
+
 def register_export(server: Flask, accounts) -> None:
     @server.get("/api/audit.csv")
     def export():
         args = request.args
         entries = audit.search(accounts, limit=None, **_filters(args.get("q"), args.get("outcome"), args.get("period")))
-        auth.record("audit log exported", "", detail=f"{len(entries)} entries; filter {dict(args)}")
+        auth.record("audit export", "", detail=f"{len(entries)} entries; filter {dict(args)}")
         response = Response(audit.to_csv(entries), mimetype="text/csv")
         response.headers["Content-Disposition"] = 'attachment; filename="cityops-audit.csv"'
         return response

@@ -205,10 +205,10 @@ def register_callbacks(context) -> None:
         try:
             result = dead_letters.replay(store, writer, decodings, context.regions, int(letter_id))
         except dead_letters.ReplayError as exc:
-            auth.record("dead letter replayed", f"dead letter {letter_id}", "failed", exc.code)
+            auth.record("dead letter replay", f"dead letter {letter_id}", "failed", exc.code)
             return t(REFUSALS[exc.code], feed=exc.feed_id)
         outcome = "ok" if result.outcome == "stored" else "failed"
-        auth.record("dead letter replayed", f"dead letter {letter_id}", outcome, result.outcome)
+        auth.record("dead letter replay", f"dead letter {letter_id}", outcome, result.outcome)
         if result.outcome == "stored":
             entities, observations, events = result.counts
             return t("Replayed: {entities} entities, {observations} observations, {events} events stored",

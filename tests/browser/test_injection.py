@@ -84,7 +84,7 @@ def test_feed_and_user_text_is_shown_as_text_on_every_view(app, publisher, chrom
     admin = signed_in(chromium, app, "admin", viewport={"width": 1440, "height": 900})
     admin_seen = watch(admin)
     admin.goto(f"http://127.0.0.1:{app}/admin/audit?lang=en")
-    assert_shown_as_text(admin, "#audit-table", NAME, "alert comment")
+    assert_shown_as_text(admin, "#audit-table", NAME, "Alert: Comment")
     cap = ElementTree.fromstring(api(app, "/api/alerts/1.cap"))  # the CAP export is well-formed XML ...
     assert any(NAME in (element.text or "") for element in cap.iter())  # ... holding the name as text
 

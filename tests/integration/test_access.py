@@ -95,9 +95,11 @@ class Browser:
         return self.client.post(path, base_url=self.base_url, **kw)
 
     def sign_in(self, name: str, password: str | None = None):
-        page = self.get("/login")
+        """The sign-in form, filled and sent; the answer in English."""
+        page = self.get("/login?lang=en")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        return self.post("/login", data={"name": name, "password": password or f"demo-{name}", "csrf_token": csrf})
+        return self.post("/login?lang=en", data={"name": name, "password": password or f"demo-{name}",
+                                                 "csrf_token": csrf})  # fmt: skip
 
     @property
     def csrf(self) -> str:
@@ -295,8 +297,8 @@ def test_brute_force_slows_then_locks_and_is_audited(site):
     assert "wait" in outcomes
     assert "locked" in browser.sign_in("duty", "demo-duty").text  # even the right password, while locked
     assert browser.client.get_cookie(auth.SESSION_COOKIE) is None
-    assert site.audited(action="account locked", target="duty")
-    assert len(site.audited(action="sign-in failed", target="duty")) >= settings.lock_after + 1
+    assert site.audited(action="lock account", target="duty")
+    assert len(site.audited(action="sign in", target="duty", outcome="refused")) >= settings.lock_after + 1
     site.accounts.reset_password("duty")  # an admin unlocks by a new one-time password
     assert site.accounts.get("duty").locked_until is None
 
@@ -334,7 +336,7 @@ def test_a_one_time_password_must_be_changed_first(site):
                                                    "csrf_token": browser.csrf})  # fmt: skip
     assert done.status_code == 302
     assert browser.get("/wall").status_code == 200
-    assert site.audited(actor="newcomer", action="password changed")
+    assert site.audited(actor="newcomer", action="password change")
 
 
 def test_cookies_and_security_headers(site):
@@ -353,12 +355,30 @@ def test_cookies_and_security_headers(site):
                                 if c.startswith(auth.SESSION_COOKIE + "="))  # fmt: skip
 
 
+def test_behind_a_trusted_tls_proxy_cookies_are_secure(tmp_path):
+    settings = load(config(tmp_path, mqtt_port=1883, web_port=8050))
+    settings.auth.demo_accounts = True
+    settings.web.trusted_proxies = 1
+    store, accounts = Store(settings.store.path), Accounts(settings.auth.path)
+    auth.bootstrap(accounts, demo=True)
+    app = create_app(settings, store, RegionIndex.from_file(settings.city.regions), accounts)
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.1.2.3"}
+    client = app.server.test_client()  # plain HTTP from the proxy, which says the browser used TLS
+    form = client.get("/login", headers=forwarded)
+    assert "Secure" in form.headers["Set-Cookie"]
+    assert "Secure" not in client.get("/login").headers["Set-Cookie"]  # without the proxy's word, not
+    client.get("/wall?token=not-a-token", headers=forwarded)
+    assert audit.search(accounts, text="display open")[0].address == "10.1.2.3"  # the browser's address
+    store.close()
+    accounts.close()
+
+
 def test_sign_out_ends_the_session(site):
     duty = site.browser("duty")
     assert duty.get("/duty").status_code == 200
     assert duty.post("/logout", data={"csrf_token": duty.csrf}).status_code == 302
     assert duty.get("/duty").status_code == 302
-    assert site.audited(actor="duty", action="signed out")
+    assert site.audited(actor="duty", action="sign out")
 
 
 def test_the_audit_log_is_append_only_and_exported_as_text(site):
@@ -367,8 +387,18 @@ def test_the_audit_log_is_append_only_and_exported_as_text(site):
     export = admin.get("/api/audit.csv?q=HYPERLINK")
     assert export.status_code == 200 and export.mimetype == "text/csv"
     assert "'=HYPERLINK" in export.text  # kept as text, not a formula
-    assert site.audited(actor="admin", action="audit log exported")
+    assert site.audited(actor="admin", action="audit export")
     with pytest.raises(Exception, match="append-only"), site.accounts.db() as db:
         db.execute("DELETE FROM audit_log")
     with pytest.raises(Exception, match="append-only"), site.accounts.db() as db:
         db.execute("UPDATE audit_log SET actor = 'someone else'")
+
+
+def test_a_fresh_install_has_one_admin_with_a_one_time_password(tmp_path):
+    accounts = Accounts(tmp_path / "accounts.sqlite")
+    password = auth.bootstrap(accounts, demo=False)
+    assert password and [(u.name, u.role, u.must_change) for u in accounts.users()] == [("admin", "admin", True)]
+    assert accounts.sign_in("admin", password, 5, 900).outcome == "ok"
+    assert accounts.sign_in("admin", "demo-admin", 5, 900, now=time.time() + 60).outcome == "wrong"  # no default
+    assert auth.bootstrap(accounts, demo=False) is None  # printed once: never again
+    accounts.close()
