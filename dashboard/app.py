@@ -58,7 +58,7 @@ def create_app(
         time_limits=time_limits,
     )
     context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops, accounts, writer)
-    guard = auth.Guard(accounts, settings, regions)
+    guard = auth.Guard(accounts, settings)
     t = translator(settings.web.language)
     app = Dash(
         __name__,

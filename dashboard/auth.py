@@ -160,10 +160,9 @@ def bootstrap(accounts: Accounts, demo: bool) -> str | None:
 
 
 class Guard:
-    def __init__(self, accounts: Accounts, settings, regions: RegionIndex):
+    def __init__(self, accounts: Accounts, settings):
         self.accounts = accounts
         self.settings = settings
-        self.regions = regions
         self.callback_pages: dict[str, str] = {}  # a callback's output key → the page that registered it
         self._csp: tuple[int, str] | None = None
 

@@ -480,8 +480,10 @@ def register_callbacks(context) -> None:
         if sop is None:
             return []
         done = checked_steps(timeline)
+        read_only = not auth.may_act(auth.current(), "check", alert["district_id"])
         options = [
-            {"label": step.zh_CN if lang == "zh_CN" else step.en, "value": i} for i, step in enumerate(sop.steps)
+            {"label": step.zh_CN if lang == "zh_CN" else step.en, "value": i, "disabled": read_only}
+            for i, step in enumerate(sop.steps)
         ]
         return [
             html.H3(
