@@ -51,6 +51,9 @@ def parse_xml(payload: bytes) -> ET.Element:
         return ET.fromstring(payload)
     except ET.ParseError as exc:
         raise DecodeError(f"not well-formed XML: {exc}") from None
+    except LookupError as exc:  # expat asks Python for the declared encoding, which may not exist
+        encoding = str(exc).split(": ", 1)[-1][:40]
+        raise DecodeError(f"XML declares an encoding Python does not know: {encoding}") from None
 
 
 def parse_number(value: Any, name: str) -> float | None:
