@@ -100,6 +100,13 @@ class MqttSettings(Section):
             return read_secret(self.password_file, "mqtt.password_file")
         return None
 
+    def tls_options(self) -> dict | None:
+        """paho's tls_set arguments (a missing file: the system's CAs, no client certificate); None: no TLS."""
+        if not self.tls:
+            return None
+        files = {"ca_certs": self.tls_ca, "certfile": self.tls_cert, "keyfile": self.tls_key}
+        return {key: None if path is None else str(path) for key, path in files.items()}
+
 
 def read_secret(path: Path, key: str) -> str:
     """A secret from a file only its owner may read; anything more open is refused, since others could read it."""

@@ -14,7 +14,7 @@ from alerts.engine import RuleEngine
 from alerts.rules import Rule, RuleError, Sop, load_rule_file
 from alerts.time_limits import TimeLimits
 from cityops.broker import embedded_broker
-from cityops.config import DEMO_SOURCES, ConfigError, FeedSettings, MqttSettings, Settings
+from cityops.config import DEMO_SOURCES, ConfigError, FeedSettings, Settings
 from feeds import health
 from feeds.file import FileReplay
 from feeds.http import HttpPoller
@@ -98,14 +98,6 @@ def check_units(rules: list[Rule], settings: Settings) -> None:
         raise ConfigError(f"no unit of these types is configured in [[units]]: {listed}")
 
 
-def mqtt_tls(mqtt: MqttSettings) -> dict | None:
-    """paho's tls_set arguments, or None for a plain connection."""
-    if not mqtt.tls:
-        return None
-    as_str = lambda p: None if p is None else str(p)  # noqa: E731
-    return {"ca_certs": as_str(mqtt.tls_ca), "certfile": as_str(mqtt.tls_cert), "keyfile": as_str(mqtt.tls_key)}
-
-
 def demo_url(feed: FeedSettings, sources) -> FeedSettings:
     """The feed with a `{demo}/…` URL pointed at the demo city's HTTP sources."""
     if not (feed.url or "").startswith(DEMO_SOURCES):
@@ -176,7 +168,7 @@ def start(settings: Settings) -> Runtime:
             session_expiry_s=mqtt.session_expiry_s,
             username=username,
             password=mqtt_password,
-            tls=mqtt_tls(mqtt),
+            tls=mqtt.tls_options(),
             on_connection_change=lambda ids, up, reason: health.connection_changed(store, ids, up, reason),
         )
         runtime.ingest.start()

@@ -98,9 +98,15 @@ def create_app(
 
     @app.server.after_request
     def remember_language(response: Response) -> Response:
+        """`?lang=` is kept: as the user's setting, and in a cookie for a browser without an account (a wall)."""
         lang = request.args.get("lang") if request.method == "GET" else None
-        if lang in LANGUAGES and request.cookies.get(LANGUAGE_COOKIE) != lang:
+        if lang not in LANGUAGES:
+            return response
+        if request.cookies.get(LANGUAGE_COOKIE) != lang:
             response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="Lax")
+        principal = g.get("principal")
+        if principal is not None and principal.role != auth.DISPLAY and principal.language != lang:
+            accounts.set_language(principal.name, lang)
         return response
 
     @app.server.get("/alert/<int:alert_id>")

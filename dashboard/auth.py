@@ -25,7 +25,7 @@ import pandas as pd
 from dash.exceptions import PreventUpdate
 from flask import Flask, Response, g, redirect, render_template_string, request
 
-from dashboard.i18n import N_, normalize_language, page_language, translator
+from dashboard.i18n import N_, page_language, translator
 from layers.regions import RegionIndex
 from store import audit
 from store.accounts import MIN_PASSWORD, AccountError, Accounts, digest
@@ -108,7 +108,7 @@ def in_scope(principal: Principal, frame: pd.DataFrame, column: str = "district_
 
 
 def sees_region(principal: Principal, regions: RegionIndex, region_id: str) -> bool:
-    return principal.role != "district_leader" or district_of(regions, region_id) in principal.districts
+    return principal.sees(district_of(regions, region_id))
 
 
 def refuse(target: str) -> NoReturn:
@@ -134,10 +134,9 @@ def path_permission(path: str) -> str:
     return "view"
 
 
-def record(action: str, target: str = "", outcome: str = "ok", detail: str = "",
-           principal: Principal | None = None) -> None:  # fmt: skip
+def record(action: str, target: str = "", outcome: str = "ok", detail: str = "") -> None:
     """An audit entry for this request's principal."""
-    who = principal or g.get("principal")
+    who = g.get("principal")
     guard: Guard = g.guard
     audit.record(guard.accounts, who.actor if who else "anonymous", action, target, outcome, detail,
                  role=who.role if who else "", address=request.remote_addr or "")  # fmt: skip
@@ -278,11 +277,12 @@ class Guard:
         return _plain("sign in first\n", 401)
 
     def _forbidden_page(self, principal: Principal) -> Response:
-        t = translator(page_language(None, self.settings.web.language))
+        lang = page_language(None, self.settings.web.language)
+        t = translator(lang)
         body = render_template_string(
             PAGE,
             title=t("Not allowed"),
-            lang=page_language(None, self.settings.web.language),
+            lang=lang,
             content=[("p", t("Your role ({role}) may not open this page.", role=t(ROLE_LABELS[principal.role])))],
             links=[(home(principal), t("Go to your start page"))],
         )
@@ -292,8 +292,7 @@ class Guard:
 
     def headers(self, response: Response, app) -> Response:
         """The after_request hook: security headers on every response."""
-        ancestors = " ".join(self.settings.web.frame_ancestors) or "'none'"
-        response.headers["Content-Security-Policy"] = self._policy(app, ancestors)
+        response.headers["Content-Security-Policy"] = self._policy(app)
         if not self.settings.web.frame_ancestors:
             response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -304,26 +303,25 @@ class Guard:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         if request.path.startswith(("/_dash-update-component", "/_dash-layout", "/api/", "/account", "/login")):
             response.headers.setdefault("Cache-Control", "no-store")
-        principal = g.get("principal")
-        lang = request.args.get("lang") if request.method == "GET" else None
-        user = principal is not None and principal.role != DISPLAY
-        if user and lang and normalize_language(lang) == lang and lang != principal.language:
-            self.accounts.set_language(principal.name, lang)  # the language is the user's setting
         return response
 
-    def _policy(self, app, ancestors: str) -> str:
-        # Dash adds inline scripts (the renderer's start, the pages' title) up to its first request: hash them all.
+    def _policy(self, app) -> str:
+        # Dash adds inline scripts (the renderer's start, the pages' title) up to its first request: hash them all,
+        # and build the policy again only when their number changed.
         count = len(app._inline_scripts) + len(dash._callback.GLOBAL_INLINE_SCRIPTS)
         if self._csp is None or self._csp[0] != count:
             hashes = " ".join(app.csp_hashes())
-            self._csp = (count, hashes)
-        tiles = "" if self.settings.web.tile_url is None else " " + _tile_origin(self.settings.web.tile_url)
-        # Plotly and Leaflet set inline styles; scripts run only from this site or with a known hash.
-        return (
-            f"default-src 'self'; script-src 'self' {self._csp[1]}; style-src 'self' 'unsafe-inline'; "
-            f"img-src 'self' data: blob:{tiles}; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
-            f"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}"
-        )
+            web = self.settings.web
+            tiles = "" if web.tile_url is None else " " + _tile_origin(web.tile_url)
+            ancestors = " ".join(web.frame_ancestors) or "'none'"
+            # Plotly and Leaflet set inline styles; scripts run only from this site or with a known hash.
+            self._csp = (count, (
+                f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+                f"img-src 'self' data: blob:{tiles}; font-src 'self' data:; connect-src 'self'; "
+                f"worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+                f"frame-ancestors {ancestors}"
+            ))  # fmt: skip
+        return self._csp[1]
 
     # -- sign-in, sign-out, password -----------------------------------------------------------------------------
 

@@ -202,8 +202,8 @@ class Accounts:
             self.close_sessions(name)
 
     def set_language(self, name: str, language: str) -> None:
-        self.db().execute("UPDATE users SET language = ? WHERE name = ?", [language, name])
-        self.db().commit()
+        with self.db() as db:
+            db.execute("UPDATE users SET language = ? WHERE name = ?", [language, name])
 
     def reset_password(self, name: str) -> str:
         """A new one-time password (to be changed at the next sign-in); ends the user's sessions and any lock."""

@@ -25,17 +25,22 @@ LIANCHI = (115.4906, 38.8581)  # the city origin, in 莲池区 (130606)
 _openers: dict[int, urllib.request.OpenerDirector] = {}
 
 
+def http_session(port: int, user: str) -> tuple[urllib.request.OpenerDirector, http.cookiejar.CookieJar]:
+    """An HTTP client signed in through the sign-in form as a demo account (password demo-<name>)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode({"name": user, "password": f"demo-{user}", "csrf_token": csrf})
+    opener.open(f"http://127.0.0.1:{port}/login", data=data.encode(), timeout=10)
+    return opener, jar
+
+
 def api(port: int, path: str) -> bytes:
     """GET an API path as the demo supervisor (signed in once per app)."""
-    opener = _openers.get(port)
-    if opener is None:
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-        form = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-        data = urllib.parse.urlencode({"name": "supervisor", "password": "demo-supervisor", "csrf_token": csrf})
-        opener.open(f"http://127.0.0.1:{port}/login", data=data.encode(), timeout=10)
-        _openers[port] = opener
-    with opener.open(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+    if port not in _openers:
+        _openers[port] = http_session(port, "supervisor")[0]
+    with _openers[port].open(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
         return response.read()
 
 
@@ -61,13 +66,13 @@ def wall_display(browser, port: int, **options) -> Page:
     return page
 
 
-def wait_until(predicate, timeout: float, what: str):
+def wait_until(predicate, timeout: float, what: str, every: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.1)
+        time.sleep(every)
     raise AssertionError(f"not within {timeout} s: {what}")
 
 

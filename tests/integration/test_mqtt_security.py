@@ -13,7 +13,6 @@ import pytest
 
 from cityops.broker import Mosquitto, free_port, mosquitto_path
 from cityops.config import MqttSettings
-from cityops.runtime import mqtt_tls
 from feeds.decoders import DECODERS
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
@@ -57,7 +56,7 @@ def ingest(broker, settings: MqttSettings, writer: Writer, changes: list) -> Mqt
     return MqttIngest(
         host="127.0.0.1", port=broker.port, client_id=f"secure-{len(changes)}", feeds=[feed], writer=writer,
         regions=RegionIndex.from_file(REGIONS), username=settings.username, password=settings.password(),
-        tls=mqtt_tls(settings), on_connection_change=lambda ids, up, reason: changes.append((up, reason)),
+        tls=settings.tls_options(), on_connection_change=lambda ids, up, reason: changes.append((up, reason)),
     )  # fmt: skip
 
 

@@ -12,7 +12,8 @@ import time
 
 import duckdb
 
-from tests.reliability.conftest import observation, publisher, wait_until
+from tests.browser.conftest import wait_until
+from tests.reliability.conftest import observation, publisher
 
 MESSAGES = 50_000
 

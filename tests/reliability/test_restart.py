@@ -4,9 +4,7 @@ escalated twice, and none later than its limit says."""
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
-import re
 import time
 import urllib.parse
 import urllib.request
@@ -14,7 +12,8 @@ from datetime import timedelta
 
 import duckdb
 
-from tests.reliability.conftest import CityOps, publisher, wait_until
+from tests.browser.conftest import http_session, wait_until
+from tests.reliability.conftest import CityOps, publisher
 
 LIMIT_S = 12  # the acknowledge limit of a red alert in this test
 
@@ -32,12 +31,7 @@ class DutyDesk:
 
     def __init__(self, port: int, user: str = "duty"):
         self.base = f"http://127.0.0.1:{port}"
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
-        form = self.opener.open(f"{self.base}/login", timeout=10).read().decode()
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-        data = urllib.parse.urlencode({"name": user, "password": f"demo-{user}", "csrf_token": csrf}).encode()
-        self.opener.open(f"{self.base}/login", data=data, timeout=10)
+        self.opener, self.jar = http_session(port, user)
         self.dependencies = json.loads(self.opener.open(f"{self.base}/_dash-dependencies", timeout=10).read())
 
     def acknowledge(self, alert_id: int) -> str:
