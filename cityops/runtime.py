@@ -183,6 +183,8 @@ def start(settings: Settings) -> Runtime:
         max_instances=1,
         coalesce=True,
     )
+    # Writes heal the store when they fail; this heals it when nothing is written (DuckDB invalidates on fatal errors).
+    scheduler.add_job(store.heal, "interval", seconds=5, id="store-heal", max_instances=1, coalesce=True)
     every = settings.alerts.evaluate_every_s
     scheduler.add_job(engine.tick, "interval", seconds=every, id="rules", max_instances=1, coalesce=True)
     scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",

@@ -140,9 +140,7 @@ def create_app(
             "observations": queries.count(store, "observations"),
             "events": queries.count(store, "events"),
             "dead_letters": queries.count(store, "dead_letters"),
-            "writer": None
-            if writer is None
-            else {"queued": writer.queue.qsize(), "capacity": writer.queue.maxsize, "last_error": writer.last_error},
+            "writer": None if writer is None else writer.stats(),
             "feeds": [
                 {
                     "id": r.feed_id,

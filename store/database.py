@@ -3,10 +3,15 @@
 DuckDB allows one process per file, so everything that touches the store runs as threads of one process, each
 through its own cursor (sharing one connection across threads raises). The data version is bumped by the writer
 after each commit; readers compare versions instead of re-querying.
+
+DuckDB invalidates the whole database after a fatal error (a checkpoint that hit a full disk): every later query
+on that connection fails until it is opened again. `heal()` reopens it (the WAL replays what was committed), and
+each thread's cursor follows the new connection.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -17,19 +22,27 @@ import pandas as pd
 
 from store.schema import MIGRATIONS
 
+log = logging.getLogger(__name__)
+
 
 class Store:
     def __init__(self, path: str | Path):
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._connection = duckdb.connect(self.path)
-        self._connection.execute("SET TimeZone = 'UTC'")
+        self._connection = self._connect()
+        self._generation = 0  # which connection the threads' cursors belong to
+        self._reopening = threading.Lock()
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._version = 0
         self._version_changed = threading.Condition()
         self._migrate()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        connection = duckdb.connect(self.path)
+        connection.execute("SET TimeZone = 'UTC'")
+        return connection
 
     def _migrate(self) -> None:
         con = self._connection
@@ -53,12 +66,36 @@ class Store:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor on the database."""
         cur = getattr(self._local, "cursor", None)
-        if cur is None:
+        if cur is None or self._local.generation != self._generation:
             cur = self._connection.cursor()
             cur.execute("SET TimeZone = 'UTC'")
-            self._local.cursor = cur
+            self._local.cursor, self._local.generation = cur, self._generation
             self._cursors.append(cur)
         return cur
+
+    def heal(self) -> bool:
+        """Open the database again if a fatal error invalidated it; True when it works (again)."""
+        with self._reopening:
+            try:
+                self.cursor().execute("SELECT 1").fetchall()
+                return True
+            except (duckdb.FatalException, duckdb.ConnectionException):
+                pass
+            # Every connection must be closed first: DuckDB hands a new connect() to the same path the instance it
+            # still holds open, invalidated as it is.
+            for closeable in (*self._cursors, self._connection):
+                try:
+                    closeable.close()
+                except duckdb.Error as exc:
+                    log.warning("closing the invalidated database: %s", exc)
+            self._cursors.clear()
+            self._generation += 1
+            try:
+                self._connection = self._connect()
+            except duckdb.Error as exc:
+                log.warning("the database cannot be opened again yet: %s", exc)
+                return False  # still no room to replay the WAL: the next write or heal() tries again
+            return True
 
     @property
     def data_version(self) -> int:
@@ -77,6 +114,10 @@ class Store:
             return self._version
 
     def close(self) -> None:
+        self._close_cursors()
+        self._connection.close()
+
+    def _close_cursors(self) -> None:
         for cur in self._cursors:
             try:
                 cur.close()
@@ -85,7 +126,6 @@ class Store:
                 time.sleep(0.1)
                 cur.close()
         self._cursors.clear()
-        self._connection.close()
 
 
 def frame(cur: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pd.DataFrame:

@@ -5,19 +5,26 @@ messages waiting at the broker instead of in our memory. After a commit the writ
 messages (so an acknowledged message is always stored), bumps the data version and hands the batch to listeners
 (the rule engine). A message delivered twice is stored once: duplicates within a batch are dropped here, and
 against stored rows by the anti-join in `_insert_observations`.
+
+When the store itself fails (a full disk, an I/O error) the writer keeps the batch and tries again until it is
+written, opening the database again if DuckDB invalidated it; meanwhile the queue fills and the transports stop
+taking messages. Only an error about the data (a value the schema refuses) sets messages aside as dead letters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import duckdb
 import pyarrow as pa
 
 from feeds.records import DeadLetter, Decoded
@@ -26,6 +33,17 @@ from store.database import Store
 log = logging.getLogger(__name__)
 
 TS = pa.timestamp("us", tz="UTC")
+# The store, not the data, failed: keep the batch and try again instead of blaming its messages. A failed COMMIT
+# counts too: DuckDB reports a full disk there as a TransactionException, and data errors surface earlier, at INSERT.
+STORE_FAILURES = (duckdb.IOException, duckdb.FatalException, duckdb.ConnectionException, duckdb.OutOfMemoryException,
+                  OSError, MemoryError)  # fmt: skip
+
+
+class StoreFailure(Exception):
+    """Writing failed for a reason of the store's (disk, I/O, an invalidated database), not of the messages."""
+
+
+RATE_WINDOW_S = 10.0
 
 
 @dataclass(slots=True)
@@ -74,6 +92,9 @@ class Writer:
         self.max_rows = max_rows
         self.listeners: list[Callable[[Batch], None]] = []
         self.last_error: str | None = None
+        self.failing_since: datetime | None = None
+        self.lag_s = 0.0  # receipt to commit, of the last batch's oldest message
+        self._commits: deque[tuple[float, int]] = deque()  # (monotonic time, messages) of recent commits
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cityops-writer", daemon=True)
 
@@ -87,6 +108,23 @@ class Writer:
 
     def put(self, envelope: Envelope, timeout: float | None = None) -> None:
         self.queue.put(envelope, timeout=timeout)
+
+    def stats(self) -> dict:
+        """How the writer keeps up: what waits, for how long, how fast it commits, and whether the store fails."""
+        now = time.monotonic()
+        while self._commits and now - self._commits[0][0] > RATE_WINDOW_S:
+            self._commits.popleft()
+        with self.queue.mutex:  # the oldest waiting message says how far behind we are, even before it commits
+            oldest = self.queue.queue[0].received_at if self.queue.queue else None
+        waiting_s = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        return {
+            "queued": self.queue.qsize(),
+            "capacity": self.queue.maxsize,
+            "lag_s": round(max(waiting_s, self.lag_s if self.queue.qsize() else 0.0), 3),
+            "messages_per_s": round(sum(n for _, n in self._commits) / RATE_WINDOW_S, 1),
+            "last_error": self.last_error,
+            "failing_since": self.failing_since.isoformat() if self.failing_since else None,
+        }
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is committed (for tests and orderly shutdown)."""
@@ -132,25 +170,33 @@ class Writer:
             try:
                 self._write(batch.envelopes)
                 break
-            except Exception as exc:  # the store failed (disk full, constraint): nothing of the batch is kept
-                self.last_error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # nothing of the batch is kept: the transaction rolled back
+                self.last_error = str(exc) if isinstance(exc, StoreFailure) else f"{type(exc).__name__}: {exc}"
+                self.failing_since = self.failing_since or datetime.now(UTC)
                 log.error(
                     "writing a batch of %d messages failed (attempt %d): %s",
                     len(batch.envelopes),
                     attempt,
                     exc,
                 )
-                if attempt == 3 and len(batch.envelopes) > 1:
+                if isinstance(exc, StoreFailure):
+                    self.store.heal()
+                elif attempt >= 3 and len(batch.envelopes) > 1:
                     # One bad message must not hold back the others: write them one by one, and turn the ones
                     # the store refuses into dead letters.
                     batch.envelopes = [self._write_alone(env) for env in batch.envelopes]
                     break
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        self.last_error = None
+        if self.failing_since is not None:
+            log.info("the store accepts writes again (failing since %s)", self.failing_since.isoformat())
+        self.last_error = self.failing_since = None
         for env in batch.envelopes:
             if env.ack is not None:
                 env.ack()
+        committed = datetime.now(UTC)
+        self.lag_s = max((committed - env.received_at).total_seconds() for env in batch.envelopes)
+        self._commits.append((time.monotonic(), len(batch.envelopes)))
         batch.version = self.store.bump_version()
         for listener in self.listeners:
             try:
@@ -188,9 +234,10 @@ class Writer:
         now = datetime.now(UTC)
         merged = Batch(envelopes).records()
         dead = [env.dead_letter for env in envelopes if env.dead_letter is not None]
-        cur = self.store.cursor()
-        cur.execute("BEGIN")
+        cur = None
         try:
+            cur = self.store.cursor()
+            cur.execute("BEGIN")
             if merged.entities:
                 _upsert_entities(cur, merged, now)
             if merged.observations:
@@ -200,10 +247,23 @@ class Writer:
             if dead:
                 _insert_dead_letters(cur, dead)
             _update_feed_status(cur, envelopes, now)
-            cur.execute("COMMIT")
-        except Exception:
-            cur.execute("ROLLBACK")
+        except Exception as exc:
+            if cur is not None:
+                _rollback(cur)
+            if isinstance(exc, STORE_FAILURES):
+                raise StoreFailure(f"{type(exc).__name__}: {exc}") from exc
             raise
+        try:
+            cur.execute("COMMIT")
+        except Exception as exc:
+            _rollback(cur)
+            raise StoreFailure(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _rollback(cur) -> None:
+    # A failed COMMIT has ended the transaction already, or the database is invalidated: keep the first error.
+    with contextlib.suppress(duckdb.Error):
+        cur.execute("ROLLBACK")
 
 
 def _upsert_entities(cur, records: Decoded, now: datetime) -> None:
