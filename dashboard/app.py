@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import dash
@@ -21,7 +22,7 @@ from dashboard.pages import audit_log, duty, entity, feeds_admin, region, tablet
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
 from store import alerts as alert_store
-from store import queries
+from store import feed_log, queries
 from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
@@ -141,6 +142,10 @@ def create_app(
             "events": queries.count(store, "events"),
             "dead_letters": queries.count(store, "dead_letters"),
             "writer": None if writer is None else writer.stats(),
+            "feed_changes": [
+                {"id": r.feed_id, "ts": r.ts.isoformat(), "state": r.state, "reason": r.reason}
+                for r in feed_log.changes(store, datetime.now(UTC) - timedelta(days=1)).itertuples(index=False)
+            ],
             "feeds": [
                 {
                     "id": r.feed_id,

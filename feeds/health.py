@@ -1,13 +1,15 @@
 """Feed health: ok | degraded | down, with the reason and the time it changed.
 
 The writer marks a feed ok when its messages decode (degraded when only dead letters come); this module adds what
-the writer cannot see: a lost broker connection, and silence longer than the feed's `stale_after_s`.
+the writer cannot see: a lost broker connection, and silence longer than the feed's `stale_after_s`. Each change is
+also kept in `feed_log`, so an outage that has ended can still be seen with its start and end.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from store import feed_log
 from store.database import Store
 
 _UPSERT = """
@@ -23,6 +25,7 @@ def set_state(store: Store, feed_ids: list[str], state: str, reason: str, now: d
     now = now or datetime.now(UTC)
     cur = store.cursor()
     for feed_id in feed_ids:
+        feed_log.note(cur, feed_id, state, reason, now)
         cur.execute(_UPSERT, {"feed": feed_id, "state": state, "reason": reason, "now": now})
     store.bump_version()
 
@@ -34,7 +37,9 @@ def heard_from(store: Store, feed_id: str, now: datetime | None = None) -> None:
     a warning service with no warning in force would read as an outage.
     """
     now = now or datetime.now(UTC)
-    store.cursor().execute(
+    cur = store.cursor()
+    feed_log.note(cur, feed_id, "ok", "", now, only_from="down")
+    cur.execute(
         """
         INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at)
         VALUES ($feed, 'ok', '', $now, $now)
@@ -72,6 +77,7 @@ def check_silence(
         since = last or started_at
         if now - since > timedelta(seconds=limit) and state != "down":
             reason = f"no message for {int((now - since).total_seconds())} s" if last else "no message yet"
+            feed_log.note(cur, feed_id, "down", reason, now)
             cur.execute(_UPSERT, {"feed": feed_id, "state": "down", "reason": reason, "now": now})
             changed.append(feed_id)
     if changed:

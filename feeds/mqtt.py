@@ -83,7 +83,8 @@ class MqttIngest:
         # More in flight than paho's default of 20: acks wait for a commit (≤ 250 ms), and the broker must keep
         # sending meanwhile.
         self.client.max_inflight_messages_set(1000)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # Back off while the broker is away, but not so far that a returned broker waits long for us.
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -115,7 +116,9 @@ class MqttIngest:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
-        self._connection_changed(False, f"disconnected from the broker: {reason_code}")
+        # paho says "Unspecified error" for a connection that simply dropped; the broker's own reasons are worth saying.
+        said = "" if reason_code.value in (0, 128) else f": {reason_code}"
+        self._connection_changed(False, f"lost the connection to the broker at {self.host}:{self.port}{said}")
 
     def _connection_changed(self, up: bool, reason: str) -> None:
         if self.on_connection_change is not None:

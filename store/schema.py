@@ -86,4 +86,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE dead_letters ADD COLUMN replay_note VARCHAR;   -- the outcome of the latest replay
         """,
     ),
+    (
+        4,
+        "feed health history",
+        """
+        CREATE SEQUENCE feed_log_ids;
+        CREATE TABLE feed_log (
+            id BIGINT PRIMARY KEY DEFAULT nextval('feed_log_ids'), feed_id VARCHAR NOT NULL,
+            ts TIMESTAMPTZ NOT NULL, state VARCHAR NOT NULL, reason VARCHAR NOT NULL
+        );
+        """,
+    ),
 ]

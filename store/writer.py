@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from feeds.records import DeadLetter, Decoded
+from store import feed_log
 from store.database import Store
 
 log = logging.getLogger(__name__)
@@ -409,6 +410,7 @@ def _update_feed_status(cur, envelopes: list[Envelope], now: datetime) -> None:
         # A feed that delivers decodable messages is ok; one that only delivers garbage is degraded.
         state = "ok" if good else "degraded"
         reason = "" if good else f"messages cannot be decoded: {reason}"[:500]
+        feed_log.note(cur, feed_id, state, reason, now)
         cur.execute(
             """
             INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at, messages, errors)

@@ -6,6 +6,8 @@ and an integrator reads it here to see why it failed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
@@ -16,6 +18,7 @@ from dashboard.pages.wall import STATE_LABELS
 from dashboard.timefmt import local_time
 from feeds import dead_letters
 from feeds.decoding import FeedDecoding
+from store import feed_log
 
 REFUSALS = {
     "missing": N_("There is no such dead letter."),
@@ -46,7 +49,9 @@ def layout(context, lang: str | None = None, feed: str | None = None, **_query) 
             html.Main(
                 className="admin-main",
                 children=[
+                    html.Section([html.H2(t("Ingest")), html.Div(id="admin-ingest", role="status")]),
                     html.Section([html.H2(t("Feeds")), html.Div(id="admin-feeds")]),
+                    html.Section([html.H2(t("Changes of health in the last 24 hours")), html.Div(id="admin-changes")]),
                     html.Section(
                         className="duty-main",
                         children=[
@@ -92,7 +97,48 @@ def register_callbacks(context) -> None:
     decodings = {f.id: FeedDecoding.from_settings(f) for f in context.settings.feeds}
 
     @callback(
+        Output("admin-ingest", "children"),
+        Input("admin-tick", "n_intervals"),
+        State("admin-lang", "data"),
+    )
+    def ingest(_n, lang):
+        # On every tick, not per data version: a store that fails to write bumps no version.
+        t = translator(lang)
+        if writer is None:
+            return html.P(t("This server does not write to the store."))
+        stats = writer.stats()
+        failing = stats["failing_since"]
+        state = (
+            html.Span(
+                t("Writing fails since {time}: {error}", time=local_time(failing, tz), error=stats["last_error"]),
+                className="ingest-failing",
+            )  # fmt: skip
+            if failing
+            else html.Span(t("Writing"), className="ingest-ok")
+        )
+        return html.Dl(
+            className=f"ingest {'feed-down' if failing else 'feed-ok'}",
+            children=[
+                html.Dt(t("Store")),
+                html.Dd(state),
+                html.Dt(t("Waiting to be written")),
+                html.Dd(
+                    t(
+                        "{queued} of {capacity} messages",
+                        queued=f"{stats['queued']:,}",
+                        capacity=f"{stats['capacity']:,}",
+                    )
+                ),  # fmt: skip
+                html.Dt(t("Lag")),
+                html.Dd(t("{seconds} s", seconds=f"{stats['lag_s']:.1f}")),
+                html.Dt(t("Written")),
+                html.Dd(t("{rate} messages/s", rate=f"{stats['messages_per_s']:,.0f}")),
+            ],
+        )
+
+    @callback(
         Output("admin-feeds", "children"),
+        Output("admin-changes", "children"),
         Output("admin-letters", "options"),
         Output("admin-seen", "data"),
         Input("admin-tick", "n_intervals"),
@@ -130,6 +176,31 @@ def register_callbacks(context) -> None:
             )
         table = html.Table(className="admin-table", children=[html.Thead(html.Tr([html.Th(h) for h in header])),
                                                               html.Tbody(rows)])  # fmt: skip
+        changes = feed_log.changes(store, datetime.now(UTC) - timedelta(days=1))
+        history = (
+            html.Table(
+                className="admin-table",
+                children=[
+                    html.Thead(html.Tr([html.Th(h) for h in (t("Time"), t("Feed"), t("State"), t("Reason"))])),
+                    html.Tbody(
+                        [
+                            html.Tr(
+                                className=f"feed-row feed-{c.state}",
+                                children=[
+                                    html.Td(local_time(c.ts, tz)),
+                                    html.Td(c.feed_id),
+                                    html.Td(t(STATE_LABELS.get(c.state, c.state))),
+                                    html.Td(c.reason),
+                                ],
+                            )
+                            for c in changes.itertuples(index=False)
+                        ]
+                    ),
+                ],
+            )  # fmt: skip
+            if len(changes)
+            else html.P(t("No change in the last 24 hours."))
+        )
         letters = dead_letters.recent(store, feed_filter)
         options = [
             {
@@ -146,7 +217,7 @@ def register_callbacks(context) -> None:
             }
             for d in letters.itertuples(index=False)
         ]
-        return table, options, key
+        return table, history, options, key
 
     @callback(
         Output("admin-letter", "children"),

@@ -21,6 +21,10 @@ def test_a_dead_letter_is_listed_shown_as_text_and_replay_says_why_not(app, publ
     wait_until(lambda: "test-flood" in page.locator("#admin-feeds").inner_text(), 10, "the feed in the table")
     wait_until(lambda: "invalid JSON" in page.locator("#admin-letters").inner_text(), 10, "the dead letter listed")
     assert "Degraded" in page.locator("#admin-feeds").inner_text()  # only garbage came: degraded, with the reason
+    changes = page.locator("#admin-changes").inner_text()  # and the change is kept in the feed's history
+    assert "test-flood" in changes and "Degraded" in changes and "messages cannot be decoded" in changes, changes
+    ingest = page.locator("#admin-ingest").inner_text()  # the writer keeps up, and says so
+    assert "Writing" in ingest and "of 20,000 messages" in ingest and "Lag" in ingest, ingest
 
     page.locator("#admin-letters label").first.click()
     wait_until(lambda: page.locator(".letter-raw").count() == 1, 5, "the payload shown")

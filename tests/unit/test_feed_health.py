@@ -6,6 +6,7 @@ import pytest
 
 from feeds import health
 from feeds.records import Decoded
+from store import feed_log
 from store.database import Store
 from store.writer import Envelope, Writer
 
@@ -44,6 +45,22 @@ def test_silence_then_messages_again(store):
     assert writer.flush()
     assert state(store, "f")[0] == "ok"
     writer.stop()
+    # The outage stays told after it ended: each change once, newest first.
+    log = feed_log.changes(store, now - timedelta(minutes=1))
+    assert list(log.state) == ["ok", "down", "ok"]
+    assert list(log.reason) == ["", "no message for 75 s", ""]
+
+
+def test_a_polled_source_answering_ends_only_an_outage(store):
+    now = datetime.now(UTC)
+    health.heard_from(store, "p", now)
+    health.set_state(store, ["p"], "degraded", "messages cannot be decoded", now)
+    health.heard_from(store, "p", now)  # answering does not make undecodable messages well
+    health.set_state(store, ["p"], "down", "no answer", now)
+    health.set_state(store, ["p"], "down", "no answer", now)
+    health.heard_from(store, "p", now)
+    log = feed_log.changes(store, now - timedelta(minutes=1))
+    assert list(log.state) == ["ok", "down", "degraded"]
 
 
 def test_losing_the_broker_marks_its_feeds_down_and_bumps_the_version(store):
