@@ -121,6 +121,8 @@ class Writer:
         return {
             "queued": self.queue.qsize(),
             "capacity": self.queue.maxsize,
+            # Full: the transports wait, so QoS 1 messages wait at the broker and pollers poll later.
+            "holding_back": self.queue.full(),
             "lag_s": round(max(waiting_s, self.lag_s if self.queue.qsize() else 0.0), 3),
             "messages_per_s": round(sum(n for _, n in self._commits) / RATE_WINDOW_S, 1),
             "last_error": self.last_error,

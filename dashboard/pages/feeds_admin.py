@@ -123,11 +123,16 @@ def register_callbacks(context) -> None:
                 html.Dd(state),
                 html.Dt(t("Waiting to be written")),
                 html.Dd(
-                    t(
-                        "{queued} of {capacity} messages",
-                        queued=f"{stats['queued']:,}",
-                        capacity=f"{stats['capacity']:,}",
-                    )
+                    [
+                        t(
+                            "{queued} of {capacity} messages",
+                            queued=f"{stats['queued']:,}",
+                            capacity=f"{stats['capacity']:,}",
+                        ),
+                        html.Span(t(" · full: new messages wait at their source"), className="ingest-holding")
+                        if stats["holding_back"]
+                        else None,
+                    ]
                 ),  # fmt: skip
                 html.Dt(t("Lag")),
                 html.Dd(t("{seconds} s", seconds=f"{stats['lag_s']:.1f}")),
