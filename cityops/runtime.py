@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -20,7 +20,7 @@ from feeds.file import FileReplay
 from feeds.http import HttpPoller
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.regions import RegionIndex
-from store import audit
+from store import audit, retention
 from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
@@ -185,6 +185,10 @@ def start(settings: Settings) -> Runtime:
     )
     # Writes heal the store when they fail; this heals it when nothing is written (DuckDB invalidates on fatal errors).
     scheduler.add_job(store.heal, "interval", seconds=5, id="store-heal", max_instances=1, coalesce=True)
+    if settings.store.keep_observations_days:
+        scheduler.add_job(retention.apply, "interval", hours=1, id="retention", max_instances=1, coalesce=True,
+                          next_run_time=datetime.now(UTC) + timedelta(minutes=1),
+                          args=[store, settings.store.keep_observations_days, settings.city.timezone])  # fmt: skip
     every = settings.alerts.evaluate_every_s
     scheduler.add_job(engine.tick, "interval", seconds=every, id="rules", max_instances=1, coalesce=True)
     scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",

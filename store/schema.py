@@ -97,4 +97,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "hourly and daily summaries of observations past their retention",
+        """
+        CREATE TABLE observations_hourly (
+            entity_id VARCHAR NOT NULL, metric VARCHAR NOT NULL, hour TIMESTAMPTZ NOT NULL, unit VARCHAR NOT NULL,
+            n BIGINT NOT NULL, min DOUBLE, max DOUBLE, sum DOUBLE, PRIMARY KEY (entity_id, metric, hour)
+        );
+        -- Days are the city's days (its time zone), as people count them.
+        CREATE TABLE observations_daily (
+            entity_id VARCHAR NOT NULL, metric VARCHAR NOT NULL, day DATE NOT NULL, unit VARCHAR NOT NULL,
+            n BIGINT NOT NULL, min DOUBLE, max DOUBLE, sum DOUBLE, PRIMARY KEY (entity_id, metric, day)
+        );
+        """,
+    ),
 ]
