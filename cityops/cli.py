@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("users", "displays"):
         return _accounts(args)
+    if args.command in ("backup", "restore"):
+        return _backup(args)
     if args.command == "feeds":
         return _feeds_check(args)
     if args.command == "rules" and args.rules_command == "check":
@@ -103,6 +105,70 @@ def _account_commands(sub) -> None:
     where(displays_sub.add_parser("add", help="a new display link; prints it once")).add_argument("name")
     where(displays_sub.add_parser("list", help="list display links (never their tokens)"))
     where(displays_sub.add_parser("revoke", help="revoke a display link")).add_argument("id", type=int)
+    backup = where(sub.add_parser("backup", help="a consistent copy of the store and the accounts, taken by the "
+                                                  "running server (or directly when none runs)"))  # fmt: skip
+    backup.add_argument("--to", type=Path, required=True, help="a new folder for the backup")
+    restore = where(sub.add_parser("restore", help="put a backup in place of the store and accounts (stop CityOps)"))
+    restore.add_argument("--from", dest="source", type=Path, required=True, help="the backup's folder")
+    restore.add_argument("--force", action="store_true", help="set an existing store and accounts aside first")
+
+
+def _backup(args) -> int:
+    """`cityops backup` and `cityops restore`: the running server copies its own store (DuckDB lets no other
+    process open it); without one, this process does."""
+    import duckdb
+
+    from cityops import control
+    from store import backup
+    from store.database import Store
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    store_path, accounts_path = settings.store.path, settings.auth.path
+    try:
+        if args.command == "restore":
+            if control.ask(control.socket_path(store_path), {"command": "ping"}, timeout=5) is not None:
+                raise backup.BackupError("CityOps is running on this store: stop it before restoring")
+            manifest = backup.restore(args.source, store_path, accounts_path, force=args.force)
+            print(f"restored {args.source} (taken {manifest['created_at']}) into {store_path}: "
+                  + ", ".join(f"{n:,} {t}" for t, n in manifest["counts"].items()))  # fmt: skip
+            _audit_cli(accounts_path, "restore", f"{args.source} (taken {manifest['created_at']})")
+            return 0
+        destination = args.to.absolute()
+        answer = control.ask(control.socket_path(store_path), {"command": "backup", "to": str(destination)})
+        if answer is None:  # no server runs: copy it here
+            store = Store(store_path)
+            try:
+                manifest = backup.make(store, accounts_path, destination)
+            finally:
+                store.close()
+        elif "error" in answer:
+            raise backup.BackupError(answer["error"])
+        else:
+            manifest = answer["manifest"]
+    except backup.BackupError as exc:
+        print(f"cityops {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.IOException as exc:  # the store is locked by a server whose control socket does not answer
+        print(f"cityops {args.command}: cannot open {store_path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written to {destination}: " + ", ".join(f"{n:,} {t}" for t, n in manifest["counts"].items()))
+    _audit_cli(accounts_path, "backup", str(destination))
+    return 0
+
+
+def _audit_cli(accounts_path: Path, action: str, target: str) -> None:
+    import getpass
+
+    from store import audit
+    from store.accounts import Accounts
+
+    accounts = Accounts(accounts_path)
+    try:
+        audit.record(accounts, f"cli:{getpass.getuser()}", action, target)
+    finally:
+        accounts.close()
 
 
 def _settings(args):

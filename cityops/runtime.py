@@ -7,6 +7,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -15,12 +16,14 @@ from alerts.rules import Rule, RuleError, Sop, load_rule_file
 from alerts.time_limits import TimeLimits
 from cityops.broker import embedded_broker
 from cityops.config import DEMO_SOURCES, ConfigError, FeedSettings, Settings
+from cityops.control import ControlServer
+from cityops.control import socket_path as control_socket
 from feeds import health
 from feeds.file import FileReplay
 from feeds.http import HttpPoller
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.regions import RegionIndex
-from store import audit, retention
+from store import audit, backup, retention
 from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
@@ -40,6 +43,7 @@ class Runtime:
     accounts: Accounts
     sops: dict[str, Sop] = field(default_factory=dict)  # the rule file's; updated in place on reload
     ingest: MqttIngest | None = None
+    control: ControlServer | None = None
     broker: object | None = None
     simulator: object | None = None
     sources: object | None = None  # the demo city's HTTP sources
@@ -78,7 +82,7 @@ class Runtime:
             self.reload_rules()
 
     def stop(self) -> None:
-        for part in (self.simulator, self.sources, self.ingest, *self.replays):
+        for part in (self.control, self.simulator, self.sources, self.ingest, *self.replays):
             if part is not None:
                 part.stop()
         self.writer.stop()
@@ -127,6 +131,11 @@ def start(settings: Settings) -> Runtime:
     accounts = Accounts(settings.auth.path)
     runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits, accounts,
                       dict(book.sops) if book else {})  # fmt: skip
+    runtime.control = ControlServer(control_socket(settings.store.path), {
+        "ping": lambda _request: {"ok": True},
+        "backup": lambda request: {"manifest": backup.make(store, settings.auth.path, Path(request["to"]))},
+    })  # fmt: skip
+    runtime.control.start()
     city = None
     if settings.simulator.enabled:
         from feeds.simulator.city import DemoCity

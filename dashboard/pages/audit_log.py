@@ -32,6 +32,7 @@ ACTION_NAMES = {
     "user disable": N_("User disabled"), "user enable": N_("User enabled"), "user reset-password": N_("Password reset"),
     "rules reload": N_("Rules reloaded"), "dead letter replay": N_("Dead letter replayed"),
     "alert export": N_("Alert exported as CAP"), "audit export": N_("Audit log exported"),
+    "backup": N_("Backup made"), "restore": N_("Backup restored"),
 }  # fmt: skip
 SHOWN = 500  # rows on the page; the export has them all
 
