@@ -400,18 +400,24 @@ def _insert_dead_letters(cur, dead: list[DeadLetter]) -> None:
 def _update_feed_status(cur, envelopes: list[Envelope], now: datetime) -> None:
     per_feed: dict[str, list] = {}
     for env in envelopes:
-        good, bad, last, reason = per_feed.get(env.feed_id, (0, 0, None, ""))
+        good, bad, last, newest, reason = per_feed.get(env.feed_id, (0, 0, None, env.received_at, ""))
+        newest = max(newest, env.received_at)
         if env.dead_letter is None:
             good += 1
             last = env.received_at if last is None else max(last, env.received_at)
         else:
             bad += 1
             reason = env.dead_letter.reason
-        per_feed[env.feed_id] = [good, bad, last, reason]
-    for feed_id, (good, bad, last, reason) in per_feed.items():
+        per_feed[env.feed_id] = [good, bad, last, newest, reason]
+    for feed_id, (good, bad, last, newest, reason) in per_feed.items():
         # A feed that delivers decodable messages is ok; one that only delivers garbage is degraded.
         state = "ok" if good else "degraded"
         reason = "" if good else f"messages cannot be decoded: {reason}"[:500]
+        current = cur.execute("SELECT state, reason, changed_at FROM feed_status WHERE feed_id = $feed",
+                              {"feed": feed_id}).fetchone()  # fmt: skip
+        if current is not None and current[0] == "down" and current[2] > newest:
+            # Received before the feed went down (still queued when the broker was lost): no sign it is back.
+            state, reason = current[0], current[1]
         feed_log.note(cur, feed_id, state, reason, now)
         cur.execute(
             """

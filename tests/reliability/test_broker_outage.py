@@ -42,8 +42,8 @@ def test_broker_outage_of_30_s_loses_nothing_and_feed_health_shows_it(cityops, m
     stopped = time.monotonic()
     wait_until(lambda: next(f for f in cityops.health()["feeds"] if f["id"] == "test-flood")["state"] == "down",
                15, "the feed shown down")  # fmt: skip
-    stored_in_outage = cityops.health()["observations"]
     time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
+    stored_in_outage = cityops.health()["observations"]  # what was queued when the broker went is written by now
     mosquitto.start()
     restarted = time.monotonic()
     wait_until(lambda: cityops.health()["observations"] > stored_in_outage, 60, "ingest after the broker returned")

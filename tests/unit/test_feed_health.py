@@ -69,3 +69,18 @@ def test_losing_the_broker_marks_its_feeds_down_and_bumps_the_version(store):
     assert state(store, "a") == ("down", "disconnected from the broker: keepalive")
     assert state(store, "b")[0] == "down"
     assert store.data_version > before
+
+
+def test_messages_received_before_the_broker_was_lost_do_not_end_the_outage(store):
+    writer = Writer(store)
+    writer.start()
+    lost_at = datetime.now(UTC)
+    health.connection_changed(store, ["f"], up=False, reason="lost the connection to the broker")
+    writer.put(Envelope("f", lost_at - timedelta(seconds=1), records=Decoded()))  # still queued when it was lost
+    assert writer.flush()
+    assert state(store, "f") == ("down", "lost the connection to the broker")
+    writer.put(Envelope("f", datetime.now(UTC), records=Decoded()))  # received after: the feed is back
+    assert writer.flush()
+    writer.stop()
+    assert state(store, "f") == ("ok", "")
+    assert list(feed_log.changes(store, lost_at - timedelta(minutes=1)).state) == ["ok", "down"]
