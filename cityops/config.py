@@ -61,7 +61,7 @@ class StoreSettings(Section):
     batch_max_rows: Annotated[int, Field(ge=1, le=100_000)] = 5_000
     batch_max_delay_ms: Annotated[int, Field(ge=1, le=10_000)] = 250
     queue_size: Annotated[int, Field(ge=100)] = 20_000
-    # Observations older than this are rolled up into hourly and daily summaries (kept) and removed; 0 keeps all.
+    # Observations older than this are removed; their hourly and daily summaries (kept current) stay. 0 keeps all.
     keep_observations_days: Annotated[int, Field(ge=0)] = 90
 
 

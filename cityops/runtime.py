@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -194,10 +194,10 @@ def start(settings: Settings) -> Runtime:
     )
     # Writes heal the store when they fail; this heals it when nothing is written (DuckDB invalidates on fatal errors).
     scheduler.add_job(store.heal, "interval", seconds=5, id="store-heal", max_instances=1, coalesce=True)
-    if settings.store.keep_observations_days:
-        scheduler.add_job(retention.apply, "interval", hours=1, id="retention", max_instances=1, coalesce=True,
-                          next_run_time=datetime.now(UTC) + timedelta(minutes=1),
-                          args=[store, settings.store.keep_observations_days, settings.city.timezone])  # fmt: skip
+    # One job keeps the summaries current and removes what retention allows: roll-ups must not run side by side.
+    keep = settings.store.keep_observations_days
+    scheduler.add_job(retention.apply, "interval", minutes=1, id="summaries-retention", max_instances=1,
+                      coalesce=True, args=[store, keep, settings.city.timezone])  # fmt: skip
     every = settings.alerts.evaluate_every_s
     scheduler.add_job(engine.tick, "interval", seconds=every, id="rules", max_instances=1, coalesce=True)
     scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",

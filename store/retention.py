@@ -1,14 +1,21 @@
-"""Retention: observations past their age are rolled up into hourly and daily summaries, then removed.
+"""Summaries and retention: hourly and daily summaries of the observations, kept current; old rows removed.
 
-The work goes in slices of time, each one short transaction, so the writer (appending meanwhile) never waits
-longer than a slice; a slice that took long makes the next one smaller. A reading that arrives late, older than the
-limit, is rolled into the summaries it belongs to by the next run: summaries add up, they are never overwritten.
+Summaries are rolled up from what was *received* since the last roll-up (a watermark on `received_at`), so every
+row is counted exactly once whatever its own time: a reading that arrives a week late is added to that week's
+summaries, which add up and are never overwritten. The watermark stays a few minutes behind the clock, because a
+row's `received_at` is set when its batch is written and it becomes visible only at the commit. Retention then
+removes the rows older than the configured age that are in the summaries already; long-range charts read the
+summaries, never the raw rows.
+
+The work goes in slices of time, each one short transaction, so the writer (appending meanwhile) never waits longer
+than a slice; a slice that took long makes the next one smaller.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,85 +26,155 @@ from store.database import Store
 log = logging.getLogger(__name__)
 
 SLICE_TARGET_S = 0.25  # about one writer batch: the longest a slice may hold the store
-SMALLEST_SLICE = timedelta(hours=1)
+SMALLEST_SLICE = timedelta(minutes=5)
 LARGEST_SLICE = timedelta(days=7)
+COMMIT_MARGIN = timedelta(minutes=5)  # far longer than a write takes from its received_at to its commit
 
+_MERGE = """
+    ON CONFLICT DO UPDATE SET
+        n = {t}.n + excluded.n, min = least({t}.min, excluded.min), max = greatest({t}.max, excluded.max),
+        sum = coalesce({t}.sum + excluded.sum, {t}.sum, excluded.sum)
+"""
 _HOURLY = """
     INSERT INTO observations_hourly
-    SELECT entity_id, metric, date_trunc('hour', ts), any_value(unit), count(value), min(value), max(value),
-           sum(value)
-    FROM observations WHERE ts >= $low AND ts < $high GROUP BY ALL
-    ON CONFLICT DO UPDATE SET
-        n = observations_hourly.n + excluded.n,
-        min = least(observations_hourly.min, excluded.min), max = greatest(observations_hourly.max, excluded.max),
-        sum = coalesce(observations_hourly.sum + excluded.sum, observations_hourly.sum, excluded.sum)
-"""
+    SELECT entity_id, metric, date_trunc('hour', ts), any_value(unit), count(value), min(value), max(value), sum(value)
+    FROM observations WHERE received_at >= $low AND received_at < $high GROUP BY ALL
+    """ + _MERGE.format(t="observations_hourly")
 _DAILY = """
     INSERT INTO observations_daily
-    SELECT entity_id, metric, timezone($tz, ts)::DATE, any_value(unit), count(value), min(value), max(value),
-           sum(value)
-    FROM observations WHERE ts >= $low AND ts < $high GROUP BY ALL
-    ON CONFLICT DO UPDATE SET
-        n = observations_daily.n + excluded.n,
-        min = least(observations_daily.min, excluded.min), max = greatest(observations_daily.max, excluded.max),
-        sum = coalesce(observations_daily.sum + excluded.sum, observations_daily.sum, excluded.sum)
-"""
+    SELECT entity_id, metric, timezone($tz, ts)::DATE, any_value(unit), count(value), min(value), max(value), sum(value)
+    FROM observations WHERE received_at >= $low AND received_at < $high GROUP BY ALL
+    """ + _MERGE.format(t="observations_daily")
+
+
+@dataclass
+class Progress:
+    rows: int = 0
+    slices: int = 0
+    longest_slice_s: float = 0.0
+
+    def add(self, other: Progress) -> None:
+        self.rows += other.rows
+        self.slices += other.slices
+        self.longest_slice_s = max(self.longest_slice_s, other.longest_slice_s)
 
 
 @dataclass
 class RetentionRun:
     cutoff: datetime
-    removed: int = 0
-    slices: int = 0
-    longest_slice_s: float = 0.0
+    rolled_up: Progress
+    removed: Progress
+
+
+def watermark(cur: duckdb.DuckDBPyConnection) -> datetime | None:
+    """Observations received before this time are in the summaries."""
+    row = cur.execute("SELECT until FROM summary_progress WHERE name = 'observations'").fetchone()
+    return row[0] if row else None
+
+
+def roll_up(store: Store, timezone: str, now: datetime | None = None) -> Progress:
+    """Add what was received since the last roll-up to the hourly and daily summaries."""
+    upper = (now or datetime.now(UTC)) - COMMIT_MARGIN
+    cur = store.cursor()
+    start = watermark(cur)
+
+    def first(after: datetime | None) -> datetime | None:
+        (found,) = cur.execute(
+            "SELECT min(received_at) FROM observations WHERE received_at < $upper "
+            "AND ($after IS NULL OR received_at >= $after)",
+            {"upper": upper, "after": after or start},
+        ).fetchone()
+        return found
+
+    def one(low: datetime, high: datetime) -> int:
+        params = {"low": low, "high": high}
+        (rows,) = cur.execute(
+            "SELECT count(*) FROM observations WHERE received_at >= $low AND received_at < $high", params
+        ).fetchone()
+        cur.execute(_HOURLY, params)
+        cur.execute(_DAILY, {**params, "tz": timezone})
+        _advance(cur, high)
+        return rows
+
+    progress = _in_slices(cur, first, upper, one)
+    _transaction(cur, lambda: _advance(cur, upper))  # nothing is left to roll up before `upper`
+    return progress
 
 
 def apply(store: Store, keep_days: int, timezone: str, now: datetime | None = None) -> RetentionRun:
-    """Roll up and remove the observations older than `keep_days` (counted back from `now`, on an hour)."""
+    """Bring the summaries up to date, then remove observations older than `keep_days` (on an hour) that are in
+    them; `keep_days` 0 keeps every observation. The one scheduled job: roll-ups must not run side by side."""
     now = now or datetime.now(UTC)
     cutoff = (now - timedelta(days=keep_days)).replace(minute=0, second=0, microsecond=0)
-    run = RetentionRun(cutoff)
+    rolled = roll_up(store, timezone, now)
+    if not keep_days:
+        return RetentionRun(cutoff, rolled, Progress())
     cur = store.cursor()
+    summarised = watermark(cur)
+
+    def first(after: datetime | None) -> datetime | None:
+        (found,) = cur.execute(
+            "SELECT min(ts) FROM observations WHERE ts < $cutoff AND received_at < $summarised "
+            "AND ($after IS NULL OR ts >= $after)",
+            {"cutoff": cutoff, "summarised": summarised, "after": after},
+        ).fetchone()
+        return found
+
+    def one(low: datetime, high: datetime) -> int:
+        (removed,) = cur.execute(
+            "DELETE FROM observations WHERE ts >= $low AND ts < $high AND received_at < $summarised",
+            {"low": low, "high": high, "summarised": summarised},
+        ).fetchone()
+        return removed
+
+    removed = _in_slices(cur, first, cutoff, one)
+    if removed.rows:
+        log.info("retention: %d observations before %s removed (in the summaries) in %d slices, the longest %.2f s",
+                 removed.rows, cutoff.isoformat(), removed.slices, removed.longest_slice_s)  # fmt: skip
+    return RetentionRun(cutoff, rolled, removed)
+
+
+def _advance(cur: duckdb.DuckDBPyConnection, until: datetime) -> None:
+    cur.execute(
+        "INSERT INTO summary_progress VALUES ('observations', $until) "
+        "ON CONFLICT DO UPDATE SET until = greatest(summary_progress.until, excluded.until)",
+        {"until": until},
+    )
+
+
+def _in_slices(
+    cur: duckdb.DuckDBPyConnection,
+    first: Callable[[datetime | None], datetime | None],
+    end: datetime,
+    one: Callable[[datetime, datetime], int],
+) -> Progress:
+    """Run `one(low, high)` over [first row, end) in slices, each its own transaction, skipping empty stretches."""
+    progress = Progress()
     span = timedelta(days=1)
-    low = _next_hour(cur, None, cutoff)
+    low = first(None)
     while low is not None:
-        high = min(low + span, cutoff)
+        high = min(low + span, end)
         began = time.monotonic()
-        run.removed += _roll_up_slice(cur, low, high, timezone)
+        progress.rows += _transaction(cur, lambda low=low, high=high: one(low, high))
         took = time.monotonic() - began
-        run.slices += 1
-        run.longest_slice_s = max(run.longest_slice_s, took)
+        progress.slices += 1
+        progress.longest_slice_s = max(progress.longest_slice_s, took)
         if took > SLICE_TARGET_S:
             span = max(span / 2, SMALLEST_SLICE)
         elif took < SLICE_TARGET_S / 4:
             span = min(span * 2, LARGEST_SLICE)
-        low = _next_hour(cur, high, cutoff)
-    if run.removed:
-        log.info("retention: %d observations before %s rolled up and removed in %d slices (longest %.2f s)",
-                 run.removed, cutoff.isoformat(), run.slices, run.longest_slice_s)  # fmt: skip
-    return run
+        low = first(high) if high < end else None
+    return progress
 
 
-def _next_hour(cur: duckdb.DuckDBPyConnection, after: datetime | None, cutoff: datetime) -> datetime | None:
-    """The hour of the oldest observation still to roll up (skipping empty stretches), or None when done."""
-    (oldest,) = cur.execute(
-        "SELECT date_trunc('hour', min(ts)) FROM observations WHERE ts < $cutoff AND ($after IS NULL OR ts >= $after)",
-        {"cutoff": cutoff, "after": after},
-    ).fetchone()
-    return oldest
-
-
-def _roll_up_slice(cur: duckdb.DuckDBPyConnection, low: datetime, high: datetime, timezone: str) -> int:
-    params = {"low": low, "high": high}
+def _transaction(cur: duckdb.DuckDBPyConnection, work: Callable[[], int | None]) -> int:
     for attempt in range(5):
         cur.execute("BEGIN")
         try:
-            cur.execute(_HOURLY, params)
-            cur.execute(_DAILY, {**params, "tz": timezone})
-            (removed,) = cur.execute("DELETE FROM observations WHERE ts >= $low AND ts < $high", params).fetchone()
+            result = work()
             cur.execute("COMMIT")
-            return removed
+            return result or 0
         except duckdb.TransactionException:  # a concurrent commit touched the same rows: this slice again
             cur.execute("ROLLBACK")
             time.sleep(0.1 * (attempt + 1))
-    raise RuntimeError(f"retention could not roll up {low.isoformat()} to {high.isoformat()}: conflicts persist")
+    raise RuntimeError("retention: conflicts with concurrent writes persist; trying again at the next run")

@@ -112,4 +112,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "summaries kept current: how far they have rolled up",
+        """
+        -- Observations received before `until` are in the summaries; those after are not yet.
+        CREATE TABLE summary_progress (name VARCHAR PRIMARY KEY, until TIMESTAMPTZ NOT NULL);
+        """,
+    ),
 ]

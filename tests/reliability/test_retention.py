@@ -1,6 +1,7 @@
-"""Retention: observations older than the configured age are rolled up into hourly and daily summaries that keep
-their counts, sums, minima and maxima, and are removed, while ingest goes on: the writer never waits for more than a
-slice. A real DuckDB file, the real writer with a steady stream, and 60 days of history."""
+"""Summaries and retention: observations are rolled up into hourly and daily summaries that keep their counts,
+sums, minima and maxima, and those older than the configured age are removed, while ingest goes on: the writer
+never waits for more than a slice. A real DuckDB file, the real writer with a steady stream, 60 days of history;
+and a reading that arrives late is counted once, in the hour it belongs to."""
 
 from __future__ import annotations
 
@@ -28,17 +29,17 @@ def test_retention_rolls_up_and_removes_old_observations_without_blocking_ingest
         """
         INSERT INTO observations
         SELECT 'e' || (i % 300), 'water_level', CASE WHEN i % 50 = 0 THEN NULL ELSE (i % 97) / 10 END, 'm',
-               $start + to_microseconds(i * (60 * 86400 * 1000000::BIGINT // $n)), 'ok', 'f', 'h' || i, $start
-        FROM range($n) r(i)
+               t, 'ok', 'f', 'h' || i, t + INTERVAL 2 SECOND
+        FROM (SELECT i, $start + to_microseconds(i * (60 * 86400 * 1000000::BIGINT // $n)) AS t FROM range($n) r(i))
         """,
-        {"start": now - timedelta(days=60), "n": HISTORY},
+        {"start": now - timedelta(days=60, minutes=10), "n": HISTORY},  # the newest past the roll-up's margin
     )
     cutoff = (now - timedelta(days=KEEP_DAYS)).replace(minute=0, second=0, microsecond=0)
     old = "FROM observations WHERE ts < $cutoff"
-    expected = cur.execute(f"SELECT count(*), count(value), sum(value), min(value), max(value) {old}",
-                           {"cutoff": cutoff}).fetchone()  # fmt: skip
-    expected_days = dict(cur.execute(f"SELECT timezone('{TZ}', ts)::DATE d, count(value) {old} AND entity_id = 'e7' "
-                                     "GROUP BY d", {"cutoff": cutoff}).fetchall())  # fmt: skip
+    (removed,) = cur.execute(f"SELECT count(*) {old}", {"cutoff": cutoff}).fetchone()
+    expected = cur.execute("SELECT count(value), sum(value), min(value), max(value) FROM observations").fetchone()
+    expected_days = dict(cur.execute(f"SELECT timezone('{TZ}', ts)::DATE d, count(value) FROM observations "
+                                     "WHERE entity_id = 'e7' GROUP BY d").fetchall())  # fmt: skip
     kept = cur.execute("SELECT count(*) FROM observations WHERE ts >= $cutoff", {"cutoff": cutoff}).fetchone()[0]
 
     writer = Writer(store)
@@ -74,8 +75,8 @@ def test_retention_rolls_up_and_removes_old_observations_without_blocking_ingest
     assert writer.flush(60)
     writer.stop()
 
-    removed, values, total, low, high = expected
-    assert run.removed == removed
+    values, total, low, high = expected
+    assert run.rolled_up.rows == HISTORY and run.removed.rows == removed
     hourly = cur.execute("SELECT sum(n), sum(sum), min(min), max(max) FROM observations_hourly").fetchone()
     daily = cur.execute("SELECT sum(n), sum(sum), min(min), max(max) FROM observations_daily").fetchone()
     for summary in (hourly, daily):
@@ -90,11 +91,33 @@ def test_retention_rolls_up_and_removes_old_observations_without_blocking_ingest
 
     before = [lag for at, lag in lags if at < began]
     during = [lag for at, lag in lags if began <= at <= ended + 0.5]
-    print(f"\nretention of {HISTORY:,} observations: {removed:,} rolled up and removed in {ended - began:.1f} s, "
-          f"{run.slices} slices, the longest {run.longest_slice_s:.2f} s; writer lag (receipt to commit) "
+    longest = max(run.rolled_up.longest_slice_s, run.removed.longest_slice_s)
+    print(f"\n{HISTORY:,} observations rolled up ({run.rolled_up.slices} slices) and {removed:,} older than "
+          f"{KEEP_DAYS} days removed ({run.removed.slices} slices) in {ended - began:.1f} s, the longest slice "
+          f"{longest:.2f} s; writer lag (receipt to commit) "
           f"before: median {statistics.median(before):.2f} s, max {max(before):.2f} s; during: median "
           f"{statistics.median(during):.2f} s, max {max(during):.2f} s over {len(during)} batches; "
           f"{stream_rows:,} streamed, all stored")  # fmt: skip
     assert during, "no batch was written while retention ran"
     # Blocked for at most about a slice: the worst lag is the usual batching plus the longest slice.
-    assert max(during) <= max(before) + run.longest_slice_s + 0.5, (max(before), max(during), run.longest_slice_s)
+    assert max(during) <= max(before) + longest + 0.5, (max(before), max(during), longest)
+
+
+def test_a_late_reading_is_counted_once_in_the_hour_it_belongs_to(tmp_path):
+    store = Store(tmp_path / "cityops.duckdb")
+    cur = store.cursor()
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    insert = "INSERT INTO observations VALUES ('e1', 'level', $v, 'm', $ts, 'ok', 'f', $id, $received)"
+    cur.execute(insert, {"v": 1.0, "ts": now - timedelta(hours=2), "id": "a", "received": now - timedelta(hours=2)})
+    retention.roll_up(store, TZ, now)
+    retention.roll_up(store, TZ, now)  # again: nothing is counted twice
+    # A reading of three hours ago arrives an hour from now (a gateway that was offline).
+    later = now + timedelta(hours=1)
+    cur.execute(insert, {"v": 5.0, "ts": now - timedelta(hours=3), "id": "b", "received": later})
+    retention.roll_up(store, TZ, later)  # not yet: it may still be committing
+    assert cur.execute("SELECT sum(n) FROM observations_hourly").fetchone() == (1,)
+    retention.roll_up(store, TZ, later + timedelta(minutes=10))
+    hours = cur.execute("SELECT hour, n, sum FROM observations_hourly ORDER BY hour").fetchall()
+    assert hours == [(now - timedelta(hours=3), 1, 5.0), (now - timedelta(hours=2), 1, 1.0)]
+    assert cur.execute("SELECT n, sum FROM observations_daily").fetchall() == [(2, 6.0)]
+    store.close()
