@@ -13,9 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from bench import rules
+from bench import ingest, rules
 
-BENCHMARKS = [rules.run]
+BENCHMARKS = [ingest.run, rules.run]
 
 
 def machine() -> str:

@@ -1,6 +1,6 @@
 """The benchmarks still run (at a tiny size; `make bench` measures them at full size). No timing is asserted."""
 
-from bench import rules
+from bench import ingest, rules
 from bench.run import report
 
 
@@ -9,3 +9,10 @@ def test_rule_benchmark_runs_and_reports(tmp_path):
     assert result["met"] is None  # a tiny run says nothing about the target
     text = report([result])
     assert "| Rule evaluation |" in text and "naive per-row evaluation" in text
+
+
+def test_ingest_benchmark_runs_against_a_real_broker_and_reports():
+    result = ingest.run(messages=1_000, entities=20, rules_count=5)
+    assert result["met"] is None
+    assert "bare paho subscriber" in result["baseline"] and "msg/s" in result["figure"]
+    assert "| MQTT → DuckDB ingest |" in report([result])

@@ -1,0 +1,205 @@
+"""MQTT → DuckDB ingest with rules on, against a bare paho subscriber that only counts, from the same broker.
+
+A real mosquitto; two persistent sessions (the bare subscriber's and CityOps') are made first, so the broker
+queues the same backlog of QoS 1 messages for each. Each then connects and takes its backlog as fast as it can: the
+bare subscriber only counts (paho acknowledges at once); CityOps decodes, normalises, writes in batches to a DuckDB
+file, acknowledges after the commit and runs 200 rules on every batch. The figure is messages per second from
+connect to the last message committed; the ratio says what CityOps costs on top of the broker path.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from alerts.engine import RuleEngine
+from alerts.rules import parse_rules
+from bench.rules import KINDS, METRICS, make_rules
+from cityops.broker import Mosquitto, free_port
+from feeds.decoders import DECODERS
+from feeds.decoding import FeedDecoding
+from feeds.mqtt import MqttFeed, MqttIngest
+from layers.crs import to_wgs84
+from layers.regions import RegionIndex
+from store.database import Store
+from store.writer import Writer
+
+TOPIC = "bench/obs"
+BARE, OURS = "bench-bare", "bench-cityops"
+
+
+def _client(client_id: str) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    return client
+
+
+def _connect(client: mqtt.Client, port: int) -> None:
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = 3600
+    client.connect("127.0.0.1", port, clean_start=False, properties=properties)
+
+
+def _session(client_id: str, port: int) -> None:
+    """Make a persistent session subscribed to the benchmark's topics, and leave it queueing."""
+    client = _client(client_id)
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_args: subscribed.set()
+    _connect(client, port)
+    client.loop_start()
+    client.subscribe("bench/#", qos=1)
+    if not subscribed.wait(10):
+        raise RuntimeError(f"{client_id} could not subscribe")
+    client.disconnect()
+    client.loop_stop()
+
+
+def _publish(port: int, payloads: list[bytes]) -> None:
+    client = _client("bench-pub")
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = []
+    for payload in payloads:
+        infos.append(client.publish(TOPIC, payload, qos=1))
+        if len(infos) % 1000 == 0:  # paho has 16-bit message ids: wait on older publishes (STACK-NOTES)
+            infos[-1000].wait_for_publish(60)
+    for info in infos:
+        info.wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _bare(port: int, expected: int) -> float:
+    """Seconds for a bare paho subscriber to receive its backlog."""
+    client = _client(BARE)
+    received = 0
+    done = threading.Event()
+
+    def on_message(_client, _userdata, _msg) -> None:
+        nonlocal received
+        received += 1
+        if received >= expected:
+            done.set()
+
+    client.on_message = on_message
+    began = time.perf_counter()
+    _connect(client, port)
+    client.loop_start()
+    if not done.wait(600):
+        raise RuntimeError(f"the bare subscriber received {received} of {expected}")
+    took = time.perf_counter() - began
+    client.disconnect()
+    client.loop_stop()
+    return took
+
+
+def _ours(port: int, expected: int, rules_count: int, folder: Path) -> tuple[float, int]:
+    """Seconds for CityOps to commit its backlog (rules on); and how many batches it took."""
+    store = Store(folder / "bench.duckdb")
+    writer = Writer(store)
+    engine = RuleEngine(store, parse_rules(make_rules(rules_count)))
+    committed, batches = 0, 0
+    done = threading.Event()
+
+    def counted(batch) -> None:
+        nonlocal committed, batches
+        committed += len(batch.envelopes)
+        batches += 1
+        if committed >= expected:
+            done.set()
+
+    writer.listeners += [engine.on_batch, counted]
+    writer.start()
+    feed = MqttFeed(FeedDecoding("b", DECODERS["cityops-json"], to_wgs84("wgs84")), ("bench/#",))
+    regions = RegionIndex.from_file(Path(__file__).parent.parent / "data" / "demo" / "regions.geojson")
+    ingest = MqttIngest(host="127.0.0.1", port=port, client_id=OURS, feeds=[feed], writer=writer, regions=regions,
+                        session_expiry_s=3600)  # fmt: skip
+    began = time.perf_counter()
+    ingest.start()
+    if not done.wait(600):
+        raise RuntimeError(f"CityOps committed {committed} of {expected}")
+    took = time.perf_counter() - began
+    ingest.stop()
+    writer.stop()
+    store.close()
+    return took, batches
+
+
+def payloads(messages: int, entities: int, rng: random.Random) -> list[bytes]:
+    out = [
+        json.dumps(
+            {
+                "type": "entity",
+                "id": f"e{i}",
+                "domain": "flood",
+                "kind": KINDS[i % 4],
+                "name": f"e{i}",
+                "lon": 115 + rng.random(),
+                "lat": 38.5 + rng.random(),
+                "attributes": {f"limit_{k}": rng.uniform(70, 95) for k in range(3)},
+            }
+        ).encode()  # fmt: skip
+        for i in range(entities)
+    ]
+    for n in range(messages):
+        # Values around 50 ± 10 against thresholds of 70-95: about 2.5% of readings cross one.
+        body = {"type": "observation", "entity": f"e{rng.randrange(entities)}", "id": f"m{n}",
+                "ts": f"2026-07-20T08:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}Z",
+                "values": {METRICS[n % 5]: round(rng.gauss(50, 10), 2)}}  # fmt: skip
+        out.append(json.dumps(body).encode())
+    return out
+
+
+def run(messages: int = 100_000, entities: int = 2_000, rules_count: int = 200) -> dict:
+    rng = random.Random(1)
+    body = payloads(messages, entities, rng)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        broker = Mosquitto(free_port(), folder / "broker")
+        broker.start()
+        try:
+            _session(BARE, broker.port)
+            _session(OURS, broker.port)
+            _publish(broker.port, body)
+            bare_s = _bare(broker.port, len(body))
+            ours_s, batches = _ours(broker.port, len(body), rules_count, folder)
+        finally:
+            broker.stop()
+    bare_rate, ours_rate = len(body) / bare_s, len(body) / ours_s
+    share = ours_rate / bare_rate
+    full = (messages, rules_count) == (100_000, 200)
+    return {
+        "name": "MQTT → DuckDB ingest",
+        "figure": f"{ours_rate:,.0f} msg/s ({len(body):,} QoS 1 messages in {ours_s:.1f} s, {batches} batches, "
+        f"{rules_count} rules on)",
+        "target": "≥ 80% of a bare paho subscriber, and ≥ 6,000 msg/s",
+        "met": (share >= 0.8 and ours_rate >= 6000) if full else None,
+        "baseline": f"bare paho subscriber {bare_rate:,.0f} msg/s",
+        "ratio": f"{share:.0%} of the bare subscriber",
+        "how": f"a real mosquitto 2 with persistence; two persistent sessions were given the same backlog of "
+        f"{len(body):,} QoS 1 messages ({entities:,} entity descriptions, then one reading each, cityops-json), "
+        "then each connected alone: the bare paho subscriber only counts; CityOps (MqttIngest → Writer → DuckDB "
+        f"file, acknowledged after each commit, RuleEngine with {rules_count} rules on every batch) is timed from "
+        "connect to its last commit",
+        "limits": "CPU in one Python process. py-spy (`py-spy record --threads`) shows CityOps' MQTT thread busy "
+        "all the time: paho's own reading and MQTT 5 property parsing ≈ 60% of it (what the bare subscriber "
+        "spends in total), decoding and normalising ≈ 30%, handing over ≈ 10%; the writer thread spends half its "
+        "time waiting for it. Both threads share one interpreter lock, so the second core helps only while DuckDB "
+        "runs. Matching topics to feeds was a fifth of the MQTT thread until topics were remembered (done). To "
+        "come near the bare subscriber, decoding must leave the interpreter of the MQTT thread: several ingest "
+        "processes on a shared subscription ($share/cityops/…) handing Arrow batches to the one writer, as "
+        "DESIGN.md plans for scale-out",
+    }
+
+
+if __name__ == "__main__":
+    print(run())
