@@ -13,9 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from bench import ingest, rules
+from bench import history, ingest, rules
 
-BENCHMARKS = [ingest.run, rules.run]
+BENCHMARKS = [ingest.run, rules.run, history.run]
 
 
 def machine() -> str:

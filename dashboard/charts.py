@@ -44,3 +44,18 @@ def history_chart(metric: str, rows: pd.DataFrame, attributes: dict, alerts: pd.
         margin={"l": 50, "r": 20, "t": 40, "b": 30}, showlegend=False, xaxis={"range": [start, end]},
     )  # fmt: skip
     return fig
+
+
+def year_chart(metric: str, days: pd.DataFrame, t, height: int = 200) -> go.Figure:
+    """One metric's daily mean over a region's devices, with the day's lowest and highest reading as a band."""
+    fig = go.Figure([
+        go.Scatter(x=days["day"], y=days["max"], mode="lines", line={"width": 0}, hoverinfo="skip"),
+        go.Scatter(x=days["day"], y=days["min"], mode="lines", line={"width": 0}, fill="tonexty",
+                   fillcolor="rgba(138,180,248,0.18)", hoverinfo="skip"),
+        go.Scatter(x=days["day"], y=days["mean"], mode="lines", name=t("daily mean"), line={"color": "#8ab4f8"}),
+    ])  # fmt: skip
+    fig.update_layout(
+        title={"text": metric, "font": {"size": 14}}, template="plotly_dark", paper_bgcolor="#121923",
+        plot_bgcolor="#0b0f14", height=height, margin={"l": 50, "r": 20, "t": 40, "b": 30}, showlegend=False,
+    )  # fmt: skip
+    return fig

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -134,6 +134,36 @@ def history(store: Store, entity_id: str, since: datetime) -> pd.DataFrame:
         store.cursor(),
         "SELECT metric, ts, value, unit FROM observations WHERE entity_id = $id AND ts >= $since ORDER BY metric, ts",
         {"id": entity_id, "since": since},
+    )
+
+
+def region_daily(store: Store, level: str, region_id: str, since: date, timezone: str) -> pd.DataFrame:
+    """Per day (the city's days) and metric, the readings of a region's devices: how many, their mean, min and max.
+
+    From the daily summaries, plus what was received since they were last rolled up; never a scan of a year of raw
+    observations (bench/history.py measures both).
+    """
+    column = {"district": "district_id", "town": "town_id", "grid": "grid_id"}[level]
+    return frame(
+        store.cursor(),
+        f"""
+        WITH members AS (SELECT id FROM entities WHERE {column} = $region),
+        summarised AS (SELECT coalesce(max(until), '-infinity'::TIMESTAMPTZ) AS until FROM summary_progress
+                       WHERE name = 'observations'),
+        days AS (
+            SELECT d.day, d.metric, d.n, d.sum, d.min, d.max FROM observations_daily d SEMI JOIN members m
+                ON m.id = d.entity_id WHERE d.day >= $since
+            UNION ALL
+            SELECT timezone($tz, o.ts)::DATE, o.metric, count(o.value), sum(o.value), min(o.value), max(o.value)
+            FROM observations o SEMI JOIN members m ON m.id = o.entity_id
+            WHERE o.received_at >= (SELECT until FROM summarised) AND timezone($tz, o.ts)::DATE >= $since
+            GROUP BY ALL
+        )
+        SELECT day, metric, sum(n)::BIGINT AS readings, sum(sum) / nullif(sum(n), 0) AS mean, min(min) AS min,
+               max(max) AS max
+        FROM days GROUP BY day, metric ORDER BY day, metric
+        """,
+        {"region": region_id, "since": since, "tz": timezone},
     )
 
 

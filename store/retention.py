@@ -86,17 +86,18 @@ def roll_up(store: Store, timezone: str, now: datetime | None = None) -> Progres
         ).fetchone()
         return found
 
-    def one(low: datetime, high: datetime) -> int:
+    def one(low: datetime, high: datetime) -> None:
         params = {"low": low, "high": high}
-        (rows,) = cur.execute(
-            "SELECT count(*) FROM observations WHERE received_at >= $low AND received_at < $high", params
-        ).fetchone()
         cur.execute(_HOURLY, params)
         cur.execute(_DAILY, {**params, "tz": timezone})
         _advance(cur, high)
-        return rows
 
+    (rows,) = cur.execute(
+        "SELECT count(*) FROM observations WHERE received_at < $upper AND ($start IS NULL OR received_at >= $start)",
+        {"upper": upper, "start": start},
+    ).fetchone()
     progress = _in_slices(cur, first, upper, one)
+    progress.rows = rows  # counted once: a count per slice cost as much again
     _transaction(cur, lambda: _advance(cur, upper))  # nothing is left to roll up before `upper`
     return progress
 
@@ -146,7 +147,7 @@ def _in_slices(
     cur: duckdb.DuckDBPyConnection,
     first: Callable[[datetime | None], datetime | None],
     end: datetime,
-    one: Callable[[datetime, datetime], int],
+    one: Callable[[datetime, datetime], int | None],
 ) -> Progress:
     """Run `one(low, high)` over [first row, end) in slices, each its own transaction, skipping empty stretches."""
     progress = Progress()

@@ -5,18 +5,23 @@ Each part and each device is a link one level down; the breadcrumbs lead back up
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE
 from dashboard import auth
 from dashboard.alert_list import alert_list
+from dashboard.charts import year_chart
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import minimap
 from dashboard.navigation import CITY, breadcrumbs, entity_href, path_id, region_href, tablet_href
 from store import queries
 
 CHILD_LEVEL = {CITY: "district", "district": "town", "town": "grid"}
+YEAR_CHARTS = 4  # the metrics most read in the region
 LEVEL_NAMES = {"district": N_("Districts and counties"), "town": N_("Towns and streets"), "grid": N_("Grid cells")}
 
 
@@ -65,8 +70,24 @@ def layout(context, region_id: str | None = None, lang: str | None = None, **_qu
             if (framed := region or next(iter(context.regions.level("city")), None))
             else None,
             html.Div(id="region-body", className="drill-body"),
+            _last_year(context, region, t) if region is not None else None,
         ],
     )
+
+
+def _last_year(context, region, t) -> html.Section:
+    """The region's devices over the last 12 months, a day at a time, from the daily summaries (drawn once: days
+    change slowly)."""
+    city = context.settings.city
+    since = (datetime.now(ZoneInfo(city.timezone)) - timedelta(days=365)).date()
+    days = queries.region_daily(context.store, region.level, region.id, since, city.timezone)
+    busiest = days.groupby("metric")["readings"].sum().nlargest(YEAR_CHARTS).index
+    charts = [dcc.Graph(figure=year_chart(metric, days[days["metric"] == metric], t), config={"displayModeBar": False})
+              for metric in sorted(busiest)]  # fmt: skip
+    return html.Section(className="drill-year", children=[
+        html.H2(t("The last 12 months, by day")),
+        html.Div(charts, className="drill-year-charts") if charts else html.P(t("No reading in the last 12 months.")),
+    ])  # fmt: skip
 
 
 def register_callbacks(context) -> None:

@@ -57,6 +57,10 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     page.locator(".breadcrumbs").get_by_role("link", name="Lianchi District").click()
     page.wait_for_url("**/region/130606?lang=en")
     assert page.locator("h1").inner_text() == "Lianchi District"
+    # The district's year by day: today's readings, not yet in the daily summaries, are there already.
+    wait_until(lambda: page.locator(".drill-year .main-svg").count() > 0, 10, "the district's year chart")
+    assert "The last 12 months, by day" in page.locator(".drill-year").inner_text()
+    assert page.locator(".drill-year .gtitle").text_content() == "water_level"
 
     # A link sent by chat opens the same picture.
     linked = signed_in(chromium, app, "duty", viewport={"width": 1366, "height": 1024})

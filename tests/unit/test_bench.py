@@ -1,6 +1,6 @@
 """The benchmarks still run (at a tiny size; `make bench` measures them at full size). No timing is asserted."""
 
-from bench import ingest, rules
+from bench import history, ingest, rules
 from bench.run import report
 
 
@@ -16,3 +16,9 @@ def test_ingest_benchmark_runs_against_a_real_broker_and_reports():
     assert result["met"] is None
     assert "bare paho subscriber" in result["baseline"] and "msg/s" in result["figure"]
     assert "| MQTT → DuckDB ingest |" in report([result])
+
+
+def test_history_benchmark_runs_and_reports():
+    result = history.run(rows=20_000, entities=48)
+    assert result["met"] is None
+    assert "30-day chart" in result["figure"] and "raw rows" in result["baseline"]
