@@ -63,6 +63,8 @@ class StoreSettings(Section):
     queue_size: Annotated[int, Field(ge=100)] = 20_000
     # Observations older than this are removed; their hourly and daily summaries (kept current) stay. 0 keeps all.
     keep_observations_days: Annotated[int, Field(ge=0)] = 90
+    # DuckDB's own memory (cache and queries); its default, 80% of the machine, would crowd out everything else.
+    memory_limit_mb: Annotated[int, Field(ge=128)] = 768
 
 
 class MqttSettings(Section):

@@ -116,7 +116,7 @@ def start(settings: Settings) -> Runtime:
     check_units(rules, settings)
     mqtt_password = settings.mqtt.password()  # a missing secret stops start-up here too, before anything runs
     regions = RegionIndex.from_file(settings.city.regions)
-    store = Store(settings.store.path)
+    store = Store(settings.store.path, settings.store.memory_limit_mb)
     writer = Writer(
         store,
         queue_size=settings.store.queue_size,

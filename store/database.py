@@ -26,8 +26,11 @@ log = logging.getLogger(__name__)
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, memory_limit_mb: int | None = None):
+        """`memory_limit_mb` bounds DuckDB's own memory (its default is 80% of the machine's); beyond it DuckDB
+        evicts cached blocks and spills large queries to disk."""
         self.path = str(path)
+        self.memory_limit_mb = memory_limit_mb
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._connection = self._connect()
@@ -42,6 +45,8 @@ class Store:
     def _connect(self) -> duckdb.DuckDBPyConnection:
         connection = duckdb.connect(self.path)
         connection.execute("SET TimeZone = 'UTC'")
+        if self.memory_limit_mb:
+            connection.execute(f"SET memory_limit = '{int(self.memory_limit_mb)}MB'")
         return connection
 
     def _migrate(self) -> None:

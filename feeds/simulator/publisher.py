@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -12,6 +13,7 @@ import paho.mqtt.client as mqtt
 from feeds.simulator.city import DemoCity
 
 log = logging.getLogger(__name__)
+ENTITY_WINDOW = 2_000  # entity descriptions sent before waiting for the broker to take the oldest
 
 
 class Publisher:
@@ -28,6 +30,7 @@ class Publisher:
         self.city = city
         self.rate = rate
         self.sent = 0
+        self.failed = 0
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id="cityops-demo-simulator",
@@ -55,8 +58,16 @@ class Publisher:
     def _run(self) -> None:
         while not self.client.is_connected() and not self._stop.wait(0.1):
             pass
+        # Paced by the broker: a city of 100,000 devices would otherwise fill paho's queue before any reading.
+        window: deque[mqtt.MQTTMessageInfo] = deque()
         for topic, payload in self.city.entity_messages():
-            self.client.publish(topic, payload, qos=1, retain=True)
+            window.append(self.client.publish(topic, payload, qos=1, retain=True))
+            if len(window) >= ENTITY_WINDOW:
+                oldest = window.popleft()
+                while not self._stop.is_set() and not oldest.is_published() and oldest.rc == mqtt.MQTT_ERR_SUCCESS:
+                    oldest.wait_for_publish(0.5)
+            if self._stop.is_set():
+                return
         tick = 0.1
         owed = 0.0
         next_tick = time.monotonic()
@@ -69,6 +80,8 @@ class Publisher:
                 if info.rc == mqtt.MQTT_ERR_SUCCESS:
                     self.sent += 1
                 elif info.rc != mqtt.MQTT_ERR_NO_CONN:
-                    log.warning("simulator publish failed: %s", mqtt.error_string(info.rc))
+                    self.failed += 1
+                    if self.failed in (1, 10, 100) or self.failed % 10_000 == 0:  # said, not a log flood
+                        log.warning("simulator publish failed (%d so far): %s", self.failed, mqtt.error_string(info.rc))
             next_tick += tick
             self._stop.wait(max(0.0, next_tick - time.monotonic()))

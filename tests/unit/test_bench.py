@@ -1,6 +1,6 @@
 """The benchmarks still run (at a tiny size; `make bench` measures them at full size). No timing is asserted."""
 
-from bench import history, ingest, rules
+from bench import city_scale, history, ingest, rules
 from bench.run import report
 
 
@@ -22,3 +22,10 @@ def test_history_benchmark_runs_and_reports():
     result = history.run(rows=20_000, entities=48)
     assert result["met"] is None
     assert "30-day chart" in result["figure"] and "raw rows" in result["baseline"]
+
+
+def test_city_scale_benchmark_runs_the_real_wall_in_chromium_and_reports():
+    map_row, memory_row = city_scale.run(entities=400, observations=10_000, rate=50, watch_s=3)
+    assert map_row["met"] is None and memory_row["met"] is None
+    assert "first render" in map_row["figure"] and "inlined" in map_row["baseline"]
+    assert "peak RSS" in memory_row["figure"]

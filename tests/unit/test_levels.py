@@ -34,3 +34,28 @@ def test_a_group_shows_its_worst_warning_else_no_data_when_mostly_silent():
     assert summarize(["ok", "ok", "ok", "nodata"]) == "ok"
     assert summarize(["ok", "nodata", "offline"]) == "nodata"
     assert summarize([]) == "nodata"
+
+
+def test_regions_are_summarised_as_summarize_says():
+    import random
+
+    import pandas as pd
+
+    from dashboard.snapshot import _region_status
+
+    rng = random.Random(3)
+    statuses = ["red", "orange", "yellow", "blue", "ok", "nodata", "offline"]
+    frame = pd.DataFrame({
+        "status": [rng.choice(statuses[rng.randrange(3):]) for _ in range(3000)],
+        "district_id": [f"d{rng.randrange(5)}" for _ in range(3000)],
+        "town_id": [f"t{rng.randrange(60)}" if rng.random() > 0.1 else None for _ in range(3000)],
+        "grid_id": [rng.choice(["", f"g{rng.randrange(400)}"]) for _ in range(3000)],
+    })  # fmt: skip
+    expected = {
+        region: summarize(group["status"])
+        for column in ("district_id", "town_id", "grid_id")
+        for region, group in frame.groupby(column)
+        if region
+    }
+    assert _region_status(frame) == expected
+    assert set(expected.values()) >= {"red", "ok", "nodata"}  # the cases the sample must cover
