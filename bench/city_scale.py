@@ -15,6 +15,7 @@ not wait minutes for the registry to be published again) and Chromium opens the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -185,7 +186,9 @@ def _inlined_baseline(source: str, folder: Path) -> subprocess.Popen:
     return process
 
 
-def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_000, watch_s: int = 30) -> list[dict]:
+def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_000, watch_s: int = 30,
+        browser=None) -> list[dict]:  # fmt: skip
+    """`browser`: a Playwright Chromium to use (the tests' own); by default one is launched."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -203,8 +206,11 @@ def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_0
             registered_s = time.perf_counter() - began
             time.sleep(10)  # readings flowing
             base = f"http://127.0.0.1:{server.web_port}"
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            with contextlib.ExitStack() as stack:
+                if browser is None:
+                    playwright = stack.enter_context(sync_playwright())
+                    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+                    stack.callback(browser.close)
                 page = browser.new_page(viewport={"width": 1920, "height": 1080})
                 render_s, layer_bytes = _first_render(page, f"{base}/wall?token=demo-wall", "/api/layers/points/")
                 page.evaluate("""() => { window.longest = 0; new PerformanceObserver(list => { for (const e of
@@ -230,7 +236,8 @@ def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_0
                                                                "_dash-layout", expected=1)  # fmt: skip
                 finally:
                     inlined.terminate()
-                browser.close()
+                page.close()
+                baseline_page.close()
         finally:
             server.stop()
         rss = server.rss_mb

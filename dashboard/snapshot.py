@@ -2,24 +2,17 @@
 
 Statuses also depend on the clock (a silent device turns `nodata`), so a snapshot is recomputed when the data
 version changes or when it is older than AGE_LIMIT_S, whichever comes first.
-
-At city scale a snapshot takes a good part of a second, and under a steady stream the data version changes several
-times a second; a tab's refresh must not wait for one. So a thread of its own recomputes the snapshot (at most every
-MIN_INTERVAL_S) and the periodic views take the latest one at once. The duty desk, right after an action, asks for
-a current one (`get(current=True)`), which is computed there and then if the data changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -29,8 +22,6 @@ from store import queries
 from store.database import Store
 
 AGE_LIMIT_S = 5.0
-MIN_INTERVAL_S = 1.0  # between snapshots computed in the background
-log = logging.getLogger(__name__)
 WALL_DOMAINS: tuple[str, ...] = ("traffic", "flood", "fire", "security")
 
 
@@ -83,49 +74,25 @@ class Snapshots:
         self._current: Snapshot | None = None
         self._made_at = 0.0
         self._version = -1
-        self._computed = 0
-        self._refresher: threading.Thread | None = None
         # Kept between snapshots, because at city scale rebuilding them is most of a snapshot's cost: each domain's
         # features with the fingerprint of what they were built from, and each device's parsed levels.
         self._features: dict[str, tuple[int, list[dict], str]] = {}
         self._parsed_levels: dict[str, dict] = {}
 
     def current_key(self) -> str:
-        """What a tab compares with what it has seen: the latest snapshot's key."""
-        return self.get().key
+        """What a tab compares with what it has seen: changes with the data and every AGE_LIMIT_S seconds."""
+        return f"{self.store.data_version}.{int(time.monotonic() // AGE_LIMIT_S)}"
 
-    def get(self, current: bool = False) -> Snapshot:
-        """The latest snapshot; with `current`, one that includes every commit so far (computed now if needed)."""
-        if self._current is not None and not current:
-            return self._current
+    def get(self) -> Snapshot:
         with self._lock:
-            if self._refresher is None:
-                self._refresher = threading.Thread(target=self._refresh, name="cityops-snapshots", daemon=True)
-                self._refresher.start()
-            return self._update()
-
-    def _update(self) -> Snapshot:
-        fresh = time.monotonic() - self._made_at < AGE_LIMIT_S
-        if self._current is not None and fresh and self._version == self.store.data_version:
+            fresh = time.monotonic() - self._made_at < AGE_LIMIT_S
+            if self._current is not None and fresh and self._version == self.store.data_version:
+                return self._current
+            version = self.store.data_version
+            self._current = self._compute(self.current_key())
+            self._version = version
+            self._made_at = time.monotonic()
             return self._current
-        version = self.store.data_version
-        self._computed += 1
-        self._current = self._compute(f"{version}.{self._computed}")
-        self._version = version
-        self._made_at = time.monotonic()
-        return self._current
-
-    def _refresh(self) -> None:
-        while True:
-            self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S)
-            try:
-                with self._lock:
-                    self._update()
-            except duckdb.ConnectionException:
-                return  # the store was closed: the app is stopping
-            except Exception:  # the store failing (a full disk): the tabs keep the last snapshot, and we try again
-                log.exception("computing the wall's snapshot failed")
-            time.sleep(MIN_INTERVAL_S)
 
     def _compute(self, key: str) -> Snapshot:
         now = datetime.now(UTC)

@@ -128,8 +128,13 @@ class Store:
                 cur.close()
             except duckdb.Error:  # still running a query in another thread: stop the query, then close
                 cur.interrupt()
-                time.sleep(0.1)
-                cur.close()
+                for _ in range(50):  # an interrupted query takes a moment to unwind
+                    time.sleep(0.1)
+                    try:
+                        cur.close()
+                        break
+                    except duckdb.ResourceInUseException:
+                        cur.interrupt()
         self._cursors.clear()
 
 

@@ -76,6 +76,15 @@ def wait_until(predicate, timeout: float, what: str, every: float = 0.1):
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
+@pytest.fixture(autouse=True)
+def close_pages(chromium):
+    """Every page a test opened is closed after it: a wall left open keeps refreshing against its stopped app, and a
+    dozen of them took the machine's two cores from the tests that followed."""
+    yield
+    for context in chromium.contexts:
+        context.close()
+
+
 @pytest.fixture
 def app(request, tmp_path, mosquitto):
     """`cityops run` with the test config; `@pytest.mark.app_env(CITYOPS_WEB__WALL_ROTATE_S="2")` overrides it."""

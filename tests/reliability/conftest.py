@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import paho.mqtt.client as mqtt
 import pytest
 
@@ -89,3 +90,16 @@ def observation(n: int, entity: str = "g1") -> bytes:
     ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_795_000_000 + seconds)) + f".{n % 100:02d}Z"
     body = {"type": "observation", "entity": entity, "id": f"m{n}", "ts": ts, "values": {"water_level": 5 + n % 5}}
     return json.dumps(body).encode()
+
+
+def publish_gauge(client: mqtt.Client) -> None:
+    """The river gauge g1 that `observation` readings are about."""
+    entity = {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "G1",
+              "lon": 115.4906, "lat": 38.8581}  # fmt: skip
+    client.publish("test/flood/entity/g1", json.dumps(entity).encode(), qos=1).wait_for_publish(10)
+
+
+def stored_readings(store_path: Path) -> tuple[int, int]:
+    """Observations in the (stopped) store: rows, and distinct message ids; exactly once means the two are equal."""
+    with duckdb.connect(str(store_path), read_only=True) as db:
+        return db.execute("SELECT count(*), count(DISTINCT msg_id) FROM observations").fetchone()

@@ -3,15 +3,12 @@ backoff, nothing is lost and nothing stored twice, and feed health keeps the out
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import datetime
 
-import duckdb
-
 from tests.browser.conftest import wait_until
-from tests.reliability.conftest import observation, publisher
+from tests.reliability.conftest import observation, publish_gauge, publisher, stored_readings
 
 MESSAGES = 20_000
 RATE = 500  # messages/s: a stream that runs before, through and after the outage
@@ -21,9 +18,7 @@ OUTAGE_S = 30
 def test_broker_outage_of_30_s_loses_nothing_and_feed_health_shows_it(cityops, mosquitto, tmp_path):
     cityops.start()
     client = publisher(mosquitto.port, "reliability-outage-pub")
-    entity = {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "G1",
-              "lon": 115.4906, "lat": 38.8581}  # fmt: skip
-    client.publish("test/flood/entity/g1", json.dumps(entity).encode(), qos=1).wait_for_publish(10)
+    publish_gauge(client)
     published = 0
 
     def publish_all() -> None:  # paho keeps what it cannot send while the broker is away, and sends it after
@@ -56,8 +51,7 @@ def test_broker_outage_of_30_s_loses_nothing_and_feed_health_shows_it(cityops, m
     client.loop_stop()
     client.disconnect()
 
-    with duckdb.connect(str(tmp_path / "cityops.duckdb"), read_only=True) as db:
-        total, distinct = db.execute("SELECT count(*), count(DISTINCT msg_id) FROM observations").fetchone()
+    total, distinct = stored_readings(tmp_path / "cityops.duckdb")
     down = next(i for i, c in enumerate(changes) if c["state"] == "down")
     back = next(c for c in changes[down + 1 :] if c["state"] == "ok")
     shown_s = (datetime.fromisoformat(back["ts"]) - datetime.fromisoformat(changes[down]["ts"])).total_seconds()

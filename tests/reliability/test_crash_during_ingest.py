@@ -5,15 +5,12 @@ committed but not yet acknowledged comes again and is dropped as a duplicate."""
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
 
-import duckdb
-
 from tests.browser.conftest import wait_until
-from tests.reliability.conftest import observation, publisher
+from tests.reliability.conftest import observation, publish_gauge, publisher, stored_readings
 
 MESSAGES = 50_000
 
@@ -22,9 +19,7 @@ def test_sigkill_twice_during_ingest_stores_every_message_exactly_once(cityops, 
     rng = random.Random()
     first_start = cityops.start()  # the session exists at the broker from here on, and queues while we are down
     client = publisher(mosquitto.port, "reliability-crash-pub")
-    entity = {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "G1",
-              "lon": 115.4906, "lat": 38.8581}  # fmt: skip
-    client.publish("test/flood/entity/g1", json.dumps(entity).encode(), qos=1).wait_for_publish(10)
+    publish_gauge(client)
     published = 0
 
     def publish_all() -> None:
@@ -55,8 +50,7 @@ def test_sigkill_twice_during_ingest_stores_every_message_exactly_once(cityops, 
     client.loop_stop()
     client.disconnect()
 
-    with duckdb.connect(str(tmp_path / "cityops.duckdb"), read_only=True) as db:
-        total, distinct = db.execute("SELECT count(*), count(DISTINCT msg_id) FROM observations").fetchone()
+    total, distinct = stored_readings(tmp_path / "cityops.duckdb")
     print(f"\npublished {MESSAGES:,}; killed at {kills} (published, stored); stored {total:,} rows, "
           f"{distinct:,} distinct ids; duplicates {total - distinct}, lost {MESSAGES - distinct}; "
           f"first start {first_start:.1f} s, restarts {', '.join(f'{r:.1f} s' for r in recoveries)}")  # fmt: skip

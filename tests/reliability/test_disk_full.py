@@ -4,7 +4,6 @@ is freed. The store lives on a small tmpfs of its own, filled up with a file the
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import threading
@@ -14,7 +13,7 @@ import duckdb
 import pytest
 
 from tests.browser.conftest import wait_until
-from tests.reliability.conftest import CityOps, observation, publisher
+from tests.reliability.conftest import CityOps, observation, publish_gauge, publisher
 
 MESSAGES = 30_000
 DISK_MB = 48
@@ -43,9 +42,7 @@ def test_disk_full_fails_cleanly_and_ingest_resumes_when_space_is_freed(tmp_path
     try:
         app.start()
         client = publisher(mosquitto.port, "reliability-disk-pub")
-        entity = {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "G1",
-                  "lon": 115.4906, "lat": 38.8581}  # fmt: skip
-        client.publish("test/flood/entity/g1", json.dumps(entity).encode(), qos=1).wait_for_publish(10)
+        publish_gauge(client)
         wait_until(lambda: app.health()["entities"] == 1, 30, "the gauge stored")
         filler = small_disk / "filler"
         with open(filler, "wb") as f:  # leave the store a little room, then none

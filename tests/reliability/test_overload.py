@@ -8,10 +8,8 @@ from __future__ import annotations
 import threading
 import time
 
-import duckdb
-
 from tests.browser.conftest import wait_until
-from tests.reliability.conftest import CityOps, observation, publisher
+from tests.reliability.conftest import CityOps, observation, publisher, stored_readings
 
 BACKLOG = 60_000
 LIVE_RATE = 200  # messages/s published while the backlog drains
@@ -67,8 +65,7 @@ def test_overload_is_held_at_the_broker_memory_stays_bounded_and_the_backlog_dra
         client.loop_stop()
         client.disconnect()
 
-    with duckdb.connect(str(tmp_path / "cityops.duckdb"), read_only=True) as db:
-        stored, distinct = db.execute("SELECT count(*), count(DISTINCT msg_id) FROM observations").fetchone()
+    stored, distinct = stored_readings(tmp_path / "cityops.duckdb")
     print(f"\nbacklog {BACKLOG:,} at the broker + {LIVE_RATE}/s live: drained in {drained_s:.1f} s "
           f"({total / drained_s:,.0f} msg/s); queue peak {peak_queued} of {QUEUE}; lag peak {peak_lag:.1f} s; "
           f"full in {held} of {samples} samples; RSS {idle_mb:.0f} MB idle, {peak_mb:.0f} MB peak; stored {stored:,}, "

@@ -24,8 +24,8 @@ def test_history_benchmark_runs_and_reports():
     assert "30-day chart" in result["figure"] and "raw rows" in result["baseline"]
 
 
-def test_city_scale_benchmark_runs_the_real_wall_in_chromium_and_reports():
-    map_row, memory_row = city_scale.run(entities=400, observations=10_000, rate=50, watch_s=3)
+def test_city_scale_benchmark_runs_the_real_wall_in_chromium_and_reports(chromium):
+    map_row, memory_row = city_scale.run(entities=400, observations=10_000, rate=50, watch_s=3, browser=chromium)
     assert map_row["met"] is None and memory_row["met"] is None
     assert "first render" in map_row["figure"] and "inlined" in map_row["baseline"]
     assert "peak RSS" in memory_row["figure"]
