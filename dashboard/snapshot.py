@@ -2,26 +2,36 @@
 
 Statuses also depend on the clock (a silent device turns `nodata`), so a snapshot is recomputed when the data
 version changes or when it is older than AGE_LIMIT_S, whichever comes first.
+
+At city scale a snapshot takes a good part of a second, and under a steady stream the data version changes several
+times a second: a tab's refresh must not wait for one. So a thread of its own recomputes the snapshot while anyone
+watches, resting twice as long as the last one took (at least MIN_GAP_S) so that it never takes more than a third
+of a core, and the views take the latest one at once. The duty desk, right after an action, asks for a current one
+(`get(current=True)`), computed there and then if the data changed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 
-from alerts.levels import STATUS_CODE, STATUS_RANK, status_of
+from alerts.levels import SEVERITY_ORDER, STATUS_CODE, STATUS_RANK, statuses
 from alerts.time_limits import Deadline, TimeLimits
 from store import queries
 from store.database import Store
 
 AGE_LIMIT_S = 5.0
+MIN_GAP_S = 0.1  # between two snapshots computed in the background
+IDLE_S = 60.0  # nobody asked for this long: the background thread rests until someone does
+log = logging.getLogger(__name__)
 WALL_DOMAINS: tuple[str, ...] = ("traffic", "flood", "fire", "security")
 
 
@@ -33,6 +43,10 @@ class PointLayer:
     features: list[dict]
     status: str  # one code per feature, in feature order (alerts.levels.STATUS_CODE)
     counts: dict[str, int]
+    # Each feature's position, in feature order: what the server gathers into cells when the layer is too large to
+    # send whole (dashboard/cells.py).
+    lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -74,48 +88,78 @@ class Snapshots:
         self._current: Snapshot | None = None
         self._made_at = 0.0
         self._version = -1
-        # Kept between snapshots, because at city scale rebuilding them is most of a snapshot's cost: each domain's
-        # features with the fingerprint of what they were built from, and each device's parsed levels.
-        self._features: dict[str, tuple[int, list[dict], str]] = {}
-        self._parsed_levels: dict[str, dict] = {}
+        self._computed = 0
+        self._refresher: threading.Thread | None = None
+        self._asked = threading.Event()
+        self._last_asked = time.monotonic()
+        # Each domain's features with the fingerprint of what they were built from, kept between snapshots because
+        # at city scale rebuilding them is most of a snapshot's cost.
+        self._features: dict[str, tuple[int, list[dict], str, np.ndarray, np.ndarray]] = {}
 
     def current_key(self) -> str:
-        """What a tab compares with what it has seen: changes with the data and every AGE_LIMIT_S seconds."""
-        return f"{self.store.data_version}.{int(time.monotonic() // AGE_LIMIT_S)}"
+        """What a tab compares with what it has seen: the latest snapshot's key."""
+        return self.get().key
 
-    def get(self) -> Snapshot:
+    def get(self, current: bool = False) -> Snapshot:
+        """The latest snapshot, at once; with `current`, one that includes every commit so far (computed now if the
+        data changed since)."""
+        self._last_asked = time.monotonic()
+        self._asked.set()
+        latest = self._current
+        if latest is not None and not current:
+            return latest
         with self._lock:
-            fresh = time.monotonic() - self._made_at < AGE_LIMIT_S
-            if self._current is not None and fresh and self._version == self.store.data_version:
-                return self._current
-            version = self.store.data_version
-            self._current = self._compute(self.current_key())
-            self._version = version
-            self._made_at = time.monotonic()
+            if self._refresher is None:
+                self._refresher = threading.Thread(target=self._refresh, name="cityops-snapshots", daemon=True)
+                self._refresher.start()
+            return self._update()
+
+    def _update(self) -> Snapshot:
+        fresh = time.monotonic() - self._made_at < AGE_LIMIT_S
+        if self._current is not None and fresh and self._version == self.store.data_version:
             return self._current
+        version = self.store.data_version
+        self._computed += 1
+        self._current = self._compute(f"{version}.{self._computed}")
+        self._version = version
+        self._made_at = time.monotonic()
+        return self._current
+
+    def _refresh(self) -> None:
+        while True:
+            self._asked.clear()
+            if time.monotonic() - self._last_asked > IDLE_S:
+                self._asked.wait()
+            self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S)
+            began = time.monotonic()
+            try:
+                with self._lock:
+                    self._update()
+            except duckdb.ConnectionException:
+                return  # the store was closed: the app is stopping
+            except Exception:  # the store failing (a full disk): the tabs keep the last snapshot, and we try again
+                log.exception("computing the wall's snapshot failed")
+            time.sleep(max(MIN_GAP_S, 2 * (time.monotonic() - began)))
 
     def _compute(self, key: str) -> Snapshot:
         now = datetime.now(UTC)
         frame = queries.entity_states(self.store)
-        limits = np.array([self.stale_after_s.get(f, 120) for f in frame["feed_id"]], dtype=float)
+        limits = frame["feed_id"].map(self.stale_after_s).fillna(120).to_numpy(dtype=float)
         ages = (pd.Timestamp(now) - pd.to_datetime(frame["last_seen"], utc=True)).dt.total_seconds().to_numpy()
         feeds = queries.feed_status(self.store)
         # A feed that is down (lost broker, failed polls, silence) makes its entities unavailable at once, like a
         # failed fetch in Home Assistant: its last values are not shown as current while they age out.
         down = frame["feed_id"].isin(feeds.loc[feeds["state"] == "down", "feed_id"]).to_numpy()
         fresh = (ages <= limits) & ~down  # never reported (NaN age): not fresh
-        statuses = [
-            status_of(
-                None if pd.isna(value) else float(value),
-                self._levels(levels),
-                fresh=bool(is_fresh),
-                online=None if pd.isna(online) else float(online),
-            )
-            for value, levels, online, is_fresh in zip(
-                frame["value"], frame["levels"], frame["online"], fresh, strict=True
-            )
-        ]
-        frame["status"] = statuses
+        floats = lambda column: frame[column].to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
+        frame["status"] = statuses(
+            floats("value"),
+            {colour: floats(colour) for colour in SEVERITY_ORDER},
+            frame["below"].to_numpy(dtype=bool),
+            frame["has_levels"].to_numpy(dtype=bool),
+            fresh=fresh,
+            online=floats("online"),
+        )
         layers = {domain: self._point_layer(domain, frame[frame["domain"] == domain]) for domain in WALL_DOMAINS}
         region_status = _region_status(frame)
         local_midnight = pd.Timestamp(now).tz_convert(self.timezone).normalize().tz_convert("UTC").to_pydatetime()
@@ -140,16 +184,6 @@ class Snapshots:
             raised_today=queries.alerts_raised_since(self.store, local_midnight),
         )
 
-    def _levels(self, levels) -> dict | None:
-        if not isinstance(levels, str):
-            return None
-        parsed = self._parsed_levels.get(levels)
-        if parsed is None:
-            if len(self._parsed_levels) > 200_000:  # thresholds changed all over: start again
-                self._parsed_levels.clear()
-            parsed = self._parsed_levels[levels] = json.loads(levels)
-        return parsed
-
     def _point_layer(self, domain: str, frame: pd.DataFrame) -> PointLayer:
         # Positions are trimmed to five decimals (about 1 m: all the eye can use) before the fingerprint, so that a
         # device described again in the same place changes nothing.
@@ -159,7 +193,7 @@ class Snapshots:
         fingerprint = int(pd.util.hash_pandas_object(places, index=False).to_numpy().sum(dtype=np.uint64))
         cached = self._features.get(domain)
         if cached is not None and cached[0] == fingerprint:
-            features, key = cached[1], cached[2]
+            _, features, key, lon, lat = cached
         else:
             features = [
                 {
@@ -170,10 +204,11 @@ class Snapshots:
                 for i, (eid, name, kind, lon, lat) in enumerate(places.itertuples(index=False, name=None))
             ]
             key = hashlib.blake2b(f"{fingerprint}:{len(features)}".encode(), digest_size=8).hexdigest()
-            self._features[domain] = (fingerprint, features, key)
-        status = "".join(STATUS_CODE[s] for s in frame["status"])
+            lon, lat = places["lon"].to_numpy(dtype=float), places["lat"].to_numpy(dtype=float)
+            self._features[domain] = (fingerprint, features, key, lon, lat)
+        status = "".join(frame["status"].map(STATUS_CODE).tolist())
         counts = frame["status"].value_counts().to_dict()
-        return PointLayer(key=key, features=features, status=status, counts=counts)
+        return PointLayer(key=key, features=features, status=status, counts=counts, lon=lon, lat=lat)
 
 
 def _region_status(frame: pd.DataFrame) -> dict[str, str]:

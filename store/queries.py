@@ -12,13 +12,21 @@ from store.database import Store, frame, records
 
 
 def entity_states(store: Store) -> pd.DataFrame:
-    """Every entity with its place, its status metric's latest value, its online flag and when it last reported."""
+    """Every entity with its place, its levels (alerts.levels: whether it has any, their direction, each colour's
+    threshold), its status metric's latest value, its online flag and when it last reported."""
     return frame(
         store.cursor(),
         """
         WITH seen AS (SELECT entity_id, max(ts) AS last_seen FROM latest GROUP BY entity_id)
         SELECT e.id, e.feed_id, e.domain, e.kind, e.name, e.lon, e.lat, e.district_id, e.town_id, e.grid_id,
-               e.attributes->'levels' AS levels, l.value, o.value AS online, s.last_seen
+               coalesce(json_type(e.attributes->'levels') = 'OBJECT'
+                        AND len(json_keys(e.attributes->'levels')) > 0, false) AS has_levels,
+               coalesce(e.attributes->>'$.levels.direction' = 'below', false) AS below,
+               TRY_CAST(e.attributes->>'$.levels.red' AS DOUBLE) AS red,
+               TRY_CAST(e.attributes->>'$.levels.orange' AS DOUBLE) AS orange,
+               TRY_CAST(e.attributes->>'$.levels.yellow' AS DOUBLE) AS yellow,
+               TRY_CAST(e.attributes->>'$.levels.blue' AS DOUBLE) AS blue,
+               l.value, o.value AS online, s.last_seen
         FROM entities e
         LEFT JOIN latest l ON l.entity_id = e.id AND l.metric = e.attributes->>'$.levels.metric'
         LEFT JOIN latest o ON o.entity_id = e.id AND o.metric = 'online'

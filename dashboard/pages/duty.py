@@ -301,7 +301,7 @@ def register_callbacks(context) -> None:
     def queue(_n, domain, district, status, unit_id, seen, lang):
         if ctx.triggered_id == "duty-tick" and seen == snapshots.current_key():
             raise PreventUpdate
-        snap = snapshots.get()
+        snap = snapshots.get(current=ctx.triggered_id != "duty-tick")  # after an action or a filter: as it is now
         t = translator(lang)
         now = datetime.now(UTC)
         alerts = auth.in_scope(auth.current(), snap.alerts)

@@ -59,3 +59,32 @@ def test_regions_are_summarised_as_summarize_says():
     }
     assert _region_status(frame) == expected
     assert set(expected.values()) >= {"red", "ok", "nodata"}  # the cases the sample must cover
+
+
+def test_statuses_over_arrays_are_what_status_of_says_of_each_device():
+    import random
+
+    import numpy as np
+
+    from alerts.levels import SEVERITY_ORDER, statuses
+
+    rng = random.Random(5)
+    devices = []
+    for _ in range(5000):
+        levels = rng.choice([None, {}, {"metric": "m"}, dict(GAUGE), {"metric": "speed", "direction": "below",
+                             "yellow": 20, "red": 5}, {"metric": "m", "red": 50}])  # fmt: skip
+        value = rng.choice([None, rng.uniform(0, 60), 12.0, 5.0, 20.0])
+        online = rng.choice([None, None, 0.0, 1.0])
+        devices.append((value, levels, rng.random() > 0.2, online))
+    nan = float("nan")
+    got = statuses(
+        np.array([nan if v is None else v for v, *_ in devices]),
+        {c: np.array([(lv or {}).get(c, nan) for _, lv, *_ in devices], dtype=float) for c in SEVERITY_ORDER},
+        np.array([bool(lv) and lv.get("direction") == "below" for _, lv, *_ in devices]),
+        np.array([bool(lv) for _, lv, *_ in devices]),
+        fresh=np.array([f for *_, f, _ in devices]),
+        online=np.array([nan if o is None else o for *_, o in devices], dtype=float),
+    )
+    expected = [status_of(v, lv, fresh=f, online=o) for v, lv, f, o in devices]
+    assert list(got) == expected
+    assert set(expected) == {"red", "orange", "yellow", "blue", "ok", "nodata", "offline"}  # every case is covered
