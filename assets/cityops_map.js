@@ -26,22 +26,39 @@ window.cityops.map = (function () {
     return el;
   }
 
+  function point(feature, latlng, s) {
+    const quiet = s === "k" || s === "n" || s === "x";
+    const marker = L.circleMarker(latlng, {
+      radius: (quiet ? 5 : 8) * scale(),
+      color: s === "n" || s === "x" ? "#9ca3af" : "#0b0f14",
+      weight: s === "x" ? 2 : 1,
+      dashArray: s === "n" || s === "x" ? "2 2" : null,
+      fillColor: COLOURS[s] || COLOURS.n,
+      fillOpacity: quiet ? 0.55 : 0.95,
+      className: "pt pt-" + s,
+    });
+    marker.bindTooltip(textTooltip(feature.properties.name));
+    marker.on("click", function () { drillTo("entity", feature.properties.id); });
+    return marker;
+  }
+
+  function clusterIcon(label, count, s) {
+    const text = document.createElement("span");
+    text.textContent = label;
+    const inner = document.createElement("div");
+    inner.appendChild(text);
+    const size = 34 + Math.min(22, Math.round(Math.log10(count + 1) * 9));
+    return L.divIcon({html: inner, className: "cluster cluster-" + s, iconSize: L.point(size, size)});
+  }
+
+  // As supercluster abbreviates its counts: 1234 → 1.2k, 56789 → 57k.
+  function abbreviated(n) {
+    return n >= 10000 ? Math.round(n / 1000) + "k" : n >= 1000 ? Math.round(n / 100) / 10 + "k" : String(n);
+  }
+
   return {
     pointToLayer: function (feature, latlng, context) {
-      const s = statusOf(feature, context.hideout);
-      const quiet = s === "k" || s === "n" || s === "x";
-      const marker = L.circleMarker(latlng, {
-        radius: (quiet ? 5 : 8) * scale(),
-        color: s === "n" || s === "x" ? "#9ca3af" : "#0b0f14",
-        weight: s === "x" ? 2 : 1,
-        dashArray: s === "n" || s === "x" ? "2 2" : null,
-        fillColor: COLOURS[s] || COLOURS.n,
-        fillOpacity: quiet ? 0.55 : 0.95,
-        className: "pt pt-" + s,
-      });
-      marker.bindTooltip(textTooltip(feature.properties.name));
-      marker.on("click", function () { drillTo("entity", feature.properties.id); });
-      return marker;
+      return point(feature, latlng, statusOf(feature, context.hideout));
     },
 
     clusterToLayer: function (feature, latlng, index, context) {
@@ -54,13 +71,21 @@ window.cityops.map = (function () {
         else if (s !== "k" && (best === null || RANK[s] > RANK[best])) best = s;
       }
       if (best === null) best = 2 * silent >= leaves.length ? "n" : "k";
-      const count = document.createElement("span");
-      count.textContent = feature.properties.point_count_abbreviated;
-      const inner = document.createElement("div");
-      inner.appendChild(count);
-      const size = 34 + Math.min(22, Math.round(Math.log10(feature.properties.point_count + 1) * 9));
-      const icon = L.divIcon({html: inner, className: "cluster cluster-" + best, iconSize: L.point(size, size)});
-      return L.marker(latlng, {icon: icon});
+      return L.marker(latlng, {icon: clusterIcon(feature.properties.point_count_abbreviated,
+                                                 feature.properties.point_count, best)});
+    },
+
+    // A layer too large to cluster in the browser comes gathered into cells by the server (dashboard/cells.py):
+    // a cell has its count `n` and summary status `s`; a point alone has its own properties and `s`.
+    cellToLayer: function (feature, latlng) {
+      const p = feature.properties;
+      if (p.n === undefined) return point(feature, latlng, p.s || "n");
+      const marker = L.marker(latlng, {icon: clusterIcon(abbreviated(p.n), p.n, p.s)});
+      marker.on("click", function () {
+        const map = this._map;
+        if (map) map.setView(latlng, Math.min(map.getZoom() + 2, 18));
+      });
+      return marker;
     },
 
     alertToLayer: function (feature, latlng, context) {

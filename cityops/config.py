@@ -142,6 +142,9 @@ class WebSettings(Section):
     # The wall shows each district in turn for this long, then the whole city (0: stays on the city); a new red
     # alert stops the rotation on its district until someone acknowledges it.
     wall_rotate_s: Annotated[int, Field(ge=0, le=3600)] = 20
+    # A wall with more devices than this on its map gets them gathered into cells by the server for its view,
+    # instead of sent whole and clustered in the browser (dashboard/cells.py; BENCHMARKS.md measures both).
+    server_cells_above: Annotated[int, Field(ge=0)] = 50_000
     # Pages that may show CityOps in a frame (CSP frame-ancestors), e.g. ["https://portal.city.gov.cn"]; none by
     # default.
     frame_ancestors: list[str] = Field(default_factory=list)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections import OrderedDict
 
 import orjson
 import shapely
 from flask import Flask, Response, abort, request
 
+from dashboard.cells import View, cells_key, gather
 from dashboard.i18n import normalize_language
 from dashboard.snapshot import WALL_DOMAINS, PointLayer, Snapshots
 from layers.regions import LEVELS, RegionIndex
@@ -61,6 +63,7 @@ def region_collection(regions: RegionIndex, level: str, lang: str) -> dict:
 def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
     region_bodies: dict[tuple[str, str], Body] = {}
     latest: dict[str, Body] = {}  # each point layer and the alerts, at their latest key
+    views: OrderedDict[str, Body] = OrderedDict()  # the cells of the views walls asked for lately
 
     def layer_body(name: str, layer: PointLayer) -> Body:
         body = latest.get(name)
@@ -83,8 +86,26 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
     def alert_layer():
         return _respond(layer_body("alerts", snapshots.get().alert_layer), max_age=0)
 
+    def cells_body(layer: PointLayer) -> Body:
+        try:
+            view = View.parse(request.args.get("z"), request.args.get("bbox"))
+        except ValueError as exc:
+            abort(Response(f"{exc}\n", status=400, mimetype="text/plain"))
+        etag = cells_key(layer) + hashlib.blake2b(f"{view}".encode(), digest_size=6).hexdigest()
+        body = views.get(etag)
+        if body is None:
+            features = gather(layer.lon, layer.lat, layer.status, view, layer.features)
+            body = views[etag] = Body({"type": "FeatureCollection", "features": features}, etag)
+            while len(views) > 64:
+                views.popitem(last=False)
+        return body
+
     @server.get("/api/layers/points/<domain>.geojson")
     def point_layer(domain: str):
+        """The whole layer; or, given a view (`z`, `bbox`), its points gathered into cells (dashboard/cells.py)."""
         if domain not in WALL_DOMAINS:
             abort(404)
-        return _respond(layer_body(domain, snapshots.get().layers[domain]), max_age=0)
+        layer = snapshots.get().layers[domain]
+        if "z" in request.args or "bbox" in request.args:
+            return _respond(cells_body(layer), max_age=0)
+        return _respond(layer_body(domain, layer), max_age=0)

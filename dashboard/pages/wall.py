@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 
 import dash_leaflet as dl
 import pandas as pd
-from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard.cells import CELL_PX, CLUSTER_MAX_ZOOM, cells_key
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import bounds
 from dashboard.navigation import alert_href, region_href
@@ -57,16 +58,23 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
         {"id": r.id, "name": r.name(lang), "bounds": bounds(r)} for r in context.regions.level("district")
     ]
     rotate_s = settings.web.wall_rotate_s
+    # Too many devices to send whole and cluster in the browser: the server gathers them into cells for this
+    # wall's view. The choice is made when the wall loads (an open wall works either way if the city grows).
+    snap = context.snapshots.get()
+    devices = sum(len(snap.layers[d].features) for d in WALL_DOMAINS)
+    cell_domains = list(WALL_DOMAINS) if devices > settings.web.server_cells_above else []
     base_layers = []
     if settings.web.tile_url:
         base_layers.append(dl.TileLayer(url=settings.web.tile_url))
     overlays = [
         dl.Overlay(
-            dl.GeoJSON(
+            dl.GeoJSON(id=f"wall-points-{domain}", pointToLayer=_fn("cellToLayer"))
+            if domain in cell_domains
+            else dl.GeoJSON(
                 id=f"wall-points-{domain}",
                 cluster=True,
                 zoomToBoundsOnClick=True,
-                superClusterOptions={"radius": 80, "maxZoom": 15},
+                superClusterOptions={"radius": CELL_PX, "maxZoom": CLUSTER_MAX_ZOOM},
                 pointToLayer=_fn("pointToLayer"),
                 clusterToLayer=_fn("clusterToLayer"),
                 hideout={"status": ""},
@@ -82,6 +90,7 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
             dcc.Store(id="wall-lang", data=lang),
             dcc.Store(id="wall-seen", data=None),
             dcc.Store(id="wall-layer-keys", data={}),
+            dcc.Store(id="wall-cell-domains", data=cell_domains),
             dcc.Interval(id="wall-tick", interval=settings.web.refresh_ms),
             dcc.Store(id="wall-tour", data=tour),
             dcc.Store(id="wall-pin"),
@@ -167,26 +176,40 @@ def register_callbacks(context) -> None:
     @callback(
         *outputs,
         Input("wall-tick", "n_intervals"),
+        Input("wall-map", "zoom"),
+        Input("wall-map", "bounds"),
         State("wall-seen", "data"),
         State("wall-layer-keys", "data"),
         State("wall-lang", "data"),
         State("wall-pin", "data"),
+        State("wall-cell-domains", "data"),
     )
-    def refresh(_n, seen, layer_keys, lang, pinned):
-        if seen == snapshots.current_key():
+    def refresh(_n, zoom, map_bounds, seen, layer_keys, lang, pinned, cell_domains):
+        cell_domains = cell_domains or []
+        moved = bool(ctx.triggered_prop_ids) and all(p.startswith("wall-map.") for p in ctx.triggered_prop_ids)
+        if moved and not cell_domains:
+            raise PreventUpdate  # the browser clusters every layer itself
+        if not moved and seen == snapshots.current_key():
             raise PreventUpdate  # nothing new: no query, nothing on the wire
         snap = snapshots.get()
         t = translator(lang)
         layer_keys = dict(layer_keys or {})
         urls, hideouts = [], []
+        view = _view_query(zoom, map_bounds)
         for domain in WALL_DOMAINS:
             layer = snap.layers[domain]
-            if layer_keys.get(domain) != layer.key:
-                layer_keys[domain] = layer.key
-                urls.append(f"/api/layers/points/{domain}.geojson?k={layer.key}")
-            else:
+            if domain in cell_domains:  # the cells of this view, fetched again when they or the view change
+                key, hideout = (f"k={cells_key(layer)}&{view}" if view else None), no_update
+            else:  # the features, fetched again when they change; statuses restyle them through hideout
+                key, hideout = f"k={layer.key}", {"status": layer.status}
+            if key is None or layer_keys.get(domain) == key:
                 urls.append(no_update)
-            hideouts.append({"status": layer.status})
+            else:
+                layer_keys[domain] = key
+                urls.append(f"/api/layers/points/{domain}.geojson?{key}")
+            hideouts.append(hideout)
+        if moved:  # only the cells follow the view; the rest waits for the next tick
+            return (no_update, layer_keys, no_update, *urls, *hideouts, *[no_update] * 7)
         alert_url = no_update
         if layer_keys.get("alerts") != snap.alert_layer.key:
             layer_keys["alerts"] = snap.alert_layer.key
@@ -235,6 +258,16 @@ def register_callbacks(context) -> None:
         Output("wall-clock", "children"),
         Input("wall-tick", "n_intervals"),
     )
+
+
+def _view_query(zoom, map_bounds) -> str:
+    """The map's view as the cell layer's query (`z`, `bbox`), rounded so that the same view asks the same;
+    empty before the map has said its view. dash-leaflet's bounds are [[south, west], [north, east]]."""
+    try:
+        (south, west), (north, east) = map_bounds
+        return f"z={float(zoom):g}&bbox={west:.4f},{south:.4f},{east:.4f},{north:.4f}"
+    except (TypeError, ValueError):
+        return ""
 
 
 def _number(value, digits: int = 0, scale: float = 1.0) -> str | None:

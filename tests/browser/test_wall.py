@@ -9,6 +9,15 @@ import pytest
 from tests.browser.conftest import LIANCHI, health, send, signed_in, wait_until, wall_display
 
 pytestmark = pytest.mark.browser
+# Where a cell or gauge is drawn inside the map's frame (the map flies to a pinned alert, so one may be off it).
+ON_SCREEN_GAUGE = """() => {
+    const frame = document.getElementById('wall-map').getBoundingClientRect();
+    for (const el of document.querySelectorAll('#wall-map .cluster, #wall-map path.pt')) {
+        const r = el.getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;
+        if (r.width && x > frame.left && x < frame.right && y > frame.top && y < frame.bottom) return [x, y];
+    }
+    return [frame.x + frame.width / 2, frame.y + frame.height / 2];
+}"""
 
 
 def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, publisher, chromium, output_dir):
@@ -183,3 +192,48 @@ def test_the_wall_tours_the_districts_and_pins_a_new_red_alert_until_acknowledge
     assert not errors, errors
     page.close()
     duty.close()
+
+
+@pytest.mark.app_env(CITYOPS_WEB__SERVER_CELLS_ABOVE="100")
+def test_a_city_too_large_for_the_browser_is_drawn_from_server_cells_that_follow_the_view(app, publisher, chromium,
+                                                                                            output_dir):  # fmt: skip
+    # 400 gauges in a 20 × 20 grid around the city centre, past the line (100) where the server gathers them.
+    for n in range(400):
+        send(publisher, f"test/flood/entity/g{n}", {
+            "type": "entity", "id": f"g{n}", "domain": "flood", "kind": "river_gauge", "name": f"gauge {n}",
+            "lon": LIANCHI[0] + ((n % 20) - 10) * 0.004, "lat": LIANCHI[1] + ((n // 20) - 10) * 0.004,
+            "attributes": {"levels": {"metric": "water_level", "yellow": 10, "red": 12}}})  # fmt: skip
+        send(publisher, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}",
+                                                  "values": {"water_level": 5}})  # fmt: skip
+    wait_until(lambda: health(app)["entities"] == 400, 20, "400 gauges stored")
+    page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/layers/points/flood" in r.url else None)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
+    wait_until(lambda: page.locator(".cluster-k").count() > 0, 15, "cells of healthy gauges")
+    assert all("z=" in url and "bbox=" in url for url in asked), asked  # never the whole layer
+    counts = page.locator(".cluster-k span").all_inner_texts()
+    assert sum(int(c) for c in counts) + page.locator("path.pt-k").count() == 400, counts
+
+    # One gauge crosses its red level: its cell turns red with the next refresh.
+    send(publisher, "test/flood/obs/g210", {"type": "observation", "entity": "g210", "values": {"water_level": 12.7}})
+    wait_until(lambda: page.locator(".cluster-r, path.pt-r").count() == 1, 10, "the red gauge's cell turns red")
+
+    # Zoomed in on the centre, the server sends the gauges in view as themselves, each clickable through.
+    before = len(asked)
+    for _ in range(20):  # the mouse wheel over the gauges, as an operator zooms in
+        if page.locator(".cluster").count() == 0:
+            break
+        x, y = page.evaluate(ON_SCREEN_GAUGE)
+        page.mouse.move(x, y)
+        page.mouse.wheel(0, -300)
+        page.wait_for_timeout(400)
+    wait_until(lambda: page.locator("path.pt-k").count() > 0 and page.locator(".cluster").count() == 0, 15,
+               "single gauges drawn when zoomed in")  # fmt: skip
+    assert len(asked) > before, "the view's change asked for its cells"
+    assert page.locator("path.pt-r").count() <= 1
+    page.screenshot(path=output_dir / "screenshots" / "wall-server-cells.png")
+    assert not errors, errors
+    page.close()
