@@ -26,7 +26,7 @@ test: $(STAMP) system-deps-test
 	mkdir -p $(OUT)/tmp
 	TMPDIR=$(CURDIR)/$(OUT)/tmp $(BIN)/pytest -q -p no:cacheprovider tests
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps-test
 	$(BIN)/python -m bench.run BENCHMARKS.md
 
 lint: $(STAMP)

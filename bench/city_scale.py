@@ -15,21 +15,17 @@ not wait minutes for the registry to be published again) and Chromium opens the 
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
+from bench.server import Server, chromium
 from cityops import PROJECT_ROOT
 from cityops.broker import free_port, wait_for_port
 from cityops.cli import DEMO_CONFIG
@@ -37,9 +33,7 @@ from cityops.config import load
 from feeds.simulator.city import DemoCity
 from layers.regions import RegionIndex
 from store.database import Store
-from tests.browser.conftest import http_session
 
-CHROMIUM = "/usr/bin/chromium"
 DOMAINS = ("traffic", "flood", "fire", "security")
 DRAWN = """() => document.querySelectorAll('.leaflet-marker-pane .cluster, .leaflet-overlay-pane path.pt').length"""
 
@@ -67,67 +61,6 @@ def _fill(folder: Path, entities: int, observations: int) -> int:
     )
     store.close()
     return len(described)
-
-
-class Server:
-    def __init__(self, folder: Path, entities: int, rate: int):
-        self.web_port, self.mqtt_port = free_port(), free_port()
-        self.env = {
-            **os.environ,
-            "CITYOPS_STORE__PATH": str(folder / "cityops.duckdb"),
-            "CITYOPS_AUTH__PATH": str(folder / "accounts.sqlite"),
-            "CITYOPS_BROKER__DATA_DIR": str(folder / "broker"),
-            "CITYOPS_WEB__PORT": str(self.web_port),
-            "CITYOPS_MQTT__PORT": str(self.mqtt_port),
-            "CITYOPS_SIMULATOR__ENTITIES": str(entities),
-            "CITYOPS_SIMULATOR__RATE": str(rate),
-        }
-        self.log = open(folder / "cityops.log", "wb")  # noqa: SIM115 — closed in stop()
-        self.process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "run", "--demo"], cwd=PROJECT_ROOT,
-                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
-        self.rss_mb: list[float] = []
-        self._session = None
-        self._sampling = threading.Event()
-        self._sampling.set()
-        threading.Thread(target=self._sample, daemon=True).start()
-        deadline = time.monotonic() + 300
-        while not _listening(self.web_port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"cityops did not start: {(folder / 'cityops.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-
-    def stored_entities(self) -> int:
-        if self._session is None:
-            self._session = http_session(self.web_port, "supervisor")[0]
-        with self._session.open(f"http://127.0.0.1:{self.web_port}/api/health", timeout=30) as response:
-            return json.loads(response.read())["entities"]
-
-    def _sample(self) -> None:
-        while self._sampling.is_set() and self.process.poll() is None:
-            try:
-                with open(f"/proc/{self.process.pid}/status") as f:
-                    kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
-                self.rss_mb.append(kb / 1024)
-            except (OSError, StopIteration):
-                pass
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        self._sampling.clear()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-
-def _listening(port: int) -> bool:
-    try:
-        wait_for_port(port, timeout=0.1)
-        return True
-    except TimeoutError:
-        return False
 
 
 def _first_render(page, url: str, layer_part: str, expected: int = len(DOMAINS), timeout_s: float = 120
@@ -186,11 +119,13 @@ def _inlined_baseline(source: str, folder: Path) -> subprocess.Popen:
     return process
 
 
+def _p95(values: list[float]) -> float:
+    return sorted(values)[int(0.95 * (len(values) - 1))]
+
+
 def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_000, watch_s: int = 30,
         browser=None) -> list[dict]:  # fmt: skip
     """`browser`: a Playwright Chromium to use (the tests' own); by default one is launched."""
-    from playwright.sync_api import sync_playwright
-
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         began = time.perf_counter()
@@ -199,30 +134,29 @@ def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_0
         server = Server(folder, entities, rate)
         try:
             began = time.perf_counter()
-            while server.stored_entities() < described:  # the simulator describes every device first
+            while server.health()["entities"] < described:  # the simulator describes every device first
                 if time.perf_counter() - began > 900:
-                    raise RuntimeError(f"only {server.stored_entities():,} of {described:,} devices after 900 s")
+                    raise RuntimeError(f"only {server.health()['entities']:,} of {described:,} devices after 900 s")
                 time.sleep(2)
             registered_s = time.perf_counter() - began
             time.sleep(10)  # readings flowing
-            base = f"http://127.0.0.1:{server.web_port}"
-            with contextlib.ExitStack() as stack:
-                if browser is None:
-                    playwright = stack.enter_context(sync_playwright())
-                    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-                    stack.callback(browser.close)
+            base = server.base
+            with chromium(browser) as browser:
                 page = browser.new_page(viewport={"width": 1920, "height": 1080})
                 render_s, layer_bytes = _first_render(page, f"{base}/wall?token=demo-wall", "/api/layers/points/")
                 page.evaluate("""() => { window.longest = 0; new PerformanceObserver(list => { for (const e of
                     list.getEntries()) window.longest = Math.max(window.longest, e.duration); })
                     .observe({entryTypes: ['longtask']}); }""")
-                updates: list[tuple[int, float]] = []
+                updates: list[tuple[int, float]] = []  # the refresh callback's answers
+                fetches: list[tuple[int, float]] = []  # the point layers (cells) they made the map fetch
 
                 def on_update(response) -> None:
-                    if "/_dash-update-component" in response.url and response.status == 200:
-                        timing = response.request.timing
-                        size = int(response.headers.get("content-length") or len(response.body()))
-                        updates.append((size, timing["responseStart"] - timing["requestStart"]))
+                    into = updates if "/_dash-update-component" in response.url else fetches
+                    if (into is fetches and "/api/layers/points/" not in response.url) or response.status != 200:
+                        return
+                    timing = response.request.timing
+                    size = int(response.headers.get("content-length") or len(response.body()))
+                    into.append((size, timing["responseStart"] - timing["requestStart"]))
 
                 page.on("response", on_update)
                 page.wait_for_timeout(watch_s * 1000)
@@ -241,18 +175,19 @@ def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_0
         finally:
             server.stop()
         rss = server.rss_mb
-    sizes = [s for s, _ in updates] or [0]
-    server_ms = [ms for _, ms in updates] or [0.0]
+    sizes, server_ms = [s for s, _ in updates] or [0], [ms for _, ms in updates] or [0.0]
+    fetch_sizes, fetch_ms = [s for s, _ in fetches] or [0], [ms for _, ms in fetches] or [0.0]
     full = entities == 100_000 and observations == 10_000_000
-    size_p95 = sorted(sizes)[int(0.95 * (len(sizes) - 1))]
-    ms_p95 = sorted(server_ms)[int(0.95 * (len(server_ms) - 1))]
+    size_p95 = max(_p95(sizes), _p95(fetch_sizes))
+    ms_p95 = max(_p95(server_ms), _p95(fetch_ms))
     map_row = {
         "name": "Map with 100,000 entities",
-        "figure": f"first render {render_s:.1f} s ({layer_bytes / 1e6:.1f} MB of layers); live updates "
-        f"{statistics.median(sizes) / 1e3:.0f} KB median, {size_p95 / 1e3:.0f} KB p95, server "
-        f"{statistics.median(server_ms):.0f} ms median, {ms_p95:.0f} ms p95 ({len(updates)} updates in {watch_s} s "
-        f"at {rate} msg/s); longest main-thread task {longest_task:.0f} ms; {still_drawn:,} clusters and points "
-        "drawn",
+        "figure": f"first render {render_s:.1f} s ({layer_bytes / 1e3:,.0f} KB of layers); live updates: refresh "
+        f"{statistics.median(sizes) / 1e3:.1f} KB median, {_p95(sizes) / 1e3:.1f} KB p95, server "
+        f"{statistics.median(server_ms):.0f} ms median, {_p95(server_ms):.0f} ms p95 ({len(updates)} in {watch_s} s "
+        f"at {rate} msg/s), cells fetched {len(fetches)} times, {_p95(fetch_sizes) / 1e3:.1f} KB p95, server "
+        f"{_p95(fetch_ms):.0f} ms p95; longest main-thread task {longest_task:.0f} ms; {still_drawn:,} cells and "
+        "points drawn",
         "target": "first render ≤ 3 s; each update ≤ 100 KB and ≤ 100 ms on the server; stays interactive",
         "met": (render_s <= 3 and size_p95 <= 100_000 and ms_p95 <= 100) if full else None,
         "baseline": f"the layers inlined in the layout: first render {baseline_s:.1f} s "
@@ -260,9 +195,10 @@ def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_0
         "ratio": f"{baseline_s / render_s:.1f}× faster first render",
         "how": f"{entities:,} demo-city devices in four domains; the wall opened in headless Chromium "
         f"(1920×1080) with the display link, the simulator publishing {rate} readings/s; first render from "
-        "navigation to all four layers fetched and drawn; updates are the wall's refresh responses (Content-Length, "
-        "and the time "
-        f"from request sent to first byte) over {watch_s} s",
+        "navigation to all four layers fetched and drawn. With more than web.server_cells_above (50,000) devices the "
+        "server gathers each layer into cells for the wall's view (dashboard/cells.py). Updates are the wall's "
+        "refresh answers and the cells they made it fetch (Content-Length, and the time from request sent to first "
+        f"byte) over {watch_s} s; the target is judged on the larger p95 of the two",
     }
     memory_row = {
         "name": "Memory",

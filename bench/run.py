@@ -13,9 +13,10 @@ from pathlib import Path
 
 import duckdb
 
-from bench import city_scale, history, ingest, rules
+from bench import city_scale, clients, history, ingest, rules, wall_latency
 
-BENCHMARKS = [ingest.run, rules.run, city_scale.run, history.run]  # each returns a row, or a list of rows
+# Each returns a row, or a list of rows; in the order of the table.
+BENCHMARKS = [ingest.run, wall_latency.run, rules.run, city_scale.run, clients.run, history.run]
 
 
 def machine() -> str:

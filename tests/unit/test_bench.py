@@ -1,6 +1,6 @@
 """The benchmarks still run (at a tiny size; `make bench` measures them at full size). No timing is asserted."""
 
-from bench import city_scale, history, ingest, rules
+from bench import city_scale, clients, history, ingest, rules, wall_latency
 from bench.run import report
 
 
@@ -29,3 +29,16 @@ def test_city_scale_benchmark_runs_the_real_wall_in_chromium_and_reports(chromiu
     assert map_row["met"] is None and memory_row["met"] is None
     assert "first render" in map_row["figure"] and "inlined" in map_row["baseline"]
     assert "peak RSS" in memory_row["figure"]
+
+
+def test_wall_latency_benchmark_sees_its_probes_on_the_real_wall(chromium):
+    result = wall_latency.run(entities=200, rate=100, watch_s=4, browser=chromium)
+    assert result["met"] is None
+    assert "p95" in result["figure"] and " 0 never" in result["figure"], result["figure"]
+
+
+def test_clients_benchmark_runs_against_the_real_app_without_errors():
+    result = clients.run(clients=3, entities=200, rate=100, seconds=6)
+    assert result["met"] is None
+    assert " 0 errors" in result["figure"] and "1 client" in result["baseline"], result
+    assert "answered in full" in result["figure"] and "(0 answered in full)" not in result["figure"], result

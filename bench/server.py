@@ -1,0 +1,104 @@
+"""`cityops run --demo` as its own process, for the benchmarks that measure it from outside: its ports, its RSS
+sampled every half second, and a signed-in HTTP session to ask its health."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from cityops import PROJECT_ROOT
+from cityops.broker import free_port, wait_for_port
+from tests.browser.conftest import http_session
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+
+
+class Server:
+    def __init__(self, folder: Path, entities: int, rate: int, start_timeout_s: float = 300):
+        """The demo city with `entities` simulated devices publishing `rate` readings a second, its store, accounts
+        and broker in `folder`."""
+        self.folder = folder
+        self.web_port, self.mqtt_port = free_port(), free_port()
+        self.base = f"http://127.0.0.1:{self.web_port}"
+        self.env = {
+            **os.environ,
+            "CITYOPS_STORE__PATH": str(folder / "cityops.duckdb"),
+            "CITYOPS_AUTH__PATH": str(folder / "accounts.sqlite"),
+            "CITYOPS_BROKER__DATA_DIR": str(folder / "broker"),
+            "CITYOPS_BROKER__KIND": "mosquitto",  # measured on the real broker; fails at start-up without it
+            "CITYOPS_WEB__PORT": str(self.web_port),
+            "CITYOPS_MQTT__PORT": str(self.mqtt_port),
+            "CITYOPS_SIMULATOR__ENTITIES": str(entities),
+            "CITYOPS_SIMULATOR__RATE": str(rate),
+        }
+        self.log = open(folder / "cityops.log", "wb")  # noqa: SIM115 — closed in stop()
+        self.process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "run", "--demo"], cwd=PROJECT_ROOT,
+                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        self.rss_mb: list[float] = []
+        self._session = None
+        self._sampling = threading.Event()
+        self._sampling.set()
+        threading.Thread(target=self._sample, daemon=True).start()
+        deadline = time.monotonic() + start_timeout_s
+        while not _listening(self.web_port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"cityops did not start: {(folder / 'cityops.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+
+    def health(self) -> dict:
+        if self._session is None:
+            self._session = http_session(self.web_port, "supervisor")[0]
+        with self._session.open(f"{self.base}/api/health", timeout=30) as response:
+            return json.loads(response.read())
+
+    def _sample(self) -> None:
+        while self._sampling.is_set() and self.process.poll() is None:
+            try:
+                with open(f"/proc/{self.process.pid}/status") as f:
+                    kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+                self.rss_mb.append(kb / 1024)
+            except (OSError, StopIteration):
+                pass
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self._sampling.clear()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def _listening(port: int) -> bool:
+    try:
+        wait_for_port(port, timeout=0.1)
+        return True
+    except TimeoutError:
+        return False
+
+
+@contextlib.contextmanager
+def chromium(browser=None) -> Iterator:
+    """The browser to measure in: `browser` when given (the tests' own: Playwright's sync API starts once in a
+    process), otherwise a headless Debian Chromium launched for the benchmark, with the tests' quiet flags."""
+    if browser is not None:
+        yield browser
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
