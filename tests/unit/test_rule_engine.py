@@ -214,6 +214,30 @@ when: {threshold: {metric: level, above: attr.warning_level}}
     assert [a["subject_id"] for a in c.alerts()] == ["f:low"]
 
 
+def test_a_device_described_again_unchanged_keeps_the_entity_table_and_a_change_is_used(city):
+    c = city(
+        rule("""
+id: over-warning
+select: {kind: river_gauge}
+when: {threshold: {metric: level, above: attr.warning_level}}
+""")
+    )
+    c.entity("g1", warning_level=15.0)
+    c.entity("g2", warning_level=15.0)
+    c.value("g1", level=8.0)
+    table = c.engine._entity_table()
+    c.entity("g1", warning_level=15.0)  # as NGSI feeds do with every message: nothing changed
+    c.value("g1", level=9.0)
+    assert c.engine._entity_table() is table, "the table was rebuilt for a description that changed nothing"
+    c.entity("g1", warning_level=5.0)  # the threshold moved: the next reading is judged by it
+    c.value("g1", level=9.0)
+    assert c.engine._entity_table() is not table
+    assert [a["subject_id"] for a in c.alerts()] == ["f:g1"]
+    c.entity("g3", warning_level=1.0)  # a new device
+    c.value("g3", level=2.0)
+    assert [a["subject_id"] for a in c.alerts()] == ["f:g1", "f:g3"]
+
+
 def test_no_data(city):
     c = city(
         rule("""
