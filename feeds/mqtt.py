@@ -27,6 +27,14 @@ log = logging.getLogger(__name__)
 TOPICS_REMEMBERED = 200_000
 
 
+def _matches(subscription: str, topic: str) -> bool:
+    """MQTT topic matching, with the common `prefix/#` answered by comparing strings: at 100,000 devices a city
+    has more topics than are remembered, and paho's general matcher was a fifth of the ingest thread's time."""
+    if subscription.endswith("/#") and "+" not in subscription and "#" not in subscription[:-2]:
+        return topic.startswith(subscription[:-1]) or topic == subscription[:-2]
+    return mqtt.topic_matches_sub(subscription, topic)
+
+
 @dataclass(frozen=True)
 class MqttFeed:
     """An MQTT feed: the topics it claims and how its payloads decode."""
@@ -136,7 +144,7 @@ class MqttIngest:
             return self._feed_of_topic[topic]
         except KeyError:
             pass
-        found = next((f for f in self.feeds if any(mqtt.topic_matches_sub(s, topic) for s in f.topics)), None)
+        found = next((f for f in self.feeds if any(_matches(s, topic) for s in f.topics)), None)
         if len(self._feed_of_topic) >= TOPICS_REMEMBERED:
             self._feed_of_topic.clear()
         self._feed_of_topic[topic] = found
