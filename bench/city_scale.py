@@ -30,7 +30,7 @@ from cityops import PROJECT_ROOT
 from cityops.broker import free_port, wait_for_port
 from cityops.cli import DEMO_CONFIG
 from cityops.config import load
-from feeds.simulator.city import DemoCity
+from cityops.runtime import demo_city
 from layers.regions import RegionIndex
 from store.database import Store
 
@@ -42,9 +42,8 @@ def _fill(folder: Path, entities: int, observations: int) -> int:
     """History for the demo city's devices, written directly; returns how many devices the simulator will describe
     (the same seed places the same devices)."""
     settings = load(DEMO_CONFIG)
-    sim = settings.simulator
-    city = DemoCity(RegionIndex.from_file(settings.city.regions), entities=entities, seed=sim.seed,
-                    prefix=sim.topic_prefix, cycle_s=sim.scenario_cycle_s, timezone=settings.city.timezone)  # fmt: skip
+    settings.simulator.entities = entities
+    city = demo_city(settings, RegionIndex.from_file(settings.city.regions))
     described = [f"demo-{domain}:{entity_id}" for entity_id, domain, bureau in
                  zip(city.ids, city.domains, city.bureau, strict=True) if not bureau]  # fmt: skip
     store = Store(folder / "cityops.duckdb")

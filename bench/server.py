@@ -1,5 +1,7 @@
 """`cityops run --demo` as its own process, for the benchmarks that measure it from outside: its ports, its RSS
-sampled every half second, and a signed-in HTTP session to ask its health."""
+sampled every half second, and a signed-in HTTP session to ask its health. The demo city's messages come from
+`cityops simulate`, a process of its own, as a city's systems would send them: the load generator does not share
+the interpreter it loads."""
 
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class Server:
             "CITYOPS_MQTT__PORT": str(self.mqtt_port),
             "CITYOPS_SIMULATOR__ENTITIES": str(entities),
             "CITYOPS_SIMULATOR__RATE": str(rate),
+            "CITYOPS_SIMULATOR__PUBLISH": "false",  # `cityops simulate` publishes
         }
         self.log = open(folder / "cityops.log", "wb")  # noqa: SIM115 — closed in stop()
         self.process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "run", "--demo"], cwd=PROJECT_ROOT,
@@ -46,12 +49,15 @@ class Server:
         self._sampling = threading.Event()
         self._sampling.set()
         threading.Thread(target=self._sample, daemon=True).start()
+        self.simulator: subprocess.Popen | None = None
         deadline = time.monotonic() + start_timeout_s
         while not _listening(self.web_port):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"cityops did not start: {(folder / 'cityops.log').read_text()[-2000:]}")
             time.sleep(0.2)
+        self.simulator = subprocess.Popen([sys.executable, "-m", "cityops.cli", "simulate", "--demo"], cwd=PROJECT_ROOT,
+                                          env=self.env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
 
     def health(self) -> dict:
         if self._session is None:
@@ -71,11 +77,14 @@ class Server:
 
     def stop(self) -> None:
         self._sampling.clear()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        for process in (self.simulator, self.process):
+            if process is None:
+                continue
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
         self.log.close()
 
 

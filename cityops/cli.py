@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, help="the configuration file (TOML)")
     source.add_argument("--demo", action="store_true", help="the embedded demo city: broker, simulator, all")
+    simulate = sub.add_parser("simulate", help="publish the demo city to the configured broker from a process of "
+                              "its own (a load test; run CityOps with simulator.publish = false)")  # fmt: skip
+    where = simulate.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", type=Path, help="the configuration whose broker and simulator to use")
+    where.add_argument("--demo", action="store_true", help="the demo city's")
     check = sub.add_parser("config-check", help="validate a configuration file and exit")
     check.add_argument("config", type=Path)
     rules = sub.add_parser("rules", help="check rule files")
@@ -65,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "config-check":
         print(f"{path}: OK ({len(settings.feeds)} feeds)")
+        return 0
+    if args.command == "simulate":
+        from cityops.runtime import simulate
+
+        simulate(settings)
         return 0
     from alerts.rules import RuleError
     from cityops.runtime import serve

@@ -239,6 +239,9 @@ class SimulatorSettings(Section):
     seed: int = 7
     topic_prefix: str = "baoding"
     scenario_cycle_s: Annotated[int, Field(ge=60)] = 1_200  # the rainstorm & incidents come round this often
+    # `run` publishes the demo city's MQTT messages itself; false when `cityops simulate` does it from a process of
+    # its own (a load test, so that the load does not share CityOps' interpreter).
+    publish: bool = True
 
 
 Minutes = Annotated[float, Field(gt=0)]

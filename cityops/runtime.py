@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -138,12 +139,9 @@ def start(settings: Settings) -> Runtime:
     runtime.control.start()
     city = None
     if settings.simulator.enabled:
-        from feeds.simulator.city import DemoCity
         from feeds.simulator.sources import DemoSources, SourceServer
 
-        sim = settings.simulator
-        city = DemoCity(regions, entities=sim.entities, seed=sim.seed, prefix=sim.topic_prefix,
-                        cycle_s=sim.scenario_cycle_s, timezone=settings.city.timezone)  # fmt: skip
+        city = demo_city(settings, regions)
         runtime.sources = SourceServer(DemoSources(city))
         runtime.sources.start()
         log.info("demo city's HTTP sources on %s", runtime.sources.url)
@@ -213,12 +211,39 @@ def start(settings: Settings) -> Runtime:
             replay.start()
             runtime.replays.append(replay)
 
-    if city is not None:
+    if city is not None and settings.simulator.publish:
         from feeds.simulator.publisher import Publisher
 
         runtime.simulator = Publisher(city, host=host, port=port, rate=settings.simulator.rate, protocol=protocol)
         runtime.simulator.start()
     return runtime
+
+
+def demo_city(settings: Settings, regions: RegionIndex):
+    """The simulated city of the `simulator` settings (feeds.simulator.city.DemoCity)."""
+    from feeds.simulator.city import DemoCity
+
+    sim = settings.simulator
+    return DemoCity(regions, entities=sim.entities, seed=sim.seed, prefix=sim.topic_prefix,
+                    cycle_s=sim.scenario_cycle_s, timezone=settings.city.timezone)  # fmt: skip
+
+
+def simulate(settings: Settings) -> None:
+    """Publish the demo city to the configured broker until Ctrl-C or SIGTERM, from this process."""
+    from feeds.simulator.publisher import Publisher
+
+    city = demo_city(settings, RegionIndex.from_file(settings.city.regions))
+    mqtt = settings.mqtt
+    publisher = Publisher(city, host=mqtt.host, port=mqtt.port, rate=settings.simulator.rate, protocol=mqtt.protocol)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    publisher.start()
+    log.info("publishing the demo city (%s devices, %s messages/s) to %s:%s", f"{len(city.ids):,}",
+             settings.simulator.rate, mqtt.host, mqtt.port)  # fmt: skip
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C
+        stopping.wait()
+    publisher.stop()
+    log.info("published %s messages (%s failed)", f"{publisher.sent:,}", f"{publisher.failed:,}")
 
 
 def serve(settings: Settings) -> None:

@@ -160,6 +160,7 @@ def create_app(
             "events": queries.count(store, "events"),
             "dead_letters": queries.count(store, "dead_letters"),
             "writer": None if writer is None else writer.stats(),
+            "snapshot": snapshots.stats(),
             "feed_changes": [
                 {"id": r.feed_id, "ts": r.ts.isoformat(), "state": r.state, "reason": r.reason}
                 for r in feed_log.changes(store, datetime.now(UTC) - timedelta(days=1)).itertuples(index=False)

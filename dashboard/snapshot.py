@@ -89,6 +89,7 @@ class Snapshots:
         self._made_at = 0.0
         self._version = -1
         self._computed = 0
+        self._took_s = 0.0
         self._refresher: threading.Thread | None = None
         self._asked = threading.Event()
         self._last_asked = time.monotonic()
@@ -114,15 +115,26 @@ class Snapshots:
                 self._refresher.start()
             return self._update()
 
+    def stats(self) -> dict:
+        """For the health report: how many snapshots were computed, how long the last took, and how old the one the
+        views show is (what it adds to the time from a reading to the screen)."""
+        return {
+            "computed": self._computed,
+            "last_ms": round(self._took_s * 1000, 1),
+            "age_s": round(time.monotonic() - self._made_at, 2) if self._current is not None else None,
+        }
+
     def _update(self) -> Snapshot:
         fresh = time.monotonic() - self._made_at < AGE_LIMIT_S
         if self._current is not None and fresh and self._version == self.store.data_version:
             return self._current
         version = self.store.data_version
+        began = time.monotonic()
         self._computed += 1
         self._current = self._compute(f"{version}.{self._computed}")
         self._version = version
         self._made_at = time.monotonic()
+        self._took_s = self._made_at - began
         return self._current
 
     def _refresh(self) -> None:
@@ -131,7 +143,6 @@ class Snapshots:
             if time.monotonic() - self._last_asked > IDLE_S:
                 self._asked.wait()
             self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S)
-            began = time.monotonic()
             try:
                 with self._lock:
                     self._update()
@@ -139,7 +150,7 @@ class Snapshots:
                 return  # the store was closed: the app is stopping
             except Exception:  # the store failing (a full disk): the tabs keep the last snapshot, and we try again
                 log.exception("computing the wall's snapshot failed")
-            time.sleep(max(MIN_GAP_S, 2 * (time.monotonic() - began)))
+            time.sleep(max(MIN_GAP_S, 2 * self._took_s))
 
     def _compute(self, key: str) -> Snapshot:
         now = datetime.now(UTC)
