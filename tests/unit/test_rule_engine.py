@@ -197,14 +197,15 @@ def test_flapping_for_an_hour_opens_at_most_one_alert(city):
     assert c2.timeline(alert["id"]).count("clear") == 6
 
 
-def test_threshold_from_each_entitys_own_attribute(city):
-    c = city(
-        rule("""
+OVER_WARNING = """
 id: over-warning
 select: {kind: river_gauge}
 when: {threshold: {metric: level, above: attr.warning_level}}
-""")
-    )
+"""
+
+
+def test_threshold_from_each_entitys_own_attribute(city):
+    c = city(rule(OVER_WARNING))
     c.entity("low", warning_level=5.0)
     c.entity("high", warning_level=15.0)
     c.entity("none")  # no attribute: the rule does not apply
@@ -215,13 +216,7 @@ when: {threshold: {metric: level, above: attr.warning_level}}
 
 
 def test_a_device_described_again_unchanged_keeps_the_entity_table_and_a_change_is_used(city):
-    c = city(
-        rule("""
-id: over-warning
-select: {kind: river_gauge}
-when: {threshold: {metric: level, above: attr.warning_level}}
-""")
-    )
+    c = city(rule(OVER_WARNING))
     c.entity("g1", warning_level=15.0)
     c.entity("g2", warning_level=15.0)
     c.value("g1", level=8.0)
