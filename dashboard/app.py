@@ -59,6 +59,7 @@ def create_app(
         timezone=settings.city.timezone,
         time_limits=time_limits,
     )
+    snapshots.start()
     context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops, accounts, writer)
     guard = auth.Guard(accounts, settings)
     t = translator(settings.web.language)

@@ -110,10 +110,15 @@ class Snapshots:
         if latest is not None and not current:
             return latest
         with self._lock:
-            if self._refresher is None:
-                self._refresher = threading.Thread(target=self._refresh, name="cityops-snapshots", daemon=True)
-                self._refresher.start()
+            self.start()
             return self._update()
+
+    def start(self) -> None:
+        """Start computing in the background, so that the first tab to open does not wait for the first snapshot
+        (at 100,000 devices under load it took 5 s)."""
+        if self._refresher is None:
+            self._refresher = threading.Thread(target=self._refresh, name="cityops-snapshots", daemon=True)
+            self._refresher.start()
 
     def stats(self) -> dict:
         """For the health report: how many snapshots were computed, how long the last took, and how old the one the
