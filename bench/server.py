@@ -23,9 +23,9 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 
 class Server:
-    def __init__(self, folder: Path, entities: int, rate: int, start_timeout_s: float = 300):
+    def __init__(self, folder: Path, entities: int, rate: int, env: dict | None = None, start_timeout_s: float = 300):
         """The demo city with `entities` simulated devices publishing `rate` readings a second, its store, accounts
-        and broker in `folder`."""
+        and broker in `folder`; `env`: CITYOPS_* settings of the benchmark's own."""
         self.folder = folder
         self.web_port, self.mqtt_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.web_port}"
@@ -40,6 +40,7 @@ class Server:
             "CITYOPS_SIMULATOR__ENTITIES": str(entities),
             "CITYOPS_SIMULATOR__RATE": str(rate),
             "CITYOPS_SIMULATOR__PUBLISH": "false",  # `cityops simulate` publishes
+            **(env or {}),
         }
         self.log = open(folder / "cityops.log", "wb")  # noqa: SIM115 — closed in stop()
         self.process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "run", "--demo"], cwd=PROJECT_ROOT,

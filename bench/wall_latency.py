@@ -58,11 +58,9 @@ def _probe(n: int) -> tuple[str, bytes]:
     return f"baoding/flood/event/probe-{n}", json.dumps(body).encode()
 
 
-def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=None) -> dict:
-    """`browser`: a Playwright Chromium to use (the tests' own); by default one is launched."""
-    rng = random.Random(3)
-    with tempfile.TemporaryDirectory() as tmp, chromium(browser) as browser:
-        server = Server(Path(tmp), entities, rate)
+def _measure(browser, entities: int, rate: int, watch_s: int, refresh_ms: int, rng: random.Random) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp), entities, rate, env={"CITYOPS_WEB__REFRESH_MS": str(refresh_ms)})
         publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-probe", protocol=mqtt.MQTTv5)
         try:
             wait_for_devices(server, entities)
@@ -81,7 +79,8 @@ def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=Non
                 publisher.publish(topic, payload, qos=1)
                 n += 1
                 page.wait_for_timeout(rng.uniform(200, 600))  # never in step with the wall's tick
-            stored_rate = (server.health()["observations"] - stored_before) / (time.perf_counter() - began)
+            health = server.health()
+            stored_rate = (health["observations"] - stored_before) / (time.perf_counter() - began)
             page.wait_for_timeout(5_000)  # for the last probes
             seen = page.evaluate("() => window.seenAt")
             page.close()
@@ -90,25 +89,44 @@ def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=Non
             publisher.loop_stop()
             server.stop()
     latencies = [seen[k] - sent[k] for k in sent if k in seen]
-    missing = len(sent) - len(latencies)
     if not latencies:
         raise RuntimeError(f"none of {len(sent)} probes appeared on the wall")
     p50, p95, p99 = (_percentile(latencies, p) for p in (0.5, 0.95, 0.99))
+    return {"p50": p50, "p95": p95, "p99": p99, "max": max(latencies), "seen": len(latencies),
+            "missing": len(sent) - len(latencies), "stored_rate": stored_rate,
+            "snapshot_ms": health["snapshot"]["last_ms"]}  # fmt: skip
+
+
+def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=None) -> dict:
+    """At the demo's web.refresh_ms (1,000 ms) and, to show what the wall's poll costs, at half of it.
+    `browser`: a Playwright Chromium to use (the tests' own); by default one is launched."""
+    rng = random.Random(3)
+    with chromium(browser) as browser:
+        shipped = _measure(browser, entities, rate, watch_s, 1_000, rng)
+        halved = _measure(browser, entities, rate, watch_s, 500, rng)
+    m = shipped
     full = (entities, rate, watch_s) == (2_400, 1_000, 60)
     return {
         "name": "Publish → visible on /wall",
-        "figure": f"p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {max(latencies):.0f} ms "
-        f"({len(latencies)} probes seen, {missing} never; readings stored at {stored_rate:,.0f}/s meanwhile)",
+        "figure": f"p50 {m['p50']:.0f} ms, p95 {m['p95']:.0f} ms, p99 {m['p99']:.0f} ms, max {m['max']:.0f} ms "
+        f"({m['seen']} probes seen, {m['missing']} never; readings stored at {m['stored_rate']:,.0f}/s meanwhile; "
+        f"the wall's snapshot took {m['snapshot_ms']:.0f} ms)",
         "target": "p95 ≤ 1.5 s at 1,000 msg/s",
-        "met": (p95 <= 1500 and missing == 0 and stored_rate >= 900) if full else None,
-        "baseline": "—",
-        "ratio": "—",
-        "how": f"`cityops run --demo` with {entities:,} simulated devices publishing {rate:,} readings/s over its "
-        "embedded mosquitto; the wall open in headless Chromium (1920×1080) with the display link; probe events "
-        f"published over MQTT (QoS 1) every 0.2-0.6 s at random for {watch_s} s; latency from just before the "
-        "publish to the animation frame after the probe's title entered the wall's ticker (MutationObserver), on "
-        "the same clock. The wall asks for news every web.refresh_ms (1,000 ms in the demo): on average half of "
-        "that is spent waiting for the next tick",
+        "met": (m["p95"] <= 1500 and m["missing"] == 0 and m["stored_rate"] >= 900) if full else None,
+        "baseline": f"the wall polling twice as often (web.refresh_ms 500): p50 {halved['p50']:.0f} ms, p95 "
+        f"{halved['p95']:.0f} ms, p99 {halved['p99']:.0f} ms ({halved['missing']} never)",
+        "ratio": f"p95 {m['p95'] / halved['p95']:.2f}× the faster poll's",
+        "how": f"`cityops run --demo` with {entities:,} simulated devices publishing {rate:,} readings/s "
+        "(`cityops simulate`, a process of its own) over its embedded mosquitto; the wall open in headless Chromium "
+        "(1920×1080) with the display link; probe events published over MQTT (QoS 1) every 0.2-0.6 s at random "
+        f"for {watch_s} s; latency from just before the publish to the animation frame after the probe's title "
+        "entered the wall's ticker (MutationObserver), on the same clock; at the demo's web.refresh_ms (1,000 ms), "
+        "then on a new server at 500 ms",
+        "limits": "the wall's poll: it asks for news every web.refresh_ms, and on average half of that is spent "
+        "waiting for the next tick (compare the baseline). The rest is the writer's batch (up to 250 ms), the "
+        "snapshot thread (its compute, then a rest twice as long, at least 0.1 s) and the answer and its drawing. "
+        "To meet the target at the shipped interval the server must push news as it comes (server-sent events) "
+        "instead of being polled; not built yet",
     }
 
 
