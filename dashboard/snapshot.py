@@ -92,7 +92,7 @@ class Snapshots:
         self._took_s = 0.0
         self._refresher: threading.Thread | None = None
         self._asked = threading.Event()
-        self._last_asked = time.monotonic()
+        self._last_asked = float("-inf")  # nobody yet: after the first snapshot the thread waits for someone
         # Each domain's features with the fingerprint of what they were built from, kept between snapshots because
         # at city scale rebuilding them is most of a snapshot's cost.
         self._features: dict[str, tuple[int, list[dict], str, np.ndarray, np.ndarray]] = {}
@@ -144,10 +144,6 @@ class Snapshots:
 
     def _refresh(self) -> None:
         while True:
-            self._asked.clear()
-            if time.monotonic() - self._last_asked > IDLE_S:
-                self._asked.wait()
-            self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S)
             try:
                 with self._lock:
                     self._update()
@@ -156,6 +152,10 @@ class Snapshots:
             except Exception:  # the store failing (a full disk): the tabs keep the last snapshot, and we try again
                 log.exception("computing the wall's snapshot failed")
             time.sleep(max(MIN_GAP_S, 2 * self._took_s))
+            self._asked.clear()
+            if time.monotonic() - self._last_asked > IDLE_S:
+                self._asked.wait()  # nobody watches: nothing to compute until someone asks
+            self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S)
 
     def _compute(self, key: str) -> Snapshot:
         now = datetime.now(UTC)

@@ -20,6 +20,7 @@ from dashboard.minimap import bounds
 from dashboard.navigation import alert_href, region_href
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 from dashboard.timefmt import local_time
+from store import queries
 
 DOMAIN_LABELS = {
     "traffic": N_("Traffic"),
@@ -59,9 +60,9 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
     ]
     rotate_s = settings.web.wall_rotate_s
     # Too many devices to send whole and cluster in the browser: the server gathers them into cells for this
-    # wall's view. The choice is made when the wall loads (an open wall works either way if the city grows).
-    snap = context.snapshots.get()
-    devices = sum(len(snap.layers[d].features) for d in WALL_DOMAINS)
+    # wall's view. The choice is made when the wall loads (an open wall works either way if the city grows), from
+    # the store, since the latest snapshot may be from before the city's devices were described.
+    devices = queries.count(context.store, "entities")
     cell_domains = list(WALL_DOMAINS) if devices > settings.web.server_cells_above else []
     base_layers = []
     if settings.web.tile_url:

@@ -221,6 +221,9 @@ def test_a_city_too_large_for_the_browser_is_drawn_from_server_cells_that_follow
     send(publisher, "test/flood/obs/g210", {"type": "observation", "entity": "g210", "values": {"water_level": 12.7}})
     wait_until(lambda: page.locator(".cluster-r, path.pt-r").count() == 1, 10, "the red gauge's cell turns red")
 
+    # The red alert pins the wall on its district (a flight that would undo a zoom): zoom in after it has landed.
+    wait_until(lambda: "spotlight-pin" in page.locator("#wall-spotlight").get_attribute("class"), 15, "the pin")
+    page.wait_for_timeout(2_000)
     # Zoomed in on the centre, the server sends the gauges in view as themselves, each clickable through.
     before = len(asked)
     for _ in range(20):  # the mouse wheel over the gauges, as an operator zooms in
