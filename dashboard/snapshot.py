@@ -154,8 +154,9 @@ class Snapshots:
             time.sleep(max(MIN_GAP_S, 2 * self._took_s))
             self._asked.clear()
             if time.monotonic() - self._last_asked > IDLE_S:
-                self._asked.wait()  # nobody watches: nothing to compute until someone asks
-            self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S)
+                self._asked.wait()  # nobody watches: nothing to compute until someone asks, then at once
+            else:
+                self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S)
 
     def _compute(self, key: str) -> Snapshot:
         now = datetime.now(UTC)
