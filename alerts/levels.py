@@ -64,6 +64,18 @@ def statuses(value: np.ndarray, thresholds: dict[str, np.ndarray], below: np.nda
     return out
 
 
+def summarize_groups(ranks: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+    """`summarize` for many groups at once, as array operations: `ranks` are STATUS_RANK values, `groups` each
+    one's group number (0 to count - 1); returns each group's summary as a STATUS_RANK value."""
+    worst = np.full(count, -1, dtype=np.int16)
+    np.maximum.at(worst, groups, np.where(ranks >= STATUS_RANK["blue"], ranks, -1).astype(np.int16))
+    silent = np.bincount(groups, weights=np.isin(ranks, (STATUS_RANK["nodata"], STATUS_RANK["offline"])),
+                         minlength=count)  # fmt: skip
+    total = np.bincount(groups, minlength=count)
+    quiet = np.where(2 * silent >= total, STATUS_RANK["nodata"], STATUS_RANK["ok"])
+    return np.where(worst >= 0, worst, quiet)
+
+
 def status_of(value: float | None, levels: dict[str, Any] | None, *, fresh: bool, online: float | None) -> str:
     """A device's status: offline, no data (silent, or silent on the metric its levels name), or its colour."""
     if online is not None and online < 0.5:

@@ -66,6 +66,15 @@ class Server:
         with self._session.open(f"{self.base}/api/health", timeout=30) as response:
             return json.loads(response.read())
 
+    def wait_for_devices(self, count: int, timeout_s: float = 900) -> float:
+        """Seconds until the store holds `count` devices (the simulator describes every device first)."""
+        began = time.perf_counter()
+        while (stored := self.health()["entities"]) < count:
+            if time.perf_counter() - began > timeout_s:
+                raise RuntimeError(f"only {stored:,} of {count:,} devices after {timeout_s:.0f} s")
+            time.sleep(1)
+        return time.perf_counter() - began
+
     def _sample(self) -> None:
         while self._sampling.is_set() and self.process.poll() is None:
             try:
@@ -95,6 +104,12 @@ def _listening(port: int) -> bool:
         return True
     except TimeoutError:
         return False
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The value at fraction `p` of the sorted values (nearest rank); 0 for none."""
+    ordered = sorted(values) or [0.0]
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
 
 
 @contextlib.contextmanager

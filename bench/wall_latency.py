@@ -18,7 +18,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from bench.server import Server, chromium
+from bench.server import Server, chromium, percentile
 from dashboard.auth import DEMO_DISPLAY_TOKEN
 
 LIANCHI = (115.4906, 38.8581)
@@ -34,22 +34,6 @@ WATCH_TICKER = """() => {
 }"""
 
 
-def wait_for_devices(server: Server, entities: int, timeout_s: float = 900) -> float:
-    """Seconds until the simulator has described (nearly) all its devices and readings flow; the demo city keeps
-    a few percent of its devices for the bureaus' own feeds, which are not simulated."""
-    began = time.perf_counter()
-    while (stored := server.health()["entities"]) < 0.9 * entities:
-        if time.perf_counter() - began > timeout_s:
-            raise RuntimeError(f"only {stored:,} of {entities:,} devices after {timeout_s:.0f} s")
-        time.sleep(1)
-    return time.perf_counter() - began
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
-
-
 def _probe(n: int) -> tuple[str, bytes]:
     now = time.time()
     body = {"type": "event", "id": f"probe-{n}", "domain": "flood", "event_type": "probe",
@@ -63,7 +47,7 @@ def _measure(browser, entities: int, rate: int, watch_s: int, refresh_ms: int, r
         server = Server(Path(tmp), entities, rate, env={"CITYOPS_WEB__REFRESH_MS": str(refresh_ms)})
         publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-probe", protocol=mqtt.MQTTv5)
         try:
-            wait_for_devices(server, entities)
+            server.wait_for_devices(int(0.9 * entities))  # a few percent are the bureaus', not simulated
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.goto(f"{server.base}/wall?token={DEMO_DISPLAY_TOKEN}&lang=en")
             page.wait_for_selector("#wall-ticker li", timeout=60_000)
@@ -91,7 +75,7 @@ def _measure(browser, entities: int, rate: int, watch_s: int, refresh_ms: int, r
     latencies = [seen[k] - sent[k] for k in sent if k in seen]
     if not latencies:
         raise RuntimeError(f"none of {len(sent)} probes appeared on the wall")
-    p50, p95, p99 = (_percentile(latencies, p) for p in (0.5, 0.95, 0.99))
+    p50, p95, p99 = (percentile(latencies, p) for p in (0.5, 0.95, 0.99))
     return {"p50": p50, "p95": p95, "p99": p99, "max": max(latencies), "seen": len(latencies),
             "missing": len(sent) - len(latencies), "stored_rate": stored_rate,
             "snapshot_ms": health["snapshot"]["last_ms"]}  # fmt: skip

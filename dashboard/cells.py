@@ -11,12 +11,11 @@ point once the map is zoomed in past CLUSTER_MAX_ZOOM, is sent as itself.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
 
-from alerts.levels import STATUS_CODE, STATUS_RANK
+from alerts.levels import STATUS_CODE, STATUS_RANK, summarize_groups
 
 CELL_PX = 80  # the browser's cluster radius on the wall (superClusterOptions.radius)
 CLUSTER_MAX_ZOOM = 15  # closer than this, points are drawn as themselves, as the browser's clusters do …
@@ -26,8 +25,6 @@ _RANK_OF_CODE = np.full(128, -1, dtype=np.int8)
 for _status, _code in STATUS_CODE.items():
     _RANK_OF_CODE[ord(_code)] = STATUS_RANK[_status]
 _CODE_OF_RANK = {STATUS_RANK[s]: c for s, c in STATUS_CODE.items()}
-_WARNING = STATUS_RANK["blue"]  # this rank and above is a warning colour
-_SILENT = (STATUS_RANK["nodata"], STATUS_RANK["offline"])
 
 
 class View:
@@ -48,20 +45,25 @@ class View:
             raise ValueError("bbox must be west,south,east,north")
         return cls(float(zoom), *(float(p) for p in parts))
 
-    def __str__(self) -> str:
-        return f"{self.zoom:g}/{self.west:.4f},{self.south:.4f},{self.east:.4f},{self.north:.4f}"
+    @classmethod
+    def of_map(cls, zoom, bounds) -> View | None:
+        """From dash-leaflet's `zoom` and `bounds` ([[south, west], [north, east]]); None before the map has said
+        its view."""
+        try:
+            (south, west), (north, east) = bounds
+            return cls(float(zoom), west, south, east, north)
+        except (TypeError, ValueError):
+            return None
+
+    def query(self) -> str:
+        """As the layer URL asks for it (parse reads it back), rounded so that the same view asks the same."""
+        return f"z={self.zoom:g}&bbox={self.west:.4f},{self.south:.4f},{self.east:.4f},{self.north:.4f}"
 
     def padded(self) -> View:
         """Half a view more on every side, so that a small pan needs nothing new."""
         dx, dy = (self.east - self.west) / 2, (self.north - self.south) / 2
         return View(self.zoom, max(-180, self.west - dx), max(-90, self.south - dy), min(180, self.east + dx),
                     min(90, self.north + dy))  # fmt: skip
-
-
-def cells_key(layer) -> str:
-    """Changes when a layer's points or their statuses do: what a wall's cell URL carries, so that it fetches
-    the cells again only then (a snapshot.PointLayer)."""
-    return hashlib.blake2b(f"{layer.key}|{layer.status}".encode(), digest_size=8).hexdigest()
 
 
 def world_xy(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,17 +88,13 @@ def gather(lon: np.ndarray, lat: np.ndarray, codes: str, view: View, points: lis
 
     if view.zoom > CLUSTER_MAX_ZOOM and len(inside) <= POINTS_IN_VIEW:
         return [point(i) for i in inside]
-    rank = _RANK_OF_CODE[code_array[inside]]
     x, y = world_xy(lon[inside], lat[inside])
     cells_across = 256 * 2**view.zoom / CELL_PX
     cell = np.floor(x * cells_across).astype(np.int64) * (1 << 32) + np.floor(y * cells_across).astype(np.int64)
     keys, first, which, count = np.unique(cell, return_index=True, return_inverse=True, return_counts=True)
     mean_lon = np.bincount(which, weights=lon[inside]) / count
     mean_lat = np.bincount(which, weights=lat[inside]) / count
-    worst = np.full(len(keys), -1, dtype=np.int8)
-    np.maximum.at(worst, which, np.where(rank >= _WARNING, rank, -1).astype(np.int8))
-    silent = np.bincount(which, weights=np.isin(rank, _SILENT), minlength=len(keys))
-    summary = np.where(worst >= 0, worst, np.where(2 * silent >= count, STATUS_RANK["nodata"], STATUS_RANK["ok"]))
+    summary = summarize_groups(_RANK_OF_CODE[code_array[inside]], which, len(keys))
     features = []
     for k in range(len(keys)):
         if count[k] == 1:  # a point alone is drawn as itself, to be clicked through

@@ -15,7 +15,7 @@ import orjson
 import shapely
 from flask import Flask, Response, abort, request
 
-from dashboard.cells import View, cells_key, gather
+from dashboard.cells import View, gather
 from dashboard.i18n import normalize_language
 from dashboard.snapshot import WALL_DOMAINS, PointLayer, Snapshots
 from layers.regions import LEVELS, RegionIndex
@@ -91,7 +91,7 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
             view = View.parse(request.args.get("z"), request.args.get("bbox"))
         except ValueError as exc:
             abort(Response(f"{exc}\n", status=400, mimetype="text/plain"))
-        etag = cells_key(layer) + hashlib.blake2b(f"{view}".encode(), digest_size=6).hexdigest()
+        etag = layer.drawn_key + hashlib.blake2b(view.query().encode(), digest_size=6).hexdigest()
         body = views.get(etag)
         if body is None:
             features = gather(layer.lon, layer.lat, layer.status, view, layer.features)

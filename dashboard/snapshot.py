@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from alerts.levels import SEVERITY_ORDER, STATUS_CODE, STATUS_RANK, statuses
+from alerts.levels import SEVERITY_ORDER, STATUS_CODE, STATUS_RANK, statuses, summarize_groups
 from alerts.time_limits import Deadline, TimeLimits
 from store import queries
 from store.database import Store
@@ -47,6 +47,7 @@ class PointLayer:
     # send whole (dashboard/cells.py).
     lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    drawn_key: str = ""  # changes when the features or their statuses do: what a cell layer's URL carries
 
 
 @dataclass
@@ -110,7 +111,6 @@ class Snapshots:
         if latest is not None and not current:
             return latest
         with self._lock:
-            self.start()
             return self._update()
 
     def start(self) -> None:
@@ -225,27 +225,22 @@ class Snapshots:
             self._features[domain] = (fingerprint, features, key, lon, lat)
         status = "".join(frame["status"].map(STATUS_CODE).tolist())
         counts = frame["status"].value_counts().to_dict()
-        return PointLayer(key=key, features=features, status=status, counts=counts, lon=lon, lat=lat)
+        drawn_key = hashlib.blake2b(f"{key}|{status}".encode(), digest_size=8).hexdigest()
+        return PointLayer(key=key, features=features, status=status, counts=counts, lon=lon, lat=lat,
+                          drawn_key=drawn_key)  # fmt: skip
 
 
 def _region_status(frame: pd.DataFrame) -> dict[str, str]:
     """Every district, town and grid with devices: `alerts.levels.summarize` of their statuses, as array operations
     (a loop per region took a tenth of a second at 100,000 devices)."""
-    rank = frame["status"].map(STATUS_RANK)
-    warning = rank.where(rank >= STATUS_RANK["blue"], -1)
-    silent = frame["status"].isin(("nodata", "offline"))
+    ranks = frame["status"].map(STATUS_RANK).to_numpy(dtype=np.int16)
     by_rank = {r: s for s, r in STATUS_RANK.items()}
     out: dict[str, str] = {}
     for column in ("district_id", "town_id", "grid_id"):
-        groups = pd.DataFrame({"region": frame[column], "warning": warning, "silent": silent}).groupby("region")
-        summary = groups.agg(worst=("warning", "max"), silent=("silent", "sum"), total=("silent", "size"))
-        for region, worst, silent_n, total in summary.itertuples(name=None):
-            if not region:
-                continue
-            if worst >= 0:
-                out[region] = by_rank[int(worst)]
-            else:
-                out[region] = "nodata" if 2 * silent_n >= total else "ok"
+        groups, regions = pd.factorize(frame[column])  # no region: -1
+        placed = groups >= 0
+        summary = summarize_groups(ranks[placed], groups[placed], len(regions))
+        out.update({region: by_rank[int(rank)] for region, rank in zip(regions, summary, strict=True) if region})
     return out
 
 

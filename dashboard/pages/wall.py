@@ -14,7 +14,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard.cells import CELL_PX, CLUSTER_MAX_ZOOM, cells_key
+from dashboard.cells import CELL_PX, CLUSTER_MAX_ZOOM, View
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import bounds
 from dashboard.navigation import alert_href, region_href
@@ -196,11 +196,11 @@ def register_callbacks(context) -> None:
         t = translator(lang)
         layer_keys = dict(layer_keys or {})
         urls, hideouts = [], []
-        view = _view_query(zoom, map_bounds)
+        view = View.of_map(zoom, map_bounds)
         for domain in WALL_DOMAINS:
             layer = snap.layers[domain]
             if domain in cell_domains:  # the cells of this view, fetched again when they or the view change
-                key, hideout = (f"k={cells_key(layer)}&{view}" if view else None), no_update
+                key, hideout = (f"k={layer.drawn_key}&{view.query()}" if view else None), no_update
             else:  # the features, fetched again when they change; statuses restyle them through hideout
                 key, hideout = f"k={layer.key}", {"status": layer.status}
             if key is None or layer_keys.get(domain) == key:
@@ -210,7 +210,8 @@ def register_callbacks(context) -> None:
                 urls.append(f"/api/layers/points/{domain}.geojson?{key}")
             hideouts.append(hideout)
         if moved:  # only the cells follow the view; the rest waits for the next tick
-            return (no_update, layer_keys, no_update, *urls, *hideouts, *[no_update] * 7)
+            followed = (no_update, layer_keys, no_update, *urls, *hideouts)
+            return (*followed, *[no_update] * (len(outputs) - len(followed)))
         alert_url = no_update
         if layer_keys.get("alerts") != snap.alert_layer.key:
             layer_keys["alerts"] = snap.alert_layer.key
@@ -259,16 +260,6 @@ def register_callbacks(context) -> None:
         Output("wall-clock", "children"),
         Input("wall-tick", "n_intervals"),
     )
-
-
-def _view_query(zoom, map_bounds) -> str:
-    """The map's view as the cell layer's query (`z`, `bbox`), rounded so that the same view asks the same;
-    empty before the map has said its view. dash-leaflet's bounds are [[south, west], [north, east]]."""
-    try:
-        (south, west), (north, east) = map_bounds
-        return f"z={float(zoom):g}&bbox={west:.4f},{south:.4f},{east:.4f},{north:.4f}"
-    except (TypeError, ValueError):
-        return ""
 
 
 def _number(value, digits: int = 0, scale: float = 1.0) -> str | None:

@@ -36,6 +36,16 @@ def http_session(port: int, user: str) -> tuple[urllib.request.OpenerDirector, h
     return opener, jar
 
 
+def callback_body(spec: dict, values: dict, changed: list[str]) -> bytes:
+    """A callback request as Dash's renderer posts it: `spec` is the callback's entry in /_dash-dependencies,
+    `values` the inputs' and states' values by "id.property", `changed` the inputs that fired."""
+    fill = lambda items: [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]  # noqa: E731
+    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
+               for o in spec["output"].strip(".").split("...")]  # fmt: skip
+    return json.dumps({"output": spec["output"], "outputs": outputs, "inputs": fill(spec["inputs"]),
+                       "state": fill(spec["state"]), "changedPropIds": changed}).encode()  # fmt: skip
+
+
 def api(port: int, path: str) -> bytes:
     """GET an API path as the demo supervisor (signed in once per app)."""
     if port not in _openers:

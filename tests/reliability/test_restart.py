@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import duckdb
 
-from tests.browser.conftest import http_session, wait_until
+from tests.browser.conftest import callback_body, http_session, wait_until
 from tests.reliability.conftest import CityOps, publisher
 
 LIMIT_S = 12  # the acknowledge limit of a red alert in this test
@@ -37,13 +37,9 @@ class DutyDesk:
     def acknowledge(self, alert_id: int) -> str:
         spec = next(d for d in self.dependencies if any(i["id"] == "duty-bulk" for i in d["inputs"]))
         values = {"duty-bulk.n_clicks": 1, "duty-checked.data": [alert_id], "duty-lang.data": "en"}
-        fill = lambda items: [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]  # noqa: E731
-        outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
-                   for o in spec["output"].strip(".").split("...")]  # fmt: skip
-        body = {"output": spec["output"], "outputs": outputs, "inputs": fill(spec["inputs"]),
-                "state": fill(spec["state"]), "changedPropIds": ["duty-bulk.n_clicks"]}  # fmt: skip
+        body = callback_body(spec, values, ["duty-bulk.n_clicks"])
         csrf = next(c.value for c in self.jar if c.name == "cityops_csrf")
-        request = urllib.request.Request(f"{self.base}/_dash-update-component", data=json.dumps(body).encode(),
+        request = urllib.request.Request(f"{self.base}/_dash-update-component", data=body,
                                          headers={"Content-Type": "application/json", "X-CSRFToken": csrf})  # fmt: skip
         return self.opener.open(request, timeout=10).read().decode()
 
