@@ -250,10 +250,11 @@ def serve(settings: Settings) -> None:
     """Run until Ctrl-C or SIGTERM: all parts, and the web app on waitress (one process, many threads)."""
     from waitress.server import create_server
 
-    from dashboard.app import create_app
+    from dashboard.app import create_app, stop_app
     from dashboard.auth import DEMO_DISPLAY_TOKEN, bootstrap
 
     runtime = start(settings)
+    app = None
     try:
         first_password = bootstrap(runtime.accounts, demo=settings.auth.demo_accounts)
         app = create_app(settings, runtime.store, runtime.regions, runtime.accounts, runtime.writer,
@@ -265,14 +266,15 @@ def serve(settings: Settings) -> None:
             threads=settings.web.threads,
             ident="cityops",
         )
-    except OSError as exc:
+    except BaseException as exc:
+        if app is not None:
+            stop_app(app)
         runtime.stop()
-        raise SystemExit(
-            f"cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror} "
-            f"(set CITYOPS_WEB__PORT to another port)"
-        ) from None
-    except BaseException:
-        runtime.stop()
+        if isinstance(exc, OSError):
+            raise SystemExit(
+                f"cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror} "
+                f"(set CITYOPS_WEB__PORT to another port)"
+            ) from None
         raise
     stopping = threading.Event()
 
@@ -310,5 +312,6 @@ def serve(settings: Settings) -> None:
         server.close()
         # Let requests in flight finish before the store closes under them (a busy DuckDB cursor cannot close).
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        stop_app(app)
         runtime.stop()
         print("CityOps stopped.", flush=True)

@@ -75,6 +75,7 @@ def create_app(
     )
     app.server.before_request_funcs.setdefault(None, []).insert(0, guard.check)  # before Dash's own hooks
     app.server.extensions["cityops_guard"] = guard
+    app.server.extensions["cityops_snapshots"] = snapshots
     if settings.web.trusted_proxies:  # the proxy's X-Forwarded-* tell the scheme (Secure cookies) and the address
         hops = settings.web.trusted_proxies
         app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -181,6 +182,11 @@ def create_app(
 
     audit_log.register_export(app.server, accounts)
     return app
+
+
+def stop_app(app: Dash) -> None:
+    """Stop what the app runs in the background (the snapshot thread), before the store it reads is closed."""
+    app.server.extensions["cityops_snapshots"].stop()
 
 
 def _shell(settings) -> html.Div:

@@ -93,6 +93,7 @@ class Snapshots:
         self._took_s = 0.0
         self._refresher: threading.Thread | None = None
         self._asked = threading.Event()
+        self._stopping = threading.Event()
         self._last_asked = float("-inf")  # nobody yet: after the first snapshot the thread waits for someone
         # Each domain's features with the fingerprint of what they were built from, kept between snapshots because
         # at city scale rebuilding them is most of a snapshot's cost.
@@ -120,6 +121,16 @@ class Snapshots:
             self._refresher = threading.Thread(target=self._refresh, name="cityops-snapshots", daemon=True)
             self._refresher.start()
 
+    def stop(self) -> None:
+        """Wait for the background thread to finish its snapshot, before the store closes: a daemon thread still
+        inside DuckDB when the interpreter exits aborts the process ("FATAL: exception not rethrown")."""
+        self._stopping.set()
+        self._asked.set()
+        self.store.wake_waiters()
+        if self._refresher is not None:
+            self._refresher.join(timeout=30)
+            self._refresher = None
+
     def stats(self) -> dict:
         """For the health report: how many snapshots were computed, how long the last took, and how old the one the
         views show is (what it adds to the time from a reading to the screen)."""
@@ -143,7 +154,7 @@ class Snapshots:
         return self._current
 
     def _refresh(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 with self._lock:
                     self._update()
@@ -151,12 +162,15 @@ class Snapshots:
                 return  # the store was closed: the app is stopping
             except Exception:  # the store failing (a full disk): the tabs keep the last snapshot, and we try again
                 log.exception("computing the wall's snapshot failed")
-            time.sleep(max(MIN_GAP_S, 2 * self._took_s))
+            if self._stopping.wait(max(MIN_GAP_S, 2 * self._took_s)):
+                return
             self._asked.clear()
+            if self._stopping.is_set():
+                return
             if time.monotonic() - self._last_asked > IDLE_S:
                 self._asked.wait()  # nobody watches: nothing to compute until someone asks, then at once
             else:
-                self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S)
+                self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S, cancel=self._stopping)
 
     def _compute(self, key: str) -> Snapshot:
         now = datetime.now(UTC)

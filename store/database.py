@@ -112,11 +112,18 @@ class Store:
             self._version_changed.notify_all()
             return self._version
 
-    def wait_for_version(self, newer_than: int, timeout: float) -> int:
-        """Block until the data version passes `newer_than` (or the timeout); returns the current version."""
+    def wait_for_version(self, newer_than: int, timeout: float, cancel: threading.Event | None = None) -> int:
+        """Block until the data version passes `newer_than` (or the timeout, or `cancel` is set and wake_waiters()
+        called); returns the current version."""
+        cancelled = cancel.is_set if cancel is not None else lambda: False
         with self._version_changed:
-            self._version_changed.wait_for(lambda: self._version > newer_than, timeout=timeout)
+            self._version_changed.wait_for(lambda: self._version > newer_than or cancelled(), timeout=timeout)
             return self._version
+
+    def wake_waiters(self) -> None:
+        """Let every wait_for_version look at its `cancel` again (a thread told to stop)."""
+        with self._version_changed:
+            self._version_changed.notify_all()
 
     def close(self) -> None:
         self._close_cursors()

@@ -12,7 +12,7 @@ import pytest
 
 from cityops.config import load
 from dashboard import auth
-from dashboard.app import create_app
+from dashboard.app import create_app, stop_app
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import audit
@@ -37,6 +37,7 @@ def site(tmp_path):
     admin.sign_in("admin")
     admin.get("/_dash-layout")  # Dash completes its callback map at the first request it serves
     yield Site(app, store, accounts, settings)
+    stop_app(app)
     store.close()
     accounts.close()
 
@@ -371,6 +372,7 @@ def test_behind_a_trusted_tls_proxy_cookies_are_secure(tmp_path):
     assert "Secure" not in client.get("/login").headers["Set-Cookie"]  # without the proxy's word, not
     client.get("/wall?token=not-a-token", headers=forwarded)
     assert audit.search(accounts, text="display open")[0].address == "10.1.2.3"  # the browser's address
+    stop_app(app)
     store.close()
     accounts.close()
 
