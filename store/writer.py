@@ -95,6 +95,8 @@ class Writer:
         self.last_error: str | None = None
         self.failing_since: datetime | None = None
         self.lag_s = 0.0  # receipt to commit, of the last batch's oldest message
+        self.held_back = 0  # messages that found the queue full and waited for room
+        self._held_lock = threading.Lock()  # several transports' threads count them
         self._commits: deque[tuple[float, int]] = deque()  # (monotonic time, messages) of recent commits
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cityops-writer", daemon=True)
@@ -108,7 +110,12 @@ class Writer:
         self._thread.join(timeout)
 
     def put(self, envelope: Envelope, timeout: float | None = None) -> None:
-        self.queue.put(envelope, timeout=timeout)
+        try:
+            self.queue.put_nowait(envelope)
+        except queue.Full:  # the transport waits here, and its source (the broker, a poll) with it
+            with self._held_lock:
+                self.held_back += 1
+            self.queue.put(envelope, timeout=timeout)
 
     def stats(self) -> dict:
         """How the writer keeps up: what waits, for how long, how fast it commits, and whether the store fails."""
@@ -123,6 +130,7 @@ class Writer:
             "capacity": self.queue.maxsize,
             # Full: the transports wait, so QoS 1 messages wait at the broker and pollers poll later.
             "holding_back": self.queue.full(),
+            "held_back": self.held_back,
             "lag_s": round(max(waiting_s, self.lag_s if self.queue.qsize() else 0.0), 3),
             "messages_per_s": round(sum(n for _, n in self._commits) / RATE_WINDOW_S, 1),
             "last_error": self.last_error,

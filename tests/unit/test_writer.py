@@ -1,6 +1,7 @@
 """The batch writer: batching limits, duplicate suppression, dead letters, latest values, data version."""
 
 import json
+import queue
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -77,6 +78,18 @@ def test_batches_respect_max_rows_and_commit_within_max_delay(make):
     before = store.data_version
     writer.put(obs(5000))
     assert store.wait_for_version(before, timeout=5.0) > before
+
+
+def test_a_full_queue_holds_the_transport_back_and_says_so(tmp_path):
+    store = Store(tmp_path / "t.duckdb")
+    writer = Writer(store, queue_size=2)  # not started: nothing takes from the queue
+    writer.put(obs(1))
+    writer.put(obs(2))
+    assert writer.stats()["holding_back"] and writer.stats()["held_back"] == 0
+    with pytest.raises(queue.Full):  # the transport waited its timeout for room
+        writer.put(obs(3), timeout=0.05)
+    assert writer.stats()["held_back"] == 1
+    store.close()
 
 
 def test_acks_come_after_commit_in_order(make):
