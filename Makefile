@@ -24,7 +24,7 @@ run: $(STAMP) system-deps-run
 
 test: $(STAMP) system-deps-test
 	mkdir -p $(OUT)/tmp
-	TMPDIR=$(CURDIR)/$(OUT)/tmp $(BIN)/pytest -q -p no:cacheprovider tests
+	TMPDIR=$(CURDIR)/$(OUT)/tmp $(BIN)/pytest -q -p no:cacheprovider -n 2 --dist worksteal --durations=15 tests
 
 bench: $(STAMP) system-deps-test
 	$(BIN)/python -m bench.run BENCHMARKS.md

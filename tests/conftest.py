@@ -75,4 +75,5 @@ def pytest_configure(config):
         tmp = OUTPUT / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         os.environ["TMPDIR"] = str(tmp)
-    shutil.rmtree(OUTPUT / "screenshots", ignore_errors=True)
+    if not hasattr(config, "workerinput"):  # once, in the controller: not under another worker's screenshots
+        shutil.rmtree(OUTPUT / "screenshots", ignore_errors=True)
