@@ -165,7 +165,7 @@ class Snapshots:
             if self._stopping.wait(max(MIN_GAP_S, 2 * self._took_s)):
                 return
             self._asked.clear()
-            if self._stopping.is_set():
+            if self._stopping.is_set():  # stop() came between the wait and the clear, which lost its wake-up
                 return
             if time.monotonic() - self._last_asked > IDLE_S:
                 self._asked.wait()  # nobody watches: nothing to compute until someone asks, then at once
