@@ -10,6 +10,7 @@ the writer's batch and commit, the wall's refresh tick (web.refresh_ms), the sna
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import tempfile
@@ -65,7 +66,10 @@ def _measure(browser, entities: int, rate: int, watch_s: int, refresh_ms: int, r
                 page.wait_for_timeout(rng.uniform(200, 600))  # never in step with the wall's tick
             health = server.health()
             stored_rate = (health["observations"] - stored_before) / (time.perf_counter() - began)
-            page.wait_for_timeout(5_000)  # for the last probes
+            from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+            with contextlib.suppress(PlaywrightTimeout):  # the last probes, 5 s at most; one never seen is missing
+                page.wait_for_function("n => Object.keys(window.seenAt).length >= n", arg=len(sent), timeout=5_000)
             seen = page.evaluate("() => window.seenAt")
             page.close()
         finally:
