@@ -138,7 +138,9 @@ def test_alarm_sounds_until_acknowledged_unless_muted_and_bulk_acknowledge(app, 
     loud.keyboard.press("Shift+A")
     wait_until(lambda: "Acknowledged 2." in loud.locator("#duty-message").inner_text(), 5, "bulk acknowledged")
     for page in (loud, quiet):
-        wait_until(lambda p=page: p.locator(".q-row.alarm").count() == 0, 5, "the alarm stops")
+        # The other console learns of it at its refresh after the next snapshot: with a second test worker busy
+        # that once took over 5 s. What is asserted is that the alarm stops everywhere, not how fast.
+        wait_until(lambda p=page: p.locator(".q-row.alarm").count() == 0, 15, "the alarm stops")
         wait_until(lambda p=page: "alarming" not in p.locator(".duty").get_attribute("class"), 5, "header calm")
     assert loud.locator(".q-row.marked").count() == 0
     assert not errors, errors
