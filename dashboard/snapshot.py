@@ -124,9 +124,8 @@ class Snapshots:
     def stop(self) -> None:
         """Wait for the background thread to finish its snapshot, before the store closes: a daemon thread still
         inside DuckDB when the interpreter exits aborts the process ("FATAL: exception not rethrown")."""
-        self._stopping.set()
+        self.store.cancel_wait(self._stopping)
         self._asked.set()
-        self.store.wake_waiters()
         if self._refresher is not None:
             self._refresher.join(timeout=30)
             self._refresher = None
@@ -162,10 +161,9 @@ class Snapshots:
                 return  # the store was closed: the app is stopping
             except Exception:  # the store failing (a full disk): the tabs keep the last snapshot, and we try again
                 log.exception("computing the wall's snapshot failed")
-            if self._stopping.wait(max(MIN_GAP_S, 2 * self._took_s)):
-                return
+            # Cleared before the rest, so that a stop() or an ask during it still wakes the idle wait below.
             self._asked.clear()
-            if self._stopping.is_set():  # stop() came between the wait and the clear, which lost its wake-up
+            if self._stopping.wait(max(MIN_GAP_S, 2 * self._took_s)):
                 return
             if time.monotonic() - self._last_asked > IDLE_S:
                 self._asked.wait()  # nobody watches: nothing to compute until someone asks, then at once

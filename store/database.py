@@ -113,16 +113,17 @@ class Store:
             return self._version
 
     def wait_for_version(self, newer_than: int, timeout: float, cancel: threading.Event | None = None) -> int:
-        """Block until the data version passes `newer_than` (or the timeout, or `cancel` is set and wake_waiters()
-        called); returns the current version."""
+        """Block until the data version passes `newer_than`, the timeout, or cancel_wait(cancel); returns the
+        current version."""
         cancelled = cancel.is_set if cancel is not None else lambda: False
         with self._version_changed:
             self._version_changed.wait_for(lambda: self._version > newer_than or cancelled(), timeout=timeout)
             return self._version
 
-    def wake_waiters(self) -> None:
-        """Let every wait_for_version look at its `cancel` again (a thread told to stop)."""
+    def cancel_wait(self, cancel: threading.Event) -> None:
+        """Set `cancel` and wake the wait_for_version calls given it (a thread told to stop)."""
         with self._version_changed:
+            cancel.set()
             self._version_changed.notify_all()
 
     def close(self) -> None:
