@@ -1,10 +1,10 @@
 """MQTT ingest: one paho client subscribed to every MQTT feed's topics.
 
-paho's network thread only decodes and enqueues; it never touches the database. QoS 1 messages are acknowledged
-by the writer after their batch is committed (manual ack), so a crash loses nothing the broker considers
-delivered: unacknowledged messages come again with the persistent session (fixed client id, clean_start=False and
-a session expiry; without the expiry the broker drops the queue, STACK-NOTES). A full queue blocks this thread,
-which leaves messages at the broker: back-pressure, not loss.
+paho's network thread (feeds/mqtt_client.py: paho reading in large chunks) only decodes and enqueues; it never
+touches the database. QoS 1 messages are acknowledged by the writer after their batch is committed (manual ack), so
+a crash loses nothing the broker considers delivered: unacknowledged messages come again with the persistent session
+(fixed client id, clean_start=False and a session expiry; without the expiry the broker drops the queue,
+STACK-NOTES). A full queue blocks this thread, which leaves messages at the broker: back-pressure, not loss.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from feeds.decoding import FeedDecoding
+from feeds.mqtt_client import BufferedClient
 from layers.regions import RegionIndex
 from store.writer import Writer
 
@@ -79,7 +80,7 @@ class MqttIngest:
         self.received = 0
         self._feed_of_topic: dict[str, MqttFeed | None] = {}
         self.v5 = protocol == "5"
-        self.client = mqtt.Client(
+        self.client = BufferedClient(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
