@@ -138,6 +138,10 @@ class WebSettings(Section):
     threads: Annotated[int, Field(ge=1, le=256)] = 16
     language: Literal["zh_CN", "en"] = "zh_CN"
     refresh_ms: Annotated[int, Field(ge=200, le=60_000)] = 1_000
+    # The wall keeps a request open that the server answers when its data changes, and refreshes then instead of
+    # waiting for its tick (dashboard/news.py). Off: it refreshes on the tick alone (a proxy that cuts long
+    # requests).
+    wall_news: bool = True
     tile_url: str | None = None  # optional; the map works offline without one
     # The wall shows each district in turn for this long, then the whole city (0: stays on the city); a new red
     # alert stops the rotation on its district until someone acknowledges it.

@@ -17,7 +17,7 @@ from alerts.cap import to_cap
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
 from cityops import PROJECT_ROOT
-from dashboard import auth, layers_api
+from dashboard import auth, layers_api, news
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
 from dashboard.pages import audit_log, duty, entity, feeds_admin, region, tablet, wall
 from dashboard.snapshot import Snapshots
@@ -97,6 +97,7 @@ def create_app(
         raise RuntimeError(f"callbacks registered outside a page, so without an access rule: {unclaimed}")
     app.layout = partial(_shell, settings)
     layers_api.register(app.server, regions, snapshots)
+    news.register(app.server, snapshots, settings.web.threads)
     guard.register(app.server)
     app.server.after_request(partial(guard.headers, app=app))
 

@@ -47,7 +47,7 @@ PAGE_PERMISSION: dict[str, str] = {
 }  # fmt: skip
 # Path prefixes and what they need; a path not listed needs "view" (Dash answers unknown pages with its 404).
 ROUTES: tuple[tuple[str, str], ...] = (
-    ("/wall", "view_wall"), ("/api/layers", "view_wall"),
+    ("/wall", "view_wall"), ("/api/layers", "view_wall"), ("/api/wall", "view_wall"),
     ("/admin/feeds", "feeds"), ("/admin/audit", "audit"), ("/api/audit.csv", "audit"),
     ("/api/health", "health"), ("/account", "account"), ("/logout", "signed_in"),
     # The page skeleton and the callback endpoint: the callback itself is checked by what it belongs to.

@@ -7,7 +7,8 @@ At city scale a snapshot takes a good part of a second, and under a steady strea
 times a second: a tab's refresh must not wait for one. So a thread of its own recomputes the snapshot while anyone
 watches, resting twice as long as the last one took (at least MIN_GAP_S) so that it never takes more than a third
 of a core, and the views take the latest one at once. The duty desk, right after an action, asks for a current one
-(`get(current=True)`), computed there and then if the data changed.
+(`get(current=True)`), computed there and then if the data changed. A wall waits for the next one
+(`wait_for_news`) instead of polling for it, so news reaches its screen as soon as a snapshot holds it.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class Snapshots:
         self._refresher: threading.Thread | None = None
         self._asked = threading.Event()
         self._stopping = threading.Event()
+        self._news = threading.Condition()  # notified when a new snapshot is current, and when stopping
+        self._waiting = 0  # walls waiting for news
         self._last_asked = float("-inf")  # nobody yet: after the first snapshot the thread waits for someone
         # Each domain's features with the fingerprint of what they were built from, kept between snapshots because
         # at city scale rebuilding them is most of a snapshot's cost.
@@ -114,6 +117,23 @@ class Snapshots:
         with self._lock:
             return self._update()
 
+    def wait_for_news(self, seen: str, timeout: float) -> str:
+        """The latest snapshot's key as soon as it is not `seen`; `seen` itself if none came within `timeout`
+        seconds or the app is stopping. A wall waiting here counts as someone watching."""
+        self._last_asked = time.monotonic()
+        self._asked.set()
+        with self._news:
+            self._waiting += 1
+            try:
+                self._news.wait_for(lambda: self._latest_key() != seen or self._stopping.is_set(), timeout)
+            finally:
+                self._waiting -= 1
+            return self._latest_key() or seen
+
+    def _latest_key(self) -> str:
+        latest = self._current
+        return latest.key if latest is not None else ""
+
     def start(self) -> None:
         """Start computing in the background, so that the first tab to open does not wait for the first snapshot
         (at 100,000 devices under load it took 5 s)."""
@@ -126,14 +146,17 @@ class Snapshots:
         inside DuckDB when the interpreter exits aborts the process ("FATAL: exception not rethrown")."""
         self.store.cancel_wait(self._stopping)
         self._asked.set()
+        with self._news:
+            self._news.notify_all()
         if self._refresher is not None:
             self._refresher.join(timeout=30)
             self._refresher = None
 
     def stats(self) -> dict:
-        """For the health report: how many snapshots were computed, how long the last took, and how old the one the
-        views show is (what it adds to the time from a reading to the screen)."""
+        """For the health report: how many snapshots were computed, how long the last took, how old the one the
+        views show is (what it adds to the time from a reading to the screen), and how many walls wait for news."""
         return {
+            "walls_waiting": self._waiting,
             "computed": self._computed,
             "last_ms": round(self._took_s * 1000, 1),
             "age_s": round(time.monotonic() - self._made_at, 2) if self._current is not None else None,
@@ -150,6 +173,8 @@ class Snapshots:
         self._version = version
         self._made_at = time.monotonic()
         self._took_s = self._made_at - began
+        with self._news:
+            self._news.notify_all()
         return self._current
 
     def _refresh(self) -> None:

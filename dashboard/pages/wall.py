@@ -1,8 +1,9 @@
 """/wall: the command center's video wall — one dark screen, no scrolling, live.
 
-The layout is sent once; afterwards a tick compares the snapshot key the tab has seen with the current one and
-returns nothing when they match. When they differ it sends statuses through `hideout` (restyle only) and a point
-layer's URL only when that layer's features changed.
+The layout is sent once; afterwards a refresh compares the snapshot key the tab has seen with the current one and
+returns nothing when they match. It runs when the server says a new snapshot is there (dashboard/news.py, through
+the store wall-news) and on a tick, for what changes with the clock alone. When they differ it sends statuses
+through `hideout` (restyle only) and a point layer's URL only when that layer's features changed.
 """
 
 from __future__ import annotations
@@ -87,12 +88,15 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
     ]
     return html.Div(
         className="wall",
+        # assets/cityops_wall.js waits for news while a wall with this mark is on screen.
+        **({"data-news": "on"} if settings.web.wall_news else {}),
         children=[
             dcc.Store(id="wall-lang", data=lang),
             dcc.Store(id="wall-seen", data=None),
             dcc.Store(id="wall-layer-keys", data={}),
             dcc.Store(id="wall-cell-domains", data=cell_domains),
             dcc.Interval(id="wall-tick", interval=settings.web.refresh_ms),
+            dcc.Store(id="wall-news"),  # the latest snapshot key, set by assets/cityops_wall.js (data-news)
             dcc.Store(id="wall-tour", data=tour),
             dcc.Store(id="wall-pin"),
             dcc.Store(id="wall-view", data={"i": 0, "pinned": None}),
@@ -177,6 +181,7 @@ def register_callbacks(context) -> None:
     @callback(
         *outputs,
         Input("wall-tick", "n_intervals"),
+        Input("wall-news", "data"),
         Input("wall-map", "zoom"),
         Input("wall-map", "bounds"),
         State("wall-seen", "data"),
@@ -185,7 +190,7 @@ def register_callbacks(context) -> None:
         State("wall-pin", "data"),
         State("wall-cell-domains", "data"),
     )
-    def refresh(_n, zoom, map_bounds, seen, layer_keys, lang, pinned, cell_domains):
+    def refresh(_n, _news, zoom, map_bounds, seen, layer_keys, lang, pinned, cell_domains):
         cell_domains = cell_domains or []
         moved = bool(ctx.triggered_prop_ids) and all(p.startswith("wall-map.") for p in ctx.triggered_prop_ids)
         if moved and not cell_domains:

@@ -92,6 +92,32 @@ def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, publis
     page.close()
 
 
+@pytest.mark.parametrize("news", [True, False], ids=["news", "tick alone"])
+def test_news_reaches_the_wall_without_waiting_for_its_tick(request, tmp_path, mosquitto, publisher, chromium, news):
+    # The tick is a minute here: an event on screen within seconds came by the news (dashboard/news.py); without
+    # the news the same event waits for the tick, which shows this test can tell the two apart.
+    request.applymarker(pytest.mark.app_env(CITYOPS_WEB__REFRESH_MS="60000",
+                                            CITYOPS_WEB__WALL_NEWS=str(news).lower()))  # fmt: skip
+    app = request.getfixturevalue("app")
+    page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
+    page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
+    page.wait_for_selector("path.region", timeout=15_000)
+    if news:
+        wait_until(lambda: page.evaluate("() => window.cityops.wall.following()"), 5, "the wall waiting for news")
+    event = {"type": "event", "id": "e-news", "domain": "flood", "event_type": "overflow", "lon": LIANCHI[0],
+             "lat": LIANCHI[1], "severity": "yellow", "title": "news from the river"}  # fmt: skip
+    sent = time.monotonic()
+    send(publisher, "test/flood/event/e-news", event)
+    in_ticker = lambda: "news from the river" in page.locator("#wall-ticker").inner_text()  # noqa: E731
+    if news:
+        wait_until(in_ticker, 5, "the event on the wall")
+        print(f"\nevent on the wall {time.monotonic() - sent:.2f} s after it was published")
+    else:
+        time.sleep(5)
+        assert not in_ticker(), "without the news nothing refreshes the wall before its tick"
+    page.close()
+
+
 def test_wall_in_chinese_with_no_data_shown_as_no_data(app, chromium, output_dir):
     # No device has reported: the figures say "no data", never zero or all-clear.
     page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})

@@ -5,6 +5,7 @@ matrix, district scope, the wall's display token, CSRF, sign-in locks, session e
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -173,6 +174,7 @@ def test_each_role_opens_what_it_may(site):
         "/api/audit.csv": {"admin"},
         "/api/health": {"admin", "supervisor"},
         "/api/layers/regions/district.geojson": {"admin", "supervisor", "duty", "viewer"},
+        "/api/wall/news?since=stale": {"admin", "supervisor", "duty", "viewer"},  # answered at once: news
     }
     for user in ROLES:
         browser = site.browser(user)
@@ -249,6 +251,7 @@ def test_the_wall_token_opens_the_wall_only_and_stops_when_revoked(site):
     assert "HttpOnly" in next(c for c in opened.headers.getlist("Set-Cookie") if c.startswith(auth.DISPLAY_COOKIE))
     assert wall.get("/wall").status_code == 200
     assert wall.get("/api/layers/regions/district.geojson").status_code == 200
+    assert wall.get("/api/wall/news?since=stale").status_code == 200
     for path in ("/duty", "/tablet", "/admin/feeds", "/admin/audit", "/api/health", "/api/alerts/1.cap",
                  "/region/city", "/account/password"):  # fmt: skip
         assert wall.get(path).status_code == 403, path
@@ -264,6 +267,36 @@ def test_the_wall_token_opens_the_wall_only_and_stops_when_revoked(site):
     back = wall.get("/wall")
     assert back.status_code == 302 and "reason=display" in back.headers["Location"]
     assert site.browser().get(f"/wall?token={token}").headers["Location"] == "/login?reason=display"
+
+
+def test_walls_wait_for_news_and_no_more_of_them_than_half_the_web_threads(site):
+    display = site.accounts.add_display("hall", "test")
+    walls = [site.browser() for _ in range(site.settings.web.threads // 2 + 1)]
+    for wall in walls:
+        wall.get(f"/wall?token={display}")
+    shown = walls[0].get("/api/wall/news?since=stale").json["key"]
+    answers: dict[int, tuple[int, dict, float]] = {}
+
+    def wait(i: int) -> None:
+        response = walls[i].get(f"/api/wall/news?since={shown}")
+        answers[i] = (response.status_code, response.json, time.monotonic())
+
+    waiting = [threading.Thread(target=wait, args=(i,)) for i in range(len(walls) - 1)]
+    for thread in waiting:
+        thread.start()
+    snapshots = site.app.server.extensions["cityops_snapshots"]
+    wait_until(lambda: snapshots.stats()["walls_waiting"] == len(waiting), 10, "every wall but the last waiting")
+    wait(len(walls) - 1)
+    assert answers.pop(len(walls) - 1)[0] == 429, "one wall more than the limit keeps to its tick"
+    assert not answers, "the others are still waiting: nothing new yet"
+    changed = time.monotonic()
+    site.alert(LIANCHI)  # an alert is raised: a new data version, then a new snapshot
+    for thread in waiting:
+        thread.join(10)
+    assert sorted(answers) == list(range(len(waiting)))
+    for status, body, at in answers.values():
+        assert status == 200 and body["key"] != shown
+        assert at - changed < 5, "told when the snapshot changed, not at the end of the wait"
 
 
 def test_csrf_and_origin_are_checked_on_every_state_changing_request(site):

@@ -30,3 +30,36 @@ def test_stop_ends_the_background_thread_at_once_so_the_store_can_close(tmp_path
     # Woken, not left to its timeout: SIGTERM must not wait for the next data version.
     assert time.monotonic() - began < AGE_LIMIT_S / 2
     store.close()
+
+
+def test_a_wall_waiting_for_news_hears_of_the_next_snapshot_as_soon_as_it_is_computed(tmp_path):
+    store = Store(tmp_path / "s.duckdb")
+    snapshots = Snapshots(store, stale_after_s={"f1": 60}, timezone="Asia/Shanghai")
+    snapshots.start()
+    try:
+        shown = snapshots.get(current=True).key
+        assert snapshots.wait_for_news("a key from before", 5) == shown, "a wall behind is told at once"
+        began = time.monotonic()
+        assert snapshots.wait_for_news(shown, 0.3) == shown, "nothing new: the same key, after the wait"
+        assert time.monotonic() - began >= 0.3
+
+        heard: dict[str, str] = {}
+        waiter = threading.Thread(target=lambda: heard.update(key=snapshots.wait_for_news(shown, 30)))
+        waiter.start()
+        time.sleep(0.2)
+        committed = time.monotonic()
+        store.bump_version()  # what the writer does after a commit
+        waiter.join(10)
+        assert heard["key"] != shown and heard["key"] == snapshots.current_key()
+        assert time.monotonic() - committed < AGE_LIMIT_S, "heard of the new data, not of the snapshot's age limit"
+
+        waiter = threading.Thread(target=lambda: heard.update(key=snapshots.wait_for_news(heard["key"], 30)))
+        waiter.start()
+        time.sleep(0.2)
+        began = time.monotonic()
+        snapshots.stop()
+        waiter.join(10)
+        assert not waiter.is_alive() and time.monotonic() - began < AGE_LIMIT_S, "stopping releases a waiting wall"
+    finally:
+        snapshots.stop()
+        store.close()

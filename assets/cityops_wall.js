@@ -1,0 +1,41 @@
+/* The wall's news (dashboard/news.py): one request kept open, answered by the server as soon as the wall's
+   snapshot changes. The new key goes to the store wall-news, whose change runs the wall's refresh at once, so a
+   reading does not wait for the next tick to reach the screen. The loop runs while a wall marked data-news is on
+   screen (checked every second, as Dash pages come and go without reloading); after an error or a refusal it
+   waits, and the wall's tick goes on meanwhile. */
+window.cityops = window.cityops || {};
+window.cityops.wall = (function () {
+  "use strict";
+  const RETRY_MS = 5000;
+  const REFUSED_MS = 30000; // 429: as many walls wait as the server allows
+  let following = false;
+
+  function onWall() { return document.querySelector(".wall[data-news]") !== null; }
+  function pause(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  async function follow() {
+    following = true;
+    let since = "";
+    try {
+      while (onWall()) {
+        let key = null;
+        try {
+          const response = await fetch("/api/wall/news?since=" + encodeURIComponent(since), {cache: "no-store"});
+          if (response.ok) key = (await response.json()).key;
+          else await pause(response.status === 429 ? REFUSED_MS : RETRY_MS);
+        } catch (error) {
+          await pause(RETRY_MS);
+        }
+        if (key && key !== since && onWall()) {
+          since = key;
+          window.dash_clientside.set_props("wall-news", {data: key});
+        }
+      }
+    } finally {
+      following = false;
+    }
+  }
+
+  window.setInterval(function () { if (!following && onWall() && window.dash_clientside) follow(); }, 1000);
+  return {following: function () { return following; }};
+})();
