@@ -164,6 +164,7 @@ def create_app(
             "dead_letters": queries.count(store, "dead_letters"),
             "writer": None if writer is None else writer.stats(),
             "snapshot": snapshots.stats(),
+            "cells": dict(app.server.extensions["cityops_cells"]),
             "feed_changes": [
                 {"id": r.feed_id, "ts": r.ts.isoformat(), "state": r.state, "reason": r.reason}
                 for r in feed_log.changes(store, datetime.now(UTC) - timedelta(days=1)).itertuples(index=False)

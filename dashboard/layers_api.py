@@ -2,13 +2,18 @@
 
 Each response carries an ETag (the browser revalidates instead of downloading again) and is gzipped when the
 browser accepts it; points are trimmed to 5 decimals and the properties a tooltip needs. A layer is serialised and
-compressed once per version, not once per request: at 100,000 devices that took half a second.
+compressed once per version, not once per request: at 100,000 devices that took half a second. The cells of the
+views walls asked for lately are gathered by the snapshot thread with each new snapshot, before the walls hear of
+it: the four layers a refresh names are then asked for together and only sent (gathered on demand they waited for
+each other, 145 ms p95 at 100,000 devices).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import threading
+import time
 from collections import OrderedDict
 
 import orjson
@@ -17,8 +22,12 @@ from flask import Flask, Response, abort, request
 
 from dashboard.cells import View, gather
 from dashboard.i18n import normalize_language
-from dashboard.snapshot import WALL_DOMAINS, PointLayer, Snapshots
+from dashboard.snapshot import WALL_DOMAINS, PointLayer, Snapshot, Snapshots
 from layers.regions import LEVELS, RegionIndex
+
+RECENT_VIEW_S = 30.0  # a view asked for within this long is prepared with each snapshot …
+PREPARED_VIEWS = 8  # … the latest this many of them
+CELL_BODIES = 128  # kept: the prepared views' of two snapshots, and some more
 
 
 class Body:
@@ -63,7 +72,11 @@ def region_collection(regions: RegionIndex, level: str, lang: str) -> dict:
 def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
     region_bodies: dict[tuple[str, str], Body] = {}
     latest: dict[str, Body] = {}  # each point layer and the alerts, at their latest key
-    views: OrderedDict[str, Body] = OrderedDict()  # the cells of the views walls asked for lately
+    views: OrderedDict[str, Body] = OrderedDict()  # the cells of views walls asked for, by layer and view
+    asked: OrderedDict[str, tuple[View, float]] = OrderedDict()  # by View.query(): the view, when last asked
+    gathered = {"prepared": 0, "on_demand": 0}  # cell bodies made, and by whom: for /api/health
+    lock = threading.Lock()  # for the three above: request threads and the snapshot thread use them
+    server.extensions["cityops_cells"] = gathered
 
     def layer_body(name: str, layer: PointLayer) -> Body:
         body = latest.get(name)
@@ -86,19 +99,29 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
     def alert_layer():
         return _respond(layer_body("alerts", snapshots.get().alert_layer), max_age=0)
 
-    def cells_body(layer: PointLayer) -> Body:
-        try:
-            view = View.parse(request.args.get("z"), request.args.get("bbox"))
-        except ValueError as exc:
-            abort(Response(f"{exc}\n", status=400, mimetype="text/plain"))
+    def cells_body(layer: PointLayer, view: View, by: str = "on_demand") -> Body:
         etag = layer.drawn_key + hashlib.blake2b(view.query().encode(), digest_size=6).hexdigest()
-        body = views.get(etag)
-        if body is None:
+        with lock:
+            body = views.get(etag)
+        if body is None:  # two threads may gather the same cells at worst
             features = gather(layer.lon, layer.lat, layer.status, view, layer.features)
-            body = views[etag] = Body({"type": "FeatureCollection", "features": features}, etag)
-            while len(views) > 64:
-                views.popitem(last=False)
+            body = Body({"type": "FeatureCollection", "features": features}, etag)
+            with lock:
+                gathered[by] += 1
+                views[etag] = body
+                while len(views) > CELL_BODIES:
+                    views.popitem(last=False)
         return body
+
+    def prepare_cells(snapshot: Snapshot) -> None:
+        now = time.monotonic()
+        with lock:
+            recent = [view for view, at in asked.values() if now - at < RECENT_VIEW_S][-PREPARED_VIEWS:]
+        for view in recent:
+            for domain in WALL_DOMAINS:
+                cells_body(snapshot.layers[domain], view, by="prepared")
+
+    snapshots.preparers.append(prepare_cells)
 
     @server.get("/api/layers/points/<domain>.geojson")
     def point_layer(domain: str):
@@ -107,5 +130,14 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
             abort(404)
         layer = snapshots.get().layers[domain]
         if "z" in request.args or "bbox" in request.args:
-            return _respond(cells_body(layer), max_age=0)
+            try:
+                view = View.parse(request.args.get("z"), request.args.get("bbox"))
+            except ValueError as exc:
+                abort(Response(f"{exc}\n", status=400, mimetype="text/plain"))
+            with lock:
+                asked[view.query()] = (view, time.monotonic())
+                asked.move_to_end(view.query())
+                while len(asked) > 4 * PREPARED_VIEWS:
+                    asked.popitem(last=False)
+            return _respond(cells_body(layer, view), max_age=0)
         return _respond(layer_body(domain, layer), max_age=0)

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -101,6 +102,9 @@ class Snapshots:
         # Each domain's features with the fingerprint of what they were built from, kept between snapshots because
         # at city scale rebuilding them is most of a snapshot's cost.
         self._features: dict[str, tuple[int, list[dict], str, np.ndarray, np.ndarray]] = {}
+        # Made ready with each snapshot computed in the background, before the walls hear of it, so that what they
+        # then ask for is already made (the cells of the views they asked for lately, dashboard/layers_api.py).
+        self.preparers: list[Callable[[Snapshot], None]] = []
 
     def current_key(self) -> str:
         """What a tab compares with what it has seen: the latest snapshot's key."""
@@ -162,14 +166,21 @@ class Snapshots:
             "age_s": round(time.monotonic() - self._made_at, 2) if self._current is not None else None,
         }
 
-    def _update(self) -> Snapshot:
+    def _update(self, prepare: bool = False) -> Snapshot:
+        """`prepare`: run the preparers on a new snapshot before it is current (the background thread does)."""
         fresh = time.monotonic() - self._made_at < AGE_LIMIT_S
         if self._current is not None and fresh and self._version == self.store.data_version:
             return self._current
         version = self.store.data_version
         began = time.monotonic()
         self._computed += 1
-        self._current = self._compute(f"{version}.{self._computed}")
+        snapshot = self._compute(f"{version}.{self._computed}")
+        for prepare_for in self.preparers if prepare else ():
+            try:
+                prepare_for(snapshot)
+            except Exception:  # what a preparer would have made is made on demand instead
+                log.exception("preparing for the wall's snapshot failed")
+        self._current = snapshot
         self._version = version
         self._made_at = time.monotonic()
         self._took_s = self._made_at - began
@@ -181,7 +192,7 @@ class Snapshots:
         while not self._stopping.is_set():
             try:
                 with self._lock:
-                    self._update()
+                    self._update(prepare=True)
             except duckdb.ConnectionException:
                 return  # the store was closed: the app is stopping
             except Exception:  # the store failing (a full disk): the tabs keep the last snapshot, and we try again

@@ -12,7 +12,7 @@ def test_rule_benchmark_runs_and_reports(tmp_path):
 
 
 def test_ingest_benchmark_runs_against_a_real_broker_and_reports():
-    result = ingest.run(messages=1_000, entities=20, rules_count=5)
+    result = ingest.run(messages=1_000, entities=20, rules_count=5, rounds=2)
     assert result["met"] is None
     assert "bare paho subscriber" in result["baseline"] and "msg/s" in result["figure"]
     assert "| MQTT → DuckDB ingest |" in report([result])
