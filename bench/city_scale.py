@@ -180,10 +180,12 @@ def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_0
         f"{p95['fetch_ms']:.0f} ms p95; longest main-thread task {longest_task:.0f} ms; {still_drawn:,} cells and "
         "points drawn",
         "target": "first render ≤ 3 s; each update ≤ 100 KB and ≤ 100 ms on the server; stays interactive",
-        "limits": "one interpreter for ingest, the writer, the snapshot thread (0.7-1 s a snapshot at this size, then "
-        "a rest twice as long) and the web threads: the four cell layers an update names arrive together and wait "
-        "for it. Next: the cells of the views walls asked for computed in the snapshot thread, so that a request "
-        "only sends them; the longest main-thread task is Leaflet redrawing a layer's markers when its cells come",
+        "limits": "the cells a refresh names are gathered by the snapshot thread before the wall hears of the new "
+        "snapshot (dashboard/layers_api.py), so a cell request only sends bytes already made; what remains of its "
+        "time is waiting for the interpreter lock, which the web threads share with ingest, the writer and the "
+        "snapshot thread (at Python's default switch interval of 5 ms the p95 was a quarter higher; cityops run "
+        "sets 1 ms). In the browser, the longest main-thread task is Leaflet redrawing a layer's markers when its "
+        "cells come",
         "met": (render_s <= 3 and size_p95 <= 100_000 and ms_p95 <= 100) if full else None,
         "baseline": f"the layers inlined in the layout: first render {baseline_s:.1f} s "
         f"({baseline_bytes / 1e6:.1f} MB layout)",
