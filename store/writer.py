@@ -1,4 +1,5 @@
-"""The one writer thread: drains a bounded queue and commits in batches (≤ max_delay or ≤ max_rows).
+"""The one writer thread: drains a bounded queue and commits in batches (≤ max_delay or ≤ max_rows, or once the
+queue has been quiet for QUIET_S: the last messages of a burst are not held for a batch that will not fill).
 
 Transports put an Envelope per message; a full queue blocks them, which is the back-pressure that keeps QoS 1
 messages waiting at the broker instead of in our memory. After a commit the writer acknowledges the batch's
@@ -45,6 +46,9 @@ class StoreFailure(Exception):
 
 
 RATE_WINDOW_S = 10.0
+# Short enough that the end of a burst (a backlog after a reconnection) is committed at once, long enough that a
+# steady stream, even of tens of messages a second, still goes in batches.
+QUIET_S = 0.05
 
 
 @dataclass(slots=True)
@@ -166,7 +170,7 @@ class Writer:
             if remaining <= 0:
                 break
             try:
-                env = self.queue.get(timeout=remaining)
+                env = self.queue.get(timeout=min(remaining, QUIET_S))
             except queue.Empty:
                 break
             batch.envelopes.append(env)

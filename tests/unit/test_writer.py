@@ -80,6 +80,15 @@ def test_batches_respect_max_rows_and_commit_within_max_delay(make):
     assert store.wait_for_version(before, timeout=5.0) > before
 
 
+def test_the_end_of_a_burst_is_committed_once_the_queue_is_quiet_not_after_max_delay(make):
+    store, writer = make(max_delay=10.0)
+    before = store.data_version
+    for i in range(50):
+        writer.put(obs(i))
+    assert store.wait_for_version(before, timeout=5.0) > before, "committed before max_delay (10 s)"
+    assert rows(store, "SELECT count(*) FROM observations") == [(50,)]
+
+
 def test_a_full_queue_holds_the_transport_back_and_says_so(tmp_path):
     store = Store(tmp_path / "t.duckdb")
     writer = Writer(store, queue_size=2)  # not started: nothing takes from the queue
