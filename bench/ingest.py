@@ -43,13 +43,15 @@ from store.writer import Writer
 
 TOPIC = "bench/obs"
 LIMITS = (
-    "CityOps' own work, no longer the broker path (its client alone takes the same backlog four times as fast). "
-    "py-spy (`py-spy record --threads --idle`) shows the writer thread busy nine tenths of the time: the insert of "
-    "observations (with its anti-join against stored rows) 38% of it, the 200 rules 24%, feed status 15%; the MQTT "
-    "thread spends 45% decoding and normalising, and 11% waiting for room in the writer's queue. Both threads share "
-    "one interpreter lock. Before feeds/mqtt_client.py, stock paho's reading (three recv() and a select() per "
-    "packet, a send() per acknowledgement, an empty MQTT 5 Properties object per message) was 70% of the MQTT "
-    "thread and CityOps took 45% of the bare subscriber's rate"
+    "CityOps' own work, no longer the broker path: on CityOps' client a bare subscriber takes the same backlog about "
+    "four times as fast. Timed within a round, CityOps' MQTT thread receives the backlog about a tenth slower than "
+    "the bare subscriber, since it shares the interpreter lock with the writer's Python work on each batch "
+    "(building its columns, the 200 rules; `py-spy record --gil` shows the MQTT thread holding the lock two thirds "
+    "of the time and the writer a sixth), and then the last batch is committed and evaluated, about 0.2 s. Before "
+    "feeds/mqtt_client.py, stock paho's reading (three recv() and a select() per packet, a send() per "
+    "acknowledgement, an empty MQTT 5 Properties object per message) was 70% of the MQTT thread and CityOps took "
+    "45% of the bare subscriber's rate. Next, for margin: the batch's columns and the rules in fewer Python steps, "
+    "or decoding in processes of their own on a shared subscription ($share/cityops/…)"
 )
 BARE, BARE_OURS_CLIENT, OURS = "bench-bare", "bench-bare-buffered", "bench-cityops"
 
