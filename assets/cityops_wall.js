@@ -19,6 +19,7 @@ window.cityops.wall = (function () {
     try {
       while (onWall()) {
         let key = null;
+        const asked = Date.now();
         try {
           const response = await fetch("/api/wall/news?since=" + encodeURIComponent(since), {cache: "no-store"});
           if (response.ok) key = (await response.json()).key;
@@ -29,6 +30,8 @@ window.cityops.wall = (function () {
         if (key && key !== since && onWall()) {
           since = key;
           window.dash_clientside.set_props("wall-news", {data: key});
+        } else if (Date.now() - asked < 1000) {
+          await pause(RETRY_MS); // "nothing new" at once: the server is stopping; do not ask in a tight loop
         }
       }
     } finally {

@@ -58,6 +58,11 @@ def minimap(
         # Framed after the map has its size (initial `bounds` are fitted into a box not laid out yet).
         viewport={"bounds": bounds(region)},
         zoomSnap=0.25,
+        # No animations: a small map is replaced whenever its subject changes (the duty desk's j/k through the
+        # queue), and Leaflet throws when a map is removed while its zoom animates (Leaflet issues 6775, 9575).
+        zoomAnimation=False,
+        fadeAnimation=False,
+        markerZoomAnimation=False,
         zoomControl=interactive,
         dragging=interactive,
         scrollWheelZoom=False,  # a page that scrolls must not be caught by the map

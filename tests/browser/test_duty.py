@@ -171,3 +171,20 @@ def test_filters_and_selection_survive_refresh_and_travel_in_the_link(app, publi
     wait_until(lambda: "清水河 Q1" in other.locator("#duty-summary").inner_text(), 5, "the same alert from the link")
     assert "selected" in other.locator(".q-row").first.get_attribute("class")
     assert not errors and not other_errors, errors + other_errors
+
+
+def test_moving_through_the_queue_at_typing_speed_raises_no_error_in_the_page(app, publisher, chromium):
+    # Each selection replaces the detail's small map; Leaflet threw "_leaflet_pos" on every map removed while its
+    # zoom animated (found by the alarm test above under load; here at once, without the fix, 16 errors in 36 keys).
+    for n, where in enumerate([LIANCHI, (115.3, 38.9), (115.6, 39.1), (115.2, 38.6)]):
+        gauge(publisher, f"g{n}", f"G{n}", where, 12.6)
+    page, errors = open_duty(chromium, app)
+    wait_until(lambda: page.locator(".q-row").count() == 4, 15, "four alerts in the queue")
+    for _ in range(6):
+        for key in "jjjkkk":
+            page.keyboard.press(key)
+            page.wait_for_timeout(60)
+    wait_until(lambda: page.locator("#duty-map .leaflet-container").count() == 1, 5, "the last selection's map")
+    page.wait_for_timeout(1_000)  # animations that were still running
+    assert not errors, errors
+    page.close()
