@@ -110,8 +110,8 @@ class BufferedClient(mqtt.Client):
         topic_end = 2 + int.from_bytes(packet[:2], "big")
         body = topic_end + (2 if qos else 0)
         v5 = self._protocol == mqtt.MQTTv5
-        if qos > 1 or topic_end == 2 or (v5 and packet[body : body + 1] != b"\x00"):
-            return super()._handle_publish()  # QoS 2, a topic alias, properties: paho's own way
+        if qos > 1 or topic_end == 2 or body > len(packet) or (v5 and packet[body : body + 1] != b"\x00"):
+            return super()._handle_publish()  # QoS 2, a topic alias, properties, a malformed packet: paho's own way
         message = mqtt.MQTTMessage(mid=int.from_bytes(packet[topic_end:body], "big"), topic=packet[2:topic_end])
         message.dup, message.qos, message.retain = bool(header & 0x08), qos, bool(header & 0x01)
         message.payload = packet[body + v5 :]

@@ -4,6 +4,7 @@ acknowledgements it gathers reach the broker, in order, before it disconnects.""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -166,3 +167,33 @@ def test_acknowledgements_given_in_bulk_reach_the_broker_before_it_disconnects(m
     # too (3 runs in 8 here): those messages come again, and the store keeps each once (by its id).
     assert held <= redelivered and all(i >= last for i in redelivered - held)
     again.stop()
+
+
+@pytest.mark.parametrize("kind", [BufferedClient, mqtt.Client], ids=["ours", "stock paho"])
+def test_a_malformed_publish_drops_the_connection_and_delivers_nothing(kind):
+    # A broker (or something in its place) sends a PUBLISH whose topic is longer than the packet: no message may
+    # come of it, and the connection is dropped, as stock paho does.
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def broker() -> None:
+        conn, _ = server.accept()
+        conn.recv(1024)  # CONNECT
+        conn.sendall(bytes([0x20, 0x02, 0x00, 0x00]))  # CONNACK, accepted
+        conn.sendall(bytes([0x30, 0x04, 0x00, 0x10]) + b"ab")  # PUBLISH: a topic of 16 bytes in 2
+        time.sleep(2)
+        conn.close()
+
+    threading.Thread(target=broker, daemon=True).start()
+    client = kind(mqtt.CallbackAPIVersion.VERSION2, client_id="t", protocol=mqtt.MQTTv311)
+    received, dropped = [], threading.Event()
+    client.on_message = lambda _c, _u, msg: received.append(msg)
+    client.on_disconnect = lambda *_args: dropped.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert dropped.wait(5), "the connection was kept after a malformed packet"
+        assert received == []
+    finally:
+        client.loop_stop()
+        server.close()
