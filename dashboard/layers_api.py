@@ -113,6 +113,15 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
                     views.popitem(last=False)
         return body
 
+    def remember(view: View) -> None:
+        """A wall asked for this view: its cells are prepared with the next snapshots (RECENT_VIEW_S)."""
+        query = view.query()
+        with lock:
+            asked[query] = (view, time.monotonic())
+            asked.move_to_end(query)
+            while len(asked) > 4 * PREPARED_VIEWS:
+                asked.popitem(last=False)
+
     def prepare_cells(snapshot: Snapshot) -> None:
         now = time.monotonic()
         with lock:
@@ -134,10 +143,6 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
                 view = View.parse(request.args.get("z"), request.args.get("bbox"))
             except ValueError as exc:
                 abort(Response(f"{exc}\n", status=400, mimetype="text/plain"))
-            with lock:
-                asked[view.query()] = (view, time.monotonic())
-                asked.move_to_end(view.query())
-                while len(asked) > 4 * PREPARED_VIEWS:
-                    asked.popitem(last=False)
+            remember(view)
             return _respond(cells_body(layer, view), max_age=0)
         return _respond(layer_body(domain, layer), max_age=0)

@@ -2,8 +2,9 @@
 
 The wall's refresh tick (web.refresh_ms) was the longest wait of a reading on its way to the screen: half a tick on
 average, a whole one at worst. Now the wall keeps one request open (assets/cityops_wall.js) that is answered as soon
-as the snapshot differs from the one the wall has, and the wall refreshes at once. The tick stays, for what changes
-with the clock alone (a silent sensor turning "no data") and for a wall that cannot wait here.
+as the snapshot differs from the one the wall has, and the wall refreshes at once. What changes with the clock alone
+(a silent sensor turning "no data") comes this way too: while a wall waits, the snapshot is computed again at least
+every AGE_LIMIT_S. The tick stays as the fallback, for a wall that cannot wait here.
 
 Off with web.wall_news = false. Each waiting wall holds one of the web server's threads, so at most half of them
 wait; a wall beyond that is answered 429 and keeps to its tick.

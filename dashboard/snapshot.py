@@ -113,8 +113,7 @@ class Snapshots:
     def get(self, current: bool = False) -> Snapshot:
         """The latest snapshot, at once; with `current`, one that includes every commit so far (computed now if the
         data changed since)."""
-        self._last_asked = time.monotonic()
-        self._asked.set()
+        self._watched()
         latest = self._current
         if latest is not None and not current:
             return latest
@@ -124,8 +123,7 @@ class Snapshots:
     def wait_for_news(self, seen: str, timeout: float) -> str:
         """The latest snapshot's key as soon as it is not `seen`; `seen` itself if none came within `timeout`
         seconds or the app is stopping. A wall waiting here counts as someone watching."""
-        self._last_asked = time.monotonic()
-        self._asked.set()
+        self._watched()
         with self._news:
             self._waiting += 1
             try:
@@ -133,6 +131,11 @@ class Snapshots:
             finally:
                 self._waiting -= 1
             return self._latest_key() or seen
+
+    def _watched(self) -> None:
+        """Someone looks: the background thread keeps computing (or wakes from idle at once)."""
+        self._last_asked = time.monotonic()
+        self._asked.set()
 
     def _latest_key(self) -> str:
         latest = self._current

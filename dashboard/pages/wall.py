@@ -2,7 +2,7 @@
 
 The layout is sent once; afterwards a refresh compares the snapshot key the tab has seen with the current one and
 returns nothing when they match. It runs when the server says a new snapshot is there (dashboard/news.py, through
-the store wall-news) and on a tick, for what changes with the clock alone. When they differ it sends statuses
+the store wall-news), and on a tick, the fallback when the news cannot be had. When they differ it sends statuses
 through `hideout` (restyle only) and a point layer's URL only when that layer's features changed.
 """
 
