@@ -219,7 +219,7 @@ def run(messages: int = 100_000, entities: int = 2_000, rules_count: int = 200, 
         "met": (share >= 0.8 and ours_rate >= 6000) if full else None,
         "baseline": f"bare paho subscriber {bare_rate:,.0f} msg/s; the same on CityOps' client "
         f"{buffered_rate:,.0f} msg/s",
-        "ratio": f"{share:.0%} of the bare subscriber (rounds {min(shares):.0%}-{max(shares):.0%}; "
+        "ratio": f"{share:.1%} of the bare subscriber (rounds {min(shares):.1%}-{max(shares):.1%}; "
         f"{ours_rate / buffered_rate:.0%} of the bare subscriber on CityOps' client)",
         "how": f"a real mosquitto 2 with persistence; in each of {rounds} rounds three persistent sessions were given "
         "the same backlog of "
