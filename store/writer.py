@@ -49,6 +49,9 @@ RATE_WINDOW_S = 10.0
 # Short enough that the end of a burst (a backlog after a reconnection) is committed at once, long enough that a
 # steady stream, even of tens of messages a second, still goes in batches.
 QUIET_S = 0.05
+# How often a batch being collected looks for more. Waiting on the queue instead woke the writer for every message
+# put, and handed the interpreter lock back and forth with the transport's thread once per message.
+COLLECT_PAUSE_S = 0.005
 
 
 @dataclass(slots=True)
@@ -71,15 +74,42 @@ class Batch:
     envelopes: list[Envelope] = field(default_factory=list)
     rows: int = 0
     version: int = 0
+    _merged: Decoded | None = field(default=None, repr=False, compare=False)
 
     def records(self) -> Decoded:
-        merged = Decoded()
-        for env in self.envelopes:
-            if env.records is not None:
-                merged.entities.extend(env.records.entities)
-                merged.observations.extend(env.records.observations)
-                merged.events.extend(env.records.events)
-        return merged
+        """The records of all its messages, merged once: the writer and the rule engine both read them."""
+        if self._merged is None:
+            merged = Decoded()
+            for env in self.envelopes:
+                if env.records is not None:
+                    merged.entities.extend(env.records.entities)
+                    merged.observations.extend(env.records.observations)
+                    merged.events.extend(env.records.events)
+            self._merged = merged
+        return self._merged
+
+
+class EnvelopeQueue(queue.Queue):
+    """A queue the writer empties many messages at a time, under one lock, and marks done a batch at a time."""
+
+    def take(self, rows: int) -> list[Envelope]:
+        """What is queued now, up to `rows` rows (at least one message if any); never waits."""
+        taken: list[Envelope] = []
+        with self.mutex:
+            while self.queue and rows > 0:
+                envelope = self.queue.popleft()
+                taken.append(envelope)
+                rows -= envelope.rows
+            if taken:
+                self.not_full.notify(len(taken))
+        return taken
+
+    def done(self, count: int) -> None:
+        """`task_done()` for `count` messages at once."""
+        with self.all_tasks_done:
+            self.unfinished_tasks -= count
+            if self.unfinished_tasks <= 0:
+                self.all_tasks_done.notify_all()
 
 
 class Writer:
@@ -92,7 +122,7 @@ class Writer:
         max_rows: int = 5_000,
     ):
         self.store = store
-        self.queue: queue.Queue[Envelope] = queue.Queue(maxsize=queue_size)
+        self.queue = EnvelopeQueue(maxsize=queue_size)
         self.max_delay = max_delay
         self.max_rows = max_rows
         self.listeners: list[Callable[[Batch], None]] = []
@@ -164,17 +194,20 @@ class Writer:
             return batch
         batch.envelopes.append(first)
         batch.rows = first.rows
-        deadline = time.monotonic() + self.max_delay
+        began = time.monotonic()
+        deadline, quiet_until = began + self.max_delay, began + QUIET_S
         while batch.rows < self.max_rows:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            taken = self.queue.take(self.max_rows - batch.rows)
+            now = time.monotonic()
+            if taken:
+                batch.envelopes += taken
+                batch.rows += sum(env.rows for env in taken)
+                quiet_until = now + QUIET_S
+            elif now >= quiet_until:
                 break
-            try:
-                env = self.queue.get(timeout=min(remaining, QUIET_S))
-            except queue.Empty:
+            if now >= deadline:
                 break
-            batch.envelopes.append(env)
-            batch.rows += env.rows
+            time.sleep(min(COLLECT_PAUSE_S, deadline - now))
         return batch
 
     def _commit_with_retry(self, batch: Batch) -> None:
@@ -183,7 +216,7 @@ class Writer:
         while True:
             attempt += 1
             try:
-                self._write(batch.envelopes)
+                self._write(batch)
                 break
             except Exception as exc:  # nothing of the batch is kept: the transaction rolled back
                 self.last_error = str(exc) if isinstance(exc, StoreFailure) else f"{type(exc).__name__}: {exc}"
@@ -200,6 +233,7 @@ class Writer:
                     # One bad message must not hold back the others: write them one by one, and turn the ones
                     # the store refuses into dead letters.
                     batch.envelopes = [self._write_alone(env) for env in batch.envelopes]
+                    batch._merged = None  # some became dead letters
                     break
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -218,12 +252,11 @@ class Writer:
                 listener(batch)
             except Exception:
                 log.exception("a batch listener failed")
-        for _ in batch.envelopes:  # only now does flush() consider them done
-            self.queue.task_done()
+        self.queue.done(len(batch.envelopes))  # only now does flush() consider them done
 
     def _write_alone(self, env: Envelope) -> Envelope:
         try:
-            self._write([env])
+            self._write(Batch([env]))
             return env
         except Exception as exc:
             raw = b""
@@ -238,16 +271,16 @@ class Writer:
             delay = 0.5
             while True:  # a dead letter must be kept too: wait for the store to accept it
                 try:
-                    self._write([dead])
+                    self._write(Batch([dead]))
                     return dead
                 except Exception as exc2:
                     log.error("cannot write a dead letter, retrying: %s", exc2)
                     time.sleep(delay)
                     delay = min(delay * 2, 10.0)
 
-    def _write(self, envelopes: list[Envelope]) -> None:
+    def _write(self, batch: Batch) -> None:
         now = datetime.now(UTC)
-        merged = Batch(envelopes).records()
+        envelopes, merged = batch.envelopes, batch.records()
         dead = [env.dead_letter for env in envelopes if env.dead_letter is not None]
         cur = None
         try:
@@ -410,21 +443,16 @@ def _insert_dead_letters(cur, dead: list[DeadLetter]) -> None:
 
 
 def _update_feed_status(cur, envelopes: list[Envelope], now: datetime) -> None:
-    per_feed: dict[str, list] = {}
+    per_feed: dict[str, list[Envelope]] = {}
     for env in envelopes:
-        good, bad, last, newest, reason = per_feed.get(env.feed_id, (0, 0, None, env.received_at, ""))
-        newest = max(newest, env.received_at)
-        if env.dead_letter is None:
-            good += 1
-            last = env.received_at if last is None else max(last, env.received_at)
-        else:
-            bad += 1
-            reason = env.dead_letter.reason
-        per_feed[env.feed_id] = [good, bad, last, newest, reason]
-    for feed_id, (good, bad, last, newest, reason) in per_feed.items():
+        per_feed.setdefault(env.feed_id, []).append(env)
+    for feed_id, received in per_feed.items():
+        decoded = [env.received_at for env in received if env.dead_letter is None]
+        failed = [env.dead_letter for env in received if env.dead_letter is not None]
+        newest = max(env.received_at for env in received)
         # A feed that delivers decodable messages is ok; one that only delivers garbage is degraded.
-        state = "ok" if good else "degraded"
-        reason = "" if good else f"messages cannot be decoded: {reason}"[:500]
+        state = "ok" if decoded else "degraded"
+        reason = "" if decoded else f"messages cannot be decoded: {failed[-1].reason}"[:500]
         current = cur.execute("SELECT state, reason, changed_at FROM feed_status WHERE feed_id = $feed",
                               {"feed": feed_id}).fetchone()  # fmt: skip
         if current is not None and current[0] == "down" and current[2] > newest:
@@ -448,8 +476,8 @@ def _update_feed_status(cur, envelopes: list[Envelope], now: datetime) -> None:
                 "state": state,
                 "reason": reason,
                 "now": now,
-                "last": last,
-                "good": good,
-                "bad": bad,
+                "last": max(decoded, default=None),
+                "good": len(decoded),
+                "bad": len(failed),
             },
         )

@@ -2,6 +2,8 @@
 
 import json
 import queue
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -98,6 +100,23 @@ def test_a_full_queue_holds_the_transport_back_and_says_so(tmp_path):
     with pytest.raises(queue.Full):  # the transport waited its timeout for room
         writer.put(obs(3), timeout=0.05)
     assert writer.stats()["held_back"] == 1
+    store.close()
+
+
+def test_a_transport_held_back_goes_on_once_the_writer_takes_from_the_queue(tmp_path):
+    store = Store(tmp_path / "t.duckdb")
+    writer = Writer(store, queue_size=2)  # not started: the test takes from the queue as the writer does
+    writer.put(obs(1))
+    writer.put(obs(2))
+    waiting = threading.Thread(target=writer.put, args=(obs(3),), kwargs={"timeout": FLUSH_S})
+    waiting.start()
+    while not writer.held_back:
+        time.sleep(0.01)
+    time.sleep(0.1)  # now waiting for room
+    assert [env.records.observations[0].msg_id for env in writer.queue.take(10)] == ["m1", "m2"]
+    waiting.join(FLUSH_S / 2)
+    assert not waiting.is_alive(), "taking many at once did not wake the transport waiting for room"
+    assert writer.queue.qsize() == 1
     store.close()
 
 
