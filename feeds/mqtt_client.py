@@ -7,10 +7,12 @@ thread's time (bench/ingest.py, py-spy), which the writer and the rules share th
 client reads up to READ_BYTES at a time and serves paho's small reads from them, handles every packet already read
 before it selects again, and writes the acknowledgements that the writer gives after a commit in one send(). A
 QoS 0 or 1 PUBLISH without MQTT 5 properties (what sensors send) is decoded without building paho's empty
-Properties object, a fifth of the thread's time; its message has `properties` None, as under MQTT 3.1.1.
+Properties object, a fifth of the thread's time; its message has `properties` None, as under MQTT 3.1.1, and shares
+one `info` (which only means something for messages we publish) instead of building a lock for each. Unless
+per-topic callbacks were added, `on_message` is called without matching each topic against them first.
 
-It overrides private methods of paho 2.x (`_sock_recv`, `loop_read`, `_packet_write`, `_handle_publish`) and
-extends `reconnect` and `disconnect`;
+It overrides private methods of paho 2.x (`_sock_recv`, `loop_read`, `_packet_write`, `_handle_publish`,
+`_handle_on_message`) and extends `reconnect`, `disconnect` and `message_callback_add`;
 tests/integration/test_mqtt_client.py runs them against a real broker, so a paho release that changes those fails
 there rather than in a city.
 """
@@ -28,6 +30,8 @@ import paho.mqtt.client as mqtt
 READ_BYTES = 65_536
 READS_PER_LOOP = 16  # then select() again, so that writes and keep-alives are not held up by a long backlog
 _PUBACK = mqtt.PUBACK
+_RECEIVED_INFO = mqtt.MQTTMessageInfo(0)
+_new_message = object.__new__
 
 
 class BufferedClient(mqtt.Client):
@@ -38,6 +42,7 @@ class BufferedClient(mqtt.Client):
         self._reads_left = READS_PER_LOOP
         self._acks: deque[int] = deque()  # QoS 1 message ids to acknowledge, from any thread
         self._acks_lock = threading.Lock()  # moving them to paho's queue keeps their order before a DISCONNECT
+        self._per_topic_callbacks = False
 
     def reconnect(self) -> mqtt.MQTTErrorCode:
         # Bytes and acknowledgements of the old connection mean nothing on the new one (paho drops its own queue of
@@ -104,6 +109,22 @@ class BufferedClient(mqtt.Client):
                 self._out_packet.append({"command": _PUBACK, "mid": 0, "qos": 0, "pos": 0,
                                          "to_process": len(packet), "packet": packet, "info": None})  # fmt: skip
 
+    def message_callback_add(self, sub: str, callback: mqtt.CallbackOnMessage) -> None:
+        self._per_topic_callbacks = True
+        super().message_callback_add(sub, callback)
+
+    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
+        on_message = self.on_message
+        if self._per_topic_callbacks or on_message is None:
+            return super()._handle_on_message(message)
+        with self._in_callback_mutex:
+            try:
+                on_message(self, self._userdata, message)
+            except Exception as err:  # as paho does
+                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not self.suppress_exceptions:
+                    raise
+
     def _handle_publish(self) -> mqtt.MQTTErrorCode:
         header, packet = self._in_packet["command"], self._in_packet["packet"]
         qos = (header & 0x06) >> 1
@@ -112,9 +133,11 @@ class BufferedClient(mqtt.Client):
         v5 = self._protocol == mqtt.MQTTv5
         if qos > 1 or topic_end == 2 or body > len(packet) or (v5 and packet[body : body + 1] != b"\x00"):
             return super()._handle_publish()  # QoS 2, a topic alias, properties, a malformed packet: paho's own way
-        message = mqtt.MQTTMessage(mid=int.from_bytes(packet[topic_end:body], "big"), topic=packet[2:topic_end])
+        message = _new_message(mqtt.MQTTMessage)  # every slot is set here, as MQTTMessage.__init__ would
+        message.mid, message._topic = int.from_bytes(packet[topic_end:body], "big"), packet[2:topic_end]
         message.dup, message.qos, message.retain = bool(header & 0x08), qos, bool(header & 0x01)
-        message.payload = packet[body + v5 :]
+        message.payload, message.properties = packet[body + v5 :], None
+        message.state, message.info = mqtt.mqtt_ms_invalid, _RECEIVED_INFO
         message.timestamp = time.monotonic()  # as paho's time_func
         self._handle_on_message(message)
         if qos == 1 and not self._manual_ack:

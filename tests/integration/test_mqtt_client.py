@@ -99,6 +99,25 @@ def test_every_message_arrives_as_stock_paho_receives_it(mosquitto, protocol):
         client.stop()
 
 
+def test_per_topic_callbacks_get_their_topics_as_with_stock_paho(mosquitto):
+    """on_message is called without matching topics only while no per-topic callback was added."""
+    clients = {kind: Subscriber(kind, kind.__name__, mosquitto.port) for kind in (BufferedClient, mqtt.Client)}
+    alarms: dict[type, list[str]] = {kind: [] for kind in clients}
+    for kind, client in clients.items():
+        client.client.message_callback_add("t/alarm/+", lambda _c, _u, msg, kind=kind: alarms[kind].append(msg.topic))
+        client.subscribe("t/#", qos=1)
+    publish(mosquitto.port, [(f"t/{'alarm' if i % 3 == 0 else 'level'}/{i}", b"1", 1, None) for i in range(30)])
+    for kind, client in clients.items():
+        deadline = time.monotonic() + 30
+        while len(client.received) + len(alarms[kind]) < 30 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        client.stop()
+    ours, stock = clients[BufferedClient], clients[mqtt.Client]
+    assert alarms[BufferedClient] == alarms[mqtt.Client] == [f"t/alarm/{i}" for i in range(0, 30, 3)]
+    assert [m.topic for m in ours.received] == [m.topic for m in stock.received]
+    assert len(ours.received) == 20
+
+
 class Recorded(BufferedClient):
     """CityOps' client, keeping what it writes to the broker."""
 
