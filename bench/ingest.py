@@ -229,17 +229,18 @@ def run(messages: int = 100_000, entities: int = 2_000, rules_count: int = 200, 
         "built); CityOps (MqttIngest → Writer → DuckDB file, acknowledged after each commit, RuleEngine with "
         f"{rules_count} rules on every batch) is timed from connect to its last commit, and the store then holds "
         f"all {messages:,} readings and no dead letter",
-        "limits": "CityOps' own work, no longer the broker path: on CityOps' client a bare subscriber takes the same "
+        "limits": "CityOps' own work, not the broker path: on CityOps' client a bare subscriber takes the same "
         f"backlog {buffered_rate / ours_rate:.1f} times as fast. CityOps' MQTT thread received the backlog in "
         f"{statistics.median(received):.2f} s against the stock bare subscriber's {len(body) / bare_rate:.2f} s "
         "(medians); it shares the interpreter lock with the writer's Python work on each batch (building its "
         f"columns, the rules), and the last batch was then committed and evaluated in "
         f"{statistics.median(tails):.2f} s. "
-        "On stock paho (measured 2026-12-02, before feeds/mqtt_client.py), reading the socket (three recv() and a "
-        "select() per packet, a send() per acknowledgement, an empty MQTT 5 Properties object per message) was 70% "
-        "of the MQTT thread under py-spy, and CityOps took 45% of the bare subscriber's rate. Next, for margin: the "
-        "batch's columns and the rules in fewer Python steps, or decoding in processes of their own on a shared "
-        "subscription ($share/cityops/…)",
+        "How it got here (py-spy, 2026-12-02): on stock paho, reading the socket (three recv() and a select() per "
+        "packet, a send() per acknowledgement, an empty MQTT 5 Properties object per message) was 70% of the MQTT "
+        "thread and CityOps took 45% of the bare subscriber's rate; then 76-88%, while the writer waited on its "
+        "queue for each message (each put woke it and handed the interpreter lock over) and paho matched every "
+        "topic against per-topic callbacks and built a lock for every message received. Next, if more is needed: "
+        "decoding in processes of their own on a shared subscription ($share/cityops/…)",
     }
 
 
