@@ -121,3 +121,21 @@ def test_a_late_reading_is_counted_once_in_the_hour_it_belongs_to(tmp_path):
     assert hours == [(now - timedelta(hours=3), 1, 5.0), (now - timedelta(hours=2), 1, 1.0)]
     assert cur.execute("SELECT n, sum FROM observations_daily").fetchall() == [(2, 6.0)]
     store.close()
+
+
+def test_a_dense_backlog_is_rolled_up_in_short_slices_from_the_first(tmp_path):
+    """A city's hour of readings not yet summarised (after an import or a long stop) starts with the smallest slice:
+    a first slice of a day took one transaction of 10 M rows and 470 MB more memory (bench/city_scale.py)."""
+    store = Store(tmp_path / "cityops.duckdb")
+    cur = store.cursor()
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    start = now - timedelta(hours=1, minutes=10)
+    cur.execute(
+        "INSERT INTO observations SELECT 'e' || (i % 1000), 'level', 1, 'm', t, 'ok', 'f', 'h' || i, t "
+        "FROM (SELECT i, $start + to_microseconds(i * 18_000) AS t FROM range(200_000) r(i))",  # an hour, dense
+        {"start": start},
+    )
+    run = retention.roll_up(store, TZ, now)
+    assert run.rows == 200_000 and run.slices >= 4, run  # 5, 10, 20 and 40 minutes at most: not one slice
+    assert cur.execute("SELECT sum(n) FROM observations_daily").fetchone() == (200_000,)
+    store.close()
