@@ -1,5 +1,6 @@
 """`cityops run --demo` as its own process, for the benchmarks that measure it from outside: its ports, its RSS
-sampled every half second, and a signed-in HTTP session to ask its health. The demo city's messages come from
+sampled every half second (and DuckDB's part of it, from its health, every two), and a signed-in HTTP session to ask
+its health. The demo city's messages come from
 `cityops simulate`, a process of its own, as a city's systems would send them: the load generator does not share
 the interpreter it loads."""
 
@@ -46,10 +47,12 @@ class Server:
         self.process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "run", "--demo"], cwd=PROJECT_ROOT,
                                         env=self.env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
         self.rss_mb: list[float] = []
+        self.store_mb: list[int] = []  # DuckDB's own memory, as /api/health says
         self._session = None
         self._sampling = threading.Event()
         self._sampling.set()
         threading.Thread(target=self._sample, daemon=True).start()
+        threading.Thread(target=self._sample_store, daemon=True).start()
         self.simulator: subprocess.Popen | None = None
         deadline = time.monotonic() + start_timeout_s
         while not _listening(self.web_port):
@@ -84,6 +87,17 @@ class Server:
             except (OSError, StopIteration):
                 pass
             time.sleep(0.5)
+
+    def _sample_store(self) -> None:
+        session = None  # its own: the benchmark's thread uses the other
+        while self._sampling.is_set() and self.process.poll() is None:
+            time.sleep(2)
+            try:
+                session = session or http_session(self.web_port, "supervisor")[0]
+                with session.open(f"{self.base}/api/health", timeout=30) as response:
+                    self.store_mb.append(json.loads(response.read())["memory"]["store_mb"]["total"])
+            except OSError:  # not listening yet, or stopping
+                pass
 
     def stop(self) -> None:
         self._sampling.clear()

@@ -102,6 +102,17 @@ class Store:
                 return False  # still no room to replay the WAL: the next write or heal() tries again
             return True
 
+    def memory(self) -> dict[str, int]:
+        """What DuckDB holds, in MB: in memory by its own tags (of `memory_limit_mb`), and spilled to disk."""
+        rows = (
+            self.cursor()
+            .execute("SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory()")
+            .fetchall()
+        )
+        used = {tag.lower(): round(held / 2**20) for tag, held, _ in rows if held >= 2**20}
+        return {"total": round(sum(held for _, held, _ in rows) / 2**20), **used,
+                "spilled": round(sum(spilled for _, _, spilled in rows) / 2**20)}  # fmt: skip
+
     @property
     def data_version(self) -> int:
         return self._version

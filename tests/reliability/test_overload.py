@@ -59,7 +59,9 @@ def test_overload_is_held_at_the_broker_memory_stays_bounded_and_the_backlog_dra
         drained_s = time.monotonic() - began
         assert app.health()["observations"] >= total, "the backlog did not drain within 180 s"
         wait_until(lambda: app.health()["writer"]["queued"] == 0, 10, "the queue empty")
-        held = app.health()["writer"]["held_back"]
+        report = app.health()
+        held, memory = report["writer"]["held_back"], report["memory"]
+        process_mb = rss_mb(app.process.pid)
         assert app.stop() == 0
     finally:
         app.kill()
@@ -78,4 +80,7 @@ def test_overload_is_held_at_the_broker_memory_stays_bounded_and_the_backlog_dra
     # The backlog (≈ 8 MB of payloads, far more as decoded records) never came into our memory at once.
     assert peak_mb - idle_mb < 150, f"memory grew by {peak_mb - idle_mb:.0f} MB under overload"
     assert distinct == total, f"lost {total - distinct}"
+    # The health report says what the process holds, and DuckDB's part of it within its limit.
+    assert abs(memory["rss_mb"] - process_mb) < 50, (memory, process_mb)
+    assert 0 < memory["store_mb"]["total"] <= memory["store_limit_mb"], memory
     assert stored == distinct, f"{stored - distinct} stored twice"
