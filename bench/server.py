@@ -1,8 +1,7 @@
 """`cityops run --demo` as its own process, for the benchmarks that measure it from outside: its ports, its RSS
 sampled every half second (and DuckDB's part of it, from its health, every two), and a signed-in HTTP session to ask
-its health. The demo city's messages come from
-`cityops simulate`, a process of its own, as a city's systems would send them: the load generator does not share
-the interpreter it loads."""
+its health. The demo city's messages come from `cityops simulate`, a process of its own, as a city's systems would
+send them: the load generator does not share the interpreter it loads."""
 
 from __future__ import annotations
 

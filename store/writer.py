@@ -232,8 +232,7 @@ class Writer:
                 elif attempt >= 3 and len(batch.envelopes) > 1:
                     # One bad message must not hold back the others: write them one by one, and turn the ones
                     # the store refuses into dead letters.
-                    batch.envelopes = [self._write_alone(env) for env in batch.envelopes]
-                    batch._merged = None  # some became dead letters
+                    batch = Batch([self._write_alone(env) for env in batch.envelopes], batch.rows)
                     break
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
