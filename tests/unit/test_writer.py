@@ -148,6 +148,22 @@ def test_dead_letters_keep_reason_and_raw_bytes_and_count_as_errors(make):
     assert rows(store, "SELECT state, messages, errors FROM feed_status") == [("ok", 1, 1)]
 
 
+def test_a_message_the_store_refuses_becomes_a_dead_letter_and_the_rest_of_its_batch_is_stored(make):
+    store, writer = make()
+    batches = []
+    writer.listeners.append(batches.append)
+    refused = obs(1)
+    refused.records.observations[0].value = "not a number"  # a decoder bug: the store's column is a number
+    for env in (obs(0), refused, obs(2)):
+        writer.put(env)
+    assert writer.flush(timeout=FLUSH_S)
+    assert rows(store, "SELECT msg_id FROM observations ORDER BY msg_id") == [("m0",), ("m2",)]
+    [(reason,)] = rows(store, "SELECT reason FROM dead_letters")
+    assert reason.startswith("store refused:"), reason
+    # The rule engine is handed what was stored, not the batch as it was before.
+    assert [o.msg_id for o in batches[-1].records().observations] == ["m0", "m2"]
+
+
 def test_a_feed_sending_only_garbage_is_degraded(make):
     store, writer = make()
     writer.put(Envelope("f2", NOW, dead_letter=DeadLetter(NOW, "f2", "t", "invalid JSON", b"x")))
