@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cityops import PROJECT_ROOT
 from cityops.broker import free_port, wait_for_port
+from cityops.process import resident_mb
 from tests.browser.conftest import http_session
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -79,12 +80,9 @@ class Server:
 
     def _sample(self) -> None:
         while self._sampling.is_set() and self.process.poll() is None:
-            try:
-                with open(f"/proc/{self.process.pid}/status") as f:
-                    kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
-                self.rss_mb.append(kb / 1024)
-            except (OSError, StopIteration):
-                pass
+            rss = resident_mb(self.process.pid)
+            if rss is not None:
+                self.rss_mb.append(rss)
             time.sleep(0.5)
 
     def _sample_store(self) -> None:

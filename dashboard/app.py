@@ -17,6 +17,7 @@ from alerts.cap import to_cap
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
 from cityops import PROJECT_ROOT
+from cityops.process import resident_mb
 from dashboard import auth, layers_api, news
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
 from dashboard.pages import audit_log, duty, entity, feeds_admin, region, tablet, wall
@@ -165,7 +166,7 @@ def create_app(
             "writer": None if writer is None else writer.stats(),
             "snapshot": snapshots.stats(),
             "cells": dict(app.server.extensions["cityops_cells"]),
-            "memory": {"rss_mb": _rss_mb(), "store_mb": store.memory(), "store_limit_mb": store.memory_limit_mb},
+            "memory": {"rss_mb": resident_mb(), "store_mb": store.memory(), "store_limit_mb": store.memory_limit_mb},
             "feed_changes": [
                 {"id": r.feed_id, "ts": r.ts.isoformat(), "state": r.state, "reason": r.reason}
                 for r in feed_log.changes(store, datetime.now(UTC) - timedelta(days=1)).itertuples(index=False)
@@ -185,15 +186,6 @@ def create_app(
 
     audit_log.register_export(app.server, accounts)
     return app
-
-
-def _rss_mb() -> int | None:
-    """The process's resident memory: the figure a 1.5 GB budget is about (DuckDB's own is only part of it)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS:"))
-    except (OSError, StopIteration):  # not Linux
-        return None
 
 
 def stop_app(app: Dash) -> None:

@@ -29,9 +29,7 @@ import paho.mqtt.client as mqtt
 
 READ_BYTES = 65_536
 READS_PER_LOOP = 16  # then select() again, so that writes and keep-alives are not held up by a long backlog
-_PUBACK = mqtt.PUBACK
 _RECEIVED_INFO = mqtt.MQTTMessageInfo(0)
-_new_message = object.__new__
 
 
 class BufferedClient(mqtt.Client):
@@ -105,8 +103,8 @@ class BufferedClient(mqtt.Client):
             while self._acks:
                 mids.append(self._acks.popleft())
             if mids:
-                packet = b"".join(struct.pack("!BBH", _PUBACK, 2, mid) for mid in mids)
-                self._out_packet.append({"command": _PUBACK, "mid": 0, "qos": 0, "pos": 0,
+                packet = b"".join(struct.pack("!BBH", mqtt.PUBACK, 2, mid) for mid in mids)
+                self._out_packet.append({"command": mqtt.PUBACK, "mid": 0, "qos": 0, "pos": 0,
                                          "to_process": len(packet), "packet": packet, "info": None})  # fmt: skip
 
     def message_callback_add(self, sub: str, callback: mqtt.CallbackOnMessage) -> None:
@@ -133,7 +131,7 @@ class BufferedClient(mqtt.Client):
         v5 = self._protocol == mqtt.MQTTv5
         if qos > 1 or topic_end == 2 or body > len(packet) or (v5 and packet[body : body + 1] != b"\x00"):
             return super()._handle_publish()  # QoS 2, a topic alias, properties, a malformed packet: paho's own way
-        message = _new_message(mqtt.MQTTMessage)  # every slot is set here, as MQTTMessage.__init__ would
+        message = object.__new__(mqtt.MQTTMessage)  # every slot is set here, as MQTTMessage.__init__ would
         message.mid, message._topic = int.from_bytes(packet[topic_end:body], "big"), packet[2:topic_end]
         message.dup, message.qos, message.retain = bool(header & 0x08), qos, bool(header & 0x01)
         message.payload, message.properties = packet[body + v5 :], None

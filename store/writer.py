@@ -92,17 +92,18 @@ class Batch:
 class EnvelopeQueue(queue.Queue):
     """A queue the writer empties many messages at a time, under one lock, and marks done a batch at a time."""
 
-    def take(self, rows: int) -> list[Envelope]:
-        """What is queued now, up to `rows` rows (at least one message if any); never waits."""
+    def take(self, rows: int) -> tuple[list[Envelope], int]:
+        """What is queued now, up to `rows` rows (at least one message if any), and its rows; never waits."""
         taken: list[Envelope] = []
+        count = 0
         with self.mutex:
-            while self.queue and rows > 0:
+            while self.queue and count < rows:
                 envelope = self.queue.popleft()
                 taken.append(envelope)
-                rows -= envelope.rows
+                count += envelope.rows
             if taken:
                 self.not_full.notify(len(taken))
-        return taken
+        return taken, count
 
     def done(self, count: int) -> None:
         """`task_done()` for `count` messages at once."""
@@ -197,11 +198,11 @@ class Writer:
         began = time.monotonic()
         deadline, quiet_until = began + self.max_delay, began + QUIET_S
         while batch.rows < self.max_rows:
-            taken = self.queue.take(self.max_rows - batch.rows)
+            taken, rows = self.queue.take(self.max_rows - batch.rows)
             now = time.monotonic()
             if taken:
                 batch.envelopes += taken
-                batch.rows += sum(env.rows for env in taken)
+                batch.rows += rows
                 quiet_until = now + QUIET_S
             elif now >= quiet_until:
                 break

@@ -14,6 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from feeds.mqtt_client import READ_BYTES, BufferedClient
+from tests.browser.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 # Around the limits of MQTT's remaining length (1, 2 and 3 bytes) and of one read.
@@ -45,10 +46,7 @@ class Subscriber:
         assert self.subscribed.wait(10), "not subscribed"
 
     def wait_for(self, count: int, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(self.received) >= count, f"received {len(self.received)} of {count}"
+        wait_until(lambda: len(self.received) >= count, timeout, f"{count} messages received", every=0.02)
 
     def stop(self) -> None:
         self.client.disconnect()
@@ -108,9 +106,7 @@ def test_per_topic_callbacks_get_their_topics_as_with_stock_paho(mosquitto):
         client.subscribe("t/#", qos=1)
     publish(mosquitto.port, [(f"t/{'alarm' if i % 3 == 0 else 'level'}/{i}", b"1", 1, None) for i in range(30)])
     for kind, client in clients.items():
-        deadline = time.monotonic() + 30
-        while len(client.received) + len(alarms[kind]) < 30 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda c=client, k=kind: len(c.received) + len(alarms[k]) >= 30, 30, f"30 to {kind.__name__}")
         client.stop()
     ours, stock = clients[BufferedClient], clients[mqtt.Client]
     assert alarms[BufferedClient] == alarms[mqtt.Client] == [f"t/alarm/{i}" for i in range(0, 30, 3)]

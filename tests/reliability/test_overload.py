@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 
+from cityops.process import resident_mb
 from tests.browser.conftest import wait_until
 from tests.reliability.conftest import CityOps, observation, publisher, stored_readings
 
@@ -16,18 +17,13 @@ LIVE_RATE = 200  # messages/s published while the backlog drains
 QUEUE = 200  # 500 was all but filled (454) on a machine whose decoding barely outran the writer's commits
 
 
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
-
-
 def test_overload_is_held_at_the_broker_memory_stays_bounded_and_the_backlog_drains(tmp_path, mosquitto):
     app = CityOps(tmp_path, mosquitto.port, env={"CITYOPS_STORE__QUEUE_SIZE": str(QUEUE)})
     client = publisher(mosquitto.port, "reliability-overload-pub")
     try:
         app.start()  # the persistent session exists from here on
         time.sleep(3)  # the start-up's own allocations settle before the baseline
-        idle_mb = rss_mb(app.process.pid)
+        idle_mb = resident_mb(app.process.pid)
         assert app.stop() == 0
         for n in range(BACKLOG):
             sent = client.publish("test/flood/obs/g1", observation(n), qos=1)
@@ -49,7 +45,7 @@ def test_overload_is_held_at_the_broker_memory_stays_bounded_and_the_backlog_dra
         while time.monotonic() - began < 180:
             report = app.health()
             writer = report["writer"]
-            peak_mb = max(peak_mb, rss_mb(app.process.pid))
+            peak_mb = max(peak_mb, resident_mb(app.process.pid))
             peak_queued, peak_lag = max(peak_queued, writer["queued"]), max(peak_lag, writer["lag_s"])
             full += writer["holding_back"]
             samples += 1
@@ -61,7 +57,7 @@ def test_overload_is_held_at_the_broker_memory_stays_bounded_and_the_backlog_dra
         wait_until(lambda: app.health()["writer"]["queued"] == 0, 10, "the queue empty")
         report = app.health()
         held, memory = report["writer"]["held_back"], report["memory"]
-        process_mb = rss_mb(app.process.pid)
+        process_mb = resident_mb(app.process.pid)
         assert app.stop() == 0
     finally:
         app.kill()

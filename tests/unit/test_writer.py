@@ -113,7 +113,8 @@ def test_a_transport_held_back_goes_on_once_the_writer_takes_from_the_queue(tmp_
     while not writer.held_back:
         time.sleep(0.01)
     time.sleep(0.1)  # now waiting for room
-    assert [env.records.observations[0].msg_id for env in writer.queue.take(10)] == ["m1", "m2"]
+    taken, rows = writer.queue.take(10)
+    assert [env.records.observations[0].msg_id for env in taken] == ["m1", "m2"] and rows == 2
     waiting.join(FLUSH_S / 2)
     assert not waiting.is_alive(), "taking many at once did not wake the transport waiting for room"
     assert writer.queue.qsize() == 1
