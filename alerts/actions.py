@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from alerts.lifecycle import TransitionError, transition
-from feeds.records import SEVERITIES
 from store import alerts as alert_store
 from store.database import Store
+from store.records import SEVERITIES, severity_rank
 
 
 def act(
@@ -70,5 +70,5 @@ def checked_steps(timeline: list[dict]) -> set[int]:
 
 def step_up(severity: str) -> str:
     """One colour higher (blue → yellow → orange → red); red stays red."""
-    index = SEVERITIES.index(severity)
+    index = severity_rank(severity)
     return SEVERITIES[max(0, index - 1)]

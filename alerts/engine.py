@@ -27,10 +27,10 @@ import shapely
 from shapely.geometry import Polygon
 
 from alerts.rules import Condition, Rule
-from feeds.records import SEVERITIES
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store.database import Store, frame
+from store.records import severity_rank
 from store.writer import Batch
 
 log = logging.getLogger(__name__)
@@ -630,7 +630,7 @@ def _walk(*conditions: Condition | None) -> Iterable[Condition]:
 
 
 def _higher(a: str, b: str) -> bool:
-    return SEVERITIES.index(a) < SEVERITIES.index(b)
+    return severity_rank(a) < severity_rank(b)
 
 
 def _severity_for(rule: Rule, current: str, value, subject: Subject | None, attributes=None) -> str:

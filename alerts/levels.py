@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-SEVERITY_ORDER: tuple[str, ...] = ("red", "orange", "yellow", "blue")
+from store.records import SEVERITIES
+
 STATUS_RANK: dict[str, int] = {
     "red": 6,
     "orange": 5,
@@ -39,7 +40,7 @@ def level_of(value: float | None, levels: dict[str, Any] | None) -> str:
     if value is None or not levels:
         return "ok"
     below = levels.get("direction") == "below"
-    for colour in SEVERITY_ORDER:
+    for colour in SEVERITIES:
         threshold = levels.get(colour)
         if threshold is None:
             continue
@@ -54,7 +55,7 @@ def statuses(value: np.ndarray, thresholds: dict[str, np.ndarray], below: np.nda
     `value`, `online` and each colour's threshold are floats with NaN for none; `below`, `has_levels` (levels that
     are not empty) and `fresh` booleans."""
     out = np.full(len(value), "ok", dtype=object)
-    for colour in reversed(SEVERITY_ORDER):  # blue first: a more severe colour that also holds wins
+    for colour in reversed(SEVERITIES):  # blue first: a more severe colour that also holds wins
         threshold = thresholds[colour]
         with np.errstate(invalid="ignore"):
             hit = np.where(below, value <= threshold, value >= threshold)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STATES: tuple[str, ...] = (
-    "new", "acknowledged", "dispatched", "in_progress", "resolved", "closed", "returned", "reopened", "cancelled",
-)  # fmt: skip
-OPEN_STATES: frozenset[str] = frozenset(STATES) - {"closed", "cancelled"}
+from store.records import ALERT_STATES as STATES
+from store.records import OPEN_STATES
+
 # States in which the alert has been taken up, so it may be snoozed.
 ACKNOWLEDGED_STATES: frozenset[str] = OPEN_STATES - {"new"}
 

@@ -14,8 +14,8 @@ import duckdb
 
 from alerts.engine import RuleEngine
 from alerts.rules import Rule
-from feeds.records import Decoded, Observation
 from store.database import Store
+from store.records import Decoded, Observation
 from store.writer import Batch, Envelope
 
 

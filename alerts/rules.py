@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from feeds.records import DOMAINS, SEVERITIES
+from store.records import DOMAINS, Severity, severity_rank
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -174,7 +174,7 @@ class Zone(Section):
 
 
 class StepUp(Section):
-    severity: Literal["red", "orange", "yellow", "blue"]
+    severity: Severity
     above: Threshold | None = None
     below: Threshold | None = None
     unhandled_for: Duration | None = None
@@ -209,7 +209,7 @@ class Rule(Section):
     for_: Duration = Field(default=timedelta(0), alias="for")
     clear: Condition | None = None
     clear_for: Duration = timedelta(0)
-    severity: Literal["red", "orange", "yellow", "blue"]
+    severity: Severity
     step_up: list[StepUp] = Field(default_factory=list)
     title: Text
     message: Text
@@ -227,7 +227,7 @@ class Rule(Section):
         if self.subject == "feed" and kinds != {"absent"}:
             raise ValueError("a feed rule can only watch for absence ('absent: 10m')")
         for step in self.step_up:
-            if SEVERITIES.index(step.severity) >= SEVERITIES.index(self.severity):
+            if severity_rank(step.severity) >= severity_rank(self.severity):
                 raise ValueError(f"step_up to {step.severity} is not above the rule's severity {self.severity}")
         return self
 

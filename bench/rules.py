@@ -17,8 +17,8 @@ from pathlib import Path
 
 from alerts.engine import RuleEngine
 from alerts.rules import parse_rules
-from feeds.records import Decoded, Entity, Observation
 from store.database import Store
+from store.records import Decoded, Entity, Observation
 from store.writer import Batch, Envelope, Writer
 
 KINDS = ("gauge", "rain", "road", "camera")

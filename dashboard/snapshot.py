@@ -25,10 +25,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from alerts.levels import SEVERITY_ORDER, STATUS_CODE, STATUS_RANK, statuses, summarize_groups
+from alerts.levels import STATUS_CODE, STATUS_RANK, statuses, summarize_groups
 from alerts.time_limits import Deadline, TimeLimits
 from store import queries
 from store.database import Store
+from store.records import SEVERITIES
 
 AGE_LIMIT_S = 5.0
 MIN_GAP_S = 0.1  # between two snapshots computed in the background
@@ -222,7 +223,7 @@ class Snapshots:
         floats = lambda column: frame[column].to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
         frame["status"] = statuses(
             floats("value"),
-            {colour: floats(colour) for colour in SEVERITY_ORDER},
+            {colour: floats(colour) for colour in SEVERITIES},
             frame["below"].to_numpy(dtype=bool),
             frame["has_levels"].to_numpy(dtype=bool),
             fresh=fresh,

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from feeds.decoders import DECODERS, DecodeError, Decoder, Message
 from feeds.decoders.mapped_json import MappedJson
 from feeds.normalize import normalize
-from feeds.records import DeadLetter
 from layers.crs import Converter, to_wgs84
 from layers.regions import RegionIndex
+from store.records import DeadLetter
 from store.writer import Envelope
 
 log = logging.getLogger(__name__)

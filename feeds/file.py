@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feeds.decoding import FeedDecoding
-from feeds.records import DeadLetter
 from layers.regions import RegionIndex
+from store.records import DeadLetter
 from store.writer import Envelope, Writer
 
 log = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from feeds.records import Decoded
 from layers.crs import Converter
 from layers.regions import RegionIndex
+from store.records import Decoded
 
 
 def normalize(

@@ -10,9 +10,9 @@ import duckdb
 import pyarrow as pa
 
 from store.database import records
+from store.records import ALERT_STATES, OPEN_STATES
 
-# The states of alerts.lifecycle.OPEN_STATES, as SQL (tests/unit/test_lifecycle.py keeps the two equal).
-OPEN_CONDITION = "state IN ('new', 'acknowledged', 'dispatched', 'in_progress', 'resolved', 'returned', 'reopened')"
+OPEN_CONDITION = "state IN ({})".format(", ".join(f"'{s}'" for s in ALERT_STATES if s in OPEN_STATES))
 
 Cursor = duckdb.DuckDBPyConnection
 

@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from feeds.records import DeadLetter, Decoded
 from store import feed_log
 from store.database import Store
+from store.records import DeadLetter, Decoded
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from dashboard.navigation import entity_href, region_href
 from dashboard.pages.wall import DOMAIN_LABELS, SEVERITY_LABELS, STATE_NAMES
 from dashboard.snapshot import alert_feature
 from dashboard.timefmt import local_time
-from feeds.records import DOMAINS
 from store import alerts as alert_store
 from store import queries
+from store.records import DOMAINS, severity_rank
 
 ACTION_LABELS = {
     "acknowledge": N_("Acknowledge"), "dispatch": N_("Dispatch"), "start": N_("Start work"),
@@ -62,7 +62,6 @@ REFUSALS = {
 }
 # Actions that ask for something first (a unit, a time or a note) open the dialog; the others are done at once.
 DIALOG_ACTIONS = frozenset({"dispatch", "snooze"} | NOTE_REQUIRED)
-SEVERITY_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 CHART_REFRESH_MS = 5000  # as the entity page's chart
 ALARMING = ("red", "orange")  # a new alert of these sounds and flashes until acknowledged
 
@@ -272,7 +271,7 @@ def ordered(alerts: pd.DataFrame, now: datetime) -> pd.DataFrame:
         return alerts.assign(snoozed=[])
     out = alerts.assign(
         snoozed=[not pd.isna(s) and s > now for s in alerts["snoozed_until"]],
-        rank=alerts["severity"].map(SEVERITY_RANK),
+        rank=alerts["severity"].map(severity_rank),
         due_sort=[d.timestamp() if d is not None else float("inf") for d in alerts["due"]],
         created_sort=[-pd.Timestamp(c).timestamp() for c in alerts["created_at"]],
     )

@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 
 import orjson
 
-from feeds.records import Decoded
+from store.records import Decoded
 
 
 class DecodeError(ValueError):

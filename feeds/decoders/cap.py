@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 import shapely
 
 from feeds.decoders.base import DecodeError, Message, parse_time, parse_xml
-from feeds.records import Decoded, Event
+from store.records import Decoded, Event
 
 NAMESPACES = (
     "urn:oasis:names:tc:emergency:cap:1.2",

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
-from feeds.records import DOMAINS, SEVERITIES, Decoded, Entity, Event, Observation
+from store.records import DOMAINS, SEVERITIES, Decoded, Entity, Event, Observation
 
 MAX_ITEMS = 10_000
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from feeds.decoders.base import DecodeError, Message, parse_time, parse_xml
-from feeds.records import Decoded, Event
+from store.records import Decoded, Event
 
 D2 = "{http://datex2.eu/schema/2/2_0}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feeds.decoders.base import DecodeError, Message, parse_json, parse_number, parse_time
-from feeds.records import Decoded, Entity, Observation
+from store.records import Decoded, Entity, Observation
 
 
 def decode(message: Message) -> Decoded:

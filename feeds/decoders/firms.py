@@ -15,7 +15,7 @@ import io
 from datetime import UTC, datetime
 
 from feeds.decoders.base import DecodeError, Message
-from feeds.records import Decoded, Event
+from store.records import Decoded, Event
 
 REQUIRED = ("latitude", "longitude", "acq_date", "acq_time")
 VIIRS_SATURATION_K = 367.0

@@ -25,7 +25,7 @@ import jmespath
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from feeds.decoders.base import DecodeError, Message, parse_json, parse_number, parse_time
-from feeds.records import DOMAINS, Decoded, Entity, Observation
+from store.records import DOMAINS, Decoded, Entity, Observation
 
 
 def _valid_path(path: str) -> str:

@@ -17,7 +17,7 @@ import shapely
 from shapely.geometry import shape
 
 from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
-from feeds.records import Decoded, Entity, Event, Observation
+from store.records import Decoded, Entity, Event, Observation
 
 MODELS = {  # type → (domain, kind)
     "TrafficFlowObserved": ("traffic", "road_segment"),

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from feeds.decoders.base import DecodeError, Message, parse_json, parse_time, parse_xml
-from feeds.records import Decoded, Event
+from store.records import Decoded, Event
 
 
 def decode(message: Message) -> Decoded:

@@ -10,9 +10,9 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from feeds.records import Decoded, Observation
 from store import retention
 from store.database import Store
+from store.records import Decoded, Observation
 from store.writer import Envelope, Writer
 
 HISTORY = 3_000_000  # observations over 60 days, 300 entities

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from feeds import health
-from feeds.records import Decoded
 from store import feed_log
 from store.database import Store
+from store.records import Decoded
 from store.writer import Envelope, Writer
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

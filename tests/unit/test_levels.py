@@ -66,7 +66,8 @@ def test_statuses_over_arrays_are_what_status_of_says_of_each_device():
 
     import numpy as np
 
-    from alerts.levels import SEVERITY_ORDER, statuses
+    from alerts.levels import statuses
+    from store.records import SEVERITIES
 
     rng = random.Random(5)
     devices = []
@@ -79,7 +80,7 @@ def test_statuses_over_arrays_are_what_status_of_says_of_each_device():
     nan = float("nan")
     got = statuses(
         np.array([nan if v is None else v for v, *_ in devices]),
-        {c: np.array([(lv or {}).get(c, nan) for _, lv, *_ in devices], dtype=float) for c in SEVERITY_ORDER},
+        {c: np.array([(lv or {}).get(c, nan) for _, lv, *_ in devices], dtype=float) for c in SEVERITIES},
         np.array([bool(lv) and lv.get("direction") == "below" for _, lv, *_ in devices]),
         np.array([bool(lv) for _, lv, *_ in devices]),
         fresh=np.array([f for *_, f, _ in devices]),

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from feeds.decoders import DECODERS, Message
-from feeds.records import DeadLetter
 from store.database import Store
+from store.records import DeadLetter
 from store.schema import MIGRATIONS
 from store.writer import Envelope, Writer
 

@@ -1,13 +1,32 @@
-"""The unified records every feed produces, whatever its source format."""
+"""The vocabulary of the whole house: the unified records every feed produces whatever its source format, the
+domains, the four warning colours and the names of an alert's states. It sits at the ground floor so that feeds,
+store, alerts and dashboard all speak it without leaning on each other."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 DOMAINS: tuple[str, ...] = ("traffic", "flood", "fire", "security", "hotline", "env", "system")
-SEVERITIES: tuple[str, ...] = ("red", "orange", "yellow", "blue")  # I > II > III > IV
+
+# China's four warning colours, most severe first: red (I) > orange (II) > yellow (III) > blue (IV).
+Severity = Literal["red", "orange", "yellow", "blue"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+
+
+def severity_rank(severity: str) -> int:
+    """0 for red, the most severe, up to 3 for blue: sorting by it puts the worst first."""
+    return SEVERITIES.index(severity)
+
+
+# The states of the alert lifecycle (alerts/lifecycle.py holds what moves an alert between them). Closed and
+# cancelled end the loop; every other state is open, and the store's SQL for "open" is derived from this.
+ALERT_STATES: tuple[str, ...] = (
+    "new", "acknowledged", "dispatched", "in_progress", "resolved", "closed", "returned", "reopened", "cancelled",
+)  # fmt: skip
+ENDED_STATES: frozenset[str] = frozenset({"closed", "cancelled"})
+OPEN_STATES: frozenset[str] = frozenset(ALERT_STATES) - ENDED_STATES
 
 
 # Dataclasses rather than pydantic models: the hot path builds hundreds of thousands of these a second, and the
