@@ -1,35 +1,67 @@
-"""What people do to alerts: each action checked against the lifecycle table and written to the timeline."""
+"""What people do to alerts, through one door: `act` asks the access policy whether this principal may take this
+action on this alert, checks it against the lifecycle table, writes the alert and its timeline entry, and records
+the attempt — done or refused — in the audit log. The duty desk, a command or an API call all come through here."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from access.policy import Principal, permission_allowed
 from alerts.lifecycle import TransitionError, transition
 from store import alerts as alert_store
+from store.audit import Trail
 from store.database import Store
 from store.records import SEVERITIES, severity_rank
 
 
 def act(
     store: Store,
+    principal: Principal,
     alert_id: int,
     action: str,
     *,
-    actor: str,
     now: datetime,
+    audit: Trail | None,
     note: str = "",
     unit_id: str | None = None,
     snooze_for: timedelta | None = None,
     step: int | None = None,
     done: bool = True,
 ) -> dict:
-    """Apply `action` to the alert; returns the updated alert. Raises TransitionError with a message for people."""
+    """Apply `action` to the alert for `principal`; returns the updated alert. Raises TransitionError with a
+    message for people (code "forbidden" when the principal's role or districts do not allow it). `audit` is where
+    the attempt is recorded (None: nowhere, for tests and tools that keep no audit log)."""
+    target = f"alert {alert_id}"
+    try:
+        alert = _apply(store, principal, alert_id, action, now, note, unit_id, snooze_for, step, done)
+    except TransitionError as exc:
+        if audit is not None:
+            audit.record(principal.actor, f"alert {action}", target, "refused", str(exc), role=principal.role)
+        raise
+    if audit is not None:
+        detail = note or (f"unit {unit_id}" if unit_id else "")
+        audit.record(principal.actor, f"alert {action}", target, detail=detail, role=principal.role)
+    return alert
+
+
+def may_act(principal: Principal, action: str, alert: dict) -> bool:
+    """Whether `principal` may take `action` on `alert` (a row of the store): what the duty desk offers."""
+    return permission_allowed(principal, action, alert["district_id"])
+
+
+def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: datetime, note: str,
+           unit_id: str | None, snooze_for: timedelta | None, step: int | None, done: bool) -> dict:  # fmt: skip
     cur = store.cursor()
     cur.execute("BEGIN")
     try:
         alert = alert_store.get(cur, alert_id)
         if alert is None:
             raise TransitionError(f"there is no alert {alert_id}", "missing", action)
+        if not may_act(principal, action, alert):
+            raise TransitionError(
+                f"{action} is not allowed for {principal.role} in district {alert['district_id']}",
+                "forbidden", action, alert["state"],
+            )  # fmt: skip
         move = transition(alert["state"], action, note)
         fields: dict = {"state": move.to_state, "updated_at": now}
         details: dict = {}
@@ -49,7 +81,7 @@ def act(
         if action == "escalate":
             fields["severity"] = details["severity"] = step_up(alert["severity"])
         alert_store.update(cur, alert_id, fields)
-        alert_store.log(cur, alert_id, now, actor, action, move.from_state, move.to_state, note, details)
+        alert_store.log(cur, alert_id, now, principal.actor, action, move.from_state, move.to_state, note, details)
         cur.execute("COMMIT")
     except BaseException:
         cur.execute("ROLLBACK")
@@ -70,5 +102,4 @@ def checked_steps(timeline: list[dict]) -> set[int]:
 
 def step_up(severity: str) -> str:
     """One colour higher (blue → yellow → orange → red); red stays red."""
-    index = severity_rank(severity)
-    return SEVERITIES[max(0, index - 1)]
+    return SEVERITIES[max(0, severity_rank(severity) - 1)]

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.server import Server, percentile
-from dashboard.auth import CSRF_COOKIE, DEMO_DISPLAY_TOKEN
+from dashboard.guard import CSRF_COOKIE
+from dashboard.signin import DEMO_DISPLAY_TOKEN
 from tests.browser.conftest import callback_body
 
 PERIOD_S = 2.0

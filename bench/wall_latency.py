@@ -21,7 +21,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from bench.server import Server, chromium, percentile
-from dashboard.auth import DEMO_DISPLAY_TOKEN
+from dashboard.signin import DEMO_DISPLAY_TOKEN
 
 LIANCHI = (115.4906, 38.8581)
 WATCH_TICKER = """() => {

@@ -257,7 +257,7 @@ def serve(settings: Settings) -> None:
     from waitress.server import create_server
 
     from dashboard.app import create_app, stop_app
-    from dashboard.auth import DEMO_DISPLAY_TOKEN, bootstrap
+    from dashboard.signin import DEMO_DISPLAY_TOKEN, bootstrap
 
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     runtime = start(settings)

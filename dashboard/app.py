@@ -13,14 +13,18 @@ from dash import Dash, dcc, html
 from flask import Response, g, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from access import policy
 from alerts.cap import to_cap
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
 from cityops import PROJECT_ROOT
 from cityops.process import resident_mb
-from dashboard import auth, layers_api, news
+from dashboard import guard, layers_api, news
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
+from dashboard.labels import ROLE_LABELS
 from dashboard.pages import audit_log, duty, entity, feeds_admin, region, tablet, wall
+from dashboard.plain_pages import plain_text
+from dashboard.signin import SignIn
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
 from store import alerts as alert_store
@@ -53,7 +57,7 @@ def create_app(
     sops: dict[str, Sop] | None = None,
 ) -> Dash:
     """`time_limits` gives the duty desk its countdowns; `sops` (the rule file's, updated in place when the rules
-    are reloaded) its checklists. Every request passes the guard (dashboard/auth.py) first."""
+    are reloaded) its checklists. Every request passes the guard (dashboard/guard.py) first."""
     snapshots = Snapshots(
         store,
         stale_after_s={feed.id: feed.stale_after_s for feed in settings.feeds},
@@ -62,7 +66,7 @@ def create_app(
     )
     snapshots.start()
     context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops, accounts, writer)
-    guard = auth.Guard(accounts, settings)
+    request_guard = guard.Guard(accounts, settings)
     t = translator(settings.web.language)
     app = Dash(
         __name__,
@@ -72,10 +76,10 @@ def create_app(
         title=t("{city} City Operations Center", city=settings.city.name_zh),
         suppress_callback_exceptions=True,
         update_title=None,  # no "Updating..." flicker in the tab title on every tick
-        csrf_token_name=auth.CSRF_COOKIE,  # the renderer sends this cookie's value as X-CSRFToken
+        csrf_token_name=guard.CSRF_COOKIE,  # the renderer sends this cookie's value as X-CSRFToken
     )
-    app.server.before_request_funcs.setdefault(None, []).insert(0, guard.check)  # before Dash's own hooks
-    app.server.extensions["cityops_guard"] = guard
+    app.server.before_request_funcs.setdefault(None, []).insert(0, request_guard.check)  # before Dash's own hooks
+    app.server.extensions["cityops_guard"] = request_guard
     app.server.extensions["cityops_snapshots"] = snapshots
     if settings.web.trusted_proxies:  # the proxy's X-Forwarded-* tell the scheme (Secure cookies) and the address
         hops = settings.web.trusted_proxies
@@ -91,16 +95,22 @@ def create_app(
     )
     for name, where, page, title in pages:
         dash.register_page(name, **where, layout=partial(page.layout, context), title=title)
-        with guard.page_callbacks(name):
+        with request_guard.page_callbacks(name):
             page.register_callbacks(context)
-    unclaimed = guard.unclaimed_callbacks()
+    unclaimed = request_guard.unclaimed_callbacks()
     if unclaimed:
         raise RuntimeError(f"callbacks registered outside a page, so without an access rule: {unclaimed}")
     app.layout = partial(_shell, settings)
     layers_api.register(app.server, regions, snapshots)
     news.register(app.server, snapshots, settings.web.threads)
-    guard.register(app.server)
-    app.server.after_request(partial(guard.headers, app=app))
+    SignIn(accounts, settings).register(app.server)
+
+    @app.server.get("/healthz")
+    def alive() -> Response:
+        """For a load balancer: answers anyone."""
+        return plain_text("ok\n", 200)
+
+    app.server.after_request(partial(request_guard.headers, app=app))
 
     @app.server.after_request
     def remember_language(response: Response) -> Response:
@@ -111,7 +121,7 @@ def create_app(
         if request.cookies.get(LANGUAGE_COOKIE) != lang:
             response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="Lax")
         principal = g.get("principal")
-        if principal is not None and principal.role != auth.DISPLAY and principal.language != lang:
+        if principal is not None and principal.role != policy.DISPLAY and principal.language != lang:
             accounts.set_language(principal.name, lang)
         return response
 
@@ -141,9 +151,9 @@ def create_app(
     @app.server.get("/api/alerts/<int:alert_id>.cap")
     def alert_cap(alert_id: int):
         alert = alert_store.get(store.cursor(), alert_id)
-        if alert is None or not auth.current().sees(alert["district_id"]):
+        if alert is None or not guard.current().sees(alert["district_id"]):
             return Response("no such alert\n", status=404, mimetype="text/plain")
-        auth.record("alert export", f"alert {alert_id}")
+        guard.record("alert export", f"alert {alert_id}")
         district = regions.get(alert["district_id"]) if alert["district_id"] else None
         body = to_cap(
             alert,
@@ -196,7 +206,7 @@ def stop_app(app: Dash) -> None:
 def _shell(settings) -> html.Div:
     """Every page, with the signed-in user's name, links to what their role may open, and signing out."""
     principal = g.get("principal")
-    if principal is None or principal.role == auth.DISPLAY:
+    if principal is None or principal.role == policy.DISPLAY:
         return html.Div([dash.page_container])
     t = translator(page_language(None, settings.web.language))
     links = [(t("Feeds"), "/admin/feeds", "feeds"), (t("Audit log"), "/admin/audit", "audit"),
@@ -206,7 +216,7 @@ def _shell(settings) -> html.Div:
         method="post",
         action="/logout",
         children=[
-            html.Span(f"{principal.name} · {t(auth.ROLE_LABELS[principal.role])}", className="account-name"),
+            html.Span(f"{principal.name} · {t(ROLE_LABELS[principal.role])}", className="account-name"),
             *[html.A(label, href=href) for label, href, permission in links if principal.can(permission)],
             dcc.Input(type="hidden", name="csrf_token", value=principal.csrf),
             html.Button(t("Sign out"), type="submit", className="account-signout"),

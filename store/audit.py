@@ -45,6 +45,19 @@ def record(accounts: Accounts, actor: str, action: str, target: str = "", outcom
         )
 
 
+@dataclass(frozen=True)
+class Trail:
+    """The audit log as one door sees it: the file to write and the address the request came from, so that code
+    below the web layer (alerts.actions) records what a person did without knowing about requests."""
+
+    accounts: Accounts
+    address: str = ""
+
+    def record(self, actor: str, action: str, target: str = "", outcome: str = "ok", detail: str = "",
+               role: str = "") -> None:  # fmt: skip
+        record(self.accounts, actor, action, target, outcome, detail, role=role, address=self.address)
+
+
 def search(accounts: Accounts, text: str = "", outcome: str = "", since: float | None = None,
            until: float | None = None, limit: int | None = 500) -> list[Entry]:  # fmt: skip
     """Newest first. `text` matches the actor, action, target or detail (case-insensitive)."""

@@ -9,8 +9,9 @@ from urllib.parse import urlencode
 from dash import Input, Output, State, callback, dcc, html
 from flask import Flask, Response, request
 
-from dashboard import auth
+from dashboard import guard
 from dashboard.i18n import N_, page_language, translator
+from dashboard.labels import ROLE_LABELS
 from dashboard.pages.duty import ACTION_LABELS
 from dashboard.timefmt import local_time
 from store import audit
@@ -126,7 +127,7 @@ def register_callbacks(context) -> None:
                 children=[
                     html.Td(local_time(e.when, tz, "%Y-%m-%d %H:%M:%S")),
                     html.Td(e.actor),
-                    html.Td(t(auth.ROLE_LABELS[e.role]) if e.role in auth.ROLE_LABELS else e.role),
+                    html.Td(t(ROLE_LABELS[e.role]) if e.role in ROLE_LABELS else e.role),
                     html.Td(_action_name(e.action, t)),
                     html.Td(e.target),
                     html.Td(t(OUTCOME_LABELS[e.outcome])),
@@ -155,7 +156,7 @@ def register_export(server: Flask, accounts) -> None:
     def export():
         args = request.args
         entries = audit.search(accounts, limit=None, **_filters(args.get("q"), args.get("outcome"), args.get("period")))
-        auth.record("audit export", "", detail=f"{len(entries)} entries; filter {dict(args)}")
+        guard.record("audit export", "", detail=f"{len(entries)} entries; filter {dict(args)}")
         response = Response(audit.to_csv(entries), mimetype="text/csv")
         response.headers["Content-Disposition"] = 'attachment; filename="cityops-audit.csv"'
         return response

@@ -5,7 +5,7 @@ The queue is ordered overdue first, then by severity and the nearest time limit;
 the browser (assets/cityops_duty.js), so the server sends the queue only when the data changes. Selection and the
 bulk-acknowledge marks live in the browser and survive every refresh; the selection and the filters are kept in the
 URL, so a link opens the same picture. Every action goes through alerts.actions.act, which checks it against the
-lifecycle table; a refusal is said in the officer's language.
+access policy and the lifecycle table; a refusal is said in the officer's language.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import pandas as pd
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from access import policy
 from alerts.actions import act, checked_steps
 from alerts.lifecycle import NOTE_REQUIRED, OPEN_STATES, TransitionError, allowed_actions
-from dashboard import auth
+from dashboard import guard
 from dashboard.charts import history_chart
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import minimap
@@ -82,7 +83,7 @@ def layout(
     other = "en" if lang == "zh_CN" else "zh_CN"
     selected = int(alert) if alert and alert.isdigit() else None
     units = [{"label": _unit_name(u, lang), "value": u.id} for u in settings.units]
-    principal = auth.current()
+    principal = guard.current()
     districts = [{"label": r.name(lang), "value": r.id} for r in context.regions.level("district")
                  if principal.sees(r.id)]  # fmt: skip
     filters = [
@@ -303,7 +304,7 @@ def register_callbacks(context) -> None:
         snap = snapshots.get(current=ctx.triggered_id != "duty-tick")  # after an action or a filter: as it is now
         t = translator(lang)
         now = datetime.now(UTC)
-        alerts = auth.in_scope(auth.current(), snap.alerts)
+        alerts = policy.in_scope(guard.current(), snap.alerts)
         if domain:
             alerts = alerts[alerts["domain"] == domain]
         if district:
@@ -458,10 +459,10 @@ def register_callbacks(context) -> None:
     def _visible(alert_id: int) -> dict | None:
         """The alert, if it is there and in the user's districts (another district's is as good as absent)."""
         alert = alert_store.get(store.cursor(), alert_id)
-        return alert if alert is not None and auth.current().sees(alert["district_id"]) else None
+        return alert if alert is not None and guard.current().sees(alert["district_id"]) else None
 
     def _action_buttons(alert: dict, t) -> list:
-        principal = auth.current()
+        principal = guard.current()
         return [
             html.Button(
                 [t(ACTION_LABELS[a]), html.Kbd(ACTION_KEYS[a])],
@@ -471,7 +472,7 @@ def register_callbacks(context) -> None:
                 **{"data-key": ACTION_KEYS[a], "data-action": a},
             )
             for a in allowed_actions(alert["state"])
-            if a in ACTION_KEYS and auth.may_act(principal, a, alert["district_id"])
+            if a in ACTION_KEYS and policy.permission_allowed(principal, a, alert["district_id"])
         ]
 
     def _checklist(alert: dict, timeline: list[dict], t, lang: str) -> list:
@@ -479,7 +480,7 @@ def register_callbacks(context) -> None:
         if sop is None:
             return []
         done = checked_steps(timeline)
-        read_only = not auth.may_act(auth.current(), "check", alert["district_id"])
+        read_only = not policy.permission_allowed(guard.current(), "check", alert["district_id"])
         options = [
             {"label": step.zh_CN if lang == "zh_CN" else step.en, "value": i, "disabled": read_only}
             for i, step in enumerate(sop.steps)
@@ -647,30 +648,19 @@ def register_callbacks(context) -> None:
         return "duty-dialog hidden", "", t("Done: {action}", action=t(ACTION_LABELS[action]))
 
     def _act(alert_id: int, action: str, note: str = "", unit_id: str | None = None, minutes=None, **step) -> None:
-        """Every action of the duty desk: refused (and audited) outside the user's role or districts."""
-        principal = auth.current()
-        alert = alert_store.get(store.cursor(), alert_id)
-        target = f"alert {alert_id}"
-        if alert is not None and not auth.may_act(principal, action, alert["district_id"]):
-            auth.record(f"alert {action}", target, "refused", f"not allowed for {principal.role} in district "
-                        f"{alert['district_id']}")  # fmt: skip
-            raise TransitionError(f"{action} is not allowed for this user here", "forbidden", action, alert["state"])
-        try:
-            act(
-                store,
-                alert_id,
-                action,
-                actor=principal.actor,
-                now=datetime.now(UTC),
-                note=note,
-                unit_id=unit_id,
-                snooze_for=timedelta(minutes=float(minutes)) if action == "snooze" and minutes else None,
-                **step,
-            )
-        except TransitionError as exc:
-            auth.record(f"alert {action}", target, "refused", str(exc))
-            raise
-        auth.record(f"alert {action}", target, detail=note or (f"unit {unit_id}" if unit_id else ""))  # fmt: skip
+        """Every action of the duty desk, through the one door (alerts.actions.act)."""
+        act(
+            store,
+            guard.current(),
+            alert_id,
+            action,
+            now=datetime.now(UTC),
+            audit=guard.trail(),
+            note=note,
+            unit_id=unit_id,
+            snooze_for=timedelta(minutes=float(minutes)) if action == "snooze" and minutes else None,
+            **step,
+        )
 
     def _apply(alert_id: int, action: str, note: str, unit_id, minutes, t) -> str:
         try:

@@ -9,7 +9,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth
+from dashboard import guard
 from dashboard.alert_list import alert_list
 from dashboard.charts import history_chart
 from dashboard.i18n import N_, page_language, translator
@@ -27,7 +27,7 @@ def layout(context, entity_id: str | None = None, lang: str | None = None, hours
     entity_id = path_id(entity_id)
     window = int(hours) if hours and hours.isdigit() and int(hours) in WINDOWS else 24
     item = queries.entity(context.store, entity_id)
-    if item is not None and not auth.current().sees(item["district_id"]):
+    if item is not None and not guard.current().sees(item["district_id"]):
         item = None  # another district's device is as good as absent
     if item is None:
         return html.Div(className="drill", children=[
@@ -93,8 +93,8 @@ def register_callbacks(context) -> None:
         version = store.data_version
         lang, t = key["lang"], translator(key["lang"])
         item = queries.entity(store, key["id"])
-        if item is not None and not auth.current().sees(item["district_id"]):
-            auth.refuse(f"entity {key['id']}")
+        if item is not None and not guard.current().sees(item["district_id"]):
+            guard.refuse(f"entity {key['id']}")
         if item is None:
             return html.P(t("There is no device {id}.", id=key["id"])), version
         now = datetime.now(UTC)

@@ -12,7 +12,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth
+from dashboard import guard
 from dashboard.i18n import N_, page_language, translator
 from dashboard.pages.wall import STATE_LABELS
 from dashboard.timefmt import local_time
@@ -281,10 +281,10 @@ def register_callbacks(context) -> None:
         try:
             result = dead_letters.replay(store, writer, decodings, context.regions, int(letter_id))
         except dead_letters.ReplayError as exc:
-            auth.record("dead letter replay", f"dead letter {letter_id}", "failed", exc.code)
+            guard.record("dead letter replay", f"dead letter {letter_id}", "failed", exc.code)
             return t(REFUSALS[exc.code], feed=exc.feed_id)
         outcome = "ok" if result.outcome == "stored" else "failed"
-        auth.record("dead letter replay", f"dead letter {letter_id}", outcome, result.outcome)
+        guard.record("dead letter replay", f"dead letter {letter_id}", outcome, result.outcome)
         if result.outcome == "stored":
             entities, observations, events = result.counts
             return t("Replayed: {entities} entities, {observations} observations, {events} events stored",

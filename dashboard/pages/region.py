@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from access import policy
 from alerts.levels import STATUS_CODE
-from dashboard import auth
+from dashboard import guard
 from dashboard.alert_list import alert_list
 from dashboard.charts import year_chart
 from dashboard.i18n import N_, page_language, translator
@@ -37,7 +38,7 @@ def layout(context, region_id: str | None = None, lang: str | None = None, **_qu
             breadcrumbs(context.regions, None, lang, t("Not found")),
             html.P(t("There is no region {id}.", id=region_id), className="drill-empty"),
         ])  # fmt: skip
-    if not auth.sees_region(auth.current(), context.regions, region_id):
+    if not policy.sees_region(guard.current(), context.regions, region_id):
         return html.Div(className="drill", children=[
             html.P(t("This place is outside your districts."), className="drill-empty"),
             html.A(t("Your districts"), href=tablet_href(None, lang), className="btn"),
@@ -108,11 +109,11 @@ def register_callbacks(context) -> None:
             raise PreventUpdate
         snap = snapshots.get()
         lang, t = key["lang"], translator(key["lang"])
-        if not auth.sees_region(auth.current(), regions, key["id"]):
-            auth.refuse(f"region {key['id']}")
+        if not policy.sees_region(guard.current(), regions, key["id"]):
+            guard.refuse(f"region {key['id']}")
         region = regions.get(key["id"])
         level = CITY if region is None else region.level
-        district = auth.district_of(regions, key["id"])
+        district = policy.district_of(regions, key["id"])
         sections = []
         child_level = CHILD_LEVEL.get(level)
         if child_level:

@@ -16,7 +16,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from alerts.levels import STATUS_CODE, summarize
-from dashboard import auth
+from dashboard import guard
 from dashboard.alert_list import alert_list
 from dashboard.i18n import page_language, translator
 from dashboard.minimap import minimap
@@ -31,7 +31,7 @@ def layout(context, lang: str | None = None, district: str | None = None, **_que
     lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
-    principal = auth.current()
+    principal = guard.current()
     mine = [r for r in context.regions.level("district") if principal.sees(r.id)]
     if district is None and len(mine) == 1:
         district = mine[0].id
@@ -114,8 +114,8 @@ def register_callbacks(context) -> None:
             raise PreventUpdate
         snap = snapshots.get()
         lang, district = key["lang"], key["district"]
-        if not auth.current().sees(district):
-            auth.refuse(f"tablet {district}")
+        if not guard.current().sees(district):
+            guard.refuse(f"tablet {district}")
         t = translator(lang)
         devices = snap.states[snap.states["district_id"] == district]
         alerts = snap.alerts[snap.alerts["district_id"] == district]

@@ -18,7 +18,7 @@ from playwright.sync_api import Page
 
 from cityops import PROJECT_ROOT
 from cityops.broker import free_port, wait_for_port
-from dashboard.auth import DEMO_DISPLAY_TOKEN
+from dashboard.signin import DEMO_DISPLAY_TOKEN
 from tests.app_config import config
 
 LIANCHI = (115.4906, 38.8581)  # the city origin, in 莲池区 (130606)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cityops.config import load
-from dashboard import auth
+from dashboard import guard, signin
 from dashboard.app import create_app, stop_app
 from layers.regions import RegionIndex
 from store import alerts as alert_store
@@ -32,7 +32,7 @@ def site(tmp_path):
     settings.auth.demo_accounts = True
     store = Store(settings.store.path)
     accounts = Accounts(settings.auth.path)
-    auth.bootstrap(accounts, demo=True)
+    signin.bootstrap(accounts, demo=True)
     app = create_app(settings, store, RegionIndex.from_file(settings.city.regions), accounts)
     admin = Browser(app)
     admin.sign_in("admin")
@@ -107,7 +107,7 @@ class Browser:
 
     @property
     def csrf(self) -> str:
-        cookie = self.client.get_cookie(auth.CSRF_COOKIE)
+        cookie = self.client.get_cookie(guard.CSRF_COOKIE)
         return cookie.value if cookie else ""
 
     def call(self, key: str, inputs: dict | None = None, state: dict | None = None, csrf: str | None = None,
@@ -143,7 +143,7 @@ def test_every_route_and_every_callback_is_refused_without_a_session(site):
     checked = 0
     for rule in site.app.server.url_map.iter_rules():
         path = _url(rule)
-        if path.startswith(auth.PUBLIC):
+        if path.startswith(guard.PUBLIC):
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = anonymous.client.open(path, method=method)
@@ -248,7 +248,7 @@ def test_the_wall_token_opens_the_wall_only_and_stops_when_revoked(site):
     wall = site.browser()
     opened = wall.get(f"/wall?token={token}&lang=en")
     assert opened.status_code == 302 and opened.headers["Location"] == "/wall?lang=en"  # the token leaves the URL
-    assert "HttpOnly" in next(c for c in opened.headers.getlist("Set-Cookie") if c.startswith(auth.DISPLAY_COOKIE))
+    assert "HttpOnly" in next(c for c in opened.headers.getlist("Set-Cookie") if c.startswith(guard.DISPLAY_COOKIE))
     assert wall.get("/wall").status_code == 200
     assert wall.get("/api/layers/regions/district.geojson").status_code == 200
     assert wall.get("/api/wall/news?since=stale").status_code == 200
@@ -313,7 +313,7 @@ def test_csrf_and_origin_are_checked_on_every_state_changing_request(site):
     # The sign-in form carries its own token: a form posted from elsewhere does not sign in.
     stranger = site.browser()
     refused = stranger.post("/login", data={"name": "duty", "password": "demo-duty", "csrf_token": "x"})
-    assert refused.status_code == 401 and stranger.client.get_cookie(auth.SESSION_COOKIE) is None
+    assert refused.status_code == 401 and stranger.client.get_cookie(guard.SESSION_COOKIE) is None
 
 
 def test_brute_force_slows_then_locks_and_is_audited(site):
@@ -332,7 +332,7 @@ def test_brute_force_slows_then_locks_and_is_audited(site):
     assert outcomes.count("wrong") == settings.lock_after - 1 and outcomes[-1] == "locked"
     assert "wait" in outcomes
     assert "locked" in browser.sign_in("duty", "demo-duty").text  # even the right password, while locked
-    assert browser.client.get_cookie(auth.SESSION_COOKIE) is None
+    assert browser.client.get_cookie(guard.SESSION_COOKIE) is None
     assert site.audited(action="lock account", target="duty")
     assert len(site.audited(action="sign in", target="duty", outcome="refused")) >= settings.lock_after + 1
     site.accounts.reset_password("duty")  # an admin unlocks by a new one-time password
@@ -345,7 +345,7 @@ def test_a_session_ends_after_inactivity_but_not_by_its_own_refreshes(site):
     tick = site.callback("duty-queue.children")
     args = ({"duty-tick.n_intervals": 1}, {"duty-lang.data": "en"})
     for _ in range(4):  # refreshes on an interval, nobody at the keyboard: they do not keep the session open
-        assert duty.call(tick, *args, headers={auth.IDLE_HEADER: "120"}).status_code == 200
+        assert duty.call(tick, *args, headers={guard.IDLE_HEADER: "120"}).status_code == 200
         time.sleep(0.6)
     time.sleep(1.0)  # 3.4 s since the last key was pressed (signing in)
     assert duty.call(tick, *args).status_code == 401
@@ -353,7 +353,7 @@ def test_a_session_ends_after_inactivity_but_not_by_its_own_refreshes(site):
     assert page.status_code == 302 and "reason=expired" in page.headers["Location"]
     active = site.browser("duty")
     for _ in range(6):  # someone working, for longer than the limit: each request follows a key pressed just now
-        assert active.call(tick, *args, headers={auth.IDLE_HEADER: "0"}).status_code == 200
+        assert active.call(tick, *args, headers={guard.IDLE_HEADER: "0"}).status_code == 200
         time.sleep(1)
 
 
@@ -383,12 +383,12 @@ def test_cookies_and_security_headers(site):
     assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
     secure = Browser(site.app, base_url="https://localhost")
     cookies = secure.sign_in("duty").headers.getlist("Set-Cookie")
-    session = next(c for c in cookies if c.startswith(auth.SESSION_COOKIE + "="))
+    session = next(c for c in cookies if c.startswith(guard.SESSION_COOKIE + "="))
     assert "HttpOnly" in session and "SameSite=Lax" in session and "Secure" in session
-    csrf = next(c for c in cookies if c.startswith(auth.CSRF_COOKIE + "="))
+    csrf = next(c for c in cookies if c.startswith(guard.CSRF_COOKIE + "="))
     assert "SameSite=Strict" in csrf and "Secure" in csrf  # readable by the page, which sends it back as a header
     assert "Secure" not in next(c for c in site.browser().sign_in("duty").headers.getlist("Set-Cookie")
-                                if c.startswith(auth.SESSION_COOKIE + "="))  # fmt: skip
+                                if c.startswith(guard.SESSION_COOKIE + "="))  # fmt: skip
 
 
 def test_behind_a_trusted_tls_proxy_cookies_are_secure(tmp_path):
@@ -396,7 +396,7 @@ def test_behind_a_trusted_tls_proxy_cookies_are_secure(tmp_path):
     settings.auth.demo_accounts = True
     settings.web.trusted_proxies = 1
     store, accounts = Store(settings.store.path), Accounts(settings.auth.path)
-    auth.bootstrap(accounts, demo=True)
+    signin.bootstrap(accounts, demo=True)
     app = create_app(settings, store, RegionIndex.from_file(settings.city.regions), accounts)
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.1.2.3"}
     client = app.server.test_client()  # plain HTTP from the proxy, which says the browser used TLS
@@ -433,9 +433,9 @@ def test_the_audit_log_is_append_only_and_exported_as_text(site):
 
 def test_a_fresh_install_has_one_admin_with_a_one_time_password(tmp_path):
     accounts = Accounts(tmp_path / "accounts.sqlite")
-    password = auth.bootstrap(accounts, demo=False)
+    password = signin.bootstrap(accounts, demo=False)
     assert password and [(u.name, u.role, u.must_change) for u in accounts.users()] == [("admin", "admin", True)]
     assert accounts.sign_in("admin", password, 5, 900).outcome == "ok"
     assert accounts.sign_in("admin", "demo-admin", 5, 900, now=time.time() + 60).outcome == "wrong"  # no default
-    assert auth.bootstrap(accounts, demo=False) is None  # printed once: never again
+    assert signin.bootstrap(accounts, demo=False) is None  # printed once: never again
     accounts.close()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cityops.config import load
-from dashboard import auth
+from dashboard import signin
 from dashboard.app import create_app, stop_app
 from feeds.decoders import DECODERS
 from feeds.decoding import FeedDecoding
@@ -32,7 +32,7 @@ def wall(tmp_path):
     settings.web.server_cells_above = 10
     store = Store(settings.store.path)
     accounts = Accounts(settings.auth.path)
-    auth.bootstrap(accounts, demo=True)
+    signin.bootstrap(accounts, demo=True)
     regions = RegionIndex.from_file(settings.city.regions)
     writer = Writer(store)
     writer.start()
@@ -52,7 +52,7 @@ def wall(tmp_path):
     send(*gauges)
     app = create_app(settings, store, regions, accounts, writer)
     client = app.server.test_client()
-    client.get(f"/wall?token={auth.DEMO_DISPLAY_TOKEN}")
+    client.get(f"/wall?token={signin.DEMO_DISPLAY_TOKEN}")
     yield app, client, send
     stop_app(app)
     writer.stop()

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from access.policy import Principal
 from alerts.actions import act
 from alerts.rules import parse_rules
 from alerts.time_limits import TimeLimits
@@ -12,6 +13,7 @@ from store import alerts as alert_store
 from store.database import Store
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
+DUTY = Principal("duty", "duty_officer")
 TABLE = Table.model_validate(
     {
         "acknowledge": {"red": 5, "orange": 10, "yellow": 30, "blue": 60},
@@ -79,11 +81,11 @@ def test_acknowledge_breach_escalates_once(store):
 def test_each_stage_has_its_own_clock(store):
     limits = TimeLimits(TABLE, RULES)
     alert_id = new_alert(store)
-    act(store, alert_id, "acknowledge", actor="duty", now=T0 + timedelta(minutes=10))
+    act(store, DUTY, alert_id, "acknowledge", audit=None, now=T0 + timedelta(minutes=10))
     # dispatch within 60 min of the acknowledgement (yellow)
     assert limits.check(store, T0 + timedelta(minutes=65)) == []
     assert limits.check(store, T0 + timedelta(minutes=71)) == [(alert_id, "dispatch")]
-    act(store, alert_id, "dispatch", actor="duty", now=T0 + timedelta(minutes=80), unit_id="water-authority")
+    act(store, DUTY, alert_id, "dispatch", audit=None, now=T0 + timedelta(minutes=80), unit_id="water-authority")
     # now orange: resolve within 240 min of the dispatch
     assert limits.check(store, T0 + timedelta(minutes=80 + 239)) == []
     assert limits.check(store, T0 + timedelta(minutes=80 + 241)) == [(alert_id, "resolve")]
@@ -93,8 +95,8 @@ def test_each_stage_has_its_own_clock(store):
 def test_snooze_holds_escalation_back_until_it_ends(store):
     limits = TimeLimits(TABLE, RULES)
     alert_id = new_alert(store)
-    act(store, alert_id, "acknowledge", actor="duty", now=T0)
-    act(store, alert_id, "snooze", actor="duty", now=T0, snooze_for=timedelta(hours=2))
+    act(store, DUTY, alert_id, "acknowledge", audit=None, now=T0)
+    act(store, DUTY, alert_id, "snooze", audit=None, now=T0, snooze_for=timedelta(hours=2))
     assert limits.check(store, T0 + timedelta(minutes=90)) == []  # dispatch limit (60 min) passed, but snoozed
     assert limits.check(store, T0 + timedelta(minutes=121)) == [(alert_id, "dispatch")]
 
@@ -109,5 +111,5 @@ def test_closed_and_resolved_alerts_have_no_running_clock(store):
     limits = TimeLimits(TABLE, RULES)
     alert_id = new_alert(store)
     for action, note in (("acknowledge", ""), ("dispatch", ""), ("resolve", "pumped out")):
-        act(store, alert_id, action, actor="duty", now=T0, note=note, unit_id="water-authority")
+        act(store, DUTY, alert_id, action, audit=None, now=T0, note=note, unit_id="water-authority")
     assert limits.deadlines(store, T0 + timedelta(days=3)) == []

@@ -1,0 +1,289 @@
+"""The guard every request passes before anything else runs: who is asking (a session, or a wall display holding its
+token), and whether the policy (access/policy.py) lets them have this path; CSRF; security headers.
+
+Public are only the sign-in page, /healthz and the static files the browser needs to draw it; everything else needs a
+principal and the permission its path asks for. Dash callbacks are all POSTs to one endpoint: the body names the
+callback's output, which `page_callbacks` tied to the page that registered it, and the page to the permission it
+needs. A callback no page claims is refused, so a new one cannot slip through unguarded. What a user may do to one
+alert is decided where the action is taken, by alerts.actions.act.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+from urllib.parse import quote, urlencode, urlsplit
+
+import dash._callback
+from dash.exceptions import PreventUpdate
+from flask import Response, g, redirect, request
+
+from access.policy import DISPLAY, Principal
+from dashboard.i18n import page_language, translator
+from dashboard.labels import ROLE_LABELS
+from dashboard.plain_pages import PAGE, plain_text, render
+from store import audit
+from store.accounts import Accounts, digest
+
+PAGE_PERMISSION: dict[str, str] = {
+    "wall": "view_wall", "duty": "view", "tablet": "view", "region": "view", "entity": "view",
+    "feeds-admin": "feeds", "audit": "audit",
+}  # fmt: skip
+# Path prefixes and what they need; a path not listed needs "view" (Dash answers unknown pages with its 404).
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/wall", "view_wall"), ("/api/layers", "view_wall"), ("/api/wall", "view_wall"),
+    ("/admin/feeds", "feeds"), ("/admin/audit", "audit"), ("/api/audit.csv", "audit"),
+    ("/api/health", "health"), ("/account", "account"), ("/logout", "signed_in"),
+    # The page skeleton and the callback endpoint: the callback itself is checked by what it belongs to.
+    ("/_dash-layout", "signed_in"), ("/_dash-dependencies", "signed_in"), ("/_dash-update-component", "callback"),
+)  # fmt: skip
+PUBLIC: tuple[str, ...] = ("/login", "/healthz", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+SESSION_COOKIE, DISPLAY_COOKIE, CSRF_COOKIE, LOGIN_CSRF_COOKIE = (
+    "cityops_session", "cityops_display", "cityops_csrf", "cityops_login_csrf",
+)  # fmt: skip
+IDLE_HEADER = "X-CityOps-Idle-S"  # seconds since the page's user last pressed a key or touched it
+_PAGES_CONTENT = "_pages_content.children"  # Dash pages' own router callback: checked by the path it renders
+
+
+def current() -> Principal:
+    """The principal of this request (Guard.check set it before any page or callback ran)."""
+    return g.principal
+
+
+def refuse(target: str) -> NoReturn:
+    """A callback asked for data outside the user's districts (the page never offers it, so someone forged the
+    request): audited, and nothing is sent."""
+    record("access", target, "refused", "outside the user's districts")
+    raise PreventUpdate
+
+
+def home(principal: Principal) -> str:
+    return "/tablet" if principal.role == "district_leader" else "/duty" if principal.can("act") else "/wall"
+
+
+def path_permission(path: str) -> str:
+    for prefix, permission in ROUTES:
+        if path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "?"):
+            return permission
+    return "view"
+
+
+def record(action: str, target: str = "", outcome: str = "ok", detail: str = "") -> None:
+    """An audit entry for this request's principal."""
+    who = g.get("principal")
+    guard: Guard = g.guard
+    audit.record(guard.accounts, who.actor if who else "anonymous", action, target, outcome, detail,
+                 role=who.role if who else "", address=request.remote_addr or "")  # fmt: skip
+
+
+def trail() -> audit.Trail:
+    """The audit log as this request writes it (for alerts.actions.act and the like)."""
+    guard: Guard = g.guard
+    return audit.Trail(guard.accounts, request.remote_addr or "")
+
+
+class Guard:
+    def __init__(self, accounts: Accounts, settings):
+        self.accounts = accounts
+        self.settings = settings
+        self.callback_pages: dict[str, str] = {}  # a callback's output key → the page that registered it
+        self._csp: tuple[int, str] | None = None
+
+    @contextmanager
+    def page_callbacks(self, page: str) -> Iterator[None]:
+        """Claims for `page` the callbacks registered inside the block; they need the page's permission."""
+        if page not in PAGE_PERMISSION:
+            raise ValueError(f"page {page!r} has no permission in PAGE_PERMISSION")
+        before = set(dash._callback.GLOBAL_CALLBACK_MAP)
+        yield
+        for key in set(dash._callback.GLOBAL_CALLBACK_MAP) - before:
+            self.callback_pages[key] = page
+
+    def unclaimed_callbacks(self) -> list[str]:
+        return [key for key in dash._callback.GLOBAL_CALLBACK_MAP if key not in self.callback_pages]
+
+    # -- who is asking -------------------------------------------------------------------------------------------
+
+    def _principal(self) -> Principal | None:
+        auth = self.settings.auth
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            found = self.accounts.session(token, auth.idle_minutes * 60, auth.session_hours * 3600,
+                                          touch=_is_activity())  # fmt: skip
+            if found is not None:
+                user, csrf = found
+                return Principal(user.name, user.role, user.districts, csrf, user.language, user.must_change)
+        display_token = request.cookies.get(DISPLAY_COOKIE)
+        if display_token:
+            display = self.accounts.display(display_token)
+            if display is not None:
+                return Principal(display.name, DISPLAY, csrf=_display_csrf(display_token))
+        return None
+
+    def check(self) -> Response | None:
+        """The before_request hook: None lets the request through; otherwise the refusal."""
+        g.guard = self
+        path = request.path
+        if path.startswith(PUBLIC):
+            return None
+        token = request.args.get("token") if path == "/wall" else None
+        if token is not None:
+            return self._open_display(token)
+        principal = self._principal()
+        g.principal = principal
+        if principal is None:
+            return self._unauthenticated(path)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not self._csrf_ok(principal):
+            record("access", path, "refused", "missing or wrong CSRF token or origin")
+            return plain_text("refused: the request did not carry this session's CSRF token\n", 403)
+        if path == "/":
+            return redirect(home(principal) + (f"?{request.query_string.decode()}" if request.query_string else ""))
+        if principal.must_change and not path.startswith(("/account/password", "/logout", "/_dash")):
+            return redirect("/account/password")
+        permission = path_permission(path)
+        if permission == "callback":
+            permission = self._callback_permission()
+        pending = principal.must_change and permission not in ("signed_in", "account")
+        if permission is None or not principal.can(permission) or pending:
+            record("access", _describe_request(path), "refused", f"needs {permission or 'a known callback'}")
+            if request.method == "GET" and principal.role != DISPLAY and not path.startswith(("/_dash", "/api/")):
+                return self._forbidden_page(principal)
+            return plain_text("refused: not allowed for your role\n", 403)
+        return None
+
+    def _callback_permission(self) -> str | None:
+        body = request.get_json(silent=True) or {}
+        output = str(body.get("output", ""))
+        page = self.callback_pages.get(output)
+        if page is not None:
+            return PAGE_PERMISSION[page]
+        if _PAGES_CONTENT in output:  # rendering a page: it needs what the page's path needs
+            pathname = _find_input(body.get("inputs"), "_pages_location", "pathname") or "/"
+            return "signed_in" if pathname == "/" else path_permission(pathname)
+        return None
+
+    def _csrf_ok(self, principal: Principal) -> bool:
+        origin = request.headers.get("Origin")
+        if origin and origin != request.host_url.rstrip("/"):
+            return False
+        sent = request.headers.get("X-CSRFToken") or request.form.get("csrf_token") or ""
+        return bool(principal.csrf) and hmac.compare_digest(sent, principal.csrf)
+
+    def _open_display(self, token: str) -> Response:
+        """/wall?token=…: keep the token in an HttpOnly cookie and show the wall without it in the address bar."""
+        display = self.accounts.display(token)
+        if display is None:
+            audit.record(self.accounts, "anonymous", "display open", "", "refused", "unknown or revoked token",
+                         address=request.remote_addr or "")  # fmt: skip
+            return redirect("/login?reason=display")
+        audit.record(self.accounts, f"display:{display.name}", "display open", display.name, role=DISPLAY,
+                     address=request.remote_addr or "")  # fmt: skip
+        query = {k: v for k, v in request.args.items() if k != "token"}
+        response = redirect("/wall" + (f"?{urlencode(query)}" if query else ""))
+        secure = request.is_secure
+        response.set_cookie(DISPLAY_COOKIE, token, max_age=400 * 86400, httponly=True, samesite="Lax", secure=secure)
+        response.set_cookie(CSRF_COOKIE, _display_csrf(token), max_age=400 * 86400, samesite="Strict", secure=secure)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    def _unauthenticated(self, path: str) -> Response:
+        if request.method == "GET" and not path.startswith(("/_dash", "/api/")):
+            reason = ""
+            token = request.cookies.get(SESSION_COOKIE)
+            if request.cookies.get(DISPLAY_COOKIE) and path == "/wall":
+                reason = "display"
+            elif token and self.accounts.session_expired(token, self.settings.auth.idle_minutes * 60):
+                reason = "expired"
+                self.accounts.close_session(token)
+            target = request.full_path.rstrip("?")
+            return redirect(f"/login?next={quote(target, safe='')}" + (f"&reason={reason}" if reason else ""))
+        # The browser's fetch hook (assets/cityops_auth.js) reloads the page on 401, which leads to the sign-in.
+        return plain_text("sign in first\n", 401)
+
+    def _forbidden_page(self, principal: Principal) -> Response:
+        lang = page_language(None, self.settings.web.language)
+        t = translator(lang)
+        return render(
+            PAGE,
+            403,
+            title=t("Not allowed"),
+            lang=lang,
+            content=[("p", t("Your role ({role}) may not open this page.", role=t(ROLE_LABELS[principal.role])))],
+            links=[(home(principal), t("Go to your start page"))],
+        )
+
+    # -- headers -------------------------------------------------------------------------------------------------
+
+    def headers(self, response: Response, app) -> Response:
+        """The after_request hook: security headers on every response."""
+        response.headers["Content-Security-Policy"] = self._policy(app)
+        if not self.settings.web.frame_ancestors:
+            response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        if request.path.startswith(("/_dash-update-component", "/_dash-layout", "/api/", "/account", "/login")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def _policy(self, app) -> str:
+        # Dash adds inline scripts (the renderer's start, the pages' title) up to its first request: hash them all,
+        # and build the policy again only when their number changed.
+        count = len(app._inline_scripts) + len(dash._callback.GLOBAL_INLINE_SCRIPTS)
+        if self._csp is None or self._csp[0] != count:
+            hashes = " ".join(app.csp_hashes())
+            web = self.settings.web
+            tiles = "" if web.tile_url is None else " " + _tile_origin(web.tile_url)
+            ancestors = " ".join(web.frame_ancestors) or "'none'"
+            # Plotly and Leaflet set inline styles; scripts run only from this site or with a known hash.
+            self._csp = (count, (
+                f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+                f"img-src 'self' data: blob:{tiles}; font-src 'self' data:; connect-src 'self'; "
+                f"worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+                f"frame-ancestors {ancestors}"
+            ))  # fmt: skip
+        return self._csp[1]
+
+
+def _is_activity() -> bool:
+    """Whether this request follows the person's own doing, so that it keeps the session open. A page opened is;
+    the page's own requests say how long ago its user last pressed a key or touched the screen
+    (assets/cityops_auth.js), since a refresh on an interval would keep an unattended session open for ever."""
+    idle = request.headers.get(IDLE_HEADER)
+    if idle is None:
+        return request.method == "GET" and not request.path.startswith(("/_dash", "/api/"))
+    try:
+        return float(idle) < 60
+    except ValueError:
+        return False
+
+
+def _display_csrf(token: str) -> str:
+    return digest("csrf:" + token)[:43]
+
+
+def _find_input(inputs, component_id: str, prop: str):
+    for item in inputs or []:
+        if isinstance(item, list):
+            found = _find_input(item, component_id, prop)
+            if found is not None:
+                return found
+        elif isinstance(item, dict) and item.get("id") == component_id and item.get("property") == prop:
+            return item.get("value")
+    return None
+
+
+def _describe_request(path: str) -> str:
+    if path == "/_dash-update-component":
+        return f"callback {(request.get_json(silent=True) or {}).get('output', '?')}"
+    return path
+
+
+def _tile_origin(tile_url: str) -> str:
+    parts = urlsplit(tile_url.replace("{s}.", "*."))
+    return f"{parts.scheme}://{parts.netloc}"
