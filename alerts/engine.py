@@ -26,6 +26,7 @@ import pyarrow as pa
 import shapely
 from shapely.geometry import Polygon
 
+from alerts.instances import INACTIVE, Effect, Instance, Phase, Reading, from_stored, reading, step, stored
 from alerts.rules import Condition, Rule
 from layers.regions import RegionIndex
 from store import alerts as alert_store
@@ -82,13 +83,12 @@ class RuleEngine:
         self._zones: dict[str, Polygon] = {}
         self.rules: list[Rule] = []
         self.set_rules(rules)
-        self._states = alert_store.rule_states(store.cursor())
-        self._persisted = {key: _clocks(state) for key, state in self._states.items()}
-        self._dirty: set[tuple[str, str]] = set()
-        self._changed = False  # an alert was written in the current transaction
+        self._states: dict[tuple[str, str], Instance] = {}  # every instance that is not inactive
+        self._persisted: dict[tuple[str, str], tuple] = {}  # the clocks of each as the store has them
         self._by_rule: dict[str, set[str]] = {}
-        for rule_id, subject_id in self._states:
-            self._by_rule.setdefault(rule_id, set()).add(subject_id)
+        self._dirty: set[tuple[str, str]] = set()
+        self._load_states()
+        self._changed = False  # an alert was written in the current transaction
         self._entities: dict[int, Subject] = {}  # by row of the entity table
         self._table: pd.DataFrame | None = None
         self._table_row: dict[str, int] = {}
@@ -150,7 +150,7 @@ class RuleEngine:
                     # their data arrives.
                     waiting = [
                         s for s in self._by_rule.get(rule.id, ())
-                        if self._states[(rule.id, s)]["phase"] == "pending" or self._states[(rule.id, s)]["clear_since"]
+                        if self._states[(rule.id, s)].phase in (Phase.PENDING, Phase.CLEARING)
                     ]  # fmt: skip
                     if len(waiting):
                         self._evaluate(rule, np.arange(len(waiting)), self._frame(waiting, [rule], now), now)
@@ -173,17 +173,21 @@ class RuleEngine:
         except BaseException:
             self._changed = False
             cur.execute("ROLLBACK")
-            self._states = alert_store.rule_states(cur)
-            self._persisted = {key: _clocks(state) for key, state in self._states.items()}
-            self._by_rule = {}
-            for rule_id, subject_id in self._states:
-                self._by_rule.setdefault(rule_id, set()).add(subject_id)
-            self._dirty.clear()
+            self._load_states()
             self._alert_touched.clear()
             raise
         if self._changed:  # readers learn of it only once it is committed
             self._changed = False
             self.store.bump_version()
+
+    def _load_states(self) -> None:
+        """The instances as the store holds them (at start, and after a rollback)."""
+        self._states = {key: from_stored(row) for key, row in alert_store.rule_states(self.store.cursor()).items()}
+        self._persisted = {key: state.clocks() for key, state in self._states.items()}
+        self._by_rule = {}
+        for rule_id, subject_id in self._states:
+            self._by_rule.setdefault(rule_id, set()).add(subject_id)
+        self._dirty.clear()
 
     # -- subjects ---------------------------------------------------------------------------------------------
     def _subject_at(self, row: int) -> Subject | None:
@@ -349,7 +353,7 @@ class RuleEngine:
         for i, row in enumerate(rows):
             h = None if np.isnan(holds[i]) else bool(holds[i])
             v = None if np.isnan(value[i]) else float(value[i])
-            self._advance(rule, frame.ids[row], h, bool(clears[i]), v, now, int(frame.pos[row]))
+            self._advance(rule, frame.ids[row], reading(h, bool(clears[i])), v, now, int(frame.pos[row]))
 
     def _holds(self, cond: Condition, rows: np.ndarray, frame: Frame, now: datetime) -> tuple[np.ndarray, np.ndarray]:
         """Per subject: 1 (holds), 0 (does not) or NaN (the data to decide is missing); and the deciding value."""
@@ -392,43 +396,25 @@ class RuleEngine:
             combined = np.where((results == 1).any(axis=0), 1.0, np.where((results == 0).all(axis=0), 0.0, np.nan))
         return combined, value
 
-    def _advance(self, rule, subject_id, holds, clears, value, now, row: int | None, where=None) -> None:
-        """Move one (rule, subject) along; `row` is its entity's row in the entity table (None: not an entity)."""
+    def _advance(self, rule: Rule, subject_id: str, read: Reading, value: float | None, now: datetime,
+                 row: int | None = None, where=None) -> None:  # fmt: skip
+        """Move one (rule, subject) along and apply the effect to its alert; `row` is its entity's row in the
+        entity table (None: not an entity), `where` the place of a cluster."""
         key = (rule.id, subject_id)
-        state = self._states.get(key)
-        if holds:
-            if state is None:
-                state = {"phase": "pending", "since": now, "clear_since": None, "last_value": value}
-            state["clear_since"] = None
-            state["last_value"] = value
-            if state["phase"] == "pending" and now - state["since"] >= rule.for_:
-                state["phase"] = "firing"
-                self._fire(rule, subject_id, value, now, self._subject_at(row) if row is not None else None, where)
-            elif state["phase"] == "firing":
-                self._refire(rule, subject_id, value, now)
-            self._save(key, state)
-        elif clears and state is not None:
-            if state["phase"] == "pending":
-                self._save(key, None)
-                return
-            state["clear_since"] = state["clear_since"] or now
-            if now - state["clear_since"] >= rule.clear_for:
-                self._clear(rule, subject_id, now)
-                self._save(key, None)
-            else:
-                self._save(key, state)
-        elif state is not None and holds is False:
-            # Between the firing and the clear threshold (hysteresis): a pending alert does not come, a firing
-            # one stays, and its clearing starts over.
-            if state["phase"] == "pending":
-                self._save(key, None)
-            elif state["clear_since"] is not None:
-                state["clear_since"] = None
-                self._save(key, state)
+        before = self._states.get(key, INACTIVE)
+        after, effect = step(before, read, now, value, for_=rule.for_, clear_for=rule.clear_for)
+        if effect is Effect.FIRE:
+            self._fire(rule, subject_id, value, now, self._subject_at(row) if row is not None else None, where)
+        elif effect is Effect.REFIRE:
+            self._refire(rule, subject_id, value, now)
+        elif effect is Effect.CLEAR:
+            self._clear(rule, subject_id, now)
+        if after is not before:
+            self._save(key, after)
 
-    def _save(self, key: tuple[str, str], state: dict | None) -> None:
-        """Keep the state in memory; `_persist` writes the ones whose phase or clocks changed, in one go."""
-        if state is None:
+    def _save(self, key: tuple[str, str], state: Instance) -> None:
+        """Keep the instance in memory; `_persist` writes the ones whose phase or clocks changed, in one go."""
+        if state.phase is Phase.INACTIVE:
             self._states.pop(key, None)
             self._by_rule.get(key[0], set()).discard(key[1])
             self._alert_touched.pop(key, None)
@@ -437,19 +423,19 @@ class RuleEngine:
             return
         self._states[key] = state
         self._by_rule.setdefault(key[0], set()).add(key[1])
-        if self._persisted.get(key) != _clocks(state):
+        if self._persisted.get(key) != state.clocks():
             self._dirty.add(key)
 
     def _persist(self) -> None:
         if not self._dirty:
             return
         changed = {key: self._states.get(key) for key in self._dirty}
-        alert_store.save_rule_states(self.store.cursor(), changed)
+        alert_store.save_rule_states(self.store.cursor(), {k: s and stored(s) for k, s in changed.items()})
         for key, state in changed.items():
             if state is None:
                 self._persisted.pop(key, None)
             else:
-                self._persisted[key] = _clocks(state)
+                self._persisted[key] = state.clocks()
         self._dirty.clear()
 
     # -- alerts -----------------------------------------------------------------------------------------------
@@ -525,12 +511,12 @@ class RuleEngine:
             if rule is None or alert["state"] != "new":
                 continue
             age = now - alert["created_at"]
-            for step in rule.step_up:
-                if step.unhandled_for and age >= step.unhandled_for and _higher(step.severity, alert["severity"]):
-                    alert_store.update(cur, alert["id"], {"severity": step.severity, "updated_at": now})
+            for up in rule.step_up:
+                if up.unhandled_for and age >= up.unhandled_for and _higher(up.severity, alert["severity"]):
+                    alert_store.update(cur, alert["id"], {"severity": up.severity, "updated_at": now})
                     alert_store.log(cur, alert["id"], now, "rules", "escalate", "new", "new",
-                                    f"unhandled for {step.unhandled_for}", {"severity": step.severity})  # fmt: skip
-                    alert["severity"] = step.severity
+                                    f"unhandled for {up.unhandled_for}", {"severity": up.severity})  # fmt: skip
+                    alert["severity"] = up.severity
                     self._changed = True
 
     # -- feeds and counts -------------------------------------------------------------------------------------
@@ -540,7 +526,7 @@ class RuleEngine:
             if rule.select.feed and feed_id != rule.select.feed:
                 continue
             silent = last is None or now - last >= limit
-            self._advance(rule, feed_id, silent, not silent, None, now, None)
+            self._advance(rule, feed_id, Reading.HOLDS if silent else Reading.CLEARS, None, now)
 
     def _count_near(self, rule: Rule, lon: float, lat: float, now: datetime) -> int:
         c = rule.when.count
@@ -574,7 +560,7 @@ class RuleEngine:
                 f"{e.district_id or 'outside'}:{e.id}",
             )  # fmt: skip
             self._cluster_places.setdefault((rule.id, subject), (e.lon, e.lat))
-            self._advance(rule, subject, True, False, float(n), now, None, where=(e.lon, e.lat, e.district_id))
+            self._advance(rule, subject, Reading.HOLDS, float(n), now, where=(e.lon, e.lat, e.district_id))
 
     def _recount(self, rule: Rule, now: datetime) -> None:
         """A cluster's alert clears when the events near where it started fall below the count."""
@@ -584,7 +570,7 @@ class RuleEngine:
             if rule_id != rule.id or place is None:
                 continue
             n = self._count_near(rule, place[0], place[1], now)
-            self._advance(rule, subject, n >= c.min, n < c.min, float(n), now, None)
+            self._advance(rule, subject, Reading.HOLDS if n >= c.min else Reading.CLEARS, float(n), now)
             if (rule_id, subject) not in self._states:
                 self._cluster_places.pop((rule_id, subject), None)
 
@@ -617,10 +603,6 @@ def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371 * math.asin(math.sqrt(h))
 
 
-def _clocks(state: dict) -> tuple:
-    return state["phase"], state["since"], state["clear_since"]
-
-
 def _walk(*conditions: Condition | None) -> Iterable[Condition]:
     for cond in conditions:
         if cond is None:
@@ -639,16 +621,16 @@ def _severity_for(rule: Rule, current: str, value, subject: Subject | None, attr
     best = current
     if value is None:
         return best
-    for step in rule.step_up:
-        ref = step.above if step.above is not None else step.below
+    for up in rule.step_up:
+        ref = up.above if up.above is not None else up.below
         if ref is None:
             continue
         limit = ref.resolve(attributes)
         if limit is None:
             continue
-        crossed = value >= limit if step.above is not None else value <= limit
-        if crossed and _higher(step.severity, best):
-            best = step.severity
+        crossed = value >= limit if up.above is not None else value <= limit
+        if crossed and _higher(up.severity, best):
+            best = up.severity
     return best
 
 
