@@ -77,6 +77,28 @@ def summarize_groups(ranks: np.ndarray, groups: np.ndarray, count: int) -> np.nd
     return np.where(worst >= 0, worst, quiet)
 
 
+_RANK_OF_CODE = np.full(128, -1, dtype=np.int8)
+for _status, _code in STATUS_CODE.items():
+    _RANK_OF_CODE[ord(_code)] = STATUS_RANK[_status]
+_CODE_OF_RANK = np.zeros(max(STATUS_RANK.values()) + 1, dtype=np.uint8)
+for _status, _rank in STATUS_RANK.items():
+    _CODE_OF_RANK[_rank] = ord(STATUS_CODE[_status])
+
+
+def status_codes(codes: str, count: int) -> np.ndarray:
+    """`count` devices' status codes (STATUS_CODE, one letter each) as bytes; a device past the end of `codes` has
+    no status yet, so no data."""
+    out = np.full(count, ord(STATUS_CODE["nodata"]), dtype=np.uint8)
+    known = np.frombuffer(codes.encode("ascii"), dtype=np.uint8)[:count]
+    out[: len(known)] = known
+    return out
+
+
+def summarize_codes(codes: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+    """`summarize_groups` over status codes as bytes (status_codes): each group's summary code."""
+    return _CODE_OF_RANK[summarize_groups(_RANK_OF_CODE[codes], groups, count)]
+
+
 def status_of(value: float | None, levels: dict[str, Any] | None, *, fresh: bool, online: float | None) -> str:
     """A device's status: offline, no data (silent, or silent on the metric its levels name), or its colour."""
     if online is not None and online < 0.5:

@@ -193,7 +193,7 @@ def run(entities: int = 100_000, observations: int = 10_000_000, rate: int = 1_0
         "how": f"{entities:,} demo-city devices in four domains; the wall opened in headless Chromium "
         f"(1920×1080) with the display link, the simulator publishing {rate} readings/s; first render from "
         "navigation to all four layers fetched and drawn. With more than web.server_cells_above (50,000) devices the "
-        "server gathers each layer into cells for the wall's view (dashboard/cells.py). Updates are the wall's "
+        "server gathers each layer into cells for the wall's view (layers/cells.py). Updates are the wall's "
         "refresh answers and the cells they made it fetch (Content-Length, and the time from request sent to first "
         f"byte) over {watch_s} s; the target is judged on the larger p95 of the two",
     }

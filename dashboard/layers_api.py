@@ -17,12 +17,13 @@ import time
 from collections import OrderedDict
 
 import orjson
-import shapely
 from flask import Flask, Response, abort, request
 
-from dashboard.cells import View, gather
+from alerts.levels import status_codes, summarize_codes
 from dashboard.i18n import normalize_language
 from dashboard.snapshot import WALL_DOMAINS, PointLayer, Snapshot, Snapshots
+from layers.cells import View, gather
+from layers.geojson import region_collection
 from layers.regions import LEVELS, RegionIndex
 
 RECENT_VIEW_S = 30.0  # a view asked for within this long is prepared with each snapshot …
@@ -53,20 +54,6 @@ def _respond(body: Body, max_age: int) -> Response:
     response.set_etag(etag)
     response.headers["Cache-Control"] = f"private, max-age={max_age}, must-revalidate"
     return response
-
-
-def region_collection(regions: RegionIndex, level: str, lang: str) -> dict:
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": shapely.geometry.mapping(shapely.set_precision(r.geometry, 1e-5)),
-                "properties": {"id": r.id, "level": r.level, "name": r.name(lang), "tooltip": r.name(lang)},
-            }
-            for r in regions.level(level)
-        ],
-    }
 
 
 def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
@@ -104,7 +91,8 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
         with lock:
             body = views.get(etag)
         if body is None:  # two threads may gather the same cells at worst
-            features = gather(layer.lon, layer.lat, layer.status, view, layer.features)
+            codes = status_codes(layer.status, len(layer.lon))
+            features = gather(layer.lon, layer.lat, codes, view, layer.features, summarize_codes)
             body = Body({"type": "FeatureCollection", "features": features}, etag)
             with lock:
                 gathered[by] += 1
@@ -134,7 +122,7 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
 
     @server.get("/api/layers/points/<domain>.geojson")
     def point_layer(domain: str):
-        """The whole layer; or, given a view (`z`, `bbox`), its points gathered into cells (dashboard/cells.py)."""
+        """The whole layer; or, given a view (`z`, `bbox`), its points gathered into cells (layers/cells.py)."""
         if domain not in WALL_DOMAINS:
             abort(404)
         layer = snapshots.get().layers[domain]

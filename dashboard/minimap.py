@@ -7,33 +7,13 @@ is coloured by its status (grey dashed when it has no data), a click on a part o
 from __future__ import annotations
 
 import dash_leaflet as dl
-import shapely
 
+from layers.geojson import bounds, feature_collection, region_feature
 from layers.regions import Region, RegionIndex
-
-CHILD_LEVEL = {"city": "district", "district": "town", "town": "grid"}
 
 
 def _fn(name: str) -> dict:
     return {"variable": f"cityops.map.{name}"}
-
-
-def region_feature(region: Region, lang: str) -> dict:
-    return {
-        "type": "Feature",
-        "geometry": shapely.geometry.mapping(shapely.set_precision(region.geometry, 1e-5)),
-        "properties": {"id": region.id, "level": region.level, "name": region.name(lang)},
-    }
-
-
-def bounds(region: Region) -> list[list[float]]:
-    minx, miny, maxx, maxy = region.geometry.bounds
-    return [[miny, minx], [maxy, maxx]]
-
-
-def parts_of(regions: RegionIndex, region: Region) -> list[Region]:
-    level = CHILD_LEVEL.get(region.level)
-    return [r for r in regions.level(level) if r.parent == region.id] if level else []
 
 
 def minimap(
@@ -49,7 +29,7 @@ def minimap(
 ) -> dl.Map:
     """`region` framed, its parts drawn (coloured by `part_status`, status codes by region id), `alerts` as
     markers (features as /api/layers/alerts.geojson gives them); `extra` layers go on top."""
-    parts = parts_of(regions, region) or [region]
+    parts = regions.parts(region) or [region]
     return dl.Map(
         id=map_id,
         className="minimap",
@@ -70,7 +50,7 @@ def minimap(
         children=[
             dl.GeoJSON(
                 id=f"{map_id}-parts",
-                data={"type": "FeatureCollection", "features": [region_feature(r, lang) for r in parts]},
+                data=feature_collection(region_feature(r, lang) for r in parts),
                 style=_fn("regionStyle"),
                 onEachFeature=_fn("regionEachFeature"),
                 hideout={"status": part_status or {}},
@@ -78,7 +58,7 @@ def minimap(
             *(extra or []),
             dl.GeoJSON(
                 id=f"{map_id}-alerts",
-                data={"type": "FeatureCollection", "features": alerts or []},
+                data=feature_collection(alerts or []),
                 pointToLayer=_fn("alertToLayer"),
                 hideout={"lang": lang},
             ),

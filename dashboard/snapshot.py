@@ -47,7 +47,7 @@ class PointLayer:
     status: str  # one code per feature, in feature order (alerts.levels.STATUS_CODE)
     counts: dict[str, int]
     # Each feature's position, in feature order: what the server gathers into cells when the layer is too large to
-    # send whole (dashboard/cells.py).
+    # send whole (layers/cells.py).
     lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
     lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
     drawn_key: str = ""  # changes when the features or their statuses do: what a cell layer's URL carries

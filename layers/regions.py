@@ -81,6 +81,15 @@ class RegionIndex:
     def level(self, level: str) -> list[Region]:
         return list(self._by_level.get(level, []))
 
+    def parts(self, region: Region | None) -> list[Region]:
+        """The regions one level down that lie in `region` (None: the whole city, so its districts)."""
+        if region is None:
+            return self.level(LEVELS[1])
+        below = LEVELS.index(region.level) + 1
+        if below == len(LEVELS):
+            return []
+        return [r for r in self._by_level[LEVELS[below]] if r.parent == region.id]
+
     def ancestors(self, region_id: str) -> list[Region]:
         """From the city down to (and including) the region: the breadcrumbs."""
         chain = []

@@ -15,12 +15,12 @@ import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard.cells import CELL_PX, CLUSTER_MAX_ZOOM, View
 from dashboard.i18n import N_, page_language, translator
-from dashboard.minimap import bounds
 from dashboard.navigation import alert_href, region_href
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 from dashboard.timefmt import local_time
+from layers.cells import CELL_PX, CLUSTER_MAX_ZOOM, View
+from layers.geojson import bounds
 from store import queries
 
 DOMAIN_LABELS = {

@@ -1,4 +1,4 @@
-"""Points gathered into screen cells by the server (dashboard/cells.py): counts, statuses and a bounded answer."""
+"""Points gathered into screen cells by the server (layers/cells.py): counts, statuses and a bounded answer."""
 
 import random
 
@@ -6,11 +6,16 @@ import numpy as np
 import orjson
 import pytest
 
-from alerts.levels import STATUS_CODE, summarize
-from dashboard.cells import CELL_PX, POINTS_IN_VIEW, View, gather, world_xy
+from alerts.levels import STATUS_CODE, status_codes, summarize, summarize_codes
+from layers.cells import CELL_PX, POINTS_IN_VIEW, View, gather, world_xy
 
 CODE_STATUS = {code: status for status, code in STATUS_CODE.items()}
 CITY = View(9, 114.3, 38.2, 116.6, 39.6)  # the demo city at the wall's zoom
+
+
+def wall_cells(lon, lat, codes: str, view: View, points: list[dict]) -> list[dict]:
+    """As the wall's layer API gathers them: statuses as letters, summarised by the rule of the device levels."""
+    return gather(lon, lat, status_codes(codes, len(lon)), view, points, summarize_codes)
 
 
 def layer(n: int, seed: int = 1, statuses: str = "kkkkkkkkkkkkkkkkkknxbyor"):
@@ -25,7 +30,7 @@ def layer(n: int, seed: int = 1, statuses: str = "kkkkkkkkkkkkkkkkkknxbyor"):
 
 def test_cells_count_every_point_in_view_once_and_summarise_as_summarize_says():
     lon, lat, codes, points = layer(50_000)
-    features = gather(lon, lat, codes, CITY, points)
+    features = wall_cells(lon, lat, codes, CITY, points)
     orjson.dumps(features)  # as the layer API serves them
     cells = [f for f in features if "n" in f["properties"]]
     alone = [f for f in features if "n" not in f["properties"]]
@@ -45,7 +50,7 @@ def test_cells_count_every_point_in_view_once_and_summarise_as_summarize_says():
 
 def test_what_is_sent_is_bounded_by_the_screen_not_by_the_city():
     lon, lat, codes, points = layer(400_000, seed=2)
-    features = gather(lon, lat, codes, CITY, points)
+    features = wall_cells(lon, lat, codes, CITY, points)
     px_across = 256 * 2**CITY.zoom
     x0, y1 = world_xy(np.array([CITY.west]), np.array([CITY.south]))
     x1, y0 = world_xy(np.array([CITY.east]), np.array([CITY.north]))
@@ -57,7 +62,7 @@ def test_what_is_sent_is_bounded_by_the_screen_not_by_the_city():
 def test_a_view_with_few_points_gets_the_points_and_their_statuses():
     lon, lat, codes, points = layer(50_000, seed=3)
     street = View(16, 115.47, 38.86, 115.48, 38.865)
-    features = gather(lon, lat, codes, street, points)
+    features = wall_cells(lon, lat, codes, street, points)
     assert 0 < len(features) <= POINTS_IN_VIEW
     for f in features:
         i = f["properties"]["i"]
@@ -68,13 +73,13 @@ def test_a_view_with_few_points_gets_the_points_and_their_statuses():
 def test_a_red_device_makes_its_cell_red():
     lon, lat, codes, points = layer(20_000, seed=4, statuses="k")
     codes = codes[:123] + "r" + codes[124:]
-    red = [f for f in gather(lon, lat, codes, CITY, points) if f["properties"]["s"] == "r"]
+    red = [f for f in wall_cells(lon, lat, codes, CITY, points) if f["properties"]["s"] == "r"]
     assert len(red) == 1 and red[0]["properties"].get("n", 1) >= 1
 
 
 def test_statuses_not_yet_known_count_as_no_data():
     lon, lat, _codes, points = layer(10_000, seed=5)
-    assert {f["properties"]["s"] for f in gather(lon, lat, "", CITY, points)} == {"n"}
+    assert {f["properties"]["s"] for f in wall_cells(lon, lat, "", CITY, points)} == {"n"}
 
 
 @pytest.mark.parametrize(

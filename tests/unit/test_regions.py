@@ -54,3 +54,13 @@ def test_locate_many_is_vectorised_and_consistent(demo_regions):
     assert found["district"][0] == "130606"
     assert demo_regions.get(found["district"][1]).name_zh == "涿州市"
     assert found["district"][2] is None
+
+
+def test_the_parts_of_a_region_are_one_level_down_and_inside_it(demo_regions):
+    districts = demo_regions.parts(None)
+    assert districts == demo_regions.level("district") and len(districts) == 24
+    lianchi = demo_regions.get("130606")
+    towns = demo_regions.parts(lianchi)
+    assert towns and all(t.level == "town" and t.parent == "130606" for t in towns)
+    grids = [g for t in towns for g in demo_regions.parts(t)]
+    assert grids and all(demo_regions.parts(g) == [] for g in grids)  # a grid is the last level

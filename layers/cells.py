@@ -4,27 +4,25 @@ The wall's map clusters in the browser (supercluster), which needs every point: 
 points that is megabytes to fetch and seconds to index. Such a layer is instead asked for by zoom and view: the
 server gathers its points into cells of CELL_PX screen pixels at that zoom (Web Mercator, as Leaflet draws it) and
 sends only the cells in and around the view, each at the mean position of its points with their count and their
-summary status (the rule of alerts.levels.summarize). What the browser receives is bounded by the screen, not by
-the city: a 1920×1080 view padded by half a screen is at most 48 × 27 cells. A point alone in its cell, and every
-point once the map is zoomed in past CLUSTER_MAX_ZOOM, is sent as itself.
+summary status (by the caller's rule: alerts.levels.summarize_codes for the wall). What the browser receives is
+bounded by the screen, not by the city: a 1920×1080 view padded by half a screen is at most 48 × 27 cells. A point
+alone in its cell, and every point once the map is zoomed in past CLUSTER_MAX_ZOOM, is sent as itself.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
-
-from alerts.levels import STATUS_CODE, STATUS_RANK, summarize_groups
 
 CELL_PX = 80  # the browser's cluster radius on the wall (superClusterOptions.radius)
 CLUSTER_MAX_ZOOM = 15  # closer than this, points are drawn as themselves, as the browser's clusters do …
 POINTS_IN_VIEW = 5_000  # … unless the padded view holds more than this many
 MAX_ZOOM = 19
-_RANK_OF_CODE = np.full(128, -1, dtype=np.int8)
-for _status, _code in STATUS_CODE.items():
-    _RANK_OF_CODE[ord(_code)] = STATUS_RANK[_status]
-_CODE_OF_RANK = {STATUS_RANK[s]: c for s, c in STATUS_CODE.items()}
+# Status codes of the points of each cell (one byte a point), the cell of each, the number of cells → each cell's
+# summary code.
+Summarize = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
 
 class View:
@@ -74,17 +72,16 @@ def world_xy(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def gather(lon: np.ndarray, lat: np.ndarray, codes: str, view: View, points: list[dict]) -> list[dict]:
+def gather(lon: np.ndarray, lat: np.ndarray, codes: np.ndarray, view: View, points: list[dict],
+           summarize: Summarize) -> list[dict]:  # fmt: skip
     """The features to draw for this view: cells (properties `n`, the count, and `s`, the summary status code) and
-    points alone (their own feature from `points`, in the order of lon/lat, with their status code `s`)."""
+    points alone (their own feature from `points`, in the order of lon/lat, with their status code `s`). `codes`
+    holds each point's status code as one ASCII byte."""
     area = view.padded()
     inside = np.flatnonzero((lon >= area.west) & (lon <= area.east) & (lat >= area.south) & (lat <= area.north))
-    code_array = np.full(len(lon), ord("n"), dtype=np.uint8)  # a point with no status yet has no data
-    known = np.frombuffer(codes.encode("ascii"), dtype=np.uint8)[: len(lon)]
-    code_array[: len(known)] = known
 
     def point(i: int) -> dict:
-        return {**points[i], "properties": {**points[i]["properties"], "s": chr(code_array[i])}}
+        return {**points[i], "properties": {**points[i]["properties"], "s": chr(codes[i])}}
 
     if view.zoom > CLUSTER_MAX_ZOOM and len(inside) <= POINTS_IN_VIEW:
         return [point(i) for i in inside]
@@ -94,7 +91,7 @@ def gather(lon: np.ndarray, lat: np.ndarray, codes: str, view: View, points: lis
     keys, first, which, count = np.unique(cell, return_index=True, return_inverse=True, return_counts=True)
     mean_lon = np.bincount(which, weights=lon[inside]) / count
     mean_lat = np.bincount(which, weights=lat[inside]) / count
-    summary = summarize_groups(_RANK_OF_CODE[code_array[inside]], which, len(keys))
+    summary = summarize(codes[inside], which, len(keys))
     features = []
     for k in range(len(keys)):
         if count[k] == 1:  # a point alone is drawn as itself, to be clicked through
@@ -103,6 +100,6 @@ def gather(lon: np.ndarray, lat: np.ndarray, codes: str, view: View, points: lis
         features.append({
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [round(float(mean_lon[k]), 5), round(float(mean_lat[k]), 5)]},
-            "properties": {"n": int(count[k]), "s": _CODE_OF_RANK[int(summary[k])]},
+            "properties": {"n": int(count[k]), "s": chr(summary[k])},
         })  # fmt: skip
     return features
