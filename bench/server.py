@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cityops import PROJECT_ROOT
 from cityops.broker import free_port, wait_for_port
-from cityops.process import resident_mb
+from dashboard.health import resident_mb
 from tests.browser.conftest import http_session
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 

@@ -1,25 +1,22 @@
-"""The Dash application object: pages, map-layer routes and the health endpoint, on one Flask server."""
+"""The Dash application object: the pages, the sign-in, the map layers, the news, CAP export and the health report,
+on one Flask server behind one guard."""
 
 from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import dash
-import orjson
 from dash import Dash, dcc, html
 from flask import Response, g, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from access import policy
-from alerts.cap import to_cap
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
 from cityops import PROJECT_ROOT
-from cityops.process import resident_mb
-from dashboard import guard, layers_api, news
+from dashboard import cap_export, guard, health, layers_api, news
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
 from dashboard.labels import ROLE_LABELS
 from dashboard.pages import audit_log, duty, entity, feeds_admin, region, tablet, wall
@@ -27,8 +24,6 @@ from dashboard.plain_pages import plain_text
 from dashboard.signin import SignIn
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
-from store import alerts as alert_store
-from store import feed_log, queries
 from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
@@ -148,52 +143,8 @@ def create_app(
         lang = request.args.get("lang")
         return redirect(f"/duty?alert={alert_id}" + (f"&lang={lang}" if lang in ("zh_CN", "en") else ""))
 
-    @app.server.get("/api/alerts/<int:alert_id>.cap")
-    def alert_cap(alert_id: int):
-        alert = alert_store.get(store.cursor(), alert_id)
-        if alert is None or not guard.current().sees(alert["district_id"]):
-            return Response("no such alert\n", status=404, mimetype="text/plain")
-        guard.record("alert export", f"alert {alert_id}")
-        district = regions.get(alert["district_id"]) if alert["district_id"] else None
-        body = to_cap(
-            alert,
-            sender=f"cityops.{settings.city.name_en.lower()}",
-            timezone=settings.city.timezone,
-            district_name=(district.name_zh, district.name_en) if district else None,
-            district_shape=district.geometry if district else None,
-        )
-        return Response(body, mimetype="application/cap+xml")
-
-    @app.server.get("/api/health")
-    def health():
-        feeds = queries.feed_status(store)
-        body = {
-            "data_version": store.data_version,
-            "entities": queries.count(store, "entities"),
-            "observations": queries.count(store, "observations"),
-            "events": queries.count(store, "events"),
-            "dead_letters": queries.count(store, "dead_letters"),
-            "writer": None if writer is None else writer.stats(),
-            "snapshot": snapshots.stats(),
-            "cells": dict(app.server.extensions["cityops_cells"]),
-            "memory": {"rss_mb": resident_mb(), "store_mb": store.memory(), "store_limit_mb": store.memory_limit_mb},
-            "feed_changes": [
-                {"id": r.feed_id, "ts": r.ts.isoformat(), "state": r.state, "reason": r.reason}
-                for r in feed_log.changes(store, datetime.now(UTC) - timedelta(days=1)).itertuples(index=False)
-            ],
-            "feeds": [
-                {
-                    "id": r.feed_id,
-                    "state": r.state,
-                    "reason": r.reason,
-                    "messages": int(r.messages),
-                    "errors": int(r.errors),
-                }
-                for r in feeds.itertuples(index=False)
-            ],
-        }
-        return Response(orjson.dumps(body), mimetype="application/json")
-
+    health.register(app.server, store, writer, snapshots)
+    cap_export.register(app.server, store, regions, settings.city)
     audit_log.register_export(app.server, accounts)
     return app
 

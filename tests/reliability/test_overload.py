@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 
-from cityops.process import resident_mb
+from dashboard.health import resident_mb
 from tests.browser.conftest import wait_until
 from tests.reliability.conftest import CityOps, observation, publisher, stored_readings
 
