@@ -51,7 +51,7 @@ def level_of(value: float | None, levels: dict[str, Any] | None) -> str:
 
 def statuses(value: np.ndarray, thresholds: dict[str, np.ndarray], below: np.ndarray, has_levels: np.ndarray, *,
              fresh: np.ndarray, online: np.ndarray) -> np.ndarray:  # fmt: skip
-    """`status_of` over arrays, one element per device (at city scale a loop over devices took most of a second):
+    """`status_of` over arrays, one element per device (at city scale a loop over devices is too slow):
     `value`, `online` and each colour's threshold are floats with NaN for none; `below`, `has_levels` (levels that
     are not empty) and `fresh` booleans."""
     out = np.full(len(value), "ok", dtype=object)

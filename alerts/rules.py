@@ -30,7 +30,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _REF = re.compile(r"^\s*attr\.([A-Za-z_][A-Za-z0-9_]*)\s*(?:([+-])\s*(\d+(?:\.\d+)?))?\s*$")
 
 
-# libyaml's C parser when the wheel has it (it does on the usual platforms): 10× faster on large rule files.
+# libyaml's C parser when the wheel has it (it does on the usual platforms): far faster on large rule files.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

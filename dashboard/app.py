@@ -122,8 +122,8 @@ def create_app(
 
     @app.server.after_request
     def compress_updates(response: Response) -> Response:
-        """Callback answers gzipped: the wall's device statuses are one letter per device, 100 KB at city scale,
-        and shrink twentyfold (the map layers are gzipped where they are served, layers_api)."""
+        """Callback answers gzipped: the wall's device statuses are one letter per device, large at city scale and
+        very repetitive (the map layers are gzipped where they are served, layers_api)."""
         if (
             request.path == "/_dash-update-component"
             and response.status_code == 200

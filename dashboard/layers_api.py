@@ -2,10 +2,10 @@
 
 Each response carries an ETag (the browser revalidates instead of downloading again) and is gzipped when the
 browser accepts it; points are trimmed to 5 decimals and the properties a tooltip needs. A layer is serialised and
-compressed once per version, not once per request: at 100,000 devices that took half a second. The cells of the
-views walls asked for lately are gathered by the snapshot thread with each new snapshot, before the walls hear of
-it: the four layers a refresh names are then asked for together and only sent (gathered on demand they waited for
-each other, 145 ms p95 at 100,000 devices).
+compressed once per version, not once per request: at city scale that is the slow part. The cells of the views
+walls asked for lately are gathered by the snapshot thread with each new snapshot, before the walls hear of it: the
+four layers a refresh names are then asked for together and only sent (gathered on demand they waited for each
+other; BENCHMARKS.md has the figures).
 """
 
 from __future__ import annotations

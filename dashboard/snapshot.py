@@ -144,7 +144,7 @@ class Snapshots:
 
     def start(self) -> None:
         """Start computing in the background, so that the first tab to open does not wait for the first snapshot
-        (at 100,000 devices under load it took 5 s)."""
+        (at city scale under load it takes seconds)."""
         if self._refresher is None:
             self._refresher = threading.Thread(target=self._refresh, name="cityops-snapshots", daemon=True)
             self._refresher.start()
@@ -284,7 +284,7 @@ class Snapshots:
 
 def _region_status(frame: pd.DataFrame) -> dict[str, str]:
     """Every district, town and grid with devices: `alerts.levels.summarize` of their statuses, as array operations
-    (a loop per region took a tenth of a second at 100,000 devices)."""
+    (a loop per region was too slow at city scale)."""
     ranks = frame["status"].map(STATUS_RANK).to_numpy(dtype=np.int16)
     by_rank = {r: s for s, r in STATUS_RANK.items()}
     out: dict[str, str] = {}

@@ -151,8 +151,8 @@ def _in_slices(
 ) -> Progress:
     """Run `one(low, high)` over [first row, end) in slices, each its own transaction, skipping empty stretches."""
     progress = Progress()
-    # Grown only as slices prove quick: a first slice of a day took the memory benchmark's whole history (10 M
-    # readings) in one transaction of 2.9 s and 470 MB.
+    # Grown only as slices prove quick: a first slice of a day could hold a dense history in one long transaction
+    # that raised the process's memory by hundreds of MB (the memory benchmark shows it).
     span = SMALLEST_SLICE
     low = first(None)
     while low is not None:
