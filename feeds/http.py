@@ -26,6 +26,7 @@ from feeds import health
 from feeds.decoding import FeedDecoding
 from layers.regions import RegionIndex
 from store.database import Store
+from store.feed_health import FeedEvent
 from store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -72,18 +73,18 @@ class HttpPoller:
                 url = self._next(body)
         except FetchFailed as exc:
             self.failures += 1
-            state = "down" if self.failures >= self.settings.down_after else "degraded"
+            down = self.failures >= self.settings.down_after
             reason = f"{exc} ({self.failures} failed poll{'s' if self.failures > 1 else ''} in a row)"
             log.warning("feed %s: %s", self.settings.id, reason)
-            health.set_state(self.store, [self.settings.id], state, reason)
+            health.record(self.store, [self.settings.id], FeedEvent.POLLS_FAILED if down else FeedEvent.POLL_FAILED,
+                          reason)  # fmt: skip
 
     def _answered(self) -> None:
         """The source answered: reachable again, and alive even if unchanged (304). Recorded before the data goes
         to the writer, so the writer's verdict on the data (ok, or degraded when it cannot be decoded) is the last."""
-        if self.failures:
-            health.set_state(self.store, [self.settings.id], "ok", "")
-            self.failures = 0
-        health.heard_from(self.store, self.settings.id)
+        event = FeedEvent.POLL_RECOVERED if self.failures else FeedEvent.ANSWERED
+        health.record(self.store, [self.settings.id], event, heard=True)
+        self.failures = 0
 
     def _headers(self, conditional: bool) -> dict[str, str]:
         headers = {"User-Agent": "CityOps", **self.settings.headers}

@@ -1,7 +1,7 @@
 """Each feed's changes of health, kept: when it went down or degraded, why, and when it came back.
 
-`feed_status` holds only the present; an outage that ended an hour ago is told by this log. Every writer of
-`feed_status` notes the change here first, in the same transaction where it has one.
+`feed_status` holds only the present; an outage that ended an hour ago is told by this log. store/feed_health.py,
+the one writer of `feed_status`, notes each change here, in the same transaction where it has one.
 """
 
 from __future__ import annotations
@@ -14,23 +14,11 @@ import pandas as pd
 from store.database import Store, frame
 
 
-def note(
-    cur: duckdb.DuckDBPyConnection,
-    feed_id: str,
-    state: str,
-    reason: str,
-    now: datetime,
-    only_from: str | None = None,
-) -> None:
-    """Log `state` for the feed if it is a change (and, with `only_from`, only if the feed is in that state now)."""
+def note(cur: duckdb.DuckDBPyConnection, feed_id: str, state: str, reason: str, now: datetime) -> None:
+    """Log that the feed is now in `state` (store/feed_health.py calls this for each change, and only then)."""
     cur.execute(
-        """
-        INSERT INTO feed_log (feed_id, ts, state, reason)
-        SELECT $feed, $now, $state, $reason
-        WHERE coalesce((SELECT state FROM feed_status WHERE feed_id = $feed), '') <> $state
-          AND ($only_from IS NULL OR (SELECT state FROM feed_status WHERE feed_id = $feed) = $only_from)
-        """,
-        {"feed": feed_id, "now": now, "state": state, "reason": reason[:500], "only_from": only_from},
+        "INSERT INTO feed_log (feed_id, ts, state, reason) VALUES ($feed, $now, $state, $reason)",
+        {"feed": feed_id, "now": now, "state": state, "reason": reason[:500]},
     )
 
 

@@ -28,8 +28,9 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from store import feed_log
+from store import feed_health
 from store.database import Store
+from store.feed_health import FeedEvent
 from store.records import DeadLetter, Decoded
 
 log = logging.getLogger(__name__)
@@ -294,7 +295,7 @@ class Writer:
                 _insert_events(cur, merged, now)
             if dead:
                 _insert_dead_letters(cur, dead)
-            _update_feed_status(cur, envelopes, now)
+            _record_feed_health(cur, envelopes, now)
         except Exception as exc:
             if cur is not None:
                 _rollback(cur)
@@ -442,42 +443,16 @@ def _insert_dead_letters(cur, dead: list[DeadLetter]) -> None:
         cur.unregister("batch_dead")
 
 
-def _update_feed_status(cur, envelopes: list[Envelope], now: datetime) -> None:
+def _record_feed_health(cur, envelopes: list[Envelope], now: datetime) -> None:
+    """Each feed of the batch: stored (a message decoded) or undecodable (only dead letters), by store/feed_health."""
     per_feed: dict[str, list[Envelope]] = {}
     for env in envelopes:
         per_feed.setdefault(env.feed_id, []).append(env)
     for feed_id, received in per_feed.items():
         decoded = [env.received_at for env in received if env.dead_letter is None]
         failed = [env.dead_letter for env in received if env.dead_letter is not None]
-        newest = max(env.received_at for env in received)
-        # A feed that delivers decodable messages is ok; one that only delivers garbage is degraded.
-        state = "ok" if decoded else "degraded"
-        reason = "" if decoded else f"messages cannot be decoded: {failed[-1].reason}"[:500]
-        current = cur.execute("SELECT state, reason, changed_at FROM feed_status WHERE feed_id = $feed",
-                              {"feed": feed_id}).fetchone()  # fmt: skip
-        if current is not None and current[0] == "down" and current[2] > newest:
-            # Received before the feed went down (still queued when the broker was lost): no sign it is back.
-            state, reason = current[0], current[1]
-        feed_log.note(cur, feed_id, state, reason, now)
-        cur.execute(
-            """
-            INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at, messages, errors)
-            VALUES ($feed, $state, $reason, $now, $last, $good, $bad)
-            ON CONFLICT (feed_id) DO UPDATE SET
-                changed_at = CASE WHEN feed_status.state = excluded.state THEN feed_status.changed_at
-                                  ELSE excluded.changed_at END,
-                state = excluded.state, reason = excluded.reason,
-                last_message_at = coalesce(excluded.last_message_at, feed_status.last_message_at),
-                messages = feed_status.messages + excluded.messages,
-                errors = feed_status.errors + excluded.errors
-            """,
-            {
-                "feed": feed_id,
-                "state": state,
-                "reason": reason,
-                "now": now,
-                "last": max(decoded, default=None),
-                "good": len(decoded),
-                "bad": len(failed),
-            },
-        )
+        event = FeedEvent.STORED if decoded else FeedEvent.UNDECODABLE
+        reason = "" if decoded else f"messages cannot be decoded: {failed[-1].reason}"
+        feed_health.record(cur, feed_id, event, reason, now, received_at=max(env.received_at for env in received),
+                           last_message_at=max(decoded, default=None), messages=len(decoded),
+                           errors=len(failed))  # fmt: skip

@@ -7,6 +7,7 @@ import pytest
 from feeds import health
 from store import feed_log
 from store.database import Store
+from store.feed_health import FeedEvent
 from store.records import Decoded
 from store.writer import Envelope, Writer
 
@@ -53,14 +54,15 @@ def test_silence_then_messages_again(store):
 
 def test_a_polled_source_answering_ends_only_an_outage(store):
     now = datetime.now(UTC)
-    health.heard_from(store, "p", now)
-    health.set_state(store, ["p"], "degraded", "messages cannot be decoded", now)
-    health.heard_from(store, "p", now)  # answering does not make undecodable messages well
-    health.set_state(store, ["p"], "down", "no answer", now)
-    health.set_state(store, ["p"], "down", "no answer", now)
-    health.heard_from(store, "p", now)
+    health.record(store, ["p"], FeedEvent.ANSWERED, now=now, heard=True)
+    health.record(store, ["p"], FeedEvent.UNDECODABLE, "messages cannot be decoded", now)
+    health.record(store, ["p"], FeedEvent.ANSWERED, now=now, heard=True)  # answering does not make them well
+    assert state(store, "p") == ("degraded", "messages cannot be decoded")
+    health.record(store, ["p"], FeedEvent.POLLS_FAILED, "no answer", now)
+    health.record(store, ["p"], FeedEvent.POLLS_FAILED, "no answer", now)
+    health.record(store, ["p"], FeedEvent.ANSWERED, now=now, heard=True)
     log = feed_log.changes(store, now - timedelta(minutes=1))
-    assert list(log.state) == ["ok", "down", "degraded"]
+    assert list(log.state) == ["ok", "down", "degraded", "ok"]
 
 
 def test_losing_the_broker_marks_its_feeds_down_and_bumps_the_version(store):
