@@ -6,8 +6,8 @@ import pandas as pd
 from dash import html
 
 from dashboard.i18n import translator
+from dashboard.labels import ALERT_STATE_LABELS, SEVERITY_LABELS
 from dashboard.navigation import alert_href
-from dashboard.pages.wall import SEVERITY_LABELS, STATE_NAMES
 from dashboard.timefmt import local_time
 
 
@@ -18,7 +18,7 @@ def alert_list(alerts: pd.DataFrame, lang: str, tz: str, when: str = "created_at
         html.Li(className=f"sev-{a.severity}", children=[
             html.Span(t(SEVERITY_LABELS[a.severity]), className="event-sev"),
             html.A(a.title_zh if lang == "zh_CN" else a.title_en, href=alert_href(a.id, lang)),
-            html.Span(t(STATE_NAMES[a.state]), className="alert-state"),
+            html.Span(t(ALERT_STATE_LABELS[a.state]), className="alert-state"),
             html.Span(local_time(getattr(a, when), tz), className="event-time"),
         ])
         for a in alerts.itertuples(index=False)

@@ -10,3 +10,24 @@ ROLE_LABELS: dict[str, str] = {
     "admin": N_("Administrator"), "supervisor": N_("Supervisor"), "duty_officer": N_("Duty officer"),
     "district_leader": N_("District leader"), "viewer": N_("Viewer"), DISPLAY: N_("Wall display"),
 }  # fmt: skip
+# The wall's four domains; the others (hotline, env, system) are shown by their code where they appear.
+DOMAIN_LABELS: dict[str, str] = {
+    "traffic": N_("Traffic"), "flood": N_("Flood"), "fire": N_("Fire"), "security": N_("Public security"),
+}  # fmt: skip
+SEVERITY_LABELS: dict[str, str] = {"red": N_("Red"), "orange": N_("Orange"), "yellow": N_("Yellow"), "blue": N_("Blue")}
+# In the lifecycle's order (store/records.py ALERT_STATES), which is the order lists of states are shown in.
+ALERT_STATE_LABELS: dict[str, str] = {
+    "new": N_("New"), "acknowledged": N_("Acknowledged"), "dispatched": N_("Dispatched"),
+    "in_progress": N_("In progress"), "resolved": N_("Resolved"), "closed": N_("Closed"), "returned": N_("Returned"),
+    "reopened": N_("Reopened"), "cancelled": N_("Cancelled"),
+}  # fmt: skip
+FEED_STATE_LABELS: dict[str, str] = {"ok": N_("OK"), "degraded": N_("Degraded"), "down": N_("Down")}
+# What is done to an alert, as its timeline says it: the people's actions, then what the rule engine and the time
+# limits write there themselves. The audit log's alert entries use the same words.
+ACTION_LABELS: dict[str, str] = {
+    "acknowledge": N_("Acknowledge"), "dispatch": N_("Dispatch"), "start": N_("Start work"),
+    "resolve": N_("Resolve"), "close": N_("Verify and close"), "reopen": N_("Reopen"), "return": N_("Return"),
+    "cancel": N_("Cancel"), "snooze": N_("Snooze"), "escalate": N_("Escalate"), "comment": N_("Comment"),
+    "fire": N_("Raised by rule"), "refire": N_("Condition again"), "clear": N_("Condition cleared"),
+    "overdue": N_("Time limit passed"), "check": N_("Checklist"),
+}  # fmt: skip

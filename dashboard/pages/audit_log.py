@@ -11,8 +11,7 @@ from flask import Flask, Response, request
 
 from dashboard import guard
 from dashboard.i18n import N_, page_language, translator
-from dashboard.labels import ROLE_LABELS
-from dashboard.pages.duty import ACTION_LABELS
+from dashboard.labels import ACTION_LABELS, ROLE_LABELS
 from dashboard.timefmt import local_time
 from store import audit
 

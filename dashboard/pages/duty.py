@@ -23,22 +23,15 @@ from alerts.lifecycle import NOTE_REQUIRED, OPEN_STATES, TransitionError, allowe
 from dashboard import guard
 from dashboard.charts import history_chart
 from dashboard.i18n import N_, page_language, translator
+from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS, SEVERITY_LABELS
 from dashboard.minimap import minimap
 from dashboard.navigation import entity_href, region_href
-from dashboard.pages.wall import DOMAIN_LABELS, SEVERITY_LABELS, STATE_NAMES
 from dashboard.snapshot import alert_feature
 from dashboard.timefmt import local_time
 from store import alerts as alert_store
 from store import queries
 from store.records import DOMAINS, severity_rank
 
-ACTION_LABELS = {
-    "acknowledge": N_("Acknowledge"), "dispatch": N_("Dispatch"), "start": N_("Start work"),
-    "resolve": N_("Resolve"), "close": N_("Verify and close"), "reopen": N_("Reopen"), "return": N_("Return"),
-    "cancel": N_("Cancel"), "snooze": N_("Snooze"), "escalate": N_("Escalate"), "comment": N_("Comment"),
-    "fire": N_("Raised by rule"), "refire": N_("Condition again"), "clear": N_("Condition cleared"),
-    "overdue": N_("Time limit passed"), "check": N_("Checklist"),
-}  # fmt: skip
 # The keys of the console (assets/cityops_duty.js reads them from the buttons' data-key).
 ACTION_KEYS = {"acknowledge": "a", "dispatch": "d", "start": "s", "resolve": "r", "close": "v", "reopen": "o",
                "return": "b", "cancel": "x", "snooze": "z", "escalate": "e", "comment": "c"}  # fmt: skip
@@ -97,7 +90,7 @@ def layout(
         _filter(
             "duty-filter-status",
             t("Status"),
-            [{"label": t(STATE_NAMES[s]), "value": s} for s in STATE_NAMES if s in OPEN_STATES],
+            [{"label": t(ALERT_STATE_LABELS[s]), "value": s} for s in ALERT_STATE_LABELS if s in OPEN_STATES],
             status,
         ),  # fmt: skip
         _filter("duty-filter-unit", t("Unit"), units, unit),
@@ -262,7 +255,7 @@ def refusal(exc: TransitionError, t) -> str:
     """A refused action, said in the officer's language."""
     template = REFUSALS.get(exc.code, REFUSALS["not_allowed"])
     return t(template, action=t(ACTION_LABELS.get(exc.action, exc.action)) if exc.action else "",
-             state=t(STATE_NAMES[exc.state]) if exc.state in STATE_NAMES else exc.state)  # fmt: skip
+             state=t(ALERT_STATE_LABELS[exc.state]) if exc.state in ALERT_STATE_LABELS else exc.state)  # fmt: skip
 
 
 def ordered(alerts: pd.DataFrame, now: datetime) -> pd.DataFrame:
@@ -332,7 +325,7 @@ def register_callbacks(context) -> None:
     def _queue_row(a, t, lang: str, tz: str) -> html.Div:
         region = regions.get(a.district_id) if isinstance(a.district_id, str) else None
         alarm = a.state == "new" and a.severity in ALARMING
-        severity, state = SEVERITY_LABELS[a.severity], STATE_NAMES[a.state]
+        severity, state = SEVERITY_LABELS[a.severity], ALERT_STATE_LABELS[a.state]
         classes = ["q-row", f"sev-{a.severity}", f"state-{a.state}"]
         classes += ["overdue"] * a.overdue + ["alarm"] * alarm + ["snoozed"] * a.snoozed
         if a.snoozed:
@@ -417,7 +410,7 @@ def register_callbacks(context) -> None:
         suggested = None if unit else units.get(_suggested_unit(alert))
         region = regions.get(alert["district_id"]) if alert["district_id"] else None
         subject = queries.entity(store, alert["subject_id"])
-        severity, state = SEVERITY_LABELS[alert["severity"]], STATE_NAMES[alert["state"]]
+        severity, state = SEVERITY_LABELS[alert["severity"]], ALERT_STATE_LABELS[alert["state"]]
         return html.Div(
             className=f"summary sev-{alert['severity']}",
             children=[

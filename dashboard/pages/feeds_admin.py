@@ -14,7 +14,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import guard
 from dashboard.i18n import N_, page_language, translator
-from dashboard.pages.wall import STATE_LABELS
+from dashboard.labels import FEED_STATE_LABELS
 from dashboard.timefmt import local_time
 from feeds import dead_letters
 from feeds.decoding import FeedDecoding
@@ -170,7 +170,7 @@ def register_callbacks(context) -> None:
                     children=[
                         html.Td(feed_id),
                         html.Td(transport),
-                        html.Td(t(STATE_LABELS.get(state, state)) if r is not None else t("No message yet")),
+                        html.Td(t(FEED_STATE_LABELS.get(state, state)) if r is not None else t("No message yet")),
                         html.Td(r.reason if r is not None else ""),
                         html.Td(local_time(r.changed_at, tz) if r is not None else ""),
                         html.Td(local_time(r.last_message_at, tz) if r is not None else ""),
@@ -194,7 +194,7 @@ def register_callbacks(context) -> None:
                                 children=[
                                     html.Td(local_time(c.ts, tz)),
                                     html.Td(c.feed_id),
-                                    html.Td(t(STATE_LABELS.get(c.state, c.state))),
+                                    html.Td(t(FEED_STATE_LABELS.get(c.state, c.state))),
                                     html.Td(c.reason),
                                 ],
                             )

@@ -19,9 +19,9 @@ from alerts.levels import STATUS_CODE, summarize
 from dashboard import guard
 from dashboard.alert_list import alert_list
 from dashboard.i18n import page_language, translator
+from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS
 from dashboard.minimap import minimap
 from dashboard.navigation import region_href, tablet_href
-from dashboard.pages.wall import DOMAIN_LABELS, STATE_NAMES
 from dashboard.snapshot import WALL_DOMAINS
 
 DOMAIN_COLOURS = {"traffic": "#8ab4f8", "flood": "#3e8ef7", "fire": "#e5484d", "security": "#c084fc"}
@@ -183,7 +183,7 @@ def _domain_card(domain: str, devices: pd.DataFrame, alerts: pd.DataFrame, t) ->
 
 def _alerts_by_status(alerts: pd.DataFrame, t, lang: str, tz: str) -> list:
     rows = []
-    for state, label in STATE_NAMES.items():
+    for state, label in ALERT_STATE_LABELS.items():
         of_state = alerts[alerts["state"] == state]
         if of_state.empty:
             continue

@@ -15,7 +15,8 @@ import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard.i18n import N_, page_language, translator
+from dashboard.i18n import page_language, translator
+from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS, FEED_STATE_LABELS, SEVERITY_LABELS
 from dashboard.navigation import alert_href, region_href
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 from dashboard.timefmt import local_time
@@ -23,19 +24,6 @@ from layers.cells import CELL_PX, CLUSTER_MAX_ZOOM, View
 from layers.geojson import bounds
 from store import queries
 
-DOMAIN_LABELS = {
-    "traffic": N_("Traffic"),
-    "flood": N_("Flood"),
-    "fire": N_("Fire"),
-    "security": N_("Public security"),
-}
-STATE_LABELS = {"ok": N_("OK"), "degraded": N_("Degraded"), "down": N_("Down")}
-SEVERITY_LABELS = {"red": N_("Red"), "orange": N_("Orange"), "yellow": N_("Yellow"), "blue": N_("Blue")}
-STATE_NAMES = {
-    "new": N_("New"), "acknowledged": N_("Acknowledged"), "dispatched": N_("Dispatched"),
-    "in_progress": N_("In progress"), "resolved": N_("Resolved"), "closed": N_("Closed"), "returned": N_("Returned"),
-    "reopened": N_("Reopened"), "cancelled": N_("Cancelled"),
-}  # fmt: skip
 MAP_FUNCTIONS = "cityops.map"
 
 
@@ -383,7 +371,7 @@ def _feeds(snap: Snapshot, t) -> list:
             html.Span(
                 className=f"feed feed-{row.state}",
                 title=row.reason,
-                children=[html.B(row.feed_id), " ", t(STATE_LABELS.get(row.state, row.state)), " · ", age],
+                children=[html.B(row.feed_id), " ", t(FEED_STATE_LABELS.get(row.state, row.state)), " · ", age],
             )
         )
     return chips
@@ -437,7 +425,7 @@ def _alert_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:
                         href=alert_href(row.id, lang),
                         className="event-title",
                     ),  # fmt: skip
-                    html.Span(t(STATE_NAMES[row.state]), className="alert-state"),
+                    html.Span(t(ALERT_STATE_LABELS[row.state]), className="alert-state"),
                     html.Span(t("Overdue"), className="overdue-badge") if row.overdue else None,
                 ],
             )
