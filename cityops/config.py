@@ -140,6 +140,10 @@ class WebSettings(Section):
     threads: Annotated[int, Field(ge=1, le=256)] = 16
     language: Literal["zh_CN", "en"] = "zh_CN"
     refresh_ms: Annotated[int, Field(ge=200, le=60_000)] = 1_000
+    # The tick of what a tab reads with queries of its own instead of from the shared snapshot (a device's history,
+    # the duty desk's chart of an alert's readings, a region's devices, the feeds page): those queries run once per
+    # tab, so they run less often than the pages that follow the snapshot on refresh_ms.
+    query_refresh_ms: Annotated[int, Field(ge=200, le=300_000)] = 5_000
     # The wall keeps a request open that the server answers when its data changes, and refreshes then instead of
     # waiting for its tick (dashboard/news.py). Off: it refreshes on the tick alone (a proxy that cuts long
     # requests).

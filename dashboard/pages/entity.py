@@ -40,7 +40,8 @@ def layout(context, entity_id: str | None = None, lang: str | None = None, hours
         children=[
             dcc.Store(id="entity-key", data={"id": entity_id, "hours": window, "lang": lang}),
             dcc.Store(id="entity-seen"),
-            dcc.Interval(id="entity-tick", interval=5000),
+            # Its history is a query of this tab's own, not the shared snapshot: on the slower tick.
+            dcc.Interval(id="entity-tick", interval=context.settings.web.query_refresh_ms),
             html.Header(
                 className="drill-header",
                 children=[

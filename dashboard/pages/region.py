@@ -51,7 +51,8 @@ def layout(context, region_id: str | None = None, lang: str | None = None, **_qu
         children=[
             dcc.Store(id="region-key", data={"id": region_id, "lang": lang}),
             dcc.Store(id="region-seen"),
-            dcc.Interval(id="region-tick", interval=3000),
+            # Its devices are a query of this tab's own, not the shared snapshot: on the slower tick.
+            dcc.Interval(id="region-tick", interval=context.settings.web.query_refresh_ms),
             html.Header(
                 className="drill-header",
                 children=[

@@ -57,7 +57,8 @@ def layout(context, lang: str | None = None, district: str | None = None, **_que
         children=[
             dcc.Store(id="tablet-key", data={"district": region.id, "lang": lang}),
             dcc.Store(id="tablet-seen"),
-            dcc.Interval(id="tablet-tick", interval=5000),
+            # Everything here is the shared snapshot's: a tick costs nothing while it has not changed.
+            dcc.Interval(id="tablet-tick", interval=context.settings.web.refresh_ms),
             html.Header(
                 className="tablet-header",
                 children=[

@@ -1,0 +1,148 @@
+"""Acting on alerts from the desk: the buttons the policy offers, the dialog for an action that asks for something
+first, bulk acknowledgement, and refusals said in the officer's language. Every action goes through `perform`, the
+desk's one call of alerts.actions.act (the policy, the lifecycle table and the audit log are all behind it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from dash import html, no_update
+
+from access import policy
+from access.policy import Principal
+from alerts.actions import act
+from alerts.lifecycle import NOTE_REQUIRED, TransitionError, allowed_actions
+from dashboard.i18n import N_
+from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS
+from dashboard.pages.duty.desk import Desk
+from dashboard.pages.duty.units import suggested_unit
+from store import alerts as alert_store
+from store.audit import Trail
+
+# The keys of the console (assets/cityops_duty.js reads them from the buttons' data-key).
+ACTION_KEYS = {"acknowledge": "a", "dispatch": "d", "start": "s", "resolve": "r", "close": "v", "reopen": "o",
+               "return": "b", "cancel": "x", "snooze": "z", "escalate": "e", "comment": "c"}  # fmt: skip
+REFUSALS = {
+    "missing": N_("There is no such alert."),
+    "unknown": N_("That action is not known."),
+    "needs_note": N_("{action} needs a note saying why."),
+    "needs_unit": N_("{action} needs the unit to send it to."),
+    "needs_time": N_("{action} needs a time to snooze for."),
+    "needs_step": N_("{action} needs the checklist step."),
+    "snooze_new": N_("A new alert cannot be snoozed: acknowledge it first."),
+    "not_allowed": N_("An alert that is {state} cannot be given “{action}”."),
+    "forbidden": N_("Your role or districts do not allow “{action}” on this alert."),
+}
+# Actions that ask for something first (a unit, a time or a note) open the dialog; the others are done at once.
+DIALOG_ACTIONS = frozenset({"dispatch", "snooze"} | NOTE_REQUIRED)
+
+
+def refusal(exc: TransitionError, t) -> str:
+    """A refused action, said in the officer's language."""
+    template = REFUSALS.get(exc.code, REFUSALS["not_allowed"])
+    return t(template, action=t(ACTION_LABELS.get(exc.action, exc.action)) if exc.action else "",
+             state=t(ALERT_STATE_LABELS[exc.state]) if exc.state in ALERT_STATE_LABELS else exc.state)  # fmt: skip
+
+
+def buttons(principal: Principal, alert: dict, t) -> list:
+    """A button for each action the lifecycle allows from the alert's state and the policy allows the principal in
+    its district, with its key."""
+    return [
+        html.Button(
+            [t(ACTION_LABELS[a]), html.Kbd(ACTION_KEYS[a])],
+            id={"type": "duty-act", "action": a},
+            n_clicks=0,
+            className=f"act act-{a}",
+            **{"data-key": ACTION_KEYS[a], "data-action": a},
+        )
+        for a in allowed_actions(alert["state"])
+        if a in ACTION_KEYS and policy.permission_allowed(principal, a, alert["district_id"])
+    ]
+
+
+def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, action: str, note: str = "",
+            unit_id: str | None = None, minutes=None, **step) -> None:  # fmt: skip
+    """Every action of the duty desk, through the one door (alerts.actions.act). `minutes` is a snooze's length;
+    ValueError if it is not a number."""
+    act(
+        desk.store,
+        principal,
+        alert_id,
+        action,
+        now=datetime.now(UTC),
+        audit=audit,
+        note=note,
+        unit_id=unit_id,
+        snooze_for=timedelta(minutes=float(minutes)) if action == "snooze" and minutes else None,
+        **step,
+    )
+
+
+def done(action: str, t) -> str:
+    return t("Done: {action}", action=t(ACTION_LABELS[action]))
+
+
+def not_done(exc: TransitionError, t) -> str:
+    return t("Not done: {reason}", reason=refusal(exc, t))
+
+
+def press(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, action: str, t) -> tuple:
+    """A button pressed: an action that asks for something first opens the dialog (the unit to send it to
+    suggested), the others are done at once. In the order of the callback's outputs: the dialog's class, title,
+    unit and minutes fields' style, unit and note, its message, the action it is for, and the desk's message."""
+    if action in DIALOG_ACTIONS:
+        alert = alert_store.get(desk.store.cursor(), alert_id)
+        suggested = suggested_unit(desk.units, alert) if alert else None
+        return ("duty-dialog", t(ACTION_LABELS[action]),
+                {} if action == "dispatch" else {"display": "none"},
+                {} if action == "snooze" else {"display": "none"},
+                suggested, "", "", action, no_update)  # fmt: skip
+    try:
+        perform(desk, principal, audit, alert_id, action)
+        message = done(action, t)
+    except TransitionError as exc:
+        message = not_done(exc, t)
+    return "duty-dialog hidden", no_update, no_update, no_update, no_update, no_update, "", None, message
+
+
+def confirm(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, action: str, unit_id: str | None,
+            minutes, note: str | None, t) -> tuple:  # fmt: skip
+    """The dialog confirmed: the dialog's class, its message and the desk's message. A refusal keeps the dialog
+    open and says what is missing."""
+    try:
+        perform(desk, principal, audit, alert_id, action, note or "", unit_id, minutes)
+    except TransitionError as exc:
+        return no_update, refusal(exc, t), no_update
+    except ValueError:
+        return no_update, t("Snooze minutes must be a number."), no_update
+    return "duty-dialog hidden", "", done(action, t)
+
+
+def tick_step(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, ticked: list | None,
+              done_before: list | None, t) -> str | None:  # fmt: skip
+    """One checklist step ticked or unticked (the difference between `ticked` and `done_before`), recorded in the
+    timeline; None when not exactly one step changed."""
+    changed = set(ticked or []) ^ set(done_before or [])
+    if len(changed) != 1:
+        return None
+    step = changed.pop()
+    try:
+        perform(desk, principal, audit, alert_id, "check", step=int(step), done=step in (ticked or []))
+    except TransitionError as exc:
+        return not_done(exc, t)
+    return t("Checklist step {n} recorded.", n=int(step) + 1)
+
+
+def bulk_acknowledge(desk: Desk, principal: Principal, audit: Trail | None, checked: list, t) -> str:
+    """Acknowledges every marked alert it may; says how many, and why each other one was refused."""
+    if not checked:
+        return t("Mark alerts with Space first.")
+    acknowledged, refused = 0, []
+    for alert_id in checked:
+        try:
+            perform(desk, principal, audit, int(alert_id), "acknowledge")
+            acknowledged += 1
+        except TransitionError as exc:
+            refused.append(f"#{alert_id}: {refusal(exc, t)}")
+    message = t("Acknowledged {n}.", n=acknowledged)
+    return message + (" " + t("Not done: {reason}", reason="; ".join(refused)) if refused else "")

@@ -1,0 +1,179 @@
+"""The desk's callbacks, and only their wiring: each reads who asks (dashboard/guard.py) and the tab's inputs, and
+hands them to the room that does the work (queue, detail, actions). What runs in the browser (marking rows,
+keeping the filters in the URL, the dialog's focus) is wired here too, to assets/cityops_duty.js."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard import guard
+from dashboard.i18n import translator
+from dashboard.pages.duty import actions, detail, queue
+from dashboard.pages.duty.desk import Desk
+
+
+def register_callbacks(context) -> None:
+    desk = Desk.of(context)
+
+    @callback(
+        Output("duty-queue", "children"),
+        Output("duty-counts", "children"),
+        Output("duty-seen", "data"),
+        Input("duty-tick", "n_intervals"),
+        Input("duty-filter-domain", "value"),
+        Input("duty-filter-district", "value"),
+        Input("duty-filter-status", "value"),
+        Input("duty-filter-unit", "value"),
+        State("duty-seen", "data"),
+        State("duty-lang", "data"),
+    )
+    def show_queue(_n, domain, district, status, unit_id, seen, lang):
+        if ctx.triggered_id == "duty-tick" and seen == desk.snapshots.current_key():
+            raise PreventUpdate
+        snap = desk.snapshots.get(current=ctx.triggered_id != "duty-tick")  # after an action or a filter: as it is now
+        filters = {"domain": domain, "district": district, "status": status, "unit_id": unit_id}
+        rows, counts = queue.queue(desk, snap.alerts, guard.current(), filters, lang, datetime.now(UTC))
+        return rows, counts, snap.key
+
+    # Marks the selected and checked rows, keeps the selection in view and in the URL: in the browser, at once.
+    clientside_callback(
+        "function (selected, checked, _rows) { return window.cityops.duty.mark(selected, checked); }",
+        Output("duty-marked", "data"),
+        Input("duty-selected", "data"),
+        Input("duty-checked", "data"),
+        Input("duty-queue", "children"),
+    )
+    clientside_callback(
+        """function (domain, district, status, unit) {
+            return window.cityops.duty.filters({domain: domain, district: district, status: status, unit: unit});
+        }""",
+        Output("duty-marked", "data", allow_duplicate=True),
+        Input("duty-filter-domain", "value"),
+        Input("duty-filter-district", "value"),
+        Input("duty-filter-status", "value"),
+        Input("duty-filter-unit", "value"),
+        prevent_initial_call=True,
+    )
+
+    @callback(
+        Output("duty-summary", "children"),
+        Output("duty-actions", "children"),
+        Output("duty-sop", "children"),
+        Output("duty-timeline", "children"),
+        Output("duty-detail-seen", "data"),
+        Input("duty-selected", "data"),
+        Input("duty-seen", "data"),
+        Input("duty-message", "children"),
+        State("duty-detail-seen", "data"),
+        State("duty-lang", "data"),
+    )
+    def show_detail(alert_id, _seen, _message, detail_seen, lang):
+        shown = detail.detail(desk, guard.current(), alert_id, lang, detail_seen)
+        if shown is None:
+            raise PreventUpdate
+        return shown
+
+    @callback(
+        Output("duty-chart", "children"),
+        Input("duty-selected", "data"),
+        Input("duty-chart-tick", "n_intervals"),
+        State("duty-lang", "data"),
+    )
+    def show_chart(alert_id, _n, lang):
+        # Redrawn on its own tick (web.query_refresh_ms), not on every commit: it is this tab's own query.
+        return detail.trigger_chart(desk, guard.current(), alert_id, lang)
+
+    @callback(
+        Output("duty-map", "children"),
+        Input("duty-selected", "data"),
+        State("duty-lang", "data"),
+    )
+    def show_map(alert_id, lang):
+        # Only when the selection changes: the map keeps its view while the detail refreshes.
+        return detail.small_map(desk, guard.current(), alert_id, lang)
+
+    @callback(
+        Output("duty-dialog", "className"),
+        Output("duty-dialog-title", "children"),
+        Output("duty-dialog-unit", "style"),
+        Output("duty-dialog-minutes", "style"),
+        Output("duty-unit", "value"),
+        Output("duty-note", "value"),
+        Output("duty-dialog-message", "children"),
+        Output("duty-dialog-action", "data"),
+        Output("duty-message", "children"),
+        Input({"type": "duty-act", "action": ALL}, "n_clicks"),
+        State("duty-selected", "data"),
+        State("duty-lang", "data"),
+        prevent_initial_call=True,
+    )
+    def pressed(clicks, alert_id, lang):
+        if not ctx.triggered_id or not any(clicks) or not ctx.triggered[0]["value"]:
+            raise PreventUpdate  # the buttons were drawn, not pressed
+        if alert_id is None:
+            raise PreventUpdate
+        return actions.press(desk, guard.current(), guard.trail(), int(alert_id), ctx.triggered_id["action"],
+                             translator(lang))  # fmt: skip
+
+    @callback(
+        Output("duty-dialog", "className", allow_duplicate=True),
+        Output("duty-dialog-message", "children", allow_duplicate=True),
+        Output("duty-message", "children", allow_duplicate=True),
+        Input("duty-confirm", "n_clicks"),
+        Input("duty-note", "n_submit"),
+        State("duty-dialog-action", "data"),
+        State("duty-selected", "data"),
+        State("duty-unit", "value"),
+        State("duty-minutes", "value"),
+        State("duty-note", "value"),
+        State("duty-lang", "data"),
+        prevent_initial_call=True,
+    )
+    def confirmed(_clicks, _submits, action, alert_id, unit_id, minutes, note, lang):
+        if not action or alert_id is None:
+            raise PreventUpdate
+        return actions.confirm(desk, guard.current(), guard.trail(), int(alert_id), action, unit_id, minutes, note,
+                               translator(lang))  # fmt: skip
+
+    @callback(
+        Output("duty-message", "children", allow_duplicate=True),
+        Input("duty-sop-steps", "value"),
+        State("duty-sop-done", "data"),
+        State("duty-selected", "data"),
+        State("duty-lang", "data"),
+        prevent_initial_call=True,
+    )
+    def step_ticked(value, done, alert_id, lang):
+        if alert_id is None:
+            raise PreventUpdate
+        message = actions.tick_step(desk, guard.current(), guard.trail(), int(alert_id), value, done, translator(lang))
+        if message is None:
+            raise PreventUpdate
+        return message
+
+    @callback(
+        Output("duty-message", "children", allow_duplicate=True),
+        Output("duty-checked", "data"),
+        Input("duty-bulk", "n_clicks"),
+        State("duty-checked", "data"),
+        State("duty-lang", "data"),
+        prevent_initial_call=True,
+    )
+    def bulk_acknowledged(_clicks, checked, lang):
+        message = actions.bulk_acknowledge(desk, guard.current(), guard.trail(), checked, translator(lang))
+        return message, [] if checked else no_update
+
+    clientside_callback(
+        "function (className) { return window.cityops.duty.focusDialog(className); }",
+        Output("duty-marked", "data", allow_duplicate=True),
+        Input("duty-dialog", "className"),
+        prevent_initial_call=True,
+    )
+    clientside_callback(
+        "function (checked) { return !(checked && checked.length); }",
+        Output("duty-bulk", "disabled"),
+        Input("duty-checked", "data"),
+    )

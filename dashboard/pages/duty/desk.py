@@ -1,0 +1,29 @@
+"""What the duty desk's functions read, handed to them as one argument instead of closed over, so that each can be
+called (and tested) without Dash: the store, the shared snapshots, the regions, the units, the procedures and the
+city's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alerts.rules import Sop
+from dashboard.snapshot import Snapshots
+from layers.regions import RegionIndex
+from store.database import Store
+
+
+@dataclass(frozen=True)
+class Desk:
+    store: Store
+    snapshots: Snapshots
+    regions: RegionIndex
+    units: dict  # the configured units (cityops.config UnitSettings) by id, in the configuration's order
+    sops: dict[str, Sop]  # the rule file's, updated in place when the rules are reloaded: kept, not copied
+    tz: str
+
+    @classmethod
+    def of(cls, context) -> Desk:
+        """The desk of the app's context (dashboard.app.AppContext)."""
+        settings = context.settings
+        units = {u.id: u for u in settings.units}
+        return cls(context.store, context.snapshots, context.regions, units, context.sops, settings.city.timezone)

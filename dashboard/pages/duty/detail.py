@@ -1,0 +1,204 @@
+"""One alert as the desk shows it: its summary, its procedure's checklist, its timeline, a chart of the readings
+that raised it, and a small map of where it is. Another district's alert is as good as absent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dash_leaflet as dl
+import pandas as pd
+from dash import dcc, html
+
+from access import policy
+from access.policy import Principal
+from alerts.actions import checked_steps
+from dashboard.charts import history_chart
+from dashboard.i18n import translator
+from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, SEVERITY_LABELS
+from dashboard.minimap import minimap
+from dashboard.navigation import entity_href, region_href
+from dashboard.pages.duty.actions import buttons
+from dashboard.pages.duty.desk import Desk
+from dashboard.pages.duty.units import suggested_unit, unit_name
+from dashboard.snapshot import alert_feature
+from dashboard.timefmt import local_time
+from store import alerts as alert_store
+from store import queries
+
+
+def visible(desk: Desk, principal: Principal, alert_id: int) -> dict | None:
+    """The alert, if it is there and in the principal's districts."""
+    alert = alert_store.get(desk.store.cursor(), alert_id)
+    return alert if alert is not None and principal.sees(alert["district_id"]) else None
+
+
+def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, seen: str | None) -> tuple | None:
+    """The summary, the action buttons, the checklist, the timeline, and what the tab has then seen; None when the
+    tab already shows it (every timeline entry updates the alert's updated_at, so the timeline is read only when
+    that moved)."""
+    t = translator(lang)
+    if alert_id is None:
+        return html.P(t("Choose an alert from the queue."), className="detail-empty"), [], [], [], None
+    alert = visible(desk, principal, int(alert_id))
+    if alert is None:
+        return html.P(t("There is no such alert."), className="detail-empty"), [], [], [], None
+    signature = f"{alert_id}|{lang}|{alert['updated_at']}"
+    if signature == seen:
+        return None
+    timeline = alert_store.timeline(desk.store.cursor(), int(alert_id))
+    return (
+        summary(desk, alert, t, lang),
+        buttons(principal, alert, t),
+        checklist(desk, principal, alert, timeline, t, lang),
+        [timeline_entry(e, desk.units, t, lang, desk.tz) for e in timeline],
+        signature,
+    )
+
+
+def summary(desk: Desk, alert: dict, t, lang: str) -> html.Div:
+    units = desk.units
+    unit = units.get(alert["unit_id"]) if alert["unit_id"] else None
+    suggested = None if unit else units.get(suggested_unit(units, alert))
+    region = desk.regions.get(alert["district_id"]) if alert["district_id"] else None
+    subject = queries.entity(desk.store, alert["subject_id"])
+    severity, state = SEVERITY_LABELS[alert["severity"]], ALERT_STATE_LABELS[alert["state"]]
+    return html.Div(
+        className=f"summary sev-{alert['severity']}",
+        children=[
+            html.H2(
+                [
+                    html.Span(t(severity), className="q-sev"),
+                    " ",
+                    alert["title_zh"] if lang == "zh_CN" else alert["title_en"],
+                ]
+            ),  # fmt: skip
+            html.P(alert["message_zh"] if lang == "zh_CN" else alert["message_en"]),
+            html.Dl(
+                [
+                    html.Dt(t("State")),
+                    html.Dd(t(state)),
+                    html.Dt(t("Condition")),
+                    html.Dd(t("Still holds") if alert["condition"] == "active" else t("Cleared")),
+                    html.Dt(t("Unit")),
+                    html.Dd(
+                        unit_name(unit, lang)
+                        if unit
+                        else t(
+                            "not yet dispatched; suggested: {unit}",
+                            unit=unit_name(suggested, lang) if suggested else alert["unit_type"],
+                        )
+                    ),
+                    html.Dt(t("Raised")),
+                    html.Dd(local_time(alert["created_at"], desk.tz)),
+                    html.Dt(t("Where")),
+                    html.Dd(html.A(region.name(lang), href=region_href(region.id, lang)) if region else "—"),
+                    html.Dt(t("Device")),
+                    html.Dd(html.A(subject["name"], href=entity_href(subject["id"], lang)) if subject else "—"),
+                ]
+            ),  # fmt: skip
+            html.A(t("Export as CAP"), href=f"/api/alerts/{alert['id']}.cap", className="cap-link"),
+        ],
+    )
+
+
+def checklist(desk: Desk, principal: Principal, alert: dict, timeline: list[dict], t, lang: str) -> list:
+    """The alert's procedure with the steps done ticked; read-only for whom the policy does not allow "check"."""
+    sop = desk.sops.get(alert["sop"]) if alert["sop"] else None
+    if sop is None:
+        return []
+    done = checked_steps(timeline)
+    read_only = not policy.permission_allowed(principal, "check", alert["district_id"])
+    options = [
+        {"label": step.zh_CN if lang == "zh_CN" else step.en, "value": i, "disabled": read_only}
+        for i, step in enumerate(sop.steps)
+    ]
+    return [
+        html.H3(
+            [
+                t("Procedure"),
+                ": ",
+                sop.title.zh_CN if lang == "zh_CN" else sop.title.en,
+                html.Span(t("{done} of {n} done", done=len(done), n=len(sop.steps)), className="sop-count"),
+            ]
+        ),  # fmt: skip
+        dcc.Checklist(
+            id="duty-sop-steps",
+            options=options,
+            value=sorted(done),
+            className="sop-steps",
+            inputClassName="sop-box",
+        ),  # fmt: skip
+        dcc.Store(id="duty-sop-done", data=sorted(done)),
+    ]
+
+
+def timeline_entry(entry: dict, units: dict, t, lang: str, tz: str) -> html.Li:
+    """One entry of the timeline: when, what, what it concerned (the unit, the step, the value), who, and the note."""
+    return html.Li(
+        className=f"tl-{entry['action']}",
+        children=[
+            html.Span(local_time(entry["ts"], tz, "%m-%d %H:%M:%S"), className="event-time"),
+            html.B(t(ACTION_LABELS.get(entry["action"], entry["action"]))),
+            html.Span(entry_extra(entry, units, t, lang), className="tl-extra"),
+            html.Span(entry["actor"], className="actor"),
+            html.Span(entry["note"], className="note"),  # people's text: rendered as text by React
+        ],
+    )
+
+
+def entry_extra(entry: dict, units: dict, t, lang: str) -> str:
+    """What a timeline entry concerned: the unit dispatched to, the checklist step, the value that raised it."""
+    details = entry["details"]
+    if entry["action"] == "dispatch" and details.get("unit_id") in units:
+        return unit_name(units[details["unit_id"]], lang)
+    if entry["action"] == "check" and isinstance(details.get("step"), int):
+        n = details["step"] + 1
+        return t("step {n} done", n=n) if details.get("done", True) else t("step {n} undone", n=n)
+    if entry["action"] in ("fire", "refire") and details.get("value") is not None:
+        return f"{details['value']:g}" if isinstance(details["value"], int | float) else str(details["value"])
+    return ""
+
+
+def trigger_chart(desk: Desk, principal: Principal, alert_id: int | None, lang: str) -> list:
+    """The values that raised the alert, from an hour before it fired until now: the metrics its rule named, else
+    the device's first; at most two charts."""
+    t = translator(lang)
+    alert = visible(desk, principal, int(alert_id)) if alert_id is not None else None
+    subject = queries.entity(desk.store, alert["subject_id"]) if alert else None
+    if subject is None:
+        return []
+    timeline = alert_store.timeline(desk.store.cursor(), int(alert_id))
+    now = datetime.now(UTC)
+    since = min(pd.Timestamp(alert["first_fired_at"]).to_pydatetime(), now) - timedelta(hours=1)
+    history = queries.history(desk.store, subject["id"], since)
+    if history.empty:
+        return [html.P(t("No reading in this window."))]
+    fired = next((e for e in timeline if e["action"] == "fire"), None)
+    wanted = fired["details"].get("metrics") if fired else None
+    metrics = [m for m in (wanted or []) if m in set(history["metric"])] or sorted(set(history["metric"]))[:1]
+    shading = queries.alerts_of(desk.store, subject["id"], since)
+    return [
+        dcc.Graph(figure=history_chart(m, history[history["metric"] == m], subject["attributes"], shading,
+                                       (since, now), desk.tz, t, height=200),
+                  config={"displayModeBar": False}, className="duty-graph")
+        for m in metrics[:2]
+    ]  # fmt: skip
+
+
+def small_map(desk: Desk, principal: Principal, alert_id: int | None, lang: str) -> list | dl.Map:
+    """The alert's district (else the city) with the alert marked and ringed."""
+    alert = visible(desk, principal, int(alert_id)) if alert_id is not None else None
+    if alert is None or alert["lon"] is None:
+        return []
+    regions = desk.regions
+    region = regions.get(alert["district_id"]) if alert["district_id"] else None
+    region = region or next(iter(regions.level("city")), None)
+    if region is None:
+        return []
+    snap = desk.snapshots.get()
+    still_open = snap.alerts[snap.alerts["id"] == alert["id"]]
+    overdue = bool(still_open["overdue"].iloc[0]) if len(still_open) else bool(alert["overdue_stages"])
+    marker = alert_feature({**alert, "overdue": overdue})
+    return minimap("duty-minimap", regions, region, lang, part_status=snap.region_codes(), alerts=[marker],
+                   extra=[dl.CircleMarker(center=[alert["lat"], alert["lon"]], radius=22, color="#ffffff",
+                                          weight=1, fill=False, dashArray="3 4")])  # fmt: skip

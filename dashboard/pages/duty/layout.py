@@ -1,0 +1,211 @@
+"""The desk's page: its header, the filters (kept in the URL), the queue and the detail's places, the action dialog
+and the keyboard help. What fills them comes from the callbacks (dashboard/pages/duty/callbacks.py)."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dashboard import guard
+from dashboard.i18n import N_, page_language, translator
+from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS
+from dashboard.pages.duty.actions import ACTION_KEYS
+from dashboard.pages.duty.units import unit_name
+from store.records import DOMAINS, OPEN_STATES
+
+SHORTCUTS = [
+    ("↓ / j", N_("Next alert")), ("↑ / k", N_("Previous alert")), ("Space", N_("Mark for bulk acknowledge")),
+    ("Shift+A", N_("Acknowledge the marked alerts")), *((k, ACTION_LABELS[a]) for a, k in ACTION_KEYS.items()),
+    ("Enter", N_("Confirm the dialog")), ("Esc", N_("Close the dialog or this help")),
+    ("/", N_("Go to the filters")), ("m", N_("Sound on / off")), ("?", N_("Show or hide this help")),
+]  # fmt: skip
+
+
+def layout(
+    context,
+    lang: str | None = None,
+    alert: str | None = None,
+    domain: str | None = None,
+    district: str | None = None,
+    status: str | None = None,
+    unit: str | None = None,
+    **_query,
+) -> html.Div:
+    settings = context.settings
+    lang = page_language(lang, settings.web.language)
+    t = translator(lang)
+    other = "en" if lang == "zh_CN" else "zh_CN"
+    selected = int(alert) if alert and alert.isdigit() else None
+    units = [{"label": unit_name(u, lang), "value": u.id} for u in settings.units]
+    principal = guard.current()
+    districts = [{"label": r.name(lang), "value": r.id} for r in context.regions.level("district")
+                 if principal.sees(r.id)]  # fmt: skip
+    filters = [
+        _filter(
+            "duty-filter-domain",
+            t("Domain"),
+            [{"label": t(DOMAIN_LABELS.get(d, d)), "value": d} for d in DOMAINS],
+            domain,
+        ),  # fmt: skip
+        _filter("duty-filter-district", t("District"), districts, district),
+        _filter(
+            "duty-filter-status",
+            t("Status"),
+            [{"label": t(ALERT_STATE_LABELS[s]), "value": s} for s in ALERT_STATE_LABELS if s in OPEN_STATES],
+            status,
+        ),  # fmt: skip
+        _filter("duty-filter-unit", t("Unit"), units, unit),
+    ]
+    return html.Div(
+        className="duty",
+        **{"data-muted-label": t("Sound off"), "data-unmuted-label": t("Sound on")},
+        children=[
+            dcc.Store(id="duty-lang", data=lang),
+            dcc.Store(id="duty-seen"),
+            dcc.Store(id="duty-selected", data=selected),
+            dcc.Store(id="duty-checked", data=[]),
+            dcc.Store(id="duty-detail-seen"),
+            dcc.Store(id="duty-dialog-action"),
+            dcc.Store(id="duty-marked"),
+            dcc.Interval(id="duty-tick", interval=settings.web.refresh_ms),
+            dcc.Interval(id="duty-chart-tick", interval=settings.web.query_refresh_ms),
+            html.Header(
+                className="duty-header",
+                children=[
+                    html.H1(t("Duty desk")),
+                    html.Div(id="duty-counts", className="duty-counts", role="status"),
+                    html.Button(
+                        id="duty-mute",
+                        className="duty-mute",
+                        title=t("Sound on / off") + " (m)",
+                        children=t("Sound on"),
+                    ),  # fmt: skip
+                    html.Button("?", id="duty-help-open", className="duty-help-open", title=t("Keyboard shortcuts")),
+                    html.A("English" if lang == "zh_CN" else "中文", href=f"/duty?lang={other}", className="duty-lang"),
+                    html.A(t("Video wall"), href=f"/wall?lang={lang}"),
+                ],
+            ),
+            html.Div(
+                className="duty-filters",
+                children=[
+                    *filters,
+                    html.Button(
+                        id="duty-bulk",
+                        className="duty-bulk",
+                        n_clicks=0,
+                        disabled=True,
+                        children=t("Acknowledge marked") + " (Shift+A)",
+                    ),  # fmt: skip
+                ],
+            ),
+            html.Main(
+                className="duty-main",
+                children=[
+                    html.Section(
+                        className="duty-queue",
+                        children=html.Div(id="duty-queue", role="listbox", **{"aria-label": t("Open alerts")}),
+                    ),
+                    html.Section(
+                        className="duty-detail",
+                        children=[
+                            html.Div(id="duty-summary"),
+                            html.Div(id="duty-actions", className="duty-actions"),
+                            html.Div(id="duty-message", className="duty-message", role="status"),
+                            html.Div(
+                                className="duty-panes",
+                                children=[
+                                    html.Div(
+                                        className="duty-pane",
+                                        children=[
+                                            html.Div(id="duty-sop", className="duty-sop"),
+                                            html.H3(t("Timeline")),
+                                            html.Ol(id="duty-timeline", className="duty-timeline"),
+                                        ],
+                                    ),
+                                    html.Div(
+                                        className="duty-pane",
+                                        children=[
+                                            html.Div(id="duty-chart"),
+                                            html.Div(id="duty-map", className="duty-map"),
+                                        ],
+                                    ),
+                                ],
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            _dialog(t, units),
+            _help(t),
+        ],
+    )
+
+
+def _filter(component_id: str, label: str, options: list[dict], value: str | None) -> html.Label:
+    known = {o["value"] for o in options}
+    return html.Label(
+        className="duty-filter",
+        children=[
+            html.Span(label),
+            dcc.Dropdown(
+                id=component_id,
+                options=options,
+                value=value if value in known else None,
+                placeholder=label,
+                clearable=True,
+            ),  # fmt: skip
+        ],
+    )
+
+
+def _dialog(t, units: list[dict]) -> html.Div:
+    return html.Div(
+        id="duty-dialog",
+        className="duty-dialog hidden",
+        role="dialog",
+        **{"aria-modal": "true", "aria-labelledby": "duty-dialog-title"},
+        children=html.Div(
+            className="dialog-box",
+            children=[
+                html.H2(id="duty-dialog-title"),
+                html.Div(
+                    id="duty-dialog-unit",
+                    children=[html.H3(t("Unit")), dcc.RadioItems(id="duty-unit", options=units, className="unit-list")],
+                ),
+                html.Label(
+                    id="duty-dialog-minutes",
+                    children=[
+                        t("Snooze minutes"),
+                        dcc.Input(id="duty-minutes", type="number", min=1, max=1440, value=30),
+                    ],  # fmt: skip
+                ),
+                html.Label([t("Note"), dcc.Input(id="duty-note", type="text", debounce=False, autoComplete="off")]),
+                html.Div(id="duty-dialog-message", className="duty-message", role="alert"),
+                html.Div(
+                    className="dialog-buttons",
+                    children=[
+                        html.Button(t("Confirm") + " (Enter)", id="duty-confirm", n_clicks=0),
+                        html.Button(t("Cancel") + " (Esc)", id="duty-dialog-close", n_clicks=0),
+                    ],
+                ),
+            ],
+        ),
+    )
+
+
+def _help(t) -> html.Div:
+    return html.Div(
+        id="duty-help",
+        className="duty-help hidden",
+        role="dialog",
+        **{"aria-label": t("Keyboard shortcuts")},
+        children=html.Div(
+            className="dialog-box",
+            children=[
+                html.H2(t("Keyboard shortcuts")),
+                html.Table(
+                    html.Tbody([html.Tr([html.Td(html.Kbd(key)), html.Td(t(what))]) for key, what in SHORTCUTS])
+                ),  # fmt: skip
+                html.Button(t("Close") + " (Esc)", id="duty-help-close", n_clicks=0),
+            ],
+        ),
+    )
