@@ -1,0 +1,33 @@
+"""No page imports another page: what pages share (words, lists, charts, links) lives beside them in dashboard/,
+so a page can be changed, split or removed without reaching into its neighbours."""
+
+import ast
+
+from cityops import PROJECT_ROOT
+
+PAGES = PROJECT_ROOT / "dashboard" / "pages"
+
+
+def imported_pages(path) -> set[str]:
+    """The pages a module imports from, by name (dashboard.pages.<name>...)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + (
+                [f"{node.module}.{a.name}" for a in node.names] if node.module == "dashboard.pages" else []
+            )
+        found |= {n.split(".")[2] for n in names if n.startswith("dashboard.pages.")}
+    return found
+
+
+def test_no_page_imports_another_page():
+    for path in PAGES.rglob("*.py"):
+        own = path.relative_to(PAGES).parts[0].removesuffix(".py")
+        assert imported_pages(path) <= {own}, f"{path.relative_to(PROJECT_ROOT)} imports {imported_pages(path) - {own}}"
+
+
+def test_shared_modules_import_no_page():
+    for path in (PROJECT_ROOT / "dashboard").glob("*.py"):
+        if path.name != "app.py":  # the app registers the pages
+            assert not imported_pages(path), f"{path.relative_to(PROJECT_ROOT)} imports a page"
