@@ -10,7 +10,7 @@ import pytest
 
 from alerts.engine import RuleEngine
 from alerts.rules import parse_rules
-from feeds.decoders import DECODERS
+from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
 from store.database import Store, frame
@@ -48,7 +48,7 @@ class City:
         self.engine = RuleEngine(self.store, rules, demo_regions, clock=lambda: self.now)
         self.writer.listeners.append(self.engine.on_batch)
         self.writer.start()
-        self.feed = FeedDecoding("f", DECODERS["cityops-json"], to_wgs84("wgs84"))
+        self.feed = FeedDecoding("f", cityops_json.decode, to_wgs84("wgs84"))
         self.seq = 0
 
     def send(self, *items: dict) -> None:
@@ -220,13 +220,13 @@ def test_a_device_described_again_unchanged_keeps_the_entity_table_and_a_change_
     c.entity("g1", warning_level=15.0)
     c.entity("g2", warning_level=15.0)
     c.value("g1", level=8.0)
-    table = c.engine._entity_table()
+    table = c.engine.subjects.table()
     c.entity("g1", warning_level=15.0)  # as NGSI feeds do with every message: nothing changed
     c.value("g1", level=9.0)
-    assert c.engine._entity_table() is table, "the table was rebuilt for a description that changed nothing"
+    assert c.engine.subjects.table() is table, "the table was rebuilt for a description that changed nothing"
     c.entity("g1", warning_level=5.0)  # the threshold moved: the next reading is judged by it
     c.value("g1", level=9.0)
-    assert c.engine._entity_table() is not table
+    assert c.engine.subjects.table() is not table
     assert [a["subject_id"] for a in c.alerts()] == ["f:g1"]
     c.entity("g3", warning_level=1.0)  # a new device
     c.value("g3", level=2.0)

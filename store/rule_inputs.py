@@ -1,0 +1,76 @@
+"""What the rule engine reads from the store: SQL only; what it means is decided in alerts/.
+
+The entity table the rules select from, the latest values and the spans that rates are computed from, the feeds'
+last messages, and the number of events near a place.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from store.database import frame
+
+Cursor = duckdb.DuckDBPyConnection
+
+
+def entity_table(cur: Cursor) -> pd.DataFrame:
+    """Every entity, ordered by id, with `attributes` as dicts."""
+    table = frame(
+        cur,
+        "SELECT id, name, domain, kind, feed_id, district_id, town_id, grid_id, lon, lat, first_seen, attributes "
+        "FROM entities ORDER BY id",
+    )
+    table["attributes"] = [json.loads(a) if a else {} for a in table["attributes"]]
+    return table
+
+
+def latest_and_spans(
+    cur: Cursor, ids: list[str], spans_since: dict[str, datetime]
+) -> tuple[pa.Table, dict[str, pa.Table]]:
+    """For the entities `ids`: their latest values (entity_id, metric, value, us: epoch microseconds), and for each
+    metric of `spans_since` the span of its values since then (entity_id, first, last, hours between them)."""
+    cur.complete()
+    # The ids go in as a registered Arrow table: binding thousands of strings as a parameter costs more.
+    cur.register("frame_ids", pa.table({"entity_id": pa.array(ids, pa.string())}))
+    try:
+        latest = cur.sql(
+            "SELECT entity_id, metric, value, epoch_us(ts) AS us FROM latest SEMI JOIN frame_ids USING (entity_id)"
+        ).to_arrow_table()
+        spans = {
+            metric: cur.sql(
+                "SELECT entity_id, arg_min(value, ts) AS first, arg_max(value, ts) AS last, "
+                "(epoch_us(max(ts)) - epoch_us(min(ts))) / 3.6e9 AS hours FROM observations "
+                "SEMI JOIN frame_ids USING (entity_id) "
+                "WHERE metric = $metric AND ts >= $since AND value IS NOT NULL GROUP BY entity_id",
+                params={"metric": metric, "since": since},
+            ).to_arrow_table()
+            for metric, since in spans_since.items()
+        }
+    finally:
+        cur.unregister("frame_ids")
+    return latest, spans
+
+
+def feed_last_messages(cur: Cursor) -> list[tuple[str, datetime | None]]:
+    """Each feed and when its last message came (None: never)."""
+    return cur.execute("SELECT feed_id, last_message_at FROM feed_status").fetchall()
+
+
+def events_near(cur: Cursor, since: datetime, event_type: str | None, domain: str | None, lon: float, lat: float,
+                km: float) -> int:  # fmt: skip
+    """How many events since `since` (of that type and domain, None: any) lie within `km` of (lon, lat)."""
+    return cur.execute(
+        """
+        SELECT count(*) FROM events
+        WHERE ts >= $since AND ($type IS NULL OR type = $type) AND ($domain IS NULL OR domain = $domain)
+          AND lon IS NOT NULL
+          AND 2 * 6371 * asin(sqrt(pow(sin(radians(lat - $lat) / 2), 2)
+              + cos(radians($lat)) * cos(radians(lat)) * pow(sin(radians(lon - $lon) / 2), 2))) <= $km
+        """,
+        {"since": since, "type": event_type, "domain": domain, "lat": lat, "lon": lon, "km": km},
+    ).fetchone()[0]

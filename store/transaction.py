@@ -1,0 +1,20 @@
+"""One transaction on a cursor: committed when the block ends, rolled back when it raises."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import duckdb
+
+
+@contextlib.contextmanager
+def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Everything the block writes through `cur` in one commit; a failing commit is rolled back too."""
+    cur.execute("BEGIN")
+    try:
+        yield cur
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
