@@ -33,7 +33,7 @@ from alerts.rules import parse_rules
 from bench.rules import KINDS, METRICS, make_rules
 from cityops.broker import Mosquitto, free_port
 from cityops.runtime import SWITCH_INTERVAL_S
-from feeds.decoders import DECODERS
+from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
 from feeds.mqtt_client import BufferedClient
@@ -133,7 +133,7 @@ def _ours(port: int, expected: int, readings: int, rules_count: int, folder: Pat
 
     writer.listeners += [engine.on_batch, counted]
     writer.start()
-    feed = MqttFeed(FeedDecoding("b", DECODERS["cityops-json"], to_wgs84("wgs84")), ("bench/#",))
+    feed = MqttFeed(FeedDecoding("b", cityops_json.decode, to_wgs84("wgs84")), ("bench/#",))
     regions = RegionIndex.from_file(Path(__file__).parent.parent / "data" / "demo" / "regions.geojson")
     ingest = MqttIngest(host="127.0.0.1", port=port, client_id=client_id, feeds=[feed], writer=writer, regions=regions,
                         session_expiry_s=3600)  # fmt: skip

@@ -1,7 +1,8 @@
 """The one configuration file (TOML), validated with pydantic; `CITYOPS_SECTION__KEY` variables override it.
 
 A wrong key or value stops start-up with the file, the line, the key and the reason (ConfigError).
-Relative paths in the file are relative to the file's folder.
+Relative paths in the file are relative to the file's folder. Each `[[feeds]]` table is read by the settings model
+of its transport (feeds/transports.py), which lives with that transport in feeds/.
 """
 
 from __future__ import annotations
@@ -11,31 +12,18 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from feeds.decoders import DECODERS
-from feeds.decoders.mapped_json import Mapping
-from layers.crs import to_wgs84
+from feeds.http import DEMO_SOURCES, HttpFeedSettings
+from feeds.settings import known_zone
+from feeds.transports import TRANSPORTS, FeedSettings
 
 ENV_PREFIX = "CITYOPS_"
 
 
-# A feed URL starting with this is served by the demo city's simulator (feeds/simulator/sources.py).
-DEMO_SOURCES = "{demo}/"
-
-
 class ConfigError(Exception):
     """A configuration problem, already phrased for the person who wrote the file."""
-
-
-def _known_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
-    return value
 
 
 class Section(BaseModel):
@@ -53,7 +41,7 @@ class CitySettings(Section):
     @field_validator("timezone")
     @classmethod
     def _known_city_zone(cls, value: str) -> str:
-        return _known_zone(value)
+        return known_zone(value)
 
 
 class StoreSettings(Section):
@@ -173,75 +161,6 @@ class AuthSettings(Section):
     demo_accounts: bool = False
 
 
-class UnitConversion(Section):
-    to: str
-    factor: float
-    offset: float = 0.0
-
-
-class FeedSettings(Section):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-    transport: Literal["mqtt", "http", "file"]
-    topics: list[str] = Field(default_factory=list)  # mqtt
-    url: str | None = None  # http
-    path: Path | None = None  # file: one payload, a folder of payloads, or a .jsonl recording
-    speed: Annotated[float, Field(ge=0)] = 1.0  # file: replay N× faster than recorded; 0 = at once
-    interval_s: Annotated[float, Field(gt=0)] = 60.0
-    timeout_s: Annotated[float, Field(gt=0)] = 10.0
-    retries: Annotated[int, Field(ge=0, le=10)] = 3
-    retry_delay_s: Annotated[float, Field(gt=0)] = 1.0  # doubled after each failed try, with jitter
-    down_after: Annotated[int, Field(ge=1)] = 3  # failed polls in a row before the feed is down
-    headers: dict[str, str] = Field(default_factory=dict)
-    auth_env: str | None = None  # the variable holding the Authorization header's value; never the secret itself
-    next_page: str | None = None  # JMESPath to the next page's URL in a JSON response
-    max_pages: Annotated[int, Field(ge=1)] = 20
-    decoder: str
-    crs: str = "wgs84"
-    time_zone: str | None = None  # IANA zone for times without an offset (default: the format's own rule)
-    qos: Literal[0, 1] = 1
-    stale_after_s: Annotated[int, Field(ge=1)] = 120
-    mapping: Mapping | None = None  # the field paths of the mapped-json decoder
-    sentinels: list[float] = Field(default_factory=list)  # values meaning "no reading" (-9999, 255 …)
-    units: dict[str, UnitConversion] = Field(default_factory=dict)  # e.g. cm = { to = "m", factor = 0.01 }
-    # The source's metric name → the city's, e.g. level = "water_level".
-    metrics: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _transport_needs(self) -> FeedSettings:
-        if self.transport == "mqtt" and not self.topics:
-            raise ValueError("an mqtt feed needs 'topics'")
-        if self.transport == "http" and not (self.url and self.url.startswith(("http://", "https://", DEMO_SOURCES))):
-            raise ValueError("an http feed needs a 'url' starting with http:// or https://")
-        if self.transport == "file" and self.path is None:
-            raise ValueError("a file feed needs a 'path'")
-        return self
-
-    @model_validator(mode="after")
-    def _mapping_for_mapped_json(self) -> FeedSettings:
-        if (self.decoder == "mapped-json") != (self.mapping is not None):
-            raise ValueError("the mapped-json decoder needs a [feeds.mapping] table, and only it takes one")
-        return self
-
-    @field_validator("decoder")
-    @classmethod
-    def _known_decoder(cls, value: str) -> str:
-        if value not in DECODERS and value != "mapped-json":
-            known = ", ".join(sorted([*DECODERS, "mapped-json"]))
-            raise ValueError(f"unknown decoder {value!r}; known: {known}")
-        return value
-
-    @field_validator("time_zone")
-    @classmethod
-    def _known_feed_zone(cls, value: str | None) -> str | None:
-        return value if value is None else _known_zone(value)
-
-    @field_validator("crs")
-    @classmethod
-    def _known_crs(cls, value: str) -> str:
-        to_wgs84(value)  # raises ValueError naming the accepted forms
-        return value
-
-
 class SimulatorSettings(Section):
     enabled: bool = False
     rate: Annotated[float, Field(gt=0, le=100_000)] = 300.0  # messages a second
@@ -312,7 +231,7 @@ class Settings(Section):
 
     @model_validator(mode="after")
     def _demo_sources_need_the_simulator(self) -> Settings:
-        demo = [f.id for f in self.feeds if (f.url or "").startswith(DEMO_SOURCES)]
+        demo = [f.id for f in self.feeds if isinstance(f, HttpFeedSettings) and f.from_demo]
         if demo and not self.simulator.enabled:
             raise ValueError(f"feed {demo[0]} reads {DEMO_SOURCES}…, which only the demo simulator serves "
                              "([simulator] enabled = true)")  # fmt: skip
@@ -363,13 +282,14 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[tuple[str,
 def _describe(exc: ValidationError, path: Path, text: str, overrides: dict[tuple[str, ...], str]) -> str:
     lines = [f"{path}: the configuration is not valid:"]
     for error in exc.errors():
-        loc = tuple(str(part) for part in error["loc"])
+        loc, reason = _feed_error(tuple(str(part) for part in error["loc"]), error)
         key = ".".join(loc) or "(top level)"
-        reason = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            reason = "unknown key (check the spelling; see data/demo/cityops.toml for every key)"
-        elif error["type"] == "missing":
-            reason = "required key is missing"
+        if reason is None:
+            reason = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                reason = "unknown key (check the spelling; see data/demo/cityops.toml for every key)"
+            elif error["type"] == "missing":
+                reason = "required key is missing"
         variable = next((v for k, v in overrides.items() if loc[: len(k)] == k), None)
         if variable:
             lines.append(f"  environment variable {variable}: {key}: {reason}")
@@ -378,6 +298,25 @@ def _describe(exc: ValidationError, path: Path, text: str, overrides: dict[tuple
             where = f"{path}:{line}" if line else str(path)
             lines.append(f"  {where}: {key}: {reason}")
     return "\n".join(lines)
+
+
+def _feed_error(loc: tuple[str, ...], error: dict) -> tuple[tuple[str, ...], str | None]:
+    """A feed's error placed without pydantic's step through the transport's model (feeds.0.mqtt.crs is feeds.0.crs
+    in the file), and said in the feed's terms where pydantic's words would not help (None: pydantic's will do)."""
+    if loc[:1] != ("feeds",) or len(loc) < 2:
+        return loc, None
+    known = ", ".join(TRANSPORTS)
+    if error["type"] == "union_tag_invalid":
+        return (*loc, "transport"), f"unknown transport {error['ctx']['tag']!r}; transports: {known}"
+    if error["type"] == "union_tag_not_found":
+        return (*loc, "transport"), f"required key is missing (one of {known})"
+    if len(loc) < 3 or loc[2] not in TRANSPORTS:
+        return loc, None
+    transport, loc = loc[2], (*loc[:2], *loc[3:])
+    owners = [name for name, t in TRANSPORTS.items() if len(loc) == 3 and loc[2] in t.settings.model_fields]
+    if error["type"] == "extra_forbidden" and owners:
+        return loc, f"'{loc[2]}' is a key of {' and '.join(owners)} feeds, not of {transport} feeds"
+    return loc, None
 
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
@@ -430,6 +369,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     if settings.alerts.rules is not None:
         settings.alerts.rules = absolute(settings.alerts.rules)
     for feed in settings.feeds:
-        if feed.path is not None:
-            feed.path = absolute(feed.path)
+        for key, value in feed:
+            if isinstance(value, Path):  # whatever its transport calls it
+                setattr(feed, key, absolute(value))
     return settings

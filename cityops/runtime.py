@@ -17,13 +17,11 @@ from alerts.engine import RuleEngine
 from alerts.rules import Rule, RuleError, Sop, load_rule_file
 from alerts.time_limits import TimeLimits
 from cityops.broker import embedded_broker
-from cityops.config import DEMO_SOURCES, ConfigError, FeedSettings, Settings
+from cityops.config import ConfigError, Settings
 from cityops.control import ControlServer
 from cityops.control import socket_path as control_socket
-from feeds import health
-from feeds.file import FileReplay
-from feeds.http import HttpPoller
-from feeds.mqtt import MqttFeed, MqttIngest
+from feeds import health, transports
+from feeds.mqtt import Broker
 from layers.regions import RegionIndex
 from store import audit, backup, retention
 from store.accounts import Accounts
@@ -49,12 +47,11 @@ class Runtime:
     time_limits: TimeLimits
     accounts: Accounts
     sops: dict[str, Sop] = field(default_factory=dict)  # the rule file's; updated in place on reload
-    ingest: MqttIngest | None = None
+    transports: list = field(default_factory=list)  # what feeds.transports started: MQTT client, file replays
     control: ControlServer | None = None
     broker: object | None = None
     simulator: object | None = None
     sources: object | None = None  # the demo city's HTTP sources
-    replays: list = field(default_factory=list)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rules_mtime: float | None = None
 
@@ -89,7 +86,7 @@ class Runtime:
             self.reload_rules()
 
     def stop(self) -> None:
-        for part in (self.control, self.simulator, self.sources, self.ingest, *self.replays):
+        for part in (self.control, self.simulator, self.sources, *self.transports):
             if part is not None:
                 part.stop()
         self.writer.stop()
@@ -107,13 +104,6 @@ def check_units(rules: list[Rule], settings: Settings) -> None:
     if missing and settings.units:
         listed = ", ".join(f"{unit} (rule {rule_id})" for unit, rule_id in missing)
         raise ConfigError(f"no unit of these types is configured in [[units]]: {listed}")
-
-
-def demo_url(feed: FeedSettings, sources) -> FeedSettings:
-    """The feed with a `{demo}/…` URL pointed at the demo city's HTTP sources."""
-    if not (feed.url or "").startswith(DEMO_SOURCES):
-        return feed
-    return feed.model_copy(update={"url": sources.url + feed.url[len(DEMO_SOURCES) - 1 :]})
 
 
 def start(settings: Settings) -> Runtime:
@@ -151,11 +141,6 @@ def start(settings: Settings) -> Runtime:
         runtime.sources = SourceServer(DemoSources(city))
         runtime.sources.start()
         log.info("demo city's HTTP sources on %s", runtime.sources.url)
-    pollers = [
-        HttpPoller(demo_url(f, runtime.sources), writer=writer, regions=regions, store=store)
-        for f in settings.feeds
-        if f.transport == "http"
-    ]
     if settings.alerts.rules is not None:
         runtime.rules_mtime = settings.alerts.rules.stat().st_mtime  # the version now in force
 
@@ -167,24 +152,6 @@ def start(settings: Settings) -> Runtime:
         port, protocol = runtime.broker.port, runtime.broker.protocol
         username = username or "cityops"  # amqtt keeps the queue of named sessions only
         log.info("embedded MQTT broker (%s) on %s:%d", runtime.broker.name, host, port)
-
-    feeds = [MqttFeed.from_settings(f) for f in settings.feeds if f.transport == "mqtt"]
-    if feeds:
-        runtime.ingest = MqttIngest(
-            host=host,
-            port=port,
-            client_id=mqtt.client_id,
-            feeds=feeds,
-            writer=writer,
-            regions=regions,
-            protocol=protocol,
-            session_expiry_s=mqtt.session_expiry_s,
-            username=username,
-            password=mqtt_password,
-            tls=mqtt.tls_options(),
-            on_connection_change=lambda ids, up, reason: health.connection_changed(store, ids, up, reason),
-        )
-        runtime.ingest.start()
 
     stale_after = {f.id: f.stale_after_s for f in settings.feeds}
     scheduler.add_job(
@@ -207,15 +174,11 @@ def start(settings: Settings) -> Runtime:
     scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",
                       max_instances=1, coalesce=True)  # fmt: skip
     scheduler.add_job(runtime.watch_rules, "interval", seconds=2, id="rule-file", max_instances=1, coalesce=True)
-    for poller in pollers:
-        scheduler.add_job(poller.poll, "interval", seconds=poller.settings.interval_s, id=f"poll-{poller.settings.id}",
-                          next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)  # fmt: skip
     scheduler.start()
-    for feed in settings.feeds:
-        if feed.transport == "file":
-            replay = FileReplay(feed, writer=writer, regions=regions)
-            replay.start()
-            runtime.replays.append(replay)
+    broker = Broker(host, port, mqtt.client_id, protocol, mqtt.session_expiry_s, username, mqtt_password,
+                    mqtt.tls_options())  # fmt: skip
+    wiring = transports.Wiring(writer, regions, store, scheduler, broker, runtime.sources)
+    runtime.transports = transports.start(settings.feeds, wiring)
 
     if city is not None and settings.simulator.publish:
         from feeds.simulator.publisher import Publisher

@@ -14,8 +14,8 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from feeds.decoders import DECODERS, DecodeError, Decoder, Message
-from feeds.decoders.mapped_json import MappedJson
 from feeds.normalize import normalize
+from feeds.settings import FeedBase
 from layers.crs import Converter, to_wgs84
 from layers.regions import RegionIndex
 from store.records import DeadLetter
@@ -35,8 +35,8 @@ class FeedDecoding:
     metrics: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, feed) -> FeedDecoding:
-        decoder = MappedJson(feed.mapping) if feed.decoder == "mapped-json" else DECODERS[feed.decoder]
+    def from_settings(cls, feed: FeedBase) -> FeedDecoding:
+        decoder = DECODERS[feed.decoder](feed)
         units = {name: (u.to, u.factor, u.offset) for name, u in feed.units.items()}
         zone = ZoneInfo(feed.time_zone) if feed.time_zone else None
         return cls(feed.id, decoder, to_wgs84(feed.crs), zone, frozenset(feed.sentinels), units, dict(feed.metrics))

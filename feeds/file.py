@@ -3,7 +3,7 @@
 `path` is one payload file, a folder of them (one message per file, in name order), or a JSON Lines recording
 (`.jsonl`: one {"at": ISO time, "source": topic or URL, "payload": text} per line) replayed with its original
 spacing divided by `speed` (0: all at once). Each message goes the same way as from any transport: decoded,
-normalized, or kept as a dead letter with its reason.
+normalized, or kept as a dead letter with its reason. A file feed's own keys are in FileFeedSettings.
 """
 
 from __future__ import annotations
@@ -14,17 +14,32 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field
 
 from feeds.decoding import FeedDecoding
+from feeds.settings import FeedBase
 from layers.regions import RegionIndex
 from store.records import DeadLetter
 from store.writer import Envelope, Writer
 
+if TYPE_CHECKING:
+    from feeds.transports import Wiring
+
 log = logging.getLogger(__name__)
 
 
+class FileFeedSettings(FeedBase):
+    """Payloads from disk: one file, a folder of them, or a .jsonl recording (relative to the configuration)."""
+
+    transport: Literal["file"] = "file"
+    path: Path
+    speed: Annotated[float, Field(ge=0)] = 1.0  # replay N× faster than recorded; 0 = at once
+
+
 class FileReplay:
-    def __init__(self, settings, *, writer: Writer, regions: RegionIndex):
+    def __init__(self, settings: FileFeedSettings, *, writer: Writer, regions: RegionIndex):
         self.settings = settings
         self.feed = FeedDecoding.from_settings(settings)
         self.writer, self.regions = writer, regions
@@ -79,3 +94,11 @@ def _recorded(line: bytes, where: str) -> tuple[datetime | None, str, bytes | st
         return at, str(item.get("source", where)), data
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return None, where, f"recording line not readable: {type(exc).__name__}: {exc}"[:500]
+
+
+def start(feeds: list[FileFeedSettings], wiring: Wiring) -> list[FileReplay]:
+    """A replay thread per feed."""
+    replays = [FileReplay(feed, writer=wiring.writer, regions=wiring.regions) for feed in feeds]
+    for replay in replays:
+        replay.start()
+    return replays

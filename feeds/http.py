@@ -5,7 +5,8 @@ Like a Home Assistant coordinator: a failed fetch changes the feed's health (deg
 exponential backoff and jitter; 4xx answers other than 408/429 are not retried. `ETag` / `Last-Modified` are sent
 back, so an unchanged source costs a 304; a 204 (nothing in force) is an answer too. JSON responses can be followed
 page by page (`next_page` is a JMESPath to the next URL). Credentials come from an environment variable and never
-appear in a reason or a log.
+appear in a reason or a log. An HTTP feed's own keys are in HttpFeedSettings; `start` puts each poller on the
+scheduler.
 """
 
 from __future__ import annotations
@@ -18,18 +19,61 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import jmespath
 import orjson
+from pydantic import Field, field_validator
 
 from feeds import health
 from feeds.decoding import FeedDecoding
+from feeds.settings import FeedBase
 from layers.regions import RegionIndex
 from store.database import Store
 from store.feed_health import FeedEvent
 from store.writer import Writer
 
+if TYPE_CHECKING:
+    from feeds.transports import Wiring
+
 log = logging.getLogger(__name__)
+# A feed URL starting with this is served by the demo city's simulator (feeds/simulator/sources.py).
+DEMO_SOURCES = "{demo}/"
+
+
+class HttpFeedSettings(FeedBase):
+    """A polled source: its URL, how often and how patiently it is asked, and how many failures make it down."""
+
+    transport: Literal["http"] = "http"
+    url: str
+    interval_s: Annotated[float, Field(gt=0)] = 60.0
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    retry_delay_s: Annotated[float, Field(gt=0)] = 1.0  # doubled after each failed try, with jitter
+    down_after: Annotated[int, Field(ge=1)] = 3  # failed polls in a row before the feed is down
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth_env: str | None = None  # the variable holding the Authorization header's value; never the secret itself
+    next_page: str | None = None  # JMESPath to the next page's URL in a JSON response
+    max_pages: Annotated[int, Field(ge=1)] = 20
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://", DEMO_SOURCES)):
+            raise ValueError("an http feed needs a 'url' starting with http:// or https://")
+        return value
+
+    @property
+    def from_demo(self) -> bool:
+        """Whether the demo city's simulator serves this feed."""
+        return self.url.startswith(DEMO_SOURCES)
+
+
+def demo_url(feed: HttpFeedSettings, sources) -> HttpFeedSettings:
+    """The feed with a `{demo}/…` URL pointed at the demo city's HTTP sources (a SourceServer)."""
+    if not feed.from_demo:
+        return feed
+    return feed.model_copy(update={"url": sources.url + feed.url[len(DEMO_SOURCES) - 1 :]})
 
 
 class FetchFailed(Exception):
@@ -39,7 +83,7 @@ class FetchFailed(Exception):
 class HttpPoller:
     def __init__(
         self,
-        settings,
+        settings: HttpFeedSettings,
         *,
         writer: Writer,
         regions: RegionIndex,
@@ -134,3 +178,13 @@ class HttpPoller:
         except orjson.JSONDecodeError:
             return None
         return found if isinstance(found, str) and found.startswith(("http://", "https://")) else None
+
+
+def start(feeds: list[HttpFeedSettings], wiring: Wiring) -> list:
+    """A poller per feed on the scheduler, polling at once and then every `interval_s`; the scheduler stops them."""
+    for feed in feeds:
+        poller = HttpPoller(demo_url(feed, wiring.demo_sources), writer=wiring.writer, regions=wiring.regions,
+                            store=wiring.store)  # fmt: skip
+        wiring.scheduler.add_job(poller.poll, "interval", seconds=feed.interval_s, id=f"poll-{feed.id}",
+                                 next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)  # fmt: skip
+    return []

@@ -5,6 +5,10 @@ touches the database. QoS 1 messages are acknowledged by the writer after their 
 a crash loses nothing the broker considers delivered: unacknowledged messages come again with the persistent session
 (fixed client id, clean_start=False and a session expiry; without the expiry the broker drops the queue,
 STACK-NOTES). A full queue blocks this thread, which leaves messages at the broker: back-pressure, not loss.
+
+An MQTT feed's own keys are its `topics` and `qos` (MqttFeedSettings); the broker is the configuration's `[mqtt]`
+(or the demo's embedded one), handed over as a Broker. A lost connection turns every MQTT feed down
+(feeds/health.py); its messages, once they come again, make each feed ok.
 """
 
 from __future__ import annotations
@@ -12,17 +16,25 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from pydantic import field_validator
 
+from feeds import health
 from feeds.decoding import FeedDecoding
 from feeds.mqtt_client import BufferedClient
+from feeds.settings import FeedBase
 from layers.regions import RegionIndex
 from store.writer import Writer
+
+if TYPE_CHECKING:
+    from feeds.transports import Wiring
 
 log = logging.getLogger(__name__)
 TOPICS_REMEMBERED = 200_000
@@ -36,6 +48,35 @@ def _matches(subscription: str, topic: str) -> bool:
     return mqtt.topic_matches_sub(subscription, topic)
 
 
+class MqttFeedSettings(FeedBase):
+    """A feed read from the broker: the topics it claims (MQTT wildcards allowed) and the QoS it asks for."""
+
+    transport: Literal["mqtt"] = "mqtt"
+    topics: list[str]
+    qos: Literal[0, 1] = 1
+
+    @field_validator("topics")
+    @classmethod
+    def _some_topics(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("an mqtt feed needs 'topics'")
+        return value
+
+
+@dataclass(frozen=True)
+class Broker:
+    """The broker the MQTT feeds are read from and how to sign in: MqttIngest's connection arguments."""
+
+    host: str
+    port: int
+    client_id: str = "cityops-ingest"
+    protocol: str = "5"
+    session_expiry_s: int = 86_400
+    username: str | None = None
+    password: str | None = None
+    tls: dict | None = None  # paho's tls_set arguments; None: no TLS
+
+
 @dataclass(frozen=True)
 class MqttFeed:
     """An MQTT feed: the topics it claims and how its payloads decode."""
@@ -45,7 +86,7 @@ class MqttFeed:
     qos: int = 1
 
     @classmethod
-    def from_settings(cls, feed) -> MqttFeed:
+    def from_settings(cls, feed: MqttFeedSettings) -> MqttFeed:
         return cls(FeedDecoding.from_settings(feed), tuple(feed.topics), feed.qos)
 
     @property
@@ -162,3 +203,12 @@ class MqttIngest:
                 ack()
             return
         self.writer.put(feed.decoding.envelope(msg.topic, msg.payload, now, self.regions, ack))
+
+
+def start(feeds: list[MqttFeedSettings], wiring: Wiring) -> list[MqttIngest]:
+    """One client for all MQTT feeds, connecting in the background."""
+    ingest = MqttIngest(**asdict(wiring.broker), feeds=[MqttFeed.from_settings(f) for f in feeds],
+                        writer=wiring.writer, regions=wiring.regions,
+                        on_connection_change=partial(health.connection_changed, wiring.store))  # fmt: skip
+    ingest.start()
+    return [ingest]

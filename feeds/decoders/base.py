@@ -1,4 +1,4 @@
-"""What every decoder shares: the message it reads and the one error it raises."""
+"""What every decoder shares: the message it reads, the one error it raises, and how it is built for a feed."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 import orjson
 
 from store.records import Decoded
+
+if TYPE_CHECKING:
+    from feeds.settings import FeedBase
 
 
 class DecodeError(ValueError):
@@ -35,6 +38,20 @@ class Message:
 
 
 Decoder = Callable[[Message], Decoded]
+# Builds the decoder of one feed from its settings; a ValueError says why they do not suit the format (the
+# configuration shows it at the feed's line).
+DecoderFactory = Callable[["FeedBase"], Decoder]
+
+
+def fixed(decode: Decoder) -> DecoderFactory:
+    """The factory of a format that reads nothing from its feed's settings: one decoder serves every feed."""
+
+    def build(feed: FeedBase) -> Decoder:
+        if feed.mapping is not None:
+            raise ValueError(f"the {feed.decoder} decoder takes no [feeds.mapping] table")
+        return decode
+
+    return build
 
 
 def parse_json(payload: bytes) -> Any:

@@ -19,13 +19,16 @@ Each record gives its device (an entity, placed when it has coordinates) and one
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import jmespath
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from feeds.decoders.base import DecodeError, Message, parse_json, parse_number, parse_time
 from store.records import DOMAINS, Decoded, Entity, Observation
+
+if TYPE_CHECKING:
+    from feeds.settings import FeedBase
 
 
 def _valid_path(path: str) -> str:
@@ -77,6 +80,12 @@ class MappedJson:
             if getattr(mapping, key) is not None
         }
         self.values = {metric: _compile(path) for metric, path in mapping.values.items()}
+
+    @classmethod
+    def from_settings(cls, feed: FeedBase) -> MappedJson:
+        if feed.mapping is None:
+            raise ValueError("the mapped-json decoder needs a [feeds.mapping] table")
+        return cls(feed.mapping)
 
     def __call__(self, message: Message) -> Decoded:
         doc = parse_json(message.payload)

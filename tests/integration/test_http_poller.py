@@ -9,8 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from cityops.config import FeedSettings
-from feeds.http import HttpPoller
+from feeds.http import HttpFeedSettings, HttpPoller
 from store.database import Store
 from store.writer import Writer
 
@@ -98,8 +97,8 @@ def pipeline(tmp_path, demo_regions):
 
 def make(source, pipeline, **options) -> HttpPoller:
     store, writer, regions = pipeline
-    settings = FeedSettings(id="ea", transport="http", url=source.url + "/readings", decoder="ea-flood",
-                            timeout_s=1.0, retries=1, retry_delay_s=0.01, down_after=3, **options)  # fmt: skip
+    settings = HttpFeedSettings(id="ea", url=source.url + "/readings", decoder="ea-flood", timeout_s=1.0, retries=1,
+                                retry_delay_s=0.01, down_after=3, **options)  # fmt: skip
     return HttpPoller(settings, writer=writer, regions=regions, store=store)
 
 

@@ -12,7 +12,7 @@ import pytest
 from cityops.config import load
 from dashboard import signin
 from dashboard.app import create_app, stop_app
-from feeds.decoders import DECODERS
+from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
 from layers.regions import RegionIndex
@@ -36,7 +36,7 @@ def wall(tmp_path):
     regions = RegionIndex.from_file(settings.city.regions)
     writer = Writer(store)
     writer.start()
-    feed = FeedDecoding("test-flood", DECODERS["cityops-json"], to_wgs84("wgs84"))
+    feed = FeedDecoding("test-flood", cityops_json.decode, to_wgs84("wgs84"))
 
     def send(*items: dict) -> None:
         for item in items:

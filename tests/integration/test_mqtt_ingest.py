@@ -9,7 +9,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from cityops.broker import PythonBroker, free_port
-from feeds.decoders import DECODERS
+from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.crs import to_wgs84
@@ -59,7 +59,7 @@ class Pipeline:
         self.store = Store(tmp_path / "cityops.duckdb")
         self.writer = Writer(self.store)
         self.writer.start()
-        feed = MqttFeed(FeedDecoding("flood", DECODERS["cityops-json"], to_wgs84("wgs84")), ("city/flood/#",))
+        feed = MqttFeed(FeedDecoding("flood", cityops_json.decode, to_wgs84("wgs84")), ("city/flood/#",))
         self.ingest = MqttIngest(
             host="127.0.0.1",
             port=port,

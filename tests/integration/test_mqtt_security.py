@@ -13,7 +13,7 @@ import pytest
 
 from cityops.broker import Mosquitto, free_port, mosquitto_path
 from cityops.config import MqttSettings
-from feeds.decoders import DECODERS
+from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.crs import to_wgs84
@@ -52,7 +52,7 @@ def secure_broker(tmp_path):
 
 
 def ingest(broker, settings: MqttSettings, writer: Writer, changes: list) -> MqttIngest:
-    feed = MqttFeed(FeedDecoding("flood", DECODERS["cityops-json"], to_wgs84("wgs84")), ("city/flood/#",))
+    feed = MqttFeed(FeedDecoding("flood", cityops_json.decode, to_wgs84("wgs84")), ("city/flood/#",))
     return MqttIngest(
         host="127.0.0.1", port=broker.port, client_id=f"secure-{len(changes)}", feeds=[feed], writer=writer,
         regions=RegionIndex.from_file(REGIONS), username=settings.username, password=settings.password(),

@@ -18,8 +18,7 @@ from alerts.engine import RuleEngine
 from alerts.rules import load_rules
 from cityops import PROJECT_ROOT
 from cityops.config import load
-from cityops.runtime import demo_url
-from feeds.http import HttpPoller
+from feeds.http import HttpPoller, demo_url
 from feeds.mqtt import MqttFeed, MqttIngest
 from feeds.simulator.city import DemoCity
 from feeds.simulator.sources import DemoSources, SourceServer

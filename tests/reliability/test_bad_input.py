@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.decoders import DECODERS
 from feeds.decoding import FeedDecoding
-from layers.crs import to_wgs84
+from feeds.mqtt import MqttFeedSettings
 from store.database import Store
 from store.writer import Writer
 from tests.strategies import json_documents
@@ -41,7 +40,9 @@ TOTAL = 100_000
 MAX_BYTES = 6_000  # big fixtures (300-row CSV) are cut: the mutations, not the length, are what is tested
 
 
-FEEDS = {name: FeedDecoding(name, decoder, to_wgs84("wgs84")) for name, decoder in DECODERS.items()}
+FEEDS = {
+    name: FeedDecoding.from_settings(MqttFeedSettings(id=name, topics=["x"], decoder=name)) for name in KEYS | FIXTURES
+}
 
 
 def mutate(rng: random.Random, payload: bytes, others: list[bytes]) -> bytes:

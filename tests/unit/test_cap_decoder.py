@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feeds.decoders import DECODERS, DecodeError, Message
+from feeds.decoders import DecodeError, Message
+from feeds.decoders.cap import decode
 
-decode = DECODERS["cap"]
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 

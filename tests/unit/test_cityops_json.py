@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.decoders import DECODERS, DecodeError, Message
+from feeds.decoders import DecodeError, Message
+from feeds.decoders.cityops_json import decode
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
 from tests.strategies import json_documents
 
-decode = DECODERS["cityops-json"]
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 

@@ -83,3 +83,52 @@ def test_demo_sources_need_the_simulator(tmp_path):
     path.write_text(text.replace('"regions.geojson"', f'"{DEMO.parent / "regions.geojson"}"'), encoding="utf-8")
     with pytest.raises(ConfigError, match="feed demo-hydrology reads \\{demo\\}/…, which only the demo simulator"):
         load(path, environ={})
+
+
+def demo_feeds_changed(tmp_path, old: str, new: str) -> tuple[str, str]:
+    """The demo file with one change in its feeds, and the error it gives."""
+    text = DEMO.read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new, 1)
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, text), environ={})
+    return text, str(err.value)
+
+
+def line_of(text: str, line: str) -> int:
+    return text.splitlines().index(line) + 1
+
+
+def test_an_unknown_or_missing_transport_is_named_at_its_line(tmp_path):
+    text, error = demo_feeds_changed(tmp_path, 'transport = "http"', 'transport = "ftp"')
+    line = line_of(text, 'transport = "ftp"')
+    assert f":{line}: feeds.4.transport: unknown transport 'ftp'; transports: mqtt, http, file" in error
+    text, error = demo_feeds_changed(tmp_path, 'transport = "http"\n', "")
+    line = line_of(text, 'id = "demo-hydrology"') - 1  # its [[feeds]]
+    assert f":{line}: feeds.4.transport: required key is missing (one of mqtt, http, file)" in error
+
+
+def test_a_key_of_another_transport_says_whose_it_is(tmp_path):
+    flood = 'topics = ["baoding/flood/#"]'
+    text, error = demo_feeds_changed(tmp_path, flood, flood + "\ninterval_s = 15")
+    line = line_of(text, "interval_s = 15")
+    assert f":{line}: feeds.1.interval_s: 'interval_s' is a key of http feeds, not of mqtt feeds" in error
+    weather = 'url = "{demo}/cap/latest.xml"'
+    text, error = demo_feeds_changed(tmp_path, weather, weather + '\ntopics = ["x"]')
+    line = line_of(text, 'topics = ["x"]')
+    assert f":{line}: feeds.6.topics: 'topics' is a key of mqtt feeds, not of http feeds" in error
+
+
+def test_each_transport_checks_its_own_keys(tmp_path):
+    _, error = demo_feeds_changed(tmp_path, 'url = "{demo}/firms/viirs_24h.csv"', 'url = "ftp://x/y.csv"')
+    assert "feeds.5.url: an http feed needs a 'url' starting with http:// or https://" in error
+    _, error = demo_feeds_changed(tmp_path, 'topics = ["baoding/fire/#"]', "topics = []")
+    assert "feeds.2.topics: an mqtt feed needs 'topics'" in error
+
+
+def test_a_mapping_only_for_a_decoder_that_reads_one(tmp_path):
+    mapping = '\n[feeds.mapping]\nid = "x"\ndomain = "flood"\nkind = "gauge"\nvalues = { level = "v" }'
+    http = "\n# Systems the demo city serves over HTTP"
+    text, error = demo_feeds_changed(tmp_path, http, mapping + "\n" + http)
+    line = line_of(text, 'id = "demo-security"') - 1  # its [[feeds]]
+    assert f":{line}: feeds.3: the cityops-json decoder takes no [feeds.mapping] table" in error

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feeds.decoders import DECODERS, DecodeError, Message
+from feeds.decoders import DecodeError, Message
+from feeds.decoders.datex2 import decode
 
-decode = DECODERS["datex2"]
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cityops.config import FeedSettings
 from feeds import dead_letters
 from feeds.decoding import FeedDecoding
+from feeds.mqtt import MqttFeedSettings
 from store.database import Store
 from store.writer import Writer
 
@@ -17,8 +17,8 @@ PAYLOAD = json.dumps({"deviceId": "R-1", "ts": "2026-07-20T08:00:00Z", "rain_1h"
 
 def vendor(id_path: str) -> FeedDecoding:
     mapping = {**MAPPING, "id": id_path}
-    return FeedDecoding.from_settings(FeedSettings(id="vendor", transport="mqtt", topics=["v/#"],
-                                                   decoder="mapped-json", mapping=mapping))  # fmt: skip
+    return FeedDecoding.from_settings(MqttFeedSettings(id="vendor", topics=["v/#"], decoder="mapped-json",
+                                                       mapping=mapping))  # fmt: skip
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from feeds.decoders import DECODERS, Message
+from feeds.mqtt import MqttFeedSettings
 from feeds.simulator.city import DemoCity
 from feeds.simulator.sources import DemoSources, SourceServer
 
@@ -32,7 +33,8 @@ def get(url: str, etag: str | None = None) -> tuple[int, bytes, str | None]:
 
 
 def decode(decoder: str, body: bytes):
-    return DECODERS[decoder](Message("demo", "test", body, T0))
+    build = DECODERS[decoder]  # as the demo's feed of that format builds it
+    return build(MqttFeedSettings(id="demo", topics=["x"], decoder=decoder))(Message("demo", "test", body, T0))
 
 
 def test_before_the_storm_no_warning_is_in_force_and_no_fire_detected(served):

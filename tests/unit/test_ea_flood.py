@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 
-from feeds.decoders import DECODERS, DecodeError, Message
+from feeds.decoders import DecodeError, Message
+from feeds.decoders.ea_flood import decode
 from tests.strategies import json_documents
 
-decode = DECODERS["ea-flood"]
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 

@@ -9,6 +9,7 @@ import pytest
 from cityops import PROJECT_ROOT
 from cityops.config import ConfigError, load
 from feeds.decoding import FeedDecoding
+from feeds.mqtt import MqttFeedSettings
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 CONFIG = """
@@ -94,10 +95,9 @@ def test_mapped_json_needs_its_mapping(tmp_path):
 
 
 def test_feed_sentinels_units_and_metric_names_apply_to_any_decoder(tmp_path, demo_regions):
-    from cityops.config import FeedSettings
-
-    settings = FeedSettings(id="ea", transport="mqtt", topics=["x"], decoder="ea-flood", sentinels=[-999],
-                            units={"cm": {"to": "m", "factor": 0.01}}, metrics={"level": "water_level"})  # fmt: skip
+    settings = MqttFeedSettings(id="ea", topics=["x"], decoder="ea-flood", sentinels=[-999],
+                                units={"cm": {"to": "m", "factor": 0.01}},
+                                metrics={"level": "water_level"})  # fmt: skip
     measure = "http://x/id/measures/S1-level-stage-i-15_min-cm"
     items = [{"measure": measure, "value": v, "dateTime": "2024-01-01T00:00:00Z"} for v in (250, -999)]
     env = FeedDecoding.from_settings(settings).envelope("t", json.dumps({"items": items}).encode(), NOW, demo_regions)
@@ -118,10 +118,8 @@ def test_feed_sentinels_units_and_metric_names_apply_to_any_decoder(tmp_path, de
     ],
 )  # fmt: skip
 def test_the_feed_time_zone_reads_times_written_without_an_offset(decoder, payload, demo_regions):
-    from cityops.config import FeedSettings
-
     raw = json.dumps(payload).encode()
-    local = FeedSettings(id="f", transport="mqtt", topics=["x"], decoder=decoder, time_zone="Asia/Shanghai")
+    local = MqttFeedSettings(id="f", topics=["x"], decoder=decoder, time_zone="Asia/Shanghai")
     env = FeedDecoding.from_settings(local).envelope("t", raw, NOW, demo_regions)
     assert env.dead_letter is None, env.dead_letter
     assert {o.ts for o in env.records.observations} == {datetime(2024, 1, 1, 0, 0, tzinfo=UTC)}
@@ -130,10 +128,8 @@ def test_the_feed_time_zone_reads_times_written_without_an_offset(decoder, paylo
 def test_an_unknown_feed_time_zone_is_refused():
     from pydantic import ValidationError
 
-    from cityops.config import FeedSettings
-
     with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
-        FeedSettings(id="f", transport="mqtt", topics=["x"], decoder="ngsi", time_zone="Mars/Olympus")
+        MqttFeedSettings(id="f", topics=["x"], decoder="ngsi", time_zone="Mars/Olympus")
 
 
 # Each decoder with the folder of its real fixtures; mapped JSON reads the EA readings through paths.
@@ -144,11 +140,8 @@ VENDOR_MAPPING = {"items": "items", "id": "measure", "time": "dateTime", "domain
 
 
 def _decoding(decoder: str) -> FeedDecoding:
-    from cityops.config import FeedSettings
-
     mapping = VENDOR_MAPPING if decoder == "mapped-json" else None
-    return FeedDecoding.from_settings(FeedSettings(id="f", transport="mqtt", topics=["x"], decoder=decoder,
-                                                   mapping=mapping))  # fmt: skip
+    return FeedDecoding.from_settings(MqttFeedSettings(id="f", topics=["x"], decoder=decoder, mapping=mapping))
 
 
 def _real_payloads(folder: str) -> list[bytes]:

@@ -4,8 +4,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-from cityops.config import FeedSettings
-from feeds.file import FileReplay
+from feeds.file import FileFeedSettings, FileReplay
 from store.database import Store
 from store.writer import Writer
 
@@ -14,7 +13,7 @@ def run(tmp_path, demo_regions, **settings):
     store = Store(tmp_path / "replay.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
-    replay = FileReplay(FeedSettings(id="drill", transport="file", **settings), writer=writer, regions=demo_regions)
+    replay = FileReplay(FileFeedSettings(id="drill", **settings), writer=writer, regions=demo_regions)
     started = time.monotonic()
     replay.run()
     elapsed = time.monotonic() - started

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.decoders import DECODERS, DecodeError, Message
+from feeds.decoders import DecodeError, Message
+from feeds.decoders.firms import decode
 
-decode = DECODERS["firms-csv"]
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 

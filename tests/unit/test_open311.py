@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feeds.decoders import DECODERS, DecodeError, Message
+from feeds.decoders import DecodeError, Message
+from feeds.decoders.open311 import decode
 
-decode = DECODERS["open311"]
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 SPEC = "open311/georeport_v2_spec_"
 

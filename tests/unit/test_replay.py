@@ -8,7 +8,7 @@ import pytest
 from alerts.replay import ReplayError, replay
 from alerts.rules import parse_rules
 from cityops.cli import main
-from feeds.decoders import DECODERS, Message
+from feeds.decoders import Message, cityops_json
 from store.database import Store
 from store.writer import Envelope, Writer
 
@@ -32,7 +32,7 @@ def history(path):
     store = Store(path)
     writer = Writer(store, max_delay=0.01)
     writer.start()
-    decode = DECODERS["cityops-json"]
+    decode = cityops_json.decode
     items = [{"type": "entity", "id": g, "domain": "flood", "kind": "river_gauge", "name": g.upper(),
               "lon": 115.49, "lat": 38.86} for g in ("g1", "g2")]  # fmt: skip
     for minute in range(60):

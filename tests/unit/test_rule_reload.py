@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from cityops import PROJECT_ROOT
 from cityops.config import load
 from cityops.runtime import start
-from feeds.decoders import DECODERS, Message
+from feeds.decoders import Message, cityops_json
 from store.writer import Envelope
 
 RULE = """
@@ -36,7 +36,7 @@ def test_reload_keeps_open_alerts_and_refuses_a_bad_file(tmp_path):
     runtime = start(load(tmp_path / "cityops.toml", environ={}))
     try:
         now = datetime.now(UTC)
-        decode = DECODERS["cityops-json"]
+        decode = cityops_json.decode
         for item in ({"type": "entity", "id": "g", "domain": "flood", "kind": "gauge", "lon": 115.49, "lat": 38.86},
                      {"type": "observation", "entity": "g", "values": {"level": 12}}):  # fmt: skip
             runtime.writer.put(Envelope("f", now, records=decode(Message("f", "t", json.dumps(item).encode(), now))))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from feeds.decoders import DECODERS, Message
+from feeds.decoders import Message, cityops_json
 from feeds.simulator.city import DemoCity
 
 START = datetime(2026, 7, 20, 0, 0, tzinfo=UTC)  # 08:00 in Baoding: morning rush hour
@@ -16,7 +16,7 @@ def test_at_least_2000_entities_over_four_domains_all_decodable(demo_regions):
     city = DemoCity(demo_regions, entities=2400, cycle_s=1200, started=START)
     messages = city.entity_messages()
     assert len(messages) >= 2000
-    decode = DECODERS["cityops-json"]
+    decode = cityops_json.decode
     domains = Counter()
     for topic, payload in messages:
         records = decode(Message("demo", topic, payload, START))

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from feeds.decoders import DECODERS, Message
+from feeds.decoders import Message
+from feeds.decoders.cityops_json import decode
 from store.database import Store
 from store.records import DeadLetter
 from store.schema import MIGRATIONS
@@ -17,7 +18,6 @@ from store.writer import Envelope, Writer
 FLUSH_S = 60  # how long a test waits for the writer: generous, a loaded CI machine once needed over 10 s
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-decode = DECODERS["cityops-json"]
 
 
 def obs(i: int, value: float | None = None, acks=None) -> Envelope:

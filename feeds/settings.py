@@ -1,0 +1,74 @@
+"""What every feed's settings share, whatever its transport: one `[[feeds]]` table of the configuration file.
+
+Each transport adds its own keys in a model beside it (feeds/mqtt.py, feeds/http.py, feeds/file.py) that extends
+FeedBase with `transport = "<name>"`; feeds/transports.py puts them together, and the configuration
+(cityops/config.py) picks the model by the feed's `transport`. A key of another transport is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from feeds.decoders import DECODERS
+from feeds.decoders.mapped_json import Mapping
+from layers.crs import to_wgs84
+
+
+def known_zone(value: str) -> str:
+    """An IANA time zone name, or ValueError saying what to write instead."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+    return value
+
+
+class UnitConversion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str
+    factor: float
+    offset: float = 0.0
+
+
+class FeedBase(BaseModel):
+    """The keys of every feed: its id, how its payloads decode, and how long a silence it is allowed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    decoder: str
+    crs: str = "wgs84"
+    time_zone: str | None = None  # IANA zone for times without an offset (default: the format's own rule)
+    stale_after_s: Annotated[int, Field(ge=1)] = 120
+    mapping: Mapping | None = None  # the field paths of a decoder that reads them (mapped-json)
+    sentinels: list[float] = Field(default_factory=list)  # values meaning "no reading" (-9999, 255 …)
+    units: dict[str, UnitConversion] = Field(default_factory=dict)  # e.g. cm = { to = "m", factor = 0.01 }
+    # The source's metric name → the city's, e.g. level = "water_level".
+    metrics: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("decoder")
+    @classmethod
+    def _known_decoder(cls, value: str) -> str:
+        if value not in DECODERS:
+            raise ValueError(f"unknown decoder {value!r}; known: {', '.join(sorted(DECODERS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _decoder_builds(self) -> FeedBase:
+        DECODERS[self.decoder](self)  # raises ValueError when the settings do not suit the format
+        return self
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_feed_zone(cls, value: str | None) -> str | None:
+        return value if value is None else known_zone(value)
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str) -> str:
+        to_wgs84(value)  # raises ValueError naming the accepted forms
+        return value

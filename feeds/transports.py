@@ -1,0 +1,71 @@
+"""Where a feed's bytes come from (Telegraf's inputs), beside the decoders that say what they mean (its data formats).
+
+TRANSPORTS names each transport with the model of its `[[feeds]]` tables and its `start(feeds, wiring)`, which is
+given that transport's feeds and the Wiring and returns what it started (each with `stop()`). Every transport hands
+each payload to its feed's FeedDecoding (feeds/decoding.py) and puts the result to the writer; the decoder is built
+from the feed's settings by feeds/decoders' registry, whatever the transport.
+
+Adding a transport is one module beside feeds/mqtt.py, holding a settings model that extends feeds.settings.FeedBase
+with `transport: Literal["<name>"] = "<name>"` and its own keys, and `start(feeds, wiring)`; and one line in
+TRANSPORTS. The configuration then accepts its feeds, and `cityops run` starts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Protocol, Union
+
+from apscheduler.schedulers.base import BaseScheduler
+from pydantic import Field
+
+from feeds import file, http, mqtt
+from feeds.settings import FeedBase
+from layers.regions import RegionIndex
+from store.database import Store
+from store.writer import Writer
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the house gives a transport: where its messages go, where its health is kept, and what some share."""
+
+    writer: Writer
+    regions: RegionIndex
+    store: Store  # feed health (feeds/health.py)
+    scheduler: BaseScheduler  # runs the pollers
+    broker: mqtt.Broker  # where the MQTT feeds are read from
+    demo_sources: object | None = None  # the demo city's HTTP sources (a SourceServer), for `{demo}/` URLs
+
+
+class Started(Protocol):
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Transport:
+    settings: type[FeedBase]  # the keys of its [[feeds]] tables
+    start: Callable[[list, Wiring], list[Started]]
+
+
+TRANSPORTS: dict[str, Transport] = {
+    "mqtt": Transport(mqtt.MqttFeedSettings, mqtt.start),
+    "http": Transport(http.HttpFeedSettings, http.start),
+    "file": Transport(file.FileFeedSettings, file.start),
+}
+
+# One [[feeds]] table: the model its `transport` names.
+FeedSettings = Annotated[
+    Union[tuple(transport.settings for transport in TRANSPORTS.values())],  # noqa: UP007 (built from the registry)
+    Field(discriminator="transport"),
+]
+
+
+def start(feeds: list[FeedSettings], wiring: Wiring) -> list[Started]:
+    """Start each transport that has feeds, in the order of TRANSPORTS; returns what was started."""
+    started: list[Started] = []
+    for name, transport in TRANSPORTS.items():
+        mine = [feed for feed in feeds if feed.transport == name]
+        if mine:
+            started += transport.start(mine, wiring)
+    return started
