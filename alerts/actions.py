@@ -12,6 +12,7 @@ from store import alerts as alert_store
 from store.audit import Trail
 from store.database import Store
 from store.records import SEVERITIES, severity_rank
+from store.transaction import transaction
 
 
 def act(
@@ -52,8 +53,7 @@ def may_act(principal: Principal, action: str, alert: dict) -> bool:
 def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: datetime, note: str,
            unit_id: str | None, snooze_for: timedelta | None, step: int | None, done: bool) -> dict:  # fmt: skip
     cur = store.cursor()
-    cur.execute("BEGIN")
-    try:
+    with transaction(cur):
         alert = alert_store.get(cur, alert_id)
         if alert is None:
             raise TransitionError(f"there is no alert {alert_id}", "missing", action)
@@ -82,10 +82,6 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
             fields["severity"] = details["severity"] = step_up(alert["severity"])
         alert_store.update(cur, alert_id, fields)
         alert_store.log(cur, alert_id, now, principal.actor, action, move.from_state, move.to_state, note, details)
-        cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
     store.bump_version()
     return alert_store.get(cur, alert_id)
 

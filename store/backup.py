@@ -20,6 +20,7 @@ from pathlib import Path
 
 from store.database import Store
 from store.schema import MIGRATIONS
+from store.transaction import transaction
 
 STORE_FILE = "cityops.duckdb"
 ACCOUNTS_FILE = "accounts.sqlite"
@@ -61,17 +62,12 @@ def _copy_store(store: Store, target: Path) -> dict[str, int]:
     alias = f"backup_{secrets.token_hex(4)}"
     cur.execute(f"ATTACH '{_sql_string(str(target))}' AS {alias}")
     try:
-        cur.execute("BEGIN")
-        try:
+        with transaction(cur):
             cur.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
             tables = [r[0] for r in cur.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = $db ORDER BY 1", {"db": source}
             ).fetchall()]  # fmt: skip
             counts = {t: cur.execute(f'SELECT count(*) FROM "{source}"."{t}"').fetchone()[0] for t in tables}
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
     finally:
         cur.execute(f"DETACH {alias}")
     return counts

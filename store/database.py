@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from store.schema import MIGRATIONS
+from store.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,9 @@ class Store:
         for version, name, sql in MIGRATIONS:
             if version in done:
                 continue
-            con.execute("BEGIN")
-            try:
+            with transaction(con):
                 con.execute(sql)
                 con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)])
-                con.execute("COMMIT")
-            except Exception:
-                con.execute("ROLLBACK")
-                raise
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's own cursor on the database."""

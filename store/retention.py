@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from store.database import Store
+from store.transaction import transaction
 
 log = logging.getLogger(__name__)
 
@@ -172,12 +173,10 @@ def _in_slices(
 
 def _transaction(cur: duckdb.DuckDBPyConnection, work: Callable[[], int | None]) -> int:
     for attempt in range(5):
-        cur.execute("BEGIN")
         try:
-            result = work()
-            cur.execute("COMMIT")
+            with transaction(cur):
+                result = work()
             return result or 0
         except duckdb.TransactionException:  # a concurrent commit touched the same rows: this slice again
-            cur.execute("ROLLBACK")
             time.sleep(0.1 * (attempt + 1))
     raise RuntimeError("retention: conflicts with concurrent writes persist; trying again at the next run")
