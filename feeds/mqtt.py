@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Literal
@@ -73,7 +73,7 @@ class Broker:
     protocol: str = "5"
     session_expiry_s: int = 86_400
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log
     tls: dict | None = None  # paho's tls_set arguments; None: no TLS
 
 

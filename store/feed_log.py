@@ -18,7 +18,7 @@ def note(cur: duckdb.DuckDBPyConnection, feed_id: str, state: str, reason: str, 
     """Log that the feed is now in `state` (store/feed_health.py calls this for each change, and only then)."""
     cur.execute(
         "INSERT INTO feed_log (feed_id, ts, state, reason) VALUES ($feed, $now, $state, $reason)",
-        {"feed": feed_id, "now": now, "state": state, "reason": reason[:500]},
+        {"feed": feed_id, "now": now, "state": state, "reason": reason},
     )
 
 
