@@ -14,8 +14,9 @@ import duckdb
 
 from alerts.engine import RuleEngine
 from alerts.rules import Rule
+from store import history_replay
 from store.database import Store
-from store.records import Decoded, Observation
+from store.records import Decoded
 from store.writer import Batch, Envelope
 
 
@@ -35,7 +36,7 @@ def replay(store_path: Path, rules: list[Rule], since: timedelta, step: timedelt
     memory = Store(":memory:")
     cur = memory.cursor()
     try:
-        cur.execute(f"ATTACH '{store_path}' AS history (READ_ONLY)")
+        history_replay.attach(cur, str(store_path))
     except duckdb.Error as exc:
         memory.close()
         if "lock" in str(exc).lower():
@@ -43,51 +44,23 @@ def replay(store_path: Path, rules: list[Rule], since: timedelta, step: timedelt
                               "stop it first, or replay a copy of the file") from None  # fmt: skip
         raise ReplayError(f"cannot read {store_path}: {exc}") from None
     try:
-        end = until or cur.execute("SELECT max(ts) FROM history.observations").fetchone()[0]
+        end = until or history_replay.last_reading_at(cur)
         if end is None:
             return []
         start = end - since
-        cur.execute("INSERT INTO entities SELECT * FROM history.entities")
+        history_replay.copy_entities(cur)
         clock = {"now": start}
         engine = RuleEngine(memory, rules, clock=lambda: clock["now"])
         t = start
         while t < end:
             upper = min(t + step, end)
-            rows = cur.execute(
-                "SELECT entity_id, metric, value, unit, ts, quality, feed_id, msg_id FROM history.observations "
-                "WHERE ts > ? AND ts <= ? ORDER BY ts",
-                [t, upper],
-            ).fetchall()
+            readings = history_replay.copy_readings(cur, t, upper)
             clock["now"] = upper
-            if rows:
-                cur.execute(
-                    "INSERT INTO observations SELECT entity_id, metric, value, unit, ts, quality, feed_id, msg_id, "
-                    "received_at FROM history.observations WHERE ts > ? AND ts <= ?",
-                    [t, upper],
-                )
-                cur.execute(
-                    """
-                    INSERT INTO latest
-                    SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts)
-                    FROM history.observations WHERE ts > ? AND ts <= ? GROUP BY entity_id, metric
-                    ON CONFLICT (entity_id, metric) DO UPDATE SET
-                        value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality
-                    """,
-                    [t, upper],
-                )
-                records = Decoded(observations=[Observation(*row) for row in rows])
-                engine.on_batch(Batch([Envelope("replay", upper, records=records)], len(rows)))
+            if readings:
+                records = Decoded(observations=readings)
+                engine.on_batch(Batch([Envelope("replay", upper, records=records)], len(readings)))
             engine.tick()
             t = upper
-        fired = []
-        for (rule_id,) in cur.execute("SELECT DISTINCT rule_id FROM alerts ORDER BY rule_id").fetchall():
-            first = cur.execute(
-                "SELECT first_fired_at, subject_id, title_en FROM alerts WHERE rule_id = ? ORDER BY first_fired_at "
-                "LIMIT 3",
-                [rule_id],
-            ).fetchall()
-            count = cur.execute("SELECT count(*) FROM alerts WHERE rule_id = ?", [rule_id]).fetchone()[0]
-            fired.append(Fired(rule_id, count, first))
-        return fired
+        return [Fired(*fired) for fired in history_replay.alerts_by_rule(cur)]
     finally:
         memory.close()

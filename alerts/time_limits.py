@@ -60,14 +60,7 @@ class TimeLimits:
         alerts = [a for a in alert_store.open_alerts(cur) if a["state"] in STAGE_OF_STATE]
         if not alerts:
             return []
-        starts: dict[tuple[int, str], datetime] = {
-            (alert_id, action): ts
-            for alert_id, action, ts in cur.execute(
-                "SELECT alert_id, action, max(ts) FROM alert_log WHERE alert_id IN (SELECT unnest(?)) "
-                "GROUP BY alert_id, action",
-                [[a["id"] for a in alerts]],
-            ).fetchall()
-        }
+        starts = alert_store.last_actions(cur, [a["id"] for a in alerts])
         out = []
         for alert in alerts:
             stage = STAGE_OF_STATE[alert["state"]]

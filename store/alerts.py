@@ -74,6 +74,16 @@ def timeline(cur: Cursor, alert_id: int) -> list[dict[str, Any]]:
     return entries
 
 
+def last_actions(cur: Cursor, alert_ids: list[int]) -> dict[tuple[int, str], datetime]:
+    """When each of these alerts last had each action in its timeline: (alert id, action) → time."""
+    rows = cur.execute(
+        "SELECT alert_id, action, max(ts) FROM alert_log WHERE alert_id IN (SELECT unnest(?)) "
+        "GROUP BY alert_id, action",
+        [alert_ids],
+    ).fetchall()
+    return {(alert_id, action): ts for alert_id, action, ts in rows}
+
+
 def open_alerts(cur: Cursor) -> list[dict[str, Any]]:
     cur.execute(f"SELECT * FROM alerts WHERE {OPEN_CONDITION} ORDER BY id")
     return records(cur)

@@ -1,0 +1,66 @@
+"""A store file's history, read for a replay (`cityops rules test`): the file is attached read-only to an in-memory
+store, and its readings are copied into it one time slice at a time, as the writer would have stored them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from store.records import Observation
+
+Cursor = duckdb.DuckDBPyConnection
+
+
+def attach(cur: Cursor, store_path: str) -> None:
+    """Attach the file read-only as `history`; duckdb.Error when it cannot be read (or a running cityops holds it)."""
+    cur.execute(f"ATTACH '{store_path}' AS history (READ_ONLY)")
+
+
+def last_reading_at(cur: Cursor) -> datetime | None:
+    return cur.execute("SELECT max(ts) FROM history.observations").fetchone()[0]
+
+
+def copy_entities(cur: Cursor) -> None:
+    cur.execute("INSERT INTO entities SELECT * FROM history.entities")
+
+
+def copy_readings(cur: Cursor, low: datetime, high: datetime) -> list[Observation]:
+    """The readings of (low, high], stored as the writer stores them (observations and latest values), and
+    returned in time order for the rule engine."""
+    rows = cur.execute(
+        "SELECT entity_id, metric, value, unit, ts, quality, feed_id, msg_id FROM history.observations "
+        "WHERE ts > ? AND ts <= ? ORDER BY ts",
+        [low, high],
+    ).fetchall()
+    if not rows:
+        return []
+    cur.execute(
+        "INSERT INTO observations SELECT entity_id, metric, value, unit, ts, quality, feed_id, msg_id, "
+        "received_at FROM history.observations WHERE ts > ? AND ts <= ?",
+        [low, high],
+    )
+    cur.execute(
+        """
+        INSERT INTO latest
+        SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts)
+        FROM history.observations WHERE ts > ? AND ts <= ? GROUP BY entity_id, metric
+        ON CONFLICT (entity_id, metric) DO UPDATE SET
+            value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality
+        """,
+        [low, high],
+    )
+    return [Observation(*row) for row in rows]
+
+
+def alerts_by_rule(cur: Cursor, first: int = 3) -> list[tuple[str, int, list[tuple[datetime, str, str]]]]:
+    """Each rule that raised alerts: its id, how many, and the first few (when, subject, English title)."""
+    out = []
+    for (rule_id,) in cur.execute("SELECT DISTINCT rule_id FROM alerts ORDER BY rule_id").fetchall():
+        earliest = cur.execute(
+            "SELECT first_fired_at, subject_id, title_en FROM alerts WHERE rule_id = ? ORDER BY first_fired_at LIMIT ?",
+            [rule_id, first],
+        ).fetchall()
+        count = cur.execute("SELECT count(*) FROM alerts WHERE rule_id = ?", [rule_id]).fetchone()[0]
+        out.append((rule_id, count, earliest))
+    return out
