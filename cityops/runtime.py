@@ -21,7 +21,7 @@ from cityops.config import ConfigError, Settings
 from cityops.control import ControlServer
 from cityops.control import socket_path as control_socket
 from feeds import health, transports
-from feeds.mqtt import Broker
+from feeds.wiring import Broker
 from layers.regions import RegionIndex
 from store import audit, backup, retention
 from store.accounts import Accounts

@@ -14,18 +14,16 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from feeds.decoding import FeedDecoding
 from feeds.settings import FeedBase
+from feeds.wiring import Wiring
 from layers.regions import RegionIndex
 from store.records import DeadLetter
 from store.writer import Envelope, Writer
-
-if TYPE_CHECKING:
-    from feeds.transports import Wiring
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import jmespath
 import orjson
@@ -28,13 +28,11 @@ from pydantic import Field, field_validator
 from feeds import health
 from feeds.decoding import FeedDecoding
 from feeds.settings import FeedBase
+from feeds.wiring import Wiring
 from layers.regions import RegionIndex
 from store.database import Store
 from store.feed_health import FeedEvent
 from store.writer import Writer
-
-if TYPE_CHECKING:
-    from feeds.transports import Wiring
 
 log = logging.getLogger(__name__)
 # A feed URL starting with this is served by the demo city's simulator (feeds/simulator/sources.py).

@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -30,11 +30,9 @@ from feeds import health
 from feeds.decoding import FeedDecoding
 from feeds.mqtt_client import BufferedClient
 from feeds.settings import FeedBase
+from feeds.wiring import Wiring
 from layers.regions import RegionIndex
 from store.writer import Writer
-
-if TYPE_CHECKING:
-    from feeds.transports import Wiring
 
 log = logging.getLogger(__name__)
 TOPICS_REMEMBERED = 200_000
@@ -61,20 +59,6 @@ class MqttFeedSettings(FeedBase):
         if not value:
             raise ValueError("an mqtt feed needs 'topics'")
         return value
-
-
-@dataclass(frozen=True)
-class Broker:
-    """The broker the MQTT feeds are read from and how to sign in: MqttIngest's connection arguments."""
-
-    host: str
-    port: int
-    client_id: str = "cityops-ingest"
-    protocol: str = "5"
-    session_expiry_s: int = 86_400
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)  # never in a log
-    tls: dict | None = None  # paho's tls_set arguments; None: no TLS
 
 
 @dataclass(frozen=True)

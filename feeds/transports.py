@@ -14,32 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Protocol, Union
+from typing import Annotated, Union
 
-from apscheduler.schedulers.base import BaseScheduler
 from pydantic import Field
 
 from feeds import file, http, mqtt
 from feeds.settings import FeedBase
-from layers.regions import RegionIndex
-from store.database import Store
-from store.writer import Writer
-
-
-@dataclass(frozen=True)
-class Wiring:
-    """What the house gives a transport: where its messages go, where its health is kept, and what some share."""
-
-    writer: Writer
-    regions: RegionIndex
-    store: Store  # feed health (feeds/health.py)
-    scheduler: BaseScheduler  # runs the pollers
-    broker: mqtt.Broker  # where the MQTT feeds are read from
-    demo_sources: object | None = None  # the demo city's HTTP sources (a SourceServer), for `{demo}/` URLs
-
-
-class Started(Protocol):
-    def stop(self) -> None: ...
+from feeds.wiring import Started, Wiring
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from xml.etree import ElementTree as ET
 
 import orjson
 
 from store.records import Decoded
-
-if TYPE_CHECKING:
-    from feeds.settings import FeedBase
 
 
 class DecodeError(ValueError):
@@ -38,15 +35,24 @@ class Message:
 
 
 Decoder = Callable[[Message], Decoded]
+
+
+class FeedOptions(Protocol):
+    """What a decoder's factory may read of its feed's settings (feeds.settings.FeedBase carries them)."""
+
+    decoder: str
+    mapping: Any  # the mapped-json decoder's field paths; None for every other format
+
+
 # Builds the decoder of one feed from its settings; a ValueError says why they do not suit the format (the
 # configuration shows it at the feed's line).
-DecoderFactory = Callable[["FeedBase"], Decoder]
+DecoderFactory = Callable[[FeedOptions], Decoder]
 
 
 def fixed(decode: Decoder) -> DecoderFactory:
     """The factory of a format that reads nothing from its feed's settings: one decoder serves every feed."""
 
-    def build(feed: FeedBase) -> Decoder:
+    def build(feed: FeedOptions) -> Decoder:
         if feed.mapping is not None:
             raise ValueError(f"the {feed.decoder} decoder takes no [feeds.mapping] table")
         return decode

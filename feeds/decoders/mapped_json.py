@@ -19,16 +19,13 @@ Each record gives its device (an entity, placed when it has coordinates) and one
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import jmespath
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from feeds.decoders.base import DecodeError, Message, parse_json, parse_number, parse_time
+from feeds.decoders.base import DecodeError, FeedOptions, Message, parse_json, parse_number, parse_time
 from store.records import DOMAINS, Decoded, Entity, Observation
-
-if TYPE_CHECKING:
-    from feeds.settings import FeedBase
 
 
 def _valid_path(path: str) -> str:
@@ -82,7 +79,7 @@ class MappedJson:
         self.values = {metric: _compile(path) for metric, path in mapping.values.items()}
 
     @classmethod
-    def from_settings(cls, feed: FeedBase) -> MappedJson:
+    def from_settings(cls, feed: FeedOptions) -> MappedJson:
         if feed.mapping is None:
             raise ValueError("the mapped-json decoder needs a [feeds.mapping] table")
         return cls(feed.mapping)

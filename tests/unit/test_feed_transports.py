@@ -11,8 +11,9 @@ from feeds import transports
 from feeds.decoders import DECODERS
 from feeds.file import FileFeedSettings
 from feeds.http import HttpFeedSettings
-from feeds.mqtt import Broker, MqttFeedSettings
+from feeds.mqtt import MqttFeedSettings
 from feeds.settings import FeedBase
+from feeds.wiring import Broker, Wiring
 from store.database import Store
 from store.writer import Writer
 
@@ -35,7 +36,7 @@ def test_only_the_transports_with_feeds_start_and_what_they_start_is_returned(tm
     writer = Writer(store, max_delay=0.01)
     writer.start()
     scheduler = BackgroundScheduler(timezone="UTC")
-    wiring = transports.Wiring(writer, demo_regions, store, scheduler, Broker("127.0.0.1", 1))  # no broker there
+    wiring = Wiring(writer, demo_regions, store, scheduler, Broker("127.0.0.1", 1))  # no broker there
     feeds = [
         FileFeedSettings(id="drill", path=fixture_path("cap/australia.cap"), decoder="cap", speed=0),
         HttpFeedSettings(id="warnings", url="http://127.0.0.1:1/cap", decoder="cap"),

@@ -1,0 +1,43 @@
+"""What the house gives a transport when it starts its feeds (feeds/transports.py): where messages go, where health is
+kept, the scheduler that runs pollers and the broker MQTT feeds are read from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from apscheduler.schedulers.base import BaseScheduler
+
+from layers.regions import RegionIndex
+from store.database import Store
+from store.writer import Writer
+
+
+@dataclass(frozen=True)
+class Broker:
+    """The broker the MQTT feeds are read from and how to sign in: the MQTT transport's connection arguments."""
+
+    host: str
+    port: int
+    client_id: str = "cityops-ingest"
+    protocol: str = "5"
+    session_expiry_s: int = 86_400
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log
+    tls: dict | None = None  # paho's tls_set arguments; None: no TLS
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the house gives a transport: where its messages go, where its health is kept, and what some share."""
+
+    writer: Writer
+    regions: RegionIndex
+    store: Store  # feed health (feeds/health.py)
+    scheduler: BaseScheduler  # runs the pollers
+    broker: Broker  # where the MQTT feeds are read from
+    demo_sources: object | None = None  # the demo city's HTTP sources (a SourceServer), for `{demo}/` URLs
+
+
+class Started(Protocol):
+    def stop(self) -> None: ...
