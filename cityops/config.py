@@ -13,11 +13,13 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alerts.units import UnitSettings
+from dashboard.settings import AuthSettings, WebSettings
 from feeds.http import DEMO_SOURCES, HttpFeedSettings
-from feeds.settings import known_zone
 from feeds.transports import TRANSPORTS, FeedSettings
+from layers.city import CitySettings
 
 ENV_PREFIX = "CITYOPS_"
 
@@ -30,20 +32,6 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CitySettings(Section):
-    name_zh: str
-    name_en: str
-    timezone: str = "Asia/Shanghai"
-    regions: Path
-    center: tuple[float, float]  # lon, lat (WGS84)
-    zoom: Annotated[int, Field(ge=1, le=18)] = 9
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_city_zone(cls, value: str) -> str:
-        return known_zone(value)
-
-
 class StoreSettings(Section):
     path: Path
     batch_max_rows: Annotated[int, Field(ge=1, le=100_000)] = 5_000
@@ -51,9 +39,9 @@ class StoreSettings(Section):
     queue_size: Annotated[int, Field(ge=100)] = 20_000
     # Observations older than this are removed; their hourly and daily summaries (kept current) stay. 0 keeps all.
     keep_observations_days: Annotated[int, Field(ge=0)] = 90
-    # DuckDB's own memory (cache and queries); its default, 80% of the machine, would crowd out everything else.
-    # The rest of CityOps took up to 1 GB at 100,000 devices (bench/city_scale.py), and 768 let the whole pass
-    # 1.5 GB once DuckDB's cache filled; history and map queries were as fast at 384.
+    # DuckDB's own memory (cache and queries); its default, 80% of the machine, would crowd out everything else,
+    # and its cache fills to this limit and stays full. The memory benchmark (BENCHMARKS.md) says how the process
+    # fares with the rest of CityOps beside it.
     memory_limit_mb: Annotated[int, Field(ge=128)] = 384
 
 
@@ -122,45 +110,6 @@ class BrokerSettings(Section):
     data_dir: Path = Path("var/broker")
 
 
-class WebSettings(Section):
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 8050
-    threads: Annotated[int, Field(ge=1, le=256)] = 16
-    language: Literal["zh_CN", "en"] = "zh_CN"
-    refresh_ms: Annotated[int, Field(ge=200, le=60_000)] = 1_000
-    # The tick of what a tab reads with queries of its own instead of from the shared snapshot (a device's history,
-    # the duty desk's chart of an alert's readings, a region's devices, the feeds page): those queries run once per
-    # tab, so they run less often than the pages that follow the snapshot on refresh_ms.
-    query_refresh_ms: Annotated[int, Field(ge=200, le=300_000)] = 5_000
-    # The wall keeps a request open that the server answers when its data changes, and refreshes then instead of
-    # waiting for its tick (dashboard/news.py). Off: it refreshes on the tick alone (a proxy that cuts long
-    # requests).
-    wall_news: bool = True
-    tile_url: str | None = None  # optional; the map works offline without one
-    # The wall shows each district in turn for this long, then the whole city (0: stays on the city); a new red
-    # alert stops the rotation on its district until someone acknowledges it.
-    wall_rotate_s: Annotated[int, Field(ge=0, le=3600)] = 20
-    # A wall with more devices than this on its map gets them gathered into cells by the server for its view,
-    # instead of sent whole and clustered in the browser (dashboard/cells.py; BENCHMARKS.md measures both).
-    server_cells_above: Annotated[int, Field(ge=0)] = 50_000
-    # Pages that may show CityOps in a frame (CSP frame-ancestors), e.g. ["https://portal.city.gov.cn"]; none by
-    # default.
-    frame_ancestors: list[str] = Field(default_factory=list)
-    # Reverse proxies in front of CityOps whose X-Forwarded-For/-Proto to believe (0: none). Behind TLS
-    # termination this makes cookies Secure and the audit log name the real address.
-    trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
-
-
-class AuthSettings(Section):
-    path: Path = Path("var/accounts.sqlite")  # accounts, sessions, display tokens and the audit log (SQLite)
-    idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30  # a session ends after this long without a touch
-    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12  # … and this long after sign-in in any case
-    lock_after: Annotated[int, Field(ge=2, le=100)] = 5  # failed sign-ins in a row that lock the account
-    lock_minutes: Annotated[float, Field(gt=0)] = 15
-    # Create the documented demo accounts (one per role) and say so on the sign-in page. Never in production.
-    demo_accounts: bool = False
-
-
 class SimulatorSettings(Section):
     enabled: bool = False
     rate: Annotated[float, Field(gt=0, le=100_000)] = 300.0  # messages a second
@@ -195,16 +144,6 @@ class AlertSettings(Section):
     rules: Path | None = None
     evaluate_every_s: Annotated[int, Field(ge=1, le=300)] = 5
     time_limits: TimeLimits | None = None
-
-
-class UnitSettings(Section):
-    """A unit alerts are dispatched to (交警大队, 消防救援大队, 水务局, 城管, 街道办 …)."""
-
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
-    type: str
-    name_zh: str
-    name_en: str
-    district: str | None = None
 
 
 class Settings(Section):

@@ -4,7 +4,6 @@ on one Flask server behind one guard."""
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
 from functools import partial
 
 import dash
@@ -17,10 +16,12 @@ from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
 from cityops import PROJECT_ROOT
 from dashboard import cap_export, guard, health, layers_api, news
+from dashboard.context import AppContext
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
 from dashboard.labels import ROLE_LABELS
 from dashboard.pages import audit_log, duty, entity, feeds_admin, region, tablet, wall
 from dashboard.plain_pages import plain_text
+from dashboard.settings import DashboardSettings
 from dashboard.signin import SignIn
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
@@ -29,21 +30,8 @@ from store.database import Store
 from store.writer import Writer
 
 
-@dataclass
-class AppContext:
-    """What the pages need, handed over by the composition root (cityops.runtime)."""
-
-    settings: object
-    store: Store
-    regions: RegionIndex
-    snapshots: Snapshots
-    sops: dict[str, Sop]
-    accounts: Accounts
-    writer: Writer | None  # None where the app only reads (replaying dead letters needs it)
-
-
 def create_app(
-    settings,
+    settings: DashboardSettings,
     store: Store,
     regions: RegionIndex,
     accounts: Accounts,
@@ -154,7 +142,7 @@ def stop_app(app: Dash) -> None:
     app.server.extensions["cityops_snapshots"].stop()
 
 
-def _shell(settings) -> html.Div:
+def _shell(settings: DashboardSettings) -> html.Div:
     """Every page, with the signed-in user's name, links to what their role may open, and signing out."""
     principal = g.get("principal")
     if principal is None or principal.role == policy.DISPLAY:

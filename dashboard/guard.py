@@ -24,6 +24,7 @@ from access.policy import DISPLAY, Principal
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ROLE_LABELS
 from dashboard.plain_pages import PAGE, plain_text, render
+from dashboard.settings import DashboardSettings
 from store import audit
 from store.accounts import Accounts, digest
 
@@ -85,7 +86,7 @@ def trail() -> audit.Trail:
 
 
 class Guard:
-    def __init__(self, accounts: Accounts, settings):
+    def __init__(self, accounts: Accounts, settings: DashboardSettings):
         self.accounts = accounts
         self.settings = settings
         self.callback_pages: dict[str, str] = {}  # a callback's output key → the page that registered it

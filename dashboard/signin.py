@@ -15,6 +15,7 @@ from dashboard.guard import CSRF_COOKIE, DISPLAY_COOKIE, SESSION_COOKIE, current
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ROLE_LABELS
 from dashboard.plain_pages import LOGIN_PAGE, PAGE, render
+from dashboard.settings import DashboardSettings
 from store import audit
 from store.accounts import MIN_PASSWORD, AccountError, Accounts
 
@@ -44,7 +45,7 @@ def bootstrap(accounts: Accounts, demo: bool) -> str | None:
 
 
 class SignIn:
-    def __init__(self, accounts: Accounts, settings):
+    def __init__(self, accounts: Accounts, settings: DashboardSettings):
         self.accounts = accounts
         self.settings = settings
 

@@ -8,22 +8,13 @@ FeedBase with `transport = "<name>"`; feeds/transports.py puts them together, an
 from __future__ import annotations
 
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from feeds.decoders import DECODERS
 from feeds.decoders.mapped_json import Mapping
+from layers.city import known_zone
 from layers.crs import to_wgs84
-
-
-def known_zone(value: str) -> str:
-    """An IANA time zone name, or ValueError saying what to write instead."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
-    return value
 
 
 class UnitConversion(BaseModel):

@@ -10,6 +10,7 @@ from dash import Input, Output, State, callback, dcc, html
 from flask import Flask, Response, request
 
 from dashboard import guard
+from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import ACTION_LABELS, ROLE_LABELS
 from dashboard.timefmt import local_time
@@ -37,7 +38,7 @@ ACTION_NAMES = {
 SHOWN = 500  # rows on the page; the export has them all
 
 
-def layout(context, lang: str | None = None, q: str | None = None, outcome: str | None = None,
+def layout(context: AppContext, lang: str | None = None, q: str | None = None, outcome: str | None = None,
            period: str | None = None, **_query) -> html.Div:  # fmt: skip
     lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
@@ -101,7 +102,7 @@ def _filters(q: str | None, outcome: str | None, period: str | None) -> dict:
     }
 
 
-def register_callbacks(context) -> None:
+def register_callbacks(context: AppContext) -> None:
     tz = context.settings.city.timezone
 
     @callback(

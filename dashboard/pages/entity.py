@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import guard
 from dashboard.alert_list import alert_list
 from dashboard.charts import history_chart
+from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.navigation import breadcrumbs, entity_href, path_id
 from dashboard.timefmt import local_time
@@ -21,7 +22,7 @@ WINDOWS = {6: N_("6 hours"), 24: N_("24 hours"), 168: N_("7 days"), 720: N_("30 
 MAX_CHARTS = 4
 
 
-def layout(context, entity_id: str | None = None, lang: str | None = None, hours: str | None = None, **_q):
+def layout(context: AppContext, entity_id: str | None = None, lang: str | None = None, hours: str | None = None, **_q):
     lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     entity_id = path_id(entity_id)
@@ -77,7 +78,7 @@ def layout(context, entity_id: str | None = None, lang: str | None = None, hours
     )
 
 
-def register_callbacks(context) -> None:
+def register_callbacks(context: AppContext) -> None:
     store = context.store
     tz = context.settings.city.timezone
 

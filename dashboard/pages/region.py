@@ -16,17 +16,17 @@ from alerts.levels import STATUS_CODE
 from dashboard import guard
 from dashboard.alert_list import alert_list
 from dashboard.charts import year_chart
+from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import minimap
 from dashboard.navigation import CITY, breadcrumbs, entity_href, path_id, region_href, tablet_href
 from store import queries
 
-CHILD_LEVEL = {CITY: "district", "district": "town", "town": "grid"}
 YEAR_CHARTS = 4  # the metrics most read in the region
 LEVEL_NAMES = {"district": N_("Districts and counties"), "town": N_("Towns and streets"), "grid": N_("Grid cells")}
 
 
-def layout(context, region_id: str | None = None, lang: str | None = None, **_query) -> html.Div:
+def layout(context: AppContext, region_id: str | None = None, lang: str | None = None, **_query) -> html.Div:
     lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     region_id = path_id(region_id) or CITY
@@ -77,7 +77,7 @@ def layout(context, region_id: str | None = None, lang: str | None = None, **_qu
     )
 
 
-def _last_year(context, region, t) -> html.Section:
+def _last_year(context: AppContext, region, t) -> html.Section:
     """The region's devices over the last 12 months, a day at a time, from the daily summaries (drawn once: days
     change slowly)."""
     city = context.settings.city
@@ -92,7 +92,7 @@ def _last_year(context, region, t) -> html.Section:
     ])  # fmt: skip
 
 
-def register_callbacks(context) -> None:
+def register_callbacks(context: AppContext) -> None:
     store, regions, snapshots = context.store, context.regions, context.snapshots
     tz = context.settings.city.timezone
 
@@ -113,16 +113,13 @@ def register_callbacks(context) -> None:
         if not policy.sees_region(guard.current(), regions, key["id"]):
             guard.refuse(f"region {key['id']}")
         region = regions.get(key["id"])
-        level = CITY if region is None else region.level
         district = policy.district_of(regions, key["id"])
         sections = []
-        child_level = CHILD_LEVEL.get(level)
-        if child_level:
-            children = sorted((r for r in regions.level(child_level) if region is None or r.parent == region.id),
-                              key=lambda r: r.id)  # fmt: skip
+        children = sorted(regions.parts(region), key=lambda r: r.id)
+        if children:
             parts = [html.Li(html.A(r.name(lang), href=region_href(r.id, lang)), className=_part_class(r.id, snap))
                      for r in children]  # fmt: skip
-            sections.append(html.Section([html.H2(t(LEVEL_NAMES[child_level])),
+            sections.append(html.Section([html.H2(t(LEVEL_NAMES[children[0].level])),
                                           html.Ul(parts, className="drill-parts")]))  # fmt: skip
         alerts = snap.alerts if district is None else snap.alerts[snap.alerts["district_id"] == district]
         sections.append(html.Section([html.H2(t("Open alerts")), alert_list(alerts, lang, tz) if len(alerts)

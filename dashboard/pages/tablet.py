@@ -18,6 +18,7 @@ from dash.exceptions import PreventUpdate
 from alerts.levels import STATUS_CODE, summarize
 from dashboard import guard
 from dashboard.alert_list import alert_list
+from dashboard.context import AppContext
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS
 from dashboard.minimap import minimap
@@ -27,7 +28,7 @@ from dashboard.snapshot import WALL_DOMAINS
 DOMAIN_COLOURS = {"traffic": "#8ab4f8", "flood": "#3e8ef7", "fire": "#e5484d", "security": "#c084fc"}
 
 
-def layout(context, lang: str | None = None, district: str | None = None, **_query) -> html.Div:
+def layout(context: AppContext, lang: str | None = None, district: str | None = None, **_query) -> html.Div:
     lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
@@ -95,7 +96,7 @@ def layout(context, lang: str | None = None, district: str | None = None, **_que
     )
 
 
-def register_callbacks(context) -> None:
+def register_callbacks(context: AppContext) -> None:
     snapshots = context.snapshots
     tz = context.settings.city.timezone
 

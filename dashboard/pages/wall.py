@@ -15,6 +15,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard.context import AppContext
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS, FEED_STATE_LABELS, SEVERITY_LABELS
 from dashboard.navigation import alert_href, region_href
@@ -31,7 +32,7 @@ def _fn(name: str) -> dict:
     return {"variable": f"{MAP_FUNCTIONS}.{name}"}
 
 
-def layout(context, lang: str | None = None, **_query) -> html.Div:
+def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
     settings = context.settings
     lang = page_language(lang, settings.web.language)
     t = translator(lang)
@@ -142,7 +143,7 @@ def layout(context, lang: str | None = None, **_query) -> html.Div:
     )
 
 
-def register_callbacks(context) -> None:
+def register_callbacks(context: AppContext) -> None:
     snapshots = context.snapshots
     tz = context.settings.city.timezone
     regions = context.regions

@@ -10,12 +10,13 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 from dash.exceptions import PreventUpdate
 
 from dashboard import guard
+from dashboard.context import AppContext
 from dashboard.i18n import translator
 from dashboard.pages.duty import actions, detail, queue
 from dashboard.pages.duty.desk import Desk
 
 
-def register_callbacks(context) -> None:
+def register_callbacks(context: AppContext) -> None:
     desk = Desk.of(context)
 
     @callback(

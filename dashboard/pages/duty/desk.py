@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts.rules import Sop
+from dashboard.context import AppContext
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
 from store.database import Store
@@ -22,7 +23,7 @@ class Desk:
     tz: str
 
     @classmethod
-    def of(cls, context) -> Desk:
+    def of(cls, context: AppContext) -> Desk:
         """The desk of the app's context (dashboard.app.AppContext)."""
         settings = context.settings
         units = {u.id: u for u in settings.units}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard import guard
+from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS
 from dashboard.pages.duty.actions import ACTION_KEYS
@@ -21,7 +22,7 @@ SHORTCUTS = [
 
 
 def layout(
-    context,
+    context: AppContext,
     lang: str | None = None,
     alert: str | None = None,
     domain: str | None = None,

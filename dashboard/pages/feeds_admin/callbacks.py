@@ -10,6 +10,7 @@ from dash import Input, Output, State, callback, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import guard
+from dashboard.context import AppContext
 from dashboard.i18n import translator
 from dashboard.pages.feeds_admin.health import feed_table, health_changes
 from dashboard.pages.feeds_admin.ingest import ingest
@@ -19,7 +20,7 @@ from feeds.decoding import FeedDecoding
 from store import feed_log
 
 
-def register_callbacks(context) -> None:
+def register_callbacks(context: AppContext) -> None:
     writer = context.writer
     store = context.store
     tz = context.settings.city.timezone

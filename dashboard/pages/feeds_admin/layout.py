@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dashboard.context import AppContext
 from dashboard.i18n import page_language, translator
 
 
-def layout(context, lang: str | None = None, feed: str | None = None, **_query) -> html.Div:
+def layout(context: AppContext, lang: str | None = None, feed: str | None = None, **_query) -> html.Div:
     lang = page_language(lang, context.settings.web.language)
     t = translator(lang)
     feeds = [f.id for f in context.settings.feeds]

@@ -1,0 +1,26 @@
+"""What the pages are given (AppContext): handed over by the composition root, through dashboard/app.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alerts.rules import Sop
+from dashboard.settings import DashboardSettings
+from dashboard.snapshot import Snapshots
+from layers.regions import RegionIndex
+from store.accounts import Accounts
+from store.database import Store
+from store.writer import Writer
+
+
+@dataclass
+class AppContext:
+    """What the pages need, handed over by the composition root (cityops.runtime)."""
+
+    settings: DashboardSettings
+    store: Store
+    regions: RegionIndex
+    snapshots: Snapshots
+    sops: dict[str, Sop]
+    accounts: Accounts
+    writer: Writer | None  # None where the app only reads (replaying dead letters needs it)

@@ -1,0 +1,72 @@
+"""The dashboard's own keys of the configuration ([web] and [auth]), and what of the whole configuration the
+dashboard reads (DashboardSettings): cityops.config.Settings is one, and a test may hand over any other."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.units import UnitSettings
+from feeds.settings import FeedBase
+from layers.city import CitySettings
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebSettings(Section):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8050
+    threads: Annotated[int, Field(ge=1, le=256)] = 16
+    language: Literal["zh_CN", "en"] = "zh_CN"
+    refresh_ms: Annotated[int, Field(ge=200, le=60_000)] = 1_000
+    # The tick of what a tab reads with queries of its own instead of from the shared snapshot (a device's history,
+    # the duty desk's chart of an alert's readings, a region's devices, the feeds page): those queries run once per
+    # tab, so they run less often than the pages that follow the snapshot on refresh_ms.
+    query_refresh_ms: Annotated[int, Field(ge=200, le=300_000)] = 5_000
+    # The wall keeps a request open that the server answers when its data changes, and refreshes then instead of
+    # waiting for its tick (dashboard/news.py). Off: it refreshes on the tick alone (a proxy that cuts long
+    # requests).
+    wall_news: bool = True
+    tile_url: str | None = None  # optional; the map works offline without one
+    # The wall shows each district in turn for this long, then the whole city (0: stays on the city); a new red
+    # alert stops the rotation on its district until someone acknowledges it.
+    wall_rotate_s: Annotated[int, Field(ge=0, le=3600)] = 20
+    # A wall with more devices than this on its map gets them gathered into cells by the server for its view,
+    # instead of sent whole and clustered in the browser (layers/cells.py; BENCHMARKS.md measures both).
+    server_cells_above: Annotated[int, Field(ge=0)] = 50_000
+    # Pages that may show CityOps in a frame (CSP frame-ancestors), e.g. ["https://portal.city.gov.cn"]; none by
+    # default.
+    frame_ancestors: list[str] = Field(default_factory=list)
+    # Reverse proxies in front of CityOps whose X-Forwarded-For/-Proto to believe (0: none). Behind TLS
+    # termination this makes cookies Secure and the audit log name the real address.
+    trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
+
+
+class AuthSettings(Section):
+    path: Path = Path("var/accounts.sqlite")  # accounts, sessions, display tokens and the audit log (SQLite)
+    idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30  # a session ends after this long without a touch
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12  # … and this long after sign-in in any case
+    lock_after: Annotated[int, Field(ge=2, le=100)] = 5  # failed sign-ins in a row that lock the account
+    lock_minutes: Annotated[float, Field(gt=0)] = 15
+    # Create the documented demo accounts (one per role) and say so on the sign-in page. Never in production.
+    demo_accounts: bool = False
+
+
+class DashboardSettings(Protocol):
+    """What the pages read of the configuration."""
+
+    @property
+    def city(self) -> CitySettings: ...
+    @property
+    def web(self) -> WebSettings: ...
+    @property
+    def auth(self) -> AuthSettings: ...
+    @property
+    def units(self) -> Sequence[UnitSettings]: ...
+    @property
+    def feeds(self) -> Sequence[FeedBase]: ...
