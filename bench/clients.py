@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.server import Server, percentile
 from dashboard.guard import CSRF_COOKIE
 from dashboard.signin import DEMO_DISPLAY_TOKEN
-from tests.browser.conftest import callback_body
+from tests.harness import callback_body
 
 PERIOD_S = 2.0
 REFRESH_INPUT = ("wall-tick", "n_intervals")

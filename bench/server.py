@@ -19,8 +19,7 @@ from pathlib import Path
 from cityops import PROJECT_ROOT
 from cityops.broker import free_port, wait_for_port
 from dashboard.health import resident_mb
-from tests.browser.conftest import http_session
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.harness import CHROMIUM, CHROMIUM_ARGS, http_session
 
 
 class Server:

@@ -11,19 +11,9 @@ import pytest
 from cityops import PROJECT_ROOT
 from cityops.broker import Mosquitto, free_port, mosquitto_path
 from layers.regions import RegionIndex
+from tests.harness import CHROMIUM, CHROMIUM_ARGS
 
 OUTPUT = PROJECT_ROOT / "test-output"
-CHROMIUM = "/usr/bin/chromium"
-# Chromium must not try to reach the internet: the network is closed here (STACK-NOTES).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-gpu",
-]
 
 
 @pytest.fixture(scope="session")

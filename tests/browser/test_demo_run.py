@@ -13,7 +13,7 @@ import pytest
 from cityops import PROJECT_ROOT
 from cityops.broker import free_port, mosquitto_path, wait_for_port
 from dashboard.signin import DEMO_DISPLAY_TOKEN
-from tests.browser.conftest import health, wall_display
+from tests.harness import health, wall_display
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.browser.conftest import LIANCHI, health, send, signed_in, wait_until
+from tests.harness import LIANCHI, health, send, signed_in, wait_until
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import LIANCHI, send, signed_in, wait_until
+from tests.harness import LIANCHI, send, signed_in, wait_until
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import signed_in, wait_until
+from tests.harness import signed_in, wait_until
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.browser.conftest import LIANCHI, api, send, signed_in, wait_until, wall_display
+from tests.harness import LIANCHI, api, send, signed_in, wait_until, wall_display
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import LIANCHI, send, signed_in, wait_until
+from tests.harness import LIANCHI, send, signed_in, wait_until
 
 pytestmark = pytest.mark.browser
 

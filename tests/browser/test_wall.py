@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import LIANCHI, health, send, signed_in, wait_until, wall_display
+from tests.harness import LIANCHI, health, send, signed_in, wait_until, wall_display
 
 pytestmark = pytest.mark.browser
 # Where a cell or gauge is drawn inside the map's frame (the map flies to a pinned alert, so one may be off it).

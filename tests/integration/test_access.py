@@ -20,7 +20,7 @@ from store import audit
 from store.accounts import Accounts
 from store.database import Store
 from tests.app_config import config
-from tests.browser.conftest import wait_until
+from tests.harness import wait_until
 
 LIANCHI, JINGXIU = "130606", "130602"  # the demo leader's district, and another
 ROLES = ("admin", "supervisor", "duty", "leader", "viewer")

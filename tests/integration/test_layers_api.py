@@ -20,7 +20,7 @@ from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
 from tests.app_config import config
-from tests.browser.conftest import LIANCHI, wait_until
+from tests.harness import LIANCHI, wait_until
 
 pytestmark = pytest.mark.integration
 VIEW = "z=12&bbox=115.3,38.7,115.7,39.0"

@@ -14,7 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from feeds.mqtt_client import READ_BYTES, BufferedClient
-from tests.browser.conftest import wait_until
+from tests.harness import wait_until
 
 pytestmark = pytest.mark.integration
 # Around the limits of MQTT's remaining length (1, 2 and 3 bytes) and of one read.

@@ -12,7 +12,7 @@ import threading
 import paho.mqtt.client as mqtt
 
 from cityops import PROJECT_ROOT
-from tests.browser.conftest import wait_until
+from tests.harness import wait_until
 
 
 def test_simulate_describes_the_demo_city_then_streams_its_readings_until_stopped(mosquitto):

@@ -13,8 +13,7 @@ import time
 import duckdb
 
 from cityops import PROJECT_ROOT
-from tests.browser.conftest import wait_until
-from tests.reliability.conftest import CityOps, observation, publisher
+from tests.harness import CityOps, observation, publisher, wait_until
 from tests.reliability.test_restart import DutyDesk, raise_alert
 
 RATE = 1_000  # messages/s streaming while the backup is taken

@@ -7,8 +7,7 @@ import threading
 import time
 from datetime import datetime
 
-from tests.browser.conftest import wait_until
-from tests.reliability.conftest import observation, publish_gauge, publisher, stored_readings
+from tests.harness import observation, publish_gauge, publisher, stored_readings, wait_until
 
 MESSAGES = 20_000
 RATE = 500  # messages/s: a stream that runs before, through and after the outage

@@ -9,8 +9,7 @@ import random
 import threading
 import time
 
-from tests.browser.conftest import wait_until
-from tests.reliability.conftest import observation, publish_gauge, publisher, stored_readings
+from tests.harness import observation, publish_gauge, publisher, stored_readings, wait_until
 
 MESSAGES = 50_000
 

@@ -12,8 +12,7 @@ import time
 import duckdb
 import pytest
 
-from tests.browser.conftest import wait_until
-from tests.reliability.conftest import CityOps, observation, publish_gauge, publisher
+from tests.harness import CityOps, observation, publish_gauge, publisher, wait_until
 
 MESSAGES = 30_000
 DISK_MB = 48

@@ -9,8 +9,7 @@ import threading
 import time
 
 from dashboard.health import resident_mb
-from tests.browser.conftest import wait_until
-from tests.reliability.conftest import CityOps, observation, publisher, stored_readings
+from tests.harness import CityOps, observation, publisher, stored_readings, wait_until
 
 BACKLOG = 60_000
 LIVE_RATE = 200  # messages/s published while the backlog drains

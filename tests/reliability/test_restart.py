@@ -12,8 +12,7 @@ from datetime import timedelta
 
 import duckdb
 
-from tests.browser.conftest import callback_body, http_session, wait_until
-from tests.reliability.conftest import CityOps, publisher
+from tests.harness import CityOps, callback_body, http_session, publisher, wait_until
 
 LIMIT_S = 12  # the acknowledge limit of a red alert in this test
 

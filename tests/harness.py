@@ -1,0 +1,183 @@
+"""What the tests and the benchmarks share to drive a running CityOps from outside: the browser, HTTP sessions
+signed in as the demo's accounts, Dash callback requests, MQTT publishing, `cityops run` as a process to start,
+kill and restart, and waiting for something to become true. The conftest files hold only fixtures, built on these."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import paho.mqtt.client as mqtt
+from playwright.sync_api import Page
+
+from cityops.broker import free_port, wait_for_port
+from dashboard.signin import DEMO_DISPLAY_TOKEN
+from tests.app_config import config
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: `cityops run` is started from here
+CHROMIUM = "/usr/bin/chromium"
+# Chromium must not try to reach the internet: the network is closed here (STACK-NOTES).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-gpu",
+]
+LIANCHI = (115.4906, 38.8581)  # the city origin, in 莲池区 (130606)
+_openers: dict[int, urllib.request.OpenerDirector] = {}
+
+
+def http_session(port: int, user: str) -> tuple[urllib.request.OpenerDirector, http.cookiejar.CookieJar]:
+    """An HTTP client signed in through the sign-in form as a demo account (password demo-<name>)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode({"name": user, "password": f"demo-{user}", "csrf_token": csrf})
+    opener.open(f"http://127.0.0.1:{port}/login", data=data.encode(), timeout=10)
+    return opener, jar
+
+
+def callback_body(spec: dict, values: dict, changed: list[str]) -> bytes:
+    """A callback request as Dash's renderer posts it: `spec` is the callback's entry in /_dash-dependencies,
+    `values` the inputs' and states' values by "id.property", `changed` the inputs that fired."""
+    fill = lambda items: [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]  # noqa: E731
+    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
+               for o in spec["output"].strip(".").split("...")]  # fmt: skip
+    return json.dumps({"output": spec["output"], "outputs": outputs, "inputs": fill(spec["inputs"]),
+                       "state": fill(spec["state"]), "changedPropIds": changed}).encode()  # fmt: skip
+
+
+def api(port: int, path: str) -> bytes:
+    """GET an API path as the demo supervisor (signed in once per app)."""
+    if port not in _openers:
+        _openers[port] = http_session(port, "supervisor")[0]
+    with _openers[port].open(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return response.read()
+
+
+def health(port: int) -> dict:
+    return json.loads(api(port, "/api/health"))
+
+
+def signed_in(browser, port: int, user: str = "supervisor", **options) -> Page:
+    """A page of its own browser context, signed in as one of the demo accounts (password demo-<name>)."""
+    page = browser.new_page(**options)
+    page.goto(f"http://127.0.0.1:{port}/login")
+    page.fill("input[name=name]", user)
+    page.fill("input[name=password]", f"demo-{user}")
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+    return page
+
+
+def wall_display(browser, port: int, **options) -> Page:
+    """A page of its own browser context holding the demo wall's display token, as a wall's screen does."""
+    page = browser.new_page(**options)
+    page.goto(f"http://127.0.0.1:{port}/wall?token={DEMO_DISPLAY_TOKEN}")
+    return page
+
+
+def wait_until(predicate, timeout: float, what: str, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def send(client: mqtt.Client, topic: str, item: dict) -> None:
+    client.publish(topic, json.dumps(item, ensure_ascii=False).encode(), qos=1).wait_for_publish(10)
+
+
+class CityOps:
+    """One configuration, run, killed and run again as often as a test likes."""
+
+    def __init__(self, tmp_path: Path, mqtt_port: int, env: dict[str, str] | None = None):
+        self.web_port = free_port()
+        self.config = config(tmp_path, mqtt_port, self.web_port)
+        self.log_path = tmp_path / "cityops.log"
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> float:
+        """Start and wait until it serves; returns how long that took."""
+        began = time.monotonic()
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n--- start {self.starts + 1} ---\n".encode())
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "cityops.cli", "run", "--config", str(self.config)],
+                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=self.env,
+            )  # fmt: skip
+        try:
+            wait_for_port(self.web_port, timeout=60)
+        except TimeoutError:
+            self.kill()
+            raise AssertionError(self.log_path.read_text()[-3000:]) from None
+        self.starts += 1
+        return time.monotonic() - began
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no goodbye to the broker."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return 0
+        self.process.terminate()
+        try:
+            return self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("cityops did not stop on SIGTERM") from None
+
+    def health(self) -> dict:
+        return json.loads(api(self.web_port, "/api/health"))
+
+
+def publisher(port: int, client_id: str) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+def observation(n: int, entity: str = "g1") -> bytes:
+    """A reading with its own message id and time, so exactly-once can be counted by id."""
+    seconds = n * 0.01
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_795_000_000 + seconds)) + f".{n % 100:02d}Z"
+    body = {"type": "observation", "entity": entity, "id": f"m{n}", "ts": ts, "values": {"water_level": 5 + n % 5}}
+    return json.dumps(body).encode()
+
+
+def publish_gauge(client: mqtt.Client) -> None:
+    """The river gauge g1 that `observation` readings are about."""
+    entity = {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "G1",
+              "lon": 115.4906, "lat": 38.8581}  # fmt: skip
+    client.publish("test/flood/entity/g1", json.dumps(entity).encode(), qos=1).wait_for_publish(10)
+
+
+def stored_readings(store_path: Path) -> tuple[int, int]:
+    """Observations in the (stopped) store: rows, and distinct message ids; exactly once means the two are equal."""
+    with duckdb.connect(str(store_path), read_only=True) as db:
+        return db.execute("SELECT count(*), count(DISTINCT msg_id) FROM observations").fetchone()
