@@ -111,7 +111,7 @@ def status_of(value: float | None, levels: dict[str, Any] | None, *, fresh: bool
 def summarize(statuses) -> str:
     """The status that stands for a group (a district, a cluster): its worst warning colour if it has one;
     otherwise `nodata` when at least half of it is silent or offline (or it is empty), else `ok`.
-    assets/cityops_map.js applies the same rule to clusters."""
+    dashboard/assets/cityops_map.js applies the same rule to clusters."""
     worst = None
     silent = total = 0
     for status in statuses:

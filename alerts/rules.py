@@ -10,7 +10,7 @@ A rule watches subjects (entities matching `select`, or feeds) and opens one ale
     all: [...] / any: [...]                                          AND / OR of the above
 `zone` limits a rule to a region id or a polygon; `step_up` raises the severity of an open alert when a higher
 threshold is crossed or it stays unhandled too long. `sop` names a checklist in the file's `sops` section, which
-the duty desk shows with the alert. See data/demo/rules.yaml.
+the duty desk shows with the alert. See cityops/demo/rules.yaml.
 """
 
 from __future__ import annotations

@@ -26,11 +26,11 @@ from pathlib import Path
 import pyarrow as pa
 
 from bench.server import Server, chromium, percentile
-from cityops import PROJECT_ROOT
 from cityops.broker import free_port, wait_for_port
 from cityops.cli import DEMO_CONFIG
 from cityops.config import load
 from cityops.runtime import demo_city
+from dashboard.app import ASSETS
 from layers.regions import RegionIndex
 from store.database import Store
 
@@ -110,7 +110,7 @@ app.run(port=port, debug=False)
 def _inlined_baseline(source: str, folder: Path) -> subprocess.Popen:
     """A bare Dash app with the four layers inlined in its layout (a Dash map's default), on a port of its own."""
     script = folder / "inlined.py"
-    script.write_text(f"DOMAINS = {DOMAINS!r}\nASSETS = {str(PROJECT_ROOT / 'assets')!r}\n" + INLINED)
+    script.write_text(f"DOMAINS = {DOMAINS!r}\nASSETS = {str(ASSETS)!r}\n" + INLINED)
     port = free_port()
     process = subprocess.Popen([sys.executable, str(script), source, str(port)], cwd=folder,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

@@ -16,10 +16,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from cityops import PROJECT_ROOT
 from cityops.broker import free_port, wait_for_port
 from dashboard.health import resident_mb
-from tests.harness import CHROMIUM, CHROMIUM_ARGS, http_session
+from tests.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, http_session
 
 
 class Server:
@@ -43,7 +42,7 @@ class Server:
             **(env or {}),
         }
         self.log = open(folder / "cityops.log", "wb")  # noqa: SIM115 — closed in stop()
-        self.process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "run", "--demo"], cwd=PROJECT_ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "run", "--demo"], cwd=ROOT,
                                         env=self.env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
         self.rss_mb: list[float] = []
         self.store_mb: list[int] = []  # DuckDB's own memory, as /api/health says
@@ -59,7 +58,7 @@ class Server:
                 self.stop()
                 raise RuntimeError(f"cityops did not start: {(folder / 'cityops.log').read_text()[-2000:]}")
             time.sleep(0.2)
-        self.simulator = subprocess.Popen([sys.executable, "-m", "cityops.cli", "simulate", "--demo"], cwd=PROJECT_ROOT,
+        self.simulator = subprocess.Popen([sys.executable, "-m", "cityops.cli", "simulate", "--demo"], cwd=ROOT,
                                           env=self.env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
 
     def health(self) -> dict:

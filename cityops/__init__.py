@@ -2,4 +2,6 @@
 
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The demo city (`cityops run --demo`): its configuration, regions and rules, shipped inside the package so that an
+# installed CityOps runs it from any folder.
+DEMO_DIR = Path(__file__).resolve().parent / "demo"

@@ -7,11 +7,11 @@ import logging
 import sys
 from pathlib import Path
 
-from cityops import PROJECT_ROOT
+from cityops import DEMO_DIR
 from cityops.config import ConfigError, load
 from store.accounts import ROLES
 
-DEMO_CONFIG = PROJECT_ROOT / "data" / "demo" / "cityops.toml"
+DEMO_CONFIG = DEMO_DIR / "cityops.toml"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,10 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     path = DEMO_CONFIG if getattr(args, "demo", False) else args.config
-    try:
-        settings = load(path)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
+    settings = _settings(args)
+    if settings is None:
         return 2
     if args.command == "config-check":
         print(f"{path}: OK ({len(settings.feeds)} feeds)")
@@ -182,9 +180,12 @@ def _audit_cli(accounts_path: Path, action: str, target: str) -> None:
 
 
 def _settings(args):
-    """The configuration named by --config or --demo; None (having said why) when it is not valid."""
+    """The configuration named by --config or --demo; None (having said why) when it is not valid. The demo
+    writes its files (var/demo/…) under the current folder."""
     try:
-        return load(DEMO_CONFIG if args.demo else args.config)
+        if getattr(args, "demo", False):
+            return load(DEMO_CONFIG, state_dir=Path.cwd())
+        return load(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return None
@@ -285,8 +286,10 @@ def _rules_test(args) -> int:
     from alerts.replay import ReplayError, replay
     from alerts.rules import RuleError, load_rules, parse_duration
 
+    settings = _settings(args)
+    if settings is None:
+        return 2
     try:
-        settings = load(DEMO_CONFIG if args.demo else args.config)
         path = args.rules or settings.alerts.rules
         if path is None:
             print("no rule file: give --rules FILE or set [alerts] rules in the configuration", file=sys.stderr)

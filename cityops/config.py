@@ -177,7 +177,11 @@ class Settings(Section):
         return self
 
 
-def load(path: str | Path, environ: dict[str, str] | None = None) -> Settings:
+def load(path: str | Path, environ: dict[str, str] | None = None, state_dir: Path | None = None) -> Settings:
+    """The configuration in `path`, `CITYOPS_*` variables of `environ` (default: the process's) applied over it.
+    Relative paths are relative to the file's folder, except those of what CityOps writes (the store, the
+    broker's data, the accounts), which are relative to `state_dir` when it is given: the demo's configuration is
+    shipped inside the package, and writes under the folder it was started from."""
     path = Path(path)
     environ = dict(os.environ) if environ is None else environ
     try:
@@ -193,7 +197,7 @@ def load(path: str | Path, environ: dict[str, str] | None = None) -> Settings:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, text, overrides)) from None
-    return _resolve_paths(settings, path.parent)
+    return _resolve_paths(settings, path.parent, state_dir or path.parent)
 
 
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[tuple[str, ...], str]:
@@ -226,7 +230,7 @@ def _describe(exc: ValidationError, path: Path, text: str, overrides: dict[tuple
         if reason is None:
             reason = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
-                reason = "unknown key (check the spelling; see data/demo/cityops.toml for every key)"
+                reason = "unknown key (check the spelling; see cityops/demo/cityops.toml for every key)"
             elif error["type"] == "missing":
                 reason = "required key is missing"
         variable = next((v for k, v in overrides.items() if loc[: len(k)] == k), None)
@@ -294,14 +298,14 @@ def _line_of(text: str, loc: tuple[str, ...]) -> int | None:
     return best
 
 
-def _resolve_paths(settings: Settings, base: Path) -> Settings:
-    def absolute(p: Path) -> Path:
-        return p if p.is_absolute() else (base / p).resolve()
+def _resolve_paths(settings: Settings, base: Path, state_dir: Path) -> Settings:
+    def absolute(p: Path, under: Path = base) -> Path:
+        return p if p.is_absolute() else (under / p).resolve()
 
     settings.city.regions = absolute(settings.city.regions)
-    settings.store.path = absolute(settings.store.path)
-    settings.broker.data_dir = absolute(settings.broker.data_dir)
-    settings.auth.path = absolute(settings.auth.path)
+    settings.store.path = absolute(settings.store.path, state_dir)
+    settings.broker.data_dir = absolute(settings.broker.data_dir, state_dir)
+    settings.auth.path = absolute(settings.auth.path, state_dir)
     for key in ("password_file", "tls_ca", "tls_cert", "tls_key"):
         if getattr(settings.mqtt, key) is not None:
             setattr(settings.mqtt, key, absolute(getattr(settings.mqtt, key)))

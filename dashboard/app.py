@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 from functools import partial
+from pathlib import Path
 
 import dash
 from dash import Dash, dcc, html
@@ -14,7 +15,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from access import policy
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
-from cityops import PROJECT_ROOT
 from dashboard import cap_export, guard, health, layers_api, news
 from dashboard.context import AppContext
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
@@ -28,6 +28,9 @@ from layers.regions import RegionIndex
 from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
+
+# The CSS and the scripts the pages and the maps call (dash-leaflet's functions), shipped inside the package.
+ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 def create_app(
@@ -55,7 +58,7 @@ def create_app(
         __name__,
         use_pages=True,
         pages_folder="",
-        assets_folder=str(PROJECT_ROOT / "assets"),
+        assets_folder=str(ASSETS),
         title=t("{city} City Operations Center", city=settings.city.name_zh),
         suppress_callback_exceptions=True,
         update_title=None,  # no "Updating..." flicker in the tab title on every tick

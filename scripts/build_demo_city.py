@@ -1,4 +1,4 @@
-"""Build data/demo/regions.geojson from the real names, codes and centres in data/demo/sources/.
+"""Build cityops/demo/regions.geojson from the real names, codes and centres in cityops/demo/sources/.
 
 Run: .venv/bin/python scripts/build_demo_city.py  (needs `pip install pypinyin` for the English town names;
 the output is committed, so CityOps itself never needs it). The output is deterministic.
@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 from layers.crs import gcj02_to_wgs84  # noqa: E402
 from layers.synthetic import hull, seeds_inside, square_grid, voronoi_cells  # noqa: E402
 
-SOURCES = ROOT / "data" / "demo" / "sources"
-OUT = ROOT / "data" / "demo" / "regions.geojson"
+SOURCES = ROOT / "cityops" / "demo" / "sources"
+OUT = ROOT / "cityops" / "demo" / "regions.geojson"
 
 DISTRICT_EN = {
     "竞秀区": "Jingxiu District",

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cityops import PROJECT_ROOT
+from cityops import DEMO_DIR
 
-REGIONS = PROJECT_ROOT / "data" / "demo" / "regions.geojson"
+REGIONS = DEMO_DIR / "regions.geojson"
 RULES = """
 rules:
   - id: gauge-high

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from cityops import PROJECT_ROOT
+from cityops import DEMO_DIR
 from cityops.broker import Mosquitto, free_port, mosquitto_path
 from layers.regions import RegionIndex
-from tests.harness import CHROMIUM, CHROMIUM_ARGS
+from tests.harness import CHROMIUM, CHROMIUM_ARGS, ROOT
 
-OUTPUT = PROJECT_ROOT / "test-output"
+OUTPUT = ROOT / "test-output"
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def output_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_regions() -> RegionIndex:
-    return RegionIndex.from_file(PROJECT_ROOT / "data" / "demo" / "regions.geojson")
+    return RegionIndex.from_file(DEMO_DIR / "regions.geojson")
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def chromium():
 @pytest.fixture
 def fixture_path():
     def path(name: str) -> Path:
-        return PROJECT_ROOT / "tests" / "fixtures" / name
+        return ROOT / "tests" / "fixtures" / name
 
     return path
 

@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from cityops import PROJECT_ROOT
 from cityops.broker import free_port, mosquitto_path, wait_for_port
 from dashboard.signin import DEMO_DISPLAY_TOKEN
-from tests.harness import health, wall_display
+from tests.harness import ROOT, health, wall_display
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +34,7 @@ def test_demo_serves_a_live_wall_and_stops_on_ctrl_c(tmp_path, chromium, output_
     process = subprocess.Popen(
         [sys.executable, "-m", "cityops.cli", "run", "--demo"],
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
     )

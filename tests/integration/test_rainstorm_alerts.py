@@ -16,7 +16,7 @@ import pytest
 
 from alerts.engine import RuleEngine
 from alerts.rules import load_rules
-from cityops import PROJECT_ROOT
+from cityops import DEMO_DIR
 from cityops.config import load
 from feeds.http import HttpPoller, demo_url
 from feeds.mqtt import MqttFeed, MqttIngest
@@ -30,7 +30,7 @@ T0 = datetime(2026, 7, 20, 2, 30, tzinfo=UTC)  # 10:30 in Baoding, after the mor
 
 
 def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs(tmp_path, mosquitto, demo_regions):
-    settings = load(PROJECT_ROOT / "data" / "demo" / "cityops.toml", environ={})
+    settings = load(DEMO_DIR / "cityops.toml", environ={})
     clock = {"now": T0}
     store = Store(tmp_path / "storm.duckdb")
     writer = Writer(store, max_delay=0.05)

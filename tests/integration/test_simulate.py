@@ -11,8 +11,7 @@ import threading
 
 import paho.mqtt.client as mqtt
 
-from cityops import PROJECT_ROOT
-from tests.harness import wait_until
+from tests.harness import ROOT, wait_until
 
 
 def test_simulate_describes_the_demo_city_then_streams_its_readings_until_stopped(mosquitto):
@@ -31,7 +30,7 @@ def test_simulate_describes_the_demo_city_then_streams_its_readings_until_stoppe
     listener.loop_start()
     env = {**os.environ, "CITYOPS_MQTT__PORT": str(mosquitto.port), "CITYOPS_SIMULATOR__ENTITIES": "60",
            "CITYOPS_SIMULATOR__RATE": "200"}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "simulate", "--demo"], cwd=PROJECT_ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "simulate", "--demo"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         wait_until(lambda: kinds.get("entity", 0) >= 50 and kinds.get("observation", 0) >= 200, 30,

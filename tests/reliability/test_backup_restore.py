@@ -12,8 +12,7 @@ import time
 
 import duckdb
 
-from cityops import PROJECT_ROOT
-from tests.harness import CityOps, observation, publisher, wait_until
+from tests.harness import ROOT, CityOps, observation, publisher, wait_until
 from tests.reliability.test_restart import DutyDesk, raise_alert
 
 RATE = 1_000  # messages/s streaming while the backup is taken
@@ -21,7 +20,7 @@ RATE = 1_000  # messages/s streaming while the backup is taken
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cityops.cli", *args], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, timeout=300)  # fmt: skip
+                          cwd=ROOT, timeout=300)  # fmt: skip
 
 
 def snapshot(path) -> dict:

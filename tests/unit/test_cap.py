@@ -7,9 +7,9 @@ import pytest
 import xmlschema
 
 from alerts.cap import NS, to_cap
-from cityops import PROJECT_ROOT
+from tests.harness import ROOT
 
-SCHEMA = xmlschema.XMLSchema(PROJECT_ROOT / "tests" / "fixtures" / "cap" / "CAP-v1.2.xsd")
+SCHEMA = xmlschema.XMLSchema(ROOT / "tests" / "fixtures" / "cap" / "CAP-v1.2.xsd")
 T = datetime(2026, 7, 20, 8, 0, 12, 345678, tzinfo=UTC)
 
 

@@ -113,10 +113,10 @@ def test_bad_payloads_say_why(payload, reason):
 
 @functools.cache
 def regions():
-    from cityops import PROJECT_ROOT
+    from cityops import DEMO_DIR
     from layers.regions import RegionIndex
 
-    return RegionIndex.from_file(PROJECT_ROOT / "data/demo/regions.geojson")
+    return RegionIndex.from_file(DEMO_DIR / "regions.geojson")
 
 
 @settings(max_examples=300, deadline=None)

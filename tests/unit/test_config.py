@@ -2,10 +2,10 @@
 
 import pytest
 
-from cityops import PROJECT_ROOT
+from cityops import DEMO_DIR
 from cityops.config import ConfigError, load
 
-DEMO = PROJECT_ROOT / "data" / "demo" / "cityops.toml"
+DEMO = DEMO_DIR / "cityops.toml"
 
 
 def write(tmp_path, text):
@@ -20,6 +20,14 @@ def test_demo_config_loads_with_paths_resolved():
     assert [f.id for f in settings.feeds] == ["demo-traffic", "demo-flood", "demo-fire", "demo-security",
                                               "demo-hydrology", "demo-hotspots", "demo-weather"]  # fmt: skip
     assert settings.feeds[0].crs == "gcj02"
+
+
+def test_the_demo_writes_under_the_folder_it_is_started_from(tmp_path):
+    settings = load(DEMO, environ={}, state_dir=tmp_path)
+    assert settings.store.path == tmp_path / "var" / "demo" / "cityops.duckdb"
+    assert settings.auth.path == tmp_path / "var" / "demo" / "accounts.sqlite"
+    assert settings.broker.data_dir == tmp_path / "var" / "demo" / "broker"
+    assert settings.city.regions == (DEMO.parent / "regions.geojson").resolve()  # what it reads stays beside it
 
 
 def test_environment_overrides(tmp_path):

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cityops import PROJECT_ROOT
+from cityops import DEMO_DIR
 from cityops.config import ConfigError, load
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeedSettings
+from tests.harness import ROOT
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 CONFIG = """
@@ -51,7 +52,7 @@ rain_1h = "mm"
 
 def feed(tmp_path, text=CONFIG):
     path = tmp_path / "cityops.toml"
-    path.write_text(text.format(regions=PROJECT_ROOT / "data/demo/regions.geojson"), encoding="utf-8")
+    path.write_text(text.format(regions=DEMO_DIR / "regions.geojson"), encoding="utf-8")
     return FeedDecoding.from_settings(load(path, environ={}).feeds[0])
 
 
@@ -145,7 +146,7 @@ def _decoding(decoder: str) -> FeedDecoding:
 
 
 def _real_payloads(folder: str) -> list[bytes]:
-    return [p.read_bytes() for p in sorted((PROJECT_ROOT / "tests" / "fixtures" / folder).rglob("*")) if p.is_file()]
+    return [p.read_bytes() for p in sorted((ROOT / "tests" / "fixtures" / folder).rglob("*")) if p.is_file()]
 
 
 @pytest.mark.parametrize("decoder", sorted(FIXTURES))

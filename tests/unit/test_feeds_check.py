@@ -1,13 +1,13 @@
 """`cityops feeds check`: decode a file with a feed's configuration, print records or the reason, write nothing."""
 
-from cityops import PROJECT_ROOT
+from cityops import DEMO_DIR
 from cityops.cli import main
 
 
 def config(tmp_path, decoder: str, crs: str = "wgs84"):
     path = tmp_path / "cityops.toml"
     path.write_text(
-        f'[city]\nname_zh = "保定市"\nname_en = "Baoding"\nregions = "{PROJECT_ROOT}/data/demo/regions.geojson"\n'
+        f'[city]\nname_zh = "保定市"\nname_en = "Baoding"\nregions = "{DEMO_DIR}/regions.geojson"\n'
         f'center = [115.47, 38.93]\n[store]\npath = "{tmp_path / "never.duckdb"}"\n'
         f'[[feeds]]\nid = "probe"\ntransport = "mqtt"\ntopics = ["x/#"]\ndecoder = "{decoder}"\ncrs = "{crs}"\n',
         encoding="utf-8",

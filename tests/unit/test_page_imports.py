@@ -3,9 +3,9 @@ so a page can be changed, split or removed without reaching into its neighbours.
 
 import ast
 
-from cityops import PROJECT_ROOT
+from tests.harness import ROOT
 
-PAGES = PROJECT_ROOT / "dashboard" / "pages"
+PAGES = ROOT / "dashboard" / "pages"
 
 
 def imported_pages(path) -> set[str]:
@@ -24,10 +24,10 @@ def imported_pages(path) -> set[str]:
 def test_no_page_imports_another_page():
     for path in PAGES.rglob("*.py"):
         own = path.relative_to(PAGES).parts[0].removesuffix(".py")
-        assert imported_pages(path) <= {own}, f"{path.relative_to(PROJECT_ROOT)} imports {imported_pages(path) - {own}}"
+        assert imported_pages(path) <= {own}, f"{path.relative_to(ROOT)} imports {imported_pages(path) - {own}}"
 
 
 def test_shared_modules_import_no_page():
-    for path in (PROJECT_ROOT / "dashboard").glob("*.py"):
+    for path in (ROOT / "dashboard").glob("*.py"):
         if path.name != "app.py":  # the app registers the pages
-            assert not imported_pages(path), f"{path.relative_to(PROJECT_ROOT)} imports a page"
+            assert not imported_pages(path), f"{path.relative_to(ROOT)} imports a page"

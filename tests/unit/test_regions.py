@@ -2,7 +2,7 @@
 
 import csv
 
-from cityops import PROJECT_ROOT
+from cityops import DEMO_DIR
 from layers.crs import gcj02_to_wgs84
 
 
@@ -24,7 +24,7 @@ def test_city_origin_lands_in_lianchi(demo_regions):
 
 
 def test_every_district_centre_lands_in_its_own_district(demo_regions):
-    with open(PROJECT_ROOT / "data/demo/sources/baoding_places_reference.csv", encoding="utf-8") as f:
+    with open(DEMO_DIR / "sources/baoding_places_reference.csv", encoding="utf-8") as f:
         rows = [r for r in csv.DictReader(f) if r["type"].startswith("district_center")]
     assert len(rows) == 24
     for row in rows:

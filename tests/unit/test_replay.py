@@ -83,10 +83,10 @@ def test_the_command(tmp_path, capsys):
     path = tmp_path / "history.duckdb"
     history(path)
     (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
-    from cityops import PROJECT_ROOT
+    from cityops import DEMO_DIR
 
     (tmp_path / "cityops.toml").write_text(
-        f'[city]\nname_zh = "保定市"\nname_en = "Baoding"\nregions = "{PROJECT_ROOT}/data/demo/regions.geojson"\n'
+        f'[city]\nname_zh = "保定市"\nname_en = "Baoding"\nregions = "{DEMO_DIR}/regions.geojson"\n'
         f'center = [115.47, 38.93]\n[store]\npath = "{path}"\n[alerts]\nrules = "rules.yaml"\n',
         encoding="utf-8",
     )

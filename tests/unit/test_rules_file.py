@@ -3,7 +3,7 @@
 import pytest
 
 from alerts.rules import RuleError, load_rule_file, load_rules, parse_rule_file, parse_rules
-from cityops import PROJECT_ROOT
+from cityops import DEMO_DIR
 
 GOOD = """\
 rules:
@@ -32,12 +32,12 @@ def test_a_good_rule_parses_with_durations_and_attribute_thresholds():
 
 
 def test_the_demo_rules_are_valid():
-    rules = load_rules(PROJECT_ROOT / "data" / "demo" / "rules.yaml")
+    rules = load_rules(DEMO_DIR / "rules.yaml")
     assert {r.domain for r in rules} >= {"traffic", "flood", "fire", "security"}
 
 
 def test_the_demo_rules_name_only_sops_the_file_defines():
-    book = load_rule_file(PROJECT_ROOT / "data" / "demo" / "rules.yaml")
+    book = load_rule_file(DEMO_DIR / "rules.yaml")
     named = {r.sop for r in book.rules if r.sop}
     assert named and named <= set(book.sops)
     assert all(step.zh_CN and step.en for sop in book.sops.values() for step in sop.steps)

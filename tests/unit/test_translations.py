@@ -2,13 +2,13 @@
 
 from babel.messages.extract import extract_from_dir
 
-from cityops import PROJECT_ROOT
 from dashboard.i18n import LANGUAGES, catalog, translator
+from tests.harness import ROOT
 
 
 def used_strings() -> set[str]:
     found = extract_from_dir(
-        str(PROJECT_ROOT / "dashboard"),
+        str(ROOT / "dashboard"),
         method_map=[("**.py", "python")],
         keywords={"t": None, "N_": None},
     )
