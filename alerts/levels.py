@@ -1,10 +1,15 @@
 """China's four warning colours and a device's status from its latest value.
 
-red (I) > orange (II) > yellow (III) > blue (IV); then `ok`. A device that has not reported within its freshness
-limit is `nodata`, and a camera that reports itself offline is `offline`: neither is ever shown as `ok`.
-An entity's `levels` attribute names the metric that decides its status and the threshold of each colour, e.g.
+red (I) > orange (II) > yellow (III) > blue (IV); then `ok`. An entity's `levels` attribute names the metric that
+decides its status and the threshold of each colour, e.g.
 {"metric": "water_level", "blue": 11.5, "yellow": 12.0, "orange": 13.1, "red": 14.2}; a value at or above a
 threshold takes its colour (for a "direction": "below" metric, at or below).
+
+Why is this device grey? It is one of these, never shown as `ok`:
+- `offline`: it reports itself offline (a camera's `online` metric below 0.5);
+- `nodata`: its latest reading is not fresh (`fresh`): older than its feed's `stale_after_s`, or none at all;
+- `nodata`: its feed is down, whatever the age of its readings (store/feed_health.py says why the feed is);
+- `nodata`: its `levels` name a metric it has never reported.
 """
 
 from __future__ import annotations
@@ -97,6 +102,13 @@ def status_codes(codes: str, count: int) -> np.ndarray:
 def summarize_codes(codes: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
     """`summarize_groups` over status codes as bytes (status_codes): each group's summary code."""
     return _CODE_OF_RANK[summarize_groups(_RANK_OF_CODE[codes], groups, count)]
+
+
+def fresh(age_s: np.ndarray, stale_after_s: np.ndarray, feed_down: np.ndarray) -> np.ndarray:
+    """Whether each device's latest reading still stands: no older than its feed's `stale_after_s`, and its feed not
+    down. A feed that is down makes its devices unavailable at once, as a failed fetch does in Home Assistant: their
+    last values are not shown as current while they age out. A device that never reported (NaN age) is not fresh."""
+    return (age_s <= stale_after_s) & ~feed_down
 
 
 def status_of(value: float | None, levels: dict[str, Any] | None, *, fresh: bool, online: float | None) -> str:

@@ -31,8 +31,8 @@ from store.writer import Writer
 log = logging.getLogger("cityops")
 # The web threads share the interpreter with ingest, the writer and the snapshot thread. A request takes the
 # interpreter lock back after each wait on I/O, and with a busy thread holding it that can take up to the switch
-# interval each time (the convoy effect). At 100,000 devices the wall's map cells were served at p95 77-88 ms with
-# Python's 5 ms and 54-66 ms with 1 ms (bench/city_scale.py), with no loss of ingest (bench/ingest.py).
+# interval each time (the convoy effect). A shorter interval served the wall's map cells at city scale markedly
+# faster with no loss of ingest (bench/city_scale.py and bench/ingest.py measure both).
 SWITCH_INTERVAL_S = 0.001
 
 

@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from alerts.levels import STATUS_CODE, STATUS_RANK, statuses, summarize_groups
+from alerts.levels import STATUS_CODE, STATUS_RANK, fresh, statuses, summarize_groups
 from alerts.time_limits import Deadline, TimeLimits
 from store import queries
 from store.database import Store
@@ -172,8 +172,8 @@ class Snapshots:
 
     def _update(self, prepare: bool = False) -> Snapshot:
         """`prepare`: run the preparers on a new snapshot before it is current (the background thread does)."""
-        fresh = time.monotonic() - self._made_at < AGE_LIMIT_S
-        if self._current is not None and fresh and self._version == self.store.data_version:
+        recent = time.monotonic() - self._made_at < AGE_LIMIT_S
+        if self._current is not None and recent and self._version == self.store.data_version:
             return self._current
         version = self.store.data_version
         began = time.monotonic()
@@ -216,17 +216,14 @@ class Snapshots:
         limits = frame["feed_id"].map(self.stale_after_s).fillna(120).to_numpy(dtype=float)
         ages = (pd.Timestamp(now) - pd.to_datetime(frame["last_seen"], utc=True)).dt.total_seconds().to_numpy()
         feeds = queries.feed_status(self.store)
-        # A feed that is down (lost broker, failed polls, silence) makes its entities unavailable at once, like a
-        # failed fetch in Home Assistant: its last values are not shown as current while they age out.
         down = frame["feed_id"].isin(feeds.loc[feeds["state"] == "down", "feed_id"]).to_numpy()
-        fresh = (ages <= limits) & ~down  # never reported (NaN age): not fresh
         floats = lambda column: frame[column].to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
         frame["status"] = statuses(
             floats("value"),
             {colour: floats(colour) for colour in SEVERITIES},
             frame["below"].to_numpy(dtype=bool),
             frame["has_levels"].to_numpy(dtype=bool),
-            fresh=fresh,
+            fresh=fresh(ages, limits, down),
             online=floats("online"),
         )
         layers = {domain: self._point_layer(domain, frame[frame["domain"] == domain]) for domain in WALL_DOMAINS}

@@ -40,7 +40,7 @@ TOPICS_REMEMBERED = 200_000
 
 def _matches(subscription: str, topic: str) -> bool:
     """MQTT topic matching, with the common `prefix/#` answered by comparing strings: at 100,000 devices a city
-    has more topics than are remembered, and paho's general matcher was a fifth of the ingest thread's time."""
+    has more topics than are remembered, and paho's general matcher was a large part of the ingest thread's time."""
     if subscription.endswith("/#") and "+" not in subscription and "#" not in subscription[:-2]:
         return topic.startswith(subscription[:-1]) or topic == subscription[:-2]
     return mqtt.topic_matches_sub(subscription, topic)
@@ -164,7 +164,7 @@ class MqttIngest:
                 log.exception("recording the broker connection state failed")
 
     def feed_for(self, topic: str) -> MqttFeed | None:
-        # Remembered per topic: matching wildcards took a fifth of this thread's time (bench/ingest.py), and a
+        # Remembered per topic: matching wildcards was a large part of this thread's time (bench/ingest.py), and a
         # city's devices each publish on a topic of their own, again and again.
         try:
             return self._feed_of_topic[topic]

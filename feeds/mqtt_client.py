@@ -7,7 +7,7 @@ thread's time (bench/ingest.py, py-spy), which the writer and the rules share th
 client reads up to READ_BYTES at a time and serves paho's small reads from them, handles every packet already read
 before it selects again, and writes the acknowledgements that the writer gives after a commit in one send(). A
 QoS 0 or 1 PUBLISH without MQTT 5 properties (what sensors send) is decoded without building paho's empty
-Properties object, a fifth of the thread's time; its message has `properties` None, as under MQTT 3.1.1, and shares
+Properties object, a large part of the thread's time; its message has `properties` None, as under MQTT 3.1.1, and shares
 one `info` (which only means something for messages we publish) instead of building a lock for each. Unless
 per-topic callbacks were added, `on_message` is called without matching each topic against them first.
 

@@ -63,7 +63,7 @@ def fixed(decode: Decoder) -> DecoderFactory:
 def parse_json(payload: bytes) -> Any:
     """The payload as JSON, or DecodeError saying where it is not."""
     try:
-        # orjson parses plain UTF-8 JSON several times faster (json.loads was 7% of the MQTT thread, bench/ingest.py);
+        # orjson parses plain UTF-8 JSON several times faster (json.loads showed in the MQTT thread, bench/ingest.py);
         # what it refuses (a byte-order mark, UTF-16, NaN, huge integers) goes through json, which says what is wrong.
         return orjson.loads(payload)
     except orjson.JSONDecodeError:

@@ -89,3 +89,14 @@ def test_statuses_over_arrays_are_what_status_of_says_of_each_device():
     expected = [status_of(v, lv, fresh=f, online=o) for v, lv, f, o in devices]
     assert list(got) == expected
     assert set(expected) == {"red", "orange", "yellow", "blue", "ok", "nodata", "offline"}  # every case is covered
+
+
+def test_a_reading_is_fresh_within_its_feeds_limit_and_never_while_its_feed_is_down():
+    import numpy as np
+
+    from alerts.levels import fresh
+
+    age = np.array([10.0, 200.0, 10.0, np.nan])
+    limit = np.array([120.0, 120.0, 120.0, 120.0])
+    down = np.array([False, False, True, False])
+    assert fresh(age, limit, down).tolist() == [True, False, False, False]
