@@ -45,11 +45,6 @@ def act(
     return alert
 
 
-def may_act(principal: Principal, action: str, alert: dict) -> bool:
-    """Whether `principal` may take `action` on `alert` (a row of the store): what the duty desk offers."""
-    return permission_allowed(principal, action, alert["district_id"])
-
-
 def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: datetime, note: str,
            unit_id: str | None, snooze_for: timedelta | None, step: int | None, done: bool) -> dict:  # fmt: skip
     cur = store.cursor()
@@ -57,7 +52,7 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
         alert = alert_store.get(cur, alert_id)
         if alert is None:
             raise TransitionError(f"there is no alert {alert_id}", "missing", action)
-        if not may_act(principal, action, alert):
+        if not permission_allowed(principal, action, alert["district_id"]):
             raise TransitionError(
                 f"{action} is not allowed for {principal.role} in district {alert['district_id']}",
                 "forbidden", action, alert["state"],
