@@ -86,11 +86,13 @@ class Runtime:
             self.reload_rules()
 
     def stop(self) -> None:
-        for part in (self.control, self.simulator, self.sources, *self.transports):
+        # What feeds the store stops before what it reads from (a poll of the demo's sources must not fail for
+        # the stop), and the scheduler before the store it writes to closes.
+        self.scheduler.shutdown(wait=False)
+        for part in (self.control, self.simulator, *self.transports, self.sources):
             if part is not None:
                 part.stop()
         self.writer.stop()
-        self.scheduler.shutdown(wait=False)
         if self.broker is not None:
             self.broker.stop()
         self.store.close()

@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import random
-import time
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -86,15 +85,20 @@ class HttpPoller:
         writer: Writer,
         regions: RegionIndex,
         store: Store,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         self.settings = settings
         self.feed = FeedDecoding.from_settings(settings)
-        self.writer, self.regions, self.store, self.sleep = writer, regions, store, sleep
+        self.writer, self.regions, self.store = writer, regions, store
+        # Set when CityOps stops: a poll under way (waiting between retries, say) ends without a verdict, since its
+        # failure would be the stop's, not the source's, and the store it would be written to is closing.
+        self.stopping = threading.Event()
         self.next_page = jmespath.compile(settings.next_page) if settings.next_page else None
         self.etag: str | None = None
         self.last_modified: str | None = None
         self.failures = 0
+
+    def stop(self) -> None:
+        self.stopping.set()
 
     def poll(self) -> None:
         """One poll (the scheduler calls this every `interval_s`)."""
@@ -103,6 +107,8 @@ class HttpPoller:
         try:
             while url and pages < self.settings.max_pages:
                 status, body, headers = self._fetch(url, conditional=pages == 0)
+                if self.stopping.is_set():
+                    return
                 if pages == 0:
                     self._answered()
                 if status in (204, 304):  # nothing (new) to say
@@ -114,6 +120,8 @@ class HttpPoller:
                 pages += 1
                 url = self._next(body)
         except FetchFailed as exc:
+            if self.stopping.is_set():
+                return
             self.failures += 1
             down = self.failures >= self.settings.down_after
             reason = f"{exc} ({self.failures} failed poll{'s' if self.failures > 1 else ''} in a row)"
@@ -164,7 +172,9 @@ class HttpPoller:
             except OSError as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             if attempt < self.settings.retries:
-                self.sleep(delay * (0.5 + random.random()))  # jitter: pollers of one source do not stampede
+                # jitter: pollers of one source do not stampede; a stop ends the wait
+                if self.stopping.wait(delay * (0.5 + random.random())):
+                    break
                 delay = min(delay * 2, 60.0)
         raise FetchFailed(reason)
 
@@ -178,11 +188,14 @@ class HttpPoller:
         return found if isinstance(found, str) and found.startswith(("http://", "https://")) else None
 
 
-def start(feeds: list[HttpFeedSettings], wiring: Wiring) -> list:
-    """A poller per feed on the scheduler, polling at once and then every `interval_s`; the scheduler stops them."""
+def start(feeds: list[HttpFeedSettings], wiring: Wiring) -> list[HttpPoller]:
+    """A poller per feed on the scheduler, polling at once and then every `interval_s`; stopping a poller ends the
+    poll under way, the scheduler's shutdown the next ones."""
+    pollers = []
     for feed in feeds:
         poller = HttpPoller(demo_url(feed, wiring.demo_sources), writer=wiring.writer, regions=wiring.regions,
                             store=wiring.store)  # fmt: skip
         wiring.scheduler.add_job(poller.poll, "interval", seconds=feed.interval_s, id=f"poll-{feed.id}",
                                  next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)  # fmt: skip
-    return []
+        pollers.append(poller)
+    return pollers

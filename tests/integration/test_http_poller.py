@@ -192,3 +192,22 @@ def test_credentials_come_from_the_environment_and_stay_secret(source, pipeline,
     assert "s3cret" not in " ".join(
         r or "" for r in store.cursor().execute("SELECT reason FROM feed_status").fetchone()
     )
+
+
+def test_a_stop_ends_a_poll_waiting_between_retries_without_a_verdict(source, pipeline):
+    source.plan = [("status", 503)] * 5
+    store, writer, regions = pipeline
+    settings = HttpFeedSettings(id="ea", url=source.url + "/readings", decoder="ea-flood", timeout_s=1.0, retries=3,
+                                retry_delay_s=5.0)  # would wait seconds between its tries  # fmt: skip
+    poller = HttpPoller(settings, writer=writer, regions=regions, store=store)
+    polling = threading.Thread(target=poller.poll)
+    polling.start()
+    deadline = time.monotonic() + 5
+    while not source.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    began = time.monotonic()
+    poller.stop()
+    polling.join(5)
+    assert not polling.is_alive() and time.monotonic() - began < 1
+    assert len(source.requests) == 1
+    assert state(store) is None  # the source failed because CityOps stopped, not by itself: no verdict on it

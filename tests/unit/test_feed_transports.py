@@ -42,10 +42,12 @@ def test_only_the_transports_with_feeds_start_and_what_they_start_is_returned(tm
         HttpFeedSettings(id="warnings", url="http://127.0.0.1:1/cap", decoder="cap"),
     ]
     started = transports.start(feeds, wiring)
-    assert [type(part).__name__ for part in started] == ["FileReplay"]  # no MQTT feed: no MQTT client
-    assert [job.id for job in scheduler.get_jobs()] == ["poll-warnings"]  # pollers live on the scheduler
+    # No MQTT feed: no MQTT client; the poller runs on the scheduler, and is returned so that a stop ends its poll.
+    assert [type(part).__name__ for part in started] == ["HttpPoller", "FileReplay"]  # in the order of TRANSPORTS
+    assert [job.id for job in scheduler.get_jobs()] == ["poll-warnings"]
+    replay = started[1]
     deadline = time.monotonic() + 5
-    while started[0].sent < 1 and time.monotonic() < deadline:  # the replay runs on a thread of its own
+    while replay.sent < 1 and time.monotonic() < deadline:  # the replay runs on a thread of its own
         time.sleep(0.01)
     for part in started:
         part.stop()
