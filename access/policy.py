@@ -6,6 +6,9 @@ before it changes an alert — so a new door (a command, an API) asks the same q
     permission_allowed(principal, action)                   may they do this at all (open a page, export, act)?
     permission_allowed(principal, action, district="130606")   … and to something that lies in this district?
 
+`Principal.can` (a permission of the role) and `Principal.sees` (a district in scope) are the two primitives this
+question is made of; the doors ask `permission_allowed`, not them.
+
 Actions are the permissions of PERMISSIONS ("view", "feeds", "act" …) and the alert actions of the lifecycle
 ("acknowledge", "close" …), which need "act", or "approve" for what a district leader signs off. Scope: a district
 leader sees and acts within their own districts only; everyone else sees the whole city.

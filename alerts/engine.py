@@ -29,7 +29,6 @@ from alerts.instances import INACTIVE, Effect, Instance, Phase, Reading, from_st
 from alerts.rule_alerts import RuleAlerts
 from alerts.rules import Rule
 from alerts.subjects import Subjects, watches_feed
-from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import rule_inputs
 from store.database import Store
@@ -45,9 +44,8 @@ def utc_now() -> datetime:
 
 
 class RuleEngine:
-    def __init__(self, store: Store, rules: list[Rule], regions: RegionIndex | None = None, clock: Clock = utc_now):
+    def __init__(self, store: Store, rules: list[Rule], clock: Clock = utc_now):
         self.store = store
-        self.regions = regions
         self.clock = clock
         self._lock = threading.Lock()
         self.subjects = Subjects(store)

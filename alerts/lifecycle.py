@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store.records import ALERT_STATES as STATES
-from store.records import OPEN_STATES
+from store.records import ALERT_STATES, OPEN_STATES
 
 # States in which the alert has been taken up, so it may be snoozed.
 ACKNOWLEDGED_STATES: frozenset[str] = OPEN_STATES - {"new"}
@@ -40,7 +39,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 }
 # Actions that keep the state, and the states they are allowed in.
 IN_PLACE: dict[str, frozenset[str]] = {
-    "comment": frozenset(STATES),
+    "comment": frozenset(ALERT_STATES),
     "snooze": ACKNOWLEDGED_STATES,
     "escalate": OPEN_STATES,
     "check": OPEN_STATES,  # ticks (or unticks) one step of the alert's SOP checklist
@@ -53,7 +52,7 @@ NOTE_REQUIRED: frozenset[str] = frozenset({"resolve", "cancel", "return", "reope
 class TransitionError(ValueError):
     """An action that is refused; the message names why. `code` says which refusal it is (for the views, which say
     it in the reader's language): missing, unknown, needs_note, needs_unit, needs_time, needs_step, snooze_new,
-    not_allowed; and forbidden, raised by the views when the user's role or districts do not allow it."""
+    not_allowed; and forbidden, raised by alerts.actions.act when the principal's role or districts do not allow it."""
 
     def __init__(self, message: str, code: str = "not_allowed", action: str = "", state: str = ""):
         super().__init__(message)
@@ -69,7 +68,7 @@ class Transition:
 
 def transition(state: str, action: str, note: str = "") -> Transition:
     """The transition `action` makes from `state`, or TransitionError saying why it is refused."""
-    if state not in STATES:
+    if state not in ALERT_STATES:
         raise TransitionError(f"unknown state {state!r}", "unknown", action, state)
     if action not in ACTIONS:
         raise TransitionError(f"unknown action {action!r}; actions are {', '.join(ACTIONS)}", "unknown", action, state)

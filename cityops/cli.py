@@ -182,10 +182,10 @@ def _audit_cli(accounts_path: Path, action: str, target: str) -> None:
 def _settings(args):
     """The configuration named by --config or --demo; None (having said why) when it is not valid. The demo
     writes its files (var/demo/…) under the current folder."""
+    path = DEMO_CONFIG if getattr(args, "demo", False) else args.config
     try:
-        if getattr(args, "demo", False):
-            return load(DEMO_CONFIG, state_dir=Path.cwd())
-        return load(args.config)
+        # The demo's configuration lives inside the package, whichever way it is named: never write there.
+        return load(path, state_dir=Path.cwd() if Path(path).resolve() == DEMO_CONFIG else None)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return None

@@ -124,7 +124,7 @@ def start(settings: Settings) -> Runtime:
     )
     writer.start()
     scheduler = BackgroundScheduler(timezone="UTC")
-    engine = RuleEngine(store, rules, regions)
+    engine = RuleEngine(store, rules)
     writer.listeners.append(engine.on_batch)
     limits = TimeLimits(settings.alerts.time_limits, rules)
     accounts = Accounts(settings.auth.path)

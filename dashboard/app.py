@@ -13,6 +13,7 @@ from flask import Response, g, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from access import policy
+from access.policy import permission_allowed
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
 from dashboard import cap_export, guard, health, layers_api, news
@@ -159,7 +160,11 @@ def _shell(settings: DashboardSettings) -> html.Div:
         action="/logout",
         children=[
             html.Span(f"{principal.name} · {t(ROLE_LABELS[principal.role])}", className="account-name"),
-            *[html.A(label, href=href) for label, href, permission in links if principal.can(permission)],
+            *[
+                html.A(label, href=href)
+                for label, href, permission in links
+                if permission_allowed(principal, permission)
+            ],
             dcc.Input(type="hidden", name="csrf_token", value=principal.csrf),
             html.Button(t("Sign out"), type="submit", className="account-signout"),
         ],

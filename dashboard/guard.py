@@ -20,7 +20,7 @@ import dash._callback
 from dash.exceptions import PreventUpdate
 from flask import Response, g, redirect, request
 
-from access.policy import DISPLAY, Principal
+from access.policy import DISPLAY, Principal, permission_allowed
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ROLE_LABELS
 from dashboard.plain_pages import PAGE, plain_text, render
@@ -61,7 +61,13 @@ def refuse(target: str) -> NoReturn:
 
 
 def home(principal: Principal) -> str:
-    return "/tablet" if principal.role == "district_leader" else "/duty" if principal.can("act") else "/wall"
+    return (
+        "/tablet"
+        if principal.role == "district_leader"
+        else "/duty"
+        if permission_allowed(principal, "act")
+        else "/wall"
+    )
 
 
 def path_permission(path: str) -> str:
@@ -147,7 +153,7 @@ class Guard:
         if permission == "callback":
             permission = self._callback_permission()
         pending = principal.must_change and permission not in ("signed_in", "account")
-        if permission is None or not principal.can(permission) or pending:
+        if permission is None or not permission_allowed(principal, permission) or pending:
             record("access", _describe_request(path), "refused", f"needs {permission or 'a known callback'}")
             if request.method == "GET" and principal.role != DISPLAY and not path.startswith(("/_dash", "/api/")):
                 return self._forbidden_page(principal)

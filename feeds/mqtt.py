@@ -39,8 +39,8 @@ TOPICS_REMEMBERED = 200_000
 
 
 def _matches(subscription: str, topic: str) -> bool:
-    """MQTT topic matching, with the common `prefix/#` answered by comparing strings: at 100,000 devices a city
-    has more topics than are remembered, and paho's general matcher was a large part of the ingest thread's time."""
+    """MQTT topic matching, with the common `prefix/#` answered by comparing strings: a city's devices
+    have more topics than are remembered, and paho's general matcher was a large part of the ingest thread's time."""
     if subscription.endswith("/#") and "+" not in subscription and "#" not in subscription[:-2]:
         return topic.startswith(subscription[:-1]) or topic == subscription[:-2]
     return mqtt.topic_matches_sub(subscription, topic)

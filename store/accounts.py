@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROLES: tuple[str, ...] = ("admin", "supervisor", "duty_officer", "district_leader", "viewer")
 MIN_PASSWORD = 10
-# 32 MiB and about 0.1 s a hash here: costly to guess offline, cheap enough for sign-ins on 2 cores.
+# 32 MiB a hash: costly to guess offline, cheap enough for sign-ins on a small server.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 
 SCHEMA = """

@@ -10,9 +10,11 @@ import duckdb
 import pyarrow as pa
 
 from store.database import records
-from store.records import ALERT_STATES, OPEN_STATES
+from store.records import ALERT_STATES, OPEN_STATES, SEVERITIES
 
 OPEN_CONDITION = "state IN ({})".format(", ".join(f"'{s}'" for s in ALERT_STATES if s in OPEN_STATES))
+# Sorts red first, as severity_rank does.
+SEVERITY_ORDER = "CASE severity {} END".format(" ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES)))
 
 Cursor = duckdb.DuckDBPyConnection
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from store.alerts import OPEN_CONDITION
+from store.alerts import OPEN_CONDITION, SEVERITY_ORDER
 from store.database import Store, frame, records
 
 
@@ -106,7 +106,7 @@ def open_alerts(store: Store) -> pd.DataFrame:
                updated_at, snoozed_until, overdue_stages
         FROM alerts
         WHERE {OPEN_CONDITION}
-        ORDER BY CASE severity WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 ELSE 3 END,
+        ORDER BY {SEVERITY_ORDER},
                  len(overdue_stages) DESC, created_at DESC, id DESC
         """,
     )

@@ -29,7 +29,7 @@ ENDED_STATES: frozenset[str] = frozenset({"closed", "cancelled"})
 OPEN_STATES: frozenset[str] = frozenset(ALERT_STATES) - ENDED_STATES
 
 
-# Dataclasses rather than pydantic models: the hot path builds hundreds of thousands of these a second, and the
+# Dataclasses rather than pydantic models: the hot path builds one or more for every message ingested, and the
 # decoders validate what they read themselves (raising DecodeError with the reason).
 @dataclass(slots=True)
 class Entity:

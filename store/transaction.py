@@ -16,5 +16,12 @@ def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         yield cur
         cur.execute("COMMIT")
     except BaseException:
-        cur.execute("ROLLBACK")
+        roll_back(cur)
         raise
+
+
+def roll_back(cur: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failure, keeping that failure: a failed COMMIT has ended the transaction already, and an
+    invalidated database refuses the ROLLBACK too."""
+    with contextlib.suppress(duckdb.Error):
+        cur.execute("ROLLBACK")

@@ -14,7 +14,6 @@ taking messages. Only an error about the data (a value the schema refuses) sets 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import queue
@@ -32,6 +31,7 @@ from store import feed_health
 from store.database import Store
 from store.feed_health import FeedEvent
 from store.records import DeadLetter, Decoded
+from store.transaction import roll_back
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +280,8 @@ class Writer:
                     delay = min(delay * 2, 10.0)
 
     def _write(self, batch: Batch) -> None:
+        # Its own transaction rather than store.transaction: a failed COMMIT is the store's failure whatever its
+        # type (the batch is kept and written again), while an error before it may be the batch's own.
         now = datetime.now(UTC)
         envelopes, merged = batch.envelopes, batch.records()
         dead = [env.dead_letter for env in envelopes if env.dead_letter is not None]
@@ -298,21 +300,15 @@ class Writer:
             _record_feed_health(cur, envelopes, now)
         except Exception as exc:
             if cur is not None:
-                _rollback(cur)
+                roll_back(cur)
             if isinstance(exc, STORE_FAILURES):
                 raise StoreFailure(f"{type(exc).__name__}: {exc}") from exc
             raise
         try:
             cur.execute("COMMIT")
         except Exception as exc:
-            _rollback(cur)
+            roll_back(cur)
             raise StoreFailure(f"{type(exc).__name__}: {exc}") from exc
-
-
-def _rollback(cur) -> None:
-    # A failed COMMIT has ended the transaction already, or the database is invalidated: keep the first error.
-    with contextlib.suppress(duckdb.Error):
-        cur.execute("ROLLBACK")
 
 
 def _upsert_entities(cur, records: Decoded, now: datetime) -> None:

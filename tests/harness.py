@@ -140,8 +140,10 @@ class CityOps:
             self.process.wait(10)
 
     def stop(self) -> int:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return 0
+        if self.process.poll() is not None:
+            return self.process.returncode  # it ended by itself: a crash must not pass as a clean stop
         self.process.terminate()
         try:
             return self.process.wait(30)

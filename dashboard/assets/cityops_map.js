@@ -75,7 +75,7 @@ window.cityops.map = (function () {
                                                  feature.properties.point_count, best)});
     },
 
-    // A layer too large to cluster in the browser comes gathered into cells by the server (dashboard/cells.py):
+    // A layer too large to cluster in the browser comes gathered into cells by the server (layers/cells.py):
     // a cell has its count `n` and summary status `s`; a point alone has its own properties and `s`.
     cellToLayer: function (feature, latlng) {
       const p = feature.properties;

@@ -1,1 +1,1 @@
-"""Pages of the app: one module each, registered by dashboard.app."""
+"""Pages of the app: a module each, or a package of rooms for the larger ones; registered by dashboard.app."""

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from access.policy import permission_allowed
 from alerts.levels import STATUS_CODE, summarize
 from dashboard import guard
 from dashboard.alert_list import alert_list
@@ -24,6 +25,7 @@ from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS
 from dashboard.minimap import minimap
 from dashboard.navigation import region_href, tablet_href
 from dashboard.snapshot import WALL_DOMAINS
+from store.records import SEVERITIES
 
 DOMAIN_COLOURS = {"traffic": "#8ab4f8", "flood": "#3e8ef7", "fire": "#e5484d", "security": "#c084fc"}
 
@@ -33,10 +35,10 @@ def layout(context: AppContext, lang: str | None = None, district: str | None = 
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
     principal = guard.current()
-    mine = [r for r in context.regions.level("district") if principal.sees(r.id)]
+    mine = [r for r in context.regions.level("district") if permission_allowed(principal, "view", r.id)]
     if district is None and len(mine) == 1:
         district = mine[0].id
-    region = context.regions.get(district) if district and principal.sees(district) else None
+    region = context.regions.get(district) if district and permission_allowed(principal, "view", district) else None
     if region is None or region.level != "district":
         return html.Div(
             className="tablet",
@@ -116,7 +118,7 @@ def register_callbacks(context: AppContext) -> None:
             raise PreventUpdate
         snap = snapshots.get()
         lang, district = key["lang"], key["district"]
-        if not guard.current().sees(district):
+        if not permission_allowed(guard.current(), "view", district):
             guard.refuse(f"tablet {district}")
         t = translator(lang)
         devices = snap.states[snap.states["district_id"] == district]
@@ -159,7 +161,7 @@ def _trend(raised: pd.DataFrame, t, tz: str) -> list:
 
 def _domain_card(domain: str, devices: pd.DataFrame, alerts: pd.DataFrame, t) -> html.Div:
     counts = devices["status"].value_counts()
-    warning = int(sum(counts.get(s, 0) for s in ("red", "orange", "yellow", "blue")))
+    warning = int(sum(counts.get(s, 0) for s in SEVERITIES))
     silent = int(counts.get("nodata", 0) + counts.get("offline", 0))
     # The card's colour: the worst of its devices' statuses and its open alerts' severities.
     worst = summarize([*devices["status"], *alerts["severity"]])

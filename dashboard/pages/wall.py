@@ -24,6 +24,7 @@ from dashboard.timefmt import local_time
 from layers.cells import CELL_PX, CLUSTER_MAX_ZOOM, View
 from layers.geojson import bounds
 from store import queries
+from store.records import SEVERITIES
 
 MAP_FUNCTIONS = "cityops.map"
 
@@ -310,7 +311,7 @@ def _figures(snap: Snapshot, t) -> list:
     out = []
     for domain in WALL_DOMAINS:
         c = counts[domain]
-        alarming = sum(c.get(s, 0) for s in ("red", "orange", "yellow", "blue"))
+        alarming = sum(c.get(s, 0) for s in SEVERITIES)
         silent = c.get("nodata", 0) + c.get("offline", 0)
         out.append(
             html.Section(
@@ -381,8 +382,7 @@ def _feeds(snap: Snapshot, t) -> list:
 def _alerts_heading(snap: Snapshot, t) -> list:
     counts = snap.alert_layer.counts
     chips = [
-        html.Span(f"{t(SEVERITY_LABELS[s])} {counts.get(s, 0)}", className=f"sev-chip sev-{s}")
-        for s in ("red", "orange", "yellow", "blue")
+        html.Span(f"{t(SEVERITY_LABELS[s])} {counts.get(s, 0)}", className=f"sev-chip sev-{s}") for s in SEVERITIES
     ]
     return [t("Open alerts"), " ", *chips]
 

@@ -34,7 +34,7 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     clock = {"now": T0}
     store = Store(tmp_path / "storm.duckdb")
     writer = Writer(store, max_delay=0.05)
-    engine = RuleEngine(store, load_rules(settings.alerts.rules), demo_regions, clock=lambda: clock["now"])
+    engine = RuleEngine(store, load_rules(settings.alerts.rules), clock=lambda: clock["now"])
     writer.listeners.append(engine.on_batch)
     writer.start()
     mqtt_feeds = [MqttFeed.from_settings(f) for f in settings.feeds if f.transport == "mqtt"]

@@ -4,7 +4,8 @@ import itertools
 
 import pytest
 
-from alerts.lifecycle import ACTIONS, IN_PLACE, NOTE_REQUIRED, STATES, TRANSITIONS, TransitionError, transition
+from alerts.lifecycle import ACTIONS, IN_PLACE, NOTE_REQUIRED, TRANSITIONS, TransitionError, transition
+from store.records import ALERT_STATES as STATES
 
 
 def test_the_closed_loop_path():
@@ -61,9 +62,10 @@ def test_snooze_only_after_acknowledgement():
 
 
 def test_the_store_counts_as_open_the_states_the_lifecycle_calls_open(tmp_path):
-    from alerts.lifecycle import ACTIONS, OPEN_STATES, STATES, transition
+    from alerts.lifecycle import ACTIONS, transition
     from store import alerts as alert_store
     from store.database import Store
+    from store.records import OPEN_STATES
 
     # Open is what the loop has not ended: an open state has a way on; closed and cancelled have none.
     assert {s for s in STATES if any(_allowed(transition, s, a) for a in ACTIONS if a != "comment")} == OPEN_STATES

@@ -2,21 +2,23 @@
 so a page can be changed, split or removed without reaching into its neighbours."""
 
 import ast
+from pathlib import Path
 
-from tests.harness import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 PAGES = ROOT / "dashboard" / "pages"
 
 
-def imported_pages(path) -> set[str]:
-    """The pages a module imports from, by name (dashboard.pages.<name>...)."""
+def imported_pages(path: Path) -> set[str]:
+    """The pages a module imports from, by name (dashboard.pages.<name>...), relative imports resolved."""
+    package = list(path.relative_to(ROOT).with_suffix("").parts)[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + (
-                [f"{node.module}.{a.name}" for a in node.names] if node.module == "dashboard.pages" else []
-            )
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names = [module, *(f"{module}.{a.name}" for a in node.names)]
         found |= {n.split(".")[2] for n in names if n.startswith("dashboard.pages.")}
     return found
 

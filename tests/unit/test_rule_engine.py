@@ -45,7 +45,7 @@ class City:
         self.store = Store(path)
         self.writer = Writer(self.store, max_delay=0.01)  # each send is committed at once
         self.regions = demo_regions
-        self.engine = RuleEngine(self.store, rules, demo_regions, clock=lambda: self.now)
+        self.engine = RuleEngine(self.store, rules, clock=lambda: self.now)
         self.writer.listeners.append(self.engine.on_batch)
         self.writer.start()
         self.feed = FeedDecoding("f", cityops_json.decode, to_wgs84("wgs84"))

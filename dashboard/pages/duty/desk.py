@@ -18,13 +18,13 @@ class Desk:
     store: Store
     snapshots: Snapshots
     regions: RegionIndex
-    units: dict  # the configured units (cityops.config UnitSettings) by id, in the configuration's order
+    units: dict  # the configured units (alerts.units.UnitSettings) by id, in the configuration's order
     sops: dict[str, Sop]  # the rule file's, updated in place when the rules are reloaded: kept, not copied
     tz: str
 
     @classmethod
     def of(cls, context: AppContext) -> Desk:
-        """The desk of the app's context (dashboard.app.AppContext)."""
+        """The desk of the app's context (dashboard.context.AppContext)."""
         settings = context.settings
         units = {u.id: u for u in settings.units}
         return cls(context.store, context.snapshots, context.regions, units, context.sops, settings.city.timezone)

@@ -10,7 +10,7 @@ import pandas as pd
 from dash import dcc, html
 
 from access import policy
-from access.policy import Principal
+from access.policy import Principal, permission_allowed
 from alerts.actions import checked_steps
 from dashboard.charts import history_chart
 from dashboard.i18n import translator
@@ -29,7 +29,7 @@ from store import queries
 def visible(desk: Desk, principal: Principal, alert_id: int) -> dict | None:
     """The alert, if it is there and in the principal's districts."""
     alert = alert_store.get(desk.store.cursor(), alert_id)
-    return alert if alert is not None and principal.sees(alert["district_id"]) else None
+    return alert if alert is not None and permission_allowed(principal, "view", alert["district_id"]) else None
 
 
 def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, seen: str | None) -> tuple | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from access.policy import permission_allowed
 from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
@@ -39,7 +40,7 @@ def layout(
     units = [{"label": unit_name(u, lang), "value": u.id} for u in settings.units]
     principal = guard.current()
     districts = [{"label": r.name(lang), "value": r.id} for r in context.regions.level("district")
-                 if principal.sees(r.id)]  # fmt: skip
+                 if permission_allowed(principal, "view", r.id)]  # fmt: skip
     filters = [
         _filter(
             "duty-filter-domain",
