@@ -1,1 +1,2 @@
-"""Geography: coordinate systems, the region hierarchy, point-in-region lookup and map GeoJSON."""
+"""Geography: coordinate systems, the city and its region hierarchy, point-in-region lookup, the GeoJSON every map
+draws and the screen cells a large point layer is gathered into."""

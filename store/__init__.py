@@ -1,1 +1,2 @@
-"""The store: one DuckDB file, its schema and migrations, the batch writer and the read queries."""
+"""The store, the ground floor: the vocabulary every part speaks (records.py), one DuckDB file with its schema and
+migrations, the batch writer, the read queries, feed health, and the accounts and audit log beside it."""
