@@ -217,6 +217,16 @@ def simulate(settings: Settings) -> None:
     log.info("published %s messages (%s failed)", f"{publisher.sent:,}", f"{publisher.failed:,}")
 
 
+def proxy_options(hops: int, address: str) -> dict:
+    """waitress's word for a reverse proxy in front (web.trusted_proxies): it believes the proxy's X-Forwarded-*
+    from that address, and removes them from any other request. The server does it, not the app: waitress strips
+    those headers before the app sees them unless it is told which proxy to trust."""
+    if not hops:
+        return {}
+    return {"trusted_proxy": address, "trusted_proxy_count": hops, "clear_untrusted_proxy_headers": True,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}}  # fmt: skip
+
+
 def serve(settings: Settings) -> None:
     """Run until Ctrl-C or SIGTERM: all parts, and the web app on waitress (one process, many threads)."""
     from waitress.server import create_server
@@ -237,6 +247,7 @@ def serve(settings: Settings) -> None:
             port=settings.web.port,
             threads=settings.web.threads,
             ident="cityops",
+            **proxy_options(settings.web.trusted_proxies, settings.web.trusted_proxy_address),
         )
     except BaseException as exc:
         if app is not None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 from flask import Response, g, redirect, request
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from access import policy
 from access.policy import permission_allowed
@@ -68,9 +67,6 @@ def create_app(
     app.server.before_request_funcs.setdefault(None, []).insert(0, request_guard.check)  # before Dash's own hooks
     app.server.extensions["cityops_guard"] = request_guard
     app.server.extensions["cityops_snapshots"] = snapshots
-    if settings.web.trusted_proxies:  # the proxy's X-Forwarded-* tell the scheme (Secure cookies) and the address
-        hops = settings.web.trusted_proxies
-        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     pages = (
         ("wall", {"path": "/wall"}, wall, t("{city} City Operations Center", city=settings.city.name_zh)),
         ("duty", {"path": "/duty"}, duty, t("Duty desk")),

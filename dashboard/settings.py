@@ -42,9 +42,12 @@ class WebSettings(Section):
     # Pages that may show CityOps in a frame (CSP frame-ancestors), e.g. ["https://portal.city.gov.cn"]; none by
     # default.
     frame_ancestors: list[str] = Field(default_factory=list)
-    # Reverse proxies in front of CityOps whose X-Forwarded-For/-Proto to believe (0: none). Behind TLS
-    # termination this makes cookies Secure and the audit log name the real address.
+    # Reverse proxies in front of CityOps whose X-Forwarded-For/-Proto/-Host to believe (0: none). Behind TLS
+    # termination this makes cookies Secure, sends HSTS, lets the pages' https origin through the CSRF check and has
+    # the audit log name the browser's address. The web server (waitress) applies it, to requests that come from
+    # trusted_proxy_address only ("*": from anywhere, for when nothing but the proxy can reach CityOps).
     trusted_proxies: Annotated[int, Field(ge=0, le=5)] = 0
+    trusted_proxy_address: str = "127.0.0.1"
 
 
 class AuthSettings(Section):

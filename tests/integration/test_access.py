@@ -391,25 +391,6 @@ def test_cookies_and_security_headers(site):
                                 if c.startswith(guard.SESSION_COOKIE + "="))  # fmt: skip
 
 
-def test_behind_a_trusted_tls_proxy_cookies_are_secure(tmp_path):
-    settings = load(config(tmp_path, mqtt_port=1883, web_port=8050))
-    settings.auth.demo_accounts = True
-    settings.web.trusted_proxies = 1
-    store, accounts = Store(settings.store.path), Accounts(settings.auth.path)
-    signin.bootstrap(accounts, demo=True)
-    app = create_app(settings, store, RegionIndex.from_file(settings.city.regions), accounts)
-    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.1.2.3"}
-    client = app.server.test_client()  # plain HTTP from the proxy, which says the browser used TLS
-    form = client.get("/login", headers=forwarded)
-    assert "Secure" in form.headers["Set-Cookie"]
-    assert "Secure" not in client.get("/login").headers["Set-Cookie"]  # without the proxy's word, not
-    client.get("/wall?token=not-a-token", headers=forwarded)
-    assert audit.search(accounts, text="display open")[0].address == "10.1.2.3"  # the browser's address
-    stop_app(app)
-    store.close()
-    accounts.close()
-
-
 def test_sign_out_ends_the_session(site):
     duty = site.browser("duty")
     assert duty.get("/duty").status_code == 200
