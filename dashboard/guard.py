@@ -167,8 +167,15 @@ class Guard:
         if page is not None:
             return PAGE_PERMISSION[page]
         if _PAGES_CONTENT in output:  # rendering a page: it needs what the page's path needs
-            pathname = _find_input(body.get("inputs"), "_pages_location", "pathname") or "/"
-            return "signed_in" if pathname == "/" else path_permission(pathname)
+            # Dash hands the router its arguments by position, whatever ids the request gives them: the path is
+            # what stands first, and a request that puts anything else there is no page anyone may render.
+            inputs = body.get("inputs") or []
+            first = inputs[0] if inputs else None
+            if not (isinstance(first, dict) and first.get("id") == "_pages_location"
+                    and first.get("property") == "pathname"):  # fmt: skip
+                return None
+            pathname = first.get("value") or "/"
+            return "signed_in" if pathname == "/" else path_permission(str(pathname))
         return None
 
     def _csrf_ok(self, principal: Principal) -> bool:
@@ -272,17 +279,6 @@ def _is_activity() -> bool:
 
 def _display_csrf(token: str) -> str:
     return digest("csrf:" + token)[:43]
-
-
-def _find_input(inputs, component_id: str, prop: str):
-    for item in inputs or []:
-        if isinstance(item, list):
-            found = _find_input(item, component_id, prop)
-            if found is not None:
-                return found
-        elif isinstance(item, dict) and item.get("id") == component_id and item.get("property") == prop:
-            return item.get("value")
-    return None
 
 
 def _describe_request(path: str) -> str:

@@ -1,0 +1,65 @@
+"""What a probe of the running server got through (issue 22), tried again on the real server over a socket."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from dashboard.signin import DEMO_DISPLAY_TOKEN
+from tests.harness import CityOps
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def server(tmp_path, mosquitto):
+    app = CityOps(tmp_path, mosquitto.port)
+    app.start()
+    yield app
+    assert app.stop() == 0
+
+
+def display(port: int) -> tuple[urllib.request.OpenerDirector, str]:
+    """A browser holding the demo wall's display token, and its CSRF token."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"http://127.0.0.1:{port}/wall?token={DEMO_DISPLAY_TOKEN}", timeout=10).read()
+    return opener, next(c.value for c in jar if c.name == "cityops_csrf")
+
+
+def post_callback(opener, port: int, csrf: str, body: dict) -> tuple[int, str]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/_dash-update-component", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json", "X-CSRFToken": csrf})  # fmt: skip
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_the_page_router_is_guarded_by_the_path_dash_renders_not_by_the_ids_it_is_sent(server):
+    opener, csrf = display(server.web_port)
+    specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
+    router = next(s for s in specs if "_pages_content.children" in s["output"])
+    assert [(i["id"], i["property"]) for i in router["inputs"][:2]] == [("_pages_location", "pathname"),
+                                                                        ("_pages_location", "search")]  # fmt: skip
+
+    def render(first: tuple[str, str], second: tuple[str, str]) -> tuple[int, str]:
+        inputs = [{"id": "_pages_location", "property": prop, "value": value} for prop, value in (first, second)]
+        inputs += [{**i, "value": None} for i in router["inputs"][2:]]
+        outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
+                   for o in router["output"].strip(".").split("...")]  # fmt: skip
+        return post_callback(opener, server.web_port, csrf, {
+            "output": router["output"], "outputs": outputs, "inputs": inputs,
+            "state": [{**s, "value": None} for s in router["state"]], "changedPropIds": ["_pages_location.pathname"],
+        })  # fmt: skip
+
+    status, page = render(("pathname", "/wall"), ("search", ""))
+    assert status == 200 and "wall" in page  # the display's own page renders
+    # The same request with the two inputs swapped: Dash renders what stands first, a district's drill-down page.
+    status, page = render(("search", "/region/130606"), ("pathname", "/wall"))
+    assert status == 403 and "region" not in page, (status, page[:300])
