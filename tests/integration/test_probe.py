@@ -10,7 +10,9 @@ import urllib.request
 import pytest
 
 from dashboard.signin import DEMO_DISPLAY_TOKEN
-from tests.harness import CityOps
+from store import audit
+from store.accounts import Accounts
+from tests.harness import CityOps, callback_body, http_session
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +65,34 @@ def test_the_page_router_is_guarded_by_the_path_dash_renders_not_by_the_ids_it_i
     # The same request with the two inputs swapped: Dash renders what stands first, a district's drill-down page.
     status, page = render(("search", "/region/130606"), ("pathname", "/wall"))
     assert status == 403 and "region" not in page, (status, page[:300])
+
+
+def signed_in(port: int, user: str) -> tuple[urllib.request.OpenerDirector, str]:
+    opener, jar = http_session(port, user)
+    return opener, next(c.value for c in jar if c.name == "cityops_csrf")
+
+
+def bulk_acknowledge(server, user: str, ids: list) -> tuple[int, str]:
+    opener, csrf = signed_in(server.web_port, user)
+    specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
+    spec = next(s for s in specs if "duty-checked.data" in s["output"] and s["inputs"][0]["id"] == "duty-bulk")
+    body = callback_body(spec, {"duty-bulk.n_clicks": 1, "duty-checked.data": ids, "duty-lang.data": "en"},
+                         ["duty-bulk.n_clicks"])  # fmt: skip
+    return post_callback(opener, server.web_port, csrf, json.loads(body))
+
+
+def acknowledgements(server) -> list:
+    return audit.search(Accounts(server.config.parent / "accounts.sqlite"), text="alert acknowledge", limit=None)
+
+
+def test_a_bulk_acknowledgement_is_bounded_and_a_role_that_may_not_is_refused_once(server):
+    made_up = list(range(1, 5001))
+    status, answer = bulk_acknowledge(server, "viewer", made_up)
+    assert status == 200 and "do not allow" in answer
+    assert [(e.actor, e.outcome) for e in acknowledgements(server)] == [("viewer", "refused")]  # once, not 5,000
+
+    status, answer = bulk_acknowledge(server, "duty", made_up)
+    assert status == 200 and "At most 200 alerts" in answer
+    status, answer = bulk_acknowledge(server, "duty", [7, "7", "x", True, None, {"id": 1}])
+    assert status == 200 and "#7: There is no such alert." in answer  # one id, once; what is not an id is left out
+    assert len(acknowledgements(server)) == 2

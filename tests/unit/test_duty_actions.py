@@ -112,3 +112,10 @@ def test_bulk_acknowledge_does_what_it_may_and_says_why_not_the_rest(house):
     )
     assert sorted(e.outcome for e in audit.search(trail.accounts)) == ["ok", "refused"]
     assert "Not done: " in bulk_acknowledge(desk, LEADER, trail, [new_alert(desk.store, "130602")], EN)
+
+
+def test_only_whole_numbers_are_taken_as_marked_alerts_each_once():
+    from dashboard.pages.duty.actions import marked_ids
+
+    assert marked_ids([3, "3", 4, "x", True, None, 2.5, {"id": 1}, "12"]) == [3, 4, 12]
+    assert marked_ids("1,2") == [] and marked_ids(None) == []

@@ -35,6 +35,9 @@ REFUSALS = {
 }
 # Actions that ask for something first (a unit, a time or a note) open the dialog; the others are done at once.
 DIALOG_ACTIONS = frozenset({"dispatch", "snooze"} | NOTE_REQUIRED)
+# The most alerts one bulk acknowledgement takes: more than anyone marks by hand, few enough that the desk answers
+# within a callback's time (the list comes from the browser, so it is bounded here, not there).
+BULK_LIMIT = 200
 
 
 def refusal(exc: TransitionError, t) -> str:
@@ -135,14 +138,33 @@ def tick_step(desk: Desk, principal: Principal, audit: Trail | None, alert_id: i
 
 def bulk_acknowledge(desk: Desk, principal: Principal, audit: Trail | None, checked: list, t) -> str:
     """Acknowledges every marked alert it may; says how many, and why each other one was refused."""
-    if not checked:
+    ids = marked_ids(checked)
+    if not ids:
         return t("Mark alerts with Space first.")
+    if not policy.permission_allowed(principal, "acknowledge"):
+        # A role that acknowledges nowhere is refused once, not once for each alert it names.
+        if audit is not None:
+            audit.record(principal.actor, "alert acknowledge", f"{len(ids)} alerts", "refused",
+                         f"not allowed for {principal.role}", role=principal.role)  # fmt: skip
+        return t("Not done: {reason}", reason=t(REFUSALS["forbidden"], action=t(ACTION_LABELS["acknowledge"])))
+    if len(ids) > BULK_LIMIT:
+        return t("At most {n} alerts can be acknowledged at once.", n=BULK_LIMIT)
     acknowledged, refused = 0, []
-    for alert_id in checked:
+    for alert_id in ids:
         try:
-            perform(desk, principal, audit, int(alert_id), "acknowledge")
+            perform(desk, principal, audit, alert_id, "acknowledge")
             acknowledged += 1
         except TransitionError as exc:
             refused.append(f"#{alert_id}: {refusal(exc, t)}")
     message = t("Acknowledged {n}.", n=acknowledged)
     return message + (" " + t("Not done: {reason}", reason="; ".join(refused)) if refused else "")
+
+
+def marked_ids(checked) -> list[int]:
+    """The marked alerts' ids as the browser sent them: whole numbers, each once, in order; anything else is not an
+    alert's id and is left out."""
+    if not isinstance(checked, list):
+        return []
+    ids = (int(i) for i in checked if (isinstance(i, int) and not isinstance(i, bool)) or (isinstance(i, str)
+                                                                                       and i.isdigit()))  # fmt: skip
+    return list(dict.fromkeys(ids))
