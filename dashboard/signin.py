@@ -17,7 +17,7 @@ from dashboard.labels import ROLE_LABELS
 from dashboard.plain_pages import LOGIN_PAGE, PAGE, render
 from dashboard.settings import DashboardSettings
 from store import audit
-from store.accounts import MIN_PASSWORD, AccountError, Accounts
+from store.accounts import MIN_PASSWORD, NAME_MAX, PASSWORD_MAX, AccountError, Accounts
 
 LOGIN_CSRF_COOKIE = "cityops_login_csrf"
 DEMO_ACCOUNTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -123,7 +123,8 @@ class SignIn:
         if result.outcome != "ok":
             detail = {"wrong": "wrong name or password", "locked": "lock account", "wait": "too soon after a failure",
                       "disabled": "account disabled"}[result.outcome]  # fmt: skip
-            audit.record(self.accounts, name or "(empty)", "sign in", name, "refused", detail, address=address)
+            shown = name if len(name) <= NAME_MAX else name[:NAME_MAX] + "…"  # what anyone typed, kept short
+            audit.record(self.accounts, shown or "(empty)", "sign in", shown, "refused", detail, address=address)
             if result.locked_now:
                 detail = f"{auth.lock_after} failed sign-ins; locked for {auth.lock_minutes:g} minutes"
                 audit.record(self.accounts, "system", "lock account", name, "ok", detail, address=address)
@@ -136,17 +137,21 @@ class SignIn:
                          seconds=max(1, round(result.until - datetime.now().timestamp())))  # fmt: skip
             return t("Wrong user name or password.")
         user = result.user
-        token, csrf = self.accounts.open_session(user.name, address)
         audit.record(self.accounts, user.name, "sign in", user.name, role=user.role, address=address)
         principal = Principal(user.name, user.role, user.districts)
         target = "/account/password" if user.must_change else next_path or home(principal)
-        response = redirect(target)
-        secure = request.is_secure
-        max_age = int(auth.session_hours * 3600)
-        response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="Lax", secure=secure)
-        response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, samesite="Strict", secure=secure)
+        response = self._new_session(redirect(target), user.name)
         response.delete_cookie(LOGIN_CSRF_COOKIE)
         response.delete_cookie(DISPLAY_COOKIE)
+        return response
+
+    def _new_session(self, response: Response, name: str) -> Response:
+        """A session of its own for this browser, in its cookies."""
+        token, csrf = self.accounts.open_session(name, request.remote_addr or "")
+        secure = request.is_secure
+        max_age = int(self.settings.auth.session_hours * 3600)
+        response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="Lax", secure=secure)
+        response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, samesite="Strict", secure=secure)
         return response
 
     def _change_password(self) -> Response:
@@ -163,6 +168,7 @@ class SignIn:
             except AccountError as exc:
                 message = {
                     "short": t("A password needs at least {n} characters.", n=MIN_PASSWORD),
+                    "long": t("A password has at most {n} characters.", n=PASSWORD_MAX),
                     "name": t("The password may not be your user name."),
                     "same": t("The new password must differ from the current one."),
                     "current": t("The current password is not right."),
@@ -171,7 +177,10 @@ class SignIn:
                 record("password change", principal.name, "refused", str(exc))
             else:
                 record("password change", principal.name)
-                return redirect(home(principal))
+                # Whoever held the old password may hold a session made with it: every session of the user ends,
+                # this one too, and this browser goes on in a new one.
+                self.accounts.close_sessions(principal.name)
+                return self._new_session(redirect(home(principal)), principal.name)
         return render(
             PAGE,
             200 if request.method == "GET" else 400,

@@ -24,6 +24,10 @@ from pathlib import Path
 
 ROLES: tuple[str, ...] = ("admin", "supervisor", "duty_officer", "district_leader", "viewer")
 MIN_PASSWORD = 10
+# Longer names and passwords are no one's: refused before any lookup or hash, so that what anyone may send to the
+# sign-in form costs little and lands in the audit log short.
+NAME_MAX = 64
+PASSWORD_MAX = 1024
 # 32 MiB a hash: costly to guess offline, cheap enough for sign-ins on a small server.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 
@@ -130,6 +134,8 @@ def one_time_password() -> str:
 def check_password(name: str, password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters", "short")
+    if len(password) > PASSWORD_MAX:
+        raise AccountError(f"a password has at most {PASSWORD_MAX} characters", "long")
     if password.lower() == name.lower():
         raise AccountError("the password may not be the user name", "name")
 
@@ -161,6 +167,8 @@ class Accounts:
         """Create a user; returns the password (a one-time one unless given, which must be changed at sign-in)."""
         if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise AccountError(f"user name {name!r}: letters, digits, '-', '_' and '.' only")
+        if len(name) > NAME_MAX:
+            raise AccountError(f"user name: {NAME_MAX} characters at most")
         _check_role(role, districts)
         password = password if password is not None else one_time_password()
         now = time.time()
@@ -240,8 +248,11 @@ class Accounts:
         nothing from trying faster."""
         now = time.time() if now is None else now
         db = self.db()
-        row = db.execute("SELECT * FROM users WHERE name = ?", [name]).fetchone()
+        too_long = len(name) > NAME_MAX or len(password) > PASSWORD_MAX
+        row = None if too_long else db.execute("SELECT * FROM users WHERE name = ?", [name]).fetchone()
         if row is None:
+            if too_long:
+                password = password[:PASSWORD_MAX]  # the same work as for a wrong name, no more
             password_matches(password, _NO_USER_HASH)
             return SignIn("wrong")
         if row["locked_until"] and now < row["locked_until"]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -96,3 +98,33 @@ def test_a_bulk_acknowledgement_is_bounded_and_a_role_that_may_not_is_refused_on
     status, answer = bulk_acknowledge(server, "duty", [7, "7", "x", True, None, {"id": 1}])
     assert status == 200 and "#7: There is no such alert." in answer  # one id, once; what is not an id is left out
     assert len(acknowledgements(server)) == 2
+
+
+def test_a_huge_sign_in_name_is_refused_and_audited_short(server):
+    port = server.web_port
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    form = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    huge = "a" * 2_000_000
+    data = urllib.parse.urlencode({"name": huge, "password": huge, "csrf_token": csrf}).encode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(f"http://127.0.0.1:{port}/login", data=data, timeout=30)
+    assert refused.value.code == 401
+    (entry,) = audit.search(Accounts(server.config.parent / "accounts.sqlite"), text="sign in", limit=None)
+    assert entry.outcome == "refused" and len(entry.actor) <= 65 and len(entry.target) <= 65
+
+
+def test_a_password_change_ends_every_other_session_and_renews_its_own(server):
+    port = server.web_port
+    here, here_csrf = signed_in(port, "duty")
+    there, _ = signed_in(port, "duty")  # the same account in another browser
+    old_here = [c for c in here.handlers if isinstance(c, urllib.request.HTTPCookieProcessor)][0].cookiejar
+    old_token = next(c.value for c in old_here if c.name == "cityops_session")
+    form = {"csrf_token": here_csrf, "current": "demo-duty", "new": "a-new-pass-2026", "repeat": "a-new-pass-2026"}
+    here.open(f"http://127.0.0.1:{port}/account/password", urllib.parse.urlencode(form).encode(), timeout=30).read()
+    new_token = next(c.value for c in old_here if c.name == "cityops_session")
+    assert new_token != old_token
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        there.open(f"http://127.0.0.1:{port}/_dash-layout", timeout=10)
+    assert gone.value.code == 401  # the other browser's session ended with the old password
+    assert here.open(f"http://127.0.0.1:{port}/_dash-layout", timeout=10).status == 200

@@ -111,3 +111,17 @@ def test_the_mqtt_password_comes_from_a_file_only_the_service_may_read(tmp_path,
         MqttSettings(username="cityops", password_env="CITYOPS_TEST_MQTT").password()
     with pytest.raises(ValueError, match="needs a username"):
         MqttSettings(password_file=secret)
+
+
+def test_names_and_passwords_beyond_their_limits_are_no_ones(accounts):
+    from store.accounts import NAME_MAX, PASSWORD_MAX
+
+    with pytest.raises(AccountError):
+        accounts.add("a" * (NAME_MAX + 1), "viewer")
+    accounts.add("zhao", "viewer", password="the right one!")
+    with pytest.raises(AccountError) as long_password:
+        accounts.change_password("zhao", "the right one!", "p" * (PASSWORD_MAX + 1))
+    assert long_password.value.code == "long"
+    too_long = "the right one!" + "!" * PASSWORD_MAX
+    assert accounts.sign_in("zhao", too_long, 3, 900, now=T).outcome == "wrong"
+    assert accounts.sign_in("zhao", "the right one!", 3, 900, now=T).outcome == "ok"  # no failure was counted

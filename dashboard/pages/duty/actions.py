@@ -144,8 +144,9 @@ def bulk_acknowledge(desk: Desk, principal: Principal, audit: Trail | None, chec
     if not policy.permission_allowed(principal, "acknowledge"):
         # A role that acknowledges nowhere is refused once, not once for each alert it names.
         if audit is not None:
-            audit.record(principal.actor, "alert acknowledge", f"{len(ids)} alerts", "refused",
-                         f"not allowed for {principal.role}", role=principal.role)  # fmt: skip
+            named = ", ".join(f"alert {i}" for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            audit.record(principal.actor, "alert acknowledge", named, "refused", f"not allowed for {principal.role}",
+                         role=principal.role)  # fmt: skip
         return t("Not done: {reason}", reason=t(REFUSALS["forbidden"], action=t(ACTION_LABELS["acknowledge"])))
     if len(ids) > BULK_LIMIT:
         return t("At most {n} alerts can be acknowledged at once.", n=BULK_LIMIT)
