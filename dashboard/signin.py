@@ -201,5 +201,8 @@ class SignIn:
 
 
 def _local_path(value: str) -> str:
-    """`next=` only ever leads within this site."""
-    return value if value.startswith("/") and not value.startswith(("//", "/\\")) else ""
+    """`next=` only ever leads within this site. A browser drops tabs and line breaks from a URL and reads a
+    backslash as a slash, so a slash, a tab and /host would lead to //host: a path with any of them is not taken."""
+    if any(ord(c) < 0x20 or c in "\\\x7f" for c in value):
+        return ""
+    return value if value.startswith("/") and not value.startswith("//") else ""
