@@ -14,6 +14,9 @@ from store.database import Store
 from store.records import SEVERITIES, severity_rank
 from store.transaction import transaction
 
+# The longest snooze: an alert put aside longer than a shift's day is an alert forgotten.
+MAX_SNOOZE = timedelta(hours=24)
+
 
 def act(
     store: Store,
@@ -65,8 +68,9 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
                 raise TransitionError("'dispatch' needs the unit to send it to", "needs_unit", action, alert["state"])
             fields["unit_id"] = details["unit_id"] = unit_id
         if action == "snooze":
-            if snooze_for is None or snooze_for <= timedelta(0):
-                raise TransitionError("'snooze' needs a time to snooze for", "needs_time", action, alert["state"])
+            if snooze_for is None or not timedelta(0) < snooze_for <= MAX_SNOOZE:
+                raise TransitionError(f"'snooze' needs a time to snooze for, {MAX_SNOOZE} at most", "needs_time",
+                                      action, alert["state"])  # fmt: skip
             fields["snoozed_until"] = now + snooze_for
             details["until"] = fields["snoozed_until"].isoformat()
         if action == "check":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import json
 import re
@@ -128,3 +129,45 @@ def test_a_password_change_ends_every_other_session_and_renews_its_own(server):
         there.open(f"http://127.0.0.1:{port}/_dash-layout", timeout=10)
     assert gone.value.code == 401  # the other browser's session ended with the old password
     assert here.open(f"http://127.0.0.1:{port}/_dash-layout", timeout=10).status == 200
+
+
+def test_what_the_duty_desk_is_sent_is_checked_on_the_server_never_a_500(server):
+    opener, csrf = signed_in(server.web_port, "duty")
+    specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
+
+    def call(trigger: str, values: dict) -> tuple[int, str]:
+        spec = next(s for s in specs if s["inputs"][0]["id"] == trigger.split(".")[0])
+        body = callback_body(spec, {trigger: 1, "duty-lang.data": "en", **values}, [trigger])
+        return post_callback(opener, server.web_port, csrf, json.loads(body))
+
+    confirm = "duty-confirm.n_clicks"
+    status, answer = call(confirm, {"duty-dialog-action.data": "snooze", "duty-selected.data": 1,
+                                    "duty-minutes.value": "1e400"})  # fmt: skip
+    assert status == 200 and "Snooze minutes must be a number" in answer
+    status, answer = call(confirm, {"duty-dialog-action.data": "comment", "duty-selected.data": 1,
+                                    "duty-note.value": ["not", "text"]})  # fmt: skip
+    assert status == 200 and "There is no such alert." in answer  # a refusal said, not a stack trace
+    status, answer = call(confirm, {"duty-dialog-action.data": "dispatch", "duty-selected.data": 1,
+                                    "duty-unit.value": ["water-authority"]})  # fmt: skip
+    assert status == 200 and "unit" in answer
+    status, _ = call(confirm, {"duty-dialog-action.data": "dispatch", "duty-selected.data": "abc"})
+    assert status == 204  # no alert at all: nothing to do
+    status, _ = call("duty-sop-steps.value", {"duty-sop-steps.value": ["x"], "duty-selected.data": 1})
+    assert status == 204
+
+
+@pytest.mark.parametrize("next_path", ["/\t/evil.example", "/\\evil.example", "//evil.example", "/\n/evil.example"])
+def test_after_sign_in_next_leads_only_within_the_site(server, next_path):
+    port = server.web_port
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    body = urllib.parse.urlencode({"name": "duty", "password": "demo-duty", "csrf_token": csrf, "next": next_path})
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    connection.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    response = connection.getresponse()
+    location = response.getheader("Location", "")
+    connection.close()
+    assert response.status in (302, 303) and location == "/duty", location  # the start page, not another site

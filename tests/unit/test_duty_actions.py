@@ -9,6 +9,7 @@ from dash import no_update
 
 from access.policy import Principal
 from alerts.lifecycle import TransitionError
+from alerts.rules import Sop
 from dashboard.i18n import translator
 from dashboard.pages.duty.actions import bulk_acknowledge, buttons, confirm, press, refusal, tick_step
 from dashboard.pages.duty.desk import Desk
@@ -22,6 +23,12 @@ DUTY = Principal("duty", "duty_officer")
 LEADER = Principal("leader", "district_leader", ("130606",))
 VIEWER = Principal("viewer", "viewer")
 EN, ZH = translator("en"), translator("zh_CN")
+GAUGE_SOP = Sop.model_validate(
+    {
+        "title": {"zh_CN": "高水位", "en": "High water"},
+        "steps": [{"zh_CN": "核实", "en": "Verify"}, {"zh_CN": "通知", "en": "Tell"}],
+    }
+)
 UNITS = {"water-lianchi": SimpleNamespace(id="water-lianchi", type="water_authority", district="130606",
                                           name_zh="莲池区水务", name_en="Lianchi water")}  # fmt: skip
 
@@ -29,7 +36,7 @@ UNITS = {"water-lianchi": SimpleNamespace(id="water-lianchi", type="water_author
 @pytest.fixture
 def house(tmp_path):
     store = Store(tmp_path / "duty.duckdb")
-    desk = Desk(store=store, snapshots=None, regions=None, units=UNITS, sops={}, tz="Asia/Shanghai")
+    desk = Desk(store=store, snapshots=None, regions=None, units=UNITS, sops={"gauge": GAUGE_SOP}, tz="Asia/Shanghai")
     yield desk, audit.Trail(Accounts(tmp_path / "accounts.sqlite"), "192.0.2.7")
     store.close()
 
@@ -38,8 +45,8 @@ def new_alert(store: Store, district: str = "130606", state: str = "new") -> int
     return alert_store.insert(
         store.cursor(),
         {"rule_id": "r", "subject_id": district, "domain": "flood", "severity": "yellow", "district_id": district,
-         "initial_severity": "yellow", "state": state, "condition": "active", "title_zh": "t", "title_en": "t",
-         "message_zh": "m", "message_en": "m", "unit_type": "water_authority", "first_fired_at": T0,
+         "sop": "gauge", "initial_severity": "yellow", "state": state, "condition": "active", "title_zh": "t",
+         "title_en": "t", "message_zh": "m", "message_en": "m", "unit_type": "water_authority", "first_fired_at": T0,
          "last_fired_at": T0, "created_at": T0, "updated_at": T0},
     )  # fmt: skip
 
@@ -100,6 +107,23 @@ def test_a_checklist_step_ticked_is_recorded_and_nothing_happens_without_one_cha
     assert (entry["action"], entry["details"]["step"], entry["details"]["done"]) == ("check", 1, True)
     assert tick_step(desk, DUTY, trail, alert_id, [], [1], EN) == "Checklist step 2 recorded."
     assert alert_store.timeline(desk.store.cursor(), alert_id)[-1]["details"]["done"] is False
+    # A step the alert's checklist does not have, or what is not a step, is refused and not recorded.
+    assert tick_step(desk, DUTY, trail, alert_id, [999], [], EN).startswith("Not done:")
+    assert tick_step(desk, DUTY, trail, alert_id, ["0"], [], EN) is None
+    assert len(alert_store.timeline(desk.store.cursor(), alert_id)) == 2
+
+
+def test_what_the_dialog_limits_in_the_browser_is_refused_on_the_server_too(house):
+    desk, trail = house
+    alert_id = new_alert(desk.store, state="acknowledged")
+    for minutes in ("10000000", "inf", "nan", "1e400"):
+        dialog, message, _ = confirm(desk, DUTY, trail, alert_id, "snooze", None, minutes, "", EN)
+        assert dialog is no_update and message, minutes  # the dialog stays open and says why
+    _dialog, message, _ = confirm(desk, DUTY, trail, alert_id, "dispatch", "no-such-unit", None, "", EN)
+    assert "unit" in message
+    _dialog, message, _ = confirm(desk, DUTY, trail, alert_id, "dispatch", ["water-lianchi"], None, ["x"], EN)
+    assert "unit" in message
+    assert alert_store.get(desk.store.cursor(), alert_id)["state"] == "acknowledged"
 
 
 def test_bulk_acknowledge_does_what_it_may_and_says_why_not_the_rest(house):

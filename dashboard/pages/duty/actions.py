@@ -4,6 +4,7 @@ desk's one call of alerts.actions.act (the policy, the lifecycle table and the a
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from dash import html, no_update
@@ -14,7 +15,7 @@ from alerts.actions import act
 from alerts.lifecycle import NOTE_REQUIRED, TransitionError, allowed_actions
 from dashboard.i18n import N_
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS
-from dashboard.pages.duty.desk import Desk
+from dashboard.pages.duty.desk import Desk, alert_id_of
 from dashboard.pages.duty.units import suggested_unit
 from store import alerts as alert_store
 from store.audit import Trail
@@ -27,7 +28,7 @@ REFUSALS = {
     "unknown": N_("That action is not known."),
     "needs_note": N_("{action} needs a note saying why."),
     "needs_unit": N_("{action} needs the unit to send it to."),
-    "needs_time": N_("{action} needs a time to snooze for."),
+    "needs_time": N_("{action} needs a time to snooze for, up to 24 hours."),
     "needs_step": N_("{action} needs the checklist step."),
     "snooze_new": N_("A new alert cannot be snoozed: acknowledge it first."),
     "not_allowed": N_("An alert that is {state} cannot be given “{action}”."),
@@ -66,7 +67,11 @@ def buttons(principal: Principal, alert: dict, t) -> list:
 def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, action: str, note: str = "",
             unit_id: str | None = None, minutes=None, **step) -> None:  # fmt: skip
     """Every action of the duty desk, through the one door (alerts.actions.act). `minutes` is a snooze's length;
-    ValueError if it is not a number."""
+    ValueError if it is not a number. What the browser sends is checked here too: the dialog's limits are the
+    browser's, and a request can carry anything."""
+    note = note if isinstance(note, str) else ""
+    if action == "dispatch" and unit_id is not None and (not isinstance(unit_id, str) or unit_id not in desk.units):
+        raise TransitionError(f"there is no unit {unit_id!r}", "needs_unit", action)
     act(
         desk.store,
         principal,
@@ -76,9 +81,17 @@ def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
         audit=audit,
         note=note,
         unit_id=unit_id,
-        snooze_for=timedelta(minutes=float(minutes)) if action == "snooze" and minutes else None,
+        snooze_for=_minutes(minutes) if action == "snooze" and minutes else None,
         **step,
     )
+
+
+def _minutes(value) -> timedelta:
+    """A number of minutes as typed; ValueError for what is not one (how long alerts.actions.act decides)."""
+    minutes = float(value)
+    if not math.isfinite(minutes) or abs(minutes) > 1e9:
+        raise ValueError(f"not a number of minutes: {value!r}")
+    return timedelta(minutes=minutes)
 
 
 def done(action: str, t) -> str:
@@ -125,12 +138,18 @@ def tick_step(desk: Desk, principal: Principal, audit: Trail | None, alert_id: i
               done_before: list | None, t) -> str | None:  # fmt: skip
     """One checklist step ticked or unticked (the difference between `ticked` and `done_before`), recorded in the
     timeline; None when not exactly one step changed."""
-    changed = set(ticked or []) ^ set(done_before or [])
+    ticked = [s for s in ticked if isinstance(s, int) and not isinstance(s, bool)] if isinstance(ticked, list) else []
+    done_before = done_before if isinstance(done_before, list) else []
+    changed = set(ticked) ^ set(done_before)
     if len(changed) != 1:
         return None
     step = changed.pop()
     try:
-        perform(desk, principal, audit, alert_id, "check", step=int(step), done=step in (ticked or []))
+        alert = alert_store.get(desk.store.cursor(), alert_id)
+        sop = desk.sops.get(alert["sop"]) if alert and alert["sop"] else None
+        if alert is not None and not (isinstance(step, int) and sop is not None and 0 <= step < len(sop.steps)):
+            raise TransitionError(f"the alert's checklist has no step {step!r}", "needs_step", "check")
+        perform(desk, principal, audit, alert_id, "check", step=step, done=step in ticked)
     except TransitionError as exc:
         return not_done(exc, t)
     return t("Checklist step {n} recorded.", n=int(step) + 1)
@@ -166,6 +185,4 @@ def marked_ids(checked) -> list[int]:
     alert's id and is left out."""
     if not isinstance(checked, list):
         return []
-    ids = (int(i) for i in checked if (isinstance(i, int) and not isinstance(i, bool)) or (isinstance(i, str)
-                                                                                       and i.isdigit()))  # fmt: skip
-    return list(dict.fromkeys(ids))
+    return list(dict.fromkeys(i for i in map(alert_id_of, checked) if i is not None))

@@ -13,7 +13,7 @@ from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import translator
 from dashboard.pages.duty import actions, detail, queue
-from dashboard.pages.duty.desk import Desk
+from dashboard.pages.duty.desk import Desk, alert_id_of
 
 
 def register_callbacks(context: AppContext) -> None:
@@ -114,9 +114,10 @@ def register_callbacks(context: AppContext) -> None:
     def pressed(clicks, alert_id, lang):
         if not ctx.triggered_id or not any(clicks) or not ctx.triggered[0]["value"]:
             raise PreventUpdate  # the buttons were drawn, not pressed
+        alert_id = alert_id_of(alert_id)
         if alert_id is None:
             raise PreventUpdate
-        return actions.press(desk, guard.current(), guard.trail(), int(alert_id), ctx.triggered_id["action"],
+        return actions.press(desk, guard.current(), guard.trail(), alert_id, ctx.triggered_id["action"],
                              translator(lang))  # fmt: skip
 
     @callback(
@@ -134,9 +135,10 @@ def register_callbacks(context: AppContext) -> None:
         prevent_initial_call=True,
     )
     def confirmed(_clicks, _submits, action, alert_id, unit_id, minutes, note, lang):
-        if not action or alert_id is None:
+        alert_id = alert_id_of(alert_id)
+        if not isinstance(action, str) or alert_id is None:
             raise PreventUpdate
-        return actions.confirm(desk, guard.current(), guard.trail(), int(alert_id), action, unit_id, minutes, note,
+        return actions.confirm(desk, guard.current(), guard.trail(), alert_id, action, unit_id, minutes, note,
                                translator(lang))  # fmt: skip
 
     @callback(
@@ -148,9 +150,10 @@ def register_callbacks(context: AppContext) -> None:
         prevent_initial_call=True,
     )
     def step_ticked(value, done, alert_id, lang):
+        alert_id = alert_id_of(alert_id)
         if alert_id is None:
             raise PreventUpdate
-        message = actions.tick_step(desk, guard.current(), guard.trail(), int(alert_id), value, done, translator(lang))
+        message = actions.tick_step(desk, guard.current(), guard.trail(), alert_id, value, done, translator(lang))
         if message is None:
             raise PreventUpdate
         return message

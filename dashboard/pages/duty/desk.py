@@ -28,3 +28,11 @@ class Desk:
         settings = context.settings
         units = {u.id: u for u in settings.units}
         return cls(context.store, context.snapshots, context.regions, units, context.sops, settings.city.timezone)
+
+
+def alert_id_of(value) -> int | None:
+    """An alert's id as the browser sent it (a whole number, or its digits); None for anything else, which is then
+    no alert at all rather than an error."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None

@@ -18,7 +18,7 @@ from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, SEVERITY_LABELS
 from dashboard.minimap import minimap
 from dashboard.navigation import entity_href, region_href
 from dashboard.pages.duty.actions import buttons
-from dashboard.pages.duty.desk import Desk
+from dashboard.pages.duty.desk import Desk, alert_id_of
 from dashboard.pages.duty.units import suggested_unit, unit_name
 from dashboard.snapshot import alert_feature
 from dashboard.timefmt import local_time
@@ -26,9 +26,10 @@ from store import alerts as alert_store
 from store import queries
 
 
-def visible(desk: Desk, principal: Principal, alert_id: int) -> dict | None:
-    """The alert, if it is there and in the principal's districts."""
-    alert = alert_store.get(desk.store.cursor(), alert_id)
+def visible(desk: Desk, principal: Principal, alert_id) -> dict | None:
+    """The alert, if it is there and in the principal's districts (`alert_id` as the browser sent it)."""
+    alert_id = alert_id_of(alert_id)
+    alert = alert_store.get(desk.store.cursor(), alert_id) if alert_id is not None else None
     return alert if alert is not None and permission_allowed(principal, "view", alert["district_id"]) else None
 
 
@@ -39,13 +40,13 @@ def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, se
     t = translator(lang)
     if alert_id is None:
         return html.P(t("Choose an alert from the queue."), className="detail-empty"), [], [], [], None
-    alert = visible(desk, principal, int(alert_id))
+    alert = visible(desk, principal, alert_id)
     if alert is None:
         return html.P(t("There is no such alert."), className="detail-empty"), [], [], [], None
     signature = f"{alert_id}|{lang}|{alert['updated_at']}"
     if signature == seen:
         return None
-    timeline = alert_store.timeline(desk.store.cursor(), int(alert_id))
+    timeline = alert_store.timeline(desk.store.cursor(), alert["id"])
     return (
         summary(desk, alert, t, lang),
         buttons(principal, alert, t),
@@ -163,11 +164,11 @@ def trigger_chart(desk: Desk, principal: Principal, alert_id: int | None, lang: 
     """The values that raised the alert, from an hour before it fired until now: the metrics its rule named, else
     the device's first; at most two charts."""
     t = translator(lang)
-    alert = visible(desk, principal, int(alert_id)) if alert_id is not None else None
+    alert = visible(desk, principal, alert_id)
     subject = queries.entity(desk.store, alert["subject_id"]) if alert else None
     if subject is None:
         return []
-    timeline = alert_store.timeline(desk.store.cursor(), int(alert_id))
+    timeline = alert_store.timeline(desk.store.cursor(), alert["id"])
     now = datetime.now(UTC)
     since = min(pd.Timestamp(alert["first_fired_at"]).to_pydatetime(), now) - timedelta(hours=1)
     history = queries.history(desk.store, subject["id"], since)
@@ -187,7 +188,7 @@ def trigger_chart(desk: Desk, principal: Principal, alert_id: int | None, lang: 
 
 def small_map(desk: Desk, principal: Principal, alert_id: int | None, lang: str) -> list | dl.Map:
     """The alert's district (else the city) with the alert marked and ringed."""
-    alert = visible(desk, principal, int(alert_id)) if alert_id is not None else None
+    alert = visible(desk, principal, alert_id)
     if alert is None or alert["lon"] is None:
         return []
     regions = desk.regions
