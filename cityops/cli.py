@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--demo", action="store_true")
     _account_commands(sub)
     args = parser.parse_args(argv)
+    # What CityOps writes (the store and its journal, the accounts and theirs, backups, the embedded broker's data)
+    # holds people's hashes, sessions and the city's records: readable by the service's user alone.
+    os.umask(0o077)
     if args.command in ("users", "displays"):
         return _accounts(args)
     if args.command in ("backup", "restore"):

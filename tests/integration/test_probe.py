@@ -171,3 +171,10 @@ def test_after_sign_in_next_leads_only_within_the_site(server, next_path):
     location = response.getheader("Location", "")
     connection.close()
     assert response.status in (302, 303) and location == "/duty", location  # the start page, not another site
+
+
+def test_what_the_server_writes_is_readable_by_its_user_alone(server, tmp_path):
+    server.health()  # a session and a write or two
+    written = [p for p in tmp_path.iterdir() if p.is_file() and p.name.startswith(("cityops.duckdb", "accounts"))]
+    assert {p.name for p in written} >= {"cityops.duckdb", "accounts.sqlite", "accounts.sqlite-wal"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written if p.stat().st_mode & 0o077} == {}
