@@ -40,7 +40,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     # The page skeleton and the callback endpoint: the callback itself is checked by what it belongs to.
     ("/_dash-layout", "signed_in"), ("/_dash-dependencies", "signed_in"), ("/_dash-update-component", "callback"),
 )  # fmt: skip
-PUBLIC: tuple[str, ...] = ("/login", "/healthz", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+STATIC: tuple[str, ...] = ("/assets/", "/_dash-component-suites/", "/_favicon.ico")
+PUBLIC: tuple[str, ...] = ("/login", "/healthz", *STATIC)
 SESSION_COOKIE, DISPLAY_COOKIE, CSRF_COOKIE, LOGIN_CSRF_COOKIE = (
     "cityops_session", "cityops_display", "cityops_csrf", "cityops_login_csrf",
 )  # fmt: skip
@@ -241,7 +242,9 @@ class Guard:
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        if request.path.startswith(("/_dash-update-component", "/_dash-layout", "/api/", "/account", "/login")):
+        # Nothing a signed-in page shows is kept by the browser, except what every visitor gets alike (the scripts
+        # and styles) and what says its own rule (the map layers revalidate by ETag, and sign-out clears them).
+        if not request.path.startswith(STATIC):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

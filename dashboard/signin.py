@@ -64,6 +64,7 @@ class SignIn:
             response = redirect("/login")
             for cookie in (SESSION_COOKIE, CSRF_COOKIE):
                 response.delete_cookie(cookie)
+            response.headers["Clear-Site-Data"] = '"cache"'  # the map layers the browser kept for this session
             return response
 
         @server.route("/account/password", methods=["GET", "POST"])

@@ -178,3 +178,23 @@ def test_what_the_server_writes_is_readable_by_its_user_alone(server, tmp_path):
     written = [p for p in tmp_path.iterdir() if p.is_file() and p.name.startswith(("cityops.duckdb", "accounts"))]
     assert {p.name for p in written} >= {"cityops.duckdb", "accounts.sqlite", "accounts.sqlite-wal"}
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in written if p.stat().st_mode & 0o077} == {}
+
+
+def test_signed_in_pages_are_not_kept_by_the_browser_and_sign_out_clears_its_cache(server):
+    port = server.web_port
+    opener, csrf = signed_in(port, "duty")
+
+    def get(path: str):
+        return opener.open(f"http://127.0.0.1:{port}{path}", timeout=10)
+
+    for path in ("/duty", "/_dash-layout", "/_dash-dependencies"):
+        assert get(path).headers.get("Cache-Control") == "no-store", path
+    assert "no-store" not in get("/assets/cityops.css").headers.get("Cache-Control", "")  # the same for everyone
+    assert "must-revalidate" in get("/api/layers/regions/district.geojson").headers["Cache-Control"]  # by ETag
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    jar = next(h.cookiejar for h in opener.handlers if isinstance(h, urllib.request.HTTPCookieProcessor))
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    connection.request("POST", "/logout", "", {"Cookie": cookie, "X-CSRFToken": csrf})
+    response = connection.getresponse()
+    assert response.status in (302, 303) and '"cache"' in response.getheader("Clear-Site-Data", "")
+    connection.close()
