@@ -6,6 +6,7 @@ the area is a circle around the alert's place and, where known, its district's p
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -40,7 +41,7 @@ def to_cap(
     def add(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
         element = ET.SubElement(parent, f"{{{NS}}}{tag}")
         if text is not None:
-            element.text = text
+            element.text = _xml_text(text)
         return element
 
     add(root, "identifier", f"{sender}-alert-{alert['id']}")
@@ -80,6 +81,15 @@ def to_cap(
             add(geocode, "valueName", "CN-adcode")
             add(geocode, "value", str(alert["district_id"]))
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+# Characters XML 1.0 cannot carry at all, not even escaped: the C0 controls but tab and line breaks, lone
+# surrogates, U+FFFE and U+FFFF. A feed's device name may hold them; the export leaves them out.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("", text)
 
 
 def _polygon(shape: BaseGeometry) -> str:

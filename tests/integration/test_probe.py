@@ -15,7 +15,7 @@ import pytest
 from dashboard.signin import DEMO_DISPLAY_TOKEN
 from store import audit
 from store.accounts import Accounts
-from tests.harness import CityOps, callback_body, http_session
+from tests.harness import CityOps, api, callback_body, http_session, publisher, send, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -198,3 +198,26 @@ def test_signed_in_pages_are_not_kept_by_the_browser_and_sign_out_clears_its_cac
     response = connection.getresponse()
     assert response.status in (302, 303) and '"cache"' in response.getheader("Clear-Site-Data", "")
     connection.close()
+
+
+def test_a_device_name_with_control_characters_still_exports_as_valid_cap(server, mosquitto):
+    from xml.etree import ElementTree
+
+    client = publisher(mosquitto.port, "probe-cap")
+    try:
+        send(client, "test/flood/entity/g9", {"type": "entity", "id": "g9", "domain": "flood", "kind": "river_gauge",
+                                              "name": "G\x019\x1b", "lon": 115.4906, "lat": 38.8581})  # fmt: skip
+        send(client, "test/flood/obs/g9", {"type": "observation", "entity": "g9", "values": {"water_level": 13.5}})
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+    def cap() -> bytes | None:
+        try:
+            return api(server.web_port, "/api/alerts/1.cap")
+        except urllib.error.HTTPError:
+            return None
+
+    body = wait_until(cap, 30, "the gauge's alert")
+    titles = [e.text for e in ElementTree.fromstring(body).iter("{urn:oasis:names:tc:emergency:cap:1.2}headline")]
+    assert titles and all("G9" in t for t in titles), titles
