@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 
 import pandas as pd
@@ -14,6 +15,12 @@ THRESHOLD_ATTRIBUTES = {"warning_level": ("yellow", N_("warning level")),
                         "guaranteed_level": ("red", N_("guaranteed level"))}  # fmt: skip
 
 
+def plain(text: str) -> str:
+    """A feed's words as Plotly shows them in titles and labels: Plotly reads a subset of HTML there (links, bold,
+    line breaks), so what a feed names is escaped and shown as written."""
+    return html.escape(str(text), quote=False)
+
+
 def history_chart(metric: str, rows: pd.DataFrame, attributes: dict, alerts: pd.DataFrame,
                   window: tuple[datetime, datetime], tz: str, t, height: int = 260) -> go.Figure:  # fmt: skip
     """One metric over `window`: the entity's levels and threshold attributes drawn, its alerts' periods shaded."""
@@ -21,7 +28,7 @@ def history_chart(metric: str, rows: pd.DataFrame, attributes: dict, alerts: pd.
     times = pd.to_datetime(rows["ts"], utc=True).dt.tz_convert(tz)
     # Few readings (a gauge that reports hourly, an alert just raised): marked, or one reading would not show.
     mode = "lines+markers" if len(rows) < 30 else "lines"
-    fig = go.Figure(go.Scatter(x=times, y=rows["value"], mode=mode, name=metric, connectgaps=False,
+    fig = go.Figure(go.Scatter(x=times, y=rows["value"], mode=mode, name=plain(metric), connectgaps=False,
                                line={"color": "#8ab4f8", "width": 2}))  # fmt: skip
     levels = attributes.get("levels") or {}
     if levels.get("metric") == metric:
@@ -39,7 +46,7 @@ def history_chart(metric: str, rows: pd.DataFrame, attributes: dict, alerts: pd.
         fig.add_vrect(x0=opened, x1=max(closed, opened), fillcolor=COLOURS.get(a.severity, "#6b7280"), opacity=0.18,
                       line_width=0, layer="below")  # fmt: skip
     fig.update_layout(
-        title={"text": f"{metric} ({unit})" if unit else metric, "font": {"size": 14}},
+        title={"text": plain(f"{metric} ({unit})" if unit else metric), "font": {"size": 14}},
         template="plotly_dark", paper_bgcolor="#121923", plot_bgcolor="#0b0f14", height=height,
         margin={"l": 50, "r": 20, "t": 40, "b": 30}, showlegend=False, xaxis={"range": [start, end]},
     )  # fmt: skip
@@ -55,7 +62,7 @@ def year_chart(metric: str, days: pd.DataFrame, t, height: int = 200) -> go.Figu
         go.Scatter(x=days["day"], y=days["mean"], mode="lines", name=t("daily mean"), line={"color": "#8ab4f8"}),
     ])  # fmt: skip
     fig.update_layout(
-        title={"text": metric, "font": {"size": 14}}, template="plotly_dark", paper_bgcolor="#121923",
+        title={"text": plain(metric), "font": {"size": 14}}, template="plotly_dark", paper_bgcolor="#121923",
         plot_bgcolor="#0b0f14", height=height, margin={"l": 50, "r": 20, "t": 40, "b": 30}, showlegend=False,
     )  # fmt: skip
     return fig
