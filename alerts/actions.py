@@ -55,6 +55,11 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
         alert = alert_store.get(cur, alert_id)
         if alert is None:
             raise TransitionError(f"there is no alert {alert_id}", "missing", action)
+        if not permission_allowed(principal, "view", alert["district_id"]):
+            # Another district's alert is as good as absent: the refusal says no more than for one that is not
+            # there (the audit log, which only administrators read, says where it was).
+            raise TransitionError(f"alert {alert_id} is in district {alert['district_id']}, outside the "
+                                  f"principal's districts", "missing", action)  # fmt: skip
         if not permission_allowed(principal, action, alert["district_id"]):
             raise TransitionError(
                 f"{action} is not allowed for {principal.role} in district {alert['district_id']}",

@@ -221,3 +221,35 @@ def test_a_device_name_with_control_characters_still_exports_as_valid_cap(server
     body = wait_until(cap, 30, "the gauge's alert")
     titles = [e.text for e in ElementTree.fromstring(body).iter("{urn:oasis:names:tc:emergency:cap:1.2}headline")]
     assert titles and all("G9" in t for t in titles), titles
+
+
+def test_another_districts_alert_is_refused_as_one_that_does_not_exist(server, mosquitto):
+    client = publisher(mosquitto.port, "probe-districts")
+    try:  # a gauge in Jingxiu (130602), outside the demo leader's Lianchi (130606)
+        send(client, "test/flood/entity/j1", {"type": "entity", "id": "j1", "domain": "flood", "kind": "river_gauge",
+                                              "name": "J1", "lon": 115.4367, "lat": 38.8938})  # fmt: skip
+        send(client, "test/flood/obs/j1", {"type": "observation", "entity": "j1", "values": {"water_level": 13.5}})
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    wait_until(lambda: _exists(server, 1), 30, "the Jingxiu gauge's alert")
+    opener, csrf = signed_in(server.web_port, "leader")
+    specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
+    spec = next(s for s in specs if s["inputs"][0]["id"] == "duty-confirm")
+
+    def close(alert_id: int) -> str:
+        values = {"duty-confirm.n_clicks": 1, "duty-dialog-action.data": "close", "duty-selected.data": alert_id,
+                  "duty-lang.data": "en"}  # fmt: skip
+        status, answer = post_callback(opener, server.web_port, csrf,
+                                       json.loads(callback_body(spec, values, ["duty-confirm.n_clicks"])))  # fmt: skip
+        assert status == 200
+        return answer
+
+    assert close(1) == close(999) and "There is no such alert." in close(1)
+
+
+def _exists(server, alert_id: int) -> bool:
+    try:
+        return bool(api(server.web_port, f"/api/alerts/{alert_id}.cap"))
+    except urllib.error.HTTPError:
+        return False

@@ -56,10 +56,15 @@ def test_outside_the_principals_districts_an_action_is_refused_and_audited(house
     elsewhere = new_alert(store, "130602")
     with pytest.raises(TransitionError) as refused:
         act(store, LEADER, elsewhere, "close", now=T0, audit=trail)
-    assert refused.value.code == "forbidden"
+    with pytest.raises(TransitionError) as absent:
+        act(store, LEADER, elsewhere + 100, "close", now=T0, audit=trail)
+    # Another district's alert is refused exactly as one that does not exist: its existence is not told.
+    assert refused.value.code == absent.value.code == "missing"
     assert alert_store.get(store.cursor(), elsewhere)["state"] == "new"
     assert alert_store.timeline(store.cursor(), elsewhere) == []
-    assert [(e.actor, e.outcome) for e in audit.search(trail.accounts)] == [("leader", "refused")]
+    entries = audit.search(trail.accounts)
+    assert [(e.actor, e.outcome) for e in entries] == [("leader", "refused")] * 2
+    assert "130602" in entries[-1].detail  # the audit log says where the alert was
 
 
 def test_a_leader_approves_in_their_district_but_does_not_dispatch(house):
