@@ -101,3 +101,11 @@ def district_of(regions: RegionIndex, region_id: str) -> str | None:
 
 def sees_region(principal: Principal, regions: RegionIndex, region_id: str) -> bool:
     return principal.sees(district_of(regions, region_id))
+
+
+def regions_in_scope(principal: Principal, regions: RegionIndex, by_region: dict[str, str]) -> dict[str, str]:
+    """The entries of `by_region` (region id → a region's status, say) of the regions this principal sees: a
+    district leader gets their districts' and those inside them, not the city's or another district's."""
+    if principal.role != "district_leader":
+        return by_region
+    return {region_id: value for region_id, value in by_region.items() if sees_region(principal, regions, region_id)}

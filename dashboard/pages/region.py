@@ -131,7 +131,8 @@ def register_callbacks(context: AppContext) -> None:
                 for d in devices.itertuples(index=False)
             ]) if len(devices) else html.P(t("No device here."))]))  # fmt: skip
         # The map: parts coloured by status, the open alerts placed in this region.
-        return sections, {"status": snap.region_codes()}, snap.alert_markers(alerts["id"]), snap.key
+        status = policy.regions_in_scope(guard.current(), regions, snap.region_codes())
+        return sections, {"status": status}, snap.alert_markers(alerts["id"]), snap.key
 
 
 def _part_class(region_id: str, snap) -> str:

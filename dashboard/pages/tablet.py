@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from access import policy
 from access.policy import permission_allowed
 from alerts.levels import STATUS_CODE, summarize
 from dashboard import guard
@@ -54,7 +55,7 @@ def layout(context: AppContext, lang: str | None = None, district: str | None = 
                 ]),
             ],
         )  # fmt: skip
-    status = context.snapshots.get().region_codes()
+    status = policy.regions_in_scope(principal, context.regions, context.snapshots.get().region_codes())
     return html.Div(
         className="tablet",
         children=[
@@ -127,7 +128,7 @@ def register_callbacks(context: AppContext) -> None:
             [_domain_card(d, devices[devices["domain"] == d], alerts[alerts["domain"] == d], t) for d in WALL_DOMAINS],
             _alerts_by_status(alerts, t, lang, tz),
             _trend(snap.raised_today[snap.raised_today["district_id"] == district], t, tz),
-            {"status": snap.region_codes()},
+            {"status": policy.regions_in_scope(guard.current(), context.regions, snap.region_codes())},
             snap.alert_markers(alerts["id"]),
             snap.key,
         )

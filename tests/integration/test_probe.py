@@ -253,3 +253,29 @@ def _exists(server, alert_id: int) -> bool:
         return bool(api(server.web_port, f"/api/alerts/{alert_id}.cap"))
     except urllib.error.HTTPError:
         return False
+
+
+def test_a_district_leader_gets_the_status_of_their_districts_regions_only(server, mosquitto):
+    client = publisher(mosquitto.port, "probe-colours")
+    try:  # a gauge in the leader's Lianchi and one in Jingxiu
+        for gid, (lon, lat) in (("l1", (115.4906, 38.8581)), ("j2", (115.4367, 38.8938))):
+            entity = {"type": "entity", "id": gid, "domain": "flood", "kind": "river_gauge", "name": gid, "lon": lon,
+                      "lat": lat}  # fmt: skip
+            send(client, f"test/flood/entity/{gid}", entity)
+            send(client, f"test/flood/obs/{gid}", {"type": "observation", "entity": gid, "values": {"water_level": 3}})
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    opener, csrf = signed_in(server.web_port, "leader")
+    specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
+    spec = next(s for s in specs if "region-map-parts.hideout" in s["output"])
+
+    def statuses() -> dict:
+        values = {"region-tick.n_intervals": 1, "region-key.data": {"id": "130606", "lang": "en"}}
+        body = json.loads(callback_body(spec, values, ["region-tick.n_intervals"]))
+        status, answer = post_callback(opener, server.web_port, csrf, body)
+        return json.loads(answer)["response"]["region-map-parts"]["hideout"]["status"] if status == 200 else {}
+
+    shown = wait_until(lambda: (s := statuses()) and any(k.startswith("130606") for k in s) and s, 30,
+                       "the leader's district's statuses")  # fmt: skip
+    assert all(region.startswith("130606") for region in shown), sorted(shown)  # not the city's, nor Jingxiu's

@@ -200,6 +200,7 @@ def small_map(desk: Desk, principal: Principal, alert_id: int | None, lang: str)
     still_open = snap.alerts[snap.alerts["id"] == alert["id"]]
     overdue = bool(still_open["overdue"].iloc[0]) if len(still_open) else bool(alert["overdue_stages"])
     marker = alert_feature({**alert, "overdue": overdue})
-    return minimap("duty-minimap", regions, region, lang, part_status=snap.region_codes(), alerts=[marker],
+    status = policy.regions_in_scope(principal, regions, snap.region_codes())
+    return minimap("duty-minimap", regions, region, lang, part_status=status, alerts=[marker],
                    extra=[dl.CircleMarker(center=[alert["lat"], alert["lon"]], radius=22, color="#ffffff",
                                           weight=1, fill=False, dashArray="3 4")])  # fmt: skip
