@@ -70,6 +70,34 @@ def test_the_page_router_is_guarded_by_the_path_dash_renders_not_by_the_ids_it_i
     assert status == 403 and "region" not in page, (status, page[:300])
 
 
+def gauges(mqtt_port: int, *devices: tuple[str, str, float, float, float]) -> None:
+    """River gauges (id, name, lon, lat) published with one water level each, through the real broker."""
+    client = publisher(mqtt_port, "probe-gauges")
+    try:
+        for gid, name, lon, lat, level in devices:
+            send(
+                client,
+                f"test/flood/entity/{gid}",
+                {
+                    "type": "entity",
+                    "id": gid,
+                    "domain": "flood",
+                    "kind": "river_gauge",
+                    "name": name,
+                    "lon": lon,
+                    "lat": lat,
+                },
+            )
+            send(
+                client,
+                f"test/flood/obs/{gid}",
+                {"type": "observation", "entity": gid, "values": {"water_level": level}},
+            )
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
 def signed_in(port: int, user: str) -> tuple[urllib.request.OpenerDirector, str]:
     opener, jar = http_session(port, user)
     return opener, next(c.value for c in jar if c.name == "cityops_csrf")
@@ -203,14 +231,7 @@ def test_signed_in_pages_are_not_kept_by_the_browser_and_sign_out_clears_its_cac
 def test_a_device_name_with_control_characters_still_exports_as_valid_cap(server, mosquitto):
     from xml.etree import ElementTree
 
-    client = publisher(mosquitto.port, "probe-cap")
-    try:
-        send(client, "test/flood/entity/g9", {"type": "entity", "id": "g9", "domain": "flood", "kind": "river_gauge",
-                                              "name": "G\x019\x1b", "lon": 115.4906, "lat": 38.8581})  # fmt: skip
-        send(client, "test/flood/obs/g9", {"type": "observation", "entity": "g9", "values": {"water_level": 13.5}})
-    finally:
-        client.loop_stop()
-        client.disconnect()
+    gauges(mosquitto.port, ("g9", "G\x019\x1b", 115.4906, 38.8581, 13.5))
 
     def cap() -> bytes | None:
         try:
@@ -224,14 +245,7 @@ def test_a_device_name_with_control_characters_still_exports_as_valid_cap(server
 
 
 def test_another_districts_alert_is_refused_as_one_that_does_not_exist(server, mosquitto):
-    client = publisher(mosquitto.port, "probe-districts")
-    try:  # a gauge in Jingxiu (130602), outside the demo leader's Lianchi (130606)
-        send(client, "test/flood/entity/j1", {"type": "entity", "id": "j1", "domain": "flood", "kind": "river_gauge",
-                                              "name": "J1", "lon": 115.4367, "lat": 38.8938})  # fmt: skip
-        send(client, "test/flood/obs/j1", {"type": "observation", "entity": "j1", "values": {"water_level": 13.5}})
-    finally:
-        client.loop_stop()
-        client.disconnect()
+    gauges(mosquitto.port, ("j1", "J1", 115.4367, 38.8938, 13.5))  # in Jingxiu, outside the leader's Lianchi
     wait_until(lambda: _exists(server, 1), 30, "the Jingxiu gauge's alert")
     opener, csrf = signed_in(server.web_port, "leader")
     specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
@@ -256,16 +270,7 @@ def _exists(server, alert_id: int) -> bool:
 
 
 def test_a_district_leader_gets_the_status_of_their_districts_regions_only(server, mosquitto):
-    client = publisher(mosquitto.port, "probe-colours")
-    try:  # a gauge in the leader's Lianchi and one in Jingxiu
-        for gid, (lon, lat) in (("l1", (115.4906, 38.8581)), ("j2", (115.4367, 38.8938))):
-            entity = {"type": "entity", "id": gid, "domain": "flood", "kind": "river_gauge", "name": gid, "lon": lon,
-                      "lat": lat}  # fmt: skip
-            send(client, f"test/flood/entity/{gid}", entity)
-            send(client, f"test/flood/obs/{gid}", {"type": "observation", "entity": gid, "values": {"water_level": 3}})
-    finally:
-        client.loop_stop()
-        client.disconnect()
+    gauges(mosquitto.port, ("l1", "L1", 115.4906, 38.8581, 3), ("j2", "J2", 115.4367, 38.8938, 3))  # Lianchi, Jingxiu
     opener, csrf = signed_in(server.web_port, "leader")
     specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
     spec = next(s for s in specs if "region-map-parts.hideout" in s["output"])
