@@ -30,7 +30,7 @@ from alerts.rule_alerts import RuleAlerts
 from alerts.rules import Rule
 from alerts.subjects import Subjects, watches_feed
 from store import alerts as alert_store
-from store import rule_inputs
+from store import feed_health
 from store.database import Store
 from store.transaction import transaction
 from store.writer import Batch
@@ -90,14 +90,16 @@ class RuleEngine:
         """Let time pass: pending and clearing durations, absence, alerts left unhandled too long."""
         with self._lock, self._transaction(persist=True):
             now = self.clock()
+            watches_feeds = any(rule.subject == "feed" for rule in self.rules)
+            feeds_heard = feed_health.last_messages(self.store.cursor()) if watches_feeds else {}
             for rule in self.rules:
                 if rule.subject == "feed":
-                    for feed_id, last in rule_inputs.feed_last_messages(self.store.cursor()):
+                    for feed_id, last in feeds_heard.items():
                         if watches_feed(rule, feed_id):
                             silent = last is None or now - last >= rule.when.absent
                             self._advance(rule, feed_id, Reading.HOLDS if silent else Reading.CLEARS, None, now)
                 elif is_count(rule):
-                    followed = [s for r, s in list(self._states) if r == rule.id]
+                    followed = list(self._by_rule.get(rule.id, ()))
                     for subject, read, n in self.clusters.recounted(rule, followed, now):
                         self._advance(rule, subject, read, n, now)
                         if (rule.id, subject) not in self._states:

@@ -66,12 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    path = DEMO_CONFIG if getattr(args, "demo", False) else args.config
     settings = _settings(args)
     if settings is None:
         return 2
     if args.command == "config-check":
-        print(f"{path}: OK ({len(settings.feeds)} feeds)")
+        print(f"{_config_path(args)}: OK ({len(settings.feeds)} feeds)")
         return 0
     if args.command == "simulate":
         from cityops.runtime import simulate
@@ -183,10 +182,15 @@ def _audit_cli(accounts_path: Path, action: str, target: str) -> None:
         accounts.close()
 
 
+def _config_path(args) -> Path:
+    """The configuration file that --config or --demo names."""
+    return DEMO_CONFIG if getattr(args, "demo", False) else args.config
+
+
 def _settings(args):
     """The configuration named by --config or --demo; None (having said why) when it is not valid. The demo
     writes its files (var/demo/…) under the current folder."""
-    path = DEMO_CONFIG if getattr(args, "demo", False) else args.config
+    path = _config_path(args)
     try:
         # The demo's configuration lives inside the package, whichever way it is named: never write there.
         return load(path, state_dir=Path.cwd() if Path(path).resolve() == DEMO_CONFIG else None)

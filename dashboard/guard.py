@@ -81,9 +81,7 @@ def path_permission(path: str) -> str:
 def record(action: str, target: str = "", outcome: str = "ok", detail: str = "") -> None:
     """An audit entry for this request's principal."""
     who = g.get("principal")
-    guard: Guard = g.guard
-    audit.record(guard.accounts, who.actor if who else "anonymous", action, target, outcome, detail,
-                 role=who.role if who else "", address=request.remote_addr or "")  # fmt: skip
+    trail().record(who.actor if who else "anonymous", action, target, outcome, detail, role=who.role if who else "")
 
 
 def trail() -> audit.Trail:

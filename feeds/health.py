@@ -20,10 +20,14 @@ def record(
 ) -> list[str]:  # fmt: skip
     """Apply one event to these feeds; `heard`: the source was heard from now (not silent). Returns the feeds whose
     state changed."""
-    now = now or datetime.now(UTC)
+    return _record(store, {feed_id: reason for feed_id in feed_ids}, event, now or datetime.now(UTC), heard)
+
+
+def _record(store: Store, reasons: dict[str, str], event: FeedEvent, now: datetime, heard: bool = False) -> list[str]:
+    """One event for each feed of `reasons`, with its reason, through one cursor and one new data version."""
     cur = store.cursor()
     done = [(feed_id, feed_health.record(cur, feed_id, event, reason, now, last_message_at=now if heard else None))
-            for feed_id in feed_ids]  # fmt: skip
+            for feed_id, reason in reasons.items()]  # fmt: skip
     if any(result is not None for _, result in done):
         store.bump_version()
     return [feed_id for feed_id, result in done if result is not None and result.changed]
@@ -39,13 +43,11 @@ def check_silence(
 ) -> list[str]:
     """Tell the feeds silent longer than their limit (run on the scheduler); returns those that went down."""
     now = now or datetime.now(UTC)
-    cur = store.cursor()
-    last_of = dict(cur.execute("SELECT feed_id, last_message_at FROM feed_status").fetchall())
-    changed = []
+    last_of = feed_health.last_messages(store.cursor())
+    silent = {}
     for feed_id, limit in stale_after_s.items():
         last = last_of.get(feed_id)
         since = last or started_at
         if now - since > timedelta(seconds=limit):
-            reason = f"no message for {int((now - since).total_seconds())} s" if last else "no message yet"
-            changed += record(store, [feed_id], FeedEvent.SILENT, reason, now)
-    return changed
+            silent[feed_id] = f"no message for {int((now - since).total_seconds())} s" if last else "no message yet"
+    return _record(store, silent, FeedEvent.SILENT, now) if silent else []

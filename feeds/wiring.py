@@ -19,9 +19,9 @@ class Broker:
 
     host: str
     port: int
-    client_id: str = "cityops-ingest"
-    protocol: str = "5"
-    session_expiry_s: int = 86_400
+    client_id: str  # the defaults of these three are the configuration's ([mqtt])
+    protocol: str
+    session_expiry_s: int
     username: str | None = None
     password: str | None = field(default=None, repr=False)  # never in a log
     tls: dict | None = None  # paho's tls_set arguments; None: no TLS

@@ -145,3 +145,8 @@ def record(
     cur.execute(_UPSERT, {"feed": feed_id, "state": after.value, "reason": reason, "now": now,
                           "last": last_message_at, "good": messages, "bad": errors})  # fmt: skip
     return Recorded(before, after)
+
+
+def last_messages(cur: duckdb.DuckDBPyConnection) -> dict[str, datetime | None]:
+    """Each feed with a row, and when its last message came (None: never)."""
+    return dict(cur.execute("SELECT feed_id, last_message_at FROM feed_status").fetchall())

@@ -56,11 +56,6 @@ def latest_and_spans(
     return latest, spans
 
 
-def feed_last_messages(cur: Cursor) -> list[tuple[str, datetime | None]]:
-    """Each feed and when its last message came (None: never)."""
-    return cur.execute("SELECT feed_id, last_message_at FROM feed_status").fetchall()
-
-
 def events_near(cur: Cursor, since: datetime, event_type: str | None, domain: str | None, lon: float, lat: float,
                 km: float) -> int:  # fmt: skip
     """How many events since `since` (of that type and domain, None: any) lie within `km` of (lon, lat)."""

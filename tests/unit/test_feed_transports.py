@@ -36,7 +36,8 @@ def test_only_the_transports_with_feeds_start_and_what_they_start_is_returned(tm
     writer = Writer(store, max_delay=0.01)
     writer.start()
     scheduler = BackgroundScheduler(timezone="UTC")
-    wiring = Wiring(writer, demo_regions, store, scheduler, Broker("127.0.0.1", 1))  # no broker there
+    nowhere = Broker("127.0.0.1", 1, "transports-test", "5", 0)  # no broker there
+    wiring = Wiring(writer, demo_regions, store, scheduler, nowhere)
     feeds = [
         FileFeedSettings(id="drill", path=fixture_path("cap/australia.cap"), decoder="cap", speed=0),
         HttpFeedSettings(id="warnings", url="http://127.0.0.1:1/cap", decoder="cap"),

@@ -11,7 +11,7 @@ from dash import html, no_update
 
 from access import policy
 from access.policy import Principal
-from alerts.actions import act
+from alerts.actions import MAX_SNOOZE, act
 from alerts.lifecycle import NOTE_REQUIRED, TransitionError, allowed_actions
 from dashboard.i18n import N_
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS
@@ -28,7 +28,7 @@ REFUSALS = {
     "unknown": N_("That action is not known."),
     "needs_note": N_("{action} needs a note saying why."),
     "needs_unit": N_("{action} needs the unit to send it to."),
-    "needs_time": N_("{action} needs a time to snooze for, up to 24 hours."),
+    "needs_time": N_("{action} needs a time to snooze for, up to {hours} hours."),
     "needs_step": N_("{action} needs the checklist step."),
     "snooze_new": N_("A new alert cannot be snoozed: acknowledge it first."),
     "not_allowed": N_("An alert that is {state} cannot be given “{action}”."),
@@ -36,6 +36,8 @@ REFUSALS = {
 }
 # Actions that ask for something first (a unit, a time or a note) open the dialog; the others are done at once.
 DIALOG_ACTIONS = frozenset({"dispatch", "snooze"} | NOTE_REQUIRED)
+# The longest snooze the dialog offers: as long as the one door allows.
+MAX_SNOOZE_MINUTES = int(MAX_SNOOZE.total_seconds() // 60)
 # The most alerts one bulk acknowledgement takes: more than anyone marks by hand, few enough that the desk answers
 # within a callback's time (the list comes from the browser, so it is bounded here, not there).
 BULK_LIMIT = 200
@@ -45,7 +47,8 @@ def refusal(exc: TransitionError, t) -> str:
     """A refused action, said in the officer's language."""
     template = REFUSALS.get(exc.code, REFUSALS["not_allowed"])
     return t(template, action=t(ACTION_LABELS.get(exc.action, exc.action)) if exc.action else "",
-             state=t(ALERT_STATE_LABELS[exc.state]) if exc.state in ALERT_STATE_LABELS else exc.state)  # fmt: skip
+             state=t(ALERT_STATE_LABELS[exc.state]) if exc.state in ALERT_STATE_LABELS else exc.state,
+             hours=f"{MAX_SNOOZE_MINUTES / 60:g}")  # fmt: skip
 
 
 def buttons(principal: Principal, alert: dict, t) -> list:

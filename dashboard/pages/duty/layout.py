@@ -10,7 +10,7 @@ from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS
-from dashboard.pages.duty.actions import ACTION_KEYS
+from dashboard.pages.duty.actions import ACTION_KEYS, MAX_SNOOZE_MINUTES
 from dashboard.pages.duty.units import unit_name
 from store.records import DOMAINS, OPEN_STATES
 
@@ -177,7 +177,7 @@ def _dialog(t, units: list[dict]) -> html.Div:
                     id="duty-dialog-minutes",
                     children=[
                         t("Snooze minutes"),
-                        dcc.Input(id="duty-minutes", type="number", min=1, max=1440, value=30),
+                        dcc.Input(id="duty-minutes", type="number", min=1, max=MAX_SNOOZE_MINUTES, value=30),
                     ],  # fmt: skip
                 ),
                 html.Label([t("Note"), dcc.Input(id="duty-note", type="text", debounce=False, autoComplete="off")]),
