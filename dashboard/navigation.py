@@ -12,6 +12,14 @@ from layers.regions import RegionIndex
 CITY = "city"  # /region/city is the whole city
 
 
+def record_id(value) -> int | None:
+    """A stored record's id (an alert's, a dead letter's) as the browser sent it: a whole number or its digits;
+    None for anything else, which is then no record at all rather than an error."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None
+
+
 def region_href(region_id: str, lang: str) -> str:
     return f"/region/{quote(region_id, safe='')}?lang={lang}"
 

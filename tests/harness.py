@@ -57,6 +57,8 @@ def callback_body(spec: dict, values: dict, changed: list[str]) -> bytes:
     fill = lambda items: [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]  # noqa: E731
     outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
                for o in spec["output"].strip(".").split("...")]  # fmt: skip
+    if not spec["output"].startswith(".."):  # one output is sent as itself, several ("..a.b...c.d..") as a list
+        outputs = outputs[0]
     return json.dumps({"output": spec["output"], "outputs": outputs, "inputs": fill(spec["inputs"]),
                        "state": fill(spec["state"]), "changedPropIds": changed}).encode()  # fmt: skip
 

@@ -54,14 +54,10 @@ def test_the_page_router_is_guarded_by_the_path_dash_renders_not_by_the_ids_it_i
                                                                         ("_pages_location", "search")]  # fmt: skip
 
     def render(first: tuple[str, str], second: tuple[str, str]) -> tuple[int, str]:
-        inputs = [{"id": "_pages_location", "property": prop, "value": value} for prop, value in (first, second)]
-        inputs += [{**i, "value": None} for i in router["inputs"][2:]]
-        outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True))
-                   for o in router["output"].strip(".").split("...")]  # fmt: skip
-        return post_callback(opener, server.web_port, csrf, {
-            "output": router["output"], "outputs": outputs, "inputs": inputs,
-            "state": [{**s, "value": None} for s in router["state"]], "changedPropIds": ["_pages_location.pathname"],
-        })  # fmt: skip
+        body = json.loads(callback_body(router, {}, ["_pages_location.pathname"]))
+        # The first two inputs as given here, ids and all: Dash reads them by position.
+        body["inputs"][:2] = [{"id": "_pages_location", "property": p, "value": v} for p, v in (first, second)]
+        return post_callback(opener, server.web_port, csrf, body)
 
     status, page = render(("pathname", "/wall"), ("search", ""))
     assert status == 200 and "wall" in page  # the display's own page renders
@@ -284,3 +280,13 @@ def test_a_district_leader_gets_the_status_of_their_districts_regions_only(serve
     shown = wait_until(lambda: (s := statuses()) and any(k.startswith("130606") for k in s) and s, 30,
                        "the leader's district's statuses")  # fmt: skip
     assert all(region.startswith("130606") for region in shown), sorted(shown)  # not the city's, nor Jingxiu's
+
+
+def test_a_dead_letter_id_that_is_no_number_is_no_letter_not_a_500(server):
+    opener, csrf = signed_in(server.web_port, "admin")
+    specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
+    spec = next(s for s in specs if s["inputs"][0]["id"] == "admin-replay")
+    values = {"admin-replay.n_clicks": 1, "admin-letters.value": "x", "admin-lang.data": "en"}
+    status, answer = post_callback(opener, server.web_port, csrf,
+                                   json.loads(callback_body(spec, values, ["admin-replay.n_clicks"])))  # fmt: skip
+    assert status == 200 and "Choose a dead letter first." in answer

@@ -15,9 +15,9 @@ from alerts.actions import MAX_SNOOZE, act
 from alerts.lifecycle import NOTE_REQUIRED, TransitionError, allowed_actions
 from dashboard.i18n import N_
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS
-from dashboard.pages.duty.desk import Desk, alert_id_of
+from dashboard.navigation import record_id
+from dashboard.pages.duty.desk import Desk, visible
 from dashboard.pages.duty.units import suggested_unit
-from store import alerts as alert_store
 from store.audit import Trail
 
 # The keys of the console (assets/cityops_duty.js reads them from the buttons' data-key).
@@ -110,7 +110,7 @@ def press(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, 
     suggested), the others are done at once. In the order of the callback's outputs: the dialog's class, title,
     unit and minutes fields' style, unit and note, its message, the action it is for, and the desk's message."""
     if action in DIALOG_ACTIONS:
-        alert = alert_store.get(desk.store.cursor(), alert_id)
+        alert = visible(desk, principal, alert_id)
         suggested = suggested_unit(desk.units, alert) if alert else None
         return ("duty-dialog", t(ACTION_LABELS[action]),
                 {} if action == "dispatch" else {"display": "none"},
@@ -148,9 +148,7 @@ def tick_step(desk: Desk, principal: Principal, audit: Trail | None, alert_id: i
         return None
     step = changed.pop()
     try:
-        alert = alert_store.get(desk.store.cursor(), alert_id)
-        if alert is not None and not policy.permission_allowed(principal, "view", alert["district_id"]):
-            alert = None  # another district's: the one door refuses it as absent, saying nothing of its checklist
+        alert = visible(desk, principal, alert_id)  # another's district's: the one door refuses it as absent
         sop = desk.sops.get(alert["sop"]) if alert and alert["sop"] else None
         if alert is not None and not (isinstance(step, int) and sop is not None and 0 <= step < len(sop.steps)):
             raise TransitionError(f"the alert's checklist has no step {step!r}", "needs_step", "check")
@@ -171,7 +169,7 @@ def bulk_acknowledge(desk: Desk, principal: Principal, audit: Trail | None, chec
             named = ", ".join(f"alert {i}" for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             audit.record(principal.actor, "alert acknowledge", named, "refused", f"not allowed for {principal.role}",
                          role=principal.role)  # fmt: skip
-        return t("Not done: {reason}", reason=t(REFUSALS["forbidden"], action=t(ACTION_LABELS["acknowledge"])))
+        return not_done(TransitionError("", "forbidden", "acknowledge"), t)
     if len(ids) > BULK_LIMIT:
         return t("At most {n} alerts can be acknowledged at once.", n=BULK_LIMIT)
     acknowledged, refused = 0, []
@@ -190,4 +188,4 @@ def marked_ids(checked) -> list[int]:
     alert's id and is left out."""
     if not isinstance(checked, list):
         return []
-    return list(dict.fromkeys(i for i in map(alert_id_of, checked) if i is not None))
+    return list(dict.fromkeys(i for i in map(record_id, checked) if i is not None))

@@ -12,8 +12,9 @@ from dash.exceptions import PreventUpdate
 from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import translator
+from dashboard.navigation import record_id
 from dashboard.pages.duty import actions, detail, queue
-from dashboard.pages.duty.desk import Desk, alert_id_of
+from dashboard.pages.duty.desk import Desk
 
 
 def register_callbacks(context: AppContext) -> None:
@@ -114,7 +115,7 @@ def register_callbacks(context: AppContext) -> None:
     def pressed(clicks, alert_id, lang):
         if not ctx.triggered_id or not any(clicks) or not ctx.triggered[0]["value"]:
             raise PreventUpdate  # the buttons were drawn, not pressed
-        alert_id = alert_id_of(alert_id)
+        alert_id = record_id(alert_id)
         if alert_id is None:
             raise PreventUpdate
         return actions.press(desk, guard.current(), guard.trail(), alert_id, ctx.triggered_id["action"],
@@ -135,7 +136,7 @@ def register_callbacks(context: AppContext) -> None:
         prevent_initial_call=True,
     )
     def confirmed(_clicks, _submits, action, alert_id, unit_id, minutes, note, lang):
-        alert_id = alert_id_of(alert_id)
+        alert_id = record_id(alert_id)
         if not isinstance(action, str) or alert_id is None:
             raise PreventUpdate
         return actions.confirm(desk, guard.current(), guard.trail(), alert_id, action, unit_id, minutes, note,
@@ -150,7 +151,7 @@ def register_callbacks(context: AppContext) -> None:
         prevent_initial_call=True,
     )
     def step_ticked(value, done, alert_id, lang):
-        alert_id = alert_id_of(alert_id)
+        alert_id = record_id(alert_id)
         if alert_id is None:
             raise PreventUpdate
         message = actions.tick_step(desk, guard.current(), guard.trail(), alert_id, value, done, translator(lang))

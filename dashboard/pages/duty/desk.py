@@ -1,15 +1,18 @@
 """What the duty desk's functions read, handed to them as one argument instead of closed over, so that each can be
 called (and tested) without Dash: the store, the shared snapshots, the regions, the units, the procedures and the
-city's time zone."""
+city's time zone; and the one way the desk's rooms read an alert for a principal (`visible`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from access.policy import Principal, permission_allowed
 from alerts.rules import Sop
 from dashboard.context import AppContext
+from dashboard.navigation import record_id
 from dashboard.snapshot import Snapshots
 from layers.regions import RegionIndex
+from store import alerts as alert_store
 from store.database import Store
 
 
@@ -30,9 +33,8 @@ class Desk:
         return cls(context.store, context.snapshots, context.regions, units, context.sops, settings.city.timezone)
 
 
-def alert_id_of(value) -> int | None:
-    """An alert's id as the browser sent it (a whole number, or its digits); None for anything else, which is then
-    no alert at all rather than an error."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None
+def visible(desk: Desk, principal: Principal, alert_id) -> dict | None:
+    """The alert, if it is there and in the principal's districts (`alert_id` as the browser sent it)."""
+    alert_id = record_id(alert_id)
+    alert = alert_store.get(desk.store.cursor(), alert_id) if alert_id is not None else None
+    return alert if alert is not None and permission_allowed(principal, "view", alert["district_id"]) else None

@@ -10,7 +10,7 @@ import pandas as pd
 from dash import dcc, html
 
 from access import policy
-from access.policy import Principal, permission_allowed
+from access.policy import Principal
 from alerts.actions import checked_steps
 from dashboard.charts import history_chart
 from dashboard.i18n import translator
@@ -18,19 +18,12 @@ from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, SEVERITY_LABELS
 from dashboard.minimap import minimap
 from dashboard.navigation import entity_href, region_href
 from dashboard.pages.duty.actions import buttons
-from dashboard.pages.duty.desk import Desk, alert_id_of
+from dashboard.pages.duty.desk import Desk, visible
 from dashboard.pages.duty.units import suggested_unit, unit_name
 from dashboard.snapshot import alert_feature
 from dashboard.timefmt import local_time
 from store import alerts as alert_store
 from store import queries
-
-
-def visible(desk: Desk, principal: Principal, alert_id) -> dict | None:
-    """The alert, if it is there and in the principal's districts (`alert_id` as the browser sent it)."""
-    alert_id = alert_id_of(alert_id)
-    alert = alert_store.get(desk.store.cursor(), alert_id) if alert_id is not None else None
-    return alert if alert is not None and permission_allowed(principal, "view", alert["district_id"]) else None
 
 
 def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, seen: str | None) -> tuple | None:

@@ -10,6 +10,7 @@ from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS
+from dashboard.navigation import record_id
 from dashboard.pages.duty.actions import ACTION_KEYS, MAX_SNOOZE_MINUTES
 from dashboard.pages.duty.units import unit_name
 from store.records import DOMAINS, OPEN_STATES
@@ -36,7 +37,7 @@ def layout(
     lang = page_language(lang, settings.web.language)
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
-    selected = int(alert) if alert and alert.isdigit() else None
+    selected = record_id(alert)
     units = [{"label": unit_name(u, lang), "value": u.id} for u in settings.units]
     principal = guard.current()
     districts = [{"label": r.name(lang), "value": r.id} for r in context.regions.level("district")

@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import translator
+from dashboard.navigation import record_id
 from dashboard.pages.feeds_admin.health import feed_table, health_changes
 from dashboard.pages.feeds_admin.ingest import ingest
 from dashboard.pages.feeds_admin.letters import letter, letter_options, replay
@@ -70,9 +71,10 @@ def register_callbacks(context: AppContext) -> None:
     )
     def show_letter(letter_id, _message, lang):
         t = translator(lang)
+        letter_id = record_id(letter_id)
         if letter_id is None:
             return html.P(t("Choose a dead letter to see its payload.")), True
-        return letter(dead_letters.get(store, int(letter_id)), t, tz)
+        return letter(dead_letters.get(store, letter_id), t, tz)
 
     @callback(
         Output("admin-message", "children"),
@@ -83,9 +85,10 @@ def register_callbacks(context: AppContext) -> None:
     )
     def replayed(_clicks, letter_id, lang):
         t = translator(lang)
+        letter_id = record_id(letter_id)
         if letter_id is None:
             return t("Choose a dead letter first.")
         if writer is None:
             return t("This server does not write to the store; replay is not available here.")
         record = partial(guard.record, "dead letter replay", f"dead letter {letter_id}")
-        return replay(store, writer, decodings, context.regions, int(letter_id), record, t)
+        return replay(store, writer, decodings, context.regions, letter_id, record, t)
