@@ -19,14 +19,12 @@ import statistics
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.server import Server, percentile
 from dashboard.guard import CSRF_COOKIE
-from dashboard.signin import DEMO_DISPLAY_TOKEN
-from tests.harness import callback_body
+from tests.harness import callback_body, cookie, display_session
 
 PERIOD_S = 2.0
 REFRESH_INPUT = ("wall-tick", "n_intervals")
@@ -44,11 +42,9 @@ class WallClient:
     """One wall's HTTP conversation with the server, as its Dash renderer has it."""
 
     def __init__(self, server: Server, spec: dict):
-        jar = http.cookiejar.CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        opener.open(f"{server.base}/wall?token={DEMO_DISPLAY_TOKEN}", timeout=30).read()
+        _opener, jar = display_session(server.web_port)
         self.cookies = "; ".join(f"{c.name}={c.value}" for c in jar)
-        self.csrf = next(c.value for c in jar if c.name == CSRF_COOKIE)
+        self.csrf = cookie(jar, CSRF_COOKIE)
         self.connection = http.client.HTTPConnection("127.0.0.1", server.web_port, timeout=30)
         self.spec = spec
         self.values: dict[str, object] = {"wall-lang.data": "en", "wall-layer-keys.data": {}}

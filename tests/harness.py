@@ -40,15 +40,35 @@ LIANCHI = (115.4906, 38.8581)  # the city origin, in 莲池区 (130606)
 _openers: dict[int, urllib.request.OpenerDirector] = {}
 
 
-def http_session(port: int, user: str) -> tuple[urllib.request.OpenerDirector, http.cookiejar.CookieJar]:
-    """An HTTP client signed in through the sign-in form as a demo account (password demo-<name>)."""
+Session = tuple[urllib.request.OpenerDirector, http.cookiejar.CookieJar]
+
+
+def login_form(port: int) -> tuple[urllib.request.OpenerDirector, http.cookiejar.CookieJar, str]:
+    """An HTTP client that has the sign-in form open: its cookies, and the form's CSRF token."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     form = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    return opener, jar, re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+
+
+def http_session(port: int, user: str) -> Session:
+    """An HTTP client signed in through the sign-in form as a demo account (password demo-<name>)."""
+    opener, jar, csrf = login_form(port)
     data = urllib.parse.urlencode({"name": user, "password": f"demo-{user}", "csrf_token": csrf})
     opener.open(f"http://127.0.0.1:{port}/login", data=data.encode(), timeout=10)
     return opener, jar
+
+
+def display_session(port: int) -> Session:
+    """An HTTP client holding the demo wall's display token, as a wall's browser does after its link."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"http://127.0.0.1:{port}/wall?token={DEMO_DISPLAY_TOKEN}", timeout=30).read()
+    return opener, jar
+
+
+def cookie(jar: http.cookiejar.CookieJar, name: str) -> str:
+    return next(c.value for c in jar if c.name == name)
 
 
 def callback_body(spec: dict, values: dict, changed: list[str]) -> bytes:
@@ -154,7 +174,7 @@ class CityOps:
             raise AssertionError("cityops did not stop on SIGTERM") from None
 
     def health(self) -> dict:
-        return json.loads(api(self.web_port, "/api/health"))
+        return health(self.web_port)
 
 
 def publisher(port: int, client_id: str) -> mqtt.Client:
@@ -174,11 +194,14 @@ def observation(n: int, entity: str = "g1") -> bytes:
     return json.dumps(body).encode()
 
 
-def publish_gauge(client: mqtt.Client) -> None:
-    """The river gauge g1 that `observation` readings are about."""
-    entity = {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "G1",
-              "lon": 115.4906, "lat": 38.8581}  # fmt: skip
-    client.publish("test/flood/entity/g1", json.dumps(entity).encode(), qos=1).wait_for_publish(10)
+def publish_gauge(client: mqtt.Client, gid: str = "g1", name: str = "G1", where: tuple[float, float] = LIANCHI,
+                  level: float | None = None) -> None:  # fmt: skip
+    """A river gauge of the test configuration's flood feed (g1, which `observation` readings are about), and one
+    water level if given."""
+    send(client, f"test/flood/entity/{gid}", {"type": "entity", "id": gid, "domain": "flood", "kind": "river_gauge",
+                                              "name": name, "lon": where[0], "lat": where[1]})  # fmt: skip
+    if level is not None:
+        send(client, f"test/flood/obs/{gid}", {"type": "observation", "entity": gid, "values": {"water_level": level}})
 
 
 def stored_readings(store_path: Path) -> tuple[int, int]:

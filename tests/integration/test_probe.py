@@ -5,17 +5,27 @@ from __future__ import annotations
 import http.client
 import http.cookiejar
 import json
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from dashboard.signin import DEMO_DISPLAY_TOKEN
+from dashboard.guard import CSRF_COOKIE, SESSION_COOKIE
 from store import audit
 from store.accounts import Accounts
-from tests.harness import CityOps, api, callback_body, http_session, publisher, send, wait_until
+from tests.harness import (
+    CityOps,
+    api,
+    callback_body,
+    cookie,
+    display_session,
+    http_session,
+    login_form,
+    publish_gauge,
+    publisher,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -30,10 +40,8 @@ def server(tmp_path, mosquitto):
 
 def display(port: int) -> tuple[urllib.request.OpenerDirector, str]:
     """A browser holding the demo wall's display token, and its CSRF token."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    opener.open(f"http://127.0.0.1:{port}/wall?token={DEMO_DISPLAY_TOKEN}", timeout=10).read()
-    return opener, next(c.value for c in jar if c.name == "cityops_csrf")
+    opener, jar = display_session(port)
+    return opener, cookie(jar, CSRF_COOKIE)
 
 
 def post_callback(opener, port: int, csrf: str, body: dict) -> tuple[int, str]:
@@ -71,24 +79,7 @@ def gauges(mqtt_port: int, *devices: tuple[str, str, float, float, float]) -> No
     client = publisher(mqtt_port, "probe-gauges")
     try:
         for gid, name, lon, lat, level in devices:
-            send(
-                client,
-                f"test/flood/entity/{gid}",
-                {
-                    "type": "entity",
-                    "id": gid,
-                    "domain": "flood",
-                    "kind": "river_gauge",
-                    "name": name,
-                    "lon": lon,
-                    "lat": lat,
-                },
-            )
-            send(
-                client,
-                f"test/flood/obs/{gid}",
-                {"type": "observation", "entity": gid, "values": {"water_level": level}},
-            )
+            publish_gauge(client, gid, name, (lon, lat), level)
     finally:
         client.loop_stop()
         client.disconnect()
@@ -96,7 +87,7 @@ def gauges(mqtt_port: int, *devices: tuple[str, str, float, float, float]) -> No
 
 def signed_in(port: int, user: str) -> tuple[urllib.request.OpenerDirector, str]:
     opener, jar = http_session(port, user)
-    return opener, next(c.value for c in jar if c.name == "cityops_csrf")
+    return opener, cookie(jar, CSRF_COOKIE)
 
 
 def bulk_acknowledge(server, user: str, ids: list) -> tuple[int, str]:
@@ -127,9 +118,7 @@ def test_a_bulk_acknowledgement_is_bounded_and_a_role_that_may_not_is_refused_on
 
 def test_a_huge_sign_in_name_is_refused_and_audited_short(server):
     port = server.web_port
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    form = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    opener, _jar, csrf = login_form(port)
     huge = "a" * 2_000_000
     data = urllib.parse.urlencode({"name": huge, "password": huge, "csrf_token": csrf}).encode()
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -141,13 +130,17 @@ def test_a_huge_sign_in_name_is_refused_and_audited_short(server):
 
 def test_a_password_change_ends_every_other_session_and_renews_its_own(server):
     port = server.web_port
-    here, here_csrf = signed_in(port, "duty")
-    there, _ = signed_in(port, "duty")  # the same account in another browser
-    old_here = [c for c in here.handlers if isinstance(c, urllib.request.HTTPCookieProcessor)][0].cookiejar
-    old_token = next(c.value for c in old_here if c.name == "cityops_session")
-    form = {"csrf_token": here_csrf, "current": "demo-duty", "new": "a-new-pass-2026", "repeat": "a-new-pass-2026"}
+    here, here_jar = http_session(port, "duty")
+    there, _ = http_session(port, "duty")  # the same account in another browser
+    old_token = cookie(here_jar, SESSION_COOKIE)
+    form = {
+        "csrf_token": cookie(here_jar, CSRF_COOKIE),
+        "current": "demo-duty",
+        "new": "a-new-pass-2026",
+        "repeat": "a-new-pass-2026",
+    }
     here.open(f"http://127.0.0.1:{port}/account/password", urllib.parse.urlencode(form).encode(), timeout=30).read()
-    new_token = next(c.value for c in old_here if c.name == "cityops_session")
+    new_token = cookie(here_jar, SESSION_COOKIE)
     assert new_token != old_token
     with pytest.raises(urllib.error.HTTPError) as gone:
         there.open(f"http://127.0.0.1:{port}/_dash-layout", timeout=10)
@@ -183,14 +176,11 @@ def test_what_the_duty_desk_is_sent_is_checked_on_the_server_never_a_500(server)
 @pytest.mark.parametrize("next_path", ["/\t/evil.example", "/\\evil.example", "//evil.example", "/\n/evil.example"])
 def test_after_sign_in_next_leads_only_within_the_site(server, next_path):
     port = server.web_port
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    form = opener.open(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    _opener, jar, csrf = login_form(port)
     body = urllib.parse.urlencode({"name": "duty", "password": "demo-duty", "csrf_token": csrf, "next": next_path})
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-    connection.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    cookies = "; ".join(f"{c.name}={c.value}" for c in jar)
+    connection.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies})
     response = connection.getresponse()
     location = response.getheader("Location", "")
     connection.close()
@@ -206,7 +196,7 @@ def test_what_the_server_writes_is_readable_by_its_user_alone(server, tmp_path):
 
 def test_signed_in_pages_are_not_kept_by_the_browser_and_sign_out_clears_its_cache(server):
     port = server.web_port
-    opener, csrf = signed_in(port, "duty")
+    opener, jar = http_session(port, "duty")
 
     def get(path: str):
         return opener.open(f"http://127.0.0.1:{port}{path}", timeout=10)
@@ -216,9 +206,8 @@ def test_signed_in_pages_are_not_kept_by_the_browser_and_sign_out_clears_its_cac
     assert "no-store" not in get("/assets/cityops.css").headers.get("Cache-Control", "")  # the same for everyone
     assert "must-revalidate" in get("/api/layers/regions/district.geojson").headers["Cache-Control"]  # by ETag
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    jar = next(h.cookiejar for h in opener.handlers if isinstance(h, urllib.request.HTTPCookieProcessor))
-    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-    connection.request("POST", "/logout", "", {"Cookie": cookie, "X-CSRFToken": csrf})
+    cookies = "; ".join(f"{c.name}={c.value}" for c in jar)
+    connection.request("POST", "/logout", "", {"Cookie": cookies, "X-CSRFToken": cookie(jar, CSRF_COOKIE)})
     response = connection.getresponse()
     assert response.status in (302, 303) and '"cache"' in response.getheader("Clear-Site-Data", "")
     connection.close()
