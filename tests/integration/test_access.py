@@ -19,6 +19,7 @@ from store import alerts as alert_store
 from store import audit
 from store.accounts import Accounts
 from store.database import Store
+from tests.alert_rows import new_alert
 from tests.app_config import config
 from tests.harness import wait_until
 
@@ -65,13 +66,7 @@ class Site:
     def alert(self, district: str | None, state: str = "new") -> int:
         at = datetime.now(UTC)
         cur = self.store.cursor()
-        alert_id = alert_store.insert(
-            cur,
-            {"rule_id": "gauge-high", "subject_id": f"s-{district}-{state}", "domain": "flood", "severity": "red",
-             "initial_severity": "red", "state": state, "condition": "active", "title_zh": "t", "title_en": "t",
-             "message_zh": "m", "message_en": "m", "unit_type": "water_authority", "district_id": district,
-             "first_fired_at": at, "last_fired_at": at, "created_at": at, "updated_at": at},
-        )  # fmt: skip
+        alert_id = new_alert(self.store, district=district, state=state, severity="red", rule_id="gauge-high", at=at)
         alert_store.log(cur, alert_id, at, "rules", "fire", None, state)
         self.store.bump_version()  # as the rule engine does: the views' snapshot is computed again
         return alert_id

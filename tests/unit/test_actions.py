@@ -12,6 +12,7 @@ from store import alerts as alert_store
 from store import audit
 from store.accounts import Accounts
 from store.database import Store
+from tests.alert_rows import new_alert
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
 DUTY = Principal("duty", "duty_officer")
@@ -26,20 +27,9 @@ def house(tmp_path):
     store.close()
 
 
-def new_alert(store: Store, district: str) -> int:
-    cur = store.cursor()
-    return alert_store.insert(
-        cur,
-        {"rule_id": "r", "subject_id": district, "domain": "flood", "severity": "yellow", "district_id": district,
-         "initial_severity": "yellow", "state": "new", "condition": "active", "title_zh": "t", "title_en": "t",
-         "message_zh": "m", "message_en": "m", "unit_type": "water_authority", "first_fired_at": T0,
-         "last_fired_at": T0, "created_at": T0, "updated_at": T0},
-    )  # fmt: skip
-
-
 def test_an_action_done_is_on_the_timeline_and_in_the_audit_log(house):
     store, trail = house
-    alert_id = new_alert(store, "130606")
+    alert_id = new_alert(store, district="130606")
     alert = act(store, DUTY, alert_id, "acknowledge", now=T0, audit=trail)
     assert alert["state"] == "acknowledged"
     assert [(e["actor"], e["action"]) for e in alert_store.timeline(store.cursor(), alert_id)] == [
@@ -53,7 +43,7 @@ def test_an_action_done_is_on_the_timeline_and_in_the_audit_log(house):
 
 def test_outside_the_principals_districts_an_action_is_refused_and_audited(house):
     store, trail = house
-    elsewhere = new_alert(store, "130602")
+    elsewhere = new_alert(store, district="130602")
     with pytest.raises(TransitionError) as refused:
         act(store, LEADER, elsewhere, "close", now=T0, audit=trail)
     with pytest.raises(TransitionError) as absent:
@@ -69,7 +59,7 @@ def test_outside_the_principals_districts_an_action_is_refused_and_audited(house
 
 def test_a_leader_approves_in_their_district_but_does_not_dispatch(house):
     store, trail = house
-    own = new_alert(store, "130606")
+    own = new_alert(store, district="130606")
     act(store, LEADER, own, "comment", now=T0, audit=trail, note="seen")
     with pytest.raises(TransitionError) as refused:
         act(store, LEADER, own, "dispatch", now=T0, audit=trail, unit_id="u")
@@ -78,7 +68,7 @@ def test_a_leader_approves_in_their_district_but_does_not_dispatch(house):
 
 def test_a_refusal_of_the_lifecycle_is_audited_too(house):
     store, trail = house
-    alert_id = new_alert(store, "130606")
+    alert_id = new_alert(store, district="130606")
     with pytest.raises(TransitionError) as refused:
         act(store, DUTY, alert_id, "resolve", now=T0, audit=trail)  # no note
     assert refused.value.code == "needs_note"

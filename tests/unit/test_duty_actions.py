@@ -17,6 +17,7 @@ from store import alerts as alert_store
 from store import audit
 from store.accounts import Accounts
 from store.database import Store
+from tests.alert_rows import new_alert as alert_row
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
 DUTY = Principal("duty", "duty_officer")
@@ -42,13 +43,7 @@ def house(tmp_path):
 
 
 def new_alert(store: Store, district: str = "130606", state: str = "new") -> int:
-    return alert_store.insert(
-        store.cursor(),
-        {"rule_id": "r", "subject_id": district, "domain": "flood", "severity": "yellow", "district_id": district,
-         "sop": "gauge", "initial_severity": "yellow", "state": state, "condition": "active", "title_zh": "t",
-         "title_en": "t", "message_zh": "m", "message_en": "m", "unit_type": "water_authority", "first_fired_at": T0,
-         "last_fired_at": T0, "created_at": T0, "updated_at": T0},
-    )  # fmt: skip
+    return alert_row(store, district=district, state=state, sop="gauge")
 
 
 def test_a_refusal_names_the_action_and_the_state_in_the_officers_language():

@@ -66,19 +66,14 @@ def test_the_store_counts_as_open_the_states_the_lifecycle_calls_open(tmp_path):
     from store import alerts as alert_store
     from store.database import Store
     from store.records import OPEN_STATES
+    from tests.alert_rows import new_alert
 
     # Open is what the loop has not ended: an open state has a way on; closed and cancelled have none.
     assert {s for s in STATES if any(_allowed(transition, s, a) for a in ACTIONS if a != "comment")} == OPEN_STATES
     store = Store(tmp_path / "open.duckdb")
-    cur = store.cursor()
     for state in STATES:
-        cur.execute(
-            "INSERT INTO alerts (rule_id, subject_id, domain, severity, initial_severity, state, condition, title_zh, "
-            "title_en, message_zh, message_en, unit_type, first_fired_at, last_fired_at, created_at, updated_at) "
-            "VALUES ('r', ?, 'flood', 'red', 'red', ?, 'active', '', '', '', '', 'u', now(), now(), now(), now())",
-            [state, state],
-        )
-    assert {a["state"] for a in alert_store.open_alerts(cur)} == OPEN_STATES
+        new_alert(store, state=state)
+    assert {a["state"] for a in alert_store.open_alerts(store.cursor())} == OPEN_STATES
     store.close()
 
 

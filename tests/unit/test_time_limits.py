@@ -11,6 +11,7 @@ from alerts.time_limits import TimeLimits
 from cityops.config import TimeLimits as Table
 from store import alerts as alert_store
 from store.database import Store
+from tests.alert_rows import new_alert as alert_row
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
 DUTY = Principal("duty", "duty_officer")
@@ -51,15 +52,8 @@ def store(tmp_path):
 
 
 def new_alert(store, rule_id="r", severity="yellow", at=T0) -> int:
-    cur = store.cursor()
-    alert_id = alert_store.insert(
-        cur,
-        {"rule_id": rule_id, "subject_id": "s", "domain": "flood", "severity": severity,
-         "initial_severity": severity, "state": "new", "condition": "active", "title_zh": "t", "title_en": "t",
-         "message_zh": "m", "message_en": "m", "unit_type": "water_authority", "first_fired_at": at,
-         "last_fired_at": at, "created_at": at, "updated_at": at},
-    )  # fmt: skip
-    alert_store.log(cur, alert_id, at, "rules", "fire", None, "new")
+    alert_id = alert_row(store, rule_id=rule_id, severity=severity, at=at, subject_id="s")
+    alert_store.log(store.cursor(), alert_id, at, "rules", "fire", None, "new")
     return alert_id
 
 
