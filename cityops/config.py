@@ -20,6 +20,7 @@ from dashboard.settings import AuthSettings, WebSettings
 from feeds.http import DEMO_SOURCES, HttpFeedSettings
 from feeds.transports import TRANSPORTS, FeedSettings
 from layers.city import CitySettings
+from store.limits import Limits
 
 ENV_PREFIX = "CITYOPS_"
 
@@ -157,6 +158,7 @@ class Settings(Section):
     feeds: list[FeedSettings] = Field(default_factory=list)
     alerts: AlertSettings = AlertSettings()
     units: list[UnitSettings] = Field(default_factory=list)
+    limits: Limits = Limits()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:

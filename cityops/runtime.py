@@ -179,7 +179,7 @@ def start(settings: Settings) -> Runtime:
     scheduler.start()
     broker = Broker(host, port, mqtt.client_id, protocol, mqtt.session_expiry_s, username, mqtt_password,
                     mqtt.tls_options())  # fmt: skip
-    wiring = transports.Wiring(writer, regions, store, scheduler, broker, runtime.sources)
+    wiring = transports.Wiring(writer, regions, store, scheduler, broker, runtime.sources, settings.limits)
     runtime.transports = transports.start(settings.feeds, wiring)
 
     if city is not None and settings.simulator.publish:
@@ -247,6 +247,7 @@ def serve(settings: Settings) -> None:
             port=settings.web.port,
             threads=settings.web.threads,
             ident="cityops",
+            max_request_body_size=settings.limits.web_request_kb * 1024,  # waitress answers 413 above it
             **proxy_options(settings.web.trusted_proxies, settings.web.trusted_proxy_address),
         )
     except BaseException as exc:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerts.units import UnitSettings
 from feeds.settings import FeedBase
 from layers.city import CitySettings
+from store.limits import Limits
 
 
 class Section(BaseModel):
@@ -73,3 +74,5 @@ class DashboardSettings(Protocol):
     def units(self) -> Sequence[UnitSettings]: ...
     @property
     def feeds(self) -> Sequence[FeedBase]: ...
+    @property
+    def limits(self) -> Limits: ...

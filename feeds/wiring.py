@@ -10,6 +10,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from layers.regions import RegionIndex
 from store.database import Store
+from store.limits import Limits
 from store.writer import Writer
 
 
@@ -37,6 +38,7 @@ class Wiring:
     scheduler: BaseScheduler  # runs the pollers
     broker: Broker  # where the MQTT feeds are read from
     demo_sources: object | None = None  # the demo city's HTTP sources (a SourceServer), for `{demo}/` URLs
+    limits: Limits = field(default_factory=Limits)  # sizes of messages, documents and texts (store/limits.py)
 
 
 class Started(Protocol):
