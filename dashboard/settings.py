@@ -13,6 +13,7 @@ from alerts.units import UnitSettings
 from feeds.settings import FeedBase
 from layers.city import CitySettings
 from store.limits import Limits
+from store.sign_in_throttle import Slowdown
 
 
 class Section(BaseModel):
@@ -55,8 +56,15 @@ class AuthSettings(Section):
     path: Path = Path("var/accounts.sqlite")  # accounts, sessions, display tokens and the audit log (SQLite)
     idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 30  # a session ends after this long without a touch
     session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12  # … and this long after sign-in in any case
-    lock_after: Annotated[int, Field(ge=2, le=100)] = 5  # failed sign-ins in a row that lock the account
-    lock_minutes: Annotated[float, Field(gt=0)] = 15
+    # Failed sign-ins slow the next tries down (waits of 1, 2, 4 … s) but lock nobody out: the counts are per name
+    # (or per browser the user signed in with before) and per address (store/sign_in_throttle.py).
+    slow_after: Annotated[int, Field(ge=1, le=100)] = 5  # failures of one name before the waits begin
+    slow_address_after: Annotated[int, Field(ge=1, le=10_000)] = 20  # … of one address, whatever the names
+    longest_wait_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15
+
+    def slowdown(self) -> Slowdown:
+        return Slowdown(self.slow_after, self.slow_address_after, self.longest_wait_minutes * 60)
+
     # Create the documented demo accounts (one per role) and say so on the sign-in page. Never in production.
     demo_accounts: bool = False
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,12 @@ from dashboard.labels import ROLE_LABELS
 from dashboard.plain_pages import LOGIN_PAGE, PAGE, render
 from dashboard.settings import DashboardSettings
 from store import audit
-from store.accounts import MIN_PASSWORD, NAME_MAX, PASSWORD_MAX, AccountError, Accounts
+from store.accounts import DEVICE_TOKENS, MIN_PASSWORD, NAME_MAX, PASSWORD_MAX, AccountError, Accounts
 
 LOGIN_CSRF_COOKIE = "cityops_login_csrf"
+# The browsers a user signed in with: a guesser's failures at the name do not slow these down.
+DEVICE_COOKIE = "cityops_device"
+DEVICE_DAYS = 365
 DEMO_ACCOUNTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("admin", "admin", ()), ("supervisor", "supervisor", ()), ("duty", "duty_officer", ()),
     ("leader", "district_leader", ("130606",)), ("viewer", "viewer", ()),
@@ -118,24 +122,20 @@ class SignIn:
         return response
 
     def _sign_in(self, name: str, password: str, next_path: str, t) -> Response | str:
-        auth = self.settings.auth
-        result = self.accounts.sign_in(name, password, auth.lock_after, auth.lock_minutes * 60)
         address = request.remote_addr or ""
+        devices = request.cookies.get(DEVICE_COOKIE, "").split(".")
+        result = self.accounts.sign_in(name, password, address, devices, self.settings.auth.slowdown())
         if result.outcome != "ok":
-            detail = {"wrong": "wrong name or password", "locked": "lock account", "wait": "too soon after a failure",
+            detail = {"wrong": "wrong name or password", "wait": "too many failures: waiting",
                       "disabled": "account disabled"}[result.outcome]  # fmt: skip
             shown = name if len(name) <= NAME_MAX else name[:NAME_MAX] + "…"  # what anyone typed, kept short
             audit.record(self.accounts, shown or "(empty)", "sign in", shown, "refused", detail, address=address)
-            if result.locked_now:
-                detail = f"{auth.lock_after} failed sign-ins; locked for {auth.lock_minutes:g} minutes"
-                audit.record(self.accounts, "system", "lock account", name, "ok", detail, address=address)
-            if result.outcome == "locked":
-                until = datetime.fromtimestamp(result.until, ZoneInfo(self.settings.city.timezone))
-                return t("Too many failed sign-ins: this account is locked until {time}. An administrator can "
-                         "unlock it by resetting the password.", time=f"{until:%H:%M}")  # fmt: skip
             if result.outcome == "wait":
-                return t("Too many failed sign-ins. Wait {seconds} s and try again.",
-                         seconds=max(1, round(result.until - datetime.now().timestamp())))  # fmt: skip
+                seconds = max(1, round(result.until - time.time()))
+                if seconds <= 120:
+                    return t("Too many failed sign-ins. Wait {seconds} s and try again.", seconds=seconds)
+                until = datetime.fromtimestamp(result.until, ZoneInfo(self.settings.city.timezone))
+                return t("Too many failed sign-ins. Try again after {time}.", time=f"{until:%H:%M}")
             return t("Wrong user name or password.")
         user = result.user
         audit.record(self.accounts, user.name, "sign in", user.name, role=user.role, address=address)
@@ -144,6 +144,10 @@ class SignIn:
         response = self._new_session(redirect(target), user.name)
         response.delete_cookie(LOGIN_CSRF_COOKIE)
         response.delete_cookie(DISPLAY_COOKIE)
+        if not self.accounts.known_device(user.name, devices):
+            kept = [self.accounts.trust_device(user.name), *(d for d in devices if d)][:DEVICE_TOKENS]
+            response.set_cookie(DEVICE_COOKIE, ".".join(kept), max_age=DEVICE_DAYS * 86_400, httponly=True,
+                                samesite="Strict", secure=request.is_secure)  # fmt: skip
         return response
 
     def _new_session(self, response: Response, name: str) -> Response:

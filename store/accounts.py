@@ -19,8 +19,12 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from store import sign_in_throttle as throttle
+from store.sign_in_throttle import DEFAULT_SLOWDOWN, Slowdown
 
 ROLES: tuple[str, ...] = ("admin", "supervisor", "duty_officer", "district_leader", "viewer")
 MIN_PASSWORD = 10
@@ -28,6 +32,7 @@ MIN_PASSWORD = 10
 # sign-in form costs little and lands in the audit log short.
 NAME_MAX = 64
 PASSWORD_MAX = 1024
+DEVICE_TOKENS = 8  # device tokens one browser keeps (people who share a desk's computer), the newest first
 # 32 MiB a hash: costly to guess offline, cheap enough for sign-ins on a small server.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 
@@ -35,7 +40,6 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, role TEXT NOT NULL, districts TEXT NOT NULL DEFAULT '[]', password TEXT NOT NULL,
     must_change INTEGER NOT NULL DEFAULT 0, disabled INTEGER NOT NULL DEFAULT 0, language TEXT,
-    failures INTEGER NOT NULL DEFAULT 0, last_failure_at REAL, locked_until REAL,
     created_at REAL NOT NULL, changed_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sessions (
@@ -77,18 +81,16 @@ class User:
     must_change: bool
     disabled: bool
     language: str | None
-    locked_until: float | None
 
 
 @dataclass(frozen=True)
 class SignIn:
-    """The outcome of a sign-in attempt: `ok`, `wrong` (name or password), `locked`, `wait` (too fast after
-    failures), `disabled`. `until` is when a lock or a wait ends; `locked_now` when this failure set the lock."""
+    """The outcome of a sign-in attempt: `ok`, `wrong` (name or password), `wait` (too many failures of its keys:
+    not checked), `disabled`. `until` is when the wait ends."""
 
     outcome: str
     user: User | None = None
     until: float | None = None
-    locked_now: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class Accounts:
         self._local = threading.local()
         with self.db() as db:
             db.executescript(SCHEMA)
+            db.executescript(throttle.SCHEMA)
         self.path.chmod(0o600)  # password hashes and session digests: the service's own
 
     def db(self) -> sqlite3.Connection:
@@ -214,11 +217,13 @@ class Accounts:
             db.execute("UPDATE users SET language = ? WHERE name = ?", [language, name])
 
     def reset_password(self, name: str) -> str:
-        """A new one-time password (to be changed at the next sign-in); ends the user's sessions and any lock."""
+        """A new one-time password (to be changed at the next sign-in); ends the user's sessions and the waits of
+        failed sign-ins at the name."""
         self._existing(name)
         password = one_time_password()
-        self._update(name, "password = ?, must_change = 1, failures = 0, locked_until = NULL", hash_password(password))
+        self._update(name, "password = ?, must_change = 1", hash_password(password))
         self.close_sessions(name)
+        throttle.forget_name(self.db(), name)
         return password
 
     def change_password(self, name: str, old: str, new: str) -> None:
@@ -242,37 +247,46 @@ class Accounts:
 
     # -- signing in ----------------------------------------------------------------------------------------------
 
-    def sign_in(self, name: str, password: str, lock_after: int, lock_s: float, now: float | None = None) -> SignIn:
-        """Check a password. After a failure the next try waits 1, 2, 4 … s (30 s at most); `lock_after` failures
-        in a row lock the account for `lock_s`. Nothing is checked while locked or waiting, so guessing gains
-        nothing from trying faster."""
+    def sign_in(self, name: str, password: str, address: str, devices: Sequence[str] = (),
+                slow: Slowdown = DEFAULT_SLOWDOWN, now: float | None = None) -> SignIn:  # fmt: skip
+        """Check a password, unless this attempt's keys must wait (store/sign_in_throttle.py). `devices` are the
+        device tokens the browser holds: one this name signed in with before spares it the waits others caused."""
         now = time.time() if now is None else now
         db = self.db()
         too_long = len(name) > NAME_MAX or len(password) > PASSWORD_MAX
+        keys = throttle.Keys.of(name, address, None if too_long else self._device(name, devices))
+        until = throttle.admit(db, keys, slow, now)
+        if until is not None:
+            return SignIn("wait", until=until)
         row = None if too_long else db.execute("SELECT * FROM users WHERE name = ?", [name]).fetchone()
         if row is None:
-            if too_long:
-                password = password[:PASSWORD_MAX]  # the same work as for a wrong name, no more
-            password_matches(password, _NO_USER_HASH)
+            password_matches(password[:PASSWORD_MAX], _NO_USER_HASH)  # the same work as for a wrong password
             return SignIn("wrong")
-        if row["locked_until"] and now < row["locked_until"]:
-            return SignIn("locked", until=row["locked_until"])
-        failures = row["failures"] if not row["locked_until"] else 0  # a lock that has passed starts afresh
-        if failures and row["last_failure_at"] and now < row["last_failure_at"] + min(2 ** (failures - 1), 30):
-            return SignIn("wait", until=row["last_failure_at"] + min(2 ** (failures - 1), 30))
         if not password_matches(password, row["password"]):
-            failures += 1
-            locked_until = now + lock_s if failures >= lock_after else None
-            with db:
-                db.execute("UPDATE users SET failures = ?, last_failure_at = ?, locked_until = ? WHERE name = ?",
-                           [failures, now, locked_until, name])  # fmt: skip
-            return SignIn("locked" if locked_until else "wrong", until=locked_until, locked_now=bool(locked_until))
+            return SignIn("wrong")
+        throttle.succeeded(db, keys)
         if row["disabled"]:
             return SignIn("disabled")
-        with db:
-            db.execute("UPDATE users SET failures = 0, last_failure_at = NULL, locked_until = NULL WHERE name = ?",
-                       [name])  # fmt: skip
         return SignIn("ok", user=_user(row))
+
+    def trust_device(self, name: str, now: float | None = None) -> str:
+        """A token for the browser `name` just signed in with (kept in a cookie; only its digest is stored)."""
+        token = secrets.token_urlsafe(24)
+        with self.db() as db:
+            now = time.time() if now is None else now
+            db.execute("INSERT INTO devices VALUES (?, ?, ?)", [digest(token), name, now])
+        return token
+
+    def known_device(self, name: str, tokens: Sequence[str]) -> bool:
+        return self._device(name, tokens) is not None
+
+    def _device(self, name: str, tokens: Sequence[str]) -> str | None:
+        """The digest of the first of `tokens` that `name` signed in with before."""
+        for token in tokens[:DEVICE_TOKENS]:
+            hashed = digest(token)
+            if self.db().execute("SELECT 1 FROM devices WHERE token_hash = ? AND user = ?", [hashed, name]).fetchone():
+                return hashed
+        return None
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
@@ -381,7 +395,6 @@ def _user(row: sqlite3.Row) -> User:
         must_change=bool(row["must_change"]),
         disabled=bool(row["disabled"]),
         language=row["language"],
-        locked_until=row["locked_until"],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import http.cookiejar
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -126,6 +127,31 @@ def test_a_huge_sign_in_name_is_refused_and_audited_short(server):
     assert refused.value.code == 401
     (entry,) = audit.search(Accounts(server.config.parent / "accounts.sqlite"), text="sign in", limit=None)
     assert entry.outcome == "refused" and len(entry.actor) <= 65 and len(entry.target) <= 65
+
+
+def try_sign_in(opener: urllib.request.OpenerDirector, port: int, name: str, password: str) -> str:
+    """What the sign-in page answers this browser: "signed in", "wrong", "wait" or the page's text."""
+    form = opener.open(f"http://127.0.0.1:{port}/login?lang=en", timeout=10).read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode({"name": name, "password": password, "csrf_token": csrf}).encode()
+    try:
+        opener.open(f"http://127.0.0.1:{port}/login?lang=en", data=data, timeout=30).read()
+    except urllib.error.HTTPError as exc:
+        page = exc.read().decode()
+        return "wrong" if "Wrong user name" in page else "wait" if "Too many failed" in page else page
+    return "signed in"
+
+
+def test_guessing_at_a_name_slows_strangers_down_but_never_locks_its_user_out(server):
+    port = server.web_port
+    own, own_jar = http_session(port, "admin")  # the browser admin works with, signed in before
+    own_jar.clear("127.0.0.1", "/", SESSION_COOKIE)
+    stranger, _jar, _csrf = login_form(port)  # a browser of its own, never signed in here
+    answers = {name: [try_sign_in(stranger, port, name, "guess") for _ in range(8)] for name in ("admin", "ghost")}
+    # An unknown name gets the answers a known one gets: nobody learns which names exist.
+    assert answers["admin"] == answers["ghost"] == ["wrong"] * 5 + ["wait"] * 3, answers
+    assert try_sign_in(stranger, port, "admin", "demo-admin") == "wait"  # not even checked while the wait lasts
+    assert try_sign_in(own, port, "admin", "demo-admin") == "signed in"  # its own browser is not held up
 
 
 def test_a_password_change_ends_every_other_session_and_renews_its_own(server):

@@ -1,4 +1,4 @@
-"""Accounts in their SQLite file: hashed passwords, the sign-in lock on a clock we set, sessions, display tokens,
+"""Accounts in their SQLite file: hashed passwords, the sign-in slowdown on a clock we set, sessions, display tokens,
 and the MQTT secret read only from a file nobody else may read."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import pytest
 
 from cityops.config import ConfigError, MqttSettings
 from store.accounts import AccountError, Accounts, digest
+from store.sign_in_throttle import Slowdown
 
 T = 1_800_000_000.0  # a fixed clock
 
@@ -27,22 +28,69 @@ def test_passwords_are_stored_hashed_and_never_as_given(accounts, tmp_path):
     stored = sqlite3.connect(tmp_path / "accounts.sqlite").execute("SELECT password FROM users").fetchone()[0]
     assert stored.startswith("scrypt$32768$8$1$")
     assert (tmp_path / "accounts.sqlite").stat().st_mode & 0o077 == 0  # readable by the service only
-    assert accounts.sign_in("wang", "correct horse battery", 5, 900, now=T).outcome == "ok"
-    assert accounts.sign_in("wang", "Correct horse battery", 5, 900, now=T + 1).outcome == "wrong"
+    assert accounts.sign_in("wang", "correct horse battery", "10.0.0.1", now=T).outcome == "ok"
+    assert accounts.sign_in("wang", "Correct horse battery", "10.0.0.1", now=T + 1).outcome == "wrong"
 
 
-def test_failures_slow_down_then_lock_then_the_lock_passes(accounts):
+SLOW = Slowdown(name_after=2, address_after=4, longest_s=60)
+
+
+def test_failures_slow_the_name_down_but_lock_nobody_out(accounts):
     accounts.add("li", "viewer", password="the right one!")
-    assert accounts.sign_in("li", "x", 3, 900, now=T).outcome == "wrong"
-    # The next try waits 1 s, then 2 s: a try in between is not even checked, the right password included.
-    assert accounts.sign_in("li", "the right one!", 3, 900, now=T + 0.5).outcome == "wait"
-    assert accounts.sign_in("li", "x", 3, 900, now=T + 1.1).outcome == "wrong"
-    assert accounts.sign_in("li", "x", 3, 900, now=T + 2.0).outcome == "wait"
-    third = accounts.sign_in("li", "x", 3, 900, now=T + 3.2)
-    assert third.outcome == "locked" and third.locked_now and third.until == pytest.approx(T + 3.2 + 900)
-    assert accounts.sign_in("li", "the right one!", 3, 900, now=T + 600).outcome == "locked"
-    assert accounts.sign_in("li", "the right one!", 3, 900, now=T + 904).outcome == "ok"  # the lock has passed
-    assert accounts.sign_in("nobody", "x", 3, 900, now=T).outcome == "wrong"  # same answer for an unknown name
+    for second in (0, 1):
+        assert accounts.sign_in("li", "x", "10.0.0.9", slow=SLOW, now=T + second).outcome == "wrong"
+    # Two failures: the next try waits 1 s, then 2 s; a try in between is not even checked, the right password too.
+    assert accounts.sign_in("li", "the right one!", "10.0.0.8", slow=SLOW, now=T + 1.5).outcome == "wait"
+    assert accounts.sign_in("li", "x", "10.0.0.8", slow=SLOW, now=T + 2.1).outcome == "wrong"
+    waiting = accounts.sign_in("li", "x", "10.0.0.7", slow=SLOW, now=T + 3.0)
+    assert waiting.outcome == "wait" and waiting.until == pytest.approx(T + 2.1 + 2)
+    # The waits grow to the longest and no further: the user gets in once it has passed.
+    for attempt in range(8):
+        accounts.sign_in("li", "x", f"10.1.0.{attempt}", slow=SLOW, now=T + 10 + 70 * attempt)
+    last = accounts.sign_in("li", "x", "10.2.0.1", slow=SLOW, now=T + 10 + 70 * 7 + 30)
+    assert last.outcome == "wait" and last.until - (T + 10 + 70 * 7) == pytest.approx(60)
+    assert accounts.sign_in("li", "the right one!", "10.2.0.2", slow=SLOW, now=T + 10 + 70 * 7 + 61).outcome == "ok"
+    # The right password starts the name afresh.
+    assert accounts.sign_in("li", "x", "10.2.0.3", slow=SLOW, now=T + 700).outcome == "wrong"
+
+
+def test_a_browser_the_user_signed_in_with_is_not_slowed_by_a_guesser(accounts):
+    accounts.add("li", "viewer", password="the right one!")
+    device = accounts.trust_device("li", now=T)
+    for attempt in range(2):
+        accounts.sign_in("li", "x", "203.0.113.5", slow=SLOW, now=T + attempt)
+    assert accounts.sign_in("li", "the right one!", "10.0.0.2", slow=SLOW, now=T + 1.2).outcome == "wait"
+    mine = accounts.sign_in("li", "the right one!", "10.0.0.2", ["other", device], slow=SLOW, now=T + 1.2)
+    assert mine.outcome == "ok"
+    # A device token is the user's own: another name presenting it counts as any stranger.
+    accounts.add("wu", "viewer", password="another right one")
+    for attempt in range(2):
+        accounts.sign_in("wu", "x", f"203.0.113.{attempt}", slow=SLOW, now=T + attempt)
+    assert accounts.sign_in("wu", "another right one", "10.0.0.3", [device], slow=SLOW, now=T + 1.2).outcome == "wait"
+
+
+def test_one_address_guessing_at_many_names_is_slowed_down(accounts):
+    for i in range(4):
+        assert accounts.sign_in(f"name{i}", "x", "203.0.113.5", slow=SLOW, now=T + i).outcome == "wrong"
+    assert accounts.sign_in("name9", "x", "203.0.113.5", slow=SLOW, now=T + 3.5).outcome == "wait"
+    assert accounts.sign_in("name9", "x", "203.0.113.6", slow=SLOW, now=T + 3.5).outcome == "wrong"  # another address
+
+
+def test_unknown_and_known_names_get_the_same_answers(accounts):
+    accounts.add("li", "viewer", password="the right one!")
+    answers = {}
+    for name in ("li", "nobody"):
+        answers[name] = [accounts.sign_in(name, "x", f"10.0.{len(name)}.1", slow=SLOW, now=T + s).outcome
+                         for s in (0, 0.1, 0.2, 1.1, 1.2, 3.2)]  # fmt: skip
+    assert answers["li"] == answers["nobody"] == ["wrong", "wrong", "wait", "wrong", "wait", "wrong"]
+
+
+def test_an_administrators_reset_ends_the_waits_of_the_name(accounts):
+    accounts.add("li", "viewer", password="the right one!")
+    for attempt in range(3):
+        accounts.sign_in("li", "x", f"203.0.113.{attempt}", slow=SLOW, now=T + attempt * 0.1)
+    password = accounts.reset_password("li")
+    assert accounts.sign_in("li", password, "10.0.0.2", slow=SLOW, now=T + 0.5).outcome == "ok"
 
 
 def test_a_disabled_user_neither_signs_in_nor_keeps_a_session(accounts):
@@ -51,7 +99,7 @@ def test_a_disabled_user_neither_signs_in_nor_keeps_a_session(accounts):
     assert accounts.session(token, 1800, 43200, touch=True, now=T + 10) == (accounts.get("zhao"), csrf)
     accounts.set_disabled("zhao", True)
     assert accounts.session(token, 1800, 43200, touch=True, now=T + 20) is None
-    assert accounts.sign_in("zhao", "long enough pass", 5, 900, now=T + 30).outcome == "disabled"
+    assert accounts.sign_in("zhao", "long enough pass", "10.0.0.1", now=T + 30).outcome == "disabled"
 
 
 def test_sessions_expire_by_inactivity_and_by_age(accounts):
@@ -123,5 +171,5 @@ def test_names_and_passwords_beyond_their_limits_are_no_ones(accounts):
         accounts.change_password("zhao", "the right one!", "p" * (PASSWORD_MAX + 1))
     assert long_password.value.code == "long"
     too_long = "the right one!" + "!" * PASSWORD_MAX
-    assert accounts.sign_in("zhao", too_long, 3, 900, now=T).outcome == "wrong"
-    assert accounts.sign_in("zhao", "the right one!", 3, 900, now=T).outcome == "ok"  # no failure was counted
+    assert accounts.sign_in("zhao", too_long, "10.0.0.1", now=T).outcome == "wrong"
+    assert accounts.sign_in("zhao", "the right one!", "10.0.0.1", now=T).outcome == "ok"
