@@ -11,6 +11,7 @@ alert is decided where the action is taken, by alerts.actions.act.
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -134,9 +135,8 @@ class Guard:
         path = request.path
         if path.startswith(PUBLIC):
             return None
-        token = request.args.get("token") if path == "/wall" else None
-        if token is not None:
-            return self._open_display(token)
+        if path == "/wall" and ("token" in request.args or request.method == "POST"):
+            return self._open_display(request.values.get("token", ""))
         principal = self._principal()
         g.principal = principal
         if principal is None:
@@ -185,20 +185,64 @@ class Guard:
         return bool(principal.csrf) and hmac.compare_digest(sent, principal.csrf)
 
     def _open_display(self, token: str) -> Response:
-        """/wall?token=…: keep the token in an HttpOnly cookie and show the wall without it in the address bar."""
+        """/wall?token=…: keep the token in an HttpOnly cookie and show the wall without it in the address bar.
+
+        A link from another site, or one opened where someone is signed in, only asks first: otherwise any page
+        could sign a visitor out and turn their browser into a wall. Typed in or bookmarked on the wall's own
+        machine (or by a kiosk's start command) it opens at once."""
         display = self.accounts.display(token)
         if display is None:
             audit.record(self.accounts, "anonymous", "display open", "", "refused", "unknown or revoked token",
                          address=request.remote_addr or "")  # fmt: skip
             return redirect("/login?reason=display")
+        principal = self._principal()
+        signed_in = principal is not None and principal.role != DISPLAY
+        if request.method == "POST":
+            sent, kept = request.form.get("csrf_token", ""), request.cookies.get(LOGIN_CSRF_COOKIE, "")
+            if not kept or not hmac.compare_digest(sent, kept):
+                return self._confirm_display(token, display.name, principal if signed_in else None)
+        elif signed_in or request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+            return self._confirm_display(token, display.name, principal if signed_in else None)
         audit.record(self.accounts, f"display:{display.name}", "display open", display.name, role=DISPLAY,
                      address=request.remote_addr or "")  # fmt: skip
         query = {k: v for k, v in request.args.items() if k != "token"}
-        response = redirect("/wall" + (f"?{urlencode(query)}" if query else ""))
+        response = redirect("/wall" + (f"?{urlencode(query)}" if query else ""), 303)
         secure = request.is_secure
         response.set_cookie(DISPLAY_COOKIE, token, max_age=400 * 86400, httponly=True, samesite="Lax", secure=secure)
         response.set_cookie(CSRF_COOKIE, _display_csrf(token), max_age=400 * 86400, samesite="Strict", secure=secure)
         response.delete_cookie(SESSION_COOKIE)
+        response.delete_cookie(LOGIN_CSRF_COOKIE)
+        return response
+
+    def _confirm_display(self, token: str, name: str, signed_in: Principal | None) -> Response:
+        """The question before a browser becomes a wall; its answer is a POST that only this page can make (its
+        token is in a SameSite=Strict cookie, which a form posted from another site does not carry)."""
+        lang = page_language(request.args.get("lang"), self.settings.web.language)
+        t = translator(lang)
+        content = [("p", t("This link makes this browser show the wall display \u201c{name}\u201d until the "
+                           "display is revoked.", name=name))]  # fmt: skip
+        if signed_in is not None:
+            content.append(("p", t("You are signed in as {user}: showing the wall here signs you out in this "
+                                   "browser.", user=signed_in.name)))  # fmt: skip
+        content.append(("p", t("If you did not expect this link, close this page.")))
+        csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        query = {k: v for k, v in request.args.items() if k != "token"}
+        response = render(
+            PAGE,
+            200,
+            title=t("Show the wall in this browser?"),
+            lang=lang,
+            content=content,
+            form={
+                "action": "/wall" + (f"?{urlencode(query)}" if query else ""),
+                "csrf": csrf,
+                "hidden": [("token", token)],
+                "fields": [],
+                "submit": t("Show the wall here"),
+            },  # fmt: skip
+            links=[(home(signed_in), t("Go to your start page"))] if signed_in else [],
+        )
+        response.set_cookie(LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="Strict", secure=request.is_secure)
         return response
 
     def _unauthenticated(self, path: str) -> Response:

@@ -25,7 +25,9 @@ LOGIN_PAGE = (
 PAGE = (
     HEAD
     + """<h1>{{ title }}</h1>{% for tag, text in content %}<p class="signin-message">{{ text }}</p>{% endfor %}
-{% if form %}<form method="post"><input type="hidden" name="csrf_token" value="{{ form.csrf }}">
+{% if form %}<form method="post"{% if form.action %} action="{{ form.action }}"{% endif %}>
+<input type="hidden" name="csrf_token" value="{{ form.csrf }}">
+{% for name, value in form.hidden %}<input type="hidden" name="{{ name }}" value="{{ value }}">{% endfor %}
 {% for name, label in form.fields %}<label>{{ label }}<input name="{{ name }}" type="password" required></label>
 {% endfor %}<button type="submit" class="btn">{{ form.submit }}</button></form>{% endif %}
 {% for href, text in links %}<p><a href="{{ href }}">{{ text }}</a></p>{% endfor %}</main></body></html>"""

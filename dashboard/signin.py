@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, redirect, request
 
 from access.policy import Principal
-from dashboard.guard import CSRF_COOKIE, DISPLAY_COOKIE, SESSION_COOKIE, current, home, record
+from dashboard.guard import CSRF_COOKIE, DISPLAY_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, current, home, record
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ROLE_LABELS
 from dashboard.plain_pages import LOGIN_PAGE, PAGE, render
@@ -20,7 +20,6 @@ from dashboard.settings import DashboardSettings
 from store import audit
 from store.accounts import DEVICE_TOKENS, MIN_PASSWORD, NAME_MAX, PASSWORD_MAX, AccountError, Accounts
 
-LOGIN_CSRF_COOKIE = "cityops_login_csrf"
 # The browsers a user signed in with: a guesser's failures at the name do not slow these down.
 DEVICE_COOKIE = "cityops_device"
 DEVICE_DAYS = 365
