@@ -66,6 +66,7 @@ def create_app(
     )
     app.server.before_request_funcs.setdefault(None, []).insert(0, request_guard.check)  # before Dash's own hooks
     app.server.extensions["cityops_guard"] = request_guard
+    request_guard.callback_map = app.callback_map
     app.server.extensions["cityops_snapshots"] = snapshots
     pages = (
         ("wall", {"path": "/wall"}, wall, t("{city} City Operations Center", city=settings.city.name_zh)),

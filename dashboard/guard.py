@@ -96,6 +96,9 @@ class Guard:
         self.accounts = accounts
         self.settings = settings
         self.callback_pages: dict[str, str] = {}  # a callback's output key → the page that registered it
+        # The Dash app's own map of callbacks (`Dash.callback_map`), which Dash fills from its global one, the page
+        # router included, when it starts serving.
+        self.callback_map: dict[str, dict] = {}
         self._csp: tuple[int, str] | None = None
 
     @contextmanager
@@ -150,7 +153,11 @@ class Guard:
             return redirect("/account/password")
         permission = path_permission(path)
         if permission == "callback":
-            permission = self._callback_permission()
+            body = _callback_body(self.callback_map)
+            if body is None:
+                record("access", "callback", "refused", "not a callback request of this app")
+                return plain_text("refused: not a callback request of this app\n", 400)
+            permission = self._callback_permission(body)
         pending = principal.must_change and permission not in ("signed_in", "account")
         if permission is None or not permission_allowed(principal, permission) or pending:
             record("access", _describe_request(path), "refused", f"needs {permission or 'a known callback'}")
@@ -159,9 +166,8 @@ class Guard:
             return plain_text("refused: not allowed for your role\n", 403)
         return None
 
-    def _callback_permission(self) -> str | None:
-        body = request.get_json(silent=True) or {}
-        output = str(body.get("output", ""))
+    def _callback_permission(self, body: dict) -> str | None:
+        output = body["output"]
         page = self.callback_pages.get(output)
         if page is not None:
             return PAGE_PERMISSION[page]
@@ -322,13 +328,46 @@ def _is_activity() -> bool:
         return False
 
 
+def _callback_body(callbacks: dict[str, dict]) -> dict | None:
+    """The callback request as Dash's renderer sends it, or None. A body that is no JSON object, nests deeper than
+    the JSON parser goes, or has not the shape of the callback it names is refused here: Dash's dispatch would
+    answer it with a 500 and a traceback in the log."""
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+        return None
+    inputs, state, outputs = body.get("inputs"), body.get("state", []), body.get("outputs")
+    if not (isinstance(inputs, list) and isinstance(state, list) and isinstance(outputs, dict | list)):
+        return None
+    if not isinstance(body.get("changedPropIds", []), list) or not all(map(_dependency, [*inputs, *state])):
+        return None
+    spec = callbacks.get(body["output"]) or dash._callback.GLOBAL_CALLBACK_MAP.get(body["output"])  # before serving
+    if spec is None:
+        return body  # no callback of this app: refused by its permission
+    several = body["output"].startswith("..")  # "..a.b...c.d..": several outputs, sent as a list
+    if len(inputs) != len(spec["inputs"]) or len(state) != len(spec["state"]) or isinstance(outputs, list) != several:
+        return None
+    if several and len(outputs) != body["output"].count("...") + 1:
+        return None
+    return body
+
+
+def _dependency(item: object) -> bool:
+    """An input's or a state's entry: {id, property, value}, or a list of them for a pattern that matches many."""
+    if isinstance(item, list):
+        return all(map(_dependency, item))
+    return isinstance(item, dict) and isinstance(item.get("property"), str) and isinstance(item.get("id"), str | dict)
+
+
 def _display_csrf(token: str) -> str:
     return digest("csrf:" + token)[:43]
 
 
 def _describe_request(path: str) -> str:
     if path == "/_dash-update-component":
-        return f"callback {(request.get_json(silent=True) or {}).get('output', '?')}"
+        return f"callback {request.get_json()['output']}"  # only a well-formed one comes this far
     return path
 
 

@@ -305,3 +305,35 @@ def test_a_dead_letter_id_that_is_no_number_is_no_letter_not_a_500(server):
     status, answer = post_callback(opener, server.web_port, csrf,
                                    json.loads(callback_body(spec, values, ["admin-replay.n_clicks"])))  # fmt: skip
     assert status == 200 and "Choose a dead letter first." in answer
+
+
+def test_callback_requests_of_no_callbacks_shape_get_a_400_and_no_traceback(server):
+    opener, csrf = signed_in(server.web_port, "duty")
+    specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
+    queue = next(s for s in specs if "duty-queue.children" in s["output"])
+    router = next(s for s in specs if "_pages_content.children" in s["output"])
+    one_input = [{"id": "_pages_location", "property": "pathname", "value": "/duty"}]
+    bodies = {
+        "nested deeper than JSON parses": b'{"output": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        "no object": b"[1, 2]",
+        "no JSON": b"{{{",
+        "inputs no list": json.dumps({"output": queue["output"], "outputs": [], "inputs": "x"}).encode(),
+        "no outputs": json.dumps({"output": queue["output"], "inputs": []}).encode(),
+        "too few inputs": json.dumps(
+            {
+                "output": queue["output"],
+                "outputs": [{"id": "duty-queue", "property": "children"}] * 3,
+                "inputs": one_input,
+            }
+        ).encode(),  # fmt: skip
+        "router, one output": json.dumps(
+            {"output": router["output"], "outputs": {"id": "x", "property": "y"}, "inputs": one_input}
+        ).encode(),  # fmt: skip
+    }
+    for name, body in bodies.items():
+        request = urllib.request.Request(f"http://127.0.0.1:{server.web_port}/_dash-update-component", body,
+                                         {"Content-Type": "application/json", "X-CSRFToken": csrf})  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            opener.open(request, timeout=30)
+        assert refused.value.code == 400, (name, refused.value.code)
+    assert "Traceback" not in server.log_path.read_text()
