@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -81,6 +82,24 @@ def callback_body(spec: dict, values: dict, changed: list[str]) -> bytes:
         outputs = outputs[0]
     return json.dumps({"output": spec["output"], "outputs": outputs, "inputs": fill(spec["inputs"]),
                        "state": fill(spec["state"]), "changedPropIds": changed}).encode()  # fmt: skip
+
+
+def dependencies(opener: urllib.request.OpenerDirector, port: int) -> list[dict]:
+    """The registered callbacks as the server tells a signed-in page: /_dash-dependencies."""
+    with opener.open(f"http://127.0.0.1:{port}/_dash-dependencies", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def post_callback(opener: urllib.request.OpenerDirector, port: int, csrf: str, body: dict) -> tuple[int, str]:
+    """POST a callback request (`body`: as `callback_body` makes it, parsed) with the page's CSRF token; the status
+    and the answer's text, a refusal's as well."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/_dash-update-component", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json", "X-CSRFToken": csrf})  # fmt: skip
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def api(port: int, path: str) -> bytes:
