@@ -46,7 +46,6 @@ PUBLIC: tuple[str, ...] = ("/login", "/healthz", *STATIC)
 SESSION_COOKIE, DISPLAY_COOKIE, CSRF_COOKIE, LOGIN_CSRF_COOKIE = (
     "cityops_session", "cityops_display", "cityops_csrf", "cityops_login_csrf",
 )  # fmt: skip
-IDLE_HEADER = "X-CityOps-Idle-S"  # seconds since the page's user last pressed a key or touched it
 _PAGES_CONTENT = "_pages_content.children"  # Dash pages' own router callback: checked by the path it renders
 
 
@@ -99,6 +98,7 @@ class Guard:
         # The Dash app's own map of callbacks (`Dash.callback_map`), which Dash fills from its global one, the page
         # router included, when it starts serving.
         self.callback_map: dict[str, dict] = {}
+        self._written: tuple[int, frozenset[str]] = (-1, frozenset())
         self._csp: tuple[int, str] | None = None
 
     @contextmanager
@@ -121,7 +121,7 @@ class Guard:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             found = self.accounts.session(token, auth.idle_minutes * 60, auth.session_hours * 3600,
-                                          touch=_is_activity())  # fmt: skip
+                                          touch=self._is_activity())  # fmt: skip
             if found is not None:
                 user, csrf = found
                 return Principal(user.name, user.role, user.districts, csrf, user.language, user.must_change)
@@ -182,6 +182,35 @@ class Guard:
             pathname = first.get("value") or "/"
             return "signed_in" if pathname == "/" else path_permission(str(pathname))
         return None
+
+    def _is_activity(self) -> bool:
+        """Whether this request is the person's own doing, which keeps the session open: a page opened, or a
+        callback fired by something that only the person changes in the browser (a click, a typed or chosen value,
+        an alert picked in the queue). A callback fired by the page's timer, or by what another callback wrote,
+        is not, so an unattended tab does not keep its session open. The server tells from what fired the
+        callback, not from what the browser says of its user."""
+        if request.path != "/_dash-update-component":
+            return request.method == "GET" and not request.path.startswith(("/_dash", "/api/"))
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            return False
+        changed = body.get("changedPropIds") if isinstance(body, dict) else None
+        if not isinstance(changed, list):
+            return False
+        written = self._written_by_callbacks()
+        return any(str(p) not in written and not str(p).endswith(".n_intervals") for p in changed)
+
+    def _written_by_callbacks(self) -> frozenset[str]:
+        """Every "id.property" some callback writes (Dash fills its map once it serves, so this is kept by size)."""
+        if self._written[0] != len(self.callback_map):
+            written = set()
+            for key in self.callback_map:
+                for output in key.strip(".").split("..."):
+                    component, _, prop = output.rpartition(".")
+                    written.add(f"{component}.{prop.split('@')[0]}")  # "@…": Dash's mark of allow_duplicate
+            self._written = (len(self.callback_map), frozenset(written))
+        return self._written[1]
 
     def _csrf_ok(self, principal: Principal) -> bool:
         origin = request.headers.get("Origin")
@@ -313,19 +342,6 @@ class Guard:
                 f"frame-ancestors {ancestors}"
             ))  # fmt: skip
         return self._csp[1]
-
-
-def _is_activity() -> bool:
-    """Whether this request follows the person's own doing, so that it keeps the session open. A page opened is;
-    the page's own requests say how long ago its user last pressed a key or touched the screen
-    (assets/cityops_auth.js), since a refresh on an interval would keep an unattended session open for ever."""
-    idle = request.headers.get(IDLE_HEADER)
-    if idle is None:
-        return request.method == "GET" and not request.path.startswith(("/_dash", "/api/"))
-    try:
-        return float(idle) < 60
-    except ValueError:
-        return False
 
 
 def _callback_body(callbacks: dict[str, dict]) -> dict | None:

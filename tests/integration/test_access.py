@@ -331,16 +331,19 @@ def test_a_session_ends_after_inactivity_but_not_by_its_own_refreshes(site):
     duty = site.browser("duty")
     tick = site.callback("duty-queue.children")
     args = ({"duty-tick.n_intervals": 1}, {"duty-lang.data": "en"})
-    for _ in range(4):  # refreshes on an interval, nobody at the keyboard: they do not keep the session open
-        assert duty.call(tick, *args, headers={guard.IDLE_HEADER: "120"}).status_code == 200
+    for _ in range(4):  # refreshes on an interval, nobody at the keyboard: they do not keep the session open,
+        # whatever the browser says of its user
+        assert duty.call(tick, *args, headers={"X-CityOps-Idle-S": "0"}).status_code == 200
         time.sleep(0.6)
-    time.sleep(1.0)  # 3.4 s since the last key was pressed (signing in)
+    time.sleep(1.0)  # 3.4 s since the last click (signing in)
     assert duty.call(tick, *args).status_code == 401
     page = duty.get("/duty")
     assert page.status_code == 302 and "reason=expired" in page.headers["Location"]
     active = site.browser("duty")
-    for _ in range(6):  # someone working, for longer than the limit: each request follows a key pressed just now
-        assert active.call(tick, *args, headers={guard.IDLE_HEADER: "0"}).status_code == 200
+    detail = site.callback("duty-summary.children")
+    for _ in range(6):  # someone working, for longer than the limit: an alert picked in the queue each second
+        assert active.call(detail, {"duty-selected.data": None}, {"duty-lang.data": "en"}).status_code == 200
+        assert active.call(tick, *args).status_code == 200
         time.sleep(1)
 
 
