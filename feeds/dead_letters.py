@@ -3,7 +3,9 @@
 A replay decodes the stored raw bytes exactly as ingest would now (same FeedDecoding, same normalization) and
 hands the records to the writer; the dead letter is marked replayed only after the writer has committed them, so
 a replay that is interrupted can simply be tried again (the writer drops what it already has). A payload that
-still cannot be decoded stays a dead letter, with the new reason beside the old one.
+still cannot be decoded stays a dead letter, with the new reason beside the old one. So does one whose raw bytes
+were cut to `[limits] dead_letter_kb` (its reason says so): what is left might decode into part of its records, and
+only the source has the rest. The feed's current limits apply to a replay as to any message.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from feeds.decoding import FeedDecoding
+from feeds.decoding import FeedDecoding, was_cut
 from layers.regions import RegionIndex
 from store.database import Store, frame, records
 from store.writer import Writer
@@ -72,6 +74,10 @@ def replay(
     feed = feeds.get(letter["feed_id"])
     if feed is None:
         raise ReplayError("unconfigured", dead_letter_id, letter["feed_id"])
+    if was_cut(letter["reason"]):
+        reason = "only the first bytes of this payload were kept; the source must send it again"
+        _note(store, dead_letter_id, None, f"not replayed: {reason}")
+        return ReplayResult("undecodable", reason=reason)
     now = datetime.now(UTC)
     committed = threading.Event()
     envelope = feed.envelope(letter["source"], bytes(letter["raw"]), now, regions, ack=committed.set)

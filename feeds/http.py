@@ -5,8 +5,9 @@ Like a Home Assistant coordinator: a failed fetch changes the feed's health (deg
 exponential backoff and jitter; 4xx answers other than 408/429 are not retried. `ETag` / `Last-Modified` are sent
 back, so an unchanged source costs a 304; a 204 (nothing in force) is an answer too. JSON responses can be followed
 page by page (`next_page` is a JMESPath to the next URL). Credentials come from an environment variable and never
-appear in a reason or a log. An HTTP feed's own keys are in HttpFeedSettings; `start` puts each poller on the
-scheduler.
+appear in a reason or a log. An answer is read no further than `[limits] feed_document_mb` (each page): a bigger
+one, by its Content-Length or once reading passes the limit, is a dead letter holding its first bytes, and the next
+poll goes on as usual. An HTTP feed's own keys are in HttpFeedSettings; `start` puts each poller on the scheduler.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from http.client import HTTPResponse
 from typing import Annotated, Literal
 
 import jmespath
@@ -25,12 +27,13 @@ import orjson
 from pydantic import Field, field_validator
 
 from feeds import health
-from feeds.decoding import FeedDecoding
+from feeds.decoding import FeedDecoding, Oversize
 from feeds.settings import FeedBase
 from feeds.wiring import Wiring
 from layers.regions import RegionIndex
 from store.database import Store
 from store.feed_health import FeedEvent
+from store.limits import Limits
 from store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -85,9 +88,10 @@ class HttpPoller:
         writer: Writer,
         regions: RegionIndex,
         store: Store,
+        limits: Limits | None = None,
     ):
         self.settings = settings
-        self.feed = FeedDecoding.from_settings(settings)
+        self.feed = FeedDecoding.from_settings(settings, limits)
         self.writer, self.regions, self.store = writer, regions, store
         # Set when CityOps stops: a poll under way (waiting between retries, say) ends without a verdict, since its
         # failure would be the stop's, not the source's, and the store it would be written to is closing.
@@ -117,6 +121,8 @@ class HttpPoller:
                     self.etag = headers.get("ETag") or self.etag
                     self.last_modified = headers.get("Last-Modified") or self.last_modified
                 self.writer.put(self.feed.envelope(url, body, datetime.now(UTC), self.regions))
+                if isinstance(body, Oversize):
+                    break  # the link to the next page, if any, is in what was not read
                 pages += 1
                 url = self._next(body)
         except FetchFailed as exc:
@@ -149,7 +155,7 @@ class HttpPoller:
             headers["If-Modified-Since"] = self.last_modified
         return headers
 
-    def _fetch(self, url: str, conditional: bool) -> tuple[int, bytes, dict[str, str]]:
+    def _fetch(self, url: str, conditional: bool) -> tuple[int, bytes | Oversize, dict[str, str]]:
         headers = self._headers(conditional)
         delay = self.settings.retry_delay_s
         reason = ""
@@ -157,7 +163,7 @@ class HttpPoller:
             try:
                 request = urllib.request.Request(url, headers=headers)
                 with urllib.request.urlopen(request, timeout=self.settings.timeout_s) as response:
-                    return response.status, response.read(), dict(response.headers)
+                    return response.status, self._read(response), dict(response.headers)
             except urllib.error.HTTPError as exc:
                 if exc.code == 304:
                     return 304, b"", dict(exc.headers)
@@ -178,6 +184,16 @@ class HttpPoller:
                 delay = min(delay * 2, 60.0)
         raise FetchFailed(reason)
 
+    def _read(self, response: HTTPResponse) -> bytes | Oversize:
+        """The body, or of one over the feed's limit only as much as its dead letter keeps: a source must not make
+        CityOps hold more than the limit in memory, nor read an endless answer."""
+        limit = self.feed.max_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return Oversize(response.read(self.feed.limits.dead_letter_kb * 1024), int(declared))
+        body = response.read(limit + 1)  # a Content-Length may be missing (chunked) or wrong
+        return Oversize(body, None) if len(body) > limit else body
+
     def _next(self, body: bytes) -> str | None:
         if self.next_page is None:
             return None
@@ -194,7 +210,7 @@ def start(feeds: list[HttpFeedSettings], wiring: Wiring) -> list[HttpPoller]:
     pollers = []
     for feed in feeds:
         poller = HttpPoller(demo_url(feed, wiring.demo_sources), writer=wiring.writer, regions=wiring.regions,
-                            store=wiring.store)  # fmt: skip
+                            store=wiring.store, limits=wiring.limits)  # fmt: skip
         wiring.scheduler.add_job(poller.poll, "interval", seconds=feed.interval_s, id=f"poll-{feed.id}",
                                  next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)  # fmt: skip
         pollers.append(poller)

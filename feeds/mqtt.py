@@ -6,7 +6,8 @@ a crash loses nothing the broker considers delivered: unacknowledged messages co
 (fixed client id, clean_start=False and a session expiry; without the expiry the broker drops the queue,
 STACK-NOTES). A full queue blocks this thread, which leaves messages at the broker: back-pressure, not loss.
 
-An MQTT feed's own keys are its `topics` and `qos` (MqttFeedSettings); the broker is the configuration's `[mqtt]`
+An MQTT feed's own keys are its `topics` and `qos` (MqttFeedSettings); one message is bounded by `[limits]
+mqtt_message_kb` (a bigger one is a dead letter, FeedDecoding.envelope). The broker is the configuration's `[mqtt]`
 (or the demo's embedded one), handed over as a Broker. A lost connection turns every MQTT feed down
 (feeds/health.py); its messages, once they come again, make each feed ok.
 """
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Literal
+from typing import ClassVar, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -32,6 +33,7 @@ from feeds.mqtt_client import BufferedClient
 from feeds.settings import FeedBase
 from feeds.wiring import Wiring
 from layers.regions import RegionIndex
+from store.limits import Limits
 from store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ class MqttFeedSettings(FeedBase):
     transport: Literal["mqtt"] = "mqtt"
     topics: list[str]
     qos: Literal[0, 1] = 1
+    # A message is small by nature (a reading, an event): it gets the message limit, not the document one.
+    payload_limit: ClassVar[str] = "mqtt_message_kb"
 
     @field_validator("topics")
     @classmethod
@@ -70,8 +74,8 @@ class MqttFeed:
     qos: int = 1
 
     @classmethod
-    def from_settings(cls, feed: MqttFeedSettings) -> MqttFeed:
-        return cls(FeedDecoding.from_settings(feed), tuple(feed.topics), feed.qos)
+    def from_settings(cls, feed: MqttFeedSettings, limits: Limits | None = None) -> MqttFeed:
+        return cls(FeedDecoding.from_settings(feed, limits), tuple(feed.topics), feed.qos)
 
     @property
     def id(self) -> str:
@@ -191,7 +195,7 @@ class MqttIngest:
 
 def start(feeds: list[MqttFeedSettings], wiring: Wiring) -> list[MqttIngest]:
     """One client for all MQTT feeds, connecting in the background."""
-    ingest = MqttIngest(**asdict(wiring.broker), feeds=[MqttFeed.from_settings(f) for f in feeds],
+    ingest = MqttIngest(**asdict(wiring.broker), feeds=[MqttFeed.from_settings(f, wiring.limits) for f in feeds],
                         writer=wiring.writer, regions=wiring.regions,
                         on_connection_change=partial(health.connection_changed, wiring.store))  # fmt: skip
     ingest.start()

@@ -2,12 +2,14 @@
 
 TRANSPORTS names each transport with the model of its `[[feeds]]` tables and its `start(feeds, wiring)`, which is
 given that transport's feeds and the Wiring and returns what it started (each with `stop()`). Every transport hands
-each payload to its feed's FeedDecoding (feeds/decoding.py) and puts the result to the writer; the decoder is built
-from the feed's settings by feeds/decoders' registry, whatever the transport.
+each payload to its feed's FeedDecoding (feeds/decoding.py), built with the Wiring's `limits`, and puts the result to
+the writer; the decoder is built from the feed's settings by feeds/decoders' registry, whatever the transport. A
+transport that reads a payload bit by bit stops at the feed's `max_bytes` and hands over an Oversize.
 
 Adding a transport is one module beside feeds/mqtt.py, holding a settings model that extends feeds.settings.FeedBase
-with `transport: Literal["<name>"] = "<name>"` and its own keys, and `start(feeds, wiring)`; and one line in
-TRANSPORTS. The configuration then accepts its feeds, and `cityops run` starts them.
+with `transport: Literal["<name>"] = "<name>"` and its own keys (and `payload_limit: ClassVar[str]`, the `[limits]`
+key that bounds one payload, if not `feed_document_mb`), and `start(feeds, wiring)`; and one line in TRANSPORTS. The
+configuration then accepts its feeds, and `cityops run` starts them.
 """
 
 from __future__ import annotations

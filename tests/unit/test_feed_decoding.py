@@ -8,7 +8,7 @@ import pytest
 
 from cityops import DEMO_DIR
 from cityops.config import ConfigError, load
-from feeds.decoding import FeedDecoding
+from feeds.decoding import FeedDecoding, was_cut
 from feeds.mqtt import MqttFeedSettings
 from tests.harness import ROOT
 
@@ -170,7 +170,8 @@ def test_arbitrary_and_mutated_real_payloads_become_records_or_dead_letters_with
         env = decoding.envelope("t", raw, NOW, demo_regions)  # anything escaping here fails the test
         assert (env.records is None) != (env.dead_letter is None)
         if env.dead_letter is not None:
-            assert env.dead_letter.raw == raw
+            keep = decoding.limits.dead_letter_kb * 1024  # a bigger payload is kept cut, and its reason says so
+            assert env.dead_letter.raw == raw[:keep] and was_cut(env.dead_letter.reason) == (len(raw) > keep)
             assert env.dead_letter.reason and not env.dead_letter.reason.startswith("decoder failed"), env.dead_letter
 
     check()
