@@ -168,6 +168,9 @@ class Guard:
 
     def _callback_permission(self, body: dict) -> str | None:
         output = body["output"]
+        spec = self.callback_map.get(output) or dash._callback.GLOBAL_CALLBACK_MAP.get(output, {})
+        if spec and "callback" not in spec:
+            return None  # it runs in the browser: the server has no function to answer with, and Dash would fail
         page = self.callback_pages.get(output)
         if page is not None:
             return PAGE_PERMISSION[page]
