@@ -70,6 +70,13 @@ type = "water_authority"
 name_zh = "保定市水利局"
 name_en = "Baoding Water Resources Bureau"
 
+[[units]]
+id = "jingxiu-fire"
+type = "fire_brigade"
+district = "130602"
+name_zh = "竞秀区消防救援大队"
+name_en = "Jingxiu Fire Brigade"
+
 [[feeds]]
 id = "test-flood"
 transport = "mqtt"

@@ -337,3 +337,34 @@ def test_callback_requests_of_no_callbacks_shape_get_a_400_and_no_traceback(serv
             opener.open(request, timeout=30)
         assert refused.value.code == 400, (name, refused.value.code)
     assert "Traceback" not in server.log_path.read_text()
+
+
+def test_the_duty_desk_offers_a_district_leader_no_other_districts_units_and_no_dispatch(server):
+    def options(user: str) -> dict[str, list[str]]:
+        """The units the duty desk offers `user`, by the component that offers them (filter, dispatch dialog)."""
+        opener, csrf = signed_in(server.web_port, user)
+        specs = json.loads(opener.open(f"http://127.0.0.1:{server.web_port}/_dash-dependencies", timeout=10).read())
+        router = next(s for s in specs if "_pages_content.children" in s["output"])
+        values = {"_pages_location.pathname": "/duty", "_pages_location.search": "?lang=en"}
+        status, page = post_callback(opener, server.web_port, csrf, json.loads(callback_body(router, values, [])))
+        assert status == 200, page[:300]
+        found = {}
+
+        def walk(node):
+            if isinstance(node, dict):
+                props = node.get("props", {})
+                if props.get("id") in ("duty-filter-unit", "duty-unit"):
+                    found[props["id"]] = [o["label"] for o in props.get("options", [])]
+                for value in (*node.values(), *props.values()):
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(json.loads(page))
+        return found
+
+    both = ["Baoding Water Resources Bureau", "Jingxiu Fire Brigade"]
+    assert options("duty") == {"duty-filter-unit": both, "duty-unit": both}
+    # 莲池区's leader: another district's unit is none of theirs, and they do not dispatch.
+    assert options("leader") == {"duty-filter-unit": both[:1], "duty-unit": []}

@@ -38,8 +38,10 @@ def layout(
     t = translator(lang)
     other = "en" if lang == "zh_CN" else "zh_CN"
     selected = record_id(alert)
-    units = [{"label": unit_name(u, lang), "value": u.id} for u in settings.units]
     principal = guard.current()
+    # The units of the principal's own districts and the city's; the dialog offers them only to whoever may dispatch.
+    units = [{"label": unit_name(u, lang), "value": u.id} for u in settings.units
+             if u.district is None or permission_allowed(principal, "view", u.district)]  # fmt: skip
     districts = [{"label": r.name(lang), "value": r.id} for r in context.regions.level("district")
                  if permission_allowed(principal, "view", r.id)]  # fmt: skip
     filters = [
@@ -137,7 +139,7 @@ def layout(
                     ),
                 ],
             ),
-            _dialog(t, units),
+            _dialog(t, units if permission_allowed(principal, "dispatch") else []),
             _help(t),
         ],
     )
