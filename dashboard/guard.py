@@ -244,7 +244,8 @@ class Guard:
         audit.record(self.accounts, f"display:{display.name}", "display open", display.name, role=DISPLAY,
                      address=request.remote_addr or "")  # fmt: skip
         query = {k: v for k, v in request.args.items() if k != "token"}
-        response = redirect("/wall" + (f"?{urlencode(query)}" if query else ""), 303)
+        after_post = 303 if request.method == "POST" else 302  # the wall is then read with GET
+        response = redirect("/wall" + (f"?{urlencode(query)}" if query else ""), after_post)
         secure = request.is_secure
         response.set_cookie(DISPLAY_COOKIE, token, max_age=400 * 86400, httponly=True, samesite="Lax", secure=secure)
         response.set_cookie(CSRF_COOKIE, _display_csrf(token), max_age=400 * 86400, samesite="Strict", secure=secure)
