@@ -33,8 +33,6 @@ from store.writer import Envelope
 log = logging.getLogger(__name__)
 # In the reason of a dead letter whose raw bytes were cut; the replay looks for it.
 CUT = "the dead letter keeps only its first"
-# The [limits] key that bounds one payload unless the feed's transport names another (MQTT: mqtt_message_kb).
-DOCUMENT_LIMIT = "feed_document_mb"
 _UNITS = {"kb": 1024, "mb": 1024 * 1024}
 
 
@@ -67,18 +65,17 @@ class FeedDecoding:
     units: dict[str, tuple[str, float, float]] = field(default_factory=dict)
     metrics: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
-    payload_limit: str = DOCUMENT_LIMIT  # the key of `limits` that bounds one payload of this feed
+    payload_limit: str = FeedBase.payload_limit  # the key of `limits` that bounds one payload of this feed
 
     @classmethod
     def from_settings(cls, feed: FeedBase, limits: Limits | None = None) -> FeedDecoding:
-        """The feed's decoding, held to `limits` (the configuration's; the defaults when not given). The feed's
-        settings model may name the key that bounds one payload in `payload_limit` (MqttFeedSettings does)."""
+        """The feed's decoding, held to `limits` (the configuration's; the defaults when not given) and to the
+        payload limit its transport's settings name."""
         decoder = DECODERS[feed.decoder](feed)
         units = {name: (u.to, u.factor, u.offset) for name, u in feed.units.items()}
         zone = ZoneInfo(feed.time_zone) if feed.time_zone else None
-        payload_limit = getattr(feed, "payload_limit", DOCUMENT_LIMIT)
         return cls(feed.id, decoder, to_wgs84(feed.crs), zone, frozenset(feed.sentinels), units, dict(feed.metrics),
-                   limits or Limits(), payload_limit)  # fmt: skip
+                   limits or Limits(), feed.payload_limit)  # fmt: skip
 
     @cached_property
     def max_bytes(self) -> int:

@@ -7,7 +7,7 @@ FeedBase with `transport = "<name>"`; feeds/transports.py puts them together, an
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,6 +29,8 @@ class FeedBase(BaseModel):
     """The keys of every feed: its id, how its payloads decode, and how long a silence it is allowed."""
 
     model_config = ConfigDict(extra="forbid")
+    # The [limits] key that bounds one payload: a document (an HTTP answer, a file) unless the transport says.
+    payload_limit: ClassVar[str] = "feed_document_mb"
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     decoder: str

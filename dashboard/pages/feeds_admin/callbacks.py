@@ -26,7 +26,7 @@ def register_callbacks(context: AppContext) -> None:
     store = context.store
     tz = context.settings.city.timezone
     transports = {f.id: f.transport for f in context.settings.feeds}
-    decodings = {f.id: FeedDecoding.from_settings(f) for f in context.settings.feeds}
+    decodings = {f.id: FeedDecoding.from_settings(f, context.settings.limits) for f in context.settings.feeds}
 
     @callback(
         Output("admin-ingest", "children"),
