@@ -197,6 +197,9 @@ def test_what_the_duty_desk_is_sent_is_checked_on_the_server_never_a_500(server)
     assert status == 204  # no alert at all: nothing to do
     status, _ = call("duty-sop-steps.value", {"duty-sop-steps.value": ["x"], "duty-selected.data": 1})
     assert status == 204
+    status, answer = call(confirm, {"duty-dialog-action.data": "comment", "duty-selected.data": 1,
+                                    "duty-note.value": "x" * 4001})  # fmt: skip
+    assert status == 200 and "A note has at most 4000 characters." in answer  # limits.text_chars
 
 
 @pytest.mark.parametrize("next_path", ["/\t/evil.example", "/\\evil.example", "//evil.example", "/\n/evil.example"])

@@ -27,6 +27,7 @@ REFUSALS = {
     "missing": N_("There is no such alert."),
     "unknown": N_("That action is not known."),
     "needs_note": N_("{action} needs a note saying why."),
+    "note_long": N_("A note has at most {chars} characters."),
     "needs_unit": N_("{action} needs the unit to send it to."),
     "needs_time": N_("{action} needs a time to snooze for, up to {hours} hours."),
     "needs_step": N_("{action} needs the checklist step."),
@@ -43,12 +44,12 @@ MAX_SNOOZE_MINUTES = int(MAX_SNOOZE.total_seconds() // 60)
 BULK_LIMIT = 200
 
 
-def refusal(exc: TransitionError, t) -> str:
+def refusal(exc: TransitionError, t, note_chars: int = 0) -> str:
     """A refused action, said in the officer's language."""
     template = REFUSALS.get(exc.code, REFUSALS["not_allowed"])
     return t(template, action=t(ACTION_LABELS.get(exc.action, exc.action)) if exc.action else "",
              state=t(ALERT_STATE_LABELS[exc.state]) if exc.state in ALERT_STATE_LABELS else exc.state,
-             hours=f"{MAX_SNOOZE_MINUTES / 60:g}")  # fmt: skip
+             hours=f"{MAX_SNOOZE_MINUTES / 60:g}", chars=note_chars)  # fmt: skip
 
 
 def buttons(principal: Principal, alert: dict, t) -> list:
@@ -73,6 +74,8 @@ def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
     ValueError if it is not a number. What the browser sends is checked here too: the dialog's limits are the
     browser's, and a request can carry anything."""
     note = note if isinstance(note, str) else ""
+    if len(note) > desk.note_chars:
+        raise TransitionError(f"the note has {len(note)} characters", "note_long", action)
     if action == "dispatch" and unit_id is not None and (not isinstance(unit_id, str) or unit_id not in desk.units):
         raise TransitionError(f"there is no unit {unit_id!r}", "needs_unit", action)
     act(
@@ -131,7 +134,7 @@ def confirm(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
     try:
         perform(desk, principal, audit, alert_id, action, note or "", unit_id, minutes)
     except TransitionError as exc:
-        return no_update, refusal(exc, t), no_update
+        return no_update, refusal(exc, t, desk.note_chars), no_update
     except ValueError:
         return no_update, t("Snooze minutes must be a number."), no_update
     return "duty-dialog hidden", "", done(action, t)

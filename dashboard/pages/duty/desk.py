@@ -24,13 +24,15 @@ class Desk:
     units: dict  # the configured units (alerts.units.UnitSettings) by id, in the configuration's order
     sops: dict[str, Sop]  # the rule file's, updated in place when the rules are reloaded: kept, not copied
     tz: str
+    note_chars: int  # the longest note anyone may write (limits.text_chars)
 
     @classmethod
     def of(cls, context: AppContext) -> Desk:
         """The desk of the app's context (dashboard.context.AppContext)."""
         settings = context.settings
         units = {u.id: u for u in settings.units}
-        return cls(context.store, context.snapshots, context.regions, units, context.sops, settings.city.timezone)
+        return cls(context.store, context.snapshots, context.regions, units, context.sops, settings.city.timezone,
+                   settings.limits.text_chars)  # fmt: skip
 
 
 def visible(desk: Desk, principal: Principal, alert_id) -> dict | None:

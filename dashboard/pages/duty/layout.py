@@ -139,7 +139,7 @@ def layout(
                     ),
                 ],
             ),
-            _dialog(t, units if permission_allowed(principal, "dispatch") else []),
+            _dialog(t, units if permission_allowed(principal, "dispatch") else [], settings.limits.text_chars),
             _help(t),
         ],
     )
@@ -162,7 +162,7 @@ def _filter(component_id: str, label: str, options: list[dict], value: str | Non
     )
 
 
-def _dialog(t, units: list[dict]) -> html.Div:
+def _dialog(t, units: list[dict], note_chars: int) -> html.Div:
     return html.Div(
         id="duty-dialog",
         className="duty-dialog hidden",
@@ -183,7 +183,18 @@ def _dialog(t, units: list[dict]) -> html.Div:
                         dcc.Input(id="duty-minutes", type="number", min=1, max=MAX_SNOOZE_MINUTES, value=30),
                     ],  # fmt: skip
                 ),
-                html.Label([t("Note"), dcc.Input(id="duty-note", type="text", debounce=False, autoComplete="off")]),
+                html.Label(
+                    [
+                        t("Note"),
+                        dcc.Input(
+                            id="duty-note",
+                            type="text",
+                            debounce=False,
+                            autoComplete="off",
+                            maxLength=note_chars,
+                        ),
+                    ]
+                ),
                 html.Div(id="duty-dialog-message", className="duty-message", role="alert"),
                 html.Div(
                     className="dialog-buttons",
