@@ -120,7 +120,7 @@ def test_a_bulk_acknowledgement_is_bounded_and_a_role_that_may_not_is_refused_on
 def test_a_huge_sign_in_name_is_refused_and_audited_short(server):
     port = server.web_port
     opener, _jar, csrf = login_form(port)
-    huge = "a" * 2_000_000
+    huge = "a" * 400_000  # within limits.web_request_kb (1 MB) for the two of them
     data = urllib.parse.urlencode({"name": huge, "password": huge, "csrf_token": csrf}).encode()
     with pytest.raises(urllib.error.HTTPError) as refused:
         opener.open(f"http://127.0.0.1:{port}/login", data=data, timeout=30)
@@ -371,3 +371,15 @@ def test_the_duty_desk_offers_a_district_leader_no_other_districts_units_and_no_
     assert options("duty") == {"duty-filter-unit": both, "duty-unit": both}
     # 莲池区's leader: another district's unit is none of theirs, and they do not dispatch.
     assert options("leader") == {"duty-filter-unit": both[:1], "duty-unit": []}
+
+
+def test_a_request_body_over_the_web_limit_is_refused_before_it_is_read(server):
+    for path, headers in (("/login", {"Content-Type": "application/x-www-form-urlencoded"}),
+                          ("/_dash-update-component", {"Content-Type": "application/json"})):  # fmt: skip
+        connection = http.client.HTTPConnection("127.0.0.1", server.web_port, timeout=10)
+        connection.putrequest("POST", path)
+        for name, value in {**headers, "Content-Length": str(1024 * 1024 + 1)}.items():
+            connection.putheader(name, value)
+        connection.endheaders()  # the body is never sent: the server answers on the length it was told
+        assert connection.getresponse().status == 413, path  # limits.web_request_kb
+        connection.close()
