@@ -2,24 +2,55 @@
 
 Both are real brokers with persistent QoS 1 sessions: mosquitto with `persistence true`, amqtt for clients that
 send a username (it refuses anonymous ones, whose queues it would drop, STACK-NOTES). amqtt speaks MQTT 3.1.1 only, so
-`protocol` tells the clients which version to use. The test suite starts mosquitto through the same class.
+`protocol` tells the clients which version to use.
+
+Started by CityOps (`embedded_broker`), a broker lets in only the accounts it is given, each with a password made for
+this start that exists in CityOps' memory and, hashed, in the broker's data folder (mode 600); an account reads
+(subscribes to) and writes (publishes to) only its own topic filters, and nobody else gets in. Without accounts a
+broker is open, as the tests and benchmarks, which bring clients of their own, start it through the same classes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ctypes
+import hashlib
 import logging
+import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# mosquitto_passwd's own count. The passwords are random (token_urlsafe, 192 bits): stretching them adds nothing.
+PBKDF2_ROUNDS = 101
+
+
+@dataclass(frozen=True)
+class Account:
+    """A client of the embedded broker: its name, a password made for this start, and the topic filters it may read
+    (subscribe to) and write (publish to)."""
+
+    username: str
+    read: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)  # never in a log
+
+    def __post_init__(self) -> None:
+        # The ACL file is lines of text: a topic filter must not carry a line of its own into it.
+        for name in (self.username, *self.read, *self.write):
+            if not name or any(c in name for c in "\r\n\0"):
+                raise ValueError(f"not a user name or topic filter for the broker's ACL: {name!r}")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -61,15 +92,47 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
+def write_private(path: Path, text: str) -> None:
+    """A file only its owner may read (600), whatever the umask and whatever mode an earlier one had."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        os.fchmod(fd, 0o600)
+        file.write(text)
+
+
+def mosquitto_hash(password: str) -> str:
+    """mosquitto 2's own password entry ($7$: PBKDF2-SHA512, as mosquitto_passwd writes it), made here so that the
+    broker needs no other binary."""
+    salt = os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, PBKDF2_ROUNDS)
+    return f"$7${PBKDF2_ROUNDS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def mosquitto_acl(accounts: Iterable[Account]) -> str:
+    """mosquitto's acl_file: each account reads and writes its own filters; no line before the first `user`, so an
+    anonymous client (refused anyway) could do nothing."""
+    lines = ["# Made by CityOps at each start of its embedded broker: who may read and write which topics."]
+    for account in accounts:
+        lines.append(f"user {account.username}")
+        lines += [f"topic read {topic}" for topic in account.read]
+        lines += [f"topic write {topic}" for topic in account.write]
+    return "\n".join(lines) + "\n"
+
+
 class Mosquitto:
     protocol = "5"
     name = "mosquitto"
 
-    def __init__(self, port: int, data_dir: Path, host: str = "127.0.0.1", secure: str = ""):
+    def __init__(self, port: int, data_dir: Path, host: str = "127.0.0.1", secure: str = "",
+                 accounts: Iterable[Account] = ()):  # fmt: skip
         """`secure`: mosquitto.conf lines for the listener (TLS files, password_file), which also end anonymous
-        access; the tests of MQTT credentials and TLS use it."""
+        access; the tests of MQTT credentials and TLS use it. `accounts`: the only clients let in (the embedded
+        broker's); give one or the other."""
         self.host, self.port, self.data_dir = host, port, Path(data_dir)
         self.secure = secure
+        self.accounts = {a.username: a for a in accounts}
+        if secure and self.accounts:
+            raise ValueError("give the broker `secure` lines or accounts, not both")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -77,22 +140,12 @@ class Mosquitto:
         if binary is None:
             raise RuntimeError("mosquitto is not installed: sudo apt-get install mosquitto")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.accounts:
+            entries = (f"{a.username}:{mosquitto_hash(a.password)}\n" for a in self.accounts.values())
+            write_private(self.data_dir / "passwd", "".join(entries))
+            write_private(self.data_dir / "acl", mosquitto_acl(self.accounts.values()))
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} {self.host}\n"
-            + (f"{self.secure}\nallow_anonymous false\n" if self.secure else "allow_anonymous true\n")
-            + "persistence true\n"
-            f"persistence_location {self.data_dir}/\n"
-            "autosave_interval 5\n"
-            # Started as root, mosquitto cannot write a log file in a folder it does not own (STACK-NOTES).
-            "log_dest stderr\n"
-            "log_type error\n"
-            "log_type warning\n"
-            # The defaults (1000 queued) drop messages for a subscriber that is briefly slower than the stream.
-            "max_queued_messages 1000000\n"
-            "max_inflight_messages 1000\n"
-            "user root\n"
-        )
+        write_private(conf, self._config())
         self.log_file = open(self.data_dir / "mosquitto.log", "ab")  # noqa: SIM115 — closed in stop()
         self.process = subprocess.Popen(
             [binary, "-c", str(conf)],
@@ -106,6 +159,29 @@ class Mosquitto:
             self.stop()
             raise RuntimeError(f"mosquitto did not start; see {self.data_dir / 'mosquitto.log'}") from None
 
+    def _config(self) -> str:
+        if self.accounts:
+            access = [f"password_file {self.data_dir / 'passwd'}", f"acl_file {self.data_dir / 'acl'}"]
+        else:
+            access = [self.secure] if self.secure else []
+        lines = [
+            f"listener {self.port} {self.host}",
+            *access,
+            f"allow_anonymous {'false' if access else 'true'}",
+            "persistence true",
+            f"persistence_location {self.data_dir}/",
+            "autosave_interval 5",
+            # Started as root, mosquitto cannot write a log file in a folder it does not own (STACK-NOTES).
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            # The defaults (1000 queued) drop messages for a subscriber that is briefly slower than the stream.
+            "max_queued_messages 1000000",
+            "max_inflight_messages 1000",
+            "user root",
+        ]
+        return "\n".join(lines) + "\n"
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -118,16 +194,41 @@ class Mosquitto:
 
 
 class PythonBroker:
-    """amqtt running on an event loop in its own thread."""
+    """amqtt running on an event loop in its own thread.
+
+    With accounts, its file authentication (argon2 hashes, the only kind it makes) and its topic ACL (`acl` for
+    subscriptions, `publish_acl` for publishing) do what mosquitto's password file and ACL do.
+    """
 
     protocol = "3.1.1"
     name = "amqtt"
 
-    def __init__(self, port: int, data_dir: Path, host: str = "127.0.0.1"):
+    def __init__(self, port: int, data_dir: Path, host: str = "127.0.0.1", accounts: Iterable[Account] = ()):
         self.host, self.port, self.data_dir = host, port, Path(data_dir)
+        self.accounts = {a.username: a for a in accounts}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._broker = None
         self._thread: threading.Thread | None = None
+
+    def _plugins(self) -> dict:
+        if not self.accounts:
+            # While anonymous access is allowed amqtt marks every session anonymous, even one with a username, and
+            # anonymous sessions lose their queue when offline. So: no anonymous access; our clients send a name.
+            return {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}}
+        from pwdlib.hashers.argon2 import Argon2Hasher
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        passwords = self.data_dir / "passwd"
+        hasher = Argon2Hasher()
+        write_private(passwords, "".join(f"{a.username}:{hasher.hash(a.password)}\n" for a in self.accounts.values()))
+        return {
+            # A client without a name gets no answer from this plugin, and amqtt refuses a client nobody vouched for.
+            "amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(passwords)},
+            "amqtt.plugins.topic_checking.TopicAccessControlListPlugin": {
+                "acl": {a.username: list(a.read) for a in self.accounts.values()},
+                "publish_acl": {a.username: list(a.write) for a in self.accounts.values()},
+            },
+        }
 
     def start(self) -> None:
         from amqtt.broker import Broker
@@ -135,9 +236,7 @@ class PythonBroker:
         config = {
             # amqtt binds 0.0.0.0 unless told otherwise (STACK-NOTES).
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            # While anonymous access is allowed amqtt marks every session anonymous, even one with a username, and
-            # anonymous sessions lose their queue when offline. So: no anonymous access; our clients send a name.
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}},
+            "plugins": self._plugins(),
         }
         started = threading.Event()
         errors: list[BaseException] = []
@@ -175,13 +274,15 @@ class PythonBroker:
             self._thread.join(5)
 
 
-def embedded_broker(kind: str, port: int, data_dir: Path, host: str = "127.0.0.1") -> Mosquitto | PythonBroker:
-    """The broker to start for `kind` (auto: mosquitto if installed), on `port` or a free one if it is taken."""
+def embedded_broker(kind: str, port: int, data_dir: Path, host: str = "127.0.0.1", *,
+                    accounts: Iterable[Account]) -> Mosquitto | PythonBroker:  # fmt: skip
+    """The broker to start for `kind` (auto: mosquitto if installed), on `port` or a free one if it is taken, letting
+    in `accounts` only."""
     if port == 0 or not port_is_free(port, host):
         wanted = port
         port = free_port(host)
         if wanted:
             log.warning("port %d is taken; the embedded broker listens on %d instead", wanted, port)
     if kind == "mosquitto" or (kind == "auto" and mosquitto_path()):
-        return Mosquitto(port, data_dir, host)
-    return PythonBroker(port, data_dir, host)
+        return Mosquitto(port, data_dir, host, accounts=accounts)
+    return PythonBroker(port, data_dir, host, accounts=accounts)

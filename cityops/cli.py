@@ -75,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "simulate":
         from cityops.runtime import simulate
 
-        simulate(settings)
+        try:
+            simulate(settings)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         return 0
     from alerts.rules import RuleError
     from cityops.runtime import serve

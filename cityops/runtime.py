@@ -16,9 +16,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from alerts.engine import RuleEngine
 from alerts.rules import Rule, RuleError, Sop, load_rule_file
 from alerts.time_limits import TimeLimits
-from cityops.broker import embedded_broker
+from cityops.broker import Account, Mosquitto, PythonBroker, embedded_broker
 from cityops.config import ConfigError, Settings
-from cityops.control import ControlServer
+from cityops.control import ControlServer, ask
 from cityops.control import socket_path as control_socket
 from feeds import health, transports
 from feeds.wiring import Broker
@@ -34,6 +34,8 @@ log = logging.getLogger("cityops")
 # interval each time (the convoy effect). A shorter interval served the wall's map cells at city scale markedly
 # faster with no loss of ingest (bench/city_scale.py and bench/ingest.py measure both).
 SWITCH_INTERVAL_S = 0.001
+INGEST_USER, SIMULATOR_USER = "cityops", "cityops-simulator"  # the embedded broker's accounts
+NO_BROKER = "this CityOps runs no embedded broker ([broker] embedded = false)"
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Runtime:
     sops: dict[str, Sop] = field(default_factory=dict)  # the rule file's; updated in place on reload
     transports: list = field(default_factory=list)  # what feeds.transports started: MQTT client, file replays
     control: ControlServer | None = None
-    broker: object | None = None
+    broker: Mosquitto | PythonBroker | None = None
     simulator: object | None = None
     sources: object | None = None  # the demo city's HTTP sources
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -113,7 +115,13 @@ def start(settings: Settings) -> Runtime:
     book = load_rule_file(settings.alerts.rules) if settings.alerts.rules else None  # a bad file stops start-up here
     rules = book.rules if book else []
     check_units(rules, settings)
-    mqtt_password = settings.mqtt.password()  # a missing secret stops start-up here too, before anything runs
+    mqtt = settings.mqtt
+    # The embedded broker signs our clients in with accounts of its own; [mqtt]'s are for a broker of yours (a
+    # missing secret stops start-up here, before anything runs).
+    mqtt_password = None if settings.broker.embedded else mqtt.password()
+    # The broker before the store: the folders it makes on the way to its data stay passable for the user mosquitto
+    # runs as, where the store would make them the service's alone.
+    embedded = start_broker(settings) if settings.broker.embedded else None
     regions = RegionIndex.from_file(settings.city.regions)
     store = Store(settings.store.path, settings.store.memory_limit_mb)
     writer = Writer(
@@ -129,10 +137,13 @@ def start(settings: Settings) -> Runtime:
     limits = TimeLimits(settings.alerts.time_limits, rules)
     accounts = Accounts(settings.auth.path)
     runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits, accounts,
-                      dict(book.sops) if book else {})  # fmt: skip
+                      dict(book.sops) if book else {}, broker=embedded)  # fmt: skip
     runtime.control = ControlServer(control_socket(settings.store.path), {
         "ping": lambda _request: {"ok": True},
         "backup": lambda request: {"manifest": backup.make(store, settings.auth.path, Path(request["to"]))},
+        # `cityops simulate` from a process of its own: the embedded broker's simulator account, which exists only
+        # in this process; the socket answers the service's user alone.
+        "simulator": lambda _request: simulator_access(settings, embedded) if embedded else {"error": NO_BROKER},
     })  # fmt: skip
     runtime.control.start()
     city = None
@@ -145,15 +156,6 @@ def start(settings: Settings) -> Runtime:
         log.info("demo city's HTTP sources on %s", runtime.sources.url)
     if settings.alerts.rules is not None:
         runtime.rules_mtime = settings.alerts.rules.stat().st_mtime  # the version now in force
-
-    mqtt = settings.mqtt
-    host, port, protocol, username = mqtt.host, mqtt.port, mqtt.protocol, mqtt.username
-    if settings.broker.embedded:
-        runtime.broker = embedded_broker(settings.broker.kind, mqtt.port, settings.broker.data_dir, mqtt.host)
-        runtime.broker.start()
-        port, protocol = runtime.broker.port, runtime.broker.protocol
-        username = username or "cityops"  # amqtt keeps the queue of named sessions only
-        log.info("embedded MQTT broker (%s) on %s:%d", runtime.broker.name, host, port)
 
     stale_after = {f.id: f.stale_after_s for f in settings.feeds}
     scheduler.add_job(
@@ -177,17 +179,53 @@ def start(settings: Settings) -> Runtime:
                       max_instances=1, coalesce=True)  # fmt: skip
     scheduler.add_job(runtime.watch_rules, "interval", seconds=2, id="rule-file", max_instances=1, coalesce=True)
     scheduler.start()
-    broker = Broker(host, port, mqtt.client_id, protocol, mqtt.session_expiry_s, username, mqtt_password,
-                    mqtt.tls_options())  # fmt: skip
+    if embedded is not None:
+        ingest = embedded.accounts[INGEST_USER]
+        broker = Broker(embedded.host, embedded.port, mqtt.client_id, embedded.protocol, mqtt.session_expiry_s,
+                        ingest.username, ingest.password)  # fmt: skip
+    else:
+        broker = Broker(mqtt.host, mqtt.port, mqtt.client_id, mqtt.protocol, mqtt.session_expiry_s, mqtt.username,
+                        mqtt_password, mqtt.tls_options())  # fmt: skip
     wiring = transports.Wiring(writer, regions, store, scheduler, broker, runtime.sources, settings.limits)
     runtime.transports = transports.start(settings.feeds, wiring)
 
     if city is not None and settings.simulator.publish:
         from feeds.simulator.publisher import Publisher
 
-        runtime.simulator = Publisher(city, host=host, port=port, rate=settings.simulator.rate, protocol=protocol)
+        runtime.simulator = Publisher(city, rate=settings.simulator.rate, **simulator_access(settings, embedded))
         runtime.simulator.start()
     return runtime
+
+
+def broker_accounts(settings: Settings) -> tuple[Account, ...]:
+    """Whom the embedded broker lets in: ingest reads the MQTT feeds' topics, the demo city's simulator (here or
+    `cityops simulate`) writes under its prefix; nobody else gets in."""
+    topics = tuple(dict.fromkeys(t for f in settings.feeds if f.transport == "mqtt" for t in f.topics))
+    return (Account(INGEST_USER, read=topics),
+            Account(SIMULATOR_USER, write=(f"{settings.simulator.topic_prefix}/#",)))  # fmt: skip
+
+
+def start_broker(settings: Settings, accounts: tuple[Account, ...] | None = None) -> Mosquitto | PythonBroker:
+    """The embedded broker, started with fresh passwords for `accounts` (default: broker_accounts)."""
+    mqtt, broker_settings = settings.mqtt, settings.broker
+    broker = embedded_broker(broker_settings.kind, mqtt.port, broker_settings.data_dir, mqtt.host,
+                             accounts=broker_accounts(settings) if accounts is None else accounts)  # fmt: skip
+    broker.start()
+    log.info("embedded MQTT broker (%s) on %s:%d", broker.name, broker.host, broker.port)
+    return broker
+
+
+def simulator_access(settings: Settings, embedded: Mosquitto | PythonBroker | None) -> dict:
+    """Where the demo city's simulator publishes and as whom (Publisher's keywords): the embedded broker with its
+    simulator account, or the configured broker with [mqtt]'s credentials (a name of its own when none is set: amqtt
+    keeps the queues of named sessions only)."""
+    if embedded is not None:
+        account = embedded.accounts[SIMULATOR_USER]
+        return {"host": embedded.host, "port": embedded.port, "protocol": embedded.protocol,
+                "username": account.username, "password": account.password, "tls": None}  # fmt: skip
+    mqtt = settings.mqtt
+    return {"host": mqtt.host, "port": mqtt.port, "protocol": mqtt.protocol, "username": mqtt.username or
+            SIMULATOR_USER, "password": mqtt.password(), "tls": mqtt.tls_options()}  # fmt: skip
 
 
 def demo_city(settings: Settings, regions: RegionIndex):
@@ -200,21 +238,35 @@ def demo_city(settings: Settings, regions: RegionIndex):
 
 
 def simulate(settings: Settings) -> None:
-    """Publish the demo city to the configured broker until Ctrl-C or SIGTERM, from this process."""
+    """Publish the demo city until Ctrl-C or SIGTERM, from this process: to the configured broker, or to the embedded
+    broker of the CityOps running on this configuration."""
     from feeds.simulator.publisher import Publisher
 
+    access = simulator_access(settings, None) if not settings.broker.embedded else running_simulator_access(settings)
     city = demo_city(settings, RegionIndex.from_file(settings.city.regions))
-    mqtt = settings.mqtt
-    publisher = Publisher(city, host=mqtt.host, port=mqtt.port, rate=settings.simulator.rate, protocol=mqtt.protocol)
+    publisher = Publisher(city, rate=settings.simulator.rate, **access)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     publisher.start()
     log.info("publishing the demo city (%s devices, %s messages/s) to %s:%s", f"{len(city.ids):,}",
-             settings.simulator.rate, mqtt.host, mqtt.port)  # fmt: skip
+             settings.simulator.rate, access["host"], access["port"])  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C
         stopping.wait()
     publisher.stop()
     log.info("published %s messages (%s failed)", f"{publisher.sent:,}", f"{publisher.failed:,}")
+
+
+def running_simulator_access(settings: Settings) -> dict:
+    """The simulator account of the embedded broker of the CityOps running on this configuration, asked over its
+    control socket: the broker lives in that process, and so do its passwords."""
+    answer = ask(control_socket(settings.store.path), {"command": "simulator"}, timeout=10)
+    if answer is None:
+        raise ConfigError(f"no CityOps runs on {settings.store.path}: its embedded broker ([broker] embedded = true) "
+                          "is what this publishes to; start `cityops run` first (with simulator.publish = false), "
+                          "or point [mqtt] at a broker of yours with embedded = false")  # fmt: skip
+    if "error" in answer:
+        raise ConfigError(f"the running CityOps did not say how to publish to its broker: {answer['error']}")
+    return answer
 
 
 def proxy_options(hops: int, address: str) -> dict:

@@ -26,7 +26,11 @@ class Publisher:
         rate: float,
         protocol: str = "5",
         username: str | None = "cityops-simulator",
+        password: str | None = None,
+        tls: dict | None = None,
     ):
+        """`tls`: paho's tls_set arguments (None: no TLS); with `username` and `password`, how the broker is told who
+        publishes (the embedded broker lets its simulator write under the city's prefix only)."""
         self.city = city
         self.rate = rate
         self.sent = 0
@@ -37,7 +41,10 @@ class Publisher:
             protocol=mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311,
         )
         if username:
-            self.client.username_pw_set(username)
+            self.client.username_pw_set(username, password)
+        if tls is not None:
+            self.client.tls_set(**tls)
+        self.client.on_connect = self._on_connect
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(200_000)
         self.host, self.port = host, port
@@ -54,6 +61,10 @@ class Publisher:
         self._thread.join(5)
         self.client.disconnect()
         self.client.loop_stop()
+
+    def _on_connect(self, _client, _userdata, _flags, reason, _properties) -> None:
+        if reason.is_failure:  # paho tries again, and the simulator waits for it
+            log.warning("the broker refused the simulator (%s:%s): %s", self.host, self.port, reason)
 
     def _run(self) -> None:
         while not self.client.is_connected() and not self._stop.wait(0.1):

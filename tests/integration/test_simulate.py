@@ -28,8 +28,10 @@ def test_simulate_describes_the_demo_city_then_streams_its_readings_until_stoppe
     listener.connect("127.0.0.1", mosquitto.port)
     listener.subscribe("baoding/#", qos=1)
     listener.loop_start()
-    env = {**os.environ, "CITYOPS_MQTT__PORT": str(mosquitto.port), "CITYOPS_SIMULATOR__ENTITIES": "60",
-           "CITYOPS_SIMULATOR__RATE": "200"}  # fmt: skip
+    # The fixture's broker as a broker of one's own: the demo's embedded one lives inside `cityops run`
+    # (test_broker_security tries simulate against it).
+    env = {**os.environ, "CITYOPS_MQTT__PORT": str(mosquitto.port), "CITYOPS_BROKER__EMBEDDED": "false",
+           "CITYOPS_SIMULATOR__ENTITIES": "60", "CITYOPS_SIMULATOR__RATE": "200"}  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "cityops.cli", "simulate", "--demo"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     try:
