@@ -19,10 +19,12 @@ import ctypes
 import hashlib
 import logging
 import os
+import pwd
 import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -32,6 +34,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+MOSQUITTO_USER = "mosquitto"  # Debian's package makes it; mosquitto started as root gives root up for it
 # mosquitto_passwd's own count. The passwords are random (token_urlsafe, 192 bits): stretching them adds nothing.
 PBKDF2_ROUNDS = 101
 
@@ -100,6 +103,54 @@ def write_private(path: Path, text: str) -> None:
         file.write(text)
 
 
+def _blocking_folders(path: Path, user: pwd.struct_passwd) -> list[Path]:
+    """The folders above `path` that `user` may not pass through. One that does not exist yet does not block:
+    make_data_dir makes it passable."""
+    groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
+    blocking = []
+    for folder in path.absolute().parents:
+        try:
+            st = folder.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == user.pw_uid:
+            passable = st.st_mode & stat.S_IXUSR
+        elif st.st_gid in groups:
+            passable = st.st_mode & stat.S_IXGRP
+        else:
+            passable = st.st_mode & stat.S_IXOTH
+        if not passable:
+            blocking.insert(0, folder)
+    return blocking
+
+
+def make_data_dir(path: Path, passable: bool) -> None:
+    """`path` (700) and the folders above it that are missing. With `passable` those are 711: mosquitto, once it has
+    given root up, must pass through them to its data (the umask, 077, would shut it out); nobody may list them."""
+    missing = [folder for folder in (path, *path.absolute().parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir()
+        folder.chmod(0o711 if passable and folder != path else 0o700)
+
+
+def broker_user(data_dir: Path) -> pwd.struct_passwd | None:
+    """Whom mosquitto runs as: None when we are not root (it stays who we are, a `user` line is ignored); started as
+    root, the mosquitto user if it can reach `data_dir`, else root, said in a warning with the fix."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        user = pwd.getpwnam(MOSQUITTO_USER)
+    except KeyError:
+        log.warning("there is no user %s: mosquitto runs as root", MOSQUITTO_USER)
+        return pwd.getpwuid(0)
+    blocking = " ".join(str(folder) for folder in _blocking_folders(data_dir, user))
+    if blocking:
+        log.warning("mosquitto runs as root: user %s cannot pass through %s to its data %s (chmod o+x %s lets it)",
+                    MOSQUITTO_USER, blocking, data_dir, blocking)  # fmt: skip
+        return pwd.getpwuid(0)
+    return user
+
+
 def mosquitto_hash(password: str) -> str:
     """mosquitto 2's own password entry ($7$: PBKDF2-SHA512, as mosquitto_passwd writes it), made here so that the
     broker needs no other binary."""
@@ -139,14 +190,19 @@ class Mosquitto:
         binary = mosquitto_path()
         if binary is None:
             raise RuntimeError("mosquitto is not installed: sudo apt-get install mosquitto")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        user = broker_user(self.data_dir)
+        make_data_dir(self.data_dir, passable=user is not None and user.pw_uid != 0)
         if self.accounts:
             entries = (f"{a.username}:{mosquitto_hash(a.password)}\n" for a in self.accounts.values())
             write_private(self.data_dir / "passwd", "".join(entries))
             write_private(self.data_dir / "acl", mosquitto_acl(self.accounts.values()))
         conf = self.data_dir / "mosquitto.conf"
-        write_private(conf, self._config())
+        write_private(conf, self._config(user))
         self.log_file = open(self.data_dir / "mosquitto.log", "ab")  # noqa: SIM115 — closed in stop()
+        if user is not None:
+            # It reads its password file and ACL, and writes its persistence, after giving root up.
+            for path in (self.data_dir, *self.data_dir.iterdir()):
+                os.chown(path, user.pw_uid, user.pw_gid)
         self.process = subprocess.Popen(
             [binary, "-c", str(conf)],
             stdout=self.log_file,
@@ -159,7 +215,7 @@ class Mosquitto:
             self.stop()
             raise RuntimeError(f"mosquitto did not start; see {self.data_dir / 'mosquitto.log'}") from None
 
-    def _config(self) -> str:
+    def _config(self, user: pwd.struct_passwd | None) -> str:
         if self.accounts:
             access = [f"password_file {self.data_dir / 'passwd'}", f"acl_file {self.data_dir / 'acl'}"]
         else:
@@ -178,8 +234,9 @@ class Mosquitto:
             # The defaults (1000 queued) drop messages for a subscriber that is briefly slower than the stream.
             "max_queued_messages 1000000",
             "max_inflight_messages 1000",
-            "user root",
         ]
+        if user is not None:
+            lines.append(f"user {user.pw_name}")
         return "\n".join(lines) + "\n"
 
     def stop(self) -> None:
@@ -217,7 +274,7 @@ class PythonBroker:
             return {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}}
         from pwdlib.hashers.argon2 import Argon2Hasher
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_data_dir(self.data_dir, passable=False)
         passwords = self.data_dir / "passwd"
         hasher = Argon2Hasher()
         write_private(passwords, "".join(f"{a.username}:{hasher.hash(a.password)}\n" for a in self.accounts.values()))

@@ -5,6 +5,8 @@ sees whatever gets through."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from cityops.broker import Account, Mosquitto, PythonBroker, free_port, mosquitto_path
+from cityops.broker import MOSQUITTO_USER, Account, Mosquitto, PythonBroker, free_port, mosquitto_path
 from cityops.cli import DEMO_CONFIG
 from cityops.config import load
 from cityops.runtime import INGEST_USER, SIMULATOR_USER, broker_accounts, start_broker
@@ -166,6 +168,66 @@ def test_the_password_file_is_the_services_alone_and_holds_no_password(broker):
     for path in broker.data_dir.iterdir():  # hashes only: the passwords live in CityOps' memory
         text = path.read_bytes()
         assert not any(a.password.encode() in text for a in broker.accounts.values()), path
+
+
+def root_only() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only a broker started as root has root to give up")
+
+
+def passable(folder: Path, basetemp: Path) -> None:
+    """Let others pass through (not list) the folders pytest made for the test, as make_data_dir makes those it
+    creates: pytest makes them the user's alone."""
+    top = basetemp.parent if basetemp.parent.name.startswith("pytest-of-") else basetemp
+    for step in (folder, *folder.parents):
+        step.chmod(step.stat().st_mode | 0o001)
+        if step == top:
+            return
+
+
+def process_uid(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
+def test_mosquitto_started_as_root_runs_as_mosquitto_and_keeps_its_sessions(tmp_path, tmp_path_factory):
+    root_only()
+    passable(tmp_path, tmp_path_factory.getbasetemp())
+    user = pwd.getpwnam(MOSQUITTO_USER)
+    broker = started(tmp_path, "mosquitto")
+    try:
+        assert process_uid(broker.process.pid) == user.pw_uid
+        ingest = sign_in(broker, broker.accounts[INGEST_USER], session=True)
+        ingest.subscribe(f"{PREFIX}/fire/#")
+        ingest.close()
+        simulator = sign_in(broker, broker.accounts[SIMULATOR_USER])
+        simulator.publish(FEED_TOPIC)  # queued for ingest, which is away
+        simulator.close()
+    finally:
+        broker.stop()
+    broker = started(tmp_path, "mosquitto")  # new passwords; the queue comes back from mosquitto.db
+    try:
+        again = sign_in(broker, broker.accounts[INGEST_USER], session=True)
+        wait_until(lambda: again.received, 10, "the message queued before the restart")
+        again.close()
+    finally:
+        broker.stop()
+    assert again.received == [(FEED_TOPIC, 2)]
+    for path in (broker.data_dir, broker.data_dir / "mosquitto.db", broker.data_dir / "passwd"):
+        assert path.stat().st_uid == user.pw_uid, path
+
+
+def test_mosquitto_stays_root_and_says_so_when_its_data_is_out_of_reach(tmp_path, caplog):
+    root_only()
+    tmp_path.chmod(0o700)  # as pytest makes it: the mosquitto user cannot pass
+    broker = started(tmp_path, "mosquitto")
+    try:
+        assert process_uid(broker.process.pid) == 0
+        assert sign_in(broker, broker.accounts[INGEST_USER])  # it works all the same
+    finally:
+        broker.stop()
+    said = next(r.getMessage() for r in caplog.records if "mosquitto runs as root" in r.getMessage())
+    assert "user mosquitto cannot pass through" in said and f"{tmp_path} lets it)" in said, said
 
 
 def test_simulate_publishes_to_a_running_cityops_embedded_broker_with_the_account_it_hands_over(tmp_path):
