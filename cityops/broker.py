@@ -32,9 +32,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from store.limits import Limits
+
 log = logging.getLogger(__name__)
 
 MOSQUITTO_USER = "mosquitto"  # Debian's package makes it; mosquitto started as root gives root up for it
+# Per session, above those in flight. The demo streams 300 messages a second, so this holds about ten minutes of it
+# for an ingest that is away (a restart) or slower than the stream for a while (a long commit): enough to catch up
+# without loss, and a bound, so that a session nobody reads cannot grow the broker without end. The bytes bound the
+# same queue whatever the messages' size (one may be up to limits.mqtt_message_kb).
+QUEUED_MESSAGES = 200_000
+QUEUED_BYTES = 256 * 1024 * 1024
 # mosquitto_passwd's own count. The passwords are random (token_urlsafe, 192 bits): stretching them adds nothing.
 PBKDF2_ROUNDS = 101
 
@@ -175,7 +183,7 @@ class Mosquitto:
     name = "mosquitto"
 
     def __init__(self, port: int, data_dir: Path, host: str = "127.0.0.1", secure: str = "",
-                 accounts: Iterable[Account] = ()):  # fmt: skip
+                 accounts: Iterable[Account] = (), message_kb: int = Limits().mqtt_message_kb):  # fmt: skip
         """`secure`: mosquitto.conf lines for the listener (TLS files, password_file), which also end anonymous
         access; the tests of MQTT credentials and TLS use it. `accounts`: the only clients let in (the embedded
         broker's); give one or the other."""
@@ -184,6 +192,7 @@ class Mosquitto:
         self.accounts = {a.username: a for a in accounts}
         if secure and self.accounts:
             raise ValueError("give the broker `secure` lines or accounts, not both")
+        self.message_kb = message_kb
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -231,8 +240,12 @@ class Mosquitto:
             "log_dest stderr",
             "log_type error",
             "log_type warning",
-            # The defaults (1000 queued) drop messages for a subscriber that is briefly slower than the stream.
-            "max_queued_messages 1000000",
+            # The payload's bound, which is what limits.mqtt_message_kb means: a bigger message is dropped and the
+            # client stays connected. 2.0 notes that it prefers max_packet_size (the whole packet, 2.1's name), which
+            # ends the connection of a client that sends a bigger one.
+            f"message_size_limit {self.message_kb * 1024}",
+            f"max_queued_messages {QUEUED_MESSAGES}",
+            f"max_queued_bytes {QUEUED_BYTES}",
             "max_inflight_messages 1000",
         ]
         if user is not None:
@@ -254,7 +267,9 @@ class PythonBroker:
     """amqtt running on an event loop in its own thread.
 
     With accounts, its file authentication (argon2 hashes, the only kind it makes) and its topic ACL (`acl` for
-    subscriptions, `publish_acl` for publishing) do what mosquitto's password file and ACL do.
+    subscriptions, `publish_acl` for publishing) do what mosquitto's password file and ACL do. amqtt 0.12 has no
+    bound on a message's size nor on a session's queue: limits.mqtt_message_kb is then ingest's alone (a bigger
+    message is a dead letter), and an offline session's queue grows until ingest is back.
     """
 
     protocol = "3.1.1"
@@ -331,8 +346,8 @@ class PythonBroker:
             self._thread.join(5)
 
 
-def embedded_broker(kind: str, port: int, data_dir: Path, host: str = "127.0.0.1", *,
-                    accounts: Iterable[Account]) -> Mosquitto | PythonBroker:  # fmt: skip
+def embedded_broker(kind: str, port: int, data_dir: Path, host: str = "127.0.0.1", *, accounts: Iterable[Account],
+                    message_kb: int) -> Mosquitto | PythonBroker:  # fmt: skip
     """The broker to start for `kind` (auto: mosquitto if installed), on `port` or a free one if it is taken, letting
     in `accounts` only."""
     if port == 0 or not port_is_free(port, host):
@@ -341,5 +356,5 @@ def embedded_broker(kind: str, port: int, data_dir: Path, host: str = "127.0.0.1
         if wanted:
             log.warning("port %d is taken; the embedded broker listens on %d instead", wanted, port)
     if kind == "mosquitto" or (kind == "auto" and mosquitto_path()):
-        return Mosquitto(port, data_dir, host, accounts=accounts)
+        return Mosquitto(port, data_dir, host, accounts=accounts, message_kb=message_kb)
     return PythonBroker(port, data_dir, host, accounts=accounts)

@@ -209,7 +209,8 @@ def start_broker(settings: Settings, accounts: tuple[Account, ...] | None = None
     """The embedded broker, started with fresh passwords for `accounts` (default: broker_accounts)."""
     mqtt, broker_settings = settings.mqtt, settings.broker
     broker = embedded_broker(broker_settings.kind, mqtt.port, broker_settings.data_dir, mqtt.host,
-                             accounts=broker_accounts(settings) if accounts is None else accounts)  # fmt: skip
+                             accounts=broker_accounts(settings) if accounts is None else accounts,
+                             message_kb=settings.limits.mqtt_message_kb)  # fmt: skip
     broker.start()
     log.info("embedded MQTT broker (%s) on %s:%d", broker.name, broker.host, broker.port)
     return broker

@@ -170,6 +170,25 @@ def test_the_password_file_is_the_services_alone_and_holds_no_password(broker):
         assert not any(a.password.encode() in text for a in broker.accounts.values()), path
 
 
+def test_mosquitto_refuses_a_message_over_the_size_limit(tmp_path):
+    broker = started(tmp_path, "mosquitto")  # amqtt has no such limit (cityops/broker.py PythonBroker)
+    try:
+        observer = sign_in(broker, OBSERVER)
+        observer.subscribe("#")
+        simulator = sign_in(broker, broker.accounts[SIMULATOR_USER])
+        limit = DEMO.limits.mqtt_message_kb * 1024
+        # QoS 0: to a bigger QoS 1 message mosquitto 2.0.11 answers a PUBACK (reason 0x95) that paho cannot parse.
+        simulator.client.publish(f"{PREFIX}/flood/obs/big", b"x" * (limit + 1), qos=0)
+        simulator.publish(f"{PREFIX}/flood/obs/at-limit", b"x" * limit)
+        wait_until(lambda: observer.received, 10, "the message at the limit")
+        time.sleep(0.3)
+        simulator.close()
+        observer.close()
+    finally:
+        broker.stop()
+    assert observer.received == [(f"{PREFIX}/flood/obs/at-limit", limit)]
+
+
 def root_only() -> None:
     if os.geteuid() != 0:
         pytest.skip("only a broker started as root has root to give up")
