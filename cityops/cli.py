@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from cityops import DEMO_DIR
-from cityops.config import ConfigError, load
+from cityops.config import ConfigError, config_warnings, load
 from store.accounts import ROLES
 
 DEMO_CONFIG = DEMO_DIR / "cityops.toml"
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
+    for line in config_warnings(settings, _config_path(args)):
+        print(line, file=sys.stderr)
     if args.command == "config-check":
         print(f"{_config_path(args)}: OK ({len(settings.feeds)} feeds)")
         return 0

@@ -202,6 +202,25 @@ def load(path: str | Path, environ: dict[str, str] | None = None, state_dir: Pat
     return _resolve_paths(settings, path.parent, state_dir or path.parent)
 
 
+def config_warnings(settings: Settings, path: str | Path, environ: dict[str, str] | None = None) -> list[str]:
+    """What the configuration in `path` sets to no effect, one line each with where it is set: [mqtt]'s sign-in and
+    TLS while the embedded broker runs, which signs CityOps' clients in with accounts of its own."""
+    if not settings.broker.embedded:
+        return []
+    environ = dict(os.environ) if environ is None else environ
+    ignored = [key for key in ("username", "password_env", "password_file", "tls", "tls_ca", "tls_cert", "tls_key")
+               if getattr(settings.mqtt, key) not in (None, False)]  # fmt: skip
+    text = Path(path).read_text(encoding="utf-8") if ignored else ""
+    lines = []
+    for key in ignored:
+        variable = f"{ENV_PREFIX}MQTT__{key.upper()}"
+        line = _line_of(text, ("mqtt", key))
+        where = f"environment variable {variable}" if variable in environ else f"{path}:{line}" if line else str(path)
+        lines.append(f"warning: {where}: mqtt.{key} is ignored: the embedded broker ([broker] embedded = true) "
+                     "signs CityOps' clients in with accounts of its own; embedded = false uses yours")  # fmt: skip
+    return lines
+
+
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[tuple[str, ...], str]:
     """Set CITYOPS_SECTION__KEY=value into the parsed file; returns which keys came from which variable."""
     applied = {}

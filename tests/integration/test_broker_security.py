@@ -249,6 +249,27 @@ def test_mosquitto_stays_root_and_says_so_when_its_data_is_out_of_reach(tmp_path
     assert "user mosquitto cannot pass through" in said and f"{tmp_path} lets it)" in said, said
 
 
+def test_config_check_warns_that_mqtt_credentials_are_ignored_with_the_embedded_broker(tmp_path):
+    app = CityOps(tmp_path, free_port())
+    text = app.config.read_text()
+
+    def check(mqtt_keys: str, embedded: bool) -> subprocess.CompletedProcess:
+        app.config.write_text(text.replace("[mqtt]\n", f"[mqtt]\n{mqtt_keys}", 1)
+                              + f"\n[broker]\nembedded = {str(embedded).lower()}\n")  # fmt: skip
+        return subprocess.run([sys.executable, "-m", "cityops.cli", "config-check", str(app.config)], cwd=ROOT,
+                              capture_output=True, text=True, env={**os.environ, "MQTT_SECRET": "s"})  # fmt: skip
+
+    keys = 'username = "city"\npassword_env = "MQTT_SECRET"\ntls = true\n'
+    warned = check(keys, embedded=True)
+    assert warned.returncode == 0 and "OK" in warned.stdout, warned
+    lines = warned.stderr.splitlines()
+    assert [line.split(": ")[2] for line in lines] == ["mqtt.username is ignored", "mqtt.password_env is ignored",
+                                                      "mqtt.tls is ignored"], lines  # fmt: skip
+    assert all(line.startswith(f"warning: {app.config}:") for line in lines), lines
+    assert check(keys, embedded=False).stderr == ""
+    assert check("", embedded=True).stderr == ""
+
+
 def test_simulate_publishes_to_a_running_cityops_embedded_broker_with_the_account_it_hands_over(tmp_path):
     """`cityops simulate` in a process of its own (a load test, bench/server.py) cannot know the passwords the
     embedded broker made: it asks the running CityOps over its control socket."""
