@@ -232,7 +232,7 @@ def _accounts(args) -> int:
             return _displays(args, accounts, actor, settings)
         if args.action == "list":
             for u in accounts.users():
-                state = "disabled" if u.disabled else "locked" if u.locked_until else ""
+                state = "disabled" if u.disabled else ""
                 print(f"{u.name:<20} {u.role:<16} {','.join(u.districts):<20} {state}".rstrip())
             return 0
         if args.action == "add":
@@ -344,7 +344,8 @@ def _feeds_check(args) -> int:
         print(f"{args.file}: {exc.strerror}", file=sys.stderr)
         return 2
     regions = RegionIndex.from_file(settings.city.regions)
-    envelope = FeedDecoding.from_settings(feed).envelope(str(args.file), payload, datetime.now(UTC), regions)
+    decoding = FeedDecoding.from_settings(feed, settings.limits)
+    envelope = decoding.envelope(str(args.file), payload, datetime.now(UTC), regions)
     if envelope.dead_letter is not None:
         print(f"{args.file}: would be a dead letter of feed {feed.id}: {envelope.dead_letter.reason}")
         return 1
