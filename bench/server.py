@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cityops.broker import free_port, wait_for_port
+from cityops.control import ask
+from cityops.control import socket_path as control_socket
 from dashboard.health import resident_mb
 from tests.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, http_session
 
@@ -60,6 +62,14 @@ class Server:
             time.sleep(0.2)
         self.simulator = subprocess.Popen([sys.executable, "-m", "cityops.cli", "simulate", "--demo"], cwd=ROOT,
                                           env=self.env, stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+
+    def publisher_account(self) -> tuple[str, str]:
+        """The simulator's account on the embedded broker (its passwords live in the running CityOps), for probes a
+        benchmark publishes under the demo city's prefix."""
+        answer = ask(control_socket(self.folder / "cityops.duckdb"), {"command": "simulator"}, timeout=10)
+        if not answer or "error" in answer:
+            raise RuntimeError(f"the running CityOps did not give the simulator's account: {answer}")
+        return answer["username"], answer["password"]
 
     def health(self) -> dict:
         if self._session is None:

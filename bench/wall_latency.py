@@ -54,6 +54,7 @@ def _measure(browser, entities: int, rate: int, watch_s: int, news: bool, rng: r
             page.goto(f"{server.base}/wall?token={DEMO_DISPLAY_TOKEN}&lang=en")
             page.wait_for_selector("#wall-ticker li", timeout=60_000)
             page.evaluate(WATCH_TICKER)
+            publisher.username_pw_set(*server.publisher_account())  # the embedded broker lets in its accounts only
             publisher.connect("127.0.0.1", server.mqtt_port)
             publisher.loop_start()
             stored_before, began = server.health()["observations"], time.perf_counter()

@@ -6,6 +6,7 @@ import http.client
 import http.cookiejar
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,6 +24,7 @@ from tests.harness import (
     display_session,
     http_session,
     login_form,
+    post_callback,
     publish_gauge,
     publisher,
     wait_until,
@@ -43,16 +45,6 @@ def display(port: int) -> tuple[urllib.request.OpenerDirector, str]:
     """A browser holding the demo wall's display token, and its CSRF token."""
     opener, jar = display_session(port)
     return opener, cookie(jar, CSRF_COOKIE)
-
-
-def post_callback(opener, port: int, csrf: str, body: dict) -> tuple[int, str]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/_dash-update-component", json.dumps(body).encode(),
-                                     {"Content-Type": "application/json", "X-CSRFToken": csrf})  # fmt: skip
-    try:
-        with opener.open(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def test_the_page_router_is_guarded_by_the_path_dash_renders_not_by_the_ids_it_is_sent(server):
@@ -129,8 +121,9 @@ def test_a_huge_sign_in_name_is_refused_and_audited_short(server):
     assert entry.outcome == "refused" and len(entry.actor) <= 65 and len(entry.target) <= 65
 
 
-def try_sign_in(opener: urllib.request.OpenerDirector, port: int, name: str, password: str) -> str:
-    """What the sign-in page answers this browser: "signed in", "wrong", "wait" or the page's text."""
+def try_sign_in(opener: urllib.request.OpenerDirector, port: int, name: str, password: str) -> tuple[str, int]:
+    """What the sign-in page answers this browser: ("signed in" | "wrong" | "wait" | the page's text, the seconds
+    a wait lasts)."""
     form = opener.open(f"http://127.0.0.1:{port}/login?lang=en", timeout=10).read().decode()
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     data = urllib.parse.urlencode({"name": name, "password": password, "csrf_token": csrf}).encode()
@@ -138,8 +131,25 @@ def try_sign_in(opener: urllib.request.OpenerDirector, port: int, name: str, pas
         opener.open(f"http://127.0.0.1:{port}/login?lang=en", data=data, timeout=30).read()
     except urllib.error.HTTPError as exc:
         page = exc.read().decode()
-        return "wrong" if "Wrong user name" in page else "wait" if "Too many failed" in page else page
-    return "signed in"
+        if "Wrong user name" in page:
+            return "wrong", 0
+        wait = re.search(r"Wait (\d+) s", page)
+        return ("wait", int(wait.group(1))) if wait else (page, 0)
+    return "signed in", 0
+
+
+def guess_until_held_up(opener: urllib.request.OpenerDirector, port: int, name: str, seconds: int) -> list[str]:
+    """Guess at `name`, each time the last wait has passed, until a wait of `seconds` holds the guesser up; the
+    answers, waits included."""
+    answers = []
+    while True:
+        answer, wait = try_sign_in(opener, port, name, "guess")
+        answers.append(answer)
+        if answer == "wait":
+            if wait >= seconds:
+                return answers
+            time.sleep(wait + 0.2)
+        assert len(answers) < 20, answers
 
 
 def test_guessing_at_a_name_slows_strangers_down_but_never_locks_its_user_out(server):
@@ -147,11 +157,12 @@ def test_guessing_at_a_name_slows_strangers_down_but_never_locks_its_user_out(se
     own, own_jar = http_session(port, "admin")  # the browser admin works with, signed in before
     own_jar.clear("127.0.0.1", "/", SESSION_COOKIE)
     stranger, _jar, _csrf = login_form(port)  # a browser of its own, never signed in here
-    answers = {name: [try_sign_in(stranger, port, name, "guess") for _ in range(8)] for name in ("admin", "ghost")}
-    # An unknown name gets the answers a known one gets: nobody learns which names exist.
-    assert answers["admin"] == answers["ghost"] == ["wrong"] * 5 + ["wait"] * 3, answers
-    assert try_sign_in(stranger, port, "admin", "demo-admin") == "wait"  # not even checked while the wait lasts
-    assert try_sign_in(own, port, "admin", "demo-admin") == "signed in"  # its own browser is not held up
+    answers = {name: guess_until_held_up(stranger, port, name, 4) for name in ("ghost", "admin")}
+    # An unknown name is answered as a known one: 5 free tries, then waits of 1, 2 and 4 s between the next.
+    for name in answers:
+        assert [a for a in answers[name] if a != "wait"] == ["wrong"] * 7, answers
+    assert try_sign_in(stranger, port, "admin", "demo-admin")[0] == "wait"  # not even checked while it waits
+    assert try_sign_in(own, port, "admin", "demo-admin")[0] == "signed in"  # its own browser is not held up
 
 
 def test_a_password_change_ends_every_other_session_and_renews_its_own(server):

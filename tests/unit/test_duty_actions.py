@@ -37,7 +37,15 @@ UNITS = {"water-lianchi": SimpleNamespace(id="water-lianchi", type="water_author
 @pytest.fixture
 def house(tmp_path):
     store = Store(tmp_path / "duty.duckdb")
-    desk = Desk(store=store, snapshots=None, regions=None, units=UNITS, sops={"gauge": GAUGE_SOP}, tz="Asia/Shanghai")
+    desk = Desk(
+        store=store,
+        snapshots=None,
+        regions=None,
+        units=UNITS,
+        sops={"gauge": GAUGE_SOP},
+        tz="Asia/Shanghai",
+        note_chars=4000,
+    )
     yield desk, audit.Trail(Accounts(tmp_path / "accounts.sqlite"), "192.0.2.7")
     store.close()
 

@@ -21,7 +21,7 @@ class NoRegions:
         return None
 
 
-DESK = Desk(store=None, snapshots=None, regions=NoRegions(), units=UNITS, sops={}, tz="Asia/Shanghai")
+DESK = Desk(store=None, snapshots=None, regions=NoRegions(), units=UNITS, sops={}, tz="Asia/Shanghai", note_chars=4000)
 
 
 def alert(id, severity="yellow", state="new", *, overdue=False, due=None, snoozed_until=None, created=0,
