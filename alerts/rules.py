@@ -10,23 +10,33 @@ A rule watches subjects (entities matching `select`, or feeds) and opens one ale
     all: [...] / any: [...]                                          AND / OR of the above
 `zone` limits a rule to a region id or a polygon; `step_up` raises the severity of an open alert when a higher
 threshold is crossed or it stays unhandled too long. `sop` names a checklist in the file's `sops` section, which
-the duty desk shows with the alert. See cityops/demo/rules.yaml.
+the duty desk shows with the alert.
+
+Alerts are the evidence; people handle incidents. `groups` says which rules' alerts open an incident (`rules`),
+which only join an open one of the same region (`joins`), how large that region is (`by`), how long it stays open
+to newcomers (`window`) and whether it closes itself once all is clear (`auto_close`); a rule in no group opens
+incidents of its own. `inhibit` records a target rule's alerts inside the incident of a source alert instead of
+raising them, e.g. cameras "offline" while their whole feed is silent. See cityops/demo/rules.yaml.
 """
 
 from __future__ import annotations
 
 import re
+import string
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from store.records import DOMAINS, Severity, severity_rank
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _REF = re.compile(r"^\s*attr\.([A-Za-z_][A-Za-z0-9_]*)\s*(?:([+-])\s*(\d+(?:\.\d+)?))?\s*$")
 
 
@@ -200,7 +210,7 @@ class RuleTimeLimits(Section):
 
 
 class Rule(Section):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    id: Annotated[str, Field(pattern=_ID)]
     domain: str
     subject: Literal["entity", "feed"] = "entity"
     select: Selector = Selector()
@@ -239,9 +249,62 @@ class Sop(Section):
     steps: Annotated[list[Text], Field(min_length=1)]
 
 
+Level = Literal["city", "district", "town", "grid"]  # the regions of the city, largest first
+_TITLE_FIELDS = {"region", "count"}
+
+
+class Group(Section):
+    """A kind of incident: which rules' alerts open one, which join an open one, and the region it covers.
+
+    `title` may use {region} (the region's name) and {count} (its members); None means the incident takes its
+    first member's title, as the group made for a rule in no group's `rules` does.
+    """
+
+    id: Annotated[str, Field(pattern=_ID)]
+    title: Text | None = None
+    rules: Annotated[list[str], Field(min_length=1)]
+    joins: list[str] = Field(default_factory=list)
+    by: Level = "district"
+    window: Duration = timedelta(hours=1)  # an alert joins while the newest member is younger than this
+    auto_close: Duration | None = None  # closes itself once every member has cleared this long; None: never
+
+    @field_validator("title")
+    @classmethod
+    def _placeholders(cls, title: Text | None) -> Text | None:
+        for text in (title.zh_CN, title.en) if title else ():
+            unknown = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None} - _TITLE_FIELDS
+            if unknown:
+                fields = ", ".join("{" + f + "}" for f in sorted(unknown))
+                raise ValueError(f"{text!r} uses {fields}: a group's title knows only {{region}} and {{count}}")
+        return title
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, window: timedelta) -> timedelta:
+        if window <= timedelta(0):
+            raise ValueError("a window of 0 lets no alert join: write e.g. 30m or 2h")
+        return window
+
+
+class InhibitSource(Section):
+    rule: str
+    subject: str | None = None  # only alerts of this subject (an entity or feed id) inhibit; None: any
+
+
+class Inhibit(Section):
+    """While an open, active alert of `source` exists, alerts of `targets` are recorded in its incident, not raised."""
+
+    id: Annotated[str, Field(pattern=_ID)]
+    source: InhibitSource
+    targets: Annotated[list[str], Field(min_length=1)]
+    same: Level | None = None  # only targets in the source alert's region at this level; None: anywhere
+
+
 class RuleFile(Section):
     rules: list[Rule]
     sops: dict[str, Sop] = Field(default_factory=dict)
+    groups: list[Group] = Field(default_factory=list)
+    inhibit: list[Inhibit] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> RuleFile:
@@ -251,6 +314,26 @@ class RuleFile(Section):
                 raise ValueError(f"rule id {rule.id!r} appears twice")
             seen.add(rule.id)
         return self
+
+    def opening_group(self, rule_id: str) -> Group:
+        """The group whose incidents an alert of `rule_id` opens: the one naming it in `rules`, or else a group of
+        its own (id = the rule's id, by district, window 1h, the first member's title)."""
+        for group in self.groups:
+            if rule_id in group.rules:
+                return group
+        return Group(id=rule_id, rules=[rule_id])
+
+    def joining_groups(self, rule_id: str) -> list[Group]:
+        """The groups whose open incidents an alert of `rule_id` joins (their `joins` name it), in file order."""
+        return [group for group in self.groups if rule_id in group.joins]
+
+    def inhibits(self, rule_id: str) -> list[Inhibit]:
+        """The inhibitions that may hold back an alert of `rule_id` (their `targets` name it), in file order."""
+        return [inhibit for inhibit in self.inhibit if rule_id in inhibit.targets]
+
+    def inhibit_sources(self) -> set[str]:
+        """The ids of the rules whose alerts hold back others."""
+        return {inhibit.source.rule for inhibit in self.inhibit}
 
 
 def load_rules(path: str | Path) -> list[Rule]:
@@ -294,25 +377,120 @@ def parse_rule_file(text: str, name: str = "<rules>") -> RuleFile:
                 reason = "required key is missing"
             lines.append(f"  {name}:{line}: {_describe(data, loc)}: {reason}")
         raise RuleError("\n".join(lines)) from None
-    for i, rule in enumerate(parsed.rules):
-        if rule.sop is not None and rule.sop not in parsed.sops:
-            known = ", ".join(sorted(parsed.sops)) or "none"
-            line = _line_of(node, ("rules", i, "sop"))
-            raise RuleError(f"{name}:{line}: rule {rule.id!r} names the SOP {rule.sop!r}, which the file's 'sops' "
-                            f"section does not define (defined: {known})")  # fmt: skip
+    problems = [*_sop_problems(parsed), *_group_problems(parsed), *_inhibit_problems(parsed)]
+    if problems:
+        raise RuleError("\n".join(f"{name}:{_line_of(node, loc)}: {reason}" for loc, reason in problems))
     return parsed
 
 
+# Checks across sections, once each section is valid on its own: where in the file, and what is wrong.
+_Problem = tuple[tuple, str]
+
+
+def _sop_problems(book: RuleFile) -> Iterator[_Problem]:
+    for i, rule in enumerate(book.rules):
+        if rule.sop is not None and rule.sop not in book.sops:
+            known = ", ".join(sorted(book.sops)) or "none"
+            reason = (
+                f"rule {rule.id!r} names the SOP {rule.sop!r}, which the file's 'sops' section does not define "
+                f"(defined: {known})"
+            )
+            yield ("rules", i, "sop"), reason
+
+
+def _group_problems(book: RuleFile) -> Iterator[_Problem]:
+    rules = {rule.id: rule for rule in book.rules}
+    yield from _duplicates("group", [group.id for group in book.groups], "groups")
+    openers: dict[str, str] = {}  # rule id → the group whose incidents its alerts open
+    for i, group in enumerate(book.groups):
+        for j, rule_id in enumerate(group.rules):
+            if rule_id not in rules:
+                yield ("groups", i, "rules", j), _unknown_rule(f"group {group.id!r}", rule_id, rules)
+            elif rule_id in openers:
+                yield ("groups", i, "rules", j), _opens_twice(rule_id, openers[rule_id], group.id)
+            else:
+                openers[rule_id] = group.id
+        for j, rule_id in enumerate(group.joins):
+            if rule_id not in rules:
+                yield ("groups", i, "joins", j), _unknown_rule(f"group {group.id!r}", rule_id, rules)
+            elif rule_id in group.rules:
+                reason = (
+                    f"group {group.id!r} lists the rule {rule_id!r} in both 'rules' and 'joins': its alerts "
+                    "either open this group's incidents or only join them"
+                )
+                yield ("groups", i, "joins", j), reason
+        yield from _fire_closing_itself(i, group, rules)
+    for i, group in enumerate(book.groups):
+        misspelt = not set(group.rules) <= rules.keys()  # then the misspelling is the one mistake to report
+        if group.id in rules and group.id not in openers and not misspelt:
+            # That rule's alerts open incidents of a group of its own, which bears its id: the two would merge.
+            reason = (
+                f"group id {group.id!r} is also the id of a rule in no group's 'rules', whose alerts open a group "
+                "of their own by that name: rename the group, or list the rule in its 'rules'"
+            )
+            yield ("groups", i, "id"), reason
+
+
+def _opens_twice(rule_id: str, first: str, second: str) -> str:
+    if first == second:
+        return f"group {second!r} lists the rule {rule_id!r} twice"
+    return (
+        f"the rule {rule_id!r} already opens incidents of group {first!r}, and a rule opens incidents of one group "
+        f"only: list it under 'joins' of {second!r} to let its alerts join those incidents"
+    )
+
+
+def _fire_closing_itself(i: int, group: Group, rules: dict[str, Rule]) -> Iterator[_Problem]:
+    fire = [r for r in (*group.rules, *group.joins) if r in rules and rules[r].domain == "fire"]
+    if group.auto_close is not None and fire:
+        reason = (
+            f"group {group.id!r} holds the fire rule {fire[0]!r}: a fire alarm's incident is closed by a person, "
+            "never by itself; remove 'auto_close'"
+        )
+        yield ("groups", i, "auto_close"), reason
+
+
+def _inhibit_problems(book: RuleFile) -> Iterator[_Problem]:
+    rules = {rule.id for rule in book.rules}
+    yield from _duplicates("inhibition", [inhibit.id for inhibit in book.inhibit], "inhibit")
+    for i, inhibit in enumerate(book.inhibit):
+        owner = f"inhibition {inhibit.id!r}"
+        if inhibit.source.rule not in rules:
+            yield ("inhibit", i, "source", "rule"), _unknown_rule(owner, inhibit.source.rule, rules)
+        for j, rule_id in enumerate(inhibit.targets):
+            if rule_id not in rules:
+                yield ("inhibit", i, "targets", j), _unknown_rule(owner, rule_id, rules)
+            elif rule_id == inhibit.source.rule:
+                reason = f"{owner} names its source rule {rule_id!r} among its targets: a rule cannot hold back itself"
+                yield ("inhibit", i, "targets", j), reason
+
+
+def _duplicates(what: str, ids: list[str], section: str) -> Iterator[_Problem]:
+    seen: set[str] = set()
+    for i, item_id in enumerate(ids):
+        if item_id in seen:
+            yield (section, i, "id"), f"{what} id {item_id!r} appears twice"
+        seen.add(item_id)
+
+
+def _unknown_rule(owner: str, rule_id: str, defined: Iterable[str]) -> str:
+    known = sorted(defined)
+    close = get_close_matches(rule_id, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    listed = ", ".join(known[:12]) + (f", … ({len(known)} in all)" if len(known) > 12 else "")
+    return f"{owner} names the rule {rule_id!r}, which the file does not define ({hint}defined: {listed or 'none'})"
+
+
 def _describe(data: Any, loc: tuple) -> str:
-    """`rules[2] (river-level).when.threshold.above`: the path, with the rule's id where known."""
+    """`rules[2] (river-level).when.threshold.above`: the path, with the rule's (group's …) id where known."""
     parts = []
     for i, key in enumerate(loc):
         if isinstance(key, int):
             parts[-1] += f"[{key}]"
-            if i == 1 and loc[0] == "rules":
-                rules = data.get("rules")
-                if isinstance(rules, list) and key < len(rules) and isinstance(rules[key], dict):
-                    parts[-1] += f" ({rules[key].get('id', '?')})"
+            if i == 1 and loc[0] in ("rules", "groups", "inhibit"):
+                items = data.get(loc[0])
+                if isinstance(items, list) and key < len(items) and isinstance(items[key], dict):
+                    parts[-1] += f" ({items[key].get('id', '?')})"
         else:
             parts.append(str(key))
     return ".".join(p for p in parts if not p.startswith("function-")) or "(top level)"
