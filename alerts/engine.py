@@ -25,10 +25,12 @@ import numpy as np
 
 from alerts.clusters import Clusters, is_count
 from alerts.conditions import Frame, holds, read_frame
+from alerts.incidents import Incidents
 from alerts.instances import INACTIVE, Effect, Instance, Phase, Reading, from_stored, reading, step, stored
 from alerts.rule_alerts import RuleAlerts
-from alerts.rules import Rule
+from alerts.rules import Rule, RuleFile
 from alerts.subjects import Subjects, watches_feed
+from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import feed_health
 from store.database import Store
@@ -44,14 +46,18 @@ def utc_now() -> datetime:
 
 
 class RuleEngine:
-    def __init__(self, store: Store, rules: list[Rule], clock: Clock = utc_now):
+    def __init__(self, store: Store, rules: list[Rule], clock: Clock = utc_now, book: RuleFile | None = None,
+                 regions: RegionIndex | None = None):  # fmt: skip
+        """`book`: the rule file, whose groups and inhibitions place alerts in incidents (without one, each rule's
+        alerts are grouped per district); `regions` name the incidents' regions."""
         self.store = store
         self.clock = clock
         self._lock = threading.Lock()
         self.subjects = Subjects(store)
-        self.alerts = RuleAlerts(store, self.subjects)
+        self.incidents = Incidents(book or RuleFile(rules=list(rules)), regions)
+        self.alerts = RuleAlerts(store, self.subjects, self.incidents)
         self.rules: list[Rule] = []
-        self.set_rules(rules)
+        self.set_rules(rules, book)
         self._states: dict[Key, Instance] = {}  # every instance that is not inactive
         self._persisted: dict[Key, tuple] = {}  # the clocks of each as the store has them
         self._by_rule: dict[str, set[str]] = {}  # rule id → the subjects it has an instance for
@@ -60,11 +66,12 @@ class RuleEngine:
         self.clusters = Clusters(store, followed=self._states)
 
     # -- configuration ----------------------------------------------------------------------------------------
-    def set_rules(self, rules: list[Rule]) -> None:
-        """Swap the rules (on reload); open alerts and pending states of rules that remain are kept."""
+    def set_rules(self, rules: list[Rule], book: RuleFile | None = None) -> None:
+        """Swap the rules (on reload); open alerts, incidents and pending states of rules that remain are kept."""
         with self._lock:
             self.rules = list(rules)
             self.subjects.set_rules(self.rules)
+            self.incidents.book = book or RuleFile(rules=self.rules)
 
     # -- entry points -----------------------------------------------------------------------------------------
     def on_batch(self, batch: Batch) -> None:
@@ -130,6 +137,7 @@ class RuleEngine:
         try:
             with transaction(self.store.cursor()):
                 yield
+                self.alerts.flush(self.clock())
                 if persist:
                     self._persist()
         except BaseException:

@@ -6,6 +6,10 @@ active again if it had cleared, a higher severity when a `step_up` threshold is 
 Each change is written to the alert's timeline as the actor `rules`. `escalate_unhandled` raises alerts left
 `new` longer than a rule's `unhandled_for`. The writes join the caller's transaction; `changed` says whether any
 was made, so that readers are told once it is committed.
+
+Alerts opened in one evaluation are written together by `flush`, at its end: placed in their incidents
+(alerts/incidents.py), then inserted with their timeline in a few statements whatever their number, since a storm
+opens them by the thousand. An incident follows its members: their worst severity, how many are active.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.incidents import Incidents
 from alerts.rules import Rule
 from alerts.subjects import Subject, Subjects
 from store import alerts as alert_store
+from store import incidents as incident_store
 from store.database import Store
 from store.records import severity_rank
 
@@ -24,42 +30,65 @@ REFRESH_FIRING = timedelta(minutes=1)
 
 
 class RuleAlerts:
-    def __init__(self, store: Store, subjects: Subjects):
+    def __init__(self, store: Store, subjects: Subjects, incidents: Incidents):
         self._store = store
         self._subjects = subjects
+        self.incidents = incidents
         self._touched: dict[tuple[str, str], datetime] = {}  # when each firing alert was last refreshed
+        self._opening: dict[tuple[str, str], tuple[Rule, dict[str, Any]]] = {}  # fired, written at `flush`
         self.changed = False  # an alert was written in the current transaction
 
     def fire(self, rule: Rule, subject_id: str, value: float | None, now: datetime, subject: Subject | None,
              where: tuple | None) -> None:  # fmt: skip
-        """Open the alert; `where` (lon, lat, district) places it when its subject has no place of its own."""
-        cur = self._store.cursor()
-        existing = alert_store.open_alert(cur, rule.id, subject_id)
-        if existing is not None:  # still open from before (cleared meanwhile, or restarted): one alert per subject
-            self.refire(rule, subject_id, value, now, existing)
-            return
+        """Open the alert (at `flush`); `where` (lon, lat, district) places it when its subject has no place of
+        its own."""
         severity = severity_for(rule, rule.severity, value, subject.attributes if subject else {})
-        fields = texts(rule, subject_id, value, subject)
-        lon, lat, district = (subject.lon, subject.lat, subject.district_id) if subject else (None, None, None)
+        place = (subject.lon, subject.lat, subject.district_id, subject.town_id, subject.grid_id) if subject else (
+            None, None, None, None, None)  # fmt: skip
         if where is not None:
-            lon, lat, district = where
-        alert_id = alert_store.insert(
-            cur,
-            {
-                "rule_id": rule.id, "subject_id": subject_id, "domain": rule.domain, "severity": severity,
-                "initial_severity": rule.severity, "state": "new", "condition": "active", **fields,
-                "unit_type": rule.unit, "sop": rule.sop, "district_id": district, "lon": lon, "lat": lat,
-                "last_value": value, "first_fired_at": now, "last_fired_at": now, "created_at": now,
-                "updated_at": now,
-            },
-        )  # fmt: skip
-        alert_store.log(cur, alert_id, now, "rules", "fire", None, "new", "",
-                        {"value": value, "severity": severity, "metrics": rule.when.metrics()})  # fmt: skip
+            place = (*where, None, None)
+        lon, lat, district, town, grid = place
+        self._opening[(rule.id, subject_id)] = (rule, {
+            "rule_id": rule.id, "subject_id": subject_id, "domain": rule.domain, "severity": severity,
+            "initial_severity": rule.severity, "state": "new", "condition": "active",
+            **texts(rule, subject_id, value, subject), "unit_type": rule.unit, "sop": rule.sop,
+            "district_id": district, "town_id": town, "grid_id": grid, "lon": lon, "lat": lat, "last_value": value,
+            "first_fired_at": now, "last_fired_at": now, "created_at": now, "updated_at": now,
+            "incident_id": None, "suppressed_by": None,
+        })  # fmt: skip
+
+    def flush(self, now: datetime) -> None:
+        """Write the alerts fired since the last flush: one still open from before (cleared meanwhile, or left by
+        a restart) fires again, one alert per subject; the others are placed in incidents and inserted."""
+        if not self._opening:
+            return
+        opening, self._opening = self._opening, {}
+        cur = self._store.cursor()
+        for key, existing in alert_store.open_alerts_of(cur, list(opening)).items():
+            rule, row = opening.pop(key)
+            self.refire(rule, key[1], row["last_value"], now, existing)
+        if not opening:
+            return
+        rows = [row for _, row in opening.values()]
+        for row, alert_id in zip(rows, alert_store.new_ids(cur, "alert_ids", len(rows)), strict=True):
+            row["id"] = alert_id
+        self.incidents.place(cur, rows, now)
+        alert_store.insert_many(cur, rows)
+        alert_store.log_many(cur, [
+            {"alert_id": row["id"], "ts": now, "actor": "rules", "action": "fire", "from_state": None,
+             "to_state": "new", "note": row["suppressed_by"] or "",
+             "details": {"value": row["last_value"], "severity": row["severity"], "metrics": rule.when.metrics(),
+                         "incident": row["incident_id"]}}
+            for rule, row in opening.values()
+        ])  # fmt: skip
         self.changed = True
 
     def refire(self, rule: Rule, subject_id: str, value: float | None, now: datetime,
                alert: dict | None = None) -> None:  # fmt: skip
         key = (rule.id, subject_id)
+        if key in self._opening:  # fired in this evaluation, not written yet
+            self._opening[key][1].update(last_value=value, last_fired_at=now)
+            return
         touched = self._touched.get(key)
         may_step_up = any(s.above is not None or s.below is not None for s in rule.step_up)
         if alert is None and not may_step_up and touched is not None and now - touched < REFRESH_FIRING:
@@ -74,27 +103,42 @@ class RuleAlerts:
             fields.update(condition="active", cleared_at=None, fire_count=int(alert["fire_count"]) + 1)
             alert_store.log(cur, alert["id"], now, "rules", "refire", alert["state"], alert["state"], "",
                             {"value": value})  # fmt: skip
+            if _raised(alert):
+                incident_store.count_active(cur, alert["incident_id"], +1, now)
         higher = severity_for(rule, alert["severity"], value, self._subjects.attributes(subject_id))
         if higher != alert["severity"]:
             fields["severity"] = higher
             alert_store.log(cur, alert["id"], now, "rules", "escalate", alert["state"], alert["state"],
                             "threshold crossed", {"severity": higher, "value": value})  # fmt: skip
+            if _raised(alert):
+                incident_store.raise_severity(cur, alert["incident_id"], higher, now)
         alert_store.update(cur, alert["id"], fields)
         self.changed = True
 
     def clear(self, rule: Rule, subject_id: str, now: datetime) -> None:
         cur = self._store.cursor()
+        if self._opening.pop((rule.id, subject_id), None) is not None:
+            return  # fired and cleared in one evaluation: nothing to say
         alert = alert_store.open_alert(cur, rule.id, subject_id)
         if alert is None or alert["condition"] == "cleared":
             return
-        alert_store.update(cur, alert["id"], {"condition": "cleared", "cleared_at": now, "updated_at": now})
-        alert_store.log(cur, alert["id"], now, "rules", "clear", alert["state"], alert["state"])
+        if alert["suppressed_by"]:  # never raised, and now explained away: closed, as nobody is to handle it
+            alert_store.update(cur, alert["id"], {"condition": "cleared", "cleared_at": now, "updated_at": now,
+                                                  "state": "closed"})  # fmt: skip
+            alert_store.log(cur, alert["id"], now, "rules", "close", alert["state"], "closed", "cleared while "
+                            f"{alert['suppressed_by']}")  # fmt: skip
+        else:
+            alert_store.update(cur, alert["id"], {"condition": "cleared", "cleared_at": now, "updated_at": now})
+            alert_store.log(cur, alert["id"], now, "rules", "clear", alert["state"], alert["state"])
+            if alert["incident_id"] is not None:
+                incident_store.count_active(cur, alert["incident_id"], -1, now)
         self.changed = True
 
     def forget(self, key: tuple[str, str] | None = None) -> None:
         """Drop what is remembered of refreshing one instance's alert (it went inactive), or of all (rollback)."""
         if key is None:
             self._touched.clear()
+            self._opening.clear()
         else:
             self._touched.pop(key, None)
 
@@ -113,6 +157,8 @@ class RuleAlerts:
                     alert_store.update(cur, alert["id"], {"severity": up.severity, "updated_at": now})
                     alert_store.log(cur, alert["id"], now, "rules", "escalate", "new", "new",
                                     f"unhandled for {up.unhandled_for}", {"severity": up.severity})  # fmt: skip
+                    if _raised(alert):
+                        incident_store.raise_severity(cur, alert["incident_id"], up.severity, now)
                     alert["severity"] = up.severity
                     self.changed = True
 
@@ -156,6 +202,11 @@ class _Template(dict):
 
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+def _raised(alert: dict[str, Any]) -> bool:
+    """Whether the alert counts in its incident (placed there, and not inhibited or silenced)."""
+    return alert["incident_id"] is not None and not alert["suppressed_by"]
 
 
 def _higher(a: str, b: str) -> bool:

@@ -70,7 +70,7 @@ class Runtime:
             log.error("the rule file was not reloaded; the previous rules stay in force:\n%s", exc)
             audit.record(self.accounts, "rule file", "rules reload", str(path), "failed", str(exc))
             return str(exc)
-        self.engine.set_rules(rules)
+        self.engine.set_rules(rules, book)
         self.time_limits.rules = {r.id: r for r in rules}
         self.sops.clear()
         self.sops.update(book.sops)
@@ -132,7 +132,7 @@ def start(settings: Settings) -> Runtime:
     )
     writer.start()
     scheduler = BackgroundScheduler(timezone="UTC")
-    engine = RuleEngine(store, rules)
+    engine = RuleEngine(store, rules, book=book, regions=regions)
     writer.listeners.append(engine.on_batch)
     limits = TimeLimits(settings.alerts.time_limits, rules)
     accounts = Accounts(settings.auth.path)

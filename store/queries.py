@@ -105,7 +105,7 @@ def open_alerts(store: Store) -> pd.DataFrame:
                message_en, unit_type, unit_id, sop, district_id, lon, lat, last_value, fire_count, created_at,
                updated_at, snoozed_until, overdue_stages
         FROM alerts
-        WHERE {OPEN_CONDITION}
+        WHERE {OPEN_CONDITION} AND suppressed_by IS NULL   -- recorded inside their incident, never raised
         ORDER BY {SEVERITY_ORDER},
                  len(overdue_stages) DESC, created_at DESC, id DESC
         """,

@@ -120,4 +120,37 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE TABLE summary_progress (name VARCHAR PRIMARY KEY, until TIMESTAMPTZ NOT NULL);
         """,
     ),
+    (
+        7,
+        "incidents: what people handle, with alerts as the evidence inside them",
+        """
+        -- Where an alert lies below its district (the incident of a town or a grid), the incident it is part of, and
+        -- why it was recorded without being raised: 'inhibit:<id>' (a parent condition explains it) or
+        -- 'silence:<id>' (someone silenced its scope).
+        ALTER TABLE alerts ADD COLUMN town_id VARCHAR;
+        ALTER TABLE alerts ADD COLUMN grid_id VARCHAR;
+        ALTER TABLE alerts ADD COLUMN incident_id BIGINT;
+        ALTER TABLE alerts ADD COLUMN suppressed_by VARCHAR;
+        CREATE INDEX alerts_incident ON alerts (incident_id);
+        CREATE SEQUENCE incident_ids;
+        CREATE TABLE incidents (
+            id BIGINT PRIMARY KEY DEFAULT nextval('incident_ids'),
+            group_id VARCHAR NOT NULL,              -- the rule file's group (a rule's own when it names none)
+            region_level VARCHAR NOT NULL, region_id VARCHAR,   -- what it covers; no region: unplaced members
+            domain VARCHAR NOT NULL, severity VARCHAR NOT NULL, state VARCHAR NOT NULL,
+            title_zh VARCHAR NOT NULL, title_en VARCHAR NOT NULL,
+            district_id VARCHAR, lon DOUBLE, lat DOUBLE,
+            area VARCHAR,                           -- GeoJSON geometry of its members' places
+            members INTEGER NOT NULL, active_members INTEGER NOT NULL, inhibited INTEGER NOT NULL DEFAULT 0,
+            opened_at TIMESTAMPTZ NOT NULL, last_member_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
+            all_cleared_at TIMESTAMPTZ, closed_at TIMESTAMPTZ
+        );
+        CREATE SEQUENCE incident_log_ids;
+        CREATE TABLE incident_log (
+            id BIGINT PRIMARY KEY DEFAULT nextval('incident_log_ids'), incident_id BIGINT NOT NULL,
+            ts TIMESTAMPTZ NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
+            from_state VARCHAR, to_state VARCHAR NOT NULL, note VARCHAR NOT NULL DEFAULT '', details JSON
+        );
+        """,
+    ),
 ]

@@ -1,9 +1,9 @@
 """The demo city's rainstorm, over a real mosquitto and the demo's HTTP sources, through ingest and the demo rules:
 the alerts come in order.
 
-Simulated time: the simulator's clock and the rule engine's clock move together in steps of 10 s, so a 15-minute
-storm runs in seconds while every message still crosses the broker (or the HTTP poller), the decoder, the writer
-and DuckDB.
+Simulated time: the simulator's clock and the rule engine's clock move together in steps of 10 s, so the demo's
+20-minute cycle (at its default rate and size) runs in a minute and a half while every message still crosses the
+broker (or the HTTP poller), the decoder, the writer and DuckDB.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from alerts.engine import RuleEngine
-from alerts.rules import load_rules
+from alerts.rules import load_rule_file
 from cityops import DEMO_DIR
 from cityops.config import load
 from feeds.http import HttpPoller, demo_url
 from feeds.mqtt import MqttFeed, MqttIngest
 from feeds.simulator.city import DemoCity
 from feeds.simulator.sources import DemoSources, SourceServer
+from store.alerts import SEVERITY_ORDER
 from store.database import Store
 from store.writer import Writer
 
@@ -34,7 +35,8 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     clock = {"now": T0}
     store = Store(tmp_path / "storm.duckdb")
     writer = Writer(store, max_delay=0.05)
-    engine = RuleEngine(store, load_rules(settings.alerts.rules), clock=lambda: clock["now"])
+    book = load_rule_file(settings.alerts.rules)
+    engine = RuleEngine(store, book.rules, clock=lambda: clock["now"], book=book, regions=demo_regions)
     writer.listeners.append(engine.on_batch)
     writer.start()
     mqtt_feeds = [MqttFeed.from_settings(f) for f in settings.feeds if f.transport == "mqtt"]
@@ -46,7 +48,7 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     publisher.max_inflight_messages_set(1000)
     publisher.connect("127.0.0.1", mosquitto.port)
     publisher.loop_start()
-    city = DemoCity(demo_regions, entities=1200, cycle_s=1200, started=T0)
+    city = DemoCity(demo_regions, entities=2400, cycle_s=1200, started=T0)
     sources = SourceServer(DemoSources(city))
     sources.start()
     pollers = [HttpPoller(demo_url(f, sources), writer=writer, regions=demo_regions, store=store)
@@ -69,18 +71,22 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     started = time.monotonic()
     publish(city.entity_messages(), retain=True)
     first: dict[str, datetime] = {}
-    for second in range(0, 900, 10):
+    open_incidents = []
+    for second in range(0, 1200, 10):
         clock["now"] = T0 + timedelta(seconds=second)
-        publish(city.step(clock["now"], 150))
+        publish(city.step(clock["now"], 3000))
         for poller in pollers:
             poller.poll()
         assert writer.flush()
         engine.tick()
         for (rule_id,) in store.cursor().execute("SELECT DISTINCT rule_id FROM alerts").fetchall():
             first.setdefault(rule_id, clock["now"])
+        open_incidents.append(store.cursor().execute(
+            "SELECT count(*) FROM incidents WHERE state NOT IN ('closed', 'cancelled')").fetchone()[0])  # fmt: skip
     elapsed = time.monotonic() - started
-    print(f"\n{sent} messages over 15 simulated minutes in {elapsed:.1f} s; first alerts: "
-          + ", ".join(f"{r} +{(t - T0).seconds}s" for r, t in sorted(first.items(), key=lambda i: i[1])))  # fmt: skip
+    print(f"\n{sent} messages over the 20 simulated minutes of the demo's cycle in {elapsed:.1f} s; first alerts: "
+          + ", ".join(f"{r} +{(t - T0).seconds}s" for r, t in sorted(first.items(), key=lambda i: i[1]))
+          + f"; open incidents at most {max(open_incidents)}")  # fmt: skip
 
     counts = dict(store.cursor().execute("SELECT rule_id, count(*) FROM alerts GROUP BY rule_id").fetchall())
     # The storm: rain first, then rivers over their warning level, then waterlogged roads, then traffic.
@@ -105,6 +111,19 @@ def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs
     events = dict(store.cursor().execute("SELECT type, count(*) FROM events GROUP BY type").fetchall())
     assert events["hotspot"] == 4 and events["暴雨"] == 1 and events["cap_cancel"] == 1, events
     assert {s for (s,) in store.cursor().execute("SELECT DISTINCT state FROM feed_status").fetchall()} == {"ok"}
+    # One thing, not a thousand alerts: at most 15 incidents open at any time, every alert inside one, each incident
+    # as bad as its worst member and counting its members right.
+    assert 0 < max(open_incidents) <= 15, open_incidents
+    cur = store.cursor()
+    assert cur.execute("SELECT count(*) FROM alerts WHERE incident_id IS NULL").fetchone()[0] == 0
+    mismatched = cur.execute(
+        f"WITH m AS (SELECT incident_id, min({SEVERITY_ORDER}) AS worst, count(*) AS n FROM alerts "
+        "WHERE suppressed_by IS NULL GROUP BY incident_id) "
+        f"SELECT id, severity, members, worst, n FROM incidents JOIN m ON m.incident_id = id "
+        f"WHERE members != n OR {SEVERITY_ORDER} != worst"
+    ).fetchall()
+    assert mismatched == []
+    assert cur.execute("SELECT count(*) FROM incidents WHERE group_id = 'rainstorm'").fetchone()[0] == 1
     # Every alert has its timeline, starting with the rule that raised it.
     assert (
         store.cursor()

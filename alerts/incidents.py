@@ -1,0 +1,208 @@
+"""Incidents: the unit people handle, with alerts as the evidence inside them (一件事).
+
+Each alert a rule opens is placed, in the same transaction, by the rule file's `groups` and `inhibit` sections
+(alerts/rules.py):
+
+- **inhibited** when an inhibition's source holds (an open, active alert of its source rule, in the same region when
+  it says `same`): the alert is recorded inside the source's incident, not raised, and counted there as inhibited;
+- otherwise it **joins** the open incident of a group that its rule `joins`, in its region, whose newest member is
+  younger than the group's `window` (a rainstorm absorbing the waterlogging and congestion of its district);
+- otherwise it joins or **opens** the incident of the group its rule opens (a rule in no group opens its own, per
+  district).
+
+An incident's severity is its worst member's; its place is the hull of its members' places (a point or a line is
+widened a little, so that it can be drawn), its centre the centroid. Placing works on whole batches: a storm opens
+alerts by the thousand, and each costs the same as the rest of its batch, not a round trip of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import shapely
+
+from alerts.rules import Group, Inhibit, RuleFile
+from layers.regions import RegionIndex
+from store import alerts as alert_store
+from store import incidents as incident_store
+from store.alerts import Cursor
+from store.records import severity_rank
+
+# Half the width given to an incident whose members lie on one point or one line, in degrees (~100 m).
+POINT_AREA = 0.001
+
+
+@dataclass
+class Placed:
+    """An incident as this batch leaves it: the stored row, and what the batch added."""
+
+    row: dict[str, Any]
+    group: Group
+    new: bool = False
+    added: list[dict[str, Any]] = field(default_factory=list)  # raised members placed now
+    inhibited: int = 0
+
+
+class Incidents:
+    def __init__(self, book: RuleFile, regions: RegionIndex | None = None):
+        self.book = book
+        self.regions = regions
+
+    def place(self, cur: Cursor, alerts: list[dict[str, Any]], now: datetime) -> None:
+        """Give each new alert (a row of store.alerts.NEW_ALERT) its incident, or its inhibition, and write the
+        incidents that open or change. Sources of inhibitions are placed first, so that a platform's silence and the
+        devices it silences, found in one tick, come out right."""
+        sources = self.book.inhibit_sources()
+        alerts = sorted(alerts, key=lambda a: a["rule_id"] not in sources)
+        open_by_key: dict[tuple[str, str | None], Placed] = {}
+        by_id: dict[int, Placed] = {}
+        for row in incident_store.open_incidents(cur):  # oldest first: the newest of a key wins
+            placed = Placed(row, self._group(row["group_id"]))
+            open_by_key[(row["group_id"], row["region_id"])] = placed
+            by_id[row["id"]] = placed
+        holding = self._sources(cur, sources)
+        fresh: list[Placed] = []
+        for alert in alerts:
+            source = self._inhibiting(alert, holding)
+            if source is not None:
+                inhibition, source_alert = source
+                alert["suppressed_by"] = f"inhibit:{inhibition.id}"
+                alert["incident_id"] = source_alert["incident_id"]
+                if source_alert["incident_id"] in by_id:
+                    by_id[source_alert["incident_id"]].inhibited += 1
+                continue
+            placed = self._joined(alert, open_by_key, now)
+            if placed is None:
+                group = self.book.opening_group(alert["rule_id"])
+                region = self._region(alert, group.by)
+                placed = Placed(self._opened(alert, group, region, now), group, new=True)
+                open_by_key[(group.id, region)] = placed
+                fresh.append(placed)
+            placed.added.append(alert)
+            if alert["rule_id"] in sources:
+                holding.append(alert)
+        ids = alert_store.new_ids(cur, "incident_ids", len(fresh))
+        for placed, incident_id in zip(fresh, ids, strict=True):
+            placed.row["id"] = incident_id
+            by_id[incident_id] = placed
+        for placed in by_id.values():
+            for alert in placed.added:
+                alert["incident_id"] = placed.row["id"]
+        for alert in alerts:  # inhibited by a source opened in this batch: its incident is known only now
+            if alert.get("suppressed_by") and alert.get("incident_id") is None:
+                alert["incident_id"] = alert.pop("_source")["incident_id"]
+                by_id[alert["incident_id"]].inhibited += 1
+        self._write(cur, [p for p in by_id.values() if p.added or p.inhibited], now)
+
+    # -- where an alert goes ----------------------------------------------------------------------------------
+    def _sources(self, cur: Cursor, rule_ids: set[str]) -> list[dict[str, Any]]:
+        """The open, active, raised alerts of the rules that are some inhibition's source."""
+        if not rule_ids:
+            return []
+        cur.execute(
+            f"SELECT id, rule_id, subject_id, district_id, town_id, grid_id, incident_id FROM alerts "
+            f"WHERE rule_id IN (SELECT unnest(?)) AND condition = 'active' AND suppressed_by IS NULL "
+            f"AND {alert_store.OPEN_CONDITION}",
+            [sorted(rule_ids)],
+        )
+        return [dict(zip(("id", "rule_id", "subject_id", "district_id", "town_id", "grid_id", "incident_id"), r,
+                         strict=True)) for r in cur.fetchall()]  # fmt: skip
+
+    def _inhibiting(self, alert: dict[str, Any], holding: list[dict[str, Any]]) -> tuple[Inhibit, dict] | None:
+        for inhibition in self.book.inhibits(alert["rule_id"]):
+            for source in holding:
+                if source["rule_id"] != inhibition.source.rule:
+                    continue
+                if inhibition.source.subject is not None and source["subject_id"] != inhibition.source.subject:
+                    continue
+                if inhibition.same is not None and (
+                    self._region(source, inhibition.same) != self._region(alert, inhibition.same)
+                ):
+                    continue
+                if source.get("incident_id") is None:
+                    alert["_source"] = source  # opened in this batch: its incident gets its id below
+                return inhibition, source
+        return None
+
+    def _joined(self, alert: dict[str, Any], open_by_key: dict, now: datetime) -> Placed | None:
+        """The open incident this alert joins: of a group its rule joins, else of the group it opens."""
+        groups = [*self.book.joining_groups(alert["rule_id"]), self.book.opening_group(alert["rule_id"])]
+        for group in groups:
+            placed = open_by_key.get((group.id, self._region(alert, group.by)))
+            if placed is not None and now - placed.row["last_member_at"] <= group.window:
+                return placed
+        return None
+
+    def _region(self, alert: dict[str, Any], level: str) -> str | None:
+        return "city" if level == "city" else alert.get(f"{level}_id")
+
+    def _group(self, group_id: str) -> Group:
+        """The group an open incident was opened by; a group since removed from the rule file stays a default."""
+        found = next((g for g in self.book.groups if g.id == group_id), None)
+        return found or self.book.opening_group(group_id)
+
+    def _opened(self, alert: dict[str, Any], group: Group, region: str | None, now: datetime) -> dict[str, Any]:
+        return {
+            "id": None, "group_id": group.id, "region_level": group.by, "region_id": region, "domain": alert["domain"],
+            "state": "new", "severity": alert["severity"], "title_zh": alert["title_zh"],
+            "title_en": alert["title_en"], "district_id": alert["district_id"] if group.by != "city" else None,
+            "lon": None, "lat": None, "area": None, "members": 0, "active_members": 0, "inhibited": 0,
+            "opened_at": now, "last_member_at": now, "updated_at": now, "all_cleared_at": None,
+        }  # fmt: skip
+
+    # -- what the batch changed -------------------------------------------------------------------------------
+    def _write(self, cur: Cursor, changed: list[Placed], now: datetime) -> None:
+        known = incident_store.member_places(cur, [p.row["id"] for p in changed if not p.new])
+        log = []
+        for placed in changed:
+            row, added = placed.row, placed.added
+            places = known.get(row["id"], []) + [(a["lon"], a["lat"]) for a in added if a["lon"] is not None]
+            row["lon"], row["lat"], row["area"] = area(places)
+            row["members"] += len(added)
+            row["active_members"] += len(added)
+            row["inhibited"] += placed.inhibited
+            if added:
+                row["severity"] = min((row["severity"], *(a["severity"] for a in added)), key=severity_rank)
+                row["last_member_at"], row["all_cleared_at"] = now, None
+            row["updated_at"] = now
+            row["title_zh"], row["title_en"] = self._titles(placed)
+            action = "open" if placed.new else "grow"
+            log.append({"incident_id": row["id"], "ts": now, "actor": "rules", "action": action,
+                        "from_state": None if placed.new else row["state"], "to_state": row["state"],
+                        "details": {"alerts": [a["id"] for a in added], "inhibited": placed.inhibited}})  # fmt: skip
+        incident_store.insert_many(cur, [p.row for p in changed if p.new])
+        incident_store.update_many(cur, [p.row for p in changed if not p.new])
+        incident_store.log_many(cur, log)
+
+    def _titles(self, placed: Placed) -> tuple[str, str]:
+        """The group's title for the region and count; a group without one keeps its first member's."""
+        title, row = placed.group.title, placed.row
+        if title is None:
+            return row["title_zh"], row["title_en"]
+        region = self.regions.get(row["region_id"]) if self.regions and row["region_id"] else None
+        names = (region.name_zh, region.name_en) if region else (row["region_id"] or "", row["region_id"] or "")
+        return (title.zh_CN.format_map(_Fill(region=names[0], count=row["members"])),
+                title.en.format_map(_Fill(region=names[1], count=row["members"])))  # fmt: skip
+
+
+def area(places: Iterable[tuple[float, float]]) -> tuple[float | None, float | None, str | None]:
+    """The centre (lon, lat) and the GeoJSON area of members at these places; none without a place."""
+    points = shapely.MultiPoint(list(places))
+    if points.is_empty:
+        return None, None, None
+    hull = points.convex_hull
+    if hull.area == 0:  # one point, or all on one line
+        hull = hull.buffer(POINT_AREA, quad_segs=4)
+    centre = hull.centroid
+    return centre.x, centre.y, json.dumps(shapely.geometry.mapping(hull))
+
+
+class _Fill(dict):
+    """Placeholders a title has no value for are left as they are written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

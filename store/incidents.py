@@ -1,0 +1,124 @@
+"""Incidents and their timeline in the store: SQL only; how alerts are grouped into them is decided in
+alerts/incidents.py. Incidents are written in bulk, as a storm opens them by the hundred."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from store.alerts import OPEN_CONDITION, SEVERITY_ORDER, Cursor, write_table
+from store.database import records
+from store.records import severity_rank
+
+TS = pa.timestamp("us", tz="UTC")
+# What changes of an incident as members join, clear and come back.
+CHANGING = pa.schema([
+    ("id", pa.int64()), ("severity", pa.string()), ("title_zh", pa.string()), ("title_en", pa.string()),
+    ("district_id", pa.string()), ("lon", pa.float64()), ("lat", pa.float64()), ("area", pa.string()),
+    ("members", pa.int32()), ("active_members", pa.int32()), ("inhibited", pa.int32()),
+    ("last_member_at", TS), ("updated_at", TS), ("all_cleared_at", TS),
+])  # fmt: skip
+NEW_INCIDENT = pa.schema([
+    *CHANGING, ("group_id", pa.string()), ("region_level", pa.string()), ("region_id", pa.string()),
+    ("domain", pa.string()), ("state", pa.string()), ("opened_at", TS),
+])  # fmt: skip
+LOG_ENTRY = pa.schema([
+    ("incident_id", pa.int64()), ("ts", TS), ("actor", pa.string()), ("action", pa.string()),
+    ("from_state", pa.string()), ("to_state", pa.string()), ("note", pa.string()), ("details", pa.string()),
+])  # fmt: skip
+
+
+def open_incidents(cur: Cursor) -> list[dict[str, Any]]:
+    cur.execute(f"SELECT * FROM incidents WHERE {OPEN_CONDITION} ORDER BY id")
+    return records(cur)
+
+
+def get(cur: Cursor, incident_id: int) -> dict[str, Any] | None:
+    cur.execute("SELECT * FROM incidents WHERE id = ?", [incident_id])
+    rows = records(cur)
+    return rows[0] if rows else None
+
+
+def insert_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
+    """New incidents, each row carrying its id (store.alerts.new_ids) and the NEW_INCIDENT columns."""
+    write_table(cur, "incidents", pa.Table.from_pylist(rows, schema=NEW_INCIDENT))
+
+
+def update_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
+    """Incidents whose members changed: the CHANGING columns of each, in one statement."""
+    if not rows:
+        return
+    cur.register("changed_incidents", pa.Table.from_pylist(rows, schema=CHANGING))
+    try:
+        columns = [c for c in CHANGING.names if c != "id"]
+        assignments = ", ".join(f"{c} = changed_incidents.{c}" for c in columns)
+        cur.execute(
+            f"UPDATE incidents SET {assignments} FROM changed_incidents WHERE incidents.id = changed_incidents.id"
+        )
+    finally:
+        cur.unregister("changed_incidents")
+
+
+def count_active(cur: Cursor, incident_id: int, change: int, now: datetime) -> None:
+    """A member cleared (-1) or came back (+1); an incident none of whose members is active says since when."""
+    cur.execute(
+        "UPDATE incidents SET active_members = greatest(active_members + $change, 0), updated_at = $now, "
+        "all_cleared_at = CASE WHEN active_members + $change <= 0 THEN coalesce(all_cleared_at, $now) END "
+        "WHERE id = $id",
+        {"change": change, "now": now, "id": incident_id},
+    )
+
+
+def raise_severity(cur: Cursor, incident_id: int, severity: str, now: datetime) -> None:
+    """A member got worse: the incident is as bad as its worst member."""
+    cur.execute(
+        f"UPDATE incidents SET severity = $severity, updated_at = $now WHERE id = $id AND $rank < {SEVERITY_ORDER}",
+        {"severity": severity, "now": now, "id": incident_id, "rank": severity_rank(severity)},
+    )
+
+
+def log_many(cur: Cursor, entries: list[dict[str, Any]]) -> None:
+    """Timeline entries: incident_id, ts, actor, action, from_state, to_state, note, details."""
+    rows = [{**e, "note": e.get("note", ""), "details": json.dumps(e.get("details") or {}, ensure_ascii=False)}
+            for e in entries]  # fmt: skip
+    write_table(cur, "incident_log", pa.Table.from_pylist(rows, schema=LOG_ENTRY))
+
+
+def member_places(cur: Cursor, incident_ids: list[int]) -> dict[int, list[tuple[float, float]]]:
+    """The places of the raised members of these incidents (what their area is drawn around)."""
+    if not incident_ids:
+        return {}
+    rows = cur.execute(
+        "SELECT incident_id, lon, lat FROM alerts WHERE incident_id IN (SELECT unnest(?)) AND suppressed_by IS NULL "
+        "AND lon IS NOT NULL AND lat IS NOT NULL",
+        [incident_ids],
+    ).fetchall()
+    places: dict[int, list[tuple[float, float]]] = {}
+    for incident_id, lon, lat in rows:
+        places.setdefault(incident_id, []).append((lon, lat))
+    return places
+
+
+def members(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
+    """Every alert of an incident, raised or inhibited, worst and newest first."""
+    cur.execute(
+        f"SELECT * FROM alerts WHERE incident_id = ? ORDER BY suppressed_by NULLS FIRST, {SEVERITY_ORDER}, "
+        "created_at DESC",
+        [incident_id],
+    )
+    return records(cur)
+
+
+def timeline(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
+    cur.execute(
+        "SELECT ts, actor, action, from_state, to_state, note, details FROM incident_log WHERE incident_id = ? "
+        "ORDER BY id",
+        [incident_id],
+    )
+    entries = records(cur)
+    for entry in entries:
+        entry["details"] = json.loads(entry["details"]) if entry["details"] else {}
+    return entries

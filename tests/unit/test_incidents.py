@@ -1,0 +1,169 @@
+"""Alerts placed in incidents by the rule file's groups and inhibitions, through the real engine, writer and DuckDB
+file, with time moved by the test's clock."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alerts.rules import parse_rule_file
+from store import incidents as incident_store
+from store import queries
+from tests.rule_city import JINGXIU, LIANCHI, City
+
+RULES = """
+rules:
+  - id: rain
+    domain: flood
+    select: {kind: rain_gauge}
+    when: {threshold: {metric: rain_1h, above: 50}}
+    clear: {threshold: {metric: rain_1h, below: 20}}
+    severity: orange
+    step_up: [{above: 80, severity: red}]
+    title: {zh_CN: "{name} 强降雨", en: "{name}: heavy rain"}
+    message: {zh_CN: "{value}", en: "{value}"}
+    unit: emergency_management
+  - id: gauge
+    domain: flood
+    select: {kind: river_gauge}
+    when: {threshold: {metric: level, above: 10}}
+    severity: yellow
+    title: {zh_CN: "{name} 超警", en: "{name} above warning"}
+    message: {zh_CN: "{value}", en: "{value}"}
+    unit: water_authority
+  - id: platform-down
+    domain: flood
+    select: {kind: platform}
+    when: {threshold: {metric: down, above: 0.5}}
+    severity: orange
+    title: {zh_CN: "{name} 故障", en: "{name} down"}
+    message: {zh_CN: "{value}", en: "{value}"}
+    unit: system_operations
+  - id: camera-offline
+    domain: flood
+    select: {kind: camera}
+    when: {threshold: {metric: online, below: 0.5}}
+    clear: {threshold: {metric: online, above: 0.5}}
+    severity: blue
+    title: {zh_CN: "{name} 离线", en: "{name} offline"}
+    message: {zh_CN: "{value}", en: "{value}"}
+    unit: system_operations
+groups:
+  - id: storm
+    title: {zh_CN: "{region}暴雨", en: "Storm in {region} ({count})"}
+    rules: [rain]
+    joins: [gauge]
+    by: district
+    window: 30m
+inhibit:
+  - id: platform
+    source: {rule: platform-down, subject: "f:p1"}   # a subject's id is its feed's and its own
+    targets: [camera-offline]
+"""
+
+
+@pytest.fixture
+def city(tmp_path, demo_regions):
+    book = parse_rule_file(RULES)
+    c = City(tmp_path / "incidents.duckdb", demo_regions, book.rules, book)
+    yield c
+    c.close()
+
+
+def incidents(city: City) -> list[dict]:
+    cur = city.store.cursor()
+    return [
+        {
+            k: row[k]
+            for k in (
+                "id",
+                "group_id",
+                "region_id",
+                "severity",
+                "members",
+                "active_members",
+                "inhibited",
+                "title_en",
+                "all_cleared_at",
+            )
+        }  # fmt: skip
+        for row in incident_store.open_incidents(cur)
+    ]
+
+
+def placed(city: City) -> dict[str, tuple[int | None, str | None]]:
+    rows = city.store.cursor().execute("SELECT subject_id, incident_id, suppressed_by FROM alerts").fetchall()
+    return {subject.removeprefix("f:"): (incident, suppressed) for subject, incident, suppressed in rows}
+
+
+def test_a_storm_opens_one_incident_per_district_that_its_gauges_join(city):
+    city.entity("r1", LIANCHI, kind="rain_gauge")
+    city.entity("g1", LIANCHI, kind="river_gauge")
+    city.entity("g2", JINGXIU, kind="river_gauge")
+    city.value("g2", level=11)  # no storm in Jingxiu: the gauge's rule opens its own incident there
+    city.value("r1", rain_1h=60)
+    city.value("g1", level=12)  # joins Lianchi's storm
+    storm, jingxiu = sorted(incidents(city), key=lambda i: i["group_id"], reverse=True)
+    assert (storm["group_id"], storm["region_id"], storm["members"]) == ("storm", "130606", 2)
+    assert storm["title_en"] == "Storm in Lianchi District (2)" and storm["severity"] == "orange"
+    assert (jingxiu["group_id"], jingxiu["region_id"], jingxiu["title_en"]) == ("gauge", "130602", "G2 above warning")
+    assert placed(city)["g1"][0] == placed(city)["r1"][0] == storm["id"]
+    area = json.loads(city.store.cursor().execute("SELECT area FROM incidents WHERE id = ?",
+                                                  [storm["id"]]).fetchone()[0])  # fmt: skip
+    assert area["type"] == "Polygon"  # its members lie on one spot: widened so it can be drawn
+    # A member that gets worse makes the incident as bad.
+    city.at(minutes=1).value("r1", rain_1h=90)
+    assert next(i for i in incidents(city) if i["id"] == storm["id"])["severity"] == "red"
+
+
+def test_a_storm_past_its_window_is_a_new_incident(city):
+    city.entity("r1", LIANCHI, kind="rain_gauge")
+    city.entity("r2", LIANCHI, kind="rain_gauge")
+    city.value("r1", rain_1h=60)
+    city.at(minutes=31).value("r2", rain_1h=60)  # the storm's newest member is older than its 30 min window
+    assert [(i["group_id"], i["members"]) for i in incidents(city)] == [("storm", 1), ("storm", 1)]
+
+
+def test_cleared_members_say_since_when_the_incident_is_all_clear(city):
+    city.entity("r1", LIANCHI, kind="rain_gauge")
+    city.value("r1", rain_1h=60)
+    city.at(minutes=5).value("r1", rain_1h=10)
+    (storm,) = incidents(city)
+    assert storm["active_members"] == 0 and storm["all_cleared_at"] == city.now
+    city.at(minutes=1).value("r1", rain_1h=70)  # it rains again: active again
+    (storm,) = incidents(city)
+    assert storm["active_members"] == 1 and storm["all_cleared_at"] is None
+
+
+@pytest.mark.parametrize("same_batch", [False, True])
+def test_cameras_of_a_platform_that_is_down_are_recorded_in_its_incident_not_raised(city, same_batch):
+    city.entity("p1", LIANCHI, kind="platform")
+    for camera in ("c1", "c2"):
+        city.entity(camera, LIANCHI, kind="camera")
+    if same_batch:  # the platform and its cameras fail in one message: one evaluation finds them all
+        city.send({"type": "observation", "entity": "p1", "values": {"down": 1}},
+                  *({"type": "observation", "entity": c, "values": {"online": 0}} for c in ("c1", "c2")))  # fmt: skip
+    else:
+        city.value("p1", down=1)
+        city.value("c1", online=0)
+        city.value("c2", online=0)
+    (platform,) = incidents(city)
+    assert (platform["members"], platform["inhibited"]) == (1, 2)
+    where = placed(city)
+    assert where["c1"] == where["c2"] == (platform["id"], "inhibit:platform")
+    assert set(queries.open_alerts(city.store)["subject_id"]) == {"f:p1"}  # the views see the platform only
+    # A camera that comes back while inhibited is closed: nobody was asked to handle it.
+    city.at(minutes=1).value("c1", online=1)
+    states = dict(city.store.cursor().execute("SELECT subject_id, state FROM alerts").fetchall())
+    assert states == {"f:p1": "new", "f:c1": "closed", "f:c2": "new"}
+
+
+def test_cameras_offline_without_the_platform_down_are_raised(city):
+    city.entity("p1", LIANCHI, kind="platform")
+    city.entity("c1", JINGXIU, kind="camera")
+    city.value("p1", down=0)
+    city.value("c1", online=0)
+    (camera,) = incidents(city)
+    assert (camera["group_id"], camera["members"], camera["inhibited"]) == ("camera-offline", 1, 0)
+    assert placed(city)["c1"] == (camera["id"], None)
