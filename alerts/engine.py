@@ -64,6 +64,8 @@ class RuleEngine:
         self._dirty: set[Key] = set()  # instances the store has not heard of yet
         self._load_states()
         self.clusters = Clusters(store, followed=self._states)
+        with self._transaction():
+            self.alerts.changed = self.incidents.adopt(self.store.cursor(), self.clock())
 
     # -- configuration ----------------------------------------------------------------------------------------
     def set_rules(self, rules: list[Rule], book: RuleFile | None = None) -> None:
@@ -126,6 +128,10 @@ class RuleEngine:
                         frame = read_frame(self.store, self.subjects, waiting, [rule], now)
                         self._evaluate(rule, np.arange(len(waiting)), frame, now)
             self.alerts.escalate_unhandled(self.rules, now)
+            self.alerts.flush(now)  # what this tick opened is placed before the inhibitions are looked at again
+            cur = self.store.cursor()
+            if self.incidents.release(cur, now) | self.incidents.close_all_cleared(cur, now):
+                self.alerts.changed = True
 
     @contextlib.contextmanager
     def _transaction(self, persist: bool = False) -> Iterator[None]:

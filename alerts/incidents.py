@@ -18,6 +18,7 @@ alerts by the thousand, and each costs the same as the rest of its batch, not a 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,7 @@ from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import incidents as incident_store
 from store.alerts import Cursor
+from store.database import records
 from store.records import severity_rank
 
 # Half the width given to an incident whose members lie on one point or one line, in degrees (~100 m).
@@ -97,6 +99,64 @@ class Incidents:
                 alert["incident_id"] = alert.pop("_source")["incident_id"]
                 by_id[alert["incident_id"]].inhibited += 1
         self._write(cur, [p for p in by_id.values() if p.added or p.inhibited], now)
+
+    def adopt(self, cur: Cursor, now: datetime) -> bool:
+        """Place the open alerts that have no incident (raised before incidents existed: a store from an older
+        version). Whether there were any."""
+        cur.execute(f"SELECT * FROM alerts WHERE incident_id IS NULL AND {alert_store.OPEN_CONDITION} ORDER BY id")
+        orphans = records(cur)
+        if orphans:
+            self.place(cur, orphans, now)
+            alert_store.set_placement(cur, orphans)
+        return bool(orphans)
+
+    def release(self, cur: Cursor, now: datetime) -> bool:
+        """Raise the inhibited alerts whose inhibition no longer holds (the platform is back, its cameras are
+        not): each is placed as a new alert would be. Whether any was."""
+        cur.execute(
+            f"SELECT * FROM alerts WHERE suppressed_by LIKE 'inhibit:%' AND condition = 'active' "
+            f"AND {alert_store.OPEN_CONDITION}"
+        )
+        inhibited = records(cur)
+        holding = self._sources(cur, self.book.inhibit_sources())
+        freed = [a for a in inhibited if self._inhibiting(a, holding) is None]
+        if not freed:
+            return False
+        left = Counter(a["incident_id"] for a in freed)
+        for alert in freed:
+            alert["suppressed_by"] = alert["incident_id"] = None
+        self.place(cur, freed, now)
+        alert_store.set_placement(cur, freed)
+        incident_store.count_inhibited(cur, left)
+        alert_store.log_many(cur, [
+            {"alert_id": a["id"], "ts": now, "actor": "rules", "action": "raise", "from_state": a["state"],
+             "to_state": a["state"], "note": "its inhibition no longer holds",
+             "details": {"incident": a["incident_id"]}}
+            for a in freed
+        ])  # fmt: skip
+        return True
+
+    def close_all_cleared(self, cur: Cursor, now: datetime) -> bool:
+        """Close the incidents whose group closes itself (`auto_close`) once every member has been clear that
+        long, with their open members; reason "all cleared". Whether any was."""
+        due = [
+            row for row in incident_store.open_incidents(cur)
+            if row["all_cleared_at"] is not None and (limit := self._group(row["group_id"]).auto_close) is not None
+            and now - row["all_cleared_at"] >= limit
+        ]  # fmt: skip
+        if not due:
+            return False
+        ids = [row["id"] for row in due]
+        closing = incident_store.close(cur, ids, now)
+        incident_store.log_many(cur, [
+            {"incident_id": row["id"], "ts": now, "actor": "rules", "action": "close", "from_state": row["state"],
+             "to_state": "closed", "note": "all cleared"} for row in due
+        ])  # fmt: skip
+        alert_store.log_many(cur, [
+            {"alert_id": alert_id, "ts": now, "actor": "rules", "action": "close", "from_state": state,
+             "to_state": "closed", "note": "all cleared"} for alert_id, state in closing
+        ])  # fmt: skip
+        return True
 
     # -- where an alert goes ----------------------------------------------------------------------------------
     def _sources(self, cur: Cursor, rule_ids: set[str]) -> list[dict[str, Any]]:

@@ -147,7 +147,7 @@ class RuleAlerts:
         if not stepping:
             return
         cur = self._store.cursor()
-        for alert in alert_store.open_alerts(cur):
+        for alert in alert_store.raised_alerts(cur):
             rule = stepping.get(alert["rule_id"])
             if rule is None or alert["state"] != "new":
                 continue

@@ -57,7 +57,7 @@ class TimeLimits:
     def deadlines(self, store: Store, now: datetime) -> list[Deadline]:
         """The running stage clock of every open alert that has one."""
         cur = store.cursor()
-        alerts = [a for a in alert_store.open_alerts(cur) if a["state"] in STAGE_OF_STATE]
+        alerts = [a for a in alert_store.raised_alerts(cur) if a["state"] in STAGE_OF_STATE]
         if not alerts:
             return []
         starts = alert_store.last_actions(cur, [a["id"] for a in alerts])

@@ -102,6 +102,23 @@ def open_alerts_of(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, 
     return {(row["rule_id"], row["subject_id"]): row for row in records(cur)}
 
 
+def set_placement(cur: Cursor, rows: list[dict[str, Any]]) -> None:
+    """Where these stored alerts now are: their incident, and whether they are suppressed (in one statement)."""
+    table = pa.table({
+        "id": pa.array([r["id"] for r in rows], pa.int64()),
+        "incident_id": pa.array([r["incident_id"] for r in rows], pa.int64()),
+        "suppressed_by": pa.array([r["suppressed_by"] for r in rows], pa.string()),
+    })  # fmt: skip
+    cur.register("placed_alerts", table)
+    try:
+        cur.execute(
+            "UPDATE alerts SET incident_id = p.incident_id, suppressed_by = p.suppressed_by FROM placed_alerts p "
+            "WHERE alerts.id = p.id"
+        )
+    finally:
+        cur.unregister("placed_alerts")
+
+
 def update(cur: Cursor, alert_id: int, fields: dict[str, Any]) -> None:
     assignments = ", ".join(f"{name} = ?" for name in fields)
     cur.execute(f"UPDATE alerts SET {assignments} WHERE id = ?", [*fields.values(), alert_id])
@@ -149,6 +166,12 @@ def last_actions(cur: Cursor, alert_ids: list[int]) -> dict[tuple[int, str], dat
 
 def open_alerts(cur: Cursor) -> list[dict[str, Any]]:
     cur.execute(f"SELECT * FROM alerts WHERE {OPEN_CONDITION} ORDER BY id")
+    return records(cur)
+
+
+def raised_alerts(cur: Cursor) -> list[dict[str, Any]]:
+    """The open alerts someone is to handle: not those recorded inhibited or silenced inside an incident."""
+    cur.execute(f"SELECT * FROM alerts WHERE {OPEN_CONDITION} AND suppressed_by IS NULL ORDER BY id")
     return records(cur)
 
 

@@ -72,6 +72,30 @@ def count_active(cur: Cursor, incident_id: int, change: int, now: datetime) -> N
     )
 
 
+def count_inhibited(cur: Cursor, released: dict[int | None, int]) -> None:
+    """Inhibited members raised after all: each incident counts that many fewer."""
+    for incident_id, n in released.items():
+        if incident_id is not None:
+            cur.execute("UPDATE incidents SET inhibited = greatest(inhibited - ?, 0) WHERE id = ?", [n, incident_id])
+
+
+def close(cur: Cursor, incident_ids: list[int], now: datetime) -> list[tuple[int, str]]:
+    """Close these incidents and their open members; the members closed, with the state each was in."""
+    cur.execute(
+        "UPDATE incidents SET state = 'closed', closed_at = $now, updated_at = $now WHERE id IN (SELECT unnest($ids))",
+        {"now": now, "ids": incident_ids},
+    )
+    members = cur.execute(
+        f"SELECT id, state FROM alerts WHERE incident_id IN (SELECT unnest(?)) AND {OPEN_CONDITION}", [incident_ids]
+    ).fetchall()
+    cur.execute(
+        f"UPDATE alerts SET state = 'closed', updated_at = $now WHERE incident_id IN (SELECT unnest($ids)) "
+        f"AND {OPEN_CONDITION}",
+        {"now": now, "ids": incident_ids},
+    )
+    return members
+
+
 def raise_severity(cur: Cursor, incident_id: int, severity: str, now: datetime) -> None:
     """A member got worse: the incident is as bad as its worst member."""
     cur.execute(

@@ -202,6 +202,7 @@ def alerts_raised_since(store: Store, since: datetime) -> pd.DataFrame:
     """Every alert raised since `since`: its domain, district and when (the tablet's trend)."""
     return frame(
         store.cursor(),
-        "SELECT domain, district_id, created_at FROM alerts WHERE created_at >= $since ORDER BY created_at",
+        "SELECT domain, district_id, created_at FROM alerts WHERE created_at >= $since AND suppressed_by IS NULL "
+        "ORDER BY created_at",
         {"since": since},
     )

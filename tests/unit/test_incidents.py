@@ -10,6 +10,8 @@ import pytest
 from alerts.rules import parse_rule_file
 from store import incidents as incident_store
 from store import queries
+from store.database import Store
+from tests.alert_rows import new_alert
 from tests.rule_city import JINGXIU, LIANCHI, City
 
 RULES = """
@@ -56,6 +58,7 @@ groups:
     joins: [gauge]
     by: district
     window: 30m
+    auto_close: 10m
 inhibit:
   - id: platform
     source: {rule: platform-down, subject: "f:p1"}   # a subject's id is its feed's and its own
@@ -167,3 +170,50 @@ def test_cameras_offline_without_the_platform_down_are_raised(city):
     (camera,) = incidents(city)
     assert (camera["group_id"], camera["members"], camera["inhibited"]) == ("camera-offline", 1, 0)
     assert placed(city)["c1"] == (camera["id"], None)
+
+
+def test_cameras_are_raised_once_their_platform_is_back(city):
+    city.entity("p1", LIANCHI, kind="platform")
+    city.entity("c1", LIANCHI, kind="camera")
+    city.value("p1", down=1)
+    city.value("c1", online=0)
+    city.at(minutes=1).value("p1", down=0)  # the platform is back; the camera is still offline
+    city.tick(seconds=5)
+    cameras = [i for i in incidents(city) if i["group_id"] == "camera-offline"]
+    assert [(i["members"], i["inhibited"]) for i in cameras] == [(1, 0)]
+    assert placed(city)["c1"] == (cameras[0]["id"], None)
+    platform = next(i for i in incidents(city) if i["group_id"] == "platform-down")
+    assert platform["inhibited"] == 0
+    camera_alert = city.store.cursor().execute("SELECT id FROM alerts WHERE subject_id = 'f:c1'").fetchone()[0]
+    assert city.timeline(camera_alert) == ["fire", "raise"]
+
+
+def test_an_incident_that_closes_itself_does_so_once_all_is_clear_for_its_time(city):
+    city.entity("r1", LIANCHI, kind="rain_gauge")
+    city.value("r1", rain_1h=60)
+    city.at(minutes=1).value("r1", rain_1h=10)
+    city.tick(minutes=9)
+    assert len(incidents(city)) == 1  # clear for 9 of its 10 minutes: still open
+    city.tick(minutes=1)
+    assert incidents(city) == []
+    row = city.store.cursor().execute("SELECT state, closed_at FROM incidents").fetchone()
+    assert row == ("closed", city.now)
+    assert [a["state"] for a in city.alerts()] == ["closed"]
+    assert city.timeline(city.alerts()[0]["id"])[-1] == "close"
+    assert [e["note"] for e in incident_store.timeline(city.store.cursor(), 1)][-1] == "all cleared"
+
+
+def test_alerts_from_before_incidents_are_placed_when_the_engine_starts(tmp_path, demo_regions):
+    book = parse_rule_file(RULES)
+    first = City(tmp_path / "old.duckdb", demo_regions, book.rules, book)
+    first.close()
+    store = Store(tmp_path / "old.duckdb")
+    new_alert(store, district="130606", rule_id="gauge", subject_id="f:g9")  # written before incidents existed
+    store.close()
+    again = City(tmp_path / "old.duckdb", demo_regions, book.rules, book)
+    try:
+        (incident,) = incidents(again)
+        assert (incident["group_id"], incident["region_id"], incident["members"]) == ("gauge", "130606", 1)
+        assert placed(again)["g9"] == (incident["id"], None)
+    finally:
+        again.close()
