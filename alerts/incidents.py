@@ -1,8 +1,9 @@
 """Incidents: the unit people handle, with alerts as the evidence inside them (一件事).
 
-Each alert a rule opens is placed, in the same transaction, by the rule file's `groups` and `inhibit` sections
-(alerts/rules.py):
+Each alert a rule opens is placed, in the same transaction, by the silences in force and the rule file's `groups`
+and `inhibit` sections (alerts/rules.py):
 
+- **silenced** when a silence's scope covers it (alerts/silences.py): recorded, in no incident, not raised;
 - **inhibited** when an inhibition's source holds (an open, active alert of its source rule, in the same region when
   it says `same`): the alert is recorded inside the source's incident, not raised, and counted there as inhibited;
 - otherwise it **joins** the open incident of a group that its rule `joins`, in its region, whose newest member is
@@ -27,9 +28,11 @@ from typing import Any
 import shapely
 
 from alerts.rules import Group, Inhibit, RuleFile
+from alerts.silences import matches as silences_matches
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import incidents as incident_store
+from store import silences as silence_store
 from store.alerts import Cursor
 from store.database import records
 from store.records import severity_rank
@@ -67,8 +70,13 @@ class Incidents:
             open_by_key[(row["group_id"], row["region_id"])] = placed
             by_id[row["id"]] = placed
         holding = self._sources(cur, sources)
+        silences = silence_store.in_force(cur, now)
         fresh: list[Placed] = []
         for alert in alerts:
+            silence = next((s for s in silences if silences_matches(s, alert)), None)
+            if silence is not None:
+                alert["suppressed_by"], alert["incident_id"] = f"silence:{silence['id']}", None
+                continue
             source = self._inhibiting(alert, holding)
             if source is not None:
                 inhibition, source_alert = source
@@ -95,7 +103,7 @@ class Incidents:
             for alert in placed.added:
                 alert["incident_id"] = placed.row["id"]
         for alert in alerts:  # inhibited by a source opened in this batch: its incident is known only now
-            if alert.get("suppressed_by") and alert.get("incident_id") is None:
+            if "_source" in alert:
                 alert["incident_id"] = alert.pop("_source")["incident_id"]
                 by_id[alert["incident_id"]].inhibited += 1
         self._write(cur, [p for p in by_id.values() if p.added or p.inhibited], now)
@@ -103,7 +111,10 @@ class Incidents:
     def adopt(self, cur: Cursor, now: datetime) -> bool:
         """Place the open alerts that have no incident (raised before incidents existed: a store from an older
         version). Whether there were any."""
-        cur.execute(f"SELECT * FROM alerts WHERE incident_id IS NULL AND {alert_store.OPEN_CONDITION} ORDER BY id")
+        cur.execute(
+            "SELECT * FROM alerts WHERE incident_id IS NULL AND suppressed_by IS NULL "
+            f"AND {alert_store.OPEN_CONDITION} ORDER BY id"
+        )
         orphans = records(cur)
         if orphans:
             self.place(cur, orphans, now)
@@ -111,15 +122,19 @@ class Incidents:
         return bool(orphans)
 
     def release(self, cur: Cursor, now: datetime) -> bool:
-        """Raise the inhibited alerts whose inhibition no longer holds (the platform is back, its cameras are
-        not): each is placed as a new alert would be. Whether any was."""
-        cur.execute(
-            f"SELECT * FROM alerts WHERE suppressed_by LIKE 'inhibit:%' AND condition = 'active' "
-            f"AND {alert_store.OPEN_CONDITION}"
-        )
-        inhibited = records(cur)
+        """Raise the suppressed alerts that nothing suppresses any more (the platform is back but its camera is
+        not; the maintenance window has passed): each is placed as a new alert would be. Whether any was."""
+        cur.execute(f"SELECT * FROM alerts WHERE suppressed_by IS NOT NULL AND condition = 'active' "
+                    f"AND {alert_store.OPEN_CONDITION}")  # fmt: skip
+        suppressed = records(cur)
+        if not suppressed:
+            return False
         holding = self._sources(cur, self.book.inhibit_sources())
-        freed = [a for a in inhibited if self._inhibiting(a, holding) is None]
+        silences = silence_store.in_force(cur, now)
+        freed = [
+            a for a in suppressed
+            if self._inhibiting(a, holding) is None and not any(silences_matches(s, a) for s in silences)
+        ]  # fmt: skip
         if not freed:
             return False
         left = Counter(a["incident_id"] for a in freed)
@@ -130,7 +145,7 @@ class Incidents:
         incident_store.count_inhibited(cur, left)
         alert_store.log_many(cur, [
             {"alert_id": a["id"], "ts": now, "actor": "rules", "action": "raise", "from_state": a["state"],
-             "to_state": a["state"], "note": "its inhibition no longer holds",
+             "to_state": a["state"], "note": "nothing suppresses it any more",
              "details": {"incident": a["incident_id"]}}
             for a in freed
         ])  # fmt: skip

@@ -29,5 +29,6 @@ ACTION_LABELS: dict[str, str] = {
     "resolve": N_("Resolve"), "close": N_("Verify and close"), "reopen": N_("Reopen"), "return": N_("Return"),
     "cancel": N_("Cancel"), "snooze": N_("Snooze"), "escalate": N_("Escalate"), "comment": N_("Comment"),
     "fire": N_("Raised by rule"), "refire": N_("Condition again"), "clear": N_("Condition cleared"),
-    "overdue": N_("Time limit passed"), "check": N_("Checklist"), "raise": N_("Raised: its inhibition ended"),
+    "overdue": N_("Time limit passed"), "check": N_("Checklist"),
+    "raise": N_("Raised: no longer inhibited or silenced"),
 }  # fmt: skip

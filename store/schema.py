@@ -153,4 +153,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        8,
+        "silences: scopes someone put aside until a time, with their reason",
+        """
+        CREATE SEQUENCE silence_ids;
+        CREATE TABLE silences (
+            id BIGINT PRIMARY KEY DEFAULT nextval('silence_ids'),
+            created_by VARCHAR NOT NULL, reason VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+            ends_at TIMESTAMPTZ NOT NULL, ended_at TIMESTAMPTZ, ended_by VARCHAR,
+            -- The scope: every given part must match an alert (none given is refused before it is stored).
+            rule_id VARCHAR, domain VARCHAR, region_id VARCHAR, entity_ids VARCHAR[] NOT NULL DEFAULT []
+        );
+        """,
+    ),
 ]

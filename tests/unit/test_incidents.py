@@ -4,12 +4,17 @@ file, with time moved by the test's clock."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
+from access.policy import Principal
+from alerts import silences
 from alerts.rules import parse_rule_file
+from store import audit, queries
 from store import incidents as incident_store
-from store import queries
+from store.accounts import Accounts
+from store.audit import Trail
 from store.database import Store
 from tests.alert_rows import new_alert
 from tests.rule_city import JINGXIU, LIANCHI, City
@@ -217,3 +222,63 @@ def test_alerts_from_before_incidents_are_placed_when_the_engine_starts(tmp_path
         assert placed(again)["g9"] == (incident["id"], None)
     finally:
         again.close()
+
+
+@pytest.fixture
+def trail(tmp_path):
+    accounts = Accounts(tmp_path / "accounts.sqlite")
+    yield Trail(accounts, "10.0.0.1")
+    accounts.close()
+
+
+DUTY = Principal("duty", "duty_officer")
+
+
+def test_a_silence_records_the_alerts_of_its_scope_until_it_ends(city, trail):
+    city.entity("c1", LIANCHI, kind="camera")
+    city.entity("c2", JINGXIU, kind="camera")
+    silence_id = silences.add(city.store, city.regions, DUTY, silences.Scope(rule_id="camera-offline",
+                              region_id="130606"), "cameras of 莲池区 serviced", city.now + timedelta(minutes=30),
+                              now=city.now, audit=trail)  # fmt: skip
+    city.value("c1", online=0)
+    city.value("c2", online=0)
+    assert placed(city)["c1"] == (None, f"silence:{silence_id}")  # recorded, in no incident, not raised
+    assert placed(city)["c2"][1] is None
+    assert set(queries.open_alerts(city.store)["subject_id"]) == {"f:c2"}
+    city.tick(minutes=29)
+    assert placed(city)["c1"][1] == f"silence:{silence_id}"
+    city.tick(minutes=1)  # the silence is over: the camera, still offline, is raised
+    assert placed(city)["c1"][1] is None and placed(city)["c1"][0] is not None
+    assert [e.action for e in audit.search(trail.accounts)] == ["silence add"]
+
+
+def test_a_silence_ended_early_lets_its_alerts_be_raised(city, trail):
+    city.entity("c1", LIANCHI, kind="camera")
+    silence_id = silences.add(city.store, city.regions, DUTY, silences.Scope(domain="flood"), "drill",
+                              city.now + timedelta(hours=2), now=city.now, audit=trail)  # fmt: skip
+    city.value("c1", online=0)
+    assert placed(city)["c1"][1] == f"silence:{silence_id}"
+    silences.end(city.store, city.regions, DUTY, silence_id, now=city.now, audit=trail)
+    city.tick(seconds=5)
+    assert placed(city)["c1"][1] is None
+    ended = city.store.cursor().execute("SELECT ended_by FROM silences").fetchone()[0]
+    assert ended == "duty"
+
+
+@pytest.mark.parametrize(("principal", "scope", "reason", "hours", "code"), [
+    (Principal("leader", "district_leader", ("130606",)), silences.Scope(region_id="130606"), "x", 1, "forbidden"),
+    (Principal("viewer", "viewer"), silences.Scope(domain="flood"), "x", 1, "forbidden"),
+    (DUTY, silences.Scope(), "x", 1, "empty"),
+    (DUTY, silences.Scope(region_id="nowhere"), "x", 1, "empty"),
+    (DUTY, silences.Scope(domain="flood"), " ", 1, "reason"),
+    (DUTY, silences.Scope(domain="flood"), "x", 24 * 8, "ends"),
+    (DUTY, silences.Scope(domain="flood"), "x", -1, "ends"),
+])  # fmt: skip
+def test_a_silence_is_refused_with_its_reason_and_the_refusal_audited(city, trail, principal, scope, reason, hours,
+                                                                       code):  # fmt: skip
+    with pytest.raises(silences.SilenceError) as refused:
+        silences.add(city.store, city.regions, principal, scope, reason, city.now + timedelta(hours=hours),
+                     now=city.now, audit=trail)  # fmt: skip
+    assert refused.value.code == code
+    assert city.store.cursor().execute("SELECT count(*) FROM silences").fetchone()[0] == 0
+    assert [(e.action, e.outcome) for e in audit.search(trail.accounts)] == [("silence add", "refused")]
