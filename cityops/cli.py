@@ -297,8 +297,12 @@ def _rules_check(path: Path) -> int:
 
 
 def _rules_test(args) -> int:
-    from alerts.replay import ReplayError, replay
-    from alerts.rules import RuleError, load_rules, parse_duration
+    from alerts.replay import ReplayError, event_kind, replay
+    from alerts.rules import RuleError, load_rule_file, parse_duration
+    from layers.regions import RegionIndex
+
+    def counted(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
 
     settings = _settings(args)
     if settings is None:
@@ -308,19 +312,36 @@ def _rules_test(args) -> int:
         if path is None:
             print("no rule file: give --rules FILE or set [alerts] rules in the configuration", file=sys.stderr)
             return 2
-        rules = load_rules(path)
+        book = load_rule_file(path)
         since = parse_duration(args.since)
-        fired = replay(settings.store.path, rules, since)
+        regions = RegionIndex.from_file(settings.city.regions)
+        result = replay(settings.store.path, book, since, regions=regions)
     except (ConfigError, RuleError, ReplayError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"Replaying {args.since} of {settings.store.path} through {len(rules)} rules of {path} (nothing is written):")
-    if not fired:
+    print(f"Replaying {args.since} of {settings.store.path} through {len(book.rules)} rules of {path} "
+          "(readings and events; nothing is written):")  # fmt: skip
+    if result.start is None:
+        print("  the store holds no readings and no events")
+    elif not result.fired:
         print("  no rule would have fired")
-    for f in fired:
-        print(f"  {f.rule_id}: {f.count} alert{'s' if f.count != 1 else ''}")
+    for f in result.fired:
+        print(f"  {f.rule_id}: {counted(f.count, 'alert')}")
         for when, subject, title in f.first:
             print(f"      {when:%Y-%m-%d %H:%M:%S %Z}  {subject}  {title}")
+    if result.incidents:
+        held = {i.group_id: f", {i.inhibited} inhibited" if i.inhibited else "" for i in result.incidents}
+        groups = ", ".join(
+            f"{i.group_id} {i.count} ({counted(i.members, 'alert')}{held[i.group_id]})" for i in result.incidents
+        )
+        opened = counted(sum(i.count for i in result.incidents), "incident")
+        print(f"  these alerts would have opened {opened}: {groups}")
+        for i in result.incidents:
+            for when, members, title in i.first:
+                print(f"      {when:%Y-%m-%d %H:%M:%S %Z}  {i.group_id}  {title}  ({counted(members, 'alert')})")
+    if result.without_events:
+        rules = ", ".join(f"{rule.id} ({event_kind(rule)})" for rule in result.without_events)
+        print(f"  no events of their kind in these {args.since}, so these count rules could not fire: {rules}")
     return 0
 
 
