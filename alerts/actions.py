@@ -1,17 +1,19 @@
-"""What people do to alerts, through one door: `act` asks the access policy whether this principal may take this
-action on this alert, checks it against the lifecycle table, writes the alert and its timeline entry, and records
-the attempt — done or refused — in the audit log. The duty desk, a command or an API call all come through here."""
+"""What people do to alerts and incidents, through one door: `act` asks the access policy whether this principal may
+take this action on this alert, checks it against the lifecycle table, writes the alert and its timeline entry, and
+records the attempt — done or refused — in the audit log. `act_on_incident` does the same for an incident and its
+members. The duty desk, a command or an API call all come through here."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from access.policy import Principal, permission_allowed
-from alerts.lifecycle import TransitionError, transition
+from alerts.lifecycle import Transition, TransitionError, transition
 from store import alerts as alert_store
+from store import incidents as incident_store
 from store.audit import Trail
 from store.database import Store
-from store.records import SEVERITIES, severity_rank
+from store.records import OPEN_STATES, SEVERITIES, severity_rank
 from store.transaction import transaction
 
 # The longest snooze: an alert put aside longer than a shift's day is an alert forgotten.
@@ -65,29 +67,99 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
                 f"{action} is not allowed for {principal.role} in district {alert['district_id']}",
                 "forbidden", action, alert["state"],
             )  # fmt: skip
-        move = transition(alert["state"], action, note)
-        fields: dict = {"state": move.to_state, "updated_at": now}
-        details: dict = {}
-        if action == "dispatch":
-            if not unit_id:
-                raise TransitionError("'dispatch' needs the unit to send it to", "needs_unit", action, alert["state"])
-            fields["unit_id"] = details["unit_id"] = unit_id
-        if action == "snooze":
-            if snooze_for is None or not timedelta(0) < snooze_for <= MAX_SNOOZE:
-                raise TransitionError(f"'snooze' needs a time to snooze for, {MAX_SNOOZE} at most", "needs_time",
-                                      action, alert["state"])  # fmt: skip
-            fields["snoozed_until"] = now + snooze_for
-            details["until"] = fields["snoozed_until"].isoformat()
-        if action == "check":
-            if step is None or step < 0:
-                raise TransitionError("'check' needs the checklist step", "needs_step", action, alert["state"])
-            details.update(step=step, done=done)
-        if action == "escalate":
-            fields["severity"] = details["severity"] = step_up(alert["severity"])
+        fields, details, move = _moved(alert, action, now, note, unit_id, snooze_for, step, done)
         alert_store.update(cur, alert_id, fields)
         alert_store.log(cur, alert_id, now, principal.actor, action, move.from_state, move.to_state, note, details)
     store.bump_version()
     return alert_store.get(cur, alert_id)
+
+
+def act_on_incident(
+    store: Store,
+    principal: Principal,
+    incident_id: int,
+    action: str,
+    *,
+    now: datetime,
+    audit: Trail | None,
+    note: str = "",
+    unit_id: str | None = None,
+    snooze_for: timedelta | None = None,
+) -> dict:
+    """Apply `action` to an incident and to each of its open, raised members that the lifecycle lets take it (a
+    member already resolved is not resolved again); returns the updated incident. The same policy, lifecycle and
+    audit as `act`; a checklist step belongs to one alert, not to an incident."""
+    target = f"incident {incident_id}"
+    try:
+        incident, moved = _apply_to_incident(store, principal, incident_id, action, now, note, unit_id, snooze_for)
+    except TransitionError as exc:
+        if audit is not None:
+            audit.record(principal.actor, f"incident {action}", target, "refused", str(exc), role=principal.role)
+        raise
+    if audit is not None:
+        detail = "; ".join(x for x in (note, f"unit {unit_id}" if unit_id else "", f"{moved} alerts") if x)
+        audit.record(principal.actor, f"incident {action}", target, detail=detail, role=principal.role)
+    return incident
+
+
+def _apply_to_incident(store: Store, principal: Principal, incident_id: int, action: str, now: datetime, note: str,
+                       unit_id: str | None, snooze_for: timedelta | None) -> tuple[dict, int]:  # fmt: skip
+    cur = store.cursor()
+    with transaction(cur):
+        incident = incident_store.get(cur, incident_id)
+        # An incident of no district (the whole city's) is for the whole city's principals, as an alert would be.
+        if incident is None or not permission_allowed(principal, "view", incident["district_id"]):
+            raise TransitionError(f"there is no incident {incident_id} for this principal", "missing", action)
+        if not permission_allowed(principal, action, incident["district_id"]):
+            raise TransitionError(f"{action} is not allowed for {principal.role} on incident {incident_id}",
+                                  "forbidden", action, incident["state"])  # fmt: skip
+        if action == "check":
+            raise TransitionError("a checklist step is ticked on an alert", "unknown", action, incident["state"])
+        fields, details, move = _moved(incident, action, now, note, unit_id, snooze_for, None, True)
+        incident_store.update(cur, incident_id, {**fields, **({"closed_at": now} if move.to_state == "closed"
+                                                              else {})})  # fmt: skip
+        incident_store.log(cur, incident_id, now, principal.actor, action, move.from_state, move.to_state, note,
+                           details)  # fmt: skip
+        moved = 0
+        for member in incident_store.members(cur, incident_id):
+            if member["suppressed_by"] or member["state"] not in OPEN_STATES:
+                continue
+            try:
+                fields, details, step = _moved(member, action, now, note, unit_id, snooze_for, None, True)
+            except TransitionError:
+                continue  # this member is past the step (or not yet at it): it keeps its own state
+            alert_store.update(cur, member["id"], fields)
+            alert_store.log(cur, member["id"], now, principal.actor, action, step.from_state, step.to_state, note,
+                            {**details, "incident": incident_id})  # fmt: skip
+            moved += 1
+    store.bump_version()
+    return incident_store.get(cur, incident_id), moved
+
+
+def _moved(record: dict, action: str, now: datetime, note: str, unit_id: str | None, snooze_for: timedelta | None,
+           step: int | None, done: bool) -> tuple[dict, dict, Transition]:  # fmt: skip
+    """What `action` changes of an alert or an incident (`record`): its new fields, its timeline entry's details,
+    and the transition; TransitionError when the lifecycle or the action's own needs refuse it."""
+    move = transition(record["state"], action, note)
+    fields: dict = {"state": move.to_state, "updated_at": now}
+    details: dict = {}
+    if action == "dispatch":
+        if not unit_id:
+            raise TransitionError("'dispatch' needs the unit to send it to", "needs_unit", action, record["state"])
+        fields["unit_id"] = details["unit_id"] = unit_id
+    if action == "snooze":
+        if snooze_for is None or not timedelta(0) < snooze_for <= MAX_SNOOZE:
+            raise TransitionError(f"'snooze' needs a time to snooze for, {MAX_SNOOZE} at most", "needs_time",
+                                  action, record["state"])  # fmt: skip
+        fields["snoozed_until"] = now + snooze_for
+        details["until"] = fields["snoozed_until"].isoformat()
+    if action == "check":
+        if step is None or step < 0:
+            raise TransitionError("'check' needs the checklist step", "needs_step", action, record["state"])
+        details.update(step=step, done=done)
+    if action == "escalate":
+        fields["severity"] = details["severity"] = step_up(record["severity"])
+    return fields, details, move
 
 
 def checked_steps(timeline: list[dict]) -> set[int]:

@@ -42,6 +42,17 @@ def get(cur: Cursor, incident_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def update(cur: Cursor, incident_id: int, fields: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    cur.execute(f"UPDATE incidents SET {assignments} WHERE id = ?", [*fields.values(), incident_id])
+
+
+def log(cur: Cursor, incident_id: int, ts: datetime, actor: str, action: str, from_state: str | None, to_state: str,
+        note: str = "", details: dict[str, Any] | None = None) -> None:  # fmt: skip
+    log_many(cur, [{"incident_id": incident_id, "ts": ts, "actor": actor, "action": action, "from_state": from_state,
+                    "to_state": to_state, "note": note, "details": details}])  # fmt: skip
+
+
 def insert_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
     """New incidents, each row carrying its id (store.alerts.new_ids) and the NEW_INCIDENT columns."""
     write_table(cur, "incidents", pa.Table.from_pylist(rows, schema=NEW_INCIDENT))

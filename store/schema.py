@@ -167,4 +167,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        9,
+        "what people's actions write on an incident",
+        """
+        ALTER TABLE incidents ADD COLUMN unit_id VARCHAR;
+        ALTER TABLE incidents ADD COLUMN snoozed_until TIMESTAMPTZ;
+        """,
+    ),
 ]

@@ -10,6 +10,8 @@ import pytest
 
 from access.policy import Principal
 from alerts import silences
+from alerts.actions import act, act_on_incident
+from alerts.lifecycle import TransitionError
 from alerts.rules import parse_rule_file
 from store import audit, queries
 from store import incidents as incident_store
@@ -282,3 +284,64 @@ def test_a_silence_is_refused_with_its_reason_and_the_refusal_audited(city, trai
     assert refused.value.code == code
     assert city.store.cursor().execute("SELECT count(*) FROM silences").fetchone()[0] == 0
     assert [(e.action, e.outcome) for e in audit.search(trail.accounts)] == [("silence add", "refused")]
+
+
+def storm_with_two_gauges(city: City) -> int:
+    city.entity("r1", LIANCHI, kind="rain_gauge")
+    city.entity("g1", LIANCHI, kind="river_gauge")
+    city.value("r1", rain_1h=60)
+    city.value("g1", level=12)
+    (storm,) = incidents(city)
+    return storm["id"]
+
+
+def states(city: City) -> dict[str, str]:
+    rows = city.store.cursor().execute("SELECT subject_id, state FROM alerts").fetchall()
+    return {subject.removeprefix("f:"): state for subject, state in rows}
+
+
+def test_an_action_on_an_incident_moves_its_members_that_may_take_it(city, trail):
+    storm = storm_with_two_gauges(city)
+    gauge = next(a["id"] for a in city.alerts() if a["subject_id"] == "f:g1")
+    act(city.store, DUTY, gauge, "acknowledge", now=city.now, audit=None)  # one member went ahead
+    incident = act_on_incident(city.store, DUTY, storm, "acknowledge", now=city.now, audit=trail)
+    assert incident["state"] == "acknowledged" and states(city) == {"r1": "acknowledged", "g1": "acknowledged"}
+    rain = next(a["id"] for a in city.alerts() if a["subject_id"] == "f:r1")
+    assert city.timeline(rain) == ["fire", "acknowledge"] and city.timeline(gauge) == ["fire", "acknowledge"]
+    (entry,) = audit.search(trail.accounts)
+    assert (entry.action, entry.target, entry.detail) == ("incident acknowledge", f"incident {storm}", "1 alerts")
+    act_on_incident(city.store, DUTY, storm, "dispatch", now=city.now, audit=trail, unit_id="water-authority")
+    act_on_incident(city.store, DUTY, storm, "resolve", now=city.now, audit=trail, note="pumps running")
+    closed = act_on_incident(city.store, DUTY, storm, "close", now=city.now, audit=trail)
+    assert closed["state"] == "closed" and closed["closed_at"] == city.now and closed["unit_id"] == "water-authority"
+    assert set(states(city).values()) == {"closed"}
+    assert [e["action"] for e in incident_store.timeline(city.store.cursor(), storm)] == [
+        "open", "grow", "acknowledge", "dispatch", "resolve", "close"]  # fmt: skip
+
+
+def test_an_incident_elsewhere_is_missing_and_a_role_that_may_not_is_refused(city, trail):
+    storm = storm_with_two_gauges(city)  # in 莲池区 (130606)
+    jingxiu = Principal("leader-j", "district_leader", ("130602",))
+    lianchi = Principal("leader-l", "district_leader", ("130606",))
+    with pytest.raises(TransitionError) as elsewhere:
+        act_on_incident(city.store, jingxiu, storm, "comment", now=city.now, audit=trail, note="seen")
+    assert elsewhere.value.code == "missing"
+    with pytest.raises(TransitionError) as forbidden:
+        act_on_incident(city.store, lianchi, storm, "acknowledge", now=city.now, audit=trail)
+    assert forbidden.value.code == "forbidden"
+    act_on_incident(city.store, lianchi, storm, "comment", now=city.now, audit=trail, note="on my way")  # approve
+    with pytest.raises(TransitionError) as needs_unit:
+        act_on_incident(city.store, DUTY, storm, "dispatch", now=city.now, audit=trail)
+    assert needs_unit.value.code == "needs_unit"
+    assert [e.outcome for e in audit.search(trail.accounts)] == ["refused", "ok", "refused", "refused"]
+    assert set(states(city).values()) == {"new"}
+
+
+def test_inhibited_members_are_left_as_they_are(city, trail):
+    city.entity("p1", LIANCHI, kind="platform")
+    city.entity("c1", LIANCHI, kind="camera")
+    city.value("p1", down=1)
+    city.value("c1", online=0)
+    (platform,) = incidents(city)
+    act_on_incident(city.store, DUTY, platform["id"], "acknowledge", now=city.now, audit=trail)
+    assert states(city) == {"p1": "acknowledged", "c1": "new"}
