@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from access.policy import Principal, permission_allowed
-from alerts.lifecycle import Transition, TransitionError, transition
+from alerts.lifecycle import Transition, TransitionError, least_advanced, transition
 from store import alerts as alert_store
 from store import incidents as incident_store
 from store.audit import Trail
@@ -70,8 +70,22 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
         fields, details, move = _moved(alert, action, now, note, unit_id, snooze_for, step, done)
         alert_store.update(cur, alert_id, fields)
         alert_store.log(cur, alert_id, now, principal.actor, action, move.from_state, move.to_state, note, details)
+        if alert["incident_id"] is not None and not alert["suppressed_by"] and move.from_state != move.to_state:
+            _follow(cur, alert["incident_id"], principal, now)
     store.bump_version()
     return alert_store.get(cur, alert_id)
+
+
+def _follow(cur: alert_store.Cursor, incident_id: int, principal: Principal, now: datetime) -> None:
+    """An incident worked alert by alert is as far along as its least advanced alert (lifecycle.least_advanced)."""
+    incident = incident_store.get(cur, incident_id)
+    state = least_advanced(incident_store.member_states(cur, incident_id))
+    if incident is None or state is None or state == incident["state"]:
+        return
+    incident_store.update(cur, incident_id, {"state": state, "updated_at": now,
+                                             "closed_at": now if state == "closed" else None})  # fmt: skip
+    incident_store.log(cur, incident_id, now, principal.actor, "follow", incident["state"], state,
+                       details={"members": "its alerts"})  # fmt: skip
 
 
 def act_on_incident(

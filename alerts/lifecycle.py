@@ -45,6 +45,9 @@ IN_PLACE: dict[str, frozenset[str]] = {
     "check": OPEN_STATES,  # ticks (or unticks) one step of the alert's SOP checklist
 }
 ACTIONS: tuple[str, ...] = tuple(sorted({action for _, action in TRANSITIONS} | set(IN_PLACE)))
+# How far along the loop each state is: an incident worked alert by alert is as far as its least advanced alert.
+PROGRESS: dict[str, int] = {"new": 0, "acknowledged": 1, "returned": 2, "dispatched": 3, "reopened": 4,
+                            "in_progress": 5, "resolved": 6, "closed": 7, "cancelled": 7}  # fmt: skip
 # What the person must say for the action to be accepted.
 NOTE_REQUIRED: frozenset[str] = frozenset({"resolve", "cancel", "return", "reopen", "comment"})
 
@@ -89,6 +92,16 @@ def transition(state: str, action: str, note: str = "") -> Transition:
             f"cannot {action} an alert that is {state}; allowed: {allowed}", "not_allowed", action, state
         )
     return Transition(action, state, target)
+
+
+def least_advanced(states: list[str]) -> str | None:
+    """The state of an incident whose alerts are in `states`: the least advanced of the open ones; closed once
+    all have ended (cancelled if all were cancelled); None for no alerts."""
+    if not states:
+        return None
+    if all(s in ("closed", "cancelled") for s in states):
+        return "cancelled" if all(s == "cancelled" for s in states) else "closed"
+    return min((s for s in states if s in OPEN_STATES), key=PROGRESS.__getitem__)
 
 
 def allowed_actions(state: str) -> list[str]:

@@ -30,5 +30,5 @@ ACTION_LABELS: dict[str, str] = {
     "cancel": N_("Cancel"), "snooze": N_("Snooze"), "escalate": N_("Escalate"), "comment": N_("Comment"),
     "fire": N_("Raised by rule"), "refire": N_("Condition again"), "clear": N_("Condition cleared"),
     "overdue": N_("Time limit passed"), "check": N_("Checklist"),
-    "raise": N_("Raised: no longer inhibited or silenced"),
+    "raise": N_("Raised: no longer inhibited or silenced"), "follow": N_("Follows its alerts"),
 }  # fmt: skip

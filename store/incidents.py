@@ -42,6 +42,12 @@ def get(cur: Cursor, incident_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def member_states(cur: Cursor, incident_id: int) -> list[str]:
+    """The states of an incident's raised members."""
+    rows = cur.execute("SELECT state FROM alerts WHERE incident_id = ? AND suppressed_by IS NULL", [incident_id])
+    return [state for (state,) in rows.fetchall()]
+
+
 def update(cur: Cursor, incident_id: int, fields: dict[str, Any]) -> None:
     assignments = ", ".join(f"{name} = ?" for name in fields)
     cur.execute(f"UPDATE incidents SET {assignments} WHERE id = ?", [*fields.values(), incident_id])

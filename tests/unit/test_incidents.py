@@ -345,3 +345,21 @@ def test_inhibited_members_are_left_as_they_are(city, trail):
     (platform,) = incidents(city)
     act_on_incident(city.store, DUTY, platform["id"], "acknowledge", now=city.now, audit=trail)
     assert states(city) == {"p1": "acknowledged", "c1": "new"}
+
+
+def test_an_incident_worked_alert_by_alert_is_as_far_as_its_least_advanced_alert(city):
+    storm = storm_with_two_gauges(city)
+    rain, gauge = (next(a["id"] for a in city.alerts() if a["subject_id"] == f"f:{s}") for s in ("r1", "g1"))
+    act(city.store, DUTY, rain, "acknowledge", now=city.now, audit=None)
+    assert incidents(city)[0]["id"] == storm and incident_store.get(city.store.cursor(), storm)["state"] == "new"
+    act(city.store, DUTY, gauge, "dispatch", now=city.now, audit=None, unit_id="water-authority")
+    assert incident_store.get(city.store.cursor(), storm)["state"] == "acknowledged"
+    act(city.store, DUTY, rain, "dispatch", now=city.now, audit=None, unit_id="water-authority")
+    assert incident_store.get(city.store.cursor(), storm)["state"] == "dispatched"
+    for alert_id in (rain, gauge):
+        act(city.store, DUTY, alert_id, "resolve", now=city.now, audit=None, note="done")
+        act(city.store, DUTY, alert_id, "close", now=city.now, audit=None)
+    closed = incident_store.get(city.store.cursor(), storm)
+    assert (closed["state"], closed["closed_at"]) == ("closed", city.now)
+    followed = [e["to_state"] for e in incident_store.timeline(city.store.cursor(), storm) if e["action"] == "follow"]
+    assert followed == ["acknowledged", "dispatched", "resolved", "closed"]
