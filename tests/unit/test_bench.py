@@ -1,6 +1,6 @@
 """The benchmarks still run (at a tiny size; `make bench` measures them at full size). No timing is asserted."""
 
-from bench import city_scale, clients, history, ingest, rules, wall_latency
+from bench import city_scale, clients, history, ingest, rules, storm, wall_latency
 from bench.run import report
 
 
@@ -9,6 +9,13 @@ def test_rule_benchmark_runs_and_reports(tmp_path):
     assert result["met"] is None  # a tiny run says nothing about the target
     text = report([result])
     assert "| Rule evaluation |" in text and "naive per-row evaluation" in text
+
+
+def test_storm_benchmark_opens_alerts_into_incidents_and_reports():
+    result = storm.run(alerts=200, next_batches=2)
+    assert result["met"] is None
+    assert "a batch that opens 200 alerts" in result["figure"] and "48 incidents" in result["figure"], result
+    assert "one at a time" in result["baseline"] and "| Storm: alerts opened into incidents |" in report([result])
 
 
 def test_ingest_benchmark_runs_against_a_real_broker_and_reports():
