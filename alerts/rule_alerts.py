@@ -14,6 +14,7 @@ opens them by the thousand. An incident follows its members: their worst severit
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ class RuleAlerts:
         self.incidents = incidents
         self._touched: dict[tuple[str, str], datetime] = {}  # when each firing alert was last refreshed
         self._opening: dict[tuple[str, str], tuple[Rule, dict[str, Any]]] = {}  # fired, written at `flush`
+        self._refiring: dict[tuple[str, str], tuple[Rule, float | None, dict | None]] = {}  # … fired again
         self.changed = False  # an alert was written in the current transaction
 
     def fire(self, rule: Rule, subject_id: str, value: float | None, now: datetime, subject: Subject | None,
@@ -58,15 +60,15 @@ class RuleAlerts:
         })  # fmt: skip
 
     def flush(self, now: datetime) -> None:
-        """Write the alerts fired since the last flush: one still open from before (cleared meanwhile, or left by
-        a restart) fires again, one alert per subject; the others are placed in incidents and inserted."""
-        if not self._opening:
-            return
-        opening, self._opening = self._opening, {}
+        """Write what this evaluation fired: an alert still open from before (cleared meanwhile, or left by a
+        restart) fires again, one alert per subject; the others are placed in incidents and inserted."""
         cur = self._store.cursor()
+        opening, self._opening = self._opening, {}
         for key, existing in alert_store.open_alerts_of(cur, list(opening)).items():
             rule, row = opening.pop(key)
-            self.refire(rule, key[1], row["last_value"], now, existing)
+            self._refiring[key] = (rule, row["last_value"], existing)
+        if self._refiring:
+            self._write_refires(cur, now)
         if not opening:
             return
         rows = [row for _, row in opening.values()]
@@ -85,6 +87,8 @@ class RuleAlerts:
 
     def refire(self, rule: Rule, subject_id: str, value: float | None, now: datetime,
                alert: dict | None = None) -> None:  # fmt: skip
+        """The condition holds again or still: refresh the open alert (at `flush`, with the others of this
+        evaluation) when there is something new to say."""
         key = (rule.id, subject_id)
         if key in self._opening:  # fired in this evaluation, not written yet
             self._opening[key][1].update(last_value=value, last_fired_at=now)
@@ -93,30 +97,45 @@ class RuleAlerts:
         may_step_up = any(s.above is not None or s.below is not None for s in rule.step_up)
         if alert is None and not may_step_up and touched is not None and now - touched < REFRESH_FIRING:
             return  # nothing new to say
-        cur = self._store.cursor()
-        alert = alert or alert_store.open_alert(cur, rule.id, subject_id)
-        if alert is None:
-            return
-        self._touched[key] = now
-        fields: dict[str, Any] = {"last_value": value, "last_fired_at": now, "updated_at": now}
-        if alert["condition"] == "cleared":
-            fields.update(condition="active", cleared_at=None, fire_count=int(alert["fire_count"]) + 1)
-            alert_store.log(cur, alert["id"], now, "rules", "refire", alert["state"], alert["state"], "",
-                            {"value": value})  # fmt: skip
-            if _raised(alert):
-                incident_store.count_active(cur, alert["incident_id"], +1, now)
-        higher = severity_for(rule, alert["severity"], value, self._subjects.attributes(subject_id))
-        if higher != alert["severity"]:
-            fields["severity"] = higher
-            alert_store.log(cur, alert["id"], now, "rules", "escalate", alert["state"], alert["state"],
-                            "threshold crossed", {"severity": higher, "value": value})  # fmt: skip
-            if _raised(alert):
-                incident_store.raise_severity(cur, alert["incident_id"], higher, now)
-        alert_store.update(cur, alert["id"], fields)
-        self.changed = True
+        self._refiring[key] = (rule, value, alert)
+
+    def _write_refires(self, cur: alert_store.Cursor, now: datetime) -> None:
+        """The open alerts fired again in this evaluation, in a few statements whatever their number: their value,
+        active again if they had cleared, and a higher severity when a step's threshold is crossed."""
+        refiring, self._refiring = self._refiring, {}
+        missing = [key for key, (_, _, alert) in refiring.items() if alert is None]
+        found = alert_store.open_alerts_of(cur, missing)
+        updates, log, back, worse = [], [], Counter(), {}
+        for key, (rule, value, alert) in refiring.items():
+            alert = alert or found.get(key)
+            if alert is None:
+                continue
+            self._touched[key] = now
+            row = {**alert, "last_value": value, "last_fired_at": now, "updated_at": now}
+            if alert["condition"] == "cleared":
+                row.update(condition="active", cleared_at=None, fire_count=int(alert["fire_count"]) + 1)
+                log.append(_entry(alert, now, "refire", details={"value": value}))
+                if _raised(alert):
+                    back[alert["incident_id"]] += 1
+            higher = severity_for(rule, alert["severity"], value, self._subjects.attributes(key[1]))
+            if higher != alert["severity"]:
+                row["severity"] = higher
+                log.append(_entry(alert, now, "escalate", "threshold crossed", {"severity": higher, "value": value}))
+                if _raised(alert):
+                    worse[alert["incident_id"]] = min(worse.get(alert["incident_id"], higher), higher,
+                                                      key=severity_rank)  # fmt: skip
+            updates.append(row)
+        alert_store.refresh_many(cur, updates)
+        alert_store.log_many(cur, log)
+        for incident_id, n in back.items():
+            incident_store.count_active(cur, incident_id, n, now)
+        for incident_id, severity in worse.items():
+            incident_store.raise_severity(cur, incident_id, severity, now)
+        self.changed = self.changed or bool(updates)
 
     def clear(self, rule: Rule, subject_id: str, now: datetime) -> None:
         cur = self._store.cursor()
+        self._refiring.pop((rule.id, subject_id), None)
         if self._opening.pop((rule.id, subject_id), None) is not None:
             return  # fired and cleared in one evaluation: nothing to say
         alert = alert_store.open_alert(cur, rule.id, subject_id)
@@ -139,6 +158,7 @@ class RuleAlerts:
         if key is None:
             self._touched.clear()
             self._opening.clear()
+            self._refiring.clear()
         else:
             self._touched.pop(key, None)
 
@@ -202,6 +222,12 @@ class _Template(dict):
 
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+def _entry(alert: dict[str, Any], now: datetime, action: str, note: str = "", details: dict | None = None) -> dict:
+    """A timeline entry of the rules that leaves the alert's state as it is."""
+    return {"alert_id": alert["id"], "ts": now, "actor": "rules", "action": action, "from_state": alert["state"],
+            "to_state": alert["state"], "note": note, "details": details}  # fmt: skip
 
 
 def _raised(alert: dict[str, Any]) -> bool:

@@ -102,6 +102,27 @@ def open_alerts_of(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, 
     return {(row["rule_id"], row["subject_id"]): row for row in records(cur)}
 
 
+# What firing again changes of an open alert.
+REFRESHED = pa.schema([
+    ("id", pa.int64()), ("last_value", pa.float64()), ("last_fired_at", pa.timestamp("us", tz="UTC")),
+    ("updated_at", pa.timestamp("us", tz="UTC")), ("condition", pa.string()),
+    ("cleared_at", pa.timestamp("us", tz="UTC")), ("fire_count", pa.int32()), ("severity", pa.string()),
+])  # fmt: skip
+
+
+def refresh_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
+    """Open alerts fired again: the REFRESHED columns of each, in one statement."""
+    if not rows:
+        return
+    cur.register("refreshed_alerts", pa.Table.from_pylist(rows, schema=REFRESHED))
+    try:
+        columns = [c for c in REFRESHED.names if c != "id"]
+        assignments = ", ".join(f"{c} = r.{c}" for c in columns)
+        cur.execute(f"UPDATE alerts SET {assignments} FROM refreshed_alerts r WHERE alerts.id = r.id")
+    finally:
+        cur.unregister("refreshed_alerts")
+
+
 def set_placement(cur: Cursor, rows: list[dict[str, Any]]) -> None:
     """Where these stored alerts now are: their incident, and whether they are suppressed (in one statement)."""
     table = pa.table({
