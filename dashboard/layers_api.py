@@ -86,6 +86,10 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
     def alert_layer():
         return _respond(layer_body("alerts", snapshots.get().alert_layer), max_age=0)
 
+    @server.get("/api/layers/incidents.geojson")
+    def incident_layer():
+        return _respond(layer_body("incidents", snapshots.get().incident_layer), max_age=0)
+
     def cells_body(layer: PointLayer, view: View, by: str = "on_demand") -> Body:
         etag = layer.drawn_key + hashlib.blake2b(view.query().encode(), digest_size=6).hexdigest()
         with lock:

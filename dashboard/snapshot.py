@@ -14,6 +14,7 @@ of a core, and the views take the latest one at once. The duty desk, right after
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -68,6 +69,9 @@ class Snapshot:
     alerts: pd.DataFrame
     alert_layer: PointLayer
     raised_today: pd.DataFrame  # every alert raised since local midnight: domain, district_id, created_at
+    # Open incidents, worst first (store.queries.open_incidents), and their areas as a layer of outlines.
+    incidents: pd.DataFrame
+    incident_layer: PointLayer
 
     def region_codes(self) -> dict[str, str]:
         """Every region's status as the one-letter code the map functions read (assets/cityops_map.js)."""
@@ -248,6 +252,8 @@ class Snapshots:
             alerts=alerts,
             alert_layer=_alert_layer(alerts),
             raised_today=queries.alerts_raised_since(self.store, local_midnight),
+            incidents=(incidents := queries.open_incidents(self.store)),
+            incident_layer=_incident_layer(incidents),
         )
 
     def _point_layer(self, domain: str, frame: pd.DataFrame) -> PointLayer:
@@ -315,6 +321,21 @@ def alert_feature(alert) -> dict:
                        "en": alert["title_en"], "overdue": bool(alert["overdue"]),
                        "active": alert["condition"] == "active"},
     }  # fmt: skip
+
+
+def _incident_layer(incidents: pd.DataFrame) -> PointLayer:
+    """Each placed incident's area, an outline coloured by its severity (assets/cityops_map.js incidentStyle)."""
+    features = [
+        {"type": "Feature", "geometry": json.loads(i["area"]),
+         "properties": {"id": int(i["id"]), "sev": i["severity"], "zh": i["title_zh"], "en": i["title_en"],
+                        "n": int(i["members"])}}
+        for i in incidents[incidents["area"].notna()].to_dict("records")
+    ]  # fmt: skip
+    digest = hashlib.blake2b(digest_size=8)
+    for i in incidents.itertuples(index=False):
+        digest.update(f"{i.id}|{i.severity}|{i.members}|{i.title_en};".encode())
+    return PointLayer(key=digest.hexdigest(), features=features, status="",
+                      counts=incidents["severity"].value_counts().to_dict())  # fmt: skip
 
 
 def _alert_layer(alerts: pd.DataFrame) -> PointLayer:

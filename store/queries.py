@@ -103,11 +103,25 @@ def open_alerts(store: Store) -> pd.DataFrame:
         f"""
         SELECT id, rule_id, subject_id, domain, severity, state, condition, title_zh, title_en, message_zh,
                message_en, unit_type, unit_id, sop, district_id, lon, lat, last_value, fire_count, created_at,
-               updated_at, snoozed_until, overdue_stages
+               updated_at, snoozed_until, overdue_stages, incident_id
         FROM alerts
         WHERE {OPEN_CONDITION} AND suppressed_by IS NULL   -- recorded inside their incident, never raised
         ORDER BY {SEVERITY_ORDER},
                  len(overdue_stages) DESC, created_at DESC, id DESC
+        """,
+    )
+
+
+def open_incidents(store: Store) -> pd.DataFrame:
+    """Open incidents, worst first, then the newest: what people handle, with their members' area (GeoJSON)."""
+    return frame(
+        store.cursor(),
+        f"""
+        SELECT id, group_id, region_level, region_id, domain, severity, state, title_zh, title_en, district_id,
+               lon, lat, area, members, active_members, inhibited, opened_at, last_member_at
+        FROM incidents
+        WHERE {OPEN_CONDITION}
+        ORDER BY {SEVERITY_ORDER}, last_member_at DESC, id DESC
         """,
     )
 

@@ -102,6 +102,19 @@ window.cityops.map = (function () {
       return marker;
     },
 
+    // An incident's area: an outline in its severity's colour, lightly filled, so the devices inside stay readable.
+    incidentStyle: function (feature) {
+      const colour = {red: "#e5484d", orange: "#f76b15", yellow: "#f5d90a", blue: "#3e8ef7"}[feature.properties.sev];
+      return {color: colour || "#6b7280", weight: 3 * scale(), opacity: 0.95, fillOpacity: 0.12, dashArray: null,
+              className: "incident-area incident-" + feature.properties.sev};
+    },
+
+    incidentEachFeature: function (feature, layer, context) {
+      const p = feature.properties;
+      const lang = (context && context.hideout && context.hideout.lang) || "zh_CN";
+      layer.bindTooltip(textTooltip((lang === "en" ? p.en : p.zh) + " · " + p.n), {sticky: true});
+    },
+
     regionEachFeature: function (feature, layer) {
       layer.bindTooltip(textTooltip(feature.properties.name), {sticky: true});
       layer.on("click", function () { drillTo("region", feature.properties.id); });

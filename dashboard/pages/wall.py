@@ -8,17 +8,19 @@ through `hideout` (restyle only) and a point layer's URL only when that layer's 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import dash_leaflet as dl
 import pandas as pd
+import shapely
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.context import AppContext
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS, FEED_STATE_LABELS, SEVERITY_LABELS
-from dashboard.navigation import alert_href, region_href
+from dashboard.navigation import region_href
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 from dashboard.timefmt import local_time
 from layers.cells import CELL_PX, CLUSTER_MAX_ZOOM, View
@@ -124,6 +126,12 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
                                 hideout={"status": {}},
                             ),
                             dl.LayersControl(overlays, collapsed=False, position="topright"),
+                            dl.GeoJSON(
+                                id="wall-incidents",
+                                style=_fn("incidentStyle"),
+                                onEachFeature=_fn("incidentEachFeature"),
+                                hideout={"lang": lang},
+                            ),
                             dl.GeoJSON(id="wall-alerts", pointToLayer=_fn("alertToLayer"), hideout={"lang": lang}),
                         ],
                     ),
@@ -131,8 +139,8 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
                         className="wall-side",
                         children=[
                             html.Div(id="wall-figures", className="wall-figures"),
-                            html.H2(id="wall-alerts-heading", className="wall-section"),
-                            html.Ol(id="wall-alert-list", className="wall-alert-list"),
+                            html.H2(id="wall-incidents-heading", className="wall-section"),
+                            html.Ol(id="wall-incident-list", className="wall-alert-list"),
                             html.H2(t("Latest events"), className="wall-section"),
                             html.Ol(id="wall-ticker", className="wall-ticker"),
                         ],
@@ -162,9 +170,10 @@ def register_callbacks(context: AppContext) -> None:
         Output("wall-feeds", "children"),
     ]
     outputs += [
+        Output("wall-incidents", "url"),
         Output("wall-alerts", "url"),
-        Output("wall-alerts-heading", "children"),
-        Output("wall-alert-list", "children"),
+        Output("wall-incidents-heading", "children"),
+        Output("wall-incident-list", "children"),
         Output("wall-pin", "data"),
     ]
 
@@ -207,7 +216,10 @@ def register_callbacks(context: AppContext) -> None:
         if moved:  # only the cells follow the view; the rest waits for the next tick
             followed = (no_update, layer_keys, no_update, *urls, *hideouts)
             return (*followed, *[no_update] * (len(outputs) - len(followed)))
-        alert_url = no_update
+        incident_url, alert_url = no_update, no_update
+        if layer_keys.get("incidents") != snap.incident_layer.key:
+            layer_keys["incidents"] = snap.incident_layer.key
+            incident_url = f"/api/layers/incidents.geojson?k={snap.incident_layer.key}"
         if layer_keys.get("alerts") != snap.alert_layer.key:
             layer_keys["alerts"] = snap.alert_layer.key
             alert_url = f"/api/layers/alerts.geojson?k={snap.alert_layer.key}"
@@ -222,9 +234,10 @@ def register_callbacks(context: AppContext) -> None:
             _figures(snap, t),
             _ticker(snap, t, tz, regions, lang),
             _feeds(snap, t),
+            incident_url,
             alert_url,
-            _alerts_heading(snap, t),
-            _alert_list(snap, t, regions, lang),
+            _incidents_heading(snap, t),
+            _incident_list(snap, t, regions, lang),
             no_update if (pin := _pin(snap, t, regions, lang)) == pinned else pin,
         )
 
@@ -379,58 +392,67 @@ def _feeds(snap: Snapshot, t) -> list:
     return chips
 
 
-def _alerts_heading(snap: Snapshot, t) -> list:
-    counts = snap.alert_layer.counts
+def _incidents_heading(snap: Snapshot, t) -> list:
+    counts = snap.incident_layer.counts
     chips = [
         html.Span(f"{t(SEVERITY_LABELS[s])} {counts.get(s, 0)}", className=f"sev-chip sev-{s}") for s in SEVERITIES
     ]
-    return [t("Open alerts"), " ", *chips]
+    return [t("Open incidents"), " ", *chips]
 
 
 def _pin(snap: Snapshot, t, regions, lang: str) -> dict | None:
-    """The newest red alert nobody has acknowledged: the wall stays on it until someone does."""
-    waiting = snap.alerts[(snap.alerts["severity"] == "red") & (snap.alerts["state"] == "new")]
+    """The newest red incident nobody has acknowledged: the wall stays on it until someone does."""
+    waiting = snap.incidents[(snap.incidents["severity"] == "red") & (snap.incidents["state"] == "new")]
     if waiting.empty:
         return None
-    alert = waiting.sort_values("created_at").iloc[-1]
-    region = regions.get(alert["district_id"]) if isinstance(alert["district_id"], str) else None
-    frame = bounds(region) if region else None
-    if frame is None and not pd.isna(alert["lon"]):
-        lon, lat = float(alert["lon"]), float(alert["lat"])
-        frame = [[lat - 0.05, lon - 0.05], [lat + 0.05, lon + 0.05]]
+    incident = waiting.sort_values("opened_at").iloc[-1]
+    region = _region(incident, regions)
+    frame = bounds(region) if region and region.level != "city" else None
+    if frame is None and isinstance(incident["area"], str):
+        west, south, east, north = shapely.geometry.shape(json.loads(incident["area"])).bounds
+        frame = [[south - 0.02, west - 0.02], [north + 0.02, east + 0.02]]
     return {
-        "id": int(alert["id"]),
+        "id": int(incident["id"]),
         "text": t(
-            "Red alert awaiting acknowledgement: {title}",
-            title=alert["title_zh"] if lang == "zh_CN" else alert["title_en"],
+            "Red incident awaiting acknowledgement: {title}",
+            title=incident["title_zh"] if lang == "zh_CN" else incident["title_en"],
         ),  # fmt: skip
         "where": region.name(lang) if region else "",
         "bounds": frame,
     }
 
 
-def _alert_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:
+def _region(incident, regions):
+    """The region an incident covers (its district's for a town's or a grid's it lies in), or None."""
+    region_id = incident["region_id"] if isinstance(incident["region_id"], str) else None
+    if region_id == "city":
+        return None
+    return regions.get(region_id) if region_id else None
+
+
+def _incident_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:
+    """The worst open incidents: severity, where, what, how many alerts, state; overdue when one of its alerts
+    is."""
+    overdue = set(snap.alerts.loc[snap.alerts["overdue"].astype(bool), "incident_id"].dropna().astype(int))
     items = []
-    for row in snap.alerts.head(limit).itertuples(index=False):
-        region = regions.get(row.district_id) if isinstance(row.district_id, str) else None
+    for row in snap.incidents.head(limit).itertuples(index=False):
+        region = _region(row._asdict(), regions)
+        late = row.id in overdue
         items.append(
             html.Li(
-                className=f"alert-row sev-{row.severity}" + (" overdue" if row.overdue else ""),
+                className=f"alert-row incident-row sev-{row.severity}" + (" overdue" if late else ""),
                 children=[
                     html.Span(t(SEVERITY_LABELS[row.severity]), className="event-sev"),
                     html.A(region.name(lang), href=region_href(region.id, lang), className="event-region")
                     if region
-                    else html.Span("", className="event-region"),
-                    html.A(
-                        row.title_zh if lang == "zh_CN" else row.title_en,
-                        href=alert_href(row.id, lang),
-                        className="event-title",
-                    ),  # fmt: skip
+                    else html.Span(t("City"), className="event-region"),
+                    html.Span(row.title_zh if lang == "zh_CN" else row.title_en, className="event-title"),
+                    html.Span(t("{n} alerts", n=int(row.members)), className="incident-size"),
                     html.Span(t(ALERT_STATE_LABELS[row.state]), className="alert-state"),
-                    html.Span(t("Overdue"), className="overdue-badge") if row.overdue else None,
+                    html.Span(t("Overdue"), className="overdue-badge") if late else None,
                 ],
             )
         )
     if not items:
-        items.append(html.Li(t("No open alerts"), className="event event-empty"))
+        items.append(html.Li(t("No open incidents"), className="event event-empty"))
     return items

@@ -19,9 +19,10 @@ def test_alert_on_the_wall_then_acknowledged_on_the_duty_desk(app, publisher, ch
     raise_alert(publisher)
     wall = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     wall.goto(f"http://127.0.0.1:{app}/wall?lang=en")
-    wait_until(lambda: "府河 G1 water too high" in wall.locator("#wall-alert-list").inner_text(), 10, "alert in list")
+    incidents = wall.locator("#wall-incident-list")
+    wait_until(lambda: "府河 G1 water too high" in incidents.inner_text(), 10, "its incident in the list")
     wait_until(lambda: wall.locator("path.alert-red").count() == 1, 5, "a red alert marker on the map")
-    assert "New" in wall.locator("#wall-alert-list").inner_text()
+    assert "New" in incidents.inner_text()
 
     duty = signed_in(chromium, app, "duty", viewport={"width": 1440, "height": 900})
     errors = []
@@ -44,7 +45,7 @@ def test_alert_on_the_wall_then_acknowledged_on_the_duty_desk(app, publisher, ch
     assert "duty" in timeline and "Cancel" not in timeline  # the officer's own name
     (output_dir / "screenshots").mkdir(exist_ok=True)
     duty.screenshot(path=output_dir / "screenshots" / "duty-acknowledged.png")
-    wait_until(lambda: "Acknowledged" in wall.locator("#wall-alert-list").inner_text(), 5, "wall shows the new state")
+    wait_until(lambda: "Acknowledged" in incidents.inner_text(), 5, "the wall shows its incident's new state")
     wall.screenshot(path=output_dir / "screenshots" / "wall-alert.png")
     assert not errors, errors
 

@@ -51,7 +51,7 @@ def test_feed_and_user_text_is_shown_as_text_on_every_view(app, publisher, chrom
     wall = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     wall_seen = watch(wall)
     wall.goto(f"http://127.0.0.1:{app}/wall?lang=en")
-    assert_shown_as_text(wall, "#wall-alert-list", title)
+    assert_shown_as_text(wall, "#wall-incident-list", title)
     assert_shown_as_text(wall, "#wall-ticker", EVENT)
 
     duty = signed_in(chromium, app, "duty", viewport={"width": 1440, "height": 900})
