@@ -197,7 +197,8 @@ def _alerts_by_status(alerts: pd.DataFrame, t, lang: str, tz: str) -> list:
             html.Td(t(label)), html.Td(str(len(of_state)), className="num"),
             html.Td(t("{n} overdue", n=late) if late else "", className="num overdue-cell" if late else "num"),
         ]))  # fmt: skip
-    out = [html.H2(t("Open alerts"))]
+    incidents = alerts["incident_id"].nunique()  # the things to handle here; a city-wide one counts once
+    out = [html.H2(t("Open alerts")), html.P(t("Incidents: {n}", n=incidents), className="tablet-incidents")]
     if not rows:
         return [*out, html.P(t("No open alert."), className="drill-empty")]
     return [

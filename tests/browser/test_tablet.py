@@ -41,6 +41,7 @@ def test_the_tablet_shows_the_district_at_a_glance(app, publisher, chromium, out
     assert "no data" in page.locator(".tablet-card", has_text="Traffic").inner_text()
     states = page.locator(".tablet-states")
     wait_until(lambda: states.count() and "New" in states.inner_text(), 5, "alerts by status")
+    assert page.locator(".tablet-incidents").inner_text() == "Incidents: 1"  # its alert is one thing to handle
     wait_until(lambda: page.locator(".tablet-trend .js-plotly-plot").count() == 1, 10, "today's trend")
     wait_until(lambda: page.locator(".tablet-map path.alert-red").count() == 1, 10, "the alert on the district map")
 
