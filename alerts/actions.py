@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from access.policy import Principal, permission_allowed
-from alerts.lifecycle import Transition, TransitionError, least_advanced, transition
+from alerts.lifecycle import PROGRESS, Transition, TransitionError, least_advanced, transition
 from store import alerts as alert_store
 from store import incidents as incident_store
 from store.audit import Trail
 from store.database import Store
-from store.records import OPEN_STATES, SEVERITIES, severity_rank
+from store.records import ENDED_STATES, OPEN_STATES, SEVERITIES, severity_rank
 from store.transaction import transaction
 
 # The longest snooze: an alert put aside longer than a shift's day is an alert forgotten.
@@ -70,22 +70,28 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
         fields, details, move = _moved(alert, action, now, note, unit_id, snooze_for, step, done)
         alert_store.update(cur, alert_id, fields)
         alert_store.log(cur, alert_id, now, principal.actor, action, move.from_state, move.to_state, note, details)
-        if alert["incident_id"] is not None and not alert["suppressed_by"] and move.from_state != move.to_state:
-            _follow(cur, alert["incident_id"], principal, now)
+        if alert["incident_id"] is not None and not alert["suppressed_by"]:
+            if "severity" in fields:
+                incident_store.raise_severity(cur, alert["incident_id"], fields["severity"], now)
+            if move.from_state != move.to_state:
+                incident_store.recount(cur, [alert["incident_id"]], now)
+                _follow(cur, alert["incident_id"], principal, now)
     store.bump_version()
     return alert_store.get(cur, alert_id)
 
 
 def _follow(cur: alert_store.Cursor, incident_id: int, principal: Principal, now: datetime) -> None:
-    """An incident worked alert by alert is as far along as its least advanced alert (lifecycle.least_advanced)."""
+    """An incident worked alert by alert moves on as far as its least advanced alert (lifecycle.least_advanced):
+    forward only, so that a new alert joining it does not take it back, and never out of an end."""
     incident = incident_store.get(cur, incident_id)
     state = least_advanced(incident_store.member_states(cur, incident_id))
-    if incident is None or state is None or state == incident["state"]:
+    if incident is None or state is None or incident["state"] in ENDED_STATES:
+        return
+    if PROGRESS[state] <= PROGRESS[incident["state"]]:
         return
     incident_store.update(cur, incident_id, {"state": state, "updated_at": now,
-                                             "closed_at": now if state == "closed" else None})  # fmt: skip
-    incident_store.log(cur, incident_id, now, principal.actor, "follow", incident["state"], state,
-                       details={"members": "its alerts"})  # fmt: skip
+                                             **({"closed_at": now} if state in ENDED_STATES else {})})  # fmt: skip
+    incident_store.log(cur, incident_id, now, principal.actor, "follow", incident["state"], state)
 
 
 def act_on_incident(
@@ -130,7 +136,7 @@ def _apply_to_incident(store: Store, principal: Principal, incident_id: int, act
         if action == "check":
             raise TransitionError("a checklist step is ticked on an alert", "unknown", action, incident["state"])
         fields, details, move = _moved(incident, action, now, note, unit_id, snooze_for, None, True)
-        incident_store.update(cur, incident_id, {**fields, **({"closed_at": now} if move.to_state == "closed"
+        incident_store.update(cur, incident_id, {**fields, **({"closed_at": now} if move.to_state in ENDED_STATES
                                                               else {})})  # fmt: skip
         incident_store.log(cur, incident_id, now, principal.actor, action, move.from_state, move.to_state, note,
                            details)  # fmt: skip
@@ -146,6 +152,11 @@ def _apply_to_incident(store: Store, principal: Principal, incident_id: int, act
             alert_store.log(cur, member["id"], now, principal.actor, action, step.from_state, step.to_state, note,
                             {**details, "incident": incident_id})  # fmt: skip
             moved += 1
+        if move.to_state in ENDED_STATES:
+            # Alerts that could not take the last step (one that joined late) leave the ended incident: the rule
+            # engine places them again at its next tick, in an incident of their own.
+            incident_store.release_open_members(cur, incident_id)
+        incident_store.recount(cur, [incident_id], now)
     store.bump_version()
     return incident_store.get(cur, incident_id), moved
 

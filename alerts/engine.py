@@ -130,7 +130,8 @@ class RuleEngine:
             self.alerts.escalate_unhandled(self.rules, now)
             self.alerts.flush(now)  # what this tick opened is placed before the inhibitions are looked at again
             cur = self.store.cursor()
-            if self.incidents.release(cur, now) | self.incidents.close_all_cleared(cur, now):
+            placed = self.incidents.adopt(cur, now)  # alerts left by an incident someone ended
+            if self.incidents.release(cur, now) | self.incidents.close_all_cleared(cur, now) | placed:
                 self.alerts.changed = True
 
     @contextlib.contextmanager

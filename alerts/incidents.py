@@ -19,7 +19,6 @@ alerts by the thousand, and each costs the same as the rest of its batch, not a 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,12 +56,14 @@ class Incidents:
         self.book = book
         self.regions = regions
 
-    def place(self, cur: Cursor, alerts: list[dict[str, Any]], now: datetime) -> None:
-        """Give each new alert (a row of store.alerts.NEW_ALERT) its incident, or its inhibition, and write the
-        incidents that open or change. Sources of inhibitions are placed first, so that a platform's silence and the
-        devices it silences, found in one tick, come out right."""
+    def place(self, cur: Cursor, alerts: list[dict[str, Any]], now: datetime) -> set[int]:
+        """Give each new alert (a row of store.alerts.NEW_ALERT) its incident, or its suppression, and write the
+        incidents that open or change; their ids. Sources of inhibitions are placed first, then the alerts that
+        open incidents others join, so that what one evaluation finds (a platform down and its devices; rain and a
+        river) comes out as it would one after the other."""
         sources = self.book.inhibit_sources()
-        alerts = sorted(alerts, key=lambda a: a["rule_id"] not in sources)
+        chaining = {rule_id for g in self.book.groups if g.joins for rule_id in g.rules}
+        alerts = sorted(alerts, key=lambda a: (a["rule_id"] not in sources, a["rule_id"] not in chaining))
         open_by_key: dict[tuple[str, str | None], Placed] = {}
         by_id: dict[int, Placed] = {}
         for row in incident_store.open_incidents(cur):  # oldest first: the newest of a key wins
@@ -106,19 +107,22 @@ class Incidents:
             if "_source" in alert:
                 alert["incident_id"] = alert.pop("_source")["incident_id"]
                 by_id[alert["incident_id"]].inhibited += 1
-        self._write(cur, [p for p in by_id.values() if p.added or p.inhibited], now)
+        changed = [p for p in by_id.values() if p.added or p.inhibited]
+        self._write(cur, changed, now)
+        return {p.row["id"] for p in changed}
 
     def adopt(self, cur: Cursor, now: datetime) -> bool:
-        """Place the open alerts that have no incident (raised before incidents existed: a store from an older
-        version). Whether there were any."""
+        """Place the open alerts that have no incident: raised before incidents existed (a store from an older
+        version), or left by an incident someone ended while they were still open. Whether there were any."""
         cur.execute(
             "SELECT * FROM alerts WHERE incident_id IS NULL AND suppressed_by IS NULL "
             f"AND {alert_store.OPEN_CONDITION} ORDER BY id"
         )
         orphans = records(cur)
         if orphans:
-            self.place(cur, orphans, now)
+            touched = self.place(cur, orphans, now)
             alert_store.set_placement(cur, orphans)
+            incident_store.recount(cur, sorted(touched), now)
         return bool(orphans)
 
     def release(self, cur: Cursor, now: datetime) -> bool:
@@ -137,12 +141,12 @@ class Incidents:
         ]  # fmt: skip
         if not freed:
             return False
-        left = Counter(a["incident_id"] for a in freed)
+        left = {a["incident_id"] for a in freed} - {None}
         for alert in freed:
             alert["suppressed_by"] = alert["incident_id"] = None
-        self.place(cur, freed, now)
+        touched = self.place(cur, freed, now)
         alert_store.set_placement(cur, freed)
-        incident_store.count_inhibited(cur, left)
+        incident_store.recount(cur, sorted(left | touched), now)
         alert_store.log_many(cur, [
             {"alert_id": a["id"], "ts": now, "actor": "rules", "action": "raise", "from_state": a["state"],
              "to_state": a["state"], "note": "nothing suppresses it any more",
@@ -204,16 +208,19 @@ class Incidents:
         return None
 
     def _joined(self, alert: dict[str, Any], open_by_key: dict, now: datetime) -> Placed | None:
-        """The open incident this alert joins: of a group its rule joins, else of the group it opens."""
+        """The open incident this alert joins: of a group its rule joins, else of the group it opens; one that
+        still has active members, or whose newest member is younger than the group's window."""
         groups = [*self.book.joining_groups(alert["rule_id"]), self.book.opening_group(alert["rule_id"])]
         for group in groups:
             placed = open_by_key.get((group.id, self._region(alert, group.by)))
-            if placed is not None and now - placed.row["last_member_at"] <= group.window:
+            if placed is not None and (placed.row["active_members"] > 0 or placed.added
+                                       or now - placed.row["last_member_at"] <= group.window):  # fmt: skip
                 return placed
         return None
 
-    def _region(self, alert: dict[str, Any], level: str) -> str | None:
-        return "city" if level == "city" else alert.get(f"{level}_id")
+    def _region(self, alert: dict[str, Any], level: str) -> str:
+        """The region of `level` an alert lies in; the city for an alert placed nowhere (a silent feed's)."""
+        return "city" if level == "city" else alert.get(f"{level}_id") or "city"
 
     def _group(self, group_id: str) -> Group:
         """The group an open incident was opened by; a group since removed from the rule file stays a default."""
@@ -258,8 +265,10 @@ class Incidents:
         title, row = placed.group.title, placed.row
         if title is None:
             return row["title_zh"], row["title_en"]
-        region = self.regions.get(row["region_id"]) if self.regions and row["region_id"] else None
-        names = (region.name_zh, region.name_en) if region else (row["region_id"] or "", row["region_id"] or "")
+        region = self.regions.get(row["region_id"]) if self.regions and row["region_id"] != "city" else None
+        if region is None and self.regions is not None and self.regions.level("city"):
+            region = self.regions.level("city")[0]
+        names = (region.name_zh, region.name_en) if region else (row["region_id"], row["region_id"])
         return (title.zh_CN.format_map(_Fill(region=names[0], count=row["members"])),
                 title.en.format_map(_Fill(region=names[1], count=row["members"])))  # fmt: skip
 

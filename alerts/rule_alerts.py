@@ -14,7 +14,6 @@ opens them by the thousand. An incident follows its members: their worst severit
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +37,9 @@ class RuleAlerts:
         self._touched: dict[tuple[str, str], datetime] = {}  # when each firing alert was last refreshed
         self._opening: dict[tuple[str, str], tuple[Rule, dict[str, Any]]] = {}  # fired, written at `flush`
         self._refiring: dict[tuple[str, str], tuple[Rule, float | None, dict | None]] = {}  # … fired again
+        self._clearing: set[tuple[str, str]] = set()  # … cleared
+        # Incidents whose members changed: their counts are taken again from the alerts table at `flush`.
+        self._recount: set[int | None] = set()
         self.changed = False  # an alert was written in the current transaction
 
     def fire(self, rule: Rule, subject_id: str, value: float | None, now: datetime, subject: Subject | None,
@@ -69,12 +71,18 @@ class RuleAlerts:
             self._refiring[key] = (rule, row["last_value"], existing)
         if self._refiring:
             self._write_refires(cur, now)
-        if not opening:
-            return
+        if self._clearing:
+            self._write_clears(cur, now)
+        if opening:
+            self._write_new(cur, opening, now)
+        recount, self._recount = self._recount - {None}, set()
+        incident_store.recount(cur, sorted(recount), now)
+
+    def _write_new(self, cur: alert_store.Cursor, opening: dict, now: datetime) -> None:
         rows = [row for _, row in opening.values()]
         for row, alert_id in zip(rows, alert_store.new_ids(cur, "alert_ids", len(rows)), strict=True):
             row["id"] = alert_id
-        self.incidents.place(cur, rows, now)
+        self._recount |= self.incidents.place(cur, rows, now)
         alert_store.insert_many(cur, rows)
         alert_store.log_many(cur, [
             {"alert_id": row["id"], "ts": now, "actor": "rules", "action": "fire", "from_state": None,
@@ -105,7 +113,7 @@ class RuleAlerts:
         refiring, self._refiring = self._refiring, {}
         missing = [key for key, (_, _, alert) in refiring.items() if alert is None]
         found = alert_store.open_alerts_of(cur, missing)
-        updates, log, back, worse = [], [], Counter(), {}
+        updates, log, worse = [], [], {}
         for key, (rule, value, alert) in refiring.items():
             alert = alert or found.get(key)
             if alert is None:
@@ -115,8 +123,7 @@ class RuleAlerts:
             if alert["condition"] == "cleared":
                 row.update(condition="active", cleared_at=None, fire_count=int(alert["fire_count"]) + 1)
                 log.append(_entry(alert, now, "refire", details={"value": value}))
-                if _raised(alert):
-                    back[alert["incident_id"]] += 1
+                self._recount.add(alert["incident_id"])
             higher = severity_for(rule, alert["severity"], value, self._subjects.attributes(key[1]))
             if higher != alert["severity"]:
                 row["severity"] = higher
@@ -127,31 +134,38 @@ class RuleAlerts:
             updates.append(row)
         alert_store.refresh_many(cur, updates)
         alert_store.log_many(cur, log)
-        for incident_id, n in back.items():
-            incident_store.count_active(cur, incident_id, n, now)
         for incident_id, severity in worse.items():
             incident_store.raise_severity(cur, incident_id, severity, now)
         self.changed = self.changed or bool(updates)
 
     def clear(self, rule: Rule, subject_id: str, now: datetime) -> None:
-        cur = self._store.cursor()
-        self._refiring.pop((rule.id, subject_id), None)
-        if self._opening.pop((rule.id, subject_id), None) is not None:
+        """The condition no longer holds: mark the open alert cleared (at `flush`, with the others)."""
+        key = (rule.id, subject_id)
+        self._refiring.pop(key, None)
+        if self._opening.pop(key, None) is not None:
             return  # fired and cleared in one evaluation: nothing to say
-        alert = alert_store.open_alert(cur, rule.id, subject_id)
-        if alert is None or alert["condition"] == "cleared":
-            return
-        if alert["suppressed_by"]:  # never raised, and now explained away: closed, as nobody is to handle it
-            alert_store.update(cur, alert["id"], {"condition": "cleared", "cleared_at": now, "updated_at": now,
-                                                  "state": "closed"})  # fmt: skip
-            alert_store.log(cur, alert["id"], now, "rules", "close", alert["state"], "closed", "cleared while "
-                            f"{alert['suppressed_by']}")  # fmt: skip
-        else:
-            alert_store.update(cur, alert["id"], {"condition": "cleared", "cleared_at": now, "updated_at": now})
-            alert_store.log(cur, alert["id"], now, "rules", "clear", alert["state"], alert["state"])
-            if alert["incident_id"] is not None:
-                incident_store.count_active(cur, alert["incident_id"], -1, now)
-        self.changed = True
+        self._clearing.add(key)
+
+    def _write_clears(self, cur: alert_store.Cursor, now: datetime) -> None:
+        """The alerts whose condition cleared in this evaluation, in a few statements: cleared; one recorded but
+        never raised (inhibited, silenced) is closed, as nobody is to handle it."""
+        clearing, self._clearing = self._clearing, set()
+        updates, log = [], []
+        for alert in alert_store.open_alerts_of(cur, list(clearing)).values():
+            if alert["condition"] == "cleared":
+                continue
+            row = {**alert, "condition": "cleared", "cleared_at": now, "updated_at": now}
+            if alert["suppressed_by"]:
+                row["state"] = "closed"
+                log.append({**_entry(alert, now, "close", f"cleared while {alert['suppressed_by']}"),
+                            "to_state": "closed"})  # fmt: skip
+            else:
+                log.append(_entry(alert, now, "clear"))
+            self._recount.add(alert["incident_id"])
+            updates.append(row)
+        alert_store.refresh_many(cur, updates)
+        alert_store.log_many(cur, log)
+        self.changed = self.changed or bool(updates)
 
     def forget(self, key: tuple[str, str] | None = None) -> None:
         """Drop what is remembered of refreshing one instance's alert (it went inactive), or of all (rollback)."""
@@ -159,6 +173,8 @@ class RuleAlerts:
             self._touched.clear()
             self._opening.clear()
             self._refiring.clear()
+            self._clearing.clear()
+            self._recount.clear()
         else:
             self._touched.pop(key, None)
 

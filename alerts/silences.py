@@ -107,6 +107,8 @@ def _check(regions: RegionIndex, principal: Principal, scope: Scope, reason: str
         raise SilenceError("a silence needs a scope: a rule, a domain, a region or devices", "empty")
     if scope.region_id is not None and regions.get(scope.region_id) is None:
         raise SilenceError(f"there is no region {scope.region_id}", "empty")
+    if scope.region_id is not None and regions.get(scope.region_id).level == "city":
+        raise SilenceError("the whole city is no region of a silence: leave the region out", "empty")
     if not _may(regions, principal, scope.region_id):
         raise SilenceError("your role or districts do not allow this silence", "forbidden")
     if not reason.strip() or len(reason) > REASON_MAX:

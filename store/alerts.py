@@ -102,16 +102,17 @@ def open_alerts_of(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, 
     return {(row["rule_id"], row["subject_id"]): row for row in records(cur)}
 
 
-# What firing again changes of an open alert.
+# What the rules change of an open alert when it fires again or clears.
 REFRESHED = pa.schema([
     ("id", pa.int64()), ("last_value", pa.float64()), ("last_fired_at", pa.timestamp("us", tz="UTC")),
     ("updated_at", pa.timestamp("us", tz="UTC")), ("condition", pa.string()),
     ("cleared_at", pa.timestamp("us", tz="UTC")), ("fire_count", pa.int32()), ("severity", pa.string()),
+    ("state", pa.string()),
 ])  # fmt: skip
 
 
 def refresh_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
-    """Open alerts fired again: the REFRESHED columns of each, in one statement."""
+    """Open alerts fired again or cleared: the REFRESHED columns of each, in one statement."""
     if not rows:
         return
     cur.register("refreshed_alerts", pa.Table.from_pylist(rows, schema=REFRESHED))

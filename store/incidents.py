@@ -79,21 +79,27 @@ def update_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
         cur.unregister("changed_incidents")
 
 
-def count_active(cur: Cursor, incident_id: int, change: int, now: datetime) -> None:
-    """A member cleared (-1) or came back (+1); an incident none of whose members is active says since when."""
+def recount(cur: Cursor, incident_ids: list[int], now: datetime) -> None:
+    """Take these incidents' counts again from the alerts table, in one statement: members (raised), active
+    (raised, open, condition active), inhibited (recorded, open); an incident none of whose members is active says
+    since when."""
+    if not incident_ids:
+        return
     cur.execute(
-        "UPDATE incidents SET active_members = greatest(active_members + $change, 0), updated_at = $now, "
-        "all_cleared_at = CASE WHEN active_members + $change <= 0 THEN coalesce(all_cleared_at, $now) END "
-        "WHERE id = $id",
-        {"change": change, "now": now, "id": incident_id},
+        f"""
+        UPDATE incidents SET members = c.members, active_members = c.active, inhibited = c.inhibited,
+               all_cleared_at = CASE WHEN c.active = 0 THEN coalesce(incidents.all_cleared_at, $now) END,
+               updated_at = $now
+        FROM (SELECT i.id,
+                     count(a.id) FILTER (WHERE a.suppressed_by IS NULL) AS members,
+                     count(a.id) FILTER (WHERE a.suppressed_by IS NULL AND a.condition = 'active'
+                                         AND a.{OPEN_CONDITION}) AS active,
+                     count(a.id) FILTER (WHERE a.suppressed_by LIKE 'inhibit:%' AND a.{OPEN_CONDITION}) AS inhibited
+              FROM (SELECT unnest($ids) AS id) i LEFT JOIN alerts a ON a.incident_id = i.id GROUP BY i.id) c
+        WHERE incidents.id = c.id
+        """,
+        {"ids": incident_ids, "now": now},
     )
-
-
-def count_inhibited(cur: Cursor, released: dict[int | None, int]) -> None:
-    """Inhibited members raised after all: each incident counts that many fewer."""
-    for incident_id, n in released.items():
-        if incident_id is not None:
-            cur.execute("UPDATE incidents SET inhibited = greatest(inhibited - ?, 0) WHERE id = ?", [n, incident_id])
 
 
 def close(cur: Cursor, incident_ids: list[int], now: datetime) -> list[tuple[int, str]]:
@@ -102,15 +108,26 @@ def close(cur: Cursor, incident_ids: list[int], now: datetime) -> list[tuple[int
         "UPDATE incidents SET state = 'closed', closed_at = $now, updated_at = $now WHERE id IN (SELECT unnest($ids))",
         {"now": now, "ids": incident_ids},
     )
+    # Raised members only: an inhibited one is the inhibition's to release or close.
     members = cur.execute(
-        f"SELECT id, state FROM alerts WHERE incident_id IN (SELECT unnest(?)) AND {OPEN_CONDITION}", [incident_ids]
+        f"SELECT id, state FROM alerts WHERE incident_id IN (SELECT unnest(?)) AND suppressed_by IS NULL "
+        f"AND {OPEN_CONDITION}",
+        [incident_ids],
     ).fetchall()
     cur.execute(
         f"UPDATE alerts SET state = 'closed', updated_at = $now WHERE incident_id IN (SELECT unnest($ids)) "
-        f"AND {OPEN_CONDITION}",
+        f"AND suppressed_by IS NULL AND {OPEN_CONDITION}",
         {"now": now, "ids": incident_ids},
     )
     return members
+
+
+def release_open_members(cur: Cursor, incident_id: int) -> None:
+    """The raised members still open leave an ended incident (to be placed again by the rule engine)."""
+    cur.execute(
+        f"UPDATE alerts SET incident_id = NULL WHERE incident_id = ? AND suppressed_by IS NULL AND {OPEN_CONDITION}",
+        [incident_id],
+    )
 
 
 def raise_severity(cur: Cursor, incident_id: int, severity: str, now: datetime) -> None:

@@ -127,12 +127,16 @@ def test_a_storm_opens_one_incident_per_district_that_its_gauges_join(city):
     assert next(i for i in incidents(city) if i["id"] == storm["id"])["severity"] == "red"
 
 
-def test_a_storm_past_its_window_is_a_new_incident(city):
-    city.entity("r1", LIANCHI, kind="rain_gauge")
-    city.entity("r2", LIANCHI, kind="rain_gauge")
+def test_a_storm_joins_while_it_rains_or_within_its_window_then_a_new_one_opens(city):
+    for gauge in ("r1", "r2", "r3"):
+        city.entity(gauge, LIANCHI, kind="rain_gauge")
     city.value("r1", rain_1h=60)
-    city.at(minutes=31).value("r2", rain_1h=60)  # the storm's newest member is older than its 30 min window
-    assert [(i["group_id"], i["members"]) for i in incidents(city)] == [("storm", 1), ("storm", 1)]
+    city.at(minutes=40).value("r2", rain_1h=60)  # past the 30 min window, but r1 still rains: the same storm
+    assert [(i["group_id"], i["members"]) for i in incidents(city)] == [("storm", 2)]
+    city.at(minutes=1).value("r1", rain_1h=10)
+    city.value("r2", rain_1h=10)  # all clear now
+    city.at(minutes=31).value("r3", rain_1h=60)  # clear for longer than the window: a new storm
+    assert [(i["group_id"], i["members"]) for i in incidents(city)] == [("storm", 2), ("storm", 1)]
 
 
 def test_cleared_members_say_since_when_the_incident_is_all_clear(city):
@@ -363,3 +367,43 @@ def test_an_incident_worked_alert_by_alert_is_as_far_as_its_least_advanced_alert
     assert (closed["state"], closed["closed_at"]) == ("closed", city.now)
     followed = [e["to_state"] for e in incident_store.timeline(city.store.cursor(), storm) if e["action"] == "follow"]
     assert followed == ["acknowledged", "dispatched", "resolved", "closed"]
+
+
+def test_rain_and_a_river_found_in_one_evaluation_are_one_storm(city):
+    city.entity("r1", LIANCHI, kind="rain_gauge")
+    city.entity("g1", LIANCHI, kind="river_gauge")
+    # The gauge's reading comes first in the message, and its rule first in the file: the storm still opens first.
+    city.send({"type": "observation", "entity": "g1", "values": {"level": 12}},
+              {"type": "observation", "entity": "r1", "values": {"rain_1h": 60}})  # fmt: skip
+    assert [(i["group_id"], i["members"]) for i in incidents(city)] == [("storm", 2)]
+
+
+def test_counts_follow_the_alerts_and_a_member_escalated_by_hand_raises_its_incident(city):
+    storm = storm_with_two_gauges(city)
+    gauge = next(a["id"] for a in city.alerts() if a["subject_id"] == "f:g1")
+    act(city.store, DUTY, gauge, "escalate", now=city.now, audit=None)  # yellow → orange, as the storm
+    act(city.store, DUTY, gauge, "escalate", now=city.now, audit=None)  # → red
+    assert incident_store.get(city.store.cursor(), storm)["severity"] == "red"
+    act(city.store, DUTY, gauge, "cancel", now=city.now, audit=None, note="a faulty gauge")
+    city.tick(seconds=5)
+    counted = incident_store.get(city.store.cursor(), storm)
+    assert (counted["members"], counted["active_members"]) == (2, 1)  # the cancelled one is no longer active
+
+
+def test_an_incident_moves_forward_only_and_an_alert_left_open_at_its_end_gets_an_incident_of_its_own(city):
+    storm = storm_with_two_gauges(city)
+    act_on_incident(city.store, DUTY, storm, "acknowledge", now=city.now, audit=None)
+    city.entity("g2", LIANCHI, kind="river_gauge")
+    city.value("g2", level=12)  # joins the acknowledged storm as a new alert
+    rain = next(a["id"] for a in city.alerts() if a["subject_id"] == "f:r1")
+    act(city.store, DUTY, rain, "dispatch", now=city.now, audit=None, unit_id="water-authority")
+    assert incident_store.get(city.store.cursor(), storm)["state"] == "acknowledged"  # not back to new
+    act_on_incident(city.store, DUTY, storm, "dispatch", now=city.now, audit=None, unit_id="water-authority")
+    act_on_incident(city.store, DUTY, storm, "resolve", now=city.now, audit=None, note="pumped")
+    city.entity("g3", LIANCHI, kind="river_gauge")
+    city.value("g3", level=12)  # joins the resolved storm: new, it cannot be closed with the rest
+    act_on_incident(city.store, DUTY, storm, "close", now=city.now, audit=None)
+    assert placed(city)["g3"] == (None, None) and states(city)["g2"] == "closed"
+    city.tick(seconds=5)
+    (again,) = incidents(city)
+    assert again["id"] != storm and again["members"] == 1 and placed(city)["g3"][0] == again["id"]
