@@ -113,32 +113,28 @@ REFRESHED = pa.schema([
 
 def refresh_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
     """Open alerts fired again or cleared: the REFRESHED columns of each, in one statement."""
-    if not rows:
+    update_rows(cur, "alerts", pa.Table.from_pylist(rows, schema=REFRESHED))
+
+
+PLACEMENT = pa.schema([("id", pa.int64()), ("incident_id", pa.int64()), ("suppressed_by", pa.string())])
+
+
+def update_rows(cur: Cursor, table: str, rows: pa.Table) -> None:
+    """Update a store table's rows, found by id, with an arrow table's other columns, in one statement."""
+    if not rows.num_rows:
         return
-    cur.register("refreshed_alerts", pa.Table.from_pylist(rows, schema=REFRESHED))
+    name = f"changed_{table}"
+    cur.register(name, rows)
     try:
-        columns = [c for c in REFRESHED.names if c != "id"]
-        assignments = ", ".join(f"{c} = r.{c}" for c in columns)
-        cur.execute(f"UPDATE alerts SET {assignments} FROM refreshed_alerts r WHERE alerts.id = r.id")
+        assignments = ", ".join(f"{c} = {name}.{c}" for c in rows.column_names if c != "id")
+        cur.execute(f"UPDATE {table} SET {assignments} FROM {name} WHERE {table}.id = {name}.id")
     finally:
-        cur.unregister("refreshed_alerts")
+        cur.unregister(name)
 
 
 def set_placement(cur: Cursor, rows: list[dict[str, Any]]) -> None:
     """Where these stored alerts now are: their incident, and whether they are suppressed (in one statement)."""
-    table = pa.table({
-        "id": pa.array([r["id"] for r in rows], pa.int64()),
-        "incident_id": pa.array([r["incident_id"] for r in rows], pa.int64()),
-        "suppressed_by": pa.array([r["suppressed_by"] for r in rows], pa.string()),
-    })  # fmt: skip
-    cur.register("placed_alerts", table)
-    try:
-        cur.execute(
-            "UPDATE alerts SET incident_id = p.incident_id, suppressed_by = p.suppressed_by FROM placed_alerts p "
-            "WHERE alerts.id = p.id"
-        )
-    finally:
-        cur.unregister("placed_alerts")
+    update_rows(cur, "alerts", pa.Table.from_pylist(rows, schema=PLACEMENT))
 
 
 def update(cur: Cursor, alert_id: int, fields: dict[str, Any]) -> None:

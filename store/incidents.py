@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from store.alerts import OPEN_CONDITION, SEVERITY_ORDER, Cursor, write_table
+from store.alerts import OPEN_CONDITION, SEVERITY_ORDER, Cursor, update_rows, write_table
 from store.database import records
 from store.records import severity_rank
 
@@ -66,17 +66,7 @@ def insert_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
 
 def update_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
     """Incidents whose members changed: the CHANGING columns of each, in one statement."""
-    if not rows:
-        return
-    cur.register("changed_incidents", pa.Table.from_pylist(rows, schema=CHANGING))
-    try:
-        columns = [c for c in CHANGING.names if c != "id"]
-        assignments = ", ".join(f"{c} = changed_incidents.{c}" for c in columns)
-        cur.execute(
-            f"UPDATE incidents SET {assignments} FROM changed_incidents WHERE incidents.id = changed_incidents.id"
-        )
-    finally:
-        cur.unregister("changed_incidents")
+    update_rows(cur, "incidents", pa.Table.from_pylist(rows, schema=CHANGING))
 
 
 def recount(cur: Cursor, incident_ids: list[int], now: datetime) -> None:
