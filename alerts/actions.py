@@ -14,7 +14,7 @@ from store import incidents as incident_store
 from store.audit import Trail
 from store.database import Store
 from store.records import ENDED_STATES, OPEN_STATES, SEVERITIES, severity_rank
-from store.transaction import transaction
+from store.transaction import retrying, transaction
 
 # The longest snooze: an alert put aside longer than a shift's day is an alert forgotten.
 MAX_SNOOZE = timedelta(hours=24)
@@ -39,7 +39,7 @@ def act(
     the attempt is recorded (None: nowhere, for tests and tools that keep no audit log)."""
     target = f"alert {alert_id}"
     try:
-        alert = _apply(store, principal, alert_id, action, now, note, unit_id, snooze_for, step, done)
+        alert = retrying(lambda: _apply(store, principal, alert_id, action, now, note, unit_id, snooze_for, step, done))
     except TransitionError as exc:
         if audit is not None:
             audit.record(principal.actor, f"alert {action}", target, "refused", str(exc), role=principal.role)
@@ -111,7 +111,9 @@ def act_on_incident(
     audit as `act`; a checklist step belongs to one alert, not to an incident."""
     target = f"incident {incident_id}"
     try:
-        incident, moved = _apply_to_incident(store, principal, incident_id, action, now, note, unit_id, snooze_for)
+        incident, moved = retrying(
+            lambda: _apply_to_incident(store, principal, incident_id, action, now, note, unit_id, snooze_for)
+        )
     except TransitionError as exc:
         if audit is not None:
             audit.record(principal.actor, f"incident {action}", target, "refused", str(exc), role=principal.role)

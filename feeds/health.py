@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from store import feed_health
 from store.database import Store
 from store.feed_health import FeedEvent
+from store.transaction import retrying, transaction
 
 
 def record(
@@ -26,8 +27,14 @@ def record(
 def _record(store: Store, reasons: dict[str, str], event: FeedEvent, now: datetime, heard: bool = False) -> list[str]:
     """One event for each feed of `reasons`, with its reason, through one cursor and one new data version."""
     cur = store.cursor()
-    done = [(feed_id, feed_health.record(cur, feed_id, event, reason, now, last_message_at=now if heard else None))
-            for feed_id, reason in reasons.items()]  # fmt: skip
+
+    def apply() -> list:
+        with transaction(cur):
+            return [(feed_id, feed_health.record(cur, feed_id, event, reason, now,
+                                                 last_message_at=now if heard else None))
+                    for feed_id, reason in reasons.items()]  # fmt: skip
+
+    done = retrying(apply)
     if any(result is not None for _, result in done):
         store.bump_version()
     return [feed_id for feed_id, result in done if result is not None and result.changed]

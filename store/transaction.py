@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import duckdb
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -25,3 +30,17 @@ def roll_back(cur: duckdb.DuckDBPyConnection) -> None:
     invalidated database refuses the ROLLBACK too."""
     with contextlib.suppress(duckdb.Error):
         cur.execute("ROLLBACK")
+
+
+def retrying(work: Callable[[], T], attempts: int = 5) -> T:
+    """Run `work`, one transaction of its own, again when DuckDB refuses it for a row another transaction changed
+    meanwhile ("Conflict on update": the engine, the writer and the web threads may touch one alert, incident or
+    feed at once). DuckDB's concurrency is optimistic: the one that loses tries again, a moment later."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except duckdb.TransactionException as exc:
+            if "Conflict" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1) + random.random() * 0.01)
+    raise AssertionError("unreachable")
