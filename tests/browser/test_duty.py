@@ -188,3 +188,24 @@ def test_moving_through_the_queue_at_typing_speed_raises_no_error_in_the_page(ap
     page.wait_for_timeout(1_000)  # animations that were still running
     assert not errors, errors
     page.close()
+
+
+def test_the_whole_incident_is_acknowledged_and_dispatched_from_one_of_its_alerts(app, publisher, chromium):
+    gauge(publisher, "g1", "府河 G1", LIANCHI, 12.6)
+    gauge(publisher, "g2", "府河 G2", (LIANCHI[0] + 0.01, LIANCHI[1]), 12.7)  # the same district: one incident
+    page, errors = open_duty(chromium, app)
+    wait_until(lambda: page.locator("#duty-queue .q-row").count() == 2, 15, "both alerts in the queue")
+    page.locator("#duty-queue .q-row").first.click()
+    part = page.locator("#duty-actions .incident-of")
+    wait_until(lambda: part.count() and "2 alerts, New" in part.inner_text(), 10, "the alert's incident")
+    page.click("#duty-actions button[data-action='incident:acknowledge']")
+    wait_until(lambda: "Done for the whole incident: Acknowledge" in page.locator("#duty-message").inner_text(), 10,
+               "done for the incident")  # fmt: skip
+    states = page.locator("#duty-queue .q-state")
+    wait_until(lambda: states.all_inner_texts() == ["Acknowledged", "Acknowledged"], 10, "both alerts acknowledged")
+    page.click("#duty-actions button[data-action='incident:dispatch']")
+    wait_until(lambda: "the whole incident" in page.locator("#duty-dialog-title").inner_text(), 5, "the dialog")
+    page.get_by_role("button", name="Confirm (Enter)").click()
+    wait_until(lambda: states.all_inner_texts() == ["Dispatched", "Dispatched"], 10, "both alerts dispatched")
+    wait_until(lambda: "2 alerts, Dispatched" in part.inner_text(), 10, "the incident dispatched")
+    assert not errors, errors

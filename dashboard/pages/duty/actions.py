@@ -1,6 +1,7 @@
 """Acting on alerts from the desk: the buttons the policy offers, the dialog for an action that asks for something
 first, bulk acknowledgement, and refusals said in the officer's language. Every action goes through `perform`, the
-desk's one call of alerts.actions.act (the policy, the lifecycle table and the audit log are all behind it)."""
+desk's one call of the doors alerts.actions.act and act_on_incident (the policy, the lifecycle table and the audit
+log are all behind them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dash import html, no_update
 
 from access import policy
 from access.policy import Principal
-from alerts.actions import MAX_SNOOZE, act
+from alerts.actions import MAX_SNOOZE, act, act_on_incident
 from alerts.lifecycle import NOTE_REQUIRED, TransitionError, allowed_actions
 from dashboard.i18n import N_
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS
@@ -35,6 +36,9 @@ REFUSALS = {
     "not_allowed": N_("An alert that is {state} cannot be given “{action}”."),
     "forbidden": N_("Your role or districts do not allow “{action}” on this alert."),
 }
+# An action on the selected alert's whole incident, as its buttons and the dialog name it ("incident:close").
+INCIDENT = "incident:"
+INCIDENT_ACTIONS = ("acknowledge", "dispatch", "resolve", "close", "cancel", "comment")
 # Actions that ask for something first (a unit, a time or a note) open the dialog; the others are done at once.
 DIALOG_ACTIONS = frozenset({"dispatch", "snooze"} | NOTE_REQUIRED)
 # The longest snooze the dialog offers: as long as the one door allows.
@@ -68,16 +72,34 @@ def buttons(principal: Principal, alert: dict, t) -> list:
     ]
 
 
+def incident_buttons(principal: Principal, incident: dict, t) -> list:
+    """A button for each action the lifecycle allows the whole incident and the policy allows the principal."""
+    return [
+        html.Button(t(ACTION_LABELS[a]), id={"type": "duty-act", "action": INCIDENT + a}, n_clicks=0,
+                    className=f"act act-{a} act-incident", **{"data-action": INCIDENT + a})
+        for a in allowed_actions(incident["state"])
+        if a in INCIDENT_ACTIONS and policy.permission_allowed(principal, a, incident["district_id"])
+    ]  # fmt: skip
+
+
 def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, action: str, note: str = "",
             unit_id: str | None = None, minutes=None, **step) -> None:  # fmt: skip
-    """Every action of the duty desk, through the one door (alerts.actions.act). `minutes` is a snooze's length;
-    ValueError if it is not a number. What the browser sends is checked here too: the dialog's limits are the
-    browser's, and a request can carry anything."""
+    """Every action of the duty desk, through the one door (alerts.actions.act, or act_on_incident for an action
+    on the alert's whole incident). `minutes` is a snooze's length; ValueError if it is not a number. What the
+    browser sends is checked here too: the dialog's limits are the browser's, and a request can carry anything."""
     note = note if isinstance(note, str) else ""
+    base = action.removeprefix(INCIDENT)
     if len(note) > desk.note_chars:
-        raise TransitionError(f"the note has {len(note)} characters", "note_long", action)
-    if action == "dispatch" and unit_id is not None and (not isinstance(unit_id, str) or unit_id not in desk.units):
-        raise TransitionError(f"there is no unit {unit_id!r}", "needs_unit", action)
+        raise TransitionError(f"the note has {len(note)} characters", "note_long", base)
+    if base == "dispatch" and unit_id is not None and (not isinstance(unit_id, str) or unit_id not in desk.units):
+        raise TransitionError(f"there is no unit {unit_id!r}", "needs_unit", base)
+    if action.startswith(INCIDENT):
+        alert = visible(desk, principal, alert_id)
+        if alert is None or alert["incident_id"] is None or base not in INCIDENT_ACTIONS:
+            raise TransitionError(f"alert {alert_id} has no incident to {base}", "missing", base)
+        act_on_incident(desk.store, principal, int(alert["incident_id"]), base, now=datetime.now(UTC), audit=audit,
+                        note=note, unit_id=unit_id)  # fmt: skip
+        return
     act(
         desk.store,
         principal,
@@ -101,6 +123,8 @@ def _minutes(value) -> timedelta:
 
 
 def done(action: str, t) -> str:
+    if action.startswith(INCIDENT):
+        return t("Done for the whole incident: {action}", action=t(ACTION_LABELS[action.removeprefix(INCIDENT)]))
     return t("Done: {action}", action=t(ACTION_LABELS[action]))
 
 
@@ -112,12 +136,16 @@ def press(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, 
     """A button pressed: an action that asks for something first opens the dialog (the unit to send it to
     suggested), the others are done at once. In the order of the callback's outputs: the dialog's class, title,
     unit and minutes fields' style, unit and note, its message, the action it is for, and the desk's message."""
-    if action in DIALOG_ACTIONS:
+    base = action.removeprefix(INCIDENT)
+    if base in DIALOG_ACTIONS and base in ACTION_LABELS:
         alert = visible(desk, principal, alert_id)
         suggested = suggested_unit(desk.units, alert) if alert else None
-        return ("duty-dialog", t(ACTION_LABELS[action]),
-                {} if action == "dispatch" else {"display": "none"},
-                {} if action == "snooze" else {"display": "none"},
+        title = t(ACTION_LABELS[base])
+        if action.startswith(INCIDENT):
+            title = t("{action}: the whole incident", action=title)
+        return ("duty-dialog", title,
+                {} if base == "dispatch" else {"display": "none"},
+                {} if base == "snooze" else {"display": "none"},
                 suggested, "", "", action, no_update)  # fmt: skip
     try:
         perform(desk, principal, audit, alert_id, action)

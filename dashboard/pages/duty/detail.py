@@ -17,13 +17,15 @@ from dashboard.i18n import translator
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, SEVERITY_LABELS
 from dashboard.minimap import minimap
 from dashboard.navigation import entity_href, region_href
-from dashboard.pages.duty.actions import buttons
+from dashboard.pages.duty.actions import buttons, incident_buttons
 from dashboard.pages.duty.desk import Desk, visible
 from dashboard.pages.duty.units import suggested_unit, unit_name
 from dashboard.snapshot import alert_feature
 from dashboard.timefmt import local_time
 from store import alerts as alert_store
+from store import incidents as incident_store
 from store import queries
+from store.records import ENDED_STATES
 
 
 def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, seen: str | None) -> tuple | None:
@@ -36,17 +38,28 @@ def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, se
     alert = visible(desk, principal, alert_id)
     if alert is None:
         return html.P(t("There is no such alert."), className="detail-empty"), [], [], [], None
-    signature = f"{alert_id}|{lang}|{alert['updated_at']}"
+    incident = incident_store.get(desk.store.cursor(), alert["incident_id"]) if alert["incident_id"] else None
+    signature = f"{alert_id}|{lang}|{alert['updated_at']}|{incident['updated_at'] if incident else ''}"
     if signature == seen:
         return None
     timeline = alert_store.timeline(desk.store.cursor(), alert["id"])
     return (
         summary(desk, alert, t, lang),
-        buttons(principal, alert, t),
+        [*buttons(principal, alert, t), *incident_part(principal, incident, t, lang)],
         checklist(desk, principal, alert, timeline, t, lang),
         [timeline_entry(e, desk.units, t, lang, desk.tz) for e in timeline],
         signature,
     )
+
+
+def incident_part(principal: Principal, incident: dict | None, t, lang: str) -> list:
+    """The incident the alert is part of (how many alerts, its state) and the actions on all of it at once."""
+    if incident is None or incident["state"] in ENDED_STATES:
+        return []
+    title = incident["title_zh"] if lang == "zh_CN" else incident["title_en"]
+    about = t("Part of the incident “{title}”: {n} alerts, {state}.", title=title, n=int(incident["members"]),
+              state=t(ALERT_STATE_LABELS[incident["state"]]))  # fmt: skip
+    return [html.P(about, className="incident-of"), *incident_buttons(principal, incident, t)]
 
 
 def summary(desk: Desk, alert: dict, t, lang: str) -> html.Div:
