@@ -97,6 +97,7 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
                 className="wall-header",
                 children=[
                     html.H1(t("{city} City Operations Center", city=city)),
+                    html.Div(id="wall-silences", className="wall-silences"),
                     html.Div(id="wall-clock", className="wall-clock", **{"data-tz": settings.city.timezone}),
                     html.A(
                         t("中文") if other == "zh_CN" else t("English"),
@@ -172,6 +173,7 @@ def register_callbacks(context: AppContext) -> None:
     outputs += [
         Output("wall-incidents", "url"),
         Output("wall-alerts", "url"),
+        Output("wall-silences", "children"),
         Output("wall-incidents-heading", "children"),
         Output("wall-incident-list", "children"),
         Output("wall-pin", "data"),
@@ -236,6 +238,7 @@ def register_callbacks(context: AppContext) -> None:
             _feeds(snap, t),
             incident_url,
             alert_url,
+            t("Silences in force: {n}", n=snap.silences) if snap.silences else "",
             _incidents_heading(snap, t),
             _incident_list(snap, t, regions, lang),
             no_update if (pin := _pin(snap, t, regions, lang)) == pinned else pin,

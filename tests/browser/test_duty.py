@@ -209,3 +209,27 @@ def test_the_whole_incident_is_acknowledged_and_dispatched_from_one_of_its_alert
     wait_until(lambda: states.all_inner_texts() == ["Dispatched", "Dispatched"], 10, "both alerts dispatched")
     wait_until(lambda: "2 alerts, Dispatched" in part.inner_text(), 10, "the incident dispatched")
     assert not errors, errors
+
+
+def test_a_silence_set_on_the_desk_keeps_alerts_like_it_off_the_queue_and_shows_on_the_wall(app, publisher,
+                                                                                            chromium):  # fmt: skip
+    gauge(publisher, "g1", "府河 G1", LIANCHI, 12.6)
+    page, errors = open_duty(chromium, app)
+    wait_until(lambda: page.locator("#duty-queue .q-row").count() == 1, 15, "the alert in the queue")
+    page.locator("#duty-queue .q-row").first.click()
+    page.click("#duty-actions button[data-action=silence]", timeout=10_000)
+    wait_until(lambda: "Silence alerts like this" in page.locator("#duty-dialog-title").inner_text(), 5, "dialog")
+    page.get_by_role("button", name="Confirm (Enter)").click()  # no reason: refused, nothing stored
+    wait_until(lambda: "needs a reason" in page.locator("#duty-dialog-message").inner_text(), 5, "the refusal")
+    page.fill("#duty-minutes", "60")
+    page.fill("#duty-note", "gauges of 莲池区 serviced")
+    page.get_by_role("button", name="Confirm (Enter)").click()
+    wait_until(lambda: "Silenced" in page.locator("#duty-message").inner_text(), 5, "silenced")
+    gauge(publisher, "g2", "府河 G2", (LIANCHI[0] + 0.01, LIANCHI[1]), 12.7)  # in the silence's scope
+    gauge(publisher, "g3", "清苑 G3", QINGYUAN, 12.8)  # another district: raised as ever
+    wait_until(lambda: "清苑 G3" in page.locator("#duty-queue").inner_text(), 15, "the other district's alert")
+    assert "府河 G2" not in page.locator("#duty-queue").inner_text()
+    wall = chromium.new_page()
+    wall.goto(f"http://127.0.0.1:{app}/wall?token=demo-wall&lang=en")
+    wait_until(lambda: wall.locator("#wall-silences").inner_text() == "Silences in force: 1", 15, "the wall's badge")
+    assert not errors, errors

@@ -12,8 +12,10 @@ from dash import html, no_update
 
 from access import policy
 from access.policy import Principal
+from alerts import silences
 from alerts.actions import MAX_SNOOZE, act, act_on_incident
 from alerts.lifecycle import NOTE_REQUIRED, TransitionError, allowed_actions
+from alerts.silences import REASON_MAX, Scope, SilenceError
 from dashboard.i18n import N_
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS
 from dashboard.navigation import record_id
@@ -35,6 +37,15 @@ REFUSALS = {
     "snooze_new": N_("A new alert cannot be snoozed: acknowledge it first."),
     "not_allowed": N_("An alert that is {state} cannot be given “{action}”."),
     "forbidden": N_("Your role or districts do not allow “{action}” on this alert."),
+}
+# Alerts like the selected one (its rule in its district) put aside for a while, with a reason (alerts/silences.py).
+SILENCE = "silence"
+SILENCE_REFUSALS = {
+    "forbidden": N_("Your role or districts do not allow this silence."),
+    "empty": N_("This alert has no district to silence."),
+    "reason": N_("A silence needs a reason of at most {chars} characters."),
+    "ends": N_("A silence lasts from 1 minute to 7 days."),
+    "missing": N_("There is no such alert."),
 }
 # An action on the selected alert's whole incident, as its buttons and the dialog name it ("incident:close").
 INCIDENT = "incident:"
@@ -69,7 +80,19 @@ def buttons(principal: Principal, alert: dict, t) -> list:
         )
         for a in allowed_actions(alert["state"])
         if a in ACTION_KEYS and policy.permission_allowed(principal, a, alert["district_id"])
-    ]
+    ] + (
+        [
+            html.Button(
+                t("Silence alerts like this"),
+                id={"type": "duty-act", "action": SILENCE},
+                n_clicks=0,
+                className="act act-silence",
+                **{"data-action": SILENCE},
+            )
+        ]  # fmt: skip
+        if alert["district_id"] and policy.permission_allowed(principal, "act", alert["district_id"])
+        else []
+    )
 
 
 def incident_buttons(principal: Principal, incident: dict, t) -> list:
@@ -93,6 +116,15 @@ def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
         raise TransitionError(f"the note has {len(note)} characters", "note_long", base)
     if base == "dispatch" and unit_id is not None and (not isinstance(unit_id, str) or unit_id not in desk.units):
         raise TransitionError(f"there is no unit {unit_id!r}", "needs_unit", base)
+    if action == SILENCE:
+        alert = visible(desk, principal, alert_id)
+        if alert is None:
+            raise SilenceError(f"there is no alert {alert_id}", "missing")
+        now = datetime.now(UTC)
+        scope = Scope(rule_id=alert["rule_id"], region_id=alert["district_id"])
+        silences.add(desk.store, desk.regions, principal, scope, note, now + _minutes(minutes or 0), now=now,
+                     audit=audit)  # fmt: skip
+        return
     if action.startswith(INCIDENT):
         alert = visible(desk, principal, alert_id)
         if alert is None or alert["incident_id"] is None or base not in INCIDENT_ACTIONS:
@@ -123,6 +155,8 @@ def _minutes(value) -> timedelta:
 
 
 def done(action: str, t) -> str:
+    if action == SILENCE:
+        return t("Silenced: alerts of this rule in this district are recorded, not raised, until the silence ends.")
     if action.startswith(INCIDENT):
         return t("Done for the whole incident: {action}", action=t(ACTION_LABELS[action.removeprefix(INCIDENT)]))
     return t("Done: {action}", action=t(ACTION_LABELS[action]))
@@ -136,6 +170,9 @@ def press(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, 
     """A button pressed: an action that asks for something first opens the dialog (the unit to send it to
     suggested), the others are done at once. In the order of the callback's outputs: the dialog's class, title,
     unit and minutes fields' style, unit and note, its message, the action it is for, and the desk's message."""
+    if action == SILENCE:
+        return ("duty-dialog", t("Silence alerts like this"), {"display": "none"}, {}, None, "", "", SILENCE,
+                no_update)  # fmt: skip
     base = action.removeprefix(INCIDENT)
     if base in DIALOG_ACTIONS and base in ACTION_LABELS:
         alert = visible(desk, principal, alert_id)
@@ -163,8 +200,10 @@ def confirm(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
         perform(desk, principal, audit, alert_id, action, note or "", unit_id, minutes)
     except TransitionError as exc:
         return no_update, refusal(exc, t, desk.note_chars), no_update
+    except SilenceError as exc:
+        return no_update, t(SILENCE_REFUSALS[exc.code], chars=REASON_MAX), no_update
     except ValueError:
-        return no_update, t("Snooze minutes must be a number."), no_update
+        return no_update, t("Minutes must be a number."), no_update
     return "duty-dialog hidden", "", done(action, t)
 
 

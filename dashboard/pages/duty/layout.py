@@ -179,7 +179,7 @@ def _dialog(t, units: list[dict], note_chars: int) -> html.Div:
                 html.Label(
                     id="duty-dialog-minutes",
                     children=[
-                        t("Snooze minutes"),
+                        t("Minutes"),
                         dcc.Input(id="duty-minutes", type="number", min=1, max=MAX_SNOOZE_MINUTES, value=30),
                     ],  # fmt: skip
                 ),
