@@ -233,3 +233,23 @@ def test_a_silence_set_on_the_desk_keeps_alerts_like_it_off_the_queue_and_shows_
     wall.goto(f"http://127.0.0.1:{app}/wall?token=demo-wall&lang=en")
     wait_until(lambda: wall.locator("#wall-silences").inner_text() == "Silences in force: 1", 15, "the wall's badge")
     assert not errors, errors
+
+
+def test_a_phone_call_becomes_an_incident_on_the_queue_and_the_wall(app, chromium):
+    page, errors = open_duty(chromium, app)
+    page.click(".duty-new > summary")
+    page.click("#duty-new-open")  # nothing chosen yet: said, nothing opened
+    wait_until(lambda: "Choose the district" in page.locator("#duty-message").inner_text(), 10, "the refusal")
+    for dropdown, option in (("#duty-new-domain", "Flood"), ("#duty-new-region", "Lianchi District"),
+                             ("#duty-new-severity", "Orange")):  # fmt: skip
+        page.click(dropdown)
+        page.get_by_role("option", name=option, exact=True).click()
+    page.fill("#duty-new-title", "火车站下穿积水")
+    page.fill("#duty-new-description", "caller: water 30 cm deep")
+    page.click("#duty-new-open")
+    wait_until(lambda: "Incident opened" in page.locator("#duty-message").inner_text(), 10, "opened")
+    wait_until(lambda: "火车站下穿积水" in page.locator("#duty-queue").inner_text(), 15, "on the queue")
+    wall = chromium.new_page()
+    wall.goto(f"http://127.0.0.1:{app}/wall?token=demo-wall&lang=en")
+    wait_until(lambda: "火车站下穿积水" in wall.locator("#wall-incident-list").inner_text(), 15, "on the wall")
+    assert not errors, errors

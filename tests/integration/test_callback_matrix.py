@@ -143,6 +143,11 @@ TABLE: dict[str, Row] = {
         r"Acknowledged \d+\."),
     "duty-marked.data@duty-dialog":     Row("duty",        BROWSER, lambda r: {"duty-dialog.className": "duty-dialog"}),
     "duty-bulk.disabled":               Row("duty",        BROWSER, lambda r: {"duty-checked.data": [r.alert]}),
+    # An incident opened by hand (a phone call): "act" in the district it names.
+    "duty-message.children@duty-new-open": Row("duty",     "401  403     scoped  scoped  scoped  ok    ok    scoped",
+        lambda r: {"duty-new-open.n_clicks": 1, "duty-new-domain.value": "flood", "duty-new-region.value": r.district,
+                   "duty-new-severity.value": "yellow", "duty-new-title.value": "matrix call",
+                   "duty-new-description.value": "", "duty-lang.data": "en"}, "Incident opened"),
     "tablet-figures.children":          Row("tablet",      "401  403     ok      ok      scoped  ok    ok    ok",
         lambda r: {"tablet-tick.n_intervals": 1, "tablet-key.data": {"district": r.district, "lang": "en"}},
         "{name}"),

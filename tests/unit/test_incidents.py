@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from access.policy import Principal
-from alerts import silences
+from alerts import by_hand, silences
 from alerts.actions import act, act_on_incident
 from alerts.lifecycle import TransitionError
 from alerts.rules import parse_rule_file
@@ -407,3 +407,38 @@ def test_an_incident_moves_forward_only_and_an_alert_left_open_at_its_end_gets_a
     city.tick(seconds=5)
     (again,) = incidents(city)
     assert again["id"] != storm and again["members"] == 1 and placed(city)["g3"][0] == again["id"]
+
+
+def test_an_incident_opened_by_hand_enters_the_same_loop(city, trail):
+    opened = by_hand.open_incident(city.store, city.regions, DUTY, domain="flood", region_id="130606",
+                                   severity="orange", title="火车站下穿积水", description="caller: 30 cm",
+                                   description_max=4000, now=city.now, audit=trail)  # fmt: skip
+    (incident,) = incidents(city)
+    assert (incident["id"], incident["group_id"], incident["region_id"], incident["members"]) == (
+        opened, "by-hand", "130606", 1)  # fmt: skip
+    (alert,) = city.alerts()
+    assert (alert["title_en"], alert["severity"], alert["state"]) == ("火车站下穿积水", "orange", "new")
+    assert set(queries.open_alerts(city.store)["id"]) == {alert["id"]}  # on the queue and the wall like any
+    act_on_incident(city.store, DUTY, opened, "acknowledge", now=city.now, audit=trail)
+    assert [a["state"] for a in city.alerts()] == ["acknowledged"]
+    city.tick(minutes=5)  # no rule watches it: the rule engine leaves it to people
+    assert [a["state"] for a in city.alerts()] == ["acknowledged"] and len(incidents(city)) == 1
+    assert [e.action for e in audit.search(trail.accounts)] == ["incident acknowledge", "incident open"]
+
+
+@pytest.mark.parametrize(("principal", "fields", "code"), [
+    (Principal("viewer", "viewer"), {}, "forbidden"),
+    (Principal("leader-j", "district_leader", ("130602",)), {}, "forbidden"),
+    (DUTY, {"region_id": "city"}, "region"),
+    (DUTY, {"domain": "weather"}, "domain"),
+    (DUTY, {"severity": "purple"}, "severity"),
+    (DUTY, {"title": " "}, "title"),
+    (DUTY, {"description": "x" * 4001}, "description"),
+])  # fmt: skip
+def test_an_incident_by_hand_is_refused_with_its_reason(city, trail, principal, fields, code):
+    typed = {"domain": "flood", "region_id": "130606", "severity": "yellow", "title": "t", "description": "", **fields}
+    with pytest.raises(by_hand.OpenError) as refused:
+        by_hand.open_incident(city.store, city.regions, principal, **typed, description_max=4000, now=city.now,
+                              audit=trail)  # fmt: skip
+    assert refused.value.code == code and incidents(city) == []
+    assert [(e.action, e.outcome) for e in audit.search(trail.accounts)] == [("incident open", "refused")]

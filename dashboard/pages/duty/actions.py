@@ -12,7 +12,7 @@ from dash import html, no_update
 
 from access import policy
 from access.policy import Principal
-from alerts import silences
+from alerts import by_hand, silences
 from alerts.actions import MAX_SNOOZE, act, act_on_incident
 from alerts.lifecycle import NOTE_REQUIRED, TransitionError, allowed_actions
 from alerts.silences import REASON_MAX, Scope, SilenceError
@@ -46,6 +46,15 @@ SILENCE_REFUSALS = {
     "reason": N_("A silence needs a reason of at most {chars} characters."),
     "ends": N_("A silence lasts from 1 minute to 7 days."),
     "missing": N_("There is no such alert."),
+}
+# What an incident opened by hand (alerts/by_hand.py) may be refused for, said for the officer.
+OPEN_REFUSALS = {
+    "forbidden": N_("Your role or districts do not allow opening an incident there."),
+    "region": N_("Choose the district where it happens."),
+    "domain": N_("Choose the incident's domain."),
+    "severity": N_("Choose the incident's severity."),
+    "title": N_("Say in a few words what happens (at most {n} characters)."),
+    "description": N_("The description has at most {n} characters."),
 }
 # An action on the selected alert's whole incident, as its buttons and the dialog name it ("incident:close").
 INCIDENT = "incident:"
@@ -205,6 +214,20 @@ def confirm(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
     except ValueError:
         return no_update, t("Minutes must be a number."), no_update
     return "duty-dialog hidden", "", done(action, t)
+
+
+def open_by_hand(desk: Desk, principal: Principal, audit: Trail | None, domain, region_id, severity, title,
+                 description, t) -> str:  # fmt: skip
+    """An incident opened from a phone call, through its door; what to tell the officer."""
+    try:
+        by_hand.open_incident(desk.store, desk.regions, principal, domain=domain, region_id=region_id,
+                              severity=severity, title=title if isinstance(title, str) else "",
+                              description=description if isinstance(description, str) else "",
+                              description_max=desk.note_chars, now=datetime.now(UTC), audit=audit)  # fmt: skip
+    except by_hand.OpenError as exc:
+        limit = by_hand.TITLE_MAX if exc.code == "title" else desk.note_chars
+        return t("Not done: {reason}", reason=t(OPEN_REFUSALS[exc.code], n=limit))
+    return t("Incident opened: {title}", title=title.strip())
 
 
 def tick_step(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, ticked: list | None,

@@ -161,6 +161,21 @@ def register_callbacks(context: AppContext) -> None:
 
     @callback(
         Output("duty-message", "children", allow_duplicate=True),
+        Input("duty-new-open", "n_clicks"),
+        State("duty-new-domain", "value"),
+        State("duty-new-region", "value"),
+        State("duty-new-severity", "value"),
+        State("duty-new-title", "value"),
+        State("duty-new-description", "value"),
+        State("duty-lang", "data"),
+        prevent_initial_call=True,
+    )
+    def opened_by_hand(_clicks, domain, region_id, severity, title, description, lang):
+        return actions.open_by_hand(desk, guard.current(), guard.trail(), domain, region_id, severity, title,
+                                    description, translator(lang))  # fmt: skip
+
+    @callback(
+        Output("duty-message", "children", allow_duplicate=True),
         Output("duty-checked", "data"),
         Input("duty-bulk", "n_clicks"),
         State("duty-checked", "data"),

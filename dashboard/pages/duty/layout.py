@@ -9,11 +9,11 @@ from access.policy import permission_allowed
 from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
-from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS
+from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS, SEVERITY_LABELS
 from dashboard.navigation import record_id
 from dashboard.pages.duty.actions import ACTION_KEYS, MAX_SNOOZE_MINUTES
 from dashboard.pages.duty.units import unit_name
-from store.records import DOMAINS, OPEN_STATES
+from store.records import DOMAINS, OPEN_STATES, SEVERITIES
 
 SHORTCUTS = [
     ("↓ / j", N_("Next alert")), ("↑ / k", N_("Previous alert")), ("Space", N_("Mark for bulk acknowledge")),
@@ -93,6 +93,7 @@ def layout(
                 className="duty-filters",
                 children=[
                     *filters,
+                    _by_hand(t, districts, principal, settings.limits.text_chars),
                     html.Button(
                         id="duty-bulk",
                         className="duty-bulk",
@@ -158,6 +159,29 @@ def _filter(component_id: str, label: str, options: list[dict], value: str | Non
                 placeholder=label,
                 clearable=True,
             ),  # fmt: skip
+        ],
+    )
+
+
+def _by_hand(t, districts: list[dict], principal, note_chars: int) -> html.Details | None:
+    """A phone call's incident: what, where, how bad (alerts/by_hand.py); for whoever may act somewhere."""
+    if not permission_allowed(principal, "act"):
+        return None
+    pick = lambda component_id, label, options: html.Label(  # noqa: E731
+        [label, dcc.Dropdown(id=component_id, options=options, clearable=False)]
+    )
+    return html.Details(
+        className="duty-new",
+        children=[
+            html.Summary(t("Open an incident (phone call)")),
+            pick("duty-new-domain", t("Domain"), [{"label": t(DOMAIN_LABELS.get(d, d)), "value": d} for d in DOMAINS]),
+            pick("duty-new-region", t("District"), districts),
+            pick(
+                "duty-new-severity", t("Severity"), [{"label": t(SEVERITY_LABELS[s]), "value": s} for s in SEVERITIES]
+            ),  # fmt: skip
+            html.Label([t("What happens"), dcc.Input(id="duty-new-title", type="text", maxLength=200)]),
+            html.Label([t("Details"), dcc.Textarea(id="duty-new-description", maxLength=note_chars)]),
+            html.Button(t("Open the incident"), id="duty-new-open", n_clicks=0),
         ],
     )
 
