@@ -232,6 +232,14 @@ def test_a_silence_set_on_the_desk_keeps_alerts_like_it_off_the_queue_and_shows_
     wall = chromium.new_page()
     wall.goto(f"http://127.0.0.1:{app}/wall?token=demo-wall&lang=en")
     wait_until(lambda: wall.locator("#wall-silences").inner_text() == "Silences in force: 1", 15, "the wall's badge")
+    # Ended early on the desk: the gauge it kept off the queue, still high, is raised.
+    listed = page.locator("#duty-silences")
+    wait_until(lambda: "Silences in force: 1" in listed.inner_text(), 10, "the desk's list of silences")
+    page.click("#duty-silences > summary")
+    assert "gauges of 莲池区 serviced — duty" in listed.inner_text()
+    listed.get_by_role("button", name="End").click()
+    wait_until(lambda: "The silence has ended" in page.locator("#duty-message").inner_text(), 10, "ended")
+    wait_until(lambda: "府河 G2" in page.locator("#duty-queue").inner_text(), 20, "the gauge raised")
     assert not errors, errors
 
 

@@ -79,6 +79,7 @@ ACCOUNTS = {"viewer": "viewer", "district_leader_own": "leader", "district_leade
             "duty_officer": "duty", "supervisor": "supervisor", "admin": "admin"}  # fmt: skip
 OK, SCOPED = "ok", "scoped"
 PRESS = '{"action":["ALL"],"type":"duty-act"}.n_clicks'  # the duty desk's action buttons, a pattern-matching input
+END = '{"id":["ALL"],"type":"duty-silence-end"}.n_clicks'  # the buttons that end a silence
 DASH = None  # a callback of Dash's own (its page router, the page title): no page claims it
 
 
@@ -143,6 +144,12 @@ TABLE: dict[str, Row] = {
         r"Acknowledged \d+\."),
     "duty-marked.data@duty-dialog":     Row("duty",        BROWSER, lambda r: {"duty-dialog.className": "duty-dialog"}),
     "duty-bulk.disabled":               Row("duty",        BROWSER, lambda r: {"duty-checked.data": [r.alert]}),
+    # The silences in force in the principal's districts, and ending one (here one that does not exist).
+    "duty-silences.children":           Row("duty",        "401  403     ok      ok      ok      ok    ok    ok",
+        lambda r: {"duty-tick.n_intervals": 1, "duty-lang.data": "en"}),
+    "duty-message.children@duty-silence-end": Row("duty",  "401  403     scoped  scoped  scoped  scoped scoped scoped",
+        lambda r: {END: [{"id": {"type": "duty-silence-end", "id": 999}, "property": "n_clicks", "value": 1}],
+                   "duty-lang.data": "en"}, "has ended"),
     # An incident opened by hand (a phone call): "act" in the district it names.
     "duty-message.children@duty-new-open": Row("duty",     "401  403     scoped  scoped  scoped  ok    ok    scoped",
         lambda r: {"duty-new-open.n_clicks": 1, "duty-new-domain.value": "flood", "duty-new-region.value": r.district,

@@ -17,10 +17,12 @@ from alerts.actions import MAX_SNOOZE, act, act_on_incident
 from alerts.lifecycle import NOTE_REQUIRED, TransitionError, allowed_actions
 from alerts.silences import REASON_MAX, Scope, SilenceError
 from dashboard.i18n import N_
-from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS
+from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS
 from dashboard.navigation import record_id
 from dashboard.pages.duty.desk import Desk, visible
 from dashboard.pages.duty.units import suggested_unit
+from dashboard.timefmt import local_time
+from store import silences as silence_store
 from store.audit import Trail
 
 # The keys of the console (assets/cityops_duty.js reads them from the buttons' data-key).
@@ -45,7 +47,7 @@ SILENCE_REFUSALS = {
     "empty": N_("This alert has no district to silence."),
     "reason": N_("A silence needs a reason of at most {chars} characters."),
     "ends": N_("A silence lasts from 1 minute to 7 days."),
-    "missing": N_("There is no such alert."),
+    "missing": N_("There is no such alert or silence."),
 }
 # What an incident opened by hand (alerts/by_hand.py) may be refused for, said for the officer.
 OPEN_REFUSALS = {
@@ -228,6 +230,40 @@ def open_by_hand(desk: Desk, principal: Principal, audit: Trail | None, domain, 
         limit = by_hand.TITLE_MAX if exc.code == "title" else desk.note_chars
         return t("Not done: {reason}", reason=t(OPEN_REFUSALS[exc.code], n=limit))
     return t("Incident opened: {title}", title=title.strip())
+
+
+def silences_in_force(desk: Desk, principal: Principal, t, lang: str) -> list:
+    """The silences in force in the principal's districts (the whole city's for one of no region): what, why, by
+    whom, until when, and a button that ends it for whoever may."""
+    rows = []
+    for silence in silence_store.in_force(desk.store.cursor(), datetime.now(UTC)):
+        district = policy.district_of(desk.regions, silence["region_id"]) if silence["region_id"] else None
+        if not policy.permission_allowed(principal, "view", district):
+            continue
+        region = desk.regions.get(silence["region_id"]) if silence["region_id"] else None
+        scope = " · ".join(x for x in (silence["rule_id"], silence["domain"] and t(DOMAIN_LABELS.get(
+            silence["domain"], silence["domain"])), region.name(lang) if region else t("City"),
+            ", ".join(silence["entity_ids"])) if x)  # fmt: skip
+        until = local_time(silence["ends_at"], desk.tz, "%m-%d %H:%M")
+        ends = policy.permission_allowed(principal, "act", district)
+        rows.append(html.Li([
+            html.Span(scope, className="silence-scope"),
+            html.Span(t("until {time}", time=until), className="silence-until"),
+            html.Span(f"{silence['reason']} — {silence['created_by']}", className="silence-reason"),
+            html.Button(t("End"), id={"type": "duty-silence-end", "id": int(silence["id"])}, n_clicks=0)
+            if ends else None,
+        ]))  # fmt: skip
+    return [html.Summary(t("Silences in force: {n}", n=len(rows))), html.Ul(rows)] if rows else []
+
+
+def end_silence(desk: Desk, principal: Principal, audit: Trail | None, silence_id, t) -> str:
+    try:
+        if not isinstance(silence_id, int) or isinstance(silence_id, bool):
+            raise SilenceError(f"there is no silence {silence_id!r}", "missing")
+        silences.end(desk.store, desk.regions, principal, silence_id, now=datetime.now(UTC), audit=audit)
+    except SilenceError as exc:
+        return t("Not done: {reason}", reason=t(SILENCE_REFUSALS[exc.code], chars=REASON_MAX))
+    return t("The silence has ended: its alerts still active are raised.")
 
 
 def tick_step(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, ticked: list | None,

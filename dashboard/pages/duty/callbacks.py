@@ -160,6 +160,26 @@ def register_callbacks(context: AppContext) -> None:
         return message
 
     @callback(
+        Output("duty-silences", "children"),
+        Input("duty-tick", "n_intervals"),
+        Input("duty-message", "children"),
+        State("duty-lang", "data"),
+    )
+    def show_silences(_n, _message, lang):
+        return actions.silences_in_force(desk, guard.current(), translator(lang), lang)
+
+    @callback(
+        Output("duty-message", "children", allow_duplicate=True),
+        Input({"type": "duty-silence-end", "id": ALL}, "n_clicks"),
+        State("duty-lang", "data"),
+        prevent_initial_call=True,
+    )
+    def silence_ended(clicks, lang):
+        if not ctx.triggered_id or not any(clicks or []) or not ctx.triggered[0]["value"]:
+            raise PreventUpdate  # the buttons were drawn, not pressed
+        return actions.end_silence(desk, guard.current(), guard.trail(), ctx.triggered_id["id"], translator(lang))
+
+    @callback(
         Output("duty-message", "children", allow_duplicate=True),
         Input("duty-new-open", "n_clicks"),
         State("duty-new-domain", "value"),

@@ -94,6 +94,7 @@ def layout(
                 children=[
                     *filters,
                     _by_hand(t, districts, principal, settings.limits.text_chars),
+                    html.Details(id="duty-silences", className="duty-silences"),
                     html.Button(
                         id="duty-bulk",
                         className="duty-bulk",
