@@ -5,6 +5,7 @@ members. The duty desk, a command or an API call all come through here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from access.policy import Principal, permission_allowed
@@ -37,17 +38,9 @@ def act(
     """Apply `action` to the alert for `principal`; returns the updated alert. Raises TransitionError with a
     message for people (code "forbidden" when the principal's role or districts do not allow it). `audit` is where
     the attempt is recorded (None: nowhere, for tests and tools that keep no audit log)."""
-    target = f"alert {alert_id}"
-    try:
-        alert = retrying(lambda: _apply(store, principal, alert_id, action, now, note, unit_id, snooze_for, step, done))
-    except TransitionError as exc:
-        if audit is not None:
-            audit.record(principal.actor, f"alert {action}", target, "refused", str(exc), role=principal.role)
-        raise
-    if audit is not None:
-        detail = note or (f"unit {unit_id}" if unit_id else "")
-        audit.record(principal.actor, f"alert {action}", target, detail=detail, role=principal.role)
-    return alert
+    detail = note or (f"unit {unit_id}" if unit_id else "")
+    return _through_the_door(audit, principal, "alert", alert_id, action, lambda: (
+        _apply(store, principal, alert_id, action, now, note, unit_id, snooze_for, step, done), detail))  # fmt: skip
 
 
 def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: datetime, note: str,
@@ -109,19 +102,28 @@ def act_on_incident(
     """Apply `action` to an incident and to each of its open, raised members that the lifecycle lets take it (a
     member already resolved is not resolved again); returns the updated incident. The same policy, lifecycle and
     audit as `act`; a checklist step belongs to one alert, not to an incident."""
-    target = f"incident {incident_id}"
+
+    def work() -> tuple[dict, str]:
+        incident, moved = _apply_to_incident(store, principal, incident_id, action, now, note, unit_id, snooze_for)
+        return incident, "; ".join(x for x in (note, f"unit {unit_id}" if unit_id else "", f"{moved} alerts") if x)
+
+    return _through_the_door(audit, principal, "incident", incident_id, action, work)
+
+
+def _through_the_door(audit: Trail | None, principal: Principal, kind: str, record_id: int, action: str,
+                      work: Callable[[], tuple[dict, str]]) -> dict:  # fmt: skip
+    """Run one action's transaction (again when it loses a write conflict) and record the attempt in the audit
+    log, done (with the detail `work` gives) or refused (with why)."""
+    target = f"{kind} {record_id}"
     try:
-        incident, moved = retrying(
-            lambda: _apply_to_incident(store, principal, incident_id, action, now, note, unit_id, snooze_for)
-        )
+        record, detail = retrying(work)
     except TransitionError as exc:
         if audit is not None:
-            audit.record(principal.actor, f"incident {action}", target, "refused", str(exc), role=principal.role)
+            audit.record(principal.actor, f"{kind} {action}", target, "refused", str(exc), role=principal.role)
         raise
     if audit is not None:
-        detail = "; ".join(x for x in (note, f"unit {unit_id}" if unit_id else "", f"{moved} alerts") if x)
-        audit.record(principal.actor, f"incident {action}", target, detail=detail, role=principal.role)
-    return incident
+        audit.record(principal.actor, f"{kind} {action}", target, detail=detail, role=principal.role)
+    return record
 
 
 def _apply_to_incident(store: Store, principal: Principal, incident_id: int, action: str, now: datetime, note: str,

@@ -73,7 +73,7 @@ class Snapshot:
     # Open incidents, worst first (store.queries.open_incidents), and their areas as a layer of outlines.
     incidents: pd.DataFrame
     incident_layer: PointLayer
-    silences: int  # silences in force (alerts/silences.py): the wall shows that some alerts are put aside
+    silences: list[dict]  # in force (alerts/silences.py): the wall counts them, the duty desk lists them
 
     def region_codes(self) -> dict[str, str]:
         """Every region's status as the one-letter code the map functions read (assets/cityops_map.js)."""
@@ -256,7 +256,7 @@ class Snapshots:
             raised_today=queries.alerts_raised_since(self.store, local_midnight),
             incidents=(incidents := queries.open_incidents(self.store)),
             incident_layer=_incident_layer(incidents),
-            silences=len(silence_store.in_force(self.store.cursor(), now)),
+            silences=silence_store.in_force(self.store.cursor(), now),
         )
 
     def _point_layer(self, domain: str, frame: pd.DataFrame) -> PointLayer:

@@ -238,7 +238,7 @@ def register_callbacks(context: AppContext) -> None:
             _feeds(snap, t),
             incident_url,
             alert_url,
-            t("Silences in force: {n}", n=snap.silences) if snap.silences else "",
+            t("Silences in force: {n}", n=len(snap.silences)) if snap.silences else "",
             _incidents_heading(snap, t),
             _incident_list(snap, t, regions, lang),
             no_update if (pin := _pin(snap, t, regions, lang)) == pinned else pin,

@@ -22,7 +22,6 @@ from dashboard.navigation import record_id
 from dashboard.pages.duty.desk import Desk, visible
 from dashboard.pages.duty.units import suggested_unit
 from dashboard.timefmt import local_time
-from store import silences as silence_store
 from store.audit import Trail
 
 # The keys of the console (assets/cityops_duty.js reads them from the buttons' data-key).
@@ -232,11 +231,13 @@ def open_by_hand(desk: Desk, principal: Principal, audit: Trail | None, domain, 
     return t("Incident opened: {title}", title=title.strip())
 
 
-def silences_in_force(desk: Desk, principal: Principal, t, lang: str) -> list:
+def silences_in_force(desk: Desk, principal: Principal, t, lang: str, current: bool = False) -> list:
     """The silences in force in the principal's districts (the whole city's for one of no region): what, why, by
     whom, until when, and a button that ends it for whoever may."""
     rows = []
-    for silence in silence_store.in_force(desk.store.cursor(), datetime.now(UTC)):
+    now = datetime.now(UTC)
+    # The snapshot's, not a query of each tab's (`current`: one that holds what was just done).
+    for silence in (s for s in desk.snapshots.get(current=current).silences if s["ends_at"] > now):
         district = policy.district_of(desk.regions, silence["region_id"]) if silence["region_id"] else None
         if not policy.permission_allowed(principal, "view", district):
             continue

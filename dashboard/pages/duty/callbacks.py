@@ -166,7 +166,8 @@ def register_callbacks(context: AppContext) -> None:
         State("duty-lang", "data"),
     )
     def show_silences(_n, _message, lang):
-        return actions.silences_in_force(desk, guard.current(), translator(lang), lang)
+        return actions.silences_in_force(desk, guard.current(), translator(lang), lang,
+                                         current=ctx.triggered_id == "duty-message")  # fmt: skip
 
     @callback(
         Output("duty-message", "children", allow_duplicate=True),
