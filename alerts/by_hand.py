@@ -79,7 +79,7 @@ def _write(store: Store, regions: RegionIndex, principal: Principal, region, dom
         alert_id = alert_store.new_ids(cur, "alert_ids", 1)[0]
         point = region.geometry.representative_point()
         places = {r.level: r.id for r in regions.ancestors(region.id)}
-        lon, lat, shape = area([(point.x, point.y)])
+        lon, lat, shape = area([(point.x, point.y, None)])
         alert_store.insert_many(cur, [{
             "id": alert_id, "rule_id": BY_HAND, "subject_id": f"{BY_HAND}:{incident_id}", "domain": domain,
             "severity": severity, "initial_severity": severity, "state": "new", "condition": "active",

@@ -1,9 +1,10 @@
 """The rule engine: turns what the store holds into alerts.
 
 The writer hands it each committed batch (`on_batch`): value rules are evaluated for the entities the batch
-touched, count rules for its events. The scheduler calls `tick`: time moves pending and clearing instances on,
-absence and silent feeds are judged, clusters counted again, alerts left unhandled stepped up. The clock is
-injectable, so tests run hours of rule time in milliseconds.
+touched, count rules for its events, warning rules follow its official warnings (alerts/warnings.py). The
+scheduler calls `tick`: time moves pending and clearing instances on, absence and silent feeds are judged, clusters
+counted again, alerts left unhandled stepped up, expired warnings cleared. The clock is injectable, so tests run
+hours of rule time in milliseconds.
 
 Read the house in this order: alerts/instances.py (where one (rule, subject) stands, and the pure step that moves
 it), alerts/subjects.py (what a rule watches), alerts/conditions.py (conditions over arrays), alerts/clusters.py
@@ -30,6 +31,7 @@ from alerts.instances import INACTIVE, Effect, Instance, Phase, Reading, from_st
 from alerts.rule_alerts import RuleAlerts
 from alerts.rules import Rule, RuleFile
 from alerts.subjects import Subjects, watches_feed
+from alerts.warnings import Warnings
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import feed_health
@@ -56,6 +58,7 @@ class RuleEngine:
         self.subjects = Subjects(store)
         self.incidents = Incidents(book or RuleFile(rules=list(rules)), regions)
         self.alerts = RuleAlerts(store, self.subjects, self.incidents)
+        self.warnings = Warnings(self.alerts, self.incidents)
         self.rules: list[Rule] = []
         self.set_rules(rules, book)
         self._states: dict[Key, Instance] = {}  # every instance that is not inactive
@@ -89,6 +92,7 @@ class RuleEngine:
                 for rule in value_rules:
                     self._evaluate(rule, np.flatnonzero(self.subjects.watched(rule)[frame.pos]), frame, now)
             if records.events:
+                self.warnings.on_events(self.store.cursor(), self.rules, records.events, now)
                 for rule in self.rules:
                     if is_count(rule):
                         in_zone = partial(self.subjects.event_in_zone, rule)
@@ -101,7 +105,10 @@ class RuleEngine:
             now = self.clock()
             watches_feeds = any(rule.subject == "feed" for rule in self.rules)
             feeds_heard = feed_health.last_messages(self.store.cursor()) if watches_feeds else {}
+            self.warnings.expire(self.store.cursor(), self.rules, now)
             for rule in self.rules:
+                if rule.subject == "warning":
+                    continue  # warnings follow their messages and their expiry
                 if rule.subject == "feed":
                     for feed_id, last in feeds_heard.items():
                         if watches_feed(rule, feed_id):

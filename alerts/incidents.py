@@ -34,7 +34,7 @@ from store import incidents as incident_store
 from store import silences as silence_store
 from store.alerts import Cursor
 from store.database import records
-from store.records import severity_rank
+from store.records import OPEN_STATES, severity_rank
 
 # Half the width given to an incident whose members lie on one point or one line, in degrees (~100 m).
 POINT_AREA = 0.001
@@ -177,6 +177,27 @@ class Incidents:
         ])  # fmt: skip
         return True
 
+    def reshape(self, cur: Cursor, incident_ids: list[int], now: datetime) -> None:
+        """Take these incidents' severity, area and (a group without a title of its own) title again from their
+        open raised members: a member changed in place, as an official warning does with its Update."""
+        for incident_id in incident_ids:
+            incident = incident_store.get(cur, incident_id)
+            raised = [m for m in incident_store.members(cur, incident_id)
+                      if not m["suppressed_by"] and m["state"] in OPEN_STATES]  # fmt: skip
+            if incident is None or not raised:
+                continue
+            fields = dict(zip(("lon", "lat", "area"), area((m["lon"], m["lat"], m["area"]) for m in raised),
+                              strict=True))  # fmt: skip
+            fields["severity"] = min((m["severity"] for m in raised), key=severity_rank)
+            if self._group(incident["group_id"]).title is None:
+                first = min(raised, key=lambda m: m["created_at"])
+                fields.update(title_zh=first["title_zh"], title_en=first["title_en"])
+            changed = {k: v for k, v in fields.items() if incident[k] != v}
+            if changed:
+                incident_store.update(cur, incident_id, {**changed, "updated_at": now})
+                incident_store.log(cur, incident_id, now, "rules", "change", incident["state"], incident["state"],
+                                   details={k: v for k, v in changed.items() if k != "area"})  # fmt: skip
+
     # -- where an alert goes ----------------------------------------------------------------------------------
     def _sources(self, cur: Cursor, rule_ids: set[str]) -> list[dict[str, Any]]:
         """The open, active, raised alerts of the rules that are some inhibition's source."""
@@ -242,7 +263,7 @@ class Incidents:
         log = []
         for placed in changed:
             row, added = placed.row, placed.added
-            places = known.get(row["id"], []) + [(a["lon"], a["lat"]) for a in added if a["lon"] is not None]
+            places = known.get(row["id"], []) + [(a["lon"], a["lat"], a.get("area")) for a in added]
             row["lon"], row["lat"], row["area"] = area(places)
             row["members"] += len(added)
             row["active_members"] += len(added)
@@ -273,16 +294,26 @@ class Incidents:
                 title.en.format_map(_Fill(region=names[1], count=row["members"])))  # fmt: skip
 
 
-def area(places: Iterable[tuple[float, float]]) -> tuple[float | None, float | None, str | None]:
-    """The centre (lon, lat) and the GeoJSON area of members at these places; none without a place."""
-    points = shapely.MultiPoint(list(places))
-    if points.is_empty:
+def area(places: Iterable[tuple[float | None, float | None, str | None]]) -> tuple[float | None, float | None,
+                                                                               str | None]:  # fmt: skip
+    """The centre (lon, lat) and the GeoJSON area of members at these places, each (lon, lat, its own area or
+    None): the hull of the points with the members' own areas (an official warning's) added as they are; none
+    without a place."""
+    points, shapes = [], []
+    for lon, lat, drawn in places:
+        if drawn is not None:
+            shapes.append(shapely.geometry.shape(json.loads(drawn)))
+        elif lon is not None and lat is not None:
+            points.append((lon, lat))
+    parts = [shapely.MultiPoint(points).convex_hull] if points else []
+    parts = [p if p.area > 0 else p.buffer(POINT_AREA, quad_segs=4) for p in (*parts, *shapes)]  # a point, a line
+    if not parts:
         return None, None, None
-    hull = points.convex_hull
-    if hull.area == 0:  # one point, or all on one line
-        hull = hull.buffer(POINT_AREA, quad_segs=4)
-    centre = hull.centroid
-    return centre.x, centre.y, json.dumps(shapely.geometry.mapping(hull))
+    whole = shapely.union_all(parts) if len(parts) > 1 else parts[0]
+    centre = whole.centroid
+    if not whole.covers(centre):  # a crescent, two warnings apart: a point that is surely inside
+        centre = whole.point_on_surface()
+    return centre.x, centre.y, json.dumps(shapely.geometry.mapping(whole))
 
 
 class _Fill(dict):

@@ -37,15 +37,15 @@ class RuleAlerts:
         self._touched: dict[tuple[str, str], datetime] = {}  # when each firing alert was last refreshed
         self._opening: dict[tuple[str, str], tuple[Rule, dict[str, Any]]] = {}  # fired, written at `flush`
         self._refiring: dict[tuple[str, str], tuple[Rule, float | None, dict | None]] = {}  # … fired again
-        self._clearing: set[tuple[str, str]] = set()  # … cleared
+        self._clearing: dict[tuple[str, str], str] = {}  # … cleared, with a note for the timeline
         # Incidents whose members changed: their counts are taken again from the alerts table at `flush`.
         self._recount: set[int | None] = set()
         self.changed = False  # an alert was written in the current transaction
 
     def fire(self, rule: Rule, subject_id: str, value: float | None, now: datetime, subject: Subject | None,
-             where: tuple | None) -> None:  # fmt: skip
+             where: tuple | None, fields: dict[str, Any] | None = None) -> None:  # fmt: skip
         """Open the alert (at `flush`); `where` (lon, lat, district) places it when its subject has no place of
-        its own."""
+        its own; `fields` are what an official warning says of itself (alerts/warnings.py)."""
         severity = severity_for(rule, rule.severity, value, subject.attributes if subject else {})
         place = (subject.lon, subject.lat, subject.district_id, subject.town_id, subject.grid_id) if subject else (
             None, None, None, None, None)  # fmt: skip
@@ -58,8 +58,10 @@ class RuleAlerts:
             **texts(rule, subject_id, value, subject), "unit_type": rule.unit, "sop": rule.sop,
             "district_id": district, "town_id": town, "grid_id": grid, "lon": lon, "lat": lat, "last_value": value,
             "first_fired_at": now, "last_fired_at": now, "created_at": now, "updated_at": now,
-            "incident_id": None, "suppressed_by": None,
+            "incident_id": None, "suppressed_by": None, "area": None, "expires_at": None,
         })  # fmt: skip
+        if fields:
+            self._opening[(rule.id, subject_id)][1].update(fields, initial_severity=fields["severity"])
 
     def flush(self, now: datetime) -> None:
         """Write what this evaluation fired: an alert still open from before (cleared meanwhile, or left by a
@@ -138,20 +140,20 @@ class RuleAlerts:
             incident_store.raise_severity(cur, incident_id, severity, now)
         self.changed = self.changed or bool(updates)
 
-    def clear(self, rule: Rule, subject_id: str, now: datetime) -> None:
+    def clear(self, rule: Rule, subject_id: str, now: datetime, note: str = "") -> None:
         """The condition no longer holds: mark the open alert cleared (at `flush`, with the others)."""
         key = (rule.id, subject_id)
         self._refiring.pop(key, None)
         if self._opening.pop(key, None) is not None:
             return  # fired and cleared in one evaluation: nothing to say
-        self._clearing.add(key)
+        self._clearing[key] = note
 
     def _write_clears(self, cur: alert_store.Cursor, now: datetime) -> None:
         """The alerts whose condition cleared in this evaluation, in a few statements: cleared; one recorded but
         never raised (inhibited, silenced) is closed, as nobody is to handle it."""
-        clearing, self._clearing = self._clearing, set()
+        clearing, self._clearing = self._clearing, {}
         updates, log = [], []
-        for alert in alert_store.open_alerts_of(cur, list(clearing)).values():
+        for key, alert in alert_store.open_alerts_of(cur, list(clearing)).items():
             if alert["condition"] == "cleared":
                 continue
             row = {**alert, "condition": "cleared", "cleared_at": now, "updated_at": now}
@@ -160,7 +162,7 @@ class RuleAlerts:
                 log.append({**_entry(alert, now, "close", f"cleared while {alert['suppressed_by']}"),
                             "to_state": "closed"})  # fmt: skip
             else:
-                log.append(_entry(alert, now, "clear"))
+                log.append(_entry(alert, now, "clear", clearing[key]))
             self._recount.add(alert["incident_id"])
             updates.append(row)
         alert_store.refresh_many(cur, updates)
@@ -219,7 +221,7 @@ def severity_for(rule: Rule, current: str, value: float | None, attributes: dict
 
 def texts(rule: Rule, subject_id: str, value: float | None, subject: Subject | None) -> dict[str, str]:
     """The rule's title and message in both languages, filled in for the subject and the value."""
-    values = _Template(subject.attributes if subject else {})
+    values = Template(subject.attributes if subject else {})
     values.update(
         id=subject_id,
         name=subject.name if subject else subject_id,
@@ -233,8 +235,8 @@ def texts(rule: Rule, subject_id: str, value: float | None, subject: Subject | N
     }
 
 
-class _Template(dict):
-    """Placeholders the subject lacks are left as they are written."""
+class Template(dict):
+    """Placeholders the subject (or the warning) lacks are left as they are written."""
 
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"

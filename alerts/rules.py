@@ -7,6 +7,7 @@ A rule watches subjects (entities matching `select`, or feeds) and opens one ale
     rate:      {metric: water_level, rise_per_hour: 0.5, window: 1h}
     absent:    10m                                                   nothing reported for that long
     count:     {event_type: hotspot, min: 3, within_km: 2, window: 1h}
+    warning:   {event: [暴雨, Rainstorm], min_severity: yellow}        an official warning (CAP), `subject: warning`
     all: [...] / any: [...]                                          AND / OR of the above
 `zone` limits a rule to a region id or a polygon; `step_up` raises the severity of an open alert when a higher
 threshold is crossed or it stays unhandled too long. `sop` names a checklist in the file's `sops` section, which
@@ -134,20 +135,32 @@ class CountCondition(Section):
     window: Duration
 
 
+class WarningCondition(Section):
+    """An official warning (CAP) in force: which ones open an alert (Update and Cancel follow the one they name)."""
+
+    event: str | list[str] | None = None  # words of the warning's event, in any of its languages ("暴雨", "Rain")
+    min_severity: Severity = "blue"  # warnings at least this severe; one that states none counts as the rule's
+    status: list[str] = Field(default_factory=lambda: ["Actual"])  # CAP status: exercises and tests open nothing
+
+
+_LEAVES = ("threshold", "rate", "absent", "count", "warning")
+
+
 class Condition(Section):
     threshold: ThresholdCondition | None = None
     rate: RateCondition | None = None
     absent: Duration | None = None
     count: CountCondition | None = None
+    warning: WarningCondition | None = None
     all: list[Condition] | None = None
     any: list[Condition] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Condition:
-        given = [k for k in ("threshold", "rate", "absent", "count", "all", "any") if getattr(self, k) is not None]
+        given = [k for k in (*_LEAVES, "all", "any") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "a condition is exactly one of threshold, rate, absent, count, all, any"
+                "a condition is exactly one of threshold, rate, absent, count, warning, all, any"
                 + (f" (found {', '.join(given)})" if given else "")
             )
         return self
@@ -155,7 +168,7 @@ class Condition(Section):
     def kinds(self) -> set[str]:
         if self.all is not None or self.any is not None:
             return set().union(*(c.kinds() for c in (self.all or self.any)))
-        return {next(k for k in ("threshold", "rate", "absent", "count") if getattr(self, k) is not None)}
+        return {next(k for k in _LEAVES if getattr(self, k) is not None)}
 
     def metrics(self) -> list[str]:
         """The metrics this condition reads, in order of appearance (what an alert's chart shows)."""
@@ -212,7 +225,7 @@ class RuleTimeLimits(Section):
 class Rule(Section):
     id: Annotated[str, Field(pattern=_ID)]
     domain: str
-    subject: Literal["entity", "feed"] = "entity"
+    subject: Literal["entity", "feed", "warning"] = "entity"
     select: Selector = Selector()
     zone: Zone | None = None
     when: Condition
@@ -236,6 +249,11 @@ class Rule(Section):
             raise ValueError("a count condition cannot be combined with others")
         if self.subject == "feed" and kinds != {"absent"}:
             raise ValueError("a feed rule can only watch for absence ('absent: 10m')")
+        if (self.subject == "warning") != ("warning" in kinds):
+            raise ValueError("official warnings are watched by a rule of 'subject: warning' with 'when: {warning: …}'")
+        if self.subject == "warning" and (kinds != {"warning"} or self.clear is not None or self.step_up):
+            raise ValueError("a warning rule follows its warning (Update, Cancel, expiry): no other condition, "
+                             "'clear' or 'step_up'")  # fmt: skip
         for step in self.step_up:
             if severity_rank(step.severity) >= severity_rank(self.severity):
                 raise ValueError(f"step_up to {step.severity} is not above the rule's severity {self.severity}")

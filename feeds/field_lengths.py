@@ -7,9 +7,9 @@ check` and the dead-letter replay apply the same limits.
 A name over its limit refuses the whole message: `check` raises DecodeError naming the record, the field and its
 length, and the message becomes a dead letter. Cutting would be worse: two devices whose ids differ only past the
 limit would become one, and a cut metric, kind or unit is one no rule knows. An attribute's value is data the rules
-read, so it is refused too. A free text over its limit (an event's title, description, source reference and raw
-excerpt) is cut instead and ends with CUT_MARK: a CAP warning with a long description must still reach the duty
-desk, and the whole text is still at its source.
+read, so it is refused too. A free text over its limit (an event's title, description, source reference, raw
+excerpt and every text of its details) is cut instead and ends with CUT_MARK: a CAP warning with a long description
+must still reach the duty desk, and the whole text is still at its source.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def check(decoded: Decoded, limits: Limits) -> Decoded:
     for event in decoded.events:
         _names(event, "event", NAMES[Event], names)
         _cut(event, TEXTS[Event], texts)
+        if event.details:
+            event.details = _cut_texts(event.details, texts)
+        event.references = [r for r in event.references if len(r) <= names]  # what no stored msg_id can be
     return decoded
 
 
@@ -71,6 +74,17 @@ def _cut(record: Any, fields: tuple[str, ...], limit: int) -> None:
         value = getattr(record, name)
         if value and len(value) > limit:
             setattr(record, name, value[: limit - len(CUT_MARK)] + CUT_MARK)
+
+
+def _cut_texts(value: Any, limit: int) -> Any:
+    """Every text inside a record's details (an official warning's instruction …) cut as its free texts are."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[: limit - len(CUT_MARK)] + CUT_MARK
+    if isinstance(value, dict):
+        return {k: _cut_texts(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_texts(v, limit) for v in value]
+    return value
 
 
 def _too_long(what: str, value: str, limit: int, key: str) -> str:

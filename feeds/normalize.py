@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from layers.crs import Converter
+import json
+
+import numpy as np
+import shapely
+
+from layers.crs import Converter, identity
 from layers.regions import RegionIndex
 from store.records import Decoded
 
@@ -28,14 +33,46 @@ def normalize(
                 o.unit = unit
                 if o.value is not None:
                     o.value = o.value * factor + offset
+    for record in (*decoded.entities, *decoded.events):
+        if record.lon is not None:
+            record.lon, record.lat = to_wgs84(record.lon, record.lat)
+    for event in decoded.events:
+        if event.area is not None and to_wgs84 is not identity:
+            event.area = _converted(event.area, to_wgs84)
+        elif event.area is None and event.details.get("infos"):
+            _area_from_geocodes(event, regions)
     placed = [r for r in (*decoded.entities, *decoded.events) if r.lon is not None]
     if not placed:
         return decoded
-    for record in placed:
-        record.lon, record.lat = to_wgs84(record.lon, record.lat)
     found = regions.locate_many([r.lon for r in placed], [r.lat for r in placed])
     for i, record in enumerate(placed):
         record.district_id = found["district"][i]
         record.town_id = found["town"][i]
         record.grid_id = found["grid"][i]
     return decoded
+
+
+def _converted(area: str, to_wgs84: Converter) -> str:
+    geometry = shapely.geometry.shape(json.loads(area))
+    moved = shapely.transform(geometry, lambda xy: np.array([to_wgs84(x, y) for x, y in xy]))
+    return json.dumps(shapely.geometry.mapping(moved))
+
+
+def _area_from_geocodes(event, regions: RegionIndex) -> None:
+    """A warning that names its areas only by code (China's warnings give 行政区划代码, 6 or 12 digits) covers the
+    city's regions of those codes, when the city's region ids are those codes."""
+    found = []
+    for info in event.details["infos"]:
+        for area in info.get("areas", ()):
+            for code in (g["value"].strip() for g in area.get("geocodes", ())):
+                candidates = [code]
+                if len(code) == 12 and code.isdigit():  # county 130602000000, town 130602001000
+                    candidates += [code[:9]] if code[9:] == "000" else []
+                    candidates += [code[:6]] if code[6:] == "000000" else []
+                region = next((r for c in candidates if (r := regions.get(c)) is not None), None)
+                if region is not None:
+                    found.append(region.geometry)
+    if found:
+        area = shapely.union_all(found)
+        centre = area.point_on_surface()
+        event.area, event.lon, event.lat = json.dumps(shapely.geometry.mapping(area)), centre.x, centre.y

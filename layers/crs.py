@@ -89,7 +89,8 @@ def _invert(forward: Converter, lon: float, lat: float, guess: tuple[float, floa
     return x, y
 
 
-def _identity(lon: float, lat: float) -> tuple[float, float]:
+def identity(lon: float, lat: float) -> tuple[float, float]:
+    """WGS84 as it is."""
     return lon, lat
 
 
@@ -98,7 +99,7 @@ def to_wgs84(crs: str) -> Converter:
     """The function that turns (lon, lat) in `crs` into WGS84. Raises ValueError for an unknown CRS."""
     name = crs.strip().lower()
     if name in ("wgs84", "epsg:4326"):
-        return _identity
+        return identity
     if name == "gcj02":
         return gcj02_to_wgs84
     if name == "bd09":

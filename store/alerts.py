@@ -50,7 +50,8 @@ NEW_ALERT = pa.schema([
     ("grid_id", pa.string()), ("lon", pa.float64()), ("lat", pa.float64()), ("last_value", pa.float64()),
     ("first_fired_at", pa.timestamp("us", tz="UTC")), ("last_fired_at", pa.timestamp("us", tz="UTC")),
     ("created_at", pa.timestamp("us", tz="UTC")), ("updated_at", pa.timestamp("us", tz="UTC")),
-    ("incident_id", pa.int64()), ("suppressed_by", pa.string()),
+    ("incident_id", pa.int64()), ("suppressed_by", pa.string()), ("area", pa.string()),
+    ("expires_at", pa.timestamp("us", tz="UTC")),
 ])  # fmt: skip
 LOG_ENTRY = pa.schema([
     ("alert_id", pa.int64()), ("ts", pa.timestamp("us", tz="UTC")), ("actor", pa.string()), ("action", pa.string()),
@@ -100,6 +101,16 @@ def open_alerts_of(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, 
         [[k[0] for k in keys], [k[1] for k in keys]],
     )
     return {(row["rule_id"], row["subject_id"]): row for row in records(cur)}
+
+
+def expired(cur: Cursor, rule_ids: list[str], now: datetime) -> list[dict[str, Any]]:
+    """The open, active alerts of these rules whose expiry (an official warning's) has passed."""
+    cur.execute(
+        f"SELECT * FROM alerts WHERE rule_id IN (SELECT unnest(?)) AND expires_at <= ? AND condition = 'active' "
+        f"AND {OPEN_CONDITION}",
+        [rule_ids, now],
+    )
+    return records(cur)
 
 
 # What the rules change of an open alert when it fires again or clears.

@@ -4,6 +4,7 @@ them; what the replay raised (alerts by rule, incidents by group) is read back f
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import duckdb
@@ -60,7 +61,8 @@ def copy_readings(cur: Cursor, low: datetime, high: datetime) -> list[Observatio
 # The events table's columns as store.records.Event names them, in its field order (the rest default).
 _EVENT_COLUMNS = (
     "id, feed_id, msg_id, domain, type, ts, lon, lat, title, description, severity, entity_id, "
-    "coalesce(source_ref, ''), coalesce(raw, ''), district_id, town_id, grid_id"
+    "coalesce(source_ref, ''), coalesce(raw, ''), district_id, town_id, grid_id, area, expires_at, "
+    "coalesce(refs, []), coalesce(details, '{}')"
 )
 
 
@@ -76,12 +78,12 @@ def copy_events(cur: Cursor, low: datetime, high: datetime) -> list[Event]:
         """
         INSERT OR IGNORE INTO events
         SELECT id, feed_id, msg_id, domain, type, ts, lon, lat, district_id, town_id, grid_id, severity, title,
-               description, entity_id, source_ref, raw, received_at
+               description, entity_id, source_ref, raw, received_at, area, expires_at, refs, details
         FROM history.events WHERE ts > ? AND ts <= ?
         """,
         [low, high],
     )
-    return [Event(*row) for row in rows]
+    return [Event(*row[:-1], details=json.loads(row[-1])) for row in rows]
 
 
 def alerts_by_rule(cur: Cursor, first: int = 3) -> list[tuple[str, int, list[tuple[datetime, str, str]]]]:

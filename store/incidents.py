@@ -135,18 +135,19 @@ def log_many(cur: Cursor, entries: list[dict[str, Any]]) -> None:
     write_table(cur, "incident_log", pa.Table.from_pylist(rows, schema=LOG_ENTRY))
 
 
-def member_places(cur: Cursor, incident_ids: list[int]) -> dict[int, list[tuple[float, float]]]:
-    """The places of the raised members of these incidents (what their area is drawn around)."""
+def member_places(cur: Cursor, incident_ids: list[int]) -> dict[int, list[tuple[float, float, str | None]]]:
+    """The places of the raised members of these incidents (what their area is drawn around): (lon, lat, the
+    member's own area or None)."""
     if not incident_ids:
         return {}
     rows = cur.execute(
-        "SELECT incident_id, lon, lat FROM alerts WHERE incident_id IN (SELECT unnest(?)) AND suppressed_by IS NULL "
-        "AND lon IS NOT NULL AND lat IS NOT NULL",
+        "SELECT incident_id, lon, lat, area FROM alerts WHERE incident_id IN (SELECT unnest(?)) "
+        "AND suppressed_by IS NULL AND ((lon IS NOT NULL AND lat IS NOT NULL) OR area IS NOT NULL)",
         [incident_ids],
     ).fetchall()
-    places: dict[int, list[tuple[float, float]]] = {}
-    for incident_id, lon, lat in rows:
-        places.setdefault(incident_id, []).append((lon, lat))
+    places: dict[int, list[tuple[float, float, str | None]]] = {}
+    for incident_id, lon, lat, drawn in rows:
+        places.setdefault(incident_id, []).append((lon, lat, drawn))
     return places
 
 

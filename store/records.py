@@ -77,6 +77,12 @@ class Event:
     district_id: str | None = None
     town_id: str | None = None
     grid_id: str | None = None
+    # An official warning's (CAP): the area it covers (GeoJSON geometry, WGS84), when it expires, the messages it
+    # updates or cancels (their msg_id) and every field of the source format.
+    area: str | None = None
+    expires_at: datetime | None = None
+    references: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -1,7 +1,7 @@
 """What the rule engine reads from the store: SQL only; what it means is decided in alerts/.
 
 The entity table the rules select from, the latest values and the spans that rates are computed from, the feeds'
-last messages, and the number of events near a place.
+last messages, the number of events near a place, and the chain of an official warning's messages.
 """
 
 from __future__ import annotations
@@ -69,3 +69,9 @@ def events_near(cur: Cursor, since: datetime, event_type: str | None, domain: st
         """,
         {"since": since, "type": event_type, "domain": domain, "lat": lat, "lon": lon, "km": km},
     ).fetchone()[0]
+
+
+def references_of(cur: Cursor, msg_id: str) -> list[str]:
+    """The messages an official warning's message (by its msg_id) follows: what its Update or Cancel names."""
+    rows = cur.execute("SELECT refs FROM events WHERE msg_id = ? AND refs IS NOT NULL", [msg_id]).fetchall()
+    return [reference for (refs,) in rows for reference in refs]

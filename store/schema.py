@@ -175,4 +175,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE incidents ADD COLUMN snoozed_until TIMESTAMPTZ;
         """,
     ),
+    (
+        10,
+        "official warnings: their area, expiry, chain and every field; the alerts they raise",
+        """
+        -- area: GeoJSON geometry (WGS84) of what the warning covers; refs: the msg_ids it updates or cancels;
+        -- details: every field of its source format (CAP's infos, parameters, geocodes …).
+        ALTER TABLE events ADD COLUMN area VARCHAR;
+        ALTER TABLE events ADD COLUMN expires_at TIMESTAMPTZ;
+        ALTER TABLE events ADD COLUMN refs VARCHAR[];
+        ALTER TABLE events ADD COLUMN details JSON;
+        -- An alert with an area of its own (a warning's) is drawn as that area, in its incident's too.
+        ALTER TABLE alerts ADD COLUMN area VARCHAR;
+        ALTER TABLE alerts ADD COLUMN expires_at TIMESTAMPTZ;
+        """,
+    ),
 ]

@@ -413,11 +413,19 @@ def _insert_events(cur, records: Decoded, now: datetime) -> None:
             "entity_id": pa.array([e.entity_id for e in rows], pa.string()),
             "source_ref": [e.source_ref for e in rows],
             "raw": [e.raw for e in rows],
+            "area": pa.array([e.area for e in rows], pa.string()),
+            "expires_at": pa.array([e.expires_at for e in rows], TS),
+            "refs": pa.array([e.references or None for e in rows], pa.list_(pa.string())),
+            "details": pa.array(
+                [json.dumps(e.details, ensure_ascii=False) if e.details else None for e in rows], pa.string()
+            ),  # fmt: skip
         }
     )
+    columns = ", ".join(table.column_names)
     cur.register("batch_events", table)
     try:
-        cur.execute("INSERT OR IGNORE INTO events SELECT *, $now FROM batch_events", {"now": now})
+        cur.execute(f"INSERT OR IGNORE INTO events ({columns}, received_at) SELECT *, $now FROM batch_events",
+                    {"now": now})  # fmt: skip
     finally:
         cur.unregister("batch_events")
 

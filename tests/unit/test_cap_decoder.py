@@ -1,8 +1,11 @@
 """CAP decoder over real alerts (tests/fixtures/SOURCES.md): versions, languages, areas, Update/Cancel, errors."""
 
+import json
+import re
 from datetime import UTC, datetime
 
 import pytest
+import shapely
 
 from feeds.decoders import DecodeError, Message
 from feeds.decoders.cap import decode
@@ -18,7 +21,23 @@ def event(fixture_path, name: str):
 def test_australian_fire_with_a_circle(fixture_path):
     e = event(fixture_path, "australia.cap")
     assert e.domain == "fire" and e.severity == "blue"  # Minor
-    assert (e.lat, e.lon) == (-35.3888, 147.0598)  # the circle's centre, from "lat,lon radius"
+    assert e.lat == pytest.approx(-35.3888, abs=1e-4) and e.lon == pytest.approx(147.0598, abs=1e-4)  # its centre
+    # "lat,lon radius" with the radius in km: a circle drawn on the sphere, 2 × radius across.
+    circle = shapely.geometry.shape(json.loads(e.area))
+    written = fixture_path("cap/australia.cap").read_bytes()
+    radius_km = float(re.search(rb"<cap:circle>\S+ ([0-9.]+)</cap:circle>", written)[1])
+    across_km = (circle.bounds[3] - circle.bounds[1]) * 111.2
+    assert across_km == pytest.approx(2 * radius_km, rel=0.01)
+    # Every field of the info is kept: what the duty desk shows and what a rule may read.
+    info = e.details["infos"][0]  # two infos, both en-AU: the first is chosen
+    assert (info["urgency"], info["severity"], info["certainty"]) == ("Expected", "Minor", "Observed")
+    assert info["categories"] == ["Fire", "Met"] and info["response_types"] == ["Evacuate"]
+    assert {"name": "non-standard secondary event code", "value": "structure_fire"} in info["event_codes"]
+    assert {"name": "Location", "value": "12 Cox Street, Yerong Creek"} in info["parameters"]
+    assert info["instruction"] == "Not Applicable" and info["effective"] == "2011-10-05T13:04:00+00:00"
+    assert e.expires_at == datetime(2011, 10, 6, 13, 4, tzinfo=UTC)
+    assert len(e.details["infos"]) == 2 and e.details["msg_type"] == "Alert" and e.details["cap"] == "1.2"
+    assert e.details["codes"] == ["urn:oasis:names:tc:emergency:cap:1.2:profile:CAP-AU:1.0"]
 
 
 def test_bilingual_canadian_update_keeps_english_and_its_references(fixture_path):

@@ -100,5 +100,5 @@ def test_invalid_yaml_and_duplicate_ids():
 def test_a_condition_is_exactly_one_kind():
     bad = GOOD.replace("      threshold: {metric: water_level, above: attr.warning_level}",
                        "      absent: 5m\n      threshold: {metric: water_level, above: 3}")  # fmt: skip
-    with pytest.raises(RuleError, match="exactly one of threshold, rate, absent, count, all, any"):
+    with pytest.raises(RuleError, match="exactly one of threshold, rate, absent, count, warning, all, any"):
         parse_rules(bad, "rules.yaml")

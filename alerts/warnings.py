@@ -1,0 +1,142 @@
+"""Official warnings (CAP from the weather bureau, the water authority …) as alerts: one alert per warning.
+
+A rule of `subject: warning` (alerts/rules.py) opens an alert for each warning its condition takes: the warning's
+Alert message opens it, with the warning's severity, texts, area and expiry; an Update replaces them (its severity
+may go down as well as up); a Cancel clears it, and so does its expiry. The alert's subject is the first message of
+the warning's chain ("sender,identifier"): an Update or Cancel names the messages it follows in `references`, and
+those name theirs, so the chain is followed back through the events table to the alert it belongs to. An Update
+whose warning was never seen (CityOps started after it) opens the alert; a Cancel of one never seen does nothing.
+
+Its incident follows it (alerts/incidents.py: `reshape`): the area drawn on the wall is the warning's area.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from alerts.incidents import Incidents
+from alerts.rule_alerts import RuleAlerts, Template
+from alerts.rules import Rule
+from store import alerts as alert_store
+from store import rule_inputs
+from store.alerts import Cursor
+from store.records import Event, severity_rank
+
+# How far back a chain of references is followed: real chains are a handful of messages long.
+LONGEST_CHAIN = 64
+
+
+class Warnings:
+    def __init__(self, alerts: RuleAlerts, incidents: Incidents):
+        self._alerts = alerts
+        self._incidents = incidents
+
+    def on_events(self, cur: Cursor, rules: list[Rule], events: list[Event], now: datetime) -> None:
+        """Open, change or clear the warning rules' alerts for these events (in the order they were sent)."""
+        watching = [rule for rule in rules if rule.subject == "warning"]
+        warnings = sorted((e for e in events if e.details.get("msg_type")), key=lambda e: e.ts)
+        for event in warnings if watching else ():
+            for rule in watching:
+                if _watches(rule, event):
+                    self._follow(cur, rule, event, now)
+                    self._alerts.flush(now)  # the next message of the chain may be in this batch
+
+    def expire(self, cur: Cursor, rules: list[Rule], now: datetime) -> None:
+        """Clear the warning alerts whose warning has expired."""
+        ids = [rule.id for rule in rules if rule.subject == "warning"]
+        by_id = {rule.id: rule for rule in rules}
+        for alert in alert_store.expired(cur, ids, now) if ids else ():
+            self._alerts.clear(by_id[alert["rule_id"]], alert["subject_id"], now, note="expired")
+
+    def _follow(self, cur: Cursor, rule: Rule, event: Event, now: datetime) -> None:
+        msg_type = event.details["msg_type"]
+        chain = self._chain(cur, event)
+        found = alert_store.open_alerts_of(cur, [(rule.id, subject) for subject in chain])
+        alert = next((found[(rule.id, s)] for s in chain if (rule.id, s) in found), None)
+        if msg_type == "Cancel":
+            if alert is not None:
+                self._alerts.clear(rule, alert["subject_id"], now, note=f"cancelled by {event.msg_id}")
+            return
+        fields = _fields(rule, event)
+        if alert is None:
+            if severity_rank(fields["severity"]) <= severity_rank(rule.when.warning.min_severity):
+                self._alerts.fire(rule, chain[-1], None, now, None, None, fields=fields)
+            return
+        changed = {k: v for k, v in fields.items() if alert.get(k) != v}
+        if alert["condition"] == "cleared" and (fields["expires_at"] is None or fields["expires_at"] > now):
+            changed.update(condition="active", cleared_at=None)
+        if not changed:
+            return
+        alert_store.update(cur, alert["id"], {**changed, "last_fired_at": now, "updated_at": now})
+        alert_store.log(cur, alert["id"], now, "rules", "update", alert["state"], alert["state"],
+                        f"updated by {event.msg_id}", _changes(alert, changed))  # fmt: skip
+        if alert["incident_id"] is not None:
+            self._incidents.reshape(cur, [alert["incident_id"]], now)
+        self._alerts.changed = True
+
+    def _chain(self, cur: Cursor, event: Event) -> list[str]:
+        """This message and those it follows, nearest first: the last is where the chain starts."""
+        chain, frontier = [event.msg_id], list(event.references)
+        while frontier and len(chain) < LONGEST_CHAIN:
+            reference = frontier.pop(0)
+            if reference in chain:
+                continue
+            chain.append(reference)
+            frontier.extend(rule_inputs.references_of(cur, reference))
+        return chain
+
+
+def _watches(rule: Rule, event: Event) -> bool:
+    condition = rule.when.warning
+    if rule.select.feed and event.feed_id != rule.select.feed:
+        return False
+    if rule.select.domain and event.domain != rule.select.domain:
+        return False
+    if event.details.get("status") not in condition.status:
+        return False
+    if condition.event is not None and event.details["msg_type"] != "Cancel":
+        words = [condition.event] if isinstance(condition.event, str) else condition.event
+        said = " ".join(filter(None, (i.get("event") for i in event.details.get("infos", ())))).lower()
+        return any(word.lower() in said for word in words)
+    return True
+
+
+def _fields(rule: Rule, event: Event) -> dict[str, Any]:
+    """What the alert says of its warning: severity, texts in both languages, place, area, expiry."""
+    infos = event.details.get("infos", [])
+    zh = next((i for i in infos if i.get("language", "").lower().startswith("zh")), None)
+    en = next((i for i in infos if i.get("language", "").lower().startswith("en")), None)
+    texts = {}
+    for suffix, info, template in (("zh", zh or en, rule.title.zh_CN), ("en", en or zh, rule.title.en)):
+        texts[f"title_{suffix}"] = template.format_map(_values(event, info))
+    for suffix, info, template in (("zh", zh or en, rule.message.zh_CN), ("en", en or zh, rule.message.en)):
+        texts[f"message_{suffix}"] = template.format_map(_values(event, info))
+    return {
+        "severity": event.severity or rule.severity, **texts, "lon": event.lon, "lat": event.lat,
+        "district_id": event.district_id, "town_id": event.town_id, "grid_id": event.grid_id, "area": event.area,
+        "expires_at": event.expires_at,
+    }  # fmt: skip
+
+
+def _values(event: Event, info: dict[str, Any] | None) -> Template:
+    info = info or {}
+    areas = "、".join(a["description"] for a in info.get("areas", ()) if a.get("description"))
+    return Template(
+        headline=info.get("headline") or event.title, event=info.get("event") or event.type,
+        description=info.get("description") or event.description, instruction=info.get("instruction") or "",
+        areas=areas, sender=info.get("sender_name") or event.details.get("sender", ""), id=event.msg_id,
+    )  # fmt: skip
+
+
+def _changes(alert: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
+    """What an Update changed, for the timeline (the area is too long to repeat: only that it changed)."""
+    shown = {}
+    for name, value in changed.items():
+        if name == "area":
+            shown["area"] = "changed"
+        elif name in ("severity", "title_zh", "title_en", "expires_at"):
+            shown[name] = value.isoformat() if isinstance(value, datetime) else value
+    if "severity" in shown:
+        shown["severity_before"] = alert["severity"]
+    return shown

@@ -1,0 +1,191 @@
+"""Official warnings (CAP) through the real decoder, writer and rule engine: an Alert opens one alert and its
+incident with the warning's area, an Update changes them, a Cancel or the expiry clears them."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from xml.sax.saxutils import escape
+
+import pytest
+import shapely
+
+from alerts.rules import RuleError, parse_rule_file
+from feeds.decoders import cap
+from feeds.decoding import FeedDecoding
+from layers.crs import to_wgs84
+from store.database import frame
+from tests.rule_city import T0, City
+
+RULES = """
+rules:
+  - id: rainstorm-warning
+    domain: flood
+    subject: warning
+    select: {feed: weather}
+    when: {warning: {event: [暴雨, Rainstorm], min_severity: yellow}}
+    severity: yellow
+    title: {zh_CN: "{headline}", en: "{headline}"}
+    message: {zh_CN: "{areas}：{instruction}", en: "{areas}: {instruction}"}
+    unit: flood_control
+groups:
+  - id: warnings
+    rules: [rainstorm-warning]
+    by: city
+    auto_close: 10m
+"""
+# Lianchi and Jingxiu, as a warning would outline them ("lat,lon" pairs, closed), then the east half of it.
+WIDE = [(38.80, 115.35), (38.80, 115.60), (38.95, 115.60), (38.95, 115.35), (38.80, 115.35)]
+NARROW = [(38.80, 115.48), (38.80, 115.60), (38.95, 115.60), (38.95, 115.48), (38.80, 115.48)]
+SEVERITY = {"red": "Extreme", "orange": "Severe", "yellow": "Moderate", "blue": "Minor"}
+
+
+def message(identifier: str, msg_type: str = "Alert", colour: str = "orange", refs: tuple[str, ...] = (),
+            polygon=WIDE, status: str = "Actual", expires_in=timedelta(hours=6), sent=None, event=("暴雨", "Rainstorm"),
+            geocode: str | None = None) -> bytes:  # fmt: skip
+    """A CAP 1.2 message as China's meteorological bureaus publish them: a Chinese and an English info."""
+    sent = sent or T0
+    references = " ".join(f"BDQXT,{r},{T0.isoformat()}" for r in refs)
+    infos = ""
+    for language, name, headline in (("zh-CN", event[0], f"保定市气象台发布暴雨{colour}预警"),
+                                     ("en-US", event[1], f"Rainstorm {colour} warning")):  # fmt: skip
+        where = f"<polygon>{' '.join(f'{lat},{lon}' for lat, lon in polygon)}</polygon>" if polygon else ""
+        where += f"<geocode><valueName>行政区划代码</valueName><value>{geocode}</value></geocode>" if geocode else ""
+        infos += (
+            f"<info><language>{language}</language><category>Met</category><event>{escape(name)}</event>"
+            f"<urgency>Immediate</urgency><severity>{SEVERITY[colour]}</severity><certainty>Likely</certainty>"
+            f"<expires>{(sent + expires_in).isoformat()}</expires><headline>{escape(headline)}</headline>"
+            "<instruction>Avoid underpasses</instruction>"
+            f"<area><areaDesc>{escape('莲池区 竞秀区')}</areaDesc>{where}</area></info>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
+        f"<identifier>{identifier}</identifier><sender>BDQXT</sender><sent>{sent.isoformat()}</sent>"
+        f"<status>{status}</status><msgType>{msg_type}</msgType><scope>Public</scope>"
+        + (f"<references>{references}</references>" if references else "")
+        + (infos if msg_type != "Cancel" else "")
+        + "</alert>"
+    ).encode()
+
+
+class WarningCity(City):
+    def __init__(self, path, demo_regions, rules: str = RULES):
+        book = parse_rule_file(rules)
+        super().__init__(path, demo_regions, book.rules, book)
+        self.weather = FeedDecoding("weather", cap.decode, to_wgs84("wgs84"))
+
+    def warn(self, payload: bytes) -> None:
+        env = self.weather.envelope("http://weather/cap", payload, self.now, self.regions)
+        assert env.dead_letter is None, env.dead_letter
+        self.writer.put(env)
+        assert self.writer.flush()
+
+    def incidents(self) -> list[dict]:
+        return frame(self.store.cursor(), "SELECT * FROM incidents ORDER BY id").to_dict("records")
+
+    def warning_alerts(self) -> list[dict]:
+        return frame(self.store.cursor(), "SELECT * FROM alerts ORDER BY id").to_dict("records")
+
+
+@pytest.fixture
+def city(tmp_path, demo_regions):
+    c = WarningCity(tmp_path / "s.duckdb", demo_regions)
+    yield c
+    c.close()
+
+
+def outline(geojson: str):
+    return shapely.geometry.shape(json.loads(geojson))
+
+
+def test_alert_update_cancel_open_change_and_clear_one_incident_with_the_warnings_area(city):
+    city.warn(message("W1"))
+    [alert] = city.warning_alerts()
+    [incident] = city.incidents()
+    assert (alert["subject_id"], alert["severity"], alert["incident_id"]) == ("BDQXT,W1", "orange", incident["id"])
+    assert alert["title_zh"] == "保定市气象台发布暴雨orange预警" and alert["title_en"] == "Rainstorm orange warning"
+    assert alert["message_en"] == "莲池区 竞秀区: Avoid underpasses"
+    assert alert["expires_at"] == T0 + timedelta(hours=6)
+    wide = shapely.Polygon([(lon, lat) for lat, lon in WIDE])
+    assert outline(alert["area"]).equals(wide)
+    assert outline(incident["area"]).equals(wide)  # the warning's area, not a hull around a pin
+    assert (incident["severity"], incident["title_en"]) == ("orange", "Rainstorm orange warning")
+
+    # The Update: worse, and over the east half only. The same alert and incident change.
+    city.at(minutes=30).warn(message("W2", "Update", "red", refs=("W1",), polygon=NARROW))
+    [alert] = city.warning_alerts()
+    [incident] = city.incidents()
+    narrow = shapely.Polygon([(lon, lat) for lat, lon in NARROW])
+    assert alert["severity"] == "red" and outline(alert["area"]).equals(narrow)
+    assert incident["severity"] == "red" and outline(incident["area"]).equals(narrow)
+    assert incident["title_en"] == "Rainstorm red warning"
+    assert city.timeline(alert["id"]) == ["fire", "update"]
+
+    # An Update may also lower it: the incident is as bad as its warning says now.
+    city.at(minutes=30).warn(message("W3", "Update", "yellow", refs=("W2",), polygon=NARROW))
+    assert [i["severity"] for i in city.incidents()] == ["yellow"]
+
+    # The Cancel names only the last Update: the chain leads back to the alert, which clears.
+    city.at(minutes=10).warn(message("W4", "Cancel", refs=("W3",)))
+    [alert] = city.warning_alerts()
+    assert alert["condition"] == "cleared" and alert["state"] == "new"
+    [incident] = city.incidents()
+    assert incident["active_members"] == 0 and incident["all_cleared_at"] == city.now
+    log = (
+        city.store.cursor()
+        .execute("SELECT action, note FROM alert_log WHERE alert_id = ? ORDER BY id", [alert["id"]])
+        .fetchall()
+    )
+    assert log[-1] == ("clear", "cancelled by BDQXT,W4")
+    city.tick(minutes=10)  # the group's auto_close
+    assert [(i["state"], i["id"]) for i in city.incidents()] == [("closed", incident["id"])]
+
+
+def test_a_warning_left_to_expire_clears_at_its_expiry(city):
+    city.warn(message("W1", expires_in=timedelta(hours=1)))
+    city.tick(minutes=59)
+    assert [a["condition"] for a in city.warning_alerts()] == ["active"]
+    city.tick(minutes=1)
+    [alert] = city.warning_alerts()
+    assert alert["condition"] == "cleared"
+    note = city.store.cursor().execute("SELECT note FROM alert_log WHERE action = 'clear'").fetchone()[0]
+    assert note == "expired"
+    # Extended by an Update after it expired: in force again.
+    city.at(minutes=5).warn(message("W2", "Update", refs=("W1",), sent=city.now, expires_in=timedelta(hours=2)))
+    [alert] = city.warning_alerts()
+    assert alert["condition"] == "active" and alert["expires_at"] == city.now + timedelta(hours=2)
+
+
+def test_exercises_other_events_and_milder_warnings_open_nothing(city):
+    city.warn(message("T1", status="Exercise"))
+    city.warn(message("T2", status="Test"))
+    city.warn(message("H1", event=("高温", "Heat")))
+    city.warn(message("B1", colour="blue"))  # below the rule's min_severity: yellow
+    assert city.warning_alerts() == []
+
+
+def test_an_update_of_a_warning_never_seen_opens_it_and_a_stray_cancel_does_nothing(city):
+    city.warn(message("X9", "Cancel", refs=("X1",)))
+    assert city.warning_alerts() == []
+    city.warn(message("Y2", "Update", "red", refs=("Y1",)))  # CityOps started after Y1 was sent
+    [alert] = city.warning_alerts()
+    assert (alert["subject_id"], alert["severity"]) == ("BDQXT,Y1", "red")
+    city.at(minutes=5).warn(message("Y3", "Cancel", refs=("Y1", "Y2")))
+    assert [a["condition"] for a in city.warning_alerts()] == ["cleared"]
+
+
+def test_a_warning_named_by_region_code_only_covers_that_region(city, demo_regions):
+    city.warn(message("G1", polygon=None, geocode="130602000000"))  # 竞秀区, as a 12-digit 行政区划代码
+    [alert] = city.warning_alerts()
+    jingxiu = demo_regions.get("130602").geometry
+    assert outline(alert["area"]).equals(jingxiu)
+    assert alert["district_id"] == "130602" and jingxiu.covers(shapely.Point(alert["lon"], alert["lat"]))
+
+
+def test_a_warning_rule_is_checked_where_it_is_written():
+    wrong = RULES.replace("    subject: warning\n", "")
+    with pytest.raises(RuleError, match=r"<rules>:3: .*subject: warning"):
+        parse_rule_file(wrong)
+    with_clear = RULES.replace("    severity: yellow\n", "    severity: yellow\n    clear: {absent: 5m}\n")
+    with pytest.raises(RuleError, match=r"<rules>:3: .*no other condition, 'clear' or 'step_up'"):
+        parse_rule_file(with_clear)
