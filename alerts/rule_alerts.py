@@ -37,7 +37,7 @@ class RuleAlerts:
         self._touched: dict[tuple[str, str], datetime] = {}  # when each firing alert was last refreshed
         self._opening: dict[tuple[str, str], tuple[Rule, dict[str, Any]]] = {}  # fired, written at `flush`
         self._refiring: dict[tuple[str, str], tuple[Rule, float | None, dict | None]] = {}  # … fired again
-        self._clearing: dict[tuple[str, str], str] = {}  # … cleared, with a note for the timeline
+        self._clearing: dict[tuple[str, str], dict | None] = {}  # … cleared, with why for the timeline
         # Incidents whose members changed: their counts are taken again from the alerts table at `flush`.
         self._recount: set[int | None] = set()
         self.changed = False  # an alert was written in the current transaction
@@ -140,13 +140,14 @@ class RuleAlerts:
             incident_store.raise_severity(cur, incident_id, severity, now)
         self.changed = self.changed or bool(updates)
 
-    def clear(self, rule: Rule, subject_id: str, now: datetime, note: str = "") -> None:
-        """The condition no longer holds: mark the open alert cleared (at `flush`, with the others)."""
+    def clear(self, rule: Rule, subject_id: str, now: datetime, why: dict | None = None) -> None:
+        """The condition no longer holds: mark the open alert cleared (at `flush`, with the others); `why` goes to
+        the timeline entry's details (an official warning's Cancel or expiry)."""
         key = (rule.id, subject_id)
         self._refiring.pop(key, None)
         if self._opening.pop(key, None) is not None:
             return  # fired and cleared in one evaluation: nothing to say
-        self._clearing[key] = note
+        self._clearing[key] = why
 
     def _write_clears(self, cur: alert_store.Cursor, now: datetime) -> None:
         """The alerts whose condition cleared in this evaluation, in a few statements: cleared; one recorded but
@@ -162,7 +163,7 @@ class RuleAlerts:
                 log.append({**_entry(alert, now, "close", f"cleared while {alert['suppressed_by']}"),
                             "to_state": "closed"})  # fmt: skip
             else:
-                log.append(_entry(alert, now, "clear", clearing[key]))
+                log.append(_entry(alert, now, "clear", details=clearing[key]))
             self._recount.add(alert["incident_id"])
             updates.append(row)
         alert_store.refresh_many(cur, updates)

@@ -47,7 +47,7 @@ class Warnings:
         ids = [rule.id for rule in rules if rule.subject == "warning"]
         by_id = {rule.id: rule for rule in rules}
         for alert in alert_store.expired(cur, ids, now) if ids else ():
-            self._alerts.clear(by_id[alert["rule_id"]], alert["subject_id"], now, note="expired")
+            self._alerts.clear(by_id[alert["rule_id"]], alert["subject_id"], now, {"expired": True})
 
     def _follow(self, cur: Cursor, rule: Rule, event: Event, now: datetime) -> None:
         msg_type = event.details["msg_type"]
@@ -56,11 +56,12 @@ class Warnings:
         alert = next((found[(rule.id, s)] for s in chain if (rule.id, s) in found), None)
         if msg_type == "Cancel":
             if alert is not None:
-                self._alerts.clear(rule, alert["subject_id"], now, note=f"cancelled by {event.msg_id}")
+                self._alerts.clear(rule, alert["subject_id"], now, {"cancelled_by": event.msg_id})
             return
         fields = _fields(rule, event)
         if alert is None:
-            if severity_rank(fields["severity"]) <= severity_rank(rule.when.warning.min_severity):
+            in_force = fields["expires_at"] is None or fields["expires_at"] > now  # not an old message replayed
+            if in_force and severity_rank(fields["severity"]) <= severity_rank(rule.when.warning.min_severity):
                 self._alerts.fire(rule, chain[-1], None, now, None, None, fields=fields)
             return
         changed = {k: v for k, v in fields.items() if alert.get(k) != v}
@@ -69,8 +70,8 @@ class Warnings:
         if not changed:
             return
         alert_store.update(cur, alert["id"], {**changed, "last_fired_at": now, "updated_at": now})
-        alert_store.log(cur, alert["id"], now, "rules", "update", alert["state"], alert["state"],
-                        f"updated by {event.msg_id}", _changes(alert, changed))  # fmt: skip
+        alert_store.log(cur, alert["id"], now, "rules", "update", alert["state"], alert["state"], "",
+                        {"message": event.msg_id, **_changes(alert, changed)})  # fmt: skip
         if alert["incident_id"] is not None:
             self._incidents.reshape(cur, [alert["incident_id"]], now)
         self._alerts.changed = True

@@ -1,13 +1,13 @@
 """OASIS CAP 1.0 / 1.1 / 1.2 alerts, bare or inside an EDXL-DE envelope → one event per alert, to the last field.
 
-Every alert of a distribution becomes an event. Its title, description and severity come from the Chinese `info`,
-else the English one, else the first; every `info` is kept in the event's `details` (urgency, certainty, event
-codes, effective / onset / expires, instruction, parameters, resources, areas with their descriptions and
-geocodes). Every `area`'s polygons and circles become one geometry (`area`, GeoJSON in WGS84; CAP writes "lat,lon"
-pairs and circles as "lat,lon radius-in-km"), and the event's place is a point inside it. An area that cannot be
-drawn (too few points, out of range) is left out with the reason in `details["problems"]`: the warning itself must
-still reach the duty desk. Update and Cancel keep the messages they reference (`references`, as
-"sender,identifier"), which is how a warning's chain is followed (alerts/warnings.py).
+Every alert of a distribution becomes an event. Its title and description come from the Chinese `info`, else the
+English one, else the first, and its severity is the worst of the infos in that language; every `info` is kept in
+the event's `details` (urgency, certainty, event codes, effective / onset / expires, instruction, parameters,
+resources, areas with their descriptions and geocodes). Every `area`'s polygons and circles become one geometry
+(`area`, GeoJSON in WGS84; CAP writes "lat,lon" pairs and circles as "lat,lon radius-in-km"), and the event's place
+is a point inside it. An area that cannot be drawn (too few points, out of range) is left out with the reason in
+`details["problems"]`: the warning itself must still reach the duty desk. Update and Cancel keep the messages they
+reference (`references`, as "sender,identifier"), which is how a warning's chain is followed (alerts/warnings.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from feeds.decoders.base import DecodeError, Message, parse_time, parse_xml
-from store.records import Decoded, Event
+from store.records import Decoded, Event, severity_rank
 
 NAMESPACES = {
     "urn:oasis:names:tc:emergency:cap:1.2": "1.2",
@@ -35,7 +35,7 @@ REQUIRED = ("identifier", "sender", "sent", "status", "msgType", "scope")
 SEVERITY = {"extreme": "red", "severe": "orange", "moderate": "yellow", "minor": "blue",
             "red": "red", "orange": "orange", "yellow": "yellow", "blue": "blue"}  # fmt: skip
 DOMAIN = {"Fire": "fire", "Transport": "traffic", "Security": "security", "Safety": "security", "Rescue": "security"}
-FLOOD_WORDS = re.compile(r"flood|rain|storm surge|暴雨|洪|涝|强降水", re.IGNORECASE)
+FLOOD_WORDS = re.compile(r"flood|rain|storm surge|暴雨|大雨|豪雨|降雨|强降水|洪|涝|澇", re.IGNORECASE)
 EARTH_RADIUS_KM = 6371.0088
 CIRCLE_POINTS = 48
 
@@ -90,7 +90,10 @@ def _event(alert: ET.Element, message: Message, raw: str | None) -> Event:
     if chosen is not None:
         title = chosen["headline"] or chosen["event"] or identifier
         description = chosen["description"] or ""
-        severity = SEVERITY.get((chosen["severity"] or "").lower())
+        # Several infos of one language cover different areas at different levels (Taiwan's CWA): the worst.
+        said = [i["severity"] for i in infos if i["language"] == chosen["language"] and i["severity"]]
+        colours = [SEVERITY[s.lower()] for s in said if s.lower() in SEVERITY]
+        severity = min(colours, key=severity_rank) if colours else None
         event_type = chosen["event"] or event_type
         domain = next((DOMAIN[c] for c in chosen["categories"] if c in DOMAIN), None) or (
             "flood" if FLOOD_WORDS.search(f"{event_type} {title}") else "env"

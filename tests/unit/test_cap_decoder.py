@@ -93,3 +93,68 @@ def test_not_xml_and_not_cap():
         decode(Message("cap", "t", b"<alert><identifier>x</alert>", NOW))
     with pytest.raises(DecodeError, match="no CAP alert"):
         decode(Message("cap", "t", b"<rss/>", NOW))
+
+
+# Real publishers' messages collected for the decoder (tests/fixtures/SOURCES.md): what each one tests.
+def events(fixture_path, name: str):
+    return decode(Message("cap", name, fixture_path(f"cap/{name}").read_bytes(), NOW)).events
+
+
+def test_every_alert_of_an_edxl_distribution(fixture_path):
+    alerts = events(fixture_path, "edxlde_rfs_seven_alerts.xml")
+    assert len(alerts) == 7 and len({e.id for e in alerts}) == 7
+    assert all(e.domain == "fire" and e.area is not None for e in alerts)  # circles of radius 0.0: the points
+    assert all("<" in e.raw and "alert" in e.raw for e in alerts)  # each keeps its own alert, not the envelope
+
+
+def test_taiwans_rain_warning_chain_names_each_message_it_follows(fixture_path):
+    chain = [events(fixture_path, f"cwa_rain_chain_{n}.xml")[0]
+             for n in ("1_alert", "2_update", "3_update", "4_cancel")]  # fmt: skip
+    assert [e.details["msg_type"] for e in chain] == ["Alert", "Update", "Update", "Cancel"]
+    for earlier, later in zip(chain, chain[1:], strict=False):
+        assert later.references == [earlier.msg_id]  # matched on sender and identifier (its sent is 1 s off)
+    update = chain[1]
+    assert [i["severity"] for i in update.details["infos"]] == ["Severe", "Moderate"]  # two infos, one language
+    assert update.severity == "orange" and update.domain == "flood"  # the worst of them; 豪雨 is flood control's
+    assert update.area is None and len(update.details["infos"][0]["areas"][0]["geocodes"]) == 1  # codes only
+
+
+def test_areas_as_geometry_two_polygons_a_circle_in_km_and_an_empty_polygon(fixture_path):
+    [hurricane] = events(fixture_path, "nws_ipaws_update_vtec_two_polygons.xml")
+    assert json.loads(hurricane.area)["type"] == "MultiPolygon" and len(hurricane.references) == 8
+    assert {"name": "VTEC", "value": "/O.CON.KLCH.HU.W.1013.000000T0000Z-000000T0000Z/"} in (
+        hurricane.details["infos"][0]["parameters"])  # fmt: skip
+    [road] = events(fixture_path, "thb_roadclose_circle_zh_tw.xml")
+    circle = shapely.geometry.shape(json.loads(road.area))
+    assert (circle.bounds[3] - circle.bounds[1]) * 111.2 == pytest.approx(20, rel=0.01)  # "23.79326,120.9437 10.0"
+    assert road.domain == "traffic" and road.title.startswith("台16線")
+    [advisory] = events(fixture_path, "nws_cap11_vtec_empty_polygon.xml")
+    assert advisory.area is None and "problems" not in advisory.details and advisory.details["cap"] == "1.1"
+
+
+def test_geocodes_resources_and_parameters_are_kept(fixture_path):
+    [ice] = events(fixture_path, "meteoalarm_ukmo_emma_id_awareness.xml")
+    info = ice.details["infos"][0]
+    assert {"name": "awareness_level", "value": "2; Yellow; Moderate"} in info["parameters"]
+    assert len(info["areas"]) == 10 and info["areas"][0]["geocodes"] == [{"name": "EMMA_ID", "value": "UK113"}]
+    [quake] = events(fixture_path, "cwa_earthquake_bom_circle_geocodes.xml")  # starts with a byte-order mark
+    info = quake.details["infos"][0]
+    assert [r["description"] for r in info["resources"]] == ["等震度圖", "地震報告圖"]
+    assert [len(a["geocodes"]) for a in info["areas"]] == [0, 2, 2, 11, 3]
+
+
+def test_languages_versions_and_encodings_as_published(fixture_path):
+    [avalanche] = events(fixture_path, "meteoalarm_meteofrance_update_nuts3.xml")  # fr-FR and en-GB
+    assert avalanche.title == "Moderate avalanches warning" and avalanche.type == "cap_update"
+    [traffic] = events(fixture_path, "nyalert_cap11_update_geocode_only.xml")  # CAP 1.1, no language given
+    assert traffic.details["infos"][0]["language"] == "en-US" and traffic.domain == "traffic"
+    [quake] = events(fixture_path, "usgs_earthquake_iso8859_1_circle_signed.xml")  # declared ISO-8859-1
+    assert quake.title.startswith("EQ 4.6 Usulután") and "Usulután" in quake.raw
+
+
+def test_an_area_that_cannot_be_drawn_is_left_out_with_its_reason_and_the_warning_kept(fixture_path):
+    written = fixture_path("cap/cwa_thunderstorm_polygon_zh_tw.xml").read_bytes()
+    broken = re.sub(rb"<polygon>[^<]*</polygon>", b"<polygon>91.5,121.0 24.0,121.5 24.2,121.2</polygon>", written)
+    [e] = decode(Message("cap", "t", broken, NOW)).events
+    assert e.area is None and e.title == "山區暴雨"
+    assert e.details["problems"] == ["花蓮縣三棧溪: CAP point out of range: '91.5,121.0'"]

@@ -4,8 +4,7 @@ incident with the warning's area, an Update changes them, a Cancel or the expiry
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-from xml.sax.saxutils import escape
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import shapely
@@ -15,6 +14,7 @@ from feeds.decoders import cap
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
 from store.database import frame
+from tests.cap_messages import NARROW, WIDE, message
 from tests.rule_city import T0, City
 
 RULES = """
@@ -34,38 +34,6 @@ groups:
     by: city
     auto_close: 10m
 """
-# Lianchi and Jingxiu, as a warning would outline them ("lat,lon" pairs, closed), then the east half of it.
-WIDE = [(38.80, 115.35), (38.80, 115.60), (38.95, 115.60), (38.95, 115.35), (38.80, 115.35)]
-NARROW = [(38.80, 115.48), (38.80, 115.60), (38.95, 115.60), (38.95, 115.48), (38.80, 115.48)]
-SEVERITY = {"red": "Extreme", "orange": "Severe", "yellow": "Moderate", "blue": "Minor"}
-
-
-def message(identifier: str, msg_type: str = "Alert", colour: str = "orange", refs: tuple[str, ...] = (),
-            polygon=WIDE, status: str = "Actual", expires_in=timedelta(hours=6), sent=None, event=("暴雨", "Rainstorm"),
-            geocode: str | None = None) -> bytes:  # fmt: skip
-    """A CAP 1.2 message as China's meteorological bureaus publish them: a Chinese and an English info."""
-    sent = sent or T0
-    references = " ".join(f"BDQXT,{r},{T0.isoformat()}" for r in refs)
-    infos = ""
-    for language, name, headline in (("zh-CN", event[0], f"保定市气象台发布暴雨{colour}预警"),
-                                     ("en-US", event[1], f"Rainstorm {colour} warning")):  # fmt: skip
-        where = f"<polygon>{' '.join(f'{lat},{lon}' for lat, lon in polygon)}</polygon>" if polygon else ""
-        where += f"<geocode><valueName>行政区划代码</valueName><value>{geocode}</value></geocode>" if geocode else ""
-        infos += (
-            f"<info><language>{language}</language><category>Met</category><event>{escape(name)}</event>"
-            f"<urgency>Immediate</urgency><severity>{SEVERITY[colour]}</severity><certainty>Likely</certainty>"
-            f"<expires>{(sent + expires_in).isoformat()}</expires><headline>{escape(headline)}</headline>"
-            "<instruction>Avoid underpasses</instruction>"
-            f"<area><areaDesc>{escape('莲池区 竞秀区')}</areaDesc>{where}</area></info>"
-        )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
-        f"<identifier>{identifier}</identifier><sender>BDQXT</sender><sent>{sent.isoformat()}</sent>"
-        f"<status>{status}</status><msgType>{msg_type}</msgType><scope>Public</scope>"
-        + (f"<references>{references}</references>" if references else "")
-        + (infos if msg_type != "Cancel" else "")
-        + "</alert>"
-    ).encode()
 
 
 class WarningCity(City):
@@ -133,10 +101,11 @@ def test_alert_update_cancel_open_change_and_clear_one_incident_with_the_warning
     assert incident["active_members"] == 0 and incident["all_cleared_at"] == city.now
     log = (
         city.store.cursor()
-        .execute("SELECT action, note FROM alert_log WHERE alert_id = ? ORDER BY id", [alert["id"]])
+        .execute("SELECT action, details FROM alert_log WHERE alert_id = ? ORDER BY id", [alert["id"]])
         .fetchall()
     )
-    assert log[-1] == ("clear", "cancelled by BDQXT,W4")
+    assert log[-1][0] == "clear" and json.loads(log[-1][1]) == {"cancelled_by": "BDQXT,W4"}
+    assert json.loads(log[1][1])["message"] == "BDQXT,W2" and json.loads(log[1][1])["severity_before"] == "orange"
     city.tick(minutes=10)  # the group's auto_close
     assert [(i["state"], i["id"]) for i in city.incidents()] == [("closed", incident["id"])]
 
@@ -148,8 +117,8 @@ def test_a_warning_left_to_expire_clears_at_its_expiry(city):
     city.tick(minutes=1)
     [alert] = city.warning_alerts()
     assert alert["condition"] == "cleared"
-    note = city.store.cursor().execute("SELECT note FROM alert_log WHERE action = 'clear'").fetchone()[0]
-    assert note == "expired"
+    why = city.store.cursor().execute("SELECT details FROM alert_log WHERE action = 'clear'").fetchone()[0]
+    assert json.loads(why) == {"expired": True}
     # Extended by an Update after it expired: in force again.
     city.at(minutes=5).warn(message("W2", "Update", refs=("W1",), sent=city.now, expires_in=timedelta(hours=2)))
     [alert] = city.warning_alerts()
@@ -189,3 +158,29 @@ def test_a_warning_rule_is_checked_where_it_is_written():
     with_clear = RULES.replace("    severity: yellow\n", "    severity: yellow\n    clear: {absent: 5m}\n")
     with pytest.raises(RuleError, match=r"<rules>:3: .*no other condition, 'clear' or 'step_up'"):
         parse_rule_file(with_clear)
+
+
+def test_taiwans_real_rain_warning_chain_is_one_alert_from_its_alert_to_its_cancel(tmp_path, demo_regions,
+                                                                                   fixture_path):  # fmt: skip
+    rules = RULES.replace("when: {warning: {event: [暴雨, Rainstorm], min_severity: yellow}}", "when: {warning: {}}")
+    city = WarningCity(tmp_path / "s.duckdb", demo_regions, rules)
+    try:
+        chain = [fixture_path(f"cap/cwa_rain_chain_{n}.xml").read_bytes()
+                 for n in ("1_alert", "2_update", "3_update", "4_cancel")]  # fmt: skip
+        city.now = datetime(2024, 4, 22, 6, 5, tzinfo=UTC)  # when the first was sent; its warning was in force
+        severities = []
+        for payload in chain[:3]:
+            city.warn(payload)
+            severities.append([a["severity"] for a in city.warning_alerts()])
+        assert severities == [["yellow"], ["orange"], ["yellow"]]  # 大雨 → 豪雨 → 大雨: one alert throughout
+        city.warn(chain[3])
+        [alert] = city.warning_alerts()
+        assert alert["condition"] == "cleared" and alert["subject_id"].endswith("202404221405001")
+        assert city.timeline(alert["id"]) == ["fire", "update", "update", "clear"]
+    finally:
+        city.close()
+
+
+def test_a_warning_already_expired_when_it_arrives_opens_nothing(city):
+    city.at(hours=7).warn(message("OLD"))  # sent at T0, expired at T0 + 6 h: a replayed file, a late poll
+    assert city.warning_alerts() == []
