@@ -28,8 +28,9 @@ sops:
 """
 
 
-def config(tmp_path: Path, mqtt_port: int, web_port: int) -> Path:
-    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, feeds: str = "") -> Path:
+    """The test config; `rules` replace the rule file, `feeds` ([[feeds]] tables) are added to the flood feed."""
+    (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
     path = tmp_path / "cityops.toml"
     path.write_text(
         f"""
@@ -83,6 +84,7 @@ transport = "mqtt"
 topics = ["test/flood/#"]
 decoder = "cityops-json"
 stale_after_s = 600
+{feeds}
 """,
         encoding="utf-8",
     )

@@ -9,7 +9,8 @@ One scenario cycle (default 20 minutes) plays, as fractions of the cycle:
   0.10–0.60  a rainstorm crosses the city from south-west to north-east: rain gauges rise, then rivers (with a
              lag), then waterlogging on urban roads, then traffic slows and congestion rises where it rains
   0.15–0.55  six cameras go offline (the camera platform reports online = 0, then they fall silent)
-  0.15–0.60  the meteorological bureau's rainstorm warning (CAP), cancelled when the storm has passed
+  0.15–0.60  the meteorological bureau's rainstorm warning (CAP): orange over the city, raised to red over the
+             urban districts at 0.35 (an Update), cancelled when the storm has passed
   0.25       a cluster of straw-burning hotspots in a rural county (satellite detections, FIRMS)
   0.40–0.55  a building fire alarm in Lianchi
   0.50–0.65  a crowd gathers around the Ancient Lotus Pond (古莲花池)
@@ -70,6 +71,7 @@ class Phase:
 STORM = Phase(0.10, 0.60)
 CAMERAS_OFF = Phase(0.15, 0.55)
 HOTSPOTS_AT = 0.25
+WARNING_WORSE_AT = 0.35
 WARNING = Phase(0.15, 0.60)
 FIRE = Phase(0.40, 0.55)
 CROWD = Phase(0.50, 0.65)
@@ -281,6 +283,12 @@ class DemoCity:
             self._hotspot_cluster(now)
         if WARNING.start <= phase <= WARNING.end and self._first(cycle, "warning"):
             self._warn(now, cycle, "Alert")
+        if (
+            WARNING_WORSE_AT <= phase <= WARNING.end
+            and (cycle, "warning") in self._once
+            and self._first(cycle, "warning-worse")
+        ):
+            self._warn(now, cycle, "Update")
         if phase > WARNING.end and (cycle, "warning") in self._once and self._first(cycle, "warning-cancel"):
             self._warn(now, cycle, "Cancel")
         if self.alarm[self.fire_detector] and self._first(cycle, "fire"):
@@ -417,7 +425,7 @@ class DemoCity:
         self.hotspots = [h for h in self.hotspots if (now - h["at"]).total_seconds() < 86_400]
 
     def _warn(self, now: datetime, cycle: int, msg_type: str) -> None:
-        """The meteorological bureau's rainstorm warning for the city, and its cancellation."""
+        """The meteorological bureau's rainstorm warning for the city, its Update, and its cancellation."""
         previous = self.warnings[-1] if self.warnings and self.warnings[-1]["cycle"] == cycle else None
         self.warnings.append({"cycle": cycle, "type": msg_type, "sent": now.replace(microsecond=0),
                               "identifier": f"BDQXT-{cycle:05d}-{msg_type.lower()}",

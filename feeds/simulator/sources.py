@@ -3,8 +3,8 @@
 - `/hydrology/id/stations` — the hydrology bureau's rural river stations in the shape of the UK Environment
   Agency's flood-monitoring API (stations with their measures and latest readings, as `_view=full` gives them);
 - `/firms/viirs_24h.csv` — satellite fire detections of the last 24 hours, a NASA FIRMS VIIRS text file;
-- `/cap/latest.xml` — the meteorological bureau's latest CAP 1.2 warning (Alert, then its Cancel), in Chinese and
-  English.
+- `/cap/latest.xml` — the meteorological bureau's latest CAP 1.2 warning (Alert, Update, then Cancel), in
+  Chinese and English.
 
 Each answer has an `ETag` and `Last-Modified`, and a conditional request for an unchanged answer gets a 304, so
 the poller's conditional path runs in the demo too. The server binds to loopback on a free port of its own: it is
@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
@@ -88,6 +88,24 @@ class DemoSources:
         return cap_message(self.city.warnings[-1], self.city)
 
 
+# The bureau's warning as it goes: orange over the whole city (its extent), then red over the urban districts.
+WARNINGS = {
+    "Alert": ("Severe", 3, (114.8, 38.2, 116.3, 39.7), "保定市", (
+        ("zh-CN", "暴雨", "保定市气象台发布暴雨橙色预警信号",
+         "预计未来3小时内全市将出现50毫米以上降雨，请注意防范城市内涝和山洪。"),
+        ("en-US", "Rainstorm", "Baoding Meteorological Observatory: orange rainstorm warning",
+         "More than 50 mm of rain is expected across the city within 3 hours: beware of urban waterlogging."),
+    )),
+    "Update": ("Extreme", 2, (115.38, 38.80, 115.58, 38.95), "竞秀区 莲池区", (
+        ("zh-CN", "暴雨", "保定市气象台将暴雨橙色预警信号升级为红色预警信号",
+         "竞秀区、莲池区未来2小时内降雨量将达100毫米以上，请停止户外活动，远离低洼地带和下穿通道。"),
+        ("en-US", "Rainstorm", "Baoding Meteorological Observatory raises the rainstorm warning to red",
+         "More than 100 mm of rain within 2 hours over Jingxiu and Lianchi: stay indoors, keep away from "
+         "underpasses and low-lying ground."),
+    )),
+}  # fmt: skip
+
+
 def cap_message(warning: dict, city: DemoCity) -> bytes:
     sent = warning["sent"].astimezone(city.tz).isoformat()
     references = ""
@@ -96,24 +114,20 @@ def cap_message(warning: dict, city: DemoCity) -> bytes:
         references = f"<references>BDQXT,{earlier['identifier']},{earlier['sent'].astimezone(city.tz).isoformat()}"
         references += "</references>"
     infos = ""
-    if warning["type"] == "Alert":
-        # The city's extent as a CAP polygon ("lat,lon" pairs, closed).
-        lon0, lat0, lon1, lat1 = 114.8, 38.2, 116.3, 39.7
+    if warning["type"] in WARNINGS:
+        severity, expires_h, (lon0, lat0, lon1, lat1), area, texts = WARNINGS[warning["type"]]
+        # The area as a CAP polygon ("lat,lon" pairs, closed).
         polygon = " ".join(f"{lat},{lon}" for lon, lat in ((lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1),
                                                               (lon0, lat0)))  # fmt: skip
-        texts = (
-            ("zh-CN", "暴雨", "保定市气象台发布暴雨橙色预警信号",
-             "预计未来3小时内全市将出现50毫米以上降雨，请注意防范城市内涝和山洪。"),
-            ("en-US", "Rainstorm", "Baoding Meteorological Observatory: orange rainstorm warning",
-             "More than 50 mm of rain is expected across the city within 3 hours: beware of urban waterlogging."),
-        )  # fmt: skip
+        expires = (warning["sent"] + timedelta(hours=expires_h)).astimezone(city.tz).isoformat()
         for language, event, headline, description in texts:
             infos += (
                 f"<info><language>{language}</language><category>Met</category><event>{escape(event)}</event>"
-                "<urgency>Immediate</urgency><severity>Severe</severity><certainty>Likely</certainty>"
+                f"<urgency>Immediate</urgency><severity>{severity}</severity><certainty>Likely</certainty>"
+                f"<expires>{expires}</expires>"
                 f"<senderName>{escape('保定市气象台')}</senderName><headline>{escape(headline)}</headline>"
                 f"<description>{escape(description)}</description>"
-                f"<area><areaDesc>{escape('保定市')}</areaDesc><polygon>{polygon}</polygon></area></info>"
+                f"<area><areaDesc>{escape(area)}</areaDesc><polygon>{polygon}</polygon></area></info>"
             )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'

@@ -19,9 +19,12 @@ def close_pages(chromium):
 
 @pytest.fixture
 def app(request, tmp_path, mosquitto):
-    """`cityops run` with the test config; `@pytest.mark.app_env(CITYOPS_WEB__WALL_ROTATE_S="2")` overrides it."""
+    """`cityops run` with the test config; `@pytest.mark.app_env(CITYOPS_WEB__WALL_ROTATE_S="2")` overrides it,
+    `@pytest.mark.app_config(rules=…, feeds=…)` replaces its rule file and adds feeds."""
     marker = request.node.get_closest_marker("app_env")
-    cityops = CityOps(tmp_path, mosquitto.port, env=marker.kwargs if marker else None)
+    configured = request.node.get_closest_marker("app_config")
+    cityops = CityOps(tmp_path, mosquitto.port, env=marker.kwargs if marker else None,
+                      **(configured.kwargs if configured else {}))  # fmt: skip
     cityops.start()
     yield cityops.web_port
     code = cityops.stop()

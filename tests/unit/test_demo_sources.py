@@ -1,10 +1,12 @@
 """The demo city's HTTP sources: real formats, conditional answers, and nothing-in-force as 204."""
 
+import json
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import shapely
 
 from feeds.decoders import DECODERS, Message
 from feeds.mqtt import MqttFeedSettings
@@ -45,17 +47,23 @@ def test_before_the_storm_no_warning_is_in_force_and_no_fire_detected(served):
     assert status == 200 and decode("firms-csv", body).events == []
 
 
-def test_the_storm_brings_a_cap_warning_hotspots_and_then_the_cancellation(served):
+def test_the_storm_brings_a_cap_warning_its_update_hotspots_and_then_the_cancellation(served):
     city, server = served
-    for second in range(0, 55, 5):  # into the storm (phases 0.15–0.60 of the 100 s cycle)
+    for second in range(0, 30, 5):  # into the storm (phases 0.15–0.60 of the 100 s cycle)
         city.step(T0 + timedelta(seconds=second), 10)
     [warning] = decode("cap", get(server.url + "/cap/latest.xml")[1]).events
     assert (warning.type, warning.severity, warning.title) == ("暴雨", "orange", "保定市气象台发布暴雨橙色预警信号")
-    assert 114.8 < warning.lon < 116.3 and 38.2 < warning.lat < 39.7
+    city_wide = shapely.geometry.shape(json.loads(warning.area))
+    assert city_wide.bounds == (114.8, 38.2, 116.3, 39.7) and warning.expires_at > warning.ts
     assert len(decode("firms-csv", get(server.url + "/firms/viirs_24h.csv")[1]).events) == 4
+    for second in range(30, 55, 5):  # past 0.35: red over the urban districts
+        city.step(T0 + timedelta(seconds=second), 10)
+    [update] = decode("cap", get(server.url + "/cap/latest.xml")[1]).events
+    assert (update.type, update.severity, update.references) == ("cap_update", "red", [warning.msg_id])
+    assert city_wide.contains(shapely.geometry.shape(json.loads(update.area)))
     city.step(T0 + timedelta(seconds=65), 10)
     [cancel] = decode("cap", get(server.url + "/cap/latest.xml")[1]).events
-    assert cancel.type == "cap_cancel" and "BDQXT-00000-alert" in cancel.source_ref
+    assert cancel.type == "cap_cancel" and cancel.references == [update.msg_id]
 
 
 def test_hydrology_stations_carry_their_latest_reading_and_answer_304_when_unchanged(served):

@@ -49,7 +49,7 @@ def test_rainstorm_raises_rain_then_rivers_then_waterlogging_then_congestion(dem
     assert first["rain"] < first["river"] < first["waterlogging"] < 720
     assert sorted(set(events)) == ["crowding", "fire_alarm"]  # over MQTT; hotspots and warnings are polled
     assert len(city.hotspots) == 4  # one cluster per cycle
-    assert [w["type"] for w in city.warnings] == ["Alert", "Cancel"]
+    assert [w["type"] for w in city.warnings] == ["Alert", "Update", "Cancel"]
     # During the storm, traffic in the rain is slower than before it.
     before = np.mean(congestion[0])
     during = np.mean(congestion[6])

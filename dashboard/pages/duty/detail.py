@@ -154,13 +154,20 @@ def timeline_entry(entry: dict, units: dict, t, lang: str, tz: str) -> html.Li:
 
 
 def entry_extra(entry: dict, units: dict, t, lang: str) -> str:
-    """What a timeline entry concerned: the unit dispatched to, the checklist step, the value that raised it."""
+    """What a timeline entry concerned: the unit dispatched to, the checklist step, the value that raised it, the
+    warning's message that changed or cancelled it."""
     details = entry["details"]
     if entry["action"] == "dispatch" and details.get("unit_id") in units:
         return unit_name(units[details["unit_id"]], lang)
     if entry["action"] == "check" and isinstance(details.get("step"), int):
         n = details["step"] + 1
         return t("step {n} done", n=n) if details.get("done", True) else t("step {n} undone", n=n)
+    if entry["action"] == "update" and details.get("message"):  # an official warning's Update
+        return t("by message {message}", message=details["message"])
+    if entry["action"] == "clear" and details.get("cancelled_by"):
+        return t("cancelled by message {message}", message=details["cancelled_by"])
+    if entry["action"] == "clear" and details.get("expired"):
+        return t("the warning expired")
     if entry["action"] in ("fire", "refire") and details.get("value") is not None:
         return f"{details['value']:g}" if isinstance(details["value"], int | float) else str(details["value"])
     return ""
