@@ -1,9 +1,13 @@
-"""Time limits for each stage of an alert: acknowledge, dispatch, resolve.
+"""Time limits for each stage of what people handle: acknowledge, dispatch, resolve.
 
-The stage follows from the state; its clock starts at the action that opened it (the alert's creation, the
-acknowledgement or return, the latest dispatch or reopening), read from the timeline. A breach marks the alert
-overdue for that stage, raises its severity one level and says so in the timeline, once per stage. A snoozed
-alert is left alone until its snooze ends. Limits come from the city's table by severity, or from the rule.
+People handle incidents, so the clock runs on the incident: its stage follows from its state, and the stage's clock
+starts when the incident entered it (opened, acknowledged or returned, dispatched or reopened), read from its
+timeline. An alert inside an incident runs no clock of its own; the views show it its incident's. An alert in no
+incident (from a store older than incidents) keeps its own clock, started at the action that opened its stage.
+
+A breach marks the incident (or the alert) overdue for that stage, raises its severity one level and says so in the
+timeline, once per stage. A snoozed one is left alone until its snooze ends. Limits come from the city's table by
+severity, or from the rule; an incident takes the strictest of its group's rules.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from alerts.actions import step_up
-from alerts.rules import Rule
+from alerts.rules import Rule, RuleFile
 from store import alerts as alert_store
+from store import incidents as incident_store
 from store.database import Store
 
 # Which stage an alert in each state is in, and which timeline actions start that stage's clock.
@@ -34,17 +39,23 @@ STAGE_STARTS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Deadline:
-    alert_id: int
+    id: int  # the incident's, or the alert's
     stage: str
     due: datetime
     overdue: bool
+    incident: bool = False
 
 
 class TimeLimits:
-    def __init__(self, table, rules: list[Rule]):
-        """`table`: the city's limits (cityops.config.TimeLimits, minutes by stage and severity), or None."""
+    def __init__(self, table, rules: list[Rule], book: RuleFile | None = None):
+        """`table`: the city's limits (cityops.config.TimeLimits, minutes by stage and severity), or None; `book`:
+        the rule file, whose groups say which rules' limits an incident takes."""
         self.table = table
+        self.set_rules(rules, book)
+
+    def set_rules(self, rules: list[Rule], book: RuleFile | None = None) -> None:
         self.rules = {r.id: r for r in rules}
+        self.groups = {g.id: g.rules for g in book.groups} if book else {}
 
     def limit(self, rule_id: str, stage: str, severity: str) -> timedelta | None:
         rule = self.rules.get(rule_id)
@@ -54,14 +65,28 @@ class TimeLimits:
             return None
         return timedelta(minutes=getattr(getattr(self.table, stage), severity))
 
+    def incident_limit(self, group_id: str, stage: str, severity: str) -> timedelta | None:
+        """The strictest limit of the group's rules (a rule's own group has the rule's id)."""
+        limits = [self.limit(r, stage, severity) for r in self.groups.get(group_id, [group_id])]
+        return min((x for x in limits if x is not None), default=None)
+
     def deadlines(self, store: Store, now: datetime) -> list[Deadline]:
-        """The running stage clock of every open alert that has one."""
+        """The running stage clock of every open incident, and of every open alert in none, that has one."""
         cur = store.cursor()
-        alerts = [a for a in alert_store.raised_alerts(cur) if a["state"] in STAGE_OF_STATE]
-        if not alerts:
-            return []
-        starts = alert_store.last_actions(cur, [a["id"] for a in alerts])
         out = []
+        incidents = [i for i in incident_store.open_incidents(cur) if i["state"] in STAGE_OF_STATE]
+        changes = incident_store.state_changes(cur, [i["id"] for i in incidents])
+        for incident in incidents:
+            stage = STAGE_OF_STATE[incident["state"]]
+            limit = self.incident_limit(incident["group_id"], stage, incident["severity"])
+            entered = [ts for ts, before, after in changes.get(incident["id"], ())
+                       if STAGE_OF_STATE.get(after) == stage and STAGE_OF_STATE.get(before) != stage]  # fmt: skip
+            started = entered[-1] if entered else incident["opened_at"] if stage == "acknowledge" else None
+            if limit is not None and started is not None:
+                out.append(Deadline(incident["id"], stage, started + limit, now > started + limit, incident=True))
+        alerts = [a for a in alert_store.raised_alerts(cur)
+                  if a["state"] in STAGE_OF_STATE and a["incident_id"] is None]  # fmt: skip
+        starts = alert_store.last_actions(cur, [a["id"] for a in alerts]) if alerts else {}
         for alert in alerts:
             stage = STAGE_OF_STATE[alert["state"]]
             limit = self.limit(alert["rule_id"], stage, alert["severity"])
@@ -72,35 +97,29 @@ class TimeLimits:
             out.append(Deadline(alert["id"], stage, due, now > due))
         return out
 
-    def check(self, store: Store, now: datetime | None = None) -> list[tuple[int, str]]:
-        """Escalate alerts whose stage clock ran out; returns (alert id, stage) for each breach found now."""
+    def check(self, store: Store, now: datetime | None = None) -> list[Deadline]:
+        """Escalate the incidents and alerts whose stage clock ran out; the deadlines breached now."""
         now = now or datetime.now(UTC)
         cur = store.cursor()
         breaches = []
         for deadline in self.deadlines(store, now):
             if not deadline.overdue:
                 continue
-            alert = alert_store.get(cur, deadline.alert_id)
-            if deadline.stage in (alert["overdue_stages"] or []):
+            kind = incident_store if deadline.incident else alert_store
+            row = kind.get(cur, deadline.id)
+            if deadline.stage in (row["overdue_stages"] or []):
                 continue  # once per stage
-            if alert["snoozed_until"] is not None and alert["snoozed_until"] > now:
+            if row["snoozed_until"] is not None and row["snoozed_until"] > now:
                 continue
-            severity = step_up(alert["severity"])
-            alert_store.update(
-                cur,
-                alert["id"],
-                {
-                    "overdue_stages": [*(alert["overdue_stages"] or []), deadline.stage],
-                    "severity": severity,
-                    "updated_at": now,
-                },
-            )
-            alert_store.log(
-                cur, alert["id"], now, "time-limits", "overdue", alert["state"], alert["state"],
+            severity = step_up(row["severity"])
+            kind.update(cur, row["id"], {"overdue_stages": [*(row["overdue_stages"] or []), deadline.stage],
+                                         "severity": severity, "updated_at": now})  # fmt: skip
+            kind.log(
+                cur, row["id"], now, "time-limits", "overdue", row["state"], row["state"],
                 f"{deadline.stage} time limit passed at {deadline.due.isoformat()}",
                 {"stage": deadline.stage, "severity": severity},
             )  # fmt: skip
-            breaches.append((alert["id"], deadline.stage))
+            breaches.append(deadline)
         if breaches:
             store.bump_version()
         return breaches

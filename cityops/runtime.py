@@ -71,7 +71,7 @@ class Runtime:
             audit.record(self.accounts, "rule file", "rules reload", str(path), "failed", str(exc))
             return str(exc)
         self.engine.set_rules(rules, book)
-        self.time_limits.rules = {r.id: r for r in rules}
+        self.time_limits.set_rules(rules, book)
         self.sops.clear()
         self.sops.update(book.sops)
         log.info("reloaded %d rules from %s", len(rules), path)
@@ -134,7 +134,7 @@ def start(settings: Settings) -> Runtime:
     scheduler = BackgroundScheduler(timezone="UTC")
     engine = RuleEngine(store, rules, book=book, regions=regions)
     writer.listeners.append(engine.on_batch)
-    limits = TimeLimits(settings.alerts.time_limits, rules)
+    limits = TimeLimits(settings.alerts.time_limits, rules, book)
     accounts = Accounts(settings.auth.path)
     runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits, accounts,
                       dict(book.sops) if book else {}, broker=embedded)  # fmt: skip

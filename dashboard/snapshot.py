@@ -66,11 +66,13 @@ class Snapshot:
     events: pd.DataFrame
     feeds: pd.DataFrame
     # Open alerts, worst first, with their running time limit: `due` and `stage` (None when the alert has none) and
-    # `overdue` (a stage's limit passed, whether or not the time-limit job has marked it yet).
+    # `overdue` (a stage's limit passed, whether or not the time-limit job has marked it yet); an alert in an
+    # incident has its incident's.
     alerts: pd.DataFrame
     alert_layer: PointLayer
     raised_today: pd.DataFrame  # every alert raised since local midnight: domain, district_id, created_at
-    # Open incidents, worst first (store.queries.open_incidents), and their areas as a layer of outlines.
+    # Open incidents, worst first (store.queries.open_incidents), with their running time limit (as alerts'), and
+    # their areas as a layer of outlines.
     incidents: pd.DataFrame
     incident_layer: PointLayer
     silences: list[dict]  # in force (alerts/silences.py): the wall counts them, the duty desk lists them
@@ -238,10 +240,10 @@ class Snapshots:
         figures = queries.domain_figures(
             self.store, now - timedelta(seconds=max(self.stale_after_s.values(), default=120))
         )
-        deadlines = (
-            {} if self.time_limits is None else {d.alert_id: d for d in self.time_limits.deadlines(self.store, now)}
-        )
-        alerts = _with_deadlines(queries.open_alerts(self.store), deadlines)
+        running = [] if self.time_limits is None else self.time_limits.deadlines(self.store, now)
+        incidents = _with_deadlines(queries.open_incidents(self.store), {d.id: d for d in running if d.incident})
+        alerts = _alerts_with_deadlines(queries.open_alerts(self.store), {d.id: d for d in running if not d.incident},
+                                        incidents)  # fmt: skip
         return Snapshot(
             key=key,
             layers=layers,
@@ -254,7 +256,7 @@ class Snapshots:
             alerts=alerts,
             alert_layer=_alert_layer(alerts),
             raised_today=queries.alerts_raised_since(self.store, local_midnight),
-            incidents=(incidents := queries.open_incidents(self.store)),
+            incidents=incidents,
             incident_layer=_incident_layer(incidents),
             silences=silence_store.in_force(self.store.cursor(), now),
         )
@@ -302,16 +304,31 @@ def _region_status(frame: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _with_deadlines(alerts: pd.DataFrame, deadlines: dict[int, Deadline]) -> pd.DataFrame:
-    running = [deadlines.get(a) for a in alerts["id"]]
-    return alerts.assign(
-        due=pd.Series([d.due if d else None for d in running], index=alerts.index, dtype=object),  # None, not NaT
-        stage=pd.Series([d.stage if d else None for d in running], index=alerts.index, dtype=object),
+def _with_deadlines(rows: pd.DataFrame, deadlines: dict[int, Deadline]) -> pd.DataFrame:
+    """Incidents (or alerts in none) with their running clock: due, stage, and overdue (a stage's limit passed,
+    whether or not the time-limit job has marked it yet)."""
+    running = [deadlines.get(i) for i in rows["id"]]
+    return rows.assign(
+        due=pd.Series([d.due if d else None for d in running], index=rows.index, dtype=object),  # None, not NaT
+        stage=pd.Series([d.stage if d else None for d in running], index=rows.index, dtype=object),
         overdue=[
             bool(len(marked)) or bool(d and d.overdue)
-            for marked, d in zip(alerts["overdue_stages"], running, strict=True)
+            for marked, d in zip(rows["overdue_stages"], running, strict=True)
         ],  # fmt: skip
     )
+
+
+def _alerts_with_deadlines(alerts: pd.DataFrame, own: dict[int, Deadline], incidents: pd.DataFrame) -> pd.DataFrame:
+    """An alert in an incident shows its incident's clock; one in none, its own."""
+    alerts = _with_deadlines(alerts, own)
+    clocks = incidents.set_index("id")[["due", "stage", "overdue"]]
+    inside = alerts["incident_id"].isin(clocks.index)
+    if inside.any():
+        of = clocks.loc[alerts.loc[inside, "incident_id"].astype(int)]
+        alerts.loc[inside, "due"] = pd.Series(of["due"].to_numpy(dtype=object), index=alerts.index[inside])
+        alerts.loc[inside, "stage"] = pd.Series(of["stage"].to_numpy(dtype=object), index=alerts.index[inside])
+        alerts.loc[inside, "overdue"] = of["overdue"].to_numpy(dtype=bool) | alerts.loc[inside, "overdue"].to_numpy()
+    return alerts
 
 
 def alert_feature(alert) -> dict:

@@ -135,6 +135,22 @@ def log_many(cur: Cursor, entries: list[dict[str, Any]]) -> None:
     write_table(cur, "incident_log", pa.Table.from_pylist(rows, schema=LOG_ENTRY))
 
 
+def state_changes(cur: Cursor, incident_ids: list[int]) -> dict[int, list[tuple[datetime, str | None, str]]]:
+    """The timeline entries that moved these incidents from one state to another (or opened them), oldest first:
+    (when, from state, to state)."""
+    if not incident_ids:
+        return {}
+    rows = cur.execute(
+        "SELECT incident_id, ts, from_state, to_state FROM incident_log WHERE incident_id IN (SELECT unnest(?)) "
+        "AND from_state IS DISTINCT FROM to_state ORDER BY id",
+        [incident_ids],
+    ).fetchall()
+    out: dict[int, list[tuple[datetime, str | None, str]]] = {}
+    for incident_id, ts, from_state, to_state in rows:
+        out.setdefault(incident_id, []).append((ts, from_state, to_state))
+    return out
+
+
 def member_places(cur: Cursor, incident_ids: list[int]) -> dict[int, list[tuple[float, float, str | None]]]:
     """The places of the raised members of these incidents (what their area is drawn around): (lon, lat, the
     member's own area or None)."""

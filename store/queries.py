@@ -118,7 +118,8 @@ def open_incidents(store: Store) -> pd.DataFrame:
         store.cursor(),
         f"""
         SELECT id, group_id, region_level, region_id, domain, severity, state, title_zh, title_en, district_id,
-               lon, lat, area, members, active_members, inhibited, opened_at, last_member_at
+               lon, lat, area, members, active_members, inhibited, opened_at, last_member_at, overdue_stages,
+               snoozed_until, unit_id
         FROM incidents
         WHERE {OPEN_CONDITION}
         ORDER BY {SEVERITY_ORDER}, last_member_at DESC, id DESC

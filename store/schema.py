@@ -190,4 +190,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE alerts ADD COLUMN expires_at TIMESTAMPTZ;
         """,
     ),
+    (
+        11,
+        "time limits on incidents: the stages whose limit passed",
+        """
+        ALTER TABLE incidents ADD COLUMN overdue_stages VARCHAR[] NOT NULL DEFAULT [];
+        """,
+    ),
 ]

@@ -434,13 +434,11 @@ def _region(incident, regions):
 
 
 def _incident_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:
-    """The worst open incidents: severity, where, what, how many alerts, state; overdue when one of its alerts
-    is."""
-    overdue = set(snap.alerts.loc[snap.alerts["overdue"].astype(bool), "incident_id"].dropna().astype(int))
+    """The worst open incidents: severity, where, what, how many alerts, state, overdue."""
     items = []
     for row in snap.incidents.head(limit).itertuples(index=False):
         region = _region(row._asdict(), regions)
-        late = row.id in overdue
+        late = bool(row.overdue)
         items.append(
             html.Li(
                 className=f"alert-row incident-row sev-{row.severity}" + (" overdue" if late else ""),
