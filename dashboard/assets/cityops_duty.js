@@ -3,13 +3,17 @@
    Selection and marks live here and reach Dash through set_props, so a queue refresh never loses them; the
    server only sends rows. Countdowns tick here every second from each row's data-due. A new red or orange alert
    (row class "alarm") sounds a chime at once and every ALARM_REPEAT_MS while any stays unacknowledged, unless this
-   console is muted (kept in localStorage). The chime is synthesized (Web Audio), so nothing is downloaded. */
+   console is muted (kept in localStorage). The chime is synthesized (Web Audio), so nothing is downloaded.
+
+   An incident's row stands for its most urgent alert (data-id) and, opened with its ▸ button or the right arrow,
+   lists its alerts below it; which incidents are open lives here too (duty-expanded). Rows are told apart by
+   data-key, since an incident's row and its first alert's carry the same alert id. */
 window.cityops = window.cityops || {};
 window.cityops.duty = (function () {
   const ALARM_REPEAT_MS = 20000;
   const MUTE_KEY = "cityops.duty.muted";
-  const state = {selected: null, checked: [], heard: new Set(), lastChime: 0, chimes: 0, audio: null,
-                 observer: null, watched: null};
+  const state = {selected: null, key: null, checked: [], expanded: [], heard: new Set(), lastChime: 0, chimes: 0,
+                 audio: null, observer: null, watched: null};
 
   function page() { return document.getElementById("duty-queue"); }
   function rows() { return Array.from(document.querySelectorAll("#duty-queue .q-row")); }
@@ -17,17 +21,41 @@ window.cityops.duty = (function () {
   function muted() { return window.localStorage.getItem(MUTE_KEY) === "1"; }
   function open(id) { const el = document.getElementById(id); return el && !el.classList.contains("hidden"); }
 
-  function select(id) {
+  function select(id, key) {
     state.selected = id;
+    state.key = key || null;
     set("duty-selected", {data: id});
+  }
+
+  function selectRow(row) { select(Number(row.dataset.id), row.dataset.key); }
+
+  // The selected row: the one chosen by its key, else (a selection from the URL) the first with the alert's id.
+  function current(all) {
+    const byKey = all.findIndex(function (r) {
+      return state.key !== null && r.dataset.key === state.key && Number(r.dataset.id) === state.selected;
+    });
+    return byKey >= 0 ? byKey : all.findIndex(function (r) { return Number(r.dataset.id) === state.selected; });
   }
 
   function move(delta) {
     const all = rows();
     if (!all.length) return;
-    let i = all.findIndex(function (r) { return Number(r.dataset.id) === state.selected; });
+    let i = current(all);
     i = i < 0 ? 0 : Math.max(0, Math.min(all.length - 1, i + delta));
-    select(Number(all[i].dataset.id));
+    selectRow(all[i]);
+  }
+
+  function expand(incident, open_) {
+    const id = Number(incident);
+    const others = state.expanded.filter(function (x) { return x !== id; });
+    state.expanded = open_ ? others.concat([id]) : others;
+    set("duty-expanded", {data: state.expanded});
+  }
+
+  function expandSelected(open_) {
+    const all = rows(), i = current(all);
+    const button = i >= 0 && all[i].querySelector(".q-expand");
+    if (button) expand(button.dataset.incident, open_);
   }
 
   function toggleMark() {
@@ -76,6 +104,8 @@ window.cityops.duty = (function () {
     let done = true;
     if (event.key === "ArrowDown" || event.key === "j") move(1);
     else if (event.key === "ArrowUp" || event.key === "k") move(-1);
+    else if (event.key === "ArrowRight") expandSelected(true);
+    else if (event.key === "ArrowLeft") expandSelected(false);
     else if (event.key === " ") toggleMark();
     else if (event.key === "A") press("#duty-bulk");
     else if (event.key === "?") showHelp(!open("duty-help"));
@@ -92,8 +122,10 @@ window.cityops.duty = (function () {
     unlockAudio();
     const row = event.target.closest && event.target.closest("#duty-queue .q-row");
     if (row) {
-      if (event.target.classList.contains("q-mark")) { select(Number(row.dataset.id)); toggleMark(); }
-      else select(Number(row.dataset.id));
+      const toggle = event.target.closest(".q-expand");
+      if (toggle) expand(toggle.dataset.incident, row.getAttribute("aria-expanded") !== "true");
+      if (event.target.classList.contains("q-mark")) { selectRow(row); toggleMark(); }
+      else selectRow(row);
       return;
     }
     if (event.target.closest("#duty-dialog-close")) closeDialog();
@@ -108,9 +140,10 @@ window.cityops.duty = (function () {
   // what differs is written, so the observer's own changes end the cycle.
   function apply() {
     let chosen = null;
-    rows().forEach(function (r) {
+    const all = rows(), at = current(all);
+    all.forEach(function (r, i) {
       const id = Number(r.dataset.id);
-      const on = id === state.selected, marked = state.checked.indexOf(id) >= 0;
+      const on = i === at, marked = state.checked.indexOf(id) >= 0;
       if (r.classList.contains("selected") !== on) r.classList.toggle("selected", on);
       if (r.getAttribute("aria-selected") !== String(on)) r.setAttribute("aria-selected", String(on));
       if (r.classList.contains("marked") !== marked) r.classList.toggle("marked", marked);

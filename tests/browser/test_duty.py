@@ -122,7 +122,7 @@ def test_alarm_sounds_until_acknowledged_unless_muted_and_bulk_acknowledge(app, 
     wait_until(lambda: quiet.locator("#duty-mute").inner_text() == "Sound off", 5, "muted")
 
     gauge(publisher, "g1", "府河 G1", LIANCHI, 12.6)
-    gauge(publisher, "g2", "府河 G2", LIANCHI, 12.9)
+    gauge(publisher, "g2", "清水河 G2", QINGYUAN, 12.9)  # two districts: two incidents, a row each
     for page in (loud, quiet):
         wait_until(lambda p=page: p.locator(".q-row.alarm").count() == 2, 10, "two flashing rows")
     wait_until(lambda: loud.evaluate("Number(document.body.dataset.chimes || 0)") >= 1, 5, "a chime")
@@ -194,19 +194,25 @@ def test_the_whole_incident_is_acknowledged_and_dispatched_from_one_of_its_alert
     gauge(publisher, "g1", "府河 G1", LIANCHI, 12.6)
     gauge(publisher, "g2", "府河 G2", (LIANCHI[0] + 0.01, LIANCHI[1]), 12.7)  # the same district: one incident
     page, errors = open_duty(chromium, app)
-    wait_until(lambda: page.locator("#duty-queue .q-row").count() == 2, 15, "both alerts in the queue")
-    page.locator("#duty-queue .q-row").first.click()
+    # One row for the incident, which opens to its alerts.
+    wait_until(lambda: "2 alerts" in page.locator("#duty-queue .q-incident").inner_text(), 15, "the incident's row")
+    assert page.locator("#duty-queue .q-row").count() == 1
+    page.locator("#duty-queue .q-incident").click()
     part = page.locator("#duty-actions .incident-of")
     wait_until(lambda: part.count() and "2 alerts, New" in part.inner_text(), 10, "the alert's incident")
     page.click("#duty-actions button[data-action='incident:acknowledge']")
     wait_until(lambda: "Done for the whole incident: Acknowledge" in page.locator("#duty-message").inner_text(), 10,
                "done for the incident")  # fmt: skip
+    page.keyboard.press("ArrowRight")  # the selected incident's row opens
+    wait_until(lambda: page.locator("#duty-queue .q-member").count() == 2, 10, "its two alerts listed")
     states = page.locator("#duty-queue .q-state")
-    wait_until(lambda: states.all_inner_texts() == ["Acknowledged", "Acknowledged"], 10, "both alerts acknowledged")
+    wait_until(lambda: states.all_inner_texts() == ["Acknowledged"] * 3, 10, "the incident and both alerts")
     page.click("#duty-actions button[data-action='incident:dispatch']")
     wait_until(lambda: "the whole incident" in page.locator("#duty-dialog-title").inner_text(), 5, "the dialog")
     page.get_by_role("button", name="Confirm (Enter)").click()
-    wait_until(lambda: states.all_inner_texts() == ["Dispatched", "Dispatched"], 10, "both alerts dispatched")
+    wait_until(lambda: states.all_inner_texts() == ["Dispatched"] * 3, 10, "both alerts dispatched")
+    page.locator("#duty-queue .q-expand").click()
+    wait_until(lambda: page.locator("#duty-queue .q-row").count() == 1, 10, "closed again")
     wait_until(lambda: "2 alerts, Dispatched" in part.inner_text(), 10, "the incident dispatched")
     assert not errors, errors
 
@@ -239,7 +245,10 @@ def test_a_silence_set_on_the_desk_keeps_alerts_like_it_off_the_queue_and_shows_
     assert "gauges of 莲池区 serviced — duty" in listed.inner_text()
     listed.get_by_role("button", name="End").click()
     wait_until(lambda: "The silence has ended" in page.locator("#duty-message").inner_text(), 10, "ended")
-    wait_until(lambda: "府河 G2" in page.locator("#duty-queue").inner_text(), 20, "the gauge raised")
+    # The gauge is raised into its district's incident: the incident's row counts it, and lists it when opened.
+    wait_until(lambda: "2 alerts" in page.locator(".q-incident", has_text="府河 G1").inner_text(), 20, "raised")
+    page.locator(".q-incident", has_text="府河 G1").locator(".q-expand").click()
+    wait_until(lambda: "府河 G2" in page.locator("#duty-queue").inner_text(), 10, "listed in its incident")
     assert not errors, errors
 
 

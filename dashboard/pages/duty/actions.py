@@ -289,7 +289,8 @@ def tick_step(desk: Desk, principal: Principal, audit: Trail | None, alert_id: i
 
 
 def bulk_acknowledge(desk: Desk, principal: Principal, audit: Trail | None, checked: list, t) -> str:
-    """Acknowledges every marked alert it may; says how many, and why each other one was refused."""
+    """Acknowledges what every marked row stands for, as far as it may: an alert's whole incident (once, however
+    many of its alerts are marked), or the alert in none; says how many, and why each other one was refused."""
     ids = marked_ids(checked)
     if not ids:
         return t("Mark alerts with Space first.")
@@ -302,13 +303,19 @@ def bulk_acknowledge(desk: Desk, principal: Principal, audit: Trail | None, chec
         return not_done(TransitionError("", "forbidden", "acknowledge"), t)
     if len(ids) > BULK_LIMIT:
         return t("At most {n} alerts can be acknowledged at once.", n=BULK_LIMIT)
-    acknowledged, refused = 0, []
+    acknowledged, refused, incidents = 0, [], set()
     for alert_id in ids:
+        alert = visible(desk, principal, alert_id)
+        incident_id = alert["incident_id"] if alert is not None else None
+        if incident_id in incidents:
+            continue
         try:
-            perform(desk, principal, audit, alert_id, "acknowledge")
+            perform(desk, principal, audit, alert_id, INCIDENT + "acknowledge" if incident_id else "acknowledge")
             acknowledged += 1
         except TransitionError as exc:
             refused.append(f"#{alert_id}: {refusal(exc, t)}")
+        if incident_id is not None:
+            incidents.add(incident_id)
     message = t("Acknowledged {n}.", n=acknowledged)
     return message + (" " + t("Not done: {reason}", reason="; ".join(refused)) if refused else "")
 

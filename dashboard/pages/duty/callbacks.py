@@ -29,15 +29,18 @@ def register_callbacks(context: AppContext) -> None:
         Input("duty-filter-district", "value"),
         Input("duty-filter-status", "value"),
         Input("duty-filter-unit", "value"),
+        Input("duty-expanded", "data"),
         State("duty-seen", "data"),
         State("duty-lang", "data"),
     )
-    def show_queue(_n, domain, district, status, unit_id, seen, lang):
+    def show_queue(_n, domain, district, status, unit_id, expanded, seen, lang):
         if ctx.triggered_id == "duty-tick" and seen == desk.snapshots.current_key():
             raise PreventUpdate
         snap = desk.snapshots.get(current=ctx.triggered_id != "duty-tick")  # after an action or a filter: as it is now
         filters = {"domain": domain, "district": district, "status": status, "unit_id": unit_id}
-        rows, counts = queue.queue(desk, snap.alerts, guard.current(), filters, lang, datetime.now(UTC))
+        opened = frozenset(i for i in (expanded if isinstance(expanded, list) else [])[:100] if isinstance(i, int))
+        rows, counts = queue.queue(desk, snap.alerts, snap.incidents, guard.current(), filters, lang,
+                                   datetime.now(UTC), opened)  # fmt: skip
         return rows, counts, snap.key
 
     # Marks the selected and checked rows, keeps the selection in view and in the URL: in the browser, at once.

@@ -68,6 +68,7 @@ def layout(
             dcc.Store(id="duty-seen"),
             dcc.Store(id="duty-selected", data=selected),
             dcc.Store(id="duty-checked", data=[]),
+            dcc.Store(id="duty-expanded", data=[]),  # the incidents whose rows list their alerts
             dcc.Store(id="duty-detail-seen"),
             dcc.Store(id="duty-dialog-action"),
             dcc.Store(id="duty-marked"),

@@ -1,5 +1,10 @@
-"""The queue: the open alerts an officer may see, filtered and ordered overdue first, each as one row that counts
-down to its time limit in the browser (assets/cityops_duty.js reads the row's data-due)."""
+"""The queue: what an officer may see and handle, filtered and ordered overdue first, each row counting down to its
+time limit in the browser (assets/cityops_duty.js reads the row's data-due).
+
+People handle incidents, so the alerts of one incident are one row, the incident's: its severity, title, place,
+state, clock and how many of its alerts the filters keep. The row opens (▸) to its alerts, at most MEMBERS_SHOWN of
+them; selecting it selects its most urgent alert, whose detail offers the actions on the whole incident. An alert in
+no incident is a row of its own. However many alerts the store holds, the queue sends a row per incident."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from store.records import severity_rank
 STAGE_LABELS = {"acknowledge": N_("Acknowledge within"), "dispatch": N_("Dispatch within"),
                 "resolve": N_("Resolve within")}  # fmt: skip
 ALARMING = ("red", "orange")  # a new alert of these sounds and flashes until acknowledged
+MEMBERS_SHOWN = 50  # the alerts an opened incident row lists; the filters narrow down the rest
 
 
 def ordered(alerts: pd.DataFrame, now: datetime) -> pd.DataFrame:
@@ -54,21 +60,39 @@ def filtered(alerts: pd.DataFrame, units: dict, domain: str | None = None, distr
     return alerts
 
 
-def queue(desk: Desk, alerts: pd.DataFrame, principal: Principal, filters: dict, lang: str,
-          now: datetime) -> tuple[list, list]:  # fmt: skip
-    """The queue's rows and its counts, from the snapshot's open `alerts`: those in the principal's districts that
-    the `filters` (domain, district, status, unit_id) keep, in the queue's order."""
+def queue(desk: Desk, alerts: pd.DataFrame, incidents: pd.DataFrame, principal: Principal, filters: dict,
+          lang: str, now: datetime, expanded: frozenset[int] = frozenset()) -> tuple[list, list]:  # fmt: skip
+    """The queue's rows and its counts, from the snapshot's open `alerts` and `incidents`: the alerts in the
+    principal's districts that the `filters` (domain, district, status, unit_id) keep, an incident's under one row
+    (its alerts listed too when it is in `expanded`), in the queue's order."""
     t = translator(lang)
     alerts = ordered(filtered(policy.in_scope(principal, alerts), desk.units, **filters), now)
-    rows = [row(a, t, lang, desk.tz, desk.regions) for a in alerts.itertuples(index=False)]
+    by_id = incidents.set_index("id", drop=False)
+    rows, seen = [], set()
+    for a in alerts.itertuples(index=False):
+        incident_id = None if pd.isna(a.incident_id) else int(a.incident_id)
+        if incident_id is None or incident_id not in by_id.index:
+            rows.append(row(a, t, lang, desk.tz, desk.regions))
+        elif incident_id not in seen:
+            seen.add(incident_id)
+            members = alerts[alerts["incident_id"] == incident_id]
+            rows.append(incident_row(by_id.loc[incident_id], a, len(members), incident_id in expanded, t, lang,
+                                     desk.tz, desk.regions, now))  # fmt: skip
+            if incident_id in expanded:
+                rows += [row(m, t, lang, desk.tz, desk.regions, member=True)
+                         for m in members.head(MEMBERS_SHOWN).itertuples(index=False)]  # fmt: skip
+                if len(members) > MEMBERS_SHOWN:
+                    rows.append(html.P(t("… and {n} more: narrow the filters to see them",
+                                         n=len(members) - MEMBERS_SHOWN), className="q-more"))  # fmt: skip
     if not rows:
         rows = [html.P(t("No open alert matches.") if any(filters.values()) else t("No open alerts"),
                        className="queue-empty")]  # fmt: skip
-    return rows, counts(alerts, t)
+    return rows, counts(alerts, len(seen), t)
 
 
-def counts(alerts: pd.DataFrame, t) -> list:
+def counts(alerts: pd.DataFrame, incidents: int, t) -> list:
     return [
+        html.Span(t("{n} incidents", n=incidents), className="count"),
         html.Span(t("{n} open", n=len(alerts)), className="count"),
         html.Span(
             t("{n} overdue", n=int(alerts["overdue"].sum())),
@@ -78,26 +102,17 @@ def counts(alerts: pd.DataFrame, t) -> list:
     ]
 
 
-def row(a, t, lang: str, tz: str, regions: RegionIndex) -> html.Div:
-    """One alert of the queue (`a`: a row of `ordered`)."""
+def row(a, t, lang: str, tz: str, regions: RegionIndex, member: bool = False) -> html.Div:
+    """One alert of the queue (`a`: a row of `ordered`); `member`: listed under its incident's row."""
     region = regions.get(a.district_id) if isinstance(a.district_id, str) else None
     alarm = a.state == "new" and a.severity in ALARMING
     severity, state = SEVERITY_LABELS[a.severity], ALERT_STATE_LABELS[a.state]
-    classes = ["q-row", f"sev-{a.severity}", f"state-{a.state}"]
+    classes = ["q-row", f"sev-{a.severity}", f"state-{a.state}"] + ["q-member"] * member
     classes += ["overdue"] * a.overdue + ["alarm"] * alarm + ["snoozed"] * a.snoozed
-    if a.snoozed:
-        clock = html.Span(t("Snoozed until {time}", time=local_time(a.snoozed_until, tz, "%H:%M")),
-                          className="q-due")  # fmt: skip
-    elif a.due is not None:
-        clock = html.Span(className="q-due", **{"data-due": a.due.isoformat(),
-                                                "data-label": t(STAGE_LABELS[a.stage]),
-                                                "data-late": t("Overdue by")})  # fmt: skip
-    else:
-        clock = html.Span(t("Overdue") if a.overdue else "", className="q-due")
     return html.Div(
         className=" ".join(classes),
         role="option",
-        **{"data-id": str(int(a.id)), "aria-selected": "false"},
+        **{"data-id": str(int(a.id)), "data-key": f"a{int(a.id)}", "aria-selected": "false"},
         children=[
             html.Span(className="q-mark", **{"aria-hidden": "true"}),
             html.Span(t(severity), className="q-sev"),
@@ -105,6 +120,59 @@ def row(a, t, lang: str, tz: str, regions: RegionIndex) -> html.Div:
             html.Span(region.name(lang) if region else "", className="q-region"),
             html.Span(t(state), className="q-state"),
             html.Span(local_time(a.created_at, tz, "%H:%M"), className="q-time"),
-            clock,
+            _clock(a.snoozed, a.snoozed_until, a.due, a.stage, a.overdue, t, tz),
         ],
     )
+
+
+def incident_row(incident: pd.Series, lead, shown: int, opened: bool, t, lang: str, tz: str, regions: RegionIndex,
+                 now: datetime) -> html.Div:  # fmt: skip
+    """An incident's row: its own severity, title, place, state and clock, and how many of its alerts the queue
+    keeps; selecting (or marking) it selects (or marks) `lead`, its most urgent alert, whose actions offer the whole
+    incident's. The ▸ button lists its alerts below it."""
+    region = regions.get(incident["region_id"]) if isinstance(incident["region_id"], str) else None
+    snoozed = not pd.isna(incident["snoozed_until"]) and incident["snoozed_until"] > now
+    alarm = incident["state"] == "new" and incident["severity"] in ALARMING
+    classes = ["q-row", "q-incident", f"sev-{incident['severity']}", f"state-{incident['state']}"]
+    classes += ["overdue"] * bool(incident["overdue"]) + ["alarm"] * alarm + ["snoozed"] * snoozed
+    title = incident["title_zh"] if lang == "zh_CN" else incident["title_en"]
+    return html.Div(
+        className=" ".join(classes),
+        role="option",
+        **{
+            "data-id": str(int(lead.id)),
+            "data-key": f"i{int(incident['id'])}",
+            "aria-selected": "false",
+            "aria-expanded": "true" if opened else "false",
+        },  # fmt: skip
+        children=[
+            html.Span(className="q-mark", **{"aria-hidden": "true"}),  # marked: bulk acknowledge takes the incident
+            html.Span(t(SEVERITY_LABELS[incident["severity"]]), className="q-sev"),
+            html.Span(
+                [
+                    html.Button(
+                        "▾" if opened else "▸",
+                        className="q-expand",
+                        title=t("List its alerts"),
+                        **{"data-incident": str(int(incident["id"])), "aria-label": t("List its alerts")},
+                    ),
+                    title,
+                    html.Span(t("{n} alerts", n=shown), className="q-size"),
+                ],
+                className="q-title",
+            ),  # fmt: skip
+            html.Span(region.name(lang) if region else t("City"), className="q-region"),
+            html.Span(t(ALERT_STATE_LABELS[incident["state"]]), className="q-state"),
+            html.Span(local_time(incident["opened_at"], tz, "%H:%M"), className="q-time"),
+            _clock(snoozed, incident["snoozed_until"], incident["due"], incident["stage"], incident["overdue"], t, tz),
+        ],
+    )
+
+
+def _clock(snoozed: bool, snoozed_until, due, stage, overdue: bool, t, tz: str) -> html.Span:
+    if snoozed:
+        return html.Span(t("Snoozed until {time}", time=local_time(snoozed_until, tz, "%H:%M")), className="q-due")
+    if due is not None:
+        return html.Span(className="q-due", **{"data-due": due.isoformat(), "data-label": t(STAGE_LABELS[stage]),
+                                               "data-late": t("Overdue by")})  # fmt: skip
+    return html.Span(t("Overdue") if overdue else "", className="q-due")
