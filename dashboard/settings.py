@@ -41,6 +41,9 @@ class WebSettings(Section):
     # A wall with more devices than this on its map gets them gathered into cells by the server for its view,
     # instead of sent whole and clustered in the browser (layers/cells.py; BENCHMARKS.md measures both).
     server_cells_above: Annotated[int, Field(ge=0)] = 50_000
+    # The wall draws devices from this zoom in (a district and closer); at the city view it shows the districts'
+    # status, the incidents and the alerts, and a domain's devices only when its layer is turned on.
+    device_zoom: Annotated[float, Field(ge=0, le=20)] = 11
     # Pages that may show CityOps in a frame (CSP frame-ancestors), e.g. ["https://portal.city.gov.cn"]; none by
     # default.
     frame_ancestors: list[str] = Field(default_factory=list)

@@ -26,7 +26,10 @@ window.cityops.map = (function () {
     return el;
   }
 
-  function point(feature, latlng, s) {
+  // `domain` (the wall's device layers) classes a marker "dev dev-<domain>": the wall hides them at the city view.
+  function devClass(domain) { return domain ? " dev dev-" + domain : ""; }
+
+  function point(feature, latlng, s, domain) {
     const quiet = s === "k" || s === "n" || s === "x";
     const marker = L.circleMarker(latlng, {
       radius: (quiet ? 5 : 8) * scale(),
@@ -35,20 +38,20 @@ window.cityops.map = (function () {
       dashArray: s === "n" || s === "x" ? "2 2" : null,
       fillColor: COLOURS[s] || COLOURS.n,
       fillOpacity: quiet ? 0.55 : 0.95,
-      className: "pt pt-" + s,
+      className: "pt pt-" + s + devClass(domain),
     });
     marker.bindTooltip(textTooltip(feature.properties.name));
     marker.on("click", function () { drillTo("entity", feature.properties.id); });
     return marker;
   }
 
-  function clusterIcon(label, count, s) {
+  function clusterIcon(label, count, s, domain) {
     const text = document.createElement("span");
     text.textContent = label;
     const inner = document.createElement("div");
     inner.appendChild(text);
     const size = 34 + Math.min(22, Math.round(Math.log10(count + 1) * 9));
-    return L.divIcon({html: inner, className: "cluster cluster-" + s, iconSize: L.point(size, size)});
+    return L.divIcon({html: inner, className: "cluster cluster-" + s + devClass(domain), iconSize: L.point(size, size)});
   }
 
   // As supercluster abbreviates its counts: 1234 → 1.2k, 56789 → 57k.
@@ -58,7 +61,7 @@ window.cityops.map = (function () {
 
   return {
     pointToLayer: function (feature, latlng, context) {
-      return point(feature, latlng, statusOf(feature, context.hideout));
+      return point(feature, latlng, statusOf(feature, context.hideout), context.hideout && context.hideout.domain);
     },
 
     clusterToLayer: function (feature, latlng, index, context) {
@@ -72,15 +75,16 @@ window.cityops.map = (function () {
       }
       if (best === null) best = 2 * silent >= leaves.length ? "n" : "k";
       return L.marker(latlng, {icon: clusterIcon(feature.properties.point_count_abbreviated,
-                                                 feature.properties.point_count, best)});
+                                                 feature.properties.point_count, best,
+                                                 context.hideout && context.hideout.domain)});
     },
 
     // A layer too large to cluster in the browser comes gathered into cells by the server (layers/cells.py):
     // a cell has its count `n` and summary status `s`; a point alone has its own properties and `s`.
-    cellToLayer: function (feature, latlng) {
-      const p = feature.properties;
-      if (p.n === undefined) return point(feature, latlng, p.s || "n");
-      const marker = L.marker(latlng, {icon: clusterIcon(abbreviated(p.n), p.n, p.s)});
+    cellToLayer: function (feature, latlng, context) {
+      const p = feature.properties, domain = context && context.hideout && context.hideout.domain;
+      if (p.n === undefined) return point(feature, latlng, p.s || "n", domain);
+      const marker = L.marker(latlng, {icon: clusterIcon(abbreviated(p.n), p.n, p.s, domain)});
       marker.on("click", function () {
         const map = this._map;
         if (map) map.setView(latlng, Math.min(map.getZoom() + 2, 18));
@@ -118,6 +122,15 @@ window.cityops.map = (function () {
     regionEachFeature: function (feature, layer) {
       layer.bindTooltip(textTooltip(feature.properties.name), {sticky: true});
       layer.on("click", function () { drillTo("region", feature.properties.id); });
+    },
+
+    // Which device layers the wall shows: every one from `deviceZoom` in (a district and closer), at the city view
+    // only those the operator turned on (the layer control's names → domains in `names`). Classes for .wall-main.
+    devices: function (zoom, on, names, deviceZoom) {
+      const shown = (on || []).map(function (name) { return names[name]; }).filter(Boolean);
+      const overview = zoom !== undefined && zoom !== null && zoom < deviceZoom;
+      return ["wall-main"].concat(overview ? ["overview"] : [], shown.map(function (d) { return "show-" + d; }))
+        .join(" ");
     },
 
     // The wall's tour: on a pinned alert, fly to it and stay; otherwise the next stop (city, then each district).

@@ -60,24 +60,24 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
     base_layers = []
     if settings.web.tile_url:
         base_layers.append(dl.TileLayer(url=settings.web.tile_url))
-    overlays = [
-        dl.Overlay(
-            dl.GeoJSON(id=f"wall-points-{domain}", pointToLayer=_fn("cellToLayer"))
-            if domain in cell_domains
-            else dl.GeoJSON(
-                id=f"wall-points-{domain}",
-                cluster=True,
-                zoomToBoundsOnClick=True,
-                superClusterOptions={"radius": CELL_PX, "maxZoom": CLUSTER_MAX_ZOOM},
-                pointToLayer=_fn("pointToLayer"),
-                clusterToLayer=_fn("clusterToLayer"),
-                hideout={"status": ""},
-            ),
-            name=t(DOMAIN_LABELS[domain]),
-            checked=True,
+    # The devices of each domain: drawn from `device_zoom` in; at the city view the wall shows the districts'
+    # status, the incidents and the alerts, and a domain's devices only when its layer is turned on.
+    device_layers = [
+        dl.GeoJSON(id=f"wall-points-{domain}", pointToLayer=_fn("cellToLayer"), hideout={"domain": domain})
+        if domain in cell_domains
+        else dl.GeoJSON(
+            id=f"wall-points-{domain}",
+            cluster=True,
+            zoomToBoundsOnClick=True,
+            superClusterOptions={"radius": CELL_PX, "maxZoom": CLUSTER_MAX_ZOOM},
+            pointToLayer=_fn("pointToLayer"),
+            clusterToLayer=_fn("clusterToLayer"),
+            hideout={"status": "", "domain": domain},
         )
         for domain in WALL_DOMAINS
     ]
+    layer_names = {t(DOMAIN_LABELS[domain]): domain for domain in WALL_DOMAINS}
+    overlays = [dl.Overlay(dl.LayerGroup(), name=name, checked=False) for name in layer_names]
     return html.Div(
         className="wall",
         # assets/cityops_wall.js waits for news while a wall with this mark is on screen.
@@ -87,6 +87,7 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
             dcc.Store(id="wall-seen", data=None),
             dcc.Store(id="wall-layer-keys", data={}),
             dcc.Store(id="wall-cell-domains", data=cell_domains),
+            dcc.Store(id="wall-device-layers", data={"names": layer_names, "zoom": settings.web.device_zoom}),
             dcc.Interval(id="wall-tick", interval=settings.web.refresh_ms),
             dcc.Store(id="wall-news"),  # the latest snapshot key, set by assets/cityops_wall.js (data-news)
             dcc.Store(id="wall-tour", data=tour),
@@ -107,7 +108,8 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
                 ],
             ),
             html.Main(
-                className="wall-main",
+                id="wall-main",
+                className="wall-main overview",
                 children=[
                     html.Div(id="wall-spotlight", className="wall-spotlight", children=city, role="status"),
                     dl.Map(
@@ -126,7 +128,8 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
                                 onEachFeature=_fn("regionEachFeature"),
                                 hideout={"status": {}},
                             ),
-                            dl.LayersControl(overlays, collapsed=False, position="topright"),
+                            *device_layers,
+                            dl.LayersControl(overlays, id="wall-layers", collapsed=False, position="topright"),
                             dl.GeoJSON(
                                 id="wall-incidents",
                                 style=_fn("incidentStyle"),
@@ -208,7 +211,7 @@ def register_callbacks(context: AppContext) -> None:
             if domain in cell_domains:  # the cells of this view, fetched again when they or the view change
                 key, hideout = (f"k={layer.drawn_key}&{view.query()}" if view else None), no_update
             else:  # the features, fetched again when they change; statuses restyle them through hideout
-                key, hideout = f"k={layer.key}", {"status": layer.status}
+                key, hideout = f"k={layer.key}", {"status": layer.status, "domain": domain}
             if key is None or layer_keys.get(domain) == key:
                 urls.append(no_update)
             else:
@@ -243,6 +246,14 @@ def register_callbacks(context: AppContext) -> None:
             _incident_list(snap, t, regions, lang),
             no_update if (pin := _pin(snap, t, regions, lang)) == pinned else pin,
         )
+
+    clientside_callback(
+        "function (zoom, on, layers) { return window.cityops.map.devices(zoom, on, layers.names, layers.zoom); }",
+        Output("wall-main", "className"),
+        Input("wall-map", "zoom"),
+        Input("wall-layers", "overlays"),
+        State("wall-device-layers", "data"),
+    )
 
     # Rotation and pinning move the map in the browser (dash-leaflet's viewport), so they cost no server call.
     clientside_callback(

@@ -279,3 +279,41 @@ def test_a_city_too_large_for_the_browser_is_drawn_from_server_cells_that_follow
     page.screenshot(path=output_dir / "screenshots" / "wall-server-cells.png")
     assert not errors, errors
     page.close()
+
+
+def test_devices_are_drawn_from_district_zoom_in_or_when_their_layer_is_turned_on(app, publisher, chromium):
+    for n in range(30):
+        send(publisher, f"test/flood/entity/g{n}", {
+            "type": "entity", "id": f"g{n}", "domain": "flood", "kind": "river_gauge", "name": f"gauge {n}",
+            "lon": LIANCHI[0] + (n % 6) * 0.004, "lat": LIANCHI[1] + (n // 6) * 0.004,
+            "attributes": {"levels": {"metric": "water_level", "yellow": 10, "red": 12}}})  # fmt: skip
+        send(
+            publisher, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}", "values": {"water_level": 5}}
+        )
+    wait_until(lambda: health(app)["entities"] == 30, 20, "30 gauges stored")
+    page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
+    devices = page.locator("#wall-map .dev-flood")
+    wait_until(lambda: devices.count() > 0, 15, "the gauges' markers on the map")
+    # The city view: the districts, incidents and alerts; no device markers.
+    page.wait_for_timeout(500)
+    assert not any(d.is_visible() for d in devices.all()), "device markers shown at the city view"
+    assert "overview" in page.locator("#wall-main").get_attribute("class")
+    # The operator turns the flood layer on: its devices at every zoom; off again: gone.
+    flood = page.get_by_label("Flood")
+    flood.check()
+    wait_until(lambda: any(d.is_visible() for d in devices.all()), 5, "the flood layer turned on")
+    where = page.evaluate(ON_SCREEN_GAUGE)  # the gauges on screen, to zoom in on them below
+    flood.uncheck()
+    wait_until(lambda: not any(d.is_visible() for d in devices.all()), 5, "the flood layer turned off")
+    # Zoomed in on a district (the tour or a pinned incident does the same): the devices are drawn.
+    page.mouse.move(*where)
+    for _ in range(8):  # a notch at a time, until the wall is past the city view
+        if "overview" not in page.locator("#wall-main").get_attribute("class"):
+            break
+        page.mouse.wheel(0, -100)
+        page.wait_for_timeout(500)
+    wait_until(lambda: any(d.is_visible() for d in devices.all()), 10, "the gauges drawn when zoomed in")
+    assert not errors, errors

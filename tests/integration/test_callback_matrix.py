@@ -113,6 +113,7 @@ TABLE: dict[str, Row] = {
                    "wall-cell-domains.data": []}),
     "wall-map.viewport":                Row("wall",        BROWSER, lambda r: {"wall-rotate.n_intervals": 1}),
     "wall-clock.children":              Row("wall",        BROWSER, lambda r: {"wall-tick.n_intervals": 1}),
+    "wall-main.className":              Row("wall",        BROWSER, lambda r: {"wall-map.zoom": 10}),
     "duty-queue.children":              Row("duty",        "401  403     ok      ok      scoped  ok    ok    ok",
         lambda r: {"duty-tick.n_intervals": 1, "duty-filter-district.value": r.district, "duty-lang.data": "en"},
         "{name}"),
