@@ -49,6 +49,10 @@ def normalize(
         record.district_id = found["district"][i]
         record.town_id = found["town"][i]
         record.grid_id = found["grid"][i]
+    for event in decoded.events:
+        if event.area is not None:  # a warning's region is the one that holds its whole area, not its centre's
+            held = regions.covering(shapely.geometry.shape(json.loads(event.area)))
+            event.district_id, event.town_id, event.grid_id = held["district"], held["town"], held["grid"]
     return decoded
 
 

@@ -103,6 +103,25 @@ class RegionIndex:
         """The id of the region at each level that contains the point (None where no region does)."""
         return {level: ids[0] for level, ids in self.locate_many([lon], [lat]).items()}
 
+    def covering(self, area: BaseGeometry, share: float = 0.99) -> dict[str, str | None]:
+        """The region at each level that holds `area` (at least `share` of it), None where it spreads over several:
+        a warning over two districts belongs to neither, but to the city."""
+        if area.area == 0:
+            point = area.representative_point()
+            return self.locate(point.x, point.y)
+        found: dict[str, str | None] = {}
+        for level in LEVELS:
+            tree = self._trees.get(level)
+            holder = None
+            if tree is not None:
+                for i in tree.query(area, predicate="intersects"):
+                    region = self._by_level[level][int(i)]
+                    if region.geometry.intersection(area).area >= share * area.area:
+                        holder = region.id
+                        break
+            found[level] = holder
+        return found
+
     def locate_many(self, lons: Sequence[float], lats: Sequence[float]) -> dict[str, list[str | None]]:
         points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
         result: dict[str, list[str | None]] = {}

@@ -74,6 +74,7 @@ def test_alert_update_cancel_open_change_and_clear_one_incident_with_the_warning
     assert alert["title_zh"] == "保定市气象台发布暴雨orange预警" and alert["title_en"] == "Rainstorm orange warning"
     assert alert["message_en"] == "莲池区 竞秀区: Avoid underpasses"
     assert alert["expires_at"] == T0 + timedelta(hours=6)
+    assert not isinstance(alert["district_id"], str)  # over two districts: the city's, not its centre's
     wide = shapely.Polygon([(lon, lat) for lat, lon in WIDE])
     assert outline(alert["area"]).equals(wide)
     assert outline(incident["area"]).equals(wide)  # the warning's area, not a hull around a pin
