@@ -189,6 +189,8 @@ class Incidents:
             fields = dict(zip(("lon", "lat", "area"), area((m["lon"], m["lat"], m["area"]) for m in raised),
                               strict=True))  # fmt: skip
             fields["severity"] = min((m["severity"] for m in raised), key=severity_rank)
+            if incident["overdue_stages"]:  # stepped up for a time limit passed: never below that again
+                fields["severity"] = min(fields["severity"], incident["severity"], key=severity_rank)
             if self._group(incident["group_id"]).title is None:
                 first = min(raised, key=lambda m: m["created_at"])
                 fields.update(title_zh=first["title_zh"], title_en=first["title_en"])

@@ -251,9 +251,12 @@ class Rule(Section):
             raise ValueError("a feed rule can only watch for absence ('absent: 10m')")
         if (self.subject == "warning") != ("warning" in kinds):
             raise ValueError("official warnings are watched by a rule of 'subject: warning' with 'when: {warning: …}'")
-        if self.subject == "warning" and (kinds != {"warning"} or self.clear is not None or self.step_up):
+        if self.subject == "warning" and (self.when.warning is None or self.clear is not None or self.step_up):
             raise ValueError("a warning rule follows its warning (Update, Cancel, expiry): no other condition, "
                              "'clear' or 'step_up'")  # fmt: skip
+        if self.subject == "warning" and (self.zone or self.select.kind or self.select.district):
+            raise ValueError("a warning rule selects by 'feed' and 'domain': a warning has its own area, no "
+                             "'zone', 'kind' or 'district'")  # fmt: skip
         for step in self.step_up:
             if severity_rank(step.severity) >= severity_rank(self.severity):
                 raise ValueError(f"step_up to {step.severity} is not above the rule's severity {self.severity}")

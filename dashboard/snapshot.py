@@ -321,14 +321,17 @@ def _with_deadlines(rows: pd.DataFrame, deadlines: dict[int, Deadline]) -> pd.Da
 def _alerts_with_deadlines(alerts: pd.DataFrame, own: dict[int, Deadline], incidents: pd.DataFrame) -> pd.DataFrame:
     """An alert in an incident shows its incident's clock; one in none, its own."""
     alerts = _with_deadlines(alerts, own)
-    clocks = incidents.set_index("id")[["due", "stage", "overdue"]]
-    inside = alerts["incident_id"].isin(clocks.index)
-    if inside.any():
-        of = clocks.loc[alerts.loc[inside, "incident_id"].astype(int)]
-        alerts.loc[inside, "due"] = pd.Series(of["due"].to_numpy(dtype=object), index=alerts.index[inside])
-        alerts.loc[inside, "stage"] = pd.Series(of["stage"].to_numpy(dtype=object), index=alerts.index[inside])
-        alerts.loc[inside, "overdue"] = of["overdue"].to_numpy(dtype=bool) | alerts.loc[inside, "overdue"].to_numpy()
-    return alerts
+    clocks = {int(i): (due, stage, bool(late)) for i, due, stage, late
+              in incidents[["id", "due", "stage", "overdue"]].itertuples(index=False, name=None)}  # fmt: skip
+    # Whole columns of objects: writing part of one would turn its Nones into NaT and NaN.
+    of = [clocks.get(int(i)) if not pd.isna(i) else None for i in alerts["incident_id"]]
+    return alerts.assign(
+        due=pd.Series([c[0] if c else d for c, d in zip(of, alerts["due"], strict=True)], index=alerts.index,
+                      dtype=object),
+        stage=pd.Series([c[1] if c else s for c, s in zip(of, alerts["stage"], strict=True)], index=alerts.index,
+                        dtype=object),
+        overdue=[bool(c and c[2]) or bool(late) for c, late in zip(of, alerts["overdue"], strict=True)],
+    )  # fmt: skip
 
 
 def alert_feature(alert) -> dict:

@@ -11,6 +11,8 @@ from layers.crs import Converter, identity
 from layers.regions import RegionIndex
 from store.records import Decoded
 
+GEOCODE_TOLERANCE = 0.0005  # degrees (~50 m): how closely a warning named by region code follows the region
+
 
 def normalize(
     decoded: Decoded,
@@ -77,6 +79,7 @@ def _area_from_geocodes(event, regions: RegionIndex) -> None:
                 if region is not None:
                     found.append(region.geometry)
     if found:
-        area = shapely.union_all(found)
+        # Regions are drawn in detail; a warning's outline needs ~50 m, not a megabyte copied into every incident.
+        area = shapely.union_all(found).simplify(GEOCODE_TOLERANCE, preserve_topology=True)
         centre = area.point_on_surface()
         event.area, event.lon, event.lat = json.dumps(shapely.geometry.mapping(area)), centre.x, centre.y

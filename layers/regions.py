@@ -104,23 +104,34 @@ class RegionIndex:
         return {level: ids[0] for level, ids in self.locate_many([lon], [lat]).items()}
 
     def covering(self, area: BaseGeometry, share: float = 0.99) -> dict[str, str | None]:
-        """The region at each level that holds `area` (at least `share` of it), None where it spreads over several:
-        a warning over two districts belongs to neither, but to the city."""
+        """The region at each level that holds `area` (at least `share` of its part in the city), None where it
+        spreads over several: a warning over two districts belongs to neither, but to the city. A level found
+        None leaves the levels below it None."""
         if area.area == 0:
             point = area.representative_point()
             return self.locate(point.x, point.y)
-        found: dict[str, str | None] = {}
+        city = self._by_level["city"]
+        inside = area.intersection(city[0].geometry) if city else area
+        found: dict[str, str | None] = dict.fromkeys(LEVELS)
         for level in LEVELS:
             tree = self._trees.get(level)
-            holder = None
-            if tree is not None:
-                for i in tree.query(area, predicate="intersects"):
-                    region = self._by_level[level][int(i)]
-                    if region.geometry.intersection(area).area >= share * area.area:
-                        holder = region.id
-                        break
+            if tree is None or inside.is_empty:
+                continue
+            regions = self._by_level[level]
+            holder = next((
+                regions[int(i)].id for i in tree.query(inside, predicate="intersects")
+                if regions[int(i)].geometry.area >= share * inside.area  # too small to hold it: no intersection
+                and regions[int(i)].geometry.intersection(inside).area >= share * inside.area
+            ), None)  # fmt: skip
             found[level] = holder
+            if holder is None and level != "city":
+                break
         return found
+
+    def touches_city(self, place: BaseGeometry | None) -> bool:
+        """Whether a place (None: unknown) lies at least partly in the city's districts."""
+        tree = self._trees.get("district")
+        return place is None or tree is None or len(tree.query(place, predicate="intersects")) > 0
 
     def locate_many(self, lons: Sequence[float], lats: Sequence[float]) -> dict[str, list[str | None]]:
         points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))

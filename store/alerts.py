@@ -113,6 +113,18 @@ def expired(cur: Cursor, rule_ids: list[str], now: datetime) -> list[dict[str, A
     return records(cur)
 
 
+def latest_alerts_of(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The newest alert, open or ended, of each of these (rule, subject) pairs, in one query."""
+    if not keys:
+        return {}
+    cur.execute(
+        "SELECT * FROM alerts WHERE (rule_id, subject_id) IN (SELECT (r, s) FROM (SELECT unnest(?) AS r, "
+        "unnest(?) AS s)) QUALIFY row_number() OVER (PARTITION BY rule_id, subject_id ORDER BY id DESC) = 1",
+        [[k[0] for k in keys], [k[1] for k in keys]],
+    )
+    return {(row["rule_id"], row["subject_id"]): row for row in records(cur)}
+
+
 # What the rules change of an open alert when it fires again or clears.
 REFRESHED = pa.schema([
     ("id", pa.int64()), ("last_value", pa.float64()), ("last_fired_at", pa.timestamp("us", tz="UTC")),

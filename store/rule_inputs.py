@@ -71,7 +71,19 @@ def events_near(cur: Cursor, since: datetime, event_type: str | None, domain: st
     ).fetchone()[0]
 
 
-def references_of(cur: Cursor, msg_id: str) -> list[str]:
-    """The messages an official warning's message (by its msg_id) follows: what its Update or Cancel names."""
-    rows = cur.execute("SELECT refs FROM events WHERE msg_id = ? AND refs IS NOT NULL", [msg_id]).fetchall()
+def references_of(cur: Cursor, feed_id: str, msg_id: str) -> list[str]:
+    """The messages an official warning's message (by its feed and msg_id) follows: what its Update or Cancel
+    names."""
+    rows = cur.execute(
+        "SELECT refs FROM events WHERE feed_id = ? AND msg_id = ? AND refs IS NOT NULL", [feed_id, msg_id]
+    ).fetchall()
     return [reference for (refs,) in rows for reference in refs]
+
+
+def cancelled(cur: Cursor, feed_id: str, chain: list[str]) -> bool:
+    """Whether a Cancel of any of these messages is stored (it may have come before them)."""
+    row = cur.execute(
+        "SELECT 1 FROM events WHERE feed_id = ? AND type = 'cap_cancel' AND list_has_any(refs, ?) LIMIT 1",
+        [feed_id, chain],
+    ).fetchone()
+    return row is not None

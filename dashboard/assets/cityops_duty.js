@@ -48,7 +48,7 @@ window.cityops.duty = (function () {
   function expand(incident, open_) {
     const id = Number(incident);
     const others = state.expanded.filter(function (x) { return x !== id; });
-    state.expanded = open_ ? others.concat([id]) : others;
+    state.expanded = (open_ ? others.concat([id]) : others).slice(-50);  // as many as the server takes
     set("duty-expanded", {data: state.expanded});
   }
 

@@ -53,7 +53,7 @@ def test_demo_serves_a_live_wall_and_stops_on_ctrl_c(tmp_path, chromium, output_
 
         page = wall_display(chromium, web_port, viewport={"width": 1920, "height": 1080})  # the printed link
         page.wait_for_selector("path.region", timeout=15_000)
-        page.wait_for_selector(".cluster", timeout=15_000)
+        page.wait_for_selector(".cluster", timeout=15_000, state="attached")  # drawn, hidden at the city view
         time.sleep(2)
         (output_dir / "screenshots").mkdir(exist_ok=True)
         page.screenshot(path=output_dir / "screenshots" / "demo-wall.png")

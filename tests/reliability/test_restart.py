@@ -1,6 +1,6 @@
-"""The database after SIGKILL: the DuckDB file opens (its WAL replayed), open alerts and their timelines are intact,
-an action taken a moment before the kill is there, and time limits resume from the stored times — no alert is
-escalated twice, and none later than its limit says."""
+"""The database after SIGKILL: the DuckDB file opens (its WAL replayed), open alerts, incidents and their timelines
+are intact, an action taken a moment before the kill is there, and time limits resume from the stored times — no
+incident is escalated twice, and none later than its limit says."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ import duckdb
 
 from tests.harness import CityOps, callback_body, http_session, publisher, wait_until
 
-LIMIT_S = 12  # the acknowledge limit of a red alert in this test
+LIMIT_S = 12  # the acknowledge limit of a red incident in this test
+LIANCHI, QINGYUAN = (115.4906, 38.8581), (115.4898, 38.7652)  # two districts: an incident each
 
 
-def raise_alert(client, gauge: str, lon: float) -> None:
+def raise_alert(client, gauge: str, where: tuple[float, float]) -> None:
     entity = {"type": "entity", "id": gauge, "domain": "flood", "kind": "river_gauge", "name": gauge.upper(),
-              "lon": lon, "lat": 38.8581}  # fmt: skip
+              "lon": where[0], "lat": where[1]}  # fmt: skip
     client.publish(f"test/flood/entity/{gauge}", json.dumps(entity).encode(), qos=1).wait_for_publish(10)
     reading = {"type": "observation", "entity": gauge, "values": {"water_level": 12.6}}
     client.publish(f"test/flood/obs/{gauge}", json.dumps(reading).encode(), qos=1).wait_for_publish(10)
@@ -49,8 +50,8 @@ def test_after_sigkill_alerts_timelines_and_time_limits_carry_on(tmp_path, mosqu
     try:
         app.start()
         client = publisher(mosquitto.port, "reliability-restart-pub")
-        raise_alert(client, "g1", 115.4906)  # alert 1: acknowledged just before the kill
-        raise_alert(client, "g2", 115.4806)  # alert 2: left new; its limit passes while CityOps is down or after
+        raise_alert(client, "g1", LIANCHI)  # alert 1: its incident acknowledged just before the kill
+        raise_alert(client, "g2", QINGYUAN)  # alert 2: its incident left new; its limit passes while down or after
         desk = DutyDesk(app.web_port)
         wait_until(lambda: "Acknowledged 1" in desk.acknowledge(1), 20, "alert 1 acknowledged")
         app.kill()  # at once: the action must already be durable
@@ -67,6 +68,10 @@ def test_after_sigkill_alerts_timelines_and_time_limits_carry_on(tmp_path, mosqu
         alerts = {row[0]: row[1:] for row in db.execute(
             "SELECT id, state, created_at, overdue_stages FROM alerts ORDER BY id").fetchall()}  # fmt: skip
         log = db.execute("SELECT alert_id, action, actor, ts FROM alert_log ORDER BY id").fetchall()
+        incidents = {row[0]: row[1:] for row in db.execute(
+            "SELECT a.id, i.id, i.state, i.opened_at, i.overdue_stages FROM alerts a JOIN incidents i "
+            "ON a.incident_id = i.id").fetchall()}  # fmt: skip
+        incident_log = db.execute("SELECT incident_id, action, ts FROM incident_log ORDER BY id").fetchall()
     print(
         f"\nrestart after SIGKILL took {recovery:.1f} s; alerts {alerts}; timeline {[(a, b, c) for a, b, c, _ in log]}"
     )
@@ -74,9 +79,11 @@ def test_after_sigkill_alerts_timelines_and_time_limits_carry_on(tmp_path, mosqu
     assert alerts[1][0] == "acknowledged"
     assert [(a, action, actor) for a, action, actor, _ in log if a == 1] == [(1, "fire", "rules"),
                                                                            (1, "acknowledge", "duty")]  # fmt: skip
-    overdue = [ts for a, action, _, ts in log if a == 2 and action == "overdue"]
-    assert len(overdue) == 1, f"alert 2 escalated {len(overdue)} times"
-    late_by = overdue[0] - alerts[2][1] - timedelta(seconds=LIMIT_S)
+    second, state, opened, marked = incidents[2]
+    assert state == "new" and incidents[1][1] == "acknowledged"
+    overdue = [ts for i, action, ts in incident_log if i == second and action == "overdue"]
+    assert len(overdue) == 1, f"incident {second} escalated {len(overdue)} times"
+    late_by = overdue[0] - opened - timedelta(seconds=LIMIT_S)
     # From the stored time: within the checker's period and a restart's pause, not a whole limit after the restart.
     assert timedelta(0) <= late_by < timedelta(seconds=LIMIT_S * 0.75), late_by
-    assert alerts[2][2] == ["acknowledge"]
+    assert marked == ["acknowledge"]

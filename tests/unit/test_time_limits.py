@@ -189,8 +189,15 @@ def test_acting_on_the_incident_starts_the_next_stages_clock(river):
 def test_an_incident_takes_the_strictest_limit_of_its_groups_rules(river):
     limits = TimeLimits(TABLE, GROUPED.rules, GROUPED)
     [incident] = incident_store.open_incidents(river.store.cursor())
-    assert limits.incident_limit("river", "acknowledge", "yellow") == timedelta(minutes=30)  # only `gauge` opens it
     river.entity("q1", kind="quick_gauge")
-    river.value("q1", water_level=13)  # joins the river incident; its own rule would allow 2 minutes
+    river.value("q1", water_level=13)  # only joins the river incident: its rule's 2 minutes are not the group's
     [deadline] = limits.deadlines(river.store, T0)
     assert deadline.id == incident["id"] and deadline.due == incident["opened_at"] + timedelta(minutes=30)
+    # A group whose incidents both rules open takes the stricter of their limits.
+    both = GROUPED.model_copy(update={"groups": [GROUPED.groups[0].model_copy(
+        update={"rules": ["gauge", "quick-gauge"], "joins": []})]})  # fmt: skip
+    limits = TimeLimits(TABLE, both.rules, both)
+    assert limits.incident_limit("river", "acknowledge", "yellow") == timedelta(minutes=2)
+    assert limits.incident_limit("river", "dispatch", "yellow") == timedelta(minutes=60)  # neither sets its own
+    [deadline] = limits.deadlines(river.store, T0)
+    assert deadline.due == incident["opened_at"] + timedelta(minutes=2)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 import shapely
 
+from access.policy import Principal
+from alerts.actions import act
 from alerts.rules import RuleError, parse_rule_file
 from feeds.decoders import cap
 from feeds.decoding import FeedDecoding
@@ -74,14 +77,14 @@ def test_alert_update_cancel_open_change_and_clear_one_incident_with_the_warning
     assert alert["title_zh"] == "保定市气象台发布暴雨orange预警" and alert["title_en"] == "Rainstorm orange warning"
     assert alert["message_en"] == "莲池区 竞秀区: Avoid underpasses"
     assert alert["expires_at"] == T0 + timedelta(hours=6)
-    assert not isinstance(alert["district_id"], str)  # over two districts: the city's, not its centre's
+    assert pd.isna(alert["district_id"])  # over two districts: the city's, not its centre's
     wide = shapely.Polygon([(lon, lat) for lat, lon in WIDE])
     assert outline(alert["area"]).equals(wide)
     assert outline(incident["area"]).equals(wide)  # the warning's area, not a hull around a pin
     assert (incident["severity"], incident["title_en"]) == ("orange", "Rainstorm orange warning")
 
     # The Update: worse, and over the east half only. The same alert and incident change.
-    city.at(minutes=30).warn(message("W2", "Update", "red", refs=("W1",), polygon=NARROW))
+    city.at(minutes=30).warn(message("W2", "Update", "red", refs=("W1",), polygon=NARROW, sent=city.now))
     [alert] = city.warning_alerts()
     [incident] = city.incidents()
     narrow = shapely.Polygon([(lon, lat) for lat, lon in NARROW])
@@ -91,11 +94,11 @@ def test_alert_update_cancel_open_change_and_clear_one_incident_with_the_warning
     assert city.timeline(alert["id"]) == ["fire", "update"]
 
     # An Update may also lower it: the incident is as bad as its warning says now.
-    city.at(minutes=30).warn(message("W3", "Update", "yellow", refs=("W2",), polygon=NARROW))
+    city.at(minutes=30).warn(message("W3", "Update", "yellow", refs=("W2",), polygon=NARROW, sent=city.now))
     assert [i["severity"] for i in city.incidents()] == ["yellow"]
 
     # The Cancel names only the last Update: the chain leads back to the alert, which clears.
-    city.at(minutes=10).warn(message("W4", "Cancel", refs=("W3",)))
+    city.at(minutes=10).warn(message("W4", "Cancel", refs=("W3",), sent=city.now))
     [alert] = city.warning_alerts()
     assert alert["condition"] == "cleared" and alert["state"] == "new"
     [incident] = city.incidents()
@@ -124,6 +127,10 @@ def test_a_warning_left_to_expire_clears_at_its_expiry(city):
     city.at(minutes=5).warn(message("W2", "Update", refs=("W1",), sent=city.now, expires_in=timedelta(hours=2)))
     [alert] = city.warning_alerts()
     assert alert["condition"] == "active" and alert["expires_at"] == city.now + timedelta(hours=2)
+    [incident] = city.incidents()  # counted active again: the group's auto_close (10 m) must not close it
+    assert incident["active_members"] == 1 and pd.isna(incident["all_cleared_at"])
+    city.tick(minutes=15)
+    assert [i["state"] for i in city.incidents()] == ["new"]
 
 
 def test_exercises_other_events_and_milder_warnings_open_nothing(city):
@@ -140,7 +147,7 @@ def test_an_update_of_a_warning_never_seen_opens_it_and_a_stray_cancel_does_noth
     city.warn(message("Y2", "Update", "red", refs=("Y1",)))  # CityOps started after Y1 was sent
     [alert] = city.warning_alerts()
     assert (alert["subject_id"], alert["severity"]) == ("BDQXT,Y1", "red")
-    city.at(minutes=5).warn(message("Y3", "Cancel", refs=("Y1", "Y2")))
+    city.at(minutes=5).warn(message("Y3", "Cancel", refs=("Y1", "Y2"), sent=city.now))
     assert [a["condition"] for a in city.warning_alerts()] == ["cleared"]
 
 
@@ -159,6 +166,15 @@ def test_a_warning_rule_is_checked_where_it_is_written():
     with_clear = RULES.replace("    severity: yellow\n", "    severity: yellow\n    clear: {absent: 5m}\n")
     with pytest.raises(RuleError, match=r"<rules>:3: .*no other condition, 'clear' or 'step_up'"):
         parse_rule_file(with_clear)
+    nested = RULES.replace("when: {warning: {event: [暴雨, Rainstorm], min_severity: yellow}}",
+                           "when: {all: [{warning: {event: 暴雨}}]}")  # fmt: skip
+    with pytest.raises(RuleError, match=r"<rules>:3: .*no other condition"):
+        parse_rule_file(nested)
+    zoned = RULES.replace(
+        "    select: {feed: weather}\n", "    select: {feed: weather}\n    zone: {region: '130602'}\n"
+    )
+    with pytest.raises(RuleError, match=r"<rules>:3: .*no 'zone', 'kind' or 'district'"):
+        parse_rule_file(zoned)
 
 
 def test_taiwans_real_rain_warning_chain_is_one_alert_from_its_alert_to_its_cancel(tmp_path, demo_regions,
@@ -184,4 +200,41 @@ def test_taiwans_real_rain_warning_chain_is_one_alert_from_its_alert_to_its_canc
 
 def test_a_warning_already_expired_when_it_arrives_opens_nothing(city):
     city.at(hours=7).warn(message("OLD"))  # sent at T0, expired at T0 + 6 h: a replayed file, a late poll
+    assert city.warning_alerts() == []
+
+
+def test_late_repeated_and_out_of_order_messages_change_nothing(city):
+    alert_w1 = message("W1", sent=T0)
+    city.warn(alert_w1)
+    city.at(minutes=10).warn(message("W2", "Update", "red", refs=("W1",), polygon=NARROW, sent=city.now))
+    city.at(minutes=1).warn(alert_w1)  # the Alert again (a poll of an old file, an MQTT redelivery)
+    [alert] = city.warning_alerts()
+    assert alert["severity"] == "red" and outline(alert["area"]).equals(
+        shapely.Polygon([(lon, lat) for lat, lon in NARROW]))  # fmt: skip
+    cancel = message("W3", "Cancel", refs=("W2",), sent=city.at(minutes=5).now)
+    city.warn(cancel)
+    city.at(minutes=1).warn(alert_w1)
+    city.warn(cancel)
+    [alert] = city.warning_alerts()
+    assert alert["condition"] == "cleared" and city.timeline(alert["id"]) == ["fire", "update", "clear"]
+    # A Cancel that comes before its Alert: the Alert, late, opens nothing.
+    city.warn(message("Z2", "Cancel", refs=("Z1",), sent=T0 + timedelta(hours=1)))
+    city.warn(message("Z1", sent=T0 + timedelta(minutes=30)))
+    assert len(city.warning_alerts()) == 1
+
+
+def test_news_of_a_warning_whose_alert_someone_ended_opens_a_new_one(city):
+    city.warn(message("W1", sent=T0))
+    [first] = city.warning_alerts()
+    act(city.store, Principal("duty", "duty_officer"), first["id"], "cancel", audit=None, now=city.now,
+        note="the bureau says it was sent by mistake")  # fmt: skip
+    city.at(minutes=1).warn(message("W1", sent=T0))  # the same Alert again: nothing new
+    assert [a["state"] for a in city.warning_alerts()] == ["cancelled"]
+    city.at(minutes=20).warn(message("W2", "Update", "red", refs=("W1",), sent=city.now))  # news: raised again
+    assert [(a["state"], a["severity"]) for a in city.warning_alerts()] == [("cancelled", "orange"), ("new", "red")]
+
+
+def test_a_warning_for_somewhere_else_opens_nothing(city):
+    shanghai = [(31.1, 121.3), (31.1, 121.6), (31.3, 121.6), (31.3, 121.3), (31.1, 121.3)]
+    city.warn(message("SH1", polygon=shanghai))  # a national feed carries every province's warnings
     assert city.warning_alerts() == []

@@ -22,6 +22,7 @@ from dashboard.navigation import record_id
 from dashboard.pages.duty.desk import Desk, visible
 from dashboard.pages.duty.units import suggested_unit
 from dashboard.timefmt import local_time
+from store import incidents as incident_store
 from store.audit import Trail
 
 # The keys of the console (assets/cityops_duty.js reads them from the buttons' data-key).
@@ -290,7 +291,8 @@ def tick_step(desk: Desk, principal: Principal, audit: Trail | None, alert_id: i
 
 def bulk_acknowledge(desk: Desk, principal: Principal, audit: Trail | None, checked: list, t) -> str:
     """Acknowledges what every marked row stands for, as far as it may: an alert's whole incident (once, however
-    many of its alerts are marked), or the alert in none; says how many, and why each other one was refused."""
+    many of its alerts are marked), else the alert itself (in no incident, in one the principal does not see whole,
+    or in one acknowledged before it joined); says how many, and why each other one was refused."""
     ids = marked_ids(checked)
     if not ids:
         return t("Mark alerts with Space first.")
@@ -307,17 +309,26 @@ def bulk_acknowledge(desk: Desk, principal: Principal, audit: Trail | None, chec
     for alert_id in ids:
         alert = visible(desk, principal, alert_id)
         incident_id = alert["incident_id"] if alert is not None else None
-        if incident_id in incidents:
-            continue
+        if incident_id is not None and incident_id in incidents:
+            continue  # acknowledged with its incident
+        whole = incident_id is not None and _acknowledges_whole(desk, principal, int(incident_id))
         try:
-            perform(desk, principal, audit, alert_id, INCIDENT + "acknowledge" if incident_id else "acknowledge")
+            perform(desk, principal, audit, alert_id, INCIDENT + "acknowledge" if whole else "acknowledge")
             acknowledged += 1
+            if whole:
+                incidents.add(incident_id)
         except TransitionError as exc:
             refused.append(f"#{alert_id}: {refusal(exc, t)}")
-        if incident_id is not None:
-            incidents.add(incident_id)
     message = t("Acknowledged {n}.", n=acknowledged)
     return message + (" " + t("Not done: {reason}", reason="; ".join(refused)) if refused else "")
+
+
+def _acknowledges_whole(desk: Desk, principal: Principal, incident_id: int) -> bool:
+    """Whether acknowledging an alert of this incident acknowledges the incident: it is the principal's whole (not a
+    city-wide one seen from a district) and may still be acknowledged (not acknowledged before the alert joined)."""
+    incident = incident_store.get(desk.store.cursor(), incident_id)
+    return (incident is not None and policy.permission_allowed(principal, "view", incident["district_id"])
+            and "acknowledge" in allowed_actions(incident["state"]))  # fmt: skip
 
 
 def marked_ids(checked) -> list[int]:

@@ -16,6 +16,8 @@ from dashboard.navigation import record_id
 from dashboard.pages.duty import actions, detail, queue
 from dashboard.pages.duty.desk import Desk
 
+EXPANDED_MAX = 50  # the incidents a console keeps open (assets/cityops_duty.js keeps the newest as many)
+
 
 def register_callbacks(context: AppContext) -> None:
     desk = Desk.of(context)
@@ -36,9 +38,11 @@ def register_callbacks(context: AppContext) -> None:
     def show_queue(_n, domain, district, status, unit_id, expanded, seen, lang):
         if ctx.triggered_id == "duty-tick" and seen == desk.snapshots.current_key():
             raise PreventUpdate
-        snap = desk.snapshots.get(current=ctx.triggered_id != "duty-tick")  # after an action or a filter: as it is now
+        # After an action or a filter: as it is now; opening a row shows what is on screen.
+        snap = desk.snapshots.get(current=ctx.triggered_id not in ("duty-tick", "duty-expanded"))
         filters = {"domain": domain, "district": district, "status": status, "unit_id": unit_id}
-        opened = frozenset(i for i in (expanded if isinstance(expanded, list) else [])[:100] if isinstance(i, int))
+        asked = (expanded if isinstance(expanded, list) else [])[-EXPANDED_MAX:]
+        opened = frozenset(i for i in asked if isinstance(i, int) and not isinstance(i, bool))
         rows, counts = queue.queue(desk, snap.alerts, snap.incidents, guard.current(), filters, lang,
                                    datetime.now(UTC), opened)  # fmt: skip
         return rows, counts, snap.key

@@ -36,7 +36,7 @@ def ordered(alerts: pd.DataFrame, now: datetime) -> pd.DataFrame:
     out = alerts.assign(
         snoozed=[not pd.isna(s) and s > now for s in alerts["snoozed_until"]],
         rank=alerts["severity"].map(severity_rank),
-        due_sort=[d.timestamp() if d is not None else float("inf") for d in alerts["due"]],
+        due_sort=[float("inf") if pd.isna(d) else d.timestamp() for d in alerts["due"]],
         created_sort=[-pd.Timestamp(c).timestamp() for c in alerts["created_at"]],
     )
     keys = ["snoozed", "overdue", "rank", "due_sort", "created_sort"]
@@ -64,20 +64,24 @@ def queue(desk: Desk, alerts: pd.DataFrame, incidents: pd.DataFrame, principal: 
           lang: str, now: datetime, expanded: frozenset[int] = frozenset()) -> tuple[list, list]:  # fmt: skip
     """The queue's rows and its counts, from the snapshot's open `alerts` and `incidents`: the alerts in the
     principal's districts that the `filters` (domain, district, status, unit_id) keep, an incident's under one row
-    (its alerts listed too when it is in `expanded`), in the queue's order."""
+    (its alerts listed too when it is in `expanded`), in the queue's order. An incident the principal may not see
+    whole (a district leader's part of a city-wide one) is not a row: its alerts in their districts are."""
     t = translator(lang)
     alerts = ordered(filtered(policy.in_scope(principal, alerts), desk.units, **filters), now)
-    by_id = incidents.set_index("id", drop=False)
-    rows, seen = [], set()
+    whole = [principal.sees(d if isinstance(d, str) else None) for d in incidents["district_id"]]
+    seen_whole = incidents[pd.Series(whole, index=incidents.index, dtype=bool)]
+    by_id = seen_whole.set_index("id", drop=False)
+    grouped = {int(i): members for i, members in alerts.groupby("incident_id", sort=False)} if len(alerts) else {}
+    rows, shown = [], set()
     for a in alerts.itertuples(index=False):
         incident_id = None if pd.isna(a.incident_id) else int(a.incident_id)
         if incident_id is None or incident_id not in by_id.index:
             rows.append(row(a, t, lang, desk.tz, desk.regions))
-        elif incident_id not in seen:
-            seen.add(incident_id)
-            members = alerts[alerts["incident_id"] == incident_id]
-            rows.append(incident_row(by_id.loc[incident_id], a, len(members), incident_id in expanded, t, lang,
-                                     desk.tz, desk.regions, now))  # fmt: skip
+        elif incident_id not in shown:
+            shown.add(incident_id)
+            members = grouped[incident_id]
+            rows.append(incident_row(by_id.loc[incident_id], a, members, incident_id in expanded, t, lang, desk.tz,
+                                     desk.regions, now))  # fmt: skip
             if incident_id in expanded:
                 rows += [row(m, t, lang, desk.tz, desk.regions, member=True)
                          for m in members.head(MEMBERS_SHOWN).itertuples(index=False)]  # fmt: skip
@@ -87,7 +91,7 @@ def queue(desk: Desk, alerts: pd.DataFrame, incidents: pd.DataFrame, principal: 
     if not rows:
         rows = [html.P(t("No open alert matches.") if any(filters.values()) else t("No open alerts"),
                        className="queue-empty")]  # fmt: skip
-    return rows, counts(alerts, len(seen), t)
+    return rows, counts(alerts, len(shown), t)
 
 
 def counts(alerts: pd.DataFrame, incidents: int, t) -> list:
@@ -125,14 +129,15 @@ def row(a, t, lang: str, tz: str, regions: RegionIndex, member: bool = False) ->
     )
 
 
-def incident_row(incident: pd.Series, lead, shown: int, opened: bool, t, lang: str, tz: str, regions: RegionIndex,
-                 now: datetime) -> html.Div:  # fmt: skip
+def incident_row(incident: pd.Series, lead, members: pd.DataFrame, opened: bool, t, lang: str, tz: str,
+                 regions: RegionIndex, now: datetime) -> html.Div:  # fmt: skip
     """An incident's row: its own severity, title, place, state and clock, and how many of its alerts the queue
-    keeps; selecting (or marking) it selects (or marks) `lead`, its most urgent alert, whose actions offer the whole
-    incident's. The ▸ button lists its alerts below it."""
+    keeps (`members`); selecting (or marking) it selects (or marks) `lead`, its most urgent alert, whose actions
+    offer the whole incident's. The ▸ button lists its alerts below it."""
     region = regions.get(incident["region_id"]) if isinstance(incident["region_id"], str) else None
     snoozed = not pd.isna(incident["snoozed_until"]) and incident["snoozed_until"] > now
-    alarm = incident["state"] == "new" and incident["severity"] in ALARMING
+    # It sounds while any of its alerts here is new and red or orange: one that joins an acknowledged incident too.
+    alarm = bool(((members["state"] == "new") & members["severity"].isin(ALARMING)).any())
     classes = ["q-row", "q-incident", f"sev-{incident['severity']}", f"state-{incident['state']}"]
     classes += ["overdue"] * bool(incident["overdue"]) + ["alarm"] * alarm + ["snoozed"] * snoozed
     title = incident["title_zh"] if lang == "zh_CN" else incident["title_en"]
@@ -157,7 +162,7 @@ def incident_row(incident: pd.Series, lead, shown: int, opened: bool, t, lang: s
                         **{"data-incident": str(int(incident["id"])), "aria-label": t("List its alerts")},
                     ),
                     title,
-                    html.Span(t("{n} alerts", n=shown), className="q-size"),
+                    html.Span(t("{n} alerts", n=len(members)), className="q-size"),
                 ],
                 className="q-title",
             ),  # fmt: skip
@@ -172,7 +177,7 @@ def incident_row(incident: pd.Series, lead, shown: int, opened: bool, t, lang: s
 def _clock(snoozed: bool, snoozed_until, due, stage, overdue: bool, t, tz: str) -> html.Span:
     if snoozed:
         return html.Span(t("Snoozed until {time}", time=local_time(snoozed_until, tz, "%H:%M")), className="q-due")
-    if due is not None:
+    if not pd.isna(due) and stage in STAGE_LABELS:
         return html.Span(className="q-due", **{"data-due": due.isoformat(), "data-label": t(STAGE_LABELS[stage]),
                                                "data-late": t("Overdue by")})  # fmt: skip
     return html.Span(t("Overdue") if overdue else "", className="q-due")
