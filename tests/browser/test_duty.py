@@ -225,6 +225,13 @@ def test_a_silence_set_on_the_desk_keeps_alerts_like_it_off_the_queue_and_shows_
     page.locator("#duty-queue .q-row").first.click()
     page.click("#duty-actions button[data-action=silence]", timeout=10_000)
     wait_until(lambda: "Silence alerts like this" in page.locator("#duty-dialog-title").inner_text(), 5, "dialog")
+    offered = [
+        "This device only",
+        "Alerts of this rule in this district",
+        "Every alert of this domain in this district",
+    ]
+    wait_until(lambda: page.locator("#duty-scope label").all_inner_texts() == offered, 5, "the scopes offered")
+    assert page.locator("#duty-scope input:checked").get_attribute("value") == "rule"
     page.get_by_role("button", name="Confirm (Enter)").click()  # no reason: refused, nothing stored
     wait_until(lambda: "needs a reason" in page.locator("#duty-dialog-message").inner_text(), 5, "the refusal")
     page.fill("#duty-minutes", "60")

@@ -7,8 +7,9 @@ import pandas as pd
 
 from access.policy import Principal
 from alerts.rules import parse_rule_file
+from alerts.silences import Scope
 from dashboard.i18n import translator
-from dashboard.pages.duty.actions import bulk_acknowledge
+from dashboard.pages.duty.actions import bulk_acknowledge, silence_scope
 from dashboard.pages.duty.desk import Desk
 from dashboard.pages.duty.queue import filtered, ordered, queue
 from tests.rule_city import JINGXIU, LIANCHI, City
@@ -198,3 +199,11 @@ def test_an_alert_that_joins_an_acknowledged_incident_is_acknowledged_itself(tmp
 
     said, states = bulk(tmp_path, demo_regions, "city", another_gauge)
     assert said == "Acknowledged 1." and states == ["acknowledged"] * 4
+
+
+def test_a_silence_set_from_an_alert_covers_the_scope_the_officer_chose():
+    gauge = {"rule_id": "gauge", "subject_id": "f:g1", "domain": "flood", "district_id": "130606"}
+    assert silence_scope(gauge, "device") == Scope(entity_ids=("f:g1",), region_id="130606")
+    assert silence_scope(gauge, "domain") == Scope(domain="flood", region_id="130606")
+    for choice in ("rule", None, "<script>", "city"):  # the default, and whatever else a request carries
+        assert silence_scope(gauge, choice) == Scope(rule_id="gauge", region_id="130606")

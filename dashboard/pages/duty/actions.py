@@ -42,6 +42,9 @@ REFUSALS = {
 }
 # Alerts like the selected one (its rule in its district) put aside for a while, with a reason (alerts/silences.py).
 SILENCE = "silence"
+# Which alerts a silence set from an alert covers (silence_scope), as the dialog offers them.
+SILENCE_SCOPES = {"device": N_("This device only"), "rule": N_("Alerts of this rule in this district"),
+                  "domain": N_("Every alert of this domain in this district")}  # fmt: skip
 SILENCE_REFUSALS = {
     "forbidden": N_("Your role or districts do not allow this silence."),
     "empty": N_("This alert has no district to silence."),
@@ -117,7 +120,7 @@ def incident_buttons(principal: Principal, incident: dict, t) -> list:
 
 
 def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, action: str, note: str = "",
-            unit_id: str | None = None, minutes=None, **step) -> None:  # fmt: skip
+            unit_id: str | None = None, minutes=None, scope: str | None = None, **step) -> None:  # fmt: skip
     """Every action of the duty desk, through the one door (alerts.actions.act, or act_on_incident for an action
     on the alert's whole incident). `minutes` is a snooze's length; ValueError if it is not a number. What the
     browser sends is checked here too: the dialog's limits are the browser's, and a request can carry anything."""
@@ -132,9 +135,8 @@ def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
         if alert is None:
             raise SilenceError(f"there is no alert {alert_id}", "missing")
         now = datetime.now(UTC)
-        scope = Scope(rule_id=alert["rule_id"], region_id=alert["district_id"])
-        silences.add(desk.store, desk.regions, principal, scope, note, now + _minutes(minutes or 0), now=now,
-                     audit=audit)  # fmt: skip
+        silences.add(desk.store, desk.regions, principal, silence_scope(alert, scope), note,
+                     now + _minutes(minutes or 0), now=now, audit=audit)  # fmt: skip
         return
     if action.startswith(INCIDENT):
         alert = visible(desk, principal, alert_id)
@@ -157,6 +159,16 @@ def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
     )
 
 
+def silence_scope(alert: dict, choice: str | None) -> Scope:
+    """The scope of a silence set from an alert: its device (or feed, or warning) only, its rule's alerts in its
+    district (also what anything else the browser sends means), or every alert of its domain there."""
+    if choice == "device":
+        return Scope(entity_ids=(alert["subject_id"],), region_id=alert["district_id"])
+    if choice == "domain":
+        return Scope(domain=alert["domain"], region_id=alert["district_id"])
+    return Scope(rule_id=alert["rule_id"], region_id=alert["district_id"])
+
+
 def _minutes(value) -> timedelta:
     """A number of minutes as typed; ValueError for what is not one (how long alerts.actions.act decides)."""
     minutes = float(value)
@@ -167,7 +179,7 @@ def _minutes(value) -> timedelta:
 
 def done(action: str, t) -> str:
     if action == SILENCE:
-        return t("Silenced: alerts of this rule in this district are recorded, not raised, until the silence ends.")
+        return t("Silenced: alerts in its scope are recorded, not raised, until the silence ends.")
     if action.startswith(INCIDENT):
         return t("Done for the whole incident: {action}", action=t(ACTION_LABELS[action.removeprefix(INCIDENT)]))
     return t("Done: {action}", action=t(ACTION_LABELS[action]))
@@ -180,9 +192,10 @@ def not_done(exc: TransitionError, t) -> str:
 def press(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, action: str, t) -> tuple:
     """A button pressed: an action that asks for something first opens the dialog (the unit to send it to
     suggested), the others are done at once. In the order of the callback's outputs: the dialog's class, title,
-    unit and minutes fields' style, unit and note, its message, the action it is for, and the desk's message."""
+    unit, minutes and silence scope fields' style, unit and note, its message, the action it is for, and the
+    desk's message."""
     if action == SILENCE:
-        return ("duty-dialog", t("Silence alerts like this"), {"display": "none"}, {}, None, "", "", SILENCE,
+        return ("duty-dialog", t("Silence alerts like this"), {"display": "none"}, {}, {}, None, "", "", SILENCE,
                 no_update)  # fmt: skip
     base = action.removeprefix(INCIDENT)
     if base in DIALOG_ACTIONS and base in ACTION_LABELS:
@@ -194,21 +207,21 @@ def press(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, 
         return ("duty-dialog", title,
                 {} if base == "dispatch" else {"display": "none"},
                 {} if base == "snooze" else {"display": "none"},
-                suggested, "", "", action, no_update)  # fmt: skip
+                {"display": "none"}, suggested, "", "", action, no_update)  # fmt: skip
     try:
         perform(desk, principal, audit, alert_id, action)
         message = done(action, t)
     except TransitionError as exc:
         message = not_done(exc, t)
-    return "duty-dialog hidden", no_update, no_update, no_update, no_update, no_update, "", None, message
+    return "duty-dialog hidden", no_update, no_update, no_update, no_update, no_update, no_update, "", None, message
 
 
 def confirm(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int, action: str, unit_id: str | None,
-            minutes, note: str | None, t) -> tuple:  # fmt: skip
+            minutes, note: str | None, t, scope: str | None = None) -> tuple:  # fmt: skip
     """The dialog confirmed: the dialog's class, its message and the desk's message. A refusal keeps the dialog
-    open and says what is missing."""
+    open and says what is missing. `scope`: which alerts a silence covers (SILENCE_SCOPES)."""
     try:
-        perform(desk, principal, audit, alert_id, action, note or "", unit_id, minutes)
+        perform(desk, principal, audit, alert_id, action, note or "", unit_id, minutes, scope=scope)
     except TransitionError as exc:
         return no_update, refusal(exc, t, desk.note_chars), no_update
     except SilenceError as exc:

@@ -109,6 +109,7 @@ def register_callbacks(context: AppContext) -> None:
         Output("duty-dialog-title", "children"),
         Output("duty-dialog-unit", "style"),
         Output("duty-dialog-minutes", "style"),
+        Output("duty-dialog-scope", "style"),
         Output("duty-unit", "value"),
         Output("duty-note", "value"),
         Output("duty-dialog-message", "children"),
@@ -139,15 +140,16 @@ def register_callbacks(context: AppContext) -> None:
         State("duty-unit", "value"),
         State("duty-minutes", "value"),
         State("duty-note", "value"),
+        State("duty-scope", "value"),
         State("duty-lang", "data"),
         prevent_initial_call=True,
     )
-    def confirmed(_clicks, _submits, action, alert_id, unit_id, minutes, note, lang):
+    def confirmed(_clicks, _submits, action, alert_id, unit_id, minutes, note, scope, lang):
         alert_id = record_id(alert_id)
         if not isinstance(action, str) or alert_id is None:
             raise PreventUpdate
         return actions.confirm(desk, guard.current(), guard.trail(), alert_id, action, unit_id, minutes, note,
-                               translator(lang))  # fmt: skip
+                               translator(lang), scope if isinstance(scope, str) else None)  # fmt: skip
 
     @callback(
         Output("duty-message", "children", allow_duplicate=True),

@@ -11,7 +11,7 @@ from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS, SEVERITY_LABELS
 from dashboard.navigation import record_id
-from dashboard.pages.duty.actions import ACTION_KEYS, MAX_SNOOZE_MINUTES
+from dashboard.pages.duty.actions import ACTION_KEYS, MAX_SNOOZE_MINUTES, SILENCE_SCOPES
 from dashboard.pages.duty.units import unit_name
 from store.records import DOMAINS, OPEN_STATES, SEVERITIES
 
@@ -201,6 +201,19 @@ def _dialog(t, units: list[dict], note_chars: int) -> html.Div:
                 html.Div(
                     id="duty-dialog-unit",
                     children=[html.H3(t("Unit")), dcc.RadioItems(id="duty-unit", options=units, className="unit-list")],
+                ),
+                html.Div(
+                    id="duty-dialog-scope",
+                    style={"display": "none"},
+                    children=[
+                        html.H3(t("Which alerts")),
+                        dcc.RadioItems(
+                            id="duty-scope",
+                            value="rule",
+                            className="unit-list",
+                            options=[{"label": t(label), "value": key} for key, label in SILENCE_SCOPES.items()],
+                        ),
+                    ],  # fmt: skip
                 ),
                 html.Label(
                     id="duty-dialog-minutes",
