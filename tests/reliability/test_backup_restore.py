@@ -13,7 +13,7 @@ import time
 import duckdb
 
 from tests.harness import ROOT, CityOps, observation, publisher, wait_until
-from tests.reliability.test_restart import DutyDesk, raise_alert
+from tests.reliability.test_restart import LIANCHI, DutyDesk, raise_alert
 
 RATE = 1_000  # messages/s streaming while the backup is taken
 
@@ -46,7 +46,7 @@ def test_backup_while_ingest_runs_then_restore_into_a_fresh_install(tmp_path, mo
     client = publisher(mosquitto.port, "reliability-backup-pub")
     try:
         app.start()
-        raise_alert(client, "g1", 115.4906)  # one entity message and one reading: two messages
+        raise_alert(client, "g1", LIANCHI)  # one entity message and one reading: two messages
         desk = DutyDesk(app.web_port)
         wait_until(lambda: "Acknowledged 1" in desk.acknowledge(1), 20, "alert 1 acknowledged")
         streaming = threading.Event()

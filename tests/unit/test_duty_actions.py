@@ -81,7 +81,7 @@ def test_dispatch_opens_the_dialog_with_the_unit_suggested_and_acknowledge_is_do
     desk, trail = house
     alert_id = new_alert(desk.store)
     opened = press(desk, DUTY, trail, alert_id, "dispatch", EN)
-    assert opened[0] == "duty-dialog" and opened[4] == "water-lianchi" and opened[7] == "dispatch"
+    assert opened[0] == "duty-dialog" and opened[5] == "water-lianchi" and opened[8] == "dispatch"
     done = press(desk, DUTY, trail, alert_id, "acknowledge", EN)
     assert done[0] == "duty-dialog hidden" and done[-1] == "Done: Acknowledge"
     assert alert_store.get(desk.store.cursor(), alert_id)["state"] == "acknowledged"
