@@ -83,7 +83,7 @@ def references_of(cur: Cursor, feed_id: str, msg_id: str) -> list[str]:
 def cancelled(cur: Cursor, feed_id: str, chain: list[str]) -> bool:
     """Whether a Cancel of any of these messages is stored (it may have come before them)."""
     row = cur.execute(
-        "SELECT 1 FROM events WHERE feed_id = ? AND type = 'cap_cancel' AND list_has_any(refs, ?) LIMIT 1",
+        "SELECT 1 FROM events WHERE feed_id = ? AND details->>'msg_type' = 'Cancel' AND list_has_any(refs, ?) LIMIT 1",
         [feed_id, chain],
     ).fetchone()
     return row is not None

@@ -1,4 +1,5 @@
-"""UK Environment Agency flood-monitoring API (stations, measures, readings) → gauges and readings.
+"""UK Environment Agency flood-monitoring API (stations, measures, readings, flood warnings) → gauges, readings and
+warnings.
 
 The model for a hydrology poller: `items` is a list or one object, and many fields are a list or a scalar (the
 first is taken). About one station in ten has no coordinates (it is kept, unplaced); measures without a latest
@@ -6,6 +7,13 @@ reading give no observation; a station's embedded measures give its latest readi
 is stored as such (empty), never guessed. Times without an offset are UTC, as the API documents (or the feed's
 time_zone). Metric names come from the measure: `level` for the stage, `level_downstream_stage`, `rainfall`,
 `flow`.
+
+Flood warnings (`/id/floods`) are official warnings, one chain per flood area: each change of a warning (its
+`timeMessageChanged`) is an Update of the area's chain, and severity level 4 ("Warning no longer in force") its
+Cancel; a warning rule (alerts/warnings.py) follows them as it follows CAP. Levels 1–3 (Severe Flood Warning, Flood
+Warning, Flood Alert) are red, orange and yellow. The area's polygon is only a URL here, so a warning is placed at
+its area's lat/long when the response expands the area, else nowhere. Flood areas themselves (`/id/floodAreas`) are
+reference data, not a feed: refused with that reason.
 """
 
 from __future__ import annotations
@@ -14,7 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feeds.decoders.base import DecodeError, Message, parse_json, parse_number, parse_time
-from store.records import Decoded, Entity, Observation
+from store.records import Decoded, Entity, Event, Observation
+
+# Severity levels of a flood warning → China's colours; 4 ends it.
+WARNING_COLOURS = {1: "red", 2: "orange", 3: "yellow"}
+NO_LONGER_IN_FORCE = 4
 
 
 def decode(message: Message) -> Decoded:
@@ -27,7 +39,11 @@ def decode(message: Message) -> Decoded:
         if not isinstance(item, dict):
             raise DecodeError(f"item {n}: an object was expected, not {type(item).__name__}")
         try:
-            if "measure" in item and "value" in item:
+            if "floodAreaID" in item or "severityLevel" in item:
+                _flood_warning(item, message, out)
+            elif "/floodAreas/" in str(item.get("@id", "")):
+                raise DecodeError("a flood area is reference data, not a warning or a reading: poll /id/floods")
+            elif "measure" in item and "value" in item:
                 _reading(item, message, out)
             elif "parameter" in item or "latestReading" in item:
                 _measure(item, message, out)
@@ -37,8 +53,8 @@ def decode(message: Message) -> Decoded:
                 raise DecodeError("neither a station, a measure nor a reading")
         except DecodeError as exc:
             raise DecodeError(f"item {n}: {exc}") from None
-    if not (out.entities or out.observations):
-        raise DecodeError("no station and no reading in the response")
+    if not (out.entities or out.observations or out.events or "floods" in str(doc.get("meta", {}))):
+        raise DecodeError("no station, reading or flood warning in the response")
     return out
 
 
@@ -125,4 +141,39 @@ def _add(out: Decoded, message: Message, station: str, name: str, unit: str, rea
         Observation(entity_id=f"{message.feed_id}:{station}", metric=name, value=value, unit=unit, ts=ts,
                     feed_id=message.feed_id, msg_id=f"{station}/{name}/{ts:%Y%m%dT%H%M%S}",
                     quality="ok" if value is not None else "missing")
+    )  # fmt: skip
+
+
+def _flood_warning(item: dict[str, Any], message: Message, out: Decoded) -> None:
+    area_id = _one(item.get("floodAreaID"))
+    level = _one(item.get("severityLevel"))
+    if not isinstance(area_id, str) or not area_id:
+        raise DecodeError("a flood warning needs 'floodAreaID'")
+    if isinstance(level, bool) or level not in (*WARNING_COLOURS, NO_LONGER_IN_FORCE):
+        raise DecodeError(f"a flood warning's severityLevel is 1 to 4, not {str(level)[:20]!r}")
+    changed = _one(item.get("timeMessageChanged")) or _one(item.get("timeRaised"))
+    if not isinstance(changed, str):
+        raise DecodeError("a flood warning needs 'timeMessageChanged' or 'timeRaised'")
+    ts = parse_time(changed, "timeMessageChanged", assume=message.time_zone or UTC)
+    area = item.get("floodArea") if isinstance(item.get("floodArea"), dict) else {}
+    lat, lon = _number(area.get("lat"), "lat"), _number(area.get("long"), "long")
+    if lat is None or lon is None:
+        lat = lon = None
+    severity = str(_one(item.get("severity")) or "")
+    where = str(_one(item.get("description")) or area.get("label") or area_id)
+    text = str(_one(item.get("message")) or "")
+    ended = level == NO_LONGER_IN_FORCE
+    msg_id = f"{area_id}@{ts:%Y%m%dT%H%M%S}"
+    info = {"language": "en-GB", "event": severity or "Flood warning", "headline": f"{severity}: {where}",
+            "description": text, "severity": severity, "areas": [{"description": where, "geocodes": [
+                {"name": "floodAreaID", "value": area_id}]}]}  # fmt: skip
+    out.events.append(
+        Event(id=f"{message.feed_id}:{msg_id}", feed_id=message.feed_id, msg_id=msg_id, domain="flood",
+              type="flood_warning_removed" if ended else "flood_warning", ts=ts, lon=lon, lat=lat,
+              title=f"{severity}: {where}", description=text, severity=WARNING_COLOURS.get(level),
+              source_ref=message.source, raw=message.payload.decode("utf-8", "replace")[:4000],
+              references=[area_id],
+              details={"msg_type": "Cancel" if ended else "Update", "status": "Actual", "severity_level": level,
+                       "flood_area": area_id, "tidal": bool(item.get("isTidal")),
+                       "ea_area": _one(item.get("eaAreaName")), "infos": [info]})
     )  # fmt: skip

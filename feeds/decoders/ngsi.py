@@ -135,6 +135,8 @@ def _location(geo: Any) -> tuple[float | None, float | None]:
     if geometry.is_empty:
         return None, None
     point = geometry if geometry.geom_type == "Point" else shapely.centroid(geometry)
+    if point.is_empty:  # a shape of no extent whose centre GEOS cannot tell (coordinates that are not numbers)
+        raise DecodeError(f"'location' has no place: {str(geo)[:80]}")
     lon, lat = point.x, point.y
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise DecodeError(f"'location' out of range: {lon}, {lat}")

@@ -87,7 +87,9 @@ def test_lists_where_scalars_are_expected_and_missing_values():
         (b"[]", "no 'items'"),
         (b'{"items": [1]}', "item 0: an object"),
         (b'{"items": [{"foo": 1}]}', "neither"),
-        (b'{"items": []}', "no station and no reading"),
+        (b'{"items": []}', "no station, reading or flood warning"),
+        (b'{"items": [{"floodAreaID": "x", "severityLevel": 7, "timeRaised": "2024-01-01T00:00:00"}]}', "1 to 4"),
+        (b'{"items": [{"floodAreaID": "x", "severityLevel": 2}]}', "timeMessageChanged"),
     ],  # fmt: skip
 )
 def test_bad_payloads_say_why(payload, reason):
@@ -101,3 +103,25 @@ def test_bad_payloads_say_why(payload, reason):
 def test_arbitrary_json_raises_only_decode_errors(raw):
     with contextlib.suppress(DecodeError):
         decode(Message("ea", "t", raw, NOW))
+
+
+# -- flood warnings (/id/floods) -----------------------------------------------------------------------------
+def test_flood_warnings_are_warnings_of_their_areas_chain(fixture_path):
+    warnings = load(fixture_path, "floods_somerset_2016-11-20").events
+    assert len(warnings) == 9
+    by_area = {e.details["flood_area"]: e for e in warnings}
+    alert, warning, ended = by_area["113WAFTW05"], by_area["113FWF2G2A"], by_area["113FWF2G3A"]
+    assert (alert.severity, alert.details["msg_type"], alert.references) == ("yellow", "Update", ["113WAFTW05"])
+    assert alert.msg_id == "113WAFTW05@20161119T155400" and alert.ts == datetime(2016, 11, 19, 15, 54, tzinfo=UTC)
+    assert alert.title == "Flood Alert: Exmoor Rivers" and alert.domain == "flood"
+    assert warning.severity == "orange"  # Flood Warning
+    assert ended.details["msg_type"] == "Cancel" and ended.severity is None  # "Warning no longer in force"
+    assert alert.lon is None  # the summary gives the area's polygon as a URL only: not placed
+
+
+def test_an_expanded_flood_area_places_its_warning_and_an_empty_list_is_no_dead_letter(fixture_path):
+    [one] = load(fixture_path, "flood_93474_2015-12-10").events  # `items` one object, the area expanded
+    assert (one.lat, one.lon) == (52.76550192856082, -2.99314567228076)  # the area's "lat" and "long"
+    assert load(fixture_path, "floods_empty_greater_manchester").events == []  # no warning in force: normal
+    with pytest.raises(DecodeError, match="reference data"):
+        load(fixture_path, "flood_areas_cheltenham_10km_2020-11-09")

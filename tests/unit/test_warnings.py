@@ -13,7 +13,7 @@ import shapely
 from access.policy import Principal
 from alerts.actions import act
 from alerts.rules import RuleError, parse_rule_file
-from feeds.decoders import cap
+from feeds.decoders import cap, ea_flood
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
 from store.database import frame
@@ -238,3 +238,28 @@ def test_a_warning_for_somewhere_else_opens_nothing(city):
     shanghai = [(31.1, 121.3), (31.1, 121.6), (31.3, 121.6), (31.3, 121.3), (31.1, 121.3)]
     city.warn(message("SH1", polygon=shanghai))  # a national feed carries every province's warnings
     assert city.warning_alerts() == []
+
+
+def test_the_environment_agencys_flood_warnings_are_followed_as_warnings(tmp_path, demo_regions, fixture_path):
+    rules = RULES.replace("    select: {feed: weather}\n", "    select: {feed: ea}\n").replace(
+        "when: {warning: {event: [暴雨, Rainstorm], min_severity: yellow}}", "when: {warning: {}}")  # fmt: skip
+    city = WarningCity(tmp_path / "s.duckdb", demo_regions, rules)
+    city.weather = FeedDecoding("ea", ea_flood.decode, to_wgs84("wgs84"))
+    try:
+        listed = fixture_path("hydrology/ea_flood_monitoring_floods_somerset_2016-11-20.json").read_bytes()
+        city.now = datetime(2016, 11, 20, 12, 40, tzinfo=UTC)
+        city.warn(listed)
+        alerts = city.warning_alerts()
+        # Nine warnings listed; one is "no longer in force" for an area never seen raised: eight alerts.
+        assert len(alerts) == 8 and {a["severity"] for a in alerts} == {"yellow", "orange"}
+        city.at(minutes=15).warn(listed)  # polled again, nothing changed: nothing happens
+        assert [a["condition"] for a in city.warning_alerts()] == ["active"] * 8
+        # The next poll: the Flood Warning for 113FWF2G2A is no longer in force (level 4, as the EA says it).
+        doc = json.loads(listed)
+        ended = next(i for i in doc["items"] if i["floodAreaID"] == "113FWF2G2A")
+        ended.update(severityLevel=4, severity="Warning no longer in force", timeMessageChanged="2016-11-20T13:00:00")
+        city.at(minutes=5).warn(json.dumps(doc).encode())
+        cleared = [a["subject_id"] for a in city.warning_alerts() if a["condition"] == "cleared"]
+        assert cleared == ["113FWF2G2A"]
+    finally:
+        city.close()
