@@ -51,6 +51,7 @@ def register(server: Flask, store: Store, writer: Writer | None, snapshots: Snap
                     "reason": r.reason,
                     "messages": int(r.messages),
                     "errors": int(r.errors),
+                    "discarded": int(r.discarded),
                 }
                 for r in feeds.itertuples(index=False)
             ],

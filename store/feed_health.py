@@ -97,15 +97,16 @@ class Recorded:
 
 
 _UPSERT = """
-    INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at, messages, errors)
-    VALUES ($feed, $state, $reason, $now, $last, $good, $bad)
+    INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at, messages, errors, discarded)
+    VALUES ($feed, $state, $reason, $now, $last, $good, $bad, $discarded)
     ON CONFLICT (feed_id) DO UPDATE SET
         changed_at = CASE WHEN feed_status.state = excluded.state THEN feed_status.changed_at
                           ELSE excluded.changed_at END,
         state = excluded.state, reason = excluded.reason,
         last_message_at = coalesce(excluded.last_message_at, feed_status.last_message_at),
         messages = feed_status.messages + excluded.messages,
-        errors = feed_status.errors + excluded.errors
+        errors = feed_status.errors + excluded.errors,
+        discarded = feed_status.discarded + excluded.discarded
 """
 
 
@@ -120,11 +121,13 @@ def record(
     last_message_at: datetime | None = None,
     messages: int = 0,
     errors: int = 0,
+    discarded: int = 0,
 ) -> Recorded | None:
     """Apply one event to the feed's row in `feed_status` (and a change of state to `feed_log`).
 
     `received_at` is when the newest message behind a writer's event arrived (to tell the "earlier" events);
-    `last_message_at`, `messages` and `errors` are added to the row whatever the state does. Returns what was
+    `last_message_at`, `messages`, `errors` and `discarded` (values refused) are added to the row whatever the state
+    does. Returns what was
     recorded, or None when there was nothing to write.
     """
     current = cur.execute("SELECT state, reason, changed_at FROM feed_status WHERE feed_id = $feed",
@@ -134,7 +137,7 @@ def record(
         event = EARLIER.get(event, event)
     after = NEXT[before, event]
     if after is None:
-        if current is None or not (last_message_at or messages or errors):
+        if current is None or not (last_message_at or messages or errors or discarded):
             return None
         after, reason = before, current[1]
     elif after is FeedState.OK:
@@ -143,7 +146,8 @@ def record(
     if after != before:
         feed_log.note(cur, feed_id, after, reason, now)
     cur.execute(_UPSERT, {"feed": feed_id, "state": after.value, "reason": reason, "now": now,
-                          "last": last_message_at, "good": messages, "bad": errors})  # fmt: skip
+                          "last": last_message_at, "good": messages, "bad": errors,
+                          "discarded": discarded})  # fmt: skip
     return Recorded(before, after)
 
 

@@ -85,7 +85,7 @@ def latest_events(store: Store, limit: int = 12) -> pd.DataFrame:
 def feed_status(store: Store) -> pd.DataFrame:
     return frame(
         store.cursor(),
-        "SELECT feed_id, state, reason, changed_at, last_message_at, messages, errors FROM feed_status "
+        "SELECT feed_id, state, reason, changed_at, last_message_at, messages, errors, discarded FROM feed_status "
         "ORDER BY feed_id",
     )
 

@@ -92,6 +92,9 @@ class Decoded:
     entities: list[Entity] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # Values the message carried that the decoder refused (flagged in error by their source, fill values): counted
+    # on the feed's row, never stored as readings.
+    discarded: int = 0
 
     def __len__(self) -> int:
         return len(self.entities) + len(self.observations) + len(self.events)

@@ -197,4 +197,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE incidents ADD COLUMN overdue_stages VARCHAR[] NOT NULL DEFAULT [];
         """,
     ),
+    (
+        12,
+        "values a feed sent that were refused (flagged in error, fill values), counted, never stored",
+        """
+        ALTER TABLE feed_status ADD COLUMN discarded BIGINT NOT NULL DEFAULT 0;
+        """,
+    ),
 ]

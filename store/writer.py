@@ -455,8 +455,9 @@ def _record_feed_health(cur, envelopes: list[Envelope], now: datetime) -> None:
     for feed_id, received in per_feed.items():
         decoded = [env.received_at for env in received if env.dead_letter is None]
         failed = [env.dead_letter for env in received if env.dead_letter is not None]
+        refused = sum(env.records.discarded for env in received if env.records is not None)
         event = FeedEvent.STORED if decoded else FeedEvent.UNDECODABLE
         reason = "" if decoded else f"messages cannot be decoded: {failed[-1].reason}"
         feed_health.record(cur, feed_id, event, reason, now, received_at=max(env.received_at for env in received),
-                           last_message_at=max(decoded, default=None), messages=len(decoded),
-                           errors=len(failed))  # fmt: skip
+                           last_message_at=max(decoded, default=None), messages=len(decoded), errors=len(failed),
+                           discarded=refused)  # fmt: skip
