@@ -170,13 +170,21 @@ def register_callbacks(context: AppContext) -> None:
 
     @callback(
         Output("duty-silences", "children"),
+        Output("duty-silences-seen", "data"),
         Input("duty-tick", "n_intervals"),
         Input("duty-message", "children"),
+        State("duty-silences-seen", "data"),
         State("duty-lang", "data"),
     )
-    def show_silences(_n, _message, lang):
-        return actions.silences_in_force(desk, guard.current(), translator(lang), lang,
-                                         current=ctx.triggered_id == "duty-message")  # fmt: skip
+    def show_silences(_n, _message, seen, lang):
+        # Drawn again when the data changes or a minute has passed (a silence ends), not on every tick: a list
+        # drawn anew under the officer's pointer can swallow the click on its End button.
+        key = f"{desk.snapshots.current_key()}|{datetime.now(UTC):%Y%m%d%H%M}"
+        if ctx.triggered_id == "duty-tick" and seen == key:
+            raise PreventUpdate
+        shown = actions.silences_in_force(desk, guard.current(), translator(lang), lang,
+                                          current=ctx.triggered_id == "duty-message")  # fmt: skip
+        return shown, key
 
     @callback(
         Output("duty-message", "children", allow_duplicate=True),

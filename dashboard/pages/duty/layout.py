@@ -69,6 +69,7 @@ def layout(
             dcc.Store(id="duty-selected", data=selected),
             dcc.Store(id="duty-checked", data=[]),
             dcc.Store(id="duty-expanded", data=[]),  # the incidents whose rows list their alerts
+            dcc.Store(id="duty-silences-seen"),
             dcc.Store(id="duty-detail-seen"),
             dcc.Store(id="duty-dialog-action"),
             dcc.Store(id="duty-marked"),
