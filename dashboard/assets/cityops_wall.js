@@ -2,7 +2,7 @@
    snapshot changes. The new key goes to the store wall-news, whose change runs the wall's refresh at once, so a
    reading does not wait for the next tick to reach the screen. The loop runs while a wall marked data-news is on
    screen (checked every second, as Dash pages come and go without reloading); after an error or a refusal it
-   waits, and the wall's tick goes on meanwhile. */
+   waits, and the wall's tick goes on meanwhile. It also tells when the server stops answering (checkConnection). */
 window.cityops = window.cityops || {};
 window.cityops.wall = (function () {
   "use strict";
@@ -39,6 +39,31 @@ window.cityops.wall = (function () {
     }
   }
 
+  // Whether the server still answers. Every answer counts (a refusal too: the server is there), a network error or
+  // a proxy's 5xx does not. A wall that has heard nothing for data-offline-after-ms says so across the screen,
+  // with the time its data is from, and greys what it shows; the first answer ends it.
+  let lastHeard = Date.now();
+  const plainFetch = window.fetch.bind(window);
+  window.fetch = function (input, init) {
+    const answer = plainFetch(input, init);
+    answer.then(function (response) { if (response.status < 500) lastHeard = Date.now(); }, function () {});
+    return answer;
+  };
+
+  function checkConnection() {
+    const wall = document.querySelector(".wall[data-offline-after-ms]");
+    const banner = document.getElementById("wall-offline");
+    if (!wall || !banner) return;
+    const offline = Date.now() - lastHeard > Number(wall.dataset.offlineAfterMs);
+    if (offline === document.body.classList.contains("wall-offline")) return;
+    document.body.classList.toggle("wall-offline", offline);
+    const clock = document.getElementById("wall-clock");
+    const tz = (clock && clock.dataset.tz) || undefined;
+    const at = new Date(lastHeard).toLocaleTimeString("en-GB", {timeZone: tz, hour12: false});
+    banner.textContent = offline ? wall.dataset.offlineText.replace("{time}", at) : "";
+  }
+
   window.setInterval(function () { if (!following && onWall() && window.dash_clientside) follow(); }, 1000);
+  window.setInterval(checkConnection, 1000);
   return {following: function () { return following; }};
 })();

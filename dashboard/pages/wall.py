@@ -29,6 +29,7 @@ from store import queries
 from store.records import SEVERITIES
 
 MAP_FUNCTIONS = "cityops.map"
+OFFLINE_AFTER_MS = 5_000  # the least time without an answer before the wall says it has lost the server
 
 
 def _fn(name: str) -> dict:
@@ -80,8 +81,13 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
     overlays = [dl.Overlay(dl.LayerGroup(), name=name, checked=False) for name in layer_names]
     return html.Div(
         className="wall",
-        # assets/cityops_wall.js waits for news while a wall with this mark is on screen.
+        # assets/cityops_wall.js waits for news while a wall with this mark is on screen, and says so, big, when
+        # the server has not answered for this long: a dead wall must not look live.
         **({"data-news": "on"} if settings.web.wall_news else {}),
+        **{
+            "data-offline-after-ms": str(max(3 * settings.web.refresh_ms, OFFLINE_AFTER_MS)),
+            "data-offline-text": t("No connection to CityOps: what you see is from {time}"),
+        },  # fmt: skip
         children=[
             dcc.Store(id="wall-lang", data=lang),
             dcc.Store(id="wall-seen", data=None),
@@ -112,6 +118,7 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
                 className="wall-main overview",
                 children=[
                     html.Div(id="wall-spotlight", className="wall-spotlight", children=city, role="status"),
+                    html.Div(id="wall-offline", className="wall-offline-banner", role="alert"),
                     dl.Map(
                         id="wall-map",
                         className="wall-map",
