@@ -238,7 +238,9 @@ class Snapshots:
         region_status = _region_status(frame)
         local_midnight = pd.Timestamp(now).tz_convert(self.timezone).normalize().tz_convert("UTC").to_pydatetime()
         figures = queries.domain_figures(
-            self.store, now - timedelta(seconds=max(self.stale_after_s.values(), default=120))
+            self.store,
+            now - timedelta(seconds=max(self.stale_after_s.values(), default=120)),
+            feeds.loc[feeds["state"] == "down", "feed_id"].tolist(),
         )
         running = [] if self.time_limits is None else self.time_limits.deadlines(self.store, now)
         incidents = _with_deadlines(queries.open_incidents(self.store), {d.id: d for d in running if d.incident})

@@ -37,8 +37,9 @@ def entity_states(store: Store) -> pd.DataFrame:
     )
 
 
-def domain_figures(store: Store, since: datetime) -> dict[str, float | None]:
-    """The wall's key figures, over devices that reported after `since`."""
+def domain_figures(store: Store, since: datetime, down_feeds: list[str] | None = None) -> dict[str, float | None]:
+    """The wall's key figures, over devices that reported after `since` through a feed not down (a figure from a
+    silent source would look current beside devices shown as no data)."""
     row = (
         store.cursor()
         .execute(
@@ -55,8 +56,9 @@ def domain_figures(store: Store, since: datetime) -> dict[str, float | None]:
               sum(value) FILTER (metric = 'alarm'),
               avg(value) FILTER (metric = 'online')
             FROM latest WHERE ts >= $since
+              AND entity_id NOT IN (SELECT id FROM entities WHERE feed_id IN (SELECT unnest($down)))
             """,
-            {"since": since},
+            {"since": since, "down": down_feeds or []},
         )
         .fetchone()
     )

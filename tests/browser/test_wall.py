@@ -148,8 +148,12 @@ def test_a_feed_that_goes_down_turns_its_layer_grey_at_once(app, publisher, mosq
 
     started = time.monotonic()
     mosquitto.stop()  # the feed's source is gone: the values on screen are no longer current
+    figures = page.locator("#wall-figures .domain-flood")
+    assert "0/40" in figures.inner_text()  # gauges over their warning level, of those reporting
     wait_until(lambda: page.locator(".cluster-k, path.pt-k").count() == 0, 10, "no gauge still shown as ok")
     wait_until(lambda: page.locator(".cluster-n, path.pt-n").count() > 0, 5, "the gauges shown as no data")
+    # The key figure goes with them: no figure from a silent source shown as if current.
+    wait_until(lambda: "0/40" not in figures.inner_text(), 5, "the flood figure no longer shown as current")
     assert "test-flood" in page.locator(".feed-down").inner_text()
     print(f"\nlayer grey {time.monotonic() - started:.2f} s after the broker stopped (freshness limit 600 s)")
     page.screenshot(path=output_dir / "screenshots" / "wall-feed-down.png")
