@@ -12,7 +12,7 @@ from access.policy import Principal, permission_allowed
 from alerts.lifecycle import PROGRESS, Transition, TransitionError, least_advanced, transition
 from store import alerts as alert_store
 from store import incidents as incident_store
-from store.audit import Trail
+from store.audit import Trail, attempted
 from store.database import Store
 from store.records import ENDED_STATES, OPEN_STATES, SEVERITIES, severity_rank
 from store.transaction import retrying, transaction
@@ -115,14 +115,8 @@ def _through_the_door(audit: Trail | None, principal: Principal, kind: str, reco
     """Run one action's transaction (again when it loses a write conflict) and record the attempt in the audit
     log, done (with the detail `work` gives) or refused (with why)."""
     target = f"{kind} {record_id}"
-    try:
-        record, detail = retrying(work)
-    except TransitionError as exc:
-        if audit is not None:
-            audit.record(principal.actor, f"{kind} {action}", target, "refused", str(exc), role=principal.role)
-        raise
-    if audit is not None:
-        audit.record(principal.actor, f"{kind} {action}", target, detail=detail, role=principal.role)
+    record, _ = attempted(audit, principal.actor, principal.role, f"{kind} {action}", target,
+                          lambda: retrying(work), TransitionError, done=lambda r: (target, r[1]))  # fmt: skip
     return record
 
 

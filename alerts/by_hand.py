@@ -16,7 +16,7 @@ from alerts.incidents import area
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import incidents as incident_store
-from store.audit import Trail
+from store.audit import Trail, attempted
 from store.database import Store
 from store.records import DOMAINS, SEVERITIES
 from store.transaction import retrying, transaction
@@ -37,19 +37,15 @@ def open_incident(store: Store, regions: RegionIndex, principal: Principal, *, d
                   severity: str, title: str, description: str, description_max: int, now: datetime,
                   audit: Trail | None) -> int:  # fmt: skip
     """Open an incident for `principal` from what they typed; its id. OpenError says why not."""
-    try:
+
+    def work() -> int:
         region = _checked(regions, principal, domain, region_id, severity, title, description, description_max)
-        incident_id = retrying(lambda: _write(store, regions, principal, region, domain, severity, title.strip(),
-                                              description.strip(), now))  # fmt: skip
-    except OpenError as exc:
-        if audit is not None:
-            audit.record(principal.actor, "incident open", f"{domain} {region_id}", "refused", str(exc),
-                         role=principal.role)  # fmt: skip
-        raise
+        return retrying(lambda: _write(store, regions, principal, region, domain, severity, title.strip(),
+                                       description.strip(), now))  # fmt: skip
+
+    incident_id = attempted(audit, principal.actor, principal.role, "incident open", f"{domain} {region_id}", work,
+                            OpenError, done=lambda i: (f"incident {i}", title.strip()))  # fmt: skip
     store.bump_version()
-    if audit is not None:
-        audit.record(principal.actor, "incident open", f"incident {incident_id}", detail=title.strip(),
-                     role=principal.role)  # fmt: skip
     return incident_id
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from access.policy import Principal, district_of, permission_allowed
 from layers.regions import RegionIndex
 from store import silences as silence_store
-from store.audit import Trail
+from store.audit import Trail, attempted
 from store.database import Store
 from store.transaction import transaction
 
@@ -61,44 +61,37 @@ def matches(silence: dict[str, Any], alert: dict[str, Any]) -> bool:
 def add(store: Store, regions: RegionIndex, principal: Principal, scope: Scope, reason: str, ends_at: datetime, *,
         now: datetime, audit: Trail | None) -> int:  # fmt: skip
     """Store a silence for `principal`; its id. SilenceError says why not."""
-    target = f"silence {scope}"
-    try:
+
+    def work() -> int:
         _check(regions, principal, scope, reason, ends_at, now)
         with transaction(store.cursor()):
-            silence_id = silence_store.insert(store.cursor(), {
+            return silence_store.insert(store.cursor(), {
                 "created_by": principal.actor, "reason": reason.strip(), "created_at": now, "ends_at": ends_at,
                 "rule_id": scope.rule_id, "domain": scope.domain, "region_id": scope.region_id,
                 "entity_ids": list(scope.entity_ids),
             })  # fmt: skip
-    except SilenceError as exc:
-        if audit is not None:
-            audit.record(principal.actor, "silence add", target, "refused", str(exc), role=principal.role)
-        raise
+
+    said = f"{scope}; until {ends_at:%Y-%m-%d %H:%M} UTC; {reason.strip()}"
+    silence_id = attempted(audit, principal.actor, principal.role, "silence add", f"silence {scope}", work,
+                           SilenceError, done=lambda i: (f"silence {i}", said))  # fmt: skip
     store.bump_version()
-    if audit is not None:
-        audit.record(principal.actor, "silence add", f"silence {silence_id}", detail=f"{scope}; until "
-                     f"{ends_at:%Y-%m-%d %H:%M} UTC; {reason.strip()}", role=principal.role)  # fmt: skip
     return silence_id
 
 
 def end(store: Store, regions: RegionIndex, principal: Principal, silence_id: int, *, now: datetime,
         audit: Trail | None) -> None:  # fmt: skip
     """End a silence before its time: its alerts still active are raised at the rule engine's next tick."""
-    target = f"silence {silence_id}"
-    try:
+
+    def work() -> None:
         with transaction(store.cursor()):
             silence = silence_store.get(store.cursor(), silence_id)
             if silence is None or not _may(regions, principal, silence["region_id"]):
                 raise SilenceError(f"there is no silence {silence_id}", "missing")  # another district's: absent
             if silence["ended_at"] is None and silence["ends_at"] > now:
                 silence_store.end(store.cursor(), silence_id, principal.actor, now)
-    except SilenceError as exc:
-        if audit is not None:
-            audit.record(principal.actor, "silence end", target, "refused", str(exc), role=principal.role)
-        raise
+
+    attempted(audit, principal.actor, principal.role, "silence end", f"silence {silence_id}", work, SilenceError)
     store.bump_version()
-    if audit is not None:
-        audit.record(principal.actor, "silence end", target, role=principal.role)
 
 
 def _check(regions: RegionIndex, principal: Principal, scope: Scope, reason: str, ends_at: datetime,

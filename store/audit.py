@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from store.accounts import Accounts
 
 OUTCOMES: tuple[str, ...] = ("ok", "refused", "failed")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,23 @@ class Trail:
     def record(self, actor: str, action: str, target: str = "", outcome: str = "ok", detail: str = "",
                role: str = "") -> None:  # fmt: skip
         record(self.accounts, actor, action, target, outcome, detail, role=role, address=self.address)
+
+
+def attempted(audit: Trail | None, actor: str, role: str, action: str, target: str, work: Callable[[], T],
+              refusal: type[Exception], done: Callable[[T], tuple[str, str]] | None = None) -> T:  # fmt: skip
+    """Run one door's `work` and record the attempt: refused, with why, when it raises `refusal` (raised again);
+    else done, on the target and with the detail `done` gives for its result (by default `target`, no detail).
+    Every door that people's actions pass (alerts.actions, alerts.silences, alerts.by_hand) records this way."""
+    try:
+        result = work()
+    except refusal as exc:
+        if audit is not None:
+            audit.record(actor, action, target, "refused", str(exc), role=role)
+        raise
+    if audit is not None:
+        done_target, detail = done(result) if done is not None else (target, "")
+        audit.record(actor, action, done_target, detail=detail, role=role)
+    return result
 
 
 def search(accounts: Accounts, text: str = "", outcome: str = "", since: float | None = None,
