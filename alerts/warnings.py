@@ -139,10 +139,10 @@ def _fields(rule: Rule, event: Event) -> dict[str, Any]:
     zh = next((i for i in infos if i.get("language", "").lower().startswith("zh")), None)
     en = next((i for i in infos if i.get("language", "").lower().startswith("en")), None)
     texts = {}
-    for suffix, info, template in (("zh", zh or en, rule.title.zh_CN), ("en", en or zh, rule.title.en)):
-        texts[f"title_{suffix}"] = template.format_map(_values(event, info))
-    for suffix, info, template in (("zh", zh or en, rule.message.zh_CN), ("en", en or zh, rule.message.en)):
-        texts[f"message_{suffix}"] = template.format_map(_values(event, info))
+    for suffix, info, title, message in (("zh", zh or en, rule.title.zh_CN, rule.message.zh_CN),
+                                         ("en", en or zh, rule.title.en, rule.message.en)):  # fmt: skip
+        values = _values(event, info)
+        texts[f"title_{suffix}"], texts[f"message_{suffix}"] = title.format_map(values), message.format_map(values)
     return {
         "severity": event.severity or rule.severity, **texts, "lon": event.lon, "lat": event.lat,
         "district_id": event.district_id, "town_id": event.town_id, "grid_id": event.grid_id, "area": event.area,

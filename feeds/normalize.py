@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from layers.crs import Converter, identity
 from layers.regions import RegionIndex
@@ -38,10 +39,14 @@ def normalize(
     for record in (*decoded.entities, *decoded.events):
         if record.lon is not None:
             record.lon, record.lat = to_wgs84(record.lon, record.lat)
-    for event in decoded.events:
-        if event.area is not None and to_wgs84 is not identity:
-            event.area = _converted(event.area, to_wgs84)
-        elif event.area is None and event.details.get("infos"):
+    areas = {}  # each warning's area as a shape, read once
+    for i, event in enumerate(decoded.events):
+        if event.area is not None:
+            areas[i] = shapely.geometry.shape(json.loads(event.area))
+            if to_wgs84 is not identity:
+                areas[i] = _converted(areas[i], to_wgs84)
+                event.area = json.dumps(shapely.geometry.mapping(areas[i]))
+        elif event.details.get("infos"):
             _area_from_geocodes(event, regions)
     placed = [r for r in (*decoded.entities, *decoded.events) if r.lon is not None]
     if not placed:
@@ -51,17 +56,15 @@ def normalize(
         record.district_id = found["district"][i]
         record.town_id = found["town"][i]
         record.grid_id = found["grid"][i]
-    for event in decoded.events:
-        if event.area is not None:  # a warning's region is the one that holds its whole area, not its centre's
-            held = regions.covering(shapely.geometry.shape(json.loads(event.area)))
-            event.district_id, event.town_id, event.grid_id = held["district"], held["town"], held["grid"]
+    for i, shape in areas.items():  # a warning's region is the one that holds its whole area, not its centre's
+        held = regions.covering(shape)
+        event = decoded.events[i]
+        event.district_id, event.town_id, event.grid_id = held["district"], held["town"], held["grid"]
     return decoded
 
 
-def _converted(area: str, to_wgs84: Converter) -> str:
-    geometry = shapely.geometry.shape(json.loads(area))
-    moved = shapely.transform(geometry, lambda xy: np.array([to_wgs84(x, y) for x, y in xy]))
-    return json.dumps(shapely.geometry.mapping(moved))
+def _converted(area: BaseGeometry, to_wgs84: Converter) -> BaseGeometry:
+    return shapely.transform(area, lambda xy: np.array([to_wgs84(x, y) for x, y in xy]))
 
 
 def _area_from_geocodes(event, regions: RegionIndex) -> None:

@@ -91,16 +91,20 @@ def write_table(cur: Cursor, table: str, rows: pa.Table) -> None:
         cur.unregister(name)
 
 
-def open_alerts_of(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The open alerts of these (rule, subject) pairs, in one query."""
+# The alerts of a list of (rule, subject) pairs, given as two lists.
+_OF_KEYS = "(rule_id, subject_id) IN (SELECT (r, s) FROM (SELECT unnest(?) AS r, unnest(?) AS s))"
+
+
+def _by_key(cur: Cursor, sql: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     if not keys:
         return {}
-    cur.execute(
-        f"SELECT * FROM alerts WHERE (rule_id, subject_id) IN (SELECT (r, s) FROM (SELECT unnest(?) AS r, "
-        f"unnest(?) AS s)) AND {OPEN_CONDITION}",
-        [[k[0] for k in keys], [k[1] for k in keys]],
-    )
+    cur.execute(sql, [[k[0] for k in keys], [k[1] for k in keys]])
     return {(row["rule_id"], row["subject_id"]): row for row in records(cur)}
+
+
+def open_alerts_of(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The open alerts of these (rule, subject) pairs, in one query."""
+    return _by_key(cur, f"SELECT * FROM alerts WHERE {_OF_KEYS} AND {OPEN_CONDITION}", keys)
 
 
 def expired(cur: Cursor, rule_ids: list[str], now: datetime) -> list[dict[str, Any]]:
@@ -115,14 +119,8 @@ def expired(cur: Cursor, rule_ids: list[str], now: datetime) -> list[dict[str, A
 
 def latest_alerts_of(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     """The newest alert, open or ended, of each of these (rule, subject) pairs, in one query."""
-    if not keys:
-        return {}
-    cur.execute(
-        "SELECT * FROM alerts WHERE (rule_id, subject_id) IN (SELECT (r, s) FROM (SELECT unnest(?) AS r, "
-        "unnest(?) AS s)) QUALIFY row_number() OVER (PARTITION BY rule_id, subject_id ORDER BY id DESC) = 1",
-        [[k[0] for k in keys], [k[1] for k in keys]],
-    )
-    return {(row["rule_id"], row["subject_id"]): row for row in records(cur)}
+    newest = "QUALIFY row_number() OVER (PARTITION BY rule_id, subject_id ORDER BY id DESC) = 1"
+    return _by_key(cur, f"SELECT * FROM alerts WHERE {_OF_KEYS} {newest}", keys)
 
 
 # What the rules change of an open alert when it fires again or clears.
