@@ -133,15 +133,21 @@ def test_wall_in_chinese_with_no_data_shown_as_no_data(app, chromium, output_dir
     page.close()
 
 
-def test_a_feed_that_goes_down_turns_its_layer_grey_at_once(app, publisher, mosquitto, chromium, output_dir):
-    for n in range(40):
-        send(publisher, f"test/flood/entity/g{n}", {
-            "type": "entity", "id": f"g{n}", "domain": "flood", "kind": "river_gauge", "name": f"gauge {n}",
-            "lon": LIANCHI[0] + (n % 8) * 0.01, "lat": LIANCHI[1] + (n // 8) * 0.01,
+def gauge_grid(publisher, n: int, columns: int, step: float, first_column: int = 0, first_row: int = 0) -> None:
+    """`n` river gauges in a grid of `columns` near Lianchi, `step` degrees apart, each at 5 m (below its levels);
+    the grid's first column and row are `first_column` and `first_row` steps from Lianchi."""
+    for i in range(n):
+        column, row = i % columns + first_column, i // columns + first_row
+        send(publisher, f"test/flood/entity/g{i}", {
+            "type": "entity", "id": f"g{i}", "domain": "flood", "kind": "river_gauge", "name": f"gauge {i}",
+            "lon": LIANCHI[0] + column * step, "lat": LIANCHI[1] + row * step,
             "attributes": {"levels": {"metric": "water_level", "yellow": 10, "red": 12}}})  # fmt: skip
-        send(
-            publisher, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}", "values": {"water_level": 5}}
-        )
+        reading = {"type": "observation", "entity": f"g{i}", "values": {"water_level": 5}}
+        send(publisher, f"test/flood/obs/g{i}", reading)
+
+
+def test_a_feed_that_goes_down_turns_its_layer_grey_at_once(app, publisher, mosquitto, chromium, output_dir):
+    gauge_grid(publisher, 40, columns=8, step=0.01)
     page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     page.goto(f"http://127.0.0.1:{app}/wall?lang=en")
     wait_until(lambda: page.locator(".cluster-k, path.pt-k").count() > 0, 15, "healthy gauges drawn as ok")
@@ -233,13 +239,7 @@ def test_the_wall_tours_the_districts_and_pins_a_new_red_alert_until_acknowledge
 def test_a_city_too_large_for_the_browser_is_drawn_from_server_cells_that_follow_the_view(app, publisher, chromium,
                                                                                             output_dir):  # fmt: skip
     # 400 gauges in a 20 × 20 grid around the city centre, past the line (100) where the server gathers them.
-    for n in range(400):
-        send(publisher, f"test/flood/entity/g{n}", {
-            "type": "entity", "id": f"g{n}", "domain": "flood", "kind": "river_gauge", "name": f"gauge {n}",
-            "lon": LIANCHI[0] + ((n % 20) - 10) * 0.004, "lat": LIANCHI[1] + ((n // 20) - 10) * 0.004,
-            "attributes": {"levels": {"metric": "water_level", "yellow": 10, "red": 12}}})  # fmt: skip
-        send(publisher, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}",
-                                                  "values": {"water_level": 5}})  # fmt: skip
+    gauge_grid(publisher, 400, columns=20, step=0.004, first_column=-10, first_row=-10)
     wait_until(lambda: health(app)["entities"] == 400, 20, "400 gauges stored")
     page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     asked = []
@@ -286,14 +286,7 @@ def test_a_city_too_large_for_the_browser_is_drawn_from_server_cells_that_follow
 
 
 def test_devices_are_drawn_from_district_zoom_in_or_when_their_layer_is_turned_on(app, publisher, chromium):
-    for n in range(30):
-        send(publisher, f"test/flood/entity/g{n}", {
-            "type": "entity", "id": f"g{n}", "domain": "flood", "kind": "river_gauge", "name": f"gauge {n}",
-            "lon": LIANCHI[0] + (n % 6) * 0.004, "lat": LIANCHI[1] + (n // 6) * 0.004,
-            "attributes": {"levels": {"metric": "water_level", "yellow": 10, "red": 12}}})  # fmt: skip
-        send(
-            publisher, f"test/flood/obs/g{n}", {"type": "observation", "entity": f"g{n}", "values": {"water_level": 5}}
-        )
+    gauge_grid(publisher, 30, columns=6, step=0.004)
     wait_until(lambda: health(app)["entities"] == 30, 20, "30 gauges stored")
     page = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
     errors = []
