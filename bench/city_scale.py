@@ -31,7 +31,6 @@ from cityops.cli import DEMO_CONFIG
 from cityops.config import load
 from cityops.runtime import demo_city
 from dashboard.app import ASSETS
-from layers.regions import RegionIndex
 from store.database import Store
 
 DOMAINS = ("traffic", "flood", "fire", "security")
@@ -43,7 +42,7 @@ def _fill(folder: Path, entities: int, observations: int) -> int:
     (the same seed places the same devices)."""
     settings = load(DEMO_CONFIG)
     settings.simulator.entities = entities
-    city = demo_city(settings, RegionIndex.from_file(settings.city.regions))
+    city = demo_city(settings, settings.city.regions())
     described = [f"demo-{domain}:{entity_id}" for entity_id, domain, bureau in
                  zip(city.ids, city.domains, city.bureau, strict=True) if not bureau]  # fmt: skip
     store = Store(folder / "cityops.duckdb")

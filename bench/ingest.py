@@ -33,13 +33,13 @@ from alerts.rules import parse_rules
 from bench.rules import KINDS, METRICS, make_rules
 from cityops import DEMO_DIR
 from cityops.broker import Mosquitto, free_port
+from cityops.config import load
 from cityops.runtime import SWITCH_INTERVAL_S
 from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
 from feeds.mqtt_client import BufferedClient
 from layers.crs import to_wgs84
-from layers.regions import RegionIndex
 from store.database import Store
 from store.writer import Writer
 
@@ -135,7 +135,7 @@ def _ours(port: int, expected: int, readings: int, rules_count: int, folder: Pat
     writer.listeners += [engine.on_batch, counted]
     writer.start()
     feed = MqttFeed(FeedDecoding("b", cityops_json.decode, to_wgs84("wgs84")), ("bench/#",))
-    regions = RegionIndex.from_file(DEMO_DIR / "regions.geojson")
+    regions = load(DEMO_DIR / "cityops.toml").city.regions()
     ingest = MqttIngest(host="127.0.0.1", port=port, client_id=client_id, feeds=[feed], writer=writer, regions=regions,
                         session_expiry_s=3600)  # fmt: skip
     began, began_at = time.perf_counter(), datetime.now(UTC)

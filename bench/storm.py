@@ -266,7 +266,7 @@ class Baseline:
 
 def run(alerts: int = 5000, next_batches: int = 5) -> dict:
     settings = config.load(DEMO_DIR / "cityops.toml")
-    regions = RegionIndex.from_file(settings.city.regions)
+    regions = settings.city.regions()
     book = parse_rule_file(RULES, "bench/storm.py")
     entities = devices(alerts, regions, random.Random(1))
     with tempfile.TemporaryDirectory() as tmp:

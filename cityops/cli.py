@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cityops import DEMO_DIR
 from cityops.config import ConfigError, config_warnings, load
+from layers.region_files import RegionFileError
 from store.accounts import ROLES
 
 DEMO_CONFIG = DEMO_DIR / "cityops.toml"
@@ -47,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     where = feeds_check.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", type=Path)
     where.add_argument("--demo", action="store_true")
+    regions = sub.add_parser("regions", help="the city's regions")
+    regions_sub = regions.add_subparsers(dest="regions_command", required=True)
+    regions_check = regions_sub.add_parser("check", help="read every level's file; report counts, gaps, overlaps "
+                                           "and regions outside their parent; draw a preview")  # fmt: skip
+    where = regions_check.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", type=Path)
+    where.add_argument("--demo", action="store_true")
+    regions_check.add_argument("--png", type=Path, help="write a preview image here")
     _account_commands(sub)
     args = parser.parse_args(argv)
     # What CityOps writes (the store and its journal, the accounts and theirs, backups, the embedded broker's data)
@@ -58,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return _backup(args)
     if args.command == "feeds":
         return _feeds_check(args)
+    if args.command == "regions":
+        return _regions_check(args)
     if args.command == "rules" and args.rules_command == "check":
         return _rules_check(args.file)
     if args.command == "rules":
@@ -72,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     for line in config_warnings(settings, _config_path(args)):
         print(line, file=sys.stderr)
     if args.command == "config-check":
-        print(f"{_config_path(args)}: OK ({len(settings.feeds)} feeds)")
+        try:
+            regions = settings.city.regions()
+        except RegionFileError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        levels = ", ".join(f"{len(regions.level(level))} {level}" for level in regions.levels)
+        print(f"{_config_path(args)}: OK ({len(settings.feeds)} feeds; regions: {levels})")
         return 0
     if args.command == "simulate":
         from cityops.runtime import simulate
@@ -88,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         serve(settings)
-    except (RuleError, ConfigError) as exc:
+    except (RuleError, ConfigError, RegionFileError) as exc:
         print(exc, file=sys.stderr)
         return 2
     return 0
@@ -209,7 +226,6 @@ def _accounts(args) -> int:
     """`cityops users …` and `cityops displays …`: each change is audited as the command line's."""
     import getpass
 
-    from layers.regions import RegionIndex
     from store import audit
     from store.accounts import AccountError, Accounts
 
@@ -221,7 +237,7 @@ def _accounts(args) -> int:
 
     def district_ids(text: str) -> tuple[str, ...]:
         ids = tuple(d.strip() for d in text.split(",") if d.strip())
-        known = {r.id for r in RegionIndex.from_file(settings.city.regions).level("district")}
+        known = {r.id for r in settings.city.regions().level("district")}
         unknown = [d for d in ids if d not in known]
         if unknown:
             raise AccountError(f"no district {', '.join(unknown)}; districts are {', '.join(sorted(known))}")
@@ -299,7 +315,6 @@ def _rules_check(path: Path) -> int:
 def _rules_test(args) -> int:
     from alerts.replay import ReplayError, event_kind, replay
     from alerts.rules import RuleError, load_rule_file, parse_duration
-    from layers.regions import RegionIndex
 
     def counted(n: int, word: str) -> str:
         return f"{n} {word}{'s' if n != 1 else ''}"
@@ -314,7 +329,7 @@ def _rules_test(args) -> int:
             return 2
         book = load_rule_file(path)
         since = parse_duration(args.since)
-        regions = RegionIndex.from_file(settings.city.regions)
+        regions = settings.city.regions()
         result = replay(settings.store.path, book, since, regions=regions)
     except (ConfigError, RuleError, ReplayError, ValueError) as exc:
         print(exc, file=sys.stderr)
@@ -345,11 +360,53 @@ def _rules_test(args) -> int:
     return 0
 
 
+def _regions_check(args) -> int:
+    from layers.region_check import check, preview
+    from layers.region_files import crs_of
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    try:
+        regions = settings.city.regions()
+    except RegionFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    city = regions.level("city")[0]
+    print(f"regions of {_config_path(args)}: {city.name_zh} ({city.id})")
+    files = {level.level: level for level in settings.city.levels}
+    reports = check(regions)
+    above = None
+    for report in reports:
+        spec = files.get(report.level)
+        source = f"{spec.file.name}, CRS {crs_of(spec)}" if spec else "the union of the districts"
+        line = f"  {report.level:<10}{report.count:>6}  ({source})"
+        if above is not None:
+            line += f"; in {report.parents_with_children} of {above.count} {above.level} regions"
+        print(line)
+        for parent, km2, share in report.gaps:
+            print(f"    gap: {km2:.2f} km² ({share:.1%}) of {above.level} {parent} is in none of its {report.level}s")
+        for a, b, km2 in report.overlaps:
+            print(f"    overlap: {report.level} {a} and {b} share {km2:.2f} km²")
+        for child, parent, share in report.outside:
+            if parent is None:
+                print(f"    outside: {report.level} {child} lies in no {above.level}")
+            else:
+                print(f"    outside: {share:.1%} of {report.level} {child} lies outside its {above.level} {parent}")
+        above = report
+    problems = sum(r.problems for r in reports)
+    print(f"  {problems} finding{'s' if problems != 1 else ''}" if problems else "  no gaps, overlaps or strays")
+    if args.png is not None:
+        preview(regions, reports, args.png)
+        print(f"preview: {args.png}")
+    return 1 if problems else 0
+
+
 def _feeds_check(args) -> int:
     from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
 
     from feeds.decoding import FeedDecoding
-    from layers.regions import RegionIndex
 
     settings = _settings(args)
     if settings is None:
@@ -364,23 +421,39 @@ def _feeds_check(args) -> int:
     except OSError as exc:
         print(f"{args.file}: {exc.strerror}", file=sys.stderr)
         return 2
-    regions = RegionIndex.from_file(settings.city.regions)
+    regions = settings.city.regions()
     decoding = FeedDecoding.from_settings(feed, settings.limits)
     envelope = decoding.envelope(str(args.file), payload, datetime.now(UTC), regions)
     if envelope.dead_letter is not None:
         print(f"{args.file}: would be a dead letter of feed {feed.id}: {envelope.dead_letter.reason}")
         return 1
     records = envelope.records
+    zone = ZoneInfo(settings.city.timezone)
+
+    def when(ts: datetime) -> str:
+        return f"{ts.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} ({ts.astimezone(UTC):%H:%M:%S} UTC)"
+
+    def where(record) -> str:
+        """The record's place at every level the city has, by name and id."""
+        if record.lon is None:
+            return "no place"
+        smallest = record.grid_id or record.town_id or record.district_id
+        crumbs = regions.ancestors(smallest) if smallest else []
+        place = f"at {record.lon:.6f}, {record.lat:.6f}"
+        return (
+            f"{place} in {' › '.join(f'{r.name_zh} {r.id}' for r in crumbs)}"
+            if crumbs
+            else f"{place}, outside the city"
+        )
+
     print(f"{args.file}: decoded by {feed.decoder} (CRS {feed.crs}); nothing is written")
     print(f"  {len(records.entities)} entities, {len(records.observations)} observations, {len(records.events)} events")
     for e in records.entities[:5]:
-        print(f"  entity  {e.id}  {e.domain}/{e.kind}  {e.name}  at {e.lon}, {e.lat}  district {e.district_id}")
+        print(f"  entity  {e.id}  {e.domain}/{e.kind}  {e.name}  {where(e)}")
     for o in records.observations[:5]:
-        print(f"  observation  {o.entity_id}  {o.metric} = {o.value} {o.unit}  at {o.ts:%Y-%m-%d %H:%M:%S} UTC")
+        print(f"  observation  {o.entity_id}  {o.metric} = {o.value} {o.unit}  {o.quality}  at {when(o.ts)}")
     for e in records.events[:5]:
-        print(
-            f"  event  {e.id}  {e.domain}/{e.type}  {e.severity or '-'}  {e.title[:60]}  at {e.ts:%Y-%m-%d %H:%M} UTC"
-        )
+        print(f"  event  {e.id}  {e.domain}/{e.type}  {e.severity or '-'}  {e.title[:60]}  at {when(e.ts)}  {where(e)}")
     return 0
 
 

@@ -323,7 +323,8 @@ def _resolve_paths(settings: Settings, base: Path, state_dir: Path) -> Settings:
     def absolute(p: Path, under: Path = base) -> Path:
         return p if p.is_absolute() else (under / p).resolve()
 
-    settings.city.regions = absolute(settings.city.regions)
+    for level in settings.city.levels:
+        level.file = absolute(level.file)
     settings.store.path = absolute(settings.store.path, state_dir)
     settings.broker.data_dir = absolute(settings.broker.data_dir, state_dir)
     settings.auth.path = absolute(settings.auth.path, state_dir)

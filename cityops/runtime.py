@@ -122,7 +122,7 @@ def start(settings: Settings) -> Runtime:
     # The broker before the store: the folders it makes on the way to its data stay passable for the user mosquitto
     # runs as, where the store would make them the service's alone.
     embedded = start_broker(settings) if settings.broker.embedded else None
-    regions = RegionIndex.from_file(settings.city.regions)
+    regions = settings.city.regions()
     store = Store(settings.store.path, settings.store.memory_limit_mb)
     writer = Writer(
         store,
@@ -244,7 +244,7 @@ def simulate(settings: Settings) -> None:
     from feeds.simulator.publisher import Publisher
 
     access = simulator_access(settings, None) if not settings.broker.embedded else running_simulator_access(settings)
-    city = demo_city(settings, RegionIndex.from_file(settings.city.regions))
+    city = demo_city(settings, settings.city.regions())
     publisher = Publisher(city, rate=settings.simulator.rate, **access)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

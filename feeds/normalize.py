@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import shapely
-from shapely.geometry.base import BaseGeometry
 
-from layers.crs import Converter, identity
+from layers.crs import Converter, each_vertex, identity
 from layers.regions import RegionIndex
 from store.records import Decoded
 
@@ -44,7 +42,7 @@ def normalize(
         if event.area is not None:
             areas[i] = shapely.geometry.shape(json.loads(event.area))
             if to_wgs84 is not identity:
-                areas[i] = _converted(areas[i], to_wgs84)
+                areas[i] = each_vertex(areas[i], to_wgs84)
                 event.area = json.dumps(shapely.geometry.mapping(areas[i]))
         elif event.details.get("infos"):
             _area_from_geocodes(event, regions)
@@ -61,10 +59,6 @@ def normalize(
         event = decoded.events[i]
         event.district_id, event.town_id, event.grid_id = held["district"], held["town"], held["grid"]
     return decoded
-
-
-def _converted(area: BaseGeometry, to_wgs84: Converter) -> BaseGeometry:
-    return shapely.transform(area, lambda xy: np.array([to_wgs84(x, y) for x, y in xy]))
 
 
 def _area_from_geocodes(event, regions: RegionIndex) -> None:

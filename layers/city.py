@@ -1,13 +1,15 @@
-"""The city itself, as its configuration's [city] table says: its names, its time zone, its regions file and where
-the map opens. Times are stored in UTC and shown in this zone."""
+"""The city itself, as its configuration's [city] table says: its names, its time zone, its regions (a file per
+level, `[[city.levels]]`) and where the map opens. Times are stored in UTC and shown in this zone."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from layers.region_files import RegionLevel, check_levels, load_regions
+from layers.regions import RegionIndex
 
 
 def known_zone(value: str) -> str:
@@ -25,7 +27,8 @@ class CitySettings(BaseModel):
     name_zh: str
     name_en: str
     timezone: str = "Asia/Shanghai"
-    regions: Path
+    code: str = "city"  # the city's id (its 行政区划代码) when no file draws the city level
+    levels: Annotated[list[RegionLevel], Field(min_length=1)]
     center: tuple[float, float]  # lon, lat (WGS84)
     zoom: Annotated[int, Field(ge=1, le=18)] = 9
 
@@ -33,3 +36,12 @@ class CitySettings(BaseModel):
     @classmethod
     def _known_city_zone(cls, value: str) -> str:
         return known_zone(value)
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_in_order(cls, value: list[RegionLevel]) -> list[RegionLevel]:
+        return check_levels(value)
+
+    def regions(self) -> RegionIndex:
+        """The city's regions, read from its files (RegionFileError naming the file and feature)."""
+        return load_regions(self.levels, self.code, self.name_zh, self.name_en)

@@ -11,7 +11,10 @@ import math
 from collections.abc import Callable
 from functools import lru_cache
 
+import numpy as np
+import shapely
 from pyproj import Transformer
+from shapely.geometry.base import BaseGeometry
 
 _A = 6378245.0  # Krasovsky 1940 semi-major axis, as the GCJ-02 formula uses
 _EE = 0.00669342162296594323
@@ -111,3 +114,20 @@ def to_wgs84(crs: str) -> Converter:
             raise ValueError(f"unknown CRS {crs!r}: {exc}") from None
         return lambda x, y: transformer.transform(x, y)
     raise ValueError(f"unknown CRS {crs!r}: use wgs84, gcj02, bd09 or EPSG:<code>")
+
+
+def geometry_to_wgs84(geometry: BaseGeometry, crs: str) -> BaseGeometry:
+    """A shape in `crs` drawn again in WGS84: a projection through PROJ at once for all its vertices, the
+    Chinese obfuscations vertex by vertex."""
+    name = crs.strip().lower()
+    if name in ("wgs84", "epsg:4326"):
+        return geometry
+    if name.startswith("epsg:"):
+        transformer = Transformer.from_crs(name.upper(), "EPSG:4326", always_xy=True)
+        return shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    return each_vertex(geometry, to_wgs84(crs))
+
+
+def each_vertex(geometry: BaseGeometry, convert: Converter) -> BaseGeometry:
+    """The shape with `convert` applied to each of its vertices."""
+    return shapely.transform(geometry, lambda xy: np.array([convert(x, y) for x, y in xy]).reshape(-1, 2))

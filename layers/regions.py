@@ -1,21 +1,20 @@
-"""The region hierarchy (city → district → town/street → grid) and point-in-region lookup.
+"""The region hierarchy (city → district → town/street → community → grid) and point-in-region lookup.
 
-Regions come from one GeoJSON or shapefile per deployment, in any CRS: each feature has `id`, `level`, `name_zh`,
-`name_en` and `parent`. Lookups use one shapely STRtree per level, so assigning a batch of points is vectorised.
+A city has the levels it draws (`layers.region_files` reads them, a file per level): the district always, the
+others as it keeps them. Lookups use one shapely STRtree per level, so assigning a batch of points is vectorised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-LEVELS: tuple[str, ...] = ("city", "district", "town", "grid")
+# China's levels of government and of its grid management, largest first: 市, 区县, 乡镇街道, 社区村, 网格.
+LEVELS: tuple[str, ...] = ("city", "district", "town", "community", "grid")
 
 
 @dataclass(frozen=True)
@@ -44,33 +43,8 @@ class RegionIndex:
                 raise ValueError(f"region id {region.id!r} appears twice")
             self._by_id[region.id] = region
             self._by_level[region.level].append(region)
-        self._trees = {
-            level: shapely.STRtree([r.geometry for r in items]) for level, items in self._by_level.items() if items
-        }
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> RegionIndex:
-        frame = gpd.read_file(path)
-        missing = {"id", "level", "name_zh"} - set(frame.columns)
-        if missing:
-            raise ValueError(f"{path}: region features need the properties {sorted(missing)}")
-        if frame.crs is not None and frame.crs.to_epsg() != 4326:
-            frame = frame.to_crs(4326)
-        regions = []
-        for row in frame.itertuples(index=False):
-            parent = getattr(row, "parent", None)
-            name_en = getattr(row, "name_en", None) or row.name_zh
-            regions.append(
-                Region(
-                    id=str(row.id),
-                    level=str(row.level),
-                    name_zh=str(row.name_zh),
-                    name_en=str(name_en),
-                    parent=str(parent) if parent else None,
-                    geometry=shapely.make_valid(row.geometry),
-                )
-            )
-        return cls(regions)
+        self.levels: tuple[str, ...] = tuple(level for level in LEVELS if self._by_level[level])
+        self._trees = {level: shapely.STRtree([r.geometry for r in self._by_level[level]]) for level in self.levels}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -84,11 +58,11 @@ class RegionIndex:
     def parts(self, region: Region | None) -> list[Region]:
         """The regions one level down that lie in `region` (None: the whole city, so its districts)."""
         if region is None:
-            return self.level(LEVELS[1])
-        below = LEVELS.index(region.level) + 1
-        if below == len(LEVELS):
+            return self.level("district")
+        below = self.levels.index(region.level) + 1
+        if below == len(self.levels):
             return []
-        return [r for r in self._by_level[LEVELS[below]] if r.parent == region.id]
+        return [r for r in self._by_level[self.levels[below]] if r.parent == region.id]
 
     def ancestors(self, region_id: str) -> list[Region]:
         """From the city down to (and including) the region: the breadcrumbs."""
@@ -113,7 +87,7 @@ class RegionIndex:
         city = self._by_level["city"]
         inside = area.intersection(city[0].geometry) if city else area
         found: dict[str, str | None] = dict.fromkeys(LEVELS)
-        for level in LEVELS:
+        for level in self.levels:
             tree = self._trees.get(level)
             if tree is None or inside.is_empty:
                 continue

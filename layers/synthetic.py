@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPoint, Polygon
+from shapely.geometry import MultiPoint
 from shapely.geometry.base import BaseGeometry
 
 
@@ -53,16 +53,20 @@ def seeds_inside(area: BaseGeometry, count: int, seed: int) -> list[tuple[float,
     return chosen
 
 
-def square_grid(area: BaseGeometry, cell_deg: float) -> list[tuple[int, int, Polygon]]:
-    """Square cells of `cell_deg` degrees covering `area`, clipped to it, as (row, col, cell)."""
+def square_grid(area: BaseGeometry, cell_deg: float) -> list[BaseGeometry]:
+    """Square cells of `cell_deg` degrees that together cover `area` exactly: cells clipped to it, and a sliver at
+    its edge (under a fifth of a cell) joined to the neighbour it shares the longest border with."""
     minx, miny, maxx, maxy = area.bounds
-    cells = []
-    rows = int(np.ceil((maxy - miny) / cell_deg))
-    cols = int(np.ceil((maxx - minx) / cell_deg))
-    for row in range(rows):
-        for col in range(cols):
+    pieces = []
+    for row in range(int(np.ceil((maxy - miny) / cell_deg))):
+        for col in range(int(np.ceil((maxx - minx) / cell_deg))):
             x0, y0 = minx + col * cell_deg, miny + row * cell_deg
-            cell = shapely.box(x0, y0, x0 + cell_deg, y0 + cell_deg).intersection(area)
-            if not cell.is_empty and cell.area > 0.2 * cell_deg * cell_deg:
-                cells.append((row, col, cell))
+            piece = shapely.box(x0, y0, x0 + cell_deg, y0 + cell_deg).intersection(area)
+            if piece.area > 0:
+                pieces.append(piece)
+    cells = [p for p in pieces if p.area >= 0.2 * cell_deg * cell_deg] or [area]
+    for sliver in (p for p in pieces if p.area < 0.2 * cell_deg * cell_deg):
+        shared = [c.boundary.intersection(sliver.boundary).length for c in cells]
+        best = int(np.argmax(shared)) if max(shared) > 0 else int(np.argmin([c.distance(sliver) for c in cells]))
+        cells[best] = cells[best].union(sliver)
     return cells

@@ -1,4 +1,7 @@
-"""Build cityops/demo/regions.geojson from the real names, codes and centres in cityops/demo/sources/.
+"""Build the demo city's region files, cityops/demo/regions/*.geojson, from the real names, codes and centres in
+cityops/demo/sources/. Each level's file is shaped as its kind of publisher writes it: districts as a map provider
+exports them (`adcode`, `name`), towns as the statistics code list names them (`code`, `name`, `areaCode`), grids
+as a grid office draws them (no parents: CityOps finds them by containment).
 
 Run: .venv/bin/python scripts/build_demo_city.py  (needs `pip install pypinyin` for the English town names;
 the output is committed, so CityOps itself never needs it). The output is deterministic.
@@ -21,7 +24,7 @@ from layers.crs import gcj02_to_wgs84  # noqa: E402
 from layers.synthetic import hull, seeds_inside, square_grid, voronoi_cells  # noqa: E402
 
 SOURCES = ROOT / "cityops" / "demo" / "sources"
-OUT = ROOT / "cityops" / "demo" / "regions.geojson"
+OUT = ROOT / "cityops" / "demo" / "regions"
 
 DISTRICT_EN = {
     "竞秀区": "Jingxiu District",
@@ -51,7 +54,10 @@ DISTRICT_EN = {
 }
 URBAN = ("130602", "130606", "130607", "130608", "130609")  # the five districts of the city proper
 CORE = ("130602", "130606")  # the gridded urban core
+# Towns of the two development zones lie in districts: the high-tech zone's streets in 竞秀区, 白沟 in 高碑店市.
+ZONE_DISTRICT = {"130671": "130602", "130672": "130684"}
 SUFFIX_EN = (("街道", "Subdistrict"), ("镇", "Town"), ("乡", "Township"))
+CORE_RADIUS_DEG = 0.07  # towns whose centre is this near the city's origin are gridded
 GRID_DEG = 0.01  # about 1.1 km north-south, 0.87 km east-west at 39°N
 PRECISION = 5
 
@@ -63,11 +69,20 @@ def town_en(name: str) -> str:
     return "".join(lazy_pinyin(name)).title()
 
 
-def feature(region_id, level, name_zh, name_en, parent, geometry, **extra):
+def feature(geometry, **props):
     geometry = shapely.set_precision(geometry, 10**-PRECISION)
-    props = {"id": region_id, "level": level, "name_zh": name_zh, "name_en": name_en, "parent": parent}
-    props.update(extra, approximate=True)
-    return {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(geometry)}
+    return {
+        "type": "Feature",
+        "properties": {**props, "approximate": True},
+        "geometry": shapely.geometry.mapping(geometry),
+    }
+
+
+def write(name: str, features: list[dict]) -> None:
+    path = OUT / name
+    text = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False, separators=(",", ":"))
+    path.write_text(text + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT)}: {len(features)} features")
 
 
 def main() -> None:
@@ -89,71 +104,48 @@ def main() -> None:
     city_shape = hull(points, margin=0.28)
     cells = voronoi_cells(points, city_shape)
 
-    features = [feature("130600", "city", "保定市", "Baoding", None, city_shape, centre=city_centre)]
+    districts = []
     district_shapes = {}
     for code, cell in zip(codes, cells, strict=True):
         name, lon, lat = centres[code]
         district_shapes[code] = cell
-        features.append(
-            feature(
-                code,
-                "district",
-                name,
-                DISTRICT_EN[name],
-                "130600",
-                cell,
-                centre=[lon, lat],
-                urban=code in URBAN,
-            )
-        )
+        districts.append(feature(cell, adcode=code, name=name, name_en=DISTRICT_EN[name], centre=[lon, lat]))
 
     with open(SOURCES / "baoding_towns_streets_codes_modood.csv", encoding="utf-8") as f:
-        towns = [r for r in csv.DictReader(f) if r["areaCode"] in URBAN]
+        towns = list(csv.DictReader(f))
+    for town in towns:
+        town["district"] = ZONE_DISTRICT.get(town["areaCode"], town["areaCode"])
+    town_features = []
     town_shapes = {}
-    for district in URBAN:
-        names = [t for t in towns if t["areaCode"] == district]
+    for district in codes:
+        names = [t for t in towns if t["district"] == district]
         area = district_shapes[district]
         seeds = seeds_inside(area, len(names), seed=int(district))
         for town, cell, seed in zip(names, voronoi_cells(seeds, area), seeds, strict=True):
             town_shapes[town["code"]] = cell
-            features.append(
+            town_features.append(
                 feature(
-                    town["code"],
-                    "town",
-                    town["name"],
-                    town_en(town["name"]),
-                    district,
                     cell,
+                    code=town["code"],
+                    name=town["name"],
+                    name_en=town_en(town["name"]),
+                    areaCode=town["district"],
                     centre=list(seed),
-                )
+                )  # fmt: skip
             )
 
-    core = shapely.union_all([district_shapes[c] for c in CORE])
-    core = core.intersection(shapely.Point(city_centre).buffer(0.09))
-    town_tree = shapely.STRtree(list(town_shapes.values()))
-    town_codes = list(town_shapes)
-    per_town: dict[str, int] = {}
-    for _row, _col, cell in square_grid(core, GRID_DEG):
-        hit = town_tree.query(cell.centroid, predicate="intersects")
-        if len(hit) == 0:
-            continue
-        parent = town_codes[int(hit[0])]
-        cell = cell.intersection(town_shapes[parent])
-        if cell.is_empty or cell.geom_type not in ("Polygon", "MultiPolygon"):
-            continue
-        per_town[parent] = per_town.get(parent, 0) + 1
-        n = per_town[parent]
-        features.append(feature(f"{parent}-G{n:02d}", "grid", f"网格{n:02d}", f"Grid {n:02d}", parent, cell))
+    # Grid workers cover the towns of the urban core, each whole town in cells of about a square kilometre.
+    origin = shapely.Point(city_centre)
+    grids = []
+    for code, shape in town_shapes.items():
+        if code[:6] in CORE and shape.centroid.distance(origin) < CORE_RADIUS_DEG:
+            for n, cell in enumerate(square_grid(shape, GRID_DEG), start=1):
+                grids.append(feature(cell, id=f"{code}-G{n:02d}", name_zh=f"网格{n:02d}", name_en=f"Grid {n:02d}"))
 
-    OUT.write_text(
-        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False, separators=(",", ":"))
-        + "\n",
-        encoding="utf-8",
-    )
-    counts = {}
-    for f in features:
-        counts[f["properties"]["level"]] = counts.get(f["properties"]["level"], 0) + 1
-    print(f"wrote {OUT.relative_to(ROOT)}: {counts}")
+    OUT.mkdir(exist_ok=True)
+    write("districts.geojson", districts)
+    write("towns.geojson", town_features)
+    write("grids.geojson", grids)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,39 @@ time limits, one unit, and the demo accounts (one per role, password demo-<name>
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from cityops import DEMO_DIR
+from cityops.config import load
+from layers.regions import RegionIndex
 
-REGIONS = DEMO_DIR / "regions.geojson"
+REGIONS = DEMO_DIR / "regions"
+# The demo city's [city] table for configurations tests write, its files named absolutely.
+CITY = f"""
+[city]
+name_zh = "保定市"
+name_en = "Baoding"
+code = "130600"
+center = [115.47, 38.93]
+
+[[city.levels]]
+level = "district"
+file = "{REGIONS / "districts.geojson"}"
+id = "adcode"
+name_zh = "name"
+
+[[city.levels]]
+level = "town"
+file = "{REGIONS / "towns.geojson"}"
+id = "code"
+name_zh = "name"
+parent = "areaCode"
+
+[[city.levels]]
+level = "grid"
+file = "{REGIONS / "grids.geojson"}"
+"""
 RULES = """
 rules:
   - id: gauge-high
@@ -28,18 +56,18 @@ sops:
 """
 
 
+@cache
+def demo_regions() -> RegionIndex:
+    """The demo city's regions, read as `cityops run --demo` reads them."""
+    return load(DEMO_DIR / "cityops.toml", environ={}).city.regions()
+
+
 def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, feeds: str = "") -> Path:
     """The test config; `rules` replace the rule file, `feeds` ([[feeds]] tables) are added to the flood feed."""
     (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
     path = tmp_path / "cityops.toml"
     path.write_text(
-        f"""
-[city]
-name_zh = "保定市"
-name_en = "Baoding"
-regions = "{REGIONS}"
-center = [115.47, 38.93]
-
+        f"""{CITY}
 [store]
 path = "{tmp_path / "cityops.duckdb"}"
 

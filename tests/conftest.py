@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from cityops import DEMO_DIR
 from cityops.broker import Mosquitto, free_port, mosquitto_path
 from layers.regions import RegionIndex
+from tests import app_config
 from tests.harness import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 OUTPUT = ROOT / "test-output"
@@ -24,7 +24,7 @@ def output_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_regions() -> RegionIndex:
-    return RegionIndex.from_file(DEMO_DIR / "regions.geojson")
+    return app_config.demo_regions()
 
 
 @pytest.fixture

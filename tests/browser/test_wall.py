@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from layers.regions import RegionIndex
-from tests.app_config import REGIONS
+from tests.app_config import demo_regions
 from tests.harness import LIANCHI, health, send, signed_in, wait_until, wall_display
 
 pytestmark = pytest.mark.browser
@@ -176,7 +175,7 @@ def scrolls(page) -> bool:
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (3840, 2160)])
 def test_the_wall_fits_the_screen_without_scrolling(app, publisher, chromium, output_dir, width, height):
     # A gauge high in each of 12 districts: 12 incidents, more than the list shows.
-    districts = RegionIndex.from_file(REGIONS).level("district")
+    districts = demo_regions().level("district")
     for n, district in enumerate(districts[:12]):
         where = district.geometry.representative_point()
         send(publisher, f"test/flood/entity/g{n}", {"type": "entity", "id": f"g{n}", "domain": "flood",

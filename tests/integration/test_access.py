@@ -14,7 +14,6 @@ import pytest
 from cityops.config import load
 from dashboard import guard, signin
 from dashboard.app import create_app, stop_app
-from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import audit
 from store.accounts import Accounts
@@ -34,7 +33,7 @@ def site(tmp_path):
     store = Store(settings.store.path)
     accounts = Accounts(settings.auth.path)
     signin.bootstrap(accounts, demo=True)
-    app = create_app(settings, store, RegionIndex.from_file(settings.city.regions), accounts)
+    app = create_app(settings, store, settings.city.regions(), accounts)
     admin = Browser(app)
     admin.sign_in("admin")
     admin.get("/_dash-layout")  # Dash completes its callback map at the first request it serves

@@ -29,7 +29,6 @@ from cityops.config import load
 from dashboard import signin
 from dashboard.app import create_app, stop_app
 from dashboard.guard import CSRF_COOKIE
-from layers.regions import RegionIndex
 from store.accounts import Accounts
 from store.database import Store
 from tests.app_config import config
@@ -295,7 +294,7 @@ def test_each_row_names_the_page_that_claims_its_callback(tmp_path):
     settings = load(config(tmp_path, mqtt_port=1883, web_port=8050))
     store, accounts = Store(settings.store.path), Accounts(settings.auth.path)
     signin.bootstrap(accounts, demo=True)
-    app = create_app(settings, store, RegionIndex.from_file(settings.city.regions), accounts)
+    app = create_app(settings, store, settings.city.regions(), accounts)
     try:
         app.server.test_client().get("/login")  # Dash completes its callback map at the first request it serves
         claimed = app.server.extensions["cityops_guard"].callback_pages

@@ -15,7 +15,6 @@ from dashboard.app import create_app, stop_app
 from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
-from layers.regions import RegionIndex
 from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
@@ -33,7 +32,7 @@ def wall(tmp_path):
     store = Store(settings.store.path)
     accounts = Accounts(settings.auth.path)
     signin.bootstrap(accounts, demo=True)
-    regions = RegionIndex.from_file(settings.city.regions)
+    regions = settings.city.regions()
     writer = Writer(store)
     writer.start()
     feed = FeedDecoding("test-flood", cityops_json.decode, to_wgs84("wgs84"))

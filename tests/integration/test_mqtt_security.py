@@ -17,10 +17,9 @@ from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.crs import to_wgs84
-from layers.regions import RegionIndex
 from store.database import Store
 from store.writer import Writer
-from tests.app_config import REGIONS
+from tests.app_config import demo_regions
 
 
 @pytest.fixture
@@ -55,7 +54,7 @@ def ingest(broker, settings: MqttSettings, writer: Writer, changes: list) -> Mqt
     feed = MqttFeed(FeedDecoding("flood", cityops_json.decode, to_wgs84("wgs84")), ("city/flood/#",))
     return MqttIngest(
         host="127.0.0.1", port=broker.port, client_id=f"secure-{len(changes)}", feeds=[feed], writer=writer,
-        regions=RegionIndex.from_file(REGIONS), username=settings.username, password=settings.password(),
+        regions=demo_regions(), username=settings.username, password=settings.password(),
         tls=settings.tls_options(), on_connection_change=lambda ids, up, reason: changes.append((up, reason)),
     )  # fmt: skip
 

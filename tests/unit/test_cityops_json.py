@@ -1,6 +1,5 @@
 """The CityOps JSON decoder: good payloads become records, bad ones a DecodeError with the reason."""
 
-import functools
 import json
 from datetime import UTC, datetime
 
@@ -12,6 +11,7 @@ from feeds.decoders import DecodeError, Message
 from feeds.decoders.cityops_json import decode
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
+from tests.app_config import demo_regions
 from tests.strategies import json_documents
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -111,14 +111,6 @@ def test_bad_payloads_say_why(payload, reason):
         decode(message(payload))
 
 
-@functools.cache
-def regions():
-    from cityops import DEMO_DIR
-    from layers.regions import RegionIndex
-
-    return RegionIndex.from_file(DEMO_DIR / "regions.geojson")
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     st.one_of(
@@ -133,7 +125,7 @@ def regions():
 def test_arbitrary_payloads_become_records_or_a_dead_letter_with_its_reason(raw):
     # FeedDecoding.envelope is what a transport calls: whatever the bytes, the result is records or a dead letter.
     feed = FeedDecoding("f", decode, to_wgs84("gcj02"))
-    env = feed.envelope("t", raw, NOW, regions())
+    env = feed.envelope("t", raw, NOW, demo_regions())
     assert (env.records is None) != (env.dead_letter is None)
     if env.dead_letter is not None:
         assert env.dead_letter.reason and env.dead_letter.raw == raw

@@ -16,7 +16,8 @@ def write(tmp_path, text):
 
 def test_demo_config_loads_with_paths_resolved():
     settings = load(DEMO, environ={})
-    assert settings.city.regions == (DEMO.parent / "regions.geojson").resolve()
+    assert [lv.file for lv in settings.city.levels] == [DEMO.parent / "regions" / f"{name}.geojson"
+                                                        for name in ("districts", "towns", "grids")]  # fmt: skip
     assert [f.id for f in settings.feeds] == ["demo-traffic", "demo-flood", "demo-fire", "demo-security",
                                               "demo-hydrology", "demo-hotspots", "demo-weather"]  # fmt: skip
     assert settings.feeds[0].crs == "gcj02"
@@ -27,7 +28,9 @@ def test_the_demo_writes_under_the_folder_it_is_started_from(tmp_path):
     assert settings.store.path == tmp_path / "var" / "demo" / "cityops.duckdb"
     assert settings.auth.path == tmp_path / "var" / "demo" / "accounts.sqlite"
     assert settings.broker.data_dir == tmp_path / "var" / "demo" / "broker"
-    assert settings.city.regions == (DEMO.parent / "regions.geojson").resolve()  # what it reads stays beside it
+    assert (
+        settings.city.levels[0].file == DEMO.parent / "regions" / "districts.geojson"
+    )  # read beside it
 
 
 def test_environment_overrides(tmp_path):
@@ -63,7 +66,8 @@ def test_bad_value_in_an_array_of_tables(tmp_path):
 
 
 def test_missing_section_and_bad_env_value(tmp_path):
-    path = write(tmp_path, '[city]\nname_zh = "x"\nname_en = "x"\nregions = "r.geojson"\ncenter = [1, 2]\n')
+    city = '[city]\nname_zh = "x"\nname_en = "x"\ncenter = [1, 2]\n'
+    path = write(tmp_path, city + '[[city.levels]]\nlevel = "district"\nfile = "r.geojson"\n')
     with pytest.raises(ConfigError, match="store: required key is missing"):
         load(path, environ={})
     with pytest.raises(ConfigError, match="environment variable CITYOPS_STORE__BATCH_MAX_ROWS: store.batch_max_rows"):
@@ -88,7 +92,7 @@ def test_invalid_toml_and_missing_file(tmp_path):
 def test_demo_sources_need_the_simulator(tmp_path):
     text = DEMO.read_text(encoding="utf-8").replace("[simulator]\nenabled = true", "[simulator]\nenabled = false")
     path = tmp_path / "c.toml"
-    path.write_text(text.replace('"regions.geojson"', f'"{DEMO.parent / "regions.geojson"}"'), encoding="utf-8")
+    path.write_text(text.replace('"regions/', f'"{DEMO.parent}/regions/'), encoding="utf-8")
     with pytest.raises(ConfigError, match="feed demo-hydrology reads \\{demo\\}/…, which only the demo simulator"):
         load(path, environ={})
 

@@ -6,20 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cityops import DEMO_DIR
 from cityops.config import ConfigError, load
 from feeds.decoding import FeedDecoding, was_cut
 from feeds.mqtt import MqttFeedSettings
+from tests.app_config import CITY
 from tests.harness import ROOT
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 CONFIG = """
-[city]
-name_zh = "保定市"
-name_en = "Baoding"
-regions = "{regions}"
-center = [115.47, 38.93]
-
+{city}
 [store]
 path = "x.duckdb"
 
@@ -52,7 +47,7 @@ rain_1h = "mm"
 
 def feed(tmp_path, text=CONFIG):
     path = tmp_path / "cityops.toml"
-    path.write_text(text.format(regions=DEMO_DIR / "regions.geojson"), encoding="utf-8")
+    path.write_text(text.format(city=CITY), encoding="utf-8")
     return FeedDecoding.from_settings(load(path, environ={}).feeds[0])
 
 
@@ -85,7 +80,7 @@ def test_a_bad_path_stops_start_up_with_the_line(tmp_path):
     text = CONFIG.replace('rain_1h = "r1h"', 'rain_1h = "r1h[["')
     with pytest.raises(ConfigError) as err:
         feed(tmp_path, text)
-    line = text.splitlines().index('rain_1h = "r1h[["') + 1
+    line = text.format(city=CITY).splitlines().index('rain_1h = "r1h[["') + 1
     assert f":{line}: feeds.0.mapping.values" in str(err.value) and "not a JMESPath expression" in str(err.value)
 
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from cityops import DEMO_DIR
 from cityops.config import load
 from feeds import dead_letters, transports
 from feeds.decoding import FeedDecoding, Oversize, was_cut
@@ -22,6 +21,7 @@ from feeds.wiring import Broker, Wiring
 from store.database import Store
 from store.limits import Limits
 from store.writer import Writer
+from tests.app_config import CITY
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 GAUGE = {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "府河 G1",
@@ -69,12 +69,7 @@ def test_the_limits_are_the_configurations(demo_regions):
 def test_limits_come_from_the_configurations_limits_table(tmp_path, demo_regions):
     path = tmp_path / "cityops.toml"
     path.write_text(f"""
-[city]
-name_zh = "保定市"
-name_en = "Baoding"
-regions = "{DEMO_DIR / "regions.geojson"}"
-center = [115.47, 38.93]
-
+{CITY}
 [store]
 path = "x.duckdb"
 

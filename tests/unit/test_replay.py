@@ -8,13 +8,13 @@ import pytest
 
 from alerts.replay import Opened, ReplayError, replay
 from alerts.rules import parse_rule_file
-from cityops import DEMO_DIR
 from cityops.cli import main
 from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
 from store.database import Store
 from store.writer import Writer
+from tests.app_config import CITY
 from tests.harness import LIANCHI
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
@@ -154,8 +154,7 @@ def test_a_store_in_use_is_refused_with_a_clear_message(tmp_path, demo_regions):
 def configure(tmp_path, path, rules):
     (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
     (tmp_path / "cityops.toml").write_text(
-        f'[city]\nname_zh = "保定市"\nname_en = "Baoding"\nregions = "{DEMO_DIR}/regions.geojson"\n'
-        f'center = [115.47, 38.93]\n[store]\npath = "{path}"\n[alerts]\nrules = "rules.yaml"\n',
+        CITY + f'[store]\npath = "{path}"\n[alerts]\nrules = "rules.yaml"\n',
         encoding="utf-8",
     )
     return str(tmp_path / "cityops.toml")

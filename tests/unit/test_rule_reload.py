@@ -6,11 +6,11 @@ import os
 import time
 from datetime import UTC, datetime
 
-from cityops import DEMO_DIR
 from cityops.config import load
 from cityops.runtime import start
 from feeds.decoders import Message, cityops_json
 from store.writer import Envelope
+from tests.app_config import CITY
 
 RULE = """
 rules:
@@ -28,9 +28,7 @@ def test_reload_keeps_open_alerts_and_refuses_a_bad_file(tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULE.format(limit=10), encoding="utf-8")
     (tmp_path / "cityops.toml").write_text(
-        f'[city]\nname_zh = "保定市"\nname_en = "Baoding"\nregions = "{DEMO_DIR}/regions.geojson"\n'
-        f'center = [115.47, 38.93]\n[store]\npath = "{tmp_path / "c.duckdb"}"\n'
-        f'[alerts]\nrules = "rules.yaml"\nevaluate_every_s = 1\n',
+        CITY + f'[store]\npath = "{tmp_path / "c.duckdb"}"\n[alerts]\nrules = "rules.yaml"\nevaluate_every_s = 1\n',
         encoding="utf-8",
     )
     runtime = start(load(tmp_path / "cityops.toml", environ={}))
@@ -63,8 +61,7 @@ def test_run_refuses_a_bad_rule_file_before_starting_anything(tmp_path, capsys):
 
     (tmp_path / "rules.yaml").write_text(RULE.format(limit="ten"), encoding="utf-8")
     (tmp_path / "cityops.toml").write_text(
-        f'[city]\nname_zh = "保定市"\nname_en = "Baoding"\nregions = "{DEMO_DIR}/regions.geojson"\n'
-        f'center = [115.47, 38.93]\n[store]\npath = "{tmp_path / "c.duckdb"}"\n[alerts]\nrules = "rules.yaml"\n',
+        CITY + f'[store]\npath = "{tmp_path / "c.duckdb"}"\n[alerts]\nrules = "rules.yaml"\n',
         encoding="utf-8",
     )
     assert main(["run", "--config", str(tmp_path / "cityops.toml")]) == 2
