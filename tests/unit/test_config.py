@@ -28,9 +28,7 @@ def test_the_demo_writes_under_the_folder_it_is_started_from(tmp_path):
     assert settings.store.path == tmp_path / "var" / "demo" / "cityops.duckdb"
     assert settings.auth.path == tmp_path / "var" / "demo" / "accounts.sqlite"
     assert settings.broker.data_dir == tmp_path / "var" / "demo" / "broker"
-    assert (
-        settings.city.levels[0].file == DEMO.parent / "regions" / "districts.geojson"
-    )  # read beside it
+    assert settings.city.levels[0].file == DEMO.parent / "regions" / "districts.geojson"  # read beside it
 
 
 def test_environment_overrides(tmp_path):
