@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.app_config import demo_regions
 from tests.harness import LIANCHI, health, send, signed_in, wait_until
 
 pytestmark = pytest.mark.browser
@@ -39,14 +40,15 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     assert page.locator(".drill-map path.region").count() > 5
     page.get_by_role("link", name="Yonghua Subdistrict").click()
     page.wait_for_url("**/region/130606009?lang=en")
-    page.get_by_role("link", name="Grid 03").click()
-    page.wait_for_url("**/region/130606009-G03?lang=en")
+    grid = demo_regions().get(demo_regions().locate(*LIANCHI)["grid"])  # the gauge's grid cell
+    page.get_by_role("link", name=grid.name_en).click()
+    page.wait_for_url(f"**/region/{grid.id}?lang=en")
     page.get_by_role("link", name="府河 G1 · river_gauge").click()
     page.wait_for_url("**/entity/test-flood%3Ag1?lang=en")
 
     crumbs = page.locator(".breadcrumbs").inner_text().split("\n")
     assert [c.strip("› ") for c in crumbs if c.strip("› ")] == [
-        "City", "Lianchi District", "Yonghua Subdistrict", "Grid 03", "府河 G1"]  # fmt: skip
+        "City", "Lianchi District", "Yonghua Subdistrict", grid.name_en, "府河 G1"]  # fmt: skip
     wait_until(lambda: page.locator(".drill-chart .main-svg").count() > 0, 20, "the history chart")
     # Thresholds drawn (yellow, red and the warning level) and the alert's period shaded.
     wait_until(lambda: page.locator(".drill-chart .shapelayer path").count() >= 4, 5, "threshold lines and shading")
