@@ -52,7 +52,7 @@ def _fill(folder: Path, entities: int, observations: int) -> int:
         """
         INSERT INTO observations
         SELECT ids[1 + i % len(ids)], 'value', (i % 1000) / 10, '', $now - to_microseconds(i * 3000), 'ok', 'bench',
-               'h' || i, $now - to_microseconds(i * 3000)
+               'h' || i, $now - to_microseconds(i * 3000), NULL
         FROM (SELECT list(id) AS ids FROM devices), range($n) r(i)
         """,
         {"now": datetime.now(UTC), "n": observations},

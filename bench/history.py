@@ -48,7 +48,7 @@ def _fill(store: Store, rows: int, entities: int, now: datetime) -> None:
         """
         INSERT INTO observations
         SELECT 'e' || (i % $entities), 'water_level', (i % 1000) / 100, 'm', t, 'ok', 'bench', 'm' || i,
-               t + INTERVAL 1 SECOND
+               t + INTERVAL 1 SECOND, NULL
         FROM (SELECT i, $start + to_microseconds(i * (365 * 86400 * 1000000::BIGINT // $rows)) AS t
               FROM range($rows) r(i))
         """,

@@ -436,7 +436,8 @@ def _feeds_check(args) -> int:
     def where(record) -> str:
         """The record's place at every level the city has, by name and id."""
         if record.lon is None:
-            return "no place"
+            suspect = getattr(record, "attributes", None) or getattr(record, "details", {})
+            return f"place suspect: {suspect['suspect_position']['reason']}" if "suspect_position" in suspect else ""
         smallest = record.grid_id or record.town_id or record.district_id
         crumbs = regions.ancestors(smallest) if smallest else []
         place = f"at {record.lon:.6f}, {record.lat:.6f}"
@@ -451,7 +452,8 @@ def _feeds_check(args) -> int:
     for e in records.entities[:5]:
         print(f"  entity  {e.id}  {e.domain}/{e.kind}  {e.name}  {where(e)}")
     for o in records.observations[:5]:
-        print(f"  observation  {o.entity_id}  {o.metric} = {o.value} {o.unit}  {o.quality}  at {when(o.ts)}")
+        quality = f"{o.quality} ({o.quality_reason})" if o.quality_reason else o.quality
+        print(f"  observation  {o.entity_id}  {o.metric} = {o.value} {o.unit}  {quality}  at {when(o.ts)}")
     for e in records.events[:5]:
         print(f"  event  {e.id}  {e.domain}/{e.type}  {e.severity or '-'}  {e.title[:60]}  at {when(e.ts)}  {where(e)}")
     return 0

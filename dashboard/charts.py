@@ -23,13 +23,22 @@ def plain(text: str) -> str:
 
 def history_chart(metric: str, rows: pd.DataFrame, attributes: dict, alerts: pd.DataFrame,
                   window: tuple[datetime, datetime], tz: str, t, height: int = 260) -> go.Figure:  # fmt: skip
-    """One metric over `window`: the entity's levels and threshold attributes drawn, its alerts' periods shaded."""
+    """One metric over `window`: the entity's levels and threshold attributes drawn, its alerts' periods shaded,
+    readings its feed found implausible as grey crosses beside the line (with the reason), not on it."""
     unit = rows["unit"].iloc[-1] if len(rows) else ""
+    suspect = rows[rows["quality"] == "suspect"] if "quality" in rows else rows.iloc[:0]
+    rows = rows.drop(suspect.index)
     times = pd.to_datetime(rows["ts"], utc=True).dt.tz_convert(tz)
     # Few readings (a gauge that reports hourly, an alert just raised): marked, or one reading would not show.
     mode = "lines+markers" if len(rows) < 30 else "lines"
     fig = go.Figure(go.Scatter(x=times, y=rows["value"], mode=mode, name=plain(metric), connectgaps=False,
                                line={"color": "#8ab4f8", "width": 2}))  # fmt: skip
+    if len(suspect):
+        fig.add_trace(go.Scatter(
+            x=pd.to_datetime(suspect["ts"], utc=True).dt.tz_convert(tz), y=suspect["value"], mode="markers",
+            name=t("suspect"), marker={"symbol": "x", "color": "#9ca3af", "size": 9},
+            text=[plain(f"{t('suspect')}: {r}") for r in suspect["quality_reason"].fillna("")],
+            hovertemplate="%{y}<br>%{text}<extra></extra>"))  # fmt: skip
     levels = attributes.get("levels") or {}
     if levels.get("metric") == metric:
         for colour in ("blue", "yellow", "orange", "red"):

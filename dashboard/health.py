@@ -52,6 +52,7 @@ def register(server: Flask, store: Store, writer: Writer | None, snapshots: Snap
                     "messages": int(r.messages),
                     "errors": int(r.errors),
                     "discarded": int(r.discarded),
+                    "suspect": int(r.suspect),
                 }
                 for r in feeds.itertuples(index=False)
             ],

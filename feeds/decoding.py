@@ -1,5 +1,5 @@
 """One feed's way from raw bytes to records, whatever the transport: size limits, decoder, CRS, time zone,
-sentinels, units, metric names, and the lengths of names and texts.
+sentinels, units, metric names, plausibility, and the lengths of names and texts.
 
 MQTT, HTTP and file feeds all hand their payloads to `FeedDecoding.envelope`, so a payload decodes the same way
 whichever way it came, and `cityops feeds check` and the dead-letter replay use exactly what ingest uses.
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from feeds import field_lengths
 from feeds.decoders import DECODERS, DecodeError, Decoder, Message
 from feeds.normalize import normalize
+from feeds.plausibility import Plausibility, PlausibleSettings
 from feeds.settings import FeedBase
 from layers.crs import Converter, to_wgs84
 from layers.regions import RegionIndex
@@ -66,6 +67,7 @@ class FeedDecoding:
     metrics: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     payload_limit: str = FeedBase.payload_limit  # the key of `limits` that bounds one payload of this feed
+    plausibility: Plausibility = field(default_factory=lambda: Plausibility(PlausibleSettings()))
 
     @classmethod
     def from_settings(cls, feed: FeedBase, limits: Limits | None = None) -> FeedDecoding:
@@ -75,7 +77,7 @@ class FeedDecoding:
         units = {name: (u.to, u.factor, u.offset) for name, u in feed.units.items()}
         zone = ZoneInfo(feed.time_zone) if feed.time_zone else None
         return cls(feed.id, decoder, to_wgs84(feed.crs), zone, frozenset(feed.sentinels), units, dict(feed.metrics),
-                   limits or Limits(), feed.payload_limit)  # fmt: skip
+                   limits or Limits(), feed.payload_limit, Plausibility(feed.plausible))  # fmt: skip
 
     @cached_property
     def max_bytes(self) -> int:
@@ -98,6 +100,7 @@ class FeedDecoding:
         message = Message(self.id, source, payload, received_at, self.time_zone)
         try:
             decoded = normalize(self.decoder(message), self.to_wgs84, regions, self.sentinels, self.units, self.metrics)
+            decoded.suspect = self.plausibility.check(decoded)
             records = field_lengths.check(decoded, self.limits)
         except DecodeError as exc:
             reason = str(exc)

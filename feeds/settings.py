@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from feeds.decoders import DECODERS
 from feeds.decoders.mapped_json import Mapping
+from feeds.plausibility import PlausibleSettings
 from layers.city import known_zone
 from layers.crs import to_wgs84
 
@@ -42,6 +43,8 @@ class FeedBase(BaseModel):
     units: dict[str, UnitConversion] = Field(default_factory=dict)  # e.g. cm = { to = "m", factor = 0.01 }
     # The source's metric name → the city's, e.g. level = "water_level".
     metrics: dict[str, str] = Field(default_factory=dict)
+    # Where its devices stand and what their values may be (feeds/plausibility.py); what fails is kept as suspect.
+    plausible: PlausibleSettings = Field(default_factory=PlausibleSettings)
 
     @field_validator("decoder")
     @classmethod

@@ -97,8 +97,9 @@ class Recorded:
 
 
 _UPSERT = """
-    INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at, messages, errors, discarded)
-    VALUES ($feed, $state, $reason, $now, $last, $good, $bad, $discarded)
+    INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at, messages, errors, discarded,
+                             suspect)
+    VALUES ($feed, $state, $reason, $now, $last, $good, $bad, $discarded, $suspect)
     ON CONFLICT (feed_id) DO UPDATE SET
         changed_at = CASE WHEN feed_status.state = excluded.state THEN feed_status.changed_at
                           ELSE excluded.changed_at END,
@@ -106,7 +107,8 @@ _UPSERT = """
         last_message_at = coalesce(excluded.last_message_at, feed_status.last_message_at),
         messages = feed_status.messages + excluded.messages,
         errors = feed_status.errors + excluded.errors,
-        discarded = feed_status.discarded + excluded.discarded
+        discarded = feed_status.discarded + excluded.discarded,
+        suspect = feed_status.suspect + excluded.suspect
 """
 
 
@@ -122,12 +124,13 @@ def record(
     messages: int = 0,
     errors: int = 0,
     discarded: int = 0,
+    suspect: int = 0,
 ) -> Recorded | None:
     """Apply one event to the feed's row in `feed_status` (and a change of state to `feed_log`).
 
     `received_at` is when the newest message behind a writer's event arrived (to tell the "earlier" events);
-    `last_message_at`, `messages`, `errors` and `discarded` (values refused) are added to the row whatever the state
-    does. Returns what was
+    `last_message_at`, `messages`, `errors`, `discarded` (values refused) and `suspect` (records marked implausible)
+    are added to the row whatever the state does. Returns what was
     recorded, or None when there was nothing to write.
     """
     current = cur.execute("SELECT state, reason, changed_at FROM feed_status WHERE feed_id = $feed",
@@ -137,7 +140,7 @@ def record(
         event = EARLIER.get(event, event)
     after = NEXT[before, event]
     if after is None:
-        if current is None or not (last_message_at or messages or errors or discarded):
+        if current is None or not (last_message_at or messages or errors or discarded or suspect):
             return None
         after, reason = before, current[1]
     elif after is FeedState.OK:
@@ -147,7 +150,7 @@ def record(
         feed_log.note(cur, feed_id, after, reason, now)
     cur.execute(_UPSERT, {"feed": feed_id, "state": after.value, "reason": reason, "now": now,
                           "last": last_message_at, "good": messages, "bad": errors,
-                          "discarded": discarded})  # fmt: skip
+                          "discarded": discarded, "suspect": suspect})  # fmt: skip
     return Recorded(before, after)
 
 

@@ -35,21 +35,20 @@ def copy_readings(cur: Cursor, low: datetime, high: datetime) -> list[Observatio
     returned in time order for the rule engine."""
     rows = cur.execute(
         "SELECT entity_id, metric, value, unit, ts, quality, feed_id, msg_id FROM history.observations "
-        "WHERE ts > ? AND ts <= ? ORDER BY ts",
+        "WHERE ts > ? AND ts <= ? AND quality <> 'suspect' ORDER BY ts",
         [low, high],
     ).fetchall()
     if not rows:
         return []
     cur.execute(
-        "INSERT INTO observations SELECT entity_id, metric, value, unit, ts, quality, feed_id, msg_id, "
-        "received_at FROM history.observations WHERE ts > ? AND ts <= ?",
+        "INSERT INTO observations BY NAME SELECT * FROM history.observations WHERE ts > ? AND ts <= ?",
         [low, high],
     )
     cur.execute(
         """
         INSERT INTO latest
         SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts)
-        FROM history.observations WHERE ts > ? AND ts <= ? GROUP BY entity_id, metric
+        FROM history.observations WHERE ts > ? AND ts <= ? AND quality <> 'suspect' GROUP BY entity_id, metric
         ON CONFLICT (entity_id, metric) DO UPDATE SET
             value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality
         """,

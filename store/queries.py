@@ -87,8 +87,8 @@ def latest_events(store: Store, limit: int = 12) -> pd.DataFrame:
 def feed_status(store: Store) -> pd.DataFrame:
     return frame(
         store.cursor(),
-        "SELECT feed_id, state, reason, changed_at, last_message_at, messages, errors, discarded FROM feed_status "
-        "ORDER BY feed_id",
+        "SELECT feed_id, state, reason, changed_at, last_message_at, messages, errors, discarded, suspect "
+        "FROM feed_status ORDER BY feed_id",
     )
 
 
@@ -154,10 +154,11 @@ def latest_values(store: Store, entity_id: str) -> pd.DataFrame:
 
 
 def history(store: Store, entity_id: str, since: datetime) -> pd.DataFrame:
-    """One entity's observations since `since`, oldest first (the drill-down chart)."""
+    """One entity's observations since `since`, oldest first (the drill-down chart), suspect ones with their reason."""
     return frame(
         store.cursor(),
-        "SELECT metric, ts, value, unit FROM observations WHERE entity_id = $id AND ts >= $since ORDER BY metric, ts",
+        "SELECT metric, ts, value, unit, quality, quality_reason FROM observations WHERE entity_id = $id "
+        "AND ts >= $since ORDER BY metric, ts",
         {"id": entity_id, "since": since},
     )
 
@@ -181,7 +182,8 @@ def region_daily(store: Store, level: str, region_id: str, since: date, timezone
             UNION ALL
             SELECT timezone($tz, o.ts)::DATE, o.metric, count(o.value), sum(o.value), min(o.value), max(o.value)
             FROM observations o SEMI JOIN members m ON m.id = o.entity_id
-            WHERE o.received_at >= (SELECT until FROM summarised) AND timezone($tz, o.ts)::DATE >= $since
+            WHERE o.received_at >= (SELECT until FROM summarised) AND o.quality <> 'suspect'
+                AND timezone($tz, o.ts)::DATE >= $since
             GROUP BY ALL
         )
         SELECT day, metric, sum(n)::BIGINT AS readings, sum(sum) / nullif(sum(n), 0) AS mean, min(min) AS min,

@@ -55,7 +55,8 @@ class Observation:
     ts: datetime
     feed_id: str
     msg_id: str
-    quality: str = "ok"
+    quality: str = "ok"  # ok, missing (no value), suspect (feeds/plausibility.py: kept, never the latest value)
+    quality_reason: str = ""
 
 
 @dataclass(slots=True)
@@ -95,6 +96,8 @@ class Decoded:
     # Values the message carried that the decoder refused (flagged in error by their source, fill values): counted
     # on the feed's row, never stored as readings.
     discarded: int = 0
+    # Records the feed's plausibility tests marked suspect (feeds/plausibility.py), counted on the feed's row.
+    suspect: int = 0
 
     def __len__(self) -> int:
         return len(self.entities) + len(self.observations) + len(self.events)

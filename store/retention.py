@@ -39,12 +39,12 @@ _MERGE = """
 _HOURLY = """
     INSERT INTO observations_hourly
     SELECT entity_id, metric, date_trunc('hour', ts), any_value(unit), count(value), min(value), max(value), sum(value)
-    FROM observations WHERE received_at >= $low AND received_at < $high GROUP BY ALL
+    FROM observations WHERE received_at >= $low AND received_at < $high AND quality <> 'suspect' GROUP BY ALL
     """ + _MERGE.format(t="observations_hourly")
 _DAILY = """
     INSERT INTO observations_daily
     SELECT entity_id, metric, timezone($tz, ts)::DATE, any_value(unit), count(value), min(value), max(value), sum(value)
-    FROM observations WHERE received_at >= $low AND received_at < $high GROUP BY ALL
+    FROM observations WHERE received_at >= $low AND received_at < $high AND quality <> 'suspect' GROUP BY ALL
     """ + _MERGE.format(t="observations_daily")
 
 

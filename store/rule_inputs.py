@@ -46,7 +46,8 @@ def latest_and_spans(
                 "SELECT entity_id, arg_min(value, ts) AS first, arg_max(value, ts) AS last, "
                 "(epoch_us(max(ts)) - epoch_us(min(ts))) / 3.6e9 AS hours FROM observations "
                 "SEMI JOIN frame_ids USING (entity_id) "
-                "WHERE metric = $metric AND ts >= $since AND value IS NOT NULL GROUP BY entity_id",
+                "WHERE metric = $metric AND ts >= $since AND value IS NOT NULL AND quality <> 'suspect' "
+                "GROUP BY entity_id",
                 params={"metric": metric, "since": since},
             ).to_arrow_table()
             for metric, since in spans_since.items()

@@ -204,4 +204,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE feed_status ADD COLUMN discarded BIGINT NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        13,
+        "readings and places a feed's plausibility tests marked suspect, with the reason, counted per feed",
+        """
+        ALTER TABLE observations ADD COLUMN quality_reason VARCHAR;
+        ALTER TABLE feed_status ADD COLUMN suspect BIGINT NOT NULL DEFAULT 0;
+        """,
+    ),
 ]

@@ -361,6 +361,7 @@ def _insert_observations(cur, records: Decoded, now: datetime) -> None:
             "quality": [o.quality for o in rows],
             "feed_id": [o.feed_id for o in rows],
             "msg_id": [o.msg_id for o in rows],
+            "quality_reason": pa.array([o.quality_reason or None for o in rows], pa.string()),
         }
     )
     low = min(o.ts for o in rows)
@@ -370,7 +371,8 @@ def _insert_observations(cur, records: Decoded, now: datetime) -> None:
         cur.execute(
             """
             INSERT INTO observations
-            SELECT b.entity_id, b.metric, b.value, b.unit, b.ts, b.quality, b.feed_id, b.msg_id, $now
+            SELECT b.entity_id, b.metric, b.value, b.unit, b.ts, b.quality, b.feed_id, b.msg_id, $now,
+                   b.quality_reason
             FROM batch_observations b
             ANTI JOIN (SELECT feed_id, msg_id, entity_id, metric, ts FROM observations
                        WHERE ts BETWEEN $low AND $high) o
@@ -382,7 +384,7 @@ def _insert_observations(cur, records: Decoded, now: datetime) -> None:
             """
             INSERT INTO latest
             SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts)
-            FROM batch_observations GROUP BY entity_id, metric
+            FROM batch_observations WHERE quality <> 'suspect' GROUP BY entity_id, metric
             ON CONFLICT (entity_id, metric) DO UPDATE SET
                 value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality
             WHERE excluded.ts >= latest.ts
@@ -456,8 +458,9 @@ def _record_feed_health(cur, envelopes: list[Envelope], now: datetime) -> None:
         decoded = [env.received_at for env in received if env.dead_letter is None]
         failed = [env.dead_letter for env in received if env.dead_letter is not None]
         refused = sum(env.records.discarded for env in received if env.records is not None)
+        suspect = sum(env.records.suspect for env in received if env.records is not None)
         event = FeedEvent.STORED if decoded else FeedEvent.UNDECODABLE
         reason = "" if decoded else f"messages cannot be decoded: {failed[-1].reason}"
         feed_health.record(cur, feed_id, event, reason, now, received_at=max(env.received_at for env in received),
                            last_message_at=max(decoded, default=None), messages=len(decoded), errors=len(failed),
-                           discarded=refused)  # fmt: skip
+                           discarded=refused, suspect=suspect)  # fmt: skip

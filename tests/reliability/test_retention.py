@@ -29,7 +29,7 @@ def test_retention_rolls_up_and_removes_old_observations_without_blocking_ingest
         """
         INSERT INTO observations
         SELECT 'e' || (i % 300), 'water_level', CASE WHEN i % 50 = 0 THEN NULL ELSE (i % 97) / 10 END, 'm',
-               t, 'ok', 'f', 'h' || i, t + INTERVAL 2 SECOND
+               t, 'ok', 'f', 'h' || i, t + INTERVAL 2 SECOND, NULL
         FROM (SELECT i, $start + to_microseconds(i * (60 * 86400 * 1000000::BIGINT // $n)) AS t FROM range($n) r(i))
         """,
         {"start": now - timedelta(days=60, minutes=10), "n": HISTORY},  # the newest past the roll-up's margin
@@ -107,7 +107,7 @@ def test_a_late_reading_is_counted_once_in_the_hour_it_belongs_to(tmp_path):
     store = Store(tmp_path / "cityops.duckdb")
     cur = store.cursor()
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-    insert = "INSERT INTO observations VALUES ('e1', 'level', $v, 'm', $ts, 'ok', 'f', $id, $received)"
+    insert = "INSERT INTO observations VALUES ('e1', 'level', $v, 'm', $ts, 'ok', 'f', $id, $received, NULL)"
     cur.execute(insert, {"v": 1.0, "ts": now - timedelta(hours=2), "id": "a", "received": now - timedelta(hours=2)})
     retention.roll_up(store, TZ, now)
     retention.roll_up(store, TZ, now)  # again: nothing is counted twice
@@ -131,7 +131,7 @@ def test_a_dense_backlog_is_rolled_up_in_short_slices_from_the_first(tmp_path):
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     start = now - timedelta(hours=1, minutes=10)
     cur.execute(
-        "INSERT INTO observations SELECT 'e' || (i % 1000), 'level', 1, 'm', t, 'ok', 'f', 'h' || i, t "
+        "INSERT INTO observations SELECT 'e' || (i % 1000), 'level', 1, 'm', t, 'ok', 'f', 'h' || i, t, NULL "
         "FROM (SELECT i, $start + to_microseconds(i * 18_000) AS t FROM range(200_000) r(i))",  # an hour, dense
         {"start": start},
     )

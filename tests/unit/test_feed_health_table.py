@@ -28,7 +28,7 @@ def feed_in(store, state: FeedState) -> tuple[str, object]:
     cur = store.cursor()
     feed_id = f"f{cur.execute('SELECT count(*) FROM feed_status').fetchone()[0]}-{state}"
     if state is not FeedState.UNKNOWN:
-        cur.execute("INSERT INTO feed_status VALUES ($feed, $state, 'before', $t0, $t0, 0, 0, 0)",
+        cur.execute("INSERT INTO feed_status VALUES ($feed, $state, 'before', $t0, $t0, 0, 0, 0, 0)",
                     {"feed": feed_id, "state": state.value, "t0": T0})  # fmt: skip
     return feed_id, cur
 

@@ -46,11 +46,11 @@ def test_the_ingest_panel_says_whether_the_store_writes_and_how_far_behind_it_is
 
 def test_every_configured_feed_has_a_row_and_one_never_heard_from_is_down():
     status = {"flood": SimpleNamespace(state="degraded", reason="late", changed_at=T0, last_message_at=T0,
-                                       messages=12345, errors=2, discarded=1500)}  # fmt: skip
+                                       messages=12345, errors=2, discarded=1500, suspect=7)}  # fmt: skip
     rows = feed_table({"flood": "mqtt", "fire": "http"}, status, EN, TZ).children[1].children
     assert [r.className for r in rows] == ["feed-row feed-degraded", "feed-row feed-down"]
-    assert text(rows[0]) == "flood mqtt Degraded late 07-20 08:00:00 07-20 08:00:00 12,345 2 1,500"
-    assert text(rows[1]) == "fire http No message yet    0 0 0"
+    assert text(rows[0]) == "flood mqtt Degraded late 07-20 08:00:00 07-20 08:00:00 12,345 2 1,500 7"
+    assert text(rows[1]) == "fire http No message yet    0 0 0 0"
 
 
 def test_the_days_changes_of_health_or_none():

@@ -15,7 +15,7 @@ def test_region_daily_adds_summaries_and_fresh_readings_in_the_citys_days(tmp_pa
     for entity, district in (("a", "130602"), ("b", "130602"), ("c", "130606")):
         cur.execute("INSERT INTO entities VALUES ($id, 'f', 'flood', 'river_gauge', $id, 115, 38, $d, NULL, NULL, "
                     "'{}', $now, $now)", {"id": entity, "d": district, "now": now})  # fmt: skip
-    insert = "INSERT INTO observations VALUES ($e, 'level', $v, 'm', $ts, 'ok', 'f', $id, $received)"
+    insert = "INSERT INTO observations VALUES ($e, 'level', $v, 'm', $ts, 'ok', 'f', $id, $received, NULL)"
     # 2026-11-30 17:00 UTC is already 1 December in Shanghai.
     old = [("a", 1.0, datetime(2026, 11, 30, 15, 0, tzinfo=UTC)), ("b", 3.0, datetime(2026, 11, 30, 17, 0, tzinfo=UTC)),
            ("c", 100.0, datetime(2026, 11, 30, 17, 0, tzinfo=UTC))]  # fmt: skip

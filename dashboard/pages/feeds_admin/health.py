@@ -13,7 +13,7 @@ def feed_table(transports: dict[str, str], status: dict, t, tz: str) -> html.Tab
     """A row for every configured feed (`transports`: its transport by id), with its state from the snapshot
     (`status`: the snapshot's feed rows by id); a feed that has not sent anything yet has no row there."""
     header = [t("Feed"), t("Transport"), t("State"), t("Reason"), t("Since"), t("Last message"), t("Messages"),
-              t("Errors"), t("Values refused")]  # fmt: skip
+              t("Errors"), t("Values refused"), t("Suspect")]  # fmt: skip
     rows = []
     for feed_id, transport in transports.items():
         r = status.get(feed_id)
@@ -32,6 +32,8 @@ def feed_table(transports: dict[str, str], status: dict, t, tz: str) -> html.Tab
                     html.Td(f"{int(r.errors):,}" if r is not None else "0"),
                     # flagged in error by their source, or fill values: counted, never stored as readings
                     html.Td(f"{int(r.discarded):,}" if r is not None else "0"),
+                    # kept with the reason, never a device's latest value (feeds/plausibility.py)
+                    html.Td(f"{int(r.suspect):,}" if r is not None else "0"),
                 ],
             )
         )
