@@ -196,7 +196,7 @@ def load(path: str | Path, environ: dict[str, str] | None = None, state_dir: Pat
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     overrides = _apply_env(data, environ)
     try:
-        settings = Settings.model_validate(data)
+        settings = Settings.model_validate(data, context={"base": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, text, overrides)) from None
     return _resolve_paths(settings, path.parent, state_dir or path.parent)

@@ -7,9 +7,10 @@ FeedBase with `transport = "<name>"`; feeds/transports.py puts them together, an
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from feeds.decoders import DECODERS
 from feeds.decoders.mapped_json import Mapping
@@ -39,6 +40,7 @@ class FeedBase(BaseModel):
     time_zone: str | None = None  # IANA zone for times without an offset (default: the format's own rule)
     stale_after_s: Annotated[int, Field(ge=1)] = 120
     mapping: Mapping | None = None  # the field paths of a decoder that reads them (mapped-json)
+    stations: Path | None = None  # where stations that do not say it stand: CSV address,name,lon,lat (sl651)
     sentinels: list[float] = Field(default_factory=list)  # values meaning "no reading" (-9999, 255 …)
     units: dict[str, UnitConversion] = Field(default_factory=dict)  # e.g. cm = { to = "m", factor = 0.01 }
     # The source's metric name → the city's, e.g. level = "water_level".
@@ -52,6 +54,13 @@ class FeedBase(BaseModel):
         if value not in DECODERS:
             raise ValueError(f"unknown decoder {value!r}; known: {', '.join(sorted(DECODERS))}")
         return value
+
+    @field_validator("stations")
+    @classmethod
+    def _beside_the_configuration(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # Resolved now, not with the other paths after validation: the decoder reads the table to check it.
+        base = (info.context or {}).get("base")
+        return base / value if value is not None and base is not None and not value.is_absolute() else value
 
     @model_validator(mode="after")
     def _decoder_builds(self) -> FeedBase:

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Any, Protocol
 from xml.etree import ElementTree as ET
 
@@ -42,6 +43,7 @@ class FeedOptions(Protocol):
 
     decoder: str
     mapping: Any  # the mapped-json decoder's field paths; None for every other format
+    stations: Path | None  # the sl651 decoder's station table; None for every other format
 
 
 # Builds the decoder of one feed from its settings; a ValueError says why they do not suit the format (the
@@ -55,6 +57,8 @@ def fixed(decode: Decoder) -> DecoderFactory:
     def build(feed: FeedOptions) -> Decoder:
         if feed.mapping is not None:
             raise ValueError(f"the {feed.decoder} decoder takes no [feeds.mapping] table")
+        if feed.stations is not None:
+            raise ValueError(f"the {feed.decoder} decoder takes no stations table")
         return decode
 
     return build

@@ -30,6 +30,7 @@ FIXTURES = {  # decoder → the real payloads of its format (tests/fixtures/SOUR
     "datex2": "traffic/*.xml",
     "waterml": "waterml/*.json",  # mapped-json, nested, through every plausibility test
     "socrata": "socrata/*.json",  # mapped-json, events
+    "sl651": "sl651/*.hex",  # frames as published in hex text, fuzzed as the bytes a station sends
 }
 KEYS = {  # each format's vocabulary, so generated JSON gets past the first checks
     "cityops-json": ["type", "id", "entity", "domain", "kind", "name", "lon", "lat", "values", "units", "ts",
@@ -122,6 +123,7 @@ def test_a_hundred_thousand_bad_payloads_crash_no_decoder(fixture_path, demo_reg
     started = time.monotonic()
     real = {name: [smaller(p.read_bytes()) for p in sorted(fixture_path("").glob(pattern))]
             for name, pattern in FIXTURES.items()}  # fmt: skip
+    real["sl651"] = [bytes.fromhex(text.decode("ascii")) for text in real["sl651"]]
     real["cityops-json"] = [json.dumps(item).encode() for item in VALID_SAMPLES]
     assert all(real.values()), {k: len(v) for k, v in real.items()}
     everything = [p for payloads in real.values() for p in payloads]
