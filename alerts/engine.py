@@ -32,6 +32,7 @@ from alerts.rule_alerts import RuleAlerts
 from alerts.rules import Rule, RuleFile
 from alerts.subjects import Subjects, watches_feed
 from alerts.warnings import Warnings
+from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import feed_health
@@ -49,13 +50,14 @@ def utc_now() -> datetime:
 
 class RuleEngine:
     def __init__(self, store: Store, rules: list[Rule], clock: Clock = utc_now, book: RuleFile | None = None,
-                 regions: RegionIndex | None = None):  # fmt: skip
+                 regions: RegionIndex | None = None, reference: ReferenceLayers | None = None):  # fmt: skip
         """`book`: the rule file, whose groups and inhibitions place alerts in incidents (without one, each rule's
-        alerts are grouped per district); `regions` name the incidents' regions."""
+        alerts are grouped per district); `regions` name the incidents' regions; `reference` holds the layers
+        rules are `near`."""
         self.store = store
         self.clock = clock
         self._lock = threading.Lock()
-        self.subjects = Subjects(store)
+        self.subjects = Subjects(store, reference)
         self.incidents = Incidents(book or RuleFile(rules=list(rules)), regions)
         self.alerts = RuleAlerts(store, self.subjects, self.incidents)
         self.warnings = Warnings(self.alerts, self.incidents)

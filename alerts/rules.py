@@ -196,6 +196,13 @@ class Zone(Section):
         return self
 
 
+class Near(Section):
+    """Only subjects within `within_m` metres of a place of a reference layer ([[layers]]: schools, shelters …)."""
+
+    layer: str
+    within_m: Annotated[float, Field(gt=0, le=50_000)]
+
+
 class StepUp(Section):
     severity: Severity
     above: Threshold | None = None
@@ -228,6 +235,7 @@ class Rule(Section):
     subject: Literal["entity", "feed", "warning"] = "entity"
     select: Selector = Selector()
     zone: Zone | None = None
+    near: Near | None = None
     when: Condition
     for_: Duration = Field(default=timedelta(0), alias="for")
     clear: Condition | None = None
@@ -254,9 +262,11 @@ class Rule(Section):
         if self.subject == "warning" and (self.when.warning is None or self.clear is not None or self.step_up):
             raise ValueError("a warning rule follows its warning (Update, Cancel, expiry): no other condition, "
                              "'clear' or 'step_up'")  # fmt: skip
-        if self.subject == "warning" and (self.zone or self.select.kind or self.select.district):
+        if self.subject == "warning" and (self.zone or self.near or self.select.kind or self.select.district):
             raise ValueError("a warning rule selects by 'feed' and 'domain': a warning has its own area, no "
-                             "'zone', 'kind' or 'district'")  # fmt: skip
+                             "'zone', 'near', 'kind' or 'district'")  # fmt: skip
+        if self.subject == "feed" and self.near is not None:
+            raise ValueError("a feed rule watches a feed, which is near nothing: no 'near'")
         for step in self.step_up:
             if severity_rank(step.severity) >= severity_rank(self.severity):
                 raise ValueError(f"step_up to {step.severity} is not above the rule's severity {self.severity}")

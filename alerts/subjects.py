@@ -19,6 +19,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from alerts.rules import Rule
+from layers.reference import ReferenceLayers
 from store import rule_inputs
 from store.database import Store
 from store.records import Entity, Event
@@ -46,8 +47,9 @@ class Subject:
 class Subjects:
     """The entity table as the rules see it, and each rule's choice of rows in it."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, reference: ReferenceLayers | None = None):
         self._store = store
+        self._reference = reference or ReferenceLayers()
         self._zones: dict[str, Polygon] = {}
         self._table: pd.DataFrame | None = None
         self._row: dict[str, int] = {}  # entity id → its row
@@ -163,6 +165,10 @@ class Subjects:
                 lon, lat = table["lon"].to_numpy(float), table["lat"].to_numpy(float)
                 inside = shapely.contains_xy(self._zones[rule.id], np.nan_to_num(lon), np.nan_to_num(lat))
                 rows &= inside & ~np.isnan(lon)
+        if rule.near is not None:
+            layer = self._reference.get(rule.near.layer)
+            lon, lat = table["lon"].to_numpy(float), table["lat"].to_numpy(float)
+            rows &= layer.near_points(lon, lat, rule.near.within_m) if layer is not None else False
         self._watched[rule.id] = mask
         return mask
 
@@ -170,7 +176,12 @@ class Subjects:
         return self.table().index[self.watched(rule)[:-1]].tolist()
 
     def event_in_zone(self, rule: Rule, event: Event) -> bool:
-        """Whether an event with a place lies in the rule's zone (a rule without one takes every event)."""
+        """Whether an event with a place lies in the rule's zone and near what it names (a rule without either
+        takes every event)."""
+        if rule.near is not None:
+            layer = self._reference.get(rule.near.layer)
+            if layer is None or not layer.within(shapely.Point(event.lon, event.lat), rule.near.within_m):
+                return False
         if rule.zone is None:
             return True
         if rule.zone.region is not None:

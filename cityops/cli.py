@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cityops import DEMO_DIR
 from cityops.config import ConfigError, config_warnings, load
-from layers.region_files import RegionFileError
+from layers.geofiles import GeoFileError
 from store.accounts import ROLES
 
 DEMO_CONFIG = DEMO_DIR / "cityops.toml"
@@ -85,11 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config-check":
         try:
             regions = settings.city.regions()
-        except RegionFileError as exc:
+            reference = settings.reference_layers()
+        except GeoFileError as exc:
             print(exc, file=sys.stderr)
             return 2
         levels = ", ".join(f"{len(regions.level(level))} {level}" for level in regions.levels)
-        print(f"{_config_path(args)}: OK ({len(settings.feeds)} feeds; regions: {levels})")
+        layers = "".join(f"; {layer.id}: {len(layer.places)}" for layer in reference)
+        print(f"{_config_path(args)}: OK ({len(settings.feeds)} feeds; regions: {levels}{layers})")
         return 0
     if args.command == "simulate":
         from cityops.runtime import simulate
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         serve(settings)
-    except (RuleError, ConfigError, RegionFileError) as exc:
+    except (RuleError, ConfigError, GeoFileError) as exc:
         print(exc, file=sys.stderr)
         return 2
     return 0
@@ -369,7 +371,7 @@ def _regions_check(args) -> int:
         return 2
     try:
         regions = settings.city.regions()
-    except RegionFileError as exc:
+    except GeoFileError as exc:
         print(exc, file=sys.stderr)
         return 2
     city = regions.level("city")[0]

@@ -20,6 +20,7 @@ from dashboard.settings import AuthSettings, WebSettings
 from feeds.http import DEMO_SOURCES, HttpFeedSettings
 from feeds.transports import TRANSPORTS, FeedSettings
 from layers.city import CitySettings
+from layers.reference import ReferenceLayers, ReferenceLayerSettings, load_reference_layers
 from store.limits import Limits
 
 ENV_PREFIX = "CITYOPS_"
@@ -159,10 +160,15 @@ class Settings(Section):
     alerts: AlertSettings = AlertSettings()
     units: list[UnitSettings] = Field(default_factory=list)
     limits: Limits = Limits()
+    layers: list[ReferenceLayerSettings] = Field(default_factory=list)  # shelters, hospitals … on the maps
+
+    def reference_layers(self) -> ReferenceLayers:
+        """The reference layers, read from their files (GeoFileError naming the file and the feature)."""
+        return load_reference_layers(self.layers, self.city.center)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:
-        for name, items in (("feed", self.feeds), ("unit", self.units)):
+        for name, items in (("feed", self.feeds), ("unit", self.units), ("layer", self.layers)):
             seen: set[str] = set()
             for item in items:
                 if item.id in seen:
@@ -325,6 +331,8 @@ def _resolve_paths(settings: Settings, base: Path, state_dir: Path) -> Settings:
 
     for level in settings.city.levels:
         level.file = absolute(level.file)
+    for layer in settings.layers:
+        layer.file = absolute(layer.file)
     settings.store.path = absolute(settings.store.path, state_dir)
     settings.broker.data_dir = absolute(settings.broker.data_dir, state_dir)
     settings.auth.path = absolute(settings.auth.path, state_dir)

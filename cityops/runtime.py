@@ -22,6 +22,7 @@ from cityops.control import ControlServer, ask
 from cityops.control import socket_path as control_socket
 from feeds import health, transports
 from feeds.wiring import Broker
+from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store import audit, backup, retention
 from store.accounts import Accounts
@@ -42,6 +43,7 @@ NO_BROKER = "this CityOps runs no embedded broker ([broker] embedded = false)"
 class Runtime:
     settings: Settings
     regions: RegionIndex
+    reference: ReferenceLayers
     store: Store
     writer: Writer
     scheduler: BackgroundScheduler
@@ -66,6 +68,7 @@ class Runtime:
             book = load_rule_file(path)
             rules = book.rules
             check_units(rules, self.settings)
+            check_layers(rules, self.settings)
         except (RuleError, ConfigError) as exc:
             log.error("the rule file was not reloaded; the previous rules stay in force:\n%s", exc)
             audit.record(self.accounts, "rule file", "rules reload", str(path), "failed", str(exc))
@@ -110,11 +113,22 @@ def check_units(rules: list[Rule], settings: Settings) -> None:
         raise ConfigError(f"no unit of these types is configured in [[units]]: {listed}")
 
 
+def check_layers(rules: list[Rule], settings: Settings) -> None:
+    """Every layer a rule is `near` must be one of the configured reference layers."""
+    known = {layer.id for layer in settings.layers}
+    missing = sorted({(r.near.layer, r.id) for r in rules if r.near is not None and r.near.layer not in known})
+    if missing:
+        listed = ", ".join(f"{layer} (rule {rule_id})" for layer, rule_id in missing)
+        raise ConfigError(f"rules are near layers that [[layers]] does not configure: {listed}; configured: "
+                          f"{', '.join(sorted(known)) or 'none'}")  # fmt: skip
+
+
 def start(settings: Settings) -> Runtime:
     """Everything but the web server: broker (demo), store, writer, ingest, rules, scheduler, simulator."""
     book = load_rule_file(settings.alerts.rules) if settings.alerts.rules else None  # a bad file stops start-up here
     rules = book.rules if book else []
     check_units(rules, settings)
+    check_layers(rules, settings)
     mqtt = settings.mqtt
     # The embedded broker signs our clients in with accounts of its own; [mqtt]'s are for a broker of yours (a
     # missing secret stops start-up here, before anything runs).
@@ -123,6 +137,7 @@ def start(settings: Settings) -> Runtime:
     # runs as, where the store would make them the service's alone.
     embedded = start_broker(settings) if settings.broker.embedded else None
     regions = settings.city.regions()
+    reference = settings.reference_layers()
     store = Store(settings.store.path, settings.store.memory_limit_mb)
     writer = Writer(
         store,
@@ -132,11 +147,11 @@ def start(settings: Settings) -> Runtime:
     )
     writer.start()
     scheduler = BackgroundScheduler(timezone="UTC")
-    engine = RuleEngine(store, rules, book=book, regions=regions)
+    engine = RuleEngine(store, rules, book=book, regions=regions, reference=reference)
     writer.listeners.append(engine.on_batch)
     limits = TimeLimits(settings.alerts.time_limits, rules, book)
     accounts = Accounts(settings.auth.path)
-    runtime = Runtime(settings, regions, store, writer, scheduler, engine, limits, accounts,
+    runtime = Runtime(settings, regions, reference, store, writer, scheduler, engine, limits, accounts,
                       dict(book.sops) if book else {}, broker=embedded)  # fmt: skip
     runtime.control = ControlServer(control_socket(settings.store.path), {
         "ping": lambda _request: {"ok": True},
@@ -293,7 +308,7 @@ def serve(settings: Settings) -> None:
     try:
         first_password = bootstrap(runtime.accounts, demo=settings.auth.demo_accounts)
         app = create_app(settings, runtime.store, runtime.regions, runtime.accounts, runtime.writer,
-                         runtime.time_limits, runtime.sops)  # fmt: skip
+                         runtime.time_limits, runtime.sops, reference=runtime.reference)  # fmt: skip
         server = create_server(
             app.server,
             host=settings.web.host,

@@ -24,6 +24,7 @@ from dashboard.plain_pages import plain_text
 from dashboard.settings import DashboardSettings
 from dashboard.signin import SignIn
 from dashboard.snapshot import Snapshots
+from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store.accounts import Accounts
 from store.database import Store
@@ -41,6 +42,8 @@ def create_app(
     writer: Writer | None = None,
     time_limits: TimeLimits | None = None,
     sops: dict[str, Sop] | None = None,
+    *,
+    reference: ReferenceLayers | None = None,
 ) -> Dash:
     """`time_limits` gives the duty desk its countdowns; `sops` (the rule file's, updated in place when the rules
     are reloaded) its checklists. Every request passes the guard (dashboard/guard.py) first."""
@@ -51,7 +54,9 @@ def create_app(
         time_limits=time_limits,
     )
     snapshots.start()
-    context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops, accounts, writer)
+    reference = reference if reference is not None else ReferenceLayers()
+    context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops, accounts, writer,
+                         reference)  # fmt: skip
     request_guard = guard.Guard(accounts, settings)
     t = translator(settings.web.language)
     app = Dash(
@@ -85,7 +90,7 @@ def create_app(
     if unclaimed:
         raise RuntimeError(f"callbacks registered outside a page, so without an access rule: {unclaimed}")
     app.layout = partial(_shell, settings)
-    layers_api.register(app.server, regions, snapshots)
+    layers_api.register(app.server, regions, snapshots, reference)
     news.register(app.server, snapshots, settings.web.threads)
     SignIn(accounts, settings).register(app.server)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alerts.rules import Sop
 from dashboard.settings import DashboardSettings
 from dashboard.snapshot import Snapshots
+from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store.accounts import Accounts
 from store.database import Store
@@ -24,3 +25,4 @@ class AppContext:
     sops: dict[str, Sop]
     accounts: Accounts
     writer: Writer | None  # None where the app only reads (replaying dead letters needs it)
+    reference: ReferenceLayers = field(default_factory=ReferenceLayers)  # shelters, hospitals … ([[layers]])

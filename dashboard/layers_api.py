@@ -24,6 +24,7 @@ from dashboard.i18n import normalize_language
 from dashboard.snapshot import WALL_DOMAINS, PointLayer, Snapshot, Snapshots
 from layers.cells import View, gather
 from layers.geojson import region_collection
+from layers.reference import ReferenceLayers
 from layers.regions import LEVELS, RegionIndex
 
 RECENT_VIEW_S = 30.0  # a view asked for within this long is prepared with each snapshot …
@@ -56,8 +57,8 @@ def _respond(body: Body, max_age: int) -> Response:
     return response
 
 
-def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
-    region_bodies: dict[tuple[str, str], Body] = {}
+def register(server: Flask, regions: RegionIndex, snapshots: Snapshots, reference: ReferenceLayers) -> None:
+    region_bodies: dict[tuple[str, str], Body] = {}  # and the reference layers', by (layer, language)
     latest: dict[str, Body] = {}  # each point layer and the alerts, at their latest key
     views: OrderedDict[str, Body] = OrderedDict()  # the cells of views walls asked for, by layer and view
     asked: OrderedDict[str, tuple[View, float]] = OrderedDict()  # by View.query(): the view, when last asked
@@ -81,6 +82,18 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots) -> None:
             etag = hashlib.blake2b(orjson.dumps(document), digest_size=8).hexdigest()
             region_bodies[(level, lang)] = Body(document, etag)
         return _respond(region_bodies[(level, lang)], max_age=3600)
+
+    @server.get("/api/layers/reference/<layer_id>.geojson")
+    def reference_layer(layer_id: str):
+        layer = reference.get(layer_id)
+        if layer is None:
+            abort(404)
+        lang = normalize_language(request.args.get("lang"))
+        key = (f"reference/{layer_id}", lang)
+        if key not in region_bodies:
+            document = layer.feature_collection(lang)
+            region_bodies[key] = Body(document, hashlib.blake2b(orjson.dumps(document), digest_size=8).hexdigest())
+        return _respond(region_bodies[key], max_age=3600)
 
     @server.get("/api/layers/alerts.geojson")
     def alert_layer():

@@ -9,11 +9,29 @@ from __future__ import annotations
 import dash_leaflet as dl
 
 from layers.geojson import bounds, feature_collection, region_feature
+from layers.reference import ReferenceLayer, ReferenceLayers
 from layers.regions import Region, RegionIndex
 
 
 def _fn(name: str) -> dict:
     return {"variable": f"cityops.map.{name}"}
+
+
+def reference_layer(layer: ReferenceLayer, url: str | None = None, data: dict | None = None) -> dl.GeoJSON:
+    """A reference layer as every map draws it, by URL (the wall) or with its features (a small map)."""
+    source = {"url": url} if url is not None else {"data": data}
+    return dl.GeoJSON(**source, pointToLayer=_fn("referenceToLayer"), style=_fn("referenceStyle"),
+                      onEachFeature=_fn("referenceEachFeature"))  # fmt: skip
+
+
+def reference_overlays(reference: ReferenceLayers, region: Region, lang: str) -> list:
+    """A switch for each reference layer with places in `region`, off until turned on, those places only."""
+    overlays = []
+    for layer in reference:
+        document = layer.feature_collection(lang, within=region.geometry)
+        if document["features"]:
+            overlays.append(dl.Overlay(reference_layer(layer, data=document), name=layer.name(lang), checked=False))
+    return [dl.LayersControl(overlays, collapsed=True, position="topright")] if overlays else []
 
 
 def minimap(

@@ -43,5 +43,5 @@ class CitySettings(BaseModel):
         return check_levels(value)
 
     def regions(self) -> RegionIndex:
-        """The city's regions, read from its files (RegionFileError naming the file and feature)."""
+        """The city's regions, read from its files (GeoFileError naming the file and feature)."""
         return load_regions(self.levels, self.code, self.name_zh, self.name_en)

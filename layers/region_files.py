@@ -10,24 +10,16 @@ the feature and what is wrong.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import geopandas as gpd
-import pandas as pd
-import pyogrio
 import shapely
 from pydantic import BaseModel, ConfigDict, field_validator
-from pyproj import CRS
 
-from layers.crs import geometry_to_wgs84, to_wgs84
+from layers.crs import to_wgs84
+from layers.geofiles import GeoFileError, declared_crs, file_crs, in_wgs84, read_frame, text
 from layers.regions import LEVELS, Region, RegionIndex
 
 POLYGONAL = ("Polygon", "MultiPolygon")
-
-
-class RegionFileError(ValueError):
-    """A region file that cannot be used as it is, naming the file and the feature."""
 
 
 class RegionLevel(BaseModel):
@@ -39,6 +31,7 @@ class RegionLevel(BaseModel):
     file: Path
     crs: str | None = None  # wgs84, gcj02, bd09 or EPSG:<n>; unset: the file's own, else WGS84
     layer: str | None = None  # the layer of a GeoPackage holding several
+    encoding: str | None = None  # of a shapefile's text when it has no .cpg saying it (e.g. "utf-8", "gbk")
     id: str = "id"  # the property holding each region's id (e.g. adcode)
     name_zh: str = "name_zh"
     name_en: str | None = "name_en"  # unset or empty: the Chinese name
@@ -79,7 +72,7 @@ def load_regions(levels: list[RegionLevel], city_id: str, name_zh: str, name_en:
         found = read_level(spec)
         if spec.level == "city":
             if len(found) != 1:
-                raise RegionFileError(f"{spec.file}: the city level holds one region, this file {len(found)}")
+                raise GeoFileError(f"{spec.file}: the city level holds one region, this file {len(found)}")
         elif not above:  # the top level under a city not drawn by a file of its own
             whole = shapely.union_all([r.geometry for r in found])
             above = [Region(city_id, "city", name_zh, name_en, None, whole)]
@@ -93,38 +86,38 @@ def load_regions(levels: list[RegionLevel], city_id: str, name_zh: str, name_en:
 
 def read_level(spec: RegionLevel) -> list[Region]:
     """The regions of one file, in WGS84, with their parents as the file names them (None where it does not)."""
-    frame = _read_frame(spec)
-    crs = _declared_crs(spec, frame.crs)
+    frame = _read(spec)
+    crs = declared_crs(spec.file, spec.crs, frame.crs)
     if frame.empty:
-        raise RegionFileError(f"{spec.file}: it holds no features")
+        raise GeoFileError(f"{spec.file}: it holds no features")
     needed = [p for p in (spec.id, spec.name_zh) if p not in frame.columns]
     if needed:
         have = ", ".join(c for c in frame.columns if c != "geometry") or "none"
-        raise RegionFileError(
+        raise GeoFileError(
             f"{spec.file}: no property {' or '.join(repr(p) for p in needed)} in its features (properties: {have}); "
             f"say which property holds it in [[city.levels]] (id = …, name_zh = …)"
         )
     regions, seen = [], {}
     for number, row in enumerate(frame.itertuples(index=False), start=1):
         values = row._asdict()
-        region_id = _text(values.get(spec.id))
+        region_id = text(values.get(spec.id))
         where = f"{spec.file}: feature {number}" + (f" (id {region_id})" if region_id else "")
         if not region_id:
-            raise RegionFileError(f"{where}: its {spec.id!r} is empty")
+            raise GeoFileError(f"{where}: its {spec.id!r} is empty")
         if region_id in seen:
-            raise RegionFileError(f"{where}: the id {region_id} is also feature {seen[region_id]}'s")
+            raise GeoFileError(f"{where}: the id {region_id} is also feature {seen[region_id]}'s")
         seen[region_id] = number
-        name_zh = _text(values.get(spec.name_zh))
+        name_zh = text(values.get(spec.name_zh))
         if not name_zh:
-            raise RegionFileError(f"{where}: its {spec.name_zh!r} (the name) is empty")
+            raise GeoFileError(f"{where}: its {spec.name_zh!r} (the name) is empty")
         geometry = values.get("geometry")
         if geometry is None or geometry.is_empty:
-            raise RegionFileError(f"{where}: it has no geometry")
+            raise GeoFileError(f"{where}: it has no geometry")
         if geometry.geom_type not in POLYGONAL:
-            raise RegionFileError(f"{where}: a region is an area, not a {geometry.geom_type}")
-        geometry = _valid(geometry_to_wgs84(geometry, crs), where, crs)
-        name_en = _text(values.get(spec.name_en)) if spec.name_en else ""
-        parent = _text(values.get(spec.parent)) if spec.parent else ""
+            raise GeoFileError(f"{where}: a region is an area, not a {geometry.geom_type}")
+        geometry = in_wgs84(geometry, crs, where)
+        name_en = text(values.get(spec.name_en)) if spec.name_en else ""
+        parent = text(values.get(spec.parent)) if spec.parent else ""
         regions.append(Region(region_id, spec.level, name_zh, name_en or name_zh, parent or None, geometry))
     return regions
 
@@ -139,7 +132,7 @@ def with_parents(spec: RegionLevel, regions: list[Region], above: list[Region]) 
         parent = region.parent
         if parent is not None and parent not in by_id:
             known = ", ".join(sorted(by_id)[:8]) + (" …" if len(by_id) > 8 else "")
-            raise RegionFileError(
+            raise GeoFileError(
                 f"{spec.file}: region {region.id} names the parent {parent}, which is no {above[0].level} "
                 f"(the level above; its ids: {known})"
             )
@@ -151,55 +144,13 @@ def with_parents(spec: RegionLevel, regions: list[Region], above: list[Region]) 
     return placed
 
 
-def _read_frame(spec: RegionLevel, rows: int | None = None) -> gpd.GeoDataFrame:
-    if not spec.file.exists():
-        raise RegionFileError(f"{spec.file}: no such file (level {spec.level})")
-    try:
-        return gpd.read_file(spec.file, layer=spec.layer, max_features=rows)
-    except Exception as exc:  # GDAL says what it could not read, in many exception types
-        raise RegionFileError(f"{spec.file}: not a readable GeoJSON, shapefile or GeoPackage: {exc}") from None
-
-
 def crs_of(spec: RegionLevel) -> str:
     """The CRS a level's coordinates are read in (its file's own read without its features)."""
     if spec.crs is not None:
         return spec.crs
-    _read_frame(spec, rows=0)  # a clear error for a file that is not there or not readable
-    info = pyogrio.read_info(spec.file, layer=spec.layer)
-    return _declared_crs(spec, CRS.from_user_input(info["crs"]) if info.get("crs") else None)
+    _read(spec, rows=0)  # a clear error for a file that is not there or not readable
+    return declared_crs(spec.file, None, file_crs(spec.file, spec.layer))
 
 
-def _declared_crs(spec: RegionLevel, crs: CRS | None) -> str:
-    """The CRS the coordinates are in: the configuration's, else the file's own, else WGS84."""
-    if spec.crs is not None:
-        return spec.crs
-    if crs is None:
-        return "wgs84"
-    epsg = crs.to_epsg()
-    if epsg is None:
-        raise RegionFileError(f'{spec.file}: its CRS ({crs.name}) has no EPSG code; say which with crs = "EPSG:<n>"')
-    return "wgs84" if epsg == 4326 else f"EPSG:{epsg}"
-
-
-def _valid(geometry, where: str, crs: str):
-    minx, miny, maxx, maxy = geometry.bounds
-    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
-        raise RegionFileError(f"{where}: its coordinates are not numbers in {crs}")
-    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-        raise RegionFileError(
-            f"{where}: its coordinates ({minx:.0f}, {miny:.0f}) … ({maxx:.0f}, {maxy:.0f}) are no longitudes and "
-            f'latitudes once read as {crs}: the file is projected; say its CRS with crs = "EPSG:<n>"'
-        )
-    if geometry.is_valid:
-        return geometry
-    # A self-touching ring repaired may leave slivers of line beside the area; the area is the region.
-    repaired = shapely.make_valid(geometry)
-    return shapely.union_all([g for g in getattr(repaired, "geoms", [repaired]) if g.geom_type in POLYGONAL])
-
-
-def _text(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return ""
-    if isinstance(value, float) and value.is_integer():  # an integer code a shapefile stored as a real
-        value = int(value)
-    return str(value).strip()
+def _read(spec: RegionLevel, rows: int | None = None):
+    return read_frame(spec.file, layer=spec.layer, encoding=spec.encoding, rows=rows)

@@ -14,17 +14,19 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import shapely
 from pypinyin import lazy_pinyin
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from layers.crs import gcj02_to_wgs84  # noqa: E402
+from layers.crs import gcj02_to_wgs84, wgs84_to_gcj02  # noqa: E402
 from layers.synthetic import hull, seeds_inside, square_grid, voronoi_cells  # noqa: E402
 
 SOURCES = ROOT / "cityops" / "demo" / "sources"
 OUT = ROOT / "cityops" / "demo" / "regions"
+LAYERS = ROOT / "cityops" / "demo" / "layers"
 
 DISTRICT_EN = {
     "竞秀区": "Jingxiu District",
@@ -146,6 +148,43 @@ def main() -> None:
     write("districts.geojson", districts)
     write("towns.geojson", town_features)
     write("grids.geojson", grids)
+    reference_layers(districts, town_features)
+
+
+def reference_layers(districts: list[dict], towns: list[dict]) -> None:
+    """The demo's reference layers, places of our own near the real centres, named as examples (示例): no real
+    shelter, hospital or school stands at these points. Shelters as a CSV in GCJ-02 with Chinese column names, as
+    a district's list comes; the others as GeoJSON in WGS84."""
+    rng = np.random.default_rng(130600)
+
+    def near(centre, spread):
+        return centre[0] + rng.normal(0, spread), centre[1] + rng.normal(0, spread)
+
+    LAYERS.mkdir(exist_ok=True)
+    with open(LAYERS / "shelters.csv", "w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["名称", "经度", "纬度", "容纳人数"])
+        for town in towns:
+            lon, lat = wgs84_to_gcj02(*near(town["properties"]["centre"], 0.004))
+            out.writerow([f"{town['properties']['name']}避难场所（示例）", f"{lon:.6f}", f"{lat:.6f}",
+                          int(rng.integers(2, 40)) * 100])  # fmt: skip
+    hospitals = [point(near(d["properties"]["centre"], 0.006), f"{d['properties']['name']}医院（示例）")
+                 for d in districts]  # fmt: skip
+    schools = [point(near(t["properties"]["centre"], 0.01), f"{t['properties']['name']}学校（示例）") for t in towns]
+    core = [t for t in towns if t["properties"]["areaCode"] in CORE]
+    waterlogging = [point(near(t["properties"]["centre"], 0.006), f"易涝点（示例）{n}")
+                    for n, t in enumerate(core, start=1)]  # fmt: skip
+    for name, features in (("hospitals", hospitals), ("schools", schools), ("waterlogging", waterlogging)):
+        path = LAYERS / f"{name}.geojson"
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
+                                   separators=(",", ":")) + "\n", encoding="utf-8")  # fmt: skip
+        print(f"wrote {path.relative_to(ROOT)}: {len(features)} features")
+
+
+def point(lon_lat, name: str) -> dict:
+    lon, lat = lon_lat
+    return {"type": "Feature", "properties": {"name": name, "approximate": True},
+            "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cityops import DEMO_DIR
 from cityops.config import load
+from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 
 REGIONS = DEMO_DIR / "regions"
@@ -55,11 +56,38 @@ sops:
       - {zh_CN: "通知沿河乡镇", en: "Tell the riverside towns"}
 """
 
+# Two of the demo's reference layers: its schools (GeoJSON) and its shelters (a CSV in GCJ-02).
+LAYERS = f"""
+[[layers]]
+id = "schools"
+name_zh = "学校"
+name_en = "Schools"
+kind = "school"
+file = "{DEMO_DIR / "layers" / "schools.geojson"}"
+
+[[layers]]
+id = "shelters"
+name_zh = "应急避难场所"
+name_en = "Emergency shelters"
+kind = "shelter"
+file = "{DEMO_DIR / "layers" / "shelters.csv"}"
+crs = "gcj02"
+lon = "经度"
+lat = "纬度"
+name = "名称"
+"""
+
 
 @cache
 def demo_regions() -> RegionIndex:
     """The demo city's regions, read as `cityops run --demo` reads them."""
     return load(DEMO_DIR / "cityops.toml", environ={}).city.regions()
+
+
+@cache
+def demo_reference() -> ReferenceLayers:
+    """The demo city's reference layers (schools, shelters … of its own), as `cityops run --demo` reads them."""
+    return load(DEMO_DIR / "cityops.toml", environ={}).reference_layers()
 
 
 def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, feeds: str = "") -> Path:
@@ -106,6 +134,7 @@ district = "130602"
 name_zh = "竞秀区消防救援大队"
 name_en = "Jingxiu Fire Brigade"
 
+{LAYERS}
 [[feeds]]
 id = "test-flood"
 transport = "mqtt"

@@ -5,6 +5,9 @@ window.cityops = window.cityops || {};
 window.cityops.map = (function () {
   const COLOURS = {r: "#e5484d", o: "#f76b15", y: "#f5d90a", b: "#3e8ef7", k: "#2fbf71", n: "#6b7280", x: "#6b7280"};
   const RANK = {r: 6, o: 5, y: 4, b: 3, x: 2, n: 1, k: 0};
+  // Reference layers by kind: colours that none of the statuses uses.
+  const REFERENCE = {shelter: "#22d3ee", hospital: "#f472b6", school: "#a3e635", hydrant: "#fb7185",
+                     waterlogging: "#38bdf8", reservoir: "#60a5fa", key_site: "#fbbf24", other: "#c4b5fd"};
   // Markers grow with the screen like the type does: a 4K wall at 100 % shows them twice the 1080p size.
   function scale() { return Math.max(1, Math.min(window.innerWidth / 1920, window.innerHeight / 1080)); }
 
@@ -18,6 +21,14 @@ window.cityops.map = (function () {
   function drillTo(kind, id) {
     const lang = new URLSearchParams(window.location.search).get("lang");
     window.location.assign("/" + kind + "/" + encodeURIComponent(id) + (lang ? "?lang=" + encodeURIComponent(lang) : ""));
+  }
+
+  function referenceLook(feature) {
+    const colour = REFERENCE[feature.properties.kind] || "#c4b5fd", kind = " ref-" + feature.properties.kind;
+    if (feature.geometry.type.indexOf("Point") >= 0) {
+      return {color: "#0b0f14", weight: 1, fillColor: colour, fillOpacity: 0.9, className: "ref" + kind};
+    }
+    return {color: colour, weight: 1.5 * scale(), opacity: 0.9, fillOpacity: 0.2, className: "ref ref-area" + kind};
   }
 
   function textTooltip(text) {
@@ -104,6 +115,22 @@ window.cityops.map = (function () {
       marker.bindTooltip(textTooltip(lang === "en" ? p.en : p.zh));
       marker.on("click", function () { drillTo("alert", p.id); });
       return marker;
+    },
+
+    // A reference layer's place (a shelter, a hospital …): a small square in its kind's colour, its name on hover;
+    // an area (a reservoir, a site) is drawn by referenceStyle. Places are no devices: a click goes nowhere.
+    referenceToLayer: function (feature, latlng) {
+      const marker = L.circleMarker(latlng, Object.assign({radius: 5 * scale()}, referenceLook(feature)));
+      marker.bindTooltip(textTooltip(feature.properties.name + " · " + feature.properties.layer));
+      return marker;
+    },
+
+    // dash-leaflet styles every layer of a GeoJSON with this, the points pointToLayer made too.
+    referenceStyle: function (feature) { return referenceLook(feature); },
+
+    referenceEachFeature: function (feature, layer) {
+      if (feature.geometry.type.indexOf("Point") < 0) layer.bindTooltip(textTooltip(feature.properties.name + " · " + feature.properties.layer),
+                                            {sticky: true});
     },
 
     // An incident's area: an outline in its severity's colour, lightly filled, so the devices inside stay readable.

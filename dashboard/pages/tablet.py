@@ -23,7 +23,7 @@ from dashboard.alert_list import alert_list
 from dashboard.context import AppContext
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS
-from dashboard.minimap import minimap
+from dashboard.minimap import minimap, reference_overlays
 from dashboard.navigation import region_href, tablet_href
 from dashboard.snapshot import WALL_DOMAINS
 from store.records import SEVERITIES
@@ -88,7 +88,13 @@ def layout(context: AppContext, lang: str | None = None, district: str | None = 
                     html.Section(
                         className="tablet-map",
                         children=minimap(
-                            "tablet-map", context.regions, region, lang, part_status=status, interactive=True
+                            "tablet-map",
+                            context.regions,
+                            region,
+                            lang,
+                            part_status=status,
+                            interactive=True,
+                            extra=reference_overlays(context.reference, region, lang),
                         ),
                     ),
                     html.Section(id="tablet-alerts", className="tablet-alerts"),

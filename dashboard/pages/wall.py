@@ -20,6 +20,7 @@ from dash.exceptions import PreventUpdate
 from dashboard.context import AppContext
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS, FEED_STATE_LABELS, SEVERITY_LABELS
+from dashboard.minimap import reference_layer
 from dashboard.navigation import region_href
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 from dashboard.timefmt import local_time
@@ -79,6 +80,9 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
     ]
     layer_names = {t(DOMAIN_LABELS[domain]): domain for domain in WALL_DOMAINS}
     overlays = [dl.Overlay(dl.LayerGroup(), name=name, checked=False) for name in layer_names]
+    # The city's reference layers (shelters, hospitals …), off until turned on; fetched once, then revalidated.
+    overlays += [dl.Overlay(reference_layer(layer, f"/api/layers/reference/{layer.id}.geojson?lang={lang}"),
+                            name=layer.name(lang), checked=False) for layer in context.reference]  # fmt: skip
     return html.Div(
         className="wall",
         # assets/cityops_wall.js waits for news while a wall with this mark is on screen, and says so, big, when

@@ -49,7 +49,7 @@ def wall(tmp_path):
                        "attributes": {"levels": {"metric": "water_level", "yellow": 10, "red": 12}}})  # fmt: skip
         gauges.append({"type": "observation", "entity": f"g{n}", "values": {"water_level": 5}})
     send(*gauges)
-    app = create_app(settings, store, regions, accounts, writer)
+    app = create_app(settings, store, regions, accounts, writer, reference=settings.reference_layers())
     client = app.server.test_client()
     client.get(f"/wall?token={signin.DEMO_DISPLAY_TOKEN}")
     yield app, client, send
@@ -78,3 +78,31 @@ def test_the_cells_of_a_view_a_wall_asked_for_are_prepared_with_the_next_snapsho
     assert client.get(f"/api/layers/points/flood.geojson?{VIEW}",
                       headers={"If-None-Match": again.headers["ETag"]}).status_code == 304  # fmt: skip
     assert client.get("/api/layers/points/flood.geojson?z=12&bbox=1,2").status_code == 400
+
+
+def test_a_reference_layer_is_served_once_in_the_wall_s_language_and_revalidated(wall):
+    _, client, _ = wall
+    first = client.get("/api/layers/reference/shelters.geojson?lang=en")
+    assert first.status_code == 200 and first.headers["Cache-Control"].startswith("private, max-age=3600")
+    features = first.json["features"]
+    assert len(features) == 359 and features[0]["properties"]["layer"] == "Emergency shelters"
+    assert features[0]["properties"]["kind"] == "shelter" and features[0]["properties"]["name"].endswith("（示例）")
+    assert client.get("/api/layers/reference/shelters.geojson?lang=zh_CN").json["features"][0]["properties"][
+        "layer"] == "应急避难场所"  # fmt: skip
+    again = client.get("/api/layers/reference/shelters.geojson?lang=en",
+                       headers={"If-None-Match": first.headers["ETag"]})  # fmt: skip
+    assert again.status_code == 304
+    assert client.get("/api/layers/reference/kindergartens.geojson").status_code == 404
+
+
+def test_a_reference_layer_needs_a_wall_or_a_user(tmp_path):
+    settings = load(config(tmp_path, mqtt_port=1883, web_port=8050))
+    store, accounts = Store(settings.store.path), Accounts(settings.auth.path)
+    app = create_app(settings, store, settings.city.regions(), accounts, reference=settings.reference_layers())
+    try:
+        answer = app.server.test_client().get("/api/layers/reference/shelters.geojson")
+        assert answer.status_code in (302, 401, 403) and b"features" not in answer.data
+    finally:
+        stop_app(app)
+        store.close()
+        accounts.close()

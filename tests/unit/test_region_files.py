@@ -13,7 +13,8 @@ import shapely
 from cityops.cli import main
 from cityops.config import ConfigError, load
 from layers.crs import each_vertex, wgs84_to_gcj02
-from layers.region_files import RegionFileError, RegionLevel, load_regions, read_level
+from layers.geofiles import GeoFileError
+from layers.region_files import RegionLevel, load_regions, read_level
 from tests.app_config import CITY, REGIONS
 
 DEMO_DISTRICTS = RegionLevel(level="district", file=REGIONS / "districts.geojson", id="adcode", name_zh="name")
@@ -126,7 +127,7 @@ def bad_level(tmp_path, feature_properties, geometry=None, **spec):
     ],
 )  # fmt: skip
 def test_a_bad_region_file_names_the_file_and_the_feature(tmp_path, properties, spec, geometry, message):
-    with pytest.raises(RegionFileError, match=message):
+    with pytest.raises(GeoFileError, match=message):
         read_level(bad_level(tmp_path, properties, geometry, **spec))
 
 
@@ -135,15 +136,15 @@ def test_a_parent_that_is_no_region_above_is_refused(tmp_path):
     spec = bad_level(tmp_path, [town], id="code", name_zh="name", parent="areaCode").model_copy(
         update={"level": "town"}
     )
-    with pytest.raises(RegionFileError, match="region 130606999 names the parent 130699, which is no district"):
+    with pytest.raises(GeoFileError, match="region 130606999 names the parent 130699, which is no district"):
         index(DEMO_DISTRICTS, spec)
 
 
 def test_not_a_region_file_at_all(tmp_path):
     (tmp_path / "bad.geojson").write_text("{not json", encoding="utf-8")
-    with pytest.raises(RegionFileError, match="bad.geojson: not a readable GeoJSON, shapefile or GeoPackage"):
+    with pytest.raises(GeoFileError, match="bad.geojson: not a readable GeoJSON, shapefile or GeoPackage"):
         read_level(RegionLevel(level="district", file=tmp_path / "bad.geojson"))
-    with pytest.raises(RegionFileError, match="nope.geojson: no such file"):
+    with pytest.raises(GeoFileError, match="nope.geojson: no such file"):
         read_level(RegionLevel(level="district", file=tmp_path / "nope.geojson"))
 
 

@@ -4,13 +4,14 @@ city's time zone; and the one way the desk's rooms read an alert for a principal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from access.policy import Principal, permission_allowed
 from alerts.rules import Sop
 from dashboard.context import AppContext
 from dashboard.navigation import record_id
 from dashboard.snapshot import Snapshots
+from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store.database import Store
@@ -25,6 +26,7 @@ class Desk:
     sops: dict[str, Sop]  # the rule file's, updated in place when the rules are reloaded: kept, not copied
     tz: str
     note_chars: int  # the longest note anyone may write (limits.text_chars)
+    reference: ReferenceLayers = field(default_factory=ReferenceLayers)  # shelters, schools … near an alert
 
     @classmethod
     def of(cls, context: AppContext) -> Desk:
@@ -32,7 +34,7 @@ class Desk:
         settings = context.settings
         units = {u.id: u for u in settings.units}
         return cls(context.store, context.snapshots, context.regions, units, context.sops, settings.city.timezone,
-                   settings.limits.text_chars)  # fmt: skip
+                   settings.limits.text_chars, context.reference)  # fmt: skip
 
 
 def visible(desk: Desk, principal: Principal, alert_id) -> dict | None:

@@ -3,10 +3,12 @@ that raised it, and a small map of where it is. Another district's alert is as g
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import dash_leaflet as dl
 import pandas as pd
+import shapely
 from dash import dcc, html
 
 from access import policy
@@ -27,6 +29,8 @@ from store import incidents as incident_store
 from store import queries
 from store.records import ENDED_STATES
 
+NEARBY_M = 1000  # how far around an alert or an incident the detail names shelters, schools, hospitals …
+
 
 def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, seen: str | None) -> tuple | None:
     """The summary, the action buttons, the checklist, the timeline, and what the tab has then seen; None when the
@@ -44,7 +48,7 @@ def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, se
         return None
     timeline = alert_store.timeline(desk.store.cursor(), alert["id"])
     return (
-        summary(desk, alert, t, lang),
+        summary(desk, alert, incident, t, lang),
         [*buttons(principal, alert, t), *incident_part(principal, incident, t, lang)],
         checklist(desk, principal, alert, timeline, t, lang),
         [timeline_entry(e, desk.units, t, lang, desk.tz) for e in timeline],
@@ -62,7 +66,25 @@ def incident_part(principal: Principal, incident: dict | None, t, lang: str) -> 
     return [html.P(about, className="incident-of"), *incident_buttons(principal, incident, t)]
 
 
-def summary(desk: Desk, alert: dict, t, lang: str) -> html.Div:
+def nearby(desk: Desk, alert: dict, incident: dict | None, t, lang: str) -> list:
+    """What the city's reference layers hold within NEARBY_M of the incident's area (or the alert's place):
+    "3 schools within 1 km: …, nearest 120 m"."""
+    record = incident if incident is not None and (incident["area"] or incident["lon"] is not None) else alert
+    if not len(desk.reference) or (record["area"] is None and record["lon"] is None):
+        return []
+    place = shapely.geometry.shape(json.loads(record["area"])) if record["area"] else shapely.Point(
+        record["lon"], record["lat"])  # fmt: skip
+    found = desk.reference.nearby(place, NEARBY_M)
+    lines = []
+    for near in found:
+        names = "、".join(p.name for p, _ in near.places[:3]) + ("…" if len(near.places) > 3 else "")
+        lines.append(html.Li(t("{layer}: {n} within {km} km ({names}), the nearest {metres} m away",
+                               layer=near.layer.name(lang), n=len(near.places), km=f"{NEARBY_M / 1000:g}",
+                               names=names, metres=round(near.places[0][1]))))  # fmt: skip
+    return [html.Dt(t("Nearby")), html.Dd(html.Ul(lines, className="nearby") if lines else t("none"))]
+
+
+def summary(desk: Desk, alert: dict, incident: dict | None, t, lang: str) -> html.Div:
     units = desk.units
     unit = units.get(alert["unit_id"]) if alert["unit_id"] else None
     suggested = None if unit else units.get(suggested_unit(units, alert))
@@ -101,6 +123,7 @@ def summary(desk: Desk, alert: dict, t, lang: str) -> html.Div:
                     html.Dd(html.A(region.name(lang), href=region_href(region.id, lang)) if region else "—"),
                     html.Dt(t("Device")),
                     html.Dd(html.A(subject["name"], href=entity_href(subject["id"], lang)) if subject else "—"),
+                    *nearby(desk, alert, incident, t, lang),
                 ]
             ),  # fmt: skip
             html.A(t("Export as CAP"), href=f"/api/alerts/{alert['id']}.cap", className="cap-link"),
