@@ -22,7 +22,8 @@ The clauses cited are those of the standard (its 报批稿 text; the published p
 
 Which function codes carry readings (附录B): 32 timed, 33 added, 34 hourly, 31 uniform interval, and the replies
 37, 38 and 3A. A test report (30H) is no reading: its values are counted as refused. A link keep-alive (2FH), a
-manual entry (35H), a picture (36H) and the centre's own frames give the station (it is alive) and nothing else.
+manual entry (35H), a picture (36H) and the centre's own frames change no device; they tell that the feed is alive.
+A message of several packets (SYN, 6.5.3) is read when all its packets come in one payload.
 A value that is no BCD (`AAAAAAAA`, all `F`: stations' "no reading") is missing. Times are the stations' clocks,
 Beijing time unless the feed says another zone. Stations do not send where they stand: the feed's `stations` table
 (CSV: address, name, lon, lat) places them.
@@ -116,6 +117,7 @@ class Frame:
     sent: datetime | None = None
     stations: list[Station] = field(default_factory=list)
     packet: tuple[int, int] | None = None  # (this packet, of how many) for a message of several
+    body: bytes = b""  # a packet's part of its message's body, read once all its packets are there
 
 
 def parse(payload: bytes, zone: tzinfo = BEIJING) -> list[Frame]:
@@ -134,7 +136,31 @@ def parse(payload: bytes, zone: tzinfo = BEIJING) -> list[Frame]:
         frames.append(frame)
     if not frames:
         raise DecodeError("no SL 651 frame in the payload")
-    return frames
+    return _joined(frames, zone)
+
+
+def _joined(frames: list[Frame], zone: tzinfo) -> list[Frame]:
+    """The frames with each message of several packets (6.5.3) read as one, when all its packets came in this
+    payload; the packets of a message not all here stay unread (a picture's, usually): the message is then the
+    station's to send again."""
+    out: list[Frame] = []
+    waiting: dict[tuple, dict[int, Frame]] = {}
+    for frame in frames:
+        if frame.packet is None or not frame.upward:
+            out.append(frame)
+            continue
+        number, total = frame.packet
+        key = (frame.address, frame.function, total)
+        parts = waiting.setdefault(key, {})
+        parts[number] = frame
+        if len(parts) == total and set(parts) == set(range(1, total + 1)):
+            first = parts[1]
+            if first.function not in (0x36,):  # a picture's bytes are not read
+                _hex_body(first, b"".join(parts[n].body for n in range(1, total + 1)), zone)
+            out.append(first)
+            del waiting[key]
+    out += [part for parts in waiting.values() for part in parts.values()]  # unread: no station, no time
+    return out
 
 
 def _unhex(payload: bytes) -> bytes:
@@ -170,9 +196,8 @@ def _hex_frame(data: bytes, at: int, zone: tzinfo) -> tuple[Frame, int]:
         if len(body) < 3:
             raise DecodeError(f"byte {at + 13}: a packet of a longer message without its packet numbers")
         packets = int.from_bytes(body[:3], "big")
-        frame.packet, body = (packets & 0xFFF, packets >> 12), body[3:]
-        if frame.packet[0] > 1:  # a later packet: a picture's continuation, no fields of its own (6.6.2.4)
-            return frame, end + 3
+        frame.packet, frame.body = (packets & 0xFFF, packets >> 12), body[3:]
+        return frame, end + 3  # read with its message's other packets (_joined)
     elif data[at + 13] != STX:
         raise DecodeError(f"byte {at + 13}: 0x{data[at + 13]:02X} where the body starts (STX 02 or SYN 16)")
     if upward:
@@ -314,8 +339,8 @@ def _ascii_frame(data: bytes, at: int, zone: tzinfo) -> tuple[Frame, int]:
     if text[18] not in "08":
         raise DecodeError(f"byte {at + 19}: direction {text[18]} is neither up (0) nor down (8)")
     upward = text[18] == "0"
-    length = int(text[19:22], 16)
-    start = at + 24 + (6 if head[23] == SYN else 0)
+    length = int(text[19:22], 16)  # of the body, a packet's 6 characters of numbers counted in it (as HEX does)
+    start = at + 24
     end = start + length
     if end + 5 > len(data):
         raise DecodeError(f"byte {at}: the frame says its body is {length} characters; fewer follow")
@@ -327,6 +352,12 @@ def _ascii_frame(data: bytes, at: int, zone: tzinfo) -> tuple[Frame, int]:
         raise DecodeError(f"byte {end}: 0x{data[end]:02X} is no end character")
     centre, address = (text[0:2], text[2:12]) if upward else (text[10:12], text[0:10])
     frame = Frame(int(text[16:18], 16), upward, int(centre, 16), address.upper())
+    if head[23] == SYN:  # an ASCII message of several packets: not seen in the field; left unread
+        numbers = data[start : start + 6].decode("ascii", errors="replace")
+        if not re.fullmatch(r"[0-9A-Fa-f]{6}", numbers):
+            raise DecodeError(f"byte {start}: a packet without its numbers (6 hex characters)")
+        frame.packet = (int(numbers[3:], 16), int(numbers[:3], 16))
+        return frame, end + 5
     if upward:
         _ascii_body(frame, data[start:end].decode("ascii", errors="replace"), zone)
     return frame, end + 5
@@ -378,10 +409,9 @@ def _ascii_body(frame: Frame, body: str, zone: tzinfo) -> None:
 def _ascii_value(name: str, text: str) -> float | None:
     if text == "M":  # missing (6.6.4.4 d)
         return None
-    try:
-        return float(text)
-    except ValueError:
-        raise DecodeError(f"element {name}: {text[:20]!r} is no number") from None
+    if not re.fullmatch(r"[+-]?\d+(\.\d*)?", text):  # decimal text, never "nan" or "inf"
+        raise DecodeError(f"element {name}: {text[:20]!r} is no number")
+    return float(text)
 
 
 class Sl651:
@@ -405,7 +435,9 @@ class Sl651:
     def _frame(self, frame: Frame, message: Message, out: Decoded) -> None:
         if not frame.upward:
             return  # the centre's confirm or query: nothing the station said
-        for station in frame.stations or [Station(frame.address, "station")]:
+        # A frame that names no station's class (a keep-alive, a manual entry, an unread packet) changes no device:
+        # it only tells that the feed is alive.
+        for station in frame.stations:
             entity_id = f"{message.feed_id}:{station.address}"
             name, lon, lat = self.stations.get(station.address, (station.address, None, None))
             out.entities.append(Entity(entity_id, message.feed_id, "flood", station.kind, name, lon, lat,

@@ -130,16 +130,46 @@ def test_an_ascii_frame(fixture_path, tmp_path, demo_regions):
     assert not got.observations and got.discarded == 4 and len(got.entities) == 1  # a test report is no reading
 
 
-def test_keep_alive_pictures_and_the_centres_own_frames_give_no_reading(fixture_path, tmp_path, demo_regions):
+def test_keep_alive_pictures_and_the_centres_own_frames_change_no_device(fixture_path, tmp_path, demo_regions):
+    """They are messages of the feed (it is alive), but name no station's class: a river gauge stays one."""
     decoding = feed(tmp_path)
-    for name in ("blog-2f-linkkeep.hex", "blog-2f-linkkeep-b.hex", "blog-36-image-m3-pkt01.hex",
-                 "co-35-manual-ascii.hex"):  # fmt: skip
-        got = records(decoding, frame(fixture_path, name), demo_regions)
-        [sent] = parse(frame(fixture_path, name))
-        assert not got.observations and [e.id for e in got.entities] == [f"hydro:{sent.address}"], name  # alive
-    for name in ("blog-32-timed-down-esc.hex", "aaasoft-32-timed-down-eot.hex", "co-38-query-down-enq.hex",
-                 "shishi-32-timed-down-ack.hex"):  # fmt: skip
+    names = [
+        "blog-2f-linkkeep.hex",
+        "blog-2f-linkkeep-b.hex",
+        "blog-36-image-m3-pkt01.hex",
+        "blog-36-image-m3-pkt13-last.hex",
+        "co-35-manual-ascii.hex",
+        "blog-32-timed-down-esc.hex",
+        "aaasoft-32-timed-down-eot.hex",
+        "co-38-query-down-enq.hex",
+        "shishi-32-timed-down-ack.hex",
+    ]
+    for name in names:
         assert len(records(decoding, frame(fixture_path, name), demo_regions)) == 0, name
+
+
+def packets(single: bytes, cut: int) -> list[bytes]:
+    """A one-packet HEX frame sent as a message of two packets (6.5.3): SYN, the packet numbers, its part."""
+    body = single[14:-3]
+    out = []
+    for number, part in ((1, body[:cut]), (2, body[cut:])):
+        numbers = (2 << 12 | number).to_bytes(3, "big")
+        head = bytearray(single[:14])
+        head[11:13] = (len(part) + 3).to_bytes(2, "big")
+        head[13] = 0x16
+        framed = bytes(head) + numbers + part + (b"\x17" if number == 1 else b"\x03")
+        out.append(framed + crc16(framed).to_bytes(2, "big"))
+    return out
+
+
+def test_a_message_of_several_packets_is_read_when_all_came(fixture_path, tmp_path, demo_regions):
+    decoding = feed(tmp_path)
+    single = frame(fixture_path, "blog-38-period-up-drp.hex")
+    whole = values(records(decoding, single, demo_regions))
+    first, second = packets(single, 20)
+    assert values(records(decoding, first + second, demo_regions)) == whole
+    assert values(records(decoding, second + first, demo_regions)) == whole  # in any order
+    assert len(records(decoding, second, demo_regions)) == 0  # a packet alone: nothing read, nothing lost to a crash
 
 
 def test_hex_text_and_several_frames_in_one_payload(fixture_path, tmp_path, demo_regions):
@@ -182,6 +212,16 @@ def test_a_frame_with_a_good_crc_and_a_bad_time_is_refused():
     crc = crc16(body).to_bytes(2, "big")
     with pytest.raises(DecodeError, match="send time 591399155111 is no date and time"):
         parse(body + crc)
+
+
+def test_an_ascii_value_is_decimal_text(fixture_path):
+    original = frame(fixture_path, "dyx-ascii-30-test.txt")
+    for bad in (b"nan", b"inf", b"1e3"):
+        text = original[24:-5].replace(b"PT 3.5 ", b"PT " + bad + b" ")
+        head = original[:20] + f"{len(text):03X}".encode() + original[23:24]
+        framed = head + text + b"\x03"
+        with pytest.raises(DecodeError, match=f"element PT: '{bad.decode()}' is no number"):
+            parse(framed + f"{crc16(framed):04X}".encode())
 
 
 @pytest.mark.parametrize(
