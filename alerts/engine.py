@@ -57,7 +57,7 @@ class RuleEngine:
         self.store = store
         self.clock = clock
         self._lock = threading.Lock()
-        self.subjects = Subjects(store, reference)
+        self.subjects = Subjects(store, reference, regions)
         self.incidents = Incidents(book or RuleFile(rules=list(rules)), regions)
         self.alerts = RuleAlerts(store, self.subjects, self.incidents)
         self.warnings = Warnings(self.alerts, self.incidents)

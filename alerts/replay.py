@@ -17,6 +17,7 @@ import duckdb
 from alerts.clusters import is_count
 from alerts.engine import RuleEngine
 from alerts.rules import Rule, RuleFile
+from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store import history_replay
 from store.database import Store
@@ -57,7 +58,8 @@ class Backtest:
 
 
 def replay(store_path: Path, book: RuleFile, since: timedelta, step: timedelta = timedelta(minutes=1),
-           until: datetime | None = None, regions: RegionIndex | None = None) -> Backtest:  # fmt: skip
+           until: datetime | None = None, regions: RegionIndex | None = None,
+           reference: ReferenceLayers | None = None) -> Backtest:  # fmt: skip
     memory = Store(":memory:")
     cur = memory.cursor()
     try:
@@ -76,7 +78,8 @@ def replay(store_path: Path, book: RuleFile, since: timedelta, step: timedelta =
         start = end - since
         history_replay.copy_entities(cur)
         clock = {"now": start}
-        engine = RuleEngine(memory, book.rules, clock=lambda: clock["now"], book=book, regions=regions)
+        engine = RuleEngine(memory, book.rules, clock=lambda: clock["now"], book=book, regions=regions,
+                            reference=reference)  # fmt: skip
         kinds: set[tuple[str, str]] = set()  # (domain, type) of the events replayed
         t = start
         while t < end:

@@ -20,6 +20,7 @@ from shapely.geometry import Polygon
 
 from alerts.rules import Rule
 from layers.reference import ReferenceLayers
+from layers.regions import RegionIndex
 from store import rule_inputs
 from store.database import Store
 from store.records import Entity, Event
@@ -47,8 +48,9 @@ class Subject:
 class Subjects:
     """The entity table as the rules see it, and each rule's choice of rows in it."""
 
-    def __init__(self, store: Store, reference: ReferenceLayers | None = None):
+    def __init__(self, store: Store, reference: ReferenceLayers | None = None, regions: RegionIndex | None = None):
         self._store = store
+        self._regions = regions
         self._reference = reference or ReferenceLayers()
         self._zones: dict[str, Polygon] = {}
         self._table: pd.DataFrame | None = None
@@ -158,9 +160,10 @@ class Subjects:
             rows &= (table["district_id"] == sel.district).to_numpy()
         if rule.zone is not None:
             if rule.zone.region is not None:
-                region = rule.zone.region
-                rows &= ((table["district_id"] == region) | (table["town_id"] == region)
-                         | (table["grid_id"] == region)).to_numpy()  # fmt: skip
+                level, ids = self._zone(rule.zone.region)
+                rows &= table[f"{level}_id"].isin(ids).to_numpy() if level else (
+                    (table["district_id"] == ids[0]) | (table["town_id"] == ids[0]) | (table["grid_id"] == ids[0])
+                ).to_numpy()  # fmt: skip
             else:
                 lon, lat = table["lon"].to_numpy(float), table["lat"].to_numpy(float)
                 inside = shapely.contains_xy(self._zones[rule.id], np.nan_to_num(lon), np.nan_to_num(lat))
@@ -171,6 +174,12 @@ class Subjects:
             rows &= layer.near_points(lon, lat, rule.near.within_m) if layer is not None else False
         self._watched[rule.id] = mask
         return mask
+
+    def _zone(self, region_id: str) -> tuple[str | None, list[str]]:
+        """Where the store keeps what lies in a zone's region (a community: in its grids); (None, [id]) for a
+        region the city's files do not hold, looked for at every level."""
+        region = self._regions.get(region_id) if self._regions is not None else None
+        return self._regions.stored(region) if region is not None else (None, [region_id])
 
     def watched_ids(self, rule: Rule) -> list[str]:
         return self.table().index[self.watched(rule)[:-1]].tolist()
@@ -185,7 +194,9 @@ class Subjects:
         if rule.zone is None:
             return True
         if rule.zone.region is not None:
-            return rule.zone.region in (event.district_id, event.town_id, event.grid_id)
+            level, ids = self._zone(rule.zone.region)
+            return getattr(event, f"{level}_id") in ids if level else ids[0] in (event.district_id, event.town_id,
+                                                                                    event.grid_id)  # fmt: skip
         return bool(shapely.contains_xy(self._zones[rule.id], event.lon, event.lat))
 
 

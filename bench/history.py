@@ -72,7 +72,7 @@ def run(rows: int = 50_000_000, entities: int = 5_000) -> dict:
         since_30d, since_year = now - timedelta(days=30), (now - timedelta(days=365)).date()
         chart_rows = len(queries.history(store, "e42", since_30d))
         chart_ms = _median_ms(lambda: queries.history(store, "e42", since_30d))
-        days_ms = _median_ms(lambda: queries.region_daily(store, "district", DISTRICT, since_year, TZ))
+        days_ms = _median_ms(lambda: queries.region_daily(store, "district", [DISTRICT], since_year, TZ))
         raw_days_ms = _median_ms(
             lambda: cur.execute(
                 """

@@ -332,8 +332,8 @@ def _rules_test(args) -> int:
         book = load_rule_file(path)
         since = parse_duration(args.since)
         regions = settings.city.regions()
-        result = replay(settings.store.path, book, since, regions=regions)
-    except (ConfigError, RuleError, ReplayError, ValueError) as exc:
+        result = replay(settings.store.path, book, since, regions=regions, reference=settings.reference_layers())
+    except (ConfigError, RuleError, ReplayError, ValueError) as exc:  # GeoFileError is a ValueError
         print(exc, file=sys.stderr)
         return 2
     print(f"Replaying {args.since} of {settings.store.path} through {len(book.rules)} rules of {path} "
@@ -385,6 +385,8 @@ def _regions_check(args) -> int:
         line = f"  {report.level:<10}{report.count:>6}  ({source})"
         if above is not None:
             line += f"; in {report.parents_with_children} of {above.count} {above.level} regions"
+            if report.parents_without:
+                line += f" ({len(report.parents_without)} without any)"
         print(line)
         for parent, km2, share in report.gaps:
             print(f"    gap: {km2:.2f} km² ({share:.1%}) of {above.level} {parent} is in none of its {report.level}s")

@@ -135,6 +135,8 @@ class Plausibility:
             low, high = s.ranges[o.metric]
             if not low <= value <= high:
                 return f"{value:g} {o.unit} is outside {low:g}–{high:g}".replace("  ", " ")
+        if o.metric not in s.stuck_hours and o.metric not in s.jumps:
+            return ""
         key = (o.entity_id, o.metric)
         track = self._tracks.get(key)
         if track is None or o.ts <= track.ts:

@@ -16,7 +16,7 @@ from feeds.decoders import DECODERS
 from feeds.decoders.mapped_json import Mapping
 from feeds.plausibility import PlausibleSettings
 from layers.city import known_zone
-from layers.crs import to_wgs84
+from layers.crs import Crs
 
 
 class UnitConversion(BaseModel):
@@ -36,7 +36,7 @@ class FeedBase(BaseModel):
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     decoder: str
-    crs: str = "wgs84"
+    crs: Crs = "wgs84"
     time_zone: str | None = None  # IANA zone for times without an offset (default: the format's own rule)
     stale_after_s: Annotated[int, Field(ge=1)] = 120
     mapping: Mapping | None = None  # the field paths of a decoder that reads them (mapped-json)
@@ -71,9 +71,3 @@ class FeedBase(BaseModel):
     @classmethod
     def _known_feed_zone(cls, value: str | None) -> str | None:
         return value if value is None else known_zone(value)
-
-    @field_validator("crs")
-    @classmethod
-    def _known_crs(cls, value: str) -> str:
-        to_wgs84(value)  # raises ValueError naming the accepted forms
-        return value

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Annotated
 
 import numpy as np
 import shapely
+from pydantic import AfterValidator
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
@@ -97,6 +99,16 @@ def identity(lon: float, lat: float) -> tuple[float, float]:
     return lon, lat
 
 
+def checked_crs(crs: str) -> str:
+    """The CRS as given when it is one `to_wgs84` knows; ValueError naming the accepted forms."""
+    to_wgs84(crs)
+    return crs
+
+
+# A CRS in a configuration, checked as it loads (so that an error names its line).
+Crs = Annotated[str, AfterValidator(checked_crs)]
+
+
 @lru_cache(maxsize=32)
 def to_wgs84(crs: str) -> Converter:
     """The function that turns (lon, lat) in `crs` into WGS84. Raises ValueError for an unknown CRS."""
@@ -123,9 +135,19 @@ def geometry_to_wgs84(geometry: BaseGeometry, crs: str) -> BaseGeometry:
     if name in ("wgs84", "epsg:4326"):
         return geometry
     if name.startswith("epsg:"):
-        transformer = Transformer.from_crs(name.upper(), "EPSG:4326", always_xy=True)
-        return shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+        return projected(geometry, transformer(name.upper(), "EPSG:4326"))
     return each_vertex(geometry, to_wgs84(crs))
+
+
+@lru_cache(maxsize=32)
+def transformer(source: str, target: str) -> Transformer:
+    """PROJ's transformation between two CRSs (lon, lat order), built once: building one takes milliseconds."""
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+def projected(geometry: BaseGeometry, through: Transformer) -> BaseGeometry:
+    """The shape with all its vertices transformed at once."""
+    return shapely.transform(geometry, lambda xy: np.column_stack(through.transform(xy[:, 0], xy[:, 1])))
 
 
 def each_vertex(geometry: BaseGeometry, convert: Converter) -> BaseGeometry:

@@ -33,25 +33,24 @@ def read_frame(
     encoding: str | None = None,
     lon: str | None = None,
     lat: str | None = None,
-    rows: int | None = None,
 ) -> gpd.GeoDataFrame:
     """The file's features as they are (not yet in WGS84). A CSV needs the names of its `lon` and `lat` columns."""
     if not path.exists():
         raise GeoFileError(f"{path}: no such file")
     if path.suffix.lower() in (".csv", ".txt"):
-        return _read_csv(path, lon, lat, encoding, rows)
-    options = {"layer": layer, "max_features": rows} | ({"encoding": encoding} if encoding else {})
+        return _read_csv(path, lon, lat, encoding)
+    options = {"layer": layer} | ({"encoding": encoding} if encoding else {})
     try:
         return gpd.read_file(path, **options)
     except Exception as exc:  # GDAL says what it could not read, in many exception types
         raise GeoFileError(f"{path}: not a readable GeoJSON, shapefile or GeoPackage: {exc}") from None
 
 
-def _read_csv(path: Path, lon: str | None, lat: str | None, encoding: str | None, rows: int | None):
+def _read_csv(path: Path, lon: str | None, lat: str | None, encoding: str | None):
     if not lon or not lat:
         raise GeoFileError(f"{path}: a CSV needs the names of its longitude and latitude columns (lon = …, lat = …)")
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding or "utf-8-sig", nrows=rows)
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding or "utf-8-sig")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise GeoFileError(f"{path}: not a readable CSV: {exc}") from None
     missing = [c for c in (lon, lat) if c not in table.columns]
@@ -68,11 +67,21 @@ def _read_csv(path: Path, lon: str | None, lat: str | None, encoding: str | None
 
 
 def file_crs(path: Path, layer: str | None = None) -> CRS | None:
-    """The CRS the file declares (its .prj, a GeoPackage's), read without its features; None for none (CSV)."""
+    """The CRS the file declares (its .prj, a GeoPackage's), read from its header; None for none (CSV)."""
+    if not path.exists():
+        raise GeoFileError(f"{path}: no such file")
     if path.suffix.lower() in (".csv", ".txt"):
         return None
-    info = pyogrio.read_info(path, layer=layer)
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+    except Exception as exc:  # as read_frame
+        raise GeoFileError(f"{path}: not a readable GeoJSON, shapefile or GeoPackage: {exc}") from None
     return CRS.from_user_input(info["crs"]) if info.get("crs") else None
+
+
+def properties(frame: gpd.GeoDataFrame) -> str:
+    """The properties a file's features have, to say which one to name."""
+    return "properties: " + (", ".join(str(c) for c in frame.columns if c != "geometry") or "none")
 
 
 def declared_crs(path: Path, configured: str | None, found: CRS | None) -> str:

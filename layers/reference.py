@@ -17,12 +17,12 @@ from typing import Annotated, Literal
 
 import numpy as np
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
-from layers.crs import to_wgs84
-from layers.geofiles import GeoFileError, declared_crs, in_wgs84, read_frame, text
+from layers.crs import Crs, projected, transformer
+from layers.geofiles import GeoFileError, declared_crs, in_wgs84, properties, read_frame, text
 
 Kind = Literal["shelter", "hospital", "school", "hydrant", "waterlogging", "reservoir", "key_site", "other"]
 
@@ -37,19 +37,12 @@ class ReferenceLayerSettings(BaseModel):
     name_en: str
     kind: Kind = "other"
     file: Path
-    crs: str | None = None  # wgs84, gcj02, bd09 or EPSG:<n>; unset: the file's own, else WGS84
+    crs: Crs | None = None  # wgs84, gcj02, bd09 or EPSG:<n>; unset: the file's own, else WGS84
     layer: str | None = None  # the layer of a GeoPackage holding several
     encoding: str | None = None  # of a shapefile without a .cpg, or of a CSV not in UTF-8 (e.g. "gbk")
     lon: str | None = None  # a CSV's longitude column
     lat: str | None = None  # … and latitude column
     name: str = "name"  # the property holding each place's name
-
-    @field_validator("crs")
-    @classmethod
-    def _known_crs(cls, value: str | None) -> str | None:
-        if value is not None:
-            to_wgs84(value)  # raises ValueError naming the accepted forms
-        return value
 
 
 @dataclass(frozen=True)
@@ -71,7 +64,7 @@ class ReferenceLayer:
         self.settings = settings
         self.places = places
         self._to_metres = to_metres
-        self._flat = [_project(p.geometry, to_metres) for p in places]
+        self._flat = [projected(p.geometry, to_metres) for p in places]
         self._tree = shapely.STRtree(self._flat)
 
     @property
@@ -83,7 +76,7 @@ class ReferenceLayer:
 
     def within(self, geometry: BaseGeometry, metres: float) -> list[tuple[Place, float]]:
         """The places within `metres` of `geometry` (WGS84), nearest first, with their distances."""
-        flat = _project(geometry, self._to_metres)
+        flat = projected(geometry, self._to_metres)
         hits = self._tree.query(flat, predicate="dwithin", distance=metres)
         found = [(self.places[int(i)], float(shapely.distance(flat, self._flat[int(i)]))) for i in hits]
         return sorted(found, key=lambda pair: pair[1])
@@ -110,7 +103,7 @@ class ReferenceLayer:
             "type": "FeatureCollection",
             "features": [
                 {"type": "Feature", "geometry": shapely.geometry.mapping(shapely.set_precision(p.geometry, 1e-6)),
-                 "properties": {"name": p.name, "layer": name, "kind": self.settings.kind, "tooltip": p.name}}
+                 "properties": {"name": p.name, "layer": name, "kind": self.settings.kind}}
                 for p in places
             ],
         }  # fmt: skip
@@ -140,8 +133,7 @@ class ReferenceLayers:
 def load_reference_layers(settings: Sequence[ReferenceLayerSettings], centre: tuple[float, float]) -> ReferenceLayers:
     """Every configured layer, read from its file (GeoFileError naming the file and the feature)."""
     lon, lat = centre
-    to_metres = Transformer.from_crs("EPSG:4326", f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m",
-                                     always_xy=True)  # fmt: skip
+    to_metres = transformer("EPSG:4326", f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m")
     return ReferenceLayers([ReferenceLayer(s, read_places(s), to_metres) for s in settings])
 
 
@@ -149,8 +141,7 @@ def read_places(spec: ReferenceLayerSettings) -> list[Place]:
     frame = read_frame(spec.file, layer=spec.layer, encoding=spec.encoding, lon=spec.lon, lat=spec.lat)
     crs = declared_crs(spec.file, spec.crs, frame.crs)
     if spec.name not in frame.columns:
-        have = ", ".join(c for c in frame.columns if c != "geometry") or "none"
-        raise GeoFileError(f"{spec.file}: no property {spec.name!r} for the places' names (properties: {have}); "
+        raise GeoFileError(f"{spec.file}: no property {spec.name!r} for the places' names ({properties(frame)}); "
                            f"say which with name = …")  # fmt: skip
     places = []
     for number, (name, geometry) in enumerate(zip(frame[spec.name], frame.geometry, strict=True), start=1):
@@ -161,7 +152,3 @@ def read_places(spec: ReferenceLayerSettings) -> list[Place]:
     if not places:
         raise GeoFileError(f"{spec.file}: no feature with a place")
     return places
-
-
-def _project(geometry: BaseGeometry, transformer: Transformer) -> BaseGeometry:
-    return shapely.transform(geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import shapely
-from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
 
+from layers.crs import projected, transformer
 from layers.regions import Region, RegionIndex
 
 GAP_SHARE = 0.005  # of a parent's area: less is the rounding of two files drawn apart
@@ -94,13 +93,10 @@ def _area_km2(regions: RegionIndex):
     centre = shapely.union_all([r.geometry for r in city]).centroid
     laea = f"+proj=laea +lat_0={centre.y:.4f} +lon_0={centre.x:.4f} +datum=WGS84 +units=m"
 
-    to_laea = Transformer.from_crs("EPSG:4326", laea, always_xy=True)
+    to_laea = transformer("EPSG:4326", laea)
 
     def area(shape: BaseGeometry) -> float:
-        if shape.is_empty:
-            return 0.0
-        flat = shapely.transform(shape, lambda xy: np.column_stack(to_laea.transform(xy[:, 0], xy[:, 1])))
-        return flat.area / 1e6
+        return 0.0 if shape.is_empty else projected(shape, to_laea).area / 1e6
 
     return area
 

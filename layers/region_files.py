@@ -15,8 +15,8 @@ from pathlib import Path
 import shapely
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from layers.crs import to_wgs84
-from layers.geofiles import GeoFileError, declared_crs, file_crs, in_wgs84, read_frame, text
+from layers.crs import Crs
+from layers.geofiles import GeoFileError, declared_crs, file_crs, in_wgs84, properties, read_frame, text
 from layers.regions import LEVELS, Region, RegionIndex
 
 POLYGONAL = ("Polygon", "MultiPolygon")
@@ -29,7 +29,7 @@ class RegionLevel(BaseModel):
 
     level: str
     file: Path
-    crs: str | None = None  # wgs84, gcj02, bd09 or EPSG:<n>; unset: the file's own, else WGS84
+    crs: Crs | None = None  # wgs84, gcj02, bd09 or EPSG:<n>; unset: the file's own, else WGS84
     layer: str | None = None  # the layer of a GeoPackage holding several
     encoding: str | None = None  # of a shapefile's text when it has no .cpg saying it (e.g. "utf-8", "gbk")
     id: str = "id"  # the property holding each region's id (e.g. adcode)
@@ -42,13 +42,6 @@ class RegionLevel(BaseModel):
     def _known_level(cls, value: str) -> str:
         if value not in LEVELS:
             raise ValueError(f"level {value!r} is not one of {', '.join(LEVELS)}")
-        return value
-
-    @field_validator("crs")
-    @classmethod
-    def _known_crs(cls, value: str | None) -> str | None:
-        if value is not None:
-            to_wgs84(value)  # raises ValueError naming the accepted forms
         return value
 
 
@@ -92,14 +85,12 @@ def read_level(spec: RegionLevel) -> list[Region]:
         raise GeoFileError(f"{spec.file}: it holds no features")
     needed = [p for p in (spec.id, spec.name_zh) if p not in frame.columns]
     if needed:
-        have = ", ".join(c for c in frame.columns if c != "geometry") or "none"
-        raise GeoFileError(
-            f"{spec.file}: no property {' or '.join(repr(p) for p in needed)} in its features (properties: {have}); "
-            f"say which property holds it in [[city.levels]] (id = …, name_zh = …)"
-        )
+        missing = " or ".join(repr(p) for p in needed)
+        raise GeoFileError(f"{spec.file}: no property {missing} in its features ({properties(frame)}); say which "
+                           f"holds it in [[city.levels]] (id = …, name_zh = …)")  # fmt: skip
     regions, seen = [], {}
-    for number, row in enumerate(frame.itertuples(index=False), start=1):
-        values = row._asdict()
+    # Records keep every property's own name (named tuples would rename `name:zh`, `ref:adcode`, `class`).
+    for number, values in enumerate(frame.to_dict("records"), start=1):
         region_id = text(values.get(spec.id))
         where = f"{spec.file}: feature {number}" + (f" (id {region_id})" if region_id else "")
         if not region_id:
@@ -117,7 +108,7 @@ def read_level(spec: RegionLevel) -> list[Region]:
             raise GeoFileError(f"{where}: a region is an area, not a {geometry.geom_type}")
         geometry = in_wgs84(geometry, crs, where)
         name_en = text(values.get(spec.name_en)) if spec.name_en else ""
-        parent = text(values.get(spec.parent)) if spec.parent else ""
+        parent = _parent(values.get(spec.parent)) if spec.parent else ""
         regions.append(Region(region_id, spec.level, name_zh, name_en or name_zh, parent or None, geometry))
     return regions
 
@@ -145,12 +136,16 @@ def with_parents(spec: RegionLevel, regions: list[Region], above: list[Region]) 
 
 
 def crs_of(spec: RegionLevel) -> str:
-    """The CRS a level's coordinates are read in (its file's own read without its features)."""
-    if spec.crs is not None:
-        return spec.crs
-    _read(spec, rows=0)  # a clear error for a file that is not there or not readable
-    return declared_crs(spec.file, None, file_crs(spec.file, spec.layer))
+    """The CRS a level's coordinates are read in (the file's own, read from its header)."""
+    return declared_crs(spec.file, spec.crs, file_crs(spec.file, spec.layer) if spec.crs is None else None)
 
 
-def _read(spec: RegionLevel, rows: int | None = None):
-    return read_frame(spec.file, layer=spec.layer, encoding=spec.encoding, rows=rows)
+def _parent(value) -> str:
+    """A parent's id; a map provider's export (DataV) writes the parent as an object, {"adcode": 130600}."""
+    if isinstance(value, dict):
+        value = next((value[k] for k in ("adcode", "id", "code") if value.get(k) is not None), None)
+    return text(value)
+
+
+def _read(spec: RegionLevel):
+    return read_frame(spec.file, layer=spec.layer, encoding=spec.encoding)

@@ -15,6 +15,9 @@ from shapely.geometry.base import BaseGeometry
 
 # China's levels of government and of its grid management, largest first: 市, 区县, 乡镇街道, 社区村, 网格.
 LEVELS: tuple[str, ...] = ("city", "district", "town", "community", "grid")
+# The levels every record keeps its place at (district_id, town_id, grid_id): the two of 区镇两级 and the grid
+# worker's. A community is known by the grids it holds.
+STORED: tuple[str, ...] = ("district", "town", "grid")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,13 @@ class RegionIndex:
         if below == len(self.levels):
             return []
         return [r for r in self._by_level[self.levels[below]] if r.parent == region.id]
+
+    def stored(self, region: Region) -> tuple[str, list[str]]:
+        """Where the store keeps what lies in `region`: the level of the place column to look in and the ids to look
+        for (a community: its grids; where grids leave it uncovered, `regions check` says so)."""
+        if region.level in STORED:
+            return region.level, [region.id]
+        return "grid", [g.id for g in self._by_level["grid"] if g.parent == region.id]
 
     def ancestors(self, region_id: str) -> list[Region]:
         """From the city down to (and including) the region: the breadcrumbs."""

@@ -34,7 +34,7 @@ def copy_readings(cur: Cursor, low: datetime, high: datetime) -> list[Observatio
     """The readings of (low, high], stored as the writer stores them (observations and latest values), and
     returned in time order for the rule engine."""
     rows = cur.execute(
-        "SELECT entity_id, metric, value, unit, ts, quality, feed_id, msg_id FROM history.observations "
+        "SELECT entity_id, metric, value, unit, ts, feed_id, msg_id, quality FROM history.observations "
         "WHERE ts > ? AND ts <= ? AND quality <> 'suspect' ORDER BY ts",
         [low, high],
     ).fetchall()

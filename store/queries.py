@@ -163,8 +163,9 @@ def history(store: Store, entity_id: str, since: datetime) -> pd.DataFrame:
     )
 
 
-def region_daily(store: Store, level: str, region_id: str, since: date, timezone: str) -> pd.DataFrame:
-    """Per day (the city's days) and metric, the readings of a region's devices: how many, their mean, min and max.
+def region_daily(store: Store, level: str, region_ids: list[str], since: date, timezone: str) -> pd.DataFrame:
+    """Per day (the city's days) and metric, the readings of a region's devices (those placed at `level` in one of
+    `region_ids`, as layers.regions.RegionIndex.stored gives them): how many, their mean, min and max.
 
     From the daily summaries, plus what was received since they were last rolled up; never a scan of a year of raw
     observations (bench/history.py measures both).
@@ -173,7 +174,7 @@ def region_daily(store: Store, level: str, region_id: str, since: date, timezone
     return frame(
         store.cursor(),
         f"""
-        WITH members AS (SELECT id FROM entities WHERE {column} = $region),
+        WITH members AS (SELECT id FROM entities WHERE {column} IN (SELECT unnest($regions))),
         summarised AS (SELECT coalesce(max(until), '-infinity'::TIMESTAMPTZ) AS until FROM summary_progress
                        WHERE name = 'observations'),
         days AS (
@@ -190,7 +191,7 @@ def region_daily(store: Store, level: str, region_id: str, since: date, timezone
                max(max) AS max
         FROM days GROUP BY day, metric ORDER BY day, metric
         """,
-        {"region": region_id, "since": since, "tz": timezone},
+        {"regions": region_ids, "since": since, "tz": timezone},
     )
 
 
@@ -207,13 +208,14 @@ def alerts_of(store: Store, subject_id: str, since: datetime) -> pd.DataFrame:
     )
 
 
-def entities_in(store: Store, level: str, region_id: str, limit: int = 500) -> pd.DataFrame:
-    """The entities placed in a region (district, town or grid), by domain and name."""
+def entities_in(store: Store, level: str, region_ids: list[str], limit: int = 500) -> pd.DataFrame:
+    """The entities placed at `level` in one of `region_ids` (RegionIndex.stored), by domain and name."""
     column = {"district": "district_id", "town": "town_id", "grid": "grid_id"}[level]
     return frame(
         store.cursor(),
-        f"SELECT id, domain, kind, name FROM entities WHERE {column} = $id ORDER BY domain, name LIMIT $n",
-        {"id": region_id, "n": limit},
+        f"SELECT id, domain, kind, name FROM entities WHERE {column} IN (SELECT unnest($ids)) "
+        "ORDER BY domain, name LIMIT $n",
+        {"ids": region_ids, "n": limit},
     )
 
 

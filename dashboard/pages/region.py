@@ -12,7 +12,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from access import policy
-from alerts.levels import STATUS_CODE
+from alerts.levels import STATUS_CODE, summarize
 from dashboard import guard
 from dashboard.alert_list import alert_list
 from dashboard.charts import year_chart
@@ -20,10 +20,12 @@ from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.minimap import minimap
 from dashboard.navigation import CITY, breadcrumbs, entity_href, path_id, region_href, tablet_href
+from layers.regions import RegionIndex
 from store import queries
 
 YEAR_CHARTS = 4  # the metrics most read in the region
-LEVEL_NAMES = {"district": N_("Districts and counties"), "town": N_("Towns and streets"), "grid": N_("Grid cells")}
+LEVEL_NAMES = {"district": N_("Districts and counties"), "town": N_("Towns and streets"),
+               "community": N_("Communities and villages"), "grid": N_("Grid cells")}  # fmt: skip
 
 
 def layout(context: AppContext, region_id: str | None = None, lang: str | None = None, **_query) -> html.Div:
@@ -82,7 +84,7 @@ def _last_year(context: AppContext, region, t) -> html.Section:
     change slowly)."""
     city = context.settings.city
     since = (datetime.now(ZoneInfo(city.timezone)) - timedelta(days=365)).date()
-    days = queries.region_daily(context.store, region.level, region.id, since, city.timezone)
+    days = queries.region_daily(context.store, *context.regions.stored(region), since, city.timezone)
     busiest = days.groupby("metric")["readings"].sum().nlargest(YEAR_CHARTS).index
     charts = [dcc.Graph(figure=year_chart(metric, days[days["metric"] == metric], t), config={"displayModeBar": False})
               for metric in sorted(busiest)]  # fmt: skip
@@ -117,24 +119,36 @@ def register_callbacks(context: AppContext) -> None:
         sections = []
         children = sorted(regions.parts(region), key=lambda r: r.id)
         if children:
-            parts = [html.Li(html.A(r.name(lang), href=region_href(r.id, lang)), className=_part_class(r.id, snap))
-                     for r in children]  # fmt: skip
+            statuses = region_statuses(regions, snap)
+            parts = [html.Li(html.A(r.name(lang), href=region_href(r.id, lang)),
+                             className=_part_class(statuses.get(r.id))) for r in children]  # fmt: skip
             sections.append(html.Section([html.H2(t(LEVEL_NAMES[children[0].level])),
                                           html.Ul(parts, className="drill-parts")]))  # fmt: skip
         alerts = snap.alerts if district is None else snap.alerts[snap.alerts["district_id"] == district]
         sections.append(html.Section([html.H2(t("Open alerts")), alert_list(alerts, lang, tz) if len(alerts)
                                       else html.P(t("No open alert."))]))  # fmt: skip
         if region is not None:
-            devices = queries.entities_in(store, region.level, region.id)
+            devices = queries.entities_in(store, *regions.stored(region))
             sections.append(html.Section([html.H2(t("Devices")), html.Ul(className="drill-devices", children=[
                 html.Li(html.A(f"{d.name} · {d.kind}", href=entity_href(d.id, lang)))
                 for d in devices.itertuples(index=False)
             ]) if len(devices) else html.P(t("No device here."))]))  # fmt: skip
         # The map: parts coloured by status, the open alerts placed in this region.
-        status = policy.regions_in_scope(guard.current(), regions, snap.region_codes())
+        codes = {region_id: STATUS_CODE[s] for region_id, s in region_statuses(regions, snap).items()}
+        status = policy.regions_in_scope(guard.current(), regions, codes)
         return sections, {"status": status}, snap.alert_markers(alerts["id"]), snap.key
 
 
-def _part_class(region_id: str, snap) -> str:
-    status = snap.region_status.get(region_id)
+def _part_class(status: str | None) -> str:
     return "part" if status is None else f"part part-{STATUS_CODE[status]}"
+
+
+def region_statuses(regions: RegionIndex, snap) -> dict[str, str]:
+    """Each region's status; a community's (not a stored level) that of the devices in its grids."""
+    statuses = dict(snap.region_status)
+    if "community" in regions.levels and len(snap.states):
+        community_of = {g.id: g.parent for g in regions.level("grid")}
+        owners = snap.states["grid_id"].map(community_of)
+        for community, group in snap.states.groupby(owners):
+            statuses[community] = summarize(group["status"])
+    return statuses

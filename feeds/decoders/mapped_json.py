@@ -111,6 +111,8 @@ class Mapping(Within):
         if self.records == "events":
             if "event_type" not in given:
                 raise ValueError("an event needs its type: give `event_type` (a path, or a literal like \"'call'\")")
+            if values or {"metric", "value", "unit", "no_data"} & given:
+                raise ValueError("events carry no readings: no `values`, `metric`, `value`, `unit` or `no_data`")
             return self
         if not self.kind:
             raise ValueError("readings need the `kind` of their devices")
@@ -147,6 +149,8 @@ class MappedJson:
     def from_settings(cls, feed: FeedOptions) -> MappedJson:
         if feed.mapping is None:
             raise ValueError("the mapped-json decoder needs a [feeds.mapping] table")
+        if feed.stations is not None:
+            raise ValueError("the mapped-json decoder takes no stations table: its records say where they are")
         return cls(feed.mapping)
 
     def __call__(self, message: Message) -> Decoded:
@@ -181,7 +185,9 @@ class MappedJson:
                     return  # a parent with no children of this kind (a site without values) gives no record
                 items = items if isinstance(items, list) else [items]
             for item in items:
-                here = {**fields, **{f: path.search(item) for f, path in level.fields.items()}}
+                # A field this item lacks keeps its parent's value (a series without its own unit, say).
+                read = {f: path.search(item) for f, path in level.fields.items()}
+                here = fields | {f: value for f, value in read.items() if value is not None}
                 table = {**values, **{metric: path.search(item) for metric, path in level.values.items()}}
                 if depth + 1 < len(self.levels):
                     walk(item, depth + 1, here, table)

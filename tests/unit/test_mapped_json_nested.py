@@ -165,6 +165,10 @@ def test_socrata_incident_feeds_become_events(tmp_path, fixture_path, demo_regio
         ('domain = "flood"\nkind = "g"\nid = "i"\nvalues = { a = "a" }\nmetric = "m"\nvalue = "v"', "one of the two"),
         ('domain = "flood"\nkind = "g"\nid = "i"\nmetric = "m"', "needs both `metric` and `value`"),
         ('domain = "flood"\nid = "i"\nvalues = { a = "a" }', "readings need the `kind`"),
+        (
+            'records = "events"\ndomain = "fire"\nid = "i"\nevent_type = "t"\nvalues = { a = "a" }',
+            "events carry no readings",
+        ),
     ],
 )
 def test_an_incomplete_mapping_fails_at_start_up(tmp_path, mapping, message):
@@ -184,3 +188,14 @@ def test_a_payload_that_unfolds_past_the_limit_is_a_dead_letter(tmp_path, demo_r
                                                                      ] * 101}]}]}}  # fmt: skip
     env = feed.envelope("t", json.dumps(doc).encode(), NOW, demo_regions)
     assert env.dead_letter is not None and "unfolds into more than 100 records" in env.dead_letter.reason
+
+
+def test_a_field_an_inner_item_lacks_keeps_its_parents_value(tmp_path, demo_regions):
+    feed = decoding(tmp_path, WATERML.replace("{metric}", "variable.variableCode[0].value").replace(
+        'value = "value"', 'value = "value"\nunit = "unitCode"'))  # fmt: skip
+    series = {"sourceInfo": {"siteCode": [{"value": "s1"}]}, "variable": {"variableCode": [{"value": "00065"}],
+              "unit": {"unitCode": "ft"}}, "values": [{"value": [
+                  {"value": "2", "dateTime": "2026-01-01T00:00Z"},  # no unit of its own: the series'
+                  {"value": "61", "dateTime": "2026-01-01T00:15Z", "unitCode": "cm"}]}]}  # fmt: skip
+    got = decoded(feed, json.dumps({"value": {"timeSeries": [series]}}).encode(), demo_regions)
+    assert [(o.value, o.unit) for o in got.observations] == [(pytest.approx(0.6096), "m"), (61.0, "cm")]

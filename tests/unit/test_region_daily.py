@@ -23,12 +23,12 @@ def test_region_daily_adds_summaries_and_fresh_readings_in_the_citys_days(tmp_pa
         cur.execute(insert, {"e": entity, "v": value, "ts": ts, "id": f"o{n}", "received": ts})
     retention.roll_up(store, TZ, now)
     cur.execute(insert, {"e": "a", "v": 5.0, "ts": now, "id": "fresh", "received": now})  # not rolled up yet
-    days = queries.region_daily(store, "district", "130602", date(2026, 11, 1), TZ)
+    days = queries.region_daily(store, "district", ["130602"], date(2026, 11, 1), TZ)
     assert [(r.day, r.readings, r.mean, r.min, r.max) for r in days.itertuples()] == [
         (date(2026, 11, 30), 1, 1.0, 1.0, 1.0),
         (date(2026, 12, 1), 2, 4.0, 3.0, 5.0),
     ]
-    assert queries.region_daily(store, "district", "130602", date(2026, 12, 1), TZ).readings.sum() == 2
+    assert queries.region_daily(store, "district", ["130602"], date(2026, 12, 1), TZ).readings.sum() == 2
     retention.roll_up(store, TZ, now + timedelta(minutes=10))  # the fresh one summarised: still counted once
-    assert queries.region_daily(store, "district", "130602", date(2026, 11, 1), TZ).readings.sum() == 3
+    assert queries.region_daily(store, "district", ["130602"], date(2026, 11, 1), TZ).readings.sum() == 3
     store.close()

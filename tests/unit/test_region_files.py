@@ -15,7 +15,10 @@ from cityops.config import ConfigError, load
 from layers.crs import each_vertex, wgs84_to_gcj02
 from layers.geofiles import GeoFileError
 from layers.region_files import RegionLevel, load_regions, read_level
+from store import queries
 from tests.app_config import CITY, REGIONS
+from tests.rule_city import City
+from tests.unit.test_rule_engine import rule
 
 DEMO_DISTRICTS = RegionLevel(level="district", file=REGIONS / "districts.geojson", id="adcode", name_zh="name")
 DEMO_TOWNS = RegionLevel(level="town", file=REGIONS / "towns.geojson", id="code", name_zh="name", parent="areaCode")
@@ -81,8 +84,8 @@ def test_a_geopackage_layer_and_parents_found_by_containment(tmp_path, demo_regi
         assert read.get(grid.id).parent == grid.parent  # the town holding it, found by where it lies
 
 
-def test_a_community_level_between_towns_and_grids(tmp_path, demo_regions):
-    """Levels are the city's: one with communities (社区) between its towns and its grids."""
+def with_communities(tmp_path, demo_regions):
+    """The demo city with a community level: each gridded town cut into a west and an east community."""
     features = []
     for town_id in sorted({g.parent for g in demo_regions.level("grid")}):
         town = demo_regions.get(town_id).geometry
@@ -94,7 +97,12 @@ def test_a_community_level_between_towns_and_grids(tmp_path, demo_regions):
                              "properties": {"id": f"{town_id}-C{n}", "name_zh": f"社区{n}"}})  # fmt: skip
     communities = RegionLevel(level="community", file=write_geojson(tmp_path / "c.geojson", features), parent=None)
     grids = RegionLevel(level="grid", file=REGIONS / "grids.geojson", parent=None)
-    read = index(DEMO_DISTRICTS, DEMO_TOWNS, communities, grids)
+    return index(DEMO_DISTRICTS, DEMO_TOWNS, communities, grids)
+
+
+def test_a_community_level_between_towns_and_grids(tmp_path, demo_regions):
+    """Levels are the city's: one with communities (社区) between its towns and its grids."""
+    read = with_communities(tmp_path, demo_regions)
     assert read.levels == ("city", "district", "town", "community", "grid")
     found = read.locate(*LIANCHI_GATE)
     assert found["community"].startswith(found["town"]) and read.get(found["grid"]).parent in {
@@ -214,3 +222,51 @@ def test_regions_check_finds_gaps_overlaps_and_strays(tmp_path, capsys, demo_reg
     assert f"of town {towns[2].id} lies outside its district 130606" in out
     assert "outside: town 130606900 lies in no district" in out
     assert (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def test_a_datav_export_with_its_parent_object_and_osm_style_property_names(tmp_path, demo_regions):
+    """Aliyun DataV writes `parent: {"adcode": 130600}`; OSM exports name properties `name:zh`, `ref:adcode`."""
+    features = [{"type": "Feature", "geometry": shapely.geometry.mapping(r.geometry),
+                 "properties": {"ref:adcode": r.id, "name:zh": r.name_zh, "class": "county",
+                                "parent": {"adcode": 130600}}} for r in demo_regions.level("district")]  # fmt: skip
+    path = write_geojson(tmp_path / "datav.geojson", features)
+    read = index(RegionLevel(level="district", file=path, id="ref:adcode", name_zh="name:zh"))
+    assert {r.parent for r in read.level("district")} == {"130600"}
+    assert read.get("130606").name_zh == "莲池区"
+
+
+def test_a_community_is_served_through_its_grids_in_rules_and_pages(tmp_path, demo_regions):
+    """The store keeps district, town and grid; a rule's zone or a page of a community looks in its grids."""
+    regions = with_communities(tmp_path, demo_regions)
+    gate = regions.locate(*LIANCHI_GATE)
+    community = regions.get(gate["community"])
+    other = next(r for r in regions.level("community") if r.parent == community.parent and r.id != community.id)
+    assert regions.stored(community) == ("grid", [g.id for g in regions.level("grid") if g.parent == community.id])
+    inside, outside = community.geometry.representative_point(), other.geometry.representative_point()
+    when = "select: {kind: river_gauge}\nwhen: {threshold: {metric: level, above: 10}}"
+    city = City(tmp_path / "c.duckdb", regions, rule(f"id: in-community\nzone: {{region: {community.id}}}\n{when}"))
+    city.entity("a", where=(inside.x, inside.y))
+    city.entity("b", where=(outside.x, outside.y))
+    city.value("a", level=12)
+    city.value("b", level=12)
+    city.tick()
+    assert [a["subject_id"] for a in city.alerts()] == ["f:a"]
+    assert queries.entities_in(city.store, *regions.stored(community))["id"].tolist() == ["f:a"]
+    city.close()
+
+
+def test_a_communitys_status_is_that_of_the_devices_in_its_grids(tmp_path, demo_regions):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from dashboard.pages.region import region_statuses
+
+    regions = with_communities(tmp_path, demo_regions)
+    community = regions.get(regions.locate(*LIANCHI_GATE)["community"])
+    grids = [g.id for g in regions.level("grid") if g.parent == community.id]
+    states = pd.DataFrame({"grid_id": [grids[0], grids[-1], None], "status": ["ok", "red", "orange"]})
+    snap = SimpleNamespace(region_status={"130606": "red"}, states=states)
+    statuses = region_statuses(regions, snap)
+    assert statuses[community.id] == "red" and statuses["130606"] == "red"
+    assert not any(r.id in statuses for r in regions.level("community") if r.id != community.id)

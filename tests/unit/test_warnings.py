@@ -173,7 +173,7 @@ def test_a_warning_rule_is_checked_where_it_is_written():
     zoned = RULES.replace(
         "    select: {feed: weather}\n", "    select: {feed: weather}\n    zone: {region: '130602'}\n"
     )
-    with pytest.raises(RuleError, match=r"<rules>:3: .*no 'zone', 'kind' or 'district'"):
+    with pytest.raises(RuleError, match=r"<rules>:3: .*no 'zone', 'near', 'kind' or 'district'"):
         parse_rule_file(zoned)
 
 
