@@ -30,9 +30,10 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from alerts.working_time import Working, working
+from alerts.yaml_file import YamlFileError, line_of, parse_yaml
 from store.records import DOMAINS, Severity, severity_rank
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -41,11 +42,7 @@ _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _REF = re.compile(r"^\s*attr\.([A-Za-z_][A-Za-z0-9_]*)\s*(?:([+-])\s*(\d+(?:\.\d+)?))?\s*$")
 
 
-# libyaml's C parser when the wheel has it (it does on the usual platforms): far faster on large rule files.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class RuleError(Exception):
+class RuleError(YamlFileError):
     """A rule file that cannot be used, described for the person who wrote it."""
 
 
@@ -221,12 +218,21 @@ class Text(Section):
     en: str
 
 
+def _limit(value: Any) -> timedelta | Working:
+    limit = working(value)
+    return limit if isinstance(limit, Working) else _duration(value)
+
+
+# A time limit on the clock (90s, 5m, 2h, 1d) or in working time (4wh working hours, 2wd working days).
+Limit = Annotated[timedelta | Working, BeforeValidator(_limit)]
+
+
 class RuleTimeLimits(Section):
     """A rule's own time limits, overriding the city's table for its alerts."""
 
-    acknowledge: Duration | None = None
-    dispatch: Duration | None = None
-    resolve: Duration | None = None
+    acknowledge: Limit | None = None
+    dispatch: Limit | None = None
+    resolve: Limit | None = None
 
 
 class Rule(Section):
@@ -385,32 +391,10 @@ def parse_rules(text: str, name: str = "<rules>") -> list[Rule]:
 
 
 def parse_rule_file(text: str, name: str = "<rules>") -> RuleFile:
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
-        data = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark else name
-        raise RuleError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise RuleError(f"{name}:1: a rule file is a mapping with a 'rules' list")
-    try:
-        parsed = RuleFile.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{name}: the rules are not valid:"]
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            line = _line_of(node, loc)
-            reason = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                reason = "unknown key"
-            elif error["type"] == "missing":
-                reason = "required key is missing"
-            lines.append(f"  {name}:{line}: {_describe(data, loc)}: {reason}")
-        raise RuleError("\n".join(lines)) from None
+    parsed, node = parse_yaml(text, name, RuleFile, RuleError, "rule file", describe=_describe)
     problems = [*_sop_problems(parsed), *_group_problems(parsed), *_inhibit_problems(parsed)]
     if problems:
-        raise RuleError("\n".join(f"{name}:{_line_of(node, loc)}: {reason}" for loc, reason in problems))
+        raise RuleError("\n".join(f"{name}:{line_of(node, loc)}: {reason}" for loc, reason in problems))
     return parsed
 
 
@@ -525,23 +509,3 @@ def _describe(data: Any, loc: tuple) -> str:
         else:
             parts.append(str(key))
     return ".".join(p for p in parts if not p.startswith("function-")) or "(top level)"
-
-
-def _line_of(node: yaml.Node | None, loc: tuple) -> int:
-    """The line of the deepest YAML node along `loc` (1-based)."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if k.value == key:
-                    node = v
-                    line = k.start_mark.line + 1
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            continue  # pydantic's own loc parts (validator names) have no node
-    return line

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from alerts.actions import step_up
-from alerts.rules import Rule, RuleFile
+from alerts.rules import Rule, RuleError, RuleFile
+from alerts.working_time import Working, WorkingCalendar
 from store import alerts as alert_store
 from store import incidents as incident_store
 from store.database import Store
@@ -47,17 +48,35 @@ class Deadline:
 
 
 class TimeLimits:
-    def __init__(self, table, rules: list[Rule], book: RuleFile | None = None):
+    def __init__(self, table, rules: list[Rule], book: RuleFile | None = None,
+                 calendar: WorkingCalendar | None = None):  # fmt: skip
         """`table`: the city's limits (cityops.config.TimeLimits, minutes by stage and severity), or None; `book`:
-        the rule file, whose groups say which rules' limits an incident takes."""
+        the rule file, whose groups say which rules' limits an incident takes; `calendar`: the city's working days
+        and hours, for limits a rule gives in working time (4wh, 2wd)."""
         self.table = table
+        self.calendar = calendar
         self.set_rules(rules, book)
 
     def set_rules(self, rules: list[Rule], book: RuleFile | None = None) -> None:
+        """Take new rules (RuleError when one counts in working time and the city keeps no calendar)."""
+        if self.calendar is None:
+            for rule in rules:
+                limits = rule.time_limits
+                stages = [s for s in STAGE_STARTS if limits is not None and isinstance(getattr(limits, s), Working)]
+                if stages:
+                    raise RuleError(f"rule {rule.id} counts its time limits in working time ({stages[0]}: "
+                                    f"{getattr(limits, stages[0])}); give the city's working calendar: "
+                                    "[alerts] calendar = \"calendar.yaml\"")  # fmt: skip
         self.rules = {r.id: r for r in rules}
         self.groups = {g.id: g.rules for g in book.groups} if book else {}
 
-    def limit(self, rule_id: str, stage: str, severity: str) -> timedelta | None:
+    def due(self, started: datetime, limit: timedelta | Working) -> datetime:
+        """When a stage that started at `started` runs out of `limit` (clock or working time)."""
+        if isinstance(limit, Working):
+            return self.calendar.due(started, limit)
+        return started + limit
+
+    def limit(self, rule_id: str, stage: str, severity: str) -> timedelta | Working | None:
         rule = self.rules.get(rule_id)
         if rule is not None and rule.time_limits is not None and getattr(rule.time_limits, stage) is not None:
             return getattr(rule.time_limits, stage)
@@ -65,10 +84,11 @@ class TimeLimits:
             return None
         return timedelta(minutes=getattr(getattr(self.table, stage), severity))
 
-    def incident_limit(self, group_id: str, stage: str, severity: str) -> timedelta | None:
-        """The strictest limit of the group's rules (a rule's own group has the rule's id)."""
+    def incident_due(self, group_id: str, stage: str, severity: str, started: datetime) -> datetime | None:
+        """When the stage runs out by the strictest limit of the group's rules (a rule's own group has the
+        rule's id): the earliest of their deadlines, whether each counts on the clock or in working time."""
         limits = [self.limit(r, stage, severity) for r in self.groups.get(group_id, [group_id])]
-        return min((x for x in limits if x is not None), default=None)
+        return min((self.due(started, x) for x in limits if x is not None), default=None)
 
     def deadlines(self, store: Store, now: datetime) -> list[Deadline]:
         """The running stage clock of every open incident, and of every open alert in none, that has one."""
@@ -78,12 +98,12 @@ class TimeLimits:
         changes = incident_store.state_changes(cur, [i["id"] for i in incidents])
         for incident in incidents:
             stage = STAGE_OF_STATE[incident["state"]]
-            limit = self.incident_limit(incident["group_id"], stage, incident["severity"])
             entered = [ts for ts, before, after in changes.get(incident["id"], ())
                        if STAGE_OF_STATE.get(after) == stage and STAGE_OF_STATE.get(before) != stage]  # fmt: skip
             started = entered[-1] if entered else incident["opened_at"] if stage == "acknowledge" else None
-            if limit is not None and started is not None:
-                out.append(Deadline(incident["id"], stage, started + limit, now > started + limit, incident=True))
+            due = self.incident_due(incident["group_id"], stage, incident["severity"], started) if started else None
+            if due is not None:
+                out.append(Deadline(incident["id"], stage, due, now > due, incident=True))
         alerts = [a for a in alert_store.raised_alerts(cur)
                   if a["state"] in STAGE_OF_STATE and a["incident_id"] is None]  # fmt: skip
         starts = alert_store.last_actions(cur, [a["id"] for a in alerts]) if alerts else {}
@@ -93,7 +113,7 @@ class TimeLimits:
             opened = [starts[(alert["id"], a)] for a in STAGE_STARTS[stage] if (alert["id"], a) in starts]
             if limit is None or not opened:
                 continue
-            due = max(opened) + limit
+            due = self.due(max(opened), limit)
             out.append(Deadline(alert["id"], stage, due, now > due))
         return out
 

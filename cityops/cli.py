@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from alerts.working_time import CalendarError
 from cityops import DEMO_DIR
 from cityops.config import ConfigError, config_warnings, load
 from layers.geofiles import GeoFileError
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             regions = settings.city.regions()
             reference = settings.reference_layers()
-        except GeoFileError as exc:
+            settings.working_calendar()
+        except (GeoFileError, CalendarError) as exc:
             print(exc, file=sys.stderr)
             return 2
         levels = ", ".join(f"{len(regions.level(level))} {level}" for level in regions.levels)
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         serve(settings)
-    except (RuleError, ConfigError, GeoFileError) as exc:
+    except (RuleError, ConfigError, GeoFileError, CalendarError) as exc:
         print(exc, file=sys.stderr)
         return 2
     return 0

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.units import UnitSettings
+from alerts.working_time import WorkingCalendar
 from dashboard.settings import AuthSettings, WebSettings
 from feeds.http import DEMO_SOURCES, HttpFeedSettings
 from feeds.transports import TRANSPORTS, FeedSettings
@@ -144,6 +145,7 @@ class TimeLimits(Section):
 
 class AlertSettings(Section):
     rules: Path | None = None
+    calendar: Path | None = None  # working days and hours, for limits in working time (alerts/working_time.py)
     evaluate_every_s: Annotated[int, Field(ge=1, le=300)] = 5
     time_limits: TimeLimits | None = None
 
@@ -161,6 +163,11 @@ class Settings(Section):
     units: list[UnitSettings] = Field(default_factory=list)
     limits: Limits = Limits()
     layers: list[ReferenceLayerSettings] = Field(default_factory=list)  # shelters, hospitals … on the maps
+
+    def working_calendar(self) -> WorkingCalendar | None:
+        """The city's working calendar ([alerts] calendar), or None; CalendarError naming the file and line."""
+        path = self.alerts.calendar
+        return WorkingCalendar.load(path, self.city.timezone) if path is not None else None
 
     def reference_layers(self) -> ReferenceLayers:
         """The reference layers, read from their files (GeoFileError naming the file and the feature)."""
@@ -341,6 +348,8 @@ def _resolve_paths(settings: Settings, base: Path, state_dir: Path) -> Settings:
             setattr(settings.mqtt, key, absolute(getattr(settings.mqtt, key)))
     if settings.alerts.rules is not None:
         settings.alerts.rules = absolute(settings.alerts.rules)
+    if settings.alerts.calendar is not None:
+        settings.alerts.calendar = absolute(settings.alerts.calendar)
     for feed in settings.feeds:
         for key, value in feed:
             if isinstance(value, Path):  # whatever its transport calls it

@@ -129,6 +129,10 @@ def start(settings: Settings) -> Runtime:
     rules = book.rules if book else []
     check_units(rules, settings)
     check_layers(rules, settings)
+    # Before anything starts: bad time limits, calendar, region or layer files stop start-up here.
+    limits = TimeLimits(settings.alerts.time_limits, rules, book, calendar=settings.working_calendar())
+    regions = settings.city.regions()
+    reference = settings.reference_layers()
     mqtt = settings.mqtt
     # The embedded broker signs our clients in with accounts of its own; [mqtt]'s are for a broker of yours (a
     # missing secret stops start-up here, before anything runs).
@@ -136,8 +140,6 @@ def start(settings: Settings) -> Runtime:
     # The broker before the store: the folders it makes on the way to its data stay passable for the user mosquitto
     # runs as, where the store would make them the service's alone.
     embedded = start_broker(settings) if settings.broker.embedded else None
-    regions = settings.city.regions()
-    reference = settings.reference_layers()
     store = Store(settings.store.path, settings.store.memory_limit_mb)
     writer = Writer(
         store,
@@ -149,7 +151,6 @@ def start(settings: Settings) -> Runtime:
     scheduler = BackgroundScheduler(timezone="UTC")
     engine = RuleEngine(store, rules, book=book, regions=regions, reference=reference)
     writer.listeners.append(engine.on_batch)
-    limits = TimeLimits(settings.alerts.time_limits, rules, book)
     accounts = Accounts(settings.auth.path)
     runtime = Runtime(settings, regions, reference, store, writer, scheduler, engine, limits, accounts,
                       dict(book.sops) if book else {}, broker=embedded)  # fmt: skip

@@ -197,7 +197,7 @@ def test_an_incident_takes_the_strictest_limit_of_its_groups_rules(river):
     both = GROUPED.model_copy(update={"groups": [GROUPED.groups[0].model_copy(
         update={"rules": ["gauge", "quick-gauge"], "joins": []})]})  # fmt: skip
     limits = TimeLimits(TABLE, both.rules, both)
-    assert limits.incident_limit("river", "acknowledge", "yellow") == timedelta(minutes=2)
-    assert limits.incident_limit("river", "dispatch", "yellow") == timedelta(minutes=60)  # neither sets its own
+    assert limits.incident_due("river", "acknowledge", "yellow", T0) == T0 + timedelta(minutes=2)
+    assert limits.incident_due("river", "dispatch", "yellow", T0) == T0 + timedelta(minutes=60)  # neither sets its own
     [deadline] = limits.deadlines(river.store, T0)
     assert deadline.due == incident["opened_at"] + timedelta(minutes=2)
