@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from alerts.org import OrgError
 from alerts.working_time import CalendarError
 from cityops import DEMO_DIR
 from cityops.config import ConfigError, config_warnings, load
@@ -57,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--config", type=Path)
     where.add_argument("--demo", action="store_true")
     regions_check.add_argument("--png", type=Path, help="write a preview image here")
+    org = sub.add_parser("org", help="the city's organisation: centres, departments, people, roster, routing")
+    org_sub = org.add_subparsers(dest="org_command", required=True)
+    org_check = org_sub.add_parser("check", help="read an organisation file against the city's regions; print what "
+                                   "it holds and each mistake with its line")  # fmt: skip
+    org_check.add_argument("file", type=Path, nargs="?", help="the file (default: the configuration's [alerts] org)")
+    where = org_check.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", type=Path)
+    where.add_argument("--demo", action="store_true")
     _account_commands(sub)
     args = parser.parse_args(argv)
     # What CityOps writes (the store and its journal, the accounts and theirs, backups, the embedded broker's data)
@@ -70,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return _feeds_check(args)
     if args.command == "regions":
         return _regions_check(args)
+    if args.command == "org":
+        return _org_check(args)
     if args.command == "rules" and args.rules_command == "check":
         return _rules_check(args.file)
     if args.command == "rules":
@@ -88,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             regions = settings.city.regions()
             reference = settings.reference_layers()
             settings.working_calendar()
-        except (GeoFileError, CalendarError) as exc:
+            settings.organisation(regions)
+        except (GeoFileError, CalendarError, OrgError) as exc:
             print(exc, file=sys.stderr)
             return 2
         levels = ", ".join(f"{len(regions.level(level))} {level}" for level in regions.levels)
@@ -109,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         serve(settings)
-    except (RuleError, ConfigError, GeoFileError, CalendarError) as exc:
+    except (RuleError, ConfigError, GeoFileError, CalendarError, OrgError) as exc:
         print(exc, file=sys.stderr)
         return 2
     return 0
@@ -361,6 +373,48 @@ def _rules_test(args) -> int:
     if result.without_events:
         rules = ", ".join(f"{rule.id} ({event_kind(rule)})" for rule in result.without_events)
         print(f"  no events of their kind in these {args.since}, so these count rules could not fire: {rules}")
+    return 0
+
+
+def _org_check(args) -> int:
+    from collections import Counter
+    from datetime import datetime, timedelta
+
+    from alerts.org import Organisation
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    path = args.file or settings.alerts.org
+    if path is None:
+        print("no organisation file: give one, or set [alerts] org in the configuration", file=sys.stderr)
+        return 2
+    try:
+        org = Organisation.load(path, settings.city.regions())
+    except (OrgError, GeoFileError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    regions = org.regions
+
+    def counted(values) -> str:
+        return ", ".join(f"{n} {what}" for what, n in Counter(values).most_common()) or "none"
+
+    print(f"{path}: OK")
+    print(f"  centres: {counted(regions.get(c.region).level for c in org.file.centres)}")
+    print(f"  departments: {counted(d.kind for d in org.file.departments)}")
+    print(f"  people: {counted(p.role for p in org.file.people)}")
+    # A week of half hours: the units whose roster leaves some of them with no one on duty.
+    monday = datetime(2026, 3, 2)
+    week = [monday + timedelta(minutes=30 * n) for n in range(7 * 48)]
+    rostered = sorted({s.unit for s in org.file.roster})
+    gaps = {u: sum(1 for t in week if not org.on_duty(u, t)) for u in rostered}
+    open_hours = [f"{u} ({n / 2:g} h)" for u, n in gaps.items() if n]
+    line = f"  roster: {len(org.file.roster)} shifts at {len(rostered)} units; on duty around the clock: "
+    line += f"{len(rostered) - len(open_hours)}"
+    if open_hours:
+        line += f"; hours a week with no one on duty: {', '.join(open_hours[:6])}" + (" …" * (len(open_hours) > 6))
+    print(line)
+    print(f"  routing: {len(org.file.routing)} rows")
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alerts.org import Organisation
 from alerts.units import UnitSettings
 from alerts.working_time import WorkingCalendar
 from dashboard.settings import AuthSettings, WebSettings
@@ -22,6 +23,7 @@ from feeds.http import DEMO_SOURCES, HttpFeedSettings
 from feeds.transports import TRANSPORTS, FeedSettings
 from layers.city import CitySettings
 from layers.reference import ReferenceLayers, ReferenceLayerSettings, load_reference_layers
+from layers.regions import RegionIndex
 from store.limits import Limits
 
 ENV_PREFIX = "CITYOPS_"
@@ -146,6 +148,7 @@ class TimeLimits(Section):
 class AlertSettings(Section):
     rules: Path | None = None
     calendar: Path | None = None  # working days and hours, for limits in working time (alerts/working_time.py)
+    org: Path | None = None  # centres, departments, people, roster, routing (alerts/org.py)
     evaluate_every_s: Annotated[int, Field(ge=1, le=300)] = 5
     time_limits: TimeLimits | None = None
 
@@ -168,6 +171,10 @@ class Settings(Section):
         """The city's working calendar ([alerts] calendar), or None; CalendarError naming the file and line."""
         path = self.alerts.calendar
         return WorkingCalendar.load(path, self.city.timezone) if path is not None else None
+
+    def organisation(self, regions: RegionIndex) -> Organisation | None:
+        """The city's organisation ([alerts] org), or None; OrgError naming the file and line."""
+        return Organisation.load(self.alerts.org, regions) if self.alerts.org is not None else None
 
     def reference_layers(self) -> ReferenceLayers:
         """The reference layers, read from their files (GeoFileError naming the file and the feature)."""
@@ -348,8 +355,9 @@ def _resolve_paths(settings: Settings, base: Path, state_dir: Path) -> Settings:
             setattr(settings.mqtt, key, absolute(getattr(settings.mqtt, key)))
     if settings.alerts.rules is not None:
         settings.alerts.rules = absolute(settings.alerts.rules)
-    if settings.alerts.calendar is not None:
-        settings.alerts.calendar = absolute(settings.alerts.calendar)
+    for key in ("calendar", "org"):
+        if getattr(settings.alerts, key) is not None:
+            setattr(settings.alerts, key, absolute(getattr(settings.alerts, key)))
     for feed in settings.feeds:
         for key, value in feed:
             if isinstance(value, Path):  # whatever its transport calls it

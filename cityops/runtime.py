@@ -14,6 +14,7 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts.engine import RuleEngine
+from alerts.org import Organisation
 from alerts.rules import Rule, RuleError, Sop, load_rule_file
 from alerts.time_limits import TimeLimits
 from cityops.broker import Account, Mosquitto, PythonBroker, embedded_broker
@@ -58,6 +59,7 @@ class Runtime:
     sources: object | None = None  # the demo city's HTTP sources
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rules_mtime: float | None = None
+    org: Organisation | None = None  # the command chain ([alerts] org)
 
     def reload_rules(self) -> str:
         """Load the rule file again (on change, or an admin's request); a bad file keeps the rules running."""
@@ -133,6 +135,7 @@ def start(settings: Settings) -> Runtime:
     limits = TimeLimits(settings.alerts.time_limits, rules, book, calendar=settings.working_calendar())
     regions = settings.city.regions()
     reference = settings.reference_layers()
+    org = settings.organisation(regions)
     mqtt = settings.mqtt
     # The embedded broker signs our clients in with accounts of its own; [mqtt]'s are for a broker of yours (a
     # missing secret stops start-up here, before anything runs).
@@ -153,7 +156,7 @@ def start(settings: Settings) -> Runtime:
     writer.listeners.append(engine.on_batch)
     accounts = Accounts(settings.auth.path)
     runtime = Runtime(settings, regions, reference, store, writer, scheduler, engine, limits, accounts,
-                      dict(book.sops) if book else {}, broker=embedded)  # fmt: skip
+                      dict(book.sops) if book else {}, broker=embedded, org=org)  # fmt: skip
     runtime.control = ControlServer(control_socket(settings.store.path), {
         "ping": lambda _request: {"ok": True},
         "backup": lambda request: {"manifest": backup.make(store, settings.auth.path, Path(request["to"]))},

@@ -1,0 +1,285 @@
+"""The city's organisation as data (区镇两级, 网格联动): its centres at each region level, its departments, its people,
+who is on duty when, and where a new incident goes. The city keeps it in one YAML file ([alerts] org), checked with
+`cityops org check FILE` and at start-up, every mistake with its file and line:
+
+    centres:                     # one per region it answers for: the city's, each district's, each town's
+      - {id: city, region: "130600", name: {zh_CN: 保定市城市运行管理服务中心, en: Baoding City Operations Centre}}
+      - {id: d130629, region: "130629", name: {zh_CN: 容城县城运中心, en: Rongcheng County Centre}}
+    departments:                 # who acts: under a centre, for some domains, in some regions (default: its centre's)
+      - {id: fire-130629, centre: d130629, kind: fire, domains: [fire], name: {zh_CN: 容城县消防救援大队, en: …}}
+    people:                      # accounts and the unit (a centre or a department) they work for
+      - {account: duty-130629, unit: d130629, role: duty_officer}
+    roster:                      # who is on duty at a centre, shift by shift, in the city's time
+      - {unit: d130629, from: "08:00", to: "20:00", person: duty-130629}
+      - {unit: d130629, from: "20:00", to: "08:00", person: night-130629}
+    routing:                     # the most specific row wins; a region with none falls back to its parent's
+      - {region: "130629", domain: fire, centre: d130629, department: fire-130629}
+      - {domain: fire, centre: city, department: fire-city}
+
+A centre's parent is the centre of its region's parent region; a department's is its centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from alerts.yaml_file import YamlFileError, line_of, parse_yaml
+from layers.regions import RegionIndex
+from store.records import DOMAINS, Severity
+
+ROLES = ("leader", "duty_officer", "dispatcher", "field_worker", "viewer")
+DEPARTMENT_KINDS = ("fire", "police", "traffic_police", "water", "emergency", "urban_management", "health",
+                    "government", "other")  # fmt: skip
+_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class OrgError(YamlFileError):
+    """An organisation file that cannot be used, with its file and line."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Name(Section):
+    zh_CN: str
+    en: str
+
+
+def _text(value) -> str:
+    return str(value) if isinstance(value, int) else value  # a region code YAML read as a number
+
+
+Code = Annotated[str, BeforeValidator(_text)]
+
+
+class Centre(Section):
+    id: Annotated[str, Field(pattern=_ID)]
+    region: Code
+    name: Name
+
+
+class Department(Section):
+    id: Annotated[str, Field(pattern=_ID)]
+    centre: str
+    kind: Literal[DEPARTMENT_KINDS]  # type: ignore[valid-type]
+    domains: Annotated[list[str], Field(min_length=1)]
+    regions: list[Code] = Field(default_factory=list)  # none: its centre's region
+    name: Name
+
+
+class Person(Section):
+    account: Annotated[str, Field(min_length=1, max_length=64)]
+    unit: str
+    role: Literal[ROLES]  # type: ignore[valid-type]
+
+
+def _clock(value) -> time:
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f'{value!r} is not a time of day, e.g. "08:00"') from None
+
+
+Clock = Annotated[time, BeforeValidator(_clock)]
+
+
+class Shift(Section):
+    unit: str
+    from_: Clock = Field(alias="from")
+    to: Clock
+    person: str
+    days: list[Literal[1, 2, 3, 4, 5, 6, 7]] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])  # ISO weekdays
+
+    def covers(self, moment: datetime) -> bool:
+        """Whether the shift holds at `moment` (local time); one past midnight belongs to the day it began."""
+        clock = moment.time()
+        if self.from_ < self.to:
+            return moment.isoweekday() in self.days and self.from_ <= clock < self.to
+        began = moment if clock >= self.from_ else moment - timedelta(days=1)
+        return began.isoweekday() in self.days and (clock >= self.from_ or clock < self.to)
+
+
+class Route(Section):
+    region: Code | None = None  # none: the whole city, the fallback of last resort
+    domain: str | None = None  # none: every domain
+    severity: list[Severity] | None = None  # none: every severity
+    centre: str
+    department: str | None = None
+
+
+class OrgFile(Section):
+    centres: Annotated[list[Centre], Field(min_length=1)]
+    departments: list[Department] = Field(default_factory=list)
+    people: list[Person] = Field(default_factory=list)
+    roster: list[Shift] = Field(default_factory=list)
+    routing: list[Route] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A centre or a department: where it stands in the chain and what it covers."""
+
+    id: str
+    kind: str  # "centre", or the department's kind
+    name: Name
+    parent: str | None
+    regions: tuple[str, ...]
+    domains: tuple[str, ...]  # a centre: every domain
+
+
+@dataclass(frozen=True)
+class Routed:
+    centre: str
+    department: str | None
+    rule: int  # the routing row that decided (0-based), for the timeline: "routed by rule 3"
+
+
+class Organisation:
+    """The checked organisation, and the questions asked of it."""
+
+    def __init__(self, parsed: OrgFile, units: dict[str, Unit], regions: RegionIndex):
+        self.file = parsed
+        self.units = units
+        self.regions = regions
+        self.centre_of_region = {c.region: c.id for c in parsed.centres}
+
+    @classmethod
+    def load(cls, path: str | Path, regions: RegionIndex) -> Organisation:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise OrgError(f"{path}: cannot read the organisation: {exc.strerror}") from None
+        return cls.parse(text, str(path), regions)
+
+    @classmethod
+    def parse(cls, text: str, name: str, regions: RegionIndex) -> Organisation:
+        parsed, node = parse_yaml(text, name, OrgFile, OrgError, "organisation file")
+        problems: list[tuple[tuple, str]] = []
+        units = _units(parsed, regions, problems)
+        _check_references(parsed, units, regions, problems)
+        if problems:
+            raise OrgError("\n".join(f"{name}:{line_of(node, loc)}: {reason}" for loc, reason in problems))
+        return cls(parsed, units, regions)
+
+    def chain(self, unit_id: str) -> list[Unit]:
+        """The unit and those above it, up to the city's centre."""
+        chain, unit = [], self.units.get(unit_id)
+        while unit is not None and unit not in chain:
+            chain.append(unit)
+            unit = self.units.get(unit.parent) if unit.parent else None
+        return chain
+
+    def route(self, places: dict[str, str | None], domain: str, severity: str) -> Routed | None:
+        """Where an incident at `places` (its region id at each level, None where unknown) goes: the routing row
+        for its smallest region that has one (a town's, else its district's, else the city's), the more specific
+        of those (a domain and severities named) first; None when no row takes it."""
+        smallest_first = [places.get(level) for level in ("grid", "town", "district")]
+        city = [r.id for r in self.regions.level("city")]
+        for region_id in [*(r for r in smallest_first if r is not None), *city, None]:
+            rows = [(n, r) for n, r in enumerate(self.file.routing) if r.region == region_id
+                    and (r.domain is None or r.domain == domain)
+                    and (r.severity is None or severity in r.severity)]  # fmt: skip
+            if rows:
+                n, row = max(rows, key=lambda pair: (pair[1].domain is not None, pair[1].severity is not None))
+                return Routed(row.centre, row.department, n)
+        return None
+
+    def on_duty(self, unit_id: str, moment: datetime) -> list[str]:
+        """Who is on duty at the unit at `moment` (local time): the accounts of its shifts that hold then."""
+        return [s.person for s in self.file.roster if s.unit == unit_id and s.covers(moment)]
+
+
+def _units(parsed: OrgFile, regions: RegionIndex, problems: list) -> dict[str, Unit]:
+    units: dict[str, Unit] = {}
+    by_region: dict[str, str] = {}
+    for n, centre in enumerate(parsed.centres):
+        region = regions.get(centre.region)
+        if region is None:
+            problems.append((("centres", n, "region"), f"centre {centre.id}: no region {centre.region}"))
+            continue
+        if centre.region in by_region:
+            problems.append((("centres", n, "region"), f"centre {centre.id}: region {centre.region} already has "
+                             f"the centre {by_region[centre.region]}"))  # fmt: skip
+            continue
+        by_region[centre.region] = centre.id
+    for n, centre in enumerate(parsed.centres):
+        region = regions.get(centre.region)
+        if region is None:
+            continue
+        above = [r.id for r in regions.ancestors(region.id)[:-1] if r.id in by_region]
+        parent = by_region[above[-1]] if above else None
+        if parent is None and region.level != "city":
+            problems.append((("centres", n), f"centre {centre.id}: no centre above it (give the city's region "
+                             f"{regions.level('city')[0].id if regions.level('city') else ''} a centre)"))  # fmt: skip
+        _add(units, Unit(centre.id, "centre", centre.name, parent, (region.id,), DOMAINS), ("centres", n), problems)
+    for n, dept in enumerate(parsed.departments):
+        centre = units.get(dept.centre)
+        if centre is None or centre.kind != "centre":
+            problems.append((("departments", n, "centre"), f"department {dept.id}: no centre {dept.centre}"))
+            continue
+        unknown = [d for d in dept.domains if d not in DOMAINS]
+        if unknown:
+            problems.append((("departments", n, "domains"), f"department {dept.id}: no domain {unknown[0]} "
+                             f"(domains: {', '.join(DOMAINS)})"))  # fmt: skip
+        strays = [r for r in dept.regions if regions.get(r) is None]
+        if strays:
+            problems.append((("departments", n, "regions"), f"department {dept.id}: no region {strays[0]}"))
+        unit = Unit(dept.id, dept.kind, dept.name, centre.id, tuple(dept.regions) or centre.regions,
+                    tuple(dept.domains))  # fmt: skip
+        _add(units, unit, ("departments", n), problems)
+    return units
+
+
+def _add(units: dict[str, Unit], unit: Unit, loc: tuple, problems: list) -> None:
+    if unit.id in units:
+        problems.append(((*loc, "id"), f"the id {unit.id} is also another unit's"))
+    else:
+        units[unit.id] = unit
+
+
+def _check_references(parsed: OrgFile, units: dict[str, Unit], regions: RegionIndex, problems: list) -> None:
+    accounts: dict[str, int] = {}
+    for n, person in enumerate(parsed.people):
+        if person.unit not in units:
+            problems.append((("people", n, "unit"), f"{person.account}: no unit {person.unit}"))
+        if person.account in accounts:
+            problems.append((("people", n, "account"), f"{person.account} is already person {accounts[person.account]}"
+                             " (one unit per account)"))  # fmt: skip
+        accounts.setdefault(person.account, n)
+    for n, shift in enumerate(parsed.roster):
+        if shift.unit not in units:
+            problems.append((("roster", n, "unit"), f"no unit {shift.unit}"))
+        if shift.person not in accounts:
+            problems.append((("roster", n, "person"), f"{shift.person} is none of the people"))
+        elif parsed.people[accounts[shift.person]].unit != shift.unit:
+            problems.append((("roster", n, "person"), f"{shift.person} works for "
+                             f"{parsed.people[accounts[shift.person]].unit}, not {shift.unit}"))  # fmt: skip
+        if shift.from_ == shift.to:
+            problems.append((("roster", n, "to"), "a shift ends at another time than it begins"))
+    for n, route in enumerate(parsed.routing):
+        if route.region is not None and regions.get(route.region) is None:
+            problems.append((("routing", n, "region"), f"no region {route.region}"))
+        if route.domain is not None and route.domain not in DOMAINS:
+            problems.append((("routing", n, "domain"), f"no domain {route.domain} (domains: {', '.join(DOMAINS)})"))
+        centre = units.get(route.centre)
+        if centre is None or centre.kind != "centre":
+            problems.append((("routing", n, "centre"), f"no centre {route.centre}"))
+        if route.department is not None:
+            dept = units.get(route.department)
+            if dept is None or dept.kind == "centre":
+                problems.append((("routing", n, "department"), f"no department {route.department}"))
+            elif route.domain is not None and route.domain not in dept.domains:
+                problems.append((("routing", n, "department"), f"department {dept.id} does not work on "
+                                 f"{route.domain} (its domains: {', '.join(dept.domains)})"))  # fmt: skip
+    if parsed.routing and not any(r.region is None and r.domain is None for r in parsed.routing):
+        missing = [d for d in DOMAINS if not any(r.region is None and r.domain == d for r in parsed.routing)]
+        if missing:
+            problems.append((("routing",), f"no city-wide row for {', '.join(missing)}: an incident there would go "
+                             "nowhere (add one with no region)"))  # fmt: skip
