@@ -28,6 +28,7 @@ from alerts.clusters import Clusters, is_count
 from alerts.conditions import Frame, holds, read_frame
 from alerts.incidents import Incidents
 from alerts.instances import INACTIVE, Effect, Instance, Phase, Reading, from_stored, reading, step, stored
+from alerts.org import Organisation
 from alerts.rule_alerts import RuleAlerts
 from alerts.rules import Rule, RuleFile
 from alerts.subjects import Subjects, watches_feed
@@ -50,15 +51,16 @@ def utc_now() -> datetime:
 
 class RuleEngine:
     def __init__(self, store: Store, rules: list[Rule], clock: Clock = utc_now, book: RuleFile | None = None,
-                 regions: RegionIndex | None = None, reference: ReferenceLayers | None = None):  # fmt: skip
+                 regions: RegionIndex | None = None, reference: ReferenceLayers | None = None,
+                 org: Organisation | None = None):  # fmt: skip
         """`book`: the rule file, whose groups and inhibitions place alerts in incidents (without one, each rule's
         alerts are grouped per district); `regions` name the incidents' regions; `reference` holds the layers
-        rules are `near`."""
+        rules are `near`; `org` routes each new incident to its centre and department."""
         self.store = store
         self.clock = clock
         self._lock = threading.Lock()
         self.subjects = Subjects(store, reference, regions)
-        self.incidents = Incidents(book or RuleFile(rules=list(rules)), regions)
+        self.incidents = Incidents(book or RuleFile(rules=list(rules)), regions, org)
         self.alerts = RuleAlerts(store, self.subjects, self.incidents)
         self.warnings = Warnings(self.alerts, self.incidents)
         self.rules: list[Rule] = []

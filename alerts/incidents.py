@@ -26,6 +26,7 @@ from typing import Any
 
 import shapely
 
+from alerts.org import Organisation, Routed
 from alerts.rules import Group, Inhibit, RuleFile
 from alerts.silences import matches as silences_matches
 from layers.regions import RegionIndex
@@ -52,9 +53,11 @@ class Placed:
 
 
 class Incidents:
-    def __init__(self, book: RuleFile, regions: RegionIndex | None = None):
+    def __init__(self, book: RuleFile, regions: RegionIndex | None = None, org: Organisation | None = None):
+        """`org`: the city's organisation, whose routing gives each new incident its centre and department."""
         self.book = book
         self.regions = regions
+        self.org = org
 
     def place(self, cur: Cursor, alerts: list[dict[str, Any]], now: datetime) -> set[int]:
         """Give each new alert (a row of store.alerts.NEW_ALERT) its incident, or its suppression, and write the
@@ -251,13 +254,27 @@ class Incidents:
         return found or self.book.opening_group(group_id)
 
     def _opened(self, alert: dict[str, Any], group: Group, region: str | None, now: datetime) -> dict[str, Any]:
+        routed = self._routed(alert, group)
         return {
             "id": None, "group_id": group.id, "region_level": group.by, "region_id": region, "domain": alert["domain"],
             "state": "new", "severity": alert["severity"], "title_zh": alert["title_zh"],
             "title_en": alert["title_en"], "district_id": alert["district_id"] if group.by != "city" else None,
             "lon": None, "lat": None, "area": None, "members": 0, "active_members": 0, "inhibited": 0,
             "opened_at": now, "last_member_at": now, "updated_at": now, "all_cleared_at": None,
+            "centre_id": routed.centre if routed else None, "department_id": routed.department if routed else None,
         }  # fmt: skip
+
+    def _routed(self, alert: dict[str, Any], group: Group) -> Routed | None:
+        """Whose the incident is: the organisation's routing for the place it covers (the city's for an incident
+        of the whole city), its domain and severity."""
+        if self.org is None:
+            return None
+        places = {level: alert.get(f"{level}_id") for level in ("district", "town", "grid")}
+        if group.by != "grid":  # an incident of a town (a district, the city) is that region's, not its first grid's
+            places["grid"] = None
+            places["town"] = places["town"] if group.by == "town" else None
+            places["district"] = places["district"] if group.by in ("district", "town") else None
+        return self.org.route(places, alert["domain"], alert["severity"])
 
     # -- what the batch changed -------------------------------------------------------------------------------
     def _write(self, cur: Cursor, changed: list[Placed], now: datetime) -> None:
@@ -276,9 +293,12 @@ class Incidents:
             row["updated_at"] = now
             row["title_zh"], row["title_en"] = self._titles(placed)
             action = "open" if placed.new else "grow"
+            details = {"alerts": [a["id"] for a in added], "inhibited": placed.inhibited}
+            if placed.new and row.get("centre_id"):
+                details.update(centre=row["centre_id"], department=row["department_id"])
             log.append({"incident_id": row["id"], "ts": now, "actor": "rules", "action": action,
                         "from_state": None if placed.new else row["state"], "to_state": row["state"],
-                        "details": {"alerts": [a["id"] for a in added], "inhibited": placed.inhibited}})  # fmt: skip
+                        "details": details})  # fmt: skip
         incident_store.insert_many(cur, [p.row for p in changed if p.new])
         incident_store.update_many(cur, [p.row for p in changed if not p.new])
         incident_store.log_many(cur, log)

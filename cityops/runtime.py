@@ -152,7 +152,7 @@ def start(settings: Settings) -> Runtime:
     )
     writer.start()
     scheduler = BackgroundScheduler(timezone="UTC")
-    engine = RuleEngine(store, rules, book=book, regions=regions, reference=reference)
+    engine = RuleEngine(store, rules, book=book, regions=regions, reference=reference, org=org)
     writer.listeners.append(engine.on_batch)
     accounts = Accounts(settings.auth.path)
     runtime = Runtime(settings, regions, reference, store, writer, scheduler, engine, limits, accounts,
@@ -312,7 +312,7 @@ def serve(settings: Settings) -> None:
     try:
         first_password = bootstrap(runtime.accounts, demo=settings.auth.demo_accounts)
         app = create_app(settings, runtime.store, runtime.regions, runtime.accounts, runtime.writer,
-                         runtime.time_limits, runtime.sops, reference=runtime.reference)  # fmt: skip
+                         runtime.time_limits, runtime.sops, reference=runtime.reference, org=runtime.org)  # fmt: skip
         server = create_server(
             app.server,
             host=settings.web.host,

@@ -13,6 +13,7 @@ from flask import Response, g, redirect, request
 
 from access import policy
 from access.policy import permission_allowed
+from alerts.org import Organisation
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
 from dashboard import cap_export, guard, health, layers_api, news
@@ -44,6 +45,7 @@ def create_app(
     sops: dict[str, Sop] | None = None,
     *,
     reference: ReferenceLayers | None = None,
+    org: Organisation | None = None,
 ) -> Dash:
     """`time_limits` gives the duty desk its countdowns; `sops` (the rule file's, updated in place when the rules
     are reloaded) its checklists. Every request passes the guard (dashboard/guard.py) first."""
@@ -56,7 +58,7 @@ def create_app(
     snapshots.start()
     reference = reference if reference is not None else ReferenceLayers()
     context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops, accounts, writer,
-                         reference)  # fmt: skip
+                         reference, org)  # fmt: skip
     request_guard = guard.Guard(accounts, settings)
     t = translator(settings.web.language)
     app = Dash(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from alerts.org import Organisation
 from alerts.rules import Sop
 from dashboard.settings import DashboardSettings
 from dashboard.snapshot import Snapshots
@@ -26,3 +27,4 @@ class AppContext:
     accounts: Accounts
     writer: Writer | None  # None where the app only reads (replaying dead letters needs it)
     reference: ReferenceLayers = field(default_factory=ReferenceLayers)  # shelters, hospitals … ([[layers]])
+    org: Organisation | None = None  # the command chain ([alerts] org)

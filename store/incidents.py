@@ -24,6 +24,7 @@ CHANGING = pa.schema([
 NEW_INCIDENT = pa.schema([
     *CHANGING, ("group_id", pa.string()), ("region_level", pa.string()), ("region_id", pa.string()),
     ("domain", pa.string()), ("state", pa.string()), ("opened_at", TS),
+    ("centre_id", pa.string()), ("department_id", pa.string()),  # whose it is, as the organisation routes it
 ])  # fmt: skip
 LOG_ENTRY = pa.schema([
     ("incident_id", pa.int64()), ("ts", TS), ("actor", pa.string()), ("action", pa.string()),

@@ -212,4 +212,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE feed_status ADD COLUMN suspect BIGINT NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        14,
+        "incidents owned by a centre and a department of the city's organisation (its routing)",
+        """
+        ALTER TABLE incidents ADD COLUMN centre_id VARCHAR;
+        ALTER TABLE incidents ADD COLUMN department_id VARCHAR;
+        """,
+    ),
 ]

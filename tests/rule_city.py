@@ -22,14 +22,15 @@ JINGXIU = (115.40, 38.90)
 class City:
     """A store, its writer and a rule engine, with a clock the test moves."""
 
-    def __init__(self, path, demo_regions, rules: list[Rule], book: RuleFile | None = None, reference=None):
+    def __init__(self, path, demo_regions, rules: list[Rule], book: RuleFile | None = None, reference=None,
+                 org=None):  # fmt: skip
         self.now = T0
         self.path = path
         self.store = Store(path)
         self.writer = Writer(self.store, max_delay=0.01)  # each send is committed at once
         self.regions = demo_regions
         self.engine = RuleEngine(self.store, rules, clock=lambda: self.now, book=book, regions=demo_regions,
-                                 reference=reference)  # fmt: skip
+                                 reference=reference, org=org)  # fmt: skip
         self.writer.listeners.append(self.engine.on_batch)
         self.writer.start()
         self.feed = FeedDecoding("f", cityops_json.decode, to_wgs84("wgs84"))

@@ -109,3 +109,42 @@ def test_org_check_prints_what_the_file_holds_and_refuses_a_broken_one(tmp_path,
     broken.write_text(text.replace('"unit": "d130629", "role"', '"unit": "d1", "role"', 1), encoding="utf-8")
     assert main(["org", "check", str(broken), "--demo"]) == 2
     assert f"{broken}:" in (err := capsys.readouterr().err) and "duty-130629: no unit d1" in err
+
+
+def test_a_hotspot_cluster_in_rongcheng_opens_an_incident_owned_by_its_centre_and_fire_brigade(tmp_path, org):
+    """Issue 23: a hotspot cluster in 容城县 preselected the 莲池区 government. The incident is now routed."""
+    from alerts.rules import load_rule_file
+    from store import incidents as incident_store
+    from tests.rule_city import City
+
+    book = load_rule_file(DEMO_DIR / "rules.yaml")
+    city = City(tmp_path / "o.duckdb", org.regions, book.rules, book, org=org)
+    rongcheng = org.regions.get("130629").geometry.representative_point()
+    for n in range(3):
+        city.at(minutes=1).send({"type": "event", "id": f"h{n}", "domain": "fire", "event_type": "hotspot",
+                                 "lon": rongcheng.x + n * 0.002, "lat": rongcheng.y})  # fmt: skip
+    city.tick()
+    [incident] = incident_store.open_incidents(city.store.cursor())
+    assert (incident["district_id"], incident["centre_id"], incident["department_id"]) == (
+        "130629", "d130629", "fire-130629")  # fmt: skip
+    [opened] = [e for e in incident_store.timeline(city.store.cursor(), incident["id"]) if e["action"] == "open"]
+    assert opened["details"]["centre"] == "d130629" and opened["details"]["department"] == "fire-130629"
+    city.close()
+
+
+def test_the_duty_detail_says_whose_an_incident_is(org, demo_regions):
+    from access.policy import Principal
+    from dashboard.i18n import translator
+    from dashboard.pages.duty.desk import Desk
+    from dashboard.pages.duty.detail import incident_part
+
+    desk = Desk(store=None, snapshots=None, regions=demo_regions, units={}, sops={}, tz="Asia/Shanghai",
+                note_chars=4000, org=org)  # fmt: skip
+    incident = {"id": 7, "state": "new", "members": 3, "title_zh": "容城县秸秆焚烧", "title_en": "Straw burning",
+                "centre_id": "d130629", "department_id": "fire-130629", "district_id": "130629"}  # fmt: skip
+    parts = incident_part(desk, Principal("duty", "duty_officer"), incident, translator("zh_CN"), "zh_CN")
+    owner = next(p for p in parts if getattr(p, "className", "") == "incident-owner")
+    assert owner.children == "负责：容城县城市运行管理中心 · 容城县消防救援大队"
+    english = incident_part(desk, Principal("duty", "duty_officer"), incident, translator("en"), "en")
+    assert any(getattr(p, "children", "") == "Whose: Rongcheng County Centre · Rongcheng County Fire and Rescue Brigade"
+               for p in english)  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from access.policy import Principal, permission_allowed
+from alerts.org import Organisation
 from alerts.rules import Sop
 from dashboard.context import AppContext
 from dashboard.navigation import record_id
@@ -27,6 +28,7 @@ class Desk:
     tz: str
     note_chars: int  # the longest note anyone may write (limits.text_chars)
     reference: ReferenceLayers = field(default_factory=ReferenceLayers)  # shelters, schools … near an alert
+    org: Organisation | None = None  # whose an incident is (its centre and department)
 
     @classmethod
     def of(cls, context: AppContext) -> Desk:
@@ -34,7 +36,7 @@ class Desk:
         settings = context.settings
         units = {u.id: u for u in settings.units}
         return cls(context.store, context.snapshots, context.regions, units, context.sops, settings.city.timezone,
-                   settings.limits.text_chars, context.reference)  # fmt: skip
+                   settings.limits.text_chars, context.reference, context.org)  # fmt: skip
 
 
 def visible(desk: Desk, principal: Principal, alert_id) -> dict | None:

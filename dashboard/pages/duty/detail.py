@@ -49,21 +49,26 @@ def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, se
     timeline = alert_store.timeline(desk.store.cursor(), alert["id"])
     return (
         summary(desk, alert, incident, t, lang),
-        [*buttons(principal, alert, t), *incident_part(principal, incident, t, lang)],
+        [*buttons(principal, alert, t), *incident_part(desk, principal, incident, t, lang)],
         checklist(desk, principal, alert, timeline, t, lang),
         [timeline_entry(e, desk.units, t, lang, desk.tz) for e in timeline],
         signature,
     )
 
 
-def incident_part(principal: Principal, incident: dict | None, t, lang: str) -> list:
-    """The incident the alert is part of (how many alerts, its state) and the actions on all of it at once."""
+def incident_part(desk: Desk, principal: Principal, incident: dict | None, t, lang: str) -> list:
+    """The incident the alert is part of (how many alerts, its state, whose it is) and the actions on all of it at
+    once."""
     if incident is None or incident["state"] in ENDED_STATES:
         return []
     title = incident["title_zh"] if lang == "zh_CN" else incident["title_en"]
     about = t("Part of the incident “{title}”: {n} alerts, {state}.", title=title, n=int(incident["members"]),
               state=t(ALERT_STATE_LABELS[incident["state"]]))  # fmt: skip
-    return [html.P(about, className="incident-of"), *incident_buttons(principal, incident, t)]
+    owners = [desk.org.units[u] for u in (incident.get("centre_id"), incident.get("department_id"))
+              if desk.org is not None and u in desk.org.units]  # fmt: skip
+    names = " · ".join(u.name.en if lang == "en" else u.name.zh_CN for u in owners)
+    owned = [html.P(t("Whose: {units}", units=names), className="incident-owner")] if owners else []
+    return [html.P(about, className="incident-of"), *owned, *incident_buttons(principal, incident, t)]
 
 
 def nearby(desk: Desk, alert: dict, incident: dict | None, t, lang: str) -> list:
