@@ -94,7 +94,7 @@ class Shift(Section):
     from_: Clock = Field(alias="from")
     to: Clock
     person: str
-    days: list[Literal[1, 2, 3, 4, 5, 6, 7]] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])  # ISO weekdays
+    days: Annotated[list[Literal[1, 2, 3, 4, 5, 6, 7]], Field(min_length=1)] = [1, 2, 3, 4, 5, 6, 7]  # ISO weekdays
 
     def covers(self, moment: datetime) -> bool:
         """Whether the shift holds at `moment` (local time); one past midnight belongs to the day it began."""
@@ -108,7 +108,7 @@ class Shift(Section):
 class Route(Section):
     region: Code | None = None  # none: the whole city, the fallback of last resort
     domain: str | None = None  # none: every domain
-    severity: list[Severity] | None = None  # none: every severity
+    severity: Annotated[list[Severity], Field(min_length=1)] | None = None  # none: every severity
     centre: str
     department: str | None = None
 
@@ -137,7 +137,6 @@ class Unit:
 class Routed:
     centre: str
     department: str | None
-    rule: int  # the routing row that decided (0-based), for the timeline: "routed by rule 3"
 
 
 class Organisation:
@@ -177,23 +176,31 @@ class Organisation:
         return chain
 
     def route(self, places: dict[str, str | None], domain: str, severity: str) -> Routed | None:
-        """Where an incident at `places` (its region id at each level, None where unknown) goes: the routing row
-        for its smallest region that has one (a town's, else its district's, else the city's), the more specific
-        of those (a domain and severities named) first; None when no row takes it."""
-        smallest_first = [places.get(level) for level in ("grid", "town", "district")]
-        city = [r.id for r in self.regions.level("city")]
-        for region_id in [*(r for r in smallest_first if r is not None), *city, None]:
-            rows = [(n, r) for n, r in enumerate(self.file.routing) if r.region == region_id
+        """Where an incident at `places` (its region id at each stored level, None where unknown) goes: the
+        routing row of its smallest region that has one, then of each region above it (a grid's community, its
+        town, its district, the city), the more specific of a region's rows (a domain, severities named) first;
+        None when no row takes it."""
+        smallest = next((places[level] for level in ("grid", "town", "district") if places.get(level)), None)
+        city = {r.id for r in self.regions.level("city")}
+        chain = [r.id for r in reversed(self.regions.ancestors(smallest)) if r.id not in city] if smallest else []
+        for region_id in [*chain, None]:
+            rows = [r for r in self.file.routing if city_wide(r, city) == (region_id is None)
+                    and (region_id is None or r.region == region_id)
                     and (r.domain is None or r.domain == domain)
                     and (r.severity is None or severity in r.severity)]  # fmt: skip
             if rows:
-                n, row = max(rows, key=lambda pair: (pair[1].domain is not None, pair[1].severity is not None))
-                return Routed(row.centre, row.department, n)
+                row = max(rows, key=lambda r: (r.domain is not None, r.severity is not None))
+                return Routed(row.centre, row.department)
         return None
 
     def on_duty(self, unit_id: str, moment: datetime) -> list[str]:
         """Who is on duty at the unit at `moment` (local time): the accounts of its shifts that hold then."""
         return [s.person for s in self.file.roster if s.unit == unit_id and s.covers(moment)]
+
+
+def city_wide(route: Route, city: set[str]) -> bool:
+    """Whether a routing row is the whole city's: no region, or the city's own."""
+    return route.region is None or route.region in city
 
 
 def _units(parsed: OrgFile, regions: RegionIndex, problems: list) -> dict[str, Unit]:
@@ -278,8 +285,15 @@ def _check_references(parsed: OrgFile, units: dict[str, Unit], regions: RegionIn
             elif route.domain is not None and route.domain not in dept.domains:
                 problems.append((("routing", n, "department"), f"department {dept.id} does not work on "
                                  f"{route.domain} (its domains: {', '.join(dept.domains)})"))  # fmt: skip
-    if parsed.routing and not any(r.region is None and r.domain is None for r in parsed.routing):
-        missing = [d for d in DOMAINS if not any(r.region is None and r.domain == d for r in parsed.routing)]
+    city = {r.id for r in regions.level("city")}
+    for n, route in enumerate(parsed.routing):
+        if route.domain is None and route.department is not None:
+            problems.append((("routing", n, "department"), "a row for every domain names no department: one "
+                             "department does not work on every domain"))  # fmt: skip
+    if parsed.routing:
+        # Every domain needs a city-wide row for every severity: the last fallback of every incident.
+        missing = [d for d in DOMAINS if not any(city_wide(r, city) and r.domain in (None, d) and r.severity is None
+                                                 for r in parsed.routing)]  # fmt: skip
         if missing:
-            problems.append((("routing",), f"no city-wide row for {', '.join(missing)}: an incident there would go "
-                             "nowhere (add one with no region)"))  # fmt: skip
+            problems.append((("routing",), f"no city-wide row for {', '.join(missing)} at every severity: an "
+                             "incident there would go nowhere (add one with no region and no severity)"))  # fmt: skip

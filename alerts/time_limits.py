@@ -47,6 +47,19 @@ class Deadline:
     incident: bool = False
 
 
+def check_working_time(rules: list[Rule], calendar: WorkingCalendar | None) -> None:
+    """RuleError when a rule counts its time limits in working time and the city keeps no calendar."""
+    if calendar is not None:
+        return
+    for rule in rules:
+        limits = rule.time_limits
+        stages = [s for s in STAGE_STARTS if limits is not None and isinstance(getattr(limits, s), Working)]
+        if stages:
+            raise RuleError(f"rule {rule.id} counts its time limits in working time ({stages[0]}: "
+                            f"{getattr(limits, stages[0])}); give the city's working calendar: "
+                            "[alerts] calendar = \"calendar.yaml\"")  # fmt: skip
+
+
 class TimeLimits:
     def __init__(self, table, rules: list[Rule], book: RuleFile | None = None,
                  calendar: WorkingCalendar | None = None):  # fmt: skip
@@ -59,14 +72,7 @@ class TimeLimits:
 
     def set_rules(self, rules: list[Rule], book: RuleFile | None = None) -> None:
         """Take new rules (RuleError when one counts in working time and the city keeps no calendar)."""
-        if self.calendar is None:
-            for rule in rules:
-                limits = rule.time_limits
-                stages = [s for s in STAGE_STARTS if limits is not None and isinstance(getattr(limits, s), Working)]
-                if stages:
-                    raise RuleError(f"rule {rule.id} counts its time limits in working time ({stages[0]}: "
-                                    f"{getattr(limits, stages[0])}); give the city's working calendar: "
-                                    "[alerts] calendar = \"calendar.yaml\"")  # fmt: skip
+        check_working_time(rules, self.calendar)
         self.rules = {r.id: r for r in rules}
         self.groups = {g.id: g.rules for g in book.groups} if book else {}
 

@@ -54,6 +54,8 @@ def working(value: Any) -> Any:
     amount = float(match.group(1))
     if amount <= 0:
         raise ValueError(f"{value!r}: a time limit is more than no time")
+    if match.group(2) == "wd" and not amount.is_integer():
+        raise ValueError(f"{value!r}: working days are whole days (a half day is 4wh, say)")
     return Working(amount, "hours" if match.group(2) == "wh" else "days")
 
 
@@ -77,7 +79,9 @@ def _hours(value: Any) -> tuple[time, time]:
     try:
         start, end = (time.fromisoformat(str(v)) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f'{value!r} is not a pair of times of day, e.g. ["08:30", "12:00"]') from None
+        raise ValueError(f'{value!r} is not a pair of times of day, quoted: ["08:30", "12:00"]') from None
+    if start.tzinfo is not None or end.tzinfo is not None:
+        raise ValueError(f"{value!r}: working hours are the city's local time, without an offset")
     if end <= start:
         raise ValueError(f"{value!r}: working hours end after they start")
     return start, end
@@ -117,6 +121,9 @@ class WorkingCalendar:
         self.workdays = {d for days in calendar.workdays for d in days}
         self.hours = calendar.hours
         self.zone = ZoneInfo(zone)
+        # The end of the last year the file lists days of: after it, working days are Monday to Friday.
+        listed = self.holidays | self.workdays
+        self.until = date(max(d.year for d in listed), 12, 31) if listed else None
 
     @classmethod
     def load(cls, path: str | Path, zone: str) -> WorkingCalendar:
@@ -137,7 +144,7 @@ class WorkingCalendar:
         """When a clock started at `start` with `limit` runs out (an aware datetime in UTC, as `start` is given)."""
         local = start.astimezone(self.zone)
         if limit.unit == "days":
-            return self._after_days(local, int(round(limit.amount))).astimezone(start.tzinfo)
+            return self._after_days(local, int(limit.amount)).astimezone(start.tzinfo)
         return self._after_hours(local, timedelta(hours=limit.amount)).astimezone(start.tzinfo)
 
     def _after_hours(self, local: datetime, left: timedelta) -> datetime:

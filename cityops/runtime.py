@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from alerts.engine import RuleEngine
 from alerts.org import Organisation
 from alerts.rules import Rule, RuleError, Sop, load_rule_file
-from alerts.time_limits import TimeLimits
+from alerts.time_limits import TimeLimits, check_working_time
 from cityops.broker import Account, Mosquitto, PythonBroker, embedded_broker
 from cityops.config import ConfigError, Settings
 from cityops.control import ControlServer, ask
@@ -71,6 +71,7 @@ class Runtime:
             rules = book.rules
             check_units(rules, self.settings)
             check_layers(rules, self.settings)
+            check_working_time(rules, self.time_limits.calendar)
         except (RuleError, ConfigError) as exc:
             log.error("the rule file was not reloaded; the previous rules stay in force:\n%s", exc)
             audit.record(self.accounts, "rule file", "rules reload", str(path), "failed", str(exc))
@@ -133,6 +134,11 @@ def start(settings: Settings) -> Runtime:
     check_layers(rules, settings)
     # Before anything starts: bad time limits, calendar, region or layer files stop start-up here.
     limits = TimeLimits(settings.alerts.time_limits, rules, book, calendar=settings.working_calendar())
+    calendar_until = limits.calendar.until if limits.calendar is not None else None
+    if calendar_until is not None and calendar_until < datetime.now(UTC).date() + timedelta(days=45):
+        log.warning("the working calendar %s holds the years until %s only: after it, working days are Monday to "
+                    "Friday without holidays; add the next year's State Council notice",
+                    settings.alerts.calendar, calendar_until)  # fmt: skip
     regions = settings.city.regions()
     reference = settings.reference_layers()
     org = settings.organisation(regions)

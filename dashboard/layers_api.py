@@ -58,7 +58,7 @@ def _respond(body: Body, max_age: int) -> Response:
 
 
 def register(server: Flask, regions: RegionIndex, snapshots: Snapshots, reference: ReferenceLayers) -> None:
-    region_bodies: dict[tuple[str, str], Body] = {}  # and the reference layers', by (layer, language)
+    static_bodies: dict[tuple[str, str], Body] = {}  # the regions and reference layers, by (layer, language)
     latest: dict[str, Body] = {}  # each point layer and the alerts, at their latest key
     views: OrderedDict[str, Body] = OrderedDict()  # the cells of views walls asked for, by layer and view
     asked: OrderedDict[str, tuple[View, float]] = OrderedDict()  # by View.query(): the view, when last asked
@@ -77,11 +77,11 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots, referenc
         if level not in LEVELS:
             abort(404)
         lang = normalize_language(request.args.get("lang"))
-        if (level, lang) not in region_bodies:
+        if (level, lang) not in static_bodies:
             document = region_collection(regions, level, lang)
             etag = hashlib.blake2b(orjson.dumps(document), digest_size=8).hexdigest()
-            region_bodies[(level, lang)] = Body(document, etag)
-        return _respond(region_bodies[(level, lang)], max_age=3600)
+            static_bodies[(level, lang)] = Body(document, etag)
+        return _respond(static_bodies[(level, lang)], max_age=3600)
 
     @server.get("/api/layers/reference/<layer_id>.geojson")
     def reference_layer(layer_id: str):
@@ -90,10 +90,10 @@ def register(server: Flask, regions: RegionIndex, snapshots: Snapshots, referenc
             abort(404)
         lang = normalize_language(request.args.get("lang"))
         key = (f"reference/{layer_id}", lang)
-        if key not in region_bodies:
+        if key not in static_bodies:
             document = layer.feature_collection(lang)
-            region_bodies[key] = Body(document, hashlib.blake2b(orjson.dumps(document), digest_size=8).hexdigest())
-        return _respond(region_bodies[key], max_age=3600)
+            static_bodies[key] = Body(document, hashlib.blake2b(orjson.dumps(document), digest_size=8).hexdigest())
+        return _respond(static_bodies[key], max_age=3600)
 
     @server.get("/api/layers/alerts.geojson")
     def alert_layer():

@@ -2,7 +2,7 @@
 together (gaps inside a parent that its children leave, siblings that overlap, children reaching outside their
 parent, children with no parent at all), with a preview image to look at.
 
-Areas are measured in an equal-area projection centred on the city, so a finding reads in km² and hectares.
+Areas are measured in an equal-area projection centred on the city, so a finding reads in km².
 """
 
 from __future__ import annotations

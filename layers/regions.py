@@ -72,6 +72,8 @@ class RegionIndex:
         for (a community: its grids; where grids leave it uncovered, `regions check` says so)."""
         if region.level in STORED:
             return region.level, [region.id]
+        if region.level == "city":
+            return "district", [d.id for d in self._by_level["district"]]
         return "grid", [g.id for g in self._by_level["grid"] if g.parent == region.id]
 
     def ancestors(self, region_id: str) -> list[Region]:

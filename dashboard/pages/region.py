@@ -117,9 +117,9 @@ def register_callbacks(context: AppContext) -> None:
         region = regions.get(key["id"])
         district = policy.district_of(regions, key["id"])
         sections = []
+        statuses = region_statuses(regions, snap)
         children = sorted(regions.parts(region), key=lambda r: r.id)
         if children:
-            statuses = region_statuses(regions, snap)
             parts = [html.Li(html.A(r.name(lang), href=region_href(r.id, lang)),
                              className=_part_class(statuses.get(r.id))) for r in children]  # fmt: skip
             sections.append(html.Section([html.H2(t(LEVEL_NAMES[children[0].level])),
@@ -134,7 +134,7 @@ def register_callbacks(context: AppContext) -> None:
                 for d in devices.itertuples(index=False)
             ]) if len(devices) else html.P(t("No device here."))]))  # fmt: skip
         # The map: parts coloured by status, the open alerts placed in this region.
-        codes = {region_id: STATUS_CODE[s] for region_id, s in region_statuses(regions, snap).items()}
+        codes = {region_id: STATUS_CODE[s] for region_id, s in statuses.items()}
         status = policy.regions_in_scope(guard.current(), regions, codes)
         return sections, {"status": status}, snap.alert_markers(alerts["id"]), snap.key
 

@@ -352,11 +352,7 @@ def _ascii_frame(data: bytes, at: int, zone: tzinfo) -> tuple[Frame, int]:
         raise DecodeError(f"byte {end}: 0x{data[end]:02X} is no end character")
     centre, address = (text[0:2], text[2:12]) if upward else (text[10:12], text[0:10])
     frame = Frame(int(text[16:18], 16), upward, int(centre, 16), address.upper())
-    if head[23] == SYN:  # an ASCII message of several packets: not seen in the field; left unread
-        numbers = data[start : start + 6].decode("ascii", errors="replace")
-        if not re.fullmatch(r"[0-9A-Fa-f]{6}", numbers):
-            raise DecodeError(f"byte {start}: a packet without its numbers (6 hex characters)")
-        frame.packet = (int(numbers[3:], 16), int(numbers[:3], 16))
+    if head[23] == SYN:  # an ASCII message of several packets: not seen in the field; left unread (no station)
         return frame, end + 5
     if upward:
         _ascii_body(frame, data[start:end].decode("ascii", errors="replace"), zone)

@@ -95,8 +95,37 @@ def test_a_broken_organisation_is_refused_with_its_line(demo_regions, change, me
 def test_a_city_without_a_city_wide_route_for_a_domain_is_told(demo_regions):
     text = DEMO_ORG.read_text(encoding="utf-8")
     lines = [s for s in text.splitlines() if not (s.startswith('  - {"domain": "flood", "centre": "city"'))]
-    with pytest.raises(OrgError, match="no city-wide row for flood: an incident there would go nowhere"):
+    with pytest.raises(OrgError, match="no city-wide row for flood at every severity: an incident there would go"):
         Organisation.parse("\n".join(lines) + "\n", "org.yaml", demo_regions)
+    # A city-wide row for red floods only leaves the others nowhere to go; the city's own id is city-wide.
+    red_only = lines + ['  - {"domain": "flood", "severity": ["red"], "centre": "city", "department": "water-city"}']
+    with pytest.raises(OrgError, match="no city-wide row for flood at every severity"):
+        Organisation.parse("\n".join(red_only) + "\n", "org.yaml", demo_regions)
+    by_code = lines + ['  - {"region": "130600", "domain": "flood", "centre": "city", "department": "water-city"}']
+    org = Organisation.parse("\n".join(by_code) + "\n", "org.yaml", demo_regions)
+    assert org.route({"district": None}, "flood", "blue").department == "water-city"
+
+
+def test_a_row_for_every_domain_names_no_department(demo_regions):
+    text = DEMO_ORG.read_text(encoding="utf-8").replace(
+        "routing:\n", 'routing:\n  - {"region": "130629", "centre": "d130629", "department": "fire-130629"}\n', 1
+    )
+    with pytest.raises(OrgError, match="a row for every domain names no department"):
+        Organisation.parse(text, "org.yaml", demo_regions)
+
+
+def test_a_communitys_own_route_is_taken_before_its_towns(tmp_path, demo_regions):
+    """Routing walks the regions above the incident's smallest place: a grid's community comes before its town."""
+    from tests.unit.test_region_files import LIANCHI_GATE, with_communities
+
+    regions = with_communities(tmp_path, demo_regions)
+    places = regions.locate(*LIANCHI_GATE)
+    text = DEMO_ORG.read_text(encoding="utf-8").replace(
+        "routing:\n", f'routing:\n  - {{"region": "{places["community"]}", "centre": "t{places["town"]}"}}\n', 1
+    )
+    org = Organisation.parse(text, "org.yaml", regions)
+    assert org.route(places, "hotline", "blue").centre == f"t{places['town']}"
+    assert org.route({**places, "grid": None}, "hotline", "blue").centre == "d130606"  # the town has no row
 
 
 def test_org_check_prints_what_the_file_holds_and_refuses_a_broken_one(tmp_path, capsys):

@@ -242,6 +242,7 @@ def test_a_community_is_served_through_its_grids_in_rules_and_pages(tmp_path, de
     community = regions.get(gate["community"])
     other = next(r for r in regions.level("community") if r.parent == community.parent and r.id != community.id)
     assert regions.stored(community) == ("grid", [g.id for g in regions.level("grid") if g.parent == community.id])
+    assert regions.stored(regions.get("130600")) == ("district", [d.id for d in regions.level("district")])
     inside, outside = community.geometry.representative_point(), other.geometry.representative_point()
     when = "select: {kind: river_gauge}\nwhen: {threshold: {metric: level, above: 10}}"
     city = City(tmp_path / "c.duckdb", regions, rule(f"id: in-community\nzone: {{region: {community.id}}}\n{when}"))

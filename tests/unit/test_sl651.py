@@ -302,3 +302,12 @@ def test_ascii_frames_mutated_behind_a_good_crc_raise_only_decode_errors(fixture
             except DecodeError:
                 refused += 1
     assert refused > 500
+
+
+def test_an_ascii_message_of_several_packets_is_left_unread_not_refused(fixture_path, tmp_path, demo_regions):
+    original = frame(fixture_path, "dyx-ascii-30-test.txt")
+    body = b"001001" + original[24:-5]  # packet 1 of 1, its numbers counted in the body as HEX frames count them
+    head = original[:20] + f"{len(body):03X}".encode() + b"\x16"
+    framed = head + body + b"\x03"
+    framed += f"{crc16(framed):04X}".encode()
+    assert len(records(feed(tmp_path), framed, demo_regions)) == 0

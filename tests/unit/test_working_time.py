@@ -135,3 +135,8 @@ def test_start_up_refuses_working_time_without_a_calendar_and_a_bad_calendar(tmp
     path.write_text(base + 'calendar = "calendar.yaml"\n', encoding="utf-8")
     assert main(["config-check", str(path)]) == 2
     assert f"{tmp_path / 'calendar.yaml'}:2: workdays[0]: '2026-13-01' is not a day" in capsys.readouterr().err
+
+
+def test_working_days_are_whole_days():
+    with pytest.raises(RuleError, match="working days are whole days"):
+        parse_rule_file(RULES.replace("acknowledge: 4wh", "acknowledge: 1.5wd"))
