@@ -28,7 +28,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from alerts.yaml_file import YamlFileError, line_of, parse_yaml
+from alerts.yaml_file import YamlFileError, line_of, parse_yaml, read_yaml
 from layers.regions import RegionIndex
 from store.records import DOMAINS, Severity
 
@@ -146,20 +146,17 @@ class Organisation:
         self.file = parsed
         self.units = units
         self.regions = regions
-        self.centre_of_region = {c.region: c.id for c in parsed.centres}
 
     @classmethod
     def load(cls, path: str | Path, regions: RegionIndex) -> Organisation:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise OrgError(f"{path}: cannot read the organisation: {exc.strerror}") from None
-        return cls.parse(text, str(path), regions)
+        return cls._checked(*read_yaml(path, OrgFile, OrgError, "organisation file"), str(path), regions)
 
     @classmethod
     def parse(cls, text: str, name: str, regions: RegionIndex) -> Organisation:
-        parsed, node = parse_yaml(text, name, OrgFile, OrgError, "organisation file")
+        return cls._checked(*parse_yaml(text, name, OrgFile, OrgError, "organisation file"), name, regions)
+
+    @classmethod
+    def _checked(cls, parsed: OrgFile, node, name: str, regions: RegionIndex) -> Organisation:
         problems: list[tuple[tuple, str]] = []
         units = _units(parsed, regions, problems)
         _check_references(parsed, units, regions, problems)

@@ -33,7 +33,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from alerts.working_time import Working, working
-from alerts.yaml_file import YamlFileError, line_of, parse_yaml
+from alerts.yaml_file import YamlFileError, line_of, parse_yaml, read_yaml
 from store.records import DOMAINS, Severity, severity_rank
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -378,12 +378,7 @@ def load_rules(path: str | Path) -> list[Rule]:
 
 
 def load_rule_file(path: str | Path) -> RuleFile:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RuleError(f"{path}: cannot read the rule file: {exc.strerror}") from None
-    return parse_rule_file(text, str(path))
+    return _checked(*read_yaml(path, RuleFile, RuleError, "rule file", describe=_describe), str(path))
 
 
 def parse_rules(text: str, name: str = "<rules>") -> list[Rule]:
@@ -391,7 +386,11 @@ def parse_rules(text: str, name: str = "<rules>") -> list[Rule]:
 
 
 def parse_rule_file(text: str, name: str = "<rules>") -> RuleFile:
-    parsed, node = parse_yaml(text, name, RuleFile, RuleError, "rule file", describe=_describe)
+    return _checked(*parse_yaml(text, name, RuleFile, RuleError, "rule file", describe=_describe), name)
+
+
+def _checked(parsed: RuleFile, node, name: str) -> RuleFile:
+    """The rule file, once the checks across its sections find nothing (RuleError with their lines)."""
     problems = [*_sop_problems(parsed), *_group_problems(parsed), *_inhibit_problems(parsed)]
     if problems:
         raise RuleError("\n".join(f"{name}:{line_of(node, loc)}: {reason}" for loc, reason in problems))

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from alerts.yaml_file import YamlFileError, parse_yaml
+from alerts.yaml_file import YamlFileError, read_yaml
 
 _SPAN = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*$")
 _WORKING = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(wh|wd)\s*$")
@@ -127,12 +127,7 @@ class WorkingCalendar:
 
     @classmethod
     def load(cls, path: str | Path, zone: str) -> WorkingCalendar:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CalendarError(f"{path}: cannot read the calendar: {exc.strerror}") from None
-        parsed, _ = parse_yaml(text, str(path), CalendarFile, CalendarError, "calendar")
+        parsed, _ = read_yaml(path, CalendarFile, CalendarError, "calendar")
         return cls(parsed, zone)
 
     def is_working_day(self, day: date) -> bool:

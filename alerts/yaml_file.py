@@ -4,6 +4,7 @@ file and the line it is on."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -25,6 +26,17 @@ M = TypeVar("M", bound=BaseModel)
 
 class YamlFileError(Exception):
     """A file that cannot be used, described for the person who wrote it (file:line: what)."""
+
+
+def read_yaml(path: str | Path, model: type[M], error: type[YamlFileError], what: str,
+              describe: Callable[[Any, tuple], str] | None = None) -> tuple[M, yaml.Node | None]:  # fmt: skip
+    """The file at `path` as `model` (parse_yaml), or `error` saying why it cannot be read."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    return parse_yaml(text, str(path), model, error, what, describe)
 
 
 def parse_yaml(
