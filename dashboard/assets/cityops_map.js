@@ -195,3 +195,28 @@ window.cityops.map = (function () {
     },
   };
 })();
+
+/* A small map (.minimap) framed by `viewport` bounds is fitted by dash-leaflet as it mounts, before the page has laid
+   it out: it then opened at the wrong zoom (the tablet showed its district as a speck). Each small map is fitted
+   again to the bounds it was last asked for whenever its size changes, until someone moves it. */
+(function refitSmallMaps() {
+  if (!window.L || !window.L.Map) {
+    setTimeout(refitSmallMaps, 20);
+    return;
+  }
+  if (L.Map.cityopsRefit) return;
+  L.Map.cityopsRefit = true;
+  L.Map.addInitHook(function () {
+    const map = this, el = map.getContainer(), fit = map.fitBounds;
+    if (!el.classList.contains("minimap") || typeof ResizeObserver === "undefined") return;
+    let wanted = null, moved = false;
+    map.fitBounds = function (bounds, options) { wanted = [bounds, options]; return fit.call(map, bounds, options); };
+    ["mousedown", "touchstart", "wheel", "keydown"].forEach(function (name) {
+      el.addEventListener(name, function () { moved = true; }, {passive: true});
+    });
+    new ResizeObserver(function () {
+      map.invalidateSize({pan: false});
+      if (wanted && !moved && el.clientWidth > 0 && el.clientHeight > 0) fit.apply(map, wanted);
+    }).observe(el);
+  });
+})();

@@ -37,6 +37,16 @@ def test_the_tablet_shows_its_districts_places_only(app, chromium, output_dir):
                      is_mobile=True)  # fmt: skip
     page.goto(f"http://127.0.0.1:{app}/tablet?lang=en")
     page.wait_for_selector(".tablet-map .leaflet-control-layers", timeout=15_000)
+    # The district fills its map (dash-leaflet fitted small maps before the page was laid out: a speck at zoom 9).
+    filled = """(() => {
+        const box = document.querySelector('.tablet-map .leaflet-container').getBoundingClientRect();
+        const parts = Array.from(document.querySelectorAll('.tablet-map path.region'))
+            .map(p => p.getBoundingClientRect());
+        const w = Math.max(...parts.map(r => r.right)) - Math.min(...parts.map(r => r.left));
+        const h = Math.max(...parts.map(r => r.bottom)) - Math.min(...parts.map(r => r.top));
+        return Math.max(w / box.width, h / box.height);
+    })()"""
+    wait_until(lambda: page.evaluate(filled) > 0.6, 5, "the district framed in its map")
     page.locator(".tablet-map .leaflet-control-layers-toggle").tap()
     page.locator(".tablet-map .leaflet-control-layers").get_by_text("Schools").tap()
     wait_until(lambda: page.locator(".tablet-map path.ref-school").count() == len(schools), 10,
