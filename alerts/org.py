@@ -26,8 +26,10 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
+from alerts.rules import Section, Text
+from alerts.working_time import time_of_day
 from alerts.yaml_file import YamlFileError, line_of, parse_yaml, read_yaml
 from layers.regions import RegionIndex
 from store.records import DOMAINS, Severity
@@ -42,15 +44,6 @@ class OrgError(YamlFileError):
     """An organisation file that cannot be used, with its file and line."""
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Name(Section):
-    zh_CN: str
-    en: str
-
-
 def _text(value) -> str:
     return str(value) if isinstance(value, int) else value  # a region code YAML read as a number
 
@@ -61,7 +54,7 @@ Code = Annotated[str, BeforeValidator(_text)]
 class Centre(Section):
     id: Annotated[str, Field(pattern=_ID)]
     region: Code
-    name: Name
+    name: Text
 
 
 class Department(Section):
@@ -70,7 +63,7 @@ class Department(Section):
     kind: Literal[DEPARTMENT_KINDS]  # type: ignore[valid-type]
     domains: Annotated[list[str], Field(min_length=1)]
     regions: list[Code] = Field(default_factory=list)  # none: its centre's region
-    name: Name
+    name: Text
 
 
 class Person(Section):
@@ -79,14 +72,7 @@ class Person(Section):
     role: Literal[ROLES]  # type: ignore[valid-type]
 
 
-def _clock(value) -> time:
-    try:
-        return time.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f'{value!r} is not a time of day, e.g. "08:00"') from None
-
-
-Clock = Annotated[time, BeforeValidator(_clock)]
+Clock = Annotated[time, BeforeValidator(time_of_day)]
 
 
 class Shift(Section):
@@ -127,7 +113,7 @@ class Unit:
 
     id: str
     kind: str  # "centre", or the department's kind
-    name: Name
+    name: Text
     parent: str | None
     regions: tuple[str, ...]
     domains: tuple[str, ...]  # a centre: every domain

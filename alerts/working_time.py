@@ -75,13 +75,21 @@ def _days(value: Any) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def _hours(value: Any) -> tuple[time, time]:
+def time_of_day(value: Any) -> time:
+    """A time of day in the city's local time, written quoted ("08:30"): YAML reads 8:30 unquoted as a number."""
     try:
-        start, end = (time.fromisoformat(str(v)) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f'{value!r} is not a pair of times of day, quoted: ["08:30", "12:00"]') from None
-    if start.tzinfo is not None or end.tzinfo is not None:
-        raise ValueError(f"{value!r}: working hours are the city's local time, without an offset")
+        moment = time.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f'{value!r} is not a time of day, quoted: "08:30"') from None
+    if moment.tzinfo is not None:
+        raise ValueError(f"{value!r}: a time of day here is the city's local time, without an offset")
+    return moment
+
+
+def _hours(value: Any) -> tuple[time, time]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f'{value!r} is not a pair of times of day, quoted: ["08:30", "12:00"]')
+    start, end = (time_of_day(v) for v in value)
     if end <= start:
         raise ValueError(f"{value!r}: working hours end after they start")
     return start, end

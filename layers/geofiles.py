@@ -43,7 +43,7 @@ def read_frame(
     try:
         return gpd.read_file(path, **options)
     except Exception as exc:  # GDAL says what it could not read, in many exception types
-        raise GeoFileError(f"{path}: not a readable GeoJSON, shapefile or GeoPackage: {exc}") from None
+        raise _unreadable(path, exc) from None
 
 
 def _read_csv(path: Path, lon: str | None, lat: str | None, encoding: str | None):
@@ -75,8 +75,12 @@ def file_crs(path: Path, layer: str | None = None) -> CRS | None:
     try:
         info = pyogrio.read_info(path, layer=layer)
     except Exception as exc:  # as read_frame
-        raise GeoFileError(f"{path}: not a readable GeoJSON, shapefile or GeoPackage: {exc}") from None
+        raise _unreadable(path, exc) from None
     return CRS.from_user_input(info["crs"]) if info.get("crs") else None
+
+
+def _unreadable(path: Path, exc: Exception) -> GeoFileError:
+    return GeoFileError(f"{path}: not a readable GeoJSON, shapefile or GeoPackage: {exc}")
 
 
 def properties(frame: gpd.GeoDataFrame) -> str:
