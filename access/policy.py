@@ -3,21 +3,26 @@
 Every door asks here — the web guard for a path or a callback, the duty desk for its buttons, `alerts.actions.act`
 before it changes an alert — so a new door (a command, an API) asks the same question and gets the same answer:
 
-    permission_allowed(principal, action)                   may they do this at all (open a page, export, act)?
-    permission_allowed(principal, action, district="130606")   … and to something that lies in this district?
+    permission_allowed(principal, action)                       may they do this at all (open a page, act)?
+    permission_allowed(principal, action, place(alert))         … and to something that lies in this place?
 
-`Principal.can` (a permission of the role) and `Principal.sees` (a district in scope) are the two primitives this
+`Principal.can` (a permission of the role) and `Principal.sees` (a place in scope) are the two primitives this
 question is made of; the doors ask `permission_allowed`, not them.
 
 Actions are the permissions of PERMISSIONS ("view", "feeds", "act" …) and the alert actions of the lifecycle
-("acknowledge", "close" …), which need "act", or "approve" for what a district leader signs off. Scope: a district
-leader sees and acts within their own districts only; everyone else sees the whole city.
+("acknowledge", "close" …), which need "act", or "approve" for what a district leader signs off.
+
+Scope follows the city's organisation (alerts/org.py): a principal with regions sees what lies in them or below them
+(a district's duty officer their district and its towns and grids, a town's their town); one without sees the
+whole city; one who works by task (a department's people, a field worker) sees no region, only the tasks given to
+their unit (alerts/chain.py asks that).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 import pandas as pd
 
@@ -31,8 +36,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "duty_officer": frozenset({"view", "view_wall", "act", "approve", "account"}),
     "district_leader": frozenset({"view", "approve", "account"}),
     "viewer": frozenset({"view", "view_wall", "account"}),
+    "field_worker": frozenset({"tasks", "account"}),
     DISPLAY: frozenset({"view_wall"}),
 }
+# The roles that receive and give tasks down the chain, on the inbox (a wall display and an administrator do not).
+for _role in ("supervisor", "duty_officer", "district_leader"):
+    PERMISSIONS[_role] = PERMISSIONS[_role] | {"tasks"}
 # Alert actions a district leader approves within their districts; every other alert action needs "act".
 APPROVE_ACTIONS: frozenset[str] = frozenset({"close", "comment"})
 # What any principal may do once it is known: reach the callback endpoint (each callback is then checked by the
@@ -49,24 +58,35 @@ class _Anywhere:
 ANYWHERE: Final = _Anywhere()  # a permission asked without a place: a page, an export, the right to act at all
 
 
+Place = tuple[str | None, ...]  # the region ids a record lies in, at whatever levels it knows (place())
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking. `csrf`, `language` and `must_change` are what a web session adds; the policy reads `role` and
-    `districts` only."""
+    """Who is asking. `csrf`, `language` and `must_change` are what a web session adds; the policy reads `role`,
+    `regions` (and `below`, the regions inside them, given by scoped()), `unit` and `by_task`."""
 
     name: str
     role: str
-    districts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
     csrf: str = ""
     language: str | None = None
     must_change: bool = False
+    unit: str | None = None  # the org unit they work for (alerts/org.py), if the organisation lists them
+    by_task: bool = False  # sees only the tasks given to their unit or to them (a department, a field worker)
+    below: frozenset[str] = frozenset()
 
     def can(self, permission: str) -> bool:
         return permission in ANY_PRINCIPAL or permission in PERMISSIONS[self.role]
 
-    def sees(self, district_id: str | None) -> bool:
-        """Whether a district's data is this principal's to see (a district leader sees their districts only)."""
-        return self.role != "district_leader" or district_id in self.districts
+    def sees(self, where: Place | str | None) -> bool:
+        """Whether something at `where` (a place, or one region id; None: the whole city's) is in scope."""
+        if self.by_task:
+            return False
+        if not self.regions:
+            return True
+        ids = (where,) if isinstance(where, str) or where is None else where
+        return any(i is not None and (i in self.regions or i in self.below) for i in ids)
 
     @property
     def actor(self) -> str:
@@ -81,17 +101,40 @@ def needed_permission(action: str) -> str:
     return "approve" if action in APPROVE_ACTIONS else "act"
 
 
-def permission_allowed(principal: Principal, action: str, district: str | None | _Anywhere = ANYWHERE) -> bool:
-    """Whether `principal` may do `action`, and when `district` is given, to something that lies in it (None: in
-    no district, which only the whole city's principals see)."""
+def scoped(principal: Principal, regions: RegionIndex) -> Principal:
+    """The principal with the regions inside its own, so that a place given at a smaller level is seen too."""
+    below = {d.id for r in principal.regions for d in regions.descendants(r)}
+    return replace(principal, below=frozenset(below - set(principal.regions)))
+
+
+def place(record: Mapping[str, Any]) -> Place:
+    """Where a record (an alert, an incident, an entity, an event) lies: its region ids at every level it has."""
+    return tuple(record.get(k) for k in ("district_id", "town_id", "grid_id", "region_id") if record.get(k))
+
+
+def permission_allowed(principal: Principal, action: str, where: Place | str | None | _Anywhere = ANYWHERE) -> bool:
+    """Whether `principal` may do `action`, and when `where` is given, to something that lies there (None: in no
+    region, which only the whole city's principals see)."""
     if not principal.can(needed_permission(action)):
         return False
-    return district is ANYWHERE or principal.sees(district)  # type: ignore[arg-type]
+    return where is ANYWHERE or principal.sees(where)  # type: ignore[arg-type]
 
 
-def in_scope(principal: Principal, frame: pd.DataFrame, column: str = "district_id") -> pd.DataFrame:
-    """The rows of `frame` this principal may see."""
-    return frame if principal.role != "district_leader" else frame[frame[column].isin(principal.districts)]
+PLACE_COLUMNS = ("district_id", "town_id", "grid_id", "region_id")
+
+
+def in_scope(principal: Principal, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `frame` (with some of the PLACE_COLUMNS) this principal may see."""
+    if principal.by_task:
+        return frame.iloc[0:0]
+    if not principal.regions:
+        return frame
+    ids = set(principal.regions) | principal.below
+    seen = pd.Series(False, index=frame.index)
+    for column in PLACE_COLUMNS:
+        if column in frame.columns:
+            seen |= frame[column].isin(ids)
+    return frame[seen]
 
 
 def district_of(regions: RegionIndex, region_id: str) -> str | None:
@@ -99,13 +142,19 @@ def district_of(regions: RegionIndex, region_id: str) -> str | None:
     return next((r.id for r in regions.ancestors(region_id) if r.level == "district"), None)
 
 
+def region_place(regions: RegionIndex, region_id: str) -> Place:
+    """A region's own place: itself and the regions it lies in."""
+    return tuple(r.id for r in regions.ancestors(region_id)) or (region_id,)
+
+
 def sees_region(principal: Principal, regions: RegionIndex, region_id: str) -> bool:
-    return principal.sees(district_of(regions, region_id))
+    """Whether a region is in scope: one of the principal's, or inside one (not the district around a town's)."""
+    return principal.sees(region_id)
 
 
 def regions_in_scope(principal: Principal, regions: RegionIndex, by_region: dict[str, str]) -> dict[str, str]:
     """The entries of `by_region` (region id → a region's status, say) of the regions this principal sees: a
-    district leader gets their districts' and those inside them, not the city's or another district's."""
-    if principal.role != "district_leader":
+    district's people get their district's and those inside it, not the city's or another district's."""
+    if not principal.regions and not principal.by_task:
         return by_region
     return {region_id: value for region_id, value in by_region.items() if sees_region(principal, regions, region_id)}

@@ -133,30 +133,40 @@ def _apply_to_incident(store: Store, principal: Principal, incident_id: int, act
                                   "forbidden", action, incident["state"])  # fmt: skip
         if action == "check":
             raise TransitionError("a checklist step is ticked on an alert", "unknown", action, incident["state"])
-        fields, details, move = _moved(incident, action, now, note, unit_id, snooze_for, None, True)
-        incident_store.update(cur, incident_id, {**fields, **({"closed_at": now} if move.to_state in ENDED_STATES
-                                                              else {})})  # fmt: skip
-        incident_store.log(cur, incident_id, now, principal.actor, action, move.from_state, move.to_state, note,
-                           details)  # fmt: skip
-        moved = 0
-        for member in incident_store.members(cur, incident_id):
-            if member["suppressed_by"] or member["state"] not in OPEN_STATES:
-                continue
-            try:
-                fields, details, step = _moved(member, action, now, note, unit_id, snooze_for, None, True)
-            except TransitionError:
-                continue  # this member is past the step (or not yet at it): it keeps its own state
-            alert_store.update(cur, member["id"], fields)
-            alert_store.log(cur, member["id"], now, principal.actor, action, step.from_state, step.to_state, note,
-                            {**details, "incident": incident_id})  # fmt: skip
-            moved += 1
-        if move.to_state in ENDED_STATES:
-            # Alerts that could not take the last step (one that joined late) leave the ended incident: the rule
-            # engine places them again at its next tick, in an incident of their own.
-            incident_store.release_open_members(cur, incident_id)
-        incident_store.recount(cur, [incident_id], now)
+        moved = move_incident(cur, incident, principal.actor, action, now, note, unit_id, snooze_for)
     store.bump_version()
     return incident_store.get(cur, incident_id), moved
+
+
+def move_incident(cur: alert_store.Cursor, incident: dict, actor: str, action: str, now: datetime, note: str = "",
+                  unit_id: str | None = None, snooze_for: timedelta | None = None,
+                  details: dict | None = None) -> int:  # fmt: skip
+    """Apply `action` to an incident and to those of its open, raised members the lifecycle lets take it, once the
+    door has let the actor do it; how many members moved. TransitionError when the incident cannot take it."""
+    incident_id = incident["id"]
+    fields, entry, move = _moved(incident, action, now, note, unit_id, snooze_for, None, True)
+    incident_store.update(cur, incident_id, {**fields, **({"closed_at": now} if move.to_state in ENDED_STATES
+                                                          else {})})  # fmt: skip
+    incident_store.log(cur, incident_id, now, actor, action, move.from_state, move.to_state, note,
+                       {**entry, **(details or {})})  # fmt: skip
+    moved = 0
+    for member in incident_store.members(cur, incident_id):
+        if member["suppressed_by"] or member["state"] not in OPEN_STATES:
+            continue
+        try:
+            fields, entry, step = _moved(member, action, now, note, unit_id, snooze_for, None, True)
+        except TransitionError:
+            continue  # this member is past the step (or not yet at it): it keeps its own state
+        alert_store.update(cur, member["id"], fields)
+        alert_store.log(cur, member["id"], now, actor, action, step.from_state, step.to_state, note,
+                        {**entry, "incident": incident_id})  # fmt: skip
+        moved += 1
+    if move.to_state in ENDED_STATES:
+        # Alerts that could not take the last step (one that joined late) leave the ended incident: the rule
+        # engine places them again at its next tick, in an incident of their own.
+        incident_store.release_open_members(cur, incident_id)
+    incident_store.recount(cur, [incident_id], now)
+    return moved
 
 
 def _moved(record: dict, action: str, now: datetime, note: str, unit_id: str | None, snooze_for: timedelta | None,

@@ -9,12 +9,16 @@ who is on duty when, and where a new incident goes. The city keeps it in one YAM
       - {id: fire-130629, centre: d130629, kind: fire, domains: [fire], name: {zh_CN: 容城县消防救援大队, en: …}}
     people:                      # accounts and the unit (a centre or a department) they work for
       - {account: duty-130629, unit: d130629, role: duty_officer}
+      - {account: grid-130629001-g01, unit: t130629001, role: field_worker, grids: ["130629001-G01"]}
     roster:                      # who is on duty at a centre, shift by shift, in the city's time
       - {unit: d130629, from: "08:00", to: "20:00", person: duty-130629}
       - {unit: d130629, from: "20:00", to: "08:00", person: night-130629}
     routing:                     # the most specific row wins; a region with none falls back to its parent's
       - {region: "130629", domain: fire, centre: d130629, department: fire-130629}
       - {domain: fire, centre: city, department: fire-city}
+    time_limits:                 # a task's receipt (签收) and report (办结), one limit or one per severity
+      receipt: {red: 15m, orange: 30m, yellow: 2wh, blue: 4wh}
+      report: 2wd
 
 A centre's parent is the centre of its region's parent region; a department's is its centre.
 """
@@ -28,13 +32,14 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from alerts.rules import Section, Text
-from alerts.working_time import time_of_day
+from alerts.rules import Limit, Section, Text
+from alerts.working_time import Working, time_of_day
 from alerts.yaml_file import YamlFileError, line_of, parse_yaml, read_yaml
 from layers.regions import RegionIndex
 from store.records import DOMAINS, Severity
 
-ROLES = ("leader", "duty_officer", "dispatcher", "field_worker", "viewer")
+# The roles of the accounts (store.accounts.ROLES) a person of the organisation may have: theirs is set from here.
+ROLES = ("supervisor", "duty_officer", "district_leader", "field_worker", "viewer")
 DEPARTMENT_KINDS = ("fire", "police", "traffic_police", "water", "emergency", "urban_management", "health",
                     "government", "other")  # fmt: skip
 _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -70,6 +75,7 @@ class Person(Section):
     account: Annotated[str, Field(min_length=1, max_length=64)]
     unit: str
     role: Literal[ROLES]  # type: ignore[valid-type]
+    grids: list[Code] = Field(default_factory=list)  # a grid worker's grids (网格), inside their centre's region
 
 
 Clock = Annotated[time, BeforeValidator(time_of_day)]
@@ -99,12 +105,28 @@ class Route(Section):
     department: str | None = None
 
 
+StageLimit = Limit | dict[Severity, Limit]
+
+
+class ChainLimits(Section):
+    """How long a task's receiver has to sign for it (签收) and then to report it done (办结); none: no limit. One
+    that runs out raises the task to the centre above the receiver, and again after as long to the next one up."""
+
+    receipt: StageLimit | None = None
+    report: StageLimit | None = None
+
+    def of(self, stage: str, severity: str) -> timedelta | Working | None:
+        limit = getattr(self, stage)
+        return limit.get(severity) if isinstance(limit, dict) else limit
+
+
 class OrgFile(Section):
     centres: Annotated[list[Centre], Field(min_length=1)]
     departments: list[Department] = Field(default_factory=list)
     people: list[Person] = Field(default_factory=list)
     roster: list[Shift] = Field(default_factory=list)
     routing: list[Route] = Field(default_factory=list)
+    time_limits: ChainLimits = Field(default_factory=ChainLimits)
 
 
 @dataclass(frozen=True)
@@ -132,6 +154,7 @@ class Organisation:
         self.file = parsed
         self.units = units
         self.regions = regions
+        self._people = {p.account: p for p in parsed.people}
 
     @classmethod
     def load(cls, path: str | Path, regions: RegionIndex) -> Organisation:
@@ -179,6 +202,32 @@ class Organisation:
     def on_duty(self, unit_id: str, moment: datetime) -> list[str]:
         """Who is on duty at the unit at `moment` (local time): the accounts of its shifts that hold then."""
         return [s.person for s in self.file.roster if s.unit == unit_id and s.covers(moment)]
+
+    def person(self, account: str) -> Person | None:
+        return self._people.get(account)
+
+    def below(self, unit_id: str) -> list[Unit]:
+        """The units a unit gives work to: the centres one level down and its own departments."""
+        return [u for u in self.units.values() if u.parent == unit_id]
+
+    def workers(self, unit_id: str) -> list[Person]:
+        """The field workers of a unit (its grid workers, a department's crews)."""
+        return [p for p in self.file.people if p.unit == unit_id and p.role == "field_worker"]
+
+    def scope(self, account: str) -> tuple[str | None, tuple[str, ...]]:
+        """An account's unit and the regions it sees: a centre's people their centre's region (the city's, all of
+        it: no regions), a grid worker their grids; a department's people none, as they see what is given to
+        their unit; an account the file does not list: no unit, and the regions its account says."""
+        person = self._people.get(account)
+        if person is None:
+            return None, ()
+        unit = self.units[person.unit]
+        if person.grids:
+            return unit.id, tuple(person.grids)
+        if unit.kind != "centre":
+            return unit.id, ()
+        region = self.regions.get(unit.regions[0])
+        return unit.id, () if region is not None and region.level == "city" else unit.regions
 
 
 def city_wide(route: Route, city: set[str]) -> bool:
@@ -243,6 +292,14 @@ def _check_references(parsed: OrgFile, units: dict[str, Unit], regions: RegionIn
             problems.append((("people", n, "account"), f"{person.account} is already person {accounts[person.account]}"
                              " (one unit per account)"))  # fmt: skip
         accounts.setdefault(person.account, n)
+        unit = units.get(person.unit)
+        for grid_id in person.grids:
+            grid = regions.get(grid_id)
+            if grid is None or grid.level != "grid":
+                problems.append((("people", n, "grids"), f"{person.account}: no grid {grid_id}"))
+            elif unit is not None and not any(r.id in unit.regions for r in regions.ancestors(grid_id)):
+                problems.append((("people", n, "grids"), f"{person.account}: the grid {grid_id} is outside "
+                                 f"{unit.id}'s region"))  # fmt: skip
     for n, shift in enumerate(parsed.roster):
         if shift.unit not in units:
             problems.append((("roster", n, "unit"), f"no unit {shift.unit}"))

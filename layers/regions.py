@@ -76,6 +76,15 @@ class RegionIndex:
             return "district", [d.id for d in self._by_level["district"]]
         return "grid", [g.id for g in self._by_level["grid"] if g.parent == region.id]
 
+    def descendants(self, region_id: str) -> list[Region]:
+        """Every region inside this one, at every level below it."""
+        found, frontier = [], [region_id]
+        while frontier:
+            inside = [r for r in self._by_id.values() if r.parent in frontier]
+            found += inside
+            frontier = [r.id for r in inside]
+        return found
+
     def ancestors(self, region_id: str) -> list[Region]:
         """From the city down to (and including) the region: the breadcrumbs."""
         chain = []

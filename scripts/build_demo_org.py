@@ -68,7 +68,8 @@ def main() -> None:
                                 "domains": domains,
                                 "name": {"zh_CN": f"{district_zh}{zh}", "en": f"{district_en} {en}"}})  # fmt: skip
 
-    people = [{"account": "supervisor", "unit": "city", "role": "leader"},
+    people = [{"account": "supervisor", "unit": "city", "role": "supervisor"},
+              {"account": "leader", "unit": "d130606", "role": "district_leader"},
               {"account": "duty", "unit": "city", "role": "duty_officer"},
               {"account": "duty-night", "unit": "city", "role": "duty_officer"}]  # fmt: skip
     roster = [{"unit": "city", "from": "08:00", "to": "20:00", "person": "duty"},
@@ -79,13 +80,14 @@ def main() -> None:
         roster += [{"unit": f"d{code}", "from": "08:00", "to": "20:00", "person": f"duty-{code}"},
                    {"unit": f"d{code}", "from": "20:00", "to": "08:00", "person": f"night-{code}"}]  # fmt: skip
         people.append({"account": f"crew-fire-{code}", "unit": f"fire-{code}", "role": "field_worker"})
+        people.append({"account": f"duty-fire-{code}", "unit": f"fire-{code}", "role": "duty_officer"})
     for code, _, _, district in towns:
         if district in CORE:
             people.append({"account": f"duty-{code}", "unit": f"t{code}", "role": "duty_officer"})
             roster.append({"unit": f"t{code}", "from": "08:30", "to": "17:30", "person": f"duty-{code}",
                            "days": [1, 2, 3, 4, 5]})  # fmt: skip
-    people += [{"account": f"grid-{grid.lower()}", "unit": f"t{grid.split('-')[0]}", "role": "field_worker"}
-               for grid in grids]  # fmt: skip
+    people += [{"account": f"grid-{grid.lower()}", "unit": f"t{grid.split('-')[0]}", "role": "field_worker",
+                "grids": [grid]} for grid in grids]  # fmt: skip
 
     routing = [{"domain": "system", "centre": "city"}]
     routing += [{"domain": d, "centre": "city", "department": f"{dept_id(kind)}-city"}
@@ -94,6 +96,8 @@ def main() -> None:
         routing += [{"region": code, "domain": d, "centre": f"d{code}", "department": f"{dept_id(kind)}-{code}"}
                     for kind, domains, _, _ in DEPARTMENTS for d in domains]  # fmt: skip
 
+    # Receipt limits by severity, counted on the clock for what cannot wait and in working hours for the rest.
+    limits = {"receipt": {"red": "15m", "orange": "30m", "yellow": "2wh", "blue": "4wh"}, "report": "2wd"}
     lines = [
         "# The demo city's organisation, built by scripts/build_demo_org.py from the demo's regions.",
         "# Its people are demo accounts. A city writes its own; `cityops org check` reads it.",
@@ -101,6 +105,8 @@ def main() -> None:
     ]
     for section, items in (("centres", centres), ("departments", departments), ("people", people),
                            ("roster", roster), ("routing", routing)):  # fmt: skip
+        if section == "routing":
+            lines += ["time_limits:", *[f"  {stage}: {flow(limit)}" for stage, limit in limits.items()]]
         lines.append(f"{section}:")
         lines += [f"  - {flow(item)}" for item in items]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")

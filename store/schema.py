@@ -220,4 +220,30 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE incidents ADD COLUMN department_id VARCHAR;
         """,
     ),
+    (
+        15,
+        "tasks down the command chain, with their receipts, reports and photos",
+        """
+        -- One task is one hand-over down the chain: a centre gives an incident (or its part of one) to a unit
+        -- below it, or to one of its field workers. A task given on by its receiver is the child of the one it got.
+        CREATE SEQUENCE task_ids;
+        CREATE TABLE tasks (
+            id BIGINT PRIMARY KEY DEFAULT nextval('task_ids'), incident_id BIGINT NOT NULL, parent_id BIGINT,
+            from_unit VARCHAR NOT NULL, to_unit VARCHAR NOT NULL, to_person VARCHAR,
+            state VARCHAR NOT NULL, instruction VARCHAR NOT NULL DEFAULT '',
+            sent_by VARCHAR NOT NULL, sent_at TIMESTAMPTZ NOT NULL,
+            signed_by VARCHAR, signed_at TIMESTAMPTZ, reported_at TIMESTAMPTZ, verified_at TIMESTAMPTZ,
+            -- The running stage's clock (receipt, then report) and who above the receiver holds it once it ran out.
+            stage_due TIMESTAMPTZ, escalate_at TIMESTAMPTZ, escalated_to VARCHAR,
+            updated_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX tasks_incident ON tasks (incident_id);
+        -- Photos sent from the field: the bytes live in files outside the store, named by their digest.
+        CREATE TABLE attachments (
+            id VARCHAR NOT NULL, task_id BIGINT NOT NULL, incident_id BIGINT NOT NULL, media_type VARCHAR NOT NULL,
+            bytes BIGINT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, name VARCHAR NOT NULL,
+            uploaded_by VARCHAR NOT NULL, uploaded_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (id, task_id)
+        );
+        """,
+    ),
 ]

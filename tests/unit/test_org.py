@@ -78,7 +78,10 @@ def test_the_duty_officer_of_a_centre_at_any_moment(org, moment, unit, on_duty):
          "department water-130629 does not work on fire", None),
         (('{"unit": "city", "from": "08:00"', '{"unit": "city", "from": "25:00"'), "'25:00' is not a time of day",
          None),
-        (('"role": "leader"', '"role": "mayor"'), "role: Input should be", None),
+        (('"role": "district_leader"', '"role": "mayor"'), "role: Input should be", None),
+        (('"grids": ["130606009-G01"]', '"grids": ["130602001-G01"]'),
+         "grid-130606009-g01: the grid 130602001-G01 is outside t130606009's region", '"grid-130606009-g01"'),
+        (('"yellow": "2wh"', '"yellow": "2 hours"'), "yellow", None),
     ],
 )  # fmt: skip
 def test_a_broken_organisation_is_refused_with_its_line(demo_regions, change, message, at):

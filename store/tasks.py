@@ -1,0 +1,95 @@
+"""Tasks down the command chain and the photos sent with their reports: SQL only; who may do what is decided in
+alerts/chain.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from store.alerts import Cursor
+from store.database import records
+
+# A task the receiver still works on (sent: not yet signed for), and one its sender has to look at (reported).
+RECEIVER_STATES: tuple[str, ...] = ("sent", "signed", "on_site", "returned")
+SENDER_STATES: tuple[str, ...] = ("reported",)
+TASK_STATES: tuple[str, ...] = (*RECEIVER_STATES, "reported", "verified", "recalled")
+_OPEN = "state IN ({})".format(", ".join(f"'{s}'" for s in (*RECEIVER_STATES, *SENDER_STATES)))
+
+
+def insert(cur: Cursor, fields: dict[str, Any]) -> int:
+    columns = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    return cur.execute(
+        f"INSERT INTO tasks ({columns}) VALUES ({marks}) RETURNING id", list(fields.values())
+    ).fetchone()[0]
+
+
+def get(cur: Cursor, task_id: int) -> dict[str, Any] | None:
+    cur.execute("SELECT * FROM tasks WHERE id = ?", [task_id])
+    rows = records(cur)
+    return rows[0] if rows else None
+
+
+def update(cur: Cursor, task_id: int, fields: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    cur.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", [*fields.values(), task_id])
+
+
+def of_incident(cur: Cursor, incident_id: int) -> list[dict[str, Any]]:
+    """Every task of an incident, in the order they were given: the tree of who gave what to whom."""
+    cur.execute("SELECT * FROM tasks WHERE incident_id = ? ORDER BY id", [incident_id])
+    return records(cur)
+
+
+def children(cur: Cursor, task_id: int) -> list[dict[str, Any]]:
+    cur.execute("SELECT * FROM tasks WHERE parent_id = ? ORDER BY id", [task_id])
+    return records(cur)
+
+
+def inbox(cur: Cursor, unit: str, person: str | None, whole_unit: bool) -> list[dict[str, Any]]:
+    """The open tasks a person sees: given to `person`; when `whole_unit`, also those given to their unit, raised
+    to it once overdue, or given by it. Newest first, with their incident's title, severity, domain and place."""
+    cur.execute(
+        f"""
+        SELECT t.*, i.title_zh, i.title_en, i.severity, i.domain, i.district_id, i.region_id, i.lon, i.lat,
+               i.state AS incident_state
+        FROM tasks t JOIN incidents i ON i.id = t.incident_id
+        WHERE t.{_OPEN} AND (t.to_person = $person OR ($whole AND (
+            (t.to_unit = $unit AND t.to_person IS NULL) OR t.escalated_to = $unit OR t.from_unit = $unit)))
+        ORDER BY t.id DESC
+        """,
+        {"unit": unit, "person": person, "whole": whole_unit},
+    )
+    return records(cur)
+
+
+def given_to(cur: Cursor, incident_id: int, units: list[str], person: str | None) -> bool:
+    """Whether a task of the incident was ever given to (or raised to) one of these units, or to `person`."""
+    row = cur.execute(
+        "SELECT count(*) FROM tasks WHERE incident_id = $id AND (to_unit IN (SELECT unnest($units)) "
+        "OR escalated_to IN (SELECT unnest($units)) OR from_unit IN (SELECT unnest($units)) OR to_person = $person)",
+        {"id": incident_id, "units": units, "person": person},
+    ).fetchone()
+    return row[0] > 0
+
+
+def running_clocks(cur: Cursor, now: datetime) -> list[dict[str, Any]]:
+    """The tasks whose stage clock ran out by `now` and may be raised once more, with their incident's severity."""
+    cur.execute(
+        f"SELECT t.*, i.severity FROM tasks t JOIN incidents i ON i.id = t.incident_id "
+        f"WHERE t.{_OPEN} AND t.escalate_at IS NOT NULL AND t.escalate_at <= ? ORDER BY t.id",
+        [now],
+    )
+    return records(cur)
+
+
+def add_attachment(cur: Cursor, fields: dict[str, Any]) -> None:
+    columns = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    cur.execute(f"INSERT OR IGNORE INTO attachments ({columns}) VALUES ({marks})", list(fields.values()))
+
+
+def attachment(cur: Cursor, attachment_id: str) -> list[dict[str, Any]]:
+    """The rows of a stored file (one for each task it was sent with)."""
+    cur.execute("SELECT * FROM attachments WHERE id = ?", [attachment_id])
+    return records(cur)
