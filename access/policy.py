@@ -58,6 +58,7 @@ class _Anywhere:
 ANYWHERE: Final = _Anywhere()  # a permission asked without a place: a page, an export, the right to act at all
 
 
+PLACE_COLUMNS = ("district_id", "town_id", "grid_id", "region_id")
 Place = tuple[str | None, ...]  # the region ids a record lies in, at whatever levels it knows (place())
 
 
@@ -109,7 +110,7 @@ def scoped(principal: Principal, regions: RegionIndex) -> Principal:
 
 def place(record: Mapping[str, Any]) -> Place:
     """Where a record (an alert, an incident, an entity, an event) lies: its region ids at every level it has."""
-    return tuple(record.get(k) for k in ("district_id", "town_id", "grid_id", "region_id") if record.get(k))
+    return tuple(v for v in (record.get(k) for k in PLACE_COLUMNS) if isinstance(v, str) and v)
 
 
 def permission_allowed(principal: Principal, action: str, where: Place | str | None | _Anywhere = ANYWHERE) -> bool:
@@ -118,9 +119,6 @@ def permission_allowed(principal: Principal, action: str, where: Place | str | N
     if not principal.can(needed_permission(action)):
         return False
     return where is ANYWHERE or principal.sees(where)  # type: ignore[arg-type]
-
-
-PLACE_COLUMNS = ("district_id", "town_id", "grid_id", "region_id")
 
 
 def in_scope(principal: Principal, frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from access.policy import Principal, permission_allowed
+from access.policy import Principal, permission_allowed, place
 from alerts.lifecycle import PROGRESS, Transition, TransitionError, least_advanced, transition
 from store import alerts as alert_store
 from store import incidents as incident_store
@@ -50,12 +50,12 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
         alert = alert_store.get(cur, alert_id)
         if alert is None:
             raise TransitionError(f"there is no alert {alert_id}", "missing", action)
-        if not permission_allowed(principal, "view", alert["district_id"]):
+        if not permission_allowed(principal, "view", place(alert)):
             # Another district's alert is as good as absent: the refusal says no more than for one that is not
             # there (the audit log, which only administrators read, says where it was).
             raise TransitionError(f"alert {alert_id} is in district {alert['district_id']}, outside the "
                                   f"principal's districts", "missing", action)  # fmt: skip
-        if not permission_allowed(principal, action, alert["district_id"]):
+        if not permission_allowed(principal, action, place(alert)):
             raise TransitionError(
                 f"{action} is not allowed for {principal.role} in district {alert['district_id']}",
                 "forbidden", action, alert["state"],
@@ -126,9 +126,9 @@ def _apply_to_incident(store: Store, principal: Principal, incident_id: int, act
     with transaction(cur):
         incident = incident_store.get(cur, incident_id)
         # An incident of no district (the whole city's) is for the whole city's principals, as an alert would be.
-        if incident is None or not permission_allowed(principal, "view", incident["district_id"]):
+        if incident is None or not permission_allowed(principal, "view", place(incident)):
             raise TransitionError(f"there is no incident {incident_id} for this principal", "missing", action)
-        if not permission_allowed(principal, action, incident["district_id"]):
+        if not permission_allowed(principal, action, place(incident)):
             raise TransitionError(f"{action} is not allowed for {principal.role} on incident {incident_id}",
                                   "forbidden", action, incident["state"])  # fmt: skip
         if action == "check":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from access.policy import Principal, district_of, permission_allowed
+from access.policy import Principal, permission_allowed, region_place
 from alerts.incidents import area
 from layers.regions import RegionIndex
 from store import alerts as alert_store
@@ -54,7 +54,7 @@ def _checked(regions: RegionIndex, principal: Principal, domain: str, region_id:
     region = regions.get(region_id) if isinstance(region_id, str) else None
     if region is None or region.level == "city":
         raise OpenError(f"no district, town or grid {region_id!r}", "region")
-    if not permission_allowed(principal, "act", district_of(regions, region.id)):
+    if not permission_allowed(principal, "act", region_place(regions, region.id)):
         raise OpenError(f"{principal.role} may not open an incident in {region.id}", "forbidden")
     if domain not in DOMAINS:
         raise OpenError(f"no domain {domain!r}", "domain")

@@ -36,6 +36,7 @@ from alerts.rules import Limit, Section, Text
 from alerts.working_time import Working, time_of_day
 from alerts.yaml_file import YamlFileError, line_of, parse_yaml, read_yaml
 from layers.regions import RegionIndex
+from store.accounts import Accounts
 from store.records import DOMAINS, Severity
 
 # The roles of the accounts (store.accounts.ROLES) a person of the organisation may have: theirs is set from here.
@@ -173,6 +174,10 @@ class Organisation:
             raise OrgError("\n".join(f"{name}:{line_of(node, loc)}: {reason}" for loc, reason in problems))
         return cls(parsed, units, regions)
 
+    def take(self, newer: Organisation) -> None:
+        """Become `newer` (the file loaded again while running), in one step for whoever holds this one."""
+        self.__dict__ = newer.__dict__
+
     def chain(self, unit_id: str) -> list[Unit]:
         """The unit and those above it, up to the city's centre."""
         chain, unit = [], self.units.get(unit_id)
@@ -293,6 +298,16 @@ def _check_references(parsed: OrgFile, units: dict[str, Unit], regions: RegionIn
                              " (one unit per account)"))  # fmt: skip
         accounts.setdefault(person.account, n)
         unit = units.get(person.unit)
+        if (
+            person.role == "district_leader"
+            and unit is not None
+            and (
+                unit.kind != "centre"
+                or any(regions.get(r) is not None and regions.get(r).level == "city" for r in unit.regions)
+            )
+        ):
+            problems.append((("people", n, "role"), f"{person.account}: a district_leader leads a district's or "
+                             "a town's centre"))  # fmt: skip
         for grid_id in person.grids:
             grid = regions.get(grid_id)
             if grid is None or grid.level != "grid":
@@ -337,3 +352,31 @@ def _check_references(parsed: OrgFile, units: dict[str, Unit], regions: RegionIn
         if missing:
             problems.append((("routing",), f"no city-wide row for {', '.join(missing)} at every severity: an "
                              "incident there would go nowhere (add one with no region and no severity)"))  # fmt: skip
+
+
+def apply_to_accounts(org: Organisation, accounts: Accounts, demo_password: str | None = None) -> list[str]:
+    """Give each person's account the role, unit and scope the organisation says (their centre's region, their
+    grids, or by task for a department's people and field workers); with `demo_password` (a format of `name`),
+    create the accounts that do not exist yet. An account the file no longer lists loses its unit. What was done
+    or skipped, for the log."""
+    said: list[str] = []
+    missing = []
+    for person in org.file.people:
+        if accounts.get(person.account) is None:
+            if demo_password is None:
+                missing.append(person.account)
+                continue
+            # As a viewer until set_unit gives the role with its scope (a leader needs regions to be one).
+            accounts.add(person.account, "viewer", password=demo_password.format(name=person.account),
+                         must_change=False)  # fmt: skip
+        unit, regions = org.scope(person.account)
+        by_task = person.role == "field_worker" or org.units[person.unit].kind != "centre"
+        accounts.set_unit(person.account, person.role, regions, unit, by_task)
+    if missing:
+        said.append(f"{len(missing)} people of the organisation have no account yet (create them with `cityops "
+                    f"users add`): {', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}")  # fmt: skip
+    for user in accounts.users():
+        if user.unit is not None and org.person(user.name) is None:
+            accounts.set_unit(user.name, user.role, user.districts, None, False)
+            said.append(f"{user.name} is no longer in the organisation: it keeps its role, without a unit")
+    return said

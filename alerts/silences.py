@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from access.policy import Principal, district_of, permission_allowed
+from access.policy import Principal, permission_allowed, region_place
 from layers.regions import RegionIndex
 from store import silences as silence_store
 from store.audit import Trail, attempted
@@ -113,4 +113,4 @@ def _check(regions: RegionIndex, principal: Principal, scope: Scope, reason: str
 def _may(regions: RegionIndex, principal: Principal, region_id: str | None) -> bool:
     """A silence of a region needs "act" in its district; one of no region (or of the city) covers every
     district, and needs "act" over the whole city."""
-    return permission_allowed(principal, "act", district_of(regions, region_id) if region_id else None)
+    return permission_allowed(principal, "act", region_place(regions, region_id) if region_id else None)

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from alerts.chain import Chain
 from alerts.engine import RuleEngine
-from alerts.org import Organisation
+from alerts.org import Organisation, OrgError, apply_to_accounts
 from alerts.rules import Rule, RuleError, Sop, load_rule_file
 from alerts.time_limits import TimeLimits, check_working_time
+from alerts.working_time import Working
 from cityops.broker import Account, Mosquitto, PythonBroker, embedded_broker
 from cityops.config import ConfigError, Settings
 from cityops.control import ControlServer, ask
@@ -59,7 +61,9 @@ class Runtime:
     sources: object | None = None  # the demo city's HTTP sources
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rules_mtime: float | None = None
-    org: Organisation | None = None  # the command chain ([alerts] org)
+    org: Organisation | None = None  # the command chain ([alerts] org); reloaded in place when its file changes
+    chain: Chain | None = None  # tasks down the chain, when there is an organisation
+    org_mtime: float | None = None
 
     def reload_rules(self) -> str:
         """Load the rule file again (on change, or an admin's request); a bad file keeps the rules running."""
@@ -93,6 +97,39 @@ class Runtime:
             self.rules_mtime = mtime
             self.reload_rules()
 
+    def reload_org(self) -> str:
+        """Load the organisation file again; a bad file keeps the one in force. Accounts follow the new file."""
+        path = self.settings.alerts.org
+        try:
+            newer = self.settings.organisation(self.regions)
+            if newer is not None and self.chain is not None:
+                check_chain_limits(newer, self.chain.calendar)
+        except (OrgError, ConfigError) as exc:
+            log.error("the organisation file was not reloaded; the one in force stays:\n%s", exc)
+            audit.record(self.accounts, "organisation file", "org reload", str(path), "failed", str(exc))
+            return str(exc)
+        self.org.take(newer)
+        for line in apply_to_accounts(self.org, self.accounts, self._demo_password()):
+            log.info("%s", line)
+        audit.record(self.accounts, "organisation file", "org reload", str(path),
+                     detail=f"{len(newer.units)} units, {len(newer.file.people)} people")  # fmt: skip
+        return f"{len(newer.units)} units loaded"
+
+    def watch_org(self) -> None:
+        path = self.settings.alerts.org
+        if self.org is None or path is None or not path.exists():
+            return
+        mtime = path.stat().st_mtime
+        if mtime != self.org_mtime:
+            if self.org_mtime is not None:
+                self.reload_org()
+            self.org_mtime = mtime
+
+    def _demo_password(self) -> str | None:
+        from dashboard.signin import DEMO_PASSWORD
+
+        return DEMO_PASSWORD if self.settings.auth.demo_accounts else None
+
     def stop(self) -> None:
         # What feeds the store stops before what it reads from (a poll of the demo's sources must not fail for
         # the stop), and the scheduler before the store it writes to closes.
@@ -105,6 +142,16 @@ class Runtime:
             self.broker.stop()
         self.store.close()
         self.accounts.close()
+
+
+def check_chain_limits(org: Organisation, calendar) -> None:
+    """ConfigError when the organisation counts a task's limits in working time and the city keeps no calendar."""
+    limits = org.file.time_limits
+    values = [v for stage in ("receipt", "report") for v in ((getattr(limits, stage) or {}).values()
+              if isinstance(getattr(limits, stage), dict) else [getattr(limits, stage)])]  # fmt: skip
+    if calendar is None and any(isinstance(v, Working) for v in values):
+        raise ConfigError("the organisation's time_limits count working time (wh, wd): give the city's working "
+                          "calendar: [alerts] calendar = \"calendar.yaml\"")  # fmt: skip
 
 
 def check_units(rules: list[Rule], settings: Settings) -> None:
@@ -142,6 +189,8 @@ def start(settings: Settings) -> Runtime:
     regions = settings.city.regions()
     reference = settings.reference_layers()
     org = settings.organisation(regions)
+    if org is not None:
+        check_chain_limits(org, limits.calendar)
     mqtt = settings.mqtt
     # The embedded broker signs our clients in with accounts of its own; [mqtt]'s are for a broker of yours (a
     # missing secret stops start-up here, before anything runs).
@@ -158,11 +207,17 @@ def start(settings: Settings) -> Runtime:
     )
     writer.start()
     scheduler = BackgroundScheduler(timezone="UTC")
+    every = settings.alerts.evaluate_every_s
     engine = RuleEngine(store, rules, book=book, regions=regions, reference=reference, org=org)
     writer.listeners.append(engine.on_batch)
     accounts = Accounts(settings.auth.path)
     runtime = Runtime(settings, regions, reference, store, writer, scheduler, engine, limits, accounts,
                       dict(book.sops) if book else {}, broker=embedded, org=org)  # fmt: skip
+    if org is not None:
+        runtime.chain = Chain(store, org, limits.calendar)
+        scheduler.add_job(lambda: runtime.chain.escalate(datetime.now(UTC)), "interval", seconds=every,
+                          id="chain-escalation", max_instances=1, coalesce=True)  # fmt: skip
+        scheduler.add_job(runtime.watch_org, "interval", seconds=2, id="org-file", max_instances=1, coalesce=True)
     runtime.control = ControlServer(control_socket(settings.store.path), {
         "ping": lambda _request: {"ok": True},
         "backup": lambda request: {"manifest": backup.make(store, settings.auth.path, Path(request["to"]))},
@@ -198,7 +253,6 @@ def start(settings: Settings) -> Runtime:
     keep = settings.store.keep_observations_days
     scheduler.add_job(retention.apply, "interval", minutes=1, id="summaries-retention", max_instances=1,
                       coalesce=True, args=[store, keep, settings.city.timezone])  # fmt: skip
-    every = settings.alerts.evaluate_every_s
     scheduler.add_job(engine.tick, "interval", seconds=every, id="rules", max_instances=1, coalesce=True)
     scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",
                       max_instances=1, coalesce=True)  # fmt: skip
@@ -317,8 +371,13 @@ def serve(settings: Settings) -> None:
     app = None
     try:
         first_password = bootstrap(runtime.accounts, demo=settings.auth.demo_accounts)
+        if runtime.org is not None:
+            for line in apply_to_accounts(runtime.org, runtime.accounts, runtime._demo_password()):
+                log.info("%s", line)
+            runtime.watch_org()  # the version now in force
         app = create_app(settings, runtime.store, runtime.regions, runtime.accounts, runtime.writer,
-                         runtime.time_limits, runtime.sops, reference=runtime.reference, org=runtime.org)  # fmt: skip
+                         runtime.time_limits, runtime.sops, reference=runtime.reference, org=runtime.org,
+                         chain=runtime.chain)  # fmt: skip
         server = create_server(
             app.server,
             host=settings.web.host,

@@ -13,6 +13,7 @@ from flask import Response, g, redirect, request
 
 from access import policy
 from access.policy import permission_allowed
+from alerts.chain import Chain
 from alerts.org import Organisation
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
@@ -46,6 +47,7 @@ def create_app(
     *,
     reference: ReferenceLayers | None = None,
     org: Organisation | None = None,
+    chain: Chain | None = None,
 ) -> Dash:
     """`time_limits` gives the duty desk its countdowns; `sops` (the rule file's, updated in place when the rules
     are reloaded) its checklists. Every request passes the guard (dashboard/guard.py) first."""
@@ -58,8 +60,8 @@ def create_app(
     snapshots.start()
     reference = reference if reference is not None else ReferenceLayers()
     context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops, accounts, writer,
-                         reference, org)  # fmt: skip
-    request_guard = guard.Guard(accounts, settings)
+                         reference, org, chain)  # fmt: skip
+    request_guard = guard.Guard(accounts, settings, regions)
     t = translator(settings.web.language)
     app = Dash(
         __name__,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from access.policy import permission_allowed
+from access.policy import permission_allowed, place
 from alerts.cap import to_cap
 from dashboard import guard
 from layers.regions import RegionIndex
@@ -17,7 +17,7 @@ def register(server: Flask, store: Store, regions: RegionIndex, city) -> None:
     @server.get("/api/alerts/<int:alert_id>.cap")
     def alert_cap(alert_id: int):
         alert = alert_store.get(store.cursor(), alert_id)
-        if alert is None or not permission_allowed(guard.current(), "view", alert["district_id"]):
+        if alert is None or not permission_allowed(guard.current(), "view", place(alert)):
             return Response("no such alert\n", status=404, mimetype="text/plain")
         guard.record("alert export", f"alert {alert_id}")
         district = regions.get(alert["district_id"]) if alert["district_id"] else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from alerts.chain import Chain
 from alerts.org import Organisation
 from alerts.rules import Sop
 from dashboard.settings import DashboardSettings
@@ -28,3 +29,4 @@ class AppContext:
     writer: Writer | None  # None where the app only reads (replaying dead letters needs it)
     reference: ReferenceLayers = field(default_factory=ReferenceLayers)  # shelters, hospitals … ([[layers]])
     org: Organisation | None = None  # the command chain ([alerts] org)
+    chain: Chain | None = None  # tasks down it (the inbox)

@@ -21,13 +21,14 @@ import dash._callback
 from dash.exceptions import PreventUpdate
 from flask import Response, g, redirect, request
 
-from access.policy import DISPLAY, Principal, permission_allowed
+from access.policy import DISPLAY, Principal, permission_allowed, scoped
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ROLE_LABELS
 from dashboard.plain_pages import PAGE, plain_text, render
 from dashboard.settings import DashboardSettings
+from layers.regions import RegionIndex
 from store import audit
-from store.accounts import Accounts, digest
+from store.accounts import Accounts, User, digest
 
 PAGE_PERMISSION: dict[str, str] = {
     "wall": "view_wall", "duty": "view", "tablet": "view", "region": "view", "entity": "view",
@@ -62,13 +63,11 @@ def refuse(target: str) -> NoReturn:
 
 
 def home(principal: Principal) -> str:
-    return (
-        "/tablet"
-        if principal.role == "district_leader"
-        else "/duty"
-        if permission_allowed(principal, "act")
-        else "/wall"
-    )
+    if principal.role == "district_leader":
+        return "/tablet"
+    if principal.by_task:
+        return "/inbox"
+    return "/duty" if permission_allowed(principal, "act") else "/wall"
 
 
 def path_permission(path: str) -> str:
@@ -91,9 +90,11 @@ def trail() -> audit.Trail:
 
 
 class Guard:
-    def __init__(self, accounts: Accounts, settings: DashboardSettings):
+    def __init__(self, accounts: Accounts, settings: DashboardSettings, regions: RegionIndex):
         self.accounts = accounts
         self.settings = settings
+        self.regions = regions
+        self._below: dict[tuple[str, ...], frozenset[str]] = {}
         self.callback_pages: dict[str, str] = {}  # a callback's output key → the page that registered it
         # The Dash app's own map of callbacks (`Dash.callback_map`), which Dash fills from its global one, the page
         # router included, when it starts serving.
@@ -116,6 +117,16 @@ class Guard:
 
     # -- who is asking -------------------------------------------------------------------------------------------
 
+    def principal_of(self, user: User, csrf: str = "") -> Principal:
+        """The principal a signed-in user is, with the regions inside their own (kept: they change with the
+        organisation, not with each request)."""
+        key = user.districts
+        below = self._below.get(key)
+        if below is None:
+            below = self._below[key] = scoped(Principal("", "viewer", key), self.regions).below
+        return Principal(user.name, user.role, user.districts, csrf, user.language, user.must_change, user.unit,
+                         user.by_task, below)  # fmt: skip
+
     def _principal(self) -> Principal | None:
         auth = self.settings.auth
         token = request.cookies.get(SESSION_COOKIE)
@@ -124,7 +135,7 @@ class Guard:
                                           touch=self._is_activity())  # fmt: skip
             if found is not None:
                 user, csrf = found
-                return Principal(user.name, user.role, user.districts, csrf, user.language, user.must_change)
+                return self.principal_of(user, csrf)
         display_token = request.cookies.get(DISPLAY_COOKIE)
         if display_token:
             display = self.accounts.display(display_token)

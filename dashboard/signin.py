@@ -138,7 +138,7 @@ class SignIn:
             return t("Wrong user name or password.")
         user = result.user
         audit.record(self.accounts, user.name, "sign in", user.name, role=user.role, address=address)
-        principal = Principal(user.name, user.role, user.districts)
+        principal = Principal(user.name, user.role, user.districts, by_task=user.by_task)
         target = "/account/password" if user.must_change else next_path or home(principal)
         response = self._new_session(redirect(target), user.name)
         response.delete_cookie(LOGIN_CSRF_COOKIE)

@@ -26,7 +26,7 @@ from pathlib import Path
 from store import sign_in_throttle as throttle
 from store.sign_in_throttle import DEFAULT_SLOWDOWN, Slowdown
 
-ROLES: tuple[str, ...] = ("admin", "supervisor", "duty_officer", "district_leader", "viewer")
+ROLES: tuple[str, ...] = ("admin", "supervisor", "duty_officer", "district_leader", "viewer", "field_worker")
 MIN_PASSWORD = 10
 # Longer names and passwords are no one's: refused before any lookup or hash, so that what anyone may send to the
 # sign-in form costs little and lands in the audit log short.
@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS users (
     must_change INTEGER NOT NULL DEFAULT 0, disabled INTEGER NOT NULL DEFAULT 0, language TEXT,
     created_at REAL NOT NULL, changed_at REAL NOT NULL
 );
+-- The unit of the city's organisation the user works for (alerts/org.py sets it), and whether they see only the
+-- tasks given to it (a department's people, a field worker) rather than regions: columns UNIT_COLUMNS adds.
 CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL,
     created_at REAL NOT NULL, seen_at REAL NOT NULL, address TEXT
@@ -64,6 +66,9 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 """
 
 
+UNIT_COLUMNS = (("unit", "TEXT"), ("by_task", "INTEGER NOT NULL DEFAULT 0"))
+
+
 class AccountError(ValueError):
     """A refused change to an account, phrased for the admin who asked for it; `code` says which refusal it is for
     the views, which say it in the reader's language (short, name, same, current, repeat, other)."""
@@ -81,6 +86,8 @@ class User:
     must_change: bool
     disabled: bool
     language: str | None
+    unit: str | None = None
+    by_task: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,10 @@ class Accounts:
         with self.db() as db:
             db.executescript(SCHEMA)
             db.executescript(throttle.SCHEMA)
+            have = {row["name"] for row in db.execute("PRAGMA table_info(users)")}
+            for column, kind in UNIT_COLUMNS:
+                if column not in have:  # a file from before the organisation
+                    db.execute(f"ALTER TABLE users ADD COLUMN {column} {kind}")
         self.path.chmod(0o600)  # password hashes and session digests: the service's own
 
     def db(self) -> sqlite3.Connection:
@@ -205,6 +216,15 @@ class Accounts:
         user = self._existing(name)
         _check_role(user.role, districts)
         self._update(name, "districts = ?", json.dumps(list(districts)))
+
+    def set_unit(self, name: str, role: str, regions: tuple[str, ...], unit: str | None, by_task: bool) -> None:
+        """Where the organisation puts a user: their role, the regions they see, their unit, whether by task."""
+        self._existing(name)
+        if role == "district_leader" and not regions:
+            raise AccountError(f"{name}: a district_leader leads a region's centre, not a department")
+        _check_role(role, regions)
+        self._update(name, "role = ?, districts = ?, unit = ?, by_task = ?", role, json.dumps(list(regions)), unit,
+                     int(by_task))  # fmt: skip
 
     def set_disabled(self, name: str, disabled: bool) -> None:
         self._existing(name)
@@ -395,6 +415,8 @@ def _user(row: sqlite3.Row) -> User:
         must_change=bool(row["must_change"]),
         disabled=bool(row["disabled"]),
         language=row["language"],
+        unit=row["unit"],
+        by_task=bool(row["by_task"]),
     )
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from access.policy import permission_allowed
+from access.policy import permission_allowed, place
 from dashboard import guard
 from dashboard.alert_list import alert_list
 from dashboard.charts import history_chart
@@ -29,7 +29,7 @@ def layout(context: AppContext, entity_id: str | None = None, lang: str | None =
     entity_id = path_id(entity_id)
     window = int(hours) if hours and hours.isdigit() and int(hours) in WINDOWS else 24
     item = queries.entity(context.store, entity_id)
-    if item is not None and not permission_allowed(guard.current(), "view", item["district_id"]):
+    if item is not None and not permission_allowed(guard.current(), "view", place(item)):
         item = None  # another district's device is as good as absent
     if item is None:
         return html.Div(className="drill", children=[
@@ -96,7 +96,7 @@ def register_callbacks(context: AppContext) -> None:
         version = store.data_version
         lang, t = key["lang"], translator(key["lang"])
         item = queries.entity(store, key["id"])
-        if item is not None and not permission_allowed(guard.current(), "view", item["district_id"]):
+        if item is not None and not permission_allowed(guard.current(), "view", place(item)):
             guard.refuse(f"entity {key['id']}")
         if item is None:
             return html.P(t("There is no device {id}.", id=key["id"])), version

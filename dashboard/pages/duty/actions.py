@@ -93,7 +93,7 @@ def buttons(principal: Principal, alert: dict, t) -> list:
             **{"data-key": ACTION_KEYS[a], "data-action": a},
         )
         for a in allowed_actions(alert["state"])
-        if a in ACTION_KEYS and policy.permission_allowed(principal, a, alert["district_id"])
+        if a in ACTION_KEYS and policy.permission_allowed(principal, a, policy.place(alert))
     ] + (
         [
             html.Button(
@@ -104,7 +104,7 @@ def buttons(principal: Principal, alert: dict, t) -> list:
                 **{"data-action": SILENCE},
             )
         ]  # fmt: skip
-        if alert["district_id"] and policy.permission_allowed(principal, "act", alert["district_id"])
+        if alert["district_id"] and policy.permission_allowed(principal, "act", policy.place(alert))
         else []
     )
 
@@ -115,7 +115,7 @@ def incident_buttons(principal: Principal, incident: dict, t) -> list:
         html.Button(t(ACTION_LABELS[a]), id={"type": "duty-act", "action": INCIDENT + a}, n_clicks=0,
                     className=f"act act-{a} act-incident", **{"data-action": INCIDENT + a})
         for a in allowed_actions(incident["state"])
-        if a in INCIDENT_ACTIONS and policy.permission_allowed(principal, a, incident["district_id"])
+        if a in INCIDENT_ACTIONS and policy.permission_allowed(principal, a, policy.place(incident))
     ]  # fmt: skip
 
 
@@ -252,7 +252,7 @@ def silences_in_force(desk: Desk, principal: Principal, t, lang: str, current: b
     now = datetime.now(UTC)
     # The snapshot's, not a query of each tab's (`current`: one that holds what was just done).
     for silence in (s for s in desk.snapshots.get(current=current).silences if s["ends_at"] > now):
-        district = policy.district_of(desk.regions, silence["region_id"]) if silence["region_id"] else None
+        district = policy.region_place(desk.regions, silence["region_id"]) if silence["region_id"] else None
         if not policy.permission_allowed(principal, "view", district):
             continue
         region = desk.regions.get(silence["region_id"]) if silence["region_id"] else None
@@ -340,7 +340,7 @@ def _acknowledges_whole(desk: Desk, principal: Principal, incident_id: int) -> b
     """Whether acknowledging an alert of this incident acknowledges the incident: it is the principal's whole (not a
     city-wide one seen from a district) and may still be acknowledged (not acknowledged before the alert joined)."""
     incident = incident_store.get(desk.store.cursor(), incident_id)
-    return (incident is not None and policy.permission_allowed(principal, "view", incident["district_id"])
+    return (incident is not None and policy.permission_allowed(principal, "view", policy.place(incident))
             and "acknowledge" in allowed_actions(incident["state"]))  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from access.policy import Principal, permission_allowed
+from access.policy import Principal, permission_allowed, place
 from alerts.org import Organisation
 from alerts.rules import Sop
 from dashboard.context import AppContext
@@ -43,4 +43,4 @@ def visible(desk: Desk, principal: Principal, alert_id) -> dict | None:
     """The alert, if it is there and in the principal's districts (`alert_id` as the browser sent it)."""
     alert_id = record_id(alert_id)
     alert = alert_store.get(desk.store.cursor(), alert_id) if alert_id is not None else None
-    return alert if alert is not None and permission_allowed(principal, "view", alert["district_id"]) else None
+    return alert if alert is not None and permission_allowed(principal, "view", place(alert)) else None

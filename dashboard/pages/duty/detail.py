@@ -142,7 +142,7 @@ def checklist(desk: Desk, principal: Principal, alert: dict, timeline: list[dict
     if sop is None:
         return []
     done = checked_steps(timeline)
-    read_only = not policy.permission_allowed(principal, "check", alert["district_id"])
+    read_only = not policy.permission_allowed(principal, "check", policy.place(alert))
     options = [
         {"label": step.zh_CN if lang == "zh_CN" else step.en, "value": i, "disabled": read_only}
         for i, step in enumerate(sop.steps)

@@ -68,7 +68,7 @@ def queue(desk: Desk, alerts: pd.DataFrame, incidents: pd.DataFrame, principal: 
     whole (a district leader's part of a city-wide one) is not a row: its alerts in their districts are."""
     t = translator(lang)
     alerts = ordered(filtered(policy.in_scope(principal, alerts), desk.units, **filters), now)
-    whole = [principal.sees(d if isinstance(d, str) else None) for d in incidents["district_id"]]
+    whole = [principal.sees(policy.place(i)) for i in incidents[["district_id", "region_id"]].to_dict("records")]
     seen_whole = incidents[pd.Series(whole, index=incidents.index, dtype=bool)]
     by_id = seen_whole.set_index("id", drop=False)
     grouped = {int(i): members for i, members in alerts.groupby("incident_id", sort=False)} if len(alerts) else {}
