@@ -254,6 +254,8 @@ class Chain:
         """Whether the principal has anything to do with the task: its receiver, its sender, or above either."""
         if principal.unit is None:
             return False
+        if not self._whole_unit(principal):  # a grid worker: the tasks given to them, not their centre's
+            return task["to_person"] == principal.name
         if self._receives(principal, task) or principal.unit in (task["from_unit"], task["escalated_to"]):
             return True
         return principal.role != "field_worker" and any(u.id == principal.unit for u in self.org.chain(task["to_unit"]))
@@ -362,7 +364,8 @@ class Chain:
 
 
 def _log(cur, incident: dict, now: datetime, actor: str, action: str, note: str, details: dict) -> None:
-    """A task's step in its incident's timeline (the incident's state stays as it is)."""
+    """A task's step in its incident's timeline (the incident's state stays as it is; its views read it anew)."""
+    incident_store.update(cur, incident["id"], {"updated_at": now})
     incident_store.log(cur, incident["id"], now, actor, f"task_{action}", incident["state"], incident["state"],
                        note, {k: v for k, v in details.items() if v is not None})  # fmt: skip
 

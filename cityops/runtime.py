@@ -29,6 +29,7 @@ from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store import audit, backup, retention
 from store.accounts import Accounts
+from store.attachments import AttachmentFiles
 from store.database import Store
 from store.writer import Writer
 
@@ -371,13 +372,15 @@ def serve(settings: Settings) -> None:
     app = None
     try:
         first_password = bootstrap(runtime.accounts, demo=settings.auth.demo_accounts)
+        # Photos from the field beside the store; one fits in a request (the phone page shrinks them first).
+        photos = AttachmentFiles(settings.store.path.parent / "attachments", settings.limits.web_request_kb * 1024)
         if runtime.org is not None:
             for line in apply_to_accounts(runtime.org, runtime.accounts, runtime._demo_password()):
                 log.info("%s", line)
             runtime.watch_org()  # the version now in force
         app = create_app(settings, runtime.store, runtime.regions, runtime.accounts, runtime.writer,
                          runtime.time_limits, runtime.sops, reference=runtime.reference, org=runtime.org,
-                         chain=runtime.chain)  # fmt: skip
+                         chain=runtime.chain, attachments=photos)  # fmt: skip
         server = create_server(
             app.server,
             host=settings.web.host,

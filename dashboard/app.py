@@ -17,7 +17,7 @@ from alerts.chain import Chain
 from alerts.org import Organisation
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
-from dashboard import cap_export, guard, health, layers_api, news
+from dashboard import cap_export, guard, health, inbox, layers_api, news
 from dashboard.context import AppContext
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
 from dashboard.labels import ROLE_LABELS
@@ -29,6 +29,7 @@ from dashboard.snapshot import Snapshots
 from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store.accounts import Accounts
+from store.attachments import AttachmentFiles
 from store.database import Store
 from store.writer import Writer
 
@@ -48,6 +49,7 @@ def create_app(
     reference: ReferenceLayers | None = None,
     org: Organisation | None = None,
     chain: Chain | None = None,
+    attachments: AttachmentFiles | None = None,
 ) -> Dash:
     """`time_limits` gives the duty desk its countdowns; `sops` (the rule file's, updated in place when the rules
     are reloaded) its checklists. Every request passes the guard (dashboard/guard.py) first."""
@@ -141,6 +143,9 @@ def create_app(
         lang = request.args.get("lang")
         return redirect(f"/duty?alert={alert_id}" + (f"&lang={lang}" if lang in ("zh_CN", "en") else ""))
 
+    if chain is not None:
+        files = attachments or AttachmentFiles(Path(store.path).parent / "attachments", 1024 * 1024)
+        inbox.register(app.server, chain, regions, files, settings)
     health.register(app.server, store, writer, snapshots)
     cap_export.register(app.server, store, regions, settings.city)
     audit_log.register_export(app.server, accounts)

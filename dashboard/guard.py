@@ -39,6 +39,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/wall", "view_wall"), ("/api/layers", "view_wall"), ("/api/wall", "view_wall"),
     ("/admin/feeds", "feeds"), ("/admin/audit", "audit"), ("/api/audit.csv", "audit"),
     ("/api/health", "health"), ("/account", "account"), ("/logout", "signed_in"),
+    # The chain's inbox and the photos of its tasks (each photo checked against the incidents it was sent with).
+    ("/inbox", "tasks"), ("/attachments", "signed_in"),
     # The page skeleton and the callback endpoint: the callback itself is checked by what it belongs to.
     ("/_dash-layout", "signed_in"), ("/_dash-dependencies", "signed_in"), ("/_dash-update-component", "callback"),
 )  # fmt: skip
@@ -331,7 +333,9 @@ class Guard:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        # The inbox asks for the position a field worker reports from; no other page does.
+        where = "(self)" if request.path.startswith("/inbox") else "()"
+        response.headers["Permissions-Policy"] = f"camera=(), microphone=(), geolocation={where}"
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         # Nothing a signed-in page shows is kept by the browser, except what every visitor gets alike (the scripts

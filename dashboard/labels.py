@@ -8,7 +8,8 @@ from dashboard.i18n import N_
 
 ROLE_LABELS: dict[str, str] = {
     "admin": N_("Administrator"), "supervisor": N_("Supervisor"), "duty_officer": N_("Duty officer"),
-    "district_leader": N_("District leader"), "viewer": N_("Viewer"), DISPLAY: N_("Wall display"),
+    "district_leader": N_("District leader"), "viewer": N_("Viewer"), "field_worker": N_("Field worker"),
+    DISPLAY: N_("Wall display"),
 }  # fmt: skip
 # The wall's four domains; the others (hotline, env, system) are shown by their code where they appear.
 DOMAIN_LABELS: dict[str, str] = {
@@ -32,4 +33,9 @@ ACTION_LABELS: dict[str, str] = {
     "overdue": N_("Time limit passed"), "check": N_("Checklist"),
     "raise": N_("Raised: no longer inhibited or silenced"), "follow": N_("Follows its alerts"),
     "open": N_("Opened by hand"), "update": N_("Changed by its warning"),
+}  # fmt: skip
+# Where a task down the command chain stands (alerts/chain.py).
+TASK_STATE_LABELS = {
+    "sent": N_("To sign for"), "signed": N_("Signed for"), "on_site": N_("On site"), "returned": N_("Returned"),
+    "reported": N_("Reported done"), "verified": N_("Verified"), "recalled": N_("Recalled"),
 }  # fmt: skip

@@ -63,6 +63,17 @@ def inbox(cur: Cursor, unit: str, person: str | None, whole_unit: bool) -> list[
     return records(cur)
 
 
+def not_given(cur: Cursor, centre: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Open incidents routed to a centre that it has not given to anyone yet, newest first."""
+    cur.execute(
+        "SELECT * FROM incidents i WHERE centre_id = ? AND state IN ('new', 'acknowledged', 'returned') "
+        "AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.incident_id = i.id AND t.from_unit = ?) ORDER BY id DESC "
+        "LIMIT ?",
+        [centre, centre, limit],
+    )
+    return records(cur)
+
+
 def given_to(cur: Cursor, incident_id: int, units: list[str], person: str | None) -> bool:
     """Whether a task of the incident was ever given to (or raised to) one of these units, or to `person`."""
     row = cur.execute(

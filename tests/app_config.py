@@ -90,8 +90,11 @@ def demo_reference() -> ReferenceLayers:
     return load(DEMO_DIR / "cityops.toml", environ={}).reference_layers()
 
 
-def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, feeds: str = "") -> Path:
-    """The test config; `rules` replace the rule file, `feeds` ([[feeds]] tables) are added to the flood feed."""
+def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, feeds: str = "",
+           org: bool = False) -> Path:  # fmt: skip
+    """The test config; `rules` replace the rule file, `feeds` ([[feeds]] tables) are added to the flood feed;
+    `org` gives it the demo's organisation and working calendar (the command chain)."""
+    chain = f'org = "{DEMO_DIR / "org.yaml"}"\ncalendar = "{DEMO_DIR / "calendar.yaml"}"' if org else ""
     (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
     path = tmp_path / "cityops.toml"
     path.write_text(
@@ -115,6 +118,7 @@ wall_rotate_s = 0
 [alerts]
 rules = "rules.yaml"
 evaluate_every_s = 1
+{chain}
 
 [alerts.time_limits]
 acknowledge = {{ red = 5, orange = 10, yellow = 30, blue = 60 }}

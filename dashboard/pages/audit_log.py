@@ -33,7 +33,10 @@ ACTION_NAMES = {
     "user disable": N_("User disabled"), "user enable": N_("User enabled"), "user reset-password": N_("Password reset"),
     "rules reload": N_("Rules reloaded"), "dead letter replay": N_("Dead letter replayed"),
     "alert export": N_("Alert exported as CAP"), "audit export": N_("Audit log exported"),
-    "backup": N_("Backup made"), "restore": N_("Backup restored"),
+    "backup": N_("Backup made"), "restore": N_("Backup restored"), "org reload": N_("Organisation reloaded"),
+    "task dispatch": N_("Task given"), "task sign": N_("Task signed for"), "task on_site": N_("On site"),
+    "task feedback": N_("Task feedback"), "task report": N_("Task reported done"),
+    "task verify": N_("Task verified"), "task return": N_("Task returned"),
 }  # fmt: skip
 SHOWN = 500  # rows on the page; the export has them all
 

@@ -4,7 +4,7 @@ Each step by its own account, each refused to the others; an unsigned task raise
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -162,15 +162,20 @@ def test_nobody_outside_the_chain_of_a_task_sees_or_touches_it(city, org, accoun
     """Another district, another town, another grid worker, another district's department: refused, as if absent."""
     incident = hotspots(city, GRID)
     chain = Chain(city.store, org, CALENDAR)
+    town = person(org, f"duty-{TOWN}")
     task = chain.dispatch(person(org, "duty-130606"), incident["id"], to_unit=f"t{TOWN}", now=city.now, audit=None)
+    chain.act(town, task, "sign", now=city.now, audit=None)
+    to_worker = chain.dispatch(town, incident["id"], to_unit=f"t{TOWN}", to_person="grid-130606009-g01",
+                               now=city.now, audit=None)  # fmt: skip
     who = Principal("viewer-none", "viewer") if account == "viewer-none" else person(org, account)
     if account != "viewer-none":
         assert not chain.sees_incident(who, incident)
-    assert task not in [t["id"] for t in chain.inbox(who)]
-    for action in ("sign", "report", "verify", "return"):
-        with pytest.raises(ChainError) as refused:
-            chain.act(who, task, action, note="x", now=city.now, audit=None)
-        assert refused.value.code == "missing"
+    assert not {task, to_worker} & {t["id"] for t in chain.inbox(who)}
+    for given in (task, to_worker):
+        for action in ("sign", "report", "verify", "return"):
+            with pytest.raises(ChainError) as refused:
+                chain.act(who, given, action, note="x", now=city.now, audit=None)
+            assert refused.value.code == "missing"
 
 
 def test_an_unsigned_task_goes_up_the_chain_in_working_time(city, org):
@@ -197,3 +202,24 @@ def test_an_unsigned_task_goes_up_the_chain_in_working_time(city, org):
     raised = [e for e in incident_store.timeline(cur, incident["id"]) if e["action"] == "task_escalate"]
     assert [(e["details"]["to"], e["details"]["owner"]) for e in raised] == [("d130606", f"t{TOWN}"),
                                                                               ("city", f"t{TOWN}")]  # fmt: skip
+
+
+def test_the_duty_detail_shows_who_holds_the_incident_down_the_chain(city, org):
+    from dashboard.i18n import translator
+    from dashboard.pages.duty.desk import Desk
+    from dashboard.pages.duty.detail import down_the_chain
+
+    incident = hotspots(city, GRID)
+    chain = Chain(city.store, org, CALENDAR)
+    district = person(org, "duty-130606")
+    task = chain.dispatch(district, incident["id"], to_unit=f"t{TOWN}", now=city.now, audit=None)
+    chain.escalate(city.now + timedelta(hours=1))  # orange: 30 minutes to sign for it
+    desk = Desk(city.store, None, city.regions, {}, {}, "Asia/Shanghai", 4000, org=org)
+    parts = down_the_chain(desk, district, incident_store.get(city.store.cursor(), incident["id"]), translator("zh_CN"),
+                           "zh_CN")  # fmt: skip
+    [row] = parts[0].children
+    assert row.children.children == "永华街道综合治理中心 · 待签收 · 超时，已上报 莲池区城市运行管理中心"
+    assert row.children.href == f"/inbox/task/{task}"
+    assert parts[1].href == f"/inbox/incident/{incident['id']}"  # the district may give it on
+    town = down_the_chain(desk, person(org, f"duty-{TOWN}"), incident, translator("en"), "en")
+    assert len(town) == 1  # the town sees who holds it, and does not give the district's incident itself

@@ -164,14 +164,15 @@ def test_a_hotspot_cluster_in_rongcheng_opens_an_incident_owned_by_its_centre_an
     city.close()
 
 
-def test_the_duty_detail_says_whose_an_incident_is(org, demo_regions):
+def test_the_duty_detail_says_whose_an_incident_is(org, demo_regions, tmp_path):
     from access.policy import Principal
     from dashboard.i18n import translator
     from dashboard.pages.duty.desk import Desk
     from dashboard.pages.duty.detail import incident_part
+    from store.database import Store
 
-    desk = Desk(store=None, snapshots=None, regions=demo_regions, units={}, sops={}, tz="Asia/Shanghai",
-                note_chars=4000, org=org)  # fmt: skip
+    desk = Desk(store=Store(tmp_path / "d.duckdb"), snapshots=None, regions=demo_regions, units={}, sops={},
+                tz="Asia/Shanghai", note_chars=4000, org=org)  # fmt: skip
     incident = {"id": 7, "state": "new", "members": 3, "title_zh": "容城县秸秆焚烧", "title_en": "Straw burning",
                 "centre_id": "d130629", "department_id": "fire-130629", "district_id": "130629"}  # fmt: skip
     parts = incident_part(desk, Principal("duty", "duty_officer"), incident, translator("zh_CN"), "zh_CN")

@@ -81,9 +81,10 @@ def refusal(exc: TransitionError, t, note_chars: int = 0) -> str:
              hours=f"{MAX_SNOOZE_MINUTES / 60:g}", chars=note_chars)  # fmt: skip
 
 
-def buttons(principal: Principal, alert: dict, t) -> list:
+def buttons(principal: Principal, alert: dict, t, chain: bool = False) -> list:
     """A button for each action the lifecycle allows from the alert's state and the policy allows the principal in
-    its district, with its key."""
+    its district, with its key. With the command `chain`, an incident's alert is dispatched with its incident,
+    down the chain (the inbox), not from here."""
     return [
         html.Button(
             [t(ACTION_LABELS[a]), html.Kbd(ACTION_KEYS[a])],
@@ -93,7 +94,9 @@ def buttons(principal: Principal, alert: dict, t) -> list:
             **{"data-key": ACTION_KEYS[a], "data-action": a},
         )
         for a in allowed_actions(alert["state"])
-        if a in ACTION_KEYS and policy.permission_allowed(principal, a, policy.place(alert))
+        if a in ACTION_KEYS
+        and policy.permission_allowed(principal, a, policy.place(alert))
+        and not (chain and a == "dispatch" and alert["incident_id"] is not None)
     ] + (
         [
             html.Button(
@@ -109,13 +112,15 @@ def buttons(principal: Principal, alert: dict, t) -> list:
     )
 
 
-def incident_buttons(principal: Principal, incident: dict, t) -> list:
-    """A button for each action the lifecycle allows the whole incident and the policy allows the principal."""
+def incident_buttons(principal: Principal, incident: dict, t, chain: bool = False) -> list:
+    """A button for each action the lifecycle allows the whole incident and the policy allows the principal (with
+    the command `chain`, dispatching is giving it down the chain, on the inbox)."""
     return [
         html.Button(t(ACTION_LABELS[a]), id={"type": "duty-act", "action": INCIDENT + a}, n_clicks=0,
                     className=f"act act-{a} act-incident", **{"data-action": INCIDENT + a})
         for a in allowed_actions(incident["state"])
         if a in INCIDENT_ACTIONS and policy.permission_allowed(principal, a, policy.place(incident))
+        and not (chain and a == "dispatch")
     ]  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from access.policy import Principal
 from alerts.actions import checked_steps
 from dashboard.charts import history_chart
 from dashboard.i18n import translator
-from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, SEVERITY_LABELS
+from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, SEVERITY_LABELS, TASK_STATE_LABELS
 from dashboard.minimap import minimap
 from dashboard.navigation import entity_href, region_href
 from dashboard.pages.duty.actions import buttons, incident_buttons
@@ -27,6 +27,7 @@ from dashboard.timefmt import local_time
 from store import alerts as alert_store
 from store import incidents as incident_store
 from store import queries
+from store import tasks as task_store
 from store.records import ENDED_STATES
 
 NEARBY_M = 1000  # how far around an alert or an incident the detail names shelters, schools, hospitals …
@@ -49,7 +50,7 @@ def detail(desk: Desk, principal: Principal, alert_id: int | None, lang: str, se
     timeline = alert_store.timeline(desk.store.cursor(), alert["id"])
     return (
         summary(desk, alert, incident, t, lang),
-        [*buttons(principal, alert, t), *incident_part(desk, principal, incident, t, lang)],
+        [*buttons(principal, alert, t, desk.org is not None), *incident_part(desk, principal, incident, t, lang)],
         checklist(desk, principal, alert, timeline, t, lang),
         [timeline_entry(e, desk.units, t, lang, desk.tz) for e in timeline],
         signature,
@@ -68,7 +69,30 @@ def incident_part(desk: Desk, principal: Principal, incident: dict | None, t, la
               if desk.org is not None and u in desk.org.units]  # fmt: skip
     names = " · ".join(u.name.en if lang == "en" else u.name.zh_CN for u in owners)
     owned = [html.P(t("Whose: {units}", units=names), className="incident-owner")] if owners else []
-    return [html.P(about, className="incident-of"), *owned, *incident_buttons(principal, incident, t)]
+    return [html.P(about, className="incident-of"), *owned, *down_the_chain(desk, principal, incident, t, lang),
+            *incident_buttons(principal, incident, t, desk.org is not None)]  # fmt: skip
+
+
+def down_the_chain(desk: Desk, principal: Principal, incident: dict, t, lang: str) -> list:
+    """Who holds the incident down the command chain (each task: to whom, where it stands, raised to whom once
+    overdue), and the way to give it on, on the inbox."""
+    if desk.org is None:
+        return []
+    rows = []
+    for task in task_store.of_incident(desk.store.cursor(), incident["id"]):
+        unit = desk.org.units.get(task["to_unit"])
+        to = task["to_person"] or (unit.name.en if lang == "en" else unit.name.zh_CN) if unit else task["to_unit"]
+        above = desk.org.units.get(task["escalated_to"] or "")
+        raised = t("overdue: raised to {to}", to=above.name.en if lang == "en" else above.name.zh_CN) if above else ""
+        state = t(TASK_STATE_LABELS[task["state"]])
+        rows.append(html.Li(html.A(" · ".join(x for x in (to, state, raised) if x), href=f"/inbox/task/{task['id']}",
+                                   className=f"chain-task chain-{task['state']}")))  # fmt: skip
+    give = (
+        [html.A(t("Give the task"), href=f"/inbox/incident/{incident['id']}", className="act act-chain")]
+        if principal.unit is not None and policy.permission_allowed(principal, "dispatch", policy.place(incident))
+        else []
+    )
+    return [html.Ul(rows, className="chain-tasks"), *give] if rows or give else []
 
 
 def nearby(desk: Desk, alert: dict, incident: dict | None, t, lang: str) -> list:

@@ -1,0 +1,398 @@
+"""The inbox of the command chain: what a centre, a department or a field worker is given, gives and must verify,
+and each task's page with the steps it can take. One page for the centre's screen and the field worker's phone
+(390×844, touch, large buttons): plain HTML the server renders, light on a slow mobile network, with a small script
+(assets/cityops_inbox.js) that shrinks photos on the phone, adds the position, and sends a step again when the
+network drops it (each step carries a request id, so a step sent twice is done once).
+
+Every step goes through alerts.chain.Chain, which asks who may take it; this module only turns forms into calls
+and refusals into messages in the reader's language.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, abort, jsonify, redirect, render_template_string, request, send_file
+
+from alerts.chain import RECEIVER_ACTIONS, SENDER_ACTIONS, Chain, ChainError, Photo, Position
+from dashboard import guard
+from dashboard.i18n import N_, page_language, translator
+from dashboard.labels import ALERT_STATE_LABELS, SEVERITY_LABELS, TASK_STATE_LABELS
+from dashboard.settings import DashboardSettings
+from dashboard.timefmt import local_time
+from layers.regions import RegionIndex
+from store import incidents as incident_store
+from store import tasks as task_store
+from store.attachments import AttachmentFiles, PhotoError
+
+PHOTOS_AT_ONCE = 6
+STEP_LABELS = {
+    "task_dispatch": N_("gave the task to {to}"), "task_sign": N_("signed for it"), "task_on_site": N_("is on site"),
+    "task_feedback": N_("sent feedback"), "task_report": N_("reported it done"), "task_verify": N_("verified it"),
+    "task_return": N_("returned it"), "task_escalate": N_("overdue: raised to {to}"),
+}  # fmt: skip
+ACTION_LABELS = {
+    "sign": N_("Sign for it"), "on_site": N_("I am on site"), "feedback": N_("Send feedback"),
+    "report": N_("Report done"), "verify": N_("Verify it"), "return": N_("Return it"),
+}  # fmt: skip
+# The fixed words of the templates, marked here for the catalogs (templates are not read for them).
+WORDS = {"inbox": N_("Inbox"), "sign_out": N_("Sign out"), "nothing": N_("Nothing here."), "to": N_("To"),
+         "photos": N_("Photos"), "photo": N_("Photo"), "timeline": N_("Timeline"), "sending": N_("Sending…"),
+         "again": N_("No network: sending again in {s} s…"),
+         "failed": N_("Not sent: check the network and try again.")}  # fmt: skip
+ERRORS = {
+    "missing": N_("There is no such task or incident for you."), "forbidden": N_("This step is not yours to take."),
+    "target": N_("Choose a unit or a person below yours."), "state": N_("This step cannot be taken now: the task "
+    "has moved on. The page shows where it stands."), "needs_note": N_("Write what was done, or why."),
+    "too_long": N_("The text is too long."), "empty": N_("Feedback is a note, a photo, or both."),
+    "type": N_("That file is not a photo (JPEG, PNG or WebP)."), "size": N_("That photo is too large."),
+    "pixels": N_("That photo has too many pixels."), "photos": N_("Six photos at most at once."),
+}  # fmt: skip
+
+HEAD = """<!doctype html><html lang="{{ 'zh-CN' if lang == 'zh_CN' else 'en' }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }}</title>
+<link rel="stylesheet" href="/assets/cityops.css"><script src="/assets/cityops_inbox.js" defer></script></head>
+<body class="inbox-body"><header class="inbox-head"><a href="/inbox" class="inbox-home">{{ w.inbox }}</a>
+<span class="inbox-who">{{ who }}</span><a href="?lang={{ other[1] }}">{{ other[0] }}</a>
+<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="{{ csrf }}">
+<button type="submit">{{ w.sign_out }}</button></form></header><main class="inbox">
+{% if message %}<p class="inbox-message" role="alert">{{ message }}</p>{% endif %}"""
+FOOT = "</main></body></html>"
+LIST = (
+    HEAD
+    + """<h1>{{ title }}</h1>{% if on_duty %}<p class="inbox-duty">{{ on_duty }}</p>{% endif %}
+{% for heading, rows in sections %}<section class="inbox-section"><h2>{{ heading }} <span class="inbox-count">
+{{ rows|length }}</span></h2>{% if rows %}<ul class="inbox-list">{% for row in rows %}<li class="inbox-row sev-{{
+row.severity }}"><a href="{{ row.href }}"><span class="inbox-title">{{ row.title }}</span><span class="inbox-meta">
+{{ row.meta }}</span></a></li>{% endfor %}</ul>{% else %}<p class="inbox-empty">{{ w.nothing }}</p>
+{% endif %}</section>{% endfor %}"""
+    + FOOT
+)
+STEP_FORM = """<form method="post" action="{{ form.action }}" class="inbox-form" data-retry
+{% if form.position %}data-position{% endif %} enctype="multipart/form-data">
+<input type="hidden" name="csrf_token" value="{{ csrf }}"><input type="hidden" name="request" value="{{
+form.request }}"><input type="hidden" name="lon"><input type="hidden" name="lat"><input type="hidden" name="accuracy">
+{% if form.targets %}<label>{{ w.to }}<select name="target" required>{% for value, label in form.targets %}
+<option value="{{ value }}"{% if value == form.suggested %} selected{% endif %}>{{ label }}</option>{% endfor %}
+</select></label>{% endif %}
+{% if form.note %}<label>{{ form.note }}<textarea name="note" rows="3"{% if form.note_required %} required{% endif
+%}></textarea></label>{% endif %}
+{% if form.photos %}<label class="inbox-photo">{{ w.photos }}<input type="file" name="photos" accept="image/*"
+capture="environment" multiple></label>{% endif %}
+<button type="submit" class="inbox-act act-{{ form.name }}">{{ form.label }}</button>
+<p class="inbox-sending" aria-live="polite" data-sending="{{ w.sending }}" data-again="{{ w.again }}"
+data-failed="{{ w.failed }}"></p></form>"""
+TASK = (
+    HEAD
+    + """<h1>{{ title }}</h1><p class="inbox-meta">{{ meta }}</p>
+{% if instruction %}<p class="inbox-instruction">{{ instruction }}</p>{% endif %}
+{% for form in forms %}"""
+    + STEP_FORM
+    + """{% endfor %}
+<section class="inbox-section"><h2>{{ w.timeline }}</h2><ol class="inbox-timeline">{% for step in steps %}
+<li><span class="inbox-when">{{ step.when }}</span> <b>{{ step.actor }}</b> {{ step.text }}{% if step.note %}:
+{{ step.note }}{% endif %}{% if step.where %} <span class="inbox-where">{{ step.where }}</span>{% endif %}
+{% for photo in step.photos %}<a href="/attachments/{{ photo }}" class="inbox-thumb"><img src="/attachments/{{
+photo }}/thumb" alt="{{ w.photo }}" width="96" height="72"></a>{% endfor %}</li>{% endfor %}</ol></section>
+"""
+    + FOOT
+)
+
+
+def register(server: Flask, chain: Chain, regions: RegionIndex, files: AttachmentFiles,
+             settings: DashboardSettings) -> None:  # fmt: skip
+    inbox = Inbox(chain, regions, files, settings)
+    server.add_url_rule("/inbox", "inbox", inbox.list_page)
+    server.add_url_rule("/inbox/task/<int:task_id>", "inbox_task", inbox.task_page)
+    server.add_url_rule("/inbox/incident/<int:incident_id>", "inbox_incident", inbox.incident_page)
+    server.add_url_rule("/inbox/task/<int:task_id>/<action>", "inbox_step", inbox.step, methods=["POST"])
+    server.add_url_rule("/inbox/incident/<int:incident_id>/dispatch", "inbox_dispatch", inbox.dispatch,
+                        methods=["POST"])  # fmt: skip
+    server.add_url_rule("/attachments/<digest>", "attachment", inbox.attachment)
+    server.add_url_rule("/attachments/<digest>/thumb", "attachment_thumb", inbox.attachment, defaults={"thumb": True})
+
+
+class Inbox:
+    def __init__(self, chain: Chain, regions: RegionIndex, files: AttachmentFiles, settings: DashboardSettings):
+        self.chain = chain
+        self.regions = regions
+        self.files = files
+        self.settings = settings
+        self.tz = settings.city.timezone
+
+    # -- pages ---------------------------------------------------------------------------------------------------
+
+    def list_page(self, message: str = "", status: int = 200) -> Response:
+        principal = guard.current()
+        lang, t = self._language()
+        unit = self.chain.org.units.get(principal.unit or "")
+        if unit is None:
+            return self._render(LIST, t, lang, t("Inbox"), status, sections=[], on_duty="",
+                                message=t("You are in no unit of the city's organisation: nothing is given to you "
+                                          "here."))  # fmt: skip
+        tasks = self.chain.inbox(principal)
+        mine = [x for x in tasks if self.chain._receives(principal, x)]
+        sent = [x for x in tasks if x["from_unit"] == principal.unit and not self.chain._receives(principal, x)]
+        raised = [x for x in tasks if x["escalated_to"] == principal.unit]
+        sections = [
+            (t("To sign for"), [self._row(x, t, lang) for x in mine if x["state"] == "sent"]),
+            (t("In hand"), [self._row(x, t, lang) for x in mine if x["state"] in ("signed", "on_site", "returned")]),
+        ]
+        if principal.can("act") and unit.kind == "centre":
+            sections.insert(0, (t("Ours to give"), [self._incident_row(i, t, lang) for i in self._ours(principal)]))
+            sections += [
+                (t("To verify"), [self._row(x, t, lang) for x in sent if x["state"] == "reported"]),
+                (t("Raised to us: overdue below"), [self._row(x, t, lang) for x in raised]),
+                (
+                    t("Given, not yet done"),
+                    [self._row(x, t, lang) for x in sent if x["state"] not in ("reported",)],
+                ),  # fmt: skip
+            ]
+        duty = self.chain.org.on_duty(unit.id, datetime.now(ZoneInfo(self.tz)).replace(tzinfo=None))
+        on_duty = t("On duty now: {people}", people=", ".join(duty)) if duty else ""
+        return self._render(LIST, t, lang, _name(unit, lang), status, sections=sections, on_duty=on_duty,
+                            message=message)  # fmt: skip
+
+    def task_page(self, task_id: int, message: str = "", status: int = 200) -> Response:
+        principal = guard.current()
+        lang, t = self._language()
+        cur = self.chain.store.cursor()
+        task = task_store.get(cur, task_id)
+        if task is None or not self.chain._party(principal, task):
+            guard.record("access", f"task {task_id}", "refused", "not a party to the task")
+            abort(404)
+        incident = incident_store.get(cur, task["incident_id"])
+        forms = self._forms(principal, task, t, lang)
+        to = self._unit_or_person(task["to_unit"], task["to_person"], lang)
+        meta = " · ".join(x for x in (
+            t(SEVERITY_LABELS[incident["severity"]]), self._place(incident, lang),
+            t(TASK_STATE_LABELS[task["state"]]), t("from {unit}", unit=self._unit_or_person(task["from_unit"], None,
+                                                                                           lang)),
+            t("to {unit}", unit=to), self._due(task, t),
+            t("Incident: {state}", state=t(ALERT_STATE_LABELS[incident["state"]]))) if x)  # fmt: skip
+        return self._render(TASK, t, lang, _title(incident, lang), status, meta=meta, forms=forms,
+                            instruction=task["instruction"], steps=self._steps(task["incident_id"], t, lang),
+                            message=message)  # fmt: skip
+
+    def incident_page(self, incident_id: int, message: str = "", status: int = 200) -> Response:
+        """Giving an incident of ours down the chain: whom to, with what instruction."""
+        principal = guard.current()
+        lang, t = self._language()
+        incident = incident_store.get(self.chain.store.cursor(), incident_id)
+        if incident is None or not self.chain.sees_incident(principal, incident):
+            abort(404)
+        targets = self._targets(principal, lang)
+        form = {"action": f"/inbox/incident/{incident_id}/dispatch", "name": "dispatch", "label": t("Give the task"),
+                "targets": targets, "suggested": self._suggested(principal, incident), "note": t("Instruction"),
+                "request": secrets.token_urlsafe(12)}  # fmt: skip
+        meta = " · ".join((t(SEVERITY_LABELS[incident["severity"]]), self._place(incident, lang),
+                           t(ALERT_STATE_LABELS[incident["state"]])))  # fmt: skip
+        return self._render(TASK, t, lang, _title(incident, lang), status, meta=meta, instruction="",
+                            forms=[form] if targets else [], steps=self._steps(incident_id, t, lang),
+                            message=message)  # fmt: skip
+
+    # -- steps ---------------------------------------------------------------------------------------------------
+
+    def step(self, task_id: int, action: str) -> Response:
+        principal = guard.current()
+        _, t = self._language()
+        try:
+            photos = self._photos()
+            position = _position(request.form)
+            self.chain.act(principal, task_id, action, now=datetime.now(UTC), audit=guard.trail(),
+                           note=request.form.get("note", ""), position=position, photos=photos,
+                           request=request.form.get("request") or None)  # fmt: skip
+        except (ChainError, PhotoError) as exc:
+            return self._refused(exc, t, lambda message: self.task_page(task_id, message, 400))
+        return self._done(f"/inbox/task/{task_id}")
+
+    def dispatch(self, incident_id: int) -> Response:
+        principal = guard.current()
+        _, t = self._language()
+        unit, _, person = request.form.get("target", "").partition("/")
+        try:
+            task_id = self.chain.dispatch(principal, incident_id, to_unit=unit, to_person=person or None,
+                                          instruction=request.form.get("note", ""), now=datetime.now(UTC),
+                                          audit=guard.trail(), request=request.form.get("request") or None)  # fmt: skip
+        except ChainError as exc:
+            return self._refused(exc, t, lambda message: self.incident_page(incident_id, message, 400))
+        return self._done(f"/inbox/task/{task_id}")
+
+    def attachment(self, digest: str, thumb: bool = False) -> Response:
+        """A photo (or its thumbnail) for whoever may see one of the incidents it was sent with."""
+        principal = guard.current()
+        cur = self.chain.store.cursor()
+        rows = task_store.attachment(cur, digest) if len(digest) == 64 and digest.isalnum() else []
+        for row in rows:
+            incident = incident_store.get(cur, row["incident_id"])
+            if incident is not None and self.chain.sees_incident(principal, incident):
+                path = self.files.thumbnail(digest) if thumb else self.files.path(digest, row["media_type"])
+                response = send_file(path, mimetype="image/jpeg" if thumb else row["media_type"], max_age=86400)
+                response.headers["Cache-Control"] = "private, max-age=86400"
+                return response
+        abort(404)
+
+    # -- parts ---------------------------------------------------------------------------------------------------
+
+    def _photos(self) -> tuple[Photo, ...]:
+        uploads = [f for f in request.files.getlist("photos") if f and f.filename]
+        if len(uploads) > PHOTOS_AT_ONCE:
+            raise PhotoError(f"{PHOTOS_AT_ONCE} photos at most at once", "photos")
+        photos = []
+        for upload in uploads:
+            stored = self.files.save(upload.read())
+            name = (upload.filename or "photo")[-100:]
+            photos.append(Photo(stored.id, stored.media_type, stored.bytes, stored.width, stored.height, name))
+        return tuple(photos)
+
+    def _forms(self, principal, task: dict, t, lang: str) -> list[dict]:
+        forms = []
+        receives = self.chain._receives(principal, task)
+        sends = principal.unit == task["from_unit"] and principal.can("act")
+        for action, (states, _) in RECEIVER_ACTIONS.items():
+            if receives and task["state"] in states:
+                forms.append(self._form(task, action, t))
+        if receives and principal.can("act") and task["to_person"] is None and task["state"] in (
+                "signed", "on_site", "returned"):  # fmt: skip
+            targets = self._targets(principal, lang)
+            if targets:
+                incident = incident_store.get(self.chain.store.cursor(), task["incident_id"])
+                forms.append({"action": f"/inbox/incident/{task['incident_id']}/dispatch", "name": "dispatch",
+                              "label": t("Give it on"), "targets": targets, "note": t("Instruction"),
+                              "suggested": self._suggested(principal, incident),
+                              "request": secrets.token_urlsafe(12)})  # fmt: skip
+        for action, (states, _) in SENDER_ACTIONS.items():
+            if sends and task["state"] in states:
+                forms.append(self._form(task, action, t))
+        return forms
+
+    def _form(self, task: dict, action: str, t) -> dict:
+        notes = {"feedback": t("What you see"), "report": t("What was done"), "verify": t("Note (optional)"),
+                 "return": t("Why it goes back")}  # fmt: skip
+        return {"action": f"/inbox/task/{task['id']}/{action}", "name": action, "label": t(ACTION_LABELS[action]),
+                "note": notes.get(action), "note_required": action in ("report", "return"),
+                "photos": action in ("feedback", "report"), "position": action in ("on_site", "feedback", "report"),
+                "request": secrets.token_urlsafe(12)}  # fmt: skip
+
+    def _targets(self, principal, lang: str) -> list[tuple[str, str]]:
+        return [(f"{unit}/{person}" if person else unit, self._unit_or_person(unit, person, lang))
+                for unit, person in self.chain.targets(principal)]  # fmt: skip
+
+    def _suggested(self, principal, incident: dict) -> str | None:
+        """The unit below that holds the incident's place (the town it is in), else the routed department, else
+        the grid worker of its grid."""
+        places = {r.id for r in self.regions.ancestors(incident["region_id"])} if incident["region_id"] else set()
+        if incident["lon"] is not None and incident["lat"] is not None:
+            places |= {v for v in self.regions.locate(incident["lon"], incident["lat"]).values() if v}
+        for unit, person in self.chain.targets(principal):
+            if person is None and set(self.chain.org.units[unit].regions) & places and \
+                    self.chain.org.units[unit].kind == "centre":  # fmt: skip
+                return unit
+        if incident.get("department_id") in {u for u, p in self.chain.targets(principal) if p is None}:
+            return incident["department_id"]
+        for unit, person in self.chain.targets(principal):
+            if person is not None and set(self.chain.org.person(person).grids) & places:
+                return f"{unit}/{person}"
+        return None
+
+    def _ours(self, principal) -> list[dict]:
+        """Open incidents routed to the principal's centre that it has not given to anyone yet."""
+        return task_store.not_given(self.chain.store.cursor(), principal.unit)
+
+    def _row(self, task: dict, t, lang: str) -> dict:
+        meta = " · ".join(x for x in (t(TASK_STATE_LABELS[task["state"]]), self._place(task, lang),
+                                      t("to {unit}", unit=self._unit_or_person(task["to_unit"], task["to_person"],
+                                                                               lang)),
+                                      self._due(task, t)) if x)  # fmt: skip
+        return {"href": f"/inbox/task/{task['id']}", "title": _title(task, lang), "meta": meta,
+                "severity": task["severity"]}  # fmt: skip
+
+    def _incident_row(self, incident: dict, t, lang: str) -> dict:
+        meta = " · ".join((t(SEVERITY_LABELS[incident["severity"]]), self._place(incident, lang),
+                           local_time(incident["opened_at"], self.tz, "%m-%d %H:%M")))  # fmt: skip
+        return {"href": f"/inbox/incident/{incident['id']}", "title": _title(incident, lang), "meta": meta,
+                "severity": incident["severity"]}  # fmt: skip
+
+    def _steps(self, incident_id: int, t, lang: str) -> list[dict]:
+        steps = []
+        for entry in incident_store.timeline(self.chain.store.cursor(), incident_id):
+            if entry["action"] not in STEP_LABELS:
+                continue
+            d = entry["details"]
+            to = self._unit_or_person(d["to"], None, lang) if d.get("to") in self.chain.org.units else d.get("to")
+            if entry["action"] == "task_dispatch" and d.get("person"):
+                to = d["person"]
+            where = f"{d['lat']:.5f}, {d['lon']:.5f}" if "lat" in d and "lon" in d else ""
+            steps.append({"when": local_time(entry["ts"], self.tz, "%m-%d %H:%M"), "actor": entry["actor"],
+                          "text": t(STEP_LABELS[entry["action"]], to=to or ""), "note": entry["note"],
+                          "where": where, "photos": d.get("photos", [])})  # fmt: skip
+        return steps
+
+    def _unit_or_person(self, unit_id: str, person: str | None, lang: str) -> str:
+        if person:
+            return person
+        unit = self.chain.org.units.get(unit_id)
+        return _name(unit, lang) if unit is not None else unit_id
+
+    def _place(self, record: dict, lang: str) -> str:
+        region = self.regions.get(record["region_id"]) if record.get("region_id") else None
+        return region.name(lang) if region is not None else ""
+
+    def _due(self, task: dict, t) -> str:
+        if task["stage_due"] is None or task["state"] not in ("sent", "signed", "on_site", "returned"):
+            return ""
+        return t("due {time}", time=local_time(task["stage_due"], self.tz, "%m-%d %H:%M"))
+
+    def _language(self):
+        lang = page_language(request.args.get("lang"), self.settings.web.language)
+        return lang, translator(lang)
+
+    def _render(self, template: str, t, lang: str, title: str, status: int, **values) -> Response:
+        principal = guard.current()
+        other = ("English", "en") if lang == "zh_CN" else ("中文", "zh_CN")
+        words = {key: t(text) for key, text in WORDS.items()}
+        html = render_template_string(template, w=words, lang=lang, title=title, who=principal.name, other=other,
+                                      csrf=principal.csrf, **values)  # fmt: skip
+        return Response(html, status=status, mimetype="text/html")
+
+    def _refused(self, exc: ChainError | PhotoError, t, page) -> Response:
+        message = t(ERRORS.get(exc.code, N_("This step cannot be taken now: the task has moved on. The page shows "
+                                             "where it stands.")))  # fmt: skip
+        if _wants_json():
+            return jsonify({"ok": False, "message": message}), 400 if exc.code != "missing" else 404
+        return page(message)
+
+    @staticmethod
+    def _done(next_path: str) -> Response:
+        if _wants_json():
+            return jsonify({"ok": True, "next": next_path})
+        return redirect(next_path, 303)
+
+
+def _wants_json() -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _position(form) -> Position | None:
+    """The phone's position, if it gave one (a position that is not a number on Earth is not a position)."""
+    try:
+        lon, lat = float(form.get("lon", "")), float(form.get("lat", ""))
+    except ValueError:
+        return None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return None
+    try:
+        accuracy = float(form.get("accuracy", "")) if form.get("accuracy") else None
+    except ValueError:
+        accuracy = None
+    return Position(lon, lat, accuracy)
+
+
+def _title(record: dict, lang: str) -> str:
+    return record["title_zh"] if lang == "zh_CN" else record["title_en"]
+
+
+def _name(unit, lang: str) -> str:
+    return unit.name.zh_CN if lang == "zh_CN" else unit.name.en

@@ -1,0 +1,87 @@
+"""Photos sent from the field, kept as files beside the store (not in DuckDB: they are large, written once and read
+by the browser as they are), each named by the SHA-256 of its bytes, with a small JPEG thumbnail for timelines.
+
+A photo is checked by what it is, not by what the phone calls it: Pillow must read it as a JPEG, PNG or WebP of a
+sane size, else it is refused with the reason (a user's mistake gets a message, never a stack trace).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+MAX_PIXELS = 50_000_000  # a 50-megapixel phone camera; beyond it a "photo" is a decompression bomb
+THUMBNAIL = 320  # px, the longer side
+
+
+class PhotoError(ValueError):
+    """A refused photo; `code`: type (not an image we take), size (too many bytes), pixels (too many pixels)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    id: str  # the SHA-256 of its bytes, hex
+    media_type: str
+    bytes: int
+    width: int
+    height: int
+
+
+class AttachmentFiles:
+    def __init__(self, root: str | Path, max_bytes: int):
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+
+    def save(self, data: bytes) -> StoredPhoto:
+        """Check a photo and keep it (once: the same bytes sent twice are one file); PhotoError says why not."""
+        if len(data) > self.max_bytes:
+            raise PhotoError(f"a photo has {self.max_bytes // 1024} KB at most; this one has {len(data) // 1024}",
+                             "size")  # fmt: skip
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                kind = image.format
+                width, height = image.size
+                if kind not in MEDIA_TYPES:
+                    raise PhotoError(f"a photo is a JPEG, PNG or WebP image, not {kind}", "type")
+                if width * height > MAX_PIXELS:
+                    raise PhotoError(f"a photo has {MAX_PIXELS // 1_000_000} megapixels at most", "pixels")
+                image.load()  # the whole image, not only its header: a truncated file is refused here
+                thumb = image.convert("RGB")
+                thumb.thumbnail((THUMBNAIL, THUMBNAIL))
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
+            if isinstance(exc, PhotoError):
+                raise
+            raise PhotoError("not an image that can be read (JPEG, PNG or WebP)", "type") from None
+        digest = hashlib.sha256(data).hexdigest()
+        media_type = MEDIA_TYPES[kind]
+        path = self.path(digest, media_type)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write(path, data)
+            out = io.BytesIO()
+            thumb.save(out, "JPEG", quality=80)
+            _write(self.thumbnail(digest), out.getvalue())
+        return StoredPhoto(digest, media_type, len(data), width, height)
+
+    def path(self, digest: str, media_type: str) -> Path:
+        return self.root / digest[:2] / f"{digest}{SUFFIX[media_type]}"
+
+    def thumbnail(self, digest: str) -> Path:
+        return self.root / digest[:2] / f"{digest}.thumb.jpg"
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Whole or not at all: a file half written when the process stops is never taken for the photo."""
+    partial = path.with_suffix(path.suffix + ".part")
+    partial.write_bytes(data)
+    partial.replace(path)
