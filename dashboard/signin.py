@@ -13,7 +13,7 @@ from flask import Flask, Response, redirect, request
 
 from access.policy import Principal
 from dashboard.guard import CSRF_COOKIE, DISPLAY_COOKIE, LOGIN_CSRF_COOKIE, SESSION_COOKIE, current, home, record
-from dashboard.i18n import page_language, translator
+from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import ROLE_LABELS
 from dashboard.plain_pages import LOGIN_PAGE, PAGE, render
 from dashboard.settings import DashboardSettings
@@ -27,6 +27,13 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("admin", "admin", ()), ("supervisor", "supervisor", ()), ("duty", "duty_officer", ()),
     ("leader", "district_leader", ("130606",)), ("viewer", "viewer", ()),
 )  # fmt: skip
+# A few of the demo organisation's people (cityops/demo/org.yaml), one at each level of its chain.
+DEMO_CHAIN: tuple[tuple[str, str], ...] = (
+    ("duty-130606", N_("Lianchi District Centre, duty officer")),
+    ("duty-130606009", N_("Yonghua Subdistrict Centre, duty officer")),
+    ("grid-130606009-g01", N_("Grid worker, on a phone")),
+    ("duty-fire-130629", N_("Rongcheng County Fire Brigade")),
+)
 DEMO_PASSWORD = "demo-{name}"  # documented in README.md and on the demo's sign-in page
 DEMO_DISPLAY_TOKEN = "demo-wall"
 
@@ -113,7 +120,10 @@ class SignIn:
             next=next_path,
             demo=demo,
             demo_note=t("Demo mode: these accounts exist, each with the password demo-<name>:"),
-            demo_accounts=[(name, t(ROLE_LABELS[role])) for name, role, _ in DEMO_ACCOUNTS] if demo else [],
+            demo_accounts=[(name, t(ROLE_LABELS[role])) for name, role, _ in DEMO_ACCOUNTS]
+            + [(name, t(label)) for name, label in DEMO_CHAIN]
+            if demo
+            else [],
             demo_wall=t("The wall display: /wall?token={token}", token=DEMO_DISPLAY_TOKEN),
             other=("English", "en") if lang == "zh_CN" else ("中文", "zh_CN"),
         )
