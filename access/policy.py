@@ -78,6 +78,8 @@ class Principal:
     below: frozenset[str] = frozenset()
 
     def can(self, permission: str) -> bool:
+        if permission == "view_wall" and (self.regions or self.by_task):
+            return False  # the wall shows the whole city: not for one whose scope is part of it
         return permission in ANY_PRINCIPAL or permission in PERMISSIONS[self.role]
 
     def sees(self, where: Place | str | None) -> bool:
@@ -145,7 +147,7 @@ def region_place(regions: RegionIndex, region_id: str) -> Place:
     return tuple(r.id for r in regions.ancestors(region_id)) or (region_id,)
 
 
-def sees_region(principal: Principal, regions: RegionIndex, region_id: str) -> bool:
+def sees_region(principal: Principal, region_id: str) -> bool:
     """Whether a region is in scope: one of the principal's, or inside one (not the district around a town's)."""
     return principal.sees(region_id)
 
@@ -155,4 +157,4 @@ def regions_in_scope(principal: Principal, regions: RegionIndex, by_region: dict
     district's people get their district's and those inside it, not the city's or another district's."""
     if not principal.regions and not principal.by_task:
         return by_region
-    return {region_id: value for region_id, value in by_region.items() if sees_region(principal, regions, region_id)}
+    return {region_id: value for region_id, value in by_region.items() if sees_region(principal, region_id)}

@@ -18,7 +18,6 @@ incident's timeline in one transaction, and records the attempt, done or refused
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -175,9 +174,9 @@ class Chain:
             incident = incident_store.get(cur, incident_id)
             if incident is None or not self.sees_incident(principal, incident):
                 raise ChainError(f"there is no incident {incident_id} for this principal", "missing")
-            done = _done_before(cur, incident_id, request)
+            done = task_store.request_done(cur, request)
             if done is not None:
-                return done["task"]
+                return done
             if not principal.can("act") or principal.unit is None:
                 raise ChainError(f"{principal.name} gives no tasks (no unit of the organisation, or no right to "
                                  "act)", "forbidden")  # fmt: skip
@@ -186,9 +185,10 @@ class Chain:
             if incident["state"] in ENDED_STATES:
                 raise ChainError(f"incident {incident_id} is {incident['state']}", "state")
             tasks = task_store.of_incident(cur, incident_id)
-            held = [t for t in tasks if t["to_unit"] == principal.unit and t["to_person"] is None
-                    and t["state"] in ("signed", "on_site", "returned")]  # fmt: skip
-            if not held and not permission_allowed(principal, "dispatch", place(incident)):
+            given = [t for t in tasks if t["to_unit"] == principal.unit and t["to_person"] is None]
+            held = [t for t in given if t["state"] in ("signed", "on_site", "returned")]
+            unsigned = [t for t in given if t["state"] == "sent"]
+            if unsigned and not held or not held and not permission_allowed(principal, "dispatch", place(incident)):
                 raise ChainError(f"incident {incident_id} is not {principal.unit}'s to give: sign for its task "
                                  "first", "forbidden")  # fmt: skip
             due = self._due(now, "receipt", incident["severity"])
@@ -205,6 +205,7 @@ class Chain:
                               details={"task": task_id})  # fmt: skip
                 incident = incident_store.get(cur, incident_id)
             _log(cur, incident, now, principal.actor, "dispatch", instruction, details)
+            task_store.remember_request(cur, request, task_id, now)
         return task_id
 
     def _act(self, principal: Principal, task_id: int, action: str, now: datetime, note: str,
@@ -216,18 +217,9 @@ class Chain:
         cur = self.store.cursor()
         with transaction(cur):
             task = task_store.get(cur, task_id)
-            if task is None or not self._party(principal, task):
-                raise ChainError(f"there is no task {task_id} for this principal", "missing")
-            if _done_before(cur, task["incident_id"], request) is not None:
+            if task_store.request_done(cur, request) is not None and task is not None:
                 return task
-            receiver = action in RECEIVER_ACTIONS
-            if receiver and not self._receives(principal, task):
-                raise ChainError(f"only the receiver of task {task_id} may {action} it", "forbidden")
-            if not receiver and not (principal.unit == task["from_unit"] and principal.can("act")):
-                raise ChainError(f"only the sender of task {task_id} may {action} it", "forbidden")
-            states, to_state = RECEIVER_ACTIONS[action] if receiver else SENDER_ACTIONS[action]
-            if task["state"] not in states:
-                raise ChainError(f"task {task_id} is {task['state']}: it cannot be given {action}", "state")
+            to_state = self._allowed(cur, principal, task, task_id, action)
             if action in NEEDS_NOTE and not note:
                 raise ChainError(f"'{action}' needs a note saying what was done, or why", "needs_note")
             if action == "feedback" and not note and not photos:
@@ -247,8 +239,32 @@ class Chain:
                        **({"lon": position.lon, "lat": position.lat, "accuracy_m": position.accuracy_m}
                           if position else {})}  # fmt: skip
             _log(cur, incident, now, principal.actor, action, note, details)
+            task_store.remember_request(cur, request, task_id, now)
             self._follow(cur, task_store.get(cur, task_id), action, principal.actor, now, note)
         return task_store.get(cur, task_id)
+
+    def may(self, principal: Principal, task_id: int, action: str) -> None:
+        """ChainError unless the principal may take this step on the task now (asked before a photo is kept)."""
+        if action not in TASK_ACTIONS:
+            raise ChainError(f"no task action {action!r}; they are {', '.join(TASK_ACTIONS)}", "missing")
+        cur = self.store.cursor()
+        self._allowed(cur, principal, task_store.get(cur, task_id), task_id, action)
+
+    def _allowed(self, cur, principal: Principal, task: dict | None, task_id: int, action: str) -> str | None:
+        """The state the step takes the task to; ChainError when the principal may not take it now."""
+        if task is None or not self._party(principal, task):
+            raise ChainError(f"there is no task {task_id} for this principal", "missing")
+        if incident_store.get(cur, task["incident_id"])["state"] in ENDED_STATES:
+            raise ChainError(f"the incident of task {task_id} has ended", "state")
+        receiver = action in RECEIVER_ACTIONS
+        if receiver and not self._receives(principal, task):
+            raise ChainError(f"only the receiver of task {task_id} may {action} it", "forbidden")
+        if not receiver and not (principal.unit == task["from_unit"] and principal.can("act")):
+            raise ChainError(f"only the sender of task {task_id} may {action} it", "forbidden")
+        states, to_state = RECEIVER_ACTIONS[action] if receiver else SENDER_ACTIONS[action]
+        if task["state"] not in states:
+            raise ChainError(f"task {task_id} is {task['state']}: it cannot be given {action}", "state")
+        return to_state
 
     def _party(self, principal: Principal, task: dict) -> bool:
         """Whether the principal has anything to do with the task: its receiver, its sender, or above either."""
@@ -291,18 +307,48 @@ class Chain:
         if action == "report":
             self._report_up(cur, task, actor, now, note)
         if action == "verify":
-            for child in task_store.children(cur, task["id"]):
-                if child["state"] == "reported":
-                    task_store.update(cur, child["id"], {"state": "verified", "verified_at": now, "updated_at": now})
+            self._verify_down(cur, task, actor, now)
+        if action == "return":
+            self._withdraw_up(cur, task, actor, now, note)
         if task["parent_id"] is None and action in ("report", "verify", "return"):
             self._incident_follows(cur, task["incident_id"], actor, now, note)
+
+    def _verify_down(self, cur, task: dict, actor: str, now: datetime) -> None:
+        """What was reported below a verified task is verified with it."""
+        for child in task_store.children(cur, task["id"]):
+            if child["state"] == "reported":
+                task_store.update(cur, child["id"], {"state": "verified", "verified_at": now, "updated_at": now})
+                _log(
+                    cur,
+                    incident_store.get(cur, child["incident_id"]),
+                    now,
+                    actor,
+                    "verify",
+                    "",
+                    {"task": child["id"], "to": child["to_person"] or child["to_unit"], "with_task": task["id"]},
+                )
+                self._verify_down(cur, child, actor, now)
+
+    def _withdraw_up(self, cur, task: dict, actor: str, now: datetime, note: str) -> None:
+        """A task returned below a task that went up as reported takes that report back: the work is not done."""
+        parent = task_store.get(cur, task["parent_id"]) if task["parent_id"] is not None else None
+        if parent is None or parent["state"] != "reported":
+            return
+        incident = incident_store.get(cur, parent["incident_id"])
+        due = self._due(now, "report", incident["severity"])
+        task_store.update(cur, parent["id"], {"state": "signed", "reported_at": None, "stage_due": due,
+                                              "escalate_at": due, "updated_at": now})  # fmt: skip
+        _log(cur, incident, now, actor, "withdraw", note, {"task": parent["id"], "to": parent["to_unit"],
+                                                           "from_task": task["id"]})  # fmt: skip
+        self._withdraw_up(cur, parent, actor, now, note)
+        if parent["parent_id"] is None:
+            self._incident_follows(cur, parent["incident_id"], actor, now, note)
 
     def _report_up(self, cur, task: dict, actor: str, now: datetime, note: str) -> None:
         parent = task_store.get(cur, task["parent_id"]) if task["parent_id"] is not None else None
         if parent is None or parent["state"] not in RECEIVER_ACTIONS["report"][0]:
             return
-        siblings = [t for t in task_store.children(cur, parent["id"]) if t["state"] != "recalled"]
-        if any(t["state"] not in ("reported", "verified") for t in siblings):
+        if any(t["state"] not in ("reported", "verified") for t in task_store.children(cur, parent["id"])):
             return
         task_store.update(cur, parent["id"], {"state": "reported", "reported_at": now, "stage_due": None,
                                               "escalate_at": None, "escalated_to": None,
@@ -315,15 +361,13 @@ class Chain:
             self._incident_follows(cur, parent["incident_id"], actor, now, note)
 
     def _incident_follows(self, cur, incident_id: int, actor: str, now: datetime, note: str) -> None:
-        roots = [t for t in task_store.of_incident(cur, incident_id)
-                 if t["parent_id"] is None and t["state"] != "recalled"]  # fmt: skip
+        states = {t["state"] for t in task_store.of_incident(cur, incident_id) if t["parent_id"] is None}
         incident = incident_store.get(cur, incident_id)
-        states = {t["state"] for t in roots}
         if states <= {"verified"}:
             steps = ("resolve", "close")
         elif states <= {"reported", "verified"}:
             steps = ("start", "resolve") if incident["state"] == "dispatched" else ("resolve",)
-        elif "returned" in states and incident["state"] == "resolved":
+        elif incident["state"] == "resolved":  # reported, then returned or taken back below: not done after all
             steps = ("reopen",)
         else:
             steps = ()
@@ -368,14 +412,3 @@ def _log(cur, incident: dict, now: datetime, actor: str, action: str, note: str,
     incident_store.update(cur, incident["id"], {"updated_at": now})
     incident_store.log(cur, incident["id"], now, actor, f"task_{action}", incident["state"], incident["state"],
                        note, {k: v for k, v in details.items() if v is not None})  # fmt: skip
-
-
-def _done_before(cur, incident_id: int, request: str | None) -> dict | None:
-    """The timeline entry of a request already done (a phone that sent it again on a flaky network), if any."""
-    if not request:
-        return None
-    row = cur.execute(
-        "SELECT details FROM incident_log WHERE incident_id = ? AND json_extract_string(details, '$.request') = ?",
-        [incident_id, request],
-    ).fetchone()
-    return json.loads(row[0]) if row is not None else None

@@ -300,16 +300,10 @@ def _check_references(parsed: OrgFile, units: dict[str, Unit], regions: RegionIn
                              " (one unit per account)"))  # fmt: skip
         accounts.setdefault(person.account, n)
         unit = units.get(person.unit)
-        if (
-            person.role == "district_leader"
-            and unit is not None
-            and (
-                unit.kind != "centre"
-                or any(regions.get(r) is not None and regions.get(r).level == "city" for r in unit.regions)
-            )
-        ):
-            problems.append((("people", n, "role"), f"{person.account}: a district_leader leads a district's or "
-                             "a town's centre"))  # fmt: skip
+        levels = {regions.get(r).level if regions.get(r) else None for r in unit.regions} if unit else set()
+        if person.role == "district_leader" and unit is not None and (unit.kind != "centre" or levels != {"district"}):
+            problems.append((("people", n, "role"), f"{person.account}: a district_leader works for a district's "
+                             "centre"))  # fmt: skip
         for grid_id in person.grids:
             grid = regions.get(grid_id)
             if grid is None or grid.level != "grid":
@@ -383,6 +377,11 @@ def apply_to_accounts(org: Organisation, accounts: Accounts, demo_password: str 
         accounts.set_unit(person.account, person.role, regions, unit, by_task)
     for user in accounts.users():
         if user.unit is not None and org.person(user.name) is None:
-            accounts.set_unit(user.name, user.role, user.districts, None, False)
-            said.append(f"{user.name} is no longer in the organisation: it keeps its role, without a unit")
+            # Its scope was its unit's: without one it would see the whole city. Disabled until an administrator
+            # gives it a role and districts again (`cityops users set-role|set-districts|enable`).
+            accounts.set_unit(user.name, "viewer", (), None, True)
+            accounts.set_disabled(user.name, True)
+            said.append(
+                f"{user.name} is no longer in the organisation: disabled until an administrator gives it a scope"
+            )
     return said

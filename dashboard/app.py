@@ -74,6 +74,7 @@ def create_app(
         suppress_callback_exceptions=True,
         update_title=None,  # no "Updating..." flicker in the tab title on every tick
         csrf_token_name=guard.CSRF_COOKIE,  # the renderer sends this cookie's value as X-CSRFToken
+        assets_ignore=r"cityops_inbox\.js",  # the inbox's own (a plain page), served but not put in Dash's pages
     )
     app.server.before_request_funcs.setdefault(None, []).insert(0, request_guard.check)  # before Dash's own hooks
     app.server.extensions["cityops_guard"] = request_guard

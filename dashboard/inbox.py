@@ -27,11 +27,12 @@ from store import incidents as incident_store
 from store import tasks as task_store
 from store.attachments import AttachmentFiles, PhotoError
 
-PHOTOS_AT_ONCE = 6
+PHOTOS_AT_ONCE = 4  # shrunk on the phone, four fit in one request
 STEP_LABELS = {
     "task_dispatch": N_("gave the task to {to}"), "task_sign": N_("signed for it"), "task_on_site": N_("is on site"),
     "task_feedback": N_("sent feedback"), "task_report": N_("reported it done"), "task_verify": N_("verified it"),
     "task_return": N_("returned it"), "task_escalate": N_("overdue: raised to {to}"),
+    "task_withdraw": N_("took back the report above it"),
 }  # fmt: skip
 ACTION_LABELS = {
     "sign": N_("Sign for it"), "on_site": N_("I am on site"), "feedback": N_("Send feedback"),
@@ -41,14 +42,16 @@ ACTION_LABELS = {
 WORDS = {"inbox": N_("Inbox"), "sign_out": N_("Sign out"), "nothing": N_("Nothing here."), "to": N_("To"),
          "photos": N_("Photos"), "photo": N_("Photo"), "timeline": N_("Timeline"), "sending": N_("Sending…"),
          "again": N_("No network: sending again in {s} s…"),
-         "failed": N_("Not sent: check the network and try again.")}  # fmt: skip
+         "failed": N_("Not sent: check the network and try again."),
+         "too_large": N_("Too large to send at once: send fewer photos."),
+         "refused": N_("Not done: your session may have ended. Reload the page.")}  # fmt: skip
 ERRORS = {
     "missing": N_("There is no such task or incident for you."), "forbidden": N_("This step is not yours to take."),
     "target": N_("Choose a unit or a person below yours."), "state": N_("This step cannot be taken now: the task "
     "has moved on. The page shows where it stands."), "needs_note": N_("Write what was done, or why."),
     "too_long": N_("The text is too long."), "empty": N_("Feedback is a note, a photo, or both."),
     "type": N_("That file is not a photo (JPEG, PNG or WebP)."), "size": N_("That photo is too large."),
-    "pixels": N_("That photo has too many pixels."), "photos": N_("Six photos at most at once."),
+    "pixels": N_("That photo has too many pixels."), "photos": N_("Four photos at most at once."),
 }  # fmt: skip
 
 HEAD = """<!doctype html><html lang="{{ 'zh-CN' if lang == 'zh_CN' else 'en' }}"><head><meta charset="utf-8">
@@ -83,7 +86,7 @@ form.request }}"><input type="hidden" name="lon"><input type="hidden" name="lat"
 capture="environment" multiple></label>{% endif %}
 <button type="submit" class="inbox-act act-{{ form.name }}">{{ form.label }}</button>
 <p class="inbox-sending" aria-live="polite" data-sending="{{ w.sending }}" data-again="{{ w.again }}"
-data-failed="{{ w.failed }}"></p></form>"""
+data-failed="{{ w.failed }}" data-too-large="{{ w.too_large }}" data-refused="{{ w.refused }}"></p></form>"""
 TASK = (
     HEAD
     + """<h1>{{ title }}</h1><p class="inbox-meta">{{ meta }}</p>
@@ -134,8 +137,9 @@ class Inbox:
                                           "here."))  # fmt: skip
         tasks = self.chain.inbox(principal)
         mine = [x for x in tasks if self.chain._receives(principal, x)]
-        sent = [x for x in tasks if x["from_unit"] == principal.unit and not self.chain._receives(principal, x)]
         raised = [x for x in tasks if x["escalated_to"] == principal.unit]
+        sent = [x for x in tasks if x["from_unit"] == principal.unit and not self.chain._receives(principal, x)
+                and x not in raised]  # fmt: skip
         sections = [
             (t("To sign for"), [self._row(x, t, lang) for x in mine if x["state"] == "sent"]),
             (t("In hand"), [self._row(x, t, lang) for x in mine if x["state"] in ("signed", "on_site", "returned")]),
@@ -173,7 +177,7 @@ class Inbox:
             t("to {unit}", unit=to), self._due(task, t),
             t("Incident: {state}", state=t(ALERT_STATE_LABELS[incident["state"]]))) if x)  # fmt: skip
         return self._render(TASK, t, lang, _title(incident, lang), status, meta=meta, forms=forms,
-                            instruction=task["instruction"], steps=self._steps(task["incident_id"], t, lang),
+                            instruction=task["instruction"], steps=self._steps(task["incident_id"], t, lang, principal),
                             message=message)  # fmt: skip
 
     def incident_page(self, incident_id: int, message: str = "", status: int = 200) -> Response:
@@ -190,7 +194,7 @@ class Inbox:
         meta = " · ".join((t(SEVERITY_LABELS[incident["severity"]]), self._place(incident, lang),
                            t(ALERT_STATE_LABELS[incident["state"]])))  # fmt: skip
         return self._render(TASK, t, lang, _title(incident, lang), status, meta=meta, instruction="",
-                            forms=[form] if targets else [], steps=self._steps(incident_id, t, lang),
+                            forms=[form] if targets else [], steps=self._steps(incident_id, t, lang, principal),
                             message=message)  # fmt: skip
 
     # -- steps ---------------------------------------------------------------------------------------------------
@@ -199,6 +203,7 @@ class Inbox:
         principal = guard.current()
         _, t = self._language()
         try:
+            self.chain.may(principal, task_id, action)  # before any photo is kept
             photos = self._photos()
             position = _position(request.form)
             self.chain.act(principal, task_id, action, now=datetime.now(UTC), audit=guard.trail(),
@@ -227,7 +232,10 @@ class Inbox:
         rows = task_store.attachment(cur, digest) if len(digest) == 64 and digest.isalnum() else []
         for row in rows:
             incident = incident_store.get(cur, row["incident_id"])
-            if incident is not None and self.chain.sees_incident(principal, incident):
+            task = task_store.get(cur, row["task_id"])
+            seen = (task is not None and self.chain._party(principal, task)) if principal.by_task else (
+                incident is not None and self.chain.sees_incident(principal, incident))  # fmt: skip
+            if seen:
                 path = self.files.thumbnail(digest) if thumb else self.files.path(digest, row["media_type"])
                 response = send_file(path, mimetype="image/jpeg" if thumb else row["media_type"], max_age=86400)
                 response.headers["Cache-Control"] = "private, max-age=86400"
@@ -315,10 +323,14 @@ class Inbox:
         return {"href": f"/inbox/incident/{incident['id']}", "title": _title(incident, lang), "meta": meta,
                 "severity": incident["severity"]}  # fmt: skip
 
-    def _steps(self, incident_id: int, t, lang: str) -> list[dict]:
+    def _steps(self, incident_id: int, t, lang: str, principal) -> list[dict]:
+        """The chain's steps of the incident; one who works by task sees those of their own tasks only."""
+        cur = self.chain.store.cursor()
+        own = ({x["id"] for x in task_store.of_incident(cur, incident_id) if self.chain._party(principal, x)}
+               if principal.by_task else None)  # fmt: skip
         steps = []
-        for entry in incident_store.timeline(self.chain.store.cursor(), incident_id):
-            if entry["action"] not in STEP_LABELS:
+        for entry in incident_store.timeline(cur, incident_id):
+            if entry["action"] not in STEP_LABELS or own is not None and entry["details"].get("task") not in own:
                 continue
             d = entry["details"]
             to = self._unit_or_person(d["to"], None, lang) if d.get("to") in self.chain.org.units else d.get("to")

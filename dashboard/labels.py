@@ -37,5 +37,5 @@ ACTION_LABELS: dict[str, str] = {
 # Where a task down the command chain stands (alerts/chain.py).
 TASK_STATE_LABELS = {
     "sent": N_("To sign for"), "signed": N_("Signed for"), "on_site": N_("On site"), "returned": N_("Returned"),
-    "reported": N_("Reported done"), "verified": N_("Verified"), "recalled": N_("Recalled"),
+    "reported": N_("Reported done"), "verified": N_("Verified"),
 }  # fmt: skip

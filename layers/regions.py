@@ -47,6 +47,7 @@ class RegionIndex:
             self._by_id[region.id] = region
             self._by_level[region.level].append(region)
         self.levels: tuple[str, ...] = tuple(level for level in LEVELS if self._by_level[level])
+        self._children: dict[str | None, list[Region]] | None = None  # made when first asked (descendants)
         self._trees = {level: shapely.STRtree([r.geometry for r in self._by_level[level]]) for level in self.levels}
 
     def __len__(self) -> int:
@@ -78,9 +79,13 @@ class RegionIndex:
 
     def descendants(self, region_id: str) -> list[Region]:
         """Every region inside this one, at every level below it."""
+        if self._children is None:
+            self._children = {}
+            for region in self._by_id.values():
+                self._children.setdefault(region.parent, []).append(region)
         found, frontier = [], [region_id]
         while frontier:
-            inside = [r for r in self._by_id.values() if r.parent in frontier]
+            inside = [r for parent in frontier for r in self._children.get(parent, [])]
             found += inside
             frontier = [r.id for r in inside]
         return found

@@ -67,6 +67,8 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 
 
 UNIT_COLUMNS = (("unit", "TEXT"), ("by_task", "INTEGER NOT NULL DEFAULT 0"))
+# A role or districts an administrator sets by hand give an account outside the organisation its scope by region.
+_BY_HAND = "by_task = CASE WHEN unit IS NULL THEN 0 ELSE by_task END"
 
 
 class AccountError(ValueError):
@@ -210,18 +212,16 @@ class Accounts:
     def set_role(self, name: str, role: str) -> None:
         user = self._existing(name)
         _check_role(role, user.districts)
-        self._update(name, "role = ?", role)
+        self._update(name, f"role = ?, {_BY_HAND}", role)
 
     def set_districts(self, name: str, districts: tuple[str, ...]) -> None:
         user = self._existing(name)
         _check_role(user.role, districts)
-        self._update(name, "districts = ?", json.dumps(list(districts)))
+        self._update(name, f"districts = ?, {_BY_HAND}", json.dumps(list(districts)))
 
     def set_unit(self, name: str, role: str, regions: tuple[str, ...], unit: str | None, by_task: bool) -> None:
         """Where the organisation puts a user: their role, the regions they see, their unit, whether by task."""
         self._existing(name)
-        if role == "district_leader" and not regions:
-            raise AccountError(f"{name}: a district_leader leads a region's centre, not a department")
         _check_role(role, regions)
         self._update(name, "role = ?, districts = ?, unit = ?, by_task = ?", role, json.dumps(list(regions)), unit,
                      int(by_task))  # fmt: skip

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-MAX_PIXELS = 50_000_000  # a 50-megapixel phone camera; beyond it a "photo" is a decompression bomb
+MAX_PIXELS = 16_000_000  # pixels decoded at once (the phone page sends 1,600 px); beyond it, a decompression bomb
 THUMBNAIL = 320  # px, the longer side
 
 
@@ -55,6 +55,7 @@ class AttachmentFiles:
                     raise PhotoError(f"a photo is a JPEG, PNG or WebP image, not {kind}", "type")
                 if width * height > MAX_PIXELS:
                     raise PhotoError(f"a photo has {MAX_PIXELS // 1_000_000} megapixels at most", "pixels")
+                image.draft("RGB", (THUMBNAIL * 2, THUMBNAIL * 2))  # a JPEG decoded at a fraction of its size
                 image.load()  # the whole image, not only its header: a truncated file is refused here
                 thumb = image.convert("RGB")
                 thumb.thumbnail((THUMBNAIL, THUMBNAIL))
@@ -67,10 +68,10 @@ class AttachmentFiles:
         path = self.path(digest, media_type)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            _write(path, data)
             out = io.BytesIO()
             thumb.save(out, "JPEG", quality=80)
-            _write(self.thumbnail(digest), out.getvalue())
+            _write(self.thumbnail(digest), out.getvalue())  # first: a photo that is there has its thumbnail
+            _write(path, data)
         return StoredPhoto(digest, media_type, len(data), width, height)
 
     def path(self, digest: str, media_type: str) -> Path:

@@ -104,7 +104,8 @@ def open_alerts(store: Store) -> pd.DataFrame:
         store.cursor(),
         f"""
         SELECT id, rule_id, subject_id, domain, severity, state, condition, title_zh, title_en, message_zh,
-               message_en, unit_type, unit_id, sop, district_id, lon, lat, last_value, fire_count, created_at,
+               message_en, unit_type, unit_id, sop, district_id, town_id, grid_id, lon, lat, last_value, fire_count,
+               created_at,
                updated_at, snoozed_until, overdue_stages, incident_id
         FROM alerts
         WHERE {OPEN_CONDITION} AND suppressed_by IS NULL   -- recorded inside their incident, never raised

@@ -244,6 +244,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             bytes BIGINT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, name VARCHAR NOT NULL,
             uploaded_by VARCHAR NOT NULL, uploaded_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (id, task_id)
         );
+        -- The request id of each step done, so that a phone sending a step again on a flaky network does it once.
+        CREATE TABLE task_requests (request VARCHAR PRIMARY KEY, task_id BIGINT NOT NULL, ts TIMESTAMPTZ NOT NULL);
         """,
     ),
 ]

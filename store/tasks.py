@@ -9,11 +9,10 @@ from typing import Any
 from store.alerts import Cursor
 from store.database import records
 
-# A task the receiver still works on (sent: not yet signed for), and one its sender has to look at (reported).
-RECEIVER_STATES: tuple[str, ...] = ("sent", "signed", "on_site", "returned")
-SENDER_STATES: tuple[str, ...] = ("reported",)
-TASK_STATES: tuple[str, ...] = (*RECEIVER_STATES, "reported", "verified", "recalled")
-_OPEN = "state IN ({})".format(", ".join(f"'{s}'" for s in (*RECEIVER_STATES, *SENDER_STATES)))
+# Open tasks: the receiver still works on them (sent: not yet signed for), or the sender has to look (reported). A
+# task of an ended incident is open no more, whatever it says.
+_OPEN = "t.state IN ('sent', 'signed', 'on_site', 'returned', 'reported') AND i.state NOT IN ('closed', 'cancelled')"
+REQUEST_MAX = 64  # a step's request id, as a page makes it
 
 
 def insert(cur: Cursor, fields: dict[str, Any]) -> int:
@@ -54,7 +53,7 @@ def inbox(cur: Cursor, unit: str, person: str | None, whole_unit: bool) -> list[
         SELECT t.*, i.title_zh, i.title_en, i.severity, i.domain, i.district_id, i.region_id, i.lon, i.lat,
                i.state AS incident_state
         FROM tasks t JOIN incidents i ON i.id = t.incident_id
-        WHERE t.{_OPEN} AND (t.to_person = $person OR ($whole AND (
+        WHERE {_OPEN} AND (t.to_person = $person OR ($whole AND (
             (t.to_unit = $unit AND t.to_person IS NULL) OR t.escalated_to = $unit OR t.from_unit = $unit)))
         ORDER BY t.id DESC
         """,
@@ -88,10 +87,23 @@ def running_clocks(cur: Cursor, now: datetime) -> list[dict[str, Any]]:
     """The tasks whose stage clock ran out by `now` and may be raised once more, with their incident's severity."""
     cur.execute(
         f"SELECT t.*, i.severity FROM tasks t JOIN incidents i ON i.id = t.incident_id "
-        f"WHERE t.{_OPEN} AND t.escalate_at IS NOT NULL AND t.escalate_at <= ? ORDER BY t.id",
+        f"WHERE {_OPEN} AND t.escalate_at IS NOT NULL AND t.escalate_at <= ? ORDER BY t.id",
         [now],
     )
     return records(cur)
+
+
+def request_done(cur: Cursor, request: str | None) -> int | None:
+    """The task of a step already done under this request id (a phone that sent it again), if any."""
+    if not request:
+        return None
+    row = cur.execute("SELECT task_id FROM task_requests WHERE request = ?", [request[:REQUEST_MAX]]).fetchone()
+    return row[0] if row else None
+
+
+def remember_request(cur: Cursor, request: str | None, task_id: int, now: datetime) -> None:
+    if request:
+        cur.execute("INSERT INTO task_requests VALUES (?, ?, ?)", [request[:REQUEST_MAX], task_id, now])
 
 
 def add_attachment(cur: Cursor, fields: dict[str, Any]) -> None:

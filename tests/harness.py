@@ -125,6 +125,18 @@ def signed_in(browser, port: int, user: str = "supervisor", **options) -> Page:
     return page
 
 
+def small_targets(page) -> list[str]:
+    """What a finger must hit (links, buttons, fields, map controls) that is smaller than 44 px either way."""
+    return page.evaluate("""
+        Array.from(document.querySelectorAll(
+            'a, button, [role=button], select, textarea, input:not([type=hidden])'))
+          .filter(el => el.offsetParent !== null)
+          .map(el => [el, el.getBoundingClientRect()])
+          .filter(([el, r]) => r.height < 44 || r.width < 44)
+          .map(([el, r]) => `${el.tagName} "${el.textContent.trim().slice(0, 20)}" ${r.width | 0}×${r.height | 0}`)
+    """)
+
+
 def wall_display(browser, port: int, **options) -> Page:
     """A page of its own browser context holding the demo wall's display token, as a wall's screen does."""
     page = browser.new_page(**options)

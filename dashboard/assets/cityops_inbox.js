@@ -54,11 +54,17 @@
     fetch(form.action, { method: "POST", body: body, credentials: "same-origin",
                          headers: { "Accept": "application/json", "X-CSRFToken": csrf } })
       .then(function (response) {
-        return response.json().then(function (answer) {
-          if (answer.ok) { window.location.assign(answer.next); return; }
-          say(form, answer.message || labels.failed);
-          form.querySelector("button[type=submit]").disabled = false;
-        });
+        var button = form.querySelector("button[type=submit]");
+        if ((response.headers.get("Content-Type") || "").indexOf("application/json") >= 0) {
+          return response.json().then(function (answer) {
+            if (answer.ok) { window.location.assign(answer.next); return; }
+            say(form, answer.message || labels.refused);
+            button.disabled = false;
+          });
+        }
+        if (response.status >= 502 && response.status <= 504) { throw new Error("gateway"); } // a proxy's: retry
+        say(form, response.status === 413 ? labels.tooLarge : labels.refused); // not the network: no retry
+        button.disabled = false;
       })
       .catch(function () {
         if (attempt >= WAITS.length) {

@@ -40,7 +40,7 @@ def layout(context: AppContext, region_id: str | None = None, lang: str | None =
             breadcrumbs(context.regions, None, lang, t("Not found")),
             html.P(t("There is no region {id}.", id=region_id), className="drill-empty"),
         ])  # fmt: skip
-    if not policy.sees_region(guard.current(), context.regions, region_id):
+    if not policy.sees_region(guard.current(), region_id):
         return html.Div(className="drill", children=[
             html.P(t("This place is outside your districts."), className="drill-empty"),
             html.A(t("Your districts"), href=tablet_href(None, lang), className="btn"),
@@ -112,10 +112,9 @@ def register_callbacks(context: AppContext) -> None:
             raise PreventUpdate
         snap = snapshots.get()
         lang, t = key["lang"], translator(key["lang"])
-        if not policy.sees_region(guard.current(), regions, key["id"]):
+        if not policy.sees_region(guard.current(), key["id"]):
             guard.refuse(f"region {key['id']}")
         region = regions.get(key["id"])
-        district = policy.district_of(regions, key["id"])
         sections = []
         statuses = region_statuses(regions, snap)
         children = sorted(regions.parts(region), key=lambda r: r.id)
@@ -124,7 +123,11 @@ def register_callbacks(context: AppContext) -> None:
                              className=_part_class(statuses.get(r.id))) for r in children]  # fmt: skip
             sections.append(html.Section([html.H2(t(LEVEL_NAMES[children[0].level])),
                                           html.Ul(parts, className="drill-parts")]))  # fmt: skip
-        alerts = snap.alerts if district is None else snap.alerts[snap.alerts["district_id"] == district]
+        alerts = snap.alerts
+        if region is not None and region.level != "city":
+            level, ids = regions.stored(region)
+            alerts = alerts[alerts[f"{level}_id"].isin(ids)]
+        alerts = policy.in_scope(guard.current(), alerts)
         sections.append(html.Section([html.H2(t("Open alerts")), alert_list(alerts, lang, tz) if len(alerts)
                                       else html.P(t("No open alert."))]))  # fmt: skip
         if region is not None:

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.app_config import demo_regions
-from tests.harness import send, signed_in, wait_until
+from tests.harness import send, signed_in, small_targets, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -40,16 +40,6 @@ def photo_jpeg() -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=95)
     return out.getvalue()
-
-
-def small_targets(page) -> list[str]:
-    return page.evaluate("""
-        Array.from(document.querySelectorAll('a, button, select, textarea, input:not([type=hidden])'))
-          .filter(el => el.offsetParent !== null)
-          .map(el => [el, el.getBoundingClientRect()])
-          .filter(([el, r]) => r.height < 44 || r.width < 44)
-          .map(([el, r]) => `${el.tagName} "${el.textContent.trim().slice(0, 20)}" ${r.width | 0}×${r.height | 0}`)
-    """)
 
 
 def open_row(page, port: int, section: str, timeout: float = 20) -> None:
@@ -169,12 +159,15 @@ def test_district_town_grid_worker_and_back_to_close(app, publisher, chromium, o
 
     # Outside the chain of these tasks, each role of another district, town or grid is refused, as if they were
     # not there; the worker cannot verify their own work.
-    for user in ("duty-130602", "duty-130606002", "grid-130606009-g02", "duty-fire-130602", "crew-fire-130602",
-                 "viewer"):  # fmt: skip
-        other = http_as(app, user)
+    for user in ("duty-130602", "duty-130606002", "grid-130606009-g02", "duty-fire-130602", "crew-fire-130602"):
+        other = http_as(app, user)  # each may use an inbox: refused as if the task were not there
         for url in (task_url, worker_task):
-            assert status(other, url) in (403, 404), (user, url)
-            assert status(other, f"{url}/sign", b"note=x") in (403, 404), (user, url)
+            assert status(other, url) == 404, (user, url)
+            assert status(other, f"{url}/sign", b"note=x") == 404, (user, url)
+    viewer = http_as(app, "viewer")  # no inbox at all
+    assert status(viewer, task_url) == 403 and status(viewer, f"{task_url}/sign", b"note=x") == 403
     worker = http_as(app, "grid-130606009-g01")
-    assert status(worker, f"{task_url}/verify", b"note=x") in (403, 404)
+    assert status(worker, f"{worker_task}/verify", b"note=x") == 400  # their own task: not theirs to verify
+    assert status(worker, f"{task_url}/verify", b"note=x") == 404
     assert status(worker, f"http://127.0.0.1:{app}/duty") == 403  # a field worker has no duty desk
+    assert status(worker, f"http://127.0.0.1:{app}/wall") == 403

@@ -5,20 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import LIANCHI, send, signed_in, wait_until
+from tests.harness import LIANCHI, send, signed_in, small_targets, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def small_targets(page) -> list[str]:
-    """Links, buttons and map controls smaller than 44 px in height or width (touch targets)."""
-    return page.evaluate("""
-        Array.from(document.querySelectorAll('a, button, [role=button], input'))
-          .filter(el => el.offsetParent !== null)
-          .map(el => [el, el.getBoundingClientRect()])
-          .filter(([el, r]) => r.height < 44 || r.width < 44)
-          .map(([el, r]) => `${el.tagName} "${el.textContent.trim().slice(0, 20)}" ${r.width | 0}×${r.height | 0}`)
-    """)
 
 
 @pytest.mark.parametrize(("width", "height"), [(768, 1024), (1366, 1024)])

@@ -83,9 +83,12 @@ def test_a_wall_display_and_a_viewer_act_on_nothing():
 
 def test_permissions_without_a_place_follow_the_role_table():
     for role, granted in PERMISSIONS.items():
-        principal = Principal("p", role, ("130606",))
-        for permission in ("view", "view_wall", "feeds", "audit", "health", "act", "approve"):
+        principal = Principal("p", role)
+        for permission in ("view", "view_wall", "feeds", "audit", "health", "act", "approve", "tasks"):
             assert permission_allowed(principal, permission, ANYWHERE) == (permission in granted), (role, permission)
+        # The wall is the whole city's: one whose scope is part of it (regions, or tasks given) does not get it.
+        for scoped in (Principal("p", role, ("130606",)), Principal("p", role, by_task=True)):
+            assert not permission_allowed(scoped, "view_wall", ANYWHERE), role
     # A leader's scope is their districts; a city-wide principal's is everything, unplaced things included.
     assert permission_allowed(LEADER, "view", "130606") and not permission_allowed(LEADER, "view", "130602")
     assert not permission_allowed(LEADER, "view", None) and permission_allowed(DUTY, "view", None)

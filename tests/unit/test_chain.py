@@ -64,10 +64,11 @@ def test_district_to_town_to_grid_worker_and_back_up_to_close(city, org):
     assert (incident["centre_id"], incident["department_id"]) == ("d130606", "fire-130606")
     chain = Chain(city.store, org, CALENDAR)
     district, town, worker = (person(org, a) for a in ("duty-130606", f"duty-{TOWN}", "grid-130606009-g01"))
-    # The town cannot give what it was not given; the worker cannot give anything.
+    # The town cannot give what it was not given (the district's incident); the worker cannot give anything.
     for who in (town, worker):
-        with pytest.raises(ChainError):
-            chain.dispatch(who, incident["id"], to_unit=f"t{TOWN}", now=city.now, audit=None)
+        with pytest.raises(ChainError) as refused:
+            chain.dispatch(who, incident["id"], to_unit=f"t{TOWN}", to_person=worker.name, now=city.now, audit=None)
+        assert refused.value.code in ("forbidden", "missing")
     first = chain.dispatch(district, incident["id"], to_unit=f"t{TOWN}", instruction="核实火点", now=city.now,
                            audit=None)  # fmt: skip
     assert incident_store.get(city.store.cursor(), incident["id"])["state"] == "dispatched"
@@ -115,6 +116,7 @@ def test_district_to_town_to_grid_worker_and_back_up_to_close(city, org):
         (worker.name, "task_report"),
         (worker.name, "task_report"),
         (worker.name, "resolve"),
+        ("duty-130606", "task_verify"),
         ("duty-130606", "task_verify"),
         ("duty-130606", "close"),
     ]
@@ -223,3 +225,98 @@ def test_the_duty_detail_shows_who_holds_the_incident_down_the_chain(city, org):
     assert parts[1].href == f"/inbox/incident/{incident['id']}"  # the district may give it on
     town = down_the_chain(desk, person(org, f"duty-{TOWN}"), incident, translator("en"), "en")
     assert len(town) == 1  # the town sees who holds it, and does not give the district's incident itself
+
+
+def test_a_return_below_takes_back_the_report_that_went_up(city, org):
+    """The town returns the worker's report after it went up: the town's own task is no longer reported, and the
+    incident, resolved by that report, is reopened. Verifying later verifies the whole subtree, each in the
+    timeline."""
+    incident = hotspots(city, GRID)
+    chain = Chain(city.store, org, CALENDAR)
+    district, town, worker = (person(org, a) for a in ("duty-130606", f"duty-{TOWN}", "grid-130606009-g01"))
+    first = chain.dispatch(district, incident["id"], to_unit=f"t{TOWN}", now=city.now, audit=None)
+    chain.act(town, first, "sign", now=city.now, audit=None)
+    second = chain.dispatch(town, incident["id"], to_unit=f"t{TOWN}", to_person=worker.name, now=city.now,
+                            audit=None)  # fmt: skip
+    chain.act(worker, second, "sign", now=city.now, audit=None)
+    chain.act(worker, second, "report", note="好了", now=city.at(minutes=5).now, audit=None)
+    cur = city.store.cursor()
+    assert incident_store.get(cur, incident["id"])["state"] == "resolved"
+    chain.act(town, second, "return", note="没有照片", now=city.at(minutes=1).now, audit=None)
+    assert (task_store.get(cur, first)["state"], task_store.get(cur, second)["state"]) == ("signed", "returned")
+    assert incident_store.get(cur, incident["id"])["state"] == "reopened"
+    chain.act(worker, second, "report", note="补了照片", now=city.at(minutes=5).now, audit=None)
+    chain.act(district, first, "verify", now=city.at(minutes=1).now, audit=None)
+    assert task_store.get(cur, second)["state"] == "verified"
+    verified = [
+        e["details"]["task"] for e in incident_store.timeline(cur, incident["id"]) if e["action"] == "task_verify"
+    ]
+    assert verified == [first, second]
+    assert incident_store.get(cur, incident["id"])["state"] == "closed"
+
+
+def test_an_unsigned_task_is_signed_for_before_the_town_gives_anything(city, org):
+    """A town whose own region holds the incident still signs for the task it was given before giving it on."""
+    incident = hotspots(city, GRID)
+    cur = city.store.cursor()
+    incident_store.update(cur, incident["id"], {"region_level": "town", "region_id": TOWN})
+    chain = Chain(city.store, org, CALENDAR)
+    town = person(org, f"duty-{TOWN}")
+    chain.dispatch(person(org, "duty-130606"), incident["id"], to_unit=f"t{TOWN}", now=city.now, audit=None)
+    with pytest.raises(ChainError, match="sign for its task first"):
+        chain.dispatch(town, incident["id"], to_unit=f"t{TOWN}", to_person="grid-130606009-g01", now=city.now,
+                       audit=None)  # fmt: skip
+
+
+def test_the_tasks_of_an_ended_incident_leave_every_inbox_and_clock(city, org):
+    from access.policy import Principal as P
+    from alerts.actions import act_on_incident
+
+    incident = hotspots(city, GRID)
+    chain = Chain(city.store, org, CALENDAR)
+    town = person(org, f"duty-{TOWN}")
+    task = chain.dispatch(person(org, "duty-130606"), incident["id"], to_unit=f"t{TOWN}", now=city.now, audit=None)
+    assert [t["id"] for t in chain.inbox(town)] == [task]
+    act_on_incident(city.store, P("duty", "duty_officer"), incident["id"], "cancel", note="误报", now=city.now,
+                    audit=None)  # fmt: skip
+    assert chain.inbox(town) == []
+    assert chain.escalate(city.now + timedelta(days=30)) == []
+    with pytest.raises(ChainError, match="has ended"):
+        chain.act(town, task, "sign", now=city.now, audit=None)
+
+
+def test_someone_dropped_from_the_organisation_is_disabled_not_widened(tmp_path, org):
+    from alerts.org import apply_to_accounts
+    from store.accounts import Accounts
+
+    accounts = Accounts(tmp_path / "a.sqlite")
+    fewer = Organisation.parse((DEMO_DIR / "org.yaml").read_text(encoding="utf-8"), "org.yaml", org.regions)
+    fewer.file.people[:] = [p for p in fewer.file.people if p.account in ("duty", "duty-fire-130629")]
+    fewer._people = {p.account: p for p in fewer.file.people}
+    apply_to_accounts(fewer, accounts, "demo-{name}")
+    department = accounts.get("duty-fire-130629")
+    assert (department.role, department.unit, department.by_task) == ("duty_officer", "fire-130629", True)
+    fewer.file.people[:] = [p for p in fewer.file.people if p.account == "duty"]
+    fewer._people = {p.account: p for p in fewer.file.people}
+    said = apply_to_accounts(fewer, accounts, "demo-{name}")
+    gone = accounts.get("duty-fire-130629")
+    assert gone.disabled and gone.by_task and gone.unit is None and gone.role == "viewer"
+    assert said == ["duty-fire-130629 is no longer in the organisation: disabled until an administrator gives it a "
+                    "scope"]  # fmt: skip
+
+
+def test_with_a_chain_the_desk_gives_no_incident_to_a_flat_unit(city, org):
+    """The desk's dispatch dialog is for cities without an organisation: with one, an incident goes down the chain,
+    and a request that tries the old way anyway is refused."""
+    from alerts.lifecycle import TransitionError
+    from dashboard.pages.duty.actions import INCIDENT, perform
+    from dashboard.pages.duty.desk import Desk
+
+    incident = hotspots(city, GRID)
+    [member] = [a for a in city.alerts() if a["state"] == "new"][:1]
+    desk = Desk(city.store, None, city.regions, {}, {}, "Asia/Shanghai", 4000, org=org)
+    district = person(org, "duty-130606")
+    for action in ("dispatch", INCIDENT + "dispatch"):
+        with pytest.raises(TransitionError, match="down the chain"):
+            perform(desk, district, None, int(member["id"]), action, unit_id=None)
+    assert incident_store.get(city.store.cursor(), incident["id"])["state"] == "new"

@@ -22,6 +22,7 @@ from dashboard.navigation import record_id
 from dashboard.pages.duty.desk import Desk, visible
 from dashboard.pages.duty.units import suggested_unit
 from dashboard.timefmt import local_time
+from store import alerts as alert_store
 from store import incidents as incident_store
 from store.audit import Trail
 
@@ -135,6 +136,9 @@ def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
         raise TransitionError(f"the note has {len(note)} characters", "note_long", base)
     if base == "dispatch" and unit_id is not None and (not isinstance(unit_id, str) or unit_id not in desk.units):
         raise TransitionError(f"there is no unit {unit_id!r}", "needs_unit", base)
+    if base == "dispatch" and desk.org is not None and (action.startswith(INCIDENT) or _in_incident(desk, alert_id)):
+        # With a command chain an incident goes down it, task by task (the inbox), not to a flat unit from here.
+        raise TransitionError("an incident is given down the chain, on the inbox", "not_allowed", base)
     if action == SILENCE:
         alert = visible(desk, principal, alert_id)
         if alert is None:
@@ -162,6 +166,11 @@ def perform(desk: Desk, principal: Principal, audit: Trail | None, alert_id: int
         snooze_for=_minutes(minutes) if action == "snooze" and minutes else None,
         **step,
     )
+
+
+def _in_incident(desk: Desk, alert_id: int) -> bool:
+    alert = alert_store.get(desk.store.cursor(), alert_id) if isinstance(alert_id, int) else None
+    return alert is not None and alert["incident_id"] is not None
 
 
 def silence_scope(alert: dict, choice: str | None) -> Scope:

@@ -81,7 +81,7 @@ def down_the_chain(desk: Desk, principal: Principal, incident: dict, t, lang: st
     rows = []
     for task in task_store.of_incident(desk.store.cursor(), incident["id"]):
         unit = desk.org.units.get(task["to_unit"])
-        to = task["to_person"] or (unit.name.en if lang == "en" else unit.name.zh_CN) if unit else task["to_unit"]
+        to = task["to_person"] or ((unit.name.en if lang == "en" else unit.name.zh_CN) if unit else task["to_unit"])
         above = desk.org.units.get(task["escalated_to"] or "")
         raised = t("overdue: raised to {to}", to=above.name.en if lang == "en" else above.name.zh_CN) if above else ""
         state = t(TASK_STATE_LABELS[task["state"]])
