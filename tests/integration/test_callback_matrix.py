@@ -76,6 +76,11 @@ PRINCIPALS = ("anonymous", "display", "viewer", "district_leader_own", "district
 # The demo account each signs in as (dashboard/signin.py DEMO_ACCOUNTS; the display holds the demo wall's token).
 ACCOUNTS = {"viewer": "viewer", "district_leader_own": "leader", "district_leader_foreign": "leader",
             "duty_officer": "duty", "supervisor": "supervisor", "admin": "admin"}  # fmt: skip
+# The command chain's people (the demo organisation, issue 23), each asked about the other district's records: a
+# town's duty officer (永华街道, 莲池区), a department's (竞秀区's own fire brigade: it sees only what it is given, and
+# nothing was), and a grid worker. Their answers follow from the table's (`chain_answer`), not columns of their own.
+CHAIN = {"town_officer": "duty-130606009", "department_officer": "duty-fire-130602",
+         "field_worker": "grid-130606009-g01"}  # fmt: skip
 OK, SCOPED = "ok", "scoped"
 PRESS = '{"action":["ALL"],"type":"duty-act"}.n_clicks'  # the duty desk's action buttons, a pattern-matching input
 END = '{"id":["ALL"],"type":"duty-silence-end"}.n_clicks'  # the buttons that end a silence
@@ -244,7 +249,7 @@ def city(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("callback-matrix")
     broker = Mosquitto(free_port(), tmp / "broker")
     broker.start()
-    server = CityOps(tmp, broker.port)
+    server = CityOps(tmp, broker.port, org=True)
     try:
         server.start()
         port = server.web_port
@@ -264,6 +269,9 @@ def city(tmp_path_factory):
             opener, jar = http_session(port, user)
             for principal in (p for p, u in ACCOUNTS.items() if u == user):
                 sessions[principal] = (opener, cookie(jar, CSRF_COOKIE))
+        for principal, user in CHAIN.items():
+            opener, jar = http_session(port, user)
+            sessions[principal] = (opener, cookie(jar, CSRF_COOKIE))
         city = City(port, dependencies(sessions["admin"][0], port), sessions, server.log_path)
         # The snapshot the views read holds both alerts, and the dead letter is stored.
         wait_until(lambda: all(r.name in city.call("supervisor", "duty-queue.children", r)[1] for r in (OWN, FOREIGN)),
@@ -331,3 +339,34 @@ def test_each_principal_gets_what_the_table_says(city, name, principal):
     if principal.startswith("district_leader"):
         leaked = [marker for marker in FOREIGN_DATA if marker in answer]
         assert not leaked, f"another district's {leaked} in the answer: {told}"
+
+
+def chain_answer(row: Row, principal: str) -> str | int:
+    """What a person of the chain gets, asked about another district's record: what a duty officer (the town's and
+    the department's role) gets, but never the whole city's wall and never the record (scoped); a field worker no
+    page at all (the inbox is theirs)."""
+    duty = row.answers[PRINCIPALS.index("duty_officer")]
+    if principal == "field_worker" or duty in (401, 403) or row.page == "wall":
+        return 403
+    return SCOPED
+
+
+@pytest.mark.parametrize(("name", "principal"),
+                         [pytest.param(n, p, id=f"{n}-{p}") for n in TABLE for p in CHAIN])  # fmt: skip
+def test_the_chains_people_get_nothing_of_another_district(city, name, principal):
+    if name not in city.specs:
+        pytest.fail(f"no registered callback {name} (test_the_table_has_a_row_for_every_registered_callback says more)")
+    expected = chain_answer(TABLE[name], principal)
+    status, answer = city.call(principal, name, FOREIGN)
+    told = f"{name} as {principal} ({CHAIN[principal]}): {status} {city.failure() if status >= 500 else answer[:600]}"
+    if expected in (401, 403):
+        assert status == expected, told
+        return
+    assert status in (200, 204), told
+    # The bulk action's row shows "Acknowledged n." whatever n: here what matters is that none was.
+    shows = r"Acknowledged [1-9]" if name == "duty-message.children@duty-bulk" else TABLE[name].shows
+    pattern = shows.format(**{k: re.escape(str(v)) for k, v in asdict(FOREIGN).items()}) if shows else None
+    if pattern:
+        assert not re.search(pattern, answer), f"{pattern!r} in the answer: {told}"
+    leaked = [marker for marker in FOREIGN_DATA if marker in answer]
+    assert not leaked, f"another district's {leaked} in the answer: {told}"

@@ -68,3 +68,44 @@ def test_run_refuses_a_bad_rule_file_before_starting_anything(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{tmp_path / 'rules.yaml'}:5: rules[0] (high).when.threshold.above" in err
     assert not (tmp_path / "c.duckdb").exists()  # nothing was started
+
+
+def test_the_organisation_is_reloaded_while_running_and_a_bad_file_keeps_it(tmp_path):
+    """Issue 23: the organisation file changed while CityOps runs is read again; its people's accounts follow, and
+    the chain and the routing use the new file. A broken one is refused with its line and the old one stays."""
+    from cityops import DEMO_DIR
+    from store.audit import search
+
+    org = tmp_path / "org.yaml"
+    text = (DEMO_DIR / "org.yaml").read_text(encoding="utf-8")
+    org.write_text(text, encoding="utf-8")
+    (tmp_path / "cityops.toml").write_text(
+        CITY + f'[store]\npath = "{tmp_path / "c.duckdb"}"\n[auth]\npath = "{tmp_path / "a.sqlite"}"\n'
+        f'demo_accounts = true\n[alerts]\norg = "org.yaml"\ncalendar = "{DEMO_DIR / "calendar.yaml"}"\n',
+        encoding="utf-8",
+    )  # fmt: skip
+    runtime = start(load(tmp_path / "cityops.toml", environ={}))
+    try:
+        from alerts.org import apply_to_accounts
+
+        apply_to_accounts(runtime.org, runtime.accounts, "demo-{name}")
+        runtime.watch_org()  # the version in force, as `cityops run` notes it
+        assert runtime.accounts.get("duty-130629").unit == "d130629"
+        held = runtime.chain.org
+        # duty-130629 moves to 莲池区's centre; the night officer takes their shifts at 容城县's.
+        moved = text.replace(
+            '{"account": "duty-130629", "unit": "d130629"', '{"account": "duty-130629", "unit": "d130606"'
+        ).replace('"person": "duty-130629"', '"person": "night-130629"')
+        org.write_text(moved, encoding="utf-8")
+        os.utime(org, (time.time() + 5, time.time() + 5))
+        runtime.watch_org()  # what the scheduler does every 2 s
+        assert runtime.accounts.get("duty-130629").districts == ("130606",)  # moved to 莲池区's centre
+        assert runtime.chain.org is held and held.person("duty-130629").unit == "d130606"  # the same, renewed
+
+        org.write_text(moved.replace('"unit": "d130606", "role"', '"unit": "d9", "role"', 1), encoding="utf-8")
+        message = runtime.reload_org()
+        assert "org.yaml:" in message and "no unit d9" in message
+        assert held.person("duty-130629").unit == "d130606"  # the file in force stays
+        assert search(runtime.accounts, "org reload")[0].outcome == "failed"
+    finally:
+        runtime.stop()
