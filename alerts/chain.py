@@ -187,10 +187,8 @@ class Chain:
             tasks = task_store.of_incident(cur, incident_id)
             given = [t for t in tasks if t["to_unit"] == principal.unit and t["to_person"] is None]
             held = [t for t in given if t["state"] in ("signed", "on_site", "returned")]
-            unsigned = [t for t in given if t["state"] == "sent"]
-            if unsigned and not held or not held and not permission_allowed(principal, "dispatch", place(incident)):
-                raise ChainError(f"incident {incident_id} is not {principal.unit}'s to give: sign for its task "
-                                 "first", "forbidden")  # fmt: skip
+            if not held:
+                self._may_give_first(principal, incident, unsigned=any(t["state"] == "sent" for t in given))
             due = self._due(now, "receipt", incident["severity"])
             task_id = task_store.insert(cur, {
                 "incident_id": incident_id, "parent_id": held[-1]["id"] if held else None,
@@ -207,6 +205,13 @@ class Chain:
             _log(cur, incident, now, principal.actor, "dispatch", instruction, details)
             task_store.remember_request(cur, request, task_id, now)
         return task_id
+
+    def _may_give_first(self, principal: Principal, incident: dict, unsigned: bool) -> None:
+        """ChainError unless the principal's unit gives the incident first (gives_first), and no task given to it
+        for the incident waits to be signed for."""
+        if unsigned or not gives_first(self.org, principal, incident):
+            raise ChainError(f"incident {incident['id']} is {incident['centre_id'] or 'the city'}'s to give; "
+                             f"{principal.unit} gives what it was given, once signed for", "forbidden")  # fmt: skip
 
     def _act(self, principal: Principal, task_id: int, action: str, now: datetime, note: str,
              position: Position | None, photos: tuple[Photo, ...], request: str | None) -> dict:  # fmt: skip
@@ -405,6 +410,14 @@ class Chain:
                                  "calendar ([alerts] calendar)", "state")  # fmt: skip
             return self.calendar.due(start, limit)
         return start + limit
+
+
+def gives_first(org: Organisation, principal: Principal, incident: dict) -> bool:
+    """Whether the principal's unit may give the incident without a task of its own for it: the centre it was
+    routed to, or one above that centre (the city taking over from a district), within the principal's scope."""
+    owner = incident["centre_id"]
+    above_owner = owner is None or any(u.id == principal.unit for u in org.chain(owner))
+    return principal.unit is not None and above_owner and permission_allowed(principal, "dispatch", place(incident))
 
 
 def _log(cur, incident: dict, now: datetime, actor: str, action: str, note: str, details: dict) -> None:

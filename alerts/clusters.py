@@ -37,7 +37,7 @@ class Clusters:
     def grown(self, rule: Rule, events: Iterable[Event], now: datetime,
               in_zone: Callable[[Event], bool]) -> Iterator[tuple[str, float, tuple]]:  # fmt: skip
         """For each event of the rule's kind in its zone that brings the count near it to the minimum: the cluster
-        it belongs to, the count, and where (lon, lat, district) an alert opened now would be."""
+        it belongs to, the count, and where (lon, lat, district, town, grid) an alert opened now would be."""
         c = rule.when.count
         for e in events:
             if e.lon is None or (c.event_type and e.type != c.event_type) or (c.domain and e.domain != c.domain):
@@ -53,7 +53,7 @@ class Clusters:
                 f"{e.district_id or 'outside'}:{e.id}",
             )  # fmt: skip
             self._places.setdefault((rule.id, subject), (e.lon, e.lat))
-            yield subject, float(n), (e.lon, e.lat, e.district_id)
+            yield subject, float(n), (e.lon, e.lat, e.district_id, e.town_id, e.grid_id)
 
     def recounted(self, rule: Rule, subjects: Iterable[str], now: datetime) -> Iterator[tuple[str, Reading, float]]:
         """Each followed cluster among `subjects` counted again: holds while the count reaches the minimum."""

@@ -11,9 +11,11 @@ and `inhibit` sections (alerts/rules.py):
 - otherwise it joins or **opens** the incident of the group its rule opens (a rule in no group opens its own, per
   district).
 
-An incident's severity is its worst member's; its place is the hull of its members' places (a point or a line is
-widened a little, so that it can be drawn), its centre the centroid. Placing works on whole batches: a storm opens
-alerts by the thousand, and each costs the same as the rest of its batch, not a round trip of its own.
+An incident's severity is its worst member's; it lies in the town and the grid its members all lie in (the
+access policy's place: a town sees an incident of its own town, whatever region its group counts by); its area is
+the hull of its members' places (a point or a line is widened a little, so that it can be drawn), its centre the
+centroid. Placing works on whole batches: a storm opens alerts by the thousand, and each costs the same as the rest
+of its batch, not a round trip of its own.
 """
 
 from __future__ import annotations
@@ -259,6 +261,8 @@ class Incidents:
             "id": None, "group_id": group.id, "region_level": group.by, "region_id": region, "domain": alert["domain"],
             "state": "new", "severity": alert["severity"], "title_zh": alert["title_zh"],
             "title_en": alert["title_en"], "district_id": alert["district_id"] if group.by != "city" else None,
+            "town_id": alert.get("town_id") if group.by != "city" else None,
+            "grid_id": alert.get("grid_id") if group.by != "city" else None,
             "lon": None, "lat": None, "area": None, "members": 0, "active_members": 0, "inhibited": 0,
             "opened_at": now, "last_member_at": now, "updated_at": now, "all_cleared_at": None,
             "centre_id": routed.centre if routed else None, "department_id": routed.department if routed else None,
@@ -287,6 +291,9 @@ class Incidents:
             row["members"] += len(added)
             row["active_members"] += len(added)
             row["inhibited"] += placed.inhibited
+            for level in ("town_id", "grid_id"):  # placed in the smallest region that holds all its members
+                if any(a.get(level) != row[level] for a in added):
+                    row[level] = None
             if added:
                 row["severity"] = min((row["severity"], *(a["severity"] for a in added)), key=severity_rank)
                 row["last_member_at"], row["all_cleared_at"] = now, None

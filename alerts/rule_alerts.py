@@ -44,13 +44,13 @@ class RuleAlerts:
 
     def fire(self, rule: Rule, subject_id: str, value: float | None, now: datetime, subject: Subject | None,
              where: tuple | None, fields: dict[str, Any] | None = None) -> None:  # fmt: skip
-        """Open the alert (at `flush`); `where` (lon, lat, district) places it when its subject has no place of
-        its own; `fields` are what an official warning says of itself (alerts/warnings.py)."""
+        """Open the alert (at `flush`); `where` (lon, lat, district, town, grid) places it when its subject has no
+        place of its own; `fields` are what an official warning says of itself (alerts/warnings.py)."""
         severity = severity_for(rule, rule.severity, value, subject.attributes if subject else {})
         place = (subject.lon, subject.lat, subject.district_id, subject.town_id, subject.grid_id) if subject else (
             None, None, None, None, None)  # fmt: skip
         if where is not None:
-            place = (*where, None, None)
+            place = where
         lon, lat, district, town, grid = place
         self._opening[(rule.id, subject_id)] = (rule, {
             "rule_id": rule.id, "subject_id": subject_id, "domain": rule.domain, "severity": severity,

@@ -17,7 +17,8 @@ TS = pa.timestamp("us", tz="UTC")
 # What changes of an incident as members join, clear and come back.
 CHANGING = pa.schema([
     ("id", pa.int64()), ("severity", pa.string()), ("title_zh", pa.string()), ("title_en", pa.string()),
-    ("district_id", pa.string()), ("lon", pa.float64()), ("lat", pa.float64()), ("area", pa.string()),
+    ("district_id", pa.string()), ("town_id", pa.string()), ("grid_id", pa.string()), ("lon", pa.float64()),
+    ("lat", pa.float64()), ("area", pa.string()),
     ("members", pa.int32()), ("active_members", pa.int32()), ("inhibited", pa.int32()),
     ("last_member_at", TS), ("updated_at", TS), ("all_cleared_at", TS),
 ])  # fmt: skip

@@ -222,8 +222,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         15,
-        "tasks down the command chain, with their receipts, reports and photos",
+        "tasks down the command chain, with their receipts, reports and photos; incidents placed at every level",
         """
+        -- The town and the grid an incident's members all lie in (none where they spread over more than one).
+        ALTER TABLE incidents ADD COLUMN town_id VARCHAR;
+        ALTER TABLE incidents ADD COLUMN grid_id VARCHAR;
         -- One task is one hand-over down the chain: a centre gives an incident (or its part of one) to a unit
         -- below it, or to one of its field workers. A task given on by its receiver is the child of the one it got.
         CREATE SEQUENCE task_ids;

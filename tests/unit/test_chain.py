@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from access.policy import Principal, scoped
+from access.policy import Principal, place, scoped
 from alerts.chain import Chain, ChainError, Photo, Position
 from alerts.org import Organisation
 from alerts.rules import load_rule_file
@@ -73,7 +73,7 @@ def test_district_to_town_to_grid_worker_and_back_up_to_close(city, org):
                            audit=None)  # fmt: skip
     assert incident_store.get(city.store.cursor(), incident["id"])["state"] == "dispatched"
     assert chain.sees_incident(town, incident) and not chain.sees_incident(worker, incident)
-    with pytest.raises(ChainError, match="sign for its task first"):
+    with pytest.raises(ChainError, match="gives what it was given, once signed for"):
         chain.dispatch(town, incident["id"], to_unit=f"t{TOWN}", to_person=worker.name, now=city.now, audit=None)
     chain.act(town, first, "sign", now=city.at(minutes=2).now, audit=None)
     second = chain.dispatch(town, incident["id"], to_unit=f"t{TOWN}", to_person=worker.name, now=city.now,
@@ -255,17 +255,24 @@ def test_a_return_below_takes_back_the_report_that_went_up(city, org):
     assert incident_store.get(cur, incident["id"])["state"] == "closed"
 
 
-def test_an_unsigned_task_is_signed_for_before_the_town_gives_anything(city, org):
-    """A town whose own region holds the incident still signs for the task it was given before giving it on."""
+def test_the_owner_and_those_above_it_give_first_and_a_task_is_signed_for_before_it_goes_on(city, org):
+    """The incident is 莲池区's: its town, though the incident lies in it, gives nothing it was not given. The city,
+    above 莲池区, may take it over and give it to the district; the district then signs for that task before it
+    gives anything on, though the incident is its own."""
     incident = hotspots(city, GRID)
-    cur = city.store.cursor()
-    incident_store.update(cur, incident["id"], {"region_level": "town", "region_id": TOWN})
     chain = Chain(city.store, org, CALENDAR)
-    town = person(org, f"duty-{TOWN}")
-    chain.dispatch(person(org, "duty-130606"), incident["id"], to_unit=f"t{TOWN}", now=city.now, audit=None)
-    with pytest.raises(ChainError, match="sign for its task first"):
+    town, district, city_duty = (person(org, a) for a in (f"duty-{TOWN}", "duty-130606", "duty"))
+    assert town.sees(place(incident))
+    with pytest.raises(ChainError) as refused:
         chain.dispatch(town, incident["id"], to_unit=f"t{TOWN}", to_person="grid-130606009-g01", now=city.now,
                        audit=None)  # fmt: skip
+    assert refused.value.code == "forbidden"
+    task = chain.dispatch(city_duty, incident["id"], to_unit="d130606", now=city.now, audit=None)
+    with pytest.raises(ChainError, match="once signed for"):
+        chain.dispatch(district, incident["id"], to_unit=f"t{TOWN}", now=city.now, audit=None)
+    chain.act(district, task, "sign", now=city.now, audit=None)
+    below = chain.dispatch(district, incident["id"], to_unit=f"t{TOWN}", now=city.now, audit=None)
+    assert task_store.get(city.store.cursor(), below)["parent_id"] == task
 
 
 def test_the_tasks_of_an_ended_incident_leave_every_inbox_and_clock(city, org):
@@ -320,3 +327,22 @@ def test_with_a_chain_the_desk_gives_no_incident_to_a_flat_unit(city, org):
         with pytest.raises(TransitionError, match="down the chain"):
             perform(desk, district, None, int(member["id"]), action, unit_id=None)
     assert incident_store.get(city.store.cursor(), incident["id"])["state"] == "new"
+
+
+def test_an_incident_lies_in_the_town_and_grid_its_members_all_lie_in(city, org):
+    """Grouped by district, a hotspot cluster inside one grid is placed in that grid and its town too: the town's
+    officer sees it, a neighbouring town's does not; a member in another town widens it to the district."""
+    incident = hotspots(city, GRID)
+    assert (incident["region_level"], incident["town_id"], incident["grid_id"]) == ("district", TOWN, GRID)
+    own, other = person(org, f"duty-{TOWN}"), person(org, "duty-130606002")
+    assert own.sees(place(incident)) and not other.sees(place(incident))
+    elsewhere = city.regions.get("130606002").geometry.representative_point()
+    city.at(minutes=1).send({"type": "event", "id": "far", "domain": "fire", "event_type": "hotspot",
+                             "lon": elsewhere.x, "lat": elsewhere.y})  # fmt: skip
+    for n in range(2):
+        city.send({"type": "event", "id": f"far{n}", "domain": "fire", "event_type": "hotspot",
+                   "lon": elsewhere.x + 0.0004 * (n + 1), "lat": elsewhere.y})  # fmt: skip
+    city.tick()
+    [wider] = incident_store.open_incidents(city.store.cursor())
+    assert wider["id"] == incident["id"] and (wider["town_id"], wider["grid_id"]) == (None, None)
+    assert not own.sees(place(wider)) and person(org, "duty-130606").sees(place(wider))

@@ -14,6 +14,7 @@ from dash import dcc, html
 from access import policy
 from access.policy import Principal
 from alerts.actions import checked_steps
+from alerts.chain import gives_first
 from dashboard.charts import history_chart
 from dashboard.i18n import translator
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, SEVERITY_LABELS, TASK_STATE_LABELS
@@ -89,7 +90,7 @@ def down_the_chain(desk: Desk, principal: Principal, incident: dict, t, lang: st
                                    className=f"chain-task chain-{task['state']}")))  # fmt: skip
     give = (
         [html.A(t("Give the task"), href=f"/inbox/incident/{incident['id']}", className="act act-chain")]
-        if principal.unit is not None and policy.permission_allowed(principal, "dispatch", policy.place(incident))
+        if gives_first(desk.org, principal, incident)
         else []
     )
     return [html.Ul(rows, className="chain-tasks"), *give] if rows or give else []
