@@ -27,6 +27,7 @@ from store import incidents as incident_store
 from store import tasks as task_store
 from store.attachments import AttachmentFiles, PhotoError
 
+SHOWN = 100  # rows of each inbox section drawn; the heading counts them all
 PHOTOS_AT_ONCE = 4  # shrunk on the phone, four fit in one request
 STEP_LABELS = {
     "task_dispatch": N_("gave the task to {to}"), "task_sign": N_("signed for it"), "task_on_site": N_("is on site"),
@@ -66,8 +67,9 @@ FOOT = "</main></body></html>"
 LIST = (
     HEAD
     + """<h1>{{ title }}</h1>{% if on_duty %}<p class="inbox-duty">{{ on_duty }}</p>{% endif %}
-{% for heading, rows in sections %}<section class="inbox-section"><h2>{{ heading }} <span class="inbox-count">
-{{ rows|length }}</span></h2>{% if rows %}<ul class="inbox-list">{% for row in rows %}<li class="inbox-row sev-{{
+{% for heading, rows, total in sections %}<section class="inbox-section"><h2>{{ heading }} <span class="inbox-count">
+{{ total }}</span></h2>{% if total > rows|length %}<p class="inbox-more">{{ shown_of.format(n=rows|length, total=total)
+}}</p>{% endif %}{% if rows %}<ul class="inbox-list">{% for row in rows %}<li class="inbox-row sev-{{
 row.severity }}"><a href="{{ row.href }}"><span class="inbox-title">{{ row.title }}</span><span class="inbox-meta">
 {{ row.meta }}</span></a></li>{% endfor %}</ul>{% else %}<p class="inbox-empty">{{ w.nothing }}</p>
 {% endif %}</section>{% endfor %}"""
@@ -140,24 +142,26 @@ class Inbox:
         raised = [x for x in tasks if x["escalated_to"] == principal.unit]
         sent = [x for x in tasks if x["from_unit"] == principal.unit and not self.chain._receives(principal, x)
                 and x not in raised]  # fmt: skip
-        sections = [
-            (t("To sign for"), [self._row(x, t, lang) for x in mine if x["state"] == "sent"]),
-            (t("In hand"), [self._row(x, t, lang) for x in mine if x["state"] in ("signed", "on_site", "returned")]),
+        lists = [
+            (t("To sign for"), [x for x in mine if x["state"] == "sent"]),
+            (t("In hand"), [x for x in mine if x["state"] in ("signed", "on_site", "returned")]),
         ]
+        ours: list[dict] = []
         if principal.can("act") and unit.kind == "centre":
-            sections.insert(0, (t("Ours to give"), [self._incident_row(i, t, lang) for i in self._ours(principal)]))
-            sections += [
-                (t("To verify"), [self._row(x, t, lang) for x in sent if x["state"] == "reported"]),
-                (t("Raised to us: overdue below"), [self._row(x, t, lang) for x in raised]),
-                (
-                    t("Given, not yet done"),
-                    [self._row(x, t, lang) for x in sent if x["state"] not in ("reported",)],
-                ),  # fmt: skip
+            ours = task_store.not_given(self.chain.store.cursor(), unit.id)
+            lists += [
+                (t("To verify"), [x for x in sent if x["state"] == "reported"]),
+                (t("Raised to us: overdue below"), raised),
+                (t("Given, not yet done"), [x for x in sent if x["state"] != "reported"]),
             ]
+        # Newest first and SHOWN of each at most: a storm's thousand tasks are counted, not all drawn.
+        sections = [(heading, [self._row(x, t, lang) for x in items[:SHOWN]], len(items)) for heading, items in lists]
+        if principal.can("act") and unit.kind == "centre":
+            sections.insert(0, (t("Ours to give"), [self._incident_row(i, t, lang) for i in ours[:SHOWN]], len(ours)))
         duty = self.chain.org.on_duty(unit.id, datetime.now(ZoneInfo(self.tz)).replace(tzinfo=None))
         on_duty = t("On duty now: {people}", people=", ".join(duty)) if duty else ""
         return self._render(LIST, t, lang, _name(unit, lang), status, sections=sections, on_duty=on_duty,
-                            message=message)  # fmt: skip
+                            message=message, shown_of=t("The newest {n} of {total} are shown."))  # fmt: skip
 
     def task_page(self, task_id: int, message: str = "", status: int = 200) -> Response:
         principal = guard.current()
@@ -304,10 +308,6 @@ class Inbox:
             if person is not None and set(self.chain.org.person(person).grids) & places:
                 return f"{unit}/{person}"
         return None
-
-    def _ours(self, principal) -> list[dict]:
-        """Open incidents routed to the principal's centre that it has not given to anyone yet."""
-        return task_store.not_given(self.chain.store.cursor(), principal.unit)
 
     def _row(self, task: dict, t, lang: str) -> dict:
         meta = " · ".join(x for x in (t(TASK_STATE_LABELS[task["state"]]), self._place(task, lang),

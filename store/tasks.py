@@ -62,13 +62,13 @@ def inbox(cur: Cursor, unit: str, person: str | None, whole_unit: bool) -> list[
     return records(cur)
 
 
-def not_given(cur: Cursor, centre: str, limit: int = 200) -> list[dict[str, Any]]:
+def not_given(cur: Cursor, centre: str) -> list[dict[str, Any]]:
     """Open incidents routed to a centre that it has not given to anyone yet, newest first."""
     cur.execute(
-        "SELECT * FROM incidents i WHERE centre_id = ? AND state IN ('new', 'acknowledged', 'returned') "
-        "AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.incident_id = i.id AND t.from_unit = ?) ORDER BY id DESC "
-        "LIMIT ?",
-        [centre, centre, limit],
+        "SELECT id, title_zh, title_en, severity, region_id, opened_at FROM incidents i WHERE centre_id = ? "
+        "AND state IN ('new', 'acknowledged', 'returned') "
+        "AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.incident_id = i.id AND t.from_unit = ?) ORDER BY id DESC",
+        [centre, centre],
     )
     return records(cur)
 

@@ -113,6 +113,10 @@ def test_district_town_grid_worker_and_back_to_close(app, publisher, chromium, o
     open_row(phone, app, "To sign for")
     assert phone.url.split("?")[0] == worker_task
     assert small_targets(phone) == [] and phone.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    # What the phone fetched for the page: its HTML, the stylesheet and the script, light on a slow network.
+    weight = phone.evaluate("""performance.getEntriesByType('navigation').concat(
+        performance.getEntriesByType('resource')).reduce((n, e) => n + e.decodedBodySize, 0)""")
+    assert weight < 60 * 1024, f"the phone page weighs {weight} bytes"
     phone.click("button.act-sign")
     # The network drops as they report on site: the page says so, sends it again when it is back, and the step is
     # done once.
