@@ -29,7 +29,7 @@ from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store import audit, backup, retention
 from store.accounts import Accounts
-from store.attachments import AttachmentFiles
+from store.attachments import AttachmentFiles, beside
 from store.database import Store
 from store.writer import Writer
 
@@ -373,7 +373,7 @@ def serve(settings: Settings) -> None:
     try:
         first_password = bootstrap(runtime.accounts, demo=settings.auth.demo_accounts)
         # Photos from the field beside the store; one fits in a request (the phone page shrinks them first).
-        photos = AttachmentFiles(settings.store.path.parent / "attachments", settings.limits.web_request_kb * 1024)
+        photos = AttachmentFiles(beside(settings.store.path), settings.limits.web_request_kb * 1024)
         if runtime.org is not None:
             for line in apply_to_accounts(runtime.org, runtime.accounts, runtime._demo_password()):
                 log.info("%s", line)

@@ -29,7 +29,7 @@ from dashboard.snapshot import Snapshots
 from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store.accounts import Accounts
-from store.attachments import AttachmentFiles
+from store.attachments import AttachmentFiles, beside
 from store.database import Store
 from store.writer import Writer
 
@@ -145,7 +145,7 @@ def create_app(
         return redirect(f"/duty?alert={alert_id}" + (f"&lang={lang}" if lang in ("zh_CN", "en") else ""))
 
     if chain is not None:
-        files = attachments or AttachmentFiles(Path(store.path).parent / "attachments", 1024 * 1024)
+        files = attachments or AttachmentFiles(beside(store.path), 1024 * 1024)
         inbox.register(app.server, chain, regions, files, settings)
     health.register(app.server, store, writer, snapshots)
     cap_export.register(app.server, store, regions, settings.city)

@@ -20,6 +20,11 @@ MAX_PIXELS = 16_000_000  # pixels decoded at once (the phone page sends 1,600 px
 THUMBNAIL = 320  # px, the longer side
 
 
+def beside(store_path: str | Path) -> Path:
+    """Where the photos of a store are kept: a folder beside its file (backups copy it with the store)."""
+    return Path(store_path).parent / "attachments"
+
+
 class PhotoError(ValueError):
     """A refused photo; `code`: type (not an image we take), size (too many bytes), pixels (too many pixels)."""
 

@@ -1,10 +1,13 @@
-"""Backup and restore: a consistent copy of the store and the accounts, taken while CityOps runs.
+"""Backup and restore: a consistent copy of the store, the accounts and the photos from the field, taken while
+CityOps runs.
 
 DuckDB lets one process open the file, so the running server makes the copy (the CLI asks it through the control
 socket, `cityops/control.py`); with no server running, the CLI opens the store and makes it itself. The store is
 copied in one transaction (`COPY FROM DATABASE`), a snapshot of one moment while the writer goes on committing;
 the counts in the manifest are read in that same transaction. The accounts (SQLite) are copied with SQLite's own
-online backup. A backup is a folder: it appears whole or not at all (written aside, then renamed into place).
+online backup. The photos (store/attachments.py) are files written once, named by the SHA-256 of their bytes: they
+are copied as they are, and a photo whose bytes do not match its name is a damaged backup. A backup is a folder: it
+appears whole or not at all (written aside, then renamed into place).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from store.attachments import beside
 from store.database import Store
 from store.schema import MIGRATIONS
 from store.transaction import transaction
@@ -25,6 +29,7 @@ from store.transaction import transaction
 STORE_FILE = "cityops.duckdb"
 ACCOUNTS_FILE = "accounts.sqlite"
 MANIFEST = "manifest.json"
+PHOTOS = "attachments"
 
 
 class BackupError(Exception):
@@ -42,10 +47,12 @@ def make(store: Store, accounts_path: Path, destination: Path) -> dict:
     try:
         counts = _copy_store(store, partial / STORE_FILE)
         _copy_accounts(accounts_path, partial / ACCOUNTS_FILE)
+        photos = _copy_photos(beside(store.path), partial / PHOTOS)
         manifest = {
             "created_at": datetime.now(UTC).isoformat(),
             "schema_version": MIGRATIONS[-1][0],
             "counts": counts,
+            "photos": photos,
             "files": {name: _sha256(partial / name) for name in (STORE_FILE, ACCOUNTS_FILE)},
         }
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -86,6 +93,17 @@ def _copy_accounts(source: Path, target: Path) -> None:
     os.chmod(target, 0o600)  # password hashes and session digests
 
 
+def _copy_photos(source: Path, target: Path) -> int:
+    """The photos kept so far (a file still being written, `.part`, is not one yet); how many."""
+    copied = 0
+    for path in sorted(source.rglob("*")) if source.exists() else []:
+        if path.is_file() and not path.name.endswith(".part"):
+            (target / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / path.parent.name / path.name)
+            copied += 1
+    return copied
+
+
 def restore(backup: Path, store_path: Path, accounts_path: Path, force: bool = False) -> dict:
     """Put a backup in place of the configured store and accounts; returns the manifest, its counts verified."""
     backup = Path(backup)
@@ -105,6 +123,8 @@ def restore(backup: Path, store_path: Path, accounts_path: Path, force: bool = F
         shutil.copyfile(backup / name, partial)
         os.chmod(partial, 0o600)
         partial.rename(target)
+    if (backup / PHOTOS).exists():
+        shutil.copytree(backup / PHOTOS, beside(store_path), dirs_exist_ok=True)  # named by digest: no clash
     store = Store(store_path)  # opens it as the server will, and migrates a backup of an older schema forward
     try:
         cur = store.cursor()
@@ -130,6 +150,12 @@ def read_manifest(backup: Path) -> dict:
             raise BackupError(f"{path} is missing from the backup")
         if _sha256(path) != digest:
             raise BackupError(f"{path} is damaged: its checksum differs from the manifest's")
+    photos = [p for p in (backup / PHOTOS).rglob("*") if p.is_file()] if (backup / PHOTOS).exists() else []
+    if len(photos) != manifest.get("photos", 0):
+        raise BackupError(f"{backup / PHOTOS} holds {len(photos)} files; the manifest says {manifest.get('photos')}")
+    for path in photos:
+        if ".thumb." not in path.name and _sha256(path) != path.name.split(".")[0]:
+            raise BackupError(f"{path} is damaged: its bytes do not match its name")
     return manifest
 
 

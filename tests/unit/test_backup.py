@@ -47,3 +47,29 @@ def test_restore_sets_an_existing_install_aside_only_when_forced(made, tmp_path)
         backup.restore(folder, site / "cityops.duckdb", site / "accounts.sqlite")
     backup.restore(folder, site / "cityops.duckdb", site / "accounts.sqlite", force=True)
     assert len(list(site.glob("cityops.duckdb.before-restore-*"))) == 1
+
+
+def test_the_photos_from_the_field_are_backed_up_checked_and_restored(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from store.attachments import AttachmentFiles, beside
+
+    site = tmp_path / "site"
+    store = Store(site / "cityops.duckdb")
+    Accounts(site / "accounts.sqlite").close()
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), (40, 80, 120)).save(out, "JPEG")
+    photo = AttachmentFiles(beside(store.path), 1 << 20).save(out.getvalue())
+    manifest = backup.make(store, site / "accounts.sqlite", tmp_path / "b")
+    store.close()
+    assert manifest["photos"] == 2  # the photo and its thumbnail
+    backup.restore(tmp_path / "b", tmp_path / "new" / "c.duckdb", tmp_path / "new" / "a.sqlite")
+    restored = AttachmentFiles(beside(tmp_path / "new" / "c.duckdb"), 1 << 20)
+    assert restored.path(photo.id, "image/jpeg").read_bytes() == out.getvalue()
+    with (tmp_path / "b" / "attachments" / photo.id[:2] / f"{photo.id}.jpg").open("r+b") as kept:
+        kept.seek(100)
+        kept.write(b"rot")
+    with pytest.raises(backup.BackupError, match="its bytes do not match its name"):
+        backup.restore(tmp_path / "b", tmp_path / "other" / "c.duckdb", tmp_path / "other" / "a.sqlite")
