@@ -27,6 +27,7 @@ from alerts.lifecycle import TRANSITIONS
 from alerts.org import Organisation
 from alerts.working_time import Working, WorkingCalendar
 from store import incidents as incident_store
+from store import notifications
 from store import tasks as task_store
 from store.audit import Trail, attempted
 from store.database import Store
@@ -394,9 +395,14 @@ class Chain:
         again = self._after(task["escalate_at"], limit) if limit is not None and at + 1 < len(above) else None
         task_store.update(cur, task["id"], {"escalated_to": holder, "escalate_at": again, "updated_at": now})
         incident = incident_store.get(cur, task["incident_id"])
+        owner = task["to_person"] or task["to_unit"]
         _log(cur, incident, now, "time-limits", "escalate", f"{stage} time limit passed",
-             {"task": task["id"], "stage": stage, "to": holder, "owner": task["to_person"] or task["to_unit"],
+             {"task": task["id"], "stage": stage, "to": holder, "owner": owner,
               "due": task["stage_due"].isoformat() if task["stage_due"] else None})  # fmt: skip
+        notifications.tell(cur, key=f"task:{task['id']}:{stage}:raised:{holder}", event="escalation", now=now,
+                           incident=incident, task_id=task["id"], title_zh=incident["title_zh"],
+                           title_en=incident["title_en"], units=[holder, task["to_unit"]],
+                           details={"stage": stage, "to": holder, "owner": owner})  # fmt: skip
         return [(task["id"], holder)]
 
     def _due(self, start: datetime, stage: str, severity: str) -> datetime | None:

@@ -34,6 +34,7 @@ from alerts.silences import matches as silences_matches
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import incidents as incident_store
+from store import notifications
 from store import silences as silence_store
 from store.alerts import Cursor
 from store.database import records
@@ -309,6 +310,10 @@ class Incidents:
         incident_store.insert_many(cur, [p.row for p in changed if p.new])
         incident_store.update_many(cur, [p.row for p in changed if not p.new])
         incident_store.log_many(cur, log)
+        for row in (p.row for p in changed if p.new):  # told once per incident, not per member alert
+            notifications.tell(cur, key=f"incident:{row['id']}:open", event="incident_new", now=now, incident=row,
+                               title_zh=row["title_zh"], title_en=row["title_en"],
+                               units=[row["centre_id"], row["department_id"]])  # fmt: skip
 
     def _titles(self, placed: Placed) -> tuple[str, str]:
         """The group's title for the region and count; a group without one keeps its first member's."""

@@ -19,6 +19,8 @@ who is on duty when, and where a new incident goes. The city keeps it in one YAM
     time_limits:                 # a task's receipt (签收) and report (办结), one limit or one per severity
       receipt: {red: 15m, orange: 30m, yellow: 2wh, blue: 4wh}
       report: 2wd
+    subscriptions:               # who hears of what off the screen, by which channel ([[notify.channels]])
+      - {unit: d130629, channel: wecom-rongcheng, severity: [red, orange]}
 
 A centre's parent is the centre of its region's parent region; a department's is its centre.
 """
@@ -39,6 +41,7 @@ from alerts.working_time import Working, time_of_day
 from alerts.yaml_file import YamlFileError, line_of, parse_yaml, read_yaml
 from layers.regions import RegionIndex
 from store.accounts import Accounts
+from store.notifications import EVENTS
 from store.records import DOMAINS, Severity
 
 # The roles of the accounts (store.accounts.ROLES) a person of the organisation may have: theirs is set from here.
@@ -108,6 +111,23 @@ class Route(Section):
     department: str | None = None
 
 
+class Subscription(Section):
+    """Who is told of what, by which channel ([[notify.channels]]): a unit's (its group robot, its mailbox) or a
+    person's. It takes the notifications that concern its unit (an incident it owns or was given, a task raised to
+    it), or that lie in `regions` where it names them, of the `events`, `severity` and `domains` it names (none:
+    all). Within `quiet` hours (local time) only red is sent at once; the rest waits for their end."""
+
+    unit: str | None = None
+    person: str | None = None
+    channel: str
+    to: str = ""  # the e-mail address, for an e-mail channel
+    events: Annotated[list[Literal[EVENTS]], Field(min_length=1)] = list(EVENTS)  # type: ignore[valid-type]
+    severity: Annotated[list[Severity], Field(min_length=1)] | None = None
+    domains: Annotated[list[str], Field(min_length=1)] | None = None
+    regions: list[Code] | None = None
+    quiet: Annotated[tuple[Clock, Clock], Field()] | None = None
+
+
 StageLimit = Limit | dict[Severity, Limit]
 
 
@@ -130,6 +150,7 @@ class OrgFile(Section):
     roster: list[Shift] = Field(default_factory=list)
     routing: list[Route] = Field(default_factory=list)
     time_limits: ChainLimits = Field(default_factory=ChainLimits)
+    subscriptions: list[Subscription] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -336,6 +357,19 @@ def _check_references(parsed: OrgFile, units: dict[str, Unit], regions: RegionIn
             elif route.domain is not None and route.domain not in dept.domains:
                 problems.append((("routing", n, "department"), f"department {dept.id} does not work on "
                                  f"{route.domain} (its domains: {', '.join(dept.domains)})"))  # fmt: skip
+    for n, sub in enumerate(parsed.subscriptions):
+        if (sub.unit is None) == (sub.person is None):
+            problems.append((("subscriptions", n), "a subscription is a unit's or a person's: give one of them"))
+        elif sub.unit is not None and sub.unit not in units:
+            problems.append((("subscriptions", n, "unit"), f"no unit {sub.unit}"))
+        elif sub.person is not None and sub.person not in accounts:
+            problems.append((("subscriptions", n, "person"), f"{sub.person} is none of the people"))
+        strays = [r for r in sub.regions or () if regions.get(r) is None]
+        if strays:
+            problems.append((("subscriptions", n, "regions"), f"no region {strays[0]}"))
+        unknown = [d for d in sub.domains or () if d not in DOMAINS]
+        if unknown:
+            problems.append((("subscriptions", n, "domains"), f"no domain {unknown[0]}"))
     city = {r.id for r in regions.level("city")}
     for n, route in enumerate(parsed.routing):
         if route.domain is None and route.department is not None:

@@ -20,6 +20,7 @@ from alerts.rules import Rule, RuleError, RuleFile
 from alerts.working_time import Working, WorkingCalendar
 from store import alerts as alert_store
 from store import incidents as incident_store
+from store import notifications
 from store.database import Store
 
 # Which stage an alert in each state is in, and which timeline actions start that stage's clock.
@@ -145,6 +146,11 @@ class TimeLimits:
                 f"{deadline.stage} time limit passed at {deadline.due.isoformat()}",
                 {"stage": deadline.stage, "severity": severity},
             )  # fmt: skip
+            if deadline.incident:
+                notifications.tell(cur, key=f"incident:{row['id']}:overdue:{deadline.stage}", event="overdue",
+                                   now=now, incident={**row, "severity": severity}, title_zh=row["title_zh"],
+                                   title_en=row["title_en"], units=[row.get("centre_id"), row.get("department_id")],
+                                   details={"stage": deadline.stage, "due": deadline.due.isoformat()})  # fmt: skip
             breaches.append(deadline)
         if breaches:
             store.bump_version()

@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return _accounts(args)
     if args.command in ("backup", "restore"):
         return _backup(args)
+    if args.command == "notifications":
+        return _notifications(args)
     if args.command == "feeds":
         return _feeds_check(args)
     if args.command == "regions":
@@ -158,6 +160,12 @@ def _account_commands(sub) -> None:
     backup = where(sub.add_parser("backup", help="a consistent copy of the store and the accounts, taken by the "
                                                   "running server (or directly when none runs)"))  # fmt: skip
     backup.add_argument("--to", type=Path, required=True, help="a new folder for the backup")
+    notes = sub.add_parser("notifications", help="deliveries of notifications: list them, send given-up ones again")
+    notes_sub = notes.add_subparsers(dest="action", required=True)
+    listing = where(notes_sub.add_parser("list", help="the newest deliveries, with their state and last error"))
+    listing.add_argument("--state", choices=("pending", "sent", "dead"), help="only those in this state")
+    again = where(notes_sub.add_parser("replay", help="send given-up (dead) deliveries again"))
+    again.add_argument("ids", nargs="*", type=int, help="the deliveries; none: every dead one")
     restore = where(sub.add_parser("restore", help="put a backup in place of the store and accounts (stop CityOps)"))
     restore.add_argument("--from", dest="source", type=Path, required=True, help="the backup's folder")
     restore.add_argument("--force", action="store_true", help="set an existing store and accounts aside first")
@@ -205,6 +213,34 @@ def _backup(args) -> int:
         return 1
     print(f"backup written to {destination}: " + ", ".join(f"{n:,} {t}" for t, n in manifest["counts"].items()))
     _audit_cli(accounts_path, "backup", str(destination))
+    return 0
+
+
+def _notifications(args) -> int:
+    """List deliveries or replay dead ones: through the running server's control socket, else on the store."""
+    from cityops import control
+    from cityops.runtime import notifications_command
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    request = {"command": "notifications", "action": args.action, "state": getattr(args, "state", None),
+               "ids": getattr(args, "ids", [])}  # fmt: skip
+    answer = control.ask(control.socket_path(settings.store.path), request)
+    if answer is None:  # no server runs: the store is ours to open
+        from store.database import Store
+
+        store = Store(settings.store.path)
+        try:
+            answer = notifications_command(store, request)
+        finally:
+            store.close()
+    for row in answer.get("deliveries", []):
+        print(f"{row['id']:>6} {row['state']:<8} {row['channel']:<16} {row['event']:<13} attempts {row['attempts']}"
+              f"  {row['title']}  {row['last_error'] or ''}".rstrip())  # fmt: skip
+    if "replayed" in answer:
+        print(f"{answer['replayed']} deliveries will be sent again")
+        _audit_cli(settings.auth.path, "notifications replay", ",".join(map(str, args.ids)) or "all dead")
     return 0
 
 

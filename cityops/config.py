@@ -24,6 +24,7 @@ from feeds.transports import TRANSPORTS, FeedSettings
 from layers.city import CitySettings
 from layers.reference import ReferenceLayers, ReferenceLayerSettings, load_reference_layers
 from layers.regions import RegionIndex
+from notify.settings import NotifySettings
 from store.limits import Limits
 
 ENV_PREFIX = "CITYOPS_"
@@ -166,6 +167,7 @@ class Settings(Section):
     units: list[UnitSettings] = Field(default_factory=list)
     limits: Limits = Limits()
     layers: list[ReferenceLayerSettings] = Field(default_factory=list)  # shelters, hospitals … on the maps
+    notify: NotifySettings = NotifySettings()  # channels notifications leave by (notify/settings.py)
 
     def working_calendar(self) -> WorkingCalendar | None:
         """The city's working calendar ([alerts] calendar), or None; CalendarError naming the file and line."""

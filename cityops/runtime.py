@@ -27,6 +27,9 @@ from feeds import health, transports
 from feeds.wiring import Broker
 from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
+from notify.mqtt_out import MqttPublisher
+from notify.notifier import Notifier
+from notify.settings import NotifyError
 from store import audit, backup, retention
 from store.accounts import Accounts
 from store.attachments import AttachmentFiles, beside
@@ -39,7 +42,7 @@ log = logging.getLogger("cityops")
 # interval each time (the convoy effect). A shorter interval served the wall's map cells at city scale markedly
 # faster with no loss of ingest (bench/city_scale.py and bench/ingest.py measure both).
 SWITCH_INTERVAL_S = 0.001
-INGEST_USER, SIMULATOR_USER = "cityops", "cityops-simulator"  # the embedded broker's accounts
+INGEST_USER, SIMULATOR_USER, NOTIFY_USER = "cityops", "cityops-simulator", "cityops-notify"  # embedded accounts
 NO_BROKER = "this CityOps runs no embedded broker ([broker] embedded = false)"
 
 
@@ -64,6 +67,8 @@ class Runtime:
     rules_mtime: float | None = None
     org: Organisation | None = None  # the command chain ([alerts] org); reloaded in place when its file changes
     chain: Chain | None = None  # tasks down the chain, when there is an organisation
+    notifier: Notifier | None = None  # tells people off the screen, when there are channels
+    publisher: MqttPublisher | None = None  # the notifier's MQTT connection, for channels of kind "mqtt"
     org_mtime: float | None = None
 
     def reload_rules(self) -> str:
@@ -105,6 +110,7 @@ class Runtime:
             newer = self.settings.organisation(self.regions)
             if newer is not None and self.chain is not None:
                 check_chain_limits(newer, self.chain.calendar)
+            check_notify(self.settings, newer)
         except (OrgError, ConfigError) as exc:
             log.error("the organisation file was not reloaded; the one in force stays:\n%s", exc)
             audit.record(self.accounts, "organisation file", "org reload", str(path), "failed", str(exc))
@@ -135,6 +141,9 @@ class Runtime:
         # What feeds the store stops before what it reads from (a poll of the demo's sources must not fail for
         # the stop), and the scheduler before the store it writes to closes.
         self.scheduler.shutdown(wait=False)
+        for part in (self.notifier, self.publisher):
+            if part is not None:
+                part.stop()
         for part in (self.control, self.simulator, *self.transports, self.sources):
             if part is not None:
                 part.stop()
@@ -153,6 +162,47 @@ def check_chain_limits(org: Organisation, calendar) -> None:
     if calendar is None and any(isinstance(v, Working) for v in values):
         raise ConfigError("the organisation's time_limits count working time (wh, wd): give the city's working "
                           "calendar: [alerts] calendar = \"calendar.yaml\"")  # fmt: skip
+
+
+def notifications_command(store: Store, request: dict) -> dict:
+    """`cityops notifications list|replay`, answered by the server (or on a store no server holds)."""
+    from store import notifications as outbox
+
+    cur = store.cursor()
+    if request.get("action") == "replay":
+        ids = [int(i) for i in request.get("ids") or []] or [d["id"] for d in outbox.deliveries(cur, "dead", None)]
+        return {"replayed": outbox.replay(cur, ids, datetime.now(UTC))}
+    rows = outbox.deliveries(cur, request.get("state"), 200)
+    return {"deliveries": [{"id": r["id"], "state": r["state"], "channel": r["channel"], "event": r["event"],
+                            "attempts": r["attempts"], "title": r["title_zh"], "last_error": r["last_error"]}
+                           for r in rows]}  # fmt: skip
+
+
+def check_notify(settings: Settings, org: Organisation | None) -> None:
+    """ConfigError for a channel whose secret the environment lacks, or a subscription to no channel: at start-up,
+    not at the first red alert."""
+    try:
+        settings.notify.check_secrets()
+    except NotifyError as exc:
+        raise ConfigError(f"[[notify.channels]] {exc}") from None
+    channels = {c.id for c in settings.notify.channels}
+    for n, sub in enumerate(org.file.subscriptions if org is not None else []):
+        if sub.channel not in channels:
+            raise ConfigError(f"{settings.alerts.org}: subscriptions[{n}]: no channel {sub.channel!r} among "
+                              f"[[notify.channels]] ({', '.join(sorted(channels)) or 'none configured'})")  # fmt: skip
+
+
+def notify_publisher(settings: Settings, embedded) -> MqttPublisher | None:
+    """The notifier's MQTT connection: the embedded broker's account for it, or [mqtt]'s broker and sign-in."""
+    if not any(c.kind == "mqtt" for c in settings.notify.channels):
+        return None
+    mqtt = settings.mqtt
+    if embedded is not None:
+        account = embedded.accounts[NOTIFY_USER]
+        return MqttPublisher(embedded.host, embedded.port, f"{mqtt.client_id}-notify", account.username,
+                             account.password)  # fmt: skip
+    return MqttPublisher(mqtt.host, mqtt.port, f"{mqtt.client_id}-notify", mqtt.username, mqtt.password(),
+                         mqtt.tls_options())  # fmt: skip
 
 
 def check_units(rules: list[Rule], settings: Settings) -> None:
@@ -192,6 +242,7 @@ def start(settings: Settings) -> Runtime:
     org = settings.organisation(regions)
     if org is not None:
         check_chain_limits(org, limits.calendar)
+    check_notify(settings, org)
     mqtt = settings.mqtt
     # The embedded broker signs our clients in with accounts of its own; [mqtt]'s are for a broker of yours (a
     # missing secret stops start-up here, before anything runs).
@@ -219,12 +270,18 @@ def start(settings: Settings) -> Runtime:
         scheduler.add_job(lambda: runtime.chain.escalate(datetime.now(UTC)), "interval", seconds=every,
                           id="chain-escalation", max_instances=1, coalesce=True)  # fmt: skip
         scheduler.add_job(runtime.watch_org, "interval", seconds=2, id="org-file", max_instances=1, coalesce=True)
+    if org is not None and settings.notify.channels:
+        runtime.publisher = notify_publisher(settings, embedded)
+        runtime.notifier = Notifier(store, org, settings.notify, settings.city.timezone,
+                                    publish=runtime.publisher.publish if runtime.publisher else None)  # fmt: skip
+        runtime.notifier.start()
     runtime.control = ControlServer(control_socket(settings.store.path), {
         "ping": lambda _request: {"ok": True},
         "backup": lambda request: {"manifest": backup.make(store, settings.auth.path, Path(request["to"]))},
         # `cityops simulate` from a process of its own: the embedded broker's simulator account, which exists only
         # in this process; the socket answers the service's user alone.
         "simulator": lambda _request: simulator_access(settings, embedded) if embedded else {"error": NO_BROKER},
+        "notifications": lambda request: notifications_command(store, request),
     })  # fmt: skip
     runtime.control.start()
     city = None
@@ -281,8 +338,10 @@ def broker_accounts(settings: Settings) -> tuple[Account, ...]:
     """Whom the embedded broker lets in: ingest reads the MQTT feeds' topics, the demo city's simulator (here or
     `cityops simulate`) writes under its prefix; nobody else gets in."""
     topics = tuple(dict.fromkeys(t for f in settings.feeds if f.transport == "mqtt" for t in f.topics))
+    out = tuple(dict.fromkeys(c.topic for c in settings.notify.channels if c.kind == "mqtt"))
     return (Account(INGEST_USER, read=topics),
-            Account(SIMULATOR_USER, write=(f"{settings.simulator.topic_prefix}/#",)))  # fmt: skip
+            Account(SIMULATOR_USER, write=(f"{settings.simulator.topic_prefix}/#",)),
+            *([Account(NOTIFY_USER, write=out)] if out else []))  # fmt: skip
 
 
 def start_broker(settings: Settings, accounts: tuple[Account, ...] | None = None) -> Mosquitto | PythonBroker:

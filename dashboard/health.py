@@ -12,7 +12,7 @@ import orjson
 from flask import Flask, Response
 
 from dashboard.snapshot import Snapshots
-from store import feed_log, queries
+from store import feed_log, notifications, queries
 from store.database import Store
 from store.writer import Writer
 
@@ -36,6 +36,8 @@ def register(server: Flask, store: Store, writer: Writer | None, snapshots: Snap
             "observations": queries.count(store, "observations"),
             "events": queries.count(store, "events"),
             "dead_letters": queries.count(store, "dead_letters"),
+            # Deliveries of notifications by state: "dead" ones were given up (`cityops notifications replay`).
+            "notifications": notifications.counts(store.cursor()),
             "writer": None if writer is None else writer.stats(),
             "snapshot": snapshots.stats(),
             "cells": dict(server.extensions["cityops_cells"]),

@@ -14,8 +14,12 @@ CATALOGS = Path(__file__).resolve().parents[1] / "dashboard" / "translations"
 
 
 def used_strings() -> set[str]:
-    found = extract_from_dir(str(CATALOGS.parent), method_map=[("**.py", "python")], keywords={"t": None, "N_": None})
-    return {message for _file, _line, message, _comments, _context in found if isinstance(message, str)}
+    """What the screens (dashboard/) and the messages sent off them (notify/) mark for translation."""
+    root = CATALOGS.parents[1]
+    found = [message for part in ("dashboard", "notify")
+             for _f, _l, message, _c, _x in extract_from_dir(str(root / part), method_map=[("**.py", "python")],
+                                                              keywords={"t": None, "N_": None})]  # fmt: skip
+    return {message for message in found if isinstance(message, str)}
 
 
 def main(pairs_file: str) -> None:

@@ -96,6 +96,9 @@ def main() -> None:
         routing += [{"region": code, "domain": d, "centre": f"d{code}", "department": f"{dept_id(kind)}-{code}"}
                     for kind, domains, _, _ in DEPARTMENTS for d in domains]  # fmt: skip
 
+    # The city centre hears of every red and orange incident, and of every task raised to it, on the demo's bus.
+    subscriptions = [{"unit": "city", "channel": "bus", "severity": ["red", "orange"]},
+                     {"unit": "city", "channel": "bus", "events": ["escalation"]}]  # fmt: skip
     # Receipt limits by severity, counted on the clock for what cannot wait and in working hours for the rest.
     limits = {"receipt": {"red": "15m", "orange": "30m", "yellow": "2wh", "blue": "4wh"}, "report": "2wd"}
     lines = [
@@ -107,6 +110,7 @@ def main() -> None:
                            ("roster", roster), ("routing", routing)):  # fmt: skip
         if section == "routing":
             lines += ["time_limits:", *[f"  {stage}: {flow(limit)}" for stage, limit in limits.items()]]
+            lines += ["subscriptions:", *[f"  - {flow(s)}" for s in subscriptions]]
         lines.append(f"{section}:")
         lines += [f"  - {flow(item)}" for item in items]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")

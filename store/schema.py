@@ -251,4 +251,30 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE TABLE task_requests (request VARCHAR PRIMARY KEY, task_id BIGINT NOT NULL, ts TIMESTAMPTZ NOT NULL);
         """,
     ),
+    (
+        16,
+        "notifications: what happened that people off the screen are told of, and each delivery of it",
+        """
+        -- The outbox: written in the transaction of what happened (an incident opened, a stage overdue, a task
+        -- raised up the chain), so nothing is told that did not happen and nothing that happened is lost. `key`
+        -- is one per change (an incident's opening, its stage): what a retry or a second node writes again is
+        -- the same row.
+        CREATE SEQUENCE notification_ids;
+        CREATE TABLE notifications (
+            id BIGINT PRIMARY KEY DEFAULT nextval('notification_ids'), key VARCHAR NOT NULL UNIQUE,
+            event VARCHAR NOT NULL, incident_id BIGINT, task_id BIGINT, severity VARCHAR, domain VARCHAR,
+            district_id VARCHAR, town_id VARCHAR, grid_id VARCHAR, units VARCHAR[] NOT NULL DEFAULT [],
+            title_zh VARCHAR NOT NULL, title_en VARCHAR NOT NULL, details JSON, created_at TIMESTAMPTZ NOT NULL,
+            matched_at TIMESTAMPTZ   -- when its deliveries were made from the subscriptions
+        );
+        -- One notification to one channel (and one recipient of it, for e-mail): tried until sent or given up.
+        CREATE SEQUENCE delivery_ids;
+        CREATE TABLE deliveries (
+            id BIGINT PRIMARY KEY DEFAULT nextval('delivery_ids'), notification_id BIGINT NOT NULL,
+            channel VARCHAR NOT NULL, recipient VARCHAR NOT NULL DEFAULT '', state VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_at TIMESTAMPTZ NOT NULL, last_error VARCHAR,
+            sent_at TIMESTAMPTZ, created_at TIMESTAMPTZ NOT NULL, UNIQUE (notification_id, channel, recipient)
+        );
+        """,
+    ),
 ]

@@ -8,6 +8,7 @@ import http.cookiejar
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -123,6 +124,26 @@ def signed_in(browser, port: int, user: str = "supervisor", **options) -> Page:
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
     return page
+
+
+def make_pki(folder: Path) -> Path:
+    """A CA of the test's own and a server certificate it signed for 127.0.0.1 and localhost (ca.crt, server.crt,
+    server.key in `folder`), made by openssl."""
+    if shutil.which("openssl") is None:
+        raise AssertionError("openssl is missing: run `make test` as root, or `sudo apt-get install openssl`")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=CityOps test CA",
+            "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+            "-out", "server.csr")  # fmt: skip
+    (folder / "san.ext").write_text("subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "server.crt")  # fmt: skip
+    return folder
 
 
 def small_targets(page) -> list[str]:

@@ -20,6 +20,7 @@ from layers.crs import to_wgs84
 from store.database import Store
 from store.writer import Writer
 from tests.app_config import demo_regions
+from tests.harness import make_pki
 
 
 @pytest.fixture
@@ -27,19 +28,7 @@ def secure_broker(tmp_path):
     for tool in ("mosquitto_passwd", "openssl"):
         if shutil.which(tool) is None or mosquitto_path() is None:
             pytest.fail(f"{tool} is missing: run `make test` as root, or `sudo apt-get install mosquitto openssl`")
-    pki = tmp_path / "pki"
-    pki.mkdir()
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=pki, check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=CityOps test CA",
-            "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-            "-out", "server.csr")  # fmt: skip
-    (pki / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "2", "-extfile", "san.ext", "-out", "server.crt")  # fmt: skip
+    pki = make_pki(tmp_path / "pki")
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(pki / "passwd"), "cityops", "s3cret-pass"], check=True,
                    capture_output=True)  # fmt: skip
     secure = (f"cafile {pki / 'ca.crt'}\ncertfile {pki / 'server.crt'}\nkeyfile {pki / 'server.key'}\n"

@@ -7,12 +7,15 @@ from tests.harness import ROOT
 
 
 def used_strings() -> set[str]:
-    found = extract_from_dir(
-        str(ROOT / "dashboard"),
-        method_map=[("**.py", "python")],
-        keywords={"t": None, "N_": None},
-    )
-    return {message for _file, _line, message, _comments, _context in found if isinstance(message, str)}
+    """What the screens (dashboard/) and the messages sent off them (notify/) mark for translation."""
+    found = [
+        message
+        for part in ("dashboard", "notify")
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT / part), method_map=[("**.py", "python")], keywords={"t": None, "N_": None}
+        )
+    ]
+    return {message for message in found if isinstance(message, str)}
 
 
 def test_code_marks_strings():
