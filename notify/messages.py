@@ -14,7 +14,8 @@ from dashboard.labels import SEVERITY_LABELS
 SCHEMA = "cityops.notification/1"
 EVENT_LABELS = {
     "incident_new": N_("New incident"), "overdue": N_("Time limit passed: {stage}"),
-    "escalation": N_("Overdue below, raised to {to}"),
+    "escalation": N_("Overdue below, raised to {to}"), "directive": N_("Directive"),
+    "chase": N_("Reminder: a directive awaits your answer"),
 }  # fmt: skip
 STAGE_LABELS = {"acknowledge": N_("acknowledge"), "dispatch": N_("dispatch"), "resolve": N_("resolve"),
                 "receipt": N_("sign for"), "report": N_("report done")}  # fmt: skip
@@ -45,8 +46,11 @@ def words(delivery: dict, lang: str, tz: str, base_url: str | None, unit_names: 
     lines = [t("Time: {time}", time=when)]
     if details.get("owner"):
         lines.append(t("Still owed by: {unit}", unit=unit_names.get(details["owner"], details["owner"])))
-    link = f"{base_url.rstrip('/')}/duty?incident={delivery['n_incident_id']}" if base_url and delivery[
-        "n_incident_id"] else None  # fmt: skip
+    link = None
+    if base_url and delivery["n_incident_id"]:
+        link = f"{base_url.rstrip('/')}/duty?incident={delivery['n_incident_id']}"
+    elif base_url and delivery["n_directive_id"]:
+        link = f"{base_url.rstrip('/')}/inbox"
     title = delivery["n_title_zh"] if lang == "zh_CN" else delivery["n_title_en"]
     return Message(f"[{severity}] {event}" if severity else event, title, tuple(lines), link)
 
@@ -64,6 +68,7 @@ def document(delivery: dict, link: str | None) -> bytes:
         "district_id": delivery["n_district_id"],
         "incident_id": delivery["n_incident_id"],
         "task_id": delivery["n_task_id"],
+        "directive_id": delivery["n_directive_id"],
         "title": {"zh_CN": delivery["n_title_zh"], "en": delivery["n_title_en"]},
         "details": delivery["n_details"],
         "link": link,

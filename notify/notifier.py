@@ -28,6 +28,7 @@ from alerts.org import Organisation, Subscription
 from layers.regions import RegionIndex
 from notify import channels, messages
 from notify.settings import ChannelSettings, NotifySettings
+from store import directives as directive_store
 from store import incidents as incident_store
 from store import notifications as outbox
 from store.database import Store
@@ -236,13 +237,15 @@ class Notifier:
             outbox.update(cur, delivery["id"], {"state": "dead", "attempts": attempts, "last_error": str(error)[:500]})
             outcome = "failed"
             log.warning("notification %s by %s given up: %s", delivery["n_key"], delivery["channel"], error)
+        said = {"channel": delivery["channel"], "recipient": delivery["recipient"], "event": delivery["n_event"],
+                "outcome": outcome, "delivery": delivery["id"], "attempts": attempts}  # fmt: skip
+        if delivery["n_directive_id"]:
+            directive_store.log(cur, delivery["n_directive_id"], delivery["n_details"].get("receipt"), now, "notify",
+                                "notify", "" if error is None else str(error)[:500], said)  # fmt: skip
         incident = incident_store.get(cur, delivery["n_incident_id"]) if delivery["n_incident_id"] else None
         if incident is not None:
             incident_store.log(cur, incident["id"], now, "notify", "notify", incident["state"], incident["state"],
-                               "" if error is None else str(error)[:500],
-                               {"channel": delivery["channel"], "recipient": delivery["recipient"],
-                                "event": delivery["n_event"], "outcome": outcome, "delivery": delivery["id"],
-                                "attempts": attempts})  # fmt: skip
+                               "" if error is None else str(error)[:500], said)  # fmt: skip
 
 
 def _deliver(channel: ChannelSettings, delivery: dict, message: messages.Message, base_url: str | None,

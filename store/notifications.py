@@ -10,21 +10,21 @@ from store.alerts import Cursor
 from store.database import records
 
 # Events people off the screen may be told of (a subscription names those it wants).
-EVENTS: tuple[str, ...] = ("incident_new", "overdue", "escalation")
+EVENTS: tuple[str, ...] = ("incident_new", "overdue", "escalation", "directive", "chase")
 DELIVERY_STATES: tuple[str, ...] = ("pending", "sent", "dead")
 
 
 def tell(cur: Cursor, *, key: str, event: str, now: datetime, title_zh: str, title_en: str,
-         incident: dict | None = None, task_id: int | None = None, units: list[str] | None = None,
-         details: dict | None = None) -> None:  # fmt: skip
+         incident: dict | None = None, task_id: int | None = None, directive_id: int | None = None,
+         units: list[str] | None = None, details: dict | None = None) -> None:  # fmt: skip
     """Put a notification in the outbox, in the caller's transaction; one key is one notification, however often
     it is told."""
     incident = incident or {}
     cur.execute(
-        "INSERT INTO notifications (key, event, incident_id, task_id, severity, domain, district_id, town_id, grid_id, "
-        "units, title_zh, title_en, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (key) DO NOTHING",
-        [key, event, incident.get("id"), task_id, incident.get("severity"), incident.get("domain"),
+        "INSERT INTO notifications (key, event, incident_id, task_id, directive_id, severity, domain, district_id, "
+        "town_id, grid_id, units, title_zh, title_en, details, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        [key, event, incident.get("id"), task_id, directive_id, incident.get("severity"), incident.get("domain"),
          incident.get("district_id"), incident.get("town_id"), incident.get("grid_id"),
          [u for u in (units or []) if u], title_zh, title_en, json.dumps(details or {}, ensure_ascii=False), now],
     )  # fmt: skip
@@ -52,6 +52,7 @@ def due(cur: Cursor, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
     cur.execute(
         """
         SELECT d.*, n.key AS n_key, n.event AS n_event, n.incident_id AS n_incident_id, n.task_id AS n_task_id,
+               n.directive_id AS n_directive_id,
                n.severity AS n_severity, n.domain AS n_domain, n.district_id AS n_district_id,
                n.title_zh AS n_title_zh, n.title_en AS n_title_en, n.details AS n_details,
                n.created_at AS n_created_at

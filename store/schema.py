@@ -262,7 +262,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE SEQUENCE notification_ids;
         CREATE TABLE notifications (
             id BIGINT PRIMARY KEY DEFAULT nextval('notification_ids'), key VARCHAR NOT NULL UNIQUE,
-            event VARCHAR NOT NULL, incident_id BIGINT, task_id BIGINT, severity VARCHAR, domain VARCHAR,
+            event VARCHAR NOT NULL, incident_id BIGINT, task_id BIGINT, directive_id BIGINT, severity VARCHAR,
+            domain VARCHAR,
             district_id VARCHAR, town_id VARCHAR, grid_id VARCHAR, units VARCHAR[] NOT NULL DEFAULT [],
             title_zh VARCHAR NOT NULL, title_en VARCHAR NOT NULL, details JSON, created_at TIMESTAMPTZ NOT NULL,
             matched_at TIMESTAMPTZ   -- when its deliveries were made from the subscriptions
@@ -274,6 +275,39 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             channel VARCHAR NOT NULL, recipient VARCHAR NOT NULL DEFAULT '', state VARCHAR NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 0, next_at TIMESTAMPTZ NOT NULL, last_error VARCHAR,
             sent_at TIMESTAMPTZ, created_at TIMESTAMPTZ NOT NULL, UNIQUE (notification_id, channel, recipient)
+        );
+        """,
+    ),
+    (
+        17,
+        "directives down the chain (政令一键直达), each receiver's receipt, and what each forwarded",
+        """
+        -- answer: what each receiver owes: read (having opened it), sign (签收), reply (a written answer), figure
+        -- (a number, in `figure_unit`). A directive forwarded down is a directive of its own whose parent_id is the
+        -- one it relays, with the forwarder's additions; the tree of receipts is read through parent_id.
+        CREATE SEQUENCE directive_ids;
+        CREATE TABLE directives (
+            id BIGINT PRIMARY KEY DEFAULT nextval('directive_ids'), parent_id BIGINT,
+            from_unit VARCHAR NOT NULL, sent_by VARCHAR NOT NULL, sent_at TIMESTAMPTZ NOT NULL,
+            title VARCHAR NOT NULL, body VARCHAR NOT NULL, answer VARCHAR NOT NULL, figure_unit VARCHAR,
+            deadline TIMESTAMPTZ, attachments VARCHAR[] NOT NULL DEFAULT []
+        );
+        CREATE SEQUENCE directive_receipt_ids;
+        CREATE TABLE directive_receipts (
+            id BIGINT PRIMARY KEY DEFAULT nextval('directive_receipt_ids'), directive_id BIGINT NOT NULL,
+            to_unit VARCHAR NOT NULL, to_person VARCHAR,
+            read_at TIMESTAMPTZ, read_by VARCHAR, signed_at TIMESTAMPTZ, signed_by VARCHAR,
+            replied_at TIMESTAMPTZ, replied_by VARCHAR, reply VARCHAR, figure DOUBLE,
+            reply_attachments VARCHAR[] NOT NULL DEFAULT [], chased INTEGER NOT NULL DEFAULT 0,
+            chased_at TIMESTAMPTZ, forwarded_as BIGINT
+        );
+        CREATE INDEX directive_receipts_directive ON directive_receipts (directive_id);
+        -- Every step of a directive: sent, read, signed, replied, chased, forwarded, and each notification of it.
+        CREATE SEQUENCE directive_log_ids;
+        CREATE TABLE directive_log (
+            id BIGINT PRIMARY KEY DEFAULT nextval('directive_log_ids'), directive_id BIGINT NOT NULL,
+            receipt_id BIGINT, ts TIMESTAMPTZ NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
+            note VARCHAR NOT NULL DEFAULT '', details JSON
         );
         """,
     ),

@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -287,3 +287,39 @@ def test_a_red_incident_reaches_every_channel_within_5_s_and_a_raise_is_told_onc
         assert beside < max(3 * baseline, 2.0), (baseline, beside)
     finally:
         notifier.stop()
+
+
+def test_a_directive_and_its_chase_reach_the_receivers_robot_and_its_log(tmp_path, demo_regions, monkeypatch):
+    """A directive to 莲池区 and the chase of its late receipt, each told to the district's robot, each delivery
+    in the directive's log."""
+    from alerts.directives import Directives
+    from store import directives as directive_store
+    from store.database import Store
+    from tests.unit.test_chain import person
+
+    robot = Endpoint()
+    monkeypatch.setenv("TEST_WECOM_URL", robot.url + "?key=k")
+    org = Organisation.parse((DEMO_DIR / "org.yaml").read_text(encoding="utf-8")
+                             + "subscriptions:\n  - {unit: d130606, channel: wecom, events: [directive, chase]}\n",
+                             "org.yaml", demo_regions)  # fmt: skip
+    store = Store(tmp_path / "d.duckdb")
+    notifier = Notifier(store, org, NotifySettings.model_validate(
+        {"poll_ms": 100, "channels": [{"id": "wecom", "kind": "wecom", "url_env": "TEST_WECOM_URL"}]}),
+        "Asia/Shanghai")  # fmt: skip
+    notifier.start()
+    try:
+        directives = Directives(store, org)
+        now = datetime.now(UTC)
+        sent = directives.send(person(org, "duty"), receivers=["d130606", "d130602"], title="防汛IV级应急响应",
+                               body="即时启动", answer="sign", deadline=now, now=now, audit=None)  # fmt: skip
+        wait_until(lambda: len(robot.got) == 1, 5, "the directive told to 莲池区's robot", every=0.05)
+        assert directives.chase(person(org, "duty"), sent, now + timedelta(minutes=1), audit=None)
+        wait_until(lambda: len(robot.got) == 2, 5, "the chase told", every=0.05)
+        contents = [json.loads(body)["markdown"]["content"] for _, body, _ in robot.got]
+        assert "政令" in contents[0] and "催办" in contents[1] and all("防汛IV级应急响应" in c for c in contents)
+        wait_until(lambda: len([e for e in directive_store.timeline(store.cursor(), sent)
+                                if e["action"] == "notify"]) == 2, 5, "both deliveries in the log")  # fmt: skip
+    finally:
+        notifier.stop()
+        robot.close()
+        store.close()

@@ -1,0 +1,90 @@
+"""Directives and their receipts in the store: SQL only; who may send, sign or forward what is decided in
+alerts/directives.py."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from store.alerts import Cursor
+from store.database import records
+
+
+def insert(cur: Cursor, fields: dict[str, Any]) -> int:
+    columns = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    sql = f"INSERT INTO directives ({columns}) VALUES ({marks}) RETURNING id"
+    return cur.execute(sql, list(fields.values())).fetchone()[0]
+
+
+def add_receipts(cur: Cursor, directive_id: int, receivers: list[tuple[str, str | None]]) -> None:
+    for unit, person in receivers:
+        cur.execute("INSERT INTO directive_receipts (directive_id, to_unit, to_person) VALUES (?, ?, ?)",
+                    [directive_id, unit, person])  # fmt: skip
+
+
+def get(cur: Cursor, directive_id: int) -> dict[str, Any] | None:
+    cur.execute("SELECT * FROM directives WHERE id = ?", [directive_id])
+    rows = records(cur)
+    return rows[0] if rows else None
+
+
+def receipt(cur: Cursor, receipt_id: int) -> dict[str, Any] | None:
+    cur.execute("SELECT * FROM directive_receipts WHERE id = ?", [receipt_id])
+    rows = records(cur)
+    return rows[0] if rows else None
+
+
+def receipts(cur: Cursor, directive_id: int) -> list[dict[str, Any]]:
+    cur.execute("SELECT * FROM directive_receipts WHERE directive_id = ? ORDER BY id", [directive_id])
+    return records(cur)
+
+
+def update_receipt(cur: Cursor, receipt_id: int, fields: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    cur.execute(f"UPDATE directive_receipts SET {assignments} WHERE id = ?", [*fields.values(), receipt_id])
+
+
+def forwarded(cur: Cursor, directive_id: int) -> list[dict[str, Any]]:
+    """The directives that relay this one, one level down."""
+    cur.execute("SELECT * FROM directives WHERE parent_id = ? ORDER BY id", [directive_id])
+    return records(cur)
+
+
+def received_by(cur: Cursor, unit: str, person: str | None, whole_unit: bool) -> list[dict[str, Any]]:
+    """The receipts of a unit (or of one person only), newest first, with their directive's fields (`d_…`)."""
+    cur.execute(
+        """
+        SELECT r.*, d.title AS d_title, d.from_unit AS d_from_unit, d.answer AS d_answer, d.deadline AS d_deadline,
+               d.sent_at AS d_sent_at
+        FROM directive_receipts r JOIN directives d ON d.id = r.directive_id
+        WHERE r.to_person = $person OR ($whole AND r.to_unit = $unit AND r.to_person IS NULL)
+        ORDER BY r.id DESC
+        """,
+        {"unit": unit, "person": person, "whole": whole_unit},
+    )
+    return records(cur)
+
+
+def log(cur: Cursor, directive_id: int, receipt_id: int | None, now: datetime, actor: str, action: str, note: str,
+        details: dict) -> None:  # fmt: skip
+    """One step in a directive's log: sent, read, signed, replied, chased, forwarded, notified."""
+    cur.execute(
+        "INSERT INTO directive_log (directive_id, receipt_id, ts, actor, action, note, details) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [directive_id, receipt_id, now, actor, action, note, json.dumps(details, ensure_ascii=False, default=str)],
+    )
+
+
+def timeline(cur: Cursor, directive_id: int) -> list[dict[str, Any]]:
+    cur.execute("SELECT * FROM directive_log WHERE directive_id = ? ORDER BY id", [directive_id])
+    rows = records(cur)
+    for row in rows:
+        row["details"] = json.loads(row["details"]) if row["details"] else {}
+    return rows
+
+
+def sent_by_unit(cur: Cursor, unit: str) -> list[dict[str, Any]]:
+    cur.execute("SELECT * FROM directives WHERE from_unit = ? ORDER BY id DESC", [unit])
+    return records(cur)
