@@ -14,11 +14,12 @@ import secrets
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, abort, jsonify, redirect, render_template_string, request, send_file
+from flask import Flask, Response, abort, request, send_file
 
 from alerts.chain import RECEIVER_ACTIONS, SENDER_ACTIONS, Chain, ChainError, Photo, Position
 from dashboard import guard
 from dashboard.i18n import N_, page_language, translator
+from dashboard.inbox_view import FOOT, HEAD, LIST, done, refused, render
 from dashboard.labels import ALERT_STATE_LABELS, SEVERITY_LABELS, TASK_STATE_LABELS
 from dashboard.settings import DashboardSettings
 from dashboard.timefmt import local_time
@@ -39,13 +40,6 @@ ACTION_LABELS = {
     "sign": N_("Sign for it"), "on_site": N_("I am on site"), "feedback": N_("Send feedback"),
     "report": N_("Report done"), "verify": N_("Verify it"), "return": N_("Return it"),
 }  # fmt: skip
-# The fixed words of the templates, marked here for the catalogs (templates are not read for them).
-WORDS = {"inbox": N_("Inbox"), "sign_out": N_("Sign out"), "nothing": N_("Nothing here."), "to": N_("To"),
-         "photos": N_("Photos"), "photo": N_("Photo"), "timeline": N_("Timeline"), "sending": N_("Sending…"),
-         "again": N_("No network: sending again in {s} s…"),
-         "failed": N_("Not sent: check the network and try again."),
-         "too_large": N_("Too large to send at once: send fewer photos."),
-         "refused": N_("Not done: your session may have ended. Reload the page.")}  # fmt: skip
 ERRORS = {
     "missing": N_("There is no such task or incident for you."), "forbidden": N_("This step is not yours to take."),
     "target": N_("Choose a unit or a person below yours."), "state": N_("This step cannot be taken now: the task "
@@ -55,26 +49,6 @@ ERRORS = {
     "pixels": N_("That photo has too many pixels."), "photos": N_("Four photos at most at once."),
 }  # fmt: skip
 
-HEAD = """<!doctype html><html lang="{{ 'zh-CN' if lang == 'zh_CN' else 'en' }}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }}</title>
-<link rel="stylesheet" href="/assets/cityops.css"><script src="/assets/cityops_inbox.js" defer></script></head>
-<body class="inbox-body"><header class="inbox-head"><a href="/inbox" class="inbox-home">{{ w.inbox }}</a>
-<span class="inbox-who">{{ who }}</span><a href="?lang={{ other[1] }}">{{ other[0] }}</a>
-<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="{{ csrf }}">
-<button type="submit">{{ w.sign_out }}</button></form></header><main class="inbox">
-{% if message %}<p class="inbox-message" role="alert">{{ message }}</p>{% endif %}"""
-FOOT = "</main></body></html>"
-LIST = (
-    HEAD
-    + """<h1>{{ title }}</h1>{% if on_duty %}<p class="inbox-duty">{{ on_duty }}</p>{% endif %}
-{% for heading, rows, total in sections %}<section class="inbox-section"><h2>{{ heading }} <span class="inbox-count">
-{{ total }}</span></h2>{% if total > rows|length %}<p class="inbox-more">{{ shown_of.format(n=rows|length, total=total)
-}}</p>{% endif %}{% if rows %}<ul class="inbox-list">{% for row in rows %}<li class="inbox-row sev-{{
-row.severity }}"><a href="{{ row.href }}"><span class="inbox-title">{{ row.title }}</span><span class="inbox-meta">
-{{ row.meta }}</span></a></li>{% endfor %}</ul>{% else %}<p class="inbox-empty">{{ w.nothing }}</p>
-{% endif %}</section>{% endfor %}"""
-    + FOOT
-)
 STEP_FORM = """<form method="post" action="{{ form.action }}" class="inbox-form" data-retry
 {% if form.position %}data-position{% endif %} enctype="multipart/form-data">
 <input type="hidden" name="csrf_token" value="{{ csrf }}"><input type="hidden" name="request" value="{{
@@ -134,7 +108,7 @@ class Inbox:
         lang, t = self._language()
         unit = self.chain.org.units.get(principal.unit or "")
         if unit is None:
-            return self._render(LIST, t, lang, t("Inbox"), status, sections=[], on_duty="",
+            return render(LIST, t, lang, t("Inbox"), status, sections=[], on_duty="",
                                 message=t("You are in no unit of the city's organisation: nothing is given to you "
                                           "here."))  # fmt: skip
         tasks = self.chain.inbox(principal)
@@ -160,7 +134,7 @@ class Inbox:
             sections.insert(0, (t("Ours to give"), [self._incident_row(i, t, lang) for i in ours[:SHOWN]], len(ours)))
         duty = self.chain.org.on_duty(unit.id, datetime.now(ZoneInfo(self.tz)).replace(tzinfo=None))
         on_duty = t("On duty now: {people}", people=", ".join(duty)) if duty else ""
-        return self._render(LIST, t, lang, _name(unit, lang), status, sections=sections, on_duty=on_duty,
+        return render(LIST, t, lang, _name(unit, lang), status, sections=sections, on_duty=on_duty,
                             message=message, shown_of=t("The newest {n} of {total} are shown."))  # fmt: skip
 
     def task_page(self, task_id: int, message: str = "", status: int = 200) -> Response:
@@ -180,7 +154,7 @@ class Inbox:
                                                                                            lang)),
             t("to {unit}", unit=to), self._due(task, t),
             t("Incident: {state}", state=t(ALERT_STATE_LABELS[incident["state"]]))) if x)  # fmt: skip
-        return self._render(TASK, t, lang, _title(incident, lang), status, meta=meta, forms=forms,
+        return render(TASK, t, lang, _title(incident, lang), status, meta=meta, forms=forms,
                             instruction=task["instruction"], steps=self._steps(task["incident_id"], t, lang, principal),
                             message=message)  # fmt: skip
 
@@ -197,7 +171,7 @@ class Inbox:
                 "request": secrets.token_urlsafe(12)}  # fmt: skip
         meta = " · ".join((t(SEVERITY_LABELS[incident["severity"]]), self._place(incident, lang),
                            t(ALERT_STATE_LABELS[incident["state"]])))  # fmt: skip
-        return self._render(TASK, t, lang, _title(incident, lang), status, meta=meta, instruction="",
+        return render(TASK, t, lang, _title(incident, lang), status, meta=meta, instruction="",
                             forms=[form] if targets else [], steps=self._steps(incident_id, t, lang, principal),
                             message=message)  # fmt: skip
 
@@ -215,7 +189,7 @@ class Inbox:
                            request=request.form.get("request") or None)  # fmt: skip
         except (ChainError, PhotoError) as exc:
             return self._refused(exc, t, lambda message: self.task_page(task_id, message, 400))
-        return self._done(f"/inbox/task/{task_id}")
+        return done(f"/inbox/task/{task_id}")
 
     def dispatch(self, incident_id: int) -> Response:
         principal = guard.current()
@@ -227,7 +201,7 @@ class Inbox:
                                           audit=guard.trail(), request=request.form.get("request") or None)  # fmt: skip
         except ChainError as exc:
             return self._refused(exc, t, lambda message: self.incident_page(incident_id, message, 400))
-        return self._done(f"/inbox/task/{task_id}")
+        return done(f"/inbox/task/{task_id}")
 
     def attachment(self, digest: str, thumb: bool = False) -> Response:
         """A photo (or its thumbnail) for whoever may see one of the incidents it was sent with."""
@@ -361,30 +335,10 @@ class Inbox:
         lang = page_language(request.args.get("lang"), self.settings.web.language)
         return lang, translator(lang)
 
-    def _render(self, template: str, t, lang: str, title: str, status: int, **values) -> Response:
-        principal = guard.current()
-        other = ("English", "en") if lang == "zh_CN" else ("中文", "zh_CN")
-        words = {key: t(text) for key, text in WORDS.items()}
-        html = render_template_string(template, w=words, lang=lang, title=title, who=principal.name, other=other,
-                                      csrf=principal.csrf, **values)  # fmt: skip
-        return Response(html, status=status, mimetype="text/html")
-
     def _refused(self, exc: ChainError | PhotoError, t, page) -> Response:
         message = t(ERRORS.get(exc.code, N_("This step cannot be taken now: the task has moved on. The page shows "
                                              "where it stands.")))  # fmt: skip
-        if _wants_json():
-            return jsonify({"ok": False, "message": message}), 400 if exc.code != "missing" else 404
-        return page(message)
-
-    @staticmethod
-    def _done(next_path: str) -> Response:
-        if _wants_json():
-            return jsonify({"ok": True, "next": next_path})
-        return redirect(next_path, 303)
-
-
-def _wants_json() -> bool:
-    return "application/json" in request.headers.get("Accept", "")
+        return refused(message, exc.code, page)
 
 
 def _position(form) -> Position | None:

@@ -95,6 +95,8 @@ def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, fe
     """The test config; `rules` replace the rule file, `feeds` ([[feeds]] tables) are added to the flood feed;
     `org` gives it the demo's organisation and working calendar (the command chain)."""
     chain = f'org = "{DEMO_DIR / "org.yaml"}"\ncalendar = "{DEMO_DIR / "calendar.yaml"}"' if org else ""
+    # The demo organisation's subscriptions name the demo's channel: republished on the test's broker.
+    bus = '[[notify.channels]]\nid = "bus"\nkind = "mqtt"\ntopic = "cityops/out/notifications"\n' if org else ""
     (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
     path = tmp_path / "cityops.toml"
     path.write_text(
@@ -139,6 +141,7 @@ name_zh = "竞秀区消防救援大队"
 name_en = "Jingxiu Fire Brigade"
 
 {LAYERS}
+{bus}
 [[feeds]]
 id = "test-flood"
 transport = "mqtt"
