@@ -110,15 +110,18 @@ class Directives:
             directive_store.log(
                 cur, directive_id, None, now, principal.actor, "send", "", {"to": receivers, "relays": relays}
             )
-            if relays is not None:
-                directive_store.update_receipt(cur, relays, {"forwarded_as": directive_id})
+            if relays is not None:  # relaying it is receiving it: a signature too
+                relayed = directive_store.receipt(cur, relays)
+                signed = {} if relayed["signed_at"] else {"signed_at": now, "signed_by": principal.name}
+                read = {} if relayed["read_at"] else {"read_at": now, "read_by": principal.name}
+                directive_store.update_receipt(cur, relays, {"forwarded_as": directive_id, **signed, **read})
                 directive_store.log(cur, parent, relays, now, principal.actor, "forward", "", {"as": directive_id})
         return directive_id
 
     def _receivers(self, principal: Principal, receivers: list[str], direct: bool) -> list[tuple[str, str | None]]:
         """The (unit, person) pairs asked for: units below the principal's and their people (a forward: the units
         one level below, and its own people); DirectiveError naming the first that is not."""
-        below = self._below(principal.unit, direct)
+        below = self.below(principal.unit, direct)
         out: list[tuple[str, str | None]] = []
         for receiver in dict.fromkeys(receivers):
             unit, _, person = receiver.partition("/")
@@ -134,7 +137,8 @@ class Directives:
             raise DirectiveError("a directive goes to one receiver at least", "receivers")
         return out
 
-    def _below(self, unit_id: str, direct: bool) -> set[str]:
+    def below(self, unit_id: str, direct: bool) -> set[str]:
+        """The units a unit may send to: all below it, or (`direct`, a forward) those one level down."""
         found, frontier = set(), [unit_id]
         while frontier:
             step = [u.id for parent in frontier for u in self.org.below(parent)]

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, abort, request, send_file
 
 from alerts.chain import RECEIVER_ACTIONS, SENDER_ACTIONS, Chain, ChainError, Photo, Position
-from dashboard import guard
+from alerts.directives import Directives
+from dashboard import directive_pages, guard
 from dashboard.i18n import N_, page_language, translator
 from dashboard.inbox_view import FOOT, HEAD, LIST, done, refused, render
 from dashboard.labels import ALERT_STATE_LABELS, SEVERITY_LABELS, TASK_STATE_LABELS
@@ -82,7 +83,9 @@ photo }}/thumb" alt="{{ w.photo }}" width="96" height="72"></a>{% endfor %}</li>
 
 def register(server: Flask, chain: Chain, regions: RegionIndex, files: AttachmentFiles,
              settings: DashboardSettings) -> None:  # fmt: skip
-    inbox = Inbox(chain, regions, files, settings)
+    directives = Directives(chain.store, chain.org)
+    inbox = Inbox(chain, regions, files, settings, directives)
+    directive_pages.register(server, directives, settings)
     server.add_url_rule("/inbox", "inbox", inbox.list_page)
     server.add_url_rule("/inbox/task/<int:task_id>", "inbox_task", inbox.task_page)
     server.add_url_rule("/inbox/incident/<int:incident_id>", "inbox_incident", inbox.incident_page)
@@ -94,8 +97,10 @@ def register(server: Flask, chain: Chain, regions: RegionIndex, files: Attachmen
 
 
 class Inbox:
-    def __init__(self, chain: Chain, regions: RegionIndex, files: AttachmentFiles, settings: DashboardSettings):
+    def __init__(self, chain: Chain, regions: RegionIndex, files: AttachmentFiles, settings: DashboardSettings,
+                 directives: Directives | None = None):  # fmt: skip
         self.chain = chain
+        self.directives = directives
         self.regions = regions
         self.files = files
         self.settings = settings
@@ -108,7 +113,7 @@ class Inbox:
         lang, t = self._language()
         unit = self.chain.org.units.get(principal.unit or "")
         if unit is None:
-            return render(LIST, t, lang, t("Inbox"), status, sections=[], on_duty="",
+            return render(LIST, t, lang, t("Inbox"), status, sections=[], on_duty="", links=[],
                                 message=t("You are in no unit of the city's organisation: nothing is given to you "
                                           "here."))  # fmt: skip
         tasks = self.chain.inbox(principal)
@@ -132,10 +137,16 @@ class Inbox:
         sections = [(heading, [self._row(x, t, lang) for x in items[:SHOWN]], len(items)) for heading, items in lists]
         if principal.can("act") and unit.kind == "centre":
             sections.insert(0, (t("Ours to give"), [self._incident_row(i, t, lang) for i in ours[:SHOWN]], len(ours)))
+        links = []
+        if self.directives is not None:
+            sections += directive_pages.sections(self.directives, principal, t, lang, self.tz)
+            if principal.can("act") and unit.kind == "centre":
+                links.append(("/inbox/directive/new", t("New directive")))
         duty = self.chain.org.on_duty(unit.id, datetime.now(ZoneInfo(self.tz)).replace(tzinfo=None))
         on_duty = t("On duty now: {people}", people=", ".join(duty)) if duty else ""
         return render(LIST, t, lang, _name(unit, lang), status, sections=sections, on_duty=on_duty,
-                            message=message, shown_of=t("The newest {n} of {total} are shown."))  # fmt: skip
+                            message=message, shown_of=t("The newest {n} of {total} are shown."),
+                            links=links)  # fmt: skip
 
     def task_page(self, task_id: int, message: str = "", status: int = 200) -> Response:
         principal = guard.current()
