@@ -13,9 +13,11 @@ from datetime import datetime
 
 from access.policy import Principal, permission_allowed, region_place
 from alerts.incidents import area
+from alerts.org import Organisation
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import incidents as incident_store
+from store import notifications
 from store.audit import Trail, attempted
 from store.database import Store
 from store.records import DOMAINS, SEVERITIES
@@ -35,13 +37,14 @@ class OpenError(ValueError):
 
 def open_incident(store: Store, regions: RegionIndex, principal: Principal, *, domain: str, region_id: str,
                   severity: str, title: str, description: str, description_max: int, now: datetime,
-                  audit: Trail | None) -> int:  # fmt: skip
-    """Open an incident for `principal` from what they typed; its id. OpenError says why not."""
+                  audit: Trail | None, org: Organisation | None = None) -> int:  # fmt: skip
+    """Open an incident for `principal` from what they typed; its id. OpenError says why not. `org`: the city's
+    organisation, whose routing makes it its centre's and department's, as a rule's incident is."""
 
     def work() -> int:
         region = _checked(regions, principal, domain, region_id, severity, title, description, description_max)
         return retrying(lambda: _write(store, regions, principal, region, domain, severity, title.strip(),
-                                       description.strip(), now))  # fmt: skip
+                                       description.strip(), now, org))  # fmt: skip
 
     incident_id = attempted(audit, principal.actor, principal.role, "incident open", f"{domain} {region_id}", work,
                             OpenError, done=lambda i: (f"incident {i}", title.strip()))  # fmt: skip
@@ -68,7 +71,7 @@ def _checked(regions: RegionIndex, principal: Principal, domain: str, region_id:
 
 
 def _write(store: Store, regions: RegionIndex, principal: Principal, region, domain: str, severity: str, title: str,
-           description: str, now: datetime) -> int:  # fmt: skip
+           description: str, now: datetime, org: Organisation | None) -> int:  # fmt: skip
     cur = store.cursor()
     with transaction(cur):
         incident_id = alert_store.new_ids(cur, "incident_ids", 1)[0]
@@ -85,13 +88,19 @@ def _write(store: Store, regions: RegionIndex, principal: Principal, region, dom
             "last_fired_at": now, "created_at": now, "updated_at": now, "incident_id": incident_id,
             "suppressed_by": None,
         }])  # fmt: skip
-        incident_store.insert_many(cur, [{
+        routed = org.route(places, domain, severity) if org is not None else None
+        incident = {
             "id": incident_id, "group_id": BY_HAND, "region_level": region.level, "region_id": region.id,
             "domain": domain, "state": "new", "severity": severity, "title_zh": title, "title_en": title,
-            "district_id": places.get("district"), "lon": lon, "lat": lat, "area": shape, "members": 1,
-            "active_members": 1, "inhibited": 0, "opened_at": now, "last_member_at": now, "updated_at": now,
-            "all_cleared_at": None,
-        }])  # fmt: skip
+            "district_id": places.get("district"), "town_id": places.get("town"), "grid_id": places.get("grid"),
+            "lon": lon, "lat": lat, "area": shape, "members": 1, "active_members": 1, "inhibited": 0,
+            "opened_at": now, "last_member_at": now, "updated_at": now, "all_cleared_at": None,
+            "centre_id": routed.centre if routed else None, "department_id": routed.department if routed else None,
+        }  # fmt: skip
+        incident_store.insert_many(cur, [incident])
+        notifications.tell(cur, key=f"incident:{incident_id}:open", event="incident_new", now=now,
+                           incident=incident, title_zh=title, title_en=title,
+                           units=[incident["centre_id"], incident["department_id"]])  # fmt: skip
         alert_store.log(cur, alert_id, now, principal.actor, "open", None, "new", description)
         incident_store.log(cur, incident_id, now, principal.actor, "open", None, "new", description)
     return incident_id

@@ -103,10 +103,7 @@ class Chain:
         return task_store.inbox(self.store.cursor(), principal.unit, principal.name, self._whole_unit(principal))
 
     def _whole_unit(self, principal: Principal) -> bool:
-        """Whether the principal works for their whole unit: all but a centre's field workers (a department's
-        crews are the department)."""
-        unit = self.org.units.get(principal.unit or "")
-        return unit is not None and (principal.role != "field_worker" or unit.kind != "centre")
+        return self.org.whole_unit(principal.role, principal.unit)
 
     def targets(self, principal: Principal) -> list[tuple[str, str | None]]:
         """Whom the principal's unit may give a task to: (unit, None) for a unit below it, (unit, account) for one

@@ -11,11 +11,12 @@ transaction, tells the receivers (the notifications' outbox), and records the at
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
 from access.policy import Principal
-from alerts.org import Organisation, Unit
+from alerts.org import Organisation
 from store import directives as directive_store
 from store import notifications
 from store.audit import Trail, attempted
@@ -27,7 +28,7 @@ TITLE_MAX, BODY_MAX = 200, 10_000
 
 
 class DirectiveError(ValueError):
-    """A refused step, said for people; `code`: missing, forbidden, receivers, answer, text, done."""
+    """A refused step, said for people; `code`: missing, forbidden, receivers, answer, text, deadline, done."""
 
     def __init__(self, message: str, code: str):
         super().__init__(message)
@@ -71,7 +72,7 @@ class Directives:
         """Relay a directive received down one level, the receiver's additions above the original text."""
         cur = self.store.cursor()
         receipt = directive_store.receipt(cur, receipt_id)
-        if receipt is None or not self._receives(principal, receipt):
+        if receipt is None or not self.receives(principal, receipt):
             raise DirectiveError(f"there is no directive receipt {receipt_id} for this principal", "missing")
         original = directive_store.get(cur, receipt["directive_id"])
         body = f"{additions.strip()}\n\n——\n{original['body']}" if additions.strip() else original["body"]
@@ -112,6 +113,8 @@ class Directives:
             )
             if relays is not None:  # relaying it is receiving it: a signature too
                 relayed = directive_store.receipt(cur, relays)
+                if relayed["forwarded_as"] is not None:
+                    raise DirectiveError(f"receipt {relays} was forwarded already", "done")
                 signed = {} if relayed["signed_at"] else {"signed_at": now, "signed_by": principal.name}
                 read = {} if relayed["read_at"] else {"read_at": now, "read_by": principal.name}
                 directive_store.update_receipt(cur, relays, {"forwarded_as": directive_id, **signed, **read})
@@ -174,7 +177,7 @@ class Directives:
         cur = self.store.cursor()
         with transaction(cur):
             receipt = directive_store.receipt(cur, receipt_id)
-            if receipt is None or not self._receives(principal, receipt):
+            if receipt is None or not self.receives(principal, receipt):
                 raise DirectiveError(f"there is no directive receipt {receipt_id} for this principal", "missing")
             directive = directive_store.get(cur, receipt["directive_id"])
             fields: dict = {}
@@ -183,7 +186,11 @@ class Directives:
             if action == "sign" and receipt["signed_at"] is None:
                 fields.update(signed_at=now, signed_by=principal.name)
             if action == "reply":
-                if directive["answer"] == "figure" and figure is None:
+                if directive["answer"] not in ("reply", "figure"):
+                    raise DirectiveError(f"this directive asks to {directive['answer']}, not for a reply", "answer")
+                if receipt["replied_at"] is not None:
+                    raise DirectiveError(f"receipt {receipt_id} was answered already", "done")
+                if directive["answer"] == "figure" and (figure is None or not math.isfinite(figure)):
                     raise DirectiveError("this directive asks for a figure", "answer")
                 if directive["answer"] != "figure" and not text:
                     raise DirectiveError("a reply says something", "text")
@@ -199,15 +206,17 @@ class Directives:
                      {"figure": figure} if figure is not None else {})  # fmt: skip
             return directive_store.receipt(cur, receipt_id)
 
-    def _receives(self, principal: Principal, receipt: dict) -> bool:
+    def receives(self, principal: Principal, receipt: dict) -> bool:
         if receipt["to_person"] is not None:
             return principal.name == receipt["to_person"]
-        person = self.org.person(principal.name)
-        centre_worker = person is not None and person.role == "field_worker" and self._unit(receipt).kind == "centre"
-        return principal.unit == receipt["to_unit"] and not centre_worker
+        return principal.unit == receipt["to_unit"] and self.org.whole_unit(principal.role, principal.unit)
 
-    def _unit(self, receipt: dict) -> Unit:
-        return self.org.units[receipt["to_unit"]]
+    def sees_sent(self, principal: Principal, directive: dict) -> bool:
+        """The sender's unit, or one above it (the city sees the tree its districts forwarded), whole-unit people
+        only (a centre's field worker does not read its centre's correspondence)."""
+        return self.org.whole_unit(principal.role, principal.unit) and any(
+            u.id == principal.unit for u in self.org.chain(directive["from_unit"])
+        )
 
     # -- following -----------------------------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from alerts.rules import Limit, Section, Text
 from alerts.working_time import Working, time_of_day
@@ -126,6 +126,12 @@ class Subscription(Section):
     domains: Annotated[list[str], Field(min_length=1)] | None = None
     regions: list[Code] | None = None
     quiet: Annotated[tuple[Clock, Clock], Field()] | None = None
+
+    @model_validator(mode="after")
+    def _quiet_ends(self) -> Subscription:
+        if self.quiet is not None and self.quiet[0] == self.quiet[1]:
+            raise ValueError("quiet hours end at another time than they begin")
+        return self
 
 
 StageLimit = Limit | dict[Severity, Limit]
@@ -233,6 +239,12 @@ class Organisation:
 
     def person(self, account: str) -> Person | None:
         return self._people.get(account)
+
+    def whole_unit(self, role: str, unit_id: str | None) -> bool:
+        """Whether someone of this role works for their whole unit (its tasks, its directives): all but a centre's
+        field workers, who work on what is given to them by name (a department's crews are the department)."""
+        unit = self.units.get(unit_id or "")
+        return unit is not None and (role != "field_worker" or unit.kind != "centre")
 
     def below(self, unit_id: str) -> list[Unit]:
         """The units a unit gives work to: the centres one level down and its own departments."""

@@ -22,6 +22,7 @@ from store import alerts as alert_store
 from store import incidents as incident_store
 from store import notifications
 from store.database import Store
+from store.transaction import retrying, transaction
 
 # Which stage an alert in each state is in, and which timeline actions start that stage's clock.
 STAGE_OF_STATE: dict[str, str] = {
@@ -127,17 +128,25 @@ class TimeLimits:
     def check(self, store: Store, now: datetime | None = None) -> list[Deadline]:
         """Escalate the incidents and alerts whose stage clock ran out; the deadlines breached now."""
         now = now or datetime.now(UTC)
-        cur = store.cursor()
         breaches = []
         for deadline in self.deadlines(store, now):
-            if not deadline.overdue:
-                continue
+            if deadline.overdue and retrying(lambda d=deadline: self._breach(store, d, now)):
+                breaches.append(deadline)
+        if breaches:
+            store.bump_version()
+        return breaches
+
+    def _breach(self, store: Store, deadline: Deadline, now: datetime) -> bool:
+        """Mark one stage overdue, in one transaction with its timeline entry and its notification; False when it
+        was marked before or is snoozed."""
+        cur = store.cursor()
+        with transaction(cur):
             kind = incident_store if deadline.incident else alert_store
             row = kind.get(cur, deadline.id)
             if deadline.stage in (row["overdue_stages"] or []):
-                continue  # once per stage
+                return False  # once per stage
             if row["snoozed_until"] is not None and row["snoozed_until"] > now:
-                continue
+                return False
             severity = step_up(row["severity"])
             kind.update(cur, row["id"], {"overdue_stages": [*(row["overdue_stages"] or []), deadline.stage],
                                          "severity": severity, "updated_at": now})  # fmt: skip
@@ -151,7 +160,4 @@ class TimeLimits:
                                    now=now, incident={**row, "severity": severity}, title_zh=row["title_zh"],
                                    title_en=row["title_en"], units=[row.get("centre_id"), row.get("department_id")],
                                    details={"stage": deadline.stage, "due": deadline.due.isoformat()})  # fmt: skip
-            breaches.append(deadline)
-        if breaches:
-            store.bump_version()
-        return breaches
+            return True

@@ -24,7 +24,8 @@ LOG_LABELS = {"send": N_("sent it"), "read": N_("read it"), "sign": N_("signed f
 ERRORS = {
     "missing": N_("There is no such directive for you."), "forbidden": N_("This step is not yours to take."),
     "receivers": N_("Choose receivers below your unit."), "answer": N_("Give the answer the directive asks for."),
-    "text": N_("Write a title, and a text that is not too long."),
+    "text": N_("Write a title, and a text that is not too long."), "deadline": N_("That is not a time."),
+    "done": N_("This was done already."),
 }  # fmt: skip
 WORDS = {
     "new": N_("New directive"), "title": N_("Title"), "body": N_("Text"), "answer": N_("Answer asked"),
@@ -33,6 +34,7 @@ WORDS = {
     "forward": N_("Forward one level down"), "additions": N_("Your additions"), "chase": N_("Chase the late ones"),
     "standing": N_("Receipts"), "log": N_("Log"), "late": N_("late"), "read": N_("read"), "signed": N_("signed"),
     "replied": N_("replied"), "delivered": N_("delivered"), "forwarded": N_("forwarded"),
+    "mark_read": N_("I have read it"),
 }  # fmt: skip
 FORM = """<form method="post" action="{{ action }}" class="inbox-form"><input type="hidden" name="csrf_token" value="{{
 csrf }}">"""
@@ -53,7 +55,10 @@ class="inbox-check"><input type="checkbox" name="to" value="{{ value }}"> {{ lab
 RECEIVED = (
     HEAD
     + """<h1>{{ title }}</h1><p class="inbox-meta">{{ meta }}</p><p class="inbox-instruction directive-body">{{ body }}
-</p>{% if can_sign %}"""
+</p>{% if can_read and not can_sign and not can_reply %}"""
+    + FORM.replace("{{ action }}", "/inbox/receipt/{{ receipt }}/read")
+    + """<button type="submit" class="inbox-act act-read">{{ d.mark_read }}</button></form>{% endif %}
+{% if can_sign %}"""
     + FORM.replace("{{ action }}", "/inbox/receipt/{{ receipt }}/sign")
     + """<button type="submit" class="inbox-act act-sign">{{ d.sign }}</button></form>{% endif %}
 {% if can_reply %}"""
@@ -102,10 +107,10 @@ def sections(directives: Directives, principal, t, lang: str, tz: str) -> list[t
     many signed and replied)."""
     cur = directives.store.cursor()
     unit = directives.org.units.get(principal.unit or "")
-    whole = unit is not None and (principal.role != "field_worker" or unit.kind != "centre")
+    whole = directives.org.whole_unit(principal.role, principal.unit)
     received = directive_store.received_by(cur, principal.unit or "", principal.name, whole)
-    open_ones = [r for r in received if r["replied_at"] is None and not (r["d_answer"] in ("read", "sign")
-                                                                         and r["signed_at"] is not None)]  # fmt: skip
+    owed = {"read": "read_at", "sign": "signed_at", "reply": "replied_at", "figure": "replied_at"}
+    open_ones = [r for r in received if r[owed[r["d_answer"]]] is None]
     rows = [{"href": f"/inbox/receipt/{r['id']}", "title": r["d_title"], "severity": "",
              "meta": " · ".join(x for x in (t(ANSWER_LABELS[r["d_answer"]]), _due(r["d_deadline"], t, tz)) if x)}
             for r in open_ones[:100]]  # fmt: skip
@@ -154,7 +159,7 @@ class DirectivePages:
         lang, t = self._language()
         cur = self.directives.store.cursor()
         directive = directive_store.get(cur, directive_id)
-        if directive is None or not self._above(principal, directive):
+        if directive is None or not self.directives.sees_sent(principal, directive):
             abort(404)
         now = datetime.now(UTC)
         tree = self.directives.tree(directive_id, now)
@@ -170,17 +175,18 @@ class DirectivePages:
     def received_page(self, receipt_id: int, message: str = "", status: int = 200) -> Response:
         principal = guard.current()
         lang, t = self._language()
-        try:
-            receipt = self.directives.read(principal, receipt_id, datetime.now(UTC))
-        except DirectiveError:
-            abort(404)
-        directive = directive_store.get(self.directives.store.cursor(), receipt["directive_id"])
+        cur = self.directives.store.cursor()
+        receipt = directive_store.receipt(cur, receipt_id)
+        if receipt is None or not self.directives.receives(principal, receipt):
+            abort(404)  # opening the page changes nothing: a link's preview does not answer for anyone
+        directive = directive_store.get(cur, receipt["directive_id"])
         answer = directive["answer"]
         can_reply = answer in ("reply", "figure") and receipt["replied_at"] is None
         forward = [] if receipt["forwarded_as"] else self._choices(principal, lang, direct=True)
         return render(RECEIVED, t, lang, directive["title"], status, d=self._words(t), receipt=receipt_id,
                       meta=self._meta(directive, t), body=directive["body"], figure=answer == "figure",
-                      figure_unit=directive["figure_unit"], can_sign=receipt["signed_at"] is None and answer != "read",
+                      figure_unit=directive["figure_unit"], can_read=receipt["read_at"] is None,
+                      can_sign=receipt["signed_at"] is None and answer != "read",
                       can_reply=can_reply, receivers=forward if principal.can("act") else [],
                       message=message)  # fmt: skip
 
@@ -189,7 +195,9 @@ class DirectivePages:
         _, t = self._language()
         now, trail = datetime.now(UTC), guard.trail()
         try:
-            if action == "sign":
+            if action == "read":
+                self.directives.read(principal, receipt_id, now)
+            elif action == "sign":
                 self.directives.sign(principal, receipt_id, now, trail)
             elif action == "reply":
                 figure = request.form.get("figure")
@@ -220,12 +228,6 @@ class DirectivePages:
         return done(f"/inbox/directive/{directive_id}")
 
     # -- parts ---------------------------------------------------------------------------------------------------
-
-    def _above(self, principal, directive: dict) -> bool:
-        """The sender's unit, or one above it (the city sees the tree its districts forwarded)."""
-        return principal.unit is not None and any(
-            u.id == principal.unit for u in self.directives.org.chain(directive["from_unit"])
-        )
 
     def _choices(self, principal, lang: str, direct: bool) -> list[tuple[str, str]]:
         org = self.directives.org
@@ -270,7 +272,7 @@ class DirectivePages:
         try:
             return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(self.tz)).astimezone(UTC)
         except ValueError:
-            raise DirectiveError("not a time", "text") from None
+            raise DirectiveError("not a time", "deadline") from None
 
     def _words(self, t) -> dict[str, str]:
         return {key: t(text) for key, text in WORDS.items()}

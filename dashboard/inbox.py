@@ -35,8 +35,9 @@ STEP_LABELS = {
     "task_dispatch": N_("gave the task to {to}"), "task_sign": N_("signed for it"), "task_on_site": N_("is on site"),
     "task_feedback": N_("sent feedback"), "task_report": N_("reported it done"), "task_verify": N_("verified it"),
     "task_return": N_("returned it"), "task_escalate": N_("overdue: raised to {to}"),
-    "task_withdraw": N_("took back the report above it"),
+    "task_withdraw": N_("took back the report above it"), "notify": N_("notification by {to}: {outcome}"),
 }  # fmt: skip
+NOTIFY_OUTCOMES = {"sent": N_("sent"), "failed": N_("given up")}
 ACTION_LABELS = {
     "sign": N_("Sign for it"), "on_site": N_("I am on site"), "feedback": N_("Send feedback"),
     "report": N_("Report done"), "verify": N_("Verify it"), "return": N_("Return it"),
@@ -316,14 +317,18 @@ class Inbox:
         steps = []
         for entry in incident_store.timeline(cur, incident_id):
             if entry["action"] not in STEP_LABELS or own is not None and entry["details"].get("task") not in own:
-                continue
+                continue  # (a notification names no task: the centres see them, a field worker does not)
             d = entry["details"]
             to = self._unit_or_person(d["to"], None, lang) if d.get("to") in self.chain.org.units else d.get("to")
             if entry["action"] == "task_dispatch" and d.get("person"):
                 to = d["person"]
             where = f"{d['lat']:.5f}, {d['lon']:.5f}" if "lat" in d and "lon" in d else ""
+            if entry["action"] == "notify":
+                to = d.get("channel", "")
+            outcome = t(NOTIFY_OUTCOMES[d["outcome"]]) if d.get("outcome") in NOTIFY_OUTCOMES else ""
             steps.append({"when": local_time(entry["ts"], self.tz, "%m-%d %H:%M"), "actor": entry["actor"],
-                          "text": t(STEP_LABELS[entry["action"]], to=to or ""), "note": entry["note"],
+                          "text": t(STEP_LABELS[entry["action"]], to=to or "", outcome=outcome),
+                          "note": entry["note"],
                           "where": where, "photos": d.get("photos", [])})  # fmt: skip
         return steps
 

@@ -32,7 +32,7 @@ ACTION_LABELS: dict[str, str] = {
     "fire": N_("Raised by rule"), "refire": N_("Condition again"), "clear": N_("Condition cleared"),
     "overdue": N_("Time limit passed"), "check": N_("Checklist"),
     "raise": N_("Raised: no longer inhibited or silenced"), "follow": N_("Follows its alerts"),
-    "open": N_("Opened by hand"), "update": N_("Changed by its warning"),
+    "open": N_("Opened by hand"), "update": N_("Changed by its warning"), "notify": N_("Notified"),
 }  # fmt: skip
 # Where a task down the command chain stands (alerts/chain.py).
 TASK_STATE_LABELS = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
 import ssl
@@ -109,12 +110,18 @@ def email(channel: ChannelSettings, to: str, subject: str, body: str) -> None:
 
 
 def _post(channel: ChannelSettings, url: str, body: bytes, headers: dict[str, str]) -> bytes:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    """POST and the answer's body. No error says the URL: a robot's holds its key."""
     try:
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         with urllib.request.urlopen(request, timeout=channel.timeout_s) as response:
             return response.read(64 * 1024)
     except urllib.error.HTTPError as exc:
         # A 4xx other than "too many" is the message or the address: sending it again will not help.
         raise SendError(f"HTTP {exc.code} {exc.reason}", retry=exc.code == 429 or exc.code >= 500) from None
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise SendError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason if isinstance(exc.reason, OSError) else "the address cannot be reached"
+        raise SendError(f"URLError: {reason}") from None
+    except (OSError, TimeoutError) as exc:
+        raise SendError(f"{type(exc).__name__}: {exc.strerror or 'timed out'}") from None
+    except (ValueError, http.client.HTTPException):  # a malformed URL (its text would carry the key)
+        raise SendError(f"channel {channel.id}: its URL is not a valid http(s) URL", retry=False) from None

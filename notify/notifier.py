@@ -8,8 +8,10 @@ subscriptions, and sends those whose time has come.
 - A failed send is tried again after 2, 4, 8 … s (10 minutes at most), then given up ("dead": visible, replayable);
   a refusal that retrying cannot mend (a wrong address) is given up at once.
 - Sends run on a few worker threads with each channel's timeout, outside any transaction, each recorded as it
-  ends: a dead endpoint holds a worker for its timeout, never the other channels, the writer, the rule engine or
-  the web.
+  ends, two at most per channel: a dead endpoint holds two workers for its timeout, never the other channels, the
+  writer, the rule engine or the web.
+- Delivery is at least once: a process killed between a send and its record sends it again at the next start (the
+  webhook's `id` and `X-CityOps-Delivery` let a receiver drop the repeat).
 - Each delivery sent or given up is written in its incident's timeline.
 """
 
@@ -37,6 +39,7 @@ from store.transaction import retrying, transaction
 log = logging.getLogger("cityops.notify")
 LONGEST_WAIT = timedelta(minutes=10)
 WORKERS = 4
+PER_CHANNEL = 2  # sends in flight on one channel at most: a slow one keeps the other workers for the others
 
 
 class Notifier:
@@ -52,7 +55,7 @@ class Notifier:
         self.publish = publish
         self.clock = clock
         self._sent: dict[str, deque[float]] = {}  # each channel's sends in the last minute (monotonic)
-        self._in_flight: set[int] = set()  # deliveries a worker is sending now
+        self._in_flight: dict[int, str] = {}  # deliveries a worker is sending now, and their channels
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="notify")
         self._stop = threading.Event()
@@ -65,10 +68,12 @@ class Notifier:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop polling, and let the sends in flight end and be recorded (before the store closes): one cut off
+        here would be sent again at the next start."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.poll_ms / 1000):
@@ -149,14 +154,26 @@ class Notifier:
         now = self.clock()
         with self._lock:
             due = [d for d in outbox.due(self.store.cursor(), now) if d["id"] not in self._in_flight]
+            busy = dict.fromkeys(self.channels, 0)
+            for channel in self._in_flight.values():
+                busy[channel] = busy.get(channel, 0) + 1
+        gone = [d for d in due if d["channel"] not in self.channels]
+        if gone:  # its channel was taken out of the configuration: given up, replayable once it is back
+            self._record(gone, [channels.SendError("no such channel now", retry=False)] * len(gone))
         ready, held = [], []
-        for delivery in due:
-            (ready if self._take_turn(delivery["channel"]) else held).append(delivery)
+        for delivery in (d for d in due if d["channel"] in self.channels):
+            if busy[delivery["channel"]] >= PER_CHANNEL:
+                continue  # the next poll takes it
+            if self._take_turn(delivery["channel"]):
+                busy[delivery["channel"]] += 1
+                ready.append(delivery)
+            else:
+                held.append(delivery)
         if held:
             self._postpone(held, now)
         for delivery in ready:
             with self._lock:
-                self._in_flight.add(delivery["id"])
+                self._in_flight[delivery["id"]] = delivery["channel"]
             self._pool.submit(self._send_and_record, delivery)
         return len(ready)
 
@@ -173,7 +190,7 @@ class Notifier:
             log.exception("recording delivery %s failed", delivery["id"])
         finally:
             with self._lock:
-                self._in_flight.discard(delivery["id"])
+                self._in_flight.pop(delivery["id"], None)
 
     def _take_turn(self, channel_id: str) -> bool:
         """Whether the channel may send one more within its rate (a sliding minute)."""

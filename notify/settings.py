@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -74,10 +75,19 @@ class ChannelSettings(BaseModel):
                 )
         if self.url and self.url_env:
             raise ValueError("give url or url_env, not both")
+        if self.url is not None:
+            _checked_url(self.url, "url")
+        if self.username and not self.starttls:
+            raise ValueError("a password is sent over STARTTLS only: keep starttls = true")
         return self
 
     def address(self) -> str:
-        return self.url if self.url else _env(self.url_env, f"channel {self.id}: url_env")
+        if self.url:
+            return self.url
+        try:
+            return _checked_url(_env(self.url_env, f"channel {self.id}: url_env").strip(), "url_env")
+        except ValueError as exc:
+            raise NotifyError(f"channel {self.id}: {exc}") from None
 
     def secret(self) -> str | None:
         return _env(self.secret_env, f"channel {self.id}: secret_env") if self.secret_env else None
@@ -101,6 +111,14 @@ class NotifySettings(BaseModel):
                 channel.address()
             channel.secret()
             channel.password()
+
+
+def _checked_url(url: str, where: str) -> str:
+    """An http(s) URL, or ValueError that does not repeat it (a robot's URL holds its key)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise ValueError(f"{where}: not an http(s) URL")
+    return url
 
 
 def _env(name: str | None, where: str) -> str:

@@ -7,6 +7,8 @@ replayable, and slows neither ingest nor the other channels."""
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import hashlib
 import hmac
 import json
@@ -198,6 +200,11 @@ def hotspots(city: City, n: int = 3, first: int = 0, kind: str = "hotspot") -> N
                    "lon": inside.x + (i % 5) * 0.0003, "lat": inside.y})  # fmt: skip
 
 
+def outbox_rows(city: City) -> list[dict]:
+    return [dict(zip(("key", "event"), r, strict=True)) for r in city.store.cursor().execute(
+        "SELECT key, event FROM notifications").fetchall()]  # fmt: skip
+
+
 def delivered(city: City) -> dict[str, str]:
     return {d["channel"]: d["state"] for d in outbox.deliveries(city.store.cursor())}
 
@@ -240,7 +247,9 @@ def test_a_red_incident_reaches_every_channel_within_5_s_and_a_raise_is_told_onc
         # The mail: over STARTTLS, after the password.
         [(to, content, over_tls)] = mailbox.mails
         assert to == "duty@lianchi.example.org" and over_tls and mailbox.logins[0][1] == b"cityops"
-        assert "Subject: =?utf-8?" in content.decode() or "火点聚集" in content.decode("utf-8", "replace")
+        mail = email.message_from_bytes(content, policy=email.policy.default)
+        assert mail["Subject"] == "[红色] 新事件: 火点聚集" and mail["From"] == "cityops@example.org"
+        assert "https://cityops.example/duty?incident=" in mail.get_content()
 
         # One message per incident change: more hotspots join it, nothing more is sent.
         hotspots(city, 3, first=10)
@@ -261,7 +270,7 @@ def test_a_red_incident_reaches_every_channel_within_5_s_and_a_raise_is_told_onc
         time.sleep(1)
         raised = [json.loads(b)["markdown"]["content"] for _, b, _ in parts["wecom"].got[1:]]
         assert len(raised) == 1 and "超时" in raised[0] and "永华街道综合治理中心" in raised[0], raised
-        assert task
+        assert f"task:{task}:receipt:raised:d130606" in {n["key"] for n in outbox_rows(city)}
 
         # The dead endpoint: tried 3 times with backoff, given up, in the timeline, replayable.
         wait_until(lambda: delivered(city).get("dead") == "dead", 20, "the dead endpoint given up", every=0.2)

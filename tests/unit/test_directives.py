@@ -100,3 +100,30 @@ def test_receivers_lie_below_the_sender_and_a_forward_goes_one_level_down(direct
     with pytest.raises(DirectiveError, match="is not below d130606"):  # a relay goes one level down, not two
         directives.forward(lianchi, mine["id"], receivers=["t130606009/grid-130606009-g01", "fire-130606"],
                            additions="", now=T0, audit=None)  # fmt: skip
+
+
+def test_each_answer_once_and_only_the_one_asked(directives, org):
+    city, lianchi = person(org, "duty"), person(org, "duty-130606")
+    to_read = directives.send(city, receivers=["d130606"], title="通报", body="阅知即可", answer="read", deadline=None,
+                              now=T0, audit=None)  # fmt: skip
+    figure = directives.send(city, receivers=["d130606"], title="报数", body="报送人数", answer="figure",
+                             deadline=None, now=T0, audit=None)  # fmt: skip
+    [read_receipt] = directive_store.receipts(directives.store.cursor(), to_read)
+    [figure_receipt] = directive_store.receipts(directives.store.cursor(), figure)
+    with pytest.raises(DirectiveError, match="asks to read, not for a reply"):
+        directives.reply(lianchi, read_receipt["id"], T0, audit=None, text="收到")
+    for bad in (None, float("nan"), float("inf")):
+        with pytest.raises(DirectiveError, match="asks for a figure"):
+            directives.reply(lianchi, figure_receipt["id"], T0, audit=None, figure=bad)
+    directives.reply(lianchi, figure_receipt["id"], T0, audit=None, figure=12)
+    with pytest.raises(DirectiveError) as again:
+        directives.reply(lianchi, figure_receipt["id"], T0, audit=None, figure=13)
+    assert again.value.code == "done"
+    directives.forward(lianchi, read_receipt["id"], receivers=["t130606009"], additions="", now=T0, audit=None)
+    with pytest.raises(DirectiveError) as twice:
+        directives.forward(lianchi, read_receipt["id"], receivers=["t130606002"], additions="", now=T0, audit=None)
+    assert twice.value.code == "done"
+    # A centre's field worker does not read the centre's correspondence; its officer and the city above do.
+    sent = directive_store.get(directives.store.cursor(), figure)
+    assert not directives.sees_sent(person(org, "grid-130606009-g01"), sent)
+    assert directives.sees_sent(city, sent) and not directives.sees_sent(lianchi, sent)

@@ -81,7 +81,8 @@ def test_the_organisation_is_reloaded_while_running_and_a_bad_file_keeps_it(tmp_
     org.write_text(text, encoding="utf-8")
     (tmp_path / "cityops.toml").write_text(
         CITY + f'[store]\npath = "{tmp_path / "c.duckdb"}"\n[auth]\npath = "{tmp_path / "a.sqlite"}"\n'
-        f'demo_accounts = true\n[alerts]\norg = "org.yaml"\ncalendar = "{DEMO_DIR / "calendar.yaml"}"\n',
+        f'demo_accounts = true\n[alerts]\norg = "org.yaml"\ncalendar = "{DEMO_DIR / "calendar.yaml"}"\n'
+        '[[notify.channels]]\nid = "bus"\nkind = "mqtt"\ntopic = "cityops/out/notifications"\n',
         encoding="utf-8",
     )  # fmt: skip
     runtime = start(load(tmp_path / "cityops.toml", environ={}))

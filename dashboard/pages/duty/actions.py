@@ -252,7 +252,8 @@ def open_by_hand(desk: Desk, principal: Principal, audit: Trail | None, domain, 
         by_hand.open_incident(desk.store, desk.regions, principal, domain=domain, region_id=region_id,
                               severity=severity, title=title if isinstance(title, str) else "",
                               description=description if isinstance(description, str) else "",
-                              description_max=desk.note_chars, now=datetime.now(UTC), audit=audit)  # fmt: skip
+                              description_max=desk.note_chars, now=datetime.now(UTC), audit=audit,
+                              org=desk.org)  # fmt: skip
     except by_hand.OpenError as exc:
         limit = by_hand.TITLE_MAX if exc.code == "title" else desk.note_chars
         return t("Not done: {reason}", reason=t(OPEN_REFUSALS[exc.code], n=limit))
