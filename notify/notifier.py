@@ -206,7 +206,7 @@ class Notifier:
     def _send(self, delivery: dict) -> channels.SendError | None:
         channel = self.channels[delivery["channel"]]
         try:
-            _deliver(channel, delivery, self._message(channel, delivery), self.settings.base_url, self.publish)
+            _deliver(channel, delivery, self._message(channel, delivery), self.publish)
         except channels.SendError as exc:
             return exc
         except Exception as exc:  # a channel's bug is that delivery's failure, not the notifier's end
@@ -265,7 +265,7 @@ class Notifier:
                                "" if error is None else str(error)[:500], said)  # fmt: skip
 
 
-def _deliver(channel: ChannelSettings, delivery: dict, message: messages.Message, base_url: str | None,
+def _deliver(channel: ChannelSettings, delivery: dict, message: messages.Message,
              publish: Callable[[str, bytes], None] | None) -> None:  # fmt: skip
     if channel.kind == "webhook":
         channels.webhook(channel, messages.document(delivery, message.link), delivery["id"])
