@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from access.policy import Principal
+from alerts.chain import Photo
 from alerts.org import Organisation
 from store import directives as directive_store
 from store import notifications
@@ -54,7 +55,7 @@ class Directives:
 
     def send(self, principal: Principal, *, receivers: list[str], title: str, body: str, answer: str,
              deadline: datetime | None, now: datetime, audit: Trail | None, figure_unit: str | None = None,
-             attachments: tuple[str, ...] = (), relays: int | None = None) -> int:  # fmt: skip
+             attachments: tuple[Photo, ...] = (), relays: int | None = None) -> int:  # fmt: skip
         """Send a directive to `receivers` ("unit" or "unit/person"); its id. `relays`: the receipt this one
         forwards (forward() sets it)."""
 
@@ -76,13 +77,14 @@ class Directives:
             raise DirectiveError(f"there is no directive receipt {receipt_id} for this principal", "missing")
         original = directive_store.get(cur, receipt["directive_id"])
         body = f"{additions.strip()}\n\n——\n{original['body']}" if additions.strip() else original["body"]
+        files = tuple(Photo(f["id"], f["media_type"], f["bytes"], 0, 0, f["name"])
+                      for f in directive_store.files(cur, original["id"]) if f["receipt_id"] is None)  # fmt: skip
         return self.send(principal, receivers=receivers, title=original["title"], body=body,
                          answer=original["answer"], deadline=deadline or original["deadline"], now=now, audit=audit,
-                         figure_unit=original["figure_unit"], attachments=tuple(original["attachments"]),
-                         relays=receipt_id)  # fmt: skip
+                         figure_unit=original["figure_unit"], attachments=files, relays=receipt_id)  # fmt: skip
 
     def _send(self, principal: Principal, receivers: list[str], title: str, body: str, answer: str,
-              deadline: datetime | None, now: datetime, figure_unit: str | None, attachments: tuple[str, ...],
+              deadline: datetime | None, now: datetime, figure_unit: str | None, attachments: tuple[Photo, ...],
               relays: int | None) -> int:  # fmt: skip
         if principal.unit is None or not principal.can("act"):
             raise DirectiveError(f"{principal.name} sends no directives (no unit, or no right to act)", "forbidden")
@@ -100,8 +102,9 @@ class Directives:
             directive_id = directive_store.insert(cur, {
                 "parent_id": parent, "from_unit": principal.unit, "sent_by": principal.name, "sent_at": now,
                 "title": title, "body": body, "answer": answer, "figure_unit": figure_unit, "deadline": deadline,
-                "attachments": list(attachments),
+                "attachments": [a.id for a in attachments],
             })  # fmt: skip
+            _keep_files(cur, directive_id, None, attachments, principal.name, now)
             directive_store.add_receipts(cur, directive_id, wanted)
             for receipt in directive_store.receipts(cur, directive_id):
                 notifications.tell(cur, key=f"directive:{directive_id}:{receipt['id']}", event="directive",
@@ -159,11 +162,11 @@ class Directives:
         return self._step(principal, receipt_id, "sign", now, audit)
 
     def reply(self, principal: Principal, receipt_id: int, now: datetime, audit: Trail | None, text: str = "",
-              figure: float | None = None, attachments: tuple[str, ...] = ()) -> dict:  # fmt: skip
+              figure: float | None = None, attachments: tuple[Photo, ...] = ()) -> dict:  # fmt: skip
         return self._step(principal, receipt_id, "reply", now, audit, text.strip(), figure, attachments)
 
     def _step(self, principal: Principal, receipt_id: int, action: str, now: datetime, audit: Trail | None,
-              text: str = "", figure: float | None = None, attachments: tuple[str, ...] = ()) -> dict:  # fmt: skip
+              text: str = "", figure: float | None = None, attachments: tuple[Photo, ...] = ()) -> dict:  # fmt: skip
         def work() -> dict:
             return retrying(lambda: self._stepped(principal, receipt_id, action, now, text, figure, attachments))
 
@@ -173,7 +176,7 @@ class Directives:
         return receipt
 
     def _stepped(self, principal: Principal, receipt_id: int, action: str, now: datetime, text: str,
-                 figure: float | None, attachments: tuple[str, ...]) -> dict:  # fmt: skip
+                 figure: float | None, attachments: tuple[Photo, ...]) -> dict:  # fmt: skip
         cur = self.store.cursor()
         with transaction(cur):
             receipt = directive_store.receipt(cur, receipt_id)
@@ -197,7 +200,8 @@ class Directives:
                 if len(text) > BODY_MAX:
                     raise DirectiveError(f"a reply has {BODY_MAX} characters at most", "text")
                 fields.update(replied_at=now, replied_by=principal.name, reply=text, figure=figure,
-                              reply_attachments=list(attachments))  # fmt: skip
+                              reply_attachments=[a.id for a in attachments])  # fmt: skip
+                _keep_files(cur, directive["id"], receipt_id, attachments, principal.name, now)
                 if receipt["signed_at"] is None:
                     fields.update(signed_at=now, signed_by=principal.name)  # an answer is a signature too
             if fields:
@@ -210,6 +214,15 @@ class Directives:
         if receipt["to_person"] is not None:
             return principal.name == receipt["to_person"]
         return principal.unit == receipt["to_unit"] and self.org.whole_unit(principal.role, principal.unit)
+
+    def sees_file(self, principal: Principal, row: dict) -> bool:
+        """A file of a directive (directive_files' row) for its sender's chain and its receivers."""
+        cur = self.store.cursor()
+        directive = directive_store.get(cur, row["directive_id"])
+        return directive is not None and (
+            self.sees_sent(principal, directive)
+            or any(self.receives(principal, r) for r in directive_store.receipts(cur, directive["id"]))
+        )
 
     def sees_sent(self, principal: Principal, directive: dict) -> bool:
         """The sender's unit, or one above it (the city sees the tree its districts forwarded), whole-unit people
@@ -268,3 +281,11 @@ class Directives:
                                    details={"receipt": receipt["id"], "chase": n})  # fmt: skip
                 directive_store.log(cur, directive_id, receipt["id"], now, principal.actor, "chase", "", {"chase": n})
             return [r["id"] for r in late]
+
+
+def _keep_files(cur, directive_id: int, receipt_id: int | None, files: tuple[Photo, ...], who: str,
+                now: datetime) -> None:  # fmt: skip
+    for f in files:
+        directive_store.add_file(cur, {"id": f.id, "directive_id": directive_id, "receipt_id": receipt_id,
+                                       "media_type": f.media_type, "bytes": f.bytes, "name": f.name,
+                                       "uploaded_by": who, "uploaded_at": now})  # fmt: skip

@@ -12,10 +12,11 @@ from flask import Flask, Response, abort, request
 from alerts.directives import ANSWERS, DirectiveError, Directives
 from dashboard import guard
 from dashboard.i18n import N_, page_language, translator
-from dashboard.inbox_view import FOOT, HEAD, done, refused, render
+from dashboard.inbox_view import FOOT, HEAD, done, refused, render, uploads
 from dashboard.settings import DashboardSettings
 from dashboard.timefmt import local_time
 from store import directives as directive_store
+from store.attachments import AttachmentFiles, PhotoError
 
 ANSWER_LABELS = {"read": N_("Read it"), "sign": N_("Sign for it"), "reply": N_("Reply in writing"),
                  "figure": N_("Report a figure")}  # fmt: skip
@@ -25,7 +26,9 @@ ERRORS = {
     "missing": N_("There is no such directive for you."), "forbidden": N_("This step is not yours to take."),
     "receivers": N_("Choose receivers below your unit."), "answer": N_("Give the answer the directive asks for."),
     "text": N_("Write a title, and a text that is not too long."), "deadline": N_("That is not a time."),
-    "done": N_("This was done already."),
+    "done": N_("This was done already."), "type": N_("That file is not a PDF or a photo."),
+    "size": N_("That file is too large."), "pixels": N_("That photo has too many pixels."),
+    "photos": N_("Six files at most at once."),
 }  # fmt: skip
 WORDS = {
     "new": N_("New directive"), "title": N_("Title"), "body": N_("Text"), "answer": N_("Answer asked"),
@@ -34,10 +37,15 @@ WORDS = {
     "forward": N_("Forward one level down"), "additions": N_("Your additions"), "chase": N_("Chase the late ones"),
     "standing": N_("Receipts"), "log": N_("Log"), "late": N_("late"), "read": N_("read"), "signed": N_("signed"),
     "replied": N_("replied"), "delivered": N_("delivered"), "forwarded": N_("forwarded"),
-    "mark_read": N_("I have read it"),
+    "mark_read": N_("I have read it"), "files": N_("Files (PDF, photos)"),
 }  # fmt: skip
-FORM = """<form method="post" action="{{ action }}" class="inbox-form"><input type="hidden" name="csrf_token" value="{{
-csrf }}">"""
+FORM = """<form method="post" action="{{ action }}" class="inbox-form" enctype="multipart/form-data"><input
+type="hidden" name="csrf_token" value="{{ csrf }}">"""
+FILES = """{% if files %}<ul class="directive-files">{% for f in files %}<li><a href="/attachments/{{ f.id }}">{{ f.name
+}}</a> <span class="inbox-meta">{{ f.size }}</span></li>{% endfor %}</ul>{% endif %}"""
+FILE_INPUT = """<label>{{ d.files }}<input type="file" name="files" accept="application/pdf,image/*" multiple>
+</label>"""
+FILES_AT_ONCE = 6
 NEW = (
     HEAD
     + """<h1>{{ d.new }}</h1>"""
@@ -49,13 +57,17 @@ NEW = (
 <label>{{ d.deadline }}<input name="deadline" type="datetime-local"></label>
 <fieldset class="inbox-receivers"><legend>{{ d.receivers }}</legend>{% for value, label in receivers %}<label
 class="inbox-check"><input type="checkbox" name="to" value="{{ value }}"> {{ label }}</label>{% endfor %}</fieldset>
-<button type="submit" class="inbox-act act-send">{{ d.send }}</button></form>"""
+"""
+    + FILE_INPUT
+    + """<button type="submit" class="inbox-act act-send">{{ d.send }}</button></form>"""
     + FOOT
 )
 RECEIVED = (
     HEAD
     + """<h1>{{ title }}</h1><p class="inbox-meta">{{ meta }}</p><p class="inbox-instruction directive-body">{{ body }}
-</p>{% if can_read and not can_sign and not can_reply %}"""
+</p>"""
+    + FILES
+    + """{% if can_read and not can_sign and not can_reply %}"""
     + FORM.replace("{{ action }}", "/inbox/receipt/{{ receipt }}/read")
     + """<button type="submit" class="inbox-act act-read">{{ d.mark_read }}</button></form>{% endif %}
 {% if can_sign %}"""
@@ -65,7 +77,10 @@ RECEIVED = (
     + FORM.replace("{{ action }}", "/inbox/receipt/{{ receipt }}/reply")
     + """{% if figure %}<label>{{ d.figure }}{% if figure_unit %} ({{ figure_unit }}){% endif %}<input name="figure"
 type="number" step="any" required></label>{% else %}<label>{{ d.reply }}<textarea name="text" rows="3" required>
-</textarea></label>{% endif %}<button type="submit" class="inbox-act act-reply">{{ d.reply }}</button></form>
+</textarea></label>{% endif %}"""
+    + FILE_INPUT
+    + """<button type="submit" class="inbox-act act-reply">{{ d.reply
+}}</button></form>
 {% endif %}{% if receivers %}"""
     + FORM.replace("{{ action }}", "/inbox/receipt/{{ receipt }}/forward")
     + """<fieldset class="inbox-receivers"><legend>{{ d.forward }}</legend>{% for value, label in receivers %}<label
@@ -77,7 +92,9 @@ class="inbox-check"><input type="checkbox" name="to" value="{{ value }}"> {{ lab
 SENT = (
     HEAD
     + """<h1>{{ title }}</h1><p class="inbox-meta">{{ meta }}</p><p class="inbox-instruction directive-body">{{ body }}
-</p><p class="directive-counts">{{ counts }}</p>{% if late %}"""
+</p>"""
+    + FILES
+    + """<p class="directive-counts">{{ counts }}</p>{% if late %}"""
     + FORM.replace("{{ action }}", "/inbox/directive/{{ directive }}/chase")
     + """<button type="submit" class="inbox-act act-chase">{{ d.chase }} ({{ late }})</button></form>{% endif %}
 <section class="inbox-section"><h2>{{ d.standing }}</h2>{% macro rows(tree) %}<ul class="directive-tree">
@@ -91,8 +108,8 @@ class="inbox-when">{{ e.when }}</span> <b>{{ e.actor }}</b> {{ e.action }}</li>{
 )
 
 
-def register(server: Flask, directives: Directives, settings: DashboardSettings) -> None:
-    pages = DirectivePages(directives, settings)
+def register(server: Flask, directives: Directives, settings: DashboardSettings, files: AttachmentFiles) -> None:
+    pages = DirectivePages(directives, settings, files)
     server.add_url_rule("/inbox/directive/new", "directive_new", pages.new_page)
     server.add_url_rule("/inbox/directive", "directive_send", pages.send, methods=["POST"])
     server.add_url_rule("/inbox/directive/<int:directive_id>", "directive_page", pages.sent_page)
@@ -125,8 +142,9 @@ def sections(directives: Directives, principal, t, lang: str, tz: str) -> list[t
 
 
 class DirectivePages:
-    def __init__(self, directives: Directives, settings: DashboardSettings):
+    def __init__(self, directives: Directives, settings: DashboardSettings, files: AttachmentFiles):
         self.directives = directives
+        self.files = files
         self.settings = settings
         self.tz = settings.city.timezone
 
@@ -149,8 +167,9 @@ class DirectivePages:
                 body=request.form.get("body", ""), answer=request.form.get("answer", ""),
                 figure_unit=request.form.get("figure_unit") or None, deadline=self._deadline(),
                 now=datetime.now(UTC), audit=guard.trail(),
+                attachments=uploads("files", self.files.save_document, FILES_AT_ONCE),
             )  # fmt: skip
-        except DirectiveError as exc:
+        except (DirectiveError, PhotoError) as exc:
             return refused(t(ERRORS[exc.code]), exc.code, lambda m: self.new_page(m, 400))
         return done(f"/inbox/directive/{directive_id}")
 
@@ -169,6 +188,7 @@ class DirectivePages:
                for e in directive_store.timeline(cur, directive_id)]  # fmt: skip
         late = sum(s.late for s in standing) if directive["from_unit"] == principal.unit else 0
         return render(SENT, t, lang, directive["title"], status, d=self._words(t), meta=self._meta(directive, t),
+                      files=self._files(directive_id),
                       body=directive["body"], counts=_counts(standing, t), late=late, directive=directive_id,
                       tree=self._tree(tree, t, lang), log=log, message=message)  # fmt: skip
 
@@ -184,6 +204,7 @@ class DirectivePages:
         can_reply = answer in ("reply", "figure") and receipt["replied_at"] is None
         forward = [] if receipt["forwarded_as"] else self._choices(principal, lang, direct=True)
         return render(RECEIVED, t, lang, directive["title"], status, d=self._words(t), receipt=receipt_id,
+                      files=[f for f in self._files(directive["id"]) if f["receipt"] in (None, receipt_id)],
                       meta=self._meta(directive, t), body=directive["body"], figure=answer == "figure",
                       figure_unit=directive["figure_unit"], can_read=receipt["read_at"] is None,
                       can_sign=receipt["signed_at"] is None and answer != "read",
@@ -206,7 +227,8 @@ class DirectivePages:
                 except ValueError:
                     raise DirectiveError("not a number", "answer") from None
                 self.directives.reply(principal, receipt_id, now, trail, text=request.form.get("text", ""),
-                                      figure=number)  # fmt: skip
+                                      figure=number, attachments=uploads("files", self.files.save_document,
+                                                                         FILES_AT_ONCE))  # fmt: skip
             elif action == "forward":
                 forwarded = self.directives.forward(principal, receipt_id, receivers=request.form.getlist("to"),
                                                     additions=request.form.get("additions", ""), now=now,
@@ -214,7 +236,7 @@ class DirectivePages:
                 return done(f"/inbox/directive/{forwarded}")
             else:
                 abort(404)
-        except DirectiveError as exc:
+        except (DirectiveError, PhotoError) as exc:
             return refused(t(ERRORS[exc.code]), exc.code, lambda m: self.received_page(receipt_id, m, 400))
         return done(f"/inbox/receipt/{receipt_id}")
 
@@ -273,6 +295,10 @@ class DirectivePages:
             return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(self.tz)).astimezone(UTC)
         except ValueError:
             raise DirectiveError("not a time", "deadline") from None
+
+    def _files(self, directive_id: int) -> list[dict]:
+        return [{"id": f["id"], "name": f["name"], "size": f"{f['bytes'] / 1024:.0f} KB", "receipt": f["receipt_id"]}
+                for f in directive_store.files(self.directives.store.cursor(), directive_id)]  # fmt: skip
 
     def _words(self, t) -> dict[str, str]:
         return {key: t(text) for key, text in WORDS.items()}

@@ -16,15 +16,16 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, abort, request, send_file
 
-from alerts.chain import RECEIVER_ACTIONS, SENDER_ACTIONS, Chain, ChainError, Photo, Position
+from alerts.chain import RECEIVER_ACTIONS, SENDER_ACTIONS, Chain, ChainError, Position
 from alerts.directives import Directives
 from dashboard import directive_pages, guard
 from dashboard.i18n import N_, page_language, translator
-from dashboard.inbox_view import FOOT, HEAD, LIST, done, refused, render
+from dashboard.inbox_view import FOOT, HEAD, LIST, done, refused, render, uploads
 from dashboard.labels import ALERT_STATE_LABELS, SEVERITY_LABELS, TASK_STATE_LABELS
 from dashboard.settings import DashboardSettings
 from dashboard.timefmt import local_time
 from layers.regions import RegionIndex
+from store import directives as directive_store
 from store import incidents as incident_store
 from store import tasks as task_store
 from store.attachments import AttachmentFiles, PhotoError
@@ -86,7 +87,7 @@ def register(server: Flask, chain: Chain, regions: RegionIndex, files: Attachmen
              settings: DashboardSettings) -> None:  # fmt: skip
     directives = Directives(chain.store, chain.org)
     inbox = Inbox(chain, regions, files, settings, directives)
-    directive_pages.register(server, directives, settings)
+    directive_pages.register(server, directives, settings, files)
     server.add_url_rule("/inbox", "inbox", inbox.list_page)
     server.add_url_rule("/inbox/task/<int:task_id>", "inbox_task", inbox.task_page)
     server.add_url_rule("/inbox/incident/<int:incident_id>", "inbox_incident", inbox.incident_page)
@@ -194,7 +195,7 @@ class Inbox:
         _, t = self._language()
         try:
             self.chain.may(principal, task_id, action)  # before any photo is kept
-            photos = self._photos()
+            photos = uploads("photos", self.files.save, PHOTOS_AT_ONCE)
             position = _position(request.form)
             self.chain.act(principal, task_id, action, now=datetime.now(UTC), audit=guard.trail(),
                            note=request.form.get("note", ""), position=position, photos=photos,
@@ -219,31 +220,22 @@ class Inbox:
         """A photo (or its thumbnail) for whoever may see one of the incidents it was sent with."""
         principal = guard.current()
         cur = self.chain.store.cursor()
-        rows = task_store.attachment(cur, digest) if len(digest) == 64 and digest.isalnum() else []
-        for row in rows:
+        if len(digest) != 64 or not digest.isalnum():
+            abort(404)
+        for row in directive_store.file_rows(cur, digest):  # a directive's file, or a reply's
+            if not thumb and self.directives is not None and self.directives.sees_file(principal, row):
+                return _send_kept(self.files.path(digest, row["media_type"]), row["media_type"])
+        for row in task_store.attachment(cur, digest):
             incident = incident_store.get(cur, row["incident_id"])
             task = task_store.get(cur, row["task_id"])
             seen = (task is not None and self.chain._party(principal, task)) if principal.by_task else (
                 incident is not None and self.chain.sees_incident(principal, incident))  # fmt: skip
             if seen:
                 path = self.files.thumbnail(digest) if thumb else self.files.path(digest, row["media_type"])
-                response = send_file(path, mimetype="image/jpeg" if thumb else row["media_type"], max_age=86400)
-                response.headers["Cache-Control"] = "private, max-age=86400"
-                return response
+                return _send_kept(path, "image/jpeg" if thumb else row["media_type"])
         abort(404)
 
     # -- parts ---------------------------------------------------------------------------------------------------
-
-    def _photos(self) -> tuple[Photo, ...]:
-        uploads = [f for f in request.files.getlist("photos") if f and f.filename]
-        if len(uploads) > PHOTOS_AT_ONCE:
-            raise PhotoError(f"{PHOTOS_AT_ONCE} photos at most at once", "photos")
-        photos = []
-        for upload in uploads:
-            stored = self.files.save(upload.read())
-            name = (upload.filename or "photo")[-100:]
-            photos.append(Photo(stored.id, stored.media_type, stored.bytes, stored.width, stored.height, name))
-        return tuple(photos)
 
     def _forms(self, principal, task: dict, t, lang: str) -> list[dict]:
         forms = []
@@ -355,6 +347,12 @@ class Inbox:
         message = t(ERRORS.get(exc.code, N_("This step cannot be taken now: the task has moved on. The page shows "
                                              "where it stands.")))  # fmt: skip
         return refused(message, exc.code, page)
+
+
+def _send_kept(path, media_type: str) -> Response:
+    response = send_file(path, mimetype=media_type, max_age=86400)
+    response.headers["Cache-Control"] = "private, max-age=86400"  # one user's: no shared cache keeps it
+    return response
 
 
 def _position(form) -> Position | None:

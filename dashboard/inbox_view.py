@@ -4,10 +4,14 @@ page's script, else a page or a redirect). Jinja escapes every value."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Response, jsonify, redirect, render_template_string, request
 
+from alerts.chain import Photo
 from dashboard import guard
 from dashboard.i18n import N_
+from store.attachments import PhotoError, StoredPhoto
 
 # The fixed words of the templates, marked here for the catalogs (templates are not read for them).
 WORDS = {"inbox": N_("Inbox"), "sign_out": N_("Sign out"), "nothing": N_("Nothing here."), "to": N_("To"),
@@ -38,6 +42,19 @@ row.severity }}"><a href="{{ row.href }}"><span class="inbox-title">{{ row.title
 {% endif %}</section>{% endfor %}"""
     + FOOT
 )
+
+
+def uploads(field: str, keep: Callable[[bytes], StoredPhoto], at_most: int) -> tuple[Photo, ...]:
+    """The files of a form's field, each checked and kept by `keep` (PhotoError says why one is refused)."""
+    sent = [f for f in request.files.getlist(field) if f and f.filename]
+    if len(sent) > at_most:
+        raise PhotoError(f"{at_most} files at most at once", "photos")
+    kept = []
+    for upload in sent:
+        stored = keep(upload.read())
+        kept.append(Photo(stored.id, stored.media_type, stored.bytes, stored.width, stored.height,
+                          (upload.filename or "file")[-100:]))  # fmt: skip
+    return tuple(kept)
 
 
 def render(template: str, t, lang: str, title: str, status: int, **values) -> Response:

@@ -15,7 +15,8 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "application/pdf": ".pdf"}
+PDF_TAIL = 1024  # a PDF ends with %%EOF within its last kilobyte (ISO 32000-1, 7.5.5)
 MAX_PIXELS = 16_000_000  # pixels decoded at once (the phone page sends 1,600 px); beyond it, a decompression bomb
 THUMBNAIL = 320  # px, the longer side
 
@@ -46,6 +47,23 @@ class AttachmentFiles:
     def __init__(self, root: str | Path, max_bytes: int):
         self.root = Path(root)
         self.max_bytes = max_bytes
+
+    def save_document(self, data: bytes) -> StoredPhoto:
+        """A PDF or a photo sent with a directive or a reply: a photo as save() takes it; a PDF by its header and
+        its end-of-file marker (not by what it is called). PhotoError says why not."""
+        if not data.startswith(b"%PDF-"):
+            return self.save(data)
+        if len(data) > self.max_bytes:
+            raise PhotoError(f"a file has {self.max_bytes // 1024} KB at most; this one has {len(data) // 1024}",
+                             "size")  # fmt: skip
+        if b"%%EOF" not in data[-PDF_TAIL:]:
+            raise PhotoError("a PDF cut off on the way (no end-of-file marker)", "type")
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.path(digest, "application/pdf")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write(path, data)
+        return StoredPhoto(digest, "application/pdf", len(data), 0, 0)
 
     def save(self, data: bytes) -> StoredPhoto:
         """Check a photo and keep it (once: the same bytes sent twice are one file); PhotoError says why not."""

@@ -67,6 +67,24 @@ def received_by(cur: Cursor, unit: str, person: str | None, whole_unit: bool) ->
     return records(cur)
 
 
+def add_file(cur: Cursor, fields: dict[str, Any]) -> None:
+    columns = ", ".join(fields)
+    marks = ", ".join("?" for _ in fields)
+    cur.execute(f"INSERT INTO directive_files ({columns}) VALUES ({marks})", list(fields.values()))
+
+
+def files(cur: Cursor, directive_id: int) -> list[dict[str, Any]]:
+    """The files of a directive and of its replies, oldest first."""
+    cur.execute("SELECT * FROM directive_files WHERE directive_id = ? ORDER BY uploaded_at", [directive_id])
+    return records(cur)
+
+
+def file_rows(cur: Cursor, file_id: str) -> list[dict[str, Any]]:
+    """Where a stored file was sent: one row per directive or reply it came with."""
+    cur.execute("SELECT * FROM directive_files WHERE id = ?", [file_id])
+    return records(cur)
+
+
 def log(cur: Cursor, directive_id: int, receipt_id: int | None, now: datetime, actor: str, action: str, note: str,
         details: dict) -> None:  # fmt: skip
     """One step in a directive's log: sent, read, signed, replied, chased, forwarded, notified."""

@@ -302,6 +302,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             chased_at TIMESTAMPTZ, forwarded_as BIGINT
         );
         CREATE INDEX directive_receipts_directive ON directive_receipts (directive_id);
+        -- The files sent with a directive or a reply (PDF, images), kept beside the store as the field's photos are.
+        CREATE TABLE directive_files (
+            id VARCHAR NOT NULL, directive_id BIGINT NOT NULL, receipt_id BIGINT, media_type VARCHAR NOT NULL,
+            bytes BIGINT NOT NULL, name VARCHAR NOT NULL, uploaded_by VARCHAR NOT NULL, uploaded_at TIMESTAMPTZ NOT NULL
+        );
         -- Every step of a directive: sent, read, signed, replied, chased, forwarded, and each notification of it.
         CREATE SEQUENCE directive_log_ids;
         CREATE TABLE directive_log (

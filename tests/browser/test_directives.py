@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.harness import signed_in, wait_until
+from tests.unit.test_attachments import pdf
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +35,8 @@ def test_a_directive_down_two_levels_with_its_tree_of_receipts_and_a_chase(app, 
     city.fill("input[name=deadline]", past)
     for unit in ("d130606", "d130602", "d130609"):
         city.check(f"input[name=to][value={unit}]")
+    city.set_input_files("input[name=files]", files=[{"name": "积水点位表.pdf", "mimeType": "application/pdf",
+                                                       "buffer": pdf()}])  # fmt: skip
     city.click("button.act-send")
     city.wait_for_url(re.compile(r"/inbox/directive/\d+"))
     sent = city.url.split("?")[0]
@@ -42,6 +45,10 @@ def test_a_directive_down_two_levels_with_its_tree_of_receipts_and_a_chase(app, 
     # 莲池区 relays it to two of its towns with its own additions.
     lianchi = signed_in(chromium, app, "duty-130606", viewport={"width": 1366, "height": 900})
     open_directive(lianchi, app, title)
+    attached = lianchi.get_by_role("link", name="积水点位表.pdf")
+    href = f"http://127.0.0.1:{app}{attached.get_attribute('href')}"
+    answer = lianchi.request.get(href)
+    assert answer.status == 200 and answer.headers["content-type"] == "application/pdf" and answer.body() == pdf()
     lianchi.check("input[name=to][value=t130606009]")
     lianchi.check("input[name=to][value=t130606002]")
     lianchi.fill("textarea[name=additions]", "永华、五四路街道务必核实地道桥")
@@ -75,3 +82,5 @@ def test_a_directive_down_two_levels_with_its_tree_of_receipts_and_a_chase(app, 
     # Another district's officer cannot open the city's page of it.
     other = signed_in(chromium, app, "duty-130609", viewport={"width": 1366, "height": 900})
     assert other.goto(sent).status == 404
+    outsider = signed_in(chromium, app, "duty-130623", viewport={"width": 1366, "height": 900})
+    assert outsider.request.get(href).status == 404  # the file too: not a receiver, not above the sender

@@ -52,3 +52,21 @@ def test_what_is_not_a_photo_is_refused_with_why(files, data, code):
         files.save(data)
     assert refused.value.code == code
     assert not files.root.exists() or not list(files.root.rglob("*.*"))  # nothing kept
+
+
+def pdf(pages: int = 1) -> bytes:
+    """A small PDF as publishers write them: header, objects, xref, trailer, %%EOF."""
+    body = b"%PDF-1.7\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    return body + b"xref\n0 3\ntrailer<</Size 3/Root 1 0 R>>\nstartxref\n0\n%%EOF\n" * pages
+
+
+def test_a_directive_takes_a_pdf_by_what_it_is_and_a_photo_as_a_photo(files):
+    stored = files.save_document(pdf())
+    assert stored.media_type == "application/pdf" and files.path(stored.id, "application/pdf").read_bytes() == pdf()
+    assert files.save_document(image_bytes("PNG")).media_type == "image/png"
+    with pytest.raises(PhotoError, match="cut off") as cut:
+        files.save_document(pdf()[:-12])
+    assert cut.value.code == "type"
+    with pytest.raises(PhotoError) as renamed:  # a .pdf that is not one
+        files.save_document(b"MZ\x90\x00 this is an executable")
+    assert renamed.value.code == "type"

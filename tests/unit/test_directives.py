@@ -127,3 +127,23 @@ def test_each_answer_once_and_only_the_one_asked(directives, org):
     sent = directive_store.get(directives.store.cursor(), figure)
     assert not directives.sees_sent(person(org, "grid-130606009-g01"), sent)
     assert directives.sees_sent(city, sent) and not directives.sees_sent(lianchi, sent)
+
+
+def test_files_go_with_a_directive_and_its_reply_and_only_to_those_it_concerns(directives, org, tmp_path):
+    from alerts.chain import Photo
+    from store.attachments import AttachmentFiles
+    from tests.unit.test_attachments import pdf
+
+    kept = AttachmentFiles(tmp_path / "files", 1 << 20).save_document(pdf())
+    notice = Photo(kept.id, kept.media_type, kept.bytes, 0, 0, "通知.pdf")
+    city, lianchi = person(org, "duty"), person(org, "duty-130606")
+    sent = directives.send(city, receivers=["d130606"], title="通知", body="见附件", answer="reply", deadline=None,
+                           now=T0, audit=None, attachments=(notice,))  # fmt: skip
+    [receipt] = directive_store.receipts(directives.store.cursor(), sent)
+    relayed = directives.forward(lianchi, receipt["id"], receivers=["t130606009"], additions="", now=T0, audit=None)
+    files = directive_store.files(directives.store.cursor(), relayed)
+    assert [(f["id"], f["name"]) for f in files] == [(kept.id, "通知.pdf")]  # the relay carries the file on
+    [row, *_] = directive_store.file_rows(directives.store.cursor(), kept.id)
+    assert directives.sees_file(lianchi, row) and directives.sees_file(city, row)
+    assert not directives.sees_file(person(org, "duty-130602"), row)
+    assert not directives.sees_file(person(org, "grid-130606009-g01"), row)
