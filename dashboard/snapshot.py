@@ -28,6 +28,7 @@ import pandas as pd
 
 from alerts.levels import STATUS_CODE, STATUS_RANK, fresh, statuses, summarize_groups
 from alerts.time_limits import Deadline, TimeLimits
+from store import directives as directive_store
 from store import queries
 from store import silences as silence_store
 from store.database import Store
@@ -76,6 +77,8 @@ class Snapshot:
     incidents: pd.DataFrame
     incident_layer: PointLayer
     silences: list[dict]  # in force (alerts/silences.py): the wall counts them, the duty desk lists them
+    # Today's directives from the top of the chain (none forwarded): receipts, signed, replied.
+    directives_today: tuple[int, int, int] = (0, 0, 0)
 
     def region_codes(self) -> dict[str, str]:
         """Every region's status as the one-letter code the map functions read (assets/cityops_map.js)."""
@@ -261,6 +264,7 @@ class Snapshots:
             incidents=incidents,
             incident_layer=_incident_layer(incidents),
             silences=silence_store.in_force(self.store.cursor(), now),
+            directives_today=directive_store.today(self.store.cursor(), local_midnight),
         )
 
     def _point_layer(self, domain: str, frame: pd.DataFrame) -> PointLayer:

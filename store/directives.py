@@ -103,6 +103,17 @@ def timeline(cur: Cursor, directive_id: int) -> list[dict[str, Any]]:
     return rows
 
 
+def today(cur: Cursor, since: datetime) -> tuple[int, int, int]:
+    """The receipts of the directives sent from the top of the chain (not forwards) since `since`: how many, how
+    many signed, how many replied."""
+    row = cur.execute(
+        "SELECT count(*), count(r.signed_at), count(r.replied_at) FROM directive_receipts r "
+        "JOIN directives d ON d.id = r.directive_id WHERE d.parent_id IS NULL AND d.sent_at >= ?",
+        [since],
+    ).fetchone()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def sent_by_unit(cur: Cursor, unit: str) -> list[dict[str, Any]]:
     cur.execute("SELECT * FROM directives WHERE from_unit = ? ORDER BY id DESC", [unit])
     return records(cur)

@@ -252,7 +252,7 @@ def register_callbacks(context: AppContext) -> None:
             _feeds(snap, t),
             incident_url,
             alert_url,
-            t("Silences in force: {n}", n=len(snap.silences)) if snap.silences else "",
+            _status_line(snap, t),
             _incidents_heading(snap, t),
             _incident_list(snap, t, regions, lang),
             no_update if (pin := _pin(snap, t, regions, lang)) == pinned else pin,
@@ -415,6 +415,15 @@ def _feeds(snap: Snapshot, t) -> list:
             )
         )
     return chips
+
+
+def _status_line(snap: Snapshot, t) -> list:
+    """Under the title: silences in force, and today's directives from the top ("24/24 signed · 19/24 replied")."""
+    sent, signed, replied = snap.directives_today
+    parts = [t("Silences in force: {n}", n=len(snap.silences)) if snap.silences else "",
+             t("Directives today: {signed}/{n} signed · {replied}/{n} replied", n=sent, signed=signed,
+               replied=replied) if sent else ""]  # fmt: skip
+    return [html.Span(p, className="wall-status") for p in parts if p]
 
 
 def _incidents_heading(snap: Snapshot, t) -> list:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.harness import signed_in, wait_until
+from tests.harness import signed_in, wait_until, wall_display
 from tests.unit.test_attachments import pdf
 
 pytestmark = pytest.mark.browser
@@ -67,6 +67,13 @@ def test_a_directive_down_two_levels_with_its_tree_of_receipts_and_a_chase(app, 
 
     city.goto(f"{sent}?lang=en")
     assert city.locator(".directive-counts").inner_text() == "2/3 signed · 1/3 replied"
+    wall = wall_display(chromium, app, viewport={"width": 1920, "height": 1080})
+    wall.goto(f"http://127.0.0.1:{app}/wall?lang=en")
+    wait_until(
+        lambda: "Directives today: 2/3 signed · 1/3 replied" in wall.locator("#wall-silences").inner_text(),
+        15,
+        "today's directives on the wall (the towns' receipts of the relay not counted twice)",
+    )
     tree = city.locator(".directive-tree").first.inner_text()
     assert re.search(r"Lianchi District Centre delivered · read · signed · forwarded · late", tree), tree
     assert re.search(r"Jingxiu District Centre delivered · read · signed · replied: 0", tree), tree
