@@ -119,21 +119,26 @@ def register(server: Flask, directives: Directives, settings: DashboardSettings,
     server.add_url_rule("/inbox/receipt/<int:receipt_id>/<action>", "receipt_step", pages.step, methods=["POST"])
 
 
-def sections(directives: Directives, principal, t, lang: str, tz: str) -> list[tuple[str, list[dict], int]]:
+def sections(directives: Directives, principal, t, lang: str, tz: str,
+             text: str = "") -> list[tuple[str, list[dict], int]]:  # fmt: skip
     """The inbox's directive sections: those received and not yet answered, and those the unit sent (each with how
-    many signed and replied)."""
+    many signed and replied); with `text`, every one received or sent whose title or text holds it."""
     cur = directives.store.cursor()
     unit = directives.org.units.get(principal.unit or "")
     whole = directives.org.whole_unit(principal.role, principal.unit)
     received = directive_store.received_by(cur, principal.unit or "", principal.name, whole)
     owed = {"read": "read_at", "sign": "signed_at", "reply": "replied_at", "figure": "replied_at"}
-    open_ones = [r for r in received if r[owed[r["d_answer"]]] is None]
+    if text:
+        found = text.casefold()
+        open_ones = [r for r in received if found in r["d_title"].casefold() or found in r["d_body"].casefold()]
+    else:
+        open_ones = [r for r in received if r[owed[r["d_answer"]]] is None]
     rows = [{"href": f"/inbox/receipt/{r['id']}", "title": r["d_title"], "severity": "",
              "meta": " · ".join(x for x in (t(ANSWER_LABELS[r["d_answer"]]), _due(r["d_deadline"], t, tz)) if x)}
             for r in open_ones[:100]]  # fmt: skip
-    out = [(t("Directives to answer"), rows, len(open_ones))]
+    out = [(t("Directives found") if text else t("Directives to answer"), rows, len(open_ones))]
     if principal.can("act") and unit is not None and unit.kind == "centre":
-        sent = directive_store.sent_by_unit(cur, unit.id)
+        sent = directive_store.sent_by_unit(cur, unit.id, text)
         now = datetime.now(UTC)
         sent_rows = [{"href": f"/inbox/directive/{d['id']}", "title": d["title"], "severity": "",
                       "meta": _counts(directives.standing(d["id"], now), t)} for d in sent[:20]]  # fmt: skip

@@ -115,7 +115,7 @@ class Inbox:
         lang, t = self._language()
         unit = self.chain.org.units.get(principal.unit or "")
         if unit is None:
-            return render(LIST, t, lang, t("Inbox"), status, sections=[], on_duty="", links=[],
+            return render(LIST, t, lang, t("Inbox"), status, sections=[], on_duty="", links=[], search=None,
                                 message=t("You are in no unit of the city's organisation: nothing is given to you "
                                           "here."))  # fmt: skip
         tasks = self.chain.inbox(principal)
@@ -139,16 +139,20 @@ class Inbox:
         sections = [(heading, [self._row(x, t, lang) for x in items[:SHOWN]], len(items)) for heading, items in lists]
         if principal.can("act") and unit.kind == "centre":
             sections.insert(0, (t("Ours to give"), [self._incident_row(i, t, lang) for i in ours[:SHOWN]], len(ours)))
-        links = []
+        links, search = [], None
         if self.directives is not None:
-            sections += directive_pages.sections(self.directives, principal, t, lang, self.tz)
+            text = request.args.get("q", "").strip()[:100]
+            search = {"q": text, "label": t("Search directives")}
+            if text:  # a search shows directives only
+                sections = []
+            sections += directive_pages.sections(self.directives, principal, t, lang, self.tz, text)
             if principal.can("act") and unit.kind == "centre":
                 links.append(("/inbox/directive/new", t("New directive")))
         duty = self.chain.org.on_duty(unit.id, datetime.now(ZoneInfo(self.tz)).replace(tzinfo=None))
         on_duty = t("On duty now: {people}", people=", ".join(duty)) if duty else ""
         return render(LIST, t, lang, _name(unit, lang), status, sections=sections, on_duty=on_duty,
                             message=message, shown_of=t("The newest {n} of {total} are shown."),
-                            links=links)  # fmt: skip
+                            links=links, search=search)  # fmt: skip
 
     def task_page(self, task_id: int, message: str = "", status: int = 200) -> Response:
         principal = guard.current()

@@ -34,6 +34,9 @@ LIST = (
     HEAD
     + """<h1>{{ title }}</h1>{% if on_duty %}<p class="inbox-duty">{{ on_duty }}</p>{% endif %}
 {% for href, label in links %}<a class="inbox-link" href="{{ href }}">{{ label }}</a>{% endfor %}
+{% if search %}<form method="get" action="/inbox" class="inbox-search" role="search"><input type="search" name="q"
+value="{{ search.q }}" aria-label="{{ search.label }}" placeholder="{{ search.label }}"><button type="submit">{{
+search.label }}</button></form>{% endif %}
 {% for heading, rows, total in sections %}<section class="inbox-section"><h2>{{ heading }} <span class="inbox-count">
 {{ total }}</span></h2>{% if total > rows|length %}<p class="inbox-more">{{ shown_of.format(n=rows|length, total=total)
 }}</p>{% endif %}{% if rows %}<ul class="inbox-list">{% for row in rows %}<li class="inbox-row sev-{{

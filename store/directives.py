@@ -56,8 +56,8 @@ def received_by(cur: Cursor, unit: str, person: str | None, whole_unit: bool) ->
     """The receipts of a unit (or of one person only), newest first, with their directive's fields (`d_…`)."""
     cur.execute(
         """
-        SELECT r.*, d.title AS d_title, d.from_unit AS d_from_unit, d.answer AS d_answer, d.deadline AS d_deadline,
-               d.sent_at AS d_sent_at
+        SELECT r.*, d.title AS d_title, d.body AS d_body, d.from_unit AS d_from_unit, d.answer AS d_answer,
+               d.deadline AS d_deadline, d.sent_at AS d_sent_at
         FROM directive_receipts r JOIN directives d ON d.id = r.directive_id
         WHERE r.to_person = $person OR ($whole AND r.to_unit = $unit AND r.to_person IS NULL)
         ORDER BY r.id DESC
@@ -114,6 +114,12 @@ def today(cur: Cursor, since: datetime) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def sent_by_unit(cur: Cursor, unit: str) -> list[dict[str, Any]]:
-    cur.execute("SELECT * FROM directives WHERE from_unit = ? ORDER BY id DESC", [unit])
+def sent_by_unit(cur: Cursor, unit: str, text: str = "") -> list[dict[str, Any]]:
+    """A unit's directives, newest first; with `text`, those whose title or text holds it."""
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    cur.execute(
+        "SELECT * FROM directives WHERE from_unit = ? AND (title ILIKE ? ESCAPE '\\' OR body ILIKE ? ESCAPE '\\') "
+        "ORDER BY id DESC",
+        [unit, like, like],
+    )
     return records(cur)

@@ -91,3 +91,14 @@ def test_a_directive_down_two_levels_with_its_tree_of_receipts_and_a_chase(app, 
     assert other.goto(sent).status == 404
     outsider = signed_in(chromium, app, "duty-130623", viewport={"width": 1366, "height": 900})
     assert outsider.request.get(href).status == 404  # the file too: not a receiver, not above the sender
+
+    # Searchable: the city finds it by a word of its text; 莲池区 by its title, answered or not; nothing else.
+    city.goto(f"http://127.0.0.1:{app}/inbox?lang=en")
+    city.fill("input[name=q]", "积水点位数量")
+    city.click(".inbox-search button")
+    city.wait_for_url(re.compile(r"q="))
+    assert city.locator(".inbox-section", has_text="Directives sent").get_by_role("link", name=title).count() == 1
+    lianchi.goto(f"http://127.0.0.1:{app}/inbox?lang=en&q=%E9%9A%A7%E9%81%93")  # 隧道
+    assert lianchi.locator(".inbox-section", has_text="Directives found").get_by_role("link", name=title).count() == 1
+    lianchi.goto(f"http://127.0.0.1:{app}/inbox?lang=en&q=%25")  # a literal %, not a wildcard
+    assert lianchi.locator(".inbox-row").count() == 0
