@@ -90,7 +90,7 @@ class="inbox-check"><input type="checkbox" name="to" value="{{ value }}"> {{ lab
     + FOOT
 )
 SENT = (
-    HEAD
+    HEAD.replace("<title>", '<meta http-equiv="refresh" content="15"><title>')  # live: where each stands, anew
     + """<h1>{{ title }}</h1><p class="inbox-meta">{{ meta }}</p><p class="inbox-instruction directive-body">{{ body }}
 </p>"""
     + FILES

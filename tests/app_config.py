@@ -91,10 +91,12 @@ def demo_reference() -> ReferenceLayers:
 
 
 def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, feeds: str = "",
-           org: bool = False) -> Path:  # fmt: skip
+           org: bool | Path = False, channels: str = "") -> Path:  # fmt: skip
     """The test config; `rules` replace the rule file, `feeds` ([[feeds]] tables) are added to the flood feed;
-    `org` gives it the demo's organisation and working calendar (the command chain)."""
-    chain = f'org = "{DEMO_DIR / "org.yaml"}"\ncalendar = "{DEMO_DIR / "calendar.yaml"}"' if org else ""
+    `org` gives it the demo's organisation (or the file given) and working calendar (the command chain), `channels`
+    more [[notify.channels]]."""
+    org_file = org if isinstance(org, Path) else DEMO_DIR / "org.yaml"
+    chain = f'org = "{org_file}"\ncalendar = "{DEMO_DIR / "calendar.yaml"}"' if org else ""
     # The demo organisation's subscriptions name the demo's channel: republished on the test's broker.
     bus = '[[notify.channels]]\nid = "bus"\nkind = "mqtt"\ntopic = "cityops/out/notifications"\n' if org else ""
     (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
@@ -142,6 +144,7 @@ name_en = "Jingxiu Fire Brigade"
 
 {LAYERS}
 {bus}
+{channels}
 [[feeds]]
 id = "test-flood"
 transport = "mqtt"

@@ -41,6 +41,7 @@ def test_a_directive_down_two_levels_with_its_tree_of_receipts_and_a_chase(app, 
     city.wait_for_url(re.compile(r"/inbox/directive/\d+"))
     sent = city.url.split("?")[0]
     assert city.locator(".directive-counts").inner_text() == "0/3 signed · 0/3 replied"
+    assert city.locator("meta[http-equiv=refresh]").get_attribute("content") == "15"  # the sender's page is live
 
     # 莲池区 relays it to two of its towns with its own additions.
     lianchi = signed_in(chromium, app, "duty-130606", viewport={"width": 1366, "height": 900})
