@@ -216,13 +216,17 @@ class Directives:
         return principal.unit == receipt["to_unit"] and self.org.whole_unit(principal.role, principal.unit)
 
     def sees_file(self, principal: Principal, row: dict) -> bool:
-        """A file of a directive (directive_files' row) for its sender's chain and its receivers."""
+        """A file (directive_files' row) for its sender's chain, and for the directive's receivers when it came with
+        the directive (a reply's file is for its sender's chain and the one who replied)."""
         cur = self.store.cursor()
         directive = directive_store.get(cur, row["directive_id"])
-        return directive is not None and (
-            self.sees_sent(principal, directive)
-            or any(self.receives(principal, r) for r in directive_store.receipts(cur, directive["id"]))
-        )
+        if directive is None:
+            return False
+        if self.sees_sent(principal, directive):
+            return True
+        receipts = directive_store.receipts(cur, directive["id"])
+        return any(self.receives(principal, r) for r in receipts
+                   if row["receipt_id"] is None or r["id"] == row["receipt_id"])  # fmt: skip
 
     def sees_sent(self, principal: Principal, directive: dict) -> bool:
         """The sender's unit, or one above it (the city sees the tree its districts forwarded), whole-unit people

@@ -147,3 +147,22 @@ def test_files_go_with_a_directive_and_its_reply_and_only_to_those_it_concerns(d
     assert directives.sees_file(lianchi, row) and directives.sees_file(city, row)
     assert not directives.sees_file(person(org, "duty-130602"), row)
     assert not directives.sees_file(person(org, "grid-130606009-g01"), row)
+
+
+def test_a_reply_carries_files_seen_by_the_sender_and_not_by_other_receivers(directives, org, tmp_path):
+    from alerts.chain import Photo
+    from store.attachments import AttachmentFiles
+    from tests.unit.test_attachments import image_bytes
+
+    kept = AttachmentFiles(tmp_path / "files", 1 << 20).save_document(image_bytes("JPEG"))
+    photo = Photo(kept.id, kept.media_type, kept.bytes, kept.width, kept.height, "现场.jpg")
+    city, lianchi = person(org, "duty"), person(org, "duty-130606")
+    sent = directives.send(city, receivers=["d130606", "d130602"], title="核查", body="附现场照片回复",
+                           answer="reply", deadline=None, now=T0, audit=None)  # fmt: skip
+    mine = next(r for r in directive_store.receipts(directives.store.cursor(), sent) if r["to_unit"] == "d130606")
+    answered = directives.reply(lianchi, mine["id"], T0, audit=None, text="已核查，见照片", attachments=(photo,))
+    assert answered["reply_attachments"] == [kept.id]
+    [row] = directive_store.file_rows(directives.store.cursor(), kept.id)
+    assert (row["directive_id"], row["receipt_id"], row["name"]) == (sent, mine["id"], "现场.jpg")
+    assert directives.sees_file(city, row) and directives.sees_file(lianchi, row)
+    assert not directives.sees_file(person(org, "duty-130602"), row)  # another receiver: not its reply
