@@ -25,6 +25,8 @@ from store.database import Store
 from store.transaction import retrying, transaction
 
 ANSWERS = ("read", "sign", "reply", "figure")
+# The receipt's field that says each answer was given.
+OWED = {"read": "read_at", "sign": "signed_at", "reply": "replied_at", "figure": "replied_at"}
 TITLE_MAX, BODY_MAX = 200, 10_000
 
 
@@ -240,10 +242,9 @@ class Directives:
     def standing(self, directive_id: int, now: datetime) -> list[Standing]:
         cur = self.store.cursor()
         directive = directive_store.get(cur, directive_id)
-        owed = {"read": "read_at", "sign": "signed_at", "reply": "replied_at", "figure": "replied_at"}
         out = []
         for receipt in directive_store.receipts(cur, directive_id):
-            done = receipt[owed[directive["answer"]]] is not None
+            done = receipt[OWED[directive["answer"]]] is not None
             late = not done and directive["deadline"] is not None and now > directive["deadline"]
             out.append(Standing(receipt, done, late, receipt["forwarded_as"]))
         return out

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, abort, request
 
-from alerts.directives import ANSWERS, DirectiveError, Directives
+from alerts.directives import ANSWERS, OWED, DirectiveError, Directives
 from dashboard import guard
-from dashboard.i18n import N_, page_language, translator
-from dashboard.inbox_view import FOOT, HEAD, done, refused, render, uploads
+from dashboard.i18n import N_, page_language
+from dashboard.inbox_view import FOOT, HEAD, done, language, refused, render, unit_name, uploads
 from dashboard.settings import DashboardSettings
 from dashboard.timefmt import local_time
 from store import directives as directive_store
@@ -127,12 +127,11 @@ def sections(directives: Directives, principal, t, lang: str, tz: str,
     unit = directives.org.units.get(principal.unit or "")
     whole = directives.org.whole_unit(principal.role, principal.unit)
     received = directive_store.received_by(cur, principal.unit or "", principal.name, whole)
-    owed = {"read": "read_at", "sign": "signed_at", "reply": "replied_at", "figure": "replied_at"}
     if text:
         found = text.casefold()
         open_ones = [r for r in received if found in r["d_title"].casefold() or found in r["d_body"].casefold()]
     else:
-        open_ones = [r for r in received if r[owed[r["d_answer"]]] is None]
+        open_ones = [r for r in received if r[OWED[r["d_answer"]]] is None]
     rows = [{"href": f"/inbox/receipt/{r['id']}", "title": r["d_title"], "severity": "",
              "meta": " · ".join(x for x in (t(ANSWER_LABELS[r["d_answer"]]), _due(r["d_deadline"], t, tz)) if x)}
             for r in open_ones[:100]]  # fmt: skip
@@ -155,7 +154,7 @@ class DirectivePages:
 
     def new_page(self, message: str = "", status: int = 200) -> Response:
         principal = guard.current()
-        lang, t = self._language()
+        lang, t = language(self.settings.web.language)
         receivers = self._choices(principal, lang, direct=False)
         if not receivers or not principal.can("act"):
             abort(404)
@@ -165,7 +164,7 @@ class DirectivePages:
 
     def send(self) -> Response:
         principal = guard.current()
-        _, t = self._language()
+        _, t = language(self.settings.web.language)
         try:
             directive_id = self.directives.send(
                 principal, receivers=request.form.getlist("to"), title=request.form.get("title", ""),
@@ -180,7 +179,7 @@ class DirectivePages:
 
     def sent_page(self, directive_id: int, message: str = "", status: int = 200) -> Response:
         principal = guard.current()
-        lang, t = self._language()
+        lang, t = language(self.settings.web.language)
         cur = self.directives.store.cursor()
         directive = directive_store.get(cur, directive_id)
         if directive is None or not self.directives.sees_sent(principal, directive):
@@ -199,7 +198,7 @@ class DirectivePages:
 
     def received_page(self, receipt_id: int, message: str = "", status: int = 200) -> Response:
         principal = guard.current()
-        lang, t = self._language()
+        lang, t = language(self.settings.web.language)
         cur = self.directives.store.cursor()
         receipt = directive_store.receipt(cur, receipt_id)
         if receipt is None or not self.directives.receives(principal, receipt):
@@ -218,7 +217,7 @@ class DirectivePages:
 
     def step(self, receipt_id: int, action: str) -> Response:
         principal = guard.current()
-        _, t = self._language()
+        _, t = language(self.settings.web.language)
         now, trail = datetime.now(UTC), guard.trail()
         try:
             if action == "read":
@@ -247,7 +246,7 @@ class DirectivePages:
 
     def chase(self, directive_id: int) -> Response:
         principal = guard.current()
-        _, t = self._language()
+        _, t = language(self.settings.web.language)
         try:
             self.directives.chase(principal, directive_id, datetime.now(UTC), guard.trail())
         except DirectiveError as exc:
@@ -261,7 +260,7 @@ class DirectivePages:
         if principal.unit not in org.units:
             return []
         below = self.directives.below(principal.unit, direct)
-        units = [(u, _name(org.units[u], lang)) for u in sorted(below)]
+        units = [(u, unit_name(org.units[u], lang)) for u in sorted(below)]
         people = [(f"{p.unit}/{p.account}", p.account) for p in org.file.people if p.unit == principal.unit]
         return units + people
 
@@ -271,7 +270,7 @@ class DirectivePages:
         rows = []
         for s in tree["standing"]:
             r = s.receipt
-            name = r["to_person"] or (_name(org.units[r["to_unit"]], lang) if r["to_unit"] in org.units else "")
+            name = r["to_person"] or (unit_name(org.units[r["to_unit"]], lang) if r["to_unit"] in org.units else "")
             states = [t(WORDS["delivered"])]
             states += [t(WORDS[k]) for k, f in (("read", "read_at"), ("signed", "signed_at"),
                                                  ("replied", "replied_at")) if r[f] is not None]  # fmt: skip
@@ -288,7 +287,7 @@ class DirectivePages:
     def _meta(self, directive: dict, t) -> str:
         unit = self.directives.org.units.get(directive["from_unit"])
         lang = page_language(request.args.get("lang"), self.settings.web.language)
-        sender = _name(unit, lang) if unit else directive["from_unit"]
+        sender = unit_name(unit, lang) if unit else directive["from_unit"]
         return " · ".join(x for x in (sender, t(ANSWER_LABELS[directive["answer"]]),
                                       _due(directive["deadline"], t, self.tz)) if x)  # fmt: skip
 
@@ -308,10 +307,6 @@ class DirectivePages:
     def _words(self, t) -> dict[str, str]:
         return {key: t(text) for key, text in WORDS.items()}
 
-    def _language(self):
-        lang = page_language(request.args.get("lang"), self.settings.web.language)
-        return lang, translator(lang)
-
 
 def _counts(standing: list, t) -> str:
     n = len(standing)
@@ -322,7 +317,3 @@ def _counts(standing: list, t) -> str:
 
 def _due(deadline, t, tz: str) -> str:
     return t("due {time}", time=local_time(deadline, tz, "%m-%d %H:%M")) if deadline is not None else ""
-
-
-def _name(unit, lang: str) -> str:
-    return unit.name.zh_CN if lang == "zh_CN" else unit.name.en

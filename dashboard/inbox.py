@@ -19,8 +19,8 @@ from flask import Flask, Response, abort, request, send_file
 from alerts.chain import RECEIVER_ACTIONS, SENDER_ACTIONS, Chain, ChainError, Position
 from alerts.directives import Directives
 from dashboard import directive_pages, guard
-from dashboard.i18n import N_, page_language, translator
-from dashboard.inbox_view import FOOT, HEAD, LIST, done, refused, render, uploads
+from dashboard.i18n import N_
+from dashboard.inbox_view import FOOT, HEAD, LIST, done, language, refused, render, unit_name, uploads
 from dashboard.labels import ALERT_STATE_LABELS, SEVERITY_LABELS, TASK_STATE_LABELS
 from dashboard.settings import DashboardSettings
 from dashboard.timefmt import local_time
@@ -112,7 +112,7 @@ class Inbox:
 
     def list_page(self, message: str = "", status: int = 200) -> Response:
         principal = guard.current()
-        lang, t = self._language()
+        lang, t = language(self.settings.web.language)
         unit = self.chain.org.units.get(principal.unit or "")
         if unit is None:
             return render(LIST, t, lang, t("Inbox"), status, sections=[], on_duty="", links=[], search=None,
@@ -150,13 +150,13 @@ class Inbox:
                 links.append(("/inbox/directive/new", t("New directive")))
         duty = self.chain.org.on_duty(unit.id, datetime.now(ZoneInfo(self.tz)).replace(tzinfo=None))
         on_duty = t("On duty now: {people}", people=", ".join(duty)) if duty else ""
-        return render(LIST, t, lang, _name(unit, lang), status, sections=sections, on_duty=on_duty,
+        return render(LIST, t, lang, unit_name(unit, lang), status, sections=sections, on_duty=on_duty,
                             message=message, shown_of=t("The newest {n} of {total} are shown."),
                             links=links, search=search)  # fmt: skip
 
     def task_page(self, task_id: int, message: str = "", status: int = 200) -> Response:
         principal = guard.current()
-        lang, t = self._language()
+        lang, t = language(self.settings.web.language)
         cur = self.chain.store.cursor()
         task = task_store.get(cur, task_id)
         if task is None or not self.chain._party(principal, task):
@@ -178,7 +178,7 @@ class Inbox:
     def incident_page(self, incident_id: int, message: str = "", status: int = 200) -> Response:
         """Giving an incident of ours down the chain: whom to, with what instruction."""
         principal = guard.current()
-        lang, t = self._language()
+        lang, t = language(self.settings.web.language)
         incident = incident_store.get(self.chain.store.cursor(), incident_id)
         if incident is None or not self.chain.sees_incident(principal, incident):
             abort(404)
@@ -196,7 +196,7 @@ class Inbox:
 
     def step(self, task_id: int, action: str) -> Response:
         principal = guard.current()
-        _, t = self._language()
+        _, t = language(self.settings.web.language)
         try:
             self.chain.may(principal, task_id, action)  # before any photo is kept
             photos = uploads("photos", self.files.save, PHOTOS_AT_ONCE)
@@ -210,7 +210,7 @@ class Inbox:
 
     def dispatch(self, incident_id: int) -> Response:
         principal = guard.current()
-        _, t = self._language()
+        _, t = language(self.settings.web.language)
         unit, _, person = request.form.get("target", "").partition("/")
         try:
             task_id = self.chain.dispatch(principal, incident_id, to_unit=unit, to_person=person or None,
@@ -332,7 +332,7 @@ class Inbox:
         if person:
             return person
         unit = self.chain.org.units.get(unit_id)
-        return _name(unit, lang) if unit is not None else unit_id
+        return unit_name(unit, lang) if unit is not None else unit_id
 
     def _place(self, record: dict, lang: str) -> str:
         region = self.regions.get(record["region_id"]) if record.get("region_id") else None
@@ -342,10 +342,6 @@ class Inbox:
         if task["stage_due"] is None or task["state"] not in ("sent", "signed", "on_site", "returned"):
             return ""
         return t("due {time}", time=local_time(task["stage_due"], self.tz, "%m-%d %H:%M"))
-
-    def _language(self):
-        lang = page_language(request.args.get("lang"), self.settings.web.language)
-        return lang, translator(lang)
 
     def _refused(self, exc: ChainError | PhotoError, t, page) -> Response:
         message = t(ERRORS.get(exc.code, N_("This step cannot be taken now: the task has moved on. The page shows "
@@ -376,7 +372,3 @@ def _position(form) -> Position | None:
 
 def _title(record: dict, lang: str) -> str:
     return record["title_zh"] if lang == "zh_CN" else record["title_en"]
-
-
-def _name(unit, lang: str) -> str:
-    return unit.name.zh_CN if lang == "zh_CN" else unit.name.en

@@ -10,7 +10,7 @@ from flask import Response, jsonify, redirect, render_template_string, request
 
 from alerts.chain import Photo
 from dashboard import guard
-from dashboard.i18n import N_
+from dashboard.i18n import N_, page_language, translator
 from store.attachments import PhotoError, StoredPhoto
 
 # The fixed words of the templates, marked here for the catalogs (templates are not read for them).
@@ -45,6 +45,17 @@ row.severity }}"><a href="{{ row.href }}"><span class="inbox-title">{{ row.title
 {% endif %}</section>{% endfor %}"""
     + FOOT
 )
+
+
+def language(default: str) -> tuple[str, Callable[..., str]]:
+    """This request's language (`?lang=`, the user's, the browser's, else `default`) and its translator."""
+    lang = page_language(request.args.get("lang"), default)
+    return lang, translator(lang)
+
+
+def unit_name(unit, lang: str) -> str:
+    """An organisation unit's name in `lang`."""
+    return unit.name.zh_CN if lang == "zh_CN" else unit.name.en
 
 
 def uploads(field: str, keep: Callable[[bytes], StoredPhoto], at_most: int) -> tuple[Photo, ...]:

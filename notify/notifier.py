@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.org import Organisation, Subscription
-from layers.regions import RegionIndex
 from notify import channels, messages
 from notify.settings import ChannelSettings, NotifySettings
 from store import directives as directive_store
@@ -116,7 +115,7 @@ class Notifier:
             return False
         place = [r for r in (n["grid_id"], n["town_id"], n["district_id"]) if r]
         if sub.regions is not None:
-            return bool(place) and any(r.id in sub.regions for r in self._ancestors(place[0]))
+            return bool(place) and any(r.id in sub.regions for r in self.org.regions.ancestors(place[0]))
         unit_id = sub.unit if sub.unit is not None else self.org.person(sub.person).unit
         if unit_id in n["units"]:
             return True
@@ -126,11 +125,7 @@ class Notifier:
         region = self.org.regions.get(unit.regions[0])
         if region is not None and region.level == "city":
             return True
-        return bool(place) and any(r.id in unit.regions for r in self._ancestors(place[0]))
-
-    def _ancestors(self, region_id: str) -> list:
-        regions: RegionIndex = self.org.regions
-        return regions.ancestors(region_id)
+        return bool(place) and any(r.id in unit.regions for r in self.org.regions.ancestors(place[0]))
 
     def _after_quiet(self, sub: Subscription, n: dict, now: datetime) -> datetime:
         """Now; or, within the subscription's quiet hours and for anything but red, when they end."""

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cityops.broker import Mosquitto, free_port, mosquitto_path
 from store.database import Store
 from tests.browser.test_chain import http_as
 from tests.harness import CityOps
@@ -46,19 +45,14 @@ def stormy_store(path) -> None:
 
 
 @pytest.fixture
-def stormy(tmp_path):
-    if mosquitto_path() is None:
-        pytest.fail("mosquitto is not installed: run `make test` as root, or `sudo apt-get install mosquitto`")
-    broker = Mosquitto(free_port(), tmp_path / "broker")
-    broker.start()
-    server = CityOps(tmp_path, broker.port, org=True)
+def stormy(tmp_path, mosquitto):
+    server = CityOps(tmp_path, mosquitto.port, org=True)
     stormy_store(tmp_path / "cityops.duckdb")
     try:
         server.start()
         yield server.web_port
     finally:
         code = server.stop()
-        broker.stop()
     assert code == 0, server.log_path.read_text()[-3000:]
 
 

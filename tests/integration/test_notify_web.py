@@ -11,23 +11,12 @@ import time
 import pytest
 
 from cityops import DEMO_DIR
-from cityops.broker import Mosquitto, free_port, mosquitto_path
 from tests.app_config import demo_regions
 from tests.browser.test_chain import http_as
 from tests.harness import CityOps, publisher, send, wait_until
+from tests.integration.test_notify import RED_FIRE
 
 pytestmark = pytest.mark.integration
-RULES = """
-rules:
-  - id: fire-cluster
-    domain: fire
-    when:
-      count: {event_type: hotspot, min: 3, within_km: 2, window: 1h}
-    severity: red
-    title: {zh_CN: "火点聚集", en: "Hotspot cluster"}
-    message: {zh_CN: "{value} 个火点", en: "{value} hotspots"}
-    unit: fire_brigade
-"""
 
 
 def answer_times(opener, port: int, n: int = 30) -> list[float]:
@@ -39,9 +28,7 @@ def answer_times(opener, port: int, n: int = 30) -> list[float]:
     return times
 
 
-def test_the_web_answers_as_fast_beside_an_endpoint_that_never_answers(tmp_path):
-    if mosquitto_path() is None:
-        pytest.fail("mosquitto is not installed: run `make test` as root, or `sudo apt-get install mosquitto`")
+def test_the_web_answers_as_fast_beside_an_endpoint_that_never_answers(tmp_path, mosquitto):
     hole = socket.socket()  # accepts connections, never answers: each send waits out its timeout
     hole.bind(("127.0.0.1", 0))
     hole.listen(64)
@@ -50,16 +37,14 @@ def test_the_web_answers_as_fast_beside_an_endpoint_that_never_answers(tmp_path)
         "subscriptions:\n", "subscriptions:\n  - {unit: d130606, channel: hole}\n", 1), encoding="utf-8")  # fmt: skip
     channels = (f'[[notify.channels]]\nid = "hole"\nkind = "webhook"\nurl = "http://127.0.0.1:{hole.getsockname()[1]}/"'
                 f'\ntimeout_s = 5\nper_minute = 600\n')  # fmt: skip
-    broker = Mosquitto(free_port(), tmp_path / "broker")
-    broker.start()
-    server = CityOps(tmp_path, broker.port, rules=RULES, org=org, channels=channels)
+    server = CityOps(tmp_path, mosquitto.port, rules=RED_FIRE, org=org, channels=channels)
     try:
         server.start()
         port = server.web_port
         opener = http_as(port, "duty-130606")
         answer_times(opener, port, 5)  # warm
         alone = answer_times(opener, port)
-        client = publisher(broker.port, "notify-web")
+        client = publisher(mosquitto.port, "notify-web")
         inside = demo_regions().get("130606009-G01").geometry.representative_point()
         for n in range(12):  # clusters along a line: those in 莲池区 are told to the hole
             send(client, f"test/flood/event/h{n}", {"type": "event", "id": f"h{n}", "domain": "fire",
@@ -75,6 +60,5 @@ def test_the_web_answers_as_fast_beside_an_endpoint_that_never_answers(tmp_path)
         assert statistics.median(beside) < max(3 * statistics.median(alone), 0.25), (alone, beside)
     finally:
         code = server.stop()
-        broker.stop()
         hole.close()
     assert code == 0, server.log_path.read_text()[-3000:]
