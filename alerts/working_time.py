@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from alerts.yaml_file import YamlFileError, read_yaml
@@ -149,6 +151,36 @@ class WorkingCalendar:
         if limit.unit == "days":
             return self._after_days(local, int(limit.amount)).astimezone(start.tzinfo)
         return self._after_hours(local, timedelta(hours=limit.amount)).astimezone(start.tzinfo)
+
+    def seconds_between(self, starts: pd.Series, ends: pd.Series) -> np.ndarray:
+        """The working time between each start and its end, in seconds (NaN where either is missing): how long a
+        stage took as a time limit in working time counts it, for many incidents at once."""
+        both = self._working_seconds(pd.concat([pd.Series(starts), pd.Series(ends)], ignore_index=True))
+        return both[len(starts) :] - both[: len(starts)]
+
+    def _working_seconds(self, moments: pd.Series) -> np.ndarray:
+        """Working seconds from the first day among `moments` to each of them (a common origin: only differences
+        mean anything), counted as a table of days (the working seconds before each day) plus the part of the
+        moment's own day."""
+        local = pd.to_datetime(moments, utc=True).dt.tz_convert(self.zone).dt.tz_localize(None)
+        known = local.notna().to_numpy()
+        out = np.full(len(local), np.nan)
+        if not known.any():
+            return out
+        local = local[known]
+        days = local.dt.floor("D")
+        first = days.min()
+        index = ((days - first).dt.days).to_numpy()
+        spans = [(t.hour * 3600 + t.minute * 60 + t.second, e.hour * 3600 + e.minute * 60 + e.second)
+                 for t, e in self.hours]  # fmt: skip
+        day_length = sum(e - b for b, e in spans)
+        working = np.array([self.is_working_day((first + timedelta(days=n)).date())
+                            for n in range(int(index.max()) + 1)])  # fmt: skip
+        before = np.concatenate(([0.0], np.cumsum(np.where(working, day_length, 0))))[:-1]
+        of_day = (local - days).dt.total_seconds().to_numpy()
+        within = sum(np.clip(of_day - b, 0, e - b) for b, e in spans)
+        out[known] = before[index] + np.where(working[index], within, 0.0)
+        return out
 
     def _after_hours(self, local: datetime, left: timedelta) -> datetime:
         day = local.date()

@@ -316,4 +316,64 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        18,
+        "supervision: each incident's figures, shift handovers, and the reports made on schedule",
+        """
+        -- One row per incident with what its figures are made of, kept current from its timeline
+        -- (supervision/facts.py), so that a year's figures are an aggregate over these rows, not a walk through
+        -- every timeline. Durations are seconds from opening, on the clock (_s) and in the city's working time
+        -- (_ws, NULL without a calendar); late_* is whether that stage's time limit ran out.
+        CREATE TABLE incident_figures (
+            id BIGINT NOT NULL, opened_at TIMESTAMPTZ NOT NULL, closed_at TIMESTAMPTZ, state VARCHAR NOT NULL,
+            domain VARCHAR NOT NULL, severity VARCHAR NOT NULL, group_id VARCHAR NOT NULL,
+            district_id VARCHAR, town_id VARCHAR, grid_id VARCHAR, centre_id VARCHAR, department_id VARCHAR,
+            members INTEGER NOT NULL,
+            acknowledged_at TIMESTAMPTZ, dispatched_at TIMESTAMPTZ, resolved_at TIMESTAMPTZ,
+            ack_s DOUBLE, dispatch_s DOUBLE, resolve_s DOUBLE, ack_ws DOUBLE, dispatch_ws DOUBLE, resolve_ws DOUBLE,
+            late_ack BOOLEAN NOT NULL, late_dispatch BOOLEAN NOT NULL, late_resolve BOOLEAN NOT NULL,
+            returned INTEGER NOT NULL, reopened INTEGER NOT NULL, escalations INTEGER NOT NULL
+        );
+        -- How far the figures have read the incidents' timelines: the highest incident_log id taken, and the one
+        -- the refresh before took, from which the next reads again (an entry numbered below the highest may commit
+        -- after it was read: ids are given when written, not when committed).
+        CREATE TABLE figure_progress (
+            name VARCHAR PRIMARY KEY, rescan_from BIGINT NOT NULL, last_log_id BIGINT NOT NULL, ts TIMESTAMPTZ NOT NULL
+        );
+        -- A shift handed over (交接班) at a desk (a centre of the organisation, or 'city'): the outgoing officer's
+        -- report of the shift as it stood, their notes, and the incoming officer's signature.
+        CREATE SEQUENCE handover_ids;
+        CREATE TABLE handovers (
+            id BIGINT PRIMARY KEY DEFAULT nextval('handover_ids'), desk VARCHAR NOT NULL,
+            shift_start TIMESTAMPTZ NOT NULL, shift_end TIMESTAMPTZ NOT NULL, handed_by VARCHAR NOT NULL,
+            notes VARCHAR NOT NULL DEFAULT '', report JSON NOT NULL,
+            taken_by VARCHAR, taken_at TIMESTAMPTZ, taken_note VARCHAR
+        );
+        -- A report made on schedule (daily, weekly, monthly) for a centre, its HTML and PDF kept beside the store.
+        -- `key` is one per kind, centre and period: a report made again (a restart, a second node) is the same row.
+        CREATE SEQUENCE report_ids;
+        CREATE TABLE reports (
+            id BIGINT PRIMARY KEY DEFAULT nextval('report_ids'), key VARCHAR NOT NULL UNIQUE, kind VARCHAR NOT NULL,
+            centre_id VARCHAR, region_id VARCHAR, period_start TIMESTAMPTZ NOT NULL, period_end TIMESTAMPTZ NOT NULL,
+            language VARCHAR NOT NULL, html_file VARCHAR NOT NULL, pdf_file VARCHAR NOT NULL,
+            pages INTEGER NOT NULL, bytes BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL
+        );
+        """,
+    ),
+    (
+        19,
+        "each feed's hours, rolled up for its data-quality scorecard",
+        """
+        -- One row per feed and hour once the hour is over (supervision/scorecards.py): seconds it was ok, messages,
+        -- readings and those marked suspect, dead letters, its known devices and those that reported, and its
+        -- latency (source time to stored) as counts per bucket of scorecards.LATENCY_BOUNDS_S, so that hours add up
+        -- to any period's percentiles after the observations themselves are summarised away.
+        CREATE TABLE feed_hours (
+            feed_id VARCHAR NOT NULL, hour TIMESTAMPTZ NOT NULL, ok_s DOUBLE NOT NULL, messages BIGINT NOT NULL,
+            readings BIGINT NOT NULL, suspect BIGINT NOT NULL, dead_letters BIGINT NOT NULL,
+            devices_known INTEGER NOT NULL, devices_reporting INTEGER NOT NULL, latency BIGINT[] NOT NULL,
+            PRIMARY KEY (feed_id, hour)
+        );
+        """,
+    ),
 ]

@@ -1,0 +1,72 @@
+"""Each incident's figures, kept current from its timeline: when it was acknowledged (left "new" for the work),
+dispatched and resolved, how long each took from its opening (on the clock and in the city's working time), which
+stages ran past their time limit, and how often it was returned, reopened and escalated.
+
+A refresh reads only the timeline entries written since the one before (and those of the refresh before it again,
+for an entry committed late) and rewrites the rows of the incidents they concern, so the figures of a year are an
+aggregate over one row per incident however long their timelines. `rebuild` computes every row from scratch: what
+an incremental refresh must always equal.
+
+Resolved means resolved by people: an incident the rules closed by themselves once all its alerts cleared counts in
+the incidents and the on-time rates it reached, not in MTTR.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from alerts.working_time import WorkingCalendar
+from store import supervision as sql
+from store.database import Store
+from store.transaction import retrying, transaction
+
+PROGRESS = "incident_figures"
+STAGES = (("ack", "acknowledged_at"), ("dispatch", "dispatched_at"), ("resolve", "resolved_at"))
+
+
+class Facts:
+    def __init__(self, store: Store, calendar: WorkingCalendar | None = None):
+        """`calendar`: the city's working days and hours, for the figures in working time (none without it)."""
+        self.store = store
+        self.calendar = calendar
+        self._lock = threading.Lock()  # one refresh at a time: the scheduler's and a page's may meet
+
+    def refresh(self, now: datetime | None = None) -> int:
+        """Bring the figures up to the timeline; how many incidents' rows were rewritten."""
+        with self._lock:
+            return retrying(lambda: self._refresh(now or datetime.now(UTC)))
+
+    def rebuild(self, now: datetime | None = None) -> int:
+        """Every incident's figures computed again from its whole timeline."""
+        with self._lock:
+            cur = self.store.cursor()
+            with transaction(cur):
+                sql.clear_facts(cur)
+            return retrying(lambda: self._refresh(now or datetime.now(UTC)))
+
+    def _refresh(self, now: datetime) -> int:
+        cur = self.store.cursor()
+        mark = sql.progress(cur, PROGRESS)
+        top = sql.last_log_id(cur)
+        if mark == (top, top):
+            return 0
+        rows = with_durations(sql.incident_facts(cur, None if mark is None else mark[0]), self.calendar)
+        with transaction(cur):
+            sql.replace_facts(cur, rows)
+            sql.set_progress(cur, PROGRESS, top if mark is None else mark[1], top, now)
+        return len(rows)
+
+
+def with_durations(rows: pd.DataFrame, calendar: WorkingCalendar | None) -> pd.DataFrame:
+    """The rows with each stage's time from the opening, in seconds: on the clock (ack_s …) and in working time
+    (ack_ws …; missing without a calendar)."""
+    rows = rows.copy()
+    opened = pd.to_datetime(rows["opened_at"], utc=True)
+    for stage, reached in STAGES:
+        at = pd.to_datetime(rows[reached], utc=True)
+        rows[f"{stage}_s"] = (at - opened).dt.total_seconds()
+        rows[f"{stage}_ws"] = calendar.seconds_between(opened, at) if calendar is not None and len(rows) else None
+    return rows

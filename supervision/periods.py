@@ -1,0 +1,60 @@
+"""Periods as people count them: days, weeks (Monday to Sunday) and months of the city's time zone, as UTC bounds
+[start, end); and the period before one, of the same length, which a trend is measured against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+KINDS = ("daily", "weekly", "monthly")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    first_day: date  # in the city's time zone
+    last_day: date
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+
+def days(first: date, last: date, zone: str) -> Period:
+    """The days `first` to `last`, both included."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(first, time(), tz)
+    end = datetime.combine(last + timedelta(days=1), time(), tz)
+    return Period(start, end, first, last)
+
+
+def of_kind(kind: str, day: date, zone: str) -> Period:
+    """The day, the week (from Monday) or the month that holds `day`."""
+    if kind == "daily":
+        return days(day, day, zone)
+    if kind == "weekly":
+        monday = day - timedelta(days=day.weekday())
+        return days(monday, monday + timedelta(days=6), zone)
+    if kind == "monthly":
+        first = day.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        return days(first, following - timedelta(days=1), zone)
+    raise ValueError(f"unknown kind of period {kind!r}; kinds are {', '.join(KINDS)}")
+
+
+def last_complete(kind: str, now: datetime, zone: str) -> Period:
+    """The newest day, week or month that had ended by `now`."""
+    today = now.astimezone(ZoneInfo(zone)).date()
+    current = of_kind(kind, today, zone)
+    return of_kind(kind, current.first_day - timedelta(days=1), zone)
+
+
+def before(period: Period, zone: str) -> Period:
+    """The period of as many days just before this one (the month before a month, whatever its length)."""
+    n = (period.last_day - period.first_day).days
+    if period.first_day.day == 1 and (period.last_day + timedelta(days=1)).day == 1:
+        return of_kind("monthly", period.first_day - timedelta(days=1), zone)
+    last = period.first_day - timedelta(days=1)
+    return days(last - timedelta(days=n), last, zone)
