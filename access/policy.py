@@ -32,10 +32,10 @@ DISPLAY: Final = "display"  # the wall's token: shows, never acts, never times o
 # The permissions of each role of store.accounts.ROLES, and of a wall display.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"view", "view_wall", "feeds", "audit", "health", "account"}),
-    "supervisor": frozenset({"view", "view_wall", "act", "approve", "health", "account"}),
-    "duty_officer": frozenset({"view", "view_wall", "act", "approve", "account"}),
-    "district_leader": frozenset({"view", "approve", "account"}),
-    "viewer": frozenset({"view", "view_wall", "account"}),
+    "supervisor": frozenset({"view", "view_wall", "act", "approve", "health", "account", "supervise"}),
+    "duty_officer": frozenset({"view", "view_wall", "act", "approve", "account", "supervise"}),
+    "district_leader": frozenset({"view", "approve", "account", "supervise"}),
+    "viewer": frozenset({"view", "view_wall", "account", "supervise"}),
     "field_worker": frozenset({"tasks", "account"}),
     DISPLAY: frozenset({"view_wall"}),
 }
@@ -80,6 +80,8 @@ class Principal:
     def can(self, permission: str) -> bool:
         if permission == "view_wall" and (self.regions or self.by_task):
             return False  # the wall shows the whole city: not for one whose scope is part of it
+        if permission == "supervise" and self.by_task:
+            return False  # figures and history are of regions; one who works by task is given no region
         return permission in ANY_PRINCIPAL or permission in PERMISSIONS[self.role]
 
     def sees(self, where: Place | str | None) -> bool:

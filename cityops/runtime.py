@@ -35,6 +35,7 @@ from store.accounts import Accounts
 from store.attachments import AttachmentFiles, beside
 from store.database import Store
 from store.writer import Writer
+from supervision.facts import Facts
 
 log = logging.getLogger("cityops")
 # The web threads share the interpreter with ingest, the writer and the snapshot thread. A request takes the
@@ -70,6 +71,7 @@ class Runtime:
     notifier: Notifier | None = None  # tells people off the screen, when there are channels
     publisher: MqttPublisher | None = None  # the notifier's MQTT connection, for channels of kind "mqtt"
     org_mtime: float | None = None
+    facts: Facts | None = None  # each incident's figures (supervision), kept current by the scheduler
 
     def reload_rules(self) -> str:
         """Load the rule file again (on change, or an admin's request); a bad file keeps the rules running."""
@@ -315,6 +317,10 @@ def start(settings: Settings) -> Runtime:
     scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",
                       max_instances=1, coalesce=True)  # fmt: skip
     scheduler.add_job(runtime.watch_rules, "interval", seconds=2, id="rule-file", max_instances=1, coalesce=True)
+    # Supervision's figures follow the incidents' timelines a minute behind at most (a page asks for the rest).
+    runtime.facts = Facts(store, limits.calendar)
+    scheduler.add_job(runtime.facts.refresh, "interval", minutes=1, id="figures", max_instances=1, coalesce=True,
+                      next_run_time=datetime.now(UTC))  # fmt: skip
     scheduler.start()
     if embedded is not None:
         ingest = embedded.accounts[INGEST_USER]
@@ -439,7 +445,7 @@ def serve(settings: Settings) -> None:
             runtime.watch_org()  # the version now in force
         app = create_app(settings, runtime.store, runtime.regions, runtime.accounts, runtime.writer,
                          runtime.time_limits, runtime.sops, reference=runtime.reference, org=runtime.org,
-                         chain=runtime.chain, attachments=photos)  # fmt: skip
+                         chain=runtime.chain, attachments=photos, facts=runtime.facts)  # fmt: skip
         server = create_server(
             app.server,
             host=settings.web.host,

@@ -21,7 +21,7 @@ from dashboard import cap_export, guard, health, inbox, layers_api, news
 from dashboard.context import AppContext
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
 from dashboard.labels import ROLE_LABELS
-from dashboard.pages import audit_log, duty, entity, feeds_admin, region, tablet, wall
+from dashboard.pages import audit_log, duty, entity, feeds_admin, figures, history, region, tablet, wall
 from dashboard.plain_pages import plain_text
 from dashboard.settings import DashboardSettings
 from dashboard.signin import SignIn
@@ -32,6 +32,7 @@ from store.accounts import Accounts
 from store.attachments import AttachmentFiles, beside
 from store.database import Store
 from store.writer import Writer
+from supervision.facts import Facts
 
 # The CSS and the scripts the pages and the maps call (dash-leaflet's functions), shipped inside the package.
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -50,9 +51,11 @@ def create_app(
     org: Organisation | None = None,
     chain: Chain | None = None,
     attachments: AttachmentFiles | None = None,
+    facts: Facts | None = None,
 ) -> Dash:
     """`time_limits` gives the duty desk its countdowns; `sops` (the rule file's, updated in place when the rules
-    are reloaded) its checklists. Every request passes the guard (dashboard/guard.py) first."""
+    are reloaded) its checklists; `facts` the figures pages their incidents' figures (kept here from the store
+    when not given). Every request passes the guard (dashboard/guard.py) first."""
     snapshots = Snapshots(
         store,
         stale_after_s={feed.id: feed.stale_after_s for feed in settings.feeds},
@@ -61,8 +64,10 @@ def create_app(
     )
     snapshots.start()
     reference = reference if reference is not None else ReferenceLayers()
+    if facts is None:
+        facts = Facts(store, time_limits.calendar if time_limits is not None else None)
     context = AppContext(settings, store, regions, snapshots, {} if sops is None else sops, accounts, writer,
-                         reference, org, chain)  # fmt: skip
+                         reference, org, chain, facts)  # fmt: skip
     request_guard = guard.Guard(accounts, settings, regions)
     t = translator(settings.web.language)
     app = Dash(
@@ -86,6 +91,8 @@ def create_app(
         ("tablet", {"path": "/tablet"}, tablet, t("District")),
         ("feeds-admin", {"path": "/admin/feeds"}, feeds_admin, t("Feeds and dead letters")),
         ("audit", {"path": "/admin/audit"}, audit_log, t("Audit log")),
+        ("history", {"path": "/history"}, history, t("History")),
+        ("figures", {"path": "/figures"}, figures, t("Figures")),
         ("region", {"path_template": "/region/<region_id>"}, region, t("Drill-down")),
         ("entity", {"path_template": "/entity/<entity_id>"}, entity, t("Drill-down")),
     )
@@ -150,6 +157,7 @@ def create_app(
     health.register(app.server, store, writer, snapshots)
     cap_export.register(app.server, store, regions, settings.city)
     audit_log.register_export(app.server, accounts)
+    history.register_exports(app.server, context)
     return app
 
 
@@ -164,7 +172,8 @@ def _shell(settings: DashboardSettings) -> html.Div:
     if principal is None or principal.role == policy.DISPLAY:
         return html.Div([dash.page_container])
     t = translator(page_language(None, settings.web.language))
-    links = [(t("Feeds"), "/admin/feeds", "feeds"), (t("Audit log"), "/admin/audit", "audit"),
+    links = [(t("Figures"), "/figures", "supervise"), (t("History"), "/history", "supervise"),
+             (t("Feeds"), "/admin/feeds", "feeds"), (t("Audit log"), "/admin/audit", "audit"),
              (t("Change password"), "/account/password", "account")]  # fmt: skip
     bar = html.Form(
         className="account-bar",

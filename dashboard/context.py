@@ -14,6 +14,7 @@ from layers.regions import RegionIndex
 from store.accounts import Accounts
 from store.database import Store
 from store.writer import Writer
+from supervision.facts import Facts
 
 
 @dataclass
@@ -30,3 +31,4 @@ class AppContext:
     reference: ReferenceLayers = field(default_factory=ReferenceLayers)  # shelters, hospitals … ([[layers]])
     org: Organisation | None = None  # the command chain ([alerts] org)
     chain: Chain | None = None  # tasks down it (the inbox)
+    facts: Facts | None = None  # each incident's figures, for supervision's pages

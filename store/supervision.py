@@ -211,3 +211,8 @@ def history(cur: Cursor, kind: str, selection: Selection, *, offset: int = 0, li
     total = cur.execute(f"SELECT count(*) FROM {source}", params).fetchone()[0]
     page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
     return total, frame(cur, f"SELECT {fields} FROM {source} ORDER BY {order}{page}", params)
+
+
+def rule_names(cur: Cursor) -> list[str]:
+    """The rules (and rule groups) incidents were ever opened by, for the history's filter."""
+    return [r for (r,) in cur.execute("SELECT DISTINCT group_id FROM incidents ORDER BY 1").fetchall()]

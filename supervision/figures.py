@@ -109,8 +109,9 @@ def _figures(row: dict) -> Figures:
     def number(value) -> float | None:
         return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
+    key = row["key"]
     return Figures(
-        key=row["key"],
+        key=None if key is None or (isinstance(key, float) and math.isnan(key)) else str(key),
         incidents=int(row["incidents"]),
         open=int(row["open"]),
         cancelled=int(row["cancelled"]),

@@ -72,6 +72,7 @@ def layout(context: AppContext, lang: str | None = None, district: str | None = 
                         children=[
                             html.A(t("Other district"), href=tablet_href(None, lang), className="btn"),
                             html.A(t("Details"), href=region_href(region.id, lang), className="btn"),
+                            html.A(t("Figures"), href=f"/figures?region={region.id}&lang={lang}", className="btn"),
                             html.A(
                                 "English" if lang == "zh_CN" else "中文",
                                 href=tablet_href(region.id, other),

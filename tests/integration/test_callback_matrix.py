@@ -174,6 +174,16 @@ TABLE: dict[str, Row] = {
         "Still cannot be decoded"),
     "audit-table.children":             Row("audit",       "401  403     403     403     403     403   403   ok",
         lambda r: {"audit-q.value": "", "audit-period.value": "7d", "audit-lang.data": "en"}, "Sign in"),
+    "history-table.children":           Row("history",     "401  403     ok      ok      scoped  ok    ok    403",
+        lambda r: {"history-region.value": r.district, "history-kind.value": "incidents", "history-from.value": None,
+                   "history-to.value": None, **{f"history-{k}.value": None for k in ("domain", "rule", "severity",
+                   "unit", "state", "overdue", "q")}, "history-newer.n_clicks": 0, "history-older.n_clicks": 0,
+                   "history-page.data": 0, "history-lang.data": "en"}, "(Jingxiu|Lianchi) District"),
+    "figures-cards.children":           Row("figures",     "401  403     ok      ok      scoped  ok    ok    403",
+        lambda r: {"figures-region.value": r.district, "figures-from.value": None, "figures-to.value": None,
+                   "figures-by.value": "district", **{f"figures-{k}.value": None for k in ("domain", "unit",
+                   "severity")}, "figures-clock.value": "clock", "figures-lang.data": "en"},
+        "(Jingxiu|Lianchi) District"),
     "region-body.children":             Row("region",      "401  403     ok      ok      scoped  ok    ok    ok",
         lambda r: {"region-tick.n_intervals": 1, "region-key.data": {"id": r.district, "lang": "en"}}, "{name}"),
     "entity-body.children":             Row("entity",      "401  403     ok      ok      scoped  ok    ok    ok",
@@ -344,9 +354,12 @@ def test_each_principal_gets_what_the_table_says(city, name, principal):
 def chain_answer(row: Row, principal: str) -> str | int:
     """What a person of the chain gets, asked about another district's record: what a duty officer (the town's and
     the department's role) gets, but never the whole city's wall and never the record (scoped); a field worker no
-    page at all (the inbox is theirs)."""
+    page at all (the inbox is theirs); one who works by task (a department's) no figures or history, which are of
+    regions."""
     duty = row.answers[PRINCIPALS.index("duty_officer")]
     if principal == "field_worker" or duty in (401, 403) or row.page == "wall":
+        return 403
+    if principal == "department_officer" and row.page in ("history", "figures"):
         return 403
     return SCOPED
 

@@ -19,10 +19,9 @@ from store.supervision import Selection
 from supervision.facts import Facts
 from supervision.figures import figures, ranking
 from supervision.periods import before, of_kind
-from tests.incident_history import JINGXIU, LIANCHI, act, handled, local, mark_overdue, open_incident
+from tests.incident_history import JINGXIU, LIANCHI, act, local, mark_overdue, open_incident, september
 
 CALENDAR = WorkingCalendar.load(DEMO_DIR / "calendar.yaml", "Asia/Shanghai")
-MIN = timedelta(minutes=1)
 SEPTEMBER = of_kind("monthly", local(2026, 9, 15).date(), "Asia/Shanghai")
 
 
@@ -31,29 +30,6 @@ def store(tmp_path):
     store = Store(tmp_path / "s.duckdb")
     yield store
     store.close()
-
-
-def september(store: Store) -> None:
-    """Five incidents in September (two in Lianchi, three in Jingxiu) and two in August, one of each district."""
-    lianchi = {"district": LIANCHI, "centre": "d130606"}
-    jingxiu = {"district": JINGXIU, "centre": "d130602"}
-    handled(store, local(2026, 9, 1, 10), 5 * MIN, 10 * MIN, 60 * MIN, 90 * MIN, **lianchi)  # A
-    b = open_incident(store, local(2026, 9, 2, 10), **lianchi)  # B: acknowledged after its limit ran out
-    mark_overdue(store, b, "acknowledge", local(2026, 9, 2, 10, 12))
-    act(store, b, "acknowledge", local(2026, 9, 2, 10, 15))
-    act(store, b, "dispatch", local(2026, 9, 2, 10, 30))
-    act(store, b, "resolve", local(2026, 9, 2, 13))
-    c = handled(store, local(2026, 9, 3, 10), 2 * MIN, 4 * MIN, 30 * MIN, **jingxiu)  # C: reopened, resolved again
-    act(store, c, "reopen", local(2026, 9, 3, 10, 40))
-    act(store, c, "resolve", local(2026, 9, 3, 11, 40))
-    act(store, c, "close", local(2026, 9, 3, 12))
-    d = open_incident(store, local(2026, 9, 4, 10), **jingxiu)  # D: acknowledged, then cancelled
-    act(store, d, "acknowledge", local(2026, 9, 4, 10, 20))
-    act(store, d, "cancel", local(2026, 9, 4, 10, 25))
-    open_incident(store, local(2026, 9, 5, 10), **jingxiu)  # E: still new
-    handled(store, local(2026, 8, 10, 10), 1 * MIN, 2 * MIN, 20 * MIN, **lianchi)  # August, on time
-    f = handled(store, local(2026, 8, 11, 10), 1 * MIN, 2 * MIN, 20 * MIN, **jingxiu)  # August, resolved late
-    mark_overdue(store, f, "resolve", local(2026, 8, 11, 10, 19))
 
 
 def test_figures_of_a_month_match_the_hand_computed_values(store):

@@ -1,0 +1,88 @@
+"""Supervision in Chromium (issue 25) on the real app over a store with a known September: the figures page at
+1920×1080 (cards, charts, the table by district, the ranking against August) drills down to the history of the
+incidents behind a figure and to one's timeline; the district leader's tablet shows their district's figures only;
+the history exports as XLSX with Chinese headers, read back with openpyxl."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import expect
+
+from store.database import Store
+from tests.harness import CityOps, http_session, signed_in, wait_until
+from tests.incident_history import september
+
+pytestmark = pytest.mark.browser
+SEPTEMBER = "from=2026-09-01&to=2026-09-30"
+
+
+@pytest.fixture
+def app(tmp_path, mosquitto):
+    """The app over a store that holds the known history (written before it starts: the app owns the file)."""
+    cityops = CityOps(tmp_path, mosquitto.port, org=True)
+    store = Store(tmp_path / "cityops.duckdb")
+    september(store)
+    store.close()
+    cityops.start()
+    # The live app's time limits find E (new since 5 September) past its receipt limit: wait until they have
+    # marked it, so the figures are those of the history as the running city sees it.
+    opener, _jar = http_session(cityops.web_port, "supervisor")
+    late = f"http://127.0.0.1:{cityops.web_port}/api/history.csv?{SEPTEMBER}&overdue=yes"
+    wait_until(lambda: len(opener.open(late).read().decode("utf-8-sig").splitlines()) == 3, 30, "E marked late")
+    yield cityops.web_port
+    assert cityops.stop() == 0, cityops.log_path.read_text()[-3000:]
+
+
+def test_figures_drill_down_to_the_history_and_a_timeline(app, chromium, output_dir):
+    page = signed_in(chromium, app, "supervisor", viewport={"width": 1920, "height": 1080})
+    page.goto(f"http://127.0.0.1:{app}/figures?{SEPTEMBER}&lang=en")
+    cards = page.locator(".figures-card")
+    expect(page.locator(".figures-card")).to_have_count(6)
+    text = {c.locator(".card-label").inner_text(): c.locator(".card-value").inner_text() for c in cards.all()}
+    # Receipt: 3 of 5 in time (B and E late), dispatch 3 of 3, resolve 3 of 3: 9 of 11.
+    assert text == {"Incidents": "5", "Not ended": "2", "MTTA (median)": "10 min", "MTTR (median)": "100 min",
+                    "On time": "82%", "Ran late": "2"}  # fmt: skip
+    assert page.locator(".figures-chart .main-svg").count() >= 2  # both charts drawn
+    # Lianchi 5 of 6 stages in time, Jingxiu 4 of 5 (E late): ranked as in August (the unit tests rank changes).
+    rows = page.locator(".figures-rank").first.locator("tbody tr")
+    assert [rows.nth(n).locator("td").nth(1).inner_text() for n in (0, 1)] == ["Lianchi District", "Jingxiu District"]
+    assert rows.nth(0).locator("td").last.inner_text() == "1 ＝"
+    page.screenshot(path=str(output_dir / "figures-1080p.png"), full_page=True)
+
+    page.locator(".figures-card", has_text="Ran late").click()  # the late one, behind the figure
+    page.wait_for_url(re.compile(r"/history\?.*overdue=yes"))
+    expect(page.locator(".history-table tbody tr")).to_have_count(2)
+    assert page.locator("#history-count").inner_text() == "1–2 of 2"
+    page.locator(".history-table tbody a", has_text="Hotspot").last.click()  # B, the older
+    page.wait_for_url(re.compile(r"incident=\d+"))
+    timeline = page.locator(".history-timeline").inner_text()
+    assert "Time limit passed" in timeline and "Ran late: Receipt" in timeline
+
+
+def test_the_district_leaders_tablet_shows_their_district_only(app, chromium, output_dir):
+    page = signed_in(chromium, app, "leader", viewport={"width": 1024, "height": 768}, has_touch=True,
+                     is_mobile=True)  # fmt: skip
+    page.goto(f"http://127.0.0.1:{app}/figures?{SEPTEMBER}&lang=en")
+    expect(page.locator(".figures-card")).to_have_count(6)
+    assert page.locator(".figures-card", has_text="Incidents").locator(".card-value").inner_text() == "2"
+    ranked = page.locator(".figures-rank").first.locator("tbody tr")
+    assert ranked.count() == 1 and "Lianchi" in ranked.first.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways"
+    page.screenshot(path=str(output_dir / "figures-tablet.png"), full_page=True)
+    # The history behind it is the district's too, whatever the query asks.
+    page.goto(f"http://127.0.0.1:{app}/history?{SEPTEMBER}&region=130602&lang=en")
+    expect(page.locator("#history-count")).to_have_text("Nothing found.")
+
+
+def test_history_exports_as_xlsx_with_chinese_headers(app):
+    opener, _jar = http_session(app, "supervisor")
+    with opener.open(f"http://127.0.0.1:{app}/api/history.xlsx?{SEPTEMBER}&lang=zh_CN&unit=d130602") as answer:
+        book = load_workbook(io.BytesIO(answer.read()), read_only=True)
+    rows = list(book.active.iter_rows(values_only=True))
+    assert rows[0][:5] == ("事件编号", "发生时间", "结束时间", "状态", "等级")
+    assert len(rows) == 4 and {r[3] for r in rows[1:]} == {"已结案", "已注销", "新告警"}
+    assert all(r[8] == "竞秀区" for r in rows[1:])
