@@ -32,10 +32,10 @@ DISPLAY: Final = "display"  # the wall's token: shows, never acts, never times o
 # The permissions of each role of store.accounts.ROLES, and of a wall display.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"view", "view_wall", "feeds", "audit", "health", "account"}),
-    "supervisor": frozenset({"view", "view_wall", "act", "approve", "health", "account", "supervise"}),
-    "duty_officer": frozenset({"view", "view_wall", "act", "approve", "account", "supervise"}),
+    "supervisor": frozenset({"view", "view_wall", "act", "approve", "health", "account", "supervise", "data_quality"}),
+    "duty_officer": frozenset({"view", "view_wall", "act", "approve", "account", "supervise", "data_quality"}),
     "district_leader": frozenset({"view", "approve", "account", "supervise"}),
-    "viewer": frozenset({"view", "view_wall", "account", "supervise"}),
+    "viewer": frozenset({"view", "view_wall", "account", "supervise", "data_quality"}),
     "field_worker": frozenset({"tasks", "account"}),
     DISPLAY: frozenset({"view_wall"}),
 }
@@ -82,6 +82,8 @@ class Principal:
             return False  # the wall shows the whole city: not for one whose scope is part of it
         if permission == "supervise" and self.by_task:
             return False  # figures and history are of regions; one who works by task is given no region
+        if permission == "data_quality" and (self.regions or self.by_task):
+            return False  # the feeds serve the whole city: their scorecards are the whole city's supervisors'
         return permission in ANY_PRINCIPAL or permission in PERMISSIONS[self.role]
 
     def sees(self, where: Place | str | None) -> bool:

@@ -7,15 +7,16 @@ of its transport (feeds/transports.py), which lives with that transport in feeds
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from alerts.org import Organisation
+from alerts.org import Organisation, OrgError
 from alerts.units import UnitSettings
 from alerts.working_time import WorkingCalendar
 from dashboard.settings import AuthSettings, WebSettings
@@ -168,6 +169,7 @@ class Settings(Section):
     limits: Limits = Limits()
     layers: list[ReferenceLayerSettings] = Field(default_factory=list)  # shelters, hospitals … on the maps
     notify: NotifySettings = NotifySettings()  # channels notifications leave by (notify/settings.py)
+    _file: Path | None = PrivateAttr(default=None)  # the file it was read from, for errors found after loading
 
     def working_calendar(self) -> WorkingCalendar | None:
         """The city's working calendar ([alerts] calendar), or None; CalendarError naming the file and line."""
@@ -175,8 +177,33 @@ class Settings(Section):
         return WorkingCalendar.load(path, self.city.timezone) if path is not None else None
 
     def organisation(self, regions: RegionIndex) -> Organisation | None:
-        """The city's organisation ([alerts] org), or None; OrgError naming the file and line."""
-        return Organisation.load(self.alerts.org, regions) if self.alerts.org is not None else None
+        """The city's organisation ([alerts] org), or None; OrgError naming the file and line, also when a feed's
+        owner is not one of its departments."""
+        if self.alerts.org is None:
+            return None
+        org = Organisation.load(self.alerts.org, regions)
+        self._check_owners(org)
+        return org
+
+    def _check_owners(self, org: Organisation) -> None:
+        # An OrgError, not a ConfigError: whoever loads the organisation (`config-check`, start-up, the reload of
+        # the file while running) reports it, and a reloaded file that drops a department owning a feed is refused.
+        departments = sorted(unit.id for unit in org.units.values() if unit.kind != "centre")
+        strays = [(n, feed) for n, feed in enumerate(self.feeds) if feed.owner not in (None, *departments)]
+        if not strays:
+            return
+        text = self._file.read_text(encoding="utf-8") if self._file is not None else ""
+        lines = [f"{self._file or 'the configuration'}: a feed's owner is one of the departments of the organisation "
+                 f"{self.alerts.org}:"]  # fmt: skip
+        for n, feed in strays:
+            what = "a centre" if feed.owner in org.units else "no unit"
+            close = difflib.get_close_matches(feed.owner, departments, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            line = _line_of(text, ("feeds", str(n), "owner"))
+            where = f"{self._file}:{line}" if line else str(self._file or "the configuration")
+            lines.append(f"  {where}: feeds.{n}.owner: feed {feed.id}: {feed.owner!r} is {what} of the organisation, "
+                         f"not a department{hint}")  # fmt: skip
+        raise OrgError("\n".join(lines))
 
     def reference_layers(self) -> ReferenceLayers:
         """The reference layers, read from their files (GeoFileError naming the file and the feature)."""
@@ -221,6 +248,7 @@ def load(path: str | Path, environ: dict[str, str] | None = None, state_dir: Pat
         settings = Settings.model_validate(data, context={"base": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, text, overrides)) from None
+    settings._file = path
     return _resolve_paths(settings, path.parent, state_dir or path.parent)
 
 

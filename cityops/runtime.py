@@ -35,6 +35,7 @@ from store.accounts import Accounts
 from store.attachments import AttachmentFiles, beside
 from store.database import Store
 from store.writer import Writer
+from supervision import scorecards
 from supervision.facts import Facts
 
 log = logging.getLogger("cityops")
@@ -309,10 +310,15 @@ def start(settings: Settings) -> Runtime:
     )
     # Writes heal the store when they fail; this heals it when nothing is written (DuckDB invalidates on fatal errors).
     scheduler.add_job(store.heal, "interval", seconds=5, id="store-heal", max_instances=1, coalesce=True)
-    # One job keeps the summaries current and removes what retention allows: roll-ups must not run side by side.
+    # One job keeps the summaries current and removes what retention allows: roll-ups must not run side by side,
+    # and the feeds' hours (their scorecards) are rolled up before retention removes the readings they count.
     keep = settings.store.keep_observations_days
-    scheduler.add_job(retention.apply, "interval", minutes=1, id="summaries-retention", max_instances=1,
-                      coalesce=True, args=[store, keep, settings.city.timezone])  # fmt: skip
+
+    def summaries() -> None:
+        scorecards.roll_up(store, datetime.now(UTC))
+        retention.apply(store, keep, settings.city.timezone)
+
+    scheduler.add_job(summaries, "interval", minutes=1, id="summaries-retention", max_instances=1, coalesce=True)
     scheduler.add_job(engine.tick, "interval", seconds=every, id="rules", max_instances=1, coalesce=True)
     scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",
                       max_instances=1, coalesce=True)  # fmt: skip

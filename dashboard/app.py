@@ -21,7 +21,18 @@ from dashboard import cap_export, guard, health, inbox, layers_api, news
 from dashboard.context import AppContext
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
 from dashboard.labels import ROLE_LABELS
-from dashboard.pages import audit_log, duty, entity, feeds_admin, figures, history, region, tablet, wall
+from dashboard.pages import (
+    audit_log,
+    duty,
+    entity,
+    feeds_admin,
+    figures,
+    history,
+    region,
+    scorecards,
+    tablet,
+    wall,
+)
 from dashboard.plain_pages import plain_text
 from dashboard.settings import DashboardSettings
 from dashboard.signin import SignIn
@@ -93,6 +104,7 @@ def create_app(
         ("audit", {"path": "/admin/audit"}, audit_log, t("Audit log")),
         ("history", {"path": "/history"}, history, t("History")),
         ("figures", {"path": "/figures"}, figures, t("Figures")),
+        ("scorecards", {"path": "/scorecards"}, scorecards, t("Data quality")),
         ("region", {"path_template": "/region/<region_id>"}, region, t("Drill-down")),
         ("entity", {"path_template": "/entity/<entity_id>"}, entity, t("Drill-down")),
     )

@@ -33,6 +33,7 @@ from store.accounts import Accounts, User, digest
 PAGE_PERMISSION: dict[str, str] = {
     "wall": "view_wall", "duty": "view", "tablet": "view", "region": "view", "entity": "view",
     "feeds-admin": "feeds", "audit": "audit", "history": "supervise", "figures": "supervise",
+    "scorecards": "data_quality",
 }  # fmt: skip
 # Path prefixes and what they need; a path not listed needs "view" (Dash answers unknown pages with its 404).
 ROUTES: tuple[tuple[str, str], ...] = (
@@ -41,6 +42,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/health", "health"), ("/account", "account"), ("/logout", "signed_in"),
     # Supervision: history and figures, their exports (each answer limited to the asker's regions).
     ("/history", "supervise"), ("/figures", "supervise"), ("/api/history", "supervise"),
+    ("/scorecards", "data_quality"),
     # The chain's inbox and the photos of its tasks (each photo checked against the incidents it was sent with).
     ("/inbox", "tasks"), ("/attachments", "signed_in"),
     # The page skeleton and the callback endpoint: the callback itself is checked by what it belongs to.

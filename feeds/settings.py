@@ -47,6 +47,10 @@ class FeedBase(BaseModel):
     metrics: dict[str, str] = Field(default_factory=dict)
     # Where its devices stand and what their values may be (feeds/plausibility.py); what fails is kept as suspect.
     plausible: PlausibleSettings = Field(default_factory=PlausibleSettings)
+    # The department of the organisation ([alerts] org) that owns the feed and answers for its data, e.g.
+    # "water-city": the feed's data-quality scorecard counts for it (supervision/scorecards.py). Checked against
+    # the organisation where one is loaded (cityops/config.py).
+    owner: str | None = None
 
     @field_validator("decoder")
     @classmethod

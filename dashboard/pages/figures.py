@@ -14,6 +14,7 @@ from datetime import date
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
+from access.policy import permission_allowed
 from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
@@ -48,6 +49,11 @@ def layout(context: AppContext, lang: str | None = None, by: str | None = None, 
                 children=[
                     html.H1(t("Figures")),
                     html.A(t("History"), href=q.href("/history"), className="btn"),
+                    *(
+                        [html.A(t("Data quality"), href=f"/scorecards?lang={lang}", className="btn")]
+                        if permission_allowed(guard.current(), "data_quality")
+                        else []
+                    ),
                 ],
             ),  # fmt: skip
             html.Div(
@@ -146,9 +152,12 @@ def register_callbacks(context: AppContext) -> None:
 
 
 def duration(seconds: float | None, t) -> str:
-    """A duration as people say it: minutes under two hours, hours under two days, days beyond."""
+    """A duration as people say it: seconds under two minutes, minutes under two hours, hours under two days, days
+    beyond."""
     if seconds is None:
         return "—"
+    if seconds < 120:
+        return t("{n} s", n=f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}")
     if seconds < 7200:
         return t("{n} min", n=f"{seconds / 60:.0f}" if seconds >= 600 else f"{seconds / 60:.1f}")
     if seconds < 2 * 86400:

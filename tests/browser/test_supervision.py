@@ -13,8 +13,9 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from store.database import Store
+from supervision.scorecards import LATENCY_BOUNDS_S
 from tests.harness import CityOps, http_session, signed_in, wait_until
-from tests.incident_history import september
+from tests.incident_history import local, september
 
 pytestmark = pytest.mark.browser
 SEPTEMBER = "from=2026-09-01&to=2026-09-30"
@@ -26,6 +27,11 @@ def app(tmp_path, mosquitto):
     cityops = CityOps(tmp_path, mosquitto.port, org=True)
     store = Store(tmp_path / "cityops.duckdb")
     september(store)
+    # Two rolled-up hours of the test's flood feed in September: ok one hour and a half; 20 readings, 2 suspect;
+    # all four devices reported in the first hour, two in the second; every reading within half a second.
+    for hour, ok_s, reporting in ((local(2026, 9, 10, 8), 3600, 4), (local(2026, 9, 10, 9), 1800, 2)):
+        store.cursor().execute("INSERT INTO feed_hours VALUES ('test-flood', ?, ?, 5, 10, 1, 0, 4, ?, ?)",
+                               [hour, ok_s, reporting, [10] + [0] * len(LATENCY_BOUNDS_S)])  # fmt: skip
     store.close()
     cityops.start()
     # The live app's time limits find E (new since 5 September) past its receipt limit: wait until they have
@@ -73,9 +79,14 @@ def test_the_district_leaders_tablet_shows_their_district_only(app, chromium, ou
     assert ranked.count() == 1 and "Lianchi" in ranked.first.inner_text()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways"
     page.screenshot(path=str(output_dir / "figures-tablet.png"), full_page=True)
-    # The history behind it is the district's too, whatever the query asks.
+    # The history behind it is the district's too, whatever the query asks: the page offers no other district
+    # (the one asked for is dropped), and the export answers nothing of it.
     page.goto(f"http://127.0.0.1:{app}/history?{SEPTEMBER}&region=130602&lang=en")
-    expect(page.locator("#history-count")).to_have_text("Nothing found.")
+    expect(page.locator("#history-count")).to_have_text("1–2 of 2")
+    assert "Jingxiu" not in page.locator(".history-table").inner_text()
+    opener, _jar = http_session(app, "leader")
+    with opener.open(f"http://127.0.0.1:{app}/api/history.csv?{SEPTEMBER}&region=130602&lang=en") as answer:
+        assert len(answer.read().decode("utf-8-sig").splitlines()) == 1  # the header alone
 
 
 def test_history_exports_as_xlsx_with_chinese_headers(app):
@@ -86,3 +97,16 @@ def test_history_exports_as_xlsx_with_chinese_headers(app):
     assert rows[0][:5] == ("事件编号", "发生时间", "结束时间", "状态", "等级")
     assert len(rows) == 4 and {r[3] for r in rows[1:]} == {"已结案", "已注销", "新告警"}
     assert all(r[8] == "竞秀区" for r in rows[1:])
+
+
+def test_the_feeds_data_quality_scorecard_of_a_month(app, chromium):
+    page = signed_in(chromium, app, "supervisor", viewport={"width": 1920, "height": 1080})
+    page.goto(f"http://127.0.0.1:{app}/scorecards?month=2026-09&lang=en")
+    row = page.locator(".figures-table tr", has_text="test-flood")
+    expect(row).to_have_count(1)
+    cells = row.locator("td").all_inner_texts()
+    # Rank 1; available 75 %; timely 100 %; complete 75 % (4 of 4, then 2 of 4); plausible 90 %; no dead letters:
+    # the score is the mean of the five shares, 88 %. The latency percentiles are interpolated inside the first
+    # bucket (0 to 0.5 s): 0.25 s and 0.475 s.
+    assert cells[2:9] == ["1", "88%", "75%", "0.2 s", "0.5 s", "100%", "75%"] and cells[9] == "90%"
+    assert page.get_by_text("No feed here has an owner.").is_visible()  # the test's feeds have no department

@@ -184,6 +184,8 @@ TABLE: dict[str, Row] = {
                    "figures-by.value": "district", **{f"figures-{k}.value": None for k in ("domain", "unit",
                    "severity")}, "figures-clock.value": "clock", "figures-lang.data": "en"},
         "(Jingxiu|Lianchi) District"),
+    "scorecards-body.children":         Row("scorecards",  "401  403     ok      403     403     ok    ok    403",
+        lambda r: {"scorecards-month.value": None, "scorecards-lang.data": "en"}, "test-flood"),
     "region-body.children":             Row("region",      "401  403     ok      ok      scoped  ok    ok    ok",
         lambda r: {"region-tick.n_intervals": 1, "region-key.data": {"id": r.district, "lang": "en"}}, "{name}"),
     "entity-body.children":             Row("entity",      "401  403     ok      ok      scoped  ok    ok    ok",
@@ -355,12 +357,12 @@ def chain_answer(row: Row, principal: str) -> str | int:
     """What a person of the chain gets, asked about another district's record: what a duty officer (the town's and
     the department's role) gets, but never the whole city's wall and never the record (scoped); a field worker no
     page at all (the inbox is theirs); one who works by task (a department's) no figures or history, which are of
-    regions."""
+    regions; none of them the feeds' scorecards, which are the whole city's."""
     duty = row.answers[PRINCIPALS.index("duty_officer")]
     if principal == "field_worker" or duty in (401, 403) or row.page == "wall":
         return 403
-    if principal == "department_officer" and row.page in ("history", "figures"):
-        return 403
+    if principal == "department_officer" and row.page in ("history", "figures") or row.page == "scorecards":
+        return 403  # the feeds' scorecards are the whole city's
     return SCOPED
 
 
