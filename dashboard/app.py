@@ -17,7 +17,7 @@ from alerts.chain import Chain
 from alerts.org import Organisation
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
-from dashboard import cap_export, guard, health, inbox, layers_api, news
+from dashboard import cap_export, guard, handover_page, health, inbox, layers_api, news
 from dashboard.context import AppContext
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
 from dashboard.labels import ROLE_LABELS
@@ -170,6 +170,7 @@ def create_app(
     cap_export.register(app.server, store, regions, settings.city)
     audit_log.register_export(app.server, accounts)
     history.register_exports(app.server, context)
+    handover_page.register(app.server, store, settings.city.timezone, settings.web.language)
     return app
 
 
@@ -184,7 +185,8 @@ def _shell(settings: DashboardSettings) -> html.Div:
     if principal is None or principal.role == policy.DISPLAY:
         return html.Div([dash.page_container])
     t = translator(page_language(None, settings.web.language))
-    links = [(t("Figures"), "/figures", "supervise"), (t("History"), "/history", "supervise"),
+    links = [(t("Shift handover"), "/handover", "act"), (t("Figures"), "/figures", "supervise"),
+             (t("History"), "/history", "supervise"),
              (t("Feeds"), "/admin/feeds", "feeds"), (t("Audit log"), "/admin/audit", "audit"),
              (t("Change password"), "/account/password", "account")]  # fmt: skip
     bar = html.Form(

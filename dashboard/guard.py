@@ -41,8 +41,9 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/admin/feeds", "feeds"), ("/admin/audit", "audit"), ("/api/audit.csv", "audit"),
     ("/api/health", "health"), ("/account", "account"), ("/logout", "signed_in"),
     # Supervision: history and figures, their exports (each answer limited to the asker's regions).
-    ("/history", "supervise"), ("/figures", "supervise"), ("/api/history", "supervise"),
-    ("/scorecards", "data_quality"),
+    ("/history", "supervise"), ("/figures", "supervise"), ("/api/history.csv", "supervise"),
+    ("/api/history.xlsx", "supervise"),
+    ("/scorecards", "data_quality"), ("/handover", "act"),
     # The chain's inbox and the photos of its tasks (each photo checked against the incidents it was sent with).
     ("/inbox", "tasks"), ("/attachments", "signed_in"),
     # The page skeleton and the callback endpoint: the callback itself is checked by what it belongs to.

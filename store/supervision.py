@@ -216,3 +216,17 @@ def history(cur: Cursor, kind: str, selection: Selection, *, offset: int = 0, li
 def rule_names(cur: Cursor) -> list[str]:
     """The rules (and rule groups) incidents were ever opened by, for the history's filter."""
     return [r for (r,) in cur.execute("SELECT DISTINCT group_id FROM incidents ORDER BY 1").fetchall()]
+
+
+def shift_items(cur: Cursor, start: datetime, end: datetime, scope: frozenset[str] | None) -> pd.DataFrame:
+    """The incidents a shift [start, end) saw, in scope: opened in it, ended in it, or still open at its end (as
+    they stand now), each with its overdue stages."""
+    sql, params = where(Selection(scope=scope), **INCIDENT_WHERE)
+    return frame(cur, f"""
+        SELECT id, opened_at, closed_at, state, severity, domain, title_zh, title_en, district_id, town_id,
+               overdue_stages
+        FROM incidents
+        WHERE {sql} AND opened_at < ?
+          AND (opened_at >= ? OR closed_at IS NULL OR closed_at >= ?)
+        ORDER BY opened_at, id
+    """, [*params, end, start, start])  # fmt: skip

@@ -128,7 +128,7 @@ class Browser:
 
 def _url(rule) -> str:
     values = {"alert_id": 1, "level": "district", "domain": "flood", "path": "duty", "region_id": "city",
-              "entity_id": "x", "filename": "cityops.css", "package_name": "dash"}  # fmt: skip
+              "entity_id": "x", "filename": "cityops.css", "package_name": "dash", "handover_id": 1}  # fmt: skip
     return rule.build({arg: values.get(arg, "x") for arg in rule.arguments}, append_unknown=False)[1]
 
 
@@ -169,6 +169,12 @@ def test_each_role_opens_what_it_may(site):
         "/api/health": {"admin", "supervisor"},
         "/api/layers/regions/district.geojson": {"admin", "supervisor", "duty", "viewer"},
         "/api/wall/news?since=stale": {"admin", "supervisor", "duty", "viewer"},  # answered at once: news
+        "/history": {"supervisor", "duty", "leader", "viewer"},
+        "/api/history.csv": {"supervisor", "duty", "leader", "viewer"},
+        "/api/history.xlsx": {"supervisor", "duty", "leader", "viewer"},
+        "/figures": {"supervisor", "duty", "leader", "viewer"},
+        "/scorecards": {"supervisor", "duty", "viewer"},  # the whole city's: not a district's leader
+        "/handover": {"supervisor", "duty"},
     }
     for user in ROLES:
         browser = site.browser(user)
