@@ -27,6 +27,7 @@ from layers.reference import ReferenceLayers, ReferenceLayerSettings, load_refer
 from layers.regions import RegionIndex
 from notify.settings import NotifySettings
 from store.limits import Limits
+from supervision.reports import ReportSettings
 
 ENV_PREFIX = "CITYOPS_"
 
@@ -169,6 +170,7 @@ class Settings(Section):
     limits: Limits = Limits()
     layers: list[ReferenceLayerSettings] = Field(default_factory=list)  # shelters, hospitals … on the maps
     notify: NotifySettings = NotifySettings()  # channels notifications leave by (notify/settings.py)
+    reports: ReportSettings = ReportSettings()  # the reports made on schedule (supervision/reports.py)
     _file: Path | None = PrivateAttr(default=None)  # the file it was read from, for errors found after loading
 
     def working_calendar(self) -> WorkingCalendar | None:

@@ -23,6 +23,7 @@ from cityops.broker import Account, Mosquitto, PythonBroker, embedded_broker
 from cityops.config import ConfigError, Settings
 from cityops.control import ControlServer, ask
 from cityops.control import socket_path as control_socket
+from dashboard.report_view import renderer
 from feeds import health, transports
 from feeds.wiring import Broker
 from layers.reference import ReferenceLayers
@@ -37,6 +38,7 @@ from store.database import Store
 from store.writer import Writer
 from supervision import scorecards
 from supervision.facts import Facts
+from supervision.reports import Reports, reports_folder
 
 log = logging.getLogger("cityops")
 # The web threads share the interpreter with ingest, the writer and the snapshot thread. A request takes the
@@ -73,6 +75,7 @@ class Runtime:
     publisher: MqttPublisher | None = None  # the notifier's MQTT connection, for channels of kind "mqtt"
     org_mtime: float | None = None
     facts: Facts | None = None  # each incident's figures (supervision), kept current by the scheduler
+    reports: Reports | None = None  # the reports made on schedule ([reports])
 
     def reload_rules(self) -> str:
         """Load the rule file again (on change, or an admin's request); a bad file keeps the rules running."""
@@ -327,6 +330,19 @@ def start(settings: Settings) -> Runtime:
     runtime.facts = Facts(store, limits.calendar)
     scheduler.add_job(runtime.facts.refresh, "interval", minutes=1, id="figures", max_instances=1, coalesce=True,
                       next_run_time=datetime.now(UTC))  # fmt: skip
+    if settings.reports.enabled:
+        runtime.reports = Reports(store, reports_folder(settings.store.path), settings.reports, settings.city.timezone,
+                                  org, regions, renderer(runtime.facts, regions, org, settings.feeds,
+                                                         settings.city.timezone),
+                                  (settings.city.name_zh, settings.city.name_en))  # fmt: skip
+        scheduler.add_job(
+            lambda: runtime.reports.run_due(datetime.now(UTC)),
+            "interval",
+            minutes=settings.reports.check_every_min,
+            id="reports",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.start()
     if embedded is not None:
         ingest = embedded.accounts[INGEST_USER]

@@ -17,7 +17,7 @@ from alerts.chain import Chain
 from alerts.org import Organisation
 from alerts.rules import Sop
 from alerts.time_limits import TimeLimits
-from dashboard import cap_export, guard, handover_page, health, inbox, layers_api, news
+from dashboard import cap_export, guard, handover_page, health, inbox, layers_api, news, report_pages
 from dashboard.context import AppContext
 from dashboard.i18n import LANGUAGE_COOKIE, LANGUAGES, page_language, translator
 from dashboard.labels import ROLE_LABELS
@@ -44,6 +44,7 @@ from store.attachments import AttachmentFiles, beside
 from store.database import Store
 from store.writer import Writer
 from supervision.facts import Facts
+from supervision.reports import reports_folder
 
 # The CSS and the scripts the pages and the maps call (dash-leaflet's functions), shipped inside the package.
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -171,6 +172,8 @@ def create_app(
     audit_log.register_export(app.server, accounts)
     history.register_exports(app.server, context)
     handover_page.register(app.server, store, settings.city.timezone, settings.web.language)
+    report_pages.register(app.server, store, reports_folder(store.path), regions, org, settings.city.timezone,
+                          settings.web.language)  # fmt: skip
     return app
 
 
@@ -186,7 +189,7 @@ def _shell(settings: DashboardSettings) -> html.Div:
         return html.Div([dash.page_container])
     t = translator(page_language(None, settings.web.language))
     links = [(t("Shift handover"), "/handover", "act"), (t("Figures"), "/figures", "supervise"),
-             (t("History"), "/history", "supervise"),
+             (t("History"), "/history", "supervise"), (t("Reports"), "/reports", "supervise"),
              (t("Feeds"), "/admin/feeds", "feeds"), (t("Audit log"), "/admin/audit", "audit"),
              (t("Change password"), "/account/password", "account")]  # fmt: skip
     bar = html.Form(

@@ -43,7 +43,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     # Supervision: history and figures, their exports (each answer limited to the asker's regions).
     ("/history", "supervise"), ("/figures", "supervise"), ("/api/history.csv", "supervise"),
     ("/api/history.xlsx", "supervise"),
-    ("/scorecards", "data_quality"), ("/handover", "act"),
+    ("/scorecards", "data_quality"), ("/handover", "act"), ("/reports", "supervise"),
     # The chain's inbox and the photos of its tasks (each photo checked against the incidents it was sent with).
     ("/inbox", "tasks"), ("/attachments", "signed_in"),
     # The page skeleton and the callback endpoint: the callback itself is checked by what it belongs to.
@@ -331,8 +331,10 @@ class Guard:
     # -- headers -------------------------------------------------------------------------------------------------
 
     def headers(self, response: Response, app) -> Response:
-        """The after_request hook: security headers on every response."""
-        response.headers["Content-Security-Policy"] = self._policy(app)
+        """The after_request hook: security headers on every response (a stricter policy a response set for itself,
+        as an archived report's, is kept)."""
+        if "Content-Security-Policy" not in response.headers:
+            response.headers["Content-Security-Policy"] = self._policy(app)
         if not self.settings.web.frame_ancestors:
             response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -15,7 +15,7 @@ SCHEMA = "cityops.notification/1"
 EVENT_LABELS = {
     "incident_new": N_("New incident"), "overdue": N_("Time limit passed: {stage}"),
     "escalation": N_("Overdue below, raised to {to}"), "directive": N_("Directive"),
-    "chase": N_("Reminder: a directive awaits your answer"),
+    "chase": N_("Reminder: a directive awaits your answer"), "report": N_("Report ready"),
 }  # fmt: skip
 STAGE_LABELS = {"acknowledge": N_("acknowledge"), "dispatch": N_("dispatch"), "resolve": N_("resolve"),
                 "receipt": N_("sign for"), "report": N_("report done")}  # fmt: skip
@@ -51,6 +51,8 @@ def words(delivery: dict, lang: str, tz: str, base_url: str | None, unit_names: 
         link = f"{base_url.rstrip('/')}/duty?incident={delivery['n_incident_id']}"
     elif base_url and delivery["n_directive_id"]:
         link = f"{base_url.rstrip('/')}/inbox"
+    elif base_url and details.get("path"):  # a report's file
+        link = f"{base_url.rstrip('/')}{details['path']}"
     title = delivery["n_title_zh"] if lang == "zh_CN" else delivery["n_title_en"]
     return Message(f"[{severity}] {event}" if severity else event, title, tuple(lines), link)
 

@@ -10,7 +10,7 @@ from store.alerts import Cursor
 from store.database import records
 
 # Events people off the screen may be told of (a subscription names those it wants).
-EVENTS: tuple[str, ...] = ("incident_new", "overdue", "escalation", "directive", "chase")
+EVENTS: tuple[str, ...] = ("incident_new", "overdue", "escalation", "directive", "chase", "report")
 DELIVERY_STATES: tuple[str, ...] = ("pending", "sent", "dead")
 
 

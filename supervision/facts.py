@@ -13,6 +13,7 @@ the incidents and the on-time rates it reached, not in MTTR.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, datetime
 
@@ -23,7 +24,6 @@ from store import supervision as sql
 from store.database import Store
 from store.transaction import retrying, transaction
 
-PROGRESS = "incident_figures"
 STAGES = (("ack", "acknowledged_at"), ("dispatch", "dispatched_at"), ("resolve", "resolved_at"))
 
 
@@ -32,6 +32,9 @@ class Facts:
         """`calendar`: the city's working days and hours, for the figures in working time (none without it)."""
         self.store = store
         self.calendar = calendar
+        # The refreshes' progress is kept per calendar: figures kept under another calendar (or none) are computed
+        # again from scratch, not left with the working time of the calendar before.
+        self.progress = f"incident_figures:{fingerprint(calendar)}"
         self._lock = threading.Lock()  # one refresh at a time: the scheduler's and a page's may meet
 
     def refresh(self, now: datetime | None = None) -> int:
@@ -49,15 +52,23 @@ class Facts:
 
     def _refresh(self, now: datetime) -> int:
         cur = self.store.cursor()
-        mark = sql.progress(cur, PROGRESS)
+        mark = sql.progress(cur, self.progress)
         top = sql.last_log_id(cur)
         if mark == (top, top):
             return 0
         rows = with_durations(sql.incident_facts(cur, None if mark is None else mark[0]), self.calendar)
         with transaction(cur):
             sql.replace_facts(cur, rows)
-            sql.set_progress(cur, PROGRESS, top if mark is None else mark[1], top, now)
+            sql.set_progress(cur, self.progress, top if mark is None else mark[1], top, now)
         return len(rows)
+
+
+def fingerprint(calendar: WorkingCalendar | None) -> str:
+    """What a calendar counts as working time, in a few characters ("clock" without one)."""
+    if calendar is None:
+        return "clock"
+    days = (sorted(calendar.holidays), sorted(calendar.workdays), calendar.hours, str(calendar.zone))
+    return hashlib.sha256(repr(days).encode()).hexdigest()[:16]
 
 
 def with_durations(rows: pd.DataFrame, calendar: WorkingCalendar | None) -> pd.DataFrame:

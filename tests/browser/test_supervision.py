@@ -12,7 +12,12 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
+from alerts.org import Organisation
+from cityops import DEMO_DIR
+from dashboard.report_view import renderer
 from store.database import Store
+from supervision.facts import Facts
+from supervision.reports import Reports, ReportSettings, reports_folder
 from supervision.scorecards import LATENCY_BOUNDS_S
 from tests.harness import CityOps, http_session, signed_in, wait_until
 from tests.incident_history import local, september
@@ -22,7 +27,7 @@ SEPTEMBER = "from=2026-09-01&to=2026-09-30"
 
 
 @pytest.fixture
-def app(tmp_path, mosquitto):
+def app(tmp_path, mosquitto, demo_regions):
     """The app over a store that holds the known history (written before it starts: the app owns the file)."""
     cityops = CityOps(tmp_path, mosquitto.port, org=True)
     store = Store(tmp_path / "cityops.duckdb")
@@ -32,6 +37,11 @@ def app(tmp_path, mosquitto):
     for hour, ok_s, reporting in ((local(2026, 9, 10, 8), 3600, 4), (local(2026, 9, 10, 9), 1800, 2)):
         store.cursor().execute("INSERT INTO feed_hours VALUES ('test-flood', ?, ?, 5, 10, 1, 0, 4, ?, ?)",
                                [hour, ok_s, reporting, [10] + [0] * len(LATENCY_BOUNDS_S)])  # fmt: skip
+    # The city's reports of September, made as the scheduler makes them on 1 October.
+    facts, org = Facts(store), Organisation.load(DEMO_DIR / "org.yaml", demo_regions)
+    Reports(store, reports_folder(tmp_path / "cityops.duckdb"), ReportSettings(language="en"), "Asia/Shanghai", org,
+            demo_regions, renderer(facts, demo_regions, org, [], "Asia/Shanghai"),
+            ("保定市", "Baoding")).run_due(local(2026, 10, 1, 8, 5))  # fmt: skip
     store.close()
     cityops.start()
     # The live app's time limits find E (new since 5 September) past its receipt limit: wait until they have
@@ -135,3 +145,21 @@ def test_a_shift_handed_over_and_taken_over_at_a_district_desk(app, chromium, ou
     expect(day.locator(".inbox-message")).to_have_text("You took the shift over.")
     assert "taken over by duty-130606" in day.locator(".handover-recent").inner_text()
     assert day.locator(".handover-waiting").count() == 0
+
+
+def test_the_reports_archive_serves_each_centres_reports_to_its_scope(app, chromium):
+    page = signed_in(chromium, app, "supervisor", viewport={"width": 1366, "height": 900})
+    page.goto(f"http://127.0.0.1:{app}/reports?lang=en")
+    titles = page.locator(".inbox-title").all_inner_texts()
+    centre = "Baoding City Operations Centre"
+    assert titles == [f"{centre} · Monthly report", f"{centre} · Daily report", f"{centre} · Weekly report"]
+    monthly = page.locator(".inbox-row", has_text="Monthly report")
+    assert "2026-09-01 — 2026-09-30 · 3 pages" in monthly.inner_text()
+    opener, _jar = http_session(app, "supervisor")
+    with opener.open(f"http://127.0.0.1:{app}{monthly.locator('a').first.get_attribute('href')}") as answer:
+        assert answer.headers["Content-Type"] == "application/pdf" and answer.read(5) == b"%PDF-"
+    with opener.open(f"http://127.0.0.1:{app}{monthly.locator('a.report-html').get_attribute('href')}") as answer:
+        assert answer.headers["Content-Security-Policy"].startswith("default-src 'none'")  # styles itself, runs nothing
+    leader = signed_in(chromium, app, "leader", viewport={"width": 1024, "height": 768})
+    leader.goto(f"http://127.0.0.1:{app}/reports?lang=en")
+    expect(leader.locator(".inbox-empty")).to_have_text("No report has been made yet.")  # the city's are not theirs

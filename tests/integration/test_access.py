@@ -128,7 +128,8 @@ class Browser:
 
 def _url(rule) -> str:
     values = {"alert_id": 1, "level": "district", "domain": "flood", "path": "duty", "region_id": "city",
-              "entity_id": "x", "filename": "cityops.css", "package_name": "dash", "handover_id": 1}  # fmt: skip
+              "entity_id": "x", "filename": "cityops.css", "package_name": "dash", "handover_id": 1,
+              "report_id": 1, "kind": "pdf"}  # fmt: skip
     return rule.build({arg: values.get(arg, "x") for arg in rule.arguments}, append_unknown=False)[1]
 
 
@@ -175,6 +176,7 @@ def test_each_role_opens_what_it_may(site):
         "/figures": {"supervisor", "duty", "leader", "viewer"},
         "/scorecards": {"supervisor", "duty", "viewer"},  # the whole city's: not a district's leader
         "/handover": {"supervisor", "duty"},
+        "/reports": {"supervisor", "duty", "leader", "viewer"},
     }
     for user in ROLES:
         browser = site.browser(user)

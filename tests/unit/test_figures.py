@@ -116,3 +116,11 @@ def test_figures_kept_incrementally_equal_figures_computed_from_scratch(tmp_path
 
 def sql_rows(store: Store) -> list[tuple]:
     return store.cursor().execute("SELECT * FROM incident_figures ORDER BY id").fetchall()
+
+
+def test_figures_kept_without_a_calendar_are_computed_again_with_one(store):
+    incident = open_incident(store, local(2026, 9, 30, 17))
+    act(store, incident, "acknowledge", local(2026, 10, 8, 9, 30))
+    Facts(store).refresh()  # kept on the clock alone
+    [working] = figures(Facts(store, CALENDAR), Selection(), working=True)
+    assert working.mtta_p50 == 5400

@@ -1,0 +1,80 @@
+"""/reports: the archive of the reports made on schedule (supervision/reports.py), newest first, each as HTML and
+PDF; a user sees the reports of the centres whose region is in their scope (the city's only those who see the whole
+city). The HTML is served as written, with a policy that lets it style itself and run nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, Response, abort, send_file
+
+from access.policy import Principal, region_place
+from dashboard import guard
+from dashboard.i18n import N_
+from dashboard.inbox_view import FOOT, HEAD, language, render
+from dashboard.timefmt import local_time
+from layers.regions import RegionIndex
+from store.database import Store, records
+
+KIND_LABELS = {"daily": N_("Daily report"), "weekly": N_("Weekly report"), "monthly": N_("Monthly report")}
+SHOWN = 200
+PAGE = (
+    HEAD
+    + """<h1>{{ title }}</h1>{% if rows %}<ul class="inbox-list">{% for row in rows %}<li class="inbox-row">
+<a href="{{ row.pdf or row.html }}"><span class="inbox-title">{{ row.title }}</span>
+<span class="inbox-meta">{{ row.meta }}</span></a>
+{% if row.pdf %}<a class="report-html" href="{{ row.html }}">HTML</a>{% endif %}</li>{% endfor %}</ul>
+{% else %}<p class="inbox-empty">{{ nothing }}</p>{% endif %}"""
+    + FOOT
+)
+REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+
+def register(server: Flask, store: Store, folder: Path, regions: RegionIndex, org, timezone: str,
+             default_language: str) -> None:  # fmt: skip
+    @server.get("/reports")
+    def archive():
+        lang, t = language(default_language)
+        principal = guard.current()
+        cur = store.cursor()
+        cur.execute("SELECT * FROM reports ORDER BY period_end DESC, id DESC LIMIT ?", [SHOWN * 10])
+        rows = [r for r in records(cur) if _sees(principal, regions, r)][:SHOWN]
+        names = {u.id: (u.name.en if lang == "en" else u.name.zh_CN) for u in org.units.values()} if org else {}
+        shown = [{
+            "title": f"{names.get(r['centre_id'], t('City'))} · {t(KIND_LABELS[r['kind']])}",
+            "meta": " · ".join([_span(r, timezone), t("{n} pages", n=r["pages"]),
+                                local_time(r["created_at"], timezone, "%Y-%m-%d %H:%M")]),
+            "pdf": f"/reports/{r['id']}.pdf" if r["pdf_file"] else None, "html": f"/reports/{r['id']}.html",
+        } for r in rows]  # fmt: skip
+        return render(PAGE, t, lang, t("Reports"), 200, rows=shown, nothing=t("No report has been made yet."))
+
+    @server.get("/reports/<int:report_id>.<kind>")
+    def report_file(report_id: int, kind: str):
+        cur = store.cursor()
+        cur.execute("SELECT * FROM reports WHERE id = ?", [report_id])
+        found = records(cur)
+        if kind not in ("html", "pdf") or not found or not _sees(guard.current(), regions, found[0]):
+            abort(404)
+        name = found[0]["pdf_file"] if kind == "pdf" else found[0]["html_file"]
+        if not name or not (folder / name).is_file():
+            abort(404)
+        guard.record("report open", f"report {report_id}", detail=name)
+        if kind == "pdf":
+            return send_file(folder / name, mimetype="application/pdf", download_name=name)
+        response = Response((folder / name).read_bytes(), mimetype="text/html")
+        response.headers["Content-Security-Policy"] = REPORT_POLICY
+        return response
+
+
+def _sees(principal: Principal, regions: RegionIndex, report: dict) -> bool:
+    """The city's reports for the whole city's people; a centre's for those whose scope holds its region."""
+    if report["region_id"] is None:
+        return not principal.regions and not principal.by_task
+    return principal.sees(region_place(regions, report["region_id"]))
+
+
+def _span(report: dict, timezone: str) -> str:
+    first = local_time(report["period_start"], timezone, "%Y-%m-%d")
+    last = local_time(report["period_end"] - timedelta(days=1), timezone, "%Y-%m-%d")
+    return first if first == last else f"{first} — {last}"
