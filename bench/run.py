@@ -13,10 +13,19 @@ from pathlib import Path
 
 import duckdb
 
-from bench import city_scale, clients, history, ingest, rules, storm, wall_latency
+from bench import city_scale, clients, history, ingest, rules, storm, supervision, wall_latency
 
 # Each returns a row, or a list of rows; in the order of the table.
-BENCHMARKS = [ingest.run, wall_latency.run, rules.run, storm.run, city_scale.run, clients.run, history.run]
+BENCHMARKS = [
+    ingest.run,
+    wall_latency.run,
+    rules.run,
+    storm.run,
+    city_scale.run,
+    clients.run,
+    history.run,
+    supervision.run,
+]
 
 
 def machine() -> str:

@@ -42,6 +42,7 @@ from layers.regions import RegionIndex
 from store.accounts import Accounts
 from store.attachments import AttachmentFiles, beside
 from store.database import Store
+from store.records import ENDED_STATES
 from store.writer import Writer
 from supervision.facts import Facts
 from supervision.reports import reports_folder
@@ -157,6 +158,14 @@ def create_app(
             response.headers["Content-Encoding"] = "gzip"
             response.vary.add("Accept-Encoding")
         return response
+
+    @app.server.before_request
+    def ended_go_to_history():
+        """The duty desk holds what is open; asked for closed or cancelled work, it sends to the history."""
+        if request.path == "/duty" and request.args.get("status") in ENDED_STATES:
+            lang = request.args.get("lang")
+            return redirect(f"/history?state={request.args['status']}" + (f"&lang={lang}" if lang in LANGUAGES else ""))
+        return None
 
     @app.server.get("/alert/<int:alert_id>")
     def alert_link(alert_id: int):

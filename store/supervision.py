@@ -27,7 +27,7 @@ FIGURE_COLUMNS = (
     "ack_s", "dispatch_s", "resolve_s", "ack_ws", "dispatch_ws", "resolve_ws",
     "late_ack", "late_dispatch", "late_resolve", "returned", "reopened", "escalations",
 )  # fmt: skip
-_FACTS = f"""
+FACTS_SQL = f"""
     WITH log AS (
         SELECT incident_id,
                min(ts) FILTER (WHERE to_state IN {ACKNOWLEDGED}) AS acknowledged_at,
@@ -73,8 +73,8 @@ def incident_facts(cur: Cursor, after_log_id: int | None) -> pd.DataFrame:
     """Each incident with a timeline entry numbered above `after_log_id` (every incident, for None), with what its
     figures are made of (FIGURE_COLUMNS but the stage durations)."""
     if after_log_id is None:
-        return frame(cur, _FACTS.format(log_where="TRUE"))
-    return frame(cur, _FACTS.format(log_where="incident_id IN (SELECT incident_id FROM incident_log WHERE id > ?)"),
+        return frame(cur, FACTS_SQL.format(log_where="TRUE"))
+    return frame(cur, FACTS_SQL.format(log_where="incident_id IN (SELECT incident_id FROM incident_log WHERE id > ?)"),
                  [after_log_id])  # fmt: skip
 
 
@@ -156,10 +156,10 @@ def aggregate(cur: Cursor, selection: Selection, key: str | None, working: bool)
     """The figures of the selected incidents, one row per value of the column `key` (one row for None): counts,
     MTTA and MTTR (median, p90; on the clock, or in working time), each stage's decided and on-time counts."""
     sql, params = where(selection, **FIGURES_WHERE)
-    return frame(cur, _aggregate_sql(key, working, f"SELECT * FROM incident_figures WHERE {sql}"), params)
+    return frame(cur, aggregate_sql(key, working, f"SELECT * FROM incident_figures WHERE {sql}"), params)
 
 
-def _aggregate_sql(key: str | None, working: bool, rows: str) -> str:
+def aggregate_sql(key: str | None, working: bool, rows: str) -> str:
     """The figures over `rows` (a query of incident_figures' columns); also the benchmark's baseline, given the
     facts computed from the raw timeline instead."""
     w = "ws" if working else "s"

@@ -417,3 +417,9 @@ def test_a_fresh_install_has_one_admin_with_a_one_time_password(tmp_path):
     assert accounts.sign_in("admin", "demo-admin", "127.0.0.1").outcome == "wrong"  # no default
     assert signin.bootstrap(accounts, demo=False) is None  # printed once: never again
     accounts.close()
+
+
+def test_the_duty_desk_sends_a_request_for_closed_work_to_the_history(site):
+    answer = site.browser("duty").get("/duty?status=closed&lang=en")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/history?state=closed&lang=en"
+    assert site.browser().get("/duty?status=closed").headers["Location"].startswith("/login")  # sign in first

@@ -1,6 +1,6 @@
 """The benchmarks still run (at a tiny size; `make bench` measures them at full size). No timing is asserted."""
 
-from bench import city_scale, clients, history, ingest, rules, storm, wall_latency
+from bench import city_scale, clients, history, ingest, rules, storm, supervision, wall_latency
 from bench.run import report
 
 
@@ -49,3 +49,10 @@ def test_clients_benchmark_runs_against_the_real_app_without_errors():
     assert result["met"] is None
     assert " 0 errors" in result["figure"] and "1 client" in result["baseline"], result
     assert "answered in full" in result["figure"] and "(0 answered in full)" not in result["figure"], result
+
+
+def test_supervision_benchmark_runs_and_reports():
+    figures_row, report_row = supervision.run(incidents=2_000)
+    assert figures_row["met"] is None and report_row["met"] is None
+    assert "a year by district" in figures_row["figure"] and "raw rows" in figures_row["baseline"]
+    assert "pages" in report_row["figure"] and "| Monthly report as PDF |" in report([report_row])

@@ -89,6 +89,11 @@ def layout(
                     html.Button("?", id="duty-help-open", className="duty-help-open", title=t("Keyboard shortcuts")),
                     html.A("English" if lang == "zh_CN" else "中文", href=f"/duty?lang={other}", className="duty-lang"),
                     html.A(t("Video wall"), href=f"/wall?lang={lang}"),
+                    *(
+                        [html.A(t("History"), href=f"/history?state=closed&lang={lang}", className="duty-history")]
+                        if permission_allowed(principal, "supervise")
+                        else []
+                    ),
                 ],
             ),
             html.Div(
