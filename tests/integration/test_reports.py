@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from alerts.org import Organisation
 from cityops import DEMO_DIR
 from dashboard.report_view import renderer
+from notify.messages import words
 from store.database import Store
 from supervision.facts import Facts
 from supervision.reports import Reports, ReportSettings
@@ -57,3 +58,16 @@ def test_the_reports_of_september_are_made_at_their_time_once(reports, tmp_path,
     rows = told.fetchall()
     assert [(event, units) for event, units, _ in rows] == [("report", ["city"])] * 3
     assert json.loads(rows[2][2])["path"] == f"/reports/{reports.id_of('monthly:city:2026-09-01')}.pdf"
+
+
+def test_a_report_told_off_the_screen_links_its_pdf(reports):
+    [key] = reports.run_due(local(2026, 10, 1, 7, 55))
+    cur = reports.store.cursor()
+    row = cur.execute("SELECT key, event, created_at, title_zh, title_en, details FROM notifications "
+                      "WHERE key = ?", [f"report:{key}"]).fetchone()  # fmt: skip
+    delivery = {"n_key": row[0], "n_event": row[1], "n_created_at": row[2], "n_title_zh": row[3],
+                "n_title_en": row[4], "n_details": json.loads(row[5]), "n_severity": None, "n_incident_id": None,
+                "n_directive_id": None}  # fmt: skip
+    said = words(delivery, "zh_CN", "Asia/Shanghai", "https://ops.example.cn", {})
+    assert said.headline == "报告已生成" and said.title == "保定市城市运行管理服务中心周报（2026-09-21—2026-09-27）"
+    assert said.link == f"https://ops.example.cn/reports/{reports.id_of(key)}.pdf"

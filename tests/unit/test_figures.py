@@ -124,3 +124,18 @@ def test_figures_kept_without_a_calendar_are_computed_again_with_one(store):
     Facts(store).refresh()  # kept on the clock alone
     [working] = figures(Facts(store, CALENDAR), Selection(), working=True)
     assert working.mtta_p50 == 5400
+
+
+def test_returns_reopens_and_escalations_are_counted(store):
+    incident = open_incident(store, local(2026, 9, 1, 10))
+    act(store, incident, "escalate", local(2026, 9, 1, 10, 5))
+    act(store, incident, "acknowledge", local(2026, 9, 1, 10, 6))
+    act(store, incident, "dispatch", local(2026, 9, 1, 10, 7))
+    act(store, incident, "return", local(2026, 9, 1, 10, 20))
+    act(store, incident, "dispatch", local(2026, 9, 1, 10, 25))
+    act(store, incident, "resolve", local(2026, 9, 1, 11))
+    act(store, incident, "reopen", local(2026, 9, 1, 11, 30))
+    [f] = figures(Facts(store), Selection())
+    assert (f.escalations, f.returned, f.reopened) == (1, 1, 1)
+    assert f.mttr_p50 is None  # reopened: not resolved now
+    assert f.decided["dispatch"] == 1 and f.mtta_p50 == 360  # the first dispatch and acknowledgement count
