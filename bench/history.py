@@ -8,13 +8,13 @@ minute at a time; here the whole year at once), then each query runs once to war
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.timing import median_s
 from cityops.cli import DEMO_CONFIG
 from cityops.config import load
 from store import queries, retention
@@ -25,13 +25,7 @@ DISTRICT = "130607"
 
 
 def _median_ms(query: Callable[[], object], runs: int = 5) -> float:
-    query()
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        query()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times) * 1000
+    return median_s(query, runs) * 1000
 
 
 def _fill(store: Store, rows: int, entities: int, now: datetime) -> None:

@@ -10,16 +10,15 @@ warm up and five times timed, as the pages call them.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerts.org import Organisation
 from alerts.working_time import WorkingCalendar
+from bench.timing import median_s
 from cityops import DEMO_DIR
 from cityops.cli import DEMO_CONFIG
 from cityops.config import load
@@ -33,16 +32,6 @@ from supervision.figures import figures, ranking
 from supervision.reports import ReportRequest, Reports, ReportSettings
 
 TZ = "Asia/Shanghai"
-
-
-def _median_s(query: Callable[[], object], runs: int = 5) -> float:
-    query()
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        query()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
 
 
 def _fill(store: Store, incidents: int, districts: list[str], start: datetime) -> None:
@@ -126,18 +115,18 @@ def run(incidents: int = 1_000_000) -> list[dict]:
         november = periods.last_complete("monthly", now, TZ)
         october = periods.before(november, TZ)
         month, before = (Selection(start=p.start, end=p.end) for p in (november, october))
-        by_district_s = _median_s(lambda: figures(facts, year, "district"))
-        by_department_s = _median_s(lambda: figures(facts, year, "department", working=True))
-        ranking_s = _median_s(lambda: ranking(facts, month, before, "department", working=True))
+        by_district_s = median_s(lambda: figures(facts, year, "district"))
+        by_department_s = median_s(lambda: figures(facts, year, "department", working=True))
+        ranking_s = median_s(lambda: ranking(facts, month, before, "department", working=True))
         late = replace(year, overdue=True, region=districts[0])
-        drill_s = _median_s(lambda: sql.history(store.cursor(), "alerts", late))
+        drill_s = median_s(lambda: sql.history(store.cursor(), "alerts", late))
         raw_rows = sql.FACTS_SQL.format(log_where="TRUE").replace(
             "FROM incidents i JOIN log",
             ", epoch(log.acknowledged_at) - epoch(i.opened_at) AS ack_s, "
             "CASE WHEN i.state IN ('resolved', 'closed') THEN epoch(log.resolved_at) - epoch(i.opened_at) END "
             "AS resolve_s FROM incidents i JOIN log",
         )  # fmt: skip
-        raw_s = _median_s(
+        raw_s = median_s(
             lambda: (
                 store.cursor()
                 .execute(

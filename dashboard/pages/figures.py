@@ -19,7 +19,7 @@ from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import DOMAIN_LABELS, SEVERITY_LABELS
-from dashboard.pages.history import filter_controls, place_names
+from dashboard.pages.history import filter_controls, period_controls, place_names
 from dashboard.selection import Query, read
 from supervision import periods
 from supervision.figures import DIMENSIONS, Figures, Ranked, figures, ranking
@@ -59,8 +59,7 @@ def layout(context: AppContext, lang: str | None = None, by: str | None = None, 
             html.Div(
                 className="figures-filters",
                 children=[
-                    html.Label([t("From"), dcc.Input(id="figures-from", type="date", value=q.first.isoformat())]),
-                    html.Label([t("To"), dcc.Input(id="figures-to", type="date", value=q.last.isoformat())]),
+                    *period_controls(q, t, "figures"),
                     html.Label(
                         [
                             t("By"),

@@ -83,8 +83,7 @@ def layout(context: AppContext, lang: str | None = None, kind: str | None = None
                             ),
                         ]
                     ),
-                    html.Label([t("From"), dcc.Input(id="history-from", type="date", value=q.first.isoformat())]),
-                    html.Label([t("To"), dcc.Input(id="history-to", type="date", value=q.last.isoformat())]),
+                    *period_controls(q, t, "history"),
                     *filter_controls(context, q, t, lang, "history", CHOICES),
                     html.Label(
                         [
@@ -113,6 +112,12 @@ def layout(context: AppContext, lang: str | None = None, kind: str | None = None
             ),  # fmt: skip
         ],
     )
+
+
+def period_controls(q: Query, t, prefix: str) -> list[html.Label]:
+    """The first and last day of the period, with ids `<prefix>-from` and `<prefix>-to`."""
+    return [html.Label([t("From"), dcc.Input(id=f"{prefix}-from", type="date", value=q.first.isoformat())]),
+            html.Label([t("To"), dcc.Input(id=f"{prefix}-to", type="date", value=q.last.isoformat())])]  # fmt: skip
 
 
 def filter_controls(context: AppContext, q: Query, t, lang: str, prefix: str, names: tuple[str, ...]) -> list:
