@@ -32,8 +32,12 @@ DISPLAY: Final = "display"  # the wall's token: shows, never acts, never times o
 # The permissions of each role of store.accounts.ROLES, and of a wall display.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"view", "view_wall", "feeds", "audit", "health", "account"}),
-    "supervisor": frozenset({"view", "view_wall", "act", "approve", "health", "account", "supervise", "data_quality"}),
-    "duty_officer": frozenset({"view", "view_wall", "act", "approve", "account", "supervise", "data_quality"}),
+    "supervisor": frozenset(
+        {"view", "view_wall", "act", "approve", "health", "account", "supervise", "data_quality", "handover"}
+    ),
+    "duty_officer": frozenset(
+        {"view", "view_wall", "act", "approve", "account", "supervise", "data_quality", "handover"}
+    ),
     "district_leader": frozenset({"view", "approve", "account", "supervise"}),
     "viewer": frozenset({"view", "view_wall", "account", "supervise", "data_quality"}),
     "field_worker": frozenset({"tasks", "account"}),
@@ -80,8 +84,8 @@ class Principal:
     def can(self, permission: str) -> bool:
         if permission == "view_wall" and (self.regions or self.by_task):
             return False  # the wall shows the whole city: not for one whose scope is part of it
-        if permission == "supervise" and self.by_task:
-            return False  # figures and history are of regions; one who works by task is given no region
+        if permission in ("supervise", "handover") and self.by_task:
+            return False  # figures, history and a desk's shift are of regions; one who works by task has none
         if permission == "data_quality" and (self.regions or self.by_task):
             return False  # the feeds serve the whole city: their scorecards are the whole city's supervisors'
         return permission in ANY_PRINCIPAL or permission in PERMISSIONS[self.role]
@@ -139,6 +143,14 @@ def in_scope(principal: Principal, frame: pd.DataFrame) -> pd.DataFrame:
         if column in frame.columns:
             seen |= frame[column].isin(ids)
     return frame[seen]
+
+
+def region_scope(principal: Principal) -> frozenset[str] | None:
+    """The region ids a principal's figures, history and reports are limited to: None for the whole city, none at all
+    for one who works by task (given no region)."""
+    if principal.by_task:
+        return frozenset()
+    return frozenset(principal.regions) | principal.below if principal.regions else None
 
 
 def district_of(regions: RegionIndex, region_id: str) -> str | None:

@@ -120,7 +120,7 @@ def run(incidents: int = 1_000_000) -> list[dict]:
         ranking_s = median_s(lambda: ranking(facts, month, before, "department", working=True))
         late = replace(year, overdue=True, region=districts[0])
         drill_s = median_s(lambda: sql.history(store.cursor(), "alerts", late))
-        raw_rows = sql.FACTS_SQL.format(log_where="TRUE").replace(
+        raw_rows = sql.FACTS_SQL.format(which="TRUE").replace(
             "FROM incidents i JOIN log",
             ", epoch(log.acknowledged_at) - epoch(i.opened_at) AS ack_s, "
             "CASE WHEN i.state IN ('resolved', 'closed') THEN epoch(log.resolved_at) - epoch(i.opened_at) END "

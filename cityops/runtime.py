@@ -318,7 +318,10 @@ def start(settings: Settings) -> Runtime:
     keep = settings.store.keep_observations_days
 
     def summaries() -> None:
-        scorecards.roll_up(store, datetime.now(UTC))
+        try:
+            scorecards.roll_up(store, datetime.now(UTC))
+        except Exception:  # the scorecards' hours wait for the next minute; retention must not
+            log.exception("the feeds' hours could not be rolled up")
         retention.apply(store, keep, settings.city.timezone)
 
     scheduler.add_job(summaries, "interval", minutes=1, id="summaries-retention", max_instances=1, coalesce=True)

@@ -197,7 +197,7 @@ def _shell(settings: DashboardSettings) -> html.Div:
     if principal is None or principal.role == policy.DISPLAY:
         return html.Div([dash.page_container])
     t = translator(page_language(None, settings.web.language))
-    links = [(t("Shift handover"), "/handover", "act"), (t("Figures"), "/figures", "supervise"),
+    links = [(t("Shift handover"), "/handover", "handover"), (t("Figures"), "/figures", "supervise"),
              (t("History"), "/history", "supervise"), (t("Reports"), "/reports", "supervise"),
              (t("Feeds"), "/admin/feeds", "feeds"), (t("Audit log"), "/admin/audit", "audit"),
              (t("Change password"), "/account/password", "account")]  # fmt: skip

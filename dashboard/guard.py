@@ -43,7 +43,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     # Supervision: history and figures, their exports (each answer limited to the asker's regions).
     ("/history", "supervise"), ("/figures", "supervise"), ("/api/history.csv", "supervise"),
     ("/api/history.xlsx", "supervise"),
-    ("/scorecards", "data_quality"), ("/handover", "act"), ("/reports", "supervise"),
+    ("/scorecards", "data_quality"), ("/handover", "handover"), ("/reports", "supervise"),
     # The chain's inbox and the photos of its tasks (each photo checked against the incidents it was sent with).
     ("/inbox", "tasks"), ("/attachments", "signed_in"),
     # The page skeleton and the callback endpoint: the callback itself is checked by what it belongs to.

@@ -33,8 +33,8 @@ WORDS = {"title": N_("Shift handover"), "so_far": N_("This shift: {start} to now
 PAGE = (
     HEAD
     + """<h1>{{ words.title }}</h1>
-{% macro report(sections) %}{% for name, label, items in sections %}<section class="handover-section
-handover-{{ name }}"><h3>{{ label }} <span class="inbox-count">{{ items|length }}</span></h3>{% if items %}
+{% macro report(sections) %}{% for name, label, count, items in sections %}<section class="handover-section
+handover-{{ name }}"><h3>{{ label }} <span class="inbox-count">{{ count }}</span></h3>{% if items %}
 <ul class="inbox-list">{% for item in items %}<li class="inbox-row sev-{{ item.severity }}"><a href="{{ item.href }}">
 <span class="inbox-title">{{ item.title }}</span><span class="inbox-meta">{{ item.meta }}</span></a></li>{% endfor %}
 </ul>{% else %}<p class="inbox-empty">{{ words.none }}</p>{% endif %}</section>{% endfor %}{% endmacro %}
@@ -72,7 +72,7 @@ def register(server: Flask, store: Store, timezone: str, default_language: str) 
             words={key: t(text) for key, text in WORDS.items()},
             so_far=t(WORDS["so_far"], start=local_time(shift.start, timezone, "%m-%d %H:%M")),
             shift=_sections(shift.report, t, lang, timezone),
-            waiting=_waiting(waiting, principal.actor, t, lang, timezone) if waiting else None,
+            waiting=_waiting(waiting, principal, t, lang, timezone) if waiting else None,
             recent=[_line(h, t, timezone) for h in recent],
         )  # fmt: skip
 
@@ -97,11 +97,13 @@ def register(server: Flask, store: Store, timezone: str, default_language: str) 
         return redirect(f"/handover?done=taken&lang={lang}", 303)
 
 
-def _sections(report: dict, t, lang: str, timezone: str) -> list[tuple[str, str, list[dict]]]:
+def _sections(report: dict, t, lang: str, timezone: str) -> list[tuple[str, str, int, list[dict]]]:
+    counts = report.get("counts", {})
     return [
-        (name, t(label), [_item(item, t, lang, timezone) for item in report.get(name, [])])
+        (name, t(label), counts.get(name, len(report.get(name, []))),
+         [_item(item, t, lang, timezone) for item in report.get(name, [])])
         for name, label in SECTION_LABELS.items()
-    ]
+    ]  # fmt: skip
 
 
 def _item(item: dict, t, lang: str, timezone: str) -> dict:
@@ -112,12 +114,12 @@ def _item(item: dict, t, lang: str, timezone: str) -> dict:
             "meta": meta, "href": f"/history?incident={item['id']}&lang={lang}"}  # fmt: skip
 
 
-def _waiting(row: dict, me: str, t, lang: str, timezone: str) -> dict:
+def _waiting(row: dict, principal, t, lang: str, timezone: str) -> dict:
     return {
-        "id": row["id"], "mine": row["handed_by"] == me, "notes": row["notes"],
+        "id": row["id"], "mine": row["handed_by"] == principal.actor, "notes": row["notes"],
         "heading": t(WORDS["waiting"], who=row["handed_by"],
                      when=local_time(row["shift_end"], timezone, "%m-%d %H:%M")),
-        "sections": _sections(row["report"], t, lang, timezone),
+        "sections": _sections(handover.seen_by(principal, row["report"]), t, lang, timezone),
     }  # fmt: skip
 
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pandas as pd
 from flask import Flask, Response, abort, send_file
 
-from access.policy import Principal, region_place
+from access.policy import Principal, region_place, region_scope
 from dashboard import guard
-from dashboard.i18n import N_
 from dashboard.inbox_view import FOOT, HEAD, language, render
+from dashboard.supervision_view import KIND_LABELS, place_names, span
 from dashboard.timefmt import local_time
 from layers.regions import RegionIndex
-from store.database import Store, records
+from store import reports as report_store
+from store.database import Store
 
-KIND_LABELS = {"daily": N_("Daily report"), "weekly": N_("Weekly report"), "monthly": N_("Monthly report")}
 SHOWN = 200
 PAGE = (
     HEAD
@@ -37,13 +38,11 @@ def register(server: Flask, store: Store, folder: Path, regions: RegionIndex, or
     def archive():
         lang, t = language(default_language)
         principal = guard.current()
-        cur = store.cursor()
-        cur.execute("SELECT * FROM reports ORDER BY period_end DESC, id DESC LIMIT ?", [SHOWN * 10])
-        rows = [r for r in records(cur) if _sees(principal, regions, r)][:SHOWN]
-        names = {u.id: (u.name.en if lang == "en" else u.name.zh_CN) for u in org.units.values()} if org else {}
+        rows = report_store.in_scope(store.cursor(), region_scope(principal), SHOWN)
+        names = place_names(regions, org, lang)
         shown = [{
             "title": f"{names.get(r['centre_id'], t('City'))} · {t(KIND_LABELS[r['kind']])}",
-            "meta": " · ".join([_span(r, timezone), t("{n} pages", n=r["pages"]),
+            "meta": " · ".join([_span(r, timezone), *([t("{n} pages", n=r["pages"])] if r["pages"] else []),
                                 local_time(r["created_at"], timezone, "%Y-%m-%d %H:%M")]),
             "pdf": f"/reports/{r['id']}.pdf" if r["pdf_file"] else None, "html": f"/reports/{r['id']}.html",
         } for r in rows]  # fmt: skip
@@ -51,12 +50,10 @@ def register(server: Flask, store: Store, folder: Path, regions: RegionIndex, or
 
     @server.get("/reports/<int:report_id>.<kind>")
     def report_file(report_id: int, kind: str):
-        cur = store.cursor()
-        cur.execute("SELECT * FROM reports WHERE id = ?", [report_id])
-        found = records(cur)
-        if kind not in ("html", "pdf") or not found or not _sees(guard.current(), regions, found[0]):
+        found = report_store.get(store.cursor(), report_id)
+        if kind not in ("html", "pdf") or found is None or not _sees(guard.current(), regions, found):
             abort(404)
-        name = found[0]["pdf_file"] if kind == "pdf" else found[0]["html_file"]
+        name = found["pdf_file"] if kind == "pdf" else found["html_file"]
         if not name or not (folder / name).is_file():
             abort(404)
         guard.record("report open", f"report {report_id}", detail=name)
@@ -75,6 +72,6 @@ def _sees(principal: Principal, regions: RegionIndex, report: dict) -> bool:
 
 
 def _span(report: dict, timezone: str) -> str:
-    first = local_time(report["period_start"], timezone, "%Y-%m-%d")
-    last = local_time(report["period_end"] - timedelta(days=1), timezone, "%Y-%m-%d")
-    return first if first == last else f"{first} — {last}"
+    first = pd.Timestamp(report["period_start"]).tz_convert(timezone).date()
+    last = (pd.Timestamp(report["period_end"]).tz_convert(timezone) - timedelta(days=1)).date()
+    return span(first, last)

@@ -17,8 +17,17 @@ from jinja2 import Environment  # noqa: E402
 
 from dashboard.i18n import N_, translator  # noqa: E402
 from dashboard.labels import ALERT_STATE_LABELS, SEVERITY_LABELS  # noqa: E402
-from dashboard.pages.figures import STAGES, duration, percent  # noqa: E402
-from dashboard.pages.history import STAGE_LABELS, records  # noqa: E402
+from dashboard.report_pdf import to_pdf  # noqa: E402
+from dashboard.supervision_view import (  # noqa: E402
+    KIND_LABELS,
+    STAGES,
+    duration,
+    frame_records,
+    percent,
+    place_names,
+    span,
+    stages_text,
+)
 from dashboard.timefmt import local_time  # noqa: E402
 from store import supervision as sql  # noqa: E402
 from store.supervision import Selection  # noqa: E402
@@ -28,7 +37,6 @@ from supervision.figures import STAGE_NAMES, Figures, figures, ranking  # noqa: 
 from supervision.reports import Rendered, ReportRequest  # noqa: E402
 
 LATE_SHOWN = 25  # late incidents on the third page; the history has them all
-KIND_LABELS = {"daily": N_("Daily report"), "weekly": N_("Weekly report"), "monthly": N_("Monthly report")}
 PAGE = """<!doctype html><html lang="{{ 'zh-CN' if lang == 'zh_CN' else 'en' }}"><head><meta charset="utf-8">
 <title>{{ title }}</title><style>
 @page { size: A4; margin: 16mm 14mm; @bottom-center { content: counter(page) " / " counter(pages); font-size: 9pt; } }
@@ -71,10 +79,8 @@ def renderer(facts: Facts, regions, org, feeds: Sequence, zone: str) -> Callable
 
     def render(request: ReportRequest) -> Rendered:
         html = report_html(facts, regions, org, feeds, zone, request)
-        from weasyprint import HTML  # loaded on the first report: it takes a while and only reports need it
-
-        document = HTML(string=html).render()
-        return Rendered(html, document.write_pdf(), len(document.pages))
+        pdf = to_pdf(html)
+        return Rendered(html, pdf[0] if pdf else None, pdf[1] if pdf else 0)
 
     return render
 
@@ -89,9 +95,7 @@ def report_html(facts: Facts, regions, org, feeds: Sequence, zone: str, request:
     earlier = periods.before(period, zone)
     before = Selection(start=earlier.start, end=earlier.end, scope=scope)
     by = "town" if centre.region_id else "district"
-    names = {r.id: r.name(lang) for level in ("district", "town") for r in regions.level(level)}
-    if org is not None:
-        names.update({u.id: u.name.en if lang == "en" else u.name.zh_CN for u in org.units.values()})
+    names = place_names(regions, org, lang)
     working = facts.calendar is not None  # durations as time limits count them, where the city keeps a calendar
     [total] = figures(facts, now, None, working) or [None]
     groups = [f for f in figures(facts, now, by, working) if f.key is not None]
@@ -102,13 +106,11 @@ def report_html(facts: Facts, regions, org, feeds: Sequence, zone: str, request:
                          ranking(facts, now, before, "department", working)))  # fmt: skip
     centre_name = centre.name_en if lang == "en" else centre.name_zh
     title = f"{centre_name} · {t(KIND_LABELS[request.kind])}"
-    span = (period.first_day.isoformat() if period.first_day == period.last_day
-            else f"{period.first_day.isoformat()} — {period.last_day.isoformat()}")  # fmt: skip
     total_late, late = sql.history(facts.store.cursor(), "incidents", replace(now, overdue=True),
                                    limit=LATE_SHOWN)  # fmt: skip
     return TEMPLATE.render(
         lang=lang, title=title, w={k: t(v) for k, v in WORDS.items()},
-        meta=" · ".join([t("{period} · made {made}", period=span,
+        meta=" · ".join([t("{period} · made {made}", period=span(period.first_day, period.last_day),
                              made=local_time(request.made_at, zone, "%Y-%m-%d %H:%M")),
                            t("durations in working time") if working else t("durations on the clock")]),
         summary=_summary(total, t),
@@ -125,7 +127,7 @@ def report_html(facts: Facts, regions, org, feeds: Sequence, zone: str, request:
             " " + t("The first {shown} are listed; the history has them all.", shown=LATE_SHOWN)
             if total_late > LATE_SHOWN else ""),
         late_header=[t("Opened"), t("Title"), t("Place"), t("State"), t("Severity"), t("Late stages")],
-        late=[_late(row, names, t, lang, zone) for row in records(late)],
+        late=[_late(row, names, t, lang, zone) for row in frame_records(late)],
         quality_header=[t("Rank"), t("Department"), t("Score"), t("Available"), t("Timely"), t("Complete"),
                         t("Plausible")],
         quality=_quality(facts.store, period, feeds, names) if centre.region_id is None else [],
@@ -160,20 +162,19 @@ def _ranked(r, names: dict, t) -> list[tuple[str, str]]:
 
 
 def _late(row: dict, names: dict, t, lang: str, zone: str) -> list[str]:
-    stages = row["overdue_stages"] if row["overdue_stages"] is not None else []
     return [
         local_time(row["opened_at"], zone, "%m-%d %H:%M"), row["title_en"] if lang == "en" else row["title_zh"],
         " · ".join(names.get(r, r) for r in (row["district_id"], row["town_id"]) if r),
         t(ALERT_STATE_LABELS.get(row["state"], row["state"])),
         t(SEVERITY_LABELS.get(row["severity"], row["severity"])),
-        "、".join(t(STAGE_LABELS[stage]) for stage in stages if stage in STAGE_LABELS),
+        stages_text(row["overdue_stages"], t),
     ]  # fmt: skip
 
 
 def _quality(store, period, feeds: Sequence, names: dict) -> list[list[str]]:
     cards = scorecards.scorecards(store, period.start, period.end, feeds)
     return [[str(r.rank or "—"), names.get(r.id, r.id), percent(r.score), percent(r.card.availability),
-             percent(getattr(r.card, "timely", None)), percent(r.card.completeness), percent(r.card.plausible)]
+             percent(r.card.timely), percent(r.card.completeness), percent(r.card.plausible)]
             for r in scorecards.ranking(scorecards.by_department(cards))]  # fmt: skip
 
 

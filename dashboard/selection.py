@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from access.policy import Principal
+from access.policy import Principal, region_scope
 from store.records import ALERT_STATES, SEVERITIES
 from store.supervision import Selection
 from supervision.periods import Period, days
@@ -36,7 +36,8 @@ class Query:
         return Selection(start=period.start, end=period.end, domain=v.get("domain") or None,
                          rule=v.get("rule") or None, severity=v.get("severity") or None,
                          region=v.get("region") or None, unit=v.get("unit") or None, state=v.get("state") or None,
-                         overdue=overdue, text=(v.get("q") or "")[:200] or None, scope=scope(principal))  # fmt: skip
+                         overdue=overdue, text=(v.get("q") or "")[:200] or None,
+                         scope=region_scope(principal))  # fmt: skip
 
     def href(self, path: str, **changes: str | None) -> str:
         """This query at `path`, with some filters changed (None removes one)."""
@@ -47,11 +48,6 @@ class Query:
 
     def with_days(self, first: date, last: date) -> Query:
         return replace(self, first=first, last=last)
-
-
-def scope(principal: Principal) -> frozenset[str] | None:
-    """The region ids a principal's figures and history are limited to (None: the whole city)."""
-    return frozenset(principal.regions) | principal.below if principal.regions else None
 
 
 def read(args: dict, zone: str, now: datetime | None = None) -> Query:
@@ -73,7 +69,9 @@ def read(args: dict, zone: str, now: datetime | None = None) -> Query:
 
 
 def _day(value) -> date | None:
+    """A day of the years a city's history can hold (a typed year 1 or 9999 is no such day)."""
     try:
-        return date.fromisoformat(str(value)[:10]) if value else None
+        day = date.fromisoformat(str(value)[:10]) if value else None
     except ValueError:
         return None
+    return day if day is not None and 2000 <= day.year <= 2099 else None

@@ -334,11 +334,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             late_ack BOOLEAN NOT NULL, late_dispatch BOOLEAN NOT NULL, late_resolve BOOLEAN NOT NULL,
             returned INTEGER NOT NULL, reopened INTEGER NOT NULL, escalations INTEGER NOT NULL
         );
-        -- How far the figures have read the incidents' timelines: the highest incident_log id taken, and the one
-        -- the refresh before took, from which the next reads again (an entry numbered below the highest may commit
-        -- after it was read: ids are given when written, not when committed).
+        -- How far the figures have read: the highest incident_log id taken, and when (a refresh takes the entries
+        -- numbered above it, and the incidents changed since a margin before it: an id is given when an entry is
+        -- written, not when it commits, and some changes write no entry); the calendar the working time was
+        -- counted by (another calendar computes every row again).
         CREATE TABLE figure_progress (
-            name VARCHAR PRIMARY KEY, rescan_from BIGINT NOT NULL, last_log_id BIGINT NOT NULL, ts TIMESTAMPTZ NOT NULL
+            name VARCHAR PRIMARY KEY, last_log_id BIGINT NOT NULL, ts TIMESTAMPTZ NOT NULL, calendar VARCHAR NOT NULL
         );
         -- A shift handed over (交接班) at a desk (a centre of the organisation, or 'city'): the outgoing officer's
         -- report of the shift as it stood, their notes, and the incoming officer's signature.

@@ -28,19 +28,23 @@ FIGURE_COLUMNS = (
     "late_ack", "late_dispatch", "late_resolve", "returned", "reopened", "escalations",
 )  # fmt: skip
 FACTS_SQL = f"""
-    WITH log AS (
+    WITH changed AS (SELECT id FROM incidents WHERE {{which}}),
+    log AS (
         SELECT incident_id,
                min(ts) FILTER (WHERE to_state IN {ACKNOWLEDGED}) AS acknowledged_at,
                min(ts) FILTER (WHERE to_state IN {DISPATCHED}) AS dispatched_at,
                max(ts) FILTER (WHERE to_state = 'resolved' AND from_state IS DISTINCT FROM 'resolved') AS resolved_at,
+               max(ts) FILTER (WHERE action = 'reopen') AS reopened_at,
                count(*) FILTER (WHERE action IN ('return', 'task_return')) AS returned,
                count(*) FILTER (WHERE action = 'reopen') AS reopened,
                count(*) FILTER (WHERE action IN ('escalate', 'task_escalate')) AS escalations
-        FROM incident_log WHERE {{log_where}} GROUP BY incident_id
+        FROM incident_log WHERE incident_id IN (SELECT id FROM changed) GROUP BY incident_id
     )
     SELECT i.id, i.opened_at, i.closed_at, i.state, i.domain, i.severity, i.group_id, i.district_id, i.town_id,
            i.grid_id, i.centre_id, i.department_id, i.members, log.acknowledged_at, log.dispatched_at,
-           CASE WHEN i.state IN ('resolved', 'closed') THEN log.resolved_at END AS resolved_at,
+           -- resolved by people, for good: not reopened since (the rules may close a reopened one by themselves)
+           CASE WHEN i.state IN ('resolved', 'closed') AND log.resolved_at > coalesce(log.reopened_at, '-infinity')
+                THEN log.resolved_at END AS resolved_at,
            list_contains(i.overdue_stages, 'acknowledge') AS late_ack,
            list_contains(i.overdue_stages, 'dispatch') AS late_dispatch,
            list_contains(i.overdue_stages, 'resolve') AS late_resolve,
@@ -69,13 +73,14 @@ class Selection:
     scope: frozenset[str] | None = field(default=None)
 
 
-def incident_facts(cur: Cursor, after_log_id: int | None) -> pd.DataFrame:
-    """Each incident with a timeline entry numbered above `after_log_id` (every incident, for None), with what its
-    figures are made of (FIGURE_COLUMNS but the stage durations)."""
+def incident_facts(cur: Cursor, after_log_id: int | None = None, changed_since: datetime | None = None
+                   ) -> pd.DataFrame:  # fmt: skip
+    """The incidents with a timeline entry numbered above `after_log_id` or changed since `changed_since` (every
+    incident, for neither), with what their figures are made of (FIGURE_COLUMNS but the stage durations)."""
     if after_log_id is None:
-        return frame(cur, FACTS_SQL.format(log_where="TRUE"))
-    return frame(cur, FACTS_SQL.format(log_where="incident_id IN (SELECT incident_id FROM incident_log WHERE id > ?)"),
-                 [after_log_id])  # fmt: skip
+        return frame(cur, FACTS_SQL.format(which="TRUE"))
+    which = "id IN (SELECT incident_id FROM incident_log WHERE id > ?) OR updated_at >= ?"
+    return frame(cur, FACTS_SQL.format(which=which), [after_log_id, changed_since])
 
 
 def replace_facts(cur: Cursor, rows: pd.DataFrame) -> None:
@@ -95,14 +100,13 @@ def clear_facts(cur: Cursor) -> None:
     cur.execute("DELETE FROM figure_progress")
 
 
-def progress(cur: Cursor, name: str) -> tuple[int, int] | None:
-    """(rescan_from, last_log_id) of the figures' last refresh, or None before the first."""
-    row = cur.execute("SELECT rescan_from, last_log_id FROM figure_progress WHERE name = ?", [name]).fetchone()
-    return None if row is None else (row[0], row[1])
+def progress(cur: Cursor, name: str) -> tuple[int, datetime, str] | None:
+    """(last_log_id, ts, calendar) of the figures' last refresh, or None before the first."""
+    return cur.execute("SELECT last_log_id, ts, calendar FROM figure_progress WHERE name = ?", [name]).fetchone()
 
 
-def set_progress(cur: Cursor, name: str, rescan_from: int, last_log_id: int, now: datetime) -> None:
-    cur.execute("INSERT OR REPLACE INTO figure_progress VALUES (?, ?, ?, ?)", [name, rescan_from, last_log_id, now])
+def set_progress(cur: Cursor, name: str, last_log_id: int, now: datetime, calendar: str) -> None:
+    cur.execute("INSERT OR REPLACE INTO figure_progress VALUES (?, ?, ?, ?)", [name, last_log_id, now, calendar])
 
 
 def last_log_id(cur: Cursor) -> int:
@@ -172,7 +176,7 @@ def aggregate_sql(key: str | None, working: bool, rows: str) -> str:
     )  # fmt: skip
     return f"""
         SELECT {group} AS key, count(*) AS incidents,
-               count(*) FILTER (WHERE state NOT IN ('closed', 'cancelled')) AS open,
+               count(*) FILTER (WHERE state NOT IN {tuple(sorted(ENDED_STATES))}) AS open,
                count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
                quantile_cont(ack_{w}, 0.5) AS mtta_p50, quantile_cont(ack_{w}, 0.9) AS mtta_p90,
                quantile_cont(resolve_{w}, 0.5) AS mttr_p50, quantile_cont(resolve_{w}, 0.9) AS mttr_p90,
@@ -223,8 +227,8 @@ def shift_items(cur: Cursor, start: datetime, end: datetime, scope: frozenset[st
     they stand now), each with its overdue stages."""
     sql, params = where(Selection(scope=scope), **INCIDENT_WHERE)
     return frame(cur, f"""
-        SELECT id, opened_at, closed_at, state, severity, domain, title_zh, title_en, district_id, town_id,
-               overdue_stages
+        SELECT id, opened_at, closed_at, state, severity, domain, title_zh, title_en, district_id, town_id, grid_id,
+               region_id, overdue_stages
         FROM incidents
         WHERE {sql} AND opened_at < ?
           AND (opened_at >= ? OR closed_at IS NULL OR closed_at >= ?)

@@ -2,9 +2,10 @@
 dispatched and resolved, how long each took from its opening (on the clock and in the city's working time), which
 stages ran past their time limit, and how often it was returned, reopened and escalated.
 
-A refresh reads only the timeline entries written since the one before (and those of the refresh before it again,
-for an entry committed late) and rewrites the rows of the incidents they concern, so the figures of a year are an
-aggregate over one row per incident however long their timelines. `rebuild` computes every row from scratch: what
+A refresh rewrites the rows of the incidents with timeline entries written since the refresh before, or changed
+since a margin before it (an entry may commit after a later one was read, and some changes, a severity raised or
+a member counted, write no entry), so the figures of a year are an aggregate over one row per incident however long
+their timelines. `rebuild` computes every row from scratch: what
 an incremental refresh must always equal.
 
 Resolved means resolved by people: an incident the rules closed by themselves once all its alerts cleared counts in
@@ -22,8 +23,10 @@ import pandas as pd
 from alerts.working_time import WorkingCalendar
 from store import supervision as sql
 from store.database import Store
+from store.retention import COMMIT_MARGIN
 from store.transaction import retrying, transaction
 
+PROGRESS = "incident_figures"
 STAGES = (("ack", "acknowledged_at"), ("dispatch", "dispatched_at"), ("resolve", "resolved_at"))
 
 
@@ -32,9 +35,7 @@ class Facts:
         """`calendar`: the city's working days and hours, for the figures in working time (none without it)."""
         self.store = store
         self.calendar = calendar
-        # The refreshes' progress is kept per calendar: figures kept under another calendar (or none) are computed
-        # again from scratch, not left with the working time of the calendar before.
-        self.progress = f"incident_figures:{fingerprint(calendar)}"
+        self.calendar_id = fingerprint(calendar)  # figures kept under another calendar are computed again
         self._lock = threading.Lock()  # one refresh at a time: the scheduler's and a page's may meet
 
     def refresh(self, now: datetime | None = None) -> int:
@@ -52,14 +53,16 @@ class Facts:
 
     def _refresh(self, now: datetime) -> int:
         cur = self.store.cursor()
-        mark = sql.progress(cur, self.progress)
+        mark = sql.progress(cur, PROGRESS)
         top = sql.last_log_id(cur)
-        if mark == (top, top):
-            return 0
-        rows = with_durations(sql.incident_facts(cur, None if mark is None else mark[0]), self.calendar)
+        whole = mark is None or mark[2] != self.calendar_id  # the first refresh, or another calendar
+        rows = sql.incident_facts(cur) if whole else sql.incident_facts(cur, mark[0], mark[1] - COMMIT_MARGIN)
+        rows = with_durations(rows, self.calendar)
         with transaction(cur):
+            if whole:
+                sql.clear_facts(cur)
             sql.replace_facts(cur, rows)
-            sql.set_progress(cur, self.progress, top if mark is None else mark[1], top, now)
+            sql.set_progress(cur, PROGRESS, top, now, self.calendar_id)
         return len(rows)
 
 

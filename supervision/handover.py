@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from access.policy import Principal
+from access.policy import Principal, place, region_scope
 from store import handovers as handover_store
 from store import supervision as sql
 from store.audit import Trail, attempted
@@ -24,6 +24,7 @@ from store.transaction import retrying, transaction
 
 SHIFT = timedelta(hours=12)  # the first shift of a desk, before any handover says where it began
 SECTIONS = ("opened", "ended", "open", "overdue")
+SHOWN = 100  # items kept of each section; the counts are whole, the history has the rest
 NOTE_CHARS = 4000
 
 
@@ -45,7 +46,10 @@ class Shift:
 
 
 def desk_of(principal: Principal) -> str:
-    return principal.unit or "city"
+    """The principal's desk: their centre; without one, the regions they are given (the city's desk for none)."""
+    if principal.unit:
+        return principal.unit
+    return "regions:" + ",".join(sorted(principal.regions)) if principal.regions else "city"
 
 
 def current_shift(store: Store, principal: Principal, now: datetime) -> Shift:
@@ -58,16 +62,22 @@ def current_shift(store: Store, principal: Principal, now: datetime) -> Shift:
 
 
 def report(store: Store, principal: Principal, start: datetime, end: datetime) -> dict:
-    """The shift's incidents in the principal's scope, by section."""
-    scope = frozenset(principal.regions) | principal.below if principal.regions else None
-    rows = sql.shift_items(store.cursor(), start, end, scope)
+    """The shift's incidents in the principal's scope, by section: the first SHOWN of each, and how many in all."""
+    rows = sql.shift_items(store.cursor(), start, end, region_scope(principal))
     opened = rows["opened_at"] >= start
     closed = rows["closed_at"].notna() & (rows["closed_at"] < end)
     still_open = ~closed
     late = rows["overdue_stages"].map(lambda stages: stages is not None and len(stages) > 0)
     sections = {"opened": rows[opened], "ended": rows[closed], "open": rows[still_open],
                 "overdue": rows[still_open & late]}  # fmt: skip
-    return {name: [_item(row) for row in part.to_dict("records")] for name, part in sections.items()}
+    return {**{name: [_item(row) for row in part.head(SHOWN).to_dict("records")] for name, part in sections.items()},
+            "counts": {name: len(part) for name, part in sections.items()}}  # fmt: skip
+
+
+def seen_by(principal: Principal, report: dict) -> dict:
+    """A kept report with only the items the principal sees (a desk's officers share a scope; this holds if not)."""
+    return {**report, **{name: [item for item in report.get(name, []) if principal.sees(tuple(item["place"]))]
+                         for name in SECTIONS}}  # fmt: skip
 
 
 def hand_over(store: Store, principal: Principal, notes: str, now: datetime, audit: Trail | None) -> int:
@@ -120,4 +130,5 @@ def _item(row: dict) -> dict:
         "id": int(row["id"]), "title_zh": row["title_zh"], "title_en": row["title_en"], "state": row["state"],
         "severity": row["severity"], "opened_at": pd.Timestamp(row["opened_at"]).isoformat(),
         "ended": row["state"] in ENDED_STATES, "overdue": list(stages) if stages is not None else [],
+        "place": list(place(row)),
     }  # fmt: skip

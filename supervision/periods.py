@@ -17,10 +17,6 @@ class Period:
     first_day: date  # in the city's time zone
     last_day: date
 
-    @property
-    def length(self) -> timedelta:
-        return self.end - self.start
-
 
 def days(first: date, last: date, zone: str) -> Period:
     """The days `first` to `last`, both included."""
@@ -52,9 +48,15 @@ def last_complete(kind: str, now: datetime, zone: str) -> Period:
 
 
 def before(period: Period, zone: str) -> Period:
-    """The period of as many days just before this one (the month before a month, whatever its length)."""
+    """The period just before this one, as long: as many whole months before whole months (September before
+    October, the first quarter before the second), else as many days."""
+    after_last = period.last_day + timedelta(days=1)
+    if period.first_day.day == 1 and after_last.day == 1:
+        months = (after_last.year - period.first_day.year) * 12 + after_last.month - period.first_day.month
+        first = period.first_day
+        for _ in range(months):
+            first = (first - timedelta(days=1)).replace(day=1)
+        return days(first, period.first_day - timedelta(days=1), zone)
     n = (period.last_day - period.first_day).days
-    if period.first_day.day == 1 and (period.last_day + timedelta(days=1)).day == 1:
-        return of_kind("monthly", period.first_day - timedelta(days=1), zone)
     last = period.first_day - timedelta(days=1)
     return days(last - timedelta(days=n), last, zone)

@@ -4,8 +4,8 @@ them), and told through the notification channels to the centre's subscribers.
 
 A report of a period is due once the period is over and the city's clock has passed `at` (a day's report the next
 morning, a week's on Monday, a month's on the 1st). The scheduler asks every few minutes what is due; a report made
-once is never made again (its key is the kind, the centre and the period), so a restart or a second node changes
-nothing, and a centre missed while the service was down gets its latest report when it is back. The report's words
+once is never made again (its key is the kind, the centre and the period), so a restart changes nothing, and a
+centre missed while the service was down gets its latest report when it is back. The report's words
 and charts come from `render` (the dashboard's, which knows the language); this module decides what and when.
 """
 
@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from alerts.org import Organisation
 from alerts.working_time import time_of_day
 from store import notifications
+from store import reports as report_store
 from store.database import Store
 from store.transaction import transaction
 from supervision import periods
@@ -115,7 +116,7 @@ class Reports:
     def due(self, now: datetime) -> list[ReportRequest]:
         """The reports whose period is over and whose time has come, not made yet."""
         local = now.astimezone(ZoneInfo(self.zone))
-        made = {key for (key,) in self.store.cursor().execute("SELECT key FROM reports").fetchall()}
+        made = report_store.made_keys(self.store.cursor())
         out = []
         for kind in self.settings.kinds:
             period = periods.last_complete(kind, now, self.zone)
@@ -141,11 +142,15 @@ class Reports:
         return made
 
     def make(self, request: ReportRequest) -> int:
-        """Render, keep and archive one report, and tell its centre's subscribers; its id."""
+        """Render, keep and archive one report, and tell its centre's subscribers; its id (a report made before
+        is left as it was)."""
+        made = report_store.id_of(self.store.cursor(), request.key)
+        if made is not None:
+            return made
         rendered = self.render(request)
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = request.key.replace(":", "-")
-        html_file, pdf_file = f"{stem}.html", f"{stem}.pdf"
+        html_file, pdf_file = f"{stem}.html", f"{stem}.pdf" if rendered.pdf is not None else ""
         (self.folder / html_file).write_text(rendered.html, encoding="utf-8")
         if rendered.pdf is not None:
             (self.folder / pdf_file).write_bytes(rendered.pdf)
@@ -154,23 +159,23 @@ class Reports:
         title_en = f"{request.centre.name_en} {en} ({_span(request.period)})"
         cur = self.store.cursor()
         with transaction(cur):
-            row = cur.execute(
-                "INSERT INTO reports (key, kind, centre_id, region_id, period_start, period_end, language, html_file, "
-                "pdf_file, pages, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (key) DO NOTHING RETURNING id",
-                [request.key, request.kind, request.centre.id, request.centre.region_id, request.period.start,
-                 request.period.end, request.language, html_file, pdf_file if rendered.pdf is not None else "",
-                 rendered.pages, len(rendered.pdf or b""), request.made_at],
-            ).fetchone()  # fmt: skip
-            if row is None:
-                return self.id_of(request.key)
+            report_id = report_store.insert(cur, {
+                "key": request.key, "kind": request.kind, "centre_id": request.centre.id,
+                "region_id": request.centre.region_id, "period_start": request.period.start,
+                "period_end": request.period.end, "language": request.language, "html_file": html_file,
+                "pdf_file": pdf_file, "pages": rendered.pages, "bytes": len(rendered.pdf or b""),
+                "created_at": request.made_at,
+            })  # fmt: skip
+            if report_id is None:
+                return report_store.id_of(cur, request.key)
             notifications.tell(cur, key=f"report:{request.key}", event="report", now=request.made_at,
                                title_zh=title_zh, title_en=title_en, units=[request.centre.id],
-                               details={"kind": request.kind, "path": f"/reports/{row[0]}.pdf"})  # fmt: skip
-        return row[0]
+                               details={"kind": request.kind,
+                                        "path": f"/reports/{report_id}.{'pdf' if pdf_file else 'html'}"})  # fmt: skip
+        return report_id
 
-    def id_of(self, key: str) -> int:
-        return self.store.cursor().execute("SELECT id FROM reports WHERE key = ?", [key]).fetchone()[0]
+    def id_of(self, key: str) -> int | None:
+        return report_store.id_of(self.store.cursor(), key)
 
 
 def _span(period: Period) -> str:

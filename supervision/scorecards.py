@@ -97,6 +97,7 @@ class DepartmentScorecard:
     availability: float | None
     latency_p50_s: float | None
     latency_p95_s: float | None
+    timely: float | None  # share of its feeds' readings stored within their own stale_after_s
     completeness: float | None
     plausible: float | None
     suspect: int
@@ -268,6 +269,8 @@ def _department(department: str, cards: list[Scorecard]) -> DepartmentScorecard:
         availability=_by_hours(cards, lambda c: c.availability),
         latency_p50_s=percentile(latency, 0.5),
         latency_p95_s=percentile(latency, 0.95),
+        # each feed's own limit (its stale_after_s) decides what was in time: pooled over the feeds' readings
+        timely=sum(c.timely * c.readings for c in cards if c.timely is not None) / readings if readings else None,
         completeness=_by_hours(cards, lambda c: c.completeness),
         plausible=1 - suspect / readings if readings else None,
         suspect=suspect,

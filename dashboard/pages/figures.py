@@ -19,8 +19,8 @@ from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import DOMAIN_LABELS, SEVERITY_LABELS
-from dashboard.pages.history import filter_controls, period_controls, place_names
 from dashboard.selection import Query, read
+from dashboard.supervision_view import STAGES, duration, filter_controls, percent, period_controls, place_names
 from supervision import periods
 from supervision.figures import DIMENSIONS, Figures, Ranked, figures, ranking
 
@@ -29,8 +29,8 @@ DIMENSION_LABELS = {
     "domain": N_("Domain"), "rule": N_("Rule"), "severity": N_("Severity"), "grid": N_("Grid"),
 }  # fmt: skip
 RANKED = {"district": N_("Districts"), "department": N_("Departments")}
-STAGES = (("ack", N_("Receipt")), ("dispatch", N_("Dispatch")), ("resolve", N_("Resolve")))
 SHOWN_FILTERS = ("domain", "region", "unit", "severity")  # the history's filters that figures take too
+TABLE_ROWS = 200  # groups in the table (a city's grids are thousands): those with the most incidents
 
 
 def layout(context: AppContext, lang: str | None = None, by: str | None = None, clock: str | None = None,
@@ -130,7 +130,7 @@ def register_callbacks(context: AppContext) -> None:
         selection = q.selection(principal, zone)
         [total] = figures(context.facts, selection, None, working) or [None]
         groups = figures(context.facts, selection, by, working)
-        names = place_names(context, lang)
+        names = place_names(context.regions, context.org, lang)
         period = q.period(zone)
         earlier = periods.before(period, zone)
         previous = read({"from": earlier.first_day.isoformat(), "to": earlier.last_day.isoformat(), **values}, zone)
@@ -150,24 +150,6 @@ def register_callbacks(context: AppContext) -> None:
         )  # fmt: skip
 
 
-def duration(seconds: float | None, t) -> str:
-    """A duration as people say it: seconds under two minutes, minutes under two hours, hours under two days, days
-    beyond."""
-    if seconds is None:
-        return "—"
-    if seconds < 120:
-        return t("{n} s", n=f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}")
-    if seconds < 7200:
-        return t("{n} min", n=f"{seconds / 60:.0f}" if seconds >= 600 else f"{seconds / 60:.1f}")
-    if seconds < 2 * 86400:
-        return t("{n} h", n=f"{seconds / 3600:.1f}")
-    return t("{n} d", n=f"{seconds / 86400:.1f}")
-
-
-def percent(share: float | None) -> str:
-    return "—" if share is None else f"{share * 100:.0f}%"
-
-
 def _cards(total: Figures | None, q: Query, t, lang: str) -> list:
     """The period's headline figures, each a link to the incidents behind it."""
     f = total
@@ -177,7 +159,7 @@ def _cards(total: Figures | None, q: Query, t, lang: str) -> list:
         (N_("Not ended"), str(f.open if f else 0), q.href("/history", lang=lang, state="open")),
         (N_("MTTA (median)"), duration(f.mtta_p50 if f else None, t), history),
         (N_("MTTR (median)"), duration(f.mttr_p50 if f else None, t), history),
-        (N_("On time"), percent(f.rate() if f else None), q.href("/history", lang=lang, overdue="no")),
+        (N_("On time"), percent(f.rate() if f else None), history),
         (N_("Ran late"), str(f.overdue if f else 0), q.href("/history", lang=lang, overdue="yes")),
     ]
     return [html.A([html.Span(t(label), className="card-label"), html.B(value, className="card-value")],
@@ -211,7 +193,7 @@ def _times_chart(groups: list[Figures], names: dict, t) -> go.Figure:
     return figure
 
 
-def _table(groups: list[Figures], by: str, names: dict, q: Query, t, lang: str) -> html.Table:
+def _table(groups: list[Figures], by: str, names: dict, q: Query, t, lang: str) -> html.Table | html.Div:
     """A row per group; its counts link to the history of that group's incidents."""
     filter_of = {"district": "region", "town": "region", "grid": "region", "centre": "unit", "department": "unit",
                  "domain": "domain", "rule": "rule", "severity": "severity"}[by]  # fmt: skip
@@ -219,7 +201,7 @@ def _table(groups: list[Figures], by: str, names: dict, q: Query, t, lang: str) 
               t("MTTR median"), t("MTTR p90"), *[t("On time: {stage}", stage=t(label)) for _, label in STAGES],
               t("Ran late"), t("Returned"), t("Reopened"), t("Escalated")]  # fmt: skip
     rows = []
-    for f in groups:
+    for f in groups[:TABLE_ROWS]:
 
         def link(text: str, group: Figures = f, **changes: str):
             if group.key is None:
@@ -234,8 +216,12 @@ def _table(groups: list[Figures], by: str, names: dict, q: Query, t, lang: str) 
             html.Td(link(str(f.overdue), overdue="yes")), html.Td(str(f.returned)), html.Td(str(f.reopened)),
             html.Td(str(f.escalations)),
         ]))  # fmt: skip
-    return html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],
-                      className="admin-table figures-table")  # fmt: skip
+    table = html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(rows)],
+                       className="admin-table figures-table")  # fmt: skip
+    if len(groups) <= TABLE_ROWS:
+        return table
+    return html.Div([html.P(t("The {n} with the most incidents of {total} are shown.", n=TABLE_ROWS,
+                              total=len(groups)), className="muted"), table])  # fmt: skip
 
 
 def _ranking(dimension: str, rows: list[Ranked], names: dict, q: Query, t, lang: str, first: date,

@@ -16,22 +16,29 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from flask import Flask, Response, request
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from access.policy import permission_allowed, place
 from dashboard import guard
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS, SEVERITY_LABELS
-from dashboard.pages.duty.detail import timeline_entry
 from dashboard.selection import FILTERS, Query, read
+from dashboard.supervision_view import (
+    filter_controls,
+    frame_records,
+    period_controls,
+    place_names,
+    stages_text,
+)
 from dashboard.timefmt import local_time
+from dashboard.timeline import timeline_entry
 from store import incidents as incident_store
 from store import supervision as sql
 
 PAGE_ROWS = 50
-EXPORT_ROWS = 100_000  # one file; a longer history is exported period by period
+EXPORT_ROWS = 50_000  # one file, made in a web thread; a longer history is exported period by period
 KINDS = {"incidents": N_("Incidents"), "alerts": N_("Alerts")}
-OVERDUE_LABELS = {"yes": N_("Ran late"), "no": N_("On time")}
 COLUMNS = {  # the export's columns and their headers, by kind
     "incidents": (("id", N_("Incident")), ("opened_at", N_("Opened")), ("closed_at", N_("Ended")),
                   ("state", N_("State")), ("severity", N_("Severity")), ("domain", N_("Domain")),
@@ -47,7 +54,6 @@ COLUMNS = {  # the export's columns and their headers, by kind
                ("overdue_stages", N_("Late stages"))),
 }  # fmt: skip
 CHOICES = ("domain", "rule", "severity", "region", "unit", "state", "overdue")  # the dropdowns; "q" is typed
-STAGE_LABELS = {"acknowledge": N_("Receipt"), "dispatch": N_("Dispatch"), "resolve": N_("Resolve")}
 
 
 def layout(context: AppContext, lang: str | None = None, kind: str | None = None, incident: str | None = None,
@@ -114,37 +120,6 @@ def layout(context: AppContext, lang: str | None = None, kind: str | None = None
     )
 
 
-def period_controls(q: Query, t, prefix: str) -> list[html.Label]:
-    """The first and last day of the period, with ids `<prefix>-from` and `<prefix>-to`."""
-    return [html.Label([t("From"), dcc.Input(id=f"{prefix}-from", type="date", value=q.first.isoformat())]),
-            html.Label([t("To"), dcc.Input(id=f"{prefix}-to", type="date", value=q.last.isoformat())])]  # fmt: skip
-
-
-def filter_controls(context: AppContext, q: Query, t, lang: str, prefix: str, names: tuple[str, ...]) -> list:
-    """Dropdowns for the filters `names`, set from the query, with ids `<prefix>-<name>` (figures take some)."""
-    principal = guard.current()
-    regions = [(r.id, r.name(lang)) for level in ("district", "town") for r in context.regions.level(level)
-               if permission_allowed(principal, "view", r.id)]  # fmt: skip
-    units = ([(u.id, u.name.en if lang == "en" else u.name.zh_CN) for u in context.org.units.values()]
-             if context.org is not None else [])  # fmt: skip
-    choices = {
-        "domain": (N_("Domain"), [(d, t(label)) for d, label in DOMAIN_LABELS.items()]),
-        "rule": (N_("Rule"), [(r, r) for r in sql.rule_names(context.store.cursor())] if "rule" in names else []),
-        "severity": (N_("Severity"), [(s, t(label)) for s, label in SEVERITY_LABELS.items()]),
-        "region": (N_("Region"), regions),
-        "unit": (N_("Unit"), units),
-        "state": (N_("State"), [("open", t("Not ended")), *[(s, t(label)) for s, label in ALERT_STATE_LABELS.items()]]),
-        "overdue": (N_("Time limits"), [(v, t(label)) for v, label in OVERDUE_LABELS.items()]),
-    }  # fmt: skip
-    return [
-        html.Label([t(choices[name][0]), dcc.Dropdown(id=f"{prefix}-{name}", value=q.values.get(name),
-                                                      placeholder=t("All"),
-                                                      options=[{"label": label, "value": v}
-                                                               for v, label in choices[name][1]])])
-        for name in names
-    ]  # fmt: skip
-
-
 def _timeline(context: AppContext, incident: str | None, t, lang: str) -> list:
     """An incident's whole timeline, for the row the user opened; nothing outside their scope."""
     if not incident or not incident.isdigit():
@@ -161,7 +136,7 @@ def _timeline(context: AppContext, incident: str | None, t, lang: str) -> list:
             html.H2(f"#{row['id']} · {title}"),
             html.P(" · ".join([t(ALERT_STATE_LABELS[row["state"]]), t(SEVERITY_LABELS[row["severity"]]),
                                local_time(row["opened_at"], tz, "%Y-%m-%d %H:%M"),
-                               *([t("Ran late: {stages}", stages=_stages(row["overdue_stages"], t))]
+                               *([t("Ran late: {stages}", stages=stages_text(row["overdue_stages"], t))]
                                  if row["overdue_stages"] else [])])),  # fmt: skip
             html.Ol([timeline_entry(e, {}, t, lang, tz) for e in entries], className="timeline"),
         ])
@@ -204,10 +179,10 @@ def register_callbacks(context: AppContext) -> None:
 
 def _table(context: AppContext, kind: str, rows, q: Query, t, lang: str) -> html.Table:
     tz = context.settings.city.timezone
-    names = place_names(context, lang)
+    names = place_names(context.regions, context.org, lang)
     header = [N_("Opened"), N_("State"), N_("Severity"), N_("Domain"), N_("Title"), N_("Place"), N_("Unit")]
     body = []
-    for row in records(rows):
+    for row in frame_records(rows):
         incident = row["id"] if kind == "incidents" else row["incident_id"]
         link = q.href("/history", lang=lang, kind=kind, incident=str(incident)) if incident is not None else None
         title = row["title_en"] if lang == "en" else row["title_zh"]
@@ -223,23 +198,6 @@ def _table(context: AppContext, kind: str, rows, q: Query, t, lang: str) -> html
         ]))  # fmt: skip
     return html.Table([html.Thead(html.Tr([html.Th(t(h)) for h in header])), html.Tbody(body)],
                       className="history-table")  # fmt: skip
-
-
-def records(rows) -> list[dict]:
-    """The rows as dicts, a missing value as None (pandas reads SQL NULLs in text columns as NaN)."""
-    return rows.astype(object).where(rows.notna(), None).to_dict("records")
-
-
-def place_names(context: AppContext, lang: str) -> dict[str, str]:
-    """Region and org unit ids → their names in the reader's language."""
-    names = {r.id: r.name(lang) for level in ("district", "town", "grid") for r in context.regions.level(level)}
-    if context.org is not None:
-        names.update({u.id: u.name.en if lang == "en" else u.name.zh_CN for u in context.org.units.values()})
-    return names
-
-
-def _stages(stages, t) -> str:
-    return "、".join(t(STAGE_LABELS.get(s, s)) for s in stages)
 
 
 def register_exports(server: Flask, context: AppContext) -> None:
@@ -273,10 +231,10 @@ def _export_rows(context: AppContext, kind: str, rows, t, lang: str) -> list[lis
     """The header row (in the reader's language) and one row per record, times in the city's zone, names for
     ids, words for codes."""
     tz = context.settings.city.timezone
-    names = place_names(context, lang)
+    names = place_names(context.regions, context.org, lang)
     columns = COLUMNS[kind]
     out: list[list] = [[t(header) for _, header in columns]]
-    for row in records(rows):
+    for row in frame_records(rows):
         row["title"] = row["title_en"] if lang == "en" else row["title_zh"]
         line = []
         for name, _ in columns:
@@ -290,7 +248,7 @@ def _export_rows(context: AppContext, kind: str, rows, t, lang: str) -> list[lis
             elif name == "domain":
                 value = t(DOMAIN_LABELS[value]) if value in DOMAIN_LABELS else value
             elif name == "overdue_stages":
-                value = _stages(value if value is not None else [], t)
+                value = stages_text(value, t)
             elif name.endswith(("district_id", "town_id", "centre_id", "department_id")) and value:
                 value = names.get(value, value)
             line.append("" if value is None else value)
@@ -320,6 +278,8 @@ def _xlsx(table: list[list], sheet: str) -> bytes:
 
 def _cell(page, value) -> WriteOnlyCell:
     """A cell holding `value` as what it is: people's text stays text (openpyxl would take "=…" for a formula)."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters a spreadsheet cannot hold
     cell = WriteOnlyCell(page, value=value.item() if hasattr(value, "item") else value)
     if isinstance(value, str):
         cell.data_type = "s"

@@ -12,12 +12,12 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
-from dashboard.pages.figures import duration, percent
+from dashboard.supervision_view import duration, percent, place_names
 from supervision import scorecards
 from supervision.scorecards import Ranked
 
 HEADERS = (N_("Rank"), N_("Score"), N_("Available"), N_("Latency p50"), N_("Latency p95"), N_("Timely"),
-           N_("Complete"), N_("Plausible"), N_("Suspect readings"), N_("Dead letters"), N_("Messages"),
+           N_("Complete"), N_("Plausible"), N_("Suspect readings"), N_("Dead-letter rate"), N_("Messages"),
            N_("Hours"))  # fmt: skip
 
 
@@ -62,7 +62,7 @@ def register_callbacks(context: AppContext) -> None:
         first = _month(month) or datetime.now(ZoneInfo(context.settings.city.timezone)).date().replace(day=1)
         ranked = scorecards.monthly_ranking(context.store, first.year, first.month, feeds,
                                             context.settings.city.timezone)  # fmt: skip
-        names = _department_names(context, lang)
+        names = place_names(context.regions, context.org, lang)
         return [
             html.H2(t("Departments")),
             _table(ranked.departments, t("Department"), names, t),
@@ -73,7 +73,7 @@ def register_callbacks(context: AppContext) -> None:
 
 def _table(rows: list[Ranked], first: str, names: dict, t, owners: dict | None = None) -> html.Table | html.P:
     if not rows:
-        return html.P(t("No feed here has an owner."), className="muted")
+        return html.P(t("No feed here has an owner.") if owners is None else t("No feeds."), className="muted")
     header = [first, *([t("Owner")] if owners is not None else []), *[t(h) for h in HEADERS]]
     body = []
     for r in rows:
@@ -83,18 +83,12 @@ def _table(rows: list[Ranked], first: str, names: dict, t, owners: dict | None =
             html.Td(names.get(r.id, r.id)), *owner, html.Td(str(r.rank) if r.rank else "—"),
             html.Td(percent(r.score)), html.Td(percent(card.availability)),
             html.Td(duration(card.latency_p50_s, t)), html.Td(duration(card.latency_p95_s, t)),
-            html.Td(percent(getattr(card, "timely", None))), html.Td(percent(card.completeness)),
+            html.Td(percent(card.timely)), html.Td(percent(card.completeness)),
             html.Td(percent(card.plausible)), html.Td(str(card.suspect)), html.Td(percent(card.dead_letter_rate)),
             html.Td(str(card.messages)), html.Td(str(card.hours)),
         ]))  # fmt: skip
     return html.Div(html.Table([html.Thead(html.Tr([html.Th(h) for h in header])), html.Tbody(body)],
                                className="admin-table figures-table"), className="figures-scroll")  # fmt: skip
-
-
-def _department_names(context: AppContext, lang: str) -> dict[str, str]:
-    if context.org is None:
-        return {}
-    return {u.id: u.name.en if lang == "en" else u.name.zh_CN for u in context.org.units.values()}
 
 
 def _month(value) -> date | None:

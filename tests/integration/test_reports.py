@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
+from datetime import date
 
 import pytest
 from pypdf import PdfReader
@@ -15,8 +17,9 @@ from cityops import DEMO_DIR
 from dashboard.report_view import renderer
 from notify.messages import words
 from store.database import Store
+from supervision import periods
 from supervision.facts import Facts
-from supervision.reports import Reports, ReportSettings
+from supervision.reports import ReportRequest, Reports, ReportSettings
 from tests.incident_history import local, september
 
 pytestmark = pytest.mark.integration
@@ -71,3 +74,17 @@ def test_a_report_told_off_the_screen_links_its_pdf(reports):
     said = words(delivery, "zh_CN", "Asia/Shanghai", "https://ops.example.cn", {})
     assert said.headline == "报告已生成" and said.title == "保定市城市运行管理服务中心周报（2026-09-21—2026-09-27）"
     assert said.link == f"https://ops.example.cn/reports/{reports.id_of(key)}.pdf"
+
+
+def test_a_report_without_its_pdf_is_kept_as_html_and_links_it(reports, tmp_path):
+    draw = reports.render
+    reports.render = lambda request: replace(draw(request), pdf=None, pages=0)  # as where WeasyPrint finds no Pango
+    [key] = reports.run_due(local(2026, 10, 1, 7, 55))
+    cur = reports.store.cursor()
+    html_file, pdf_file = cur.execute("SELECT html_file, pdf_file FROM reports WHERE key = ?", [key]).fetchone()
+    assert pdf_file == "" and (tmp_path / "reports" / html_file).read_text(encoding="utf-8").startswith("<!doctype")
+    [details] = cur.execute("SELECT details FROM notifications WHERE key = ?", [f"report:{key}"]).fetchone()
+    assert json.loads(details)["path"] == f"/reports/{reports.id_of(key)}.html"
+    again = ReportRequest("weekly", reports.centres()[0], periods.of_kind("weekly", date(2026, 9, 21), "Asia/Shanghai"),
+                          "en", local(2026, 10, 1, 9))  # fmt: skip
+    assert again.key == key and reports.make(again) == reports.id_of(key)  # made once: asked again, the same one

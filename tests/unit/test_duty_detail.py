@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from dashboard.i18n import translator
-from dashboard.pages.duty.detail import entry_extra, timeline_entry
-from dashboard.pages.duty.units import suggested_unit, unit_name
+from dashboard.pages.duty.units import suggested_unit
+from dashboard.timeline import entry_extra, timeline_entry, unit_name
 
 EN = translator("en")
 

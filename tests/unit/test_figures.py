@@ -5,20 +5,23 @@ figures kept incrementally always equal the figures computed from scratch."""
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+import threading
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alerts.actions import move_incident
 from alerts.working_time import WorkingCalendar
 from cityops import DEMO_DIR
+from store import incidents as incident_store
 from store import supervision as sql
 from store.database import Store
 from store.supervision import Selection
 from supervision.facts import Facts
 from supervision.figures import figures, ranking
-from supervision.periods import before, of_kind
+from supervision.periods import before, days, of_kind
 from tests.incident_history import JINGXIU, LIANCHI, act, local, mark_overdue, open_incident, september
 
 CALENDAR = WorkingCalendar.load(DEMO_DIR / "calendar.yaml", "Asia/Shanghai")
@@ -139,3 +142,46 @@ def test_returns_reopens_and_escalations_are_counted(store):
     assert (f.escalations, f.returned, f.reopened) == (1, 1, 1)
     assert f.mttr_p50 is None  # reopened: not resolved now
     assert f.decided["dispatch"] == 1 and f.mtta_p50 == 360  # the first dispatch and acknowledgement count
+
+
+def test_a_late_commit_and_a_change_without_a_timeline_entry_reach_the_figures(store):
+    first, second = (open_incident(store, local(2026, 9, 1, 9 + n)) for n in range(2))
+    facts = Facts(store)
+    facts.refresh()
+    written, commit = threading.Event(), threading.Event()
+
+    def slow() -> None:  # acknowledges the first: its entry is numbered before the second's, committed after
+        cur = store.cursor()  # this thread's own
+        cur.execute("BEGIN TRANSACTION")
+        move_incident(cur, incident_store.get(cur, first), "duty", "acknowledge", datetime.now(UTC))
+        written.set()
+        commit.wait(10)
+        cur.execute("COMMIT")
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    written.wait(10)
+    act(store, second, "acknowledge", datetime.now(UTC))
+    facts.refresh()
+    facts.refresh()
+    commit.set()
+    worker.join(10)
+    incident_store.raise_severity(store.cursor(), second, "red", datetime.now(UTC))  # writes no entry
+    facts.refresh()
+    kept = sql_rows(store)
+    facts.rebuild()
+    assert kept == sql_rows(store)
+    assert figures(facts, Selection(severity="red"))[0].incidents == 1
+    assert figures(facts, Selection())[0].decided["ack"] == 2
+
+
+@pytest.mark.parametrize(("first", "last", "before_first", "before_last"), [
+    ("2026-09-01", "2026-09-30", "2026-08-01", "2026-08-31"),  # a month: the month before, whatever its length
+    ("2026-03-01", "2026-03-31", "2026-02-01", "2026-02-28"),
+    ("2026-04-01", "2026-06-30", "2026-01-01", "2026-03-31"),  # a quarter: the quarter before
+    ("2026-01-01", "2026-12-31", "2025-01-01", "2025-12-31"),  # a year: the year before
+    ("2026-09-10", "2026-09-16", "2026-09-03", "2026-09-09"),  # days: as many days
+])  # fmt: skip
+def test_the_period_before_is_as_long(first, last, before_first, before_last):
+    earlier = before(days(date.fromisoformat(first), date.fromisoformat(last), "Asia/Shanghai"), "Asia/Shanghai")
+    assert (earlier.first_day.isoformat(), earlier.last_day.isoformat()) == (before_first, before_last)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from access.policy import Principal
+from access.policy import Principal, permission_allowed
 from store import handovers
 from store.accounts import Accounts
 from store.audit import Trail, search
 from store.database import Store
-from supervision.handover import HandoverError, current_shift, hand_over, take_over
+from supervision.handover import SECTIONS, HandoverError, current_shift, desk_of, hand_over, report, seen_by, take_over
 from tests.incident_history import JINGXIU, LIANCHI, act, local, mark_overdue, open_incident
 
 NIGHT = Principal("duty-night", "duty_officer", (LIANCHI,), unit="d130606")
@@ -52,8 +52,9 @@ def test_a_shift_report_lists_exactly_the_shifts_incidents(store, trail):
 
     shift = current_shift(store, DAY, local(2026, 9, 10, 20))
     assert (shift.start, shift.end) == (local(2026, 9, 10, 8), local(2026, 9, 10, 20))
-    titles = {name: [item["title_en"] for item in items] for name, items in shift.report.items()}
+    titles = {name: [item["title_en"] for item in shift.report[name]] for name in SECTIONS}
     assert titles == {"opened": ["Z", "W"], "ended": ["Z"], "open": ["U", "Y", "W"], "overdue": ["Y"]}
+    assert shift.report["counts"] == {"opened": 2, "ended": 1, "open": 3, "overdue": 1}
 
     handover_id = hand_over(store, DAY, "W: the gauge is being repaired", local(2026, 9, 10, 20), trail)
     kept = _desk(store)[0]
@@ -84,3 +85,17 @@ def test_a_shift_report_lists_exactly_the_shifts_incidents(store, trail):
 
 def _desk(store: Store) -> list[dict]:
     return handovers.of_desk(store.cursor(), "d130606")
+
+
+def test_a_desk_is_never_wider_than_its_officer(store, trail):
+    open_incident(store, local(2026, 9, 10, 9), title=("J", "J"), district=JINGXIU)
+    department = Principal("duty-fire-130602", "duty_officer", (), unit="fire-130602", by_task=True)
+    assert not permission_allowed(department, "handover")  # works by task: no desk of regions
+    assert all(not items for name, items in report(store, department, local(2026, 9, 10), local(2026, 9, 11)).items()
+               if name != "counts")  # fmt: skip
+    unplaced = Principal("ops", "duty_officer", (LIANCHI,))  # scoped, without a unit of the organisation
+    assert desk_of(unplaced) == "regions:130606" and desk_of(CITY) == "city"
+    hand_over(store, CITY, "", local(2026, 9, 10, 20), trail)
+    [city_handover] = handovers.of_desk(store.cursor(), "city")
+    assert [i["title_en"] for i in city_handover["report"]["opened"]] == ["J"]
+    assert seen_by(NIGHT, city_handover["report"])["opened"] == []  # 莲池区's officer is shown nothing of 竞秀区

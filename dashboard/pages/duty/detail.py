@@ -17,14 +17,15 @@ from alerts.actions import checked_steps
 from alerts.chain import gives_first
 from dashboard.charts import history_chart
 from dashboard.i18n import translator
-from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, SEVERITY_LABELS, TASK_STATE_LABELS
+from dashboard.labels import ALERT_STATE_LABELS, SEVERITY_LABELS, TASK_STATE_LABELS
 from dashboard.minimap import minimap
 from dashboard.navigation import entity_href, region_href
 from dashboard.pages.duty.actions import buttons, incident_buttons
 from dashboard.pages.duty.desk import Desk, visible
-from dashboard.pages.duty.units import suggested_unit, unit_name
+from dashboard.pages.duty.units import suggested_unit
 from dashboard.snapshot import alert_feature
 from dashboard.timefmt import local_time
+from dashboard.timeline import timeline_entry, unit_name
 from store import alerts as alert_store
 from store import incidents as incident_store
 from store import queries
@@ -190,40 +191,6 @@ def checklist(desk: Desk, principal: Principal, alert: dict, timeline: list[dict
         ),  # fmt: skip
         dcc.Store(id="duty-sop-done", data=sorted(done)),
     ]
-
-
-def timeline_entry(entry: dict, units: dict, t, lang: str, tz: str) -> html.Li:
-    """One entry of the timeline: when, what, what it concerned (the unit, the step, the value), who, and the note."""
-    return html.Li(
-        className=f"tl-{entry['action']}",
-        children=[
-            html.Span(local_time(entry["ts"], tz, "%m-%d %H:%M:%S"), className="event-time"),
-            html.B(t(ACTION_LABELS.get(entry["action"], entry["action"]))),
-            html.Span(entry_extra(entry, units, t, lang), className="tl-extra"),
-            html.Span(entry["actor"], className="actor"),
-            html.Span(entry["note"], className="note"),  # people's text: rendered as text by React
-        ],
-    )
-
-
-def entry_extra(entry: dict, units: dict, t, lang: str) -> str:
-    """What a timeline entry concerned: the unit dispatched to, the checklist step, the value that raised it, the
-    warning's message that changed or cancelled it."""
-    details = entry["details"]
-    if entry["action"] == "dispatch" and details.get("unit_id") in units:
-        return unit_name(units[details["unit_id"]], lang)
-    if entry["action"] == "check" and isinstance(details.get("step"), int):
-        n = details["step"] + 1
-        return t("step {n} done", n=n) if details.get("done", True) else t("step {n} undone", n=n)
-    if entry["action"] == "update" and details.get("message"):  # an official warning's Update
-        return t("by message {message}", message=details["message"])
-    if entry["action"] == "clear" and details.get("cancelled_by"):
-        return t("cancelled by message {message}", message=details["cancelled_by"])
-    if entry["action"] == "clear" and details.get("expired"):
-        return t("the warning expired")
-    if entry["action"] in ("fire", "refire") and details.get("value") is not None:
-        return f"{details['value']:g}" if isinstance(details["value"], int | float) else str(details["value"])
-    return ""
 
 
 def trigger_chart(desk: Desk, principal: Principal, alert_id: int | None, lang: str) -> list:

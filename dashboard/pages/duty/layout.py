@@ -12,7 +12,7 @@ from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import ACTION_LABELS, ALERT_STATE_LABELS, DOMAIN_LABELS, SEVERITY_LABELS
 from dashboard.navigation import record_id
 from dashboard.pages.duty.actions import ACTION_KEYS, MAX_SNOOZE_MINUTES, SILENCE_SCOPES
-from dashboard.pages.duty.units import unit_name
+from dashboard.timeline import unit_name
 from store.records import DOMAINS, OPEN_STATES, SEVERITIES
 
 SHORTCUTS = [

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 
-def unit_name(unit, lang: str) -> str:
-    return unit.name_zh if lang == "zh_CN" else unit.name_en
-
-
 def suggested_unit(units: dict, alert: dict) -> str | None:
     """The unit dispatched before, else the rule's kind of unit in the alert's district, else anywhere."""
     if alert["unit_id"] in units:

@@ -1,0 +1,48 @@
+"""A timeline entry as the pages show it (the duty desk's detail, the history's incident): when, what, what it
+concerned, who, and the note."""
+
+from __future__ import annotations
+
+from dash import html
+
+from dashboard.labels import ACTION_LABELS
+from dashboard.timefmt import local_time
+
+
+def unit_name(unit, lang: str) -> str:
+    """A unit alerts are dispatched to ([[units]]), in the reader's language."""
+    return unit.name_zh if lang == "zh_CN" else unit.name_en
+
+
+def timeline_entry(entry: dict, units: dict, t, lang: str, tz: str) -> html.Li:
+    """One entry of the timeline: when, what, what it concerned (the unit, the step, the value), who, and the note."""
+    return html.Li(
+        className=f"tl-{entry['action']}",
+        children=[
+            html.Span(local_time(entry["ts"], tz, "%m-%d %H:%M:%S"), className="event-time"),
+            html.B(t(ACTION_LABELS.get(entry["action"], entry["action"]))),
+            html.Span(entry_extra(entry, units, t, lang), className="tl-extra"),
+            html.Span(entry["actor"], className="actor"),
+            html.Span(entry["note"], className="note"),  # people's text: rendered as text by React
+        ],
+    )
+
+
+def entry_extra(entry: dict, units: dict, t, lang: str) -> str:
+    """What a timeline entry concerned: the unit dispatched to, the checklist step, the value that raised it, the
+    warning's message that changed or cancelled it."""
+    details = entry["details"]
+    if entry["action"] == "dispatch" and details.get("unit_id") in units:
+        return unit_name(units[details["unit_id"]], lang)
+    if entry["action"] == "check" and isinstance(details.get("step"), int):
+        n = details["step"] + 1
+        return t("step {n} done", n=n) if details.get("done", True) else t("step {n} undone", n=n)
+    if entry["action"] == "update" and details.get("message"):  # an official warning's Update
+        return t("by message {message}", message=details["message"])
+    if entry["action"] == "clear" and details.get("cancelled_by"):
+        return t("cancelled by message {message}", message=details["cancelled_by"])
+    if entry["action"] == "clear" and details.get("expired"):
+        return t("the warning expired")
+    if entry["action"] in ("fire", "refire") and details.get("value") is not None:
+        return f"{details['value']:g}" if isinstance(details["value"], int | float) else str(details["value"])
+    return ""
