@@ -194,8 +194,10 @@ def run(incidents: int = 1_000_000) -> list[dict]:
             "baseline": "—",
             "ratio": "—",
             "how": "supervision.reports' renderer as the scheduler calls it: the figures, two matplotlib charts as "
-            "SVG, the rankings, the late incidents, WeasyPrint's PDF with Noto Sans CJK; over the same store",
-            "limits": "WeasyPrint's layout and font subsetting take most of it; the figures come from the kept rows",
+            "SVG, the rankings, the late incidents, WeasyPrint's PDF with Noto Sans CJK drawn by a process of its "
+            "own (its start counted); over the same store",
+            "limits": "WeasyPrint's start, layout and font subsetting take most of it; the figures come from the kept "
+            "rows",
         },  # fmt: skip
     ]
 

@@ -1,6 +1,7 @@
 """A scheduled report's pages (supervision/reports.py decides what and when): the period's figures with two charts,
-the rankings against the period before, and the late incidents with the feeds' data quality; one HTML document,
-three A4 pages, drawn to PDF by WeasyPrint with the system's CJK fonts. Charts are SVG drawn by matplotlib with their
+the rankings against the period before, and the late incidents with the feeds' data quality; one HTML document of
+three sections, each from a new A4 page, drawn to PDF by WeasyPrint (dashboard/report_pdf.py) with the system's CJK
+fonts. Charts are SVG drawn by matplotlib with their
 text kept as text, so the PDF sets it in the same font as the rest. Jinja escapes every value."""
 
 from __future__ import annotations

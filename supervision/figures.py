@@ -12,7 +12,7 @@ then by the number of incidents handled (more first).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from store import supervision as sql
 from store.supervision import Selection
@@ -90,10 +90,6 @@ def ranking(facts: Facts, selection: Selection, previous: Selection, by: str, wo
     before = {f.key: f for f in figures(facts, previous, by, working) if f.key is not None}
     before_rank = {f.key: n for n, f in enumerate(_best_first(list(before.values())), 1)}
     return [Ranked(n, f, before.get(f.key), before_rank.get(f.key)) for n, f in enumerate(_best_first(now), 1)]
-
-
-def shifted(selection: Selection, start, end) -> Selection:
-    return replace(selection, start=start, end=end)
 
 
 def _best_first(groups: list[Figures]) -> list[Figures]:
