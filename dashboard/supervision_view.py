@@ -15,7 +15,7 @@ from dashboard.selection import Query
 from store import supervision as sql
 
 # The stages of the work as the timeline names them (time limits' overdue_stages), and as figures name them.
-STAGE_LABELS = {"acknowledge": N_("Receipt"), "dispatch": N_("Dispatch"), "resolve": N_("Resolve")}
+STAGE_LABELS = {"acknowledge": N_("Acknowledgement"), "dispatch": N_("Dispatch"), "resolve": N_("Resolve")}
 STAGES = (("ack", STAGE_LABELS["acknowledge"]), ("dispatch", STAGE_LABELS["dispatch"]),
           ("resolve", STAGE_LABELS["resolve"]))  # fmt: skip
 OVERDUE_LABELS = {"yes": N_("Ran late"), "no": N_("On time")}

@@ -1,7 +1,8 @@
 """Add msgid → (zh_CN, en) pairs to both catalogs: .venv/bin/python scripts/add_translations.py PAIRS.tsv
 
-Each line of the TSV file: English source text, a tab, the Chinese translation. Existing entries are kept;
-entries no code marks any more are dropped (tests/unit/test_translations.py fails on them).
+Each line of the TSV file: English source text, a tab, the Chinese translation. Existing entries are kept, unless
+`--replace` is given (a term changed: its Chinese is written anew); entries no code marks any more are dropped
+(tests/unit/test_translations.py fails on them).
 """
 
 import sys
@@ -22,7 +23,7 @@ def used_strings() -> set[str]:
     return {message for message in found if isinstance(message, str)}
 
 
-def main(pairs_file: str) -> None:
+def main(pairs_file: str, replace: bool = False) -> None:
     pairs = [line.rstrip("\n").split("\t") for line in Path(pairs_file).read_text(encoding="utf-8").splitlines()]
     used = used_strings()
     for lang in ("zh_CN", "en"):
@@ -32,6 +33,8 @@ def main(pairs_file: str) -> None:
         for english, chinese in pairs:
             if english not in catalog:
                 catalog.add(english, chinese if lang == "zh_CN" else english)
+            elif replace and lang == "zh_CN":
+                catalog[english].string = chinese
         for message in [m.id for m in catalog if m.id and m.id not in used]:
             del catalog[message]
         with path.open("wb") as f:
@@ -40,4 +43,4 @@ def main(pairs_file: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], replace="--replace" in sys.argv[2:])

@@ -35,7 +35,7 @@ def test_alert_on_the_wall_then_acknowledged_on_the_duty_desk(app, publisher, ch
     duty.click("#duty-actions button[data-action=cancel]")
     duty.get_by_role("button", name="Confirm (Enter)").click()
     wait_until(lambda: "needs a note" in duty.locator("#duty-dialog-message").inner_text(), 5, "refusal message")
-    duty.get_by_role("button", name="Cancel (Esc)").click()
+    duty.get_by_role("button", name="Close (Esc)").click()
     wait_until(lambda: "hidden" in duty.locator("#duty-dialog").get_attribute("class"), 5, "dialog closed")
 
     duty.click("#duty-actions button[data-action=acknowledge]")

@@ -59,7 +59,7 @@ def test_figures_drill_down_to_the_history_and_a_timeline(app, chromium, output_
     cards = page.locator(".figures-card")
     expect(page.locator(".figures-card")).to_have_count(6)
     text = {c.locator(".card-label").inner_text(): c.locator(".card-value").inner_text() for c in cards.all()}
-    # Receipt: 3 of 5 in time (B and E late), dispatch 3 of 3, resolve 3 of 3: 9 of 11.
+    # Acknowledged: 3 of 5 in time (B and E late), dispatch 3 of 3, resolve 3 of 3: 9 of 11.
     assert text == {"Incidents": "5", "Not ended": "2", "MTTA (median)": "10 min", "MTTR (median)": "100 min",
                     "On time": "82%", "Ran late": "2"}  # fmt: skip
     assert page.locator(".figures-chart .main-svg").count() >= 2  # both charts drawn
@@ -76,7 +76,7 @@ def test_figures_drill_down_to_the_history_and_a_timeline(app, chromium, output_
     page.locator(".history-table tbody a", has_text="Hotspot").last.click()  # B, the older
     page.wait_for_url(re.compile(r"incident=\d+"))
     timeline = page.locator(".history-timeline").inner_text()
-    assert "Time limit passed" in timeline and "Ran late: Receipt" in timeline
+    assert "Time limit passed" in timeline and "Ran late: Acknowledgement" in timeline
 
 
 def test_the_district_leaders_tablet_shows_their_district_only(app, chromium, output_dir):

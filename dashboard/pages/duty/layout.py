@@ -245,7 +245,7 @@ def _dialog(t, units: list[dict], note_chars: int) -> html.Div:
                     className="dialog-buttons",
                     children=[
                         html.Button(t("Confirm") + " (Enter)", id="duty-confirm", n_clicks=0),
-                        html.Button(t("Cancel") + " (Esc)", id="duty-dialog-close", n_clicks=0),
+                        html.Button(t("Close") + " (Esc)", id="duty-dialog-close", n_clicks=0),
                     ],
                 ),
             ],
