@@ -71,6 +71,23 @@ window.cityops.duty = (function () {
     if (el && !el.disabled) el.click();
   }
 
+  // "/" goes to the first filter: Dash 4 draws a dropdown as the button that opens it (earlier, an input inside).
+  function focusFilters() {
+    const f = document.getElementById("duty-filter-domain");
+    const target = f && (f.matches("input, button") ? f : f.querySelector("input, button"));
+    if (target) window.setTimeout(function () { target.focus(); }, 0);  // after this key, which is not typed there
+  }
+
+  // An action's key: pressed when the detail offers it; else said, so a key that does nothing is never silent.
+  function pressKey(key) {
+    const button = document.querySelector('#duty-actions button[data-key="' + key + '"]');
+    if (button && !button.disabled) { button.click(); return; }
+    const console_ = document.querySelector(".duty");
+    if (console_ && console_.dataset.noActionLabel) {
+      set("duty-message", {children: console_.dataset.noActionLabel.replace("{key}", key)});
+    }
+  }
+
   // The dialogs' classes belong to Dash (the server opens the action dialog), so they change through set_props.
   function showHelp(show) { set("duty-help", {className: "duty-help" + (show ? "" : " hidden")}); }
   function closeDialog() { set("duty-dialog", {className: "duty-dialog hidden"}); }
@@ -110,8 +127,8 @@ window.cityops.duty = (function () {
     else if (event.key === "A") press("#duty-bulk");
     else if (event.key === "?") showHelp(!open("duty-help"));
     else if (event.key === "m") toggleMute();
-    else if (event.key === "/") { const f = document.querySelector("#duty-filter-domain input"); if (f) f.focus(); }
-    else if (event.key.length === 1 && /[a-z]/.test(event.key)) press('#duty-actions button[data-key="' + event.key + '"]');
+    else if (event.key === "/") focusFilters();
+    else if (event.key.length === 1 && /[a-z]/.test(event.key)) pressKey(event.key);
     else done = false;
     if (done) event.preventDefault();
     unlockAudio();

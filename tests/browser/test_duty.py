@@ -63,6 +63,11 @@ def test_the_whole_loop_from_the_keyboard(app, publisher, chromium, output_dir):
     assert "Verify the reading by phone" in page.locator("#duty-sop").inner_text()
     wait_until(lambda: page.locator("#duty-chart .js-plotly-plot").count() == 1, 10, "the triggering values' chart")
     wait_until(lambda: page.locator("#duty-map .leaflet-container").count() == 1, 10, "the small map")
+    page.keyboard.press("v")  # verify-and-close is not offered to a new alert: said in words, never silent
+    wait_until(lambda: "“v”: no such action" in page.locator("#duty-message").inner_text(), 5, "the key answered")
+    page.keyboard.press("/")  # to the filters
+    wait_until(lambda: page.evaluate("!!document.activeElement.closest('#duty-filter-domain')"), 5, "the filters")
+    page.evaluate("document.activeElement.blur()")
 
     page.keyboard.press("a")
     wait_until(lambda: "acknowledge" in steps(page), 5, "acknowledged")

@@ -62,7 +62,11 @@ def layout(
     ]
     return html.Div(
         className="duty",
-        **{"data-muted-label": t("Sound off"), "data-unmuted-label": t("Sound on")},
+        **{
+            "data-muted-label": t("Sound off"),
+            "data-unmuted-label": t("Sound on"),
+            "data-no-action-label": t("“{key}”: no such action for the chosen alert now (? lists the keys)."),
+        },
         children=[
             dcc.Store(id="duty-lang", data=lang),
             dcc.Store(id="duty-seen"),
