@@ -61,6 +61,7 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
                 "forbidden", action, alert["state"],
             )  # fmt: skip
         fields, details, move = _moved(alert, action, now, note, unit_id, snooze_for, step, done)
+        second_eyes(alert_store.timeline(cur, alert_id) if action == "close" else [], principal.actor, action, note)
         alert_store.update(cur, alert_id, fields)
         alert_store.log(cur, alert_id, now, principal.actor, action, move.from_state, move.to_state, note, details)
         if alert["incident_id"] is not None and not alert["suppressed_by"]:
@@ -145,6 +146,7 @@ def move_incident(cur: alert_store.Cursor, incident: dict, actor: str, action: s
     door has let the actor do it; how many members moved. TransitionError when the incident cannot take it."""
     incident_id = incident["id"]
     fields, entry, move = _moved(incident, action, now, note, unit_id, snooze_for, None, True)
+    second_eyes(incident_store.timeline(cur, incident_id) if action == "close" else [], actor, action, note)
     incident_store.update(cur, incident_id, {**fields, **({"closed_at": now} if move.to_state in ENDED_STATES
                                                           else {})})  # fmt: skip
     incident_store.log(cur, incident_id, now, actor, action, move.from_state, move.to_state, note,
@@ -193,6 +195,17 @@ def _moved(record: dict, action: str, now: datetime, note: str, unit_id: str | N
     if action == "escalate":
         fields["severity"] = details["severity"] = step_up(record["severity"])
     return fields, details, move
+
+
+def second_eyes(timeline: list[dict], actor: str, action: str, note: str) -> None:
+    """Verify-and-close (核查结案) is a second person's check of the work: one who resolved it themselves says in a
+    note how it was verified, or leaves the close to another (TransitionError "own_close")."""
+    if action != "close" or note.strip():
+        return
+    resolver = next((e["actor"] for e in reversed(timeline) if e["action"] == "resolve"), None)
+    if resolver == actor:
+        raise TransitionError("closing what you resolved yourself needs a note saying how it was verified",
+                              "own_close", action, "resolved")  # fmt: skip
 
 
 def checked_steps(timeline: list[dict]) -> set[int]:

@@ -107,6 +107,16 @@ def test_the_whole_loop_from_the_keyboard(app, publisher, chromium, output_dir):
     for label in ("Raised by rule", "Acknowledge\nduty", "Dispatch", "Checklist", "Resolve\nduty"):
         assert label in timeline(page)  # each action by the officer signed in ("duty"), named
 
+    # Verify and close: who resolved it says how it was verified (核查), or leaves it to another.
+    page.keyboard.press("v")
+    wait_until(lambda: "hidden" not in dialog.get_attribute("class"), 5, "the close dialog")
+    page.keyboard.press("Enter")
+    wait_until(lambda: "You resolved this yourself" in page.locator("#duty-dialog-message").inner_text(), 5,
+               "the second pair of eyes asked for")  # fmt: skip
+    page.keyboard.type("crew photo checked")
+    page.keyboard.press("Enter")
+    wait_until(lambda: "close" in steps(page), 5, "closed")
+
     page.keyboard.press("?")
     wait_until(lambda: "hidden" not in page.locator("#duty-help").get_attribute("class"), 5, "the help overlay")
     assert "Mark for bulk acknowledge" in page.locator("#duty-help").inner_text()

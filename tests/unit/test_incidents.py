@@ -316,7 +316,10 @@ def test_an_action_on_an_incident_moves_its_members_that_may_take_it(city, trail
     assert (entry.action, entry.target, entry.detail) == ("incident acknowledge", f"incident {storm}", "1 alerts")
     act_on_incident(city.store, DUTY, storm, "dispatch", now=city.now, audit=trail, unit_id="water-authority")
     act_on_incident(city.store, DUTY, storm, "resolve", now=city.now, audit=trail, note="pumps running")
-    closed = act_on_incident(city.store, DUTY, storm, "close", now=city.now, audit=trail)
+    with pytest.raises(TransitionError) as own:  # who resolved it verifies it only saying how (核查)
+        act_on_incident(city.store, DUTY, storm, "close", now=city.now, audit=trail)
+    assert own.value.code == "own_close"
+    closed = act_on_incident(city.store, DUTY, storm, "close", now=city.now, audit=trail, note="checked on site")
     assert closed["state"] == "closed" and closed["closed_at"] == city.now and closed["unit_id"] == "water-authority"
     assert set(states(city).values()) == {"closed"}
     assert [e["action"] for e in incident_store.timeline(city.store.cursor(), storm)] == [
@@ -362,7 +365,7 @@ def test_an_incident_worked_alert_by_alert_is_as_far_as_its_least_advanced_alert
     assert incident_store.get(city.store.cursor(), storm)["state"] == "dispatched"
     for alert_id in (rain, gauge):
         act(city.store, DUTY, alert_id, "resolve", now=city.now, audit=None, note="done")
-        act(city.store, DUTY, alert_id, "close", now=city.now, audit=None)
+        act(city.store, DUTY, alert_id, "close", now=city.now, audit=None, note="verified")
     closed = incident_store.get(city.store.cursor(), storm)
     assert (closed["state"], closed["closed_at"]) == ("closed", city.now)
     followed = [e["to_state"] for e in incident_store.timeline(city.store.cursor(), storm) if e["action"] == "follow"]
@@ -402,7 +405,7 @@ def test_an_incident_moves_forward_only_and_an_alert_left_open_at_its_end_gets_a
     act_on_incident(city.store, DUTY, storm, "resolve", now=city.now, audit=None, note="pumped")
     city.entity("g3", LIANCHI, kind="river_gauge")
     city.value("g3", level=12)  # joins the resolved storm: new, it cannot be closed with the rest
-    act_on_incident(city.store, DUTY, storm, "close", now=city.now, audit=None)
+    act_on_incident(city.store, DUTY, storm, "close", now=city.now, audit=None, note="verified")
     assert placed(city)["g3"] == (None, None) and states(city)["g2"] == "closed"
     city.tick(seconds=5)
     (again,) = incidents(city)

@@ -33,6 +33,7 @@ REFUSALS = {
     "missing": N_("There is no such alert."),
     "unknown": N_("That action is not known."),
     "needs_note": N_("{action} needs a note saying why."),
+    "own_close": N_("You resolved this yourself: say in a note how it was verified, or leave the close to another."),
     "note_long": N_("A note has at most {chars} characters."),
     "needs_unit": N_("{action} needs the unit to send it to."),
     "needs_time": N_("{action} needs a time to snooze for, up to {hours} hours."),
@@ -66,7 +67,7 @@ OPEN_REFUSALS = {
 INCIDENT = "incident:"
 INCIDENT_ACTIONS = ("acknowledge", "dispatch", "resolve", "close", "cancel", "comment")
 # Actions that ask for something first (a unit, a time or a note) open the dialog; the others are done at once.
-DIALOG_ACTIONS = frozenset({"dispatch", "snooze"} | NOTE_REQUIRED)
+DIALOG_ACTIONS = frozenset({"dispatch", "snooze", "close"} | NOTE_REQUIRED)  # close: a note may be owed
 # The longest snooze the dialog offers: as long as the one door allows.
 MAX_SNOOZE_MINUTES = int(MAX_SNOOZE.total_seconds() // 60)
 # The most alerts one bulk acknowledgement takes: more than anyone marks by hand, few enough that the desk answers
