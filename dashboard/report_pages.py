@@ -13,11 +13,12 @@ from flask import Flask, Response, abort, send_file
 from access.policy import Principal, region_place, region_scope
 from dashboard import guard
 from dashboard.inbox_view import FOOT, HEAD, language, render
-from dashboard.supervision_view import KIND_LABELS, place_names, span
+from dashboard.supervision_view import KIND_LABELS, place_names
 from dashboard.timefmt import local_time
 from layers.regions import RegionIndex
 from store import reports as report_store
 from store.database import Store
+from supervision import periods
 
 SHOWN = 200
 PAGE = (
@@ -74,4 +75,4 @@ def _sees(principal: Principal, regions: RegionIndex, report: dict) -> bool:
 def _span(report: dict, timezone: str) -> str:
     first = pd.Timestamp(report["period_start"]).tz_convert(timezone).date()
     last = (pd.Timestamp(report["period_end"]).tz_convert(timezone) - timedelta(days=1)).date()
-    return span(first, last)
+    return periods.span(first, last)

@@ -26,7 +26,6 @@ from dashboard.supervision_view import (  # noqa: E402
     frame_records,
     percent,
     place_names,
-    span,
     stages_text,
 )
 from dashboard.timefmt import local_time  # noqa: E402
@@ -111,7 +110,7 @@ def report_html(facts: Facts, regions, org, feeds: Sequence, zone: str, request:
                                    limit=LATE_SHOWN)  # fmt: skip
     return TEMPLATE.render(
         lang=lang, title=title, w={k: t(v) for k, v in WORDS.items()},
-        meta=" · ".join([t("{period} · made {made}", period=span(period.first_day, period.last_day),
+        meta=" · ".join([t("{period} · made {made}", period=periods.span(period.first_day, period.last_day),
                              made=local_time(request.made_at, zone, "%Y-%m-%d %H:%M")),
                            t("durations in working time") if working else t("durations on the clock")]),
         summary=_summary(total, t),

@@ -3,8 +3,6 @@ how they write durations, shares, stages and periods, in the reader's language."
 
 from __future__ import annotations
 
-from datetime import date
-
 from dash import dcc, html
 
 from access.policy import permission_allowed
@@ -92,7 +90,3 @@ def percent(share: float | None) -> str:
 def stages_text(stages, t) -> str:
     """The stages that ran late, in words."""
     return "、".join(t(STAGE_LABELS.get(s, s)) for s in (stages if stages is not None else []))
-
-
-def span(first: date, last: date) -> str:
-    return first.isoformat() if first == last else f"{first.isoformat()} — {last.isoformat()}"

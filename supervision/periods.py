@@ -60,3 +60,8 @@ def before(period: Period, zone: str) -> Period:
     n = (period.last_day - period.first_day).days
     last = period.first_day - timedelta(days=1)
     return days(last - timedelta(days=n), last, zone)
+
+
+def span(first: date, last: date) -> str:
+    """Days as a report's title writes them: one day, or the first and the last."""
+    return first.isoformat() if first == last else f"{first.isoformat()} — {last.isoformat()}"

@@ -155,8 +155,8 @@ class Reports:
         if rendered.pdf is not None:
             (self.folder / pdf_file).write_bytes(rendered.pdf)
         zh, en = KIND_NAMES[request.kind]
-        title_zh = f"{request.centre.name_zh}{zh}（{_span(request.period)}）"
-        title_en = f"{request.centre.name_en} {en} ({_span(request.period)})"
+        days = periods.span(request.period.first_day, request.period.last_day)
+        title_zh, title_en = f"{request.centre.name_zh}{zh}（{days}）", f"{request.centre.name_en} {en} ({days})"
         cur = self.store.cursor()
         with transaction(cur):
             report_id = report_store.insert(cur, {
@@ -176,9 +176,3 @@ class Reports:
 
     def id_of(self, key: str) -> int | None:
         return report_store.id_of(self.store.cursor(), key)
-
-
-def _span(period: Period) -> str:
-    if period.first_day == period.last_day:
-        return period.first_day.isoformat()
-    return f"{period.first_day.isoformat()}—{period.last_day.isoformat()}"

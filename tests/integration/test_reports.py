@@ -72,7 +72,7 @@ def test_a_report_told_off_the_screen_links_its_pdf(reports):
                 "n_title_en": row[4], "n_details": json.loads(row[5]), "n_severity": None, "n_incident_id": None,
                 "n_directive_id": None}  # fmt: skip
     said = words(delivery, "zh_CN", "Asia/Shanghai", "https://ops.example.cn", {})
-    assert said.headline == "报告已生成" and said.title == "保定市城市运行管理服务中心周报（2026-09-21—2026-09-27）"
+    assert said.headline == "报告已生成" and said.title == "保定市城市运行管理服务中心周报（2026-09-21 — 2026-09-27）"
     assert said.link == f"https://ops.example.cn/reports/{reports.id_of(key)}.pdf"
 
 
