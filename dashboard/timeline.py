@@ -3,10 +3,23 @@ concerned, who, and the note."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from dash import html
 
+from dashboard.i18n import N_
 from dashboard.labels import ACTION_LABELS
 from dashboard.timefmt import local_time
+
+# Who acts when no person does: the rule engine and the time limits (the timeline keeps these names).
+SYSTEM_ACTORS = {"rules": N_("Rules"), "time-limits": N_("Time limits")}
+# What they write as a note, in the reader's language (a person's note is shown as it was written).
+SYSTEM_NOTES = {"threshold crossed": N_("threshold crossed"), "all cleared": N_("all cleared"),
+                "nothing suppresses it any more": N_("nothing suppresses it any more")}  # fmt: skip
+STAGE_WORDS = {"acknowledge": N_("acknowledge"), "dispatch": N_("dispatch"), "resolve": N_("resolve"),
+               "receipt": N_("sign for"), "report": N_("report done")}  # fmt: skip
+_PASSED = re.compile(r"^(\w+) time limit passed(?: at (\S+))?$")
 
 
 def unit_name(unit, lang: str) -> str:
@@ -22,10 +35,34 @@ def timeline_entry(entry: dict, units: dict, t, lang: str, tz: str) -> html.Li:
             html.Span(local_time(entry["ts"], tz, "%m-%d %H:%M:%S"), className="event-time"),
             html.B(t(ACTION_LABELS.get(entry["action"], entry["action"]))),
             html.Span(entry_extra(entry, units, t, lang), className="tl-extra"),
-            html.Span(entry["actor"], className="actor"),
-            html.Span(entry["note"], className="note"),  # people's text: rendered as text by React
+            html.Span(
+                t(SYSTEM_ACTORS[entry["actor"]]) if entry["actor"] in SYSTEM_ACTORS else entry["actor"],
+                className="actor",
+            ),
+            html.Span(note(entry, t, tz), className="note"),  # people's text: rendered as text by React
         ],
     )
+
+
+def note(entry: dict, t, tz: str) -> str:
+    """The entry's note: a person's as written; the rule engine's and the time limits' in the reader's words, a
+    time in the city's clock."""
+    text = entry["note"] or ""
+    if entry["actor"] not in SYSTEM_ACTORS:
+        return text
+    if text in SYSTEM_NOTES:
+        return t(SYSTEM_NOTES[text])
+    passed = _PASSED.match(text)
+    if passed and passed.group(1) in STAGE_WORDS:
+        stage = t(STAGE_WORDS[passed.group(1)])
+        if passed.group(2) is None:
+            return t("{stage} time limit passed", stage=stage)
+        try:
+            due = local_time(datetime.fromisoformat(passed.group(2)), tz, "%Y-%m-%d %H:%M")
+        except ValueError:
+            return text
+        return t("{stage} time limit passed at {time}", stage=stage, time=due)
+    return text
 
 
 def entry_extra(entry: dict, units: dict, t, lang: str) -> str:

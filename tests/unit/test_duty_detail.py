@@ -47,3 +47,18 @@ def test_a_timeline_entry_in_the_citys_time_with_its_label_actor_and_note_as_tex
     li = timeline_entry(entry("fire", value=3), UNITS, EN, "en", "Asia/Shanghai")
     assert li.className == "tl-fire"
     assert [c.children for c in li.children] == ["07-20 08:00:05", "Raised by rule", "3", "duty", "<b>as typed</b>"]
+
+
+def test_the_machines_entries_are_said_in_the_readers_words_and_clock():
+    zh = translator("zh_CN")
+    overdue = {**entry("overdue", stage="acknowledge"), "actor": "time-limits",
+               "note": "acknowledge time limit passed at 2026-07-20T00:05:00.123456+00:00"}  # fmt: skip
+    li = timeline_entry(overdue, UNITS, zh, "zh_CN", "Asia/Shanghai")
+    assert [c.children for c in li.children][3:] == ["时限", "确认时限已于 2026-07-20 08:05 届满"]
+    raised = {**entry("escalate"), "actor": "rules", "note": "threshold crossed"}
+    assert [c.children for c in timeline_entry(raised, UNITS, zh, "zh_CN", "UTC").children][3:] == [
+        "规则引擎",
+        "越过阈值",
+    ]
+    person = {**entry("comment"), "note": "threshold crossed"}  # a person's words stay theirs
+    assert timeline_entry(person, UNITS, zh, "zh_CN", "UTC").children[4].children == "threshold crossed"
