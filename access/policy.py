@@ -133,11 +133,9 @@ def permission_allowed(principal: Principal, action: str, where: Place | str | N
 
 def in_scope(principal: Principal, frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of `frame` (with some of the PLACE_COLUMNS) this principal may see."""
-    if principal.by_task:
-        return frame.iloc[0:0]
-    if not principal.regions:
+    ids = region_scope(principal)
+    if ids is None:
         return frame
-    ids = set(principal.regions) | principal.below
     seen = pd.Series(False, index=frame.index)
     for column in PLACE_COLUMNS:
         if column in frame.columns:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from flask import Flask, Response, abort, send_file
 
-from access.policy import Principal, region_place, region_scope
+from access.policy import region_scope
 from dashboard import guard
 from dashboard.inbox_view import FOOT, HEAD, language, render
 from dashboard.supervision_view import KIND_LABELS, place_names
@@ -51,8 +51,8 @@ def register(server: Flask, store: Store, folder: Path, regions: RegionIndex, or
 
     @server.get("/reports/<int:report_id>.<kind>")
     def report_file(report_id: int, kind: str):
-        found = report_store.get(store.cursor(), report_id)
-        if kind not in ("html", "pdf") or found is None or not _sees(guard.current(), regions, found):
+        found = report_store.get(store.cursor(), report_id, region_scope(guard.current()))
+        if kind not in ("html", "pdf") or found is None:
             abort(404)
         name = found["pdf_file"] if kind == "pdf" else found["html_file"]
         if not name or not (folder / name).is_file():
@@ -63,13 +63,6 @@ def register(server: Flask, store: Store, folder: Path, regions: RegionIndex, or
         response = Response((folder / name).read_bytes(), mimetype="text/html")
         response.headers["Content-Security-Policy"] = REPORT_POLICY
         return response
-
-
-def _sees(principal: Principal, regions: RegionIndex, report: dict) -> bool:
-    """The city's reports for the whole city's people; a centre's for those whose scope holds its region."""
-    if report["region_id"] is None:
-        return not principal.regions and not principal.by_task
-    return principal.sees(region_place(regions, report["region_id"]))
 
 
 def _span(report: dict, timezone: str) -> str:

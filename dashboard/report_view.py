@@ -97,6 +97,7 @@ def report_html(facts: Facts, regions, org, feeds: Sequence, zone: str, request:
     by = "town" if centre.region_id else "district"
     names = place_names(regions, org, lang)
     working = facts.calendar is not None  # durations as time limits count them, where the city keeps a calendar
+    facts.refresh()  # once for this report: its figures and rankings read the same rows
     [total] = figures(facts, now, None, working) or [None]
     groups = [f for f in figures(facts, now, by, working) if f.key is not None]
     rankings = [(t("Ranking of {what}", what=t(N_("Towns") if by == "town" else N_("Districts"))),

@@ -31,8 +31,8 @@ def filter_controls(context, q: Query, t, lang: str, prefix: str, names: tuple[s
     principal = guard.current()
     regions = [(r.id, r.name(lang)) for level in ("district", "town") for r in context.regions.level(level)
                if permission_allowed(principal, "view", r.id)]  # fmt: skip
-    units = ([(u.id, u.name.en if lang == "en" else u.name.zh_CN) for u in context.org.units.values()]
-             if context.org is not None else [])  # fmt: skip
+    known = place_names(context.regions, context.org, lang)
+    units = [(u.id, known[u.id]) for u in context.org.units.values()] if context.org is not None else []
     choices = {
         "domain": (N_("Domain"), [(d, t(label)) for d, label in DOMAIN_LABELS.items()]),
         "rule": (N_("Rule"), [(r, r) for r in sql.rule_names(context.store.cursor())] if "rule" in names else []),

@@ -28,17 +28,20 @@ def insert(cur: Cursor, fields: dict[str, Any]) -> int | None:
     return None if row is None else row[0]
 
 
-def get(cur: Cursor, report_id: int) -> dict[str, Any] | None:
-    cur.execute("SELECT * FROM reports WHERE id = ?", [report_id])
+def get(cur: Cursor, report_id: int, scope: frozenset[str] | None) -> dict[str, Any] | None:
+    """A report, if its centre's region is in `scope` (None: any report, the city's too)."""
+    where, params = _in(scope)
+    cur.execute(f"SELECT * FROM reports WHERE id = ? AND {where}", [report_id, *params])
     rows = records(cur)
     return rows[0] if rows else None
 
 
 def in_scope(cur: Cursor, scope: frozenset[str] | None, limit: int) -> list[dict[str, Any]]:
     """The newest reports of the centres whose region is in `scope` (None: every report, the city's too)."""
-    if scope is None:
-        cur.execute("SELECT * FROM reports ORDER BY period_end DESC, id DESC LIMIT ?", [limit])
-    else:
-        cur.execute("SELECT * FROM reports WHERE list_contains(?, region_id) ORDER BY period_end DESC, id DESC "
-                    "LIMIT ?", [sorted(scope), limit])  # fmt: skip
+    where, params = _in(scope)
+    cur.execute(f"SELECT * FROM reports WHERE {where} ORDER BY period_end DESC, id DESC LIMIT ?", [*params, limit])
     return records(cur)
+
+
+def _in(scope: frozenset[str] | None) -> tuple[str, list]:
+    return ("TRUE", []) if scope is None else ("list_contains(?, region_id)", [sorted(scope)])

@@ -46,16 +46,13 @@ class Facts:
     def rebuild(self, now: datetime | None = None) -> int:
         """Every incident's figures computed again from its whole timeline."""
         with self._lock:
-            cur = self.store.cursor()
-            with transaction(cur):
-                sql.clear_facts(cur)
-            return retrying(lambda: self._refresh(now or datetime.now(UTC)))
+            return retrying(lambda: self._refresh(now or datetime.now(UTC), whole=True))
 
-    def _refresh(self, now: datetime) -> int:
+    def _refresh(self, now: datetime, whole: bool = False) -> int:
         cur = self.store.cursor()
         mark = sql.progress(cur, PROGRESS)
         top = sql.last_log_id(cur)
-        whole = mark is None or mark[2] != self.calendar_id  # the first refresh, or another calendar
+        whole = whole or mark is None or mark[2] != self.calendar_id  # asked, the first refresh, another calendar
         rows = sql.incident_facts(cur) if whole else sql.incident_facts(cur, mark[0], mark[1] - COMMIT_MARGIN)
         rows = with_durations(rows, self.calendar)
         with transaction(cur):

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 
 from store import supervision as sql
 from store.supervision import Selection
-from supervision.facts import Facts
+from supervision.facts import STAGES, Facts
 
 # What figures can be grouped by, and the column of incident_figures that says it.
 DIMENSIONS: dict[str, str] = {
     "centre": "centre_id", "department": "department_id", "district": "district_id", "town": "town_id",
     "grid": "grid_id", "domain": "domain", "rule": "group_id", "severity": "severity",
 }  # fmt: skip
-STAGE_NAMES = ("ack", "dispatch", "resolve")
+STAGE_NAMES = tuple(name for name, _ in STAGES)
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,11 @@ class Ranked:
 
 
 def figures(facts: Facts, selection: Selection, by: str | None = None, working: bool = False) -> list[Figures]:
-    """The selected incidents' figures, one per value of the dimension `by` (one in all for None), the groups
-    with the most incidents first. In working time, MTTA and MTTR count only the calendar's working hours."""
+    """The selected incidents' figures as last refreshed (an answer refreshes `facts` once, then asks what it
+    shows), one per value of the dimension `by` (one in all for None), the groups with the most incidents first.
+    In working time, MTTA and MTTR count only the calendar's working hours."""
     if by is not None and by not in DIMENSIONS:
         raise ValueError(f"unknown dimension {by!r}; dimensions are {', '.join(DIMENSIONS)}")
-    facts.refresh()
     table = sql.aggregate(facts.store.cursor(), selection, DIMENSIONS[by] if by else None, working)
     return [_figures(row) for row in table.to_dict("records")]
 

@@ -128,6 +128,7 @@ def register_callbacks(context: AppContext) -> None:
         q = read({"from": first, "to": last, **values}, zone)
         principal = guard.current()
         selection = q.selection(principal, zone)
+        context.facts.refresh()  # once for this answer: the figures and the rankings read the same rows
         [total] = figures(context.facts, selection, None, working) or [None]
         groups = figures(context.facts, selection, by, working)
         names = place_names(context.regions, context.org, lang)
