@@ -13,7 +13,7 @@ window.cityops.duty = (function () {
   const ALARM_REPEAT_MS = 20000;
   const MUTE_KEY = "cityops.duty.muted";
   const state = {selected: null, key: null, checked: [], expanded: [], heard: new Set(), lastChime: 0, chimes: 0,
-                 audio: null, observer: null, watched: null};
+                 audio: null, observer: null, watched: null, answered: Date.now(), console: null};
 
   function page() { return document.getElementById("duty-queue"); }
   function rows() { return Array.from(document.querySelectorAll("#duty-queue .q-row")); }
@@ -88,6 +88,26 @@ window.cityops.duty = (function () {
     }
   }
 
+  // The queue's pages: the server says which page it drew (data-page); a button or PgDn / PgUp asks for the next.
+  function turnPage(delta) {
+    const where = document.querySelector("#duty-page-where [data-page]");
+    const button = document.getElementById(delta > 0 ? "duty-page-next" : "duty-page-prev");
+    if (!where || !button || button.disabled) return;
+    set("duty-page", {data: Math.max(0, Number(where.dataset.page) + delta)});
+  }
+
+  // Whether the queue is behind: no answer from the server (a "nothing new" counts) for data-behind-after-ms.
+  function behind(now) {
+    const console_ = document.querySelector(".duty"), note = document.getElementById("duty-behind");
+    if (!console_ || !note) return;
+    if (state.console !== console_) { state.console = console_; state.answered = now; }  // a desk just opened
+    const late = now - state.answered > Number(console_.dataset.behindAfterMs);
+    if (late === console_.classList.contains("behind")) return;
+    console_.classList.toggle("behind", late);
+    const at = new Date(state.answered).toLocaleTimeString("en-GB", {timeZone: console_.dataset.tz, hour12: false});
+    note.textContent = late ? console_.dataset.behindText.replace("{time}", at) : "";
+  }
+
   // The dialogs' classes belong to Dash (the server opens the action dialog), so they change through set_props.
   function showHelp(show) { set("duty-help", {className: "duty-help" + (show ? "" : " hidden")}); }
   function closeDialog() { set("duty-dialog", {className: "duty-dialog hidden"}); }
@@ -128,6 +148,8 @@ window.cityops.duty = (function () {
     else if (event.key === "?") showHelp(!open("duty-help"));
     else if (event.key === "m") toggleMute();
     else if (event.key === "/") focusFilters();
+    else if (event.key === "PageDown") turnPage(1);
+    else if (event.key === "PageUp") turnPage(-1);
     else if (event.key.length === 1 && /[a-z]/.test(event.key)) pressKey(event.key);
     else done = false;
     if (done) event.preventDefault();
@@ -146,6 +168,8 @@ window.cityops.duty = (function () {
       return;
     }
     if (event.target.closest("#duty-dialog-close")) closeDialog();
+    else if (event.target.closest("#duty-page-next")) turnPage(1);
+    else if (event.target.closest("#duty-page-prev")) turnPage(-1);
     else if (event.target.closest("#duty-help-open")) showHelp(true);
     else if (event.target.closest("#duty-help-close")) showHelp(false);
     else if (event.target.closest("#duty-mute")) toggleMute();
@@ -197,6 +221,7 @@ window.cityops.duty = (function () {
       el.classList.toggle("soon", left >= 0 && left < 5 * 60000);
     });
     alarm(now);
+    behind(now);
   }
 
   // -- the alarm -----------------------------------------------------------------------------------------------
@@ -270,8 +295,10 @@ window.cityops.duty = (function () {
     focusDialog: function (className) {
       window.setTimeout(function () {
         if (className.indexOf("hidden") >= 0) { if (document.activeElement) document.activeElement.blur(); return; }
-        const unit = document.querySelector("#duty-dialog-unit:not([style*='none']) input:checked, " +
-                                            "#duty-dialog-unit:not([style*='none']) input");
+        // The suggested unit when there is one: Enter then sends to it. (A selector list would give the first
+        // radio in the page's order, and Enter sent the alert to the first unit.)
+        const units = "#duty-dialog-unit:not([style*='none']) input";
+        const unit = document.querySelector(units + ":checked") || document.querySelector(units);
         const minutes = document.querySelector("#duty-dialog-minutes:not([style*='none']) input");
         (unit || minutes || document.getElementById("duty-note")).focus();
       }, 0);
@@ -279,6 +306,13 @@ window.cityops.duty = (function () {
     },
     filters: function (values) {
       setUrl(values);
+      set("duty-page", {data: 0});
+      return window.dash_clientside.no_update;
+    },
+    // Called with each answer of the queue's refresh, "nothing new" too.
+    answered: function () {
+      state.answered = Date.now();
+      behind(state.answered);
       return window.dash_clientside.no_update;
     },
     chimes: function () { return state.chimes; },

@@ -122,6 +122,8 @@ TABLE: dict[str, Row] = {
         lambda r: {"duty-tick.n_intervals": 1, "duty-filter-district.value": r.district, "duty-lang.data": "en"},
         "{name}"),
     "duty-marked.data":                 Row("duty",        BROWSER, lambda r: {"duty-selected.data": r.alert}),
+    "duty-marked.data@duty-as-of":      Row("duty",        BROWSER, lambda r: {"duty-as-of.data": "x"}),
+    "duty-detail-poke.data":            Row("duty",        BROWSER, lambda r: {"duty-seen.data": "x"}),
     "duty-marked.data@duty-filter-domain": Row("duty",     BROWSER,
         lambda r: {"duty-filter-district.value": r.district}),
     "duty-summary.children":            Row("duty",        "401  403     ok      ok      scoped  ok    ok    ok",

@@ -11,7 +11,7 @@ from alerts.silences import Scope
 from dashboard.i18n import translator
 from dashboard.pages.duty.actions import bulk_acknowledge, silence_scope
 from dashboard.pages.duty.desk import Desk
-from dashboard.pages.duty.queue import filtered, ordered, queue
+from dashboard.pages.duty.queue import QUEUE_ROWS, filtered, ordered, queue
 from tests.rule_city import JINGXIU, LIANCHI, City
 
 NOW = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
@@ -94,22 +94,38 @@ def test_filters_keep_domain_district_status_and_the_units_own_or_waiting_alerts
     assert len(filtered(alerts, UNITS, unit_id="no-such-unit")) == 5
 
 
+def drawn(shown) -> tuple[list, list]:
+    return shown.rows, shown.counts
+
+
 def test_the_queue_shows_the_principals_districts_only_and_counts_them():
     alerts = frame(alert(1, "red", overdue=True), alert(2, district="130602"), alert(3, state="acknowledged"))
-    rows, counts = queue(DESK, alerts, NONE, LEADER, {}, "en", NOW)
+    rows, counts = drawn(queue(DESK, alerts, NONE, LEADER, {}, "en", NOW))
     assert [r.__getattribute__("data-id") for r in rows] == ["1", "3"]
     assert [c.children for c in counts] == ["0 incidents", "2 open", "1 overdue", "1 new"]
     assert "alarm" in rows[0].className and "overdue" in rows[0].className
-    rows, _ = queue(DESK, alerts, NONE, DUTY, {}, "en", NOW)
+    rows, _ = drawn(queue(DESK, alerts, NONE, DUTY, {}, "en", NOW))
     assert len(rows) == 3
 
 
 def test_an_empty_queue_says_whether_the_filters_hid_everything():
     alerts = frame(alert(1))
-    rows, _ = queue(DESK, alerts, NONE, DUTY, {"domain": "fire"}, "en", NOW)
+    rows, _ = drawn(queue(DESK, alerts, NONE, DUTY, {"domain": "fire"}, "en", NOW))
     assert rows[0].children == "No open alert matches."
-    rows, _ = queue(DESK, alerts.iloc[0:0], NONE, DUTY, {"domain": None}, "en", NOW)
+    rows, _ = drawn(queue(DESK, alerts.iloc[0:0], NONE, DUTY, {"domain": None}, "en", NOW))
     assert rows[0].children == "No open alerts"
+
+
+def test_the_queue_is_drawn_a_page_at_a_time_and_a_page_past_the_end_is_the_last():
+    alerts = frame(*(alert(n, "red" if n <= 5 else "yellow") for n in range(1, 2 * QUEUE_ROWS + 11)))
+    shown = queue(DESK, alerts, NONE, DUTY, {}, "en", NOW)
+    assert len(shown.rows) == QUEUE_ROWS and (shown.page, shown.pages) == (0, 3)
+    assert shown.where == f"Lines 1–{QUEUE_ROWS} of {2 * QUEUE_ROWS + 10}"
+    assert [r.__getattribute__("data-id") for r in shown.rows[:5]] == ["1", "2", "3", "4", "5"]  # the red first
+    last = queue(DESK, alerts, NONE, DUTY, {}, "en", NOW, page=7)
+    assert (last.page, len(last.rows)) == (2, 10) and last.where.startswith(f"Lines {2 * QUEUE_ROWS + 1}–")
+    assert [c.children for c in last.counts] == [c.children for c in shown.counts]  # counted over every page
+    assert queue(DESK, alerts.head(3), NONE, DUTY, {}, "en", NOW).where == ""  # one page: nothing to say
 
 
 def texts(component) -> str:
@@ -126,26 +142,26 @@ def test_an_incidents_alerts_are_one_row_that_opens_to_them_with_the_incidents_c
     alerts = frame(alert(1, "red", incident=10, due=due), alert(2, incident=10, due=due), alert(3, "blue"),
                    alert(4, incident=11))  # fmt: skip
     found = incidents(incident(10, "red", due=due), incident(11, state="resolved", due=None, stage=None))
-    rows, counts = queue(DESK, alerts, found, DUTY, {}, "en", NOW)
+    rows, counts = drawn(queue(DESK, alerts, found, DUTY, {}, "en", NOW))
     assert [r.__getattribute__("data-key") for r in rows] == ["i10", "i11", "a3"]  # incident 11 has no clock
     assert rows[0].__getattribute__("data-id") == "1"  # the incident's row stands for its most urgent alert
     assert "incident 10" in texts(rows[0]) and "2 alerts" in texts(rows[0])
     assert rows[0].children[-1].__getattribute__("data-due") == due.isoformat()
     assert [c.children for c in counts][:2] == ["2 incidents", "4 open"]
-    rows, _ = queue(DESK, alerts, found, DUTY, {}, "en", NOW, frozenset({10}))
+    rows, _ = drawn(queue(DESK, alerts, found, DUTY, {}, "en", NOW, frozenset({10})))
     assert [r.__getattribute__("data-key") for r in rows] == ["i10", "a1", "a2", "i11", "a3"]
 
 
 def test_an_alert_new_in_an_acknowledged_incident_sounds_its_row():
     alerts = frame(alert(1, "red", "acknowledged", incident=10), alert(2, "orange", incident=10))
-    rows, _ = queue(DESK, alerts, incidents(incident(10, "red", "acknowledged")), DUTY, {}, "en", NOW)
+    rows, _ = drawn(queue(DESK, alerts, incidents(incident(10, "red", "acknowledged")), DUTY, {}, "en", NOW))
     assert "alarm" in rows[0].className
 
 
 def test_a_district_leader_sees_their_part_of_a_city_wide_incident_as_alerts():
     alerts = frame(alert(1, incident=10), alert(2, district="130602", incident=10))
     city_wide = incidents(incident(10, "red", district=None))
-    rows, counts = queue(DESK, alerts, city_wide, LEADER, {}, "en", NOW)
+    rows, counts = drawn(queue(DESK, alerts, city_wide, LEADER, {}, "en", NOW))
     assert [r.__getattribute__("data-key") for r in rows] == ["a1"]  # not the city's incident, with its title
     assert "incident 10" not in texts(rows[0]) and counts[0].children == "0 incidents"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, no_update
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard import guard
@@ -26,26 +26,38 @@ def register_callbacks(context: AppContext) -> None:
         Output("duty-queue", "children"),
         Output("duty-counts", "children"),
         Output("duty-seen", "data"),
+        Output("duty-page-where", "children"),
+        Output("duty-page-prev", "disabled"),
+        Output("duty-page-next", "disabled"),
+        Output("duty-as-of", "data"),
         Input("duty-tick", "n_intervals"),
         Input("duty-filter-domain", "value"),
         Input("duty-filter-district", "value"),
         Input("duty-filter-status", "value"),
         Input("duty-filter-unit", "value"),
         Input("duty-expanded", "data"),
+        Input("duty-page", "data"),
         State("duty-seen", "data"),
         State("duty-lang", "data"),
+        # No tick while an answer is on its way: under load a newer request made Dash drop every older answer, and
+        # the queue stayed blank. The browser says when answers are late (assets/cityops_duty.js).
+        running=[(Output("duty-tick", "disabled"), True, False)],
     )
-    def show_queue(_n, domain, district, status, unit_id, expanded, seen, lang):
+    def show_queue(_n, domain, district, status, unit_id, expanded, page, seen, lang):
+        answered = datetime.now(UTC).isoformat()
         if ctx.triggered_id == "duty-tick" and seen == desk.snapshots.current_key():
-            raise PreventUpdate
-        # After an action or a filter: as it is now; opening a row shows what is on screen.
-        snap = desk.snapshots.get(current=ctx.triggered_id not in ("duty-tick", "duty-expanded"))
+            return no_update, no_update, no_update, no_update, no_update, no_update, answered
+        # After an action or a filter: as it is now; opening a row or turning a page shows what is on screen.
+        snap = desk.snapshots.get(current=ctx.triggered_id not in ("duty-tick", "duty-expanded", "duty-page"))
         filters = {"domain": domain, "district": district, "status": status, "unit_id": unit_id}
         asked = (expanded if isinstance(expanded, list) else [])[-EXPANDED_MAX:]
-        opened = frozenset(i for i in asked if isinstance(i, int) and not isinstance(i, bool))
-        rows, counts = queue.queue(desk, snap.alerts, snap.incidents, guard.current(), filters, lang,
-                                   datetime.now(UTC), opened)  # fmt: skip
-        return rows, counts, snap.key
+        opened = frozenset(i for i in asked if _whole(i))
+        page = 0 if str(ctx.triggered_id).startswith("duty-filter") or not _whole(page) else page
+        shown = queue.queue(desk, snap.alerts, snap.incidents, guard.current(), filters, lang, datetime.now(UTC),
+                            opened, page)  # fmt: skip
+        where = html.Span(shown.where, **{"data-page": str(shown.page)})
+        return (shown.rows, shown.counts, snap.key, where, shown.page == 0, shown.page >= shown.pages - 1,
+                answered)  # fmt: skip
 
     # Marks the selected and checked rows, keeps the selection in view and in the URL: in the browser, at once.
     clientside_callback(
@@ -54,6 +66,12 @@ def register_callbacks(context: AppContext) -> None:
         Input("duty-selected", "data"),
         Input("duty-checked", "data"),
         Input("duty-queue", "children"),
+    )
+    clientside_callback(
+        "function (asOf) { return window.cityops.duty.answered(asOf); }",
+        Output("duty-marked", "data", allow_duplicate=True),
+        Input("duty-as-of", "data"),
+        prevent_initial_call=True,
     )
     clientside_callback(
         """function (domain, district, status, unit) {
@@ -67,6 +85,18 @@ def register_callbacks(context: AppContext) -> None:
         prevent_initial_call=True,
     )
 
+    # The detail follows the queue's new data once its last answer is in (duty-detail-busy), never overtaking it:
+    # an answer overtaken by the next refresh is dropped, and under load the detail kept an action's old state.
+    clientside_callback(
+        """function (seen, busy, poked) {
+            return busy || seen === poked ? window.dash_clientside.no_update : seen;
+        }""",
+        Output("duty-detail-poke", "data"),
+        Input("duty-seen", "data"),
+        Input("duty-detail-busy", "data"),
+        State("duty-detail-poke", "data"),
+    )
+
     @callback(
         Output("duty-summary", "children"),
         Output("duty-actions", "children"),
@@ -74,10 +104,11 @@ def register_callbacks(context: AppContext) -> None:
         Output("duty-timeline", "children"),
         Output("duty-detail-seen", "data"),
         Input("duty-selected", "data"),
-        Input("duty-seen", "data"),
+        Input("duty-detail-poke", "data"),
         Input("duty-message", "children"),
         State("duty-detail-seen", "data"),
         State("duty-lang", "data"),
+        running=[(Output("duty-detail-busy", "data"), True, False)],
     )
     def show_detail(alert_id, _seen, _message, detail_seen, lang):
         shown = detail.detail(desk, guard.current(), alert_id, lang, detail_seen)
@@ -235,3 +266,8 @@ def register_callbacks(context: AppContext) -> None:
         Output("duty-bulk", "disabled"),
         Input("duty-checked", "data"),
     )
+
+
+def _whole(value) -> bool:
+    """Whether what the browser sent (a page, an incident's id) is a whole number, not a flag or a text."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -19,8 +19,10 @@ SHORTCUTS = [
     ("↓ / j", N_("Next alert")), ("↑ / k", N_("Previous alert")), ("Space", N_("Mark for bulk acknowledge")),
     ("Shift+A", N_("Acknowledge the marked alerts")), *((k, ACTION_LABELS[a]) for a, k in ACTION_KEYS.items()),
     ("Enter", N_("Confirm the dialog")), ("Esc", N_("Close the dialog or this help")),
-    ("/", N_("Go to the filters")), ("m", N_("Sound on / off")), ("?", N_("Show or hide this help")),
+    ("PgDn / PgUp", N_("Next or previous page of the queue")), ("/", N_("Go to the filters")),
+    ("m", N_("Sound on / off")), ("?", N_("Show or hide this help")),
 ]  # fmt: skip
+BEHIND_AFTER_MS = 5_000  # the least time without an answer before the queue says it is behind
 
 
 def layout(
@@ -66,6 +68,10 @@ def layout(
             "data-muted-label": t("Sound off"),
             "data-unmuted-label": t("Sound on"),
             "data-no-action-label": t("“{key}”: no such action for the chosen alert now (? lists the keys)."),
+            # No answer for this long and the queue says it is behind, from when (assets/cityops_duty.js).
+            "data-behind-after-ms": str(max(3 * settings.web.refresh_ms, BEHIND_AFTER_MS)),
+            "data-behind-text": t("The queue is behind: it shows the alerts as they stood at {time}."),
+            "data-tz": settings.city.timezone,
         },
         children=[
             dcc.Store(id="duty-lang", data=lang),
@@ -75,6 +81,10 @@ def layout(
             dcc.Store(id="duty-expanded", data=[]),  # the incidents whose rows list their alerts
             dcc.Store(id="duty-silences-seen"),
             dcc.Store(id="duty-detail-seen"),
+            dcc.Store(id="duty-detail-poke"),  # the queue's data the detail was last asked to follow
+            dcc.Store(id="duty-detail-busy", data=False),
+            dcc.Store(id="duty-page", data=0),
+            dcc.Store(id="duty-as-of"),  # when the queue last answered
             dcc.Store(id="duty-dialog-action"),
             dcc.Store(id="duty-marked"),
             dcc.Interval(id="duty-tick", interval=settings.web.refresh_ms),
@@ -120,7 +130,18 @@ def layout(
                 children=[
                     html.Section(
                         className="duty-queue",
-                        children=html.Div(id="duty-queue", role="listbox", **{"aria-label": t("Open alerts")}),
+                        children=[
+                            html.P(id="duty-behind", className="duty-behind", role="alert"),
+                            html.Div(id="duty-queue", role="listbox", **{"aria-label": t("Open alerts")}),
+                            html.Div(
+                                className="duty-pager",
+                                children=[
+                                    html.Button(t("Previous page") + " (PgUp)", id="duty-page-prev", disabled=True),
+                                    html.Span(id="duty-page-where"),
+                                    html.Button(t("Next page") + " (PgDn)", id="duty-page-next", disabled=True),
+                                ],
+                            ),
+                        ],
                     ),
                     html.Section(
                         className="duty-detail",

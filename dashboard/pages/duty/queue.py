@@ -2,13 +2,16 @@
 time limit in the browser (assets/cityops_duty.js reads the row's data-due).
 
 People handle incidents, so the alerts of one incident are one row, the incident's: its severity, title, place,
-state, clock and how many of its alerts the filters keep. The row opens (▸) to its alerts, at most MEMBERS_SHOWN of
-them; selecting it selects its most urgent alert, whose detail offers the actions on the whole incident. An alert in
-no incident is a row of its own. However many alerts the store holds, the queue sends a row per incident."""
+state, clock and how many of its alerts the filters keep. The row opens (▸) to its alerts; selecting it selects its
+most urgent alert, whose detail offers the actions on the whole incident. An alert in no incident is a row of its
+own. However many alerts the store holds, one answer draws a page of QUEUE_ROWS lines."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import pandas as pd
 from dash import html
@@ -25,7 +28,19 @@ from store.records import severity_rank
 STAGE_LABELS = {"acknowledge": N_("Acknowledge within"), "dispatch": N_("Dispatch within"),
                 "resolve": N_("Resolve within")}  # fmt: skip
 ALARMING = ("red", "orange")  # a new alert of these sounds and flashes until acknowledged
-MEMBERS_SHOWN = 50  # the alerts an opened incident row lists; the filters narrow down the rest
+QUEUE_ROWS = 40  # the lines one answer draws (about two screens); the pager reaches the others
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One page of the queue: its lines, the counts over all of it, which page of how many, and "lines 41–80 of
+    359" (empty when it is all on one page)."""
+
+    rows: list
+    counts: list
+    page: int
+    pages: int
+    where: str
 
 
 def ordered(alerts: pd.DataFrame, now: datetime) -> pd.DataFrame:
@@ -61,37 +76,42 @@ def filtered(alerts: pd.DataFrame, units: dict, domain: str | None = None, distr
 
 
 def queue(desk: Desk, alerts: pd.DataFrame, incidents: pd.DataFrame, principal: Principal, filters: dict,
-          lang: str, now: datetime, expanded: frozenset[int] = frozenset()) -> tuple[list, list]:  # fmt: skip
-    """The queue's rows and its counts, from the snapshot's open `alerts` and `incidents`: the alerts in the
+          lang: str, now: datetime, expanded: frozenset[int] = frozenset(), page: int = 0) -> Shown:  # fmt: skip
+    """One page of the queue and its counts, from the snapshot's open `alerts` and `incidents`: the alerts in the
     principal's districts that the `filters` (domain, district, status, unit_id) keep, an incident's under one row
     (its alerts listed too when it is in `expanded`), in the queue's order. An incident the principal may not see
-    whole (a district leader's part of a city-wide one) is not a row: its alerts in their districts are."""
+    whole (a district leader's part of a city-wide one) is not a row: its alerts in their districts are. Only the
+    page's QUEUE_ROWS rows are drawn: what goes on the wire does not grow with the store."""
     t = translator(lang)
     alerts = ordered(filtered(policy.in_scope(principal, alerts), desk.units, **filters), now)
     whole = [principal.sees(policy.place(i)) for i in incidents[["district_id", "region_id"]].to_dict("records")]
     seen_whole = incidents[pd.Series(whole, index=incidents.index, dtype=bool)]
     by_id = seen_whole.set_index("id", drop=False)
     grouped = {int(i): members for i, members in alerts.groupby("incident_id", sort=False)} if len(alerts) else {}
-    rows, shown = [], set()
+    # Each line as what draws it, cheap to make for every alert: only the page's lines are drawn.
+    lines: list[Callable[[], html.Div]] = []
+    shown: set[int] = set()
     for a in alerts.itertuples(index=False):
         incident_id = None if pd.isna(a.incident_id) else int(a.incident_id)
         if incident_id is None or incident_id not in by_id.index:
-            rows.append(row(a, t, lang, desk.tz, desk.regions))
+            lines.append(partial(row, a, t, lang, desk.tz, desk.regions))
         elif incident_id not in shown:
             shown.add(incident_id)
             members = grouped[incident_id]
-            rows.append(incident_row(by_id.loc[incident_id], a, members, incident_id in expanded, t, lang, desk.tz,
-                                     desk.regions, now))  # fmt: skip
+            lines.append(partial(incident_row, by_id.loc[incident_id], a, members, incident_id in expanded, t, lang,
+                                 desk.tz, desk.regions, now))  # fmt: skip
             if incident_id in expanded:
-                rows += [row(m, t, lang, desk.tz, desk.regions, member=True)
-                         for m in members.head(MEMBERS_SHOWN).itertuples(index=False)]  # fmt: skip
-                if len(members) > MEMBERS_SHOWN:
-                    rows.append(html.P(t("… and {n} more: narrow the filters to see them",
-                                         n=len(members) - MEMBERS_SHOWN), className="q-more"))  # fmt: skip
+                lines += [partial(row, m, t, lang, desk.tz, desk.regions, member=True)
+                          for m in members.itertuples(index=False)]  # fmt: skip
+    pages = max(1, -(-len(lines) // QUEUE_ROWS))
+    page = min(max(page, 0), pages - 1)
+    first = page * QUEUE_ROWS
+    rows = [draw() for draw in lines[first : first + QUEUE_ROWS]]
     if not rows:
         rows = [html.P(t("No open alert matches.") if any(filters.values()) else t("No open alerts"),
                        className="queue-empty")]  # fmt: skip
-    return rows, counts(alerts, len(shown), t)
+    where = t("Lines {first}–{last} of {n}", first=first + 1, last=first + len(rows), n=len(lines)) if pages > 1 else ""
+    return Shown(rows, counts(alerts, len(shown), t), page, pages, where)
 
 
 def counts(alerts: pd.DataFrame, incidents: int, t) -> list:
