@@ -77,9 +77,23 @@ def events_since(store: Store, since: datetime) -> dict[str, int]:
 
 
 def latest_events(store: Store, limit: int = 12) -> pd.DataFrame:
+    """The newest events; a warning's cancel with the title of the warning it cancels (`cancels`), since a Cancel
+    often carries no text of its own (CAP: no info)."""
     return frame(
         store.cursor(),
-        "SELECT id, domain, type, ts, severity, title, district_id FROM events ORDER BY ts DESC, id LIMIT $n",
+        """
+        WITH latest AS (
+            SELECT id, feed_id, domain, type, ts, severity, title, district_id, refs FROM events
+            ORDER BY ts DESC, id LIMIT $n
+        ), cancelled AS (
+            SELECT l.id, max_by(e.title, e.ts) AS cancels
+            FROM (SELECT id, feed_id, unnest(refs) AS ref FROM latest WHERE type = 'cap_cancel') AS l
+            JOIN events AS e ON e.id = l.feed_id || ':' || l.ref AND e.type <> 'cap_cancel'
+            GROUP BY l.id
+        )
+        SELECT latest.id, domain, type, ts, severity, title, district_id, cancels
+        FROM latest LEFT JOIN cancelled USING (id) ORDER BY ts DESC, latest.id
+        """,
         {"n": limit},
     )
 

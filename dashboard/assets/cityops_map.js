@@ -61,8 +61,34 @@ window.cityops.map = (function () {
     text.textContent = label;
     const inner = document.createElement("div");
     inner.appendChild(text);
-    const size = 34 + Math.min(22, Math.round(Math.log10(count + 1) * 9));
+    const size = Math.round((42 + Math.min(26, Math.log10(count + 1) * 9)) * scale());  // holds its count's type
     return L.divIcon({html: inner, className: "cluster cluster-" + s + devClass(domain), iconSize: L.point(size, size)});
+  }
+
+  // Names districts where they fit: largest on screen first, each shown when its label lies inside its district's
+  // frame on screen and inside the map, and clear of the labels already shown.
+  function placeLabels(map) {
+    const found = [];
+    map.eachLayer(function (layer) {
+      const tip = layer.getTooltip && layer.getTooltip();
+      if (tip && tip.options.className === "district-label" && tip._container && layer.getBounds) found.push(layer);
+    });
+    const frame = map.getContainer().getBoundingClientRect(), placed = [];
+    found.map(function (layer) {
+      const b = layer.getBounds();
+      const a = map.latLngToContainerPoint(b.getNorthWest()), z = map.latLngToContainerPoint(b.getSouthEast());
+      return {layer: layer, w: z.x - a.x, h: z.y - a.y};
+    }).sort(function (p, q) { return q.w * q.h - p.w * p.h; }).forEach(function (p) {
+      const el = p.layer.getTooltip()._container;
+      el.style.visibility = "hidden";
+      const r = el.getBoundingClientRect();
+      const fits = r.width < p.w * 0.9 && r.height < p.h * 0.6 && r.left >= frame.left && r.right <= frame.right &&
+                   r.top >= frame.top && r.bottom <= frame.bottom;
+      const clear = placed.every(function (o) {
+        return r.right < o.left || r.left > o.right || r.bottom < o.top || r.top > o.bottom;
+      });
+      if (fits && clear) { el.style.visibility = "visible"; placed.push(r); }
+    });
   }
 
   // As supercluster abbreviates its counts: 1234 → 1.2k, 56789 → 57k.
@@ -160,25 +186,49 @@ window.cityops.map = (function () {
         .join(" ");
     },
 
-    // The wall's tour: on a pinned alert, fly to it and stay; otherwise the next stop (city, then each district).
-    tour: function (pin, stops, view) {
+    // The wall's tour. A new red incident nobody has acknowledged (`pin`) holds it on its place for view.hold_ms,
+    // once per incident; then the tour goes on (or back to the city) while a red banner names what waits until
+    // someone acknowledges it. Outputs: viewport, spotlight text and class, the tour's state, the banner.
+    tour: function (pin, stops, view, now) {
       const noUpdate = window.dash_clientside.no_update;
-      view = view || {i: 0, pinned: null};
-      if (pin) {
-        if (view.pinned === pin.id) return [noUpdate, noUpdate, noUpdate, noUpdate];
-        const text = pin.where ? pin.text + " · " + pin.where : pin.text;
+      view = Object.assign({i: 0, pinned: null, since: 0, held: [], hold_ms: 60000}, view || {});
+      const banner = pin ? (pin.where ? pin.text + " · " + pin.where : pin.text) : "";
+      if (pin && view.held.indexOf(pin.id) < 0) {
         const viewport = pin.bounds ? {bounds: pin.bounds, transition: "flyToBounds"} : noUpdate;
-        return [viewport, text, "wall-spotlight spotlight-pin", {i: view.i, pinned: pin.id}];
+        const held = view.held.concat([pin.id]).slice(-100);
+        return [viewport, pin.where || banner, "wall-spotlight spotlight-pin",
+                Object.assign({}, view, {pinned: pin.id, since: now, held: held}), banner];
       }
-      const byRotation = window.dash_clientside.callback_context.triggered.some(function (t) {
-        return t.prop_id.indexOf("wall-rotate") === 0;
-      });
-      // New data without a pin is no reason to move on; only the rotation tick or a released pin is.
-      if (!stops || !stops.length || (!byRotation && view.pinned === null)) return [noUpdate, noUpdate, noUpdate, noUpdate];
-      // Released from a pin: back to the city; otherwise on to the next stop.
+      if (view.pinned !== null && now - view.since < view.hold_ms && pin && pin.id === view.pinned) {
+        return [noUpdate, noUpdate, noUpdate, noUpdate, banner];
+      }
+      const triggered = window.dash_clientside.callback_context.triggered;
+      const byRotation = triggered.some(function (t) { return t.prop_id.indexOf("wall-rotate") === 0; });
+      // A hold that ended (on time, or acknowledged): back to the city. Otherwise only the rotation moves the wall.
+      if (!stops || !stops.length || (!byRotation && view.pinned === null)) {
+        return [noUpdate, noUpdate, noUpdate, noUpdate, banner];
+      }
       const i = view.pinned !== null ? 0 : (view.i + 1) % stops.length;
       const stop = stops[i];
-      return [{bounds: stop.bounds, transition: "flyToBounds"}, stop.name, "wall-spotlight", {i: i, pinned: null}];
+      return [{bounds: stop.bounds, transition: "flyToBounds"}, stop.name, "wall-spotlight",
+              Object.assign({}, view, {i: i, pinned: null}), banner];
+    },
+
+    // The wall's districts: a click drills down, and each is named on the map where its name fits inside it
+    // without covering another's (placeLabels); the rest are named when the tour comes closer.
+    districtEachFeature: function (feature, layer) {
+      layer.on("click", function () { drillTo("region", feature.properties.id); });
+      layer.bindTooltip(textTooltip(feature.properties.name),
+                        {permanent: true, direction: "center", className: "district-label", opacity: 1});
+      layer.on("add", function () {
+        const map = layer._map;
+        if (map && !map._cityopsLabels) {
+          map._cityopsLabels = true;
+          map.on("zoomend moveend resize", function () { placeLabels(map); });
+        }
+        window.clearTimeout(placeLabels.timer);
+        placeLabels.timer = window.setTimeout(function () { if (layer._map) placeLabels(layer._map); }, 50);
+      });
     },
 
     regionStyle: function (feature, context) {

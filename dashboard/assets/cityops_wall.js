@@ -63,6 +63,19 @@ window.cityops.wall = (function () {
     banner.textContent = offline ? wall.dataset.offlineText.replace("{time}", at) : "";
   }
 
+  // A wall has no mouse: its controls show while a pointer moves over it, and hide again after POINTER_IDLE_MS.
+  const POINTER_IDLE_MS = 8000;
+  let pointerTimer = null;
+  function pointerMoved() {
+    if (!document.querySelector(".wall")) return;
+    document.body.classList.add("wall-pointer");
+    window.clearTimeout(pointerTimer);
+    pointerTimer = window.setTimeout(function () { document.body.classList.remove("wall-pointer"); }, POINTER_IDLE_MS);
+  }
+  ["mousemove", "pointerdown", "touchstart", "keydown"].forEach(function (name) {
+    document.addEventListener(name, pointerMoved, {passive: true});
+  });
+
   window.setInterval(function () { if (!following && onWall() && window.dash_clientside) follow(); }, 1000);
   window.setInterval(checkConnection, 1000);
   return {following: function () { return following; }};

@@ -21,7 +21,6 @@ from dashboard.context import AppContext
 from dashboard.i18n import page_language, translator
 from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS, FEED_STATE_LABELS, SEVERITY_LABELS
 from dashboard.minimap import reference_layer
-from dashboard.navigation import region_href
 from dashboard.snapshot import WALL_DOMAINS, Snapshot
 from dashboard.timefmt import local_time
 from layers.cells import CELL_PX, CLUSTER_MAX_ZOOM, View
@@ -31,6 +30,8 @@ from store.records import SEVERITIES
 
 MAP_FUNCTIONS = "cityops.map"
 OFFLINE_AFTER_MS = 5_000  # the least time without an answer before the wall says it has lost the server
+INCIDENTS_LISTED = 5  # the worst open incidents the wall lists (two lines each); the rest are counted
+FEEDS_NAMED = 6  # the feeds the strip names, those in trouble first; the rest are counted
 
 
 def _fn(name: str) -> dict:
@@ -102,7 +103,11 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
             dcc.Store(id="wall-news"),  # the latest snapshot key, set by assets/cityops_wall.js (data-news)
             dcc.Store(id="wall-tour", data=tour),
             dcc.Store(id="wall-pin"),
-            dcc.Store(id="wall-view", data={"i": 0, "pinned": None}),
+            # Where the tour is, the incident it is held on and since when, the incidents it has held on already.
+            dcc.Store(
+                id="wall-view",
+                data={"i": 0, "pinned": None, "since": 0, "held": [], "hold_ms": settings.web.wall_pin_s * 1000},
+            ),  # fmt: skip
             dcc.Interval(id="wall-rotate", interval=max(rotate_s, 1) * 1000, disabled=rotate_s == 0),
             html.Header(
                 className="wall-header",
@@ -121,39 +126,48 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
                 id="wall-main",
                 className="wall-main overview",
                 children=[
-                    html.Div(id="wall-spotlight", className="wall-spotlight", children=city, role="status"),
-                    html.Div(id="wall-offline", className="wall-offline-banner", role="alert"),
-                    dl.Map(
-                        id="wall-map",
-                        className="wall-map",
-                        **view,
-                        zoomSnap=0.25,
-                        zoomControl=False,
-                        attributionControl=False,
+                    html.Aside(html.Div(id="wall-figures", className="wall-figures"), className="wall-left"),
+                    html.Div(
+                        className="wall-stage",
                         children=[
-                            *base_layers,
-                            dl.GeoJSON(
-                                id="wall-districts",
-                                url=f"/api/layers/regions/district.geojson?lang={lang}",
-                                style=_fn("regionStyle"),
-                                onEachFeature=_fn("regionEachFeature"),
-                                hideout={"status": {}},
+                            html.Div(id="wall-spotlight", className="wall-spotlight", children=city, role="status"),
+                            html.Div(id="wall-alarm", className="wall-alarm", role="alert"),
+                            html.Div(id="wall-offline", className="wall-offline-banner", role="alert"),
+                            dl.Map(
+                                id="wall-map",
+                                className="wall-map",
+                                **view,
+                                zoomSnap=0.25,
+                                zoomControl=False,
+                                attributionControl=False,
+                                children=[
+                                    *base_layers,
+                                    dl.GeoJSON(
+                                        id="wall-districts",
+                                        url=f"/api/layers/regions/district.geojson?lang={lang}",
+                                        style=_fn("regionStyle"),
+                                        onEachFeature=_fn("districtEachFeature"),
+                                        hideout={"status": {}},
+                                    ),
+                                    *device_layers,
+                                    dl.LayersControl(overlays, id="wall-layers", collapsed=False, position="topright"),
+                                    dl.GeoJSON(
+                                        id="wall-incidents",
+                                        style=_fn("incidentStyle"),
+                                        onEachFeature=_fn("incidentEachFeature"),
+                                        hideout={"lang": lang},
+                                    ),
+                                    dl.GeoJSON(
+                                        id="wall-alerts", pointToLayer=_fn("alertToLayer"), hideout={"lang": lang}
+                                    ),  # fmt: skip
+                                ],
                             ),
-                            *device_layers,
-                            dl.LayersControl(overlays, id="wall-layers", collapsed=False, position="topright"),
-                            dl.GeoJSON(
-                                id="wall-incidents",
-                                style=_fn("incidentStyle"),
-                                onEachFeature=_fn("incidentEachFeature"),
-                                hideout={"lang": lang},
-                            ),
-                            dl.GeoJSON(id="wall-alerts", pointToLayer=_fn("alertToLayer"), hideout={"lang": lang}),
+                            _legend(t),
                         ],
                     ),
                     html.Aside(
                         className="wall-side",
                         children=[
-                            html.Div(id="wall-figures", className="wall-figures"),
                             html.H2(id="wall-incidents-heading", className="wall-section"),
                             html.Ol(id="wall-incident-list", className="wall-alert-list"),
                             html.H2(t("Latest events"), className="wall-section"),
@@ -266,15 +280,18 @@ def register_callbacks(context: AppContext) -> None:
         State("wall-device-layers", "data"),
     )
 
-    # Rotation and pinning move the map in the browser (dash-leaflet's viewport), so they cost no server call.
+    # Rotation and pinning move the map in the browser (dash-leaflet's viewport), so they cost no server call. The
+    # tick ends a hold on time when the tour does not rotate.
     clientside_callback(
-        "function (n, pin, tour, view) { return window.cityops.map.tour(pin, tour, view); }",
+        "function (n, pin, tick, tour, view) { return window.cityops.map.tour(pin, tour, view, Date.now()); }",
         Output("wall-map", "viewport"),
         Output("wall-spotlight", "children"),
         Output("wall-spotlight", "className"),
         Output("wall-view", "data"),
+        Output("wall-alarm", "children"),
         Input("wall-rotate", "n_intervals"),
         Input("wall-pin", "data"),
+        Input("wall-tick", "n_intervals"),
         State("wall-tour", "data"),
         State("wall-view", "data"),
         prevent_initial_call=True,
@@ -355,22 +372,20 @@ def _figures(snap: Snapshot, t) -> list:
             html.Section(
                 className=f"domain domain-{domain}",
                 children=[
-                    html.H2(t(DOMAIN_LABELS[domain])),
-                    html.Div(className="domain-figures", children=cards[domain]),
                     html.Div(
-                        className="domain-counts",
+                        className="domain-head",
                         children=[
+                            html.H2(t(DOMAIN_LABELS[domain])),
                             html.Span(t("{n} devices", n=sum(c.values())), className="count"),
                             html.Span(
-                                t("{n} warning", n=alarming),
-                                className="count count-warn" if alarming else "count",
-                            ),
+                                t("{n} warning", n=alarming), className="count count-warn" if alarming else "count"
+                            ),  # fmt: skip
                             html.Span(
-                                t("{n} no data", n=silent),
-                                className="count count-nodata" if silent else "count",
-                            ),
+                                t("{n} no data", n=silent), className="count count-nodata" if silent else "count"
+                            ),  # fmt: skip
                         ],
                     ),
+                    html.Div(className="domain-figures", children=cards[domain]),
                 ],
             )
         )
@@ -390,7 +405,7 @@ def _ticker(snap: Snapshot, t, tz: str, regions, lang: str) -> list:
                     html.Span(when, className="event-time"),
                     html.Span(t(SEVERITY_LABELS[severity]) if severity else "", className="event-sev"),
                     html.Span(region.name(lang) if region else t("outside the city"), className="event-region"),
-                    html.Span(row.title, className="event-title"),  # feed text: rendered as text by React
+                    html.Span(_event_title(row, t), className="event-title"),  # rendered as text by React
                 ],
             )
         )
@@ -399,10 +414,24 @@ def _ticker(snap: Snapshot, t, tz: str, regions, lang: str) -> list:
     return items
 
 
-def _feeds(snap: Snapshot, t) -> list:
+def _event_title(event, t) -> str:
+    """An event's title as the feed wrote it; a warning's cancel in the reader's words, naming the warning."""
+    if event.type != "cap_cancel":
+        return event.title
+    return t("Warning lifted: {title}", title=event.cancels) if isinstance(event.cancels, str) else t("Warning lifted")
+
+
+def _feeds(snap: Snapshot, t, shown: int = FEEDS_NAMED) -> list:
+    """The feeds at a glance: how many are fine, then the others by name, what is wrong and since when. A feed that
+    is fine is a dot; the strip never runs off the screen (the rest are counted)."""
     now = datetime.now(UTC)
-    chips = [html.Span(t("Feeds"), className="feeds-label")]
-    for row in snap.feeds.itertuples(index=False):
+    feeds = snap.feeds.assign(fine=snap.feeds["state"] == "ok").sort_values(["fine", "feed_id"], kind="stable")
+    fine = int(feeds["fine"].sum())
+    chips = [html.Span(t("Feeds: {ok} of {n} OK", ok=fine, n=len(feeds)), className="feeds-label")]
+    for row in feeds.head(shown).itertuples(index=False):
+        if row.fine:
+            chips.append(html.Span(row.feed_id, className="feed feed-ok", title=row.reason))
+            continue
         if pd.isna(row.last_message_at):
             age = t("never")
         else:
@@ -414,6 +443,8 @@ def _feeds(snap: Snapshot, t) -> list:
                 children=[html.B(row.feed_id), " ", t(FEED_STATE_LABELS.get(row.state, row.state)), " · ", age],
             )
         )
+    if len(feeds) > shown:
+        chips.append(html.Span(t("and {n} more", n=len(feeds) - shown), className="feeds-more"))
     return chips
 
 
@@ -435,7 +466,8 @@ def _incidents_heading(snap: Snapshot, t) -> list:
 
 
 def _pin(snap: Snapshot, t, regions, lang: str) -> dict | None:
-    """The newest red incident nobody has acknowledged: the wall stays on it until someone does."""
+    """The newest red incident nobody has acknowledged, and how many are waiting: the tour holds on a new one for
+    web.wall_pin_s, once, and a banner names it until someone acknowledges it (cityops_map.js's tour)."""
     waiting = snap.incidents[(snap.incidents["severity"] == "red") & (snap.incidents["state"] == "new")]
     if waiting.empty:
         return None
@@ -445,15 +477,12 @@ def _pin(snap: Snapshot, t, regions, lang: str) -> dict | None:
     if frame is None and isinstance(incident["area"], str):
         west, south, east, north = shapely.geometry.shape(json.loads(incident["area"])).bounds
         frame = [[south - 0.02, west - 0.02], [north + 0.02, east + 0.02]]
-    return {
-        "id": int(incident["id"]),
-        "text": t(
-            "Red incident awaiting acknowledgement: {title}",
-            title=incident["title_zh"] if lang == "zh_CN" else incident["title_en"],
-        ),  # fmt: skip
-        "where": region.name(lang) if region else "",
-        "bounds": frame,
-    }
+    title = incident["title_zh"] if lang == "zh_CN" else incident["title_en"]
+    if len(waiting) == 1:
+        text = t("Red incident awaiting acknowledgement: {title}", title=title)
+    else:
+        text = t("{n} red incidents awaiting acknowledgement, the newest: {title}", n=len(waiting), title=title)
+    return {"id": int(incident["id"]), "text": text, "where": region.name(lang) if region else "", "bounds": frame}
 
 
 def _region(incident, regions):
@@ -464,8 +493,9 @@ def _region(incident, regions):
     return regions.get(region_id) if region_id else None
 
 
-def _incident_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> list:
-    """The worst open incidents: severity, where, what, how many alerts, state, overdue."""
+def _incident_list(snap: Snapshot, t, regions, lang: str, limit: int = INCIDENTS_LISTED) -> list:
+    """The worst open incidents, each on two lines (severity and what; where, how many alerts, state, overdue), and
+    how many more there are: the heading counts them all."""
     items = []
     for row in snap.incidents.head(limit).itertuples(index=False):
         region = _region(row._asdict(), regions)
@@ -475,16 +505,37 @@ def _incident_list(snap: Snapshot, t, regions, lang: str, limit: int = 6) -> lis
                 className=f"alert-row incident-row sev-{row.severity}" + (" overdue" if late else ""),
                 children=[
                     html.Span(t(SEVERITY_LABELS[row.severity]), className="event-sev"),
-                    html.A(region.name(lang), href=region_href(region.id, lang), className="event-region")
-                    if region
-                    else html.Span(t("City"), className="event-region"),
                     html.Span(row.title_zh if lang == "zh_CN" else row.title_en, className="event-title"),
-                    html.Span(t("{n} alerts", n=int(row.members)), className="incident-size"),
-                    html.Span(t(ALERT_STATE_LABELS[row.state]), className="alert-state"),
+                    html.Span(
+                        [
+                            region.name(lang) if region else t("City"),
+                            " · ",
+                            t("1 alert") if row.members == 1 else t("{n} alerts", n=int(row.members)),
+                            " · ",
+                            t(ALERT_STATE_LABELS[row.state]),
+                        ],
+                        className="incident-meta",
+                    ),
                     html.Span(t("Overdue"), className="overdue-badge") if late else None,
                 ],
             )
         )
+    if len(snap.incidents) > limit:
+        items.append(html.Li(t("and {n} more", n=len(snap.incidents) - limit), className="event event-more"))
     if not items:
         items.append(html.Li(t("No open incidents"), className="event event-empty"))
     return items
+
+
+def _legend(t) -> html.Div:
+    """What the map's colours mean, in the map's corner: the statuses, no data, and an incident's area."""
+    swatch = lambda cls, label: html.Div([html.Span(className=f"swatch {cls}"), label], className="legend-item")  # noqa: E731
+    return html.Div(
+        className="wall-legend",
+        children=[
+            *(swatch(f"swatch-{s}", t(SEVERITY_LABELS[s])) for s in SEVERITIES),
+            swatch("swatch-ok", t("OK")),
+            swatch("swatch-nodata", t("No data")),
+            swatch("swatch-incident", t("Incident area")),
+        ],
+    )

@@ -17,16 +17,21 @@ def test_the_wall_switches_its_reference_layers_on(app, chromium, output_dir):
     page.wait_for_selector("path.region", timeout=15_000)
     control = page.locator(".wall-map .leaflet-control-layers")
     assert page.locator("path.ref").count() == 0, "reference layers are off until turned on"
+    assert not control.is_visible(), "a wall without a mouse shows no controls"
+    page.mouse.move(300, 300)  # they show while a pointer moves over the wall
     control.get_by_text("Schools").click()
     wait_until(lambda: page.locator("path.ref-school").count() == 359, 10, "every school of the city drawn")
+    page.mouse.move(310, 310)
     control.get_by_text("Emergency shelters").click()
     wait_until(lambda: page.locator("path.ref-shelter").count() == 359, 10, "every shelter drawn")
     (output_dir / "screenshots").mkdir(exist_ok=True)
     page.screenshot(path=output_dir / "screenshots" / "wall-reference-layers.png")
+    page.mouse.move(300, 300)
     control.get_by_text("Schools").click()
     wait_until(lambda: page.locator("path.ref-school").count() == 0, 10, "schools off again")
     page.locator("path.ref-shelter").first.hover()
-    wait_until(lambda: "避难场所（示例） · Emergency shelters" in page.locator(".leaflet-tooltip").inner_text(), 5,
+    hovered = page.locator(".leaflet-tooltip:not(.district-label)")
+    wait_until(lambda: "避难场所（示例） · Emergency shelters" in hovered.inner_text(), 5,
                "the shelter's name and its layer on hover")  # fmt: skip
 
 

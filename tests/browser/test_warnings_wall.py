@@ -82,4 +82,8 @@ def test_a_cap_alert_update_cancel_changes_one_incident_drawn_as_its_area(app, p
     warn(message("W3", "Cancel", refs=("W2",), sent=now + timedelta(minutes=2)))
     wait_until(lambda: "No open incidents" in incidents.inner_text(), 15, "the incident closed")
     wait_until(lambda: not page.evaluate(OUTLINES), 10, "its area gone from the map")
+    # The Cancel carries no text: the ticker names the warning it lifts, never its raw reference.
+    ticker = page.locator("#wall-ticker .event-title").first
+    wait_until(lambda: ticker.inner_text() == "Warning lifted: 保定市气象台发布暴雨red预警", 10, "the cancel named")
+    assert "Cancel:" not in page.locator("#wall-ticker").inner_text()
     assert not errors, errors
