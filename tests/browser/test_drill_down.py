@@ -26,7 +26,13 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
         reading = {"type": "observation", "entity": "g1", "id": f"o{minutes}", "ts": ts,
                    "values": {"water_level": level}, "units": {"water_level": "m"}}  # fmt: skip
         send(publisher, "test/flood/obs/g1", reading)
-    wait_until(lambda: health(app)["observations"] == 6, 10, "six readings stored")
+    # A second gauge over its level in another town of the district: on the district's page, not on the town's.
+    elsewhere = next(t for t in demo_regions().level("town") if t.parent == "130606" and t.id != "130606009")
+    inside = elsewhere.geometry.representative_point()
+    send(publisher, "test/flood/entity/g2", {"type": "entity", "id": "g2", "domain": "flood", "kind": "river_gauge",
+                                             "name": "府河 G2", "lon": inside.x, "lat": inside.y})  # fmt: skip
+    send(publisher, "test/flood/obs/g2", {"type": "observation", "entity": "g2", "values": {"water_level": 12.7}})
+    wait_until(lambda: health(app)["observations"] == 7, 10, "seven readings stored")
 
     page = signed_in(chromium, app, "supervisor", viewport={"width": 1366, "height": 1024})
     errors = []
@@ -34,15 +40,21 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     page.goto(f"http://127.0.0.1:{app}/region/city?lang=en")
     page.get_by_role("link", name="Lianchi District").click()
     page.wait_for_url("**/region/130606?lang=en")
-    wait_until(lambda: "府河 G1 water too high" in page.locator(".drill-body").inner_text(), 20, "district alert")
-    # The district's map: its towns, the alert placed on it.
-    wait_until(lambda: page.locator(".drill-map path.alert-red").count() == 1, 10, "the alert on the district map")
+    body = page.locator(".drill-body")
+    wait_until(lambda: "府河 G1 water too high" in body.inner_text(), 20, "district alert")
+    wait_until(lambda: "府河 G2 water too high" in body.inner_text(), 10, "the other town's alert")
+    # The district's map: its towns, the alerts placed on it.
+    wait_until(lambda: page.locator(".drill-map path.alert-red").count() == 2, 10, "the alerts on the district map")
     assert page.locator(".drill-map path.region").count() > 5
     page.get_by_role("link", name="Yonghua Subdistrict").click()
     page.wait_for_url("**/region/130606009?lang=en")
+    wait_until(lambda: "府河 G1 water too high" in body.inner_text(), 20, "the town's alert")
+    assert "G2" not in body.inner_text(), "a town lists another town's alert"
     grid = demo_regions().get(demo_regions().locate(*LIANCHI)["grid"])  # the gauge's grid cell
     page.get_by_role("link", name=grid.name_en).click()
     page.wait_for_url(f"**/region/{grid.id}?lang=en")
+    wait_until(lambda: "府河 G1 water too high" in body.inner_text(), 20, "the grid's alert")
+    assert "G2" not in body.inner_text(), "a grid lists another grid's alert"
     page.get_by_role("link", name="府河 G1 · river_gauge").click()
     page.wait_for_url("**/entity/test-flood%3Ag1?lang=en")
 
@@ -70,7 +82,7 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     assert linked.locator("h1").inner_text() == "府河 G1"
     assert linked.locator(".window-on").inner_text() == "6 hours"
     linked.get_by_role("link", name="府河 G1 water too high").click()
-    linked.wait_for_url("**/duty?alert=1&lang=en")
+    linked.wait_for_url("**/duty?alert=*&lang=en")
     wait_until(lambda: "Raised by rule" in linked.locator("#duty-timeline").inner_text(), 20, "the alert's timeline")
     assert not errors, errors
     page.close()
