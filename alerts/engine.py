@@ -38,7 +38,8 @@ from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import feed_health
 from store.database import Store
-from store.transaction import transaction
+from store.records import Decoded
+from store.transaction import retrying, transaction
 from store.writer import Batch
 
 Clock = Callable[[], datetime]
@@ -84,7 +85,11 @@ class RuleEngine:
 
     # -- entry points -----------------------------------------------------------------------------------------
     def on_batch(self, batch: Batch) -> None:
-        records = batch.records()
+        # Evaluated again when its commit loses a write conflict (a person's action or the time limits touched the
+        # same alert): memory is put back first, so a batch is never left unevaluated nor evaluated twice.
+        retrying(lambda: self._on_records(batch.records()))
+
+    def _on_records(self, records: Decoded) -> None:
         touched = {o.entity_id for o in records.observations} | {e.id for e in records.entities}
         with self._lock, self._transaction():
             now = self.clock()
@@ -104,7 +109,11 @@ class RuleEngine:
                             self._advance(rule, subject, Reading.HOLDS, n, now, where=where)
 
     def tick(self) -> None:
-        """Let time pass: pending and clearing durations, absence, alerts left unhandled too long."""
+        """Let time pass: pending and clearing durations, absence, alerts left unhandled too long (again when it
+        loses a write conflict, as a batch is)."""
+        retrying(self._tick)
+
+    def _tick(self) -> None:
         with self._lock, self._transaction(persist=True):
             now = self.clock()
             watches_feeds = any(rule.subject == "feed" for rule in self.rules)

@@ -23,6 +23,7 @@ from cityops.broker import Account, Mosquitto, PythonBroker, embedded_broker
 from cityops.config import ConfigError, Settings
 from cityops.control import ControlServer, ask
 from cityops.control import socket_path as control_socket
+from cityops.overruns import scheduler_logger
 from dashboard.report_view import renderer
 from feeds import health, transports
 from feeds.wiring import Broker
@@ -264,7 +265,7 @@ def start(settings: Settings) -> Runtime:
         max_rows=settings.store.batch_max_rows,
     )
     writer.start()
-    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler = BackgroundScheduler(timezone="UTC", logger=scheduler_logger())
     every = settings.alerts.evaluate_every_s
     engine = RuleEngine(store, rules, book=book, regions=regions, reference=reference, org=org)
     writer.listeners.append(engine.on_batch)

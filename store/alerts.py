@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from store.database import records
 from store.records import ALERT_STATES, OPEN_STATES, SEVERITIES
+from store.transaction import registered
 
 OPEN_CONDITION = "state IN ({})".format(", ".join(f"'{s}'" for s in ALERT_STATES if s in OPEN_STATES))
 # Sorts red first, as severity_rank does.
@@ -83,12 +84,9 @@ def write_table(cur: Cursor, table: str, rows: pa.Table) -> None:
     if not rows.num_rows:
         return
     name = f"bulk_{table}"
-    cur.register(name, rows)
-    try:
+    with registered(cur, name, rows):
         columns = ", ".join(rows.column_names)
         cur.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {name}")
-    finally:
-        cur.unregister(name)
 
 
 # The alerts of a list of (rule, subject) pairs, given as two lists.
@@ -145,12 +143,9 @@ def update_rows(cur: Cursor, table: str, rows: pa.Table) -> None:
     if not rows.num_rows:
         return
     name = f"changed_{table}"
-    cur.register(name, rows)
-    try:
+    with registered(cur, name, rows):
         assignments = ", ".join(f"{c} = {name}.{c}" for c in rows.column_names if c != "id")
         cur.execute(f"UPDATE {table} SET {assignments} FROM {name} WHERE {table}.id = {name}.id")
-    finally:
-        cur.unregister(name)
 
 
 def set_placement(cur: Cursor, rows: list[dict[str, Any]]) -> None:
@@ -240,8 +235,5 @@ def save_rule_states(cur: Cursor, states: dict[tuple[str, str], dict[str, Any] |
                 "last_value": pa.array([s["last_value"] for _, s in kept], pa.float64()),
             }
         )
-        cur.register("changed_rule_states", table)
-        try:
+        with registered(cur, "changed_rule_states", table):
             cur.execute("INSERT OR REPLACE INTO rule_state SELECT * FROM changed_rule_states")
-        finally:
-            cur.unregister("changed_rule_states")

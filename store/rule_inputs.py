@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from store.database import frame
+from store.transaction import registered
 
 Cursor = duckdb.DuckDBPyConnection
 
@@ -36,8 +37,7 @@ def latest_and_spans(
     metric of `spans_since` the span of its values since then (entity_id, first, last, hours between them)."""
     cur.complete()
     # The ids go in as a registered Arrow table: binding thousands of strings as a parameter costs more.
-    cur.register("frame_ids", pa.table({"entity_id": pa.array(ids, pa.string())}))
-    try:
+    with registered(cur, "frame_ids", pa.table({"entity_id": pa.array(ids, pa.string())})):
         latest = cur.sql(
             "SELECT entity_id, metric, value, epoch_us(ts) AS us FROM latest SEMI JOIN frame_ids USING (entity_id)"
         ).to_arrow_table()
@@ -52,8 +52,6 @@ def latest_and_spans(
             ).to_arrow_table()
             for metric, since in spans_since.items()
         }
-    finally:
-        cur.unregister("frame_ids")
     return latest, spans
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from store.alerts import Cursor
 from store.database import frame
 from store.records import ENDED_STATES
+from store.transaction import registered
 
 # Where an incident's timeline says it left "new" for the work (acknowledged or given on), reached dispatch, and was
 # resolved: the states an entry moves it into.
@@ -87,12 +88,9 @@ def replace_facts(cur: Cursor, rows: pd.DataFrame) -> None:
     """Put these incidents' figure rows in place of the ones they had."""
     if rows.empty:
         return
-    cur.register("figure_rows", rows[list(FIGURE_COLUMNS)])
-    try:
+    with registered(cur, "figure_rows", rows[list(FIGURE_COLUMNS)]):
         cur.execute("DELETE FROM incident_figures WHERE id IN (SELECT id FROM figure_rows)")
         cur.execute(f"INSERT INTO incident_figures ({', '.join(FIGURE_COLUMNS)}) SELECT * FROM figure_rows")
-    finally:
-        cur.unregister("figure_rows")
 
 
 def clear_facts(cur: Cursor) -> None:

@@ -25,6 +25,19 @@ def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
 
 
+@contextlib.contextmanager
+def registered(cur: duckdb.DuckDBPyConnection, name: str, data) -> Iterator[str]:
+    """`data` (an arrow table or a data frame) as the view `name` while the block runs. What the block raises is
+    what the caller sees: in a transaction a conflict has aborted, unregistering fails too, and it hid the conflict
+    from `retrying`."""
+    cur.register(name, data)
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            cur.unregister(name)
+
+
 def roll_back(cur: duckdb.DuckDBPyConnection) -> None:
     """Roll back after a failure, keeping that failure: a failed COMMIT has ended the transaction already, and an
     invalidated database refuses the ROLLBACK too."""

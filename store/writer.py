@@ -14,6 +14,7 @@ taking messages. Only an error about the data (a value the schema refuses) sets 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
@@ -31,7 +32,7 @@ from store import feed_health
 from store.database import Store
 from store.feed_health import FeedEvent
 from store.records import DeadLetter, Decoded
-from store.transaction import roll_back
+from store.transaction import registered, roll_back
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,10 @@ class Batch:
         return self._merged
 
 
+class Abandoned(Exception):
+    """The writer stopped before a batch could be written: it stays unacknowledged."""
+
+
 class EnvelopeQueue(queue.Queue):
     """A queue the writer empties many messages at a time, under one lock, and marks done a batch at a time."""
 
@@ -135,15 +140,23 @@ class Writer:
         self._held_lock = threading.Lock()  # several transports' threads count them
         self._commits: deque[tuple[float, int]] = deque()  # (monotonic time, messages) of recent commits
         self._stop = threading.Event()
+        self._abandon = threading.Event()  # stopping took too long: leave the rest unwritten and unacknowledged
         self._thread = threading.Thread(target=self._run, name="cityops-writer", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Write what is queued, then stop."""
+        """Write what is queued, then stop. What is not written within `timeout` (a storm's backlog) is left
+        unwritten and unacknowledged, so a QoS 1 broker sends it again after the restart: the store must not be
+        closed under a batch, which then failed, was turned into dead letters and logged errors until exit."""
         self._stop.set()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._abandon.set()
+            self._thread.join(timeout)
+            log.info("stopped with %d messages queued and unwritten: not acknowledged, a broker sends them again",
+                     self.queue.qsize())  # fmt: skip
 
     def put(self, envelope: Envelope, timeout: float | None = None) -> None:
         try:
@@ -183,10 +196,11 @@ class Writer:
         return False
 
     def _run(self) -> None:
-        while not (self._stop.is_set() and self.queue.empty()):
+        while not (self._stop.is_set() and self.queue.empty()) and not self._abandon.is_set():
             batch = self._collect()
             if batch.envelopes:
-                self._commit_with_retry(batch)
+                with contextlib.suppress(Abandoned):  # stopping: unwritten and unacknowledged
+                    self._commit_with_retry(batch)
 
     def _collect(self) -> Batch:
         batch = Batch()
@@ -221,6 +235,8 @@ class Writer:
                 self._write(batch)
                 break
             except Exception as exc:  # nothing of the batch is kept: the transaction rolled back
+                if self._abandon.is_set():
+                    raise Abandoned from exc
                 self.last_error = str(exc) if isinstance(exc, StoreFailure) else f"{type(exc).__name__}: {exc}"
                 self.failing_since = self.failing_since or datetime.now(UTC)
                 log.error(
@@ -275,6 +291,8 @@ class Writer:
                     self._write(Batch([dead]))
                     return dead
                 except Exception as exc2:
+                    if self._abandon.is_set():
+                        raise Abandoned from exc2
                     log.error("cannot write a dead letter, retrying: %s", exc2)
                     time.sleep(delay)
                     delay = min(delay * 2, 10.0)
@@ -329,8 +347,7 @@ def _upsert_entities(cur, records: Decoded, now: datetime) -> None:
             "attributes": [json.dumps(e.attributes, ensure_ascii=False) for e in rows],
         }
     )
-    cur.register("batch_entities", table)
-    try:
+    with registered(cur, "batch_entities", table):
         cur.execute(
             """
             INSERT INTO entities
@@ -344,8 +361,6 @@ def _upsert_entities(cur, records: Decoded, now: datetime) -> None:
             """,
             {"now": now},
         )
-    finally:
-        cur.unregister("batch_entities")
 
 
 def _insert_observations(cur, records: Decoded, now: datetime) -> None:
@@ -366,8 +381,7 @@ def _insert_observations(cur, records: Decoded, now: datetime) -> None:
     )
     low = min(o.ts for o in rows)
     high = max(o.ts for o in rows)
-    cur.register("batch_observations", table)
-    try:
+    with registered(cur, "batch_observations", table):
         cur.execute(
             """
             INSERT INTO observations
@@ -390,8 +404,6 @@ def _insert_observations(cur, records: Decoded, now: datetime) -> None:
             WHERE excluded.ts >= latest.ts
             """
         )
-    finally:
-        cur.unregister("batch_observations")
 
 
 def _insert_events(cur, records: Decoded, now: datetime) -> None:
@@ -424,12 +436,9 @@ def _insert_events(cur, records: Decoded, now: datetime) -> None:
         }
     )
     columns = ", ".join(table.column_names)
-    cur.register("batch_events", table)
-    try:
+    with registered(cur, "batch_events", table):
         cur.execute(f"INSERT OR IGNORE INTO events ({columns}, received_at) SELECT *, $now FROM batch_events",
                     {"now": now})  # fmt: skip
-    finally:
-        cur.unregister("batch_events")
 
 
 def _insert_dead_letters(cur, dead: list[DeadLetter]) -> None:
@@ -442,11 +451,8 @@ def _insert_dead_letters(cur, dead: list[DeadLetter]) -> None:
             "raw": pa.array([d.raw for d in dead], pa.binary()),
         }
     )
-    cur.register("batch_dead", table)
-    try:
+    with registered(cur, "batch_dead", table):
         cur.execute("INSERT INTO dead_letters (ts, feed_id, source, reason, raw) SELECT * FROM batch_dead")
-    finally:
-        cur.unregister("batch_dead")
 
 
 def _record_feed_health(cur, envelopes: list[Envelope], now: datetime) -> None:

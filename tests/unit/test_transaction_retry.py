@@ -43,3 +43,31 @@ def test_another_error_is_not_tried_again(tmp_path):
     with pytest.raises(duckdb.CatalogException):
         retrying(broken)
     assert tries == [1]
+
+
+def test_a_batch_whose_evaluation_loses_a_conflict_is_evaluated_again(tmp_path, demo_regions):
+    """The rule engine's evaluation of a batch conflicts with someone else's write to the same alert (an officer's
+    action, the time limits): it used to be lost with a traceback ("a batch listener failed"), the alert keeping its
+    old value until another reading came."""
+    from alerts.rules import parse_rule_file
+    from tests.app_config import RULES
+    from tests.rule_city import City
+
+    book = parse_rule_file(RULES)
+    city = City(tmp_path / "s.duckdb", demo_regions, book.rules, book)
+    try:
+        city.entity("g1")
+        city.value("g1", water_level=12.5)
+        [alert] = city.alerts()
+        city.at(minutes=10)  # long enough for a reading to refresh the firing alert
+        other = city.store.cursor()  # this thread's: the engine writes from the writer's thread
+        other.execute("BEGIN")
+        other.execute("UPDATE alerts SET last_value = 0 WHERE id = ?", [alert["id"]])  # holds the value
+        # Released a moment after the batch reaches the engine, which meanwhile finds the row held.
+        release = threading.Timer(0.03, lambda: other.execute("COMMIT"))
+        city.writer.listeners.insert(0, lambda _batch: release.start())
+        city.value("g1", water_level=12.9)
+        release.join()
+        assert city.alerts()[0]["last_value"] == 12.9
+    finally:
+        city.close()

@@ -1,6 +1,7 @@
 """The batch writer: batching limits, duplicate suppression, dead letters, latest values, data version."""
 
 import json
+import logging
 import queue
 import threading
 import time
@@ -188,3 +189,29 @@ def test_schema_migrations_run_once(tmp_path):
     assert rows(store, "SELECT version FROM schema_migrations ORDER BY 1") == [(v,) for v, _, _ in MIGRATIONS]
     assert len(MIGRATIONS) >= 5
     store.close()
+
+
+def test_a_stop_that_takes_too_long_leaves_the_rest_unacknowledged_not_dead(tmp_path, caplog):
+    """A storm's backlog at shutdown: what is not written in time stays unacknowledged (the broker sends it again),
+    never a dead letter nor an error of a store closed under the writer."""
+    caplog.set_level(logging.INFO, logger="store.writer")
+    store = Store(tmp_path / "t.duckdb")
+    writer = Writer(store, max_rows=10)
+    writer.listeners.append(lambda _batch: time.sleep(0.2))  # a rule engine slow under load
+    acks: list[int] = []
+    for i in range(200):
+        writer.put(obs(i, acks=acks))
+    writer.start()
+    began = time.monotonic()
+    writer.stop(timeout=0.5)
+    assert time.monotonic() - began < 2.0
+    store.close()
+    store = Store(tmp_path / "t.duckdb")
+    try:
+        written = rows(store, "SELECT count(*) FROM observations")[0][0]
+        assert 0 < written < 200 and len(acks) == written, (written, len(acks))  # acknowledged: exactly the written
+        assert rows(store, "SELECT count(*) FROM dead_letters") == [(0,)]
+    finally:
+        store.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+    assert "not acknowledged" in caplog.text
