@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    := test-output
 
-.PHONY: run test lint format bench system-deps-run system-deps-test clean
+.PHONY: run test lint format bench soak system-deps-run system-deps-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(STAMP) system-deps-test
 
 bench: $(STAMP) system-deps-test
 	$(BIN)/python -m bench.run BENCHMARKS.md
+
+# An hour of the demo at twice its rate with a wall, a duty desk and a tablet open (SOAK_MINUTES=5 for a trial)
+soak: $(STAMP) system-deps-test
+	$(BIN)/python -m bench.soak BENCHMARKS.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
