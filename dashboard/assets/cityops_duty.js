@@ -274,6 +274,19 @@ window.cityops.duty = (function () {
     button.setAttribute("aria-pressed", muted() ? "true" : "false");
   }
 
+  // Dash sets a callback's `running` values back when the server answers, but not when the request fails outright
+  // (the server down or restarting): the queue's tick, disabled while its refresh is on its way, would then stay
+  // disabled for good. A refresh that fails re-arms it.
+  const plainFetch = window.fetch.bind(window);
+  window.fetch = function (input, init) {
+    const answer = plainFetch(input, init);
+    const body = init && typeof init.body === "string" ? init.body : "";
+    if (body.indexOf("duty-queue.children") >= 0) {
+      answer.catch(function () { if (page()) set("duty-tick", {disabled: false}); });
+    }
+    return answer;
+  };
+
   document.addEventListener("keydown", onKey);
   document.addEventListener("click", onClick);
   window.setInterval(tick, 1000);
