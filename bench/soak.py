@@ -72,7 +72,9 @@ def soak() -> dict:
     shots.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, chromium() as browser:
         folder = Path(tmp)
-        server = Server(folder, ENTITIES, RATE)
+        # Nobody touches the desk or the tablet for the hour: their sessions must outlast it (an unattended tab's
+        # session ends after auth.idle_minutes, 30 by default, by design).
+        server = Server(folder, ENTITIES, RATE, env={"CITYOPS_AUTH__IDLE_MINUTES": str(int(MINUTES) + 30)})
         try:
             server.wait_for_devices(int(0.9 * ENTITIES))
             base = server.base
@@ -151,7 +153,8 @@ def summarise(samples, rss, long_tasks, longest, log: str, health: dict) -> dict
             f"`make soak` (bench/soak.py): `cityops run --demo` with its {ENTITIES:,} devices published by "
             f"`cityops simulate` at {RATE} readings/s (twice the demo's rate) for {MINUTES:.0f} minutes, the demo's "
             "scenario cycling normal → rainstorm → incidents every 20 minutes; a wall (display link, 1920×1080), "
-            "a duty desk (duty) and a tablet (leader) open in headless Chromium all along; nobody acknowledges "
+            "a duty desk (duty) and a tablet (leader) open in headless Chromium all along, their sessions' idle limit "
+            "raised past the hour (nobody touches them); nobody acknowledges "
             f"anything. Every {PROBE_EVERY_S} s the duty desk's queue refresh is posted through the real server "
             "as its browser posts it, answered in full (not 'nothing new'); the server's RSS is sampled every "
             "half second; the wall's long tasks are observed in the page; the log is read at the end. "

@@ -37,9 +37,9 @@ class WebSettings(Section):
     tile_url: str | None = None  # optional; the map works offline without one
     # The wall shows each district in turn for this long, then the whole city (0: stays on the city).
     wall_rotate_s: Annotated[int, Field(ge=0, le=3600)] = 20
-    # A new red incident nobody has acknowledged stops the tour on its place for this long, once; then the tour goes
-    # on and a red banner names it until someone acknowledges it. A storm's every new red incident held the wall
-    # (11 jumps in 17 minutes, never the city again).
+    # A new red incident nobody has acknowledged stops the tour on its place for this long, once, and never sooner
+    # than this long after the last hold ended; then the tour goes on and a red banner names it until someone
+    # acknowledges it. A storm's every new red incident held the wall (11 jumps in 17 minutes, never the city again).
     wall_pin_s: Annotated[int, Field(ge=5, le=3600)] = 60
     # A wall with more devices than this on its map gets them gathered into cells by the server for its view,
     # instead of sent whole and clustered in the browser (layers/cells.py; BENCHMARKS.md measures both).

@@ -187,13 +187,15 @@ window.cityops.map = (function () {
     },
 
     // The wall's tour. A new red incident nobody has acknowledged (`pin`) holds it on its place for view.hold_ms,
-    // once per incident; then the tour goes on (or back to the city) while a red banner names what waits until
-    // someone acknowledges it. Outputs: viewport, spotlight text and class, the tour's state, the banner.
+    // once per incident and never sooner than hold_ms after the last hold ended, so a storm's stream of them holds
+    // the wall half the time at most; then the tour goes on (back to the city first) while a red banner names what
+    // waits until someone acknowledges it. Outputs: viewport, spotlight text and class, the tour's state, the banner.
     tour: function (pin, stops, view, now) {
       const noUpdate = window.dash_clientside.no_update;
-      view = Object.assign({i: 0, pinned: null, since: 0, held: [], hold_ms: 60000}, view || {});
+      view = Object.assign({i: 0, pinned: null, since: 0, released: 0, held: [], hold_ms: 60000}, view || {});
       const banner = pin ? (pin.where ? pin.text + " · " + pin.where : pin.text) : "";
-      if (pin && view.held.indexOf(pin.id) < 0) {
+      const rested = view.pinned === null && now - view.released >= view.hold_ms;
+      if (pin && view.held.indexOf(pin.id) < 0 && rested) {
         const viewport = pin.bounds ? {bounds: pin.bounds, transition: "flyToBounds"} : noUpdate;
         const held = view.held.concat([pin.id]).slice(-100);
         return [viewport, pin.where || banner, "wall-spotlight spotlight-pin",
@@ -208,10 +210,11 @@ window.cityops.map = (function () {
       if (!stops || !stops.length || (!byRotation && view.pinned === null)) {
         return [noUpdate, noUpdate, noUpdate, noUpdate, banner];
       }
-      const i = view.pinned !== null ? 0 : (view.i + 1) % stops.length;
+      const released = view.pinned !== null;
+      const i = released ? 0 : (view.i + 1) % stops.length;
       const stop = stops[i];
       return [{bounds: stop.bounds, transition: "flyToBounds"}, stop.name, "wall-spotlight",
-              Object.assign({}, view, {i: i, pinned: null}), banner];
+              Object.assign({}, view, {i: i, pinned: null}, released ? {released: now} : {}), banner];
     },
 
     // The wall's districts: a click drills down, and each is named on the map where its name fits inside it

@@ -103,10 +103,12 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
             dcc.Store(id="wall-news"),  # the latest snapshot key, set by assets/cityops_wall.js (data-news)
             dcc.Store(id="wall-tour", data=tour),
             dcc.Store(id="wall-pin"),
-            # Where the tour is, the incident it is held on and since when, the incidents it has held on already.
+            # Where the tour is, the incident it is held on, since when, when the last hold ended, the incidents it
+            # has held on already.
             dcc.Store(
                 id="wall-view",
-                data={"i": 0, "pinned": None, "since": 0, "held": [], "hold_ms": settings.web.wall_pin_s * 1000},
+                data={"i": 0, "pinned": None, "since": 0, "released": 0, "held": [],
+                      "hold_ms": settings.web.wall_pin_s * 1000},
             ),  # fmt: skip
             dcc.Interval(id="wall-rotate", interval=max(rotate_s, 1) * 1000, disabled=rotate_s == 0),
             html.Header(
