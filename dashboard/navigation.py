@@ -6,8 +6,11 @@ from urllib.parse import quote, unquote
 
 from dash import html
 
+from access.policy import Principal, permission_allowed, place
 from dashboard.i18n import translator
 from layers.regions import RegionIndex
+from store import alerts as alert_store
+from store.database import Store
 
 CITY = "city"  # /region/city is the whole city
 
@@ -18,6 +21,13 @@ def record_id(value) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 19 else None
+
+
+def visible_alert(store: Store, principal: Principal, alert_id) -> dict | None:
+    """The alert the browser named (`alert_id` as it was sent), if it is there and in the principal's places."""
+    wanted = record_id(alert_id)
+    alert = alert_store.get(store.cursor(), wanted) if wanted is not None else None
+    return alert if alert is not None and permission_allowed(principal, "view", place(alert)) else None
 
 
 def region_href(region_id: str, lang: str) -> str:

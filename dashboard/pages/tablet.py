@@ -25,7 +25,7 @@ from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
 from dashboard.labels import ALERT_STATE_LABELS, DOMAIN_LABELS, SEVERITY_LABELS
 from dashboard.minimap import minimap, reference_overlays
-from dashboard.navigation import record_id, region_href, tablet_href
+from dashboard.navigation import region_href, tablet_href, visible_alert
 from dashboard.snapshot import WALL_DOMAINS
 from dashboard.timefmt import local_time
 from dashboard.timeline import timeline_entry
@@ -244,9 +244,8 @@ def _alert_view(context: AppContext, district, alert_id: str, lang: str) -> html
     t = translator(lang)
     back = html.A(t("Back to {district}", district=district.name(lang)), href=tablet_href(district.id, lang),
                   className="btn")  # fmt: skip
-    wanted = record_id(alert_id)
-    alert = alert_store.get(context.store.cursor(), wanted) if wanted is not None else None
-    if alert is None or not permission_allowed(guard.current(), "view", policy.place(alert)):
+    alert = visible_alert(context.store, guard.current(), alert_id)
+    if alert is None:
         return html.Div(className="tablet", children=[html.Header(className="tablet-header", children=[
             html.H1(t("There is no such alert.")), back])])  # fmt: skip
     tz = context.settings.city.timezone

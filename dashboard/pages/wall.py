@@ -107,8 +107,14 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
             # has held on already.
             dcc.Store(
                 id="wall-view",
-                data={"i": 0, "pinned": None, "since": 0, "released": 0, "held": [],
-                      "hold_ms": settings.web.wall_pin_s * 1000},
+                data={
+                    "i": 0,
+                    "pinned": None,
+                    "since": 0,
+                    "released": 0,
+                    "held": [],
+                    "hold_ms": settings.web.wall_pin_s * 1000,
+                },
             ),  # fmt: skip
             dcc.Interval(id="wall-rotate", interval=max(rotate_s, 1) * 1000, disabled=rotate_s == 0),
             html.Header(

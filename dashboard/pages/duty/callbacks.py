@@ -51,8 +51,8 @@ def register_callbacks(context: AppContext) -> None:
         snap = desk.snapshots.get(current=ctx.triggered_id not in ("duty-tick", "duty-expanded", "duty-page"))
         filters = {"domain": domain, "district": district, "status": status, "unit_id": unit_id}
         asked = (expanded if isinstance(expanded, list) else [])[-EXPANDED_MAX:]
-        opened = frozenset(i for i in asked if _whole(i))
-        page = 0 if str(ctx.triggered_id).startswith("duty-filter") or not _whole(page) else page
+        opened = frozenset(i for i in map(record_id, asked) if i is not None)
+        page = 0 if str(ctx.triggered_id).startswith("duty-filter") else record_id(page) or 0
         shown = queue.queue(desk, snap.alerts, snap.incidents, guard.current(), filters, lang, datetime.now(UTC),
                             opened, page)  # fmt: skip
         where = html.Span(shown.where, **{"data-page": str(shown.page)})
@@ -266,8 +266,3 @@ def register_callbacks(context: AppContext) -> None:
         Output("duty-bulk", "disabled"),
         Input("duty-checked", "data"),
     )
-
-
-def _whole(value) -> bool:
-    """Whether what the browser sent (a page, an incident's id) is a whole number, not a flag or a text."""
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from access.policy import Principal, permission_allowed, place
+from access.policy import Principal
 from alerts.org import Organisation
 from alerts.rules import Sop
 from dashboard.context import AppContext
-from dashboard.navigation import record_id
+from dashboard.navigation import visible_alert
 from dashboard.snapshot import Snapshots
 from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
-from store import alerts as alert_store
 from store.database import Store
 
 
@@ -41,6 +40,4 @@ class Desk:
 
 def visible(desk: Desk, principal: Principal, alert_id) -> dict | None:
     """The alert, if it is there and in the principal's districts (`alert_id` as the browser sent it)."""
-    alert_id = record_id(alert_id)
-    alert = alert_store.get(desk.store.cursor(), alert_id) if alert_id is not None else None
-    return alert if alert is not None and permission_allowed(principal, "view", place(alert)) else None
+    return visible_alert(desk.store, principal, alert_id)
