@@ -70,7 +70,7 @@ def _apply(store: Store, principal: Principal, alert_id: int, action: str, now: 
             if move.from_state != move.to_state:
                 incident_store.recount(cur, [alert["incident_id"]], now)
                 _follow(cur, alert["incident_id"], principal, now)
-    store.bump_version()
+    store.bump_version("handling")
     return alert_store.get(cur, alert_id)
 
 
@@ -135,7 +135,7 @@ def _apply_to_incident(store: Store, principal: Principal, incident_id: int, act
         if action == "check":
             raise TransitionError("a checklist step is ticked on an alert", "unknown", action, incident["state"])
         moved = move_incident(cur, incident, principal.actor, action, now, note, unit_id, snooze_for)
-    store.bump_version()
+    store.bump_version("handling")
     return incident_store.get(cur, incident_id), moved
 
 

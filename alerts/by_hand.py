@@ -48,7 +48,7 @@ def open_incident(store: Store, regions: RegionIndex, principal: Principal, *, d
 
     incident_id = attempted(audit, principal.actor, principal.role, "incident open", f"{domain} {region_id}", work,
                             OpenError, done=lambda i: (f"incident {i}", title.strip()))  # fmt: skip
-    store.bump_version()
+    store.bump_version("handling")
     return incident_id
 
 

@@ -128,7 +128,7 @@ class Chain:
 
         task_id = attempted(audit, principal.actor, principal.role, "task dispatch", target, work, ChainError,
                             done=lambda t: (f"task {t}", f"{target} to {to_person or to_unit}"))  # fmt: skip
-        self.store.bump_version()
+        self.store.bump_version("handling")
         return task_id
 
     def act(self, principal: Principal, task_id: int, action: str, *, now: datetime, audit: Trail | None,
@@ -142,7 +142,7 @@ class Chain:
 
         task = attempted(audit, principal.actor, principal.role, f"task {action}", f"task {task_id}", work,
                          ChainError, done=lambda t: (f"task {task_id}", note.strip()[:200]))  # fmt: skip
-        self.store.bump_version()
+        self.store.bump_version("handling")
         return task
 
     def escalate(self, now: datetime) -> list[tuple[int, str]]:
@@ -158,7 +158,7 @@ class Chain:
 
         retrying(work)
         if raised:
-            self.store.bump_version()
+            self.store.bump_version("handling")
         return raised
 
     # -- inside the transaction ----------------------------------------------------------------------------------

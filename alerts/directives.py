@@ -67,7 +67,7 @@ class Directives:
 
         directive_id = attempted(audit, principal.actor, principal.role, "directive send", title[:100], work,
                                  DirectiveError, done=lambda d: (f"directive {d}", f"to {len(receivers)}"))  # fmt: skip
-        self.store.bump_version()
+        self.store.bump_version("handling")
         return directive_id
 
     def forward(self, principal: Principal, receipt_id: int, *, receivers: list[str], additions: str, now: datetime,
@@ -174,7 +174,7 @@ class Directives:
 
         receipt = attempted(audit, principal.actor, principal.role, f"directive {action}", f"receipt {receipt_id}",
                             work, DirectiveError)  # fmt: skip
-        self.store.bump_version()
+        self.store.bump_version("handling")
         return receipt
 
     def _stepped(self, principal: Principal, receipt_id: int, action: str, now: datetime, text: str,
@@ -267,7 +267,7 @@ class Directives:
         target = f"directive {directive_id}"
         chased = attempted(audit, principal.actor, principal.role, "directive chase", target, work, DirectiveError,
                            done=lambda c: (target, f"{len(c)} late"))  # fmt: skip
-        self.store.bump_version()
+        self.store.bump_version("handling")
         return chased
 
     def _chase(self, principal: Principal, directive_id: int, now: datetime) -> list[int]:

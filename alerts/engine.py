@@ -174,7 +174,7 @@ class RuleEngine:
             raise
         if self.alerts.changed:  # readers learn of it only once it is committed
             self.alerts.changed = False
-            self.store.bump_version()
+            self.store.bump_version("handling")
 
     # -- evaluation -------------------------------------------------------------------------------------------
     def _evaluate(self, rule: Rule, rows: np.ndarray, frame: Frame, now: datetime) -> None:

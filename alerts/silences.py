@@ -74,7 +74,7 @@ def add(store: Store, regions: RegionIndex, principal: Principal, scope: Scope, 
     said = f"{scope}; until {ends_at:%Y-%m-%d %H:%M} UTC; {reason.strip()}"
     silence_id = attempted(audit, principal.actor, principal.role, "silence add", f"silence {scope}", work,
                            SilenceError, done=lambda i: (f"silence {i}", said))  # fmt: skip
-    store.bump_version()
+    store.bump_version("handling")
     return silence_id
 
 
@@ -91,7 +91,7 @@ def end(store: Store, regions: RegionIndex, principal: Principal, silence_id: in
                 silence_store.end(store.cursor(), silence_id, principal.actor, now)
 
     attempted(audit, principal.actor, principal.role, "silence end", f"silence {silence_id}", work, SilenceError)
-    store.bump_version()
+    store.bump_version("handling")
 
 
 def _check(regions: RegionIndex, principal: Principal, scope: Scope, reason: str, ends_at: datetime,

@@ -133,7 +133,7 @@ class TimeLimits:
             if deadline.overdue and retrying(lambda d=deadline: self._breach(store, d, now)):
                 breaches.append(deadline)
         if breaches:
-            store.bump_version()
+            store.bump_version("handling")
         return breaches
 
     def _breach(self, store: Store, deadline: Deadline, now: datetime) -> bool:

@@ -240,7 +240,7 @@ def one_at_a_time(store: Store, opening: list[tuple[Rule, str, float, Subject | 
             )  # fmt: skip
             alert_store.log(cur, alert_id, now, "rules", "fire", None, "new", "",
                             {"value": value, "severity": severity, "metrics": rule.when.metrics()})  # fmt: skip
-    store.bump_version()
+    store.bump_version("handling")
 
 
 class Baseline:

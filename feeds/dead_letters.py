@@ -100,4 +100,4 @@ def _note(store: Store, dead_letter_id: int, replayed_at: datetime | None, note:
         "UPDATE dead_letters SET replayed_at = $at, replay_note = $note WHERE id = $id",
         {"at": replayed_at, "note": note[:1000], "id": dead_letter_id},
     )
-    store.bump_version()
+    store.bump_version("feeds")

@@ -36,7 +36,7 @@ def _record(store: Store, reasons: dict[str, str], event: FeedEvent, now: dateti
 
     done = retrying(apply)
     if any(result is not None for _, result in done):
-        store.bump_version()
+        store.bump_version("feeds")
     return [feed_id for feed_id, result in done if result is not None and result.changed]
 
 

@@ -232,7 +232,7 @@ class Notifier:
                     self._outcome(cur, delivery, error, now)
 
         retrying(work)
-        self.store.bump_version()
+        self.store.bump_version("handling")
 
     def _outcome(self, cur, delivery: dict, error: channels.SendError | None, now: datetime) -> None:
         attempts = delivery["attempts"] + 1

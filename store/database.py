@@ -1,8 +1,9 @@
 """The DuckDB file: opening it, migrating it, a cursor per thread, and the data version.
 
 DuckDB allows one process per file, so everything that touches the store runs as threads of one process, each
-through its own cursor (sharing one connection across threads raises). The data version is bumped by the writer
-after each commit; readers compare versions instead of re-querying.
+through its own cursor (sharing one connection across threads raises). The data version is bumped after each commit
+(the writer's, an action's), saying what changed (CHANGES); readers compare versions instead of re-querying, and
+read again only what changed (`changed_since`).
 
 DuckDB invalidates the whole database after a fatal error (a checkpoint that hit a full disk): every later query
 on that connection fails until it is opened again. `heal()` reopens it (the WAL replays what was committed), and
@@ -25,6 +26,11 @@ from store.transaction import transaction
 
 log = logging.getLogger(__name__)
 
+# What a new data version can say changed, so that a reader keeping a copy reads again only that part:
+# readings (`latest`, observations), entities (their description or place), events, feeds (a feed's state), and
+# handling (alerts, incidents, their actions and clocks, silences, directives, notifications).
+CHANGES = ("readings", "entities", "events", "feeds", "handling")
+
 
 class Store:
     def __init__(self, path: str | Path, memory_limit_mb: int | None = None):
@@ -40,6 +46,7 @@ class Store:
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._version = 0
+        self._changed_at = dict.fromkeys(CHANGES, 0)  # the version at which each kind of data last changed
         self._version_changed = threading.Condition()
         self._migrate()
 
@@ -113,11 +120,22 @@ class Store:
     def data_version(self) -> int:
         return self._version
 
-    def bump_version(self) -> int:
+    def bump_version(self, *changed: str) -> int:
+        """A new data version, after a commit that changed `changed` (of CHANGES; none named: everything)."""
+        unknown = set(changed) - set(CHANGES)
+        if unknown:
+            raise ValueError(f"not a kind of change: {sorted(unknown)} (one of {CHANGES})")
         with self._version_changed:
             self._version += 1
+            for kind in changed or CHANGES:
+                self._changed_at[kind] = self._version
             self._version_changed.notify_all()
             return self._version
+
+    def changed_since(self, version: int) -> set[str]:
+        """What changed after data version `version` (of CHANGES)."""
+        with self._version_changed:
+            return {kind for kind, at in self._changed_at.items() if at > version}
 
     def wait_for_version(self, newer_than: int, timeout: float, cancel: threading.Event | None = None) -> int:
         """Block until the data version passes `newer_than`, the timeout, or cancel_wait(cancel); returns the

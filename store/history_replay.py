@@ -47,10 +47,11 @@ def copy_readings(cur: Cursor, low: datetime, high: datetime) -> list[Observatio
     cur.execute(
         """
         INSERT INTO latest
-        SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts)
+        SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts), now()
         FROM history.observations WHERE ts > ? AND ts <= ? AND quality <> 'suspect' GROUP BY entity_id, metric
         ON CONFLICT (entity_id, metric) DO UPDATE SET
-            value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality
+            value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality,
+            written_at = excluded.written_at
         """,
         [low, high],
     )

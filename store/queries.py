@@ -11,60 +11,36 @@ from store.alerts import OPEN_CONDITION, SEVERITY_ORDER
 from store.database import Store, frame, records
 
 
-def entity_states(store: Store) -> pd.DataFrame:
-    """Every entity with its place, its levels (alerts.levels: whether it has any, their direction, each colour's
-    threshold), its status metric's latest value, its online flag and when it last reported."""
+def entity_descriptions(store: Store) -> pd.DataFrame:
+    """Every entity, placed or not, in order of domain and id: its place, its levels (alerts.levels: whether it has
+    any, their direction, each colour's threshold, the metric they apply to) and its warning level (gauges)."""
     return frame(
         store.cursor(),
         """
-        WITH seen AS (SELECT entity_id, max(ts) AS last_seen FROM latest GROUP BY entity_id)
-        SELECT e.id, e.feed_id, e.domain, e.kind, e.name, e.lon, e.lat, e.district_id, e.town_id, e.grid_id,
-               coalesce(json_type(e.attributes->'levels') = 'OBJECT'
-                        AND len(json_keys(e.attributes->'levels')) > 0, false) AS has_levels,
-               coalesce(e.attributes->>'$.levels.direction' = 'below', false) AS below,
-               TRY_CAST(e.attributes->>'$.levels.red' AS DOUBLE) AS red,
-               TRY_CAST(e.attributes->>'$.levels.orange' AS DOUBLE) AS orange,
-               TRY_CAST(e.attributes->>'$.levels.yellow' AS DOUBLE) AS yellow,
-               TRY_CAST(e.attributes->>'$.levels.blue' AS DOUBLE) AS blue,
-               l.value, o.value AS online, s.last_seen
-        FROM entities e
-        LEFT JOIN latest l ON l.entity_id = e.id AND l.metric = e.attributes->>'$.levels.metric'
-        LEFT JOIN latest o ON o.entity_id = e.id AND o.metric = 'online'
-        LEFT JOIN seen s ON s.entity_id = e.id
-        WHERE e.lon IS NOT NULL
-        ORDER BY e.domain, e.id
+        SELECT id, feed_id, domain, kind, name, lon, lat, district_id, town_id, grid_id,
+               coalesce(json_type(attributes->'levels') = 'OBJECT'
+                        AND len(json_keys(attributes->'levels')) > 0, false) AS has_levels,
+               coalesce(attributes->>'$.levels.direction' = 'below', false) AS below,
+               TRY_CAST(attributes->>'$.levels.red' AS DOUBLE) AS red,
+               TRY_CAST(attributes->>'$.levels.orange' AS DOUBLE) AS orange,
+               TRY_CAST(attributes->>'$.levels.yellow' AS DOUBLE) AS yellow,
+               TRY_CAST(attributes->>'$.levels.blue' AS DOUBLE) AS blue,
+               attributes->>'$.levels.metric' AS levels_metric,
+               TRY_CAST(attributes->>'$.warning_level' AS DOUBLE) AS warning_level
+        FROM entities ORDER BY domain, id
         """,
     )
 
 
-def domain_figures(store: Store, since: datetime, down_feeds: list[str] | None = None) -> dict[str, float | None]:
-    """The wall's key figures, over devices that reported after `since` through a feed not down (a figure from a
-    silent source would look current beside devices shown as no data)."""
-    row = (
-        store.cursor()
-        .execute(
-            """
-            SELECT
-              avg(value) FILTER (metric = 'speed'),
-              avg((value >= 6)::INT) FILTER (metric = 'congestion_index'),
-              max(value) FILTER (metric = 'rain_1h'),
-              count(*) FILTER (metric = 'water_level'
-                               AND value >= (SELECT (attributes->>'$.warning_level')::DOUBLE FROM entities
-                                             WHERE id = latest.entity_id)),
-              count(*) FILTER (metric = 'water_level'),
-              max(value) FILTER (metric = 'depth'),
-              sum(value) FILTER (metric = 'alarm'),
-              avg(value) FILTER (metric = 'online')
-            FROM latest WHERE ts >= $since
-              AND entity_id NOT IN (SELECT id FROM entities WHERE feed_id IN (SELECT unnest($down)))
-            """,
-            {"since": since, "down": down_feeds or []},
-        )
-        .fetchone()
+def latest_written_since(store: Store, since: datetime | None) -> pd.DataFrame:
+    """The rows of `latest` written after `since` (all of them with None): entity, metric, value, when it was
+    measured (`ts`) and when it was written."""
+    where = "" if since is None else "WHERE written_at > $since"
+    return frame(
+        store.cursor(),
+        f"SELECT entity_id, metric, value, ts, written_at FROM latest {where}",
+        {} if since is None else {"since": since},
     )
-    keys = ("avg_speed", "congested_share", "max_rain", "gauges_over_warning", "gauges_reporting",
-            "max_depth", "fire_alarms", "cameras_online_share")  # fmt: skip
-    return dict(zip(keys, row, strict=True))
 
 
 def events_since(store: Store, since: datetime) -> dict[str, int]:

@@ -377,4 +377,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        20,
+        "when each latest value was written",
+        """
+        -- So that a reader keeping a copy of `latest` (the wall's snapshot) reads only the rows written since.
+        ALTER TABLE latest ADD COLUMN written_at TIMESTAMPTZ;
+        UPDATE latest SET written_at = ts;
+        """,
+    ),
 ]

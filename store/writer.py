@@ -75,7 +75,6 @@ class Envelope:
 class Batch:
     envelopes: list[Envelope] = field(default_factory=list)
     rows: int = 0
-    version: int = 0
     _merged: Decoded | None = field(default=None, repr=False, compare=False)
 
     def records(self) -> Decoded:
@@ -232,7 +231,7 @@ class Writer:
         while True:
             attempt += 1
             try:
-                self._write(batch)
+                changed = self._write(batch)
                 break
             except Exception as exc:  # nothing of the batch is kept: the transaction rolled back
                 if self._abandon.is_set():
@@ -250,7 +249,8 @@ class Writer:
                 elif attempt >= 3 and len(batch.envelopes) > 1:
                     # One bad message must not hold back the others: write them one by one, and turn the ones
                     # the store refuses into dead letters.
-                    batch = Batch([self._write_alone(env) for env in batch.envelopes], batch.rows)
+                    changed = set()
+                    batch = Batch([self._write_alone(env, changed) for env in batch.envelopes], batch.rows)
                     break
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -263,7 +263,8 @@ class Writer:
         committed = datetime.now(UTC)
         self.lag_s = max((committed - env.received_at).total_seconds() for env in batch.envelopes)
         self._commits.append((time.monotonic(), len(batch.envelopes)))
-        batch.version = self.store.bump_version()
+        if changed:  # descriptions alone that were already stored change nothing
+            self.store.bump_version(*changed)
         for listener in self.listeners:
             try:
                 listener(batch)
@@ -271,9 +272,10 @@ class Writer:
                 log.exception("a batch listener failed")
         self.queue.done(len(batch.envelopes))  # only now does flush() consider them done
 
-    def _write_alone(self, env: Envelope) -> Envelope:
+    def _write_alone(self, env: Envelope, changed: set[str]) -> Envelope:
+        """Write one message, or its dead letter; adds what the store saw change to `changed`."""
         try:
-            self._write(Batch([env]))
+            changed |= self._write(Batch([env]))
             return env
         except Exception as exc:
             raw = b""
@@ -288,7 +290,7 @@ class Writer:
             delay = 0.5
             while True:  # a dead letter must be kept too: wait for the store to accept it
                 try:
-                    self._write(Batch([dead]))
+                    changed |= self._write(Batch([dead]))
                     return dead
                 except Exception as exc2:
                     if self._abandon.is_set():
@@ -297,25 +299,29 @@ class Writer:
                     time.sleep(delay)
                     delay = min(delay * 2, 10.0)
 
-    def _write(self, batch: Batch) -> None:
+    def _write(self, batch: Batch) -> set[str]:
+        """Write the batch in one transaction; returns what changed (store.database.CHANGES)."""
         # Its own transaction rather than store.transaction: a failed COMMIT is the store's failure whatever its
         # type (the batch is kept and written again), while an error before it may be the batch's own.
         now = datetime.now(UTC)
         envelopes, merged = batch.envelopes, batch.records()
         dead = [env.dead_letter for env in envelopes if env.dead_letter is not None]
-        cur = None
+        cur, changed = None, set()
         try:
             cur = self.store.cursor()
             cur.execute("BEGIN")
-            if merged.entities:
-                _upsert_entities(cur, merged, now)
+            if merged.entities and _upsert_entities(cur, merged, now):
+                changed.add("entities")
             if merged.observations:
                 _insert_observations(cur, merged, now)
+                changed.add("readings")
             if merged.events:
                 _insert_events(cur, merged, now)
+                changed.add("events")
             if dead:
                 _insert_dead_letters(cur, dead)
-            _record_feed_health(cur, envelopes, now)
+            if _record_feed_health(cur, envelopes, now) or dead:
+                changed.add("feeds")  # a state, or the dead letters counted beside it
         except Exception as exc:
             if cur is not None:
                 roll_back(cur)
@@ -327,9 +333,12 @@ class Writer:
         except Exception as exc:
             roll_back(cur)
             raise StoreFailure(f"{type(exc).__name__}: {exc}") from exc
+        return changed
 
 
-def _upsert_entities(cur, records: Decoded, now: datetime) -> None:
+def _upsert_entities(cur, records: Decoded, now: datetime) -> bool:
+    """Insert new entities and update those whose description changed (many feeds describe a device again with
+    each message); True when any row changed."""
     latest = {e.id: e for e in records.entities}  # the last description of an entity in the batch wins
     rows = list(latest.values())
     table = pa.table(
@@ -358,9 +367,15 @@ def _upsert_entities(cur, records: Decoded, now: datetime) -> None:
                 lon = excluded.lon, lat = excluded.lat, district_id = excluded.district_id,
                 town_id = excluded.town_id, grid_id = excluded.grid_id, attributes = excluded.attributes,
                 updated_at = excluded.updated_at
+            WHERE (entities.feed_id, entities.domain, entities.kind, entities.name, entities.lon, entities.lat,
+                   entities.district_id, entities.town_id, entities.grid_id, entities.attributes::VARCHAR)
+                  IS DISTINCT FROM
+                  (excluded.feed_id, excluded.domain, excluded.kind, excluded.name, excluded.lon, excluded.lat,
+                   excluded.district_id, excluded.town_id, excluded.grid_id, excluded.attributes::VARCHAR)
             """,
             {"now": now},
         )
+        return cur.fetchone()[0] > 0
 
 
 def _insert_observations(cur, records: Decoded, now: datetime) -> None:
@@ -397,12 +412,14 @@ def _insert_observations(cur, records: Decoded, now: datetime) -> None:
         cur.execute(
             """
             INSERT INTO latest
-            SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts)
+            SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts), $now
             FROM batch_observations WHERE quality <> 'suspect' GROUP BY entity_id, metric
             ON CONFLICT (entity_id, metric) DO UPDATE SET
-                value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality
+                value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality,
+                written_at = excluded.written_at
             WHERE excluded.ts >= latest.ts
-            """
+            """,
+            {"now": now},
         )
 
 
@@ -455,8 +472,10 @@ def _insert_dead_letters(cur, dead: list[DeadLetter]) -> None:
         cur.execute("INSERT INTO dead_letters (ts, feed_id, source, reason, raw) SELECT * FROM batch_dead")
 
 
-def _record_feed_health(cur, envelopes: list[Envelope], now: datetime) -> None:
-    """Each feed of the batch: stored (a message decoded) or undecodable (only dead letters), by store/feed_health."""
+def _record_feed_health(cur, envelopes: list[Envelope], now: datetime) -> bool:
+    """Each feed of the batch: stored (a message decoded) or undecodable (only dead letters), by store/feed_health;
+    True when a feed's state changed."""
+    changed = False
     per_feed: dict[str, list[Envelope]] = {}
     for env in envelopes:
         per_feed.setdefault(env.feed_id, []).append(env)
@@ -467,6 +486,9 @@ def _record_feed_health(cur, envelopes: list[Envelope], now: datetime) -> None:
         suspect = sum(env.records.suspect for env in received if env.records is not None)
         event = FeedEvent.STORED if decoded else FeedEvent.UNDECODABLE
         reason = "" if decoded else f"messages cannot be decoded: {failed[-1].reason}"
-        feed_health.record(cur, feed_id, event, reason, now, received_at=max(env.received_at for env in received),
-                           last_message_at=max(decoded, default=None), messages=len(decoded), errors=len(failed),
-                           discarded=refused, suspect=suspect)  # fmt: skip
+        recorded = feed_health.record(cur, feed_id, event, reason, now,
+                                      received_at=max(env.received_at for env in received),
+                                      last_message_at=max(decoded, default=None), messages=len(decoded),
+                                      errors=len(failed), discarded=refused, suspect=suspect)  # fmt: skip
+        changed |= recorded is not None and recorded.changed
+    return changed
