@@ -1,14 +1,19 @@
 """What the wall shows, computed once per data version and shared by every tab.
 
 Statuses also depend on the clock (a silent device turns `nodata`), so a snapshot is recomputed when the data
-version changes or when it is older than AGE_LIMIT_S, whichever comes first.
+version changes or when it is older than AGE_LIMIT_S, whichever comes first. Its cost follows what changed, not the
+size of the city: the entities and their latest readings are kept between snapshots and brought up to date with
+what was written since (dashboard/city_state.py), and each other part (feeds, events, the alerts and everything
+handled) is read again only when the store says its kind of data changed (store.database.CHANGES), or it is older
+than AGE_LIMIT_S (a time limit runs out, a silence ends, midnight passes).
 
-At city scale a snapshot takes a good part of a second, and under a steady stream the data version changes several
-times a second: a tab's refresh must not wait for one. So a thread of its own recomputes the snapshot while anyone
-watches, resting twice as long as the last one took (at least MIN_GAP_S) so that it never takes more than a third
-of a core, and the views take the latest one at once. The duty desk, right after an action, asks for a current one
-(`get(current=True)`), computed there and then if the data changed. A wall waits for the next one
-(`wait_for_news`) instead of polling for it, so news reaches its screen as soon as a snapshot holds it.
+At city scale a whole snapshot (the first, or one after the entities changed) takes a good part of a second, and
+under a steady stream the data version changes several times a second: a tab's refresh must not wait for one. So a
+thread of its own recomputes the snapshot while anyone watches, resting twice as long as the last one took (at least
+MIN_GAP_S) so that it never takes more than a third of a core, and the views take the latest one at once. The duty
+desk, right after an action, asks for a current one (`get(current=True)`), computed there and then if the data
+changed. A wall waits for the next one (`wait_for_news`) instead of polling for it, so news reaches its screen as
+soon as a snapshot holds it.
 """
 
 from __future__ import annotations
@@ -26,15 +31,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from alerts.levels import STATUS_CODE, STATUS_RANK, fresh, statuses, summarize_groups
+from alerts.levels import STATUS_CODE, STATUS_RANK, summarize_groups
 from alerts.time_limits import Deadline, TimeLimits
+from dashboard.city_state import CityState
 from store import directives as directive_store
 from store import queries
 from store import silences as silence_store
-from store.database import Store
-from store.records import SEVERITIES
+from store.database import CHANGES, Store
 
 AGE_LIMIT_S = 5.0
+TIMES_KEPT = 200  # the computes whose times the health report's percentiles are taken over
 MIN_GAP_S = 0.1  # between two snapshots computed in the background
 IDLE_S = 60.0  # nobody asked for this long: the background thread rests until someone does
 log = logging.getLogger(__name__)
@@ -91,6 +97,17 @@ class Snapshot:
                 "features": [f for f in self.alert_layer.features if f["properties"]["id"] in wanted]}  # fmt: skip
 
 
+@dataclass
+class _Part:
+    """A part of the snapshot read from the store, kept until its kind of data changes or it grows old."""
+
+    value: object = None
+    made_at: float = float("-inf")
+
+    def due(self, changes: set[str], kind: str, now: float) -> bool:
+        return kind in changes or now - self.made_at >= AGE_LIMIT_S
+
+
 class Snapshots:
     def __init__(
         self, store: Store, *, stale_after_s: dict[str, int], timezone: str, time_limits: TimeLimits | None = None
@@ -105,15 +122,19 @@ class Snapshots:
         self._version = -1
         self._computed = 0
         self._took_s = 0.0
+        self._took: list[float] = []  # the latest computes' times, for the health report's percentiles
+        self.city = CityState(store)
+        self._feeds, self._events, self._handled = _Part(), _Part(), _Part()
         self._refresher: threading.Thread | None = None
         self._asked = threading.Event()
         self._stopping = threading.Event()
         self._news = threading.Condition()  # notified when a new snapshot is current, and when stopping
         self._waiting = 0  # walls waiting for news
         self._last_asked = float("-inf")  # nobody yet: after the first snapshot the thread waits for someone
-        # Each domain's features with the fingerprint of what they were built from, kept between snapshots because
-        # at city scale rebuilding them is most of a snapshot's cost.
+        # Each domain's features with the fingerprint of what they were built from, made again only when the
+        # entities were described again, and then only if their places changed (the map's layers keep their URL).
         self._features: dict[str, tuple[int, list[dict], str, np.ndarray, np.ndarray]] = {}
+        self._features_of: pd.DataFrame | None = None  # the city's `placed` frame they were made for
         # Made ready with each snapshot computed in the background, before the walls hear of it, so that what they
         # then ask for is already made (the cells of the views they asked for lately, dashboard/layers_api.py).
         self.preparers: list[Callable[[Snapshot], None]] = []
@@ -172,12 +193,17 @@ class Snapshots:
             self._refresher = None
 
     def stats(self) -> dict:
-        """For the health report: how many snapshots were computed, how long the last took, how old the one the
-        views show is (what it adds to the time from a reading to the screen), and how many walls wait for news."""
+        """For the health report: how many snapshots were computed, how long the last took (and the median and 95th
+        percentile of the latest TIMES_KEPT), how many rows of `latest` the last read, how old the one the views
+        show is (what it adds to the time from a reading to the screen), and how many walls wait for news."""
+        took = sorted(self._took)
         return {
             "walls_waiting": self._waiting,
             "computed": self._computed,
             "last_ms": round(self._took_s * 1000, 1),
+            "p50_ms": round(took[len(took) // 2] * 1000, 1) if took else None,
+            "p95_ms": round(took[int(0.95 * (len(took) - 1))] * 1000, 1) if took else None,
+            "rows_read": self.city.rows_read,
             "age_s": round(time.monotonic() - self._made_at, 2) if self._current is not None else None,
         }
 
@@ -187,9 +213,10 @@ class Snapshots:
         if self._current is not None and recent and self._version == self.store.data_version:
             return self._current
         version = self.store.data_version
+        changes = set(CHANGES) if self._current is None else self.store.changed_since(self._version)
         began = time.monotonic()
         self._computed += 1
-        snapshot = self._compute(f"{version}.{self._computed}")
+        snapshot = self._compute(f"{version}.{self._computed}", changes)
         for prepare_for in self.preparers if prepare else ():
             try:
                 prepare_for(snapshot)
@@ -199,6 +226,7 @@ class Snapshots:
         self._version = version
         self._made_at = time.monotonic()
         self._took_s = self._made_at - began
+        self._took = [*self._took[-(TIMES_KEPT - 1) :], self._took_s]
         with self._news:
             self._news.notify_all()
         return self._current
@@ -221,79 +249,93 @@ class Snapshots:
             else:
                 self.store.wait_for_version(self._version, timeout=AGE_LIMIT_S, cancel=self._stopping)
 
-    def _compute(self, key: str) -> Snapshot:
-        now = datetime.now(UTC)
-        frame = queries.entity_states(self.store)
-        limits = frame["feed_id"].map(self.stale_after_s).fillna(120).to_numpy(dtype=float)
-        ages = (pd.Timestamp(now) - pd.to_datetime(frame["last_seen"], utc=True)).dt.total_seconds().to_numpy()
-        feeds = queries.feed_status(self.store)
-        down = frame["feed_id"].isin(feeds.loc[feeds["state"] == "down", "feed_id"]).to_numpy()
-        floats = lambda column: frame[column].to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
-        frame["status"] = statuses(
-            floats("value"),
-            {colour: floats(colour) for colour in SEVERITIES},
-            frame["below"].to_numpy(dtype=bool),
-            frame["has_levels"].to_numpy(dtype=bool),
-            fresh=fresh(ages, limits, down),
-            online=floats("online"),
-        )
-        layers = {domain: self._point_layer(domain, frame[frame["domain"] == domain]) for domain in WALL_DOMAINS}
-        region_status = _region_status(frame)
+    def _compute(self, key: str, changes: set[str]) -> Snapshot:
+        """A snapshot from the parts kept, each brought up to date if `changes` says its data changed."""
+        now, clock = datetime.now(UTC), time.monotonic()
         local_midnight = pd.Timestamp(now).tz_convert(self.timezone).normalize().tz_convert("UTC").to_pydatetime()
-        figures = queries.domain_figures(
-            self.store,
-            now - timedelta(seconds=max(self.stale_after_s.values(), default=120)),
-            feeds.loc[feeds["state"] == "down", "feed_id"].tolist(),
+        if changes & {"readings", "entities"} or self.city.entities.empty:
+            self.city.refresh(entities_changed="entities" in changes)
+        if self._feeds.due(changes, "feeds", clock):
+            self._feeds = _Part(queries.feed_status(self.store), clock)
+        if self._events.due(changes, "events", clock):
+            self._events = _Part((queries.events_since(self.store, local_midnight), queries.latest_events(self.store)),
+                                 clock)  # fmt: skip
+        if self._handled.due(changes, "handling", clock):
+            self._handled = _Part(self._handling(now, local_midnight), clock)
+        feeds = self._feeds.value
+        down = set(feeds.loc[feeds["state"] == "down", "feed_id"])
+        placed = self.city.placed
+        frame = placed[["id", "domain", "kind", "district_id", "town_id", "grid_id"]].assign(
+            status=self.city.statuses(now, self.stale_after_s, down)
         )
+        if self._features_of is not placed:  # the entities were described again
+            self._features_of = placed
+            for domain in WALL_DOMAINS:
+                self._features[domain] = self._features_for(domain, placed[placed["domain"] == domain])
+        events_today, events = self._events.value
+        return Snapshot(
+            key=key,
+            layers={
+                domain: _point_layer(self._features[domain], frame[frame["domain"] == domain])
+                for domain in WALL_DOMAINS
+            },
+            region_status=_region_status(frame),
+            states=frame,
+            figures=self.city.figures(now - timedelta(seconds=max(self.stale_after_s.values(), default=120)), down),
+            events_today=events_today,
+            events=events,
+            feeds=feeds,
+            **self._handled.value,
+        )
+
+    def _handling(self, now: datetime, local_midnight: datetime) -> dict:
+        """The alerts, incidents and what else people handle, with their running time limits."""
         running = [] if self.time_limits is None else self.time_limits.deadlines(self.store, now)
         incidents = _with_deadlines(queries.open_incidents(self.store), {d.id: d for d in running if d.incident})
         alerts = _alerts_with_deadlines(queries.open_alerts(self.store), {d.id: d for d in running if not d.incident},
                                         incidents)  # fmt: skip
-        return Snapshot(
-            key=key,
-            layers=layers,
-            region_status=region_status,
-            states=frame[["id", "domain", "kind", "district_id", "town_id", "grid_id", "status"]],
-            figures=figures,
-            events_today=queries.events_since(self.store, local_midnight),
-            events=queries.latest_events(self.store),
-            feeds=feeds,
-            alerts=alerts,
-            alert_layer=_alert_layer(alerts),
-            raised_today=queries.alerts_raised_since(self.store, local_midnight),
-            incidents=incidents,
-            incident_layer=_incident_layer(incidents),
-            silences=silence_store.in_force(self.store.cursor(), now),
-            directives_today=directive_store.today(self.store.cursor(), local_midnight),
-        )
+        return {
+            "alerts": alerts,
+            "alert_layer": _alert_layer(alerts),
+            "raised_today": queries.alerts_raised_since(self.store, local_midnight),
+            "incidents": incidents,
+            "incident_layer": _incident_layer(incidents),
+            "silences": silence_store.in_force(self.store.cursor(), now),
+            "directives_today": directive_store.today(self.store.cursor(), local_midnight),
+        }
 
-    def _point_layer(self, domain: str, frame: pd.DataFrame) -> PointLayer:
+    def _features_for(self, domain: str, placed: pd.DataFrame) -> tuple[int, list[dict], str, np.ndarray, np.ndarray]:
+        """A domain's features, made again only if its devices' names, kinds or places changed."""
         # Positions are trimmed to five decimals (about 1 m: all the eye can use) before the fingerprint, so that a
         # device described again in the same place changes nothing.
-        places = frame.assign(lon=frame["lon"].round(5), lat=frame["lat"].round(5))[
+        places = placed.assign(lon=placed["lon"].round(5), lat=placed["lat"].round(5))[
             ["id", "name", "kind", "lon", "lat"]
         ]
         fingerprint = int(pd.util.hash_pandas_object(places, index=False).to_numpy().sum(dtype=np.uint64))
         cached = self._features.get(domain)
         if cached is not None and cached[0] == fingerprint:
-            _, features, key, lon, lat = cached
-        else:
-            features = [
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                    "properties": {"i": i, "id": eid, "name": name, "kind": kind},  # what the popup needs
-                }
-                for i, (eid, name, kind, lon, lat) in enumerate(places.itertuples(index=False, name=None))
-            ]
-            key = hashlib.blake2b(f"{fingerprint}:{len(features)}".encode(), digest_size=8).hexdigest()
-            lon, lat = places["lon"].to_numpy(dtype=float), places["lat"].to_numpy(dtype=float)
-            self._features[domain] = (fingerprint, features, key, lon, lat)
-        status = "".join(frame["status"].map(STATUS_CODE).tolist())
-        counts = frame["status"].value_counts().to_dict()
-        drawn_key = hashlib.blake2b(f"{key}|{status}".encode(), digest_size=8).hexdigest()
-        return PointLayer(key=key, features=features, status=status, counts=counts, lon=lon, lat=lat,
-                          drawn_key=drawn_key)  # fmt: skip
+            return cached
+        features = [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {"i": i, "id": eid, "name": name, "kind": kind},  # what the popup needs
+            }
+            for i, (eid, name, kind, lon, lat) in enumerate(places.itertuples(index=False, name=None))
+        ]
+        key = hashlib.blake2b(f"{fingerprint}:{len(features)}".encode(), digest_size=8).hexdigest()
+        lon, lat = places["lon"].to_numpy(dtype=float), places["lat"].to_numpy(dtype=float)
+        return fingerprint, features, key, lon, lat
+
+
+def _point_layer(made: tuple[int, list[dict], str, np.ndarray, np.ndarray], frame: pd.DataFrame) -> PointLayer:
+    """A domain's layer: its features (`made` by Snapshots._features_for) with this snapshot's statuses."""
+    _, features, key, lon, lat = made
+    status = "".join(frame["status"].map(STATUS_CODE).tolist())
+    counts = frame["status"].value_counts().to_dict()
+    drawn_key = hashlib.blake2b(f"{key}|{status}".encode(), digest_size=8).hexdigest()
+    return PointLayer(key=key, features=features, status=status, counts=counts, lon=lon, lat=lat,
+                      drawn_key=drawn_key)  # fmt: skip
 
 
 def _region_status(frame: pd.DataFrame) -> dict[str, str]:

@@ -63,3 +63,54 @@ def test_a_wall_waiting_for_news_hears_of_the_next_snapshot_as_soon_as_it_is_com
     finally:
         snapshots.stop()
         store.close()
+
+
+def test_a_snapshot_reads_again_only_the_parts_whose_data_changed(tmp_path):
+    import json
+    from datetime import UTC, datetime
+
+    from feeds.decoders import Message
+    from feeds.decoders.cityops_json import decode
+    from store.writer import Envelope, Writer
+
+    store = Store(tmp_path / "s.duckdb")
+    writer = Writer(store, max_delay=0.01)
+    writer.start()
+    snapshots = Snapshots(store, stale_after_s={"f1": 60}, timezone="Asia/Shanghai")
+
+    def write(items: list[dict]) -> None:
+        now = datetime.now(UTC)
+        for item in items:
+            item.setdefault("ts", now.isoformat())
+        writer.put(Envelope("f1", now, records=decode(Message("f1", "t", json.dumps(items).encode(), now))))
+        assert writer.flush(60)
+
+    try:
+        write([{"type": "entity", "id": "g1", "domain": "flood", "kind": "gauge", "name": "g", "lon": 115.5,
+                "lat": 38.8, "attributes": {"levels": {"metric": "level", "red": 5.0}}}])  # fmt: skip
+        first = snapshots.get(current=True)
+        write([{"type": "observation", "entity": "g1", "values": {"level": 9.0}}])
+        readings = snapshots.get(current=True)
+        assert readings.key != first.key and readings.layers["flood"].status == "r", "the new reading shows"
+        assert readings.alerts is first.alerts and readings.events is first.events, "nothing else is read again"
+        assert readings.layers["flood"].features is first.layers["flood"].features
+        assert snapshots.stats()["rows_read"] == 1
+
+        write([{"type": "event", "id": "ev1", "domain": "flood", "event_type": "x", "title": "t", "lon": 115.5,
+                "lat": 38.8}])  # fmt: skip
+        events = snapshots.get(current=True)
+        assert events.events is not readings.events and list(events.events["title"]) == ["t"]
+        assert events.alerts is readings.alerts
+
+        store.bump_version("handling")  # an action's commit
+        handled = snapshots.get(current=True)
+        assert handled.alerts is not events.alerts and handled.events is events.events
+
+        write([{"type": "entity", "id": "g1", "domain": "flood", "kind": "gauge", "name": "g", "lon": 115.6,
+                "lat": 38.8, "attributes": {"levels": {"metric": "level", "red": 5.0}}}])  # fmt: skip
+        moved = snapshots.get(current=True)
+        assert moved.layers["flood"].key != handled.layers["flood"].key, "a device moved: the features are new"
+        assert moved.layers["flood"].features[0]["geometry"]["coordinates"] == [115.6, 38.8]
+    finally:
+        writer.stop()
+        store.close()
