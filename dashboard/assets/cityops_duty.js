@@ -274,15 +274,21 @@ window.cityops.duty = (function () {
     button.setAttribute("aria-pressed", muted() ? "true" : "false");
   }
 
-  // Dash sets a callback's `running` values back when the server answers, but not when the request fails outright
-  // (the server down or restarting): the queue's tick, disabled while its refresh is on its way, would then stay
-  // disabled for good. A refresh that fails re-arms it.
+  // The queue's tick is off while any of its refreshes is on its way, so that a slow answer is never overtaken by
+  // a newer request (Dash would discard it, and under load the queue stayed blank). Counted here rather than with
+  // the callback's `running`, which a second request overlapping the first (a filter changed) would turn back on
+  // when the first one ends, and which stays off when a request fails outright (the server down or restarting).
+  let refreshing = 0;
+  function tickOn(on) { window.setTimeout(function () { if (page()) set("duty-tick", {disabled: !on}); }); }
   const plainFetch = window.fetch.bind(window);
   window.fetch = function (input, init) {
     const answer = plainFetch(input, init);
     const body = init && typeof init.body === "string" ? init.body : "";
     if (body.indexOf("duty-queue.children") >= 0) {
-      answer.catch(function () { if (page()) set("duty-tick", {disabled: false}); });
+      refreshing += 1;
+      if (refreshing === 1) tickOn(false);
+      const done = function () { refreshing -= 1; if (refreshing === 0) tickOn(true); };
+      answer.then(function (response) { return response.clone().arrayBuffer(); }).then(done, done);
     }
     return answer;
   };

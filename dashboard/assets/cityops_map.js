@@ -190,13 +190,15 @@ window.cityops.map = (function () {
     // once per incident and never sooner than hold_ms after the last hold ended, so a storm's stream of them holds
     // the wall half the time at most; then the tour goes on (back to the city first) while a red banner names what
     // waits until someone acknowledges it. Outputs: viewport, spotlight text and class, the tour's state, the banner.
+    // The map moves with fitBounds, whose zoom Leaflet animates as one transform: flyToBounds redrew every layer's
+    // markers at each frame of its flight, which held up the wall's news by a second and more on a slow machine.
     tour: function (pin, stops, view, now) {
       const noUpdate = window.dash_clientside.no_update;
       view = Object.assign({i: 0, pinned: null, since: 0, released: 0, held: [], hold_ms: 60000}, view || {});
       const banner = pin ? (pin.where ? pin.text + " · " + pin.where : pin.text) : "";
       const rested = view.pinned === null && now - view.released >= view.hold_ms;
       if (pin && view.held.indexOf(pin.id) < 0 && rested) {
-        const viewport = pin.bounds ? {bounds: pin.bounds, transition: "flyToBounds"} : noUpdate;
+        const viewport = pin.bounds ? {bounds: pin.bounds, transition: "fitBounds"} : noUpdate;
         const held = view.held.concat([pin.id]).slice(-100);
         return [viewport, pin.where || banner, "wall-spotlight spotlight-pin",
                 Object.assign({}, view, {pinned: pin.id, since: now, held: held}), banner];
@@ -213,7 +215,7 @@ window.cityops.map = (function () {
       const released = view.pinned !== null;
       const i = released ? 0 : (view.i + 1) % stops.length;
       const stop = stops[i];
-      return [{bounds: stop.bounds, transition: "flyToBounds"}, stop.name, "wall-spotlight",
+      return [{bounds: stop.bounds, transition: "fitBounds"}, stop.name, "wall-spotlight",
               Object.assign({}, view, {i: i, pinned: null}, released ? {released: now} : {}), banner];
     },
 

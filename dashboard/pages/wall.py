@@ -3,11 +3,16 @@
 The layout is sent once; afterwards a refresh compares the snapshot key the tab has seen with the current one and
 returns nothing when they match. It runs when the server says a new snapshot is there (dashboard/news.py, through
 the store wall-news), and on a tick, the fallback when the news cannot be had. When they differ it sends statuses
-through `hideout` (restyle only) and a point layer's URL only when that layer's features changed.
+through `hideout` (restyle only) and a point layer's URL only when that layer's features changed, and of the rest
+only what differs from what the wall shows (wall-drawn holds a digest of each part): under a steady stream a new
+snapshot comes several times a second, and redrawing what had not changed kept the wall's browser busy. While a
+refresh is on its way the tick is off, so that a slow answer is never overtaken by a newer request (which would
+discard it), and the news waits for it to be drawn (both in assets/cityops_wall.js).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -97,6 +102,7 @@ def layout(context: AppContext, lang: str | None = None, **_query) -> html.Div:
             dcc.Store(id="wall-lang", data=lang),
             dcc.Store(id="wall-seen", data=None),
             dcc.Store(id="wall-layer-keys", data={}),
+            dcc.Store(id="wall-drawn", data={}),  # each part's digest, as the wall shows it
             dcc.Store(id="wall-cell-domains", data=cell_domains),
             dcc.Store(id="wall-device-layers", data={"names": layer_names, "zoom": settings.web.device_zoom}),
             dcc.Interval(id="wall-tick", interval=settings.web.refresh_ms),
@@ -197,6 +203,7 @@ def register_callbacks(context: AppContext) -> None:
     outputs = [
         Output("wall-seen", "data"),
         Output("wall-layer-keys", "data"),
+        Output("wall-drawn", "data"),
         Output("wall-districts", "hideout"),
     ]
     outputs += [Output(f"wall-points-{d}", "url") for d in WALL_DOMAINS]
@@ -223,11 +230,12 @@ def register_callbacks(context: AppContext) -> None:
         Input("wall-map", "bounds"),
         State("wall-seen", "data"),
         State("wall-layer-keys", "data"),
+        State("wall-drawn", "data"),
         State("wall-lang", "data"),
         State("wall-pin", "data"),
         State("wall-cell-domains", "data"),
     )
-    def refresh(_n, _news, zoom, map_bounds, seen, layer_keys, lang, pinned, cell_domains):
+    def refresh(_n, _news, zoom, map_bounds, seen, layer_keys, drawn, lang, pinned, cell_domains):
         cell_domains = cell_domains or []
         moved = bool(ctx.triggered_prop_ids) and all(p.startswith("wall-map.") for p in ctx.triggered_prop_ids)
         if moved and not cell_domains:
@@ -236,7 +244,7 @@ def register_callbacks(context: AppContext) -> None:
             raise PreventUpdate  # nothing new: no query, nothing on the wire
         snap = snapshots.get()
         t = translator(lang)
-        layer_keys = dict(layer_keys or {})
+        layer_keys, drawn = dict(layer_keys or {}), dict(drawn or {})
         urls, hideouts = [], []
         view = View.of_map(zoom, map_bounds)
         for domain in WALL_DOMAINS:
@@ -244,7 +252,9 @@ def register_callbacks(context: AppContext) -> None:
             if domain in cell_domains:  # the cells of this view, fetched again when they or the view change
                 key, hideout = (f"k={layer.drawn_key}&{view.query()}" if view else None), no_update
             else:  # the features, fetched again when they change; statuses restyle them through hideout
-                key, hideout = f"k={layer.key}", {"status": layer.status, "domain": domain}
+                key = f"k={layer.key}"
+                hideout = _unless_drawn(drawn, f"status-{domain}", {"status": layer.status, "domain": domain},
+                                        layer.drawn_key)  # fmt: skip
             if key is None or layer_keys.get(domain) == key:
                 urls.append(no_update)
             else:
@@ -252,7 +262,7 @@ def register_callbacks(context: AppContext) -> None:
                 urls.append(f"/api/layers/points/{domain}.geojson?{key}")
             hideouts.append(hideout)
         if moved:  # only the cells follow the view; the rest waits for the next tick
-            followed = (no_update, layer_keys, no_update, *urls, *hideouts)
+            followed = (no_update, layer_keys, drawn, no_update, *urls, *hideouts)
             return (*followed, *[no_update] * (len(outputs) - len(followed)))
         incident_url, alert_url = no_update, no_update
         if layer_keys.get("incidents") != snap.incident_layer.key:
@@ -263,20 +273,31 @@ def register_callbacks(context: AppContext) -> None:
             alert_url = f"/api/layers/alerts.geojson?k={snap.alert_layer.key}"
         codes = snap.region_codes()
         districts = {"status": {r.id: codes[r.id] for r in districts_of_city if r.id in codes}}
+        parts = {
+            "districts": districts,
+            "figures": _figures(snap, t),
+            "ticker": _ticker(snap, t, tz, regions, lang),
+            "feeds": _feeds(snap, t),
+            "silences": _status_line(snap, t),
+            "incidents-heading": _incidents_heading(snap, t),
+            "incidents": _incident_list(snap, t, regions, lang),
+        }
+        sent = {name: _unless_drawn(drawn, name, part) for name, part in parts.items()}
         return (
             snap.key,
             layer_keys,
-            districts,
+            drawn,
+            sent["districts"],
             *urls,
             *hideouts,
-            _figures(snap, t),
-            _ticker(snap, t, tz, regions, lang),
-            _feeds(snap, t),
+            sent["figures"],
+            sent["ticker"],
+            sent["feeds"],
             incident_url,
             alert_url,
-            _status_line(snap, t),
-            _incidents_heading(snap, t),
-            _incident_list(snap, t, regions, lang),
+            sent["silences"],
+            sent["incidents-heading"],
+            sent["incidents"],
             no_update if (pin := _pin(snap, t, regions, lang)) == pinned else pin,
         )
 
@@ -318,6 +339,16 @@ def register_callbacks(context: AppContext) -> None:
         Output("wall-clock", "children"),
         Input("wall-tick", "n_intervals"),
     )
+
+
+def _unless_drawn(drawn: dict, name: str, part, digest: str | None = None):
+    """`part`, or no_update when the wall already shows it; `drawn` (each part's digest) is brought up to date.
+    `digest`: one the caller has (a layer's drawn_key); by default one of the part's text."""
+    digest = digest or hashlib.blake2b(repr(part).encode(), digest_size=8).hexdigest()
+    if drawn.get(name) == digest:
+        return no_update
+    drawn[name] = digest
+    return part
 
 
 def _number(value, digits: int = 0, scale: float = 1.0) -> str | None:

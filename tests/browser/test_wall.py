@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from dashboard.signin import DEMO_DISPLAY_TOKEN
 from tests.app_config import demo_regions
 from tests.harness import LIANCHI, health, send, signed_in, wait_until, wall_display
 
@@ -411,3 +412,62 @@ def test_devices_are_drawn_from_district_zoom_in_or_when_their_layer_is_turned_o
         page.wait_for_timeout(500)
     wait_until(lambda: any(d.is_visible() for d in devices.all()), 10, "the gauges drawn when zoomed in")
     assert not errors, errors
+
+
+# The wall's refresh requests, slowed in the page as a slow server or network would answer: how many are on their
+# way at once at most, and which of the wall's parts each answer carried.
+SLOW_REFRESH = """() => {
+    window.refresh = {inFlight: 0, most: 0, answers: []};
+    const plain = window.fetch.bind(window);
+    window.fetch = async function (input, init) {
+        const body = init && typeof init.body === "string" ? init.body : "";
+        if (body.indexOf("wall-seen.data") < 0) return plain(input, init);
+        window.refresh.inFlight += 1;
+        window.refresh.most = Math.max(window.refresh.most, window.refresh.inFlight);
+
+        try {
+            const response = await plain(input, init);
+            await new Promise(r => setTimeout(r, 800));
+            if (response.status === 200) {
+                const parts = Object.keys((await response.clone().json()).response || {});
+                window.refresh.answers.push(parts);
+            }
+            return response;
+        } finally {
+            window.refresh.inFlight -= 1;
+
+        }
+    };
+}"""
+
+
+def test_a_slow_wall_under_a_stream_is_never_asked_twice_at_once_nor_sent_what_it_shows(app, publisher, chromium):
+    # A stream of readings that changes nothing the wall shows still makes new snapshots several times a second.
+    # Each refresh used to resend every part, and a new one (news, tick) overtook an answer still on its way, which
+    # Dash then discards: on a slow machine the wall drew nothing new for seconds.
+    gauge_grid(publisher, 30, columns=6, step=0.01)
+    page = chromium.new_page(viewport={"width": 1920, "height": 1080})
+    page.add_init_script(f"({SLOW_REFRESH})()")
+    page.goto(f"http://127.0.0.1:{app}/wall?token={DEMO_DISPLAY_TOKEN}&lang=en")
+    page.wait_for_selector("path.region", timeout=15_000)
+    wait_until(lambda: page.evaluate("() => window.refresh.answers.length") >= 1, 15, "the wall's first answer")
+    wait_until(lambda: page.evaluate("() => window.cityops.wall.following()"), 5, "the wall waiting for news")
+    page.wait_for_timeout(2000)  # the map settles: its first bounds and zoom are inputs of the refresh too
+    first = page.evaluate(
+        "() => { window.refresh.most = window.refresh.inFlight; return window.refresh.answers.length; }"
+    )
+    for n in range(120):  # about 6 s of readings at the value they had
+        send(publisher, f"test/flood/obs/g{n % 30}", {"type": "observation", "entity": f"g{n % 30}",
+                                                     "values": {"water_level": 5}})  # fmt: skip
+        page.wait_for_timeout(50)
+    state = page.evaluate("() => window.refresh")
+    later = state["answers"][first:]
+    assert len(later) >= 3, f"the stream made new snapshots, and the wall refreshed: {state}"
+    assert state["most"] == 1, f"a refresh was sent while another was on its way: {state['most']} at once"
+    resent = [parts for parts in later if {"wall-figures", "wall-ticker", "wall-feeds"} & set(parts)]
+    assert not resent, f"parts the wall already showed were sent again: {resent[:3]}"
+
+    send(publisher, "test/flood/obs/g0", {"type": "observation", "entity": "g0", "values": {"water_level": 13}})
+    wait_until(lambda: any("wall-points-flood" in "".join(p) for p in page.evaluate("() => window.refresh.answers")
+                           [len(state["answers"]):]), 10, "a status that changed is sent")  # fmt: skip
+    page.close()

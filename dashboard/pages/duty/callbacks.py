@@ -39,9 +39,8 @@ def register_callbacks(context: AppContext) -> None:
         Input("duty-page", "data"),
         State("duty-seen", "data"),
         State("duty-lang", "data"),
-        # No tick while an answer is on its way: under load a newer request made Dash drop every older answer, and
-        # the queue stayed blank. The browser says when answers are late (assets/cityops_duty.js).
-        running=[(Output("duty-tick", "disabled"), True, False)],
+        # No tick while an answer is on its way, and the browser says when answers are late: both in
+        # assets/cityops_duty.js.
     )
     def show_queue(_n, domain, district, status, unit_id, expanded, page, seen, lang):
         answered = datetime.now(UTC).isoformat()
