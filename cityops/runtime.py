@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -47,6 +48,12 @@ log = logging.getLogger("cityops")
 # interval each time (the convoy effect). A shorter interval served the wall's map cells at city scale markedly
 # faster with no loss of ingest (bench/city_scale.py and bench/ingest.py measure both).
 SWITCH_INTERVAL_S = 0.001
+# A full collection of the cyclic garbage collector holds the interpreter lock while it walks every container
+# object, and under a steady stream it came every few seconds: every thread, the wall's answers too, stood still
+# meanwhile (bench/wall_latency.py). The objects alive once the city is loaded (modules, the app's layouts, the
+# snapshot's features) are frozen out of it (gc.freeze), and the youngest generation is collected less often.
+GC_THRESHOLDS = (20_000, 20, 20)
+GC_FREEZE_AFTER_S = 60.0
 INGEST_USER, SIMULATOR_USER, NOTIFY_USER = "cityops", "cityops-simulator", "cityops-notify"  # embedded accounts
 NO_BROKER = "this CityOps runs no embedded broker ([broker] embedded = false)"
 
@@ -459,6 +466,7 @@ def serve(settings: Settings) -> None:
     from dashboard.signin import DEMO_DISPLAY_TOKEN, bootstrap
 
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    gc.set_threshold(*GC_THRESHOLDS)
     runtime = start(settings)
     app = None
     try:
@@ -518,12 +526,17 @@ def serve(settings: Settings) -> None:
             f"Sign in at {base}/login and choose your own. (`cityops users` manages accounts.)",
             flush=True,
         )
+    gc.freeze()
+    freeze_later = threading.Timer(GC_FREEZE_AFTER_S, gc.freeze)  # the city's loaded by then: its features too
+    freeze_later.daemon = True
+    freeze_later.start()
     try:
         server.run()
     except (KeyboardInterrupt, OSError):
         pass
     finally:
         log.info("stopping")
+        freeze_later.cancel()
         server.close()
         # Let requests in flight finish before the store closes under them (a busy DuckDB cursor cannot close).
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
