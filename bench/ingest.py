@@ -113,6 +113,21 @@ def _bare(port: int, expected: int, client_id: str, kind: type[mqtt.Client] = mq
     return took
 
 
+def bare_rate(messages: int = 30_000) -> float:
+    """Messages a second a bare paho subscriber receives from a backlog on a broker of its own: the yardstick of
+    how fast a machine is for this work."""
+    body = payloads(messages, 2_000, random.Random(1))
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = Mosquitto(free_port(), Path(tmp) / "broker")
+        broker.start()
+        try:
+            _session(BARE, broker.port)
+            _publish(broker.port, body)
+            return len(body) / _bare(broker.port, len(body), BARE)
+        finally:
+            broker.stop()
+
+
 def _ours(port: int, expected: int, readings: int, rules_count: int, folder: Path, client_id: str
           ) -> tuple[float, float, int]:  # fmt: skip
     """Seconds for CityOps to commit its backlog (rules on), seconds until its MQTT thread had received the last

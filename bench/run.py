@@ -1,12 +1,15 @@
 """Runs the benchmarks and writes BENCHMARKS.md: figure, target, baseline measured in the same run, how, machine.
 
 `make bench` runs them at full size; tests/unit/test_bench.py runs them tiny, to check they still work.
+`python -m bench.run BENCHMARKS.md wall_latency …` runs only those named and puts their rows and sections in place of
+the file's earlier ones, each section saying when it was measured.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,9 +55,7 @@ def report(results: list[dict]) -> str:
         "| what | figure | target | met | baseline | ratio |",
         "|---|---|---|---|---|---|",
     ]
-    for r in results:
-        met = {True: "yes", False: "**no**", None: "—"}[r["met"]]
-        lines.append(f"| {r['name']} | {r['figure']} | {r['target']} | {met} | {r['baseline']} | {r['ratio']} |")
+    lines += [row(r) for r in results]
     lines.append("")
     for r in results:
         lines += [f"## {r['name']}", "", f"How: {r['how']}.", ""]
@@ -63,7 +64,47 @@ def report(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def row(result: dict) -> str:
+    met = {True: "yes", False: "**no**", None: "—"}[result["met"]]
+    return (f"| {result['name']} | {result['figure']} | {result['target']} | {met} | {result['baseline']} | "
+            f"{result['ratio']} |")  # fmt: skip
+
+
+def replace(path: Path, result: dict, by: str, key: str | None = None) -> None:
+    """Put one result's row and section into the file, in place of the earlier ones whose name starts with `key`
+    (its name by default), or after the last; its section says when it was measured, on what, and `by` what."""
+    key = key or result["name"]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    old = [i for i, line in enumerate(lines) if line.startswith(f"| {key}")]
+    at = old[0] if old else max(i for i, line in enumerate(lines) if line.startswith("| ")) + 1
+    lines = [line for i, line in enumerate(lines) if i not in old]
+    lines.insert(at, row(result))
+    section = f"## {result['name']}\n\nHow: {result['how']}.\n\n"
+    if result.get("limits"):
+        section += f"What limits it: {result['limits']}.\n\n"
+    section += f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}, by {by}.\n"
+    text, replaced = re.subn(rf"\n## {re.escape(key)}.*?(?=\n## |\Z)", lambda _m: "\n" + section.rstrip("\n"),
+                             "\n".join(lines), count=1, flags=re.S)  # fmt: skip
+    if not replaced:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
 def main() -> int:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("BENCHMARKS.md")
+    named = sys.argv[2:]
+    if named:
+        chosen = [b for b in BENCHMARKS if b.__module__.rsplit(".", 1)[-1] in named]
+        if len(chosen) != len(named):
+            raise SystemExit(f"no such benchmark among {named}: choose from "
+                             f"{[b.__module__.rsplit('.', 1)[-1] for b in BENCHMARKS]}")  # fmt: skip
+        for bench in chosen:
+            rows = bench()
+            for result in rows if isinstance(rows, list) else [rows]:
+                print(f"{result['name']}: {result['figure']}", flush=True)
+                replace(out, result, by=f"`python -m bench.run {out.name} {' '.join(named)}`")
+        print(f"wrote {out}")
+        return 0
     results = []
     for bench in BENCHMARKS:
         rows = bench()
@@ -71,7 +112,6 @@ def main() -> int:
             print(f"{result['name']}: {result['figure']} — baseline {result['baseline']} ({result['ratio']})",
                   flush=True)  # fmt: skip
             results.append(result)
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("BENCHMARKS.md")
     out.write_text(report(results), encoding="utf-8")
     print(f"wrote {out}")
     return 0

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import machine
+from bench.run import replace
 from bench.server import Server, chromium, percentile
 from dashboard.guard import CSRF_COOKIE
 from dashboard.signin import DEMO_DISPLAY_TOKEN
@@ -163,26 +163,11 @@ def summarise(samples, rss, long_tasks, longest, log: str, health: dict) -> dict
     }
 
 
-def write_row(path: Path, result: dict) -> None:
-    """Put the soak's row into BENCHMARKS.md's table (in place of an earlier soak's) and its section at the end."""
-    met = {True: "yes", False: "**no**"}[result["met"]]
-    row = (f"| {result['name']} | {result['figure']} | {result['target']} | {met} | {result['baseline']} | "
-           f"{result['ratio']} |")  # fmt: skip
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("| Soak:")]
-    last_row = max(i for i, line in enumerate(lines) if line.startswith("| "))
-    lines.insert(last_row + 1, row)
-    text = "\n".join(lines)
-    text = re.sub(r"\n## Soak:.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip("\n")
-    text += (f"\n\n## {result['name']}\n\nHow: {result['how']}.\n\nMeasured "
-             f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC on {machine()}.\n")  # fmt: skip
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     result = soak()
     print(f"{result['name']}: {result['figure']} — met: {result['met']}", flush=True)
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "BENCHMARKS.md"
-    write_row(out, result)
+    replace(out, result, by="`make soak` (bench/soak.py)", key="Soak:")
     print(f"wrote {out}")
     return 0 if result["met"] else 1
 

@@ -6,7 +6,11 @@ time taken at the next animation frame, when the change is painted). The benchma
 MQTT (QoS 1) at random intervals, each titled with its number, and takes the time just before each publish; the
 latency is the browser's time of first sight minus that (one machine, one clock). It covers the broker, decoding,
 the writer's batch and commit, the snapshot, the news that wakes the wall (dashboard/news.py), the callback and
-React. The baseline is the same wall without the news, refreshing on its tick (web.refresh_ms) alone.
+React. The baseline is the same wall without the news, refreshing on its tick (web.refresh_ms) alone. The wall is
+measured as it runs for hours, after WARM_UP_S: not while it loads its layers.
+
+The target is for a machine half as fast as this one, made so here: three busy processes beside the benchmark, under
+which a bare paho subscriber (bench/ingest.py's yardstick) receives about half as many messages a second.
 """
 
 from __future__ import annotations
@@ -14,16 +18,22 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from bench.ingest import bare_rate
 from bench.server import Server, chromium, percentile
 from dashboard.signin import DEMO_DISPLAY_TOKEN
 
 LIANCHI = (115.4906, 38.8581)
+WARM_UP_S = 15
+BUSY_PROCESSES = 3  # beside the benchmark: a machine about half as fast (the module's docstring)
 WATCH_TICKER = """() => {
     window.seenAt = {};
     const scan = () => requestAnimationFrame(() => {
@@ -44,7 +54,20 @@ def _probe(n: int) -> tuple[str, bytes]:
     return f"baoding/flood/event/probe-{n}", json.dumps(body).encode()
 
 
-def _measure(browser, entities: int, rate: int, watch_s: int, news: bool, rng: random.Random) -> dict:
+@contextlib.contextmanager
+def _slower(busy: int) -> Iterator[None]:
+    """`busy` processes that only spin, for as long as the block runs."""
+    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    try:
+        yield
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
+
+
+def _measure(browser, entities: int, rate: int, watch_s: int, news: bool, rng: random.Random, warm_up_s: float
+             ) -> dict:  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp), entities, rate, env={"CITYOPS_WEB__WALL_NEWS": str(news).lower()})
         publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-probe", protocol=mqtt.MQTTv5)
@@ -53,6 +76,7 @@ def _measure(browser, entities: int, rate: int, watch_s: int, news: bool, rng: r
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.goto(f"{server.base}/wall?token={DEMO_DISPLAY_TOKEN}&lang=en")
             page.wait_for_selector("#wall-ticker li", timeout=60_000)
+            page.wait_for_timeout(warm_up_s * 1000)
             page.evaluate(WATCH_TICKER)
             publisher.username_pw_set(*server.publisher_account())  # the embedded broker lets in its accounts only
             publisher.connect("127.0.0.1", server.mqtt_port)
@@ -84,37 +108,63 @@ def _measure(browser, entities: int, rate: int, watch_s: int, news: bool, rng: r
     p50, p95, p99 = (percentile(latencies, p) for p in (0.5, 0.95, 0.99))
     return {"p50": p50, "p95": p95, "p99": p99, "max": max(latencies), "seen": len(latencies),
             "missing": len(sent) - len(latencies), "stored_rate": stored_rate,
-            "snapshot_ms": health["snapshot"]["last_ms"]}  # fmt: skip
+            "snapshot": health["snapshot"]}  # fmt: skip
 
 
-def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=None) -> dict:
-    """With the wall's news, as shipped, and without it (the demo's tick of 1,000 ms alone).
-    `browser`: a Playwright Chromium to use (the tests' own); by default one is launched."""
+def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=None, warm_up_s: float = WARM_UP_S
+        ) -> dict:  # fmt: skip
+    """With the wall's news, as shipped, on this machine and on one made slower, and without the news (the demo's
+    tick of 1,000 ms alone). `browser`: a Playwright Chromium to use (the tests' own); by default one is launched. A
+    run smaller than the full one says nothing of the target and leaves the slower machine out: its busy processes
+    would slow whatever else runs beside it (the tests)."""
+    full = (entities, rate, watch_s, warm_up_s) == (2_400, 1_000, 60, WARM_UP_S)
     rng = random.Random(3)
     with chromium(browser) as browser:
-        m = _measure(browser, entities, rate, watch_s, True, rng)
-        ticked = _measure(browser, entities, rate, watch_s, False, rng)
-    full = (entities, rate, watch_s) == (2_400, 1_000, 60)
+        m = _measure(browser, entities, rate, watch_s, True, rng, warm_up_s)
+        slow = None
+        if full:
+            with _slower(BUSY_PROCESSES):
+                slow = _measure(browser, entities, rate, watch_s, True, rng, warm_up_s)
+                slow_bare = bare_rate()
+            bare = bare_rate()
+        ticked = _measure(browser, entities, rate, watch_s, False, rng, warm_up_s)
+
+    def said(m: dict) -> str:
+        snapshot = m["snapshot"]
+        return (f"p50 {m['p50']:.0f} ms, p95 {m['p95']:.0f} ms, p99 {m['p99']:.0f} ms, max {m['max']:.0f} ms "
+                f"({m['seen']} probes seen, {m['missing']} never; readings stored at {m['stored_rate']:,.0f}/s "
+                f"meanwhile; the wall's snapshot took p50 {snapshot['p50_ms']:.0f} ms, p95 {snapshot['p95_ms']:.0f} "
+                f"ms over its last {min(snapshot['computed'], 200)}, reading {snapshot['rows_read']} rows of "
+                "`latest` the last time)")  # fmt: skip
+
     return {
         "name": "Publish → visible on /wall",
-        "figure": f"p50 {m['p50']:.0f} ms, p95 {m['p95']:.0f} ms, p99 {m['p99']:.0f} ms, max {m['max']:.0f} ms "
-        f"({m['seen']} probes seen, {m['missing']} never; readings stored at {m['stored_rate']:,.0f}/s meanwhile; "
-        f"the wall's snapshot took {m['snapshot_ms']:.0f} ms)",
-        "target": "p95 ≤ 1.5 s at 1,000 msg/s",
-        "met": (m["p95"] <= 1500 and m["missing"] == 0 and m["stored_rate"] >= 900) if full else None,
+        "figure": f"on a machine made half as fast: {said(slow)}; on this one: {said(m)}" if slow else said(m),
+        "target": "p95 ≤ 500 ms at 1,000 msg/s on a machine half as fast as this one",
+        "met": (slow["p95"] <= 500 and slow["missing"] == 0 and slow["stored_rate"] >= 900) if slow else None,
         "baseline": f"the same wall without the news, refreshing on its tick (web.refresh_ms 1,000): p50 "
         f"{ticked['p50']:.0f} ms, p95 {ticked['p95']:.0f} ms, p99 {ticked['p99']:.0f} ms ({ticked['missing']} never)",
         "ratio": f"p95 {ticked['p95'] / m['p95']:.1f}× shorter than on the tick alone",
         "how": f"`cityops run --demo` with {entities:,} simulated devices publishing {rate:,} readings/s "
         "(`cityops simulate`, a process of its own) over its embedded mosquitto; the wall open in headless Chromium "
-        "(1920×1080) with the display link; probe events published over MQTT (QoS 1) every 0.2-0.6 s at random "
-        f"for {watch_s} s; latency from just before the publish to the animation frame after the probe's title "
-        "entered the wall's ticker (MutationObserver), on the same clock; then on a new server with "
-        "web.wall_news = false",
+        f"(1920×1080) with the display link, touring the city as shipped, for {WARM_UP_S} s first; probe events "
+        f"published over MQTT (QoS 1) every 0.2-0.6 s at random for {watch_s} s; latency from just before the "
+        "publish to the animation frame after the probe's title entered the wall's ticker (MutationObserver), on "
+        "the same clock. "
+        + (
+            f"Then on a new server beside {BUSY_PROCESSES} busy processes (`while True: pass`), which make this "
+            f"machine about half as fast (a bare paho subscriber received {slow_bare:,.0f} messages a second beside "
+            f"them, {bare:,.0f} alone). "
+            if slow
+            else ""
+        )
+        + "Then, as the baseline, on a new server with web.wall_news = false",
         "limits": "what a probe waits for after the broker: the writer's batch (up to 250 ms), the snapshot thread "
-        f"(its rest, twice its last compute, then the compute itself: {m['snapshot_ms']:.0f} ms here, queries "
-        "under a steady stream of writes), the wall's refresh callback and drawing. Without the news the tick "
-        f"adds on average half of web.refresh_ms (p50 {ticked['p50']:.0f} against {m['p50']:.0f} ms)",
+        "(its rest, twice its last compute, then the compute itself, which reads only what changed: "
+        "dashboard/city_state.py), the wall's refresh callback and drawing, which the next news waits for. On the "
+        "slower machine the wall's browser (software rendering in headless Chromium) is what holds a probe longest "
+        "when the tour moves the map. Without the news the tick adds on average half of web.refresh_ms "
+        f"(p50 {ticked['p50']:.0f} against {m['p50']:.0f} ms)",
     }
 
 

@@ -4,6 +4,7 @@ only under `make soak`."""
 from __future__ import annotations
 
 from bench import soak
+from bench.run import replace
 
 LOG_CLEAN = "2026-12-04 08:00:00,001 INFO cityops: CityOps is running\n"
 
@@ -41,8 +42,21 @@ def test_its_row_replaces_an_earlier_soaks_in_the_table_and_its_section(tmp_path
     path = tmp_path / "BENCHMARKS.md"
     path.write_text("# Benchmarks\n\n| what | figure |\n|---|---|\n| Ingest | 1 |\n\n## Ingest\n\nHow: x.\n")
     result = soak.summarise(samples(40, 45), rss(900, 950), [120], 180.0, LOG_CLEAN, HEALTH)
-    soak.write_row(path, result)
-    soak.write_row(path, result)
+    replace(path, result, by="make soak", key="Soak:")
+    replace(path, result, by="make soak", key="Soak:")
     text = path.read_text()
     assert text.count("| Soak:") == 1 and text.count("## Soak:") == 1
     assert text.index("| Ingest |") < text.index("| Soak:") < text.index("## Ingest") < text.index("## Soak:")
+
+
+def test_a_benchmark_measured_again_takes_the_place_of_its_row_and_section(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# B\n\n| what | figure |\n|---|---|\n| Ingest | 1 |\n| Wall | 2 |\n| Rules | 3 |\n\n"
+                    "## Ingest\n\nHow: a.\n\n## Wall\n\nHow: old.\n\n## Rules\n\nHow: c.\n")  # fmt: skip
+    again = {"name": "Wall", "figure": "9", "target": "t", "met": True, "baseline": "b", "ratio": "r", "how": "new"}
+    replace(path, again, by="`python -m bench.run BENCHMARKS.md wall_latency`")
+    text = path.read_text()
+    assert "| Wall | 9 | t | yes | b | r |" in text and "| Wall | 2 |" not in text and "How: old" not in text
+    assert text.index("| Ingest |") < text.index("| Wall | 9") < text.index("| Rules |")
+    assert text.index("## Ingest") < text.index("## Wall") < text.index("How: new") < text.index("## Rules")
+    assert "by `python -m bench.run BENCHMARKS.md wall_latency`" in text
