@@ -50,6 +50,7 @@ class CityState:
         self.store = store
         self.entities = pd.DataFrame()
         self.placed = pd.DataFrame()
+        self._levels: dict[str, np.ndarray] = {}
         self._placed_at = np.zeros(0, dtype=np.int64)  # each placed entity's position in `entities`
         self._entity_ids = pd.Index([])
         self._levels_metric = np.zeros(0, dtype=object)
@@ -88,17 +89,15 @@ class CityState:
 
     def statuses(self, now: datetime, stale_after_s: dict[str, int], down_feeds: set[str]) -> np.ndarray:
         """Each placed entity's status (alerts.levels.statuses), in the order of `placed`."""
-        placed, at = self.placed, self._placed_at
-        limits = placed["feed_id"].map(stale_after_s).fillna(120).to_numpy(dtype=float)
-        ages = now.timestamp() - self._last_seen[at]
-        down = placed["feed_id"].isin(down_feeds).to_numpy()
-        floats = lambda column: placed[column].to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
+        levels, at = self._levels, self._placed_at
+        limits = np.array([stale_after_s.get(feed, 120) for feed in levels["feed_id"]], dtype=float)
+        down = np.array([feed in down_feeds for feed in levels["feed_id"]], dtype=bool)
         return statuses(
             self._value[at],
-            {colour: floats(colour) for colour in SEVERITIES},
-            placed["below"].to_numpy(dtype=bool),
-            placed["has_levels"].to_numpy(dtype=bool),
-            fresh=fresh(ages, limits, down),
+            {colour: levels[colour] for colour in SEVERITIES},
+            levels["below"],
+            levels["has_levels"],
+            fresh=fresh(now.timestamp() - self._last_seen[at], limits, down),
             online=self._online[at],
         )
 
@@ -146,6 +145,12 @@ class CityState:
         self._levels_metric = self.entities["levels_metric"].to_numpy(dtype=object)
         self._placed_at = np.flatnonzero(self.entities["lon"].notna().to_numpy())
         self.placed = self.entities.iloc[self._placed_at].reset_index(drop=True)
+        # The placed entities' feeds and levels as arrays, for the statuses of each snapshot.
+        self._levels = {"feed_id": self.placed["feed_id"].to_numpy(dtype=object),
+                        "below": self.placed["below"].to_numpy(dtype=bool),
+                        "has_levels": self.placed["has_levels"].to_numpy(dtype=bool)}  # fmt: skip
+        for colour in SEVERITIES:
+            self._levels[colour] = self.placed[colour].to_numpy(dtype=float, na_value=np.nan)
         self._row_entity = self._entity_ids.get_indexer(self._row_entity_id).astype(np.int64)
         self._recount()
 

@@ -135,6 +135,7 @@ class Snapshots:
         # entities were described again, and then only if their places changed (the map's layers keep their URL).
         self._features: dict[str, tuple[int, list[dict], str, np.ndarray, np.ndarray]] = {}
         self._features_of: pd.DataFrame | None = None  # the city's `placed` frame they were made for
+        self._domain_rows: dict[str, np.ndarray] = {}  # each domain's rows of it
         # Made ready with each snapshot computed in the background, before the walls hear of it, so that what they
         # then ask for is already made (the cells of the views they asked for lately, dashboard/layers_api.py).
         self.preparers: list[Callable[[Snapshot], None]] = []
@@ -265,19 +266,21 @@ class Snapshots:
         feeds = self._feeds.value
         down = set(feeds.loc[feeds["state"] == "down", "feed_id"])
         placed = self.city.placed
-        frame = placed[["id", "domain", "kind", "district_id", "town_id", "grid_id"]].assign(
-            status=self.city.statuses(now, self.stale_after_s, down)
-        )
+        status = self.city.statuses(now, self.stale_after_s, down)
+        frame = placed[["id", "domain", "kind", "district_id", "town_id", "grid_id"]].assign(status=status)
         if self._features_of is not placed:  # the entities were described again
             self._features_of = placed
+            domains = placed["domain"].to_numpy(dtype=object)
+            self._domain_rows = {domain: np.flatnonzero(domains == domain) for domain in WALL_DOMAINS}
             for domain in WALL_DOMAINS:
-                self._features[domain] = self._features_for(domain, placed[placed["domain"] == domain])
+                self._features[domain] = self._features_for(domain, placed.iloc[self._domain_rows[domain]])
+        codes = np.array([STATUS_CODE[s] for s in status], dtype=object)
         events_today, events = self._events.value
         return Snapshot(
             key=key,
             layers={
-                domain: _point_layer(self._features[domain], frame[frame["domain"] == domain])
-                for domain in WALL_DOMAINS
+                domain: _point_layer(self._features[domain], status[rows], codes[rows])
+                for domain, rows in self._domain_rows.items()
             },
             region_status=_region_status(frame),
             states=frame,
@@ -328,14 +331,16 @@ class Snapshots:
         return fingerprint, features, key, lon, lat
 
 
-def _point_layer(made: tuple[int, list[dict], str, np.ndarray, np.ndarray], frame: pd.DataFrame) -> PointLayer:
-    """A domain's layer: its features (`made` by Snapshots._features_for) with this snapshot's statuses."""
+def _point_layer(made: tuple[int, list[dict], str, np.ndarray, np.ndarray], status: np.ndarray, codes: np.ndarray
+                 ) -> PointLayer:  # fmt: skip
+    """A domain's layer: its features (`made` by Snapshots._features_for) with this snapshot's statuses, and their
+    one-letter codes (alerts.levels.STATUS_CODE)."""
     _, features, key, lon, lat = made
-    status = "".join(frame["status"].map(STATUS_CODE).tolist())
-    counts = frame["status"].value_counts().to_dict()
-    drawn_key = hashlib.blake2b(f"{key}|{status}".encode(), digest_size=8).hexdigest()
-    return PointLayer(key=key, features=features, status=status, counts=counts, lon=lon, lat=lat,
-                      drawn_key=drawn_key)  # fmt: skip
+    drawn = "".join(codes)
+    names, counts = np.unique(status, return_counts=True)
+    drawn_key = hashlib.blake2b(f"{key}|{drawn}".encode(), digest_size=8).hexdigest()
+    return PointLayer(key=key, features=features, status=drawn, counts=dict(zip(names.tolist(), counts.tolist(),
+                      strict=True)), lon=lon, lat=lat, drawn_key=drawn_key)  # fmt: skip
 
 
 def _region_status(frame: pd.DataFrame) -> dict[str, str]:
