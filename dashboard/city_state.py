@@ -54,18 +54,12 @@ class CityState:
         self._placed_at = np.zeros(0, dtype=np.int64)  # each placed entity's position in `entities`
         self._entity_ids = pd.Index([])
         self._levels_metric = np.zeros(0, dtype=object)
-        # The copy of `latest`: a row per (entity, metric), its position in these arrays.
+        # The copy of `latest`: a row per (entity, metric), its position in the _row_ arrays (made by _forget_rows):
+        # entity id, metric, its place in FIGURE_METRICS (-1 for another), the entity's position in `entities` (-1
+        # if not described), value and time. Per entity, from the rows (made by _recount): the value of its levels'
+        # metric, its online flag, and when it last reported.
         self._row_of: dict[tuple[str, str], int] = {}
-        self._row_entity_id = np.zeros(0, dtype=object)
-        self._row_metric = np.zeros(0, dtype=object)
-        self._row_figure = np.zeros(0, dtype=np.int8)  # the metric's place in FIGURE_METRICS, -1 for another
-        self._row_entity = np.zeros(0, dtype=np.int64)  # the entity's position in `entities`, -1 if not described
-        self._row_value = np.zeros(0)
-        self._row_ts = np.zeros(0)
-        # Per entity, from the rows: the value of its levels' metric, its online flag, and when it last reported.
-        self._value = np.zeros(0)
-        self._online = np.zeros(0)
-        self._last_seen = np.zeros(0)
+        self._forget_rows()
         self._newest_written: datetime | None = None
         self._read_all_at = float("-inf")
         self.rows_read = 0  # by the last refresh: what it cost

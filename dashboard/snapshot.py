@@ -254,7 +254,7 @@ class Snapshots:
         """A snapshot from the parts kept, each brought up to date if `changes` says its data changed."""
         now, clock = datetime.now(UTC), time.monotonic()
         local_midnight = pd.Timestamp(now).tz_convert(self.timezone).normalize().tz_convert("UTC").to_pydatetime()
-        if changes & {"readings", "entities"} or self.city.entities.empty:
+        if changes & {"readings", "entities"}:
             self.city.refresh(entities_changed="entities" in changes)
         if self._feeds.due(changes, "feeds", clock):
             self._feeds = _Part(queries.feed_status(self.store), clock)
