@@ -112,8 +112,7 @@ class TimeLimits:
             due = self.incident_due(incident["group_id"], stage, incident["severity"], started) if started else None
             if due is not None:
                 out.append(Deadline(incident["id"], stage, due, now > due, incident=True))
-        alerts = [a for a in alert_store.raised_alerts(cur)
-                  if a["state"] in STAGE_OF_STATE and a["incident_id"] is None]  # fmt: skip
+        alerts = [a for a in alert_store.own_clocks(cur) if a["state"] in STAGE_OF_STATE]
         starts = alert_store.last_actions(cur, [a["id"] for a in alerts]) if alerts else {}
         for alert in alerts:
             stage = STAGE_OF_STATE[alert["state"]]

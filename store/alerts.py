@@ -209,6 +209,14 @@ def raised_alerts(cur: Cursor) -> list[dict[str, Any]]:
     return records(cur)
 
 
+def own_clocks(cur: Cursor) -> list[dict[str, Any]]:
+    """What the raised alerts in no incident need for their own time limit: id, rule_id, severity and state. Read
+    at every snapshot while a storm's alerts stand open: only these columns."""
+    cur.execute(f"SELECT id, rule_id, severity, state FROM alerts WHERE {OPEN_CONDITION} AND suppressed_by IS NULL "
+                "AND incident_id IS NULL ORDER BY id")  # fmt: skip
+    return records(cur)
+
+
 def rule_states(cur: Cursor) -> dict[tuple[str, str], dict[str, Any]]:
     rows = cur.execute("SELECT rule_id, subject_id, phase, since, clear_since, last_value FROM rule_state").fetchall()
     return {(r[0], r[1]): {"phase": r[2], "since": r[3], "clear_since": r[4], "last_value": r[5]} for r in rows}

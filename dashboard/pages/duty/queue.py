@@ -48,14 +48,15 @@ def ordered(alerts: pd.DataFrame, now: datetime) -> pd.DataFrame:
     `alerts` are the snapshot's (with due and overdue); a `snoozed` column is added."""
     if alerts.empty:
         return alerts.assign(snoozed=[])
+    # Whole columns at once: the queue is ordered at every refresh, and at storm volume a row at a time was slow.
     out = alerts.assign(
-        snoozed=[not pd.isna(s) and s > now for s in alerts["snoozed_until"]],
+        snoozed=(pd.to_datetime(alerts["snoozed_until"], utc=True) > now).to_numpy(),  # none: NaT, not after now
         rank=alerts["severity"].map(severity_rank),
-        due_sort=[float("inf") if pd.isna(d) else d.timestamp() for d in alerts["due"]],
-        created_sort=[-pd.Timestamp(c).timestamp() for c in alerts["created_at"]],
+        due_sort=pd.to_datetime(alerts["due"], utc=True),  # no time limit: NaT, sorted last
+        created_sort=pd.to_datetime(alerts["created_at"], utc=True),
     )
     keys = ["snoozed", "overdue", "rank", "due_sort", "created_sort"]
-    out = out.sort_values(keys, ascending=[True, False, True, True, True])
+    out = out.sort_values(keys, ascending=[True, False, True, True, False], na_position="last")
     return out.drop(columns=["rank", "due_sort", "created_sort"])
 
 
@@ -87,26 +88,35 @@ def queue(desk: Desk, alerts: pd.DataFrame, incidents: pd.DataFrame, principal: 
     whole = [principal.sees(policy.place(i)) for i in incidents[["district_id", "region_id"]].to_dict("records")]
     seen_whole = incidents[pd.Series(whole, index=incidents.index, dtype=bool)]
     by_id = seen_whole.set_index("id", drop=False)
-    grouped = {int(i): members for i, members in alerts.groupby("incident_id", sort=False)} if len(alerts) else {}
-    # Each line as what draws it, cheap to make for every alert: only the page's lines are drawn.
-    lines: list[Callable[[], html.Div]] = []
+    # Each incident's alerts by their position in `alerts` (so in the queue's order).
+    members_at = {int(i): at for i, at in alerts.groupby("incident_id", sort=False).indices.items()}
+    alert_line = partial(row, t=t, lang=lang, tz=desk.tz, regions=desk.regions)
+    states = alerts[["state", "severity"]]  # all an incident's row reads of its alerts
+
+    def incident_line(incident_id: int, opened: bool) -> Callable:
+        return lambda lead: incident_row(by_id.loc[incident_id], lead, states.iloc[members_at[incident_id]], opened,
+                                         t, lang, desk.tz, desk.regions, now)  # fmt: skip
+
+    # Each line as its alert's position in `alerts` and what draws it from that alert, cheap to make for every
+    # alert: only the page's lines are drawn, and only their alerts made into rows.
+    lines: list[tuple[int, Callable]] = []
     shown: set[int] = set()
-    for a in alerts.itertuples(index=False):
-        incident_id = None if pd.isna(a.incident_id) else int(a.incident_id)
+    for at, incident in enumerate(alerts["incident_id"].tolist()):
+        incident_id = None if pd.isna(incident) else int(incident)
         if incident_id is None or incident_id not in by_id.index:
-            lines.append(partial(row, a, t, lang, desk.tz, desk.regions))
+            lines.append((at, alert_line))
         elif incident_id not in shown:
             shown.add(incident_id)
-            members = grouped[incident_id]
-            lines.append(partial(incident_row, by_id.loc[incident_id], a, members, incident_id in expanded, t, lang,
-                                 desk.tz, desk.regions, now))  # fmt: skip
+            lines.append((at, incident_line(incident_id, incident_id in expanded)))
             if incident_id in expanded:
-                lines += [partial(row, m, t, lang, desk.tz, desk.regions, member=True)
-                          for m in members.itertuples(index=False)]  # fmt: skip
+                lines += [(m, partial(alert_line, member=True)) for m in members_at[incident_id]]
     pages = max(1, -(-len(lines) // QUEUE_ROWS))
     page = min(max(page, 0), pages - 1)
     first = page * QUEUE_ROWS
-    rows = [draw() for draw in lines[first : first + QUEUE_ROWS]]
+    on_page = lines[first : first + QUEUE_ROWS]
+    wanted = sorted({at for at, _ in on_page})
+    of = dict(zip(wanted, alerts.iloc[wanted].itertuples(index=False), strict=True))
+    rows = [draw(of[at]) for at, draw in on_page]
     if not rows:
         rows = [html.P(t("No open alert matches.") if any(filters.values()) else t("No open alerts"),
                        className="queue-empty")]  # fmt: skip
