@@ -168,13 +168,16 @@ class RuleEngine:
                 if persist:
                     self._persist()
         except BaseException:
-            self.alerts.changed = False
+            self.alerts.changed = self.alerts.refreshed = False
             self._load_states()
             self.alerts.forget()
             raise
-        if self.alerts.changed:  # readers learn of it only once it is committed
-            self.alerts.changed = False
-            self.store.bump_version("handling")
+        # Readers learn of it only once it is committed. While a storm goes on every batch refreshes its alerts'
+        # values, which no view lists: that is not news to the views' copies of what people handle.
+        changed = ["handling"] * self.alerts.changed + ["alert_values"] * self.alerts.refreshed
+        self.alerts.changed = self.alerts.refreshed = False
+        if changed:
+            self.store.bump_version(*changed)
 
     # -- evaluation -------------------------------------------------------------------------------------------
     def _evaluate(self, rule: Rule, rows: np.ndarray, frame: Frame, now: datetime) -> None:

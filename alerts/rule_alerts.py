@@ -40,7 +40,9 @@ class RuleAlerts:
         self._clearing: dict[tuple[str, str], dict | None] = {}  # … cleared, with why for the timeline
         # Incidents whose members changed: their counts are taken again from the alerts table at `flush`.
         self._recount: set[int | None] = set()
-        self.changed = False  # an alert was written in the current transaction
+        self.changed = False  # an alert was written in the current transaction, in something the views show
+        # … or only an open alert's latest value refreshed (store.database.CHANGES' "alert_values")
+        self.refreshed = False
 
     def fire(self, rule: Rule, subject_id: str, value: float | None, now: datetime, subject: Subject | None,
              where: tuple | None, fields: dict[str, Any] | None = None) -> None:  # fmt: skip
@@ -122,23 +124,26 @@ class RuleAlerts:
                 continue
             self._touched[key] = now
             row = {**alert, "last_value": value, "last_fired_at": now, "updated_at": now}
+            shown = alert["condition"] == "cleared"  # … or a higher severity, below: what the views show changes
             if alert["condition"] == "cleared":
                 row.update(condition="active", cleared_at=None, fire_count=int(alert["fire_count"]) + 1)
                 log.append(_entry(alert, now, "refire", details={"value": value}))
                 self._recount.add(alert["incident_id"])
             higher = severity_for(rule, alert["severity"], value, self._subjects.attributes(key[1]))
             if higher != alert["severity"]:
+                shown = True
                 row["severity"] = higher
                 log.append(_entry(alert, now, "escalate", "threshold crossed", {"severity": higher, "value": value}))
                 if _raised(alert):
                     worse[alert["incident_id"]] = min(worse.get(alert["incident_id"], higher), higher,
                                                       key=severity_rank)  # fmt: skip
+            self.changed = self.changed or shown
             updates.append(row)
         alert_store.refresh_many(cur, updates)
         alert_store.log_many(cur, log)
         for incident_id, severity in worse.items():
             incident_store.raise_severity(cur, incident_id, severity, now)
-        self.changed = self.changed or bool(updates)
+        self.refreshed = self.refreshed or bool(updates)
 
     def clear(self, rule: Rule, subject_id: str, now: datetime, why: dict | None = None) -> None:
         """The condition no longer holds: mark the open alert cleared (at `flush`, with the others); `why` goes to

@@ -27,9 +27,10 @@ from store.transaction import transaction
 log = logging.getLogger(__name__)
 
 # What a new data version can say changed, so that a reader keeping a copy reads again only that part:
-# readings (`latest`, observations), entities (their description or place), events, feeds (a feed's state), and
-# handling (alerts, incidents, their actions and clocks, silences, directives, notifications).
-CHANGES = ("readings", "entities", "events", "feeds", "handling")
+# readings (`latest`, observations), entities (their description or place), events, feeds (a feed's state),
+# handling (alerts, incidents, their actions and clocks, silences, directives, notifications), and alert_values (only
+# the latest value of open alerts whose condition still holds: what an alert's detail shows, no list).
+CHANGES = ("readings", "entities", "events", "feeds", "handling", "alert_values")
 
 
 class Store:

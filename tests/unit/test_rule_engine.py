@@ -281,19 +281,18 @@ when: {rate: {metric: level, rise_per_hour: 0.5, window: 1h}}
     assert alert["last_value"] >= 0.5
 
 
-def test_severity_steps_up_with_the_value_and_when_left_unhandled(city):
-    c = city(
-        rule(
-            """
+STEPPING = """
 id: high
 select: {kind: river_gauge}
 when: {threshold: {metric: level, above: attr.warning_level}}
 step_up:
   - {above: attr.guaranteed_level, severity: red}
   - {unhandled_for: 30m, severity: orange}
-""".replace("severity: yellow", "")
-        )
-    )
+"""
+
+
+def test_severity_steps_up_with_the_value_and_when_left_unhandled(city):
+    c = city(rule(STEPPING))
     c.entity("g1", warning_level=10.0, guaranteed_level=12.0)
     c.entity("g2", warning_level=10.0, guaranteed_level=12.0)
     c.value("g1", level=10.5)
@@ -306,6 +305,21 @@ step_up:
     c.tick(minutes=31)  # once per step, not again
     g2 = c.alerts()[1]
     assert c.timeline(g2["id"]) == ["fire", "escalate"]
+
+
+def test_a_value_refreshed_on_an_open_alert_is_not_news_to_the_lists_a_step_up_is(city):
+    c = city(rule(STEPPING))
+    c.entity("g1", warning_level=10.0, guaranteed_level=12.0)
+    c.value("g1", level=10.5)
+    seen = c.store.data_version
+    c.at(seconds=10).value("g1", level=10.8)
+    assert c.alerts()[0]["last_value"] == 10.8
+    # The views' copy of what people handle (dashboard/snapshot.py) is not read again for a value no list shows …
+    assert c.store.changed_since(seen) == {"readings", "alert_values"}
+    seen = c.store.data_version
+    c.at(seconds=10).value("g1", level=12.4)
+    # … and is for a severity stepped up.
+    assert c.store.changed_since(seen) == {"readings", "handling", "alert_values"}
 
 
 def test_state_survives_a_restart(city):
