@@ -33,14 +33,6 @@ FIGURE_METRICS = ("speed", "congestion_index", "rain_1h", "water_level", "depth"
 _NO_ENTITY = -1
 
 
-def _epoch_s(column: pd.Series) -> np.ndarray:
-    """Timestamps (UTC) as seconds since the epoch, NaN for none."""
-    us = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    out = us.astype(np.int64) / 1e6
-    out[np.isnat(us)] = np.nan
-    return out
-
-
 class CityState:
     """The entities (`entities`, store.queries.entity_descriptions), those with a place (`placed`), and each
     entity's status metric, online flag and last report, from a copy of `latest` kept one row per entity and
@@ -60,7 +52,7 @@ class CityState:
         # metric, its online flag, and when it last reported.
         self._row_of: dict[tuple[str, str], int] = {}
         self._forget_rows()
-        self._newest_written: datetime | None = None
+        self._newest_written: int | None = None  # microseconds since the epoch
         self._read_all_at = float("-inf")
         self.rows_read = 0  # by the last refresh: what it cost
 
@@ -70,14 +62,14 @@ class CityState:
         if entities_changed or self.entities.empty:
             self._describe(queries.entity_descriptions(self.store))
         read_all = time.monotonic() - self._read_all_at > READ_ALL_S or self._newest_written is None
-        since = None if read_all else self._newest_written - READ_MARGIN
+        since = None if read_all else self._newest_written - READ_MARGIN // timedelta(microseconds=1)
         rows = queries.latest_written_since(self.store, since)
         if read_all:
             self._read_all_at = time.monotonic()
             self._forget_rows()
-        self.rows_read = len(rows)
-        if len(rows):  # every row has `written_at`: the migration that added it gave older ones their `ts`
-            newest = rows["written_at"].max()
+        self.rows_read = len(rows["entity_id"])
+        if self.rows_read:  # every row has `written_at`: the migration that added it gave older ones their `ts`
+            newest = int(rows["written_us"].max())
             self._newest_written = max(self._newest_written or newest, newest)
             self._take(rows)
 
@@ -156,11 +148,12 @@ class CityState:
         self._row_value, self._row_ts = np.zeros(0), np.zeros(0)
         self._recount()
 
-    def _take(self, rows: pd.DataFrame) -> None:
-        """Write rows of `latest` into the copy, adding those not seen before."""
-        entity_ids, metrics = rows["entity_id"].to_numpy(dtype=object), rows["metric"].to_numpy(dtype=object)
+    def _take(self, rows: dict[str, np.ndarray]) -> None:
+        """Write rows of `latest` (as store.queries.latest_written_since gives them) into the copy, adding those not
+        seen before."""
+        entity_ids, metrics = rows["entity_id"], rows["metric"]
         at = np.fromiter((self._row_of.get(key, -1) for key in zip(entity_ids, metrics, strict=True)),
-                         dtype=np.int64, count=len(rows))  # fmt: skip
+                         dtype=np.int64, count=len(entity_ids))  # fmt: skip
         new = np.flatnonzero(at < 0)
         if len(new):
             first = len(self._row_of)
@@ -177,8 +170,8 @@ class CityState:
             self._row_metric[at[new]] = metrics[new]
             self._row_figure[at[new]] = [FIGURE_METRICS.index(m) if m in FIGURE_METRICS else -1 for m in metrics[new]]
             self._row_entity[at[new]] = self._entity_ids.get_indexer(entity_ids[new])
-        self._row_value[at] = rows["value"].to_numpy(dtype=float, na_value=np.nan)
-        self._row_ts[at] = _epoch_s(rows["ts"])
+        self._row_value[at] = rows["value"]
+        self._row_ts[at] = rows["ts_us"] / 1e6
         self._recount(at)
 
     def _recount(self, rows: np.ndarray | None = None) -> None:

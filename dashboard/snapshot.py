@@ -136,6 +136,8 @@ class Snapshots:
         self._features: dict[str, tuple[int, list[dict], str, np.ndarray, np.ndarray]] = {}
         self._features_of: pd.DataFrame | None = None  # the city's `placed` frame they were made for
         self._domain_rows: dict[str, np.ndarray] = {}  # each domain's rows of it
+        self._states_of = pd.DataFrame()  # its columns that each snapshot's `states` adds a status to
+        self._region_groups: list[tuple[np.ndarray, pd.Index]] = []  # its regions (_region_groups)
         # Made ready with each snapshot computed in the background, before the walls hear of it, so that what they
         # then ask for is already made (the cells of the views they asked for lately, dashboard/layers_api.py).
         self.preparers: list[Callable[[Snapshot], None]] = []
@@ -257,24 +259,25 @@ class Snapshots:
         if changes & {"readings", "entities"}:
             self.city.refresh(entities_changed="entities" in changes)
         if self._feeds.due(changes, "feeds", clock):
-            self._feeds = _Part(queries.feed_status(self.store), clock)
+            feeds = queries.feed_status(self.store)
+            self._feeds = _Part((feeds, set(feeds.loc[feeds["state"] == "down", "feed_id"])), clock)
         if self._events.due(changes, "events", clock):
             self._events = _Part((queries.events_since(self.store, local_midnight), queries.latest_events(self.store)),
                                  clock)  # fmt: skip
         if self._handled.due(changes, "handling", clock):
             self._handled = _Part(self._handling(now, local_midnight), clock)
-        feeds = self._feeds.value
-        down = set(feeds.loc[feeds["state"] == "down", "feed_id"])
+        feeds, down = self._feeds.value
         placed = self.city.placed
         status = self.city.statuses(now, self.stale_after_s, down)
-        frame = placed[["id", "domain", "kind", "district_id", "town_id", "grid_id"]].assign(status=status)
         if self._features_of is not placed:  # the entities were described again
             self._features_of = placed
+            self._states_of = placed[["id", "domain", "kind", "district_id", "town_id", "grid_id"]]
+            self._region_groups = _region_groups(placed)
             domains = placed["domain"].to_numpy(dtype=object)
             self._domain_rows = {domain: np.flatnonzero(domains == domain) for domain in WALL_DOMAINS}
             for domain in WALL_DOMAINS:
                 self._features[domain] = self._features_for(domain, placed.iloc[self._domain_rows[domain]])
-        codes = np.array([STATUS_CODE[s] for s in status], dtype=object)
+        codes = np.fromiter((STATUS_CODE[s] for s in status), dtype=object, count=len(status))
         events_today, events = self._events.value
         return Snapshot(
             key=key,
@@ -282,8 +285,8 @@ class Snapshots:
                 domain: _point_layer(self._features[domain], status[rows], codes[rows])
                 for domain, rows in self._domain_rows.items()
             },
-            region_status=_region_status(frame),
-            states=frame,
+            region_status=_region_status(status, self._region_groups),
+            states=self._states_of.assign(status=status),
             figures=self.city.figures(now - timedelta(seconds=max(self.stale_after_s.values(), default=120)), down),
             events_today=events_today,
             events=events,
@@ -343,16 +346,20 @@ def _point_layer(made: tuple[int, list[dict], str, np.ndarray, np.ndarray], stat
                       strict=True)), lon=lon, lat=lat, drawn_key=drawn_key)  # fmt: skip
 
 
-def _region_status(frame: pd.DataFrame) -> dict[str, str]:
-    """Every district, town and grid with devices: `alerts.levels.summarize` of their statuses, as array operations
-    (a loop per region was too slow at city scale)."""
-    ranks = frame["status"].map(STATUS_RANK).to_numpy(dtype=np.int16)
+def _region_groups(placed: pd.DataFrame) -> list[tuple[np.ndarray, pd.Index]]:
+    """Each placed entity's district, town and grid as a code (-1: none) and the regions the codes stand for."""
+    return [pd.factorize(placed[column]) for column in ("district_id", "town_id", "grid_id")]
+
+
+def _region_status(status: np.ndarray, groups: list[tuple[np.ndarray, pd.Index]]) -> dict[str, str]:
+    """Every district, town and grid with devices: `alerts.levels.summarize` of their devices' `status`, as array
+    operations (a loop per region was too slow at city scale); `groups` as _region_groups gives them."""
+    ranks = np.fromiter((STATUS_RANK[s] for s in status), dtype=np.int16, count=len(status))
     by_rank = {r: s for s, r in STATUS_RANK.items()}
     out: dict[str, str] = {}
-    for column in ("district_id", "town_id", "grid_id"):
-        groups, regions = pd.factorize(frame[column])  # no region: -1
-        placed = groups >= 0
-        summary = summarize_groups(ranks[placed], groups[placed], len(regions))
+    for codes, regions in groups:
+        placed = codes >= 0
+        summary = summarize_groups(ranks[placed], codes[placed], len(regions))
         out.update({region: by_rank[int(rank)] for region, rank in zip(regions, summary, strict=True) if region})
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 from store.alerts import OPEN_CONDITION, SEVERITY_ORDER
@@ -32,15 +33,22 @@ def entity_descriptions(store: Store) -> pd.DataFrame:
     )
 
 
-def latest_written_since(store: Store, since: datetime | None) -> pd.DataFrame:
-    """The rows of `latest` written after `since` (all of them with None): entity, metric, value, when it was
-    measured (`ts`) and when it was written."""
-    where = "" if since is None else "WHERE written_at > $since"
-    return frame(
-        store.cursor(),
-        f"SELECT entity_id, metric, value, ts, written_at FROM latest {where}",
-        {} if since is None else {"since": since},
+def latest_written_since(store: Store, since_us: int | None) -> dict[str, np.ndarray]:
+    """The rows of `latest` written after `since_us` (microseconds since the epoch; None: all of them), as arrays:
+    entity_id, metric, value (NaN for none), and when it was measured (`ts_us`) and written (`written_us`), in
+    microseconds since the epoch. Arrays, not a frame: the wall reads these several times a second."""
+    where = "" if since_us is None else "WHERE epoch_us(written_at) > $since"
+    columns = (
+        store.cursor()
+        .execute(
+            f"SELECT entity_id, metric, value, epoch_us(ts) AS ts_us, epoch_us(written_at) AS written_us "
+            f"FROM latest {where}",
+            {} if since_us is None else {"since": since_us},
+        )
+        .fetchnumpy()
     )
+    columns["value"] = np.ma.filled(np.ma.asarray(columns["value"], dtype=float), np.nan)
+    return columns
 
 
 def events_since(store: Store, since: datetime) -> dict[str, int]:
