@@ -43,7 +43,7 @@ class Section(BaseModel):
 class StoreSettings(Section):
     path: Path
     batch_max_rows: Annotated[int, Field(ge=1, le=100_000)] = 5_000
-    batch_max_delay_ms: Annotated[int, Field(ge=1, le=10_000)] = 250
+    batch_max_delay_ms: Annotated[int, Field(ge=1, le=10_000)] = 100
     queue_size: Annotated[int, Field(ge=100)] = 20_000
     # Observations older than this are removed; their hourly and daily summaries (kept current) stay. 0 keeps all.
     keep_observations_days: Annotated[int, Field(ge=0)] = 90

@@ -124,7 +124,7 @@ class Writer:
         store: Store,
         *,
         queue_size: int = 20_000,
-        max_delay: float = 0.25,
+        max_delay: float = 0.1,
         max_rows: int = 5_000,
     ):
         self.store = store
