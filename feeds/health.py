@@ -30,9 +30,9 @@ def _record(store: Store, reasons: dict[str, str], event: FeedEvent, now: dateti
 
     def apply() -> list:
         with transaction(cur):
-            return [(feed_id, feed_health.record(cur, feed_id, event, reason, now,
-                                                 last_message_at=now if heard else None))
-                    for feed_id, reason in reasons.items()]  # fmt: skip
+            reports = [feed_health.Report(feed_id, event, reason, last_message_at=now if heard else None)
+                       for feed_id, reason in reasons.items()]  # fmt: skip
+            return list(zip(reasons, feed_health.record_all(cur, reports, now), strict=True))
 
     done = retrying(apply)
     if any(result is not None for _, result in done):

@@ -23,7 +23,7 @@ polled source "silence" means it stopped answering, not that it had nothing new 
 but leaves undecodable data degraded. A feed down for silence whose next poll fails becomes degraded (one failed
 poll), and down again after down_after of them.
 
-`record` applies one event to the stored row (state, reason, changed_at, last_message_at, messages, errors) and keeps
+`record_all` applies events to the stored rows (state, reason, changed_at, last_message_at, messages, errors) and keeps
 each change of state in `feed_log`. The writer calls it inside its batch's transaction; feeds/health.py calls it for
 what only the transports see (polls, the broker, silence).
 """
@@ -35,8 +35,10 @@ from datetime import datetime
 from enum import StrEnum
 
 import duckdb
+import pyarrow as pa
 
 from store import feed_log
+from store.transaction import registered
 
 
 class FeedState(StrEnum):
@@ -99,7 +101,7 @@ class Recorded:
 _UPSERT = """
     INSERT INTO feed_status (feed_id, state, reason, changed_at, last_message_at, messages, errors, discarded,
                              suspect)
-    VALUES ($feed, $state, $reason, $now, $last, $good, $bad, $discarded, $suspect)
+    SELECT feed_id, state, reason, $now, last_message_at, messages, errors, discarded, suspect FROM feed_reports
     ON CONFLICT (feed_id) DO UPDATE SET
         changed_at = CASE WHEN feed_status.state = excluded.state THEN feed_status.changed_at
                           ELSE excluded.changed_at END,
@@ -112,46 +114,74 @@ _UPSERT = """
 """
 
 
-def record(
-    cur: duckdb.DuckDBPyConnection,
-    feed_id: str,
-    event: FeedEvent,
-    reason: str,
-    now: datetime,
-    *,
-    received_at: datetime | None = None,
-    last_message_at: datetime | None = None,
-    messages: int = 0,
-    errors: int = 0,
-    discarded: int = 0,
-    suspect: int = 0,
-) -> Recorded | None:
-    """Apply one event to the feed's row in `feed_status` (and a change of state to `feed_log`).
+@dataclass(frozen=True)
+class Report:
+    """One event of one feed, and what to add to its row whatever the state does (see `record_all`)."""
 
-    `received_at` is when the newest message behind a writer's event arrived (to tell the "earlier" events);
-    `last_message_at`, `messages`, `errors`, `discarded` (values refused) and `suspect` (records marked implausible)
-    are added to the row whatever the state does. Returns what was
-    recorded, or None when there was nothing to write.
-    """
-    current = cur.execute("SELECT state, reason, changed_at FROM feed_status WHERE feed_id = $feed",
-                          {"feed": feed_id}).fetchone()  # fmt: skip
-    before = FeedState(current[0]) if current is not None else FeedState.UNKNOWN
-    if current is not None and received_at is not None and received_at < current[2]:
-        event = EARLIER.get(event, event)
-    after = NEXT[before, event]
-    if after is None:
-        if current is None or not (last_message_at or messages or errors or discarded or suspect):
-            return None
-        after, reason = before, current[1]
-    elif after is FeedState.OK:
-        reason = ""
-    reason = reason[:REASON_CHARS]
-    if after != before:
-        feed_log.note(cur, feed_id, after, reason, now)
-    cur.execute(_UPSERT, {"feed": feed_id, "state": after.value, "reason": reason, "now": now,
-                          "last": last_message_at, "good": messages, "bad": errors,
-                          "discarded": discarded, "suspect": suspect})  # fmt: skip
-    return Recorded(before, after)
+    feed_id: str
+    event: FeedEvent
+    reason: str = ""
+    received_at: datetime | None = None
+    last_message_at: datetime | None = None
+    messages: int = 0
+    errors: int = 0
+    discarded: int = 0
+    suspect: int = 0
+
+
+def record(cur: duckdb.DuckDBPyConnection, feed_id: str, event: FeedEvent, reason: str, now: datetime,
+           **more) -> Recorded | None:  # fmt: skip
+    """`record_all` for one feed (`more`: Report's other fields)."""
+    return record_all(cur, [Report(feed_id, event, reason, **more)], now)[0]
+
+
+def record_all(cur: duckdb.DuckDBPyConnection, reports: list[Report], now: datetime) -> list[Recorded | None]:
+    """Apply each report's event to its feed's row in `feed_status` (and a change of state to `feed_log`), a feed
+    once, in two statements whatever their number: the writer does this in every batch, for every feed in it.
+
+    A report's `received_at` is when the newest message behind a writer's event arrived (to tell the "earlier"
+    events); `last_message_at`, `messages`, `errors`, `discarded` (values refused) and `suspect` (records marked
+    implausible) are added to the row whatever the state does. Returns what was recorded for each report, or None
+    when there was nothing to write."""
+    stored = cur.execute("SELECT feed_id, state, reason, changed_at FROM feed_status WHERE feed_id IN "
+                         "(SELECT unnest($feeds))", {"feeds": [r.feed_id for r in reports]}).fetchall()  # fmt: skip
+    current = {feed_id: rest for feed_id, *rest in stored}
+    out: list[Recorded | None] = []
+    rows = []
+    for report in reports:
+        row = current.get(report.feed_id)
+        before = FeedState(row[0]) if row is not None else FeedState.UNKNOWN
+        event, reason = report.event, report.reason
+        if row is not None and report.received_at is not None and report.received_at < row[2]:
+            event = EARLIER.get(event, event)
+        after = NEXT[before, event]
+        if after is None:
+            adds = report.last_message_at or report.messages or report.errors or report.discarded or report.suspect
+            if row is None or not adds:
+                out.append(None)
+                continue
+            after, reason = before, row[1]
+        elif after is FeedState.OK:
+            reason = ""
+        reason = reason[:REASON_CHARS]
+        if after != before:
+            feed_log.note(cur, report.feed_id, after, reason, now)
+        rows.append((report, after, reason))
+        out.append(Recorded(before, after))
+    if rows:
+        table = pa.table({
+            "feed_id": [r.feed_id for r, _, _ in rows],
+            "state": [after.value for _, after, _ in rows],
+            "reason": [reason for _, _, reason in rows],
+            "last_message_at": pa.array([r.last_message_at for r, _, _ in rows], pa.timestamp("us", tz="UTC")),
+            "messages": pa.array([r.messages for r, _, _ in rows], pa.int64()),
+            "errors": pa.array([r.errors for r, _, _ in rows], pa.int64()),
+            "discarded": pa.array([r.discarded for r, _, _ in rows], pa.int64()),
+            "suspect": pa.array([r.suspect for r, _, _ in rows], pa.int64()),
+        })  # fmt: skip
+        with registered(cur, "feed_reports", table):
+            cur.execute(_UPSERT, {"now": now})
+    return out
 
 
 def last_messages(cur: duckdb.DuckDBPyConnection) -> dict[str, datetime | None]:

@@ -475,20 +475,22 @@ def _insert_dead_letters(cur, dead: list[DeadLetter]) -> None:
 def _record_feed_health(cur, envelopes: list[Envelope], now: datetime) -> bool:
     """Each feed of the batch: stored (a message decoded) or undecodable (only dead letters), by store/feed_health;
     True when a feed's state changed."""
-    changed = False
     per_feed: dict[str, list[Envelope]] = {}
     for env in envelopes:
         per_feed.setdefault(env.feed_id, []).append(env)
+    reports = []
     for feed_id, received in per_feed.items():
         decoded = [env.received_at for env in received if env.dead_letter is None]
         failed = [env.dead_letter for env in received if env.dead_letter is not None]
-        refused = sum(env.records.discarded for env in received if env.records is not None)
-        suspect = sum(env.records.suspect for env in received if env.records is not None)
-        event = FeedEvent.STORED if decoded else FeedEvent.UNDECODABLE
-        reason = "" if decoded else f"messages cannot be decoded: {failed[-1].reason}"
-        recorded = feed_health.record(cur, feed_id, event, reason, now,
-                                      received_at=max(env.received_at for env in received),
-                                      last_message_at=max(decoded, default=None), messages=len(decoded),
-                                      errors=len(failed), discarded=refused, suspect=suspect)  # fmt: skip
-        changed |= recorded is not None and recorded.changed
-    return changed
+        reports.append(feed_health.Report(
+            feed_id,
+            FeedEvent.STORED if decoded else FeedEvent.UNDECODABLE,
+            "" if decoded else f"messages cannot be decoded: {failed[-1].reason}",
+            received_at=max(env.received_at for env in received),
+            last_message_at=max(decoded, default=None),
+            messages=len(decoded),
+            errors=len(failed),
+            discarded=sum(env.records.discarded for env in received if env.records is not None),
+            suspect=sum(env.records.suspect for env in received if env.records is not None),
+        ))  # fmt: skip
+    return any(recorded is not None and recorded.changed for recorded in feed_health.record_all(cur, reports, now))

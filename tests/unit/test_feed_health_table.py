@@ -14,6 +14,7 @@ from store.feed_health import NEXT, FeedEvent, FeedState
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
 PAIRS = sorted(itertools.product(FeedState, FeedEvent))
+FEED_NUMBERS = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def store(tmp_path_factory):
 def feed_in(store, state: FeedState) -> tuple[str, object]:
     """A new feed in `state` since T0, with reason 'before'; its id and a cursor."""
     cur = store.cursor()
-    feed_id = f"f{cur.execute('SELECT count(*) FROM feed_status').fetchone()[0]}-{state}"
+    feed_id = f"f{next(FEED_NUMBERS)}-{state}"
     if state is not FeedState.UNKNOWN:
         cur.execute("INSERT INTO feed_status VALUES ($feed, $state, 'before', $t0, $t0, 0, 0, 0, 0)",
                     {"feed": feed_id, "state": state.value, "t0": T0})  # fmt: skip
@@ -60,6 +61,20 @@ def test_every_pair_applied_to_the_store(store, state, event):
     assert (result.before, result.after, result.changed) == (state, after, after != state)
     assert row(cur, feed_id) == (after.value, reason, T1 if after != state else T0)
     assert logged(cur, feed_id) == ([(after.value, reason)] if after != state else [])
+
+
+def test_every_pair_applied_in_one_call_does_what_each_alone_does(store):
+    """record_all, as the writer calls it once per batch for all its feeds: the same rows, logs and results."""
+    together = [(feed_in(store, state)[0], state, event) for state, event in PAIRS]
+    alone = [(feed_in(store, state)[0], state, event) for state, event in PAIRS]
+    cur = store.cursor()
+    reports = [feed_health.Report(f, e, "because", messages=2) for f, _, e in together]
+    results = feed_health.record_all(cur, reports, T1)
+    for (f, _, e), (g, _, _), result in zip(together, alone, results, strict=True):
+        assert result == feed_health.record(cur, g, e, "because", T1, messages=2)
+        assert row(cur, f) == row(cur, g) and logged(cur, f) == logged(cur, g)
+        counted = cur.execute("SELECT messages FROM feed_status WHERE feed_id IN (?, ?)", [f, g]).fetchall()
+        assert counted == ([] if row(cur, g) is None else [(2,), (2,)])
 
 
 def test_a_down_feed_comes_back_only_by_its_messages_or_its_answers():
