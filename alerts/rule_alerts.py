@@ -124,8 +124,9 @@ class RuleAlerts:
                 continue
             self._touched[key] = now
             row = {**alert, "last_value": value, "last_fired_at": now, "updated_at": now}
-            shown = alert["condition"] == "cleared"  # … or a higher severity, below: what the views show changes
+            shown = False  # what the views list changes: active again, or a higher severity
             if alert["condition"] == "cleared":
+                shown = True
                 row.update(condition="active", cleared_at=None, fire_count=int(alert["fire_count"]) + 1)
                 log.append(_entry(alert, now, "refire", details={"value": value}))
                 self._recount.add(alert["incident_id"])
