@@ -29,6 +29,7 @@ import paho.mqtt.client as mqtt
 
 from bench.ingest import bare_rate
 from bench.server import Server, chromium, percentile
+from cityops import DEMO_DIR, config
 from dashboard.signin import DEMO_DISPLAY_TOKEN
 
 LIANCHI = (115.4906, 38.8581)
@@ -137,6 +138,7 @@ def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=Non
                 f"ms over its last {min(snapshot['computed'], 200)}, reading {snapshot['rows_read']} rows of "
                 "`latest` the last time)")  # fmt: skip
 
+    batch_ms = config.load(DEMO_DIR / "cityops.toml", environ={}).store.batch_max_delay_ms
     return {
         "name": "Publish → visible on /wall",
         "figure": f"on a machine made half as fast: {said(slow)}; on this one: {said(m)}" if slow else said(m),
@@ -159,7 +161,8 @@ def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=Non
             else ""
         )
         + "Then, as the baseline, on a new server with web.wall_news = false",
-        "limits": "what a probe waits for after the broker: the writer's batch (up to 250 ms), the snapshot thread "
+        "limits": f"what a probe waits for after the broker: the writer's batch (up to {batch_ms} ms, the "
+        "demo's store.batch_max_delay_ms), the snapshot thread "
         "(its rest, twice its last compute, then the compute itself, which reads only what changed: "
         "dashboard/city_state.py), the wall's refresh callback and drawing, which the next news waits for. On the "
         "slower machine the wall's browser (software rendering in headless Chromium) is what holds a probe longest "
