@@ -234,11 +234,13 @@ def texts(rule: Rule, subject_id: str, value: float | None, subject: Subject | N
         name=subject.name if subject else subject_id,
         value="" if value is None else (f"{value:.2f}".rstrip("0").rstrip(".")),
     )
+    # In English, the device's English name when its feed gave one (feeds/decoders/base.py parse_name).
+    english = Template(values, name=values.get("name_en") or values["name"])
     return {
         "title_zh": rule.title.zh_CN.format_map(values),
-        "title_en": rule.title.en.format_map(values),
+        "title_en": rule.title.en.format_map(english),
         "message_zh": rule.message.zh_CN.format_map(values),
-        "message_en": rule.message.en.format_map(values),
+        "message_en": rule.message.en.format_map(english),
     }
 
 

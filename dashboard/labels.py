@@ -39,3 +39,9 @@ TASK_STATE_LABELS = {
     "sent": N_("To sign for"), "signed": N_("Signed for"), "on_site": N_("On site"), "returned": N_("Returned"),
     "reported": N_("Reported done"), "verified": N_("Verified"),
 }  # fmt: skip
+
+
+def device_name(name: str, name_en: str | None, lang: str) -> str:
+    """A device's name as a page in `lang` shows it: in English, the English name its feed gave, if any (the
+    attribute `name_en`, feeds/decoders/base.py parse_name); else the name as the feed wrote it."""
+    return name_en if lang != "zh_CN" and isinstance(name_en, str) and name_en else name

@@ -208,11 +208,13 @@ def alerts_of(store: Store, subject_id: str, since: datetime) -> pd.DataFrame:
 
 
 def entities_in(store: Store, level: str, region_ids: list[str], limit: int = 500) -> pd.DataFrame:
-    """The entities placed at `level` in one of `region_ids` (RegionIndex.stored), by domain and name."""
+    """The entities placed at `level` in one of `region_ids` (RegionIndex.stored), by domain and name; `name_en`,
+    the English name its feed gave (feeds/decoders/base.py parse_name), or None."""
     column = {"district": "district_id", "town": "town_id", "grid": "grid_id"}[level]
     return frame(
         store.cursor(),
-        f"SELECT id, domain, kind, name FROM entities WHERE {column} IN (SELECT unnest($ids)) "
+        f"SELECT id, domain, kind, name, json_extract_string(attributes, '$.name_en') AS name_en FROM entities "
+        f"WHERE {column} IN (SELECT unnest($ids)) "
         "ORDER BY domain, name LIMIT $n",
         {"ids": region_ids, "n": limit},
     )

@@ -15,6 +15,7 @@ from dashboard.alert_list import alert_list
 from dashboard.charts import history_chart
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
+from dashboard.labels import device_name
 from dashboard.navigation import breadcrumbs, entity_href, path_id
 from dashboard.timefmt import local_time
 from store import queries
@@ -37,6 +38,7 @@ def layout(context: AppContext, entity_id: str | None = None, lang: str | None =
             html.P(t("There is no device {id}.", id=entity_id), className="drill-empty"),
         ])  # fmt: skip
     region_id = item["grid_id"] or item["town_id"] or item["district_id"]
+    name = device_name(item["name"], item["attributes"].get("name_en"), lang)
     return html.Div(
         className="drill",
         children=[
@@ -47,7 +49,7 @@ def layout(context: AppContext, entity_id: str | None = None, lang: str | None =
             html.Header(
                 className="drill-header",
                 children=[
-                    breadcrumbs(context.regions, region_id, lang, item["name"]),
+                    breadcrumbs(context.regions, region_id, lang, name),
                     html.Nav(
                         className="drill-links",
                         children=[
@@ -61,7 +63,7 @@ def layout(context: AppContext, entity_id: str | None = None, lang: str | None =
                     ),
                 ],
             ),  # fmt: skip
-            html.H1(item["name"]),
+            html.H1(name),
             html.P(className="drill-meta", children=f"{item['kind']} · {item['domain']} · {item['feed_id']}"),
             html.Nav(
                 className="drill-windows",

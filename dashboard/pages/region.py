@@ -18,6 +18,7 @@ from dashboard.alert_list import alert_list
 from dashboard.charts import year_chart
 from dashboard.context import AppContext
 from dashboard.i18n import N_, page_language, translator
+from dashboard.labels import device_name
 from dashboard.minimap import minimap
 from dashboard.navigation import CITY, breadcrumbs, entity_href, path_id, region_href, tablet_href
 from layers.regions import RegionIndex
@@ -133,7 +134,7 @@ def register_callbacks(context: AppContext) -> None:
         if region is not None:
             devices = queries.entities_in(store, *regions.stored(region))
             sections.append(html.Section([html.H2(t("Devices")), html.Ul(className="drill-devices", children=[
-                html.Li(html.A(f"{d.name} · {d.kind}", href=entity_href(d.id, lang)))
+                html.Li(html.A(f"{device_name(d.name, d.name_en, lang)} · {d.kind}", href=entity_href(d.id, lang)))
                 for d in devices.itertuples(index=False)
             ]) if len(devices) else html.P(t("No device here."))]))  # fmt: skip
         # The map: parts coloured by status, the open alerts placed in this region.

@@ -116,3 +116,25 @@ def parse_time(raw: str, name: str, assume: tzinfo | None = None) -> datetime:
             raise DecodeError(f"'{name}' has no time zone: {raw[:40]!r}")
         value = value.replace(tzinfo=assume)
     return value.astimezone(UTC)
+
+
+def parse_name(value: Any, field: str = "name") -> tuple[str | None, str | None]:
+    """A name given as text, or in several languages: a map of language tags to text ({"zh_CN": …, "en": …}, or
+    NGSI-LD's LanguageProperty, {"type": "LanguageProperty", "languageMap": {"zh": …, "en": …}}). Returns the name
+    to store (the Chinese one when given, else the first) and the English one (None when there is none). Tags are
+    read by their primary subtag: "zh-Hans-CN", "zh_CN" and "zh" are Chinese."""
+    if value is None:
+        return None, None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value), None
+    if not isinstance(value, dict):
+        raise DecodeError(f"'{field}' must be text or a map of languages to text, got {type(value).__name__}")
+    by_tag = value.get("languageMap", value) if value.get("type") == "LanguageProperty" else value
+    if not isinstance(by_tag, dict) or not by_tag:
+        raise DecodeError(f"'{field}' gives no language")
+    texts: dict[str, str] = {}
+    for tag, text in by_tag.items():
+        if not isinstance(text, str) or not text.strip():
+            raise DecodeError(f"'{field}' in {str(tag)[:20]!r} must be text")
+        texts.setdefault(str(tag).replace("_", "-").split("-")[0].lower(), text)
+    return texts.get("zh", next(iter(texts.values()))), texts.get("en")

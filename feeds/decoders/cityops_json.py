@@ -3,6 +3,8 @@
 One message is one object or a list of them, each with a `type`:
   {"type": "entity", "id": "rs-1", "domain": "traffic", "kind": "road_segment", "name": "…",
    "lon": 115.5, "lat": 38.87, "attributes": {"free_flow_kmh": 60}}
+  (`name` may be given in several languages, {"zh_CN": "…", "en": "…"}: the English one is kept as the attribute
+  `name_en`, which English alert titles use.)
   {"type": "observation", "entity": "rs-1", "ts": "2026-11-22T08:00:00Z",
    "values": {"speed": 42.0}, "units": {"speed": "km/h"}, "id": "optional message id"}
   {"type": "event", "id": "cam-3-crowd-17", "domain": "security", "event_type": "crowding",
@@ -16,7 +18,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_name, parse_time
 from store.records import DOMAINS, SEVERITIES, Decoded, Entity, Event, Observation
 
 MAX_ITEMS = 10_000
@@ -130,12 +132,15 @@ def _entity(item: dict[str, Any], message: Message) -> Entity:
     if not isinstance(attributes, dict):
         raise DecodeError("'attributes' must be an object")
     lon, lat = _coordinate(item)
+    name, english = parse_name(item.get("name"))
+    if english is not None and english != name:
+        attributes = {**attributes, "name_en": english}
     return Entity(
         id=f"{message.feed_id}:{_text(item, 'id')}",
         feed_id=message.feed_id,
         domain=_domain(item),
         kind=_text(item, "kind"),
-        name=_text(item, "name", required=False, default=_text(item, "id")),
+        name=name or _text(item, "id"),
         lon=lon,
         lat=lat,
         attributes=attributes,

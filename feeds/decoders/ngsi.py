@@ -16,7 +16,7 @@ from typing import Any
 import shapely
 from shapely.geometry import shape
 
-from feeds.decoders.base import DecodeError, Message, parse_json, parse_time
+from feeds.decoders.base import DecodeError, Message, parse_json, parse_name, parse_time
 from store.records import Decoded, Entity, Event, Observation
 
 MODELS = {  # type → (domain, kind)
@@ -90,8 +90,13 @@ def _entity(item: Any, message: Message, out: Decoded) -> None:
         )  # fmt: skip
         return
     domain, kind = MODELS.get(ngsi_type, ("env", ngsi_type[:40]))
-    name = attrs.get("name", (None, None))[0]
+    try:
+        name, english = parse_name(attrs.get("name", (None, None))[0])
+    except DecodeError:  # a name we cannot read costs the entity its name (its id stands in), not its readings
+        name, english = None, None
     attributes: dict[str, Any] = {"ngsi_type": ngsi_type}
+    if english is not None and english != name:
+        attributes["name_en"] = english
     for key in ("alertLevel", "dangerLevel", "warningLevel"):
         value = attrs.get(key, (None, None))[0]
         if _number(value) is not None:
@@ -105,7 +110,7 @@ def _entity(item: Any, message: Message, out: Decoded) -> None:
         attributes["device_state"] = state
     out.entities.append(
         Entity(id=entity_id, feed_id=message.feed_id, domain=domain, kind=kind,
-               name=str(name) if isinstance(name, str | int) else source_id, lon=lon, lat=lat, attributes=attributes)
+               name=name or source_id, lon=lon, lat=lat, attributes=attributes)
     )  # fmt: skip
     msg_id = f"{source_id}@{ts.isoformat()}"
     for key, (value, unit_code) in attrs.items():

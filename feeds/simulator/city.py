@@ -53,6 +53,14 @@ KIND_ZH = {
     "smoke_detector": "烟感",
     "camera": "摄像头",
 }
+KIND_EN = {
+    "road_segment": "Road segment",
+    "river_gauge": "River gauge",
+    "rain_gauge": "Rain gauge",
+    "waterlogging_sensor": "Waterlogging sensor",
+    "smoke_detector": "Smoke detector",
+    "camera": "Camera",
+}
 
 
 @dataclass(frozen=True)
@@ -186,7 +194,7 @@ class DemoCity:
                 "id": entity_id,
                 "domain": domain,
                 "kind": kind,
-                "name": f"{KIND_ZH[kind]} {entity_id}",
+                "name": {"zh_CN": f"{KIND_ZH[kind]} {entity_id}", "en": f"{KIND_EN[kind]} {entity_id}"},
                 "lon": round(lon, 6),
                 "lat": round(lat, 6),
                 "attributes": self._attributes(i, kind),

@@ -17,7 +17,8 @@ LEVELS = {"metric": "water_level", "yellow": 11, "red": 12}
 
 def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher, chromium, output_dir):
     send(publisher, "test/flood/entity/g1", {
-        "type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": "府河 G1",
+        "type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge",
+        "name": {"zh_CN": "府河 G1", "en": "Fu River G1"},  # English pages say the English; G2 has only its own
         "lon": LIANCHI[0], "lat": LIANCHI[1],
         "attributes": {"warning_level": 11.0, "levels": LEVELS}})  # fmt: skip
     now = datetime.now(UTC)
@@ -41,26 +42,26 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     page.get_by_role("link", name="Lianchi District").click()
     page.wait_for_url("**/region/130606?lang=en")
     body = page.locator(".drill-body")
-    wait_until(lambda: "府河 G1 water too high" in body.inner_text(), 20, "district alert")
+    wait_until(lambda: "Fu River G1 water too high" in body.inner_text(), 20, "district alert")
     wait_until(lambda: "府河 G2 water too high" in body.inner_text(), 10, "the other town's alert")
     # The district's map: its towns, the alerts placed on it.
     wait_until(lambda: page.locator(".drill-map path.alert-red").count() == 2, 10, "the alerts on the district map")
     assert page.locator(".drill-map path.region").count() > 5
     page.get_by_role("link", name="Yonghua Subdistrict").click()
     page.wait_for_url("**/region/130606009?lang=en")
-    wait_until(lambda: "府河 G1 water too high" in body.inner_text(), 20, "the town's alert")
+    wait_until(lambda: "Fu River G1 water too high" in body.inner_text(), 20, "the town's alert")
     assert "G2" not in body.inner_text(), "a town lists another town's alert"
     grid = demo_regions().get(demo_regions().locate(*LIANCHI)["grid"])  # the gauge's grid cell
     page.get_by_role("link", name=grid.name_en).click()
     page.wait_for_url(f"**/region/{grid.id}?lang=en")
-    wait_until(lambda: "府河 G1 water too high" in body.inner_text(), 20, "the grid's alert")
+    wait_until(lambda: "Fu River G1 water too high" in body.inner_text(), 20, "the grid's alert")
     assert "G2" not in body.inner_text(), "a grid lists another grid's alert"
-    page.get_by_role("link", name="府河 G1 · river_gauge").click()
+    page.get_by_role("link", name="Fu River G1 · river_gauge").click()
     page.wait_for_url("**/entity/test-flood%3Ag1?lang=en")
 
     crumbs = page.locator(".breadcrumbs").inner_text().split("\n")
     assert [c.strip("› ") for c in crumbs if c.strip("› ")] == [
-        "City", "Lianchi District", "Yonghua Subdistrict", grid.name_en, "府河 G1"]  # fmt: skip
+        "City", "Lianchi District", "Yonghua Subdistrict", grid.name_en, "Fu River G1"]  # fmt: skip
     wait_until(lambda: page.locator(".drill-chart .main-svg").count() > 0, 20, "the history chart")
     # Thresholds drawn (yellow, red and the warning level) and the alert's period shaded.
     wait_until(lambda: page.locator(".drill-chart .shapelayer path").count() >= 4, 5, "threshold lines and shading")
@@ -79,9 +80,9 @@ def test_from_the_city_to_one_gauge_and_back_and_the_same_by_link(app, publisher
     # A link sent by chat opens the same picture.
     linked = signed_in(chromium, app, "duty", viewport={"width": 1366, "height": 1024})
     linked.goto(f"http://127.0.0.1:{app}/entity/test-flood%3Ag1?lang=en&hours=6")
-    assert linked.locator("h1").inner_text() == "府河 G1"
+    assert linked.locator("h1").inner_text() == "Fu River G1"
     assert linked.locator(".window-on").inner_text() == "6 hours"
-    linked.get_by_role("link", name="府河 G1 water too high").click()
+    linked.get_by_role("link", name="Fu River G1 water too high").click()
     linked.wait_for_url("**/duty?alert=*&lang=en")
     wait_until(lambda: "Raised by rule" in linked.locator("#duty-timeline").inner_text(), 20, "the alert's timeline")
     assert not errors, errors

@@ -77,7 +77,7 @@ def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, publis
                 "id": f"g{n}",
                 "domain": "flood",
                 "kind": "river_gauge",
-                "name": f"gauge {n}",
+                "name": {"zh_CN": f"测站 {n}", "en": f"gauge {n}"},  # the English wall says the English
                 "lon": lon,
                 "lat": lat,
                 "attributes": {"levels": {"metric": "water_level", "yellow": 10, "red": 12}},
@@ -128,6 +128,9 @@ def test_wall_shows_map_regions_clusters_and_reacts_to_a_new_message(app, publis
     wait_until(lambda: page.locator(".cluster-r, path.pt-r").count() > 0, 5, "a red cluster or marker")
     wait_until(lambda: page.locator("path.region-r").count() == 1, 5, "Lianchi district turns red")
     wait_until(lambda: "府河 overtops its bank" in page.locator("#wall-ticker").inner_text(), 5, "event in ticker")
+    wait_until(lambda: "gauge 150 water too high" in page.locator("#wall-incident-list").inner_text(), 5,
+               "the alert listed by the gauge's English name")  # fmt: skip
+    assert "测站" not in page.locator("#wall-incident-list").inner_text()
     print(f"\nnew message visible on the wall after {time.monotonic() - started:.2f} s")
     page.screenshot(path=shots / "wall-after.png")
     print("PAGE ERRORS", *errors, sep="\n")

@@ -84,6 +84,41 @@ def test_entity_and_event():
 
 
 @pytest.mark.parametrize(
+    ("name", "stored", "english"),
+    [
+        ("府河 1号", "府河 1号", None),
+        (101, "101", None),
+        ({"zh_CN": "河道水位站 g1", "en": "River gauge g1"}, "河道水位站 g1", "River gauge g1"),
+        ({"en-GB": "Fu River 1", "zh-Hans-CN": "府河 1号"}, "府河 1号", "Fu River 1"),  # BCP 47 tags, any order
+        ({"en": "Fu River 1"}, "Fu River 1", None),  # English alone: it is the name
+        ({"fr": "Rivière Fu 1", "de": "Fluss Fu 1"}, "Rivière Fu 1", None),  # no Chinese: the first given
+        (
+            {"type": "LanguageProperty", "languageMap": {"zh": "府河 1号", "en": "Fu River 1"}},
+            "府河 1号",
+            "Fu River 1",
+        ),  # fmt: skip
+        (None, "g1", None),  # no name: the id stands in
+    ],
+)
+def test_a_name_in_several_languages_keeps_the_chinese_and_the_english_for_english_titles(name, stored, english):
+    item = {"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "attributes": {"x": 1}}
+    [entity] = decode(message({**item, "name": name})).entities
+    assert entity.name == stored
+    assert entity.attributes == ({"x": 1, "name_en": english} if english else {"x": 1})
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [([], "'name' must be text or a map of languages"), ({}, "'name' gives no language"),
+     ({"en": 5}, "'name' in 'en' must be text"), ({"zh_CN": " "}, "'name' in 'zh_CN' must be text"),
+     ({"type": "LanguageProperty", "languageMap": "府河"}, "'name' gives no language")],
+)  # fmt: skip
+def test_a_name_that_is_not_text_nor_languages_says_why(name, reason):
+    with pytest.raises(DecodeError, match=reason):
+        decode(message({"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "name": name}))
+
+
+@pytest.mark.parametrize(
     ("payload", "reason"),
     [
         (b"{not json", "invalid JSON"),

@@ -63,6 +63,19 @@ def test_geojson_feature_form_and_device_state(fixture_path):
     assert device.domain == "system" and device.attributes["device_state"] == "ok"
 
 
+def test_a_name_as_a_language_property_keeps_the_english_one_and_an_unreadable_name_costs_only_the_name():
+    station = {
+        "id": "urn:ngsi-ld:WaterObserved:fu-1",
+        "type": "WaterObserved",
+        "height": {"type": "Property", "value": 12.5},
+        "name": {"type": "LanguageProperty", "languageMap": {"zh": "府河 1号", "en": "Fu 1"}},
+    }
+    [entity] = decode(Message("ngsi", "t", json.dumps(station).encode(), NOW)).entities
+    assert entity.name == "府河 1号" and entity.attributes["name_en"] == "Fu 1"
+    out = decode(Message("ngsi", "t", json.dumps({**station, "name": ["?"]}).encode(), NOW))
+    assert out.entities[0].name == "urn:ngsi-ld:WaterObserved:fu-1" and out.observations
+
+
 def test_orion_notification_with_several_entities(fixture_path):
     entities = [json.loads(fixture_path(f"fiware/{m}/example.json").read_text()) for m in ("Device", "WaterObserved")]
     out = decode(Message("ngsi", "n", json.dumps({"subscriptionId": "s", "data": entities}).encode(), NOW))

@@ -68,6 +68,19 @@ def test_pending_then_firing_after_for(city):
     assert c.timeline(alert["id"]) == ["fire"]
 
 
+def test_an_english_title_names_the_device_by_its_english_name_when_its_feed_gives_one(city):
+    c = city(rule(THRESHOLD))
+    c.send({"type": "entity", "id": "g1", "domain": "flood", "kind": "river_gauge", "lon": LIANCHI[0],
+            "lat": LIANCHI[1], "name": {"zh_CN": "府河 1号", "en": "Fu River 1"}},
+           {"type": "entity", "id": "g2", "domain": "flood", "kind": "river_gauge", "lon": LIANCHI[0],
+            "lat": LIANCHI[1], "name": "府河 2号"})  # fmt: skip
+    for minutes in (0, 3):
+        c.at(minutes=minutes).value("g1", level=11)
+        c.value("g2", level=11)
+    titles = c.store.cursor().execute("SELECT title_zh, title_en FROM alerts ORDER BY title_zh").fetchall()
+    assert titles == [("府河 1号 告警", "Fu River 1 alarm"), ("府河 2号 告警", "府河 2号 alarm")]
+
+
 def test_pending_fires_on_the_clock_without_new_data(city):
     c = city(rule(THRESHOLD))
     c.entity("g1")
