@@ -120,9 +120,10 @@ def parse_time(raw: str, name: str, assume: tzinfo | None = None) -> datetime:
 
 def parse_name(value: Any, field: str = "name") -> tuple[str | None, str | None]:
     """A name given as text, or in several languages: a map of language tags to text ({"zh_CN": …, "en": …}, or
-    NGSI-LD's LanguageProperty, {"type": "LanguageProperty", "languageMap": {"zh": …, "en": …}}). Returns the name
-    to store (the Chinese one when given, else the first) and the English one (None when there is none). Tags are
-    read by their primary subtag: "zh-Hans-CN", "zh_CN" and "zh" are Chinese."""
+        NGSI-LD's LanguageProperty, {"type": "LanguageProperty", "languageMap": {"zh": …, "en": …}}). Returns the name
+        to store (the Chinese one when given, else the first) and the English one (None when there is none, or when it
+    is the name stored: then there is nothing more to keep). Tags are
+        read by their primary subtag: "zh-Hans-CN", "zh_CN" and "zh" are Chinese."""
     if value is None:
         return None, None
     if isinstance(value, str | int) and not isinstance(value, bool):
@@ -137,4 +138,5 @@ def parse_name(value: Any, field: str = "name") -> tuple[str | None, str | None]
         if not isinstance(text, str) or not text.strip():
             raise DecodeError(f"'{field}' in {str(tag)[:20]!r} must be text")
         texts.setdefault(str(tag).replace("_", "-").split("-")[0].lower(), text)
-    return texts.get("zh", next(iter(texts.values()))), texts.get("en")
+    name, english = texts.get("zh", next(iter(texts.values()))), texts.get("en")
+    return name, english if english != name else None

@@ -133,7 +133,7 @@ def _entity(item: dict[str, Any], message: Message) -> Entity:
         raise DecodeError("'attributes' must be an object")
     lon, lat = _coordinate(item)
     name, english = parse_name(item.get("name"))
-    if english is not None and english != name:
+    if english is not None:
         attributes = {**attributes, "name_en": english}
     return Entity(
         id=f"{message.feed_id}:{_text(item, 'id')}",

@@ -95,7 +95,7 @@ def _entity(item: Any, message: Message, out: Decoded) -> None:
     except DecodeError:  # a name we cannot read costs the entity its name (its id stands in), not its readings
         name, english = None, None
     attributes: dict[str, Any] = {"ngsi_type": ngsi_type}
-    if english is not None and english != name:
+    if english is not None:
         attributes["name_en"] = english
     for key in ("alertLevel", "dangerLevel", "warningLevel"):
         value = attrs.get(key, (None, None))[0]
