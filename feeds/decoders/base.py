@@ -120,10 +120,9 @@ def parse_time(raw: str, name: str, assume: tzinfo | None = None) -> datetime:
 
 def parse_name(value: Any, field: str = "name") -> tuple[str | None, str | None]:
     """A name given as text, or in several languages: a map of language tags to text ({"zh_CN": …, "en": …}, or
-        NGSI-LD's LanguageProperty, {"type": "LanguageProperty", "languageMap": {"zh": …, "en": …}}). Returns the name
-        to store (the Chinese one when given, else the first) and the English one (None when there is none, or when it
-    is the name stored: then there is nothing more to keep). Tags are
-        read by their primary subtag: "zh-Hans-CN", "zh_CN" and "zh" are Chinese."""
+    NGSI-LD's LanguageProperty, {"type": "LanguageProperty", "languageMap": {"zh": …, "en": …}}). Returns the name
+    to store (the Chinese one when given, else the first) and the English one: None when there is none, or when it
+    is the name stored. Tags are read by their primary subtag: "zh-Hans-CN", "zh_CN" and "zh" are Chinese."""
     if value is None:
         return None, None
     if isinstance(value, str | int) and not isinstance(value, bool):
