@@ -20,7 +20,7 @@ from alerts.rules import Rule, RuleFile
 from layers.reference import ReferenceLayers
 from layers.regions import RegionIndex
 from store import history_replay
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.records import Decoded
 from store.writer import Batch, Envelope
 
@@ -60,7 +60,7 @@ class Backtest:
 def replay(store_path: Path, book: RuleFile, since: timedelta, step: timedelta = timedelta(minutes=1),
            until: datetime | None = None, regions: RegionIndex | None = None,
            reference: ReferenceLayers | None = None) -> Backtest:  # fmt: skip
-    memory = Store(":memory:")
+    memory = DuckDBStore(":memory:")
     cur = memory.cursor()
     try:
         history_replay.attach(cur, str(store_path))

@@ -31,7 +31,7 @@ from cityops.cli import DEMO_CONFIG
 from cityops.config import load
 from cityops.runtime import demo_city
 from dashboard.app import ASSETS
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 
 DOMAINS = ("traffic", "flood", "fire", "security")
 DRAWN = """() => document.querySelectorAll('.leaflet-marker-pane .cluster, .leaflet-overlay-pane path.pt').length"""
@@ -45,7 +45,7 @@ def _fill(folder: Path, entities: int, observations: int) -> int:
     city = demo_city(settings, settings.city.regions())
     described = [f"demo-{domain}:{entity_id}" for entity_id, domain, bureau in
                  zip(city.ids, city.domains, city.bureau, strict=True) if not bureau]  # fmt: skip
-    store = Store(folder / "cityops.duckdb")
+    store = DuckDBStore(folder / "cityops.duckdb")
     cur = store.cursor()
     cur.register("devices", pa.table({"id": described}))
     cur.execute(

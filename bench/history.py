@@ -19,6 +19,7 @@ from cityops.cli import DEMO_CONFIG
 from cityops.config import load
 from store import queries, retention
 from store.database import Store
+from store.duckdb_engine import DuckDBStore
 
 TZ = "Asia/Shanghai"
 DISTRICT = "130607"
@@ -55,7 +56,7 @@ def run(rows: int = 50_000_000, entities: int = 5_000) -> dict:
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as tmp:
         limit_mb = load(DEMO_CONFIG).store.memory_limit_mb  # as `cityops run` opens the store
-        store = Store(Path(tmp) / "history.duckdb", limit_mb)
+        store = DuckDBStore(Path(tmp) / "history.duckdb", limit_mb)
         began = time.perf_counter()
         _fill(store, rows, entities, now)
         filled_s = time.perf_counter() - began

@@ -40,7 +40,7 @@ from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
 from feeds.mqtt_client import BufferedClient
 from layers.crs import to_wgs84
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 TOPIC = "bench/obs"
@@ -133,7 +133,7 @@ def _ours(port: int, expected: int, readings: int, rules_count: int, folder: Pat
     """Seconds for CityOps to commit its backlog (rules on), seconds until its MQTT thread had received the last
     message, and how many batches it took. Fails unless the store then holds every reading and no dead letter."""
     folder.mkdir(parents=True, exist_ok=True)
-    store = Store(folder / "bench.duckdb")
+    store = DuckDBStore(folder / "bench.duckdb")
     writer = Writer(store)
     engine = RuleEngine(store, parse_rules(make_rules(rules_count)))
     committed, batches, last_received = 0, 0, None

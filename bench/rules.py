@@ -17,7 +17,7 @@ from pathlib import Path
 
 from alerts.engine import RuleEngine
 from alerts.rules import parse_rules
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.records import Decoded, Entity, Observation
 from store.writer import Batch, Envelope, Writer
 
@@ -89,7 +89,7 @@ def run(rules_count: int = 200, rows: int = 5000, entities_count: int = 2000, ba
     rng = random.Random(1)
     rules = parse_rules(make_rules(rules_count))
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.duckdb")
+        store = DuckDBStore(Path(tmp) / "bench.duckdb")
         writer = Writer(store, max_rows=10**6)
         writer.start()
         entities = [

@@ -38,6 +38,7 @@ from cityops import DEMO_DIR, config
 from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.records import Decoded, Entity, Observation
 from store.transaction import transaction
 from store.writer import Batch, Envelope, Writer
@@ -270,7 +271,7 @@ def run(alerts: int = 5000, next_batches: int = 5) -> dict:
     book = parse_rule_file(RULES, "bench/storm.py")
     entities = devices(alerts, regions, random.Random(1))
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "ours.duckdb", settings.store.memory_limit_mb)
+        store = DuckDBStore(Path(tmp) / "ours.duckdb", settings.store.memory_limit_mb)
         try:
             engine = RuleEngine(store, book.rules, book=book, regions=regions)
             ours = storm(store, settings, entities, engine.on_batch, next_batches, seed=2)
@@ -281,7 +282,7 @@ def run(alerts: int = 5000, next_batches: int = 5) -> dict:
             groups = dict(cur.execute("SELECT group_id, count(*) FROM incidents GROUP BY ALL").fetchall())
         finally:
             store.close()
-        store = Store(Path(tmp) / "baseline.duckdb", settings.store.memory_limit_mb)
+        store = DuckDBStore(Path(tmp) / "baseline.duckdb", settings.store.memory_limit_mb)
         try:
             base = storm(store, settings, entities, Baseline(store, book.rules, opened).on_batch, next_batches, 2)
             base.alerts = store.cursor().execute("SELECT count(*) FROM alerts").fetchone()[0]

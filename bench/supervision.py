@@ -25,6 +25,7 @@ from cityops.config import load
 from dashboard.report_view import renderer
 from store import supervision as sql
 from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.supervision import Selection
 from supervision import periods
 from supervision.facts import Facts
@@ -102,11 +103,11 @@ def run(incidents: int = 1_000_000) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "supervision.duckdb"
         began = time.perf_counter()
-        filling = Store(path, 4096)  # the year written with room; read as `cityops run` opens the store
+        filling = DuckDBStore(path, 4096)  # the year written with room; read as `cityops run` opens the store
         _fill(filling, incidents, districts, now - timedelta(days=365))
         filling.close()
         filled_s = time.perf_counter() - began
-        store = Store(path, settings.store.memory_limit_mb)
+        store = DuckDBStore(path, settings.store.memory_limit_mb)
         facts = Facts(store, calendar)
         began = time.perf_counter()
         facts.rebuild()

@@ -111,7 +111,7 @@ def write_private(path: Path, text: str) -> None:
         file.write(text)
 
 
-def _blocking_folders(path: Path, user: pwd.struct_passwd) -> list[Path]:
+def blocking_folders(path: Path, user: pwd.struct_passwd) -> list[Path]:
     """The folders above `path` that `user` may not pass through. One that does not exist yet does not block:
     make_data_dir makes it passable."""
     groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
@@ -151,7 +151,7 @@ def broker_user(data_dir: Path) -> pwd.struct_passwd | None:
     except KeyError:
         log.warning("there is no user %s: mosquitto runs as root", MOSQUITTO_USER)
         return pwd.getpwuid(0)
-    blocking = " ".join(str(folder) for folder in _blocking_folders(data_dir, user))
+    blocking = " ".join(str(folder) for folder in blocking_folders(data_dir, user))
     if blocking:
         log.warning("mosquitto runs as root: user %s cannot pass through %s to its data %s (chmod o+x %s lets it)",
                     MOSQUITTO_USER, blocking, data_dir, blocking)  # fmt: skip

@@ -178,11 +178,15 @@ def _backup(args) -> int:
 
     from cityops import control
     from store import backup
-    from store.database import Store
+    from store.database import open_store
 
     settings = _settings(args)
     if settings is None:
         return 2
+    if settings.store.engine != "duckdb":
+        print(f"cityops {args.command}: the store is PostgreSQL's: back it up with its own tools (pg_basebackup and "
+              "WAL archiving, or pg_dump; README: Deployment)", file=sys.stderr)  # fmt: skip
+        return 1
     store_path, accounts_path = settings.store.path, settings.auth.path
     try:
         if args.command == "restore":
@@ -196,7 +200,7 @@ def _backup(args) -> int:
         destination = args.to.absolute()
         answer = control.ask(control.socket_path(store_path), {"command": "backup", "to": str(destination)})
         if answer is None:  # no server runs: copy it here
-            store = Store(store_path)
+            store = open_store(settings.store)
             try:
                 manifest = backup.make(store, accounts_path, destination)
             finally:
@@ -228,9 +232,9 @@ def _notifications(args) -> int:
                "ids": getattr(args, "ids", [])}  # fmt: skip
     answer = control.ask(control.socket_path(settings.store.path), request)
     if answer is None:  # no server runs: the store is ours to open
-        from store.database import Store
+        from store.database import open_store
 
-        store = Store(settings.store.path)
+        store = open_store(settings.store)
         try:
             answer = notifications_command(store, request)
         finally:

@@ -13,6 +13,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
@@ -41,7 +42,16 @@ class Section(BaseModel):
 
 
 class StoreSettings(Section):
+    # duckdb: one embedded file, one CityOps process (the default). postgresql: a server several nodes share.
+    engine: Literal["duckdb", "postgresql"] = "duckdb"
+    # The DuckDB file; with PostgreSQL, where this node keeps the files beside the store (photos, reports).
     path: Path
+    # PostgreSQL: a libpq URL without its password, e.g. postgresql://cityops@db1:5432,db2:5432/cityops
+    # ?target_session_attrs=read-write (several hosts: the nodes follow a promoted standby).
+    url: str | None = None
+    # Where its password is, never the password: an environment variable's name, or a file only we may read (600).
+    password_env: str | None = None
+    password_file: Path | None = None
     batch_max_rows: Annotated[int, Field(ge=1, le=100_000)] = 5_000
     batch_max_delay_ms: Annotated[int, Field(ge=1, le=10_000)] = 100
     queue_size: Annotated[int, Field(ge=100)] = 20_000
@@ -51,6 +61,32 @@ class StoreSettings(Section):
     # and its cache fills to this limit and stays full. The memory benchmark (BENCHMARKS.md) says how the process
     # fares with the rest of CityOps beside it.
     memory_limit_mb: Annotated[int, Field(ge=128)] = 384
+
+    @model_validator(mode="after")
+    def _engine_has_what_it_needs(self) -> StoreSettings:
+        if self.engine == "postgresql":
+            if not self.url:
+                raise ValueError('engine = "postgresql" needs a url (postgresql://user@host:port/database)')
+            if not self.url.startswith(("postgresql://", "postgres://")):
+                raise ValueError(f"url must be a libpq URL (postgresql://…), not {self.url!r}")
+            if urlsplit(self.url).password is not None:
+                raise ValueError("url holds a password: give it through password_env or password_file instead")
+        elif self.url or self.password_env or self.password_file:
+            raise ValueError('url, password_env and password_file are for engine = "postgresql"')
+        if self.password_env and self.password_file:
+            raise ValueError("give password_env or password_file, not both")
+        return self
+
+    def password(self) -> str | None:
+        """The database password from its variable or file (None: libpq's own PGPASSWORD or ~/.pgpass, if any)."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"store.password_env: the variable {self.password_env} is not set")
+            return value
+        if self.password_file:
+            return read_secret(self.password_file, "store.password_file")
+        return None
 
 
 class MqttSettings(Section):
@@ -382,6 +418,8 @@ def _resolve_paths(settings: Settings, base: Path, state_dir: Path) -> Settings:
     settings.store.path = absolute(settings.store.path, state_dir)
     settings.broker.data_dir = absolute(settings.broker.data_dir, state_dir)
     settings.auth.path = absolute(settings.auth.path, state_dir)
+    if settings.store.password_file is not None:
+        settings.store.password_file = absolute(settings.store.password_file)
     for key in ("password_file", "tls_ca", "tls_cert", "tls_key"):
         if getattr(settings.mqtt, key) is not None:
             setattr(settings.mqtt, key, absolute(getattr(settings.mqtt, key)))

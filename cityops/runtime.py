@@ -36,7 +36,7 @@ from notify.settings import NotifyError
 from store import audit, backup, retention
 from store.accounts import Accounts
 from store.attachments import AttachmentFiles, beside
-from store.database import Store
+from store.database import Store, open_store
 from store.writer import Writer
 from supervision import scorecards
 from supervision.facts import Facts
@@ -264,7 +264,7 @@ def start(settings: Settings) -> Runtime:
     # The broker before the store: the folders it makes on the way to its data stay passable for the user mosquitto
     # runs as, where the store would make them the service's alone.
     embedded = start_broker(settings) if settings.broker.embedded else None
-    store = Store(settings.store.path, settings.store.memory_limit_mb)
+    store = open_store(settings.store)
     writer = Writer(
         store,
         queue_size=settings.store.queue_size,

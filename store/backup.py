@@ -23,6 +23,7 @@ from pathlib import Path
 
 from store.attachments import beside
 from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.schema import MIGRATIONS
 from store.transaction import transaction
 
@@ -125,7 +126,7 @@ def restore(backup: Path, store_path: Path, accounts_path: Path, force: bool = F
         partial.rename(target)
     if (backup / PHOTOS).exists():
         shutil.copytree(backup / PHOTOS, beside(store_path), dirs_exist_ok=True)  # named by digest: no clash
-    store = Store(store_path)  # opens it as the server will, and migrates a backup of an older schema forward
+    store = DuckDBStore(store_path)  # opens it as the server will, and migrates a backup of an older schema forward
     try:
         cur = store.cursor()
         found = {t: cur.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in manifest["counts"]}

@@ -1,30 +1,27 @@
-"""The DuckDB file: opening it, migrating it, a cursor per thread, and the data version.
+"""The store: one interface over two engines, and the data version that tells readers what changed.
 
-DuckDB allows one process per file, so everything that touches the store runs as threads of one process, each
-through its own cursor (sharing one connection across threads raises). The data version is bumped after each commit
-(the writer's, an action's), saying what changed (CHANGES); readers compare versions instead of re-querying, and
-read again only what changed (`changed_since`).
+`DuckDBStore` (store/duckdb_engine.py) is one embedded file, owned by one process: the default, what `make run` uses.
+`PostgresStore` (store/postgres_engine.py) is a PostgreSQL server that several CityOps nodes share. Both hand each
+thread a cursor of its own with the same few methods (execute, fetchone, fetchall, fetchnumpy, description), and
+every query in `store/` is written once, in the SQL both engines understand (store/postgres_sql.py says what is
+translated on the way to PostgreSQL and which DuckDB functions it is given).
 
-DuckDB invalidates the whole database after a fatal error (a checkpoint that hit a full disk): every later query
-on that connection fails until it is opened again. `heal()` reopens it (the WAL replays what was committed), and
-each thread's cursor follows the new connection.
+The data version is bumped after each commit (the writer's, an action's), saying what changed (CHANGES); readers
+compare versions instead of re-querying, and read again only what changed (`changed_since`).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
-from datetime import UTC, datetime
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
-from store.schema import MIGRATIONS
-from store.transaction import transaction
-
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from cityops.config import StoreSettings
 
 # What a new data version can say changed, so that a reader keeping a copy reads again only that part:
 # readings (`latest`, observations), entities (their description or place), events, feeds (a feed's state),
@@ -34,88 +31,38 @@ CHANGES = ("readings", "entities", "events", "feeds", "handling", "alert_values"
 
 
 class Store:
-    def __init__(self, path: str | Path, memory_limit_mb: int | None = None):
-        """`memory_limit_mb` bounds DuckDB's own memory (its default is 80% of the machine's); beyond it DuckDB
-        evicts cached blocks and spills large queries to disk."""
-        self.path = str(path)
-        self.memory_limit_mb = memory_limit_mb
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._connection = self._connect()
-        self._generation = 0  # which connection the threads' cursors belong to
-        self._reopening = threading.Lock()
-        self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
+    """What every engine offers; an engine adds its connections (`cursor`, `heal`, `close`, `memory`)."""
+
+    engine: str
+    # Where this node keeps the files beside the store (photos, reports, its control socket): the DuckDB file's
+    # path, or for PostgreSQL the node's state folder's `cityops.store` (no such file is made).
+    path: str
+    # Errors that say the store, not the data, failed (a full disk, a lost connection): keep the work, try again.
+    failures: tuple[type[BaseException], ...] = ()
+
+    def __init__(self) -> None:
         self._version = 0
         self._changed_at = dict.fromkeys(CHANGES, 0)  # the version at which each kind of data last changed
         self._version_changed = threading.Condition()
-        self._migrate()
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        connection = duckdb.connect(self.path)
-        connection.execute("SET TimeZone = 'UTC'")
-        if self.memory_limit_mb:
-            connection.execute(f"SET memory_limit = '{int(self.memory_limit_mb)}MB'")
-        return connection
-
-    def _migrate(self) -> None:
-        con = self._connection
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
-        )
-        done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
-        for version, name, sql in MIGRATIONS:
-            if version in done:
-                continue
-            with transaction(con):
-                con.execute(sql)
-                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)])
-
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self):
         """This thread's own cursor on the database."""
-        cur = getattr(self._local, "cursor", None)
-        if cur is None or self._local.generation != self._generation:
-            cur = self._connection.cursor()
-            cur.execute("SET TimeZone = 'UTC'")
-            self._local.cursor, self._local.generation = cur, self._generation
-            self._cursors.append(cur)
-        return cur
+        raise NotImplementedError
 
     def heal(self) -> bool:
-        """Open the database again if a fatal error invalidated it; True when it works (again)."""
-        with self._reopening:
-            try:
-                self.cursor().execute("SELECT 1").fetchall()
-                return True
-            except (duckdb.FatalException, duckdb.ConnectionException):
-                pass
-            # Every connection must be closed first: DuckDB hands a new connect() to the same path the instance it
-            # still holds open, invalidated as it is.
-            for closeable in (*self._cursors, self._connection):
-                try:
-                    closeable.close()
-                except duckdb.Error as exc:
-                    log.warning("closing the invalidated database: %s", exc)
-            self._cursors.clear()
-            self._generation += 1
-            try:
-                self._connection = self._connect()
-            except duckdb.Error as exc:
-                log.warning("the database cannot be opened again yet: %s", exc)
-                return False  # still no room to replay the WAL: the next write or heal() tries again
-            return True
+        """Connect again if the connection broke; True when it works (again)."""
+        raise NotImplementedError
 
     def memory(self) -> dict[str, int]:
-        """What DuckDB holds, in MB: in memory by its own tags (of `memory_limit_mb`), and spilled to disk."""
-        rows = (
-            self.cursor()
-            .execute("SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory()")
-            .fetchall()
-        )
-        used = {tag.lower(): round(held / 2**20) for tag, held, _ in rows if held >= 2**20}
-        return {"total": round(sum(held for _, held, _ in rows) / 2**20), **used,
-                "spilled": round(sum(spilled for _, _, spilled in rows) / 2**20)}  # fmt: skip
+        """What the engine holds in this process, in MB."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def make_partitions(self, days: set[date]) -> None:
+        """Make room for observations of `days` (UTC dates), before a transaction writes them: PostgreSQL keeps a
+        partition per day; DuckDB needs nothing."""
 
     @property
     def data_version(self) -> int:
@@ -152,33 +99,28 @@ class Store:
             cancel.set()
             self._version_changed.notify_all()
 
-    def close(self) -> None:
-        self._close_cursors()
-        self._connection.close()
 
-    def _close_cursors(self) -> None:
-        for cur in self._cursors:
-            try:
-                cur.close()
-            except duckdb.Error:  # still running a query in another thread: stop the query, then close
-                cur.interrupt()
-                for _ in range(50):  # an interrupted query takes a moment to unwind
-                    time.sleep(0.1)
-                    try:
-                        cur.close()
-                        break
-                    except duckdb.ResourceInUseException:
-                        cur.interrupt()
-        self._cursors.clear()
+def open_store(settings: StoreSettings) -> Store:
+    """The store `settings` name: the DuckDB file, or the PostgreSQL database."""
+    if settings.engine == "postgresql":
+        from store.postgres_engine import PostgresStore
+
+        return PostgresStore(settings.url, password=settings.password(), path=Path(settings.path))
+    from store.duckdb_engine import DuckDBStore
+
+    return DuckDBStore(settings.path, settings.memory_limit_mb)
 
 
-def frame(cur: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pd.DataFrame:
-    """A query's rows as a DataFrame. Through Arrow: DuckDB 2.0's own .df() trips pandas 3 deprecations."""
+def frame(cur, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    """A query's rows as a DataFrame, with the same column types on either engine."""
+    if not isinstance(cur, duckdb.DuckDBPyConnection):
+        return cur.frame(sql, params)
+    # Through Arrow: DuckDB 2.0's own .df() trips pandas 3 deprecations.
     cur.complete()  # .sql() refuses to run while this cursor holds a half-fetched result (e.g. after fetchone)
     return cur.sql(sql, params=params).to_arrow_table().to_pandas()
 
 
-def records(cur: duckdb.DuckDBPyConnection) -> list[dict]:
+def records(cur) -> list[dict]:
     """The rows of the cursor's last query, each a dict by column name."""
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

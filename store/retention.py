@@ -19,10 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import duckdb
-
 from store.database import Store
-from store.transaction import transaction
+from store.transaction import ERRORS, is_conflict, transaction
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +65,7 @@ class RetentionRun:
     removed: Progress
 
 
-def watermark(cur: duckdb.DuckDBPyConnection) -> datetime | None:
+def watermark(cur) -> datetime | None:
     """Observations received before this time are in the summaries."""
     row = cur.execute("SELECT until FROM summary_progress WHERE name = 'observations'").fetchone()
     return row[0] if row else None
@@ -136,7 +134,7 @@ def apply(store: Store, keep_days: int, timezone: str, now: datetime | None = No
     return RetentionRun(cutoff, rolled, removed)
 
 
-def _advance(cur: duckdb.DuckDBPyConnection, until: datetime) -> None:
+def _advance(cur, until: datetime) -> None:
     cur.execute(
         "INSERT INTO summary_progress VALUES ('observations', $until) "
         "ON CONFLICT DO UPDATE SET until = greatest(summary_progress.until, excluded.until)",
@@ -145,7 +143,7 @@ def _advance(cur: duckdb.DuckDBPyConnection, until: datetime) -> None:
 
 
 def _in_slices(
-    cur: duckdb.DuckDBPyConnection,
+    cur,
     first: Callable[[datetime | None], datetime | None],
     end: datetime,
     one: Callable[[datetime, datetime], int | None],
@@ -171,12 +169,14 @@ def _in_slices(
     return progress
 
 
-def _transaction(cur: duckdb.DuckDBPyConnection, work: Callable[[], int | None]) -> int:
+def _transaction(cur, work: Callable[[], int | None]) -> int:
     for attempt in range(5):
         try:
             with transaction(cur):
                 result = work()
             return result or 0
-        except duckdb.TransactionException:  # a concurrent commit touched the same rows: this slice again
-            time.sleep(0.1 * (attempt + 1))
+        except ERRORS as exc:
+            if not is_conflict(exc):
+                raise
+            time.sleep(0.1 * (attempt + 1))  # a concurrent commit touched the same rows: this slice again
     raise RuntimeError("retention: conflicts with concurrent writes persist; trying again at the next run")

@@ -1,8 +1,12 @@
-"""Schema migrations, applied in order once each; `schema_migrations` records which ran."""
+"""Schema migrations, applied in order once each; `schema_migrations` records which ran.
+
+A migration's SQL is DuckDB's, which PostgreSQL runs too once translated (store/postgres_sql.py); where an engine
+needs a step of its own, the SQL is given per engine, and an engine not named has nothing to do at that version.
+"""
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[int, str, str]] = [
+MIGRATIONS: list[tuple[int, str, str | dict[str, str]]] = [
     (
         1,
         "entities, observations, events, dead letters, feed status",
@@ -385,5 +389,32 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE latest ADD COLUMN written_at TIMESTAMPTZ;
         UPDATE latest SET written_at = ts;
         """,
+    ),
+    (
+        21,
+        "PostgreSQL: observations in a partition per day, each reading once",
+        {
+            "postgresql": """
+            -- A partition per day (UTC), made when a reading of that day first comes (observation_partition), so
+            -- that retention drops whole days. The unique index keeps a reading that two nodes receive (a QoS 1
+            -- message sent again) once; the writer inserts with ON CONFLICT DO NOTHING.
+            ALTER TABLE observations RENAME TO observations_before_partitions;
+            CREATE TABLE observations (LIKE observations_before_partitions INCLUDING DEFAULTS) PARTITION BY RANGE (ts);
+            CREATE UNIQUE INDEX observations_once ON observations (feed_id, msg_id, entity_id, metric, ts);
+            CREATE INDEX observations_history ON observations (entity_id, metric, ts);
+            CREATE FUNCTION observation_partition(day date) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF observations FOR VALUES FROM (%L) TO (%L)',
+                               'observations_' || to_char(day, 'YYYYMMDD'),
+                               (day::timestamp AT TIME ZONE 'UTC'), ((day + 1)::timestamp AT TIME ZONE 'UTC'));
+            EXCEPTION WHEN duplicate_table OR unique_violation THEN
+                NULL;  -- another node made it meanwhile
+            END $$;
+            SELECT observation_partition(d) FROM (SELECT DISTINCT (ts AT TIME ZONE 'UTC')::date AS d
+                                                  FROM observations_before_partitions) AS days;
+            INSERT INTO observations SELECT * FROM observations_before_partitions;
+            DROP TABLE observations_before_partitions;
+            """,
+        },
     ),
 ]

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import duckdb
 import pyarrow as pa
 
 from store import feed_health
@@ -37,10 +36,6 @@ from store.transaction import registered, roll_back
 log = logging.getLogger(__name__)
 
 TS = pa.timestamp("us", tz="UTC")
-# The store, not the data, failed: keep the batch and try again instead of blaming its messages. A failed COMMIT
-# counts too: DuckDB reports a full disk there as a TransactionException, and data errors surface earlier, at INSERT.
-STORE_FAILURES = (duckdb.IOException, duckdb.FatalException, duckdb.ConnectionException, duckdb.OutOfMemoryException,
-                  OSError, MemoryError)  # fmt: skip
 
 
 class StoreFailure(Exception):
@@ -309,11 +304,13 @@ class Writer:
         cur, changed = None, set()
         try:
             cur = self.store.cursor()
+            if merged.observations:
+                self.store.make_partitions({o.ts.astimezone(UTC).date() for o in merged.observations})
             cur.execute("BEGIN")
             if merged.entities and _upsert_entities(cur, merged, now):
                 changed.add("entities")
             if merged.observations:
-                _insert_observations(cur, merged, now)
+                _insert_observations(cur, merged, now, self.store.engine)
                 changed.add("readings")
             if merged.events:
                 _insert_events(cur, merged, now)
@@ -325,7 +322,8 @@ class Writer:
         except Exception as exc:
             if cur is not None:
                 roll_back(cur)
-            if isinstance(exc, STORE_FAILURES):
+            # The store, not the data, failed: keep the batch and try again instead of blaming its messages.
+            if isinstance(exc, self.store.failures):
                 raise StoreFailure(f"{type(exc).__name__}: {exc}") from exc
             raise
         try:
@@ -378,7 +376,7 @@ def _upsert_entities(cur, records: Decoded, now: datetime) -> bool:
         return cur.fetchone()[0] > 0
 
 
-def _insert_observations(cur, records: Decoded, now: datetime) -> None:
+def _insert_observations(cur, records: Decoded, now: datetime, engine: str) -> None:
     unique = {(o.feed_id, o.msg_id, o.entity_id, o.metric, o.ts): o for o in records.observations}
     rows = list(unique.values())
     table = pa.table(
@@ -397,23 +395,13 @@ def _insert_observations(cur, records: Decoded, now: datetime) -> None:
     low = min(o.ts for o in rows)
     high = max(o.ts for o in rows)
     with registered(cur, "batch_observations", table):
-        cur.execute(
-            """
-            INSERT INTO observations
-            SELECT b.entity_id, b.metric, b.value, b.unit, b.ts, b.quality, b.feed_id, b.msg_id, $now,
-                   b.quality_reason
-            FROM batch_observations b
-            ANTI JOIN (SELECT feed_id, msg_id, entity_id, metric, ts FROM observations
-                       WHERE ts BETWEEN $low AND $high) o
-            USING (feed_id, msg_id, entity_id, metric, ts)
-            """,
-            {"now": now, "low": low, "high": high},
-        )
+        cur.execute(_NEW_OBSERVATIONS[engine], {"now": now, "low": low, "high": high})
+        # In key order, as every writer takes the rows' locks: two nodes' batches never wait on each other in turn.
         cur.execute(
             """
             INSERT INTO latest
             SELECT entity_id, metric, arg_max(value, ts), arg_max(unit, ts), max(ts), arg_max(quality, ts), $now
-            FROM batch_observations WHERE quality <> 'suspect' GROUP BY entity_id, metric
+            FROM batch_observations WHERE quality <> 'suspect' GROUP BY entity_id, metric ORDER BY entity_id, metric
             ON CONFLICT (entity_id, metric) DO UPDATE SET
                 value = excluded.value, unit = excluded.unit, ts = excluded.ts, quality = excluded.quality,
                 written_at = excluded.written_at
@@ -421,6 +409,27 @@ def _insert_observations(cur, records: Decoded, now: datetime) -> None:
             """,
             {"now": now},
         )
+
+
+_COLUMNS = "entity_id, metric, value, unit, ts, quality, feed_id, msg_id, received_at, quality_reason"
+# Each reading once. DuckDB: an anti-join over the batch's time range (zone maps on ts make it cheap; no index).
+# PostgreSQL: its unique index, which also keeps out what another node inserts at the same moment.
+_NEW_OBSERVATIONS = {
+    "duckdb": f"""
+        INSERT INTO observations ({_COLUMNS})
+        SELECT b.entity_id, b.metric, b.value, b.unit, b.ts, b.quality, b.feed_id, b.msg_id, $now, b.quality_reason
+        FROM batch_observations b
+        ANTI JOIN (SELECT feed_id, msg_id, entity_id, metric, ts FROM observations
+                   WHERE ts BETWEEN $low AND $high) o
+        USING (feed_id, msg_id, entity_id, metric, ts)
+        """,
+    "postgresql": f"""
+        INSERT INTO observations ({_COLUMNS})
+        SELECT entity_id, metric, value, unit, ts, quality, feed_id, msg_id, $now, quality_reason
+        FROM batch_observations ORDER BY feed_id, msg_id, entity_id, metric, ts
+        ON CONFLICT DO NOTHING
+        """,
+}
 
 
 def _insert_events(cur, records: Decoded, now: datetime) -> None:
@@ -454,8 +463,8 @@ def _insert_events(cur, records: Decoded, now: datetime) -> None:
     )
     columns = ", ".join(table.column_names)
     with registered(cur, "batch_events", table):
-        cur.execute(f"INSERT OR IGNORE INTO events ({columns}, received_at) SELECT *, $now FROM batch_events",
-                    {"now": now})  # fmt: skip
+        cur.execute(f"INSERT INTO events ({columns}, received_at) SELECT *, $now FROM batch_events "
+                    "ORDER BY id ON CONFLICT DO NOTHING", {"now": now})  # fmt: skip
 
 
 def _insert_dead_letters(cur, dead: list[DeadLetter]) -> None:

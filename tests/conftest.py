@@ -1,4 +1,5 @@
-"""Shared fixtures: a real mosquitto on a free port, a DuckDB file per test, headless Debian Chromium."""
+"""Shared fixtures: a real mosquitto on a free port, a store per test on either engine (a DuckDB file, a database
+on a real PostgreSQL server), headless Debian Chromium."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from cityops.broker import Mosquitto, free_port, mosquitto_path
 from layers.regions import RegionIndex
 from tests import app_config
 from tests.harness import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.postgres_server import PostgresServer, missing_message, postgres_bin
+from tests.stores import ENGINES, StoreMaker, prepare_template
 
 OUTPUT = ROOT / "test-output"
 
@@ -36,6 +39,26 @@ def mosquitto(tmp_path):
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server for this test process (one per xdist worker), with the migrated template."""
+    if postgres_bin() is None:
+        pytest.fail(missing_message())
+    server = PostgresServer(tmp_path_factory.mktemp("postgres"), durable=False).start()
+    prepare_template(server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def open_store(request, tmp_path):
+    """Makes and opens stores of one engine for this test: the contract tests run once on each."""
+    server = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    maker = StoreMaker(request.param, tmp_path, server)
+    yield maker
+    maker.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ from alerts.rules import Rule, RuleFile
 from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
-from store.database import Store, frame
+from store.database import frame
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
@@ -26,7 +27,7 @@ class City:
                  org=None):  # fmt: skip
         self.now = T0
         self.path = path
-        self.store = Store(path)
+        self.store = DuckDBStore(path)
         self.writer = Writer(self.store, max_delay=0.01)  # each send is committed at once
         self.regions = demo_regions
         self.engine = RuleEngine(self.store, rules, clock=lambda: self.now, book=book, regions=demo_regions,

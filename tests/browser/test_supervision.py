@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from alerts.org import Organisation
 from cityops import DEMO_DIR
 from dashboard.report_view import renderer
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from supervision.facts import Facts
 from supervision.reports import Reports, ReportSettings, reports_folder
 from supervision.scorecards import LATENCY_BOUNDS_S
@@ -30,7 +30,7 @@ SEPTEMBER = "from=2026-09-01&to=2026-09-30"
 def app(tmp_path, mosquitto, demo_regions):
     """The app over a store that holds the known history (written before it starts: the app owns the file)."""
     cityops = CityOps(tmp_path, mosquitto.port, org=True)
-    store = Store(tmp_path / "cityops.duckdb")
+    store = DuckDBStore(tmp_path / "cityops.duckdb")
     september(store)
     # Two rolled-up hours of the test's flood feed in September: ok one hour and a half; 20 readings, 2 suspect;
     # all four devices reported in the first hour, two in the second; every reading within half a second.

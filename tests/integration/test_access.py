@@ -17,7 +17,7 @@ from dashboard.app import create_app, stop_app
 from store import alerts as alert_store
 from store import audit
 from store.accounts import Accounts
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from tests.alert_rows import new_alert
 from tests.app_config import config
 from tests.harness import wait_until
@@ -30,7 +30,7 @@ ROLES = ("admin", "supervisor", "duty", "leader", "viewer")
 def site(tmp_path):
     settings = load(config(tmp_path, mqtt_port=1883, web_port=8050))
     settings.auth.demo_accounts = True
-    store = Store(settings.store.path)
+    store = DuckDBStore(settings.store.path)
     accounts = Accounts(settings.auth.path)
     signin.bootstrap(accounts, demo=True)
     app = create_app(settings, store, settings.city.regions(), accounts)

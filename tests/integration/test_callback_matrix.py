@@ -30,7 +30,7 @@ from dashboard import signin
 from dashboard.app import create_app, stop_app
 from dashboard.guard import CSRF_COOKIE
 from store.accounts import Accounts
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from tests.app_config import config
 from tests.harness import (
     LIANCHI,
@@ -314,7 +314,7 @@ def test_the_table_has_a_row_for_every_registered_callback(city):
 
 def test_each_row_names_the_page_that_claims_its_callback(tmp_path):
     settings = load(config(tmp_path, mqtt_port=1883, web_port=8050))
-    store, accounts = Store(settings.store.path), Accounts(settings.auth.path)
+    store, accounts = DuckDBStore(settings.store.path), Accounts(settings.auth.path)
     signin.bootstrap(accounts, demo=True)
     app = create_app(settings, store, settings.city.regions(), accounts)
     try:

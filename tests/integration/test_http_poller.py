@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from feeds.http import HttpFeedSettings, HttpPoller
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 pytestmark = pytest.mark.integration
@@ -87,7 +87,7 @@ def readings(n: int, start: int = 0) -> bytes:
 
 @pytest.fixture
 def pipeline(tmp_path, demo_regions):
-    store = Store(tmp_path / "poll.duckdb")
+    store = DuckDBStore(tmp_path / "poll.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     yield store, writer, demo_regions

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from tests.browser.test_chain import http_as
 from tests.harness import CityOps
 
@@ -20,7 +20,7 @@ STORM = 1300
 
 def stormy_store(path) -> None:
     """1,300 incidents of 莲池区, the first half given to 永华街道 (tasks not yet signed for)."""
-    store = Store(path)
+    store = DuckDBStore(path)
     cur = store.cursor()
     t0 = datetime.now(UTC) - timedelta(hours=1)
     cur.execute(

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from feeds.http import HttpFeedSettings, HttpPoller
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.limits import Limits
 from store.writer import Writer
 from tests.harness import CityOps, observation, publish_gauge, publisher, stored_readings, wait_until
@@ -112,7 +112,7 @@ def source():
 
 def test_an_http_answer_over_the_document_limit_is_not_read_and_the_next_poll_is_stored(tmp_path, source,
                                                                                         demo_regions):  # fmt: skip
-    store = Store(tmp_path / "poll.duckdb")
+    store = DuckDBStore(tmp_path / "poll.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     settings = HttpFeedSettings(id="web", url=source.url, decoder="cityops-json", timeout_s=5.0, retries=0)

@@ -16,7 +16,7 @@ from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
 from store.accounts import Accounts
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 from tests.app_config import config
 from tests.harness import LIANCHI, wait_until
@@ -29,7 +29,7 @@ VIEW = "z=12&bbox=115.3,38.7,115.7,39.0"
 def wall(tmp_path):
     settings = load(config(tmp_path, mqtt_port=1883, web_port=8050))
     settings.web.server_cells_above = 10
-    store = Store(settings.store.path)
+    store = DuckDBStore(settings.store.path)
     accounts = Accounts(settings.auth.path)
     signin.bootstrap(accounts, demo=True)
     regions = settings.city.regions()
@@ -97,7 +97,7 @@ def test_a_reference_layer_is_served_once_in_the_wall_s_language_and_revalidated
 
 def test_a_reference_layer_needs_a_wall_or_a_user(tmp_path):
     settings = load(config(tmp_path, mqtt_port=1883, web_port=8050))
-    store, accounts = Store(settings.store.path), Accounts(settings.auth.path)
+    store, accounts = DuckDBStore(settings.store.path), Accounts(settings.auth.path)
     app = create_app(settings, store, settings.city.regions(), accounts, reference=settings.reference_layers())
     try:
         answer = app.server.test_client().get("/api/layers/reference/shelters.geojson")

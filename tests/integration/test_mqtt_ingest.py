@@ -13,7 +13,7 @@ from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.crs import to_wgs84
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,7 @@ def observation(i: int) -> tuple[str, bytes]:
 
 class Pipeline:
     def __init__(self, tmp_path, port, regions, protocol="5", client_id="cityops-test"):
-        self.store = Store(tmp_path / "cityops.duckdb")
+        self.store = DuckDBStore(tmp_path / "cityops.duckdb")
         self.writer = Writer(self.store)
         self.writer.start()
         feed = MqttFeed(FeedDecoding("flood", cityops_json.decode, to_wgs84("wgs84")), ("city/flood/#",))

@@ -17,7 +17,7 @@ from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeed, MqttIngest
 from layers.crs import to_wgs84
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 from tests.app_config import demo_regions
 from tests.harness import make_pki
@@ -54,7 +54,7 @@ def test_ingest_with_a_password_from_a_file_over_tls(tmp_path, secure_broker):
     secret.write_text("s3cret-pass\n")
     secret.chmod(0o600)
     settings = MqttSettings(username="cityops", password_file=secret, tls=True, tls_ca=pki / "ca.crt")
-    store = Store(tmp_path / "cityops.duckdb")
+    store = DuckDBStore(tmp_path / "cityops.duckdb")
     writer = Writer(store)
     writer.start()
     changes: list = []

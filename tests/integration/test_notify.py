@@ -303,7 +303,7 @@ def test_a_directive_and_its_chase_reach_the_receivers_robot_and_its_log(tmp_pat
     in the directive's log."""
     from alerts.directives import Directives
     from store import directives as directive_store
-    from store.database import Store
+    from store.duckdb_engine import DuckDBStore
     from tests.unit.test_chain import person
 
     robot = Endpoint()
@@ -311,7 +311,7 @@ def test_a_directive_and_its_chase_reach_the_receivers_robot_and_its_log(tmp_pat
     org = Organisation.parse((DEMO_DIR / "org.yaml").read_text(encoding="utf-8")
                              + "subscriptions:\n  - {unit: d130606, channel: wecom, events: [directive, chase]}\n",
                              "org.yaml", demo_regions)  # fmt: skip
-    store = Store(tmp_path / "d.duckdb")
+    store = DuckDBStore(tmp_path / "d.duckdb")
     notifier = Notifier(store, org, NotifySettings.model_validate(
         {"poll_ms": 100, "channels": [{"id": "wecom", "kind": "wecom", "url_env": "TEST_WECOM_URL"}]}),
         "Asia/Shanghai")  # fmt: skip

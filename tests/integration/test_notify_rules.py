@@ -17,6 +17,7 @@ from notify.notifier import Notifier
 from notify.settings import NotifySettings
 from store import notifications as outbox
 from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from tests.harness import wait_until
 from tests.integration.test_notify import Endpoint
 
@@ -37,7 +38,7 @@ def tell(store: Store, n: int, severity: str, now: datetime) -> None:
 
 
 def test_quiet_hours_hold_back_all_but_red_until_they_end(tmp_path, demo_regions):
-    store = Store(tmp_path / "q.duckdb")
+    store = DuckDBStore(tmp_path / "q.duckdb")
     org = org_with(demo_regions, '  - {unit: d130606, channel: hook, quiet: ["22:00", "07:00"]}\n')
     settings = NotifySettings.model_validate({"channels": [{"id": "hook", "kind": "webhook", "url": "http://x/"}]})
     notifier = Notifier(store, org, settings, "Asia/Shanghai", clock=lambda: LATE_EVENING)
@@ -51,7 +52,7 @@ def test_quiet_hours_hold_back_all_but_red_until_they_end(tmp_path, demo_regions
 
 
 def test_a_channel_sends_no_more_than_its_rate_and_the_rest_wait_their_turn(tmp_path, demo_regions):
-    store = Store(tmp_path / "r.duckdb")
+    store = DuckDBStore(tmp_path / "r.duckdb")
     endpoint = Endpoint(check=lambda handler, body: (200, b"{}"))
     org = org_with(demo_regions, "  - {unit: d130606, channel: hook}\n")
     settings = NotifySettings.model_validate(
@@ -84,7 +85,7 @@ def test_mqtt_republish_reaches_a_real_broker(tmp_path, demo_regions, mosquitto)
     listener.connect("127.0.0.1", mosquitto.port)
     listener.subscribe("cityops/out/#", qos=1)
     listener.loop_start()
-    store = Store(tmp_path / "m.duckdb")
+    store = DuckDBStore(tmp_path / "m.duckdb")
     publisher = MqttPublisher("127.0.0.1", mosquitto.port, "cityops-notify-test")
     org = org_with(demo_regions, "  - {unit: d130606, channel: bus}\n")
     settings = NotifySettings.model_validate(

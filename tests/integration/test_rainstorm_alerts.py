@@ -23,7 +23,7 @@ from feeds.mqtt import MqttFeed, MqttIngest
 from feeds.simulator.city import DemoCity
 from feeds.simulator.sources import DemoSources, SourceServer
 from store.alerts import SEVERITY_ORDER
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ T0 = datetime(2026, 7, 20, 2, 30, tzinfo=UTC)  # 10:30 in Baoding, after the mor
 def test_rainstorm_opens_flood_then_traffic_alerts_and_the_incidents_open_theirs(tmp_path, mosquitto, demo_regions):
     settings = load(DEMO_DIR / "cityops.toml", environ={})
     clock = {"now": T0}
-    store = Store(tmp_path / "storm.duckdb")
+    store = DuckDBStore(tmp_path / "storm.duckdb")
     writer = Writer(store, max_delay=0.05)
     book = load_rule_file(settings.alerts.rules)
     engine = RuleEngine(store, book.rules, clock=lambda: clock["now"], book=book, regions=demo_regions)

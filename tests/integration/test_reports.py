@@ -16,7 +16,7 @@ from alerts.org import Organisation
 from cityops import DEMO_DIR
 from dashboard.report_view import renderer
 from notify.messages import words
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from supervision import periods
 from supervision.facts import Facts
 from supervision.reports import ReportRequest, Reports, ReportSettings
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def reports(tmp_path, demo_regions):
-    store = Store(tmp_path / "s.duckdb")
+    store = DuckDBStore(tmp_path / "s.duckdb")
     september(store)
     org = Organisation.load(DEMO_DIR / "org.yaml", demo_regions)
     settings = ReportSettings(levels=["city"], language="en")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeedSettings
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 from tests.strategies import json_documents
 
@@ -173,7 +173,7 @@ VALID_SAMPLES = [
 def test_garbage_between_valid_messages_loses_none_of_them(tmp_path, demo_regions):
     """10,000 valid observations with unique ids, each followed by a bad payload, through the real writer."""
     feed = FEEDS["cityops-json"]
-    store = Store(tmp_path / "fuzz.duckdb")
+    store = DuckDBStore(tmp_path / "fuzz.duckdb")
     writer = Writer(store)
     writer.start()
     rng = random.Random(7)

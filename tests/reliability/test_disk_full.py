@@ -95,11 +95,11 @@ def test_disk_full_fails_cleanly_and_ingest_resumes_when_space_is_freed(tmp_path
 def test_a_database_invalidated_by_a_failed_checkpoint_is_opened_again_and_loses_nothing(small_disk):
     """DuckDB invalidates the whole database when a checkpoint hits the full disk; the writer opens it again (the
     WAL replays every commit) and writes what waited once there is room."""
-    from store.database import Store
+    from store.duckdb_engine import DuckDBStore
     from store.writer import Writer
     from tests.unit.test_writer import FLUSH_S, obs
 
-    store = Store(small_disk / "cityops.duckdb")
+    store = DuckDBStore(small_disk / "cityops.duckdb")
     cur = store.cursor()
     cur.execute("SET checkpoint_threshold = '1MB'")  # checkpoint often, so the checkpoint is what meets the full disk
     cur.execute("CREATE TABLE ballast (payload VARCHAR)")

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from store import retention
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.records import Decoded, Observation
 from store.writer import Envelope, Writer
 
@@ -22,7 +22,7 @@ TZ = "Asia/Shanghai"
 
 
 def test_retention_rolls_up_and_removes_old_observations_without_blocking_ingest(tmp_path):
-    store = Store(tmp_path / "cityops.duckdb")
+    store = DuckDBStore(tmp_path / "cityops.duckdb")
     cur = store.cursor()
     now = datetime.now(UTC)
     cur.execute(
@@ -104,7 +104,7 @@ def test_retention_rolls_up_and_removes_old_observations_without_blocking_ingest
 
 
 def test_a_late_reading_is_counted_once_in_the_hour_it_belongs_to(tmp_path):
-    store = Store(tmp_path / "cityops.duckdb")
+    store = DuckDBStore(tmp_path / "cityops.duckdb")
     cur = store.cursor()
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     insert = "INSERT INTO observations VALUES ('e1', 'level', $v, 'm', $ts, 'ok', 'f', $id, $received, NULL)"
@@ -126,7 +126,7 @@ def test_a_late_reading_is_counted_once_in_the_hour_it_belongs_to(tmp_path):
 def test_a_dense_backlog_is_rolled_up_in_short_slices_from_the_first(tmp_path):
     """A city's hour of readings not yet summarised (after an import or a long stop) starts with the smallest slice:
     a first slice of a day took one transaction of 10 M rows and 470 MB more memory (bench/city_scale.py)."""
-    store = Store(tmp_path / "cityops.duckdb")
+    store = DuckDBStore(tmp_path / "cityops.duckdb")
     cur = store.cursor()
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     start = now - timedelta(hours=1, minutes=10)

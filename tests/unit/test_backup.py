@@ -4,12 +4,12 @@ import pytest
 
 from store import backup
 from store.accounts import Accounts
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 
 
 @pytest.fixture
 def made(tmp_path):
-    store = Store(tmp_path / "site" / "cityops.duckdb")
+    store = DuckDBStore(tmp_path / "site" / "cityops.duckdb")
     store.cursor().execute("INSERT INTO feed_log (feed_id, ts, state, reason) VALUES ('f', now(), 'down', 'test')")
     Accounts(tmp_path / "site" / "accounts.sqlite").close()
     manifest = backup.make(store, tmp_path / "site" / "accounts.sqlite", tmp_path / "b")
@@ -57,7 +57,7 @@ def test_the_photos_from_the_field_are_backed_up_checked_and_restored(tmp_path):
     from store.attachments import AttachmentFiles, beside
 
     site = tmp_path / "site"
-    store = Store(site / "cityops.duckdb")
+    store = DuckDBStore(site / "cityops.duckdb")
     Accounts(site / "accounts.sqlite").close()
     out = io.BytesIO()
     Image.new("RGB", (800, 600), (40, 80, 120)).save(out, "JPEG")

@@ -12,7 +12,7 @@ import pytest
 from dashboard.city_state import CityState
 from feeds.decoders import Message
 from feeds.decoders.cityops_json import decode
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Envelope, Writer
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -39,7 +39,7 @@ def reading(i: int, seconds_ago: float, **values: float | None) -> dict:
 
 @pytest.fixture
 def city(tmp_path):
-    store = Store(tmp_path / "c.duckdb")
+    store = DuckDBStore(tmp_path / "c.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     yield store, writer

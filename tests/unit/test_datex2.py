@@ -8,7 +8,7 @@ from feeds.decoders import DecodeError, Message
 from feeds.decoders.datex2 import decode
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -128,7 +128,7 @@ def test_the_site_table_places_the_detectors(fixture_path):
 
 
 def test_refused_values_are_counted_on_the_feeds_row_and_never_stored(tmp_path, fixture_path, demo_regions):
-    store = Store(tmp_path / "s.duckdb")
+    store = DuckDBStore(tmp_path / "s.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     try:

@@ -8,7 +8,7 @@ import pytest
 from feeds import dead_letters
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeedSettings
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 MAPPING = {"time": "ts", "domain": "flood", "kind": "rain_gauge", "values": {"rain_1h": "rain_1h"}}
@@ -23,7 +23,7 @@ def vendor(id_path: str) -> FeedDecoding:
 
 @pytest.fixture
 def pipeline(tmp_path):
-    store = Store(tmp_path / "dl.duckdb")
+    store = DuckDBStore(tmp_path / "dl.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     yield store, writer

@@ -13,7 +13,7 @@ from alerts.org import Organisation
 from cityops import DEMO_DIR
 from store import directives as directive_store
 from store import notifications as outbox
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from tests.unit.test_chain import person
 
 T0 = datetime(2026, 7, 20, 9, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ def org(demo_regions):
 
 @pytest.fixture
 def directives(tmp_path, org):
-    store = Store(tmp_path / "d.duckdb")
+    store = DuckDBStore(tmp_path / "d.duckdb")
     yield Directives(store, org)
     store.close()
 

@@ -6,7 +6,7 @@ import pytest
 
 from feeds import health
 from store import feed_log
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.feed_health import FeedEvent
 from store.records import Decoded
 from store.writer import Envelope, Writer
@@ -16,7 +16,7 @@ T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 @pytest.fixture
 def store(tmp_path):
-    store = Store(tmp_path / "h.duckdb")
+    store = DuckDBStore(tmp_path / "h.duckdb")
     yield store
     store.close()
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from store import feed_health
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.feed_health import NEXT, FeedEvent, FeedState
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -19,7 +19,7 @@ FEED_NUMBERS = itertools.count()
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("health") / "h.duckdb")
+    store = DuckDBStore(tmp_path_factory.mktemp("health") / "h.duckdb")
     yield store
     store.close()
 

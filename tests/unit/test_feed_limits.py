@@ -18,7 +18,7 @@ from feeds.file import FileFeedSettings, FileReplay
 from feeds.http import HttpFeedSettings
 from feeds.mqtt import MqttFeedSettings
 from feeds.wiring import Broker, Wiring
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.limits import Limits
 from store.writer import Writer
 from tests.app_config import CITY
@@ -158,7 +158,7 @@ def test_a_long_description_is_cut_with_a_mark_and_the_event_still_arrives(demo_
 
 @pytest.fixture
 def pipeline(tmp_path):
-    store = Store(tmp_path / "limits.duckdb")
+    store = DuckDBStore(tmp_path / "limits.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     yield store, writer
@@ -218,7 +218,7 @@ def test_a_file_over_the_limit_is_refused_by_its_size_and_a_recording_line_by_it
 
 
 def test_each_transport_is_given_the_wirings_limits(tmp_path, demo_regions, fixture_path):
-    store = Store(tmp_path / "t.duckdb")
+    store = DuckDBStore(tmp_path / "t.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     limits = Limits(mqtt_message_kb=8, feed_document_mb=2, name_chars=50)

@@ -14,7 +14,7 @@ from feeds.http import HttpFeedSettings
 from feeds.mqtt import MqttFeedSettings
 from feeds.settings import FeedBase
 from feeds.wiring import Broker, Wiring
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 
@@ -32,7 +32,7 @@ def test_every_decoder_is_built_from_its_feeds_settings():
 
 
 def test_only_the_transports_with_feeds_start_and_what_they_start_is_returned(tmp_path, demo_regions, fixture_path):
-    store = Store(tmp_path / "t.duckdb")
+    store = DuckDBStore(tmp_path / "t.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     scheduler = BackgroundScheduler(timezone="UTC")

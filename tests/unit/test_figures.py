@@ -18,6 +18,7 @@ from cityops import DEMO_DIR
 from store import incidents as incident_store
 from store import supervision as sql
 from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.supervision import Selection
 from supervision.facts import Facts
 from supervision.figures import figures, ranking
@@ -37,7 +38,7 @@ def kept(store: Store, calendar: WorkingCalendar | None = None) -> Facts:
 
 @pytest.fixture
 def store(tmp_path):
-    store = Store(tmp_path / "s.duckdb")
+    store = DuckDBStore(tmp_path / "s.duckdb")
     yield store
     store.close()
 
@@ -103,7 +104,7 @@ ACTIONS = ("acknowledge", "dispatch", "start", "resolve", "close", "reopen", "re
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from(ACTIONS), st.booleans()), min_size=1, max_size=40))
 def test_figures_kept_incrementally_equal_figures_computed_from_scratch(tmp_path_factory, steps):
-    store = Store(tmp_path_factory.mktemp("p") / "s.duckdb")
+    store = DuckDBStore(tmp_path_factory.mktemp("p") / "s.duckdb")
     try:
         facts = Facts(store, CALENDAR)
         ids = [open_incident(store, local(2026, 9, 1 + n, 9)) for n in range(5)]

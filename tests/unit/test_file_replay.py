@@ -5,12 +5,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from feeds.file import FileFeedSettings, FileReplay
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 
 def run(tmp_path, demo_regions, **settings):
-    store = Store(tmp_path / "replay.duckdb")
+    store = DuckDBStore(tmp_path / "replay.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     replay = FileReplay(FileFeedSettings(id="drill", **settings), writer=writer, regions=demo_regions)

@@ -17,7 +17,7 @@ from store import audit, queries
 from store import incidents as incident_store
 from store.accounts import Accounts
 from store.audit import Trail
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from tests.alert_rows import new_alert
 from tests.rule_city import JINGXIU, LIANCHI, City
 
@@ -218,7 +218,7 @@ def test_alerts_from_before_incidents_are_placed_when_the_engine_starts(tmp_path
     book = parse_rule_file(RULES)
     first = City(tmp_path / "old.duckdb", demo_regions, book.rules, book)
     first.close()
-    store = Store(tmp_path / "old.duckdb")
+    store = DuckDBStore(tmp_path / "old.duckdb")
     new_alert(store, district="130606", rule_id="gauge", subject_id="f:g9")  # written before incidents existed
     store.close()
     again = City(tmp_path / "old.duckdb", demo_regions, book.rules, book)

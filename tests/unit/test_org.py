@@ -169,9 +169,9 @@ def test_the_duty_detail_says_whose_an_incident_is(org, demo_regions, tmp_path):
     from dashboard.i18n import translator
     from dashboard.pages.duty.desk import Desk
     from dashboard.pages.duty.detail import incident_part
-    from store.database import Store
+    from store.duckdb_engine import DuckDBStore
 
-    desk = Desk(store=Store(tmp_path / "d.duckdb"), snapshots=None, regions=demo_regions, units={}, sops={},
+    desk = Desk(store=DuckDBStore(tmp_path / "d.duckdb"), snapshots=None, regions=demo_regions, units={}, sops={},
                 tz="Asia/Shanghai", note_chars=4000, org=org)  # fmt: skip
     incident = {"id": 7, "state": "new", "members": 3, "title_zh": "容城县秸秆焚烧", "title_en": "Straw burning",
                 "centre_id": "d130629", "department_id": "fire-130629", "district_id": "130629"}  # fmt: skip

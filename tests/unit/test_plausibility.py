@@ -15,7 +15,7 @@ from feeds.decoders.ngsi import decode as ngsi
 from feeds.decoding import FeedDecoding
 from feeds.plausibility import Plausibility, PlausibleSettings
 from layers.crs import to_wgs84
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.records import Decoded, Entity, Observation
 from store.writer import Writer
 from tests.app_config import CITY
@@ -100,7 +100,7 @@ def test_a_real_swapped_point_fiware_nice_is_named_as_swapped(fixture_path, demo
 
 
 def test_suspect_readings_are_stored_with_the_reason_counted_and_never_the_latest(tmp_path, demo_regions):
-    store = Store(tmp_path / "s.duckdb")
+    store = DuckDBStore(tmp_path / "s.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     settings = load(_config(tmp_path, "ranges = { water_level = [0, 60] }"), environ={})

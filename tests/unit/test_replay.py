@@ -12,7 +12,7 @@ from cityops.cli import main
 from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 from tests.app_config import CITY
 from tests.harness import LIANCHI
@@ -60,7 +60,7 @@ def history(path, regions, hotspots=True):
     """Two gauges over an hour: g1 above 10 for 10 minutes, g2 above 10 for one minute only. With `hotspots`, three
     fire hotspots within a kilometre of each other in Lianchi (minutes 10, 25 and 35) and two 45 minutes apart in
     Mancheng, written through the real decoder (which places them in their districts) and writer."""
-    store = Store(path)
+    store = DuckDBStore(path)
     writer = Writer(store, max_delay=0.01)
     writer.start()
     feed = FeedDecoding("f", cityops_json.decode, to_wgs84("wgs84"))
@@ -94,7 +94,7 @@ def test_replay_reports_what_would_have_fired_and_writes_nothing(tmp_path, demo_
     when, subject, title = result.fired[0].first[0]
     assert subject == "f:g1" and title == "G1 high"
     assert when == T0 + timedelta(minutes=22)  # above from minute 20, for 2 minutes
-    store = Store(path)
+    store = DuckDBStore(path)
     assert store.cursor().execute("SELECT count(*) FROM alerts").fetchone()[0] == 0
     assert store.cursor().execute("SELECT count(*) FROM incidents").fetchone()[0] == 0
     store.close()

@@ -32,6 +32,7 @@ from feeds.mqtt import MqttFeedSettings
 from feeds.plausibility import SUSPECT
 from store import feed_hours
 from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.feed_health import FeedEvent, record
 from supervision import scorecards
 from supervision.scorecards import LATENCY_BOUNDS_S, by_department, ranking, roll_up
@@ -120,7 +121,7 @@ def replay(store: Store) -> None:
 
 @pytest.fixture
 def store(tmp_path):
-    store = Store(tmp_path / "scorecards.duckdb")
+    store = DuckDBStore(tmp_path / "scorecards.duckdb")
     replay(store)
     yield store
     store.close()
@@ -278,14 +279,14 @@ def test_an_empty_period_or_store_answers_without_figures(store, tmp_path):
         assert [(d.department, d.hours, d.availability, d.plausible, d.score) for d in departments] == [
             ("traffic-police-city", 0, None, None, None), ("water-city", 0, None, None, None)]  # fmt: skip
         assert [r.rank for r in ranking(departments)] == [None, None]
-    empty = Store(tmp_path / "empty.duckdb")
+    empty = DuckDBStore(tmp_path / "empty.duckdb")
     assert roll_up(empty, END) == 0 and scorecards.rolled_until(empty) is None
     assert scorecards.monthly_ranking(empty, 2026, 3, FEEDS, "Asia/Shanghai").feeds[0].rank is None
     empty.close()
 
 
 def test_a_call_rolls_up_a_week_at_most(tmp_path):
-    store = Store(tmp_path / "history.duckdb")
+    store = DuckDBStore(tmp_path / "history.duckdb")
     cur = store.cursor()
     health(cur, "a", FeedEvent.STORED, T0 - timedelta(days=10))
     entity(cur, "a:a1", "a", T0 - timedelta(days=10))
@@ -299,7 +300,7 @@ def test_a_call_rolls_up_a_week_at_most(tmp_path):
 
 
 def test_a_month_is_the_citys_month(tmp_path):
-    store = Store(tmp_path / "m.duckdb")
+    store = DuckDBStore(tmp_path / "m.duckdb")
     month = scorecards.monthly_ranking(store, 2026, 12, FEEDS, "Asia/Shanghai")
     store.close()
     assert (month.start, month.end) == (datetime(2026, 11, 30, 16, tzinfo=UTC), datetime(2026, 12, 31, 16, tzinfo=UTC))

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from dashboard.snapshot import AGE_LIMIT_S, Snapshots
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 
 
 def refreshers() -> list[threading.Thread]:
@@ -17,7 +17,7 @@ def refreshers() -> list[threading.Thread]:
 def test_stop_ends_the_background_thread_at_once_so_the_store_can_close(tmp_path, watched):
     # A daemon thread still inside DuckDB when the interpreter exits aborted `cityops run` on SIGTERM
     # ("terminate called ... FATAL: exception not rethrown", exit -6): the thread must be gone before the store closes.
-    store = Store(tmp_path / "s.duckdb")
+    store = DuckDBStore(tmp_path / "s.duckdb")
     snapshots = Snapshots(store, stale_after_s={"f1": 60}, timezone="Asia/Shanghai")
     snapshots.start()
     assert refreshers(), "start() runs the background thread"
@@ -33,7 +33,7 @@ def test_stop_ends_the_background_thread_at_once_so_the_store_can_close(tmp_path
 
 
 def test_a_wall_waiting_for_news_hears_of_the_next_snapshot_as_soon_as_it_is_computed(tmp_path):
-    store = Store(tmp_path / "s.duckdb")
+    store = DuckDBStore(tmp_path / "s.duckdb")
     snapshots = Snapshots(store, stale_after_s={"f1": 60}, timezone="Asia/Shanghai")
     snapshots.start()
     try:
@@ -73,7 +73,7 @@ def test_a_snapshot_reads_again_only_the_parts_whose_data_changed(tmp_path):
     from feeds.decoders.cityops_json import decode
     from store.writer import Envelope, Writer
 
-    store = Store(tmp_path / "s.duckdb")
+    store = DuckDBStore(tmp_path / "s.duckdb")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     snapshots = Snapshots(store, stale_after_s={"f1": 60}, timezone="Asia/Shanghai")

@@ -11,7 +11,7 @@ from alerts.time_limits import TimeLimits
 from cityops.config import TimeLimits as Table
 from store import alerts as alert_store
 from store import incidents as incident_store
-from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from tests.alert_rows import new_alert as alert_row
 from tests.rule_city import City
 
@@ -48,7 +48,7 @@ rules:
 
 @pytest.fixture
 def store(tmp_path):
-    store = Store(tmp_path / "sla.duckdb")
+    store = DuckDBStore(tmp_path / "sla.duckdb")
     yield store
     store.close()
 

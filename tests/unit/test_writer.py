@@ -11,7 +11,6 @@ import pytest
 
 from feeds.decoders import Message
 from feeds.decoders.cityops_json import decode
-from store.database import Store
 from store.records import DeadLetter
 from store.schema import MIGRATIONS
 from store.writer import Envelope, Writer
@@ -35,11 +34,11 @@ def obs(i: int, value: float | None = None, acks=None) -> Envelope:
 
 
 @pytest.fixture
-def make(tmp_path):
+def make(open_store):
     made = []
 
     def make(**kw):
-        store = Store(tmp_path / "t.duckdb")
+        store = open_store("t")
         writer = Writer(store, **kw)
         writer.start()
         made.append((store, writer))
@@ -92,8 +91,8 @@ def test_the_end_of_a_burst_is_committed_once_the_queue_is_quiet_not_after_max_d
     assert rows(store, "SELECT count(*) FROM observations") == [(50,)]
 
 
-def test_a_full_queue_holds_the_transport_back_and_says_so(tmp_path):
-    store = Store(tmp_path / "t.duckdb")
+def test_a_full_queue_holds_the_transport_back_and_says_so(open_store):
+    store = open_store("t")
     writer = Writer(store, queue_size=2)  # not started: nothing takes from the queue
     writer.put(obs(1))
     writer.put(obs(2))
@@ -104,8 +103,8 @@ def test_a_full_queue_holds_the_transport_back_and_says_so(tmp_path):
     store.close()
 
 
-def test_a_transport_held_back_goes_on_once_the_writer_takes_from_the_queue(tmp_path):
-    store = Store(tmp_path / "t.duckdb")
+def test_a_transport_held_back_goes_on_once_the_writer_takes_from_the_queue(open_store):
+    store = open_store("t")
     writer = Writer(store, queue_size=2)  # not started: the test takes from the queue as the writer does
     writer.put(obs(1))
     writer.put(obs(2))
@@ -183,19 +182,19 @@ def test_latest_keeps_the_newest_even_when_older_arrives_later(make):
     assert rows(store, "SELECT value FROM latest") == [(1.0,)]
 
 
-def test_schema_migrations_run_once(tmp_path):
-    Store(tmp_path / "m.duckdb").close()
-    store = Store(tmp_path / "m.duckdb")
+def test_schema_migrations_run_once(open_store):
+    open_store("m").close()
+    store = open_store("m")
     assert rows(store, "SELECT version FROM schema_migrations ORDER BY 1") == [(v,) for v, _, _ in MIGRATIONS]
     assert len(MIGRATIONS) >= 5
     store.close()
 
 
-def test_a_stop_that_takes_too_long_leaves_the_rest_unacknowledged_not_dead(tmp_path, caplog):
+def test_a_stop_that_takes_too_long_leaves_the_rest_unacknowledged_not_dead(open_store, caplog):
     """A storm's backlog at shutdown: what is not written in time stays unacknowledged (the broker sends it again),
     never a dead letter nor an error of a store closed under the writer."""
     caplog.set_level(logging.INFO, logger="store.writer")
-    store = Store(tmp_path / "t.duckdb")
+    store = open_store("t")
     writer = Writer(store, max_rows=10)
     writer.listeners.append(lambda _batch: time.sleep(0.2))  # a rule engine slow under load
     acks: list[int] = []
@@ -206,7 +205,7 @@ def test_a_stop_that_takes_too_long_leaves_the_rest_unacknowledged_not_dead(tmp_
     writer.stop(timeout=0.5)
     assert time.monotonic() - began < 2.0
     store.close()
-    store = Store(tmp_path / "t.duckdb")
+    store = open_store("t")
     try:
         written = rows(store, "SELECT count(*) FROM observations")[0][0]
         assert 0 < written < 200 and len(acks) == written, (written, len(acks))  # acknowledged: exactly the written

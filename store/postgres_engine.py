@@ -1,0 +1,259 @@
+"""A PostgreSQL database that several CityOps nodes share: a connection per thread, the same schema and queries as
+the DuckDB file (store/postgres_sql.py translates what differs), and the store's data version.
+
+Each thread gets a connection of its own in autocommit mode; `store.transaction` opens and ends its transactions
+with BEGIN and COMMIT as on DuckDB. A connection that broke (the server restarted, a standby was promoted) is made
+again at the thread's next `cursor()`: with a multi-host URL (`target_session_attrs=read-write`) libpq finds the
+server that takes writes. The work that failed with it is the caller's to retry (the writer keeps its batch).
+
+A cursor hands rows back in DuckDB's shapes: JSON as its text, numbers as int or float (never Decimal), timestamps
+in UTC; `frame` and `fetchnumpy` give the column types DuckDB's Arrow path gives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import psycopg.adapt
+import psycopg.errors
+import pyarrow as pa
+from psycopg.types.string import TextLoader
+
+from store.database import Store
+from store.postgres_sql import COMPAT_FUNCTIONS, ddl, to_postgres
+from store.schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+# Held while migrating, so that nodes starting together migrate once (the key is arbitrary, CityOps' own).
+MIGRATION_LOCK = 7_202_600_001
+
+
+class NumberLoader(psycopg.adapt.Loader):
+    """numeric as int when whole (sum and count of integers), else float: DuckDB's shapes, never Decimal."""
+
+    def load(self, data) -> int | float:
+        text = bytes(data)
+        if b"." in text or b"e" in text or b"E" in text or b"N" in text or b"I" in text:
+            return float(text)
+        return int(text)
+
+
+def _arrow_type(oid: int, types) -> pa.DataType | None:
+    name = types.get(oid).name if types.get(oid) else ""
+    return {
+        "text": pa.string(), "varchar": pa.string(), "json": pa.string(), "jsonb": pa.string(),
+        "bpchar": pa.string(), "name": pa.string(),
+        "float8": pa.float64(), "float4": pa.float32(), "numeric": pa.float64(),
+        "int8": pa.int64(), "int4": pa.int32(), "int2": pa.int16(), "bool": pa.bool_(),
+        "timestamptz": pa.timestamp("us", tz="UTC"), "timestamp": pa.timestamp("us"), "date": pa.date32(),
+        "bytea": pa.binary(),
+        "_text": pa.list_(pa.string()), "_varchar": pa.list_(pa.string()), "_int8": pa.list_(pa.int64()),
+        "_int4": pa.list_(pa.int32()), "_float8": pa.list_(pa.float64()),
+    }.get(name)  # fmt: skip
+
+
+# Arrow types of registered tables, as PostgreSQL column types.
+_COLUMN_TYPES = {
+    pa.string(): "text", pa.large_string(): "text", pa.float64(): "double precision", pa.float32(): "real",
+    pa.int64(): "bigint", pa.int32(): "integer", pa.int16(): "smallint", pa.bool_(): "boolean",
+    pa.binary(): "bytea", pa.date32(): "date", pa.list_(pa.string()): "text[]", pa.list_(pa.int64()): "bigint[]",
+    pa.list_(pa.float64()): "double precision[]",
+}  # fmt: skip
+
+
+def _column_type(arrow: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow):
+        return "timestamptz" if arrow.tz else "timestamp"
+    if pa.types.is_dictionary(arrow):
+        return _column_type(arrow.value_type)
+    if arrow in _COLUMN_TYPES:
+        return _COLUMN_TYPES[arrow]
+    if pa.types.is_null(arrow):
+        return "text"
+    raise TypeError(f"no PostgreSQL column type for {arrow}")
+
+
+class PgCursor:
+    """One thread's connection, with the DuckDB cursor's methods the store uses."""
+
+    def __init__(self, connection: psycopg.Connection):
+        self.connection = connection
+        self._cur = connection.cursor()
+        self._registered: dict[str, tuple] = {}  # temporary tables made for `register`, by name: their columns
+
+    def execute(self, sql: str, params: list | tuple | dict | None = None) -> PgCursor:
+        query, values = to_postgres(sql, params)
+        if query == "ROLLBACK":  # a temporary table made in the transaction is gone with it
+            self._registered.clear()
+        self._cur.execute(query, values)
+        return self
+
+    @property
+    def description(self):
+        return self._cur.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    def fetchone(self):
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[tuple]:
+        return self._cur.fetchall()
+
+    def fetchnumpy(self) -> dict[str, np.ndarray]:
+        """The rows as a column of numbers or objects each; NULL as NaN in floats, masked in the others."""
+        table = self._arrow()
+        out = {}
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            values = column.to_numpy(zero_copy_only=False)
+            if column.null_count and not pa.types.is_floating(column.type):
+                values = np.ma.masked_array(values, mask=column.is_null().to_numpy(zero_copy_only=False))
+            out[name] = values
+        return out
+
+    def frame(self, sql: str, params: list | tuple | dict | None = None) -> pd.DataFrame:
+        self.execute(sql, params)
+        return self._arrow().to_pandas()
+
+    def _arrow(self) -> pa.Table:
+        description = self._cur.description or []
+        rows = self._cur.fetchall()
+        types = self.connection.adapters.types
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in description]
+        arrays = {}
+        for column, values in zip(description, columns, strict=True):
+            arrays[column.name] = pa.array(list(values), type=_arrow_type(column.type_code, types))
+        return pa.table(arrays) if arrays else pa.table({})
+
+    def register(self, name: str, data) -> None:
+        """`data` (an arrow table or a data frame) as the temporary table `name`, written with COPY. The table is
+        made once per connection and emptied for each use: making and dropping tables at every batch would bloat
+        PostgreSQL's catalog."""
+        table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+        columns = tuple((field.name, _column_type(field.type)) for field in table.schema)
+        if self._registered.get(name) != columns:
+            self._cur.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
+            listed = ", ".join(f'"{column}" {kind}' for column, kind in columns)
+            self._cur.execute(f'CREATE TEMPORARY TABLE "{name}" ({listed})')
+            self._registered[name] = columns
+        else:
+            self._cur.execute(f'DELETE FROM pg_temp."{name}"')
+        names = ", ".join(f'"{column}"' for column, _ in columns)
+        with self._cur.copy(f'COPY pg_temp."{name}" ({names}) FROM STDIN') as copy:
+            copy.set_types([kind for _, kind in columns])
+            for row in zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True):
+                copy.write_row(row)
+
+    def unregister(self, name: str) -> None:
+        if name in self._registered:
+            self._cur.execute(f'DELETE FROM pg_temp."{name}"')
+
+    def complete(self) -> None:
+        """Nothing to do: DuckDB's cursor needs it between a half-read result and the next query."""
+
+    def interrupt(self) -> None:
+        self.connection.cancel_safe()
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self.connection.close()
+
+
+class PostgresStore(Store):
+    engine = "postgresql"
+    failures = (psycopg.OperationalError, psycopg.errors.AdminShutdown, psycopg.errors.ReadOnlySqlTransaction,
+                psycopg.errors.DiskFull, psycopg.errors.OutOfMemory, OSError, MemoryError)  # fmt: skip
+
+    def __init__(self, url: str, *, password: str | None = None, path: str | Path = "cityops.store"):
+        super().__init__()
+        self.url = url
+        self._password = password
+        self.path = str(path)
+        self._local = threading.local()
+        self._cursors: list[PgCursor] = []
+        self._cursors_lock = threading.Lock()
+        self._partitions: set[date] = set()  # days whose partition of observations is known to exist
+        self._migrate()
+
+    def connect(self, **kwargs) -> psycopg.Connection:
+        """A new connection of this store's, in autocommit mode, giving DuckDB's shapes back."""
+        extra = {"password": self._password} if self._password else {}
+        connection = psycopg.connect(self.url, autocommit=True, **extra, **kwargs)
+        connection.execute("SET TimeZone = 'UTC'")
+        for json_type in ("json", "jsonb"):
+            connection.adapters.register_loader(json_type, TextLoader)
+        connection.adapters.register_loader("numeric", NumberLoader)
+        return connection
+
+    def _migrate(self) -> None:
+        with self.connect() as con:
+            con.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+            try:
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+                )
+                con.execute(COMPAT_FUNCTIONS)
+                done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+                for version, name, sql in MIGRATIONS:
+                    if version in done:
+                        continue
+                    with con.transaction():
+                        sql = ddl(sql) if isinstance(sql, str) else sql.get(self.engine, "")
+                        if sql.strip():
+                            con.execute(sql)
+                        con.execute("INSERT INTO schema_migrations VALUES (%s, %s, %s)",
+                                    [version, name, datetime.now(UTC)])  # fmt: skip
+            finally:
+                con.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
+
+    def cursor(self) -> PgCursor:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None or cur.connection.broken or cur.connection.closed:
+            if cur is not None:
+                self._forget(cur)
+            cur = PgCursor(self.connect())
+            self._local.cursor = cur
+            with self._cursors_lock:
+                self._cursors.append(cur)
+        return cur
+
+    def _forget(self, cur: PgCursor) -> None:
+        cur.close()
+        with self._cursors_lock:
+            if cur in self._cursors:
+                self._cursors.remove(cur)
+
+    def make_partitions(self, days: set[date]) -> None:
+        missing = days - self._partitions
+        if missing:  # in a statement of its own: inside the batch's transaction it would lock out other writers
+            self.cursor().execute("SELECT observation_partition(d) FROM unnest(?::date[]) AS days(d)",
+                                  [sorted(missing)])  # fmt: skip
+            self._partitions |= missing
+
+    def heal(self) -> bool:
+        try:
+            self.cursor().execute("SELECT 1").fetchall()
+            return True
+        except psycopg.Error as exc:
+            log.warning("the database does not answer yet: %s", exc)
+            return False
+
+    def memory(self) -> dict[str, int]:
+        return {"total": 0}  # the server's memory is the server's; this process holds no cache of it
+
+    def close(self) -> None:
+        with self._cursors_lock:
+            cursors, self._cursors = self._cursors, []
+        for cur in cursors:
+            cur.close()
