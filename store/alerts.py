@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from store.database import records
+from store.database import records, typed
 from store.records import ALERT_STATES, OPEN_STATES, SEVERITIES
 from store.transaction import registered
 
@@ -64,7 +64,7 @@ def new_ids(cur: Cursor, sequence: str, n: int) -> list[int]:
     """`n` ids drawn from a sequence at once, so that rows written in bulk can be told apart before they are."""
     if n == 0:
         return []
-    return [row[0] for row in cur.execute(f"SELECT nextval('{sequence}') FROM range(?)", [n]).fetchall()]
+    return [row[0] for row in cur.execute(f"SELECT nextval('{sequence}') FROM generate_series(1, ?)", [n]).fetchall()]
 
 
 def insert_many(cur: Cursor, rows: list[dict[str, Any]]) -> None:
@@ -86,11 +86,13 @@ def write_table(cur: Cursor, table: str, rows: pa.Table) -> None:
     name = f"bulk_{table}"
     with registered(cur, name, rows):
         columns = ", ".join(rows.column_names)
-        cur.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {name}")
+        cur.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {', '.join(typed(cur, table, rows.column_names))} FROM {name}"
+        )
 
 
 # The alerts of a list of (rule, subject) pairs, given as two lists.
-_OF_KEYS = "(rule_id, subject_id) IN (SELECT (r, s) FROM (SELECT unnest(?) AS r, unnest(?) AS s))"
+_OF_KEYS = "(rule_id, subject_id) IN (SELECT r, s FROM (SELECT unnest(?) AS r, unnest(?) AS s) AS k)"
 
 
 def _by_key(cur: Cursor, sql: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -117,8 +119,8 @@ def expired(cur: Cursor, rule_ids: list[str], now: datetime) -> list[dict[str, A
 
 def latest_alerts_of(cur: Cursor, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     """The newest alert, open or ended, of each of these (rule, subject) pairs, in one query."""
-    newest = "QUALIFY row_number() OVER (PARTITION BY rule_id, subject_id ORDER BY id DESC) = 1"
-    return _by_key(cur, f"SELECT * FROM alerts WHERE {_OF_KEYS} {newest}", keys)
+    return _by_key(cur, f"SELECT DISTINCT ON (rule_id, subject_id) * FROM alerts WHERE {_OF_KEYS} "
+                        "ORDER BY rule_id, subject_id, id DESC", keys)  # fmt: skip
 
 
 # What the rules change of an open alert when it fires again or clears.
@@ -144,7 +146,9 @@ def update_rows(cur: Cursor, table: str, rows: pa.Table) -> None:
         return
     name = f"changed_{table}"
     with registered(cur, name, rows):
-        assignments = ", ".join(f"{c} = {name}.{c}" for c in rows.column_names if c != "id")
+        changed = [c for c in rows.column_names if c != "id"]
+        values = typed(cur, table, changed, name)
+        assignments = ", ".join(f"{c} = {v}" for c, v in zip(changed, values, strict=True))
         cur.execute(f"UPDATE {table} SET {assignments} FROM {name} WHERE {table}.id = {name}.id")
 
 
@@ -228,8 +232,7 @@ def save_rule_states(cur: Cursor, states: dict[tuple[str, str], dict[str, Any] |
     kept = [(key, state) for key, state in states.items() if state is not None]
     if gone:
         cur.execute(
-            "DELETE FROM rule_state WHERE (rule_id, subject_id) IN (SELECT (r, s) FROM (SELECT unnest(?) AS r, "
-            "unnest(?) AS s))",
+            f"DELETE FROM rule_state WHERE {_OF_KEYS}",
             [[k[0] for k in gone], [k[1] for k in gone]],
         )
     if kept:
@@ -244,4 +247,8 @@ def save_rule_states(cur: Cursor, states: dict[tuple[str, str], dict[str, Any] |
             }
         )
         with registered(cur, "changed_rule_states", table):
-            cur.execute("INSERT OR REPLACE INTO rule_state SELECT * FROM changed_rule_states")
+            cur.execute(f"INSERT INTO rule_state SELECT {', '.join(typed(cur, 'rule_state', table.column_names))} "
+                        "FROM changed_rule_states ORDER BY rule_id, subject_id "
+                        "ON CONFLICT (rule_id, subject_id) DO UPDATE SET phase = excluded.phase, "
+                        "since = excluded.since, clear_since = excluded.clear_since, "
+                        "last_value = excluded.last_value")  # fmt: skip

@@ -13,12 +13,14 @@ compare versions instead of re-querying, and read again only what changed (`chan
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 if TYPE_CHECKING:
     from cityops.config import StoreSettings
@@ -111,13 +113,29 @@ def open_store(settings: StoreSettings) -> Store:
     return DuckDBStore(settings.path, settings.memory_limit_mb)
 
 
-def frame(cur, sql: str, params: list | dict | None = None) -> pd.DataFrame:
-    """A query's rows as a DataFrame, with the same column types on either engine."""
+def arrow(cur, sql: str, params: list | dict | None = None) -> pa.Table:
+    """A query's rows as an Arrow table, with the same column types on either engine."""
     if not isinstance(cur, duckdb.DuckDBPyConnection):
-        return cur.frame(sql, params)
-    # Through Arrow: DuckDB 2.0's own .df() trips pandas 3 deprecations.
+        return cur.arrow(sql, params)
     cur.complete()  # .sql() refuses to run while this cursor holds a half-fetched result (e.g. after fetchone)
-    return cur.sql(sql, params=params).to_arrow_table().to_pandas()
+    return cur.sql(sql, params=params).to_arrow_table()
+
+
+def frame(cur, sql: str, params: list | dict | None = None) -> pd.DataFrame:
+    """A query's rows as a DataFrame, with the same column types on either engine. Through Arrow: DuckDB 2.0's own
+    .df() trips pandas 3 deprecations."""
+    return arrow(cur, sql, params).to_pandas()
+
+
+def typed(cur, table: str, columns: Sequence[str], source: str = "") -> list[str]:
+    """The values that put `columns` (of `source`, a registered table) into `table`'s columns of the same
+    names: on PostgreSQL each cast to its column's type, since it takes no text into JSON nor a column of NULLs (text,
+    in a registered table) into a number; on DuckDB as they are."""
+    prefix = f"{source}." if source else ""
+    if isinstance(cur, duckdb.DuckDBPyConnection):
+        return [prefix + column for column in columns]
+    types = cur.column_types(table)
+    return [f"CAST({prefix}{column} AS {types[column]})" for column in columns]
 
 
 def records(cur) -> list[dict]:

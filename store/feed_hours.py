@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import duckdb
 import pandas as pd
 
 from store.database import frame
@@ -42,8 +41,8 @@ PROGRESS = "feed_hours"  # its row in summary_progress: hours before `until` are
 _ROLL_UP = """
 WITH
 hours AS (
-    SELECT hour, hour + INTERVAL 1 HOUR AS hour_end
-    FROM (SELECT unnest(generate_series($start, $end - INTERVAL 1 HOUR, INTERVAL 1 HOUR)) AS hour)
+    SELECT hour, hour + INTERVAL '1 hour' AS hour_end
+    FROM generate_series($start, $end - INTERVAL '1 hour', INTERVAL '1 hour') AS series(hour)
 ),
 born AS (SELECT feed_id, min(ts) AS since FROM feed_log GROUP BY feed_id),
 stored_readings AS (
@@ -52,8 +51,8 @@ stored_readings AS (
            count(*) FILTER (WHERE quality = 'suspect') AS suspect,
            {latency_counts} AS latency
     FROM (SELECT feed_id, received_at, quality, (epoch_us(received_at) - epoch_us(ts)) / 1e6 AS delay_s
-          FROM observations WHERE received_at >= $start AND received_at < $end)
-    GROUP BY ALL
+          FROM observations WHERE received_at >= $start AND received_at < $end) AS o
+    GROUP BY 1, 2
 ),
 stored_messages AS (
     SELECT feed_id, hour, count(*) AS messages
@@ -61,56 +60,57 @@ stored_messages AS (
           FROM observations WHERE received_at >= $start AND received_at < $end
           UNION
           SELECT feed_id, msg_id, date_trunc('hour', received_at)
-          FROM events WHERE received_at >= $start AND received_at < $end)
-    GROUP BY ALL
+          FROM events WHERE received_at >= $start AND received_at < $end) AS m
+    GROUP BY 1, 2
 ),
 dead AS (
     SELECT feed_id, date_trunc('hour', ts) AS hour, count(*) AS dead_letters
-    FROM dead_letters WHERE ts >= $start AND ts < $end GROUP BY ALL
+    FROM dead_letters WHERE ts >= $start AND ts < $end GROUP BY 1, 2
 ),
 reporting AS (
     SELECT o.feed_id, date_trunc('hour', o.ts) AS hour, count(DISTINCT o.entity_id) AS devices_reporting
     FROM observations o JOIN entities e ON e.id = o.entity_id AND e.feed_id = o.feed_id
-    WHERE o.ts >= $start AND o.ts < $end AND e.first_seen < date_trunc('hour', o.ts) + INTERVAL 1 HOUR
-    GROUP BY ALL
+    WHERE o.ts >= $start AND o.ts < $end AND e.first_seen < date_trunc('hour', o.ts) + INTERVAL '1 hour'
+    GROUP BY 1, 2
 ),
 grid AS (
-    SELECT feed_id, hour, hour + INTERVAL 1 HOUR AS hour_end
+    SELECT feed_id, hour, hour + INTERVAL '1 hour' AS hour_end
     FROM (SELECT b.feed_id, h.hour FROM born b JOIN hours h ON h.hour_end > b.since
           UNION SELECT feed_id, hour FROM stored_readings
           UNION SELECT feed_id, hour FROM stored_messages
           UNION SELECT feed_id, hour FROM dead
-          UNION SELECT feed_id, hour FROM reporting)
+          UNION SELECT feed_id, hour FROM reporting) AS any_hour
 ),
--- How many devices a feed knows from each moment one was first seen on (ties counted together), so that an as-of
--- join gives each hour its count without pairing every hour with every device.
+-- How many devices a feed knows from each moment one was first seen on (ties counted together), so that each hour
+-- takes the count of the last such moment before its end without pairing every hour with every device.
 known_from AS (
     SELECT DISTINCT feed_id, first_seen, count(*) OVER (PARTITION BY feed_id ORDER BY first_seen) AS known
     FROM entities WHERE first_seen < $end
 ),
 known AS (
     SELECT g.feed_id, g.hour, coalesce(k.known, 0) AS devices_known
-    FROM grid g ASOF LEFT JOIN known_from k ON g.feed_id = k.feed_id AND g.hour_end > k.first_seen
+    FROM grid g LEFT JOIN LATERAL (SELECT known FROM known_from k WHERE k.feed_id = g.feed_id
+                                   AND k.first_seen < g.hour_end ORDER BY k.first_seen DESC LIMIT 1) AS k ON true
 ),
 -- Each feed's states over [start, end): the last change before the period, then its changes inside it.
 changes AS (
     SELECT feed_id, id, ts, state FROM feed_log WHERE ts >= $start AND ts < $end
     UNION ALL
-    SELECT * FROM (SELECT feed_id, id, ts, state FROM feed_log WHERE ts < $start
-                   QUALIFY row_number() OVER (PARTITION BY feed_id ORDER BY ts DESC, id DESC) = 1)
+    SELECT * FROM (SELECT DISTINCT ON (feed_id) feed_id, id, ts, state FROM feed_log WHERE ts < $start
+                   ORDER BY feed_id, ts DESC, id DESC) AS before
 ),
 ok_spans AS (
     SELECT feed_id, since, until
     FROM (SELECT feed_id, state, ts AS since,
                  coalesce(lead(ts) OVER (PARTITION BY feed_id ORDER BY ts, id), $end) AS until
-          FROM changes)
+          FROM changes) AS spans
     WHERE state = 'ok' AND until > since
 ),
 ok AS (
     SELECT g.feed_id, g.hour,
            sum(epoch_us(least(s.until, g.hour_end)) - epoch_us(greatest(s.since, g.hour))) / 1e6 AS ok_s
     FROM grid g JOIN ok_spans s ON s.feed_id = g.feed_id AND s.since < g.hour_end AND s.until > g.hour
-    GROUP BY ALL
+    GROUP BY 1, 2
 )
 INSERT INTO feed_hours
 SELECT g.feed_id, g.hour, coalesce(ok.ok_s, 0), coalesce(m.messages, 0), coalesce(r.readings, 0),
@@ -129,7 +129,7 @@ _TOTALS = """
 SELECT feed_id, count(*) AS hours, sum(ok_s) AS ok_s, sum(messages) AS messages, sum(readings) AS readings,
        sum(suspect) AS suspect, sum(dead_letters) AS dead_letters,
        count(*) FILTER (WHERE devices_known > 0) AS device_hours,
-       avg(devices_reporting / devices_known) FILTER (WHERE devices_known > 0) AS completeness,
+       avg(devices_reporting::DOUBLE / devices_known) FILTER (WHERE devices_known > 0) AS completeness,
        {latency_sums} AS latency
 FROM feed_hours WHERE hour >= $start AND hour < $end
 GROUP BY feed_id ORDER BY feed_id
@@ -152,30 +152,30 @@ class FeedTotals:
     latency: tuple[int, ...]  # readings per latency bucket
 
 
-def roll_up(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime, bounds: Sequence[float]) -> int:
+def roll_up(cur, start: datetime, end: datetime, bounds: Sequence[float]) -> int:
     """Roll up the whole UTC hours of [start, end) for every feed, replacing their rows, and note that hours before
     `end` are rolled up; one transaction. `bounds` are the latency buckets' upper bounds in seconds, ascending (one
     more bucket holds the rest). Returns the rows written."""
-    no_latency = "[" + ", ".join(["0"] * (len(bounds) + 1)) + "]"
+    no_latency = "ARRAY[" + ", ".join(["0"] * (len(bounds) + 1)) + "]::BIGINT[]"
     sql = _ROLL_UP.format(latency_counts=_latency_counts(bounds), no_latency=no_latency)
     with transaction(cur):
         cur.execute("DELETE FROM feed_hours WHERE hour >= $start AND hour < $end", {"start": start, "end": end})
         (rows,) = cur.execute(sql, {"start": start, "end": end}).fetchone()
         cur.execute(
             "INSERT INTO summary_progress VALUES ($name, $end) "
-            "ON CONFLICT DO UPDATE SET until = greatest(summary_progress.until, excluded.until)",
+            "ON CONFLICT (name) DO UPDATE SET until = greatest(summary_progress.until, excluded.until)",
             {"name": PROGRESS, "end": end},
         )
     return rows
 
 
-def rolled_until(cur: duckdb.DuckDBPyConnection) -> datetime | None:
+def rolled_until(cur) -> datetime | None:
     """The end of the newest hour rolled up (None: none yet)."""
     row = cur.execute("SELECT until FROM summary_progress WHERE name = $name", {"name": PROGRESS}).fetchone()
     return row[0] if row else None
 
 
-def first_stored(cur: duckdb.DuckDBPyConnection) -> datetime | None:
+def first_stored(cur) -> datetime | None:
     """When the oldest data still stored came: the oldest reading kept, or without readings the oldest event or dead
     letter. Events and dead letters outlive retention; hours of theirs older than the oldest reading kept would be
     scored as hours in which no device reported, when in truth their readings were summarised away."""
@@ -187,15 +187,15 @@ def first_stored(cur: duckdb.DuckDBPyConnection) -> datetime | None:
     return oldest
 
 
-def totals(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime, buckets: int) -> list[FeedTotals]:
+def totals(cur, start: datetime, end: datetime, buckets: int) -> list[FeedTotals]:
     """Each feed's rolled-up hours that begin in [start, end), added up; `buckets` is the length of the latency
     counts (the bounds and one)."""
-    sums = "[" + ", ".join(f"sum(latency[{i + 1}])" for i in range(buckets)) + "]"
+    sums = "ARRAY[" + ", ".join(f"sum(latency[{i + 1}])" for i in range(buckets)) + "]"
     rows = cur.execute(_TOTALS.format(latency_sums=sums), {"start": start, "end": end}).fetchall()
     return [FeedTotals(*row[:-1], latency=tuple(int(n) for n in row[-1])) for row in rows]
 
 
-def hours(cur: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
+def hours(cur, start: datetime, end: datetime) -> pd.DataFrame:
     """The rolled-up rows of the hours that begin in [start, end), by feed and hour."""
     return frame(
         cur,
@@ -215,4 +215,4 @@ def _latency_counts(bounds: Sequence[float]) -> str:
     for low, high in zip(lower, upper, strict=True):
         terms = [f"delay_s >= {low!r}" if low is not None else "", f"delay_s < {high!r}" if high is not None else ""]
         counts.append(f"count(*) FILTER (WHERE {' AND '.join(t for t in terms if t)})")
-    return "[" + ", ".join(counts) + "]"
+    return "ARRAY[" + ", ".join(counts) + "]"

@@ -76,7 +76,8 @@ def deliveries(cur: Cursor, state: str | None = None, limit: int | None = 500) -
     """Deliveries, newest first, with their notification's event and title: those in `state`, or all."""
     cur.execute(
         "SELECT d.*, n.event, n.title_zh, n.title_en, n.incident_id FROM deliveries d "
-        "JOIN notifications n ON n.id = d.notification_id WHERE ? IS NULL OR d.state = ? ORDER BY d.id DESC LIMIT ?",
+        "JOIN notifications n ON n.id = d.notification_id WHERE CAST(? AS VARCHAR) IS NULL OR d.state = ? "
+        "ORDER BY d.id DESC LIMIT ?",
         [state, state, limit if limit is not None else 2**62],
     )
     return records(cur)

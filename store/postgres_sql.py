@@ -7,6 +7,7 @@ follows PostgreSQL's closely). What still differs is handled here, in one place:
   is sent as `text[]` (psycopg would leave its type unknown, and `unnest(?)` could not choose).
 - **Type names**: DuckDB's `DOUBLE` and `BLOB` are `DOUBLE PRECISION` and `BYTEA`; an empty list `[]` as a column
   default is `'{}'`; `TRY_CAST(x AS DOUBLE)` is `try_cast_double(x)`.
+- **JSON paths**: DuckDB's `->>'$.a.b'` is PostgreSQL's `#>>'{a,b}'`.
 - **Functions** DuckDB has and PostgreSQL lacks are given to PostgreSQL under DuckDB's names (COMPAT_FUNCTIONS):
   epoch_us, len, list_contains, list_has_any, json_type, json_keys, json_extract_string, arg_max / max_by and
   arg_min / min_by, any_value (PostgreSQL 16 has its own).
@@ -45,7 +46,6 @@ def _translate(sql: str, shape: tuple | None) -> str:
     position = 0
     for code, quoted in _segments(sql):
         code = _WORDS.sub(_word, code)
-        code = _try_casts(code)
         if shape is not None:
             code = code.replace("%", "%%")
             if shape[0] == "named":
@@ -58,7 +58,16 @@ def _translate(sql: str, shape: tuple | None) -> str:
                     position += 1
         out.append(code)
         out.append(quoted.replace("%", "%%") if shape is not None else quoted)
-    return "".join(out)
+    return _try_casts(_JSON_PATH.sub(_json_path, "".join(out)))
+
+
+# DuckDB reads `->>'$.a.b'` as a JSONPath; PostgreSQL's `->>` takes a key, and `#>>` a path.
+_JSON_PATH = re.compile(r"(->>?)\s*'\$\.([\w.]+)'")
+
+
+def _json_path(match: re.Match) -> str:
+    operator = "#>>" if match.group(1) == "->>" else "#>"
+    return f"{operator}'{{{','.join(match.group(2).split('.'))}}}'"
 
 
 def _segments(sql: str):
@@ -101,11 +110,16 @@ def _word(match: re.Match) -> str:
 def _try_casts(code: str) -> str:
     """TRY_CAST(x AS DOUBLE) → try_cast_double(x): PostgreSQL has no TRY_CAST."""
     while (start := code.find("\0TRY_CAST(")) >= 0:
-        depth, i = 0, start + len("\0TRY_CAST")
+        depth, i, quote = 0, start + len("\0TRY_CAST"), None
         while i < len(code):
-            depth += {"(": 1, ")": -1}.get(code[i], 0)
-            if depth == 0:
-                break
+            if quote:
+                quote = None if code[i] == quote else quote
+            elif code[i] in "'\"":
+                quote = code[i]
+            else:
+                depth += {"(": 1, ")": -1}.get(code[i], 0)
+                if depth == 0:
+                    break
             i += 1
         inner = code[start + len("\0TRY_CAST(") : i]
         expr, _, target = inner.rpartition(" AS ")

@@ -177,14 +177,15 @@ def region_daily(store: Store, level: str, region_ids: list[str], since: date, t
         summarised AS (SELECT coalesce(max(until), '-infinity'::TIMESTAMPTZ) AS until FROM summary_progress
                        WHERE name = 'observations'),
         days AS (
-            SELECT d.day, d.metric, d.n, d.sum, d.min, d.max FROM observations_daily d SEMI JOIN members m
-                ON m.id = d.entity_id WHERE d.day >= $since
+            SELECT d.day, d.metric, d.n, d.sum, d.min, d.max FROM observations_daily d
+            WHERE d.entity_id IN (SELECT id FROM members) AND d.day >= $since
             UNION ALL
             SELECT timezone($tz, o.ts)::DATE, o.metric, count(o.value), sum(o.value), min(o.value), max(o.value)
-            FROM observations o SEMI JOIN members m ON m.id = o.entity_id
-            WHERE o.received_at >= (SELECT until FROM summarised) AND o.quality <> 'suspect'
+            FROM observations o
+            WHERE o.entity_id IN (SELECT id FROM members)
+                AND o.received_at >= (SELECT until FROM summarised) AND o.quality <> 'suspect'
                 AND timezone($tz, o.ts)::DATE >= $since
-            GROUP BY ALL
+            GROUP BY 1, 2
         )
         SELECT day, metric, sum(n)::BIGINT AS readings, sum(sum) / nullif(sum(n), 0) AS mean, min(min) AS min,
                max(max) AS max

@@ -30,20 +30,20 @@ LARGEST_SLICE = timedelta(days=7)
 COMMIT_MARGIN = timedelta(minutes=5)  # far longer than a write takes from its received_at to its commit
 
 _MERGE = """
-    ON CONFLICT DO UPDATE SET
+    ON CONFLICT ({key}) DO UPDATE SET
         n = {t}.n + excluded.n, min = least({t}.min, excluded.min), max = greatest({t}.max, excluded.max),
         sum = coalesce({t}.sum + excluded.sum, {t}.sum, excluded.sum)
 """
 _HOURLY = """
     INSERT INTO observations_hourly
     SELECT entity_id, metric, date_trunc('hour', ts), any_value(unit), count(value), min(value), max(value), sum(value)
-    FROM observations WHERE received_at >= $low AND received_at < $high AND quality <> 'suspect' GROUP BY ALL
-    """ + _MERGE.format(t="observations_hourly")
+    FROM observations WHERE received_at >= $low AND received_at < $high AND quality <> 'suspect' GROUP BY 1, 2, 3
+    """ + _MERGE.format(t="observations_hourly", key="entity_id, metric, hour")
 _DAILY = """
     INSERT INTO observations_daily
     SELECT entity_id, metric, timezone($tz, ts)::DATE, any_value(unit), count(value), min(value), max(value), sum(value)
-    FROM observations WHERE received_at >= $low AND received_at < $high AND quality <> 'suspect' GROUP BY ALL
-    """ + _MERGE.format(t="observations_daily")
+    FROM observations WHERE received_at >= $low AND received_at < $high AND quality <> 'suspect' GROUP BY 1, 2, 3
+    """ + _MERGE.format(t="observations_daily", key="entity_id, metric, day")
 
 
 @dataclass
@@ -80,7 +80,7 @@ def roll_up(store: Store, timezone: str, now: datetime | None = None) -> Progres
     def first(after: datetime | None) -> datetime | None:
         (found,) = cur.execute(
             "SELECT min(received_at) FROM observations WHERE received_at < $upper "
-            "AND ($after IS NULL OR received_at >= $after)",
+            "AND (CAST($after AS TIMESTAMPTZ) IS NULL OR received_at >= $after)",
             {"upper": upper, "after": after or start},
         ).fetchone()
         return found
@@ -92,7 +92,8 @@ def roll_up(store: Store, timezone: str, now: datetime | None = None) -> Progres
         _advance(cur, high)
 
     (rows,) = cur.execute(
-        "SELECT count(*) FROM observations WHERE received_at < $upper AND ($start IS NULL OR received_at >= $start)",
+        "SELECT count(*) FROM observations WHERE received_at < $upper "
+        "AND (CAST($start AS TIMESTAMPTZ) IS NULL OR received_at >= $start)",
         {"upper": upper, "start": start},
     ).fetchone()
     progress = _in_slices(cur, first, upper, one)
@@ -115,7 +116,7 @@ def apply(store: Store, keep_days: int, timezone: str, now: datetime | None = No
     def first(after: datetime | None) -> datetime | None:
         (found,) = cur.execute(
             "SELECT min(ts) FROM observations WHERE ts < $cutoff AND received_at < $summarised "
-            "AND ($after IS NULL OR ts >= $after)",
+            "AND (CAST($after AS TIMESTAMPTZ) IS NULL OR ts >= $after)",
             {"cutoff": cutoff, "summarised": summarised, "after": after},
         ).fetchone()
         return found
@@ -137,7 +138,7 @@ def apply(store: Store, keep_days: int, timezone: str, now: datetime | None = No
 def _advance(cur, until: datetime) -> None:
     cur.execute(
         "INSERT INTO summary_progress VALUES ('observations', $until) "
-        "ON CONFLICT DO UPDATE SET until = greatest(summary_progress.until, excluded.until)",
+        "ON CONFLICT (name) DO UPDATE SET until = greatest(summary_progress.until, excluded.until)",
         {"until": until},
     )
 

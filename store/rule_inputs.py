@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from store.database import frame
+from store.database import arrow, frame
 from store.transaction import registered
 
 Cursor = duckdb.DuckDBPyConnection
@@ -35,21 +35,23 @@ def latest_and_spans(
 ) -> tuple[pa.Table, dict[str, pa.Table]]:
     """For the entities `ids`: their latest values (entity_id, metric, value, us: epoch microseconds), and for each
     metric of `spans_since` the span of its values since then (entity_id, first, last, hours between them)."""
-    cur.complete()
     # The ids go in as a registered Arrow table: binding thousands of strings as a parameter costs more.
     with registered(cur, "frame_ids", pa.table({"entity_id": pa.array(ids, pa.string())})):
-        latest = cur.sql(
-            "SELECT entity_id, metric, value, epoch_us(ts) AS us FROM latest SEMI JOIN frame_ids USING (entity_id)"
-        ).to_arrow_table()
+        latest = arrow(
+            cur,
+            "SELECT entity_id, metric, value, epoch_us(ts) AS us FROM latest "
+            "WHERE entity_id IN (SELECT entity_id FROM frame_ids)",
+        )
         spans = {
-            metric: cur.sql(
+            metric: arrow(
+                cur,
                 "SELECT entity_id, arg_min(value, ts) AS first, arg_max(value, ts) AS last, "
                 "(epoch_us(max(ts)) - epoch_us(min(ts))) / 3.6e9 AS hours FROM observations "
-                "SEMI JOIN frame_ids USING (entity_id) "
-                "WHERE metric = $metric AND ts >= $since AND value IS NOT NULL AND quality <> 'suspect' "
+                "WHERE entity_id IN (SELECT entity_id FROM frame_ids) "
+                "AND metric = $metric AND ts >= $since AND value IS NOT NULL AND quality <> 'suspect' "
                 "GROUP BY entity_id",
-                params={"metric": metric, "since": since},
-            ).to_arrow_table()
+                {"metric": metric, "since": since},
+            )
             for metric, since in spans_since.items()
         }
     return latest, spans
@@ -61,7 +63,8 @@ def events_near(cur: Cursor, since: datetime, event_type: str | None, domain: st
     return cur.execute(
         """
         SELECT count(*) FROM events
-        WHERE ts >= $since AND ($type IS NULL OR type = $type) AND ($domain IS NULL OR domain = $domain)
+        WHERE ts >= $since AND (CAST($type AS VARCHAR) IS NULL OR type = $type)
+          AND (CAST($domain AS VARCHAR) IS NULL OR domain = $domain)
           AND lon IS NOT NULL
           AND 2 * 6371 * asin(sqrt(pow(sin(radians(lat - $lat) / 2), 2)
               + cos(radians($lat)) * cos(radians(lat)) * pow(sin(radians(lon - $lon) / 2), 2))) <= $km

@@ -395,18 +395,30 @@ MIGRATIONS: list[tuple[int, str, str | dict[str, str]]] = [
         "PostgreSQL: observations in a partition per day, each reading once",
         {
             "postgresql": """
-            -- A partition per day (UTC), made when a reading of that day first comes (observation_partition), so
-            -- that retention drops whole days. The unique index keeps a reading that two nodes receive (a QoS 1
+            -- A partition per day (UTC), made by the writer before it writes a reading of a new day
+            -- (observation_partition), so that retention drops whole days. What is written another way (a replay,
+            -- a repair by hand) into a day without its partition goes to observations_other, and moves into the
+            -- day's partition when that is made. The unique index keeps a reading that two nodes receive (a QoS 1
             -- message sent again) once; the writer inserts with ON CONFLICT DO NOTHING.
             ALTER TABLE observations RENAME TO observations_before_partitions;
             CREATE TABLE observations (LIKE observations_before_partitions INCLUDING DEFAULTS) PARTITION BY RANGE (ts);
             CREATE UNIQUE INDEX observations_once ON observations (feed_id, msg_id, entity_id, metric, ts);
             CREATE INDEX observations_history ON observations (entity_id, metric, ts);
+            CREATE TABLE observations_other PARTITION OF observations DEFAULT;
             CREATE FUNCTION observation_partition(day date) RETURNS void LANGUAGE plpgsql AS $$
+            DECLARE
+                name text := 'observations_' || to_char(day, 'YYYYMMDD');
+                low timestamptz := day::timestamp AT TIME ZONE 'UTC';
+                high timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
             BEGIN
-                EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF observations FOR VALUES FROM (%L) TO (%L)',
-                               'observations_' || to_char(day, 'YYYYMMDD'),
-                               (day::timestamp AT TIME ZONE 'UTC'), ((day + 1)::timestamp AT TIME ZONE 'UTC'));
+                IF to_regclass(name) IS NOT NULL THEN
+                    RETURN;
+                END IF;
+                EXECUTE format('CREATE TABLE %I (LIKE observations INCLUDING DEFAULTS)', name);
+                EXECUTE format('WITH moved AS (DELETE FROM observations_other WHERE ts >= %L AND ts < %L RETURNING *) '
+                               'INSERT INTO %I SELECT * FROM moved', low, high, name);
+                EXECUTE format('ALTER TABLE observations ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                               name, low, high);
             EXCEPTION WHEN duplicate_table OR unique_violation THEN
                 NULL;  -- another node made it meanwhile
             END $$;

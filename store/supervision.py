@@ -14,7 +14,7 @@ from datetime import datetime
 import pandas as pd
 
 from store.alerts import Cursor
-from store.database import frame
+from store.database import frame, typed
 from store.records import ENDED_STATES
 from store.transaction import registered
 
@@ -90,7 +90,10 @@ def replace_facts(cur: Cursor, rows: pd.DataFrame) -> None:
         return
     with registered(cur, "figure_rows", rows[list(FIGURE_COLUMNS)]):
         cur.execute("DELETE FROM incident_figures WHERE id IN (SELECT id FROM figure_rows)")
-        cur.execute(f"INSERT INTO incident_figures ({', '.join(FIGURE_COLUMNS)}) SELECT * FROM figure_rows")
+        cur.execute(
+            f"INSERT INTO incident_figures ({', '.join(FIGURE_COLUMNS)}) "
+            f"SELECT {', '.join(typed(cur, 'incident_figures', FIGURE_COLUMNS))} FROM figure_rows"
+        )
 
 
 def clear_facts(cur: Cursor) -> None:
@@ -104,7 +107,9 @@ def progress(cur: Cursor, name: str) -> tuple[int, datetime, str] | None:
 
 
 def set_progress(cur: Cursor, name: str, last_log_id: int, now: datetime, calendar: str) -> None:
-    cur.execute("INSERT OR REPLACE INTO figure_progress VALUES (?, ?, ?, ?)", [name, last_log_id, now, calendar])
+    cur.execute("INSERT INTO figure_progress VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "last_log_id = excluded.last_log_id, ts = excluded.ts, calendar = excluded.calendar",
+                [name, last_log_id, now, calendar])  # fmt: skip
 
 
 def last_log_id(cur: Cursor) -> int:
@@ -176,13 +181,15 @@ def aggregate_sql(key: str | None, working: bool, rows: str) -> str:
         SELECT {group} AS key, count(*) AS incidents,
                count(*) FILTER (WHERE state NOT IN {tuple(sorted(ENDED_STATES))}) AS open,
                count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
-               quantile_cont(ack_{w}, 0.5) AS mtta_p50, quantile_cont(ack_{w}, 0.9) AS mtta_p90,
-               quantile_cont(resolve_{w}, 0.5) AS mttr_p50, quantile_cont(resolve_{w}, 0.9) AS mttr_p90,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY ack_{w}) AS mtta_p50,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY ack_{w}) AS mtta_p90,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY resolve_{w}) AS mttr_p50,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY resolve_{w}) AS mttr_p90,
                {stages},
                count(*) FILTER (WHERE late_ack OR late_dispatch OR late_resolve) AS overdue,
                coalesce(sum(returned), 0) AS returned, coalesce(sum(reopened), 0) AS reopened,
                coalesce(sum(escalations), 0) AS escalations
-        FROM ({rows}) GROUP BY ALL ORDER BY incidents DESC, key
+        FROM ({rows}) AS figures GROUP BY 1 ORDER BY incidents DESC, key
     """
 
 

@@ -109,7 +109,7 @@ def remember_request(cur: Cursor, request: str | None, task_id: int, now: dateti
 def add_attachment(cur: Cursor, fields: dict[str, Any]) -> None:
     columns = ", ".join(fields)
     marks = ", ".join("?" for _ in fields)
-    cur.execute(f"INSERT OR IGNORE INTO attachments ({columns}) VALUES ({marks})", list(fields.values()))
+    cur.execute(f"INSERT INTO attachments ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING", list(fields.values()))
 
 
 def attachment(cur: Cursor, attachment_id: str) -> list[dict[str, Any]]:

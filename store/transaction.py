@@ -33,6 +33,7 @@ def registered(cur, name: str, data) -> Iterator[str]:
     """`data` (an arrow table or a data frame) as the table `name` while the block runs. What the block raises is
     what the caller sees: in a transaction a conflict has aborted, unregistering fails too, and it hid the conflict
     from `retrying`."""
+    cur.complete()  # DuckDB registers nothing while this cursor holds a half-fetched result (e.g. after fetchone)
     cur.register(name, data)
     try:
         yield name

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from store import feed_health
-from store.database import Store
+from store.database import Store, typed
 from store.feed_health import FeedEvent
 from store.records import DeadLetter, Decoded
 from store.transaction import registered, roll_back
@@ -462,8 +462,9 @@ def _insert_events(cur, records: Decoded, now: datetime) -> None:
         }
     )
     columns = ", ".join(table.column_names)
+    values = ", ".join(typed(cur, "events", table.column_names))
     with registered(cur, "batch_events", table):
-        cur.execute(f"INSERT INTO events ({columns}, received_at) SELECT *, $now FROM batch_events "
+        cur.execute(f"INSERT INTO events ({columns}, received_at) SELECT {values}, $now FROM batch_events "
                     "ORDER BY id ON CONFLICT DO NOTHING", {"now": now})  # fmt: skip
 
 

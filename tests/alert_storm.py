@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alerts.rules import parse_rule_file
 from layers.regions import RegionIndex
+from store.duckdb_engine import DuckDBStore
 from tests.app_config import RULES
 from tests.rule_city import City
 
@@ -20,7 +21,7 @@ BY_TOWN = RULES.replace("sops:", "groups:\n  - {id: high-water, rules: [gauge-hi
 def storm(tmp_path: Path, demo_regions: RegionIndex, rules: str = RULES, level: str = "district") -> dict[str, int]:
     """The app's store with ALERTS gauges over their level, spread over the regions of `level`; alerts per region."""
     book = parse_rule_file(rules)
-    city = City(tmp_path / "cityops.duckdb", demo_regions, book.rules, book)
+    city = City(DuckDBStore(tmp_path / "cityops.duckdb"), demo_regions, book.rules, book)
     regions = demo_regions.level(level)
     per = {}
     try:

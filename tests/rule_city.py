@@ -1,5 +1,5 @@
 """A store, its writer and a rule engine with a clock the test moves: the rule engine's and the incidents' unit
-tests send messages through the real decoder and writer into a real DuckDB file."""
+tests send messages through the real decoder and writer into a real store (a test gives it one of either engine)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from alerts.rules import Rule, RuleFile
 from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
-from store.database import frame
-from store.duckdb_engine import DuckDBStore
+from store.database import Store, frame
 from store.writer import Writer
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
@@ -23,11 +22,10 @@ JINGXIU = (115.40, 38.90)
 class City:
     """A store, its writer and a rule engine, with a clock the test moves."""
 
-    def __init__(self, path, demo_regions, rules: list[Rule], book: RuleFile | None = None, reference=None,
+    def __init__(self, store: Store, demo_regions, rules: list[Rule], book: RuleFile | None = None, reference=None,
                  org=None):  # fmt: skip
         self.now = T0
-        self.path = path
-        self.store = DuckDBStore(path)
+        self.store = store
         self.writer = Writer(self.store, max_delay=0.01)  # each send is committed at once
         self.regions = demo_regions
         self.engine = RuleEngine(self.store, rules, clock=lambda: self.now, book=book, regions=demo_regions,

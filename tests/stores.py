@@ -40,7 +40,7 @@ class StoreMaker:
             store = DuckDBStore(self.folder / f"{name}.duckdb")
         else:
             if name not in self._databases:
-                database = f"t{next(_numbers)}_{name}".lower()
+                database = "t{}_{}".format(next(_numbers), "".join(c if c.isalnum() else "_" for c in name.lower()))
                 self.server.psql(f"CREATE DATABASE {database} TEMPLATE {TEMPLATE}")
                 self._databases[name] = database
             store = PostgresStore(self.server.url(self._databases[name]), password=PASSWORD,

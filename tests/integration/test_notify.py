@@ -182,12 +182,12 @@ rules:
 
 
 @pytest.fixture
-def city(tmp_path, demo_regions):
+def city(open_store, tmp_path, demo_regions):
     text = (DEMO_DIR / "org.yaml").read_text(encoding="utf-8") + SUBSCRIPTIONS
     org = Organisation.parse(text, "org.yaml", demo_regions)
     (tmp_path / "rules.yaml").write_text(RED_FIRE, encoding="utf-8")
     book = load_rule_file(tmp_path / "rules.yaml")
-    city = City(tmp_path / "n.duckdb", demo_regions, book.rules, book, org=org)
+    city = City(open_store("n"), demo_regions, book.rules, book, org=org)
     city.org = org
     yield city
     city.close()

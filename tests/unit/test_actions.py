@@ -11,7 +11,6 @@ from alerts.lifecycle import ACTIONS, TransitionError
 from store import alerts as alert_store
 from store import audit
 from store.accounts import Accounts
-from store.duckdb_engine import DuckDBStore
 from tests.alert_rows import new_alert
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
@@ -20,8 +19,8 @@ LEADER = Principal("leader", "district_leader", ("130606",))
 
 
 @pytest.fixture
-def house(tmp_path):
-    store = DuckDBStore(tmp_path / "actions.duckdb")
+def house(open_store, tmp_path):
+    store = open_store("actions")
     accounts = Accounts(tmp_path / "accounts.sqlite")
     yield store, audit.Trail(accounts, "192.0.2.7")
     store.close()

@@ -36,9 +36,9 @@ def person(org: Organisation, account: str) -> Principal:
 
 
 @pytest.fixture
-def city(tmp_path, org):
+def city(open_store, org):
     book = load_rule_file(DEMO_DIR / "rules.yaml")
-    city = City(tmp_path / "c.duckdb", org.regions, book.rules, book, org=org)
+    city = City(open_store("c"), org.regions, book.rules, book, org=org)
     yield city
     city.close()
 

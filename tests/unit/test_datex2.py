@@ -8,7 +8,6 @@ from feeds.decoders import DecodeError, Message
 from feeds.decoders.datex2 import decode
 from feeds.decoding import FeedDecoding
 from layers.crs import to_wgs84
-from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -127,8 +126,8 @@ def test_the_site_table_places_the_detectors(fixture_path):
     assert 51 < site.lat < 53 and 3 < site.lon < 7 and site.attributes == {"lanes": 1}
 
 
-def test_refused_values_are_counted_on_the_feeds_row_and_never_stored(tmp_path, fixture_path, demo_regions):
-    store = DuckDBStore(tmp_path / "s.duckdb")
+def test_refused_values_are_counted_on_the_feeds_row_and_never_stored(open_store, fixture_path, demo_regions):
+    store = open_store("s")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     try:

@@ -8,7 +8,6 @@ import pytest
 from feeds import dead_letters
 from feeds.decoding import FeedDecoding
 from feeds.mqtt import MqttFeedSettings
-from store.duckdb_engine import DuckDBStore
 from store.writer import Writer
 
 MAPPING = {"time": "ts", "domain": "flood", "kind": "rain_gauge", "values": {"rain_1h": "rain_1h"}}
@@ -22,8 +21,8 @@ def vendor(id_path: str) -> FeedDecoding:
 
 
 @pytest.fixture
-def pipeline(tmp_path):
-    store = DuckDBStore(tmp_path / "dl.duckdb")
+def pipeline(open_store):
+    store = open_store("dl")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     yield store, writer

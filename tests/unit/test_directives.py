@@ -13,7 +13,6 @@ from alerts.org import Organisation
 from cityops import DEMO_DIR
 from store import directives as directive_store
 from store import notifications as outbox
-from store.duckdb_engine import DuckDBStore
 from tests.unit.test_chain import person
 
 T0 = datetime(2026, 7, 20, 9, 0, tzinfo=UTC)
@@ -25,8 +24,8 @@ def org(demo_regions):
 
 
 @pytest.fixture
-def directives(tmp_path, org):
-    store = DuckDBStore(tmp_path / "d.duckdb")
+def directives(open_store, org):
+    store = open_store("d")
     yield Directives(store, org)
     store.close()
 

@@ -17,7 +17,6 @@ from store import alerts as alert_store
 from store import audit
 from store.accounts import Accounts
 from store.database import Store
-from store.duckdb_engine import DuckDBStore
 from tests.alert_rows import new_alert as alert_row
 
 T0 = datetime(2026, 7, 20, 8, 0, tzinfo=UTC)
@@ -36,8 +35,8 @@ UNITS = {"water-lianchi": SimpleNamespace(id="water-lianchi", type="water_author
 
 
 @pytest.fixture
-def house(tmp_path):
-    store = DuckDBStore(tmp_path / "duty.duckdb")
+def house(open_store, tmp_path):
+    store = open_store("duty")
     desk = Desk(
         store=store,
         snapshots=None,

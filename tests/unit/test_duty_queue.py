@@ -182,12 +182,12 @@ groups:
 """
 
 
-def bulk(tmp_path, demo_regions, by: str, then=None) -> tuple[str, list[str]]:
+def bulk(open_store, demo_regions, by: str, then=None) -> tuple[str, list[str]]:
     """Two gauges high in Lianchi and one in Jingxiu, grouped `by` district or city; every alert marked and
     acknowledged in bulk by the duty officer (then `then(city, desk)` runs): the desk's last answer, and the
     alerts' states after."""
     book = parse_rule_file(BY_CITY.replace("BY", by))
-    city = City(tmp_path / f"{by}.duckdb", demo_regions, book.rules, book)
+    city = City(open_store(f"{by}"), demo_regions, book.rules, book)
     try:
         for name, where in (("l1", LIANCHI), ("l2", (LIANCHI[0] + 0.01, LIANCHI[1])), ("j1", JINGXIU)):
             city.entity(name, where=where)
@@ -202,18 +202,18 @@ def bulk(tmp_path, demo_regions, by: str, then=None) -> tuple[str, list[str]]:
         city.close()
 
 
-def test_marked_alerts_of_one_incident_acknowledge_it_once(tmp_path, demo_regions):
-    said, states = bulk(tmp_path, demo_regions, "district")
+def test_marked_alerts_of_one_incident_acknowledge_it_once(open_store, demo_regions):
+    said, states = bulk(open_store, demo_regions, "district")
     assert said == "Acknowledged 2." and states == ["acknowledged"] * 3  # Lianchi's incident, and Jingxiu's
 
 
-def test_an_alert_that_joins_an_acknowledged_incident_is_acknowledged_itself(tmp_path, demo_regions):
+def test_an_alert_that_joins_an_acknowledged_incident_is_acknowledged_itself(open_store, demo_regions):
     def another_gauge(city, desk):
         city.entity("l3", where=(LIANCHI[0] - 0.01, LIANCHI[1]))
         city.value("l3", water_level=12.5)  # joins the city's incident, acknowledged already
         return bulk_acknowledge(desk, DUTY, None, [city.alerts()[-1]["id"]], translator("en"))
 
-    said, states = bulk(tmp_path, demo_regions, "city", another_gauge)
+    said, states = bulk(open_store, demo_regions, "city", another_gauge)
     assert said == "Acknowledged 1." and states == ["acknowledged"] * 4
 
 

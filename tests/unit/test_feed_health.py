@@ -6,7 +6,6 @@ import pytest
 
 from feeds import health
 from store import feed_log
-from store.duckdb_engine import DuckDBStore
 from store.feed_health import FeedEvent
 from store.records import Decoded
 from store.writer import Envelope, Writer
@@ -15,8 +14,8 @@ T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = DuckDBStore(tmp_path / "h.duckdb")
+def store(open_store):
+    store = open_store("h")
     yield store
     store.close()
 

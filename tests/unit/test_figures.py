@@ -37,8 +37,8 @@ def kept(store: Store, calendar: WorkingCalendar | None = None) -> Facts:
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = DuckDBStore(tmp_path / "s.duckdb")
+def store(open_store):
+    store = open_store("s")
     yield store
     store.close()
 

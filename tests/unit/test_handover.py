@@ -10,7 +10,6 @@ from store import handovers
 from store.accounts import Accounts
 from store.audit import Trail, search
 from store.database import Store
-from store.duckdb_engine import DuckDBStore
 from supervision.handover import SECTIONS, HandoverError, current_shift, desk_of, hand_over, report, seen_by, take_over
 from tests.incident_history import JINGXIU, LIANCHI, act, local, mark_overdue, open_incident
 
@@ -20,8 +19,8 @@ CITY = Principal("duty", "duty_officer")
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = DuckDBStore(tmp_path / "s.duckdb")
+def store(open_store):
+    store = open_store("s")
     yield store
     store.close()
 

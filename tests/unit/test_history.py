@@ -19,10 +19,10 @@ from tests.rule_city import City
 
 
 @pytest.fixture
-def city(tmp_path, demo_regions):
+def city(open_store, demo_regions):
     org = Organisation.load(DEMO_DIR / "org.yaml", demo_regions)
     book = load_rule_file(DEMO_DIR / "rules.yaml")
-    city = City(tmp_path / "c.duckdb", demo_regions, book.rules, book, org=org)
+    city = City(open_store("c"), demo_regions, book.rules, book, org=org)
     yield city
     city.close()
 

@@ -17,7 +17,6 @@ from store import audit, queries
 from store import incidents as incident_store
 from store.accounts import Accounts
 from store.audit import Trail
-from store.duckdb_engine import DuckDBStore
 from tests.alert_rows import new_alert
 from tests.rule_city import JINGXIU, LIANCHI, City
 
@@ -74,9 +73,9 @@ inhibit:
 
 
 @pytest.fixture
-def city(tmp_path, demo_regions):
+def city(open_store, demo_regions):
     book = parse_rule_file(RULES)
-    c = City(tmp_path / "incidents.duckdb", demo_regions, book.rules, book)
+    c = City(open_store("incidents"), demo_regions, book.rules, book)
     yield c
     c.close()
 
@@ -214,14 +213,14 @@ def test_an_incident_that_closes_itself_does_so_once_all_is_clear_for_its_time(c
     assert [e["note"] for e in incident_store.timeline(city.store.cursor(), 1)][-1] == "all cleared"
 
 
-def test_alerts_from_before_incidents_are_placed_when_the_engine_starts(tmp_path, demo_regions):
+def test_alerts_from_before_incidents_are_placed_when_the_engine_starts(open_store, demo_regions):
     book = parse_rule_file(RULES)
-    first = City(tmp_path / "old.duckdb", demo_regions, book.rules, book)
+    first = City(open_store("old"), demo_regions, book.rules, book)
     first.close()
-    store = DuckDBStore(tmp_path / "old.duckdb")
+    store = open_store("old")
     new_alert(store, district="130606", rule_id="gauge", subject_id="f:g9")  # written before incidents existed
     store.close()
-    again = City(tmp_path / "old.duckdb", demo_regions, book.rules, book)
+    again = City(open_store("old"), demo_regions, book.rules, book)
     try:
         (incident,) = incidents(again)
         assert (incident["group_id"], incident["region_id"], incident["members"]) == ("gauge", "130606", 1)

@@ -61,16 +61,15 @@ def test_snooze_only_after_acknowledgement():
     assert transition("acknowledged", "snooze").to_state == "acknowledged"
 
 
-def test_the_store_counts_as_open_the_states_the_lifecycle_calls_open(tmp_path):
+def test_the_store_counts_as_open_the_states_the_lifecycle_calls_open(open_store):
     from alerts.lifecycle import ACTIONS, transition
     from store import alerts as alert_store
-    from store.duckdb_engine import DuckDBStore
     from store.records import OPEN_STATES
     from tests.alert_rows import new_alert
 
     # Open is what the loop has not ended: an open state has a way on; closed and cancelled have none.
     assert {s for s in STATES if any(_allowed(transition, s, a) for a in ACTIONS if a != "comment")} == OPEN_STATES
-    store = DuckDBStore(tmp_path / "open.duckdb")
+    store = open_store("open")
     for state in STATES:
         new_alert(store, state=state)
     assert {a["state"] for a in alert_store.open_alerts(store.cursor())} == OPEN_STATES

@@ -143,14 +143,14 @@ def test_org_check_prints_what_the_file_holds_and_refuses_a_broken_one(tmp_path,
     assert f"{broken}:" in (err := capsys.readouterr().err) and "duty-130629: no unit d1" in err
 
 
-def test_a_hotspot_cluster_in_rongcheng_opens_an_incident_owned_by_its_centre_and_fire_brigade(tmp_path, org):
+def test_a_hotspot_cluster_in_rongcheng_opens_an_incident_owned_by_its_centre_and_fire_brigade(open_store, org):
     """Issue 23: a hotspot cluster in 容城县 preselected the 莲池区 government. The incident is now routed."""
     from alerts.rules import load_rule_file
     from store import incidents as incident_store
     from tests.rule_city import City
 
     book = load_rule_file(DEMO_DIR / "rules.yaml")
-    city = City(tmp_path / "o.duckdb", org.regions, book.rules, book, org=org)
+    city = City(open_store("o"), org.regions, book.rules, book, org=org)
     rongcheng = org.regions.get("130629").geometry.representative_point()
     for n in range(3):
         city.at(minutes=1).send({"type": "event", "id": f"h{n}", "domain": "fire", "event_type": "hotspot",
@@ -164,14 +164,13 @@ def test_a_hotspot_cluster_in_rongcheng_opens_an_incident_owned_by_its_centre_an
     city.close()
 
 
-def test_the_duty_detail_says_whose_an_incident_is(org, demo_regions, tmp_path):
+def test_the_duty_detail_says_whose_an_incident_is(open_store, org, demo_regions):
     from access.policy import Principal
     from dashboard.i18n import translator
     from dashboard.pages.duty.desk import Desk
     from dashboard.pages.duty.detail import incident_part
-    from store.duckdb_engine import DuckDBStore
 
-    desk = Desk(store=DuckDBStore(tmp_path / "d.duckdb"), snapshots=None, regions=demo_regions, units={}, sops={},
+    desk = Desk(store=open_store("d"), snapshots=None, regions=demo_regions, units={}, sops={},
                 tz="Asia/Shanghai", note_chars=4000, org=org)  # fmt: skip
     incident = {"id": 7, "state": "new", "members": 3, "title_zh": "容城县秸秆焚烧", "title_en": "Straw burning",
                 "centre_id": "d130629", "department_id": "fire-130629", "district_id": "130629"}  # fmt: skip

@@ -15,7 +15,6 @@ from feeds.decoders.ngsi import decode as ngsi
 from feeds.decoding import FeedDecoding
 from feeds.plausibility import Plausibility, PlausibleSettings
 from layers.crs import to_wgs84
-from store.duckdb_engine import DuckDBStore
 from store.records import Decoded, Entity, Observation
 from store.writer import Writer
 from tests.app_config import CITY
@@ -99,8 +98,8 @@ def test_a_real_swapped_point_fiware_nice_is_named_as_swapped(fixture_path, demo
     assert env.records.suspect >= 1
 
 
-def test_suspect_readings_are_stored_with_the_reason_counted_and_never_the_latest(tmp_path, demo_regions):
-    store = DuckDBStore(tmp_path / "s.duckdb")
+def test_suspect_readings_are_stored_with_the_reason_counted_and_never_the_latest(open_store, tmp_path, demo_regions):
+    store = open_store("s")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     settings = load(_config(tmp_path, "ranges = { water_level = [0, 60] }"), environ={})
@@ -121,8 +120,8 @@ def test_suspect_readings_are_stored_with_the_reason_counted_and_never_the_lates
     store.close()
 
 
-def test_a_suspect_value_fires_no_rule(tmp_path, demo_regions):
-    city = City(tmp_path / "r.duckdb", demo_regions, rule(THRESHOLD))
+def test_a_suspect_value_fires_no_rule(open_store, demo_regions):
+    city = City(open_store("r"), demo_regions, rule(THRESHOLD))
     city.feed = dataclasses.replace(city.feed, plausibility=Plausibility(PlausibleSettings(ranges={"level": (0, 30)})))
     city.entity("g1")
     for _ in range(4):

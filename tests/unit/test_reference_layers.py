@@ -149,10 +149,10 @@ rules:
 """
 
 
-def test_a_rule_near_a_layer_fires_for_what_is_near_it_only(tmp_path, demo_regions):
+def test_a_rule_near_a_layer_fires_for_what_is_near_it_only(open_store, tmp_path, demo_regions):
     reference = load(_demo_config(tmp_path), environ={}).reference_layers()
     school = reference.get("schools").places[0].geometry
-    city = City(tmp_path / "r.duckdb", demo_regions, rule(THRESHOLD_NEAR), reference=reference)
+    city = City(open_store("r"), demo_regions, rule(THRESHOLD_NEAR), reference=reference)
     city.entity("near", where=(school.x + 0.003, school.y))  # about 260 m east
     city.entity("far", where=(school.x + 0.3, school.y))
     for _ in range(3):

@@ -3,13 +3,12 @@
 from datetime import UTC, date, datetime, timedelta
 
 from store import queries, retention
-from store.duckdb_engine import DuckDBStore
 
 TZ = "Asia/Shanghai"
 
 
-def test_region_daily_adds_summaries_and_fresh_readings_in_the_citys_days(tmp_path):
-    store = DuckDBStore(tmp_path / "c.duckdb")
+def test_region_daily_adds_summaries_and_fresh_readings_in_the_citys_days(open_store):
+    store = open_store("c")
     cur = store.cursor()
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     for entity, district in (("a", "130602"), ("b", "130602"), ("c", "130606")):

@@ -235,7 +235,7 @@ def test_a_datav_export_with_its_parent_object_and_osm_style_property_names(tmp_
     assert read.get("130606").name_zh == "莲池区"
 
 
-def test_a_community_is_served_through_its_grids_in_rules_and_pages(tmp_path, demo_regions):
+def test_a_community_is_served_through_its_grids_in_rules_and_pages(open_store, tmp_path, demo_regions):
     """The store keeps district, town and grid; a rule's zone or a page of a community looks in its grids."""
     regions = with_communities(tmp_path, demo_regions)
     gate = regions.locate(*LIANCHI_GATE)
@@ -245,7 +245,7 @@ def test_a_community_is_served_through_its_grids_in_rules_and_pages(tmp_path, de
     assert regions.stored(regions.get("130600")) == ("district", [d.id for d in regions.level("district")])
     inside, outside = community.geometry.representative_point(), other.geometry.representative_point()
     when = "select: {kind: river_gauge}\nwhen: {threshold: {metric: level, above: 10}}"
-    city = City(tmp_path / "c.duckdb", regions, rule(f"id: in-community\nzone: {{region: {community.id}}}\n{when}"))
+    city = City(open_store("c"), regions, rule(f"id: in-community\nzone: {{region: {community.id}}}\n{when}"))
     city.entity("a", where=(inside.x, inside.y))
     city.entity("b", where=(outside.x, outside.y))
     city.value("a", level=12)

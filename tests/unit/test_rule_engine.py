@@ -27,11 +27,11 @@ def rule(text: str):
 
 
 @pytest.fixture
-def city(tmp_path, demo_regions):
+def city(open_store, demo_regions):
     made = []
 
     def make(rules):
-        c = City(tmp_path / f"rules-{len(made)}.duckdb", demo_regions, rules)
+        c = City(open_store(f"rules-{len(made)}"), demo_regions, rules)
         made.append(c)
         return c
 
@@ -335,7 +335,7 @@ def test_a_value_refreshed_on_an_open_alert_is_not_news_to_the_lists_a_step_up_i
     assert c.store.changed_since(seen) == {"readings", "handling", "alert_values"}
 
 
-def test_state_survives_a_restart(city):
+def test_state_survives_a_restart(city, open_store):
     c = city(rule(THRESHOLD))
     c.entity("g1")
     c.value("g1", level=11)
@@ -343,7 +343,7 @@ def test_state_survives_a_restart(city):
     c.tick(seconds=5)
     c.writer.stop()
     c.store.close()
-    again = City(c.path, c.regions, rule(THRESHOLD))
+    again = City(open_store("rules-0"), c.regions, rule(THRESHOLD))  # the city's store, opened again
     again.now = T0 + timedelta(minutes=2)
     again.engine.tick()  # the pending state was kept: it fires on time
     assert len(again.alerts()) == 1

@@ -32,7 +32,6 @@ from feeds.mqtt import MqttFeedSettings
 from feeds.plausibility import SUSPECT
 from store import feed_hours
 from store.database import Store
-from store.duckdb_engine import DuckDBStore
 from store.feed_health import FeedEvent, record
 from supervision import scorecards
 from supervision.scorecards import LATENCY_BOUNDS_S, by_department, ranking, roll_up
@@ -120,8 +119,8 @@ def replay(store: Store) -> None:
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = DuckDBStore(tmp_path / "scorecards.duckdb")
+def store(open_store):
+    store = open_store("scorecards")
     replay(store)
     yield store
     store.close()
@@ -268,7 +267,7 @@ def test_a_period_past_the_rolled_hours_counts_those_rolled_and_the_rest_once_ro
     assert late["c"].score == pytest.approx(C_SCORE, rel=EXACT)
 
 
-def test_an_empty_period_or_store_answers_without_figures(store, tmp_path):
+def test_an_empty_period_or_store_answers_without_figures(open_store, store):
     roll_up(store, END + timedelta(minutes=10))
     later = END + timedelta(days=30)
     for start, end in ((later, later + timedelta(days=1)), (T0, T0)):
@@ -279,14 +278,14 @@ def test_an_empty_period_or_store_answers_without_figures(store, tmp_path):
         assert [(d.department, d.hours, d.availability, d.plausible, d.score) for d in departments] == [
             ("traffic-police-city", 0, None, None, None), ("water-city", 0, None, None, None)]  # fmt: skip
         assert [r.rank for r in ranking(departments)] == [None, None]
-    empty = DuckDBStore(tmp_path / "empty.duckdb")
+    empty = open_store("empty")
     assert roll_up(empty, END) == 0 and scorecards.rolled_until(empty) is None
     assert scorecards.monthly_ranking(empty, 2026, 3, FEEDS, "Asia/Shanghai").feeds[0].rank is None
     empty.close()
 
 
-def test_a_call_rolls_up_a_week_at_most(tmp_path):
-    store = DuckDBStore(tmp_path / "history.duckdb")
+def test_a_call_rolls_up_a_week_at_most(open_store):
+    store = open_store("history")
     cur = store.cursor()
     health(cur, "a", FeedEvent.STORED, T0 - timedelta(days=10))
     entity(cur, "a:a1", "a", T0 - timedelta(days=10))
@@ -299,8 +298,8 @@ def test_a_call_rolls_up_a_week_at_most(tmp_path):
     store.close()
 
 
-def test_a_month_is_the_citys_month(tmp_path):
-    store = DuckDBStore(tmp_path / "m.duckdb")
+def test_a_month_is_the_citys_month(open_store):
+    store = open_store("m")
     month = scorecards.monthly_ranking(store, 2026, 12, FEEDS, "Asia/Shanghai")
     store.close()
     assert (month.start, month.end) == (datetime(2026, 11, 30, 16, tzinfo=UTC), datetime(2026, 12, 31, 16, tzinfo=UTC))

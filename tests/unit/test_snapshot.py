@@ -6,7 +6,6 @@ import time
 import pytest
 
 from dashboard.snapshot import AGE_LIMIT_S, Snapshots
-from store.duckdb_engine import DuckDBStore
 
 
 def refreshers() -> list[threading.Thread]:
@@ -14,10 +13,10 @@ def refreshers() -> list[threading.Thread]:
 
 
 @pytest.mark.parametrize("watched", [False, True], ids=["nobody watching", "a wall watching"])
-def test_stop_ends_the_background_thread_at_once_so_the_store_can_close(tmp_path, watched):
+def test_stop_ends_the_background_thread_at_once_so_the_store_can_close(open_store, watched):
     # A daemon thread still inside DuckDB when the interpreter exits aborted `cityops run` on SIGTERM
     # ("terminate called ... FATAL: exception not rethrown", exit -6): the thread must be gone before the store closes.
-    store = DuckDBStore(tmp_path / "s.duckdb")
+    store = open_store("s")
     snapshots = Snapshots(store, stale_after_s={"f1": 60}, timezone="Asia/Shanghai")
     snapshots.start()
     assert refreshers(), "start() runs the background thread"
@@ -32,8 +31,8 @@ def test_stop_ends_the_background_thread_at_once_so_the_store_can_close(tmp_path
     store.close()
 
 
-def test_a_wall_waiting_for_news_hears_of_the_next_snapshot_as_soon_as_it_is_computed(tmp_path):
-    store = DuckDBStore(tmp_path / "s.duckdb")
+def test_a_wall_waiting_for_news_hears_of_the_next_snapshot_as_soon_as_it_is_computed(open_store):
+    store = open_store("s")
     snapshots = Snapshots(store, stale_after_s={"f1": 60}, timezone="Asia/Shanghai")
     snapshots.start()
     try:
@@ -65,7 +64,7 @@ def test_a_wall_waiting_for_news_hears_of_the_next_snapshot_as_soon_as_it_is_com
         store.close()
 
 
-def test_a_snapshot_reads_again_only_the_parts_whose_data_changed(tmp_path):
+def test_a_snapshot_reads_again_only_the_parts_whose_data_changed(open_store):
     import json
     from datetime import UTC, datetime
 
@@ -73,7 +72,7 @@ def test_a_snapshot_reads_again_only_the_parts_whose_data_changed(tmp_path):
     from feeds.decoders.cityops_json import decode
     from store.writer import Envelope, Writer
 
-    store = DuckDBStore(tmp_path / "s.duckdb")
+    store = open_store("s")
     writer = Writer(store, max_delay=0.01)
     writer.start()
     snapshots = Snapshots(store, stale_after_s={"f1": 60}, timezone="Asia/Shanghai")

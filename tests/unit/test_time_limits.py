@@ -11,7 +11,6 @@ from alerts.time_limits import TimeLimits
 from cityops.config import TimeLimits as Table
 from store import alerts as alert_store
 from store import incidents as incident_store
-from store.duckdb_engine import DuckDBStore
 from tests.alert_rows import new_alert as alert_row
 from tests.rule_city import City
 
@@ -47,8 +46,8 @@ rules:
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = DuckDBStore(tmp_path / "sla.duckdb")
+def store(open_store):
+    store = open_store("sla")
     yield store
     store.close()
 
@@ -145,8 +144,8 @@ groups:
 
 
 @pytest.fixture
-def river(tmp_path, demo_regions):
-    city = City(tmp_path / "river.duckdb", demo_regions, GROUPED.rules, GROUPED)
+def river(open_store, demo_regions):
+    city = City(open_store("river"), demo_regions, GROUPED.rules, GROUPED)
     city.now = T0
     for name in ("g1", "g2"):
         city.entity(name)

@@ -45,7 +45,7 @@ def test_another_error_is_not_tried_again(tmp_path):
     assert tries == [1]
 
 
-def test_a_batch_whose_evaluation_loses_a_conflict_is_evaluated_again(tmp_path, demo_regions):
+def test_a_batch_whose_evaluation_loses_a_conflict_is_evaluated_again(open_store, demo_regions):
     """The rule engine's evaluation of a batch conflicts with someone else's write to the same alert (an officer's
     action, the time limits): it used to be lost with a traceback ("a batch listener failed"), the alert keeping its
     old value until another reading came."""
@@ -54,7 +54,7 @@ def test_a_batch_whose_evaluation_loses_a_conflict_is_evaluated_again(tmp_path, 
     from tests.rule_city import City
 
     book = parse_rule_file(RULES)
-    city = City(tmp_path / "s.duckdb", demo_regions, book.rules, book)
+    city = City(open_store("s"), demo_regions, book.rules, book)
     try:
         city.entity("g1")
         city.value("g1", water_level=12.5)

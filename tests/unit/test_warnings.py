@@ -59,8 +59,8 @@ class WarningCity(City):
 
 
 @pytest.fixture
-def city(tmp_path, demo_regions):
-    c = WarningCity(tmp_path / "s.duckdb", demo_regions)
+def city(open_store, demo_regions):
+    c = WarningCity(open_store("s"), demo_regions)
     yield c
     c.close()
 
@@ -177,10 +177,10 @@ def test_a_warning_rule_is_checked_where_it_is_written():
         parse_rule_file(zoned)
 
 
-def test_taiwans_real_rain_warning_chain_is_one_alert_from_its_alert_to_its_cancel(tmp_path, demo_regions,
+def test_taiwans_real_rain_warning_chain_is_one_alert_from_its_alert_to_its_cancel(open_store, demo_regions,
                                                                                    fixture_path):  # fmt: skip
     rules = RULES.replace("when: {warning: {event: [暴雨, Rainstorm], min_severity: yellow}}", "when: {warning: {}}")
-    city = WarningCity(tmp_path / "s.duckdb", demo_regions, rules)
+    city = WarningCity(open_store("s"), demo_regions, rules)
     try:
         chain = [fixture_path(f"cap/cwa_rain_chain_{n}.xml").read_bytes()
                  for n in ("1_alert", "2_update", "3_update", "4_cancel")]  # fmt: skip
@@ -240,10 +240,10 @@ def test_a_warning_for_somewhere_else_opens_nothing(city):
     assert city.warning_alerts() == []
 
 
-def test_the_environment_agencys_flood_warnings_are_followed_as_warnings(tmp_path, demo_regions, fixture_path):
+def test_the_environment_agencys_flood_warnings_are_followed_as_warnings(open_store, demo_regions, fixture_path):
     rules = RULES.replace("    select: {feed: weather}\n", "    select: {feed: ea}\n").replace(
         "when: {warning: {event: [暴雨, Rainstorm], min_severity: yellow}}", "when: {warning: {}}")  # fmt: skip
-    city = WarningCity(tmp_path / "s.duckdb", demo_regions, rules)
+    city = WarningCity(open_store("s"), demo_regions, rules)
     city.weather = FeedDecoding("ea", ea_flood.decode, to_wgs84("wgs84"))
     try:
         listed = fixture_path("hydrology/ea_flood_monitoring_floods_somerset_2016-11-20.json").read_bytes()

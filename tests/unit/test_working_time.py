@@ -96,11 +96,11 @@ rules:
 """
 
 
-def test_an_alert_opened_on_friday_evening_is_overdue_only_after_monday_morning(tmp_path, demo_regions):
+def test_an_alert_opened_on_friday_evening_is_overdue_only_after_monday_morning(open_store, demo_regions):
     """A limit of 4 working hours from Friday 17:00 (2026-03-06): half an hour on Friday, then Monday 08:30 to
     12:00 — due at 12:00 on Monday, not on Friday night."""
     book = parse_rule_file(RULES)
-    city = City(tmp_path / "w.duckdb", demo_regions, book.rules, book)
+    city = City(open_store("w"), demo_regions, book.rules, book)
     city.now = at("2026-03-06 17:00")
     city.entity("box1", kind="hotline_box")
     city.value("box1", open_cases=3)
