@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages CityOps needs, when run as root; otherwise says in one line what is missing.
 #   run:  mosquitto is preferred (a pure-Python broker is used without it); Pango and CJK fonts make the reports' PDFs
-#   test: mosquitto, chromium, chromium-driver, CJK fonts, openssl (test certificates) and Pango are required
+#   test: mosquitto, chromium, chromium-driver, CJK fonts, openssl (test certificates), Pango and PostgreSQL (its
+#         initdb and pg_ctl start private servers for the store's second engine) are required
 set -euo pipefail
 profile=${1:-test}
 declare -A probe=(
@@ -11,9 +12,10 @@ declare -A probe=(
   [fonts-noto-cjk]="test -d /usr/share/fonts/opentype/noto"
   [openssl]="command -v openssl"
   [libpangoft2-1.0-0]="compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' || compgen -G '/usr/lib*/libpangoft2-1.0.so.0'"
+  [postgresql]="compgen -G '/usr/lib/postgresql/*/bin/initdb'"
 )
 if [ "$profile" = run ]; then wanted=(mosquitto libpangoft2-1.0-0 fonts-noto-cjk)
-else wanted=(mosquitto chromium chromium-driver fonts-noto-cjk openssl libpangoft2-1.0-0); fi
+else wanted=(mosquitto chromium chromium-driver fonts-noto-cjk openssl libpangoft2-1.0-0 postgresql); fi
 missing=()
 for pkg in "${wanted[@]}"; do
   eval "${probe[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
