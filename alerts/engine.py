@@ -38,7 +38,7 @@ from layers.regions import RegionIndex
 from store import alerts as alert_store
 from store import feed_health
 from store.database import Store
-from store.records import Decoded
+from store.records import Entity, Event
 from store.transaction import retrying, transaction
 from store.writer import Batch
 
@@ -85,28 +85,51 @@ class RuleEngine:
 
     # -- entry points -----------------------------------------------------------------------------------------
     def on_batch(self, batch: Batch) -> None:
+        """A batch this process's writer committed (one node, DuckDB)."""
+        records = batch.records()
+        touched = {o.entity_id for o in records.observations} | {e.id for e in records.entities}
         # Evaluated again when its commit loses a write conflict (a person's action or the time limits touched the
         # same alert): memory is put back first, so a batch is never left unevaluated nor evaluated twice.
-        retrying(lambda: self._on_records(batch.records()))
+        retrying(lambda: self._on_stored(touched, records.entities, records.events))
 
-    def _on_records(self, records: Decoded) -> None:
-        touched = {o.entity_id for o in records.observations} | {e.id for e in records.entities}
-        with self._lock, self._transaction():
+    def on_stored(self, touched: set[str], entities: list[Entity], events: list[Event],
+                  within: Callable[[], None]) -> None:  # fmt: skip
+        """What any node stored, as the leader reads it back (alerts/journal_reader.py): evaluated as a batch is,
+        with `within` run in the same transaction (it moves the journal's position, and refuses when another node
+        leads). The instances are persisted with it: the next leader resumes from what this one last did."""
+        retrying(lambda: self._on_stored(touched, entities, events, within))
+
+    def _on_stored(self, touched: set[str], entities: list[Entity], events: list[Event],
+                   within: Callable[[], None] | None = None) -> None:  # fmt: skip
+        with self._lock, self._transaction(persist=within is not None):
             now = self.clock()
-            if records.entities and self.subjects.described_anew(records.entities):
+            if within is not None:
+                within()
+            if entities and self.subjects.described_anew(entities):
                 self.subjects.forget()  # a place, kind or threshold changed: the selections are made again
             value_rules = [r for r in self.rules if r.subject == "entity" and not is_count(r)]
             if len(touched) and value_rules:
                 frame = read_frame(self.store, self.subjects, touched, value_rules, now)
                 for rule in value_rules:
                     self._evaluate(rule, np.flatnonzero(self.subjects.watched(rule)[frame.pos]), frame, now)
-            if records.events:
-                self.warnings.on_events(self.store.cursor(), self.rules, records.events, now)
+            if events:
+                self.warnings.on_events(self.store.cursor(), self.rules, events, now)
                 for rule in self.rules:
                     if is_count(rule):
                         in_zone = partial(self.subjects.event_in_zone, rule)
-                        for subject, n, where in self.clusters.grown(rule, records.events, now, in_zone):
+                        for subject, n, where in self.clusters.grown(rule, events, now, in_zone):
                             self._advance(rule, subject, Reading.HOLDS, n, now, where=where)
+
+    def resume(self) -> None:
+        """Take up the work where the store has it: this node has just become the leader, and the one before may have
+        moved instances, alerts and incidents on since this one last looked."""
+        with self._lock:
+            self._load_states()
+            self.alerts.forget()
+            self.subjects.forget()
+            self.clusters = Clusters(self.store, followed=self._states)
+            with self._transaction():
+                self.alerts.changed = self.incidents.adopt(self.store.cursor(), self.clock())
 
     def tick(self) -> None:
         """Let time pass: pending and clearing durations, absence, alerts left unhandled too long (again when it

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import socket
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -87,6 +88,15 @@ class StoreSettings(Section):
         if self.password_file:
             return read_secret(self.password_file, "store.password_file")
         return None
+
+
+class ClusterSettings(Section):
+    # This process among the nodes sharing a PostgreSQL store (its heartbeat, `cityops status`, /api/health).
+    node: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")] = Field(
+        default_factory=lambda: socket.gethostname()[:40] or "cityops"
+    )
+    # How often a node that does not lead tries to, and the leader checks it still does (the lock's connection).
+    leader_check_s: Annotated[float, Field(gt=0, le=5)] = 1.0
 
 
 class MqttSettings(Section):
@@ -195,6 +205,7 @@ class AlertSettings(Section):
 class Settings(Section):
     city: CitySettings
     store: StoreSettings
+    cluster: ClusterSettings = ClusterSettings()
     mqtt: MqttSettings = MqttSettings()
     broker: BrokerSettings = BrokerSettings()
     web: WebSettings = WebSettings()

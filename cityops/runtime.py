@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts.chain import Chain
 from alerts.engine import RuleEngine
+from alerts.journal_reader import JournalReader
 from alerts.org import Organisation, OrgError, apply_to_accounts
 from alerts.rules import Rule, RuleError, Sop, load_rule_file
 from alerts.time_limits import TimeLimits, check_working_time
@@ -24,6 +26,7 @@ from cityops.broker import Account, Mosquitto, PythonBroker, embedded_broker
 from cityops.config import ConfigError, Settings
 from cityops.control import ControlServer, ask
 from cityops.control import socket_path as control_socket
+from cityops.leadership import Leadership
 from cityops.overruns import scheduler_logger
 from dashboard.report_view import renderer
 from feeds import health, transports
@@ -84,6 +87,30 @@ class Runtime:
     org_mtime: float | None = None
     facts: Facts | None = None  # each incident's figures (supervision), kept current by the scheduler
     reports: Reports | None = None  # the reports made on schedule ([reports])
+    leadership: Leadership | None = None  # whether this node leads; its heartbeat
+    journal: JournalReader | None = None  # the leader's rule engine following every node's batches (PostgreSQL)
+
+    def leading(self) -> bool:
+        return self.leadership is not None and self.leadership.leading
+
+    def leader_only(self, job: Callable[[], object]) -> Callable[[], None]:
+        """`job` as the scheduler runs it on every node: done by the leader alone."""
+
+        def run() -> None:
+            if self.leading():
+                job()
+
+        return run
+
+    def on_leading(self, leading: bool) -> None:
+        """This node became the leader, or stopped being it."""
+        if self.journal is None:
+            return
+        if leading:
+            self.engine.resume()
+            self.journal.start()
+        else:
+            self.journal.stop()
 
     def reload_rules(self) -> str:
         """Load the rule file again (on change, or an admin's request); a bad file keeps the rules running."""
@@ -155,7 +182,7 @@ class Runtime:
         # What feeds the store stops before what it reads from (a poll of the demo's sources must not fail for
         # the stop), and the scheduler before the store it writes to closes.
         self.scheduler.shutdown(wait=False)
-        for part in (self.notifier, self.publisher):
+        for part in (self.journal, self.leadership, self.notifier, self.publisher):
             if part is not None:
                 part.stop()
         for part in (self.control, self.simulator, *self.transports, self.sources):
@@ -264,7 +291,7 @@ def start(settings: Settings) -> Runtime:
     # The broker before the store: the folders it makes on the way to its data stay passable for the user mosquitto
     # runs as, where the store would make them the service's alone.
     embedded = start_broker(settings) if settings.broker.embedded else None
-    store = open_store(settings.store)
+    store = open_store(settings.store, settings.cluster.node)
     writer = Writer(
         store,
         queue_size=settings.store.queue_size,
@@ -275,19 +302,24 @@ def start(settings: Settings) -> Runtime:
     scheduler = BackgroundScheduler(timezone="UTC", logger=scheduler_logger())
     every = settings.alerts.evaluate_every_s
     engine = RuleEngine(store, rules, book=book, regions=regions, reference=reference, org=org)
-    writer.listeners.append(engine.on_batch)
     accounts = Accounts(settings.auth.path)
     runtime = Runtime(settings, regions, reference, store, writer, scheduler, engine, limits, accounts,
                       dict(book.sops) if book else {}, broker=embedded, org=org)  # fmt: skip
+    if store.engine == "duckdb":
+        writer.listeners.append(engine.on_batch)  # one node: the batches it writes are all there are
+    else:  # several nodes: the leader's engine follows what each of them stored
+        runtime.journal = JournalReader(store, engine)
+    leader_only = runtime.leader_only
     if org is not None:
         runtime.chain = Chain(store, org, limits.calendar)
-        scheduler.add_job(lambda: runtime.chain.escalate(datetime.now(UTC)), "interval", seconds=every,
+        scheduler.add_job(leader_only(lambda: runtime.chain.escalate(datetime.now(UTC))), "interval", seconds=every,
                           id="chain-escalation", max_instances=1, coalesce=True)  # fmt: skip
         scheduler.add_job(runtime.watch_org, "interval", seconds=2, id="org-file", max_instances=1, coalesce=True)
     if org is not None and settings.notify.channels:
         runtime.publisher = notify_publisher(settings, embedded)
         runtime.notifier = Notifier(store, org, settings.notify, settings.city.timezone,
-                                    publish=runtime.publisher.publish if runtime.publisher else None)  # fmt: skip
+                                    publish=runtime.publisher.publish if runtime.publisher else None,
+                                    leading=runtime.leading)  # fmt: skip
         runtime.notifier.start()
     runtime.control = ControlServer(control_socket(settings.store.path), {
         "ping": lambda _request: {"ok": True},
@@ -311,10 +343,9 @@ def start(settings: Settings) -> Runtime:
 
     stale_after = {f.id: f.stale_after_s for f in settings.feeds}
     scheduler.add_job(
-        health.check_silence,
+        leader_only(lambda: health.check_silence(store, stale_after, runtime.started_at)),
         "interval",
         seconds=5,
-        args=[store, stale_after, runtime.started_at],
         id="feed-silence",
         max_instances=1,
         coalesce=True,
@@ -332,28 +363,33 @@ def start(settings: Settings) -> Runtime:
             log.exception("the feeds' hours could not be rolled up")
         retention.apply(store, keep, settings.city.timezone)
 
-    scheduler.add_job(summaries, "interval", minutes=1, id="summaries-retention", max_instances=1, coalesce=True)
-    scheduler.add_job(engine.tick, "interval", seconds=every, id="rules", max_instances=1, coalesce=True)
-    scheduler.add_job(limits.check, "interval", seconds=every, args=[store, None], id="time-limits",
+    scheduler.add_job(leader_only(summaries), "interval", minutes=1, id="summaries-retention", max_instances=1,
+                      coalesce=True)  # fmt: skip
+    scheduler.add_job(leader_only(engine.tick), "interval", seconds=every, id="rules", max_instances=1, coalesce=True)
+    scheduler.add_job(leader_only(lambda: limits.check(store, None)), "interval", seconds=every, id="time-limits",
                       max_instances=1, coalesce=True)  # fmt: skip
     scheduler.add_job(runtime.watch_rules, "interval", seconds=2, id="rule-file", max_instances=1, coalesce=True)
     # Supervision's figures follow the incidents' timelines a minute behind at most (a page asks for the rest).
     runtime.facts = Facts(store, limits.calendar)
-    scheduler.add_job(runtime.facts.refresh, "interval", minutes=1, id="figures", max_instances=1, coalesce=True,
-                      next_run_time=datetime.now(UTC))  # fmt: skip
+    scheduler.add_job(leader_only(runtime.facts.refresh), "interval", minutes=1, id="figures", max_instances=1,
+                      coalesce=True, next_run_time=datetime.now(UTC))  # fmt: skip
     if settings.reports.enabled:
         runtime.reports = Reports(store, reports_folder(settings.store.path), settings.reports, settings.city.timezone,
                                   org, regions, renderer(runtime.facts, regions, org, settings.feeds,
                                                          settings.city.timezone),
                                   (settings.city.name_zh, settings.city.name_en))  # fmt: skip
         scheduler.add_job(
-            lambda: runtime.reports.run_due(datetime.now(UTC)),
+            leader_only(lambda: runtime.reports.run_due(datetime.now(UTC))),
             "interval",
             minutes=settings.reports.check_every_min,
             id="reports",
             max_instances=1,
             coalesce=True,
         )
+    runtime.leadership = Leadership(store, settings.cluster.node, web=f"{settings.web.host}:{settings.web.port}",
+                                    writer_stats=writer.stats, on_change=runtime.on_leading,
+                                    every_s=settings.cluster.leader_check_s)  # fmt: skip
+    runtime.leadership.start()
     scheduler.start()
     if embedded is not None:
         ingest = embedded.accounts[INGEST_USER]

@@ -44,8 +44,11 @@ PER_CHANNEL = 2  # sends in flight on one channel at most: a slow one keeps the 
 class Notifier:
     def __init__(self, store: Store, org: Organisation, settings: NotifySettings, tz: str,
                  publish: Callable[[str, bytes], None] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):  # fmt: skip
-        """`publish(topic, payload)`: CityOps' MQTT connection, for channels of kind "mqtt"."""
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 leading: Callable[[], bool] = lambda: True):  # fmt: skip
+        """`publish(topic, payload)`: CityOps' MQTT connection, for channels of kind "mqtt"; `leading()`: whether
+        this node leads (several nodes: the leader alone tells people, cityops/leadership.py)."""
+        self.leading = leading
         self.store = store
         self.org = org
         self.settings = settings
@@ -76,6 +79,8 @@ class Notifier:
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.poll_ms / 1000):
+            if not self.leading():
+                continue
             try:
                 self.step()
             except Exception:  # the notifier must outlive a bad moment of the store; the next poll tries again

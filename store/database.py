@@ -75,6 +75,9 @@ class Store:
         unknown = set(changed) - set(CHANGES)
         if unknown:
             raise ValueError(f"not a kind of change: {sorted(unknown)} (one of {CHANGES})")
+        return self._bump(changed)
+
+    def _bump(self, changed: tuple[str, ...] | set[str]) -> int:
         with self._version_changed:
             self._version += 1
             for kind in changed or CHANGES:
@@ -102,12 +105,13 @@ class Store:
             self._version_changed.notify_all()
 
 
-def open_store(settings: StoreSettings) -> Store:
-    """The store `settings` name: the DuckDB file, or the PostgreSQL database."""
+def open_store(settings: StoreSettings, node: str = "cityops") -> Store:
+    """The store `settings` name: the DuckDB file, or the PostgreSQL database (shared with other nodes, this one
+    being `node`)."""
     if settings.engine == "postgresql":
         from store.postgres_engine import PostgresStore
 
-        return PostgresStore(settings.url, password=settings.password(), path=Path(settings.path))
+        return PostgresStore(settings.url, password=settings.password(), path=Path(settings.path), node=node)
     from store.duckdb_engine import DuckDBStore
 
     return DuckDBStore(settings.path, settings.memory_limit_mb)

@@ -8,6 +8,11 @@ server that takes writes. The work that failed with it is the caller's to retry 
 
 A cursor hands rows back in DuckDB's shapes: JSON as its text, numbers as int or float (never Decimal), timestamps
 in UTC; `frame` and `fetchnumpy` give the column types DuckDB's Arrow path gives.
+
+Every node keeps its own data version. A node that bumps it tells the others (NOTIFY on CHANGES_CHANNEL, with what
+changed), and each node's listener bumps its own on hearing it: a wall open on one node follows what another node
+stored or what a person did there. A listener that lost its connection says everything changed once it is back,
+since it may have missed news meanwhile.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import psycopg.errors
 import pyarrow as pa
 from psycopg.types.string import TextLoader
 
-from store.database import Store
+from store.database import CHANGES, Store
 from store.postgres_sql import COMPAT_FUNCTIONS, ddl, to_postgres
 from store.schema import MIGRATIONS
 
@@ -33,6 +38,7 @@ log = logging.getLogger(__name__)
 
 # Held while migrating, so that nodes starting together migrate once (the key is arbitrary, CityOps' own).
 MIGRATION_LOCK = 7_202_600_001
+CHANGES_CHANNEL = "cityops_changes"  # payload: "<node> <kind>,<kind>…"
 
 
 class NumberLoader(psycopg.adapt.Loader):
@@ -189,21 +195,33 @@ class PostgresStore(Store):
     failures = (psycopg.OperationalError, psycopg.errors.AdminShutdown, psycopg.errors.ReadOnlySqlTransaction,
                 psycopg.errors.DiskFull, psycopg.errors.OutOfMemory, OSError, MemoryError)  # fmt: skip
 
-    def __init__(self, url: str, *, password: str | None = None, path: str | Path = "cityops.store"):
+    memory_limit_mb = None  # the server's memory is the server's
+
+    def __init__(self, url: str, *, password: str | None = None, path: str | Path = "cityops.store",
+                 node: str = "cityops", listen: bool = True):  # fmt: skip
+        """`node` names this process to the others (and in pg_stat_activity); `listen`: follow the other nodes'
+        changes (a tool that only reads or writes once needs not)."""
         super().__init__()
         self.url = url
         self._password = password
         self.path = str(path)
+        self.node = node
         self._local = threading.local()
         self._cursors: list[PgCursor] = []
         self._cursors_lock = threading.Lock()
         self._partitions: set[date] = set()  # days whose partition of observations is known to exist
         self._migrate()
+        self._closing = threading.Event()
+        self._listener = None
+        if listen:
+            self._listener = threading.Thread(target=self._listen, name="cityops-store-listener", daemon=True)
+            self._listener.start()
 
     def connect(self, **kwargs) -> psycopg.Connection:
         """A new connection of this store's, in autocommit mode, giving DuckDB's shapes back."""
         extra = {"password": self._password} if self._password else {}
-        connection = psycopg.connect(self.url, autocommit=True, **extra, **kwargs)
+        connection = psycopg.connect(self.url, autocommit=True, application_name=f"cityops {self.node}"[:63],
+                                     **extra, **kwargs)  # fmt: skip
         connection.execute("SET TimeZone = 'UTC'")
         # JIT compiles a query whose estimated cost is high (a roll-up over a generated series of hours is estimated
         # at a thousand rows a series): a second or more spent to save milliseconds on the store's queries.
@@ -270,7 +288,37 @@ class PostgresStore(Store):
     def memory(self) -> dict[str, int]:
         return {"total": 0}  # the server's memory is the server's; this process holds no cache of it
 
+    def bump_version(self, *changed: str) -> int:
+        version = super().bump_version(*changed)
+        try:
+            self.cursor().execute("SELECT pg_notify(?, ?)", [CHANGES_CHANNEL, f"{self.node} {','.join(changed)}"])
+        except psycopg.Error as exc:  # the others catch up when their listener connects again, or at their next news
+            log.warning("could not tell the other nodes of a change: %s", exc)
+        return version
+
+    def _listen(self) -> None:
+        heard_before = False
+        while not self._closing.is_set():
+            try:
+                with self.connect() as connection:
+                    connection.execute(f"LISTEN {CHANGES_CHANNEL}")
+                    if heard_before:
+                        self._bump(CHANGES)  # what was news while we were away is not known: all of it
+                    heard_before = True
+                    while not self._closing.is_set():
+                        for note in connection.notifies(timeout=0.5, stop_after=100):
+                            node, _, kinds = note.payload.partition(" ")
+                            if node != self.node:
+                                self._bump([k for k in kinds.split(",") if k in CHANGES] or CHANGES)
+            except psycopg.Error as exc:
+                if not self._closing.is_set():
+                    log.warning("listening to the other nodes failed (trying again): %s", exc)
+                    self._closing.wait(1.0)
+
     def close(self) -> None:
+        self._closing.set()
+        if self._listener is not None:
+            self._listener.join(5)
         with self._cursors_lock:
             cursors, self._cursors = self._cursors, []
         for cur in cursors:

@@ -429,4 +429,37 @@ MIGRATIONS: list[tuple[int, str, str | dict[str, str]]] = [
             """,
         },
     ),
+    (
+        22,
+        "the nodes serving the city, their heartbeats, and where the leader's rule engine has read to",
+        """
+        -- Each CityOps process (one with DuckDB, several on PostgreSQL) every second or so (cityops/leadership.py):
+        -- whether it leads, where its web app listens, and its writer's figures (store.writer.Writer.stats).
+        CREATE TABLE nodes (
+            id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ NOT NULL, seen_at TIMESTAMPTZ NOT NULL,
+            leader BOOLEAN NOT NULL, web VARCHAR, writer JSON
+        );
+        """,
+    ),
+    (
+        23,
+        "PostgreSQL: the journal of what each node stored, which the leader's rule engine follows",
+        {
+            "postgresql": """
+            -- One row per batch a node's writer committed, in that batch's transaction (store/journal.py): the
+            -- entities it described, those it brought readings of, and its events. `xact` is the writing
+            -- transaction's id: the leader reads only entries older than every transaction still running, so an entry
+            -- that commits late is never skipped.
+            CREATE TABLE ingest_journal (
+                xact xid8 NOT NULL DEFAULT pg_current_xact_id(), id BIGSERIAL, node VARCHAR NOT NULL,
+                described VARCHAR[] NOT NULL, touched VARCHAR[] NOT NULL, events VARCHAR[] NOT NULL,
+                PRIMARY KEY (xact, id)
+            );
+            -- How far a reader has read (the leader's rule engine: 'rules'), moved in the transaction of what it
+            -- wrote for those entries, and only from where it was read: a second leader's move fails.
+            CREATE TABLE journal_position (name VARCHAR PRIMARY KEY, xact xid8 NOT NULL, id BIGINT NOT NULL);
+            INSERT INTO journal_position VALUES ('rules', '0', 0);
+            """,
+        },
+    ),
 ]

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from store import feed_health
+from store import feed_health, journal
 from store.database import Store, typed
 from store.feed_health import FeedEvent
 from store.records import DeadLetter, Decoded
@@ -319,6 +319,11 @@ class Writer:
                 _insert_dead_letters(cur, dead)
             if _record_feed_health(cur, envelopes, now) or dead:
                 changed.add("feeds")  # a state, or the dead letters counted beside it
+            if self.store.engine == "postgresql" and (merged.entities or merged.observations or merged.events):
+                # For the rule engine, on whichever node leads (store/journal.py).
+                journal.record(cur, self.store.node, sorted({e.id for e in merged.entities}),
+                               sorted({o.entity_id for o in merged.observations}),
+                               sorted({e.id for e in merged.events}))  # fmt: skip
         except Exception as exc:
             if cur is not None:
                 roll_back(cur)

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from alerts.engine import RuleEngine
+from alerts.journal_reader import JournalReader
 from alerts.rules import Rule, RuleFile
 from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
@@ -23,14 +24,18 @@ class City:
     """A store, its writer and a rule engine, with a clock the test moves."""
 
     def __init__(self, store: Store, demo_regions, rules: list[Rule], book: RuleFile | None = None, reference=None,
-                 org=None):  # fmt: skip
+                 org=None, journal: bool = False):  # fmt: skip
+        """`journal`: the engine follows the store's journal, as a leader among several nodes does (PostgreSQL),
+        caught up after each send; otherwise it is handed each batch, as the one node of a DuckDB store."""
         self.now = T0
         self.store = store
         self.writer = Writer(self.store, max_delay=0.01)  # each send is committed at once
         self.regions = demo_regions
         self.engine = RuleEngine(self.store, rules, clock=lambda: self.now, book=book, regions=demo_regions,
                                  reference=reference, org=org)  # fmt: skip
-        self.writer.listeners.append(self.engine.on_batch)
+        self.journal = JournalReader(self.store, self.engine) if journal else None
+        if self.journal is None:
+            self.writer.listeners.append(self.engine.on_batch)
         self.writer.start()
         self.feed = FeedDecoding("f", cityops_json.decode, to_wgs84("wgs84"))
         self.seq = 0
@@ -43,6 +48,8 @@ class City:
             assert env.dead_letter is None, env.dead_letter
             self.writer.put(env)
         assert self.writer.flush()
+        if self.journal is not None:
+            self.journal.catch_up()
 
     def entity(self, eid: str, where=LIANCHI, kind="river_gauge", **attributes) -> None:
         self.send(

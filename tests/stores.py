@@ -23,7 +23,7 @@ _numbers = itertools.count()
 def prepare_template(server: PostgresServer) -> None:
     """The migrated database every test's database is copied from."""
     server.psql(f"CREATE DATABASE {TEMPLATE}")
-    PostgresStore(server.url(TEMPLATE), password=PASSWORD).close()
+    PostgresStore(server.url(TEMPLATE), password=PASSWORD, listen=False).close()
 
 
 class StoreMaker:
@@ -34,7 +34,7 @@ class StoreMaker:
         self.opened: list[Store] = []
         self._databases: dict[str, str] = {}
 
-    def __call__(self, name: str | None = None) -> Store:
+    def __call__(self, name: str | None = None, node: str = "test") -> Store:
         name = name or f"s{next(_numbers)}"
         if self.engine == "duckdb":
             store = DuckDBStore(self.folder / f"{name}.duckdb")
@@ -44,7 +44,7 @@ class StoreMaker:
                 self.server.psql(f"CREATE DATABASE {database} TEMPLATE {TEMPLATE}")
                 self._databases[name] = database
             store = PostgresStore(self.server.url(self._databases[name]), password=PASSWORD,
-                                  path=self.folder / f"{name}.store")  # fmt: skip
+                                  path=self.folder / f"{name}.store", node=node)  # fmt: skip
         self.opened.append(store)
         return store
 
