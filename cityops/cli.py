@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return _backup(args)
     if args.command == "notifications":
         return _notifications(args)
+    if args.command == "status":
+        return _status(args)
     if args.command == "feeds":
         return _feeds_check(args)
     if args.command == "regions":
@@ -166,6 +168,7 @@ def _account_commands(sub) -> None:
     listing.add_argument("--state", choices=("pending", "sent", "dead"), help="only those in this state")
     again = where(notes_sub.add_parser("replay", help="send given-up (dead) deliveries again"))
     again.add_argument("ids", nargs="*", type=int, help="the deliveries; none: every dead one")
+    where(sub.add_parser("status", help="the nodes serving the city, the leader, each node's lag, and the database"))
     restore = where(sub.add_parser("restore", help="put a backup in place of the store and accounts (stop CityOps)"))
     restore.add_argument("--from", dest="source", type=Path, required=True, help="the backup's folder")
     restore.add_argument("--force", action="store_true", help="set an existing store and accounts aside first")
@@ -217,6 +220,34 @@ def _backup(args) -> int:
         return 1
     print(f"backup written to {destination}: " + ", ".join(f"{n:,} {t}" for t, n in manifest["counts"].items()))
     _audit_cli(accounts_path, "backup", str(destination))
+    return 0
+
+
+def _status(args) -> int:
+    """The nodes and the leader: from the shared PostgreSQL database directly (any machine that may reach it), or
+    for a DuckDB store from the running server (which holds the file)."""
+    from cityops import control
+    from store import nodes
+
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    if settings.store.engine == "postgresql":
+        from store.leadership import leader_now
+        from store.postgres_engine import PostgresStore
+
+        store = PostgresStore(settings.store.url, password=settings.store.password(), path=settings.store.path,
+                              node=f"{settings.cluster.node}-status", listen=False)  # fmt: skip
+        try:
+            answer = nodes.status(store, leader_now(store.cursor()))
+        finally:
+            store.close()
+    else:
+        answer = control.ask(control.socket_path(settings.store.path), {"command": "status"})
+        if answer is None:
+            print(f"cityops status: CityOps is not running on {settings.store.path}", file=sys.stderr)
+            return 1
+    print(nodes.printed(answer))
     return 0
 
 

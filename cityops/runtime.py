@@ -26,7 +26,6 @@ from cityops.broker import Account, Mosquitto, PythonBroker, embedded_broker
 from cityops.config import ConfigError, Settings
 from cityops.control import ControlServer, ask
 from cityops.control import socket_path as control_socket
-from cityops.leadership import Leadership
 from cityops.overruns import scheduler_logger
 from dashboard.report_view import renderer
 from feeds import health, transports
@@ -36,10 +35,11 @@ from layers.regions import RegionIndex
 from notify.mqtt_out import MqttPublisher
 from notify.notifier import Notifier
 from notify.settings import NotifyError
-from store import audit, backup, retention
+from store import audit, backup, nodes, retention
 from store.accounts import Accounts
 from store.attachments import AttachmentFiles, beside
 from store.database import Store, open_store
+from store.leadership import Leadership
 from store.writer import Writer
 from supervision import scorecards
 from supervision.facts import Facts
@@ -328,6 +328,7 @@ def start(settings: Settings) -> Runtime:
         # in this process; the socket answers the service's user alone.
         "simulator": lambda _request: simulator_access(settings, embedded) if embedded else {"error": NO_BROKER},
         "notifications": lambda request: notifications_command(store, request),
+        "status": lambda _request: nodes.status(store, runtime.leadership.leader() if runtime.leadership else None),
     })  # fmt: skip
     runtime.control.start()
     city = None
@@ -515,7 +516,8 @@ def serve(settings: Settings) -> None:
             runtime.watch_org()  # the version now in force
         app = create_app(settings, runtime.store, runtime.regions, runtime.accounts, runtime.writer,
                          runtime.time_limits, runtime.sops, reference=runtime.reference, org=runtime.org,
-                         chain=runtime.chain, attachments=photos, facts=runtime.facts)  # fmt: skip
+                         chain=runtime.chain, attachments=photos, facts=runtime.facts,
+                         leadership=runtime.leadership)  # fmt: skip
         server = create_server(
             app.server,
             host=settings.web.host,

@@ -42,6 +42,7 @@ from layers.regions import RegionIndex
 from store.accounts import Accounts
 from store.attachments import AttachmentFiles, beside
 from store.database import Store
+from store.leadership import Leadership
 from store.records import ENDED_STATES
 from store.writer import Writer
 from supervision.facts import Facts
@@ -65,6 +66,7 @@ def create_app(
     chain: Chain | None = None,
     attachments: AttachmentFiles | None = None,
     facts: Facts | None = None,
+    leadership: Leadership | None = None,
 ) -> Dash:
     """`time_limits` gives the duty desk its countdowns; `sops` (the rule file's, updated in place when the rules
     are reloaded) its checklists; `facts` the figures pages their incidents' figures (kept here from the store
@@ -176,7 +178,7 @@ def create_app(
     if chain is not None:
         files = attachments or AttachmentFiles(beside(store.path), 1024 * 1024)
         inbox.register(app.server, chain, regions, files, settings)
-    health.register(app.server, store, writer, snapshots)
+    health.register(app.server, store, writer, snapshots, leadership)
     cap_export.register(app.server, store, regions, settings.city)
     audit_log.register_export(app.server, accounts)
     history.register_exports(app.server, context)

@@ -12,8 +12,9 @@ import orjson
 from flask import Flask, Response
 
 from dashboard.snapshot import Snapshots
-from store import feed_log, notifications, queries
+from store import feed_log, nodes, notifications, queries
 from store.database import Store
+from store.leadership import Leadership
 from store.writer import Writer
 
 
@@ -26,11 +27,19 @@ def resident_mb(pid: int | str = "self") -> float | None:
         return None
 
 
-def register(server: Flask, store: Store, writer: Writer | None, snapshots: Snapshots) -> None:
+def register(server: Flask, store: Store, writer: Writer | None, snapshots: Snapshots,
+             leadership: Leadership | None = None) -> None:  # fmt: skip
     @server.get("/api/health")
     def health():
         feeds = queries.feed_status(store)
         body = {
+            # Which node answered and which one leads (the one that runs the rules, time limits and jobs).
+            "node": leadership.node if leadership else None,
+            "leader": leadership.leader() if leadership else None,
+            "nodes": [
+                {**row, "started_at": row["started_at"].isoformat(), "seen_at": row["seen_at"].isoformat()}
+                for row in nodes.listed(store.cursor())
+            ],  # fmt: skip
             "data_version": store.data_version,
             "entities": queries.count(store, "entities"),
             "observations": queries.count(store, "observations"),

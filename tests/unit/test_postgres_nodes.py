@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from cityops.leadership import Leadership, leader_now
 from store import journal, nodes
 from store.database import CHANGES
 from store.journal import NotLeading
+from store.leadership import Leadership, leader_now
 from store.transaction import transaction
 from tests.rule_city import City
 from tests.unit.test_rule_engine import THRESHOLD, rule

@@ -61,6 +61,12 @@ class Leadership:
     def leading(self) -> bool:
         return self._leading.is_set()
 
+    def leader(self) -> str | None:
+        """The node that leads now: this one, or on PostgreSQL whoever holds the lock (None: nobody, a failover)."""
+        if self.leading or self.store.engine == "duckdb":
+            return self.node if self.leading else None
+        return leader_now(self.store.cursor())
+
     def start(self) -> None:
         if self.store.engine == "duckdb":
             self._lead(True)  # before the scheduler's first jobs, which the leader alone runs
