@@ -105,6 +105,9 @@ class MqttSettings(Section):
     client_id: str = "cityops-ingest"
     protocol: Literal["5", "3.1.1"] = "5"
     session_expiry_s: Annotated[int, Field(ge=0)] = 86_400
+    # Nodes sharing a PostgreSQL store share the feeds' messages through this shared subscription group; each node
+    # then connects as "<client_id>-<cluster.node>", a persistent session of its own.
+    shared_group: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")] | None = None
     username: str | None = None
     # Where the password is, never the password: the name of an environment variable, or a file only the service
     # may read (mode 600).

@@ -397,8 +397,9 @@ def start(settings: Settings) -> Runtime:
         broker = Broker(embedded.host, embedded.port, mqtt.client_id, embedded.protocol, mqtt.session_expiry_s,
                         ingest.username, ingest.password)  # fmt: skip
     else:
-        broker = Broker(mqtt.host, mqtt.port, mqtt.client_id, mqtt.protocol, mqtt.session_expiry_s, mqtt.username,
-                        mqtt_password, mqtt.tls_options())  # fmt: skip
+        client_id = f"{mqtt.client_id}-{settings.cluster.node}" if mqtt.shared_group else mqtt.client_id
+        broker = Broker(mqtt.host, mqtt.port, client_id, mqtt.protocol, mqtt.session_expiry_s, mqtt.username,
+                        mqtt_password, mqtt.tls_options(), mqtt.shared_group)  # fmt: skip
     wiring = transports.Wiring(writer, regions, store, scheduler, broker, runtime.sources, settings.limits)
     runtime.transports = transports.start(settings.feeds, wiring)
 

@@ -97,9 +97,11 @@ class MqttIngest:
         username: str | None = None,
         password: str | None = None,
         tls: dict | None = None,
+        shared_group: str | None = None,
         on_connection_change: Callable[[list[str], bool, str], None] | None = None,
     ):
         self.host, self.port = host, port
+        self.shared_group = shared_group
         self.feeds = feeds
         self.writer = writer
         self.regions = regions
@@ -148,7 +150,10 @@ class MqttIngest:
             log.error("MQTT broker %s:%d refused the connection: %s", self.host, self.port, reason_code)
             self._connection_changed(False, f"broker refused: {reason_code}")
             return
-        subscriptions = [(topic, feed.qos) for feed in self.feeds for topic in feed.topics]
+        # A shared subscription delivers each message to one node of the group; its topic is the message's own, so
+        # feed_for matches it as before.
+        share = f"$share/{self.shared_group}/" if self.shared_group else ""
+        subscriptions = [(share + topic, feed.qos) for feed in self.feeds for topic in feed.topics]
         if subscriptions:
             client.subscribe(subscriptions)
         self.connected.set()

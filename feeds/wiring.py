@@ -26,6 +26,9 @@ class Broker:
     username: str | None = None
     password: str | None = field(default=None, repr=False)  # never in a log
     tls: dict | None = None  # paho's tls_set arguments; None: no TLS
+    # Several nodes share the MQTT feeds' messages: each subscribes as $share/<group>/<topic> (MQTT 5 shared
+    # subscriptions), and the broker hands each message to one of them. None: this node takes every message.
+    shared_group: str | None = None
 
 
 @dataclass(frozen=True)

@@ -91,10 +91,16 @@ def demo_reference() -> ReferenceLayers:
 
 
 def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, feeds: str = "",
-           org: bool | Path = False, channels: str = "") -> Path:  # fmt: skip
+           org: bool | Path = False, channels: str = "", store: str | None = None, node: str | None = None,
+           acknowledge_red_min: float = 5) -> Path:  # fmt: skip
     """The test config; `rules` replace the rule file, `feeds` ([[feeds]] tables) are added to the flood feed;
     `org` gives it the demo's organisation (or the file given) and working calendar (the command chain), `channels`
-    more [[notify.channels]]."""
+    more [[notify.channels]]. `store`: the [store] section's lines (default: a DuckDB file in `tmp_path`); `node`:
+    this node's name among several, which share the MQTT feeds' messages (a shared subscription)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    store = store if store is not None else f'path = "{tmp_path / "cityops.duckdb"}"'
+    cluster = f'[cluster]\nnode = "{node}"\nleader_check_s = 0.5\n' if node else ""
+    shared = 'shared_group = "cityops"' if node else ""
     org_file = org if isinstance(org, Path) else DEMO_DIR / "org.yaml"
     chain = f'org = "{org_file}"\ncalendar = "{DEMO_DIR / "calendar.yaml"}"' if org else ""
     # The demo organisation's subscriptions name the demo's channel: republished on the test's broker.
@@ -104,11 +110,13 @@ def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, fe
     path.write_text(
         f"""{CITY}
 [store]
-path = "{tmp_path / "cityops.duckdb"}"
+{store}
 
+{cluster}
 [mqtt]
 port = {mqtt_port}
 client_id = "cityops-browser-test"
+{shared}
 
 [auth]
 path = "{tmp_path / "accounts.sqlite"}"
@@ -125,7 +133,7 @@ evaluate_every_s = 1
 {chain}
 
 [alerts.time_limits]
-acknowledge = {{ red = 5, orange = 10, yellow = 30, blue = 60 }}
+acknowledge = {{ red = {acknowledge_red_min}, orange = 10, yellow = 30, blue = 60 }}
 dispatch = {{ red = 10, orange = 30, yellow = 60, blue = 240 }}
 resolve = {{ red = 60, orange = 240, yellow = 480, blue = 1440 }}
 

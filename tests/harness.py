@@ -182,8 +182,8 @@ def send(client: mqtt.Client, topic: str, item: dict) -> None:
 class CityOps:
     """One configuration, run, killed and run again as often as a test likes."""
 
-    def __init__(self, tmp_path: Path, mqtt_port: int, env: dict[str, str] | None = None, **configured: str):
-        """`configured`: app_config.config's `rules` and `feeds`."""
+    def __init__(self, tmp_path: Path, mqtt_port: int, env: dict[str, str] | None = None, **configured):
+        """`configured`: app_config.config's keywords (`rules`, `feeds`, `store`, `node` …)."""
         self.web_port = free_port()
         self.config = config(tmp_path, mqtt_port, self.web_port, **configured)
         self.log_path = tmp_path / "cityops.log"
