@@ -280,6 +280,7 @@ def _notifications(args) -> int:
 
 
 def _audit_cli(accounts_path: Path, action: str, target: str) -> None:
+    """An entry in the audit log of the accounts at `accounts_path` (backup and restore: a DuckDB store's)."""
     import getpass
 
     from store import audit
@@ -313,13 +314,14 @@ def _accounts(args) -> int:
     """`cityops users …` and `cityops displays …`: each change is audited as the command line's."""
     import getpass
 
+    from cityops.runtime import open_accounts
     from store import audit
-    from store.accounts import AccountError, Accounts
+    from store.accounts import AccountError
 
     settings = _settings(args)
     if settings is None:
         return 2
-    accounts = Accounts(settings.auth.path)
+    accounts = open_accounts(settings)
     actor = f"cli:{getpass.getuser()}"
 
     def district_ids(text: str) -> tuple[str, ...]:

@@ -302,7 +302,7 @@ def start(settings: Settings) -> Runtime:
     scheduler = BackgroundScheduler(timezone="UTC", logger=scheduler_logger())
     every = settings.alerts.evaluate_every_s
     engine = RuleEngine(store, rules, book=book, regions=regions, reference=reference, org=org)
-    accounts = Accounts(settings.auth.path)
+    accounts = open_accounts(settings, store)
     runtime = Runtime(settings, regions, reference, store, writer, scheduler, engine, limits, accounts,
                       dict(book.sops) if book else {}, broker=embedded, org=org)  # fmt: skip
     if store.engine == "duckdb":
@@ -409,6 +409,19 @@ def start(settings: Settings) -> Runtime:
         runtime.simulator = Publisher(city, rate=settings.simulator.rate, **simulator_access(settings, embedded))
         runtime.simulator.start()
     return runtime
+
+
+def open_accounts(settings: Settings, store: Store | None = None) -> Accounts:
+    """The accounts: in [auth]'s SQLite file beside a DuckDB store, or in the PostgreSQL database the nodes share
+    (`store`, or one opened for the purpose, as by the command line)."""
+    if settings.store.engine != "postgresql":
+        return Accounts(settings.auth.path)
+    if store is None:
+        from store.postgres_engine import PostgresStore
+
+        store = PostgresStore(settings.store.url, password=settings.store.password(), path=settings.store.path,
+                              node=f"{settings.cluster.node}-cli", listen=False)  # fmt: skip
+    return Accounts(postgres=store)
 
 
 def broker_accounts(settings: Settings) -> tuple[Account, ...]:

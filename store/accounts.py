@@ -1,4 +1,5 @@
-"""Accounts, sign-in sessions and wall display tokens, in a small SQLite file beside the DuckDB store.
+"""Accounts, sign-in sessions and wall display tokens, in a small SQLite file beside the DuckDB store, or, for nodes
+sharing a PostgreSQL store, in that database (store/accounts_postgres.py), so that a session holds on every node.
 
 Why SQLite and not the DuckDB store: DuckDB lets one process open its file, and `cityops users …` must change
 accounts while `cityops run` holds the store. SQLite locks per transaction, so both processes can, and a change made
@@ -23,9 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
+from store import accounts_postgres
 from store import sign_in_throttle as throttle
+from store.postgres_engine import MIGRATION_LOCK, PostgresStore
 from store.sign_in_throttle import DEFAULT_SLOWDOWN, Slowdown
 
+INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
 ROLES: tuple[str, ...] = ("admin", "supervisor", "duty_officer", "district_leader", "viewer", "field_worker")
 MIN_PASSWORD = 10
 # Longer names and passwords are no one's: refused before any lookup or hash, so that what anyone may send to the
@@ -152,10 +158,18 @@ def check_password(name: str, password: str) -> None:
 
 
 class Accounts:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path | None = None, *, postgres: PostgresStore | None = None):
+        """In the SQLite file at `path`, or in the PostgreSQL database of `postgres` (several nodes)."""
+        self.postgres = postgres
+        self._local = threading.local()
+        if postgres is not None:
+            self.path = None
+            with postgres.connect() as connection:  # nodes starting together make the tables once
+                connection.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+                connection.execute(accounts_postgres.SCHEMA)
+            return
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
         with self.db() as db:
             db.executescript(SCHEMA)
             db.executescript(throttle.SCHEMA)
@@ -168,6 +182,10 @@ class Accounts:
     def db(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 connections stay in their thread); `with` makes a transaction."""
         db = getattr(self._local, "db", None)
+        if self.postgres is not None:
+            if db is None or db.broken:  # made again after a failover
+                db = self._local.db = accounts_postgres.AccountsConnection(self.postgres.connect())
+            return db
         if db is None:
             db = sqlite3.connect(self.path, timeout=10)
             db.row_factory = sqlite3.Row
@@ -195,7 +213,7 @@ class Accounts:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [name, role, json.dumps(list(districts)), hash_password(password), int(must_change), now, now],
                 )
-            except sqlite3.IntegrityError:
+            except INTEGRITY_ERRORS:
                 raise AccountError(f"user {name!r} already exists") from None
         return password
 

@@ -71,7 +71,9 @@ def admit(db: sqlite3.Connection, keys: Keys, slow: Slowdown, now: float) -> flo
         if until > now:
             return until
         for key, failures in counts.items():
-            db.execute("INSERT OR REPLACE INTO sign_in_failures VALUES (?, ?, ?)", [key, failures + 1, now])
+            db.execute("INSERT INTO sign_in_failures VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                       "failures = excluded.failures, last_at = excluded.last_at",
+                       [key, failures + 1, now])  # fmt: skip
     return None
 
 
@@ -80,7 +82,8 @@ def succeeded(db: sqlite3.Connection, keys: Keys) -> None:
     signing in to one's own account between guesses does not wipe the guesses at others."""
     with db:
         db.execute("DELETE FROM sign_in_failures WHERE key = ?", [keys.name])
-        db.execute("UPDATE sign_in_failures SET failures = max(failures - 1, 0) WHERE key = ?", [keys.address])
+        db.execute("UPDATE sign_in_failures SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END "
+                   "WHERE key = ?", [keys.address])  # fmt: skip
 
 
 def forget_name(db: sqlite3.Connection, name: str) -> None:

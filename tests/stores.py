@@ -30,6 +30,7 @@ class StoreMaker:
     """Opens stores of one engine for one test, by name, and closes them all at its end."""
 
     def __init__(self, engine: str, folder: Path, server: PostgresServer | None):
+        """`engine`: which of ENGINES it opens."""
         self.engine, self.folder, self.server = engine, folder, server
         self.opened: list[Store] = []
         self._databases: dict[str, str] = {}

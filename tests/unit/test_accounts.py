@@ -1,9 +1,8 @@
-"""Accounts in their SQLite file: hashed passwords, the sign-in slowdown on a clock we set, sessions, display tokens,
-and the MQTT secret read only from a file nobody else may read."""
+"""Accounts in their SQLite file, or in the PostgreSQL database that nodes share: hashed passwords, the sign-in
+slowdown on a clock we set, sessions, display tokens, and the MQTT secret read only from a file nobody else may
+read."""
 
 from __future__ import annotations
-
-import sqlite3
 
 import pytest
 
@@ -15,19 +14,30 @@ T = 1_800_000_000.0  # a fixed clock
 
 
 @pytest.fixture
-def accounts(tmp_path):
-    accounts = Accounts(tmp_path / "accounts.sqlite")
+def accounts(open_store, tmp_path):
+    if open_store.engine == "duckdb":
+        accounts = Accounts(tmp_path / "accounts.sqlite")
+    else:
+        accounts = Accounts(postgres=open_store("accounts"))
     yield accounts
     accounts.close()
 
 
-def test_passwords_are_stored_hashed_and_never_as_given(accounts, tmp_path):
+def stored(accounts) -> bytes:
+    """Everything the accounts keep, as stored: the SQLite file, or the PostgreSQL tables' rows."""
+    if accounts.path is not None:
+        return accounts.path.read_bytes()
+    tables = ("users", "sessions", "displays", "audit_log", "sign_in_failures", "devices")
+    return "\n".join(str(row) for t in tables for row in accounts.db().execute(f"SELECT * FROM {t}")).encode()
+
+
+def test_passwords_are_stored_hashed_and_never_as_given(accounts):
     accounts.add("wang", "duty_officer", password="correct horse battery")
-    raw = (tmp_path / "accounts.sqlite").read_bytes()
-    assert b"correct horse battery" not in raw
-    stored = sqlite3.connect(tmp_path / "accounts.sqlite").execute("SELECT password FROM users").fetchone()[0]
-    assert stored.startswith("scrypt$32768$8$1$")
-    assert (tmp_path / "accounts.sqlite").stat().st_mode & 0o077 == 0  # readable by the service only
+    assert b"correct horse battery" not in stored(accounts)
+    hashed = accounts.db().execute("SELECT password FROM users").fetchone()[0]
+    assert hashed.startswith("scrypt$32768$8$1$")
+    if accounts.path is not None:
+        assert accounts.path.stat().st_mode & 0o077 == 0  # readable by the service only
     assert accounts.sign_in("wang", "correct horse battery", "10.0.0.1", now=T).outcome == "ok"
     assert accounts.sign_in("wang", "Correct horse battery", "10.0.0.1", now=T + 1).outcome == "wrong"
 
@@ -132,9 +142,9 @@ def test_roles_and_districts_are_checked(accounts):
     assert refused.value.code == "short"
 
 
-def test_display_tokens_are_kept_as_digests_and_revocable(accounts, tmp_path):
+def test_display_tokens_are_kept_as_digests_and_revocable(accounts):
     token = accounts.add_display("hall", "admin")
-    assert token.encode() not in (tmp_path / "accounts.sqlite").read_bytes()
+    assert token.encode() not in stored(accounts)
     assert digest(token).encode() in b"".join(
         row[0].encode() for row in accounts.db().execute("SELECT token_hash FROM displays")
     )
