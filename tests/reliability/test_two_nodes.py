@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from tests.harness import CityOps, observation, publish_gauge, publisher, send, wait_until
-from tests.postgres_server import PASSWORD
+from tests.cluster import leader as cluster_leader
+from tests.cluster import two_nodes
+from tests.harness import observation, publish_gauge, publisher, send, wait_until
 from tests.rule_city import JINGXIU
 
 MESSAGES = 50_000
@@ -21,27 +22,12 @@ RATE = 1_000  # messages a second: the stream lasts 50 s
 
 @pytest.fixture
 def nodes(postgres, mosquitto, tmp_path):
-    postgres.psql("CREATE DATABASE two_nodes")
-    store = f'engine = "postgresql"\nurl = "{postgres.url("two_nodes")}"\npassword_env = "CITYOPS_DB_PASSWORD"\n' \
-            f'path = "{tmp_path / "files"}"'  # fmt: skip
-    made = {name: CityOps(tmp_path / name, mosquitto.port, env={"CITYOPS_DB_PASSWORD": PASSWORD}, store=store,
-                          node=name, acknowledge_red_min=ACKNOWLEDGE_S / 60) for name in ("a", "b")}  # fmt: skip
-    yield made
-    for node in made.values():
-        node.kill()
-    postgres.psql("DROP DATABASE two_nodes WITH (FORCE)")
+    with two_nodes(postgres, mosquitto, tmp_path, "two_nodes", acknowledge_red_min=ACKNOWLEDGE_S / 60) as made:
+        yield made
 
 
 def leader(postgres) -> str | None:
-    return (
-        postgres.psql(
-            "SELECT substr(a.application_name, 9) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-            "AND ((l.classid::BIGINT << 32) | l.objid::BIGINT) = 7202600002",
-            "two_nodes",
-        )
-        or None
-    )
+    return cluster_leader(postgres, "two_nodes")
 
 
 def count(postgres, sql: str) -> int:

@@ -1,0 +1,39 @@
+"""Two `cityops run` nodes on one database of the test's PostgreSQL server and one mosquitto, for the tests of
+several nodes (tests/reliability/test_two_nodes.py, tests/browser/test_two_nodes.py)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from cityops.broker import Mosquitto
+from tests.harness import CityOps
+from tests.postgres_server import PASSWORD, PostgresServer
+
+LEADER_LOCK = 7_202_600_002  # store.leadership's
+
+
+@contextlib.contextmanager
+def two_nodes(postgres: PostgresServer, mosquitto: Mosquitto, folder: Path, database: str,
+              **configured) -> Iterator[dict[str, CityOps]]:  # fmt: skip
+    """Nodes "a" and "b", not started; `configured`: app_config.config's keywords."""
+    postgres.psql(f"CREATE DATABASE {database}")
+    store = (f'engine = "postgresql"\nurl = "{postgres.url(database)}"\npassword_env = "CITYOPS_DB_PASSWORD"\n'
+             f'path = "{folder / "files"}"')  # fmt: skip
+    made = {name: CityOps(folder / name, mosquitto.port, env={"CITYOPS_DB_PASSWORD": PASSWORD}, store=store,
+                          node=name, **configured) for name in ("a", "b")}  # fmt: skip
+    try:
+        yield made
+    finally:
+        for node in made.values():
+            node.kill()
+        postgres.psql(f"DROP DATABASE {database} WITH (FORCE)")
+
+
+def leader(postgres: PostgresServer, database: str) -> str | None:
+    """The node holding the leader's lock now, as the database sees it."""
+    return postgres.psql(
+        "SELECT substr(a.application_name, 9) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        f"AND ((l.classid::BIGINT << 32) | l.objid::BIGINT) = {LEADER_LOCK}", database) or None  # fmt: skip
