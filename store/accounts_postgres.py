@@ -87,7 +87,11 @@ class AccountsConnection:
             sql, params = "SELECT pg_advisory_xact_lock(?)", [THROTTLE_LOCK]
         query, values = to_postgres(_USER.sub('"user"', sql), list(params))
         cur = self.connection.cursor(row_factory=_rows)
-        cur.execute(query, values)
+        try:
+            cur.execute(query, values)
+        except psycopg.OperationalError:
+            self.connection.close()  # the server went away: the next db() connects again (store.postgres_engine)
+            raise
         return cur
 
     def executescript(self, script: str) -> None:

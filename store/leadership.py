@@ -114,6 +114,8 @@ class Leadership:
             self.on_change(leading)
         except Exception:
             log.exception("what follows a change of leader failed")
+            if leading:  # a leader that could not take up its work (the database went away meanwhile) lets go
+                self._let_go()
 
     def _let_go(self) -> None:
         self._lead(False)

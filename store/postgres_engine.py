@@ -102,7 +102,14 @@ class PgCursor:
         query, values = to_postgres(sql, params)
         if query == "ROLLBACK":  # a temporary table made in the transaction is gone with it
             self._registered.clear()
-        self._cur.execute(query, values)
+        try:
+            self._cur.execute(query, values)
+        except psycopg.OperationalError:
+            # The server went away (it died, or shut down for a failover), or refused for want of a resource: psycopg
+            # does not always call the connection broken after a FATAL from the server. Closed, the thread's next
+            # cursor() connects again, to whichever server takes writes then.
+            self.close()
+            raise
         return self
 
     @property

@@ -16,10 +16,12 @@ LEADER_LOCK = 7_202_600_002  # store.leadership's
 
 @contextlib.contextmanager
 def two_nodes(postgres: PostgresServer, mosquitto: Mosquitto, folder: Path, database: str,
-              **configured) -> Iterator[dict[str, CityOps]]:  # fmt: skip
-    """Nodes "a" and "b", not started; `configured`: app_config.config's keywords."""
+              standbys: tuple[PostgresServer, ...] = (), **configured) -> Iterator[dict[str, CityOps]]:  # fmt: skip
+    """Nodes "a" and "b", not started, on `postgres` (or, with `standbys`, on whichever of them takes writes);
+    `configured`: app_config.config's keywords."""
     postgres.psql(f"CREATE DATABASE {database}")
-    store = (f'engine = "postgresql"\nurl = "{postgres.url(database)}"\npassword_env = "CITYOPS_DB_PASSWORD"\n'
+    url = postgres.url(database, hosts=[postgres, *standbys] if standbys else None)
+    store = (f'engine = "postgresql"\nurl = "{url}"\npassword_env = "CITYOPS_DB_PASSWORD"\n'
              f'path = "{folder / "files"}"')  # fmt: skip
     made = {name: CityOps(folder / name, mosquitto.port, env={"CITYOPS_DB_PASSWORD": PASSWORD}, store=store,
                           node=name, **configured) for name in ("a", "b")}  # fmt: skip
@@ -28,7 +30,8 @@ def two_nodes(postgres: PostgresServer, mosquitto: Mosquitto, folder: Path, data
     finally:
         for node in made.values():
             node.kill()
-        postgres.psql(f"DROP DATABASE {database} WITH (FORCE)")
+        if not standbys:  # a failover's servers go with their test
+            postgres.psql(f"DROP DATABASE {database} WITH (FORCE)")
 
 
 def leader(postgres: PostgresServer, database: str) -> str | None:

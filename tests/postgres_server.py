@@ -37,9 +37,11 @@ class PostgresServer:
     """One server: `start()` makes its data folder on first use (initdb, or a base backup of `primary` for a standby)
     and starts it; `kill()` is a crash (SIGKILL of the postmaster), `stop()` an orderly shutdown."""
 
-    def __init__(self, folder: Path, *, primary: PostgresServer | None = None, durable: bool = True):
+    def __init__(self, folder: Path, *, primary: PostgresServer | None = None, durable: bool = True,
+                 synchronous: bool = False):  # fmt: skip
         """`durable=False` turns fsync off: for tests that never crash the machine, not the server, it is the same
-        server, only faster."""
+        server, only faster. `synchronous`: a commit waits until a standby has the WAL too, so that promoting the
+        standby loses no commit the primary confirmed."""
         bin_dir = postgres_bin()
         if bin_dir is None:
             raise RuntimeError(missing_message())
@@ -48,6 +50,7 @@ class PostgresServer:
         self.data = self.folder / "data"
         self.primary = primary
         self.durable = durable
+        self.synchronous = synchronous
         self.port = free_port()
         self.as_user = _as_server_user()
 
@@ -111,6 +114,10 @@ class PostgresServer:
             self._run("pg_basebackup", "-D", str(self.data), "-h", "127.0.0.1", "-p", str(self.primary.port),
                       "-U", USER, "-R", "-X", "stream", "-c", "fast",
                       env={"PGPASSWORD": PASSWORD})  # fmt: skip
+            # The copy carries the primary's settings; promoted, it must not wait for a synchronous standby of its
+            # own that does not exist (every commit would hang).
+            with (self.data / "postgresql.auto.conf").open("a", encoding="utf-8") as conf:
+                conf.write("synchronous_standby_names = ''\n")
             return
         pwfile = self.folder / "password"
         pwfile.write_text(PASSWORD)
@@ -132,6 +139,7 @@ class PostgresServer:
             "full_page_writes": "on" if self.durable else "off",
             "timezone": "'UTC'",
             "log_min_messages": "warning",
+            **({"synchronous_standby_names": "'*'"} if self.synchronous else {}),
         }
         with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.write("\n# tests/postgres_server.py\n")
