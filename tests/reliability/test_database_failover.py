@@ -13,7 +13,7 @@ from tests.harness import observation, publish_gauge, publisher, wait_until
 from tests.postgres_server import PostgresServer
 
 MESSAGES = 20_000
-RATE = 1_000  # a second: the stream lasts 20 s
+RATE = 2_000  # a second: the stream lasts 10 s
 
 
 def test_a_standby_promoted_during_ingest_loses_nothing(mosquitto, tmp_path):

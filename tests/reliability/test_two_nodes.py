@@ -17,7 +17,7 @@ from tests.rule_city import JINGXIU
 MESSAGES = 50_000
 HIGH_GAUGES = 20  # each gets one reading over the rule's threshold during the stream: one alert each
 ACKNOWLEDGE_S = 12  # the red alerts' limit for acknowledging (the test config's minutes, as seconds)
-RATE = 1_000  # messages a second: the stream lasts 50 s
+RATE = 2_000  # messages a second: the stream lasts 25 s
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_the_leader_killed_twice_loses_nothing_and_does_nothing_twice(nodes, pos
                        "the late gauge's alert opened")  # fmt: skip
             time.sleep(ACKNOWLEDGE_S - 1.5)
         else:
-            wait_until(lambda: published >= MESSAGES * 0.6, 120, "the stream well under way")
+            wait_until(lambda: published >= MESSAGES * 0.85, 120, "the stream well under way")
         assert published < MESSAGES, "the stream ended before the kill"
         victim = leader(postgres)
         assert victim in nodes, f"no node leads before kill {round_ + 1}"

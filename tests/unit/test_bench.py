@@ -1,6 +1,6 @@
 """The benchmarks still run (at a tiny size; `make bench` measures them at full size). No timing is asserted."""
 
-from bench import city_scale, clients, history, ingest, rules, storm, supervision, wall_latency
+from bench import city_scale, clients, cluster, history, ingest, rules, storm, supervision, wall_latency
 from bench.run import report
 
 
@@ -23,6 +23,20 @@ def test_ingest_benchmark_runs_against_a_real_broker_and_reports():
     assert result["met"] is None
     assert "bare paho subscriber" in result["baseline"] and "msg/s" in result["figure"]
     assert "| MQTT → DuckDB ingest |" in report([result])
+
+
+def test_cluster_benchmark_runs_postgresql_beside_duckdb_and_reports():
+    results = cluster.run(messages=2_000, entities=20, rules_count=5, takeovers=2)
+    assert [r["name"] for r in results] == ["MQTT → PostgreSQL ingest, one node", "MQTT → PostgreSQL ingest, two nodes",
+                                            "Failover"]  # fmt: skip
+    assert results[0]["met"] is None and "DuckDB" in results[0]["baseline"] and "msg/s" in results[1]["figure"]
+    assert "another node leads" in results[2]["figure"]
+    assert "| Failover |" in report(results)
+
+
+def test_postgresql_history_benchmark_runs_and_reports():
+    result = history.run_postgres(rows=20_000, entities=48)
+    assert result["met"] is None and "30-day chart" in result["figure"]
 
 
 def test_history_benchmark_runs_and_reports():
