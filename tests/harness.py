@@ -12,10 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -245,6 +247,34 @@ def observation(n: int, entity: str = "g1") -> bytes:
     ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_795_000_000 + seconds)) + f".{n % 100:02d}Z"
     body = {"type": "observation", "entity": entity, "id": f"m{n}", "ts": ts, "values": {"water_level": 5 + n % 5}}
     return json.dumps(body).encode()
+
+
+class Stream:
+    """Readings m0 … m{messages-1} of gauge g1 (`observation`), published with QoS 1 at `rate` a second by a thread of
+    its own; `published` says how many so far. `also(n)` is called before reading n (more messages of a test's)."""
+
+    def __init__(self, client: mqtt.Client, messages: int, rate: float, pace_every: int = 1000,
+                 also: Callable[[int], None] | None = None):  # fmt: skip
+        self.client, self.messages, self.rate, self.pace_every = client, messages, rate, pace_every
+        self.also = also or (lambda n: None)
+        self.published = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Stream:
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        began = time.monotonic()
+        for n in range(self.messages):
+            self.also(n)
+            self.client.publish("test/flood/obs/g1", observation(n), qos=1)
+            self.published = n + 1
+            if n % self.pace_every == self.pace_every - 1:
+                time.sleep(max(0.0, began + self.published / self.rate - time.monotonic()))
 
 
 def publish_gauge(client: mqtt.Client, gid: str = "g1", name: str = "G1", where: tuple[float, float] = LIANCHI,

@@ -3,11 +3,10 @@ backoff, nothing is lost and nothing stored twice, and feed health keeps the out
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime
 
-from tests.harness import observation, publish_gauge, publisher, stored_readings, wait_until
+from tests.harness import Stream, publish_gauge, publisher, stored_readings, wait_until
 
 MESSAGES = 20_000
 RATE = 500  # messages/s: a stream that runs before, through and after the outage
@@ -18,19 +17,8 @@ def test_broker_outage_of_30_s_loses_nothing_and_feed_health_shows_it(cityops, m
     cityops.start()
     client = publisher(mosquitto.port, "reliability-outage-pub")
     publish_gauge(client)
-    published = 0
-
-    def publish_all() -> None:  # paho keeps what it cannot send while the broker is away, and sends it after
-        nonlocal published
-        began = time.monotonic()
-        for n in range(MESSAGES):
-            client.publish("test/flood/obs/g1", observation(n), qos=1)
-            published = n + 1
-            if n % 100 == 99:
-                time.sleep(max(0.0, began + published / RATE - time.monotonic()))
-
-    sender = threading.Thread(target=publish_all, daemon=True)
-    sender.start()
+    # paho keeps what it cannot send while the broker is away, and sends it after.
+    stream = Stream(client, MESSAGES, RATE, pace_every=100).start()
     wait_until(lambda: cityops.health()["observations"] >= 2_000, 60, "the stream flowing")
     mosquitto.stop()  # SIGTERM: mosquitto saves its persistent store on the way out
     stopped = time.monotonic()
@@ -42,8 +30,8 @@ def test_broker_outage_of_30_s_loses_nothing_and_feed_health_shows_it(cityops, m
     restarted = time.monotonic()
     wait_until(lambda: cityops.health()["observations"] > stored_in_outage, 60, "ingest after the broker returned")
     reconnected_s = time.monotonic() - restarted
-    sender.join(120)
-    assert published == MESSAGES
+    stream.join(120)
+    assert stream.published == MESSAGES
     wait_until(lambda: cityops.health()["observations"] >= MESSAGES, 120, "every message stored", every=1)
     changes = [c for c in cityops.health()["feed_changes"] if c["id"] == "test-flood"][::-1]  # oldest first
     assert cityops.stop() == 0

@@ -5,11 +5,10 @@ nothing is lost, and nothing is stored twice."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 from tests.cluster import two_nodes
-from tests.harness import observation, publish_gauge, publisher, wait_until
+from tests.harness import Stream, publish_gauge, publisher, wait_until
 from tests.postgres_server import PostgresServer
 
 MESSAGES = 20_000
@@ -27,19 +26,7 @@ def test_a_standby_promoted_during_ingest_loses_nothing(mosquitto, tmp_path):
                 node.start()
             client = publisher(mosquitto.port, "failover-pub")
             publish_gauge(client)
-            published = 0
-
-            def publish_all() -> None:
-                nonlocal published
-                began = time.monotonic()
-                for n in range(MESSAGES):
-                    client.publish("test/flood/obs/g1", observation(n), qos=1)
-                    published = n + 1
-                    if n % 1000 == 999:
-                        time.sleep(max(0.0, began + published / RATE - time.monotonic()))
-
-            sender = threading.Thread(target=publish_all, daemon=True)
-            sender.start()
+            stream = Stream(client, MESSAGES, RATE).start()
             readings = "SELECT count(*) FROM observations WHERE entity_id LIKE '%:g1'"
             wait_until(lambda: int(primary.psql(readings, "failover")) >= MESSAGES // 3, 60, "ingest under way")
             stored_before = int(primary.psql(readings, "failover"))
@@ -47,8 +34,8 @@ def test_a_standby_promoted_during_ingest_loses_nothing(mosquitto, tmp_path):
             primary.kill()
             standby.promote()
             promoted_s = time.monotonic() - failed_at
-            assert published < MESSAGES, "the stream ended before the failover"
-            sender.join(120)
+            assert stream.published < MESSAGES, "the stream ended before the failover"
+            stream.join(120)
             wait_until(lambda: int(standby.psql(readings, "failover")) >= MESSAGES, 120, "every message stored",
                        every=1)  # fmt: skip
             time.sleep(3)  # redeliveries would come now
