@@ -180,8 +180,8 @@ def _backup(args) -> int:
     import duckdb
 
     from cityops import control
+    from cityops.runtime import open_store
     from store import backup
-    from store.database import open_store
 
     settings = _settings(args)
     if settings is None:
@@ -203,7 +203,7 @@ def _backup(args) -> int:
         destination = args.to.absolute()
         answer = control.ask(control.socket_path(store_path), {"command": "backup", "to": str(destination)})
         if answer is None:  # no server runs: copy it here
-            store = open_store(settings.store)
+            store = open_store(settings)
             try:
                 manifest = backup.make(store, accounts_path, destination)
             finally:
@@ -263,9 +263,9 @@ def _notifications(args) -> int:
                "ids": getattr(args, "ids", [])}  # fmt: skip
     answer = control.ask(control.socket_path(settings.store.path), request)
     if answer is None:  # no server runs: the store is ours to open
-        from store.database import open_store
+        from cityops.runtime import open_store
 
-        store = open_store(settings.store)
+        store = open_store(settings)
         try:
             answer = notifications_command(store, request)
         finally:

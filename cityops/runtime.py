@@ -38,7 +38,8 @@ from notify.settings import NotifyError
 from store import audit, backup, nodes, retention
 from store.accounts import Accounts
 from store.attachments import AttachmentFiles, beside
-from store.database import Store, open_store
+from store.database import Store
+from store.duckdb_engine import DuckDBStore
 from store.leadership import Leadership
 from store.writer import Writer
 from supervision import scorecards
@@ -291,7 +292,7 @@ def start(settings: Settings) -> Runtime:
     # The broker before the store: the folders it makes on the way to its data stay passable for the user mosquitto
     # runs as, where the store would make them the service's alone.
     embedded = start_broker(settings) if settings.broker.embedded else None
-    store = open_store(settings.store, settings.cluster.node)
+    store = open_store(settings, settings.cluster.node)
     writer = Writer(
         store,
         queue_size=settings.store.queue_size,
@@ -409,6 +410,17 @@ def start(settings: Settings) -> Runtime:
         runtime.simulator = Publisher(city, rate=settings.simulator.rate, **simulator_access(settings, embedded))
         runtime.simulator.start()
     return runtime
+
+
+def open_store(settings: Settings, node: str = "cityops") -> Store:
+    """The store [store] names: the DuckDB file, or the PostgreSQL database (shared with other nodes, this one
+    being `node`)."""
+    if settings.store.engine == "postgresql":
+        from store.postgres_engine import PostgresStore
+
+        return PostgresStore(settings.store.url, password=settings.store.password(), path=settings.store.path,
+                             node=node)  # fmt: skip
+    return DuckDBStore(settings.store.path, settings.store.memory_limit_mb)
 
 
 def open_accounts(settings: Settings, store: Store | None = None) -> Accounts:

@@ -15,15 +15,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-
-if TYPE_CHECKING:
-    from cityops.config import StoreSettings
 
 # What a new data version can say changed, so that a reader keeping a copy reads again only that part:
 # readings (`latest`, observations), entities (their description or place), events, feeds (a feed's state),
@@ -103,18 +98,6 @@ class Store:
         with self._version_changed:
             cancel.set()
             self._version_changed.notify_all()
-
-
-def open_store(settings: StoreSettings, node: str = "cityops") -> Store:
-    """The store `settings` name: the DuckDB file, or the PostgreSQL database (shared with other nodes, this one
-    being `node`)."""
-    if settings.engine == "postgresql":
-        from store.postgres_engine import PostgresStore
-
-        return PostgresStore(settings.url, password=settings.password(), path=Path(settings.path), node=node)
-    from store.duckdb_engine import DuckDBStore
-
-    return DuckDBStore(settings.path, settings.memory_limit_mb)
 
 
 def arrow(cur, sql: str, params: list | dict | None = None) -> pa.Table:
