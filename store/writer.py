@@ -31,7 +31,7 @@ from store import feed_health, journal
 from store.database import Store, typed
 from store.feed_health import FeedEvent
 from store.records import DeadLetter, Decoded
-from store.transaction import registered, roll_back
+from store.transaction import is_conflict, registered, roll_back
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class StoreFailure(Exception):
 
 
 RATE_WINDOW_S = 10.0
+CONFLICT_ATTEMPTS = 10  # a batch that loses to concurrent changes this often is handled as a failing one
 # Short enough that the end of a burst (a backlog after a reconnection) is committed at once, long enough that a
 # steady stream, even of tens of messages a second, still goes in batches.
 QUIET_S = 0.05
@@ -231,6 +232,12 @@ class Writer:
             except Exception as exc:  # nothing of the batch is kept: the transaction rolled back
                 if self._abandon.is_set():
                     raise Abandoned from exc
+                if (is_conflict(exc) or is_conflict(exc.__cause__)) and attempt < CONFLICT_ATTEMPTS:
+                    # Another transaction (a feed's health, a person's action) changed one of the batch's rows
+                    # meanwhile: neither the store's failure nor the data's. Written again at once.
+                    log.info("a batch of %d messages met a concurrent change; written again", len(batch.envelopes))
+                    time.sleep(0.01 * attempt)
+                    continue
                 self.last_error = str(exc) if isinstance(exc, StoreFailure) else f"{type(exc).__name__}: {exc}"
                 self.failing_since = self.failing_since or datetime.now(UTC)
                 log.error(

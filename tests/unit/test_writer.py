@@ -214,3 +214,32 @@ def test_a_stop_that_takes_too_long_leaves_the_rest_unacknowledged_not_dead(open
         store.close()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
     assert "not acknowledged" in caplog.text
+
+
+def test_a_batch_that_meets_a_concurrent_change_is_written_again_without_an_error(make, caplog):
+    store, writer = make(max_delay=0.01)
+    writer.put(obs(0))
+    assert writer.flush(FLUSH_S)
+    held = threading.Event()
+    done = threading.Event()
+
+    def hold_the_feeds_row() -> None:  # another thread's transaction: the feeds' health, a person's action
+        cur = store.cursor()
+        cur.execute("BEGIN")
+        cur.execute("UPDATE feed_status SET reason = 'checked' WHERE feed_id = 'f1'")
+        held.set()
+        done.wait(10)
+        time.sleep(0.3)
+        cur.execute("COMMIT")
+
+    thread = threading.Thread(target=hold_the_feeds_row)
+    thread.start()
+    held.wait(10)
+    with caplog.at_level(logging.INFO, logger="store.writer"):
+        writer.put(obs(1))
+        done.set()
+        assert writer.flush(FLUSH_S)
+    thread.join(10)
+    assert rows(store, "SELECT count(*) FROM observations") == [(2,)]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.message for r in caplog.records]
+    assert writer.stats()["last_error"] is None
