@@ -75,7 +75,6 @@ def node(options: dict) -> None:
                       writer=writer, regions=load(DEMO_DIR / "cityops.toml").city.regions(), session_expiry_s=3600,
                       shared_group=options.get("shared"))  # fmt: skip
     mqtt.start()
-    print("started", flush=True)
     sys.stdin.read()  # until the benchmark closes it
     mqtt.stop()
     writer.stop()
