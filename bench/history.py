@@ -72,7 +72,7 @@ def _fill_postgres(store: Store, rows: int, entities: int, now: datetime) -> Non
         {"now": now, "entities": entities},
     )
     start = now - timedelta(days=365, minutes=10)
-    store.make_partitions({(start + timedelta(days=d)).date() for d in range(367)})
+    store.make_partitions(start + timedelta(days=d) for d in range(367))
     step_us = 365 * 86400 * 1_000_000 // rows
     for low in range(0, rows, 5_000_000):  # in parts: one transaction of 50 M rows would hold a lot of WAL
         cur.execute(

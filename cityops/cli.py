@@ -227,6 +227,7 @@ def _status(args) -> int:
     """The nodes and the leader: from the shared PostgreSQL database directly (any machine that may reach it), or
     for a DuckDB store from the running server (which holds the file)."""
     from cityops import control
+    from cityops.runtime import open_store
     from store import nodes
 
     settings = _settings(args)
@@ -234,10 +235,8 @@ def _status(args) -> int:
         return 2
     if settings.store.engine == "postgresql":
         from store.leadership import leader_now
-        from store.postgres_engine import PostgresStore
 
-        store = PostgresStore(settings.store.url, password=settings.store.password(), path=settings.store.path,
-                              node=f"{settings.cluster.node}-status", listen=False)  # fmt: skip
+        store = open_store(settings, tool="status")
         try:
             answer = nodes.status(store, leader_now(store.cursor()))
         finally:
@@ -265,7 +264,7 @@ def _notifications(args) -> int:
     if answer is None:  # no server runs: the store is ours to open
         from cityops.runtime import open_store
 
-        store = open_store(settings)
+        store = open_store(settings, tool="notifications")
         try:
             answer = notifications_command(store, request)
         finally:

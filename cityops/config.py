@@ -80,14 +80,7 @@ class StoreSettings(Section):
 
     def password(self) -> str | None:
         """The database password from its variable or file (None: libpq's own PGPASSWORD or ~/.pgpass, if any)."""
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(f"store.password_env: the variable {self.password_env} is not set")
-            return value
-        if self.password_file:
-            return read_secret(self.password_file, "store.password_file")
-        return None
+        return password_from(self.password_env, self.password_file, "store")
 
 
 class ClusterSettings(Section):
@@ -130,14 +123,7 @@ class MqttSettings(Section):
 
     def password(self) -> str | None:
         """The broker password from its variable or file; ConfigError says what is missing or too open."""
-        if self.password_env:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(f"mqtt.password_env: the variable {self.password_env} is not set")
-            return value
-        if self.password_file:
-            return read_secret(self.password_file, "mqtt.password_file")
-        return None
+        return password_from(self.password_env, self.password_file, "mqtt")
 
     def tls_options(self) -> dict | None:
         """paho's tls_set arguments (a missing file: the system's CAs, no client certificate); None: no TLS."""
@@ -145,6 +131,19 @@ class MqttSettings(Section):
             return None
         files = {"ca_certs": self.tls_ca, "certfile": self.tls_cert, "keyfile": self.tls_key}
         return {key: None if path is None else str(path) for key, path in files.items()}
+
+
+def password_from(env: str | None, file: Path | None, section: str) -> str | None:
+    """A password from the environment variable named `env` or from `file` (mode 600), as [section] gives them;
+    ConfigError says what is missing or too open."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"{section}.password_env: the variable {env} is not set")
+        return value
+    if file:
+        return read_secret(file, f"{section}.password_file")
+    return None
 
 
 def read_secret(path: Path, key: str) -> str:

@@ -292,7 +292,7 @@ def start(settings: Settings) -> Runtime:
     # The broker before the store: the folders it makes on the way to its data stay passable for the user mosquitto
     # runs as, where the store would make them the service's alone.
     embedded = start_broker(settings) if settings.broker.embedded else None
-    store = open_store(settings, settings.cluster.node)
+    store = open_store(settings)
     writer = Writer(
         store,
         queue_size=settings.store.queue_size,
@@ -412,14 +412,16 @@ def start(settings: Settings) -> Runtime:
     return runtime
 
 
-def open_store(settings: Settings, node: str = "cityops") -> Store:
-    """The store [store] names: the DuckDB file, or the PostgreSQL database (shared with other nodes, this one
-    being `node`)."""
+def open_store(settings: Settings, tool: str | None = None) -> Store:
+    """The store [store] names: the DuckDB file, or the PostgreSQL database shared with other nodes, this one
+    being [cluster] node. `tool`: a command line's own connection to it (named "<node>-<tool>"), which follows no
+    other node's news."""
     if settings.store.engine == "postgresql":
         from store.postgres_engine import PostgresStore
 
+        node = settings.cluster.node if tool is None else f"{settings.cluster.node}-{tool}"
         return PostgresStore(settings.store.url, password=settings.store.password(), path=settings.store.path,
-                             node=node)  # fmt: skip
+                             node=node, listen=tool is None)  # fmt: skip
     return DuckDBStore(settings.store.path, settings.store.memory_limit_mb)
 
 
@@ -428,12 +430,7 @@ def open_accounts(settings: Settings, store: Store | None = None) -> Accounts:
     (`store`, or one opened for the purpose, as by the command line)."""
     if settings.store.engine != "postgresql":
         return Accounts(settings.auth.path)
-    if store is None:
-        from store.postgres_engine import PostgresStore
-
-        store = PostgresStore(settings.store.url, password=settings.store.password(), path=settings.store.path,
-                              node=f"{settings.cluster.node}-cli", listen=False)  # fmt: skip
-    return Accounts(postgres=store)
+    return Accounts(postgres=store or open_store(settings, tool="cli"))
 
 
 def broker_accounts(settings: Settings) -> tuple[Account, ...]:

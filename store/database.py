@@ -13,12 +13,14 @@ compare versions instead of re-querying, and read again only what changed (`chan
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
+
+from store.records import Decoded
 
 # What a new data version can say changed, so that a reader keeping a copy reads again only that part:
 # readings (`latest`, observations), entities (their description or place), events, feeds (a feed's state),
@@ -57,9 +59,13 @@ class Store:
     def close(self) -> None:
         raise NotImplementedError
 
-    def make_partitions(self, days: set[date]) -> None:
-        """Make room for observations of `days` (UTC dates), before a transaction writes them: PostgreSQL keeps a
-        partition per day; DuckDB needs nothing."""
+    def record_batch(self, cur, records: Decoded) -> None:
+        """Note what a batch stored, in its transaction, for the rule engine of whichever node leads: PostgreSQL
+        keeps a journal (store/journal.py); one DuckDB process hands its batches to its engine directly."""
+
+    def make_partitions(self, times: Iterable[datetime]) -> None:
+        """Make room for observations taken at `times`, before a transaction writes them: PostgreSQL keeps a
+        partition per day (UTC); DuckDB needs nothing."""
 
     @property
     def data_version(self) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -30,8 +31,10 @@ import psycopg.errors
 import pyarrow as pa
 from psycopg.types.string import TextLoader
 
+from store import journal
 from store.database import CHANGES, Store
 from store.postgres_sql import COMPAT_FUNCTIONS, ddl, to_postgres
+from store.records import Decoded
 from store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -277,8 +280,14 @@ class PostgresStore(Store):
             if cur in self._cursors:
                 self._cursors.remove(cur)
 
-    def make_partitions(self, days: set[date]) -> None:
-        missing = days - self._partitions
+    def record_batch(self, cur, records: Decoded) -> None:
+        if records.entities or records.observations or records.events:
+            journal.record(cur, self.node, sorted({e.id for e in records.entities}),
+                           sorted({o.entity_id for o in records.observations}),
+                           sorted({e.id for e in records.events}))  # fmt: skip
+
+    def make_partitions(self, times: Iterable[datetime]) -> None:
+        missing = {t.astimezone(UTC).date() for t in times} - self._partitions
         if missing:  # in a statement of its own: inside the batch's transaction it would lock out other writers
             self.cursor().execute("SELECT observation_partition(d) FROM unnest(?::date[]) AS days(d)",
                                   [sorted(missing)])  # fmt: skip

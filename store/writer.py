@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from store import feed_health, journal
+from store import feed_health
 from store.database import Store, typed
 from store.feed_health import FeedEvent
 from store.records import DeadLetter, Decoded
@@ -311,8 +311,8 @@ class Writer:
         cur, changed = None, set()
         try:
             cur = self.store.cursor()
-            if merged.observations:
-                self.store.make_partitions({o.ts.astimezone(UTC).date() for o in merged.observations})
+            if merged.observations:  # read lazily: DuckDB needs no partitions and never reads them
+                self.store.make_partitions(o.ts for o in merged.observations)
             cur.execute("BEGIN")
             if merged.entities and _upsert_entities(cur, merged, now):
                 changed.add("entities")
@@ -326,11 +326,7 @@ class Writer:
                 _insert_dead_letters(cur, dead)
             if _record_feed_health(cur, envelopes, now) or dead:
                 changed.add("feeds")  # a state, or the dead letters counted beside it
-            if self.store.engine == "postgresql" and (merged.entities or merged.observations or merged.events):
-                # For the rule engine, on whichever node leads (store/journal.py).
-                journal.record(cur, self.store.node, sorted({e.id for e in merged.entities}),
-                               sorted({o.entity_id for o in merged.observations}),
-                               sorted({e.id for e in merged.events}))  # fmt: skip
+            self.store.record_batch(cur, merged)
         except Exception as exc:
             if cur is not None:
                 roll_back(cur)

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cityops.broker import Mosquitto
+from store.leadership import LEADER_LOCK
 from tests.harness import CityOps
 from tests.postgres_server import PASSWORD, PostgresServer
-
-LEADER_LOCK = 7_202_600_002  # store.leadership's
 
 
 @contextlib.contextmanager
