@@ -130,6 +130,8 @@ class MqttIngest:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self._subscribing: dict[int, list[str]] = {}
 
     def start(self) -> None:
         properties = None
@@ -153,11 +155,25 @@ class MqttIngest:
         # A shared subscription delivers each message to one node of the group; its topic is the message's own, so
         # feed_for matches it as before.
         share = f"$share/{self.shared_group}/" if self.shared_group else ""
-        subscriptions = [(share + topic, feed.qos) for feed in self.feeds for topic in feed.topics]
-        if subscriptions:
-            client.subscribe(subscriptions)
+        wanted = [(feed.id, share + topic, feed.qos) for feed in self.feeds for topic in feed.topics]
+        if not wanted:
+            self.connected.set()
+            self._connection_changed(True, "")
+            return
+        # Connected means subscribed: until the broker's SUBACK, what is published to the topics is not ours.
+        _, mid = client.subscribe([(topic, qos) for _, topic, qos in wanted])
+        self._subscribing[mid] = [(feed_id, topic) for feed_id, topic, _ in wanted]
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused: dict[str, list[str]] = {}
+        for (feed_id, topic), code in zip(self._subscribing.pop(mid, []), reason_codes, strict=False):
+            if code.is_failure:
+                refused.setdefault(feed_id, []).append(topic)
+        for feed_id, topics in refused.items():
+            log.error("MQTT broker %s:%d refused feed %s the topics %s", self.host, self.port, feed_id, topics)
+            self._connection_changed(False, f"broker refused the subscription to {', '.join(topics)}", [feed_id])
         self.connected.set()
-        self._connection_changed(True, "")
+        self._connection_changed(True, "", [f.id for f in self.feeds if f.id not in refused])
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
@@ -165,10 +181,12 @@ class MqttIngest:
         said = "" if reason_code.value in (0, 128) else f": {reason_code}"
         self._connection_changed(False, f"lost the connection to the broker at {self.host}:{self.port}{said}")
 
-    def _connection_changed(self, up: bool, reason: str) -> None:
-        if self.on_connection_change is not None:
+    def _connection_changed(self, up: bool, reason: str, feed_ids: list[str] | None = None) -> None:
+        if feed_ids is None:
+            feed_ids = [f.id for f in self.feeds]
+        if self.on_connection_change is not None and feed_ids:
             try:
-                self.on_connection_change([f.id for f in self.feeds], up, reason)
+                self.on_connection_change(feed_ids, up, reason)
             except Exception:
                 log.exception("recording the broker connection state failed")
 

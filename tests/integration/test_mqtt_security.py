@@ -11,7 +11,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from cityops.broker import Mosquitto, free_port, mosquitto_path
+from cityops.broker import Account, Mosquitto, PythonBroker, free_port, mosquitto_path
 from cityops.config import MqttSettings
 from feeds.decoders import cityops_json
 from feeds.decoding import FeedDecoding
@@ -95,3 +95,52 @@ def test_ingest_with_a_password_from_a_file_over_tls(tmp_path, secure_broker):
     store.close()
     assert refused and refused[0][0] is False and "refused" in refused[0][1], refused
     assert "not the password" not in refused[0][1]
+
+
+def test_a_subscription_the_broker_refuses_marks_that_feed_down_and_not_the_others(tmp_path):
+    # The broker's ACL lets the service read the flood topics only: the fire feed's SUBACK refuses it, and the fire
+    # feed, not the flood feed, is reported down with the broker's reason. amqtt, the fallback broker, checks its
+    # ACL at the SUBSCRIBE; mosquitto 2.0.11 grants the subscription and filters what it delivers.
+    service = Account("cityops", read=("city/flood/#",))
+    sender = Account("sender", write=("city/#",))
+    broker = PythonBroker(free_port(), tmp_path / "broker", accounts=[service, sender])
+    broker.start()
+    store = DuckDBStore(tmp_path / "cityops.duckdb")
+    writer = Writer(store)
+    writer.start()
+    changes: list = []
+    feeds = [
+        MqttFeed(FeedDecoding("flood", cityops_json.decode, to_wgs84("wgs84")), ("city/flood/#",)),
+        MqttFeed(FeedDecoding("fire", cityops_json.decode, to_wgs84("wgs84")), ("city/fire/#",)),
+    ]
+    reader = MqttIngest(
+        host="127.0.0.1", port=broker.port, client_id="acl-reader", feeds=feeds, writer=writer,
+        regions=demo_regions(), username="cityops", password=service.password, protocol="3.1.1",
+        on_connection_change=lambda ids, up, reason: changes.append((ids, up, reason)),
+    )  # fmt: skip
+    try:
+        reader.start()
+        assert reader.connected.wait(10), f"ingest did not subscribe: {changes}"
+        assert (["fire"], False, "broker refused the subscription to city/fire/#") in changes, changes
+        assert (["flood"], True, "") in changes, changes
+        # Connected is said after the SUBACK, so a reading published now is ours.
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="acl-sender", protocol=mqtt.MQTTv311)
+        pub.username_pw_set("sender", sender.password)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        body = {"type": "observation", "entity": "g1", "id": "o1", "values": {"water_level": 10}}
+        pub.publish("city/flood/obs/g1", json.dumps(body).encode(), qos=1).wait_for_publish(10)
+        pub.loop_stop()
+        pub.disconnect()
+        deadline = time.monotonic() + 10
+        while (
+            time.monotonic() < deadline
+            and store.cursor().execute("SELECT count(*) FROM observations").fetchone()[0] < 1
+        ):
+            time.sleep(0.1)
+        assert store.cursor().execute("SELECT count(*) FROM observations").fetchone()[0] == 1
+    finally:
+        reader.stop()
+        writer.stop()
+        store.close()
+        broker.stop()
