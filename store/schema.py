@@ -462,4 +462,16 @@ MIGRATIONS: list[tuple[int, str, str | dict[str, str]]] = [
             """,
         },
     ),
+    (
+        24,
+        "PostgreSQL: observations found by when they were received",
+        {
+            "postgresql": """
+            -- The roll-up into the summaries and the feeds' hourly figures read what was received in a stretch of
+            -- time. DuckDB finds it by its zone maps (rows are appended in that order); PostgreSQL's day partitions
+            -- are by the reading's own time, so without this index each of those reads scanned every partition.
+            CREATE INDEX observations_received ON observations (received_at);
+            """,
+        },
+    ),
 ]
