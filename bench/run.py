@@ -16,13 +16,14 @@ from pathlib import Path
 
 import duckdb
 
-from bench import city_scale, clients, cluster, history, ingest, rules, storm, supervision, wall_latency
+from bench import city_scale, clients, cluster, history, ingest, rules, storm, supervision, wall_latency, wall_nodes
 
 # Each returns a row, or a list of rows; in the order of the table.
 BENCHMARKS = [
     ingest.run,
     cluster.run,
     wall_latency.run,
+    wall_nodes.run,
     rules.run,
     storm.run,
     city_scale.run,

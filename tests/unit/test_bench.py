@@ -1,6 +1,6 @@
 """The benchmarks still run (at a tiny size; `make bench` measures them at full size). No timing is asserted."""
 
-from bench import city_scale, clients, cluster, history, ingest, rules, storm, supervision, wall_latency
+from bench import city_scale, clients, cluster, history, ingest, rules, storm, supervision, wall_latency, wall_nodes
 from bench.run import report
 
 
@@ -56,6 +56,13 @@ def test_wall_latency_benchmark_sees_its_probes_on_the_real_wall(chromium):
     result = wall_latency.run(entities=200, rate=100, watch_s=4, browser=chromium, warm_up_s=1)
     assert result["met"] is None
     assert "p95" in result["figure"] and " 0 never" in result["figure"], result["figure"]
+
+
+def test_wall_across_nodes_benchmark_sees_node_a_s_probes_on_node_b_s_wall(chromium):
+    result = wall_nodes.run(entities=100, rate=100, watch_s=4, browser=chromium, warm_up_s=1)
+    assert result["met"] is None
+    assert "on node b's wall: p50" in result["figure"] and " 0 never" in result["figure"], result["figure"]
+    assert " 0 never" in result["baseline"], result["baseline"]
 
 
 def test_clients_benchmark_runs_against_the_real_app_without_errors():
