@@ -532,7 +532,7 @@ def serve(settings: Settings) -> None:
     try:
         first_password = bootstrap(runtime.accounts, demo=settings.auth.demo_accounts)
         # Photos from the field beside the store; one fits in a request (the phone page shrinks them first).
-        photos = AttachmentFiles(beside(settings.store.path), settings.limits.web_request_kb * 1024)
+        photos = AttachmentFiles(beside(settings.store.path), settings.limits.web_request_kb * 1024, runtime.store)
         if runtime.org is not None:
             for line in apply_to_accounts(runtime.org, runtime.accounts, runtime._demo_password()):
                 log.info("%s", line)

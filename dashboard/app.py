@@ -176,7 +176,7 @@ def create_app(
         return redirect(f"/duty?alert={alert_id}" + (f"&lang={lang}" if lang in ("zh_CN", "en") else ""))
 
     if chain is not None:
-        files = attachments or AttachmentFiles(beside(store.path), 1024 * 1024)
+        files = attachments or AttachmentFiles(beside(store.path), 1024 * 1024, store)
         inbox.register(app.server, chain, regions, files, settings)
     health.register(app.server, store, writer, snapshots, leadership)
     cap_export.register(app.server, store, regions, settings.city)

@@ -350,6 +350,8 @@ class Inbox:
 
 
 def _send_kept(path, media_type: str) -> Response:
+    if path is None:  # named in the store, but no node kept the file (a store restored without its files)
+        abort(404)
     response = send_file(path, mimetype=media_type, max_age=86400)
     response.headers["Cache-Control"] = "private, max-age=86400"  # one user's: no shared cache keeps it
     return response

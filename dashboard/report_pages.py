@@ -18,6 +18,7 @@ from dashboard.timefmt import local_time
 from layers.regions import RegionIndex
 from store import reports as report_store
 from store.database import Store
+from store.kept_files import KeptFiles
 from supervision import periods
 
 SHOWN = 200
@@ -35,6 +36,8 @@ REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; f
 
 def register(server: Flask, store: Store, folder: Path, regions: RegionIndex, org, timezone: str,
              default_language: str) -> None:  # fmt: skip
+    files = KeptFiles(folder, store)
+
     @server.get("/reports")
     def archive():
         lang, t = language(default_language)
@@ -55,12 +58,13 @@ def register(server: Flask, store: Store, folder: Path, regions: RegionIndex, or
         if kind not in ("html", "pdf") or found is None:
             abort(404)
         name = found["pdf_file"] if kind == "pdf" else found["html_file"]
-        if not name or not (folder / name).is_file():
+        path = files.path(name) if name else None
+        if path is None:
             abort(404)
         guard.record("report open", f"report {report_id}", detail=name)
         if kind == "pdf":
-            return send_file(folder / name, mimetype="application/pdf", download_name=name)
-        response = Response((folder / name).read_bytes(), mimetype="text/html")
+            return send_file(path, mimetype="application/pdf", download_name=name)
+        response = Response(path.read_bytes(), mimetype="text/html")
         response.headers["Content-Security-Policy"] = REPORT_POLICY
         return response
 

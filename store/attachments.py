@@ -1,5 +1,6 @@
-"""Photos sent from the field, kept as files beside the store (not in DuckDB: they are large, written once and read
-by the browser as they are), each named by the SHA-256 of its bytes, with a small JPEG thumbnail for timelines.
+"""Photos sent from the field, kept as files beside the store (store/kept_files.py: not in the store's tables, since
+they are large, written once and read by the browser as they are), each named by the SHA-256 of its bytes, with a
+small JPEG thumbnail for timelines.
 
 A photo is checked by what it is, not by what the phone calls it: Pillow must read it as a JPEG, PNG or WebP of a
 sane size, else it is refused with the reason (a user's mistake gets a message, never a stack trace).
@@ -13,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+
+from store.database import Store
+from store.kept_files import KeptFiles
 
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "application/pdf": ".pdf"}
@@ -44,8 +48,10 @@ class StoredPhoto:
 
 
 class AttachmentFiles:
-    def __init__(self, root: str | Path, max_bytes: int):
-        self.root = Path(root)
+    def __init__(self, root: str | Path, max_bytes: int, store: Store | None = None):
+        """`root`: this node's folder (`beside` the store); `store`: the store the nodes share, which keeps the
+        files too when there are several nodes."""
+        self.files = KeptFiles(root, store)
         self.max_bytes = max_bytes
 
     def save_document(self, data: bytes) -> StoredPhoto:
@@ -59,10 +65,7 @@ class AttachmentFiles:
         if b"%%EOF" not in data[-PDF_TAIL:]:
             raise PhotoError("a PDF cut off on the way (no end-of-file marker)", "type")
         digest = hashlib.sha256(data).hexdigest()
-        path = self.path(digest, "application/pdf")
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write(path, data)
+        self.files.keep(_name(digest, "application/pdf"), data)
         return StoredPhoto(digest, "application/pdf", len(data), 0, 0)
 
     def save(self, data: bytes) -> StoredPhoto:
@@ -88,24 +91,20 @@ class AttachmentFiles:
             raise PhotoError("not an image that can be read (JPEG, PNG or WebP)", "type") from None
         digest = hashlib.sha256(data).hexdigest()
         media_type = MEDIA_TYPES[kind]
-        path = self.path(digest, media_type)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            out = io.BytesIO()
-            thumb.save(out, "JPEG", quality=80)
-            _write(self.thumbnail(digest), out.getvalue())  # first: a photo that is there has its thumbnail
-            _write(path, data)
+        out = io.BytesIO()
+        thumb.save(out, "JPEG", quality=80)
+        self.files.keep(_name(digest, "thumbnail"), out.getvalue())  # first: a photo that is kept has its thumbnail
+        self.files.keep(_name(digest, media_type), data)
         return StoredPhoto(digest, media_type, len(data), width, height)
 
-    def path(self, digest: str, media_type: str) -> Path:
-        return self.root / digest[:2] / f"{digest}{SUFFIX[media_type]}"
+    def path(self, digest: str, media_type: str) -> Path | None:
+        """The file on this node's disk; None if it was never kept."""
+        return self.files.path(_name(digest, media_type))
 
-    def thumbnail(self, digest: str) -> Path:
-        return self.root / digest[:2] / f"{digest}.thumb.jpg"
+    def thumbnail(self, digest: str) -> Path | None:
+        return self.files.path(_name(digest, "thumbnail"))
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Whole or not at all: a file half written when the process stops is never taken for the photo."""
-    partial = path.with_suffix(path.suffix + ".part")
-    partial.write_bytes(data)
-    partial.replace(path)
+def _name(digest: str, media_type: str) -> str:
+    suffix = ".thumb.jpg" if media_type == "thumbnail" else SUFFIX[media_type]
+    return f"{digest[:2]}/{digest}{suffix}"

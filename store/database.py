@@ -67,6 +67,14 @@ class Store:
         """Make room for observations taken at `times`, before a transaction writes them: PostgreSQL keeps a
         partition per day (UTC); DuckDB needs nothing."""
 
+    def share_file(self, name: str, data: bytes) -> None:
+        """Keep a file's bytes where every node finds them (store/kept_files.py): PostgreSQL keeps them in a table;
+        one DuckDB process has its folder, which is enough."""
+
+    def shared_file(self, name: str) -> bytes | None:
+        """The bytes another node kept under `name` with share_file; None if none did (or no other node can)."""
+        return None
+
     @property
     def data_version(self) -> int:
         return self._version

@@ -293,6 +293,14 @@ class PostgresStore(Store):
                                   [sorted(missing)])  # fmt: skip
             self._partitions |= missing
 
+    def share_file(self, name: str, data: bytes) -> None:
+        self.cursor().execute("INSERT INTO kept_files (name, data) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                              [name, data])  # fmt: skip
+
+    def shared_file(self, name: str) -> bytes | None:
+        row = self.cursor().execute("SELECT data FROM kept_files WHERE name = ?", [name]).fetchone()
+        return bytes(row[0]) if row else None
+
     def heal(self) -> bool:
         try:
             self.cursor().execute("SELECT 1").fetchall()

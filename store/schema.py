@@ -474,4 +474,18 @@ MIGRATIONS: list[tuple[int, str, str | dict[str, str]]] = [
             """,
         },
     ),
+    (
+        25,
+        "PostgreSQL: the files kept beside the store, shared by the nodes",
+        {
+            "postgresql": """
+            -- Photos from the field, files sent with directives, and reports (store/kept_files.py): written once
+            -- under a name that never changes, read by whichever node a browser reaches. Each node also keeps a
+            -- copy in its own folder, from which it serves them.
+            CREATE TABLE kept_files (
+                name VARCHAR PRIMARY KEY, data BYTEA NOT NULL, kept_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            );
+            """,
+        },
+    ),
 ]

@@ -26,6 +26,7 @@ from alerts.working_time import time_of_day
 from store import notifications
 from store import reports as report_store
 from store.database import Store
+from store.kept_files import KeptFiles
 from store.transaction import transaction
 from supervision import periods
 from supervision.periods import Period
@@ -93,7 +94,7 @@ class Reports:
                  regions, render: Callable[[ReportRequest], Rendered], city_name: tuple[str, str]):  # fmt: skip
         """`folder`: where the files are kept (beside the store); `render`: a report's HTML and PDF."""
         self.store = store
-        self.folder = folder
+        self.files = KeptFiles(folder, store)
         self.settings = settings
         self.zone = zone
         self.org = org
@@ -148,12 +149,11 @@ class Reports:
         if made is not None:
             return made
         rendered = self.render(request)
-        self.folder.mkdir(parents=True, exist_ok=True)
         stem = request.key.replace(":", "-")
         html_file, pdf_file = f"{stem}.html", f"{stem}.pdf" if rendered.pdf is not None else ""
-        (self.folder / html_file).write_text(rendered.html, encoding="utf-8")
+        self.files.keep(html_file, rendered.html.encode())
         if rendered.pdf is not None:
-            (self.folder / pdf_file).write_bytes(rendered.pdf)
+            self.files.keep(pdf_file, rendered.pdf)
         zh, en = KIND_NAMES[request.kind]
         days = periods.span(request.period.first_day, request.period.last_day)
         title_zh, title_en = f"{request.centre.name_zh}{zh}（{days}）", f"{request.centre.name_en} {en} ({days})"

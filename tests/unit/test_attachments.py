@@ -34,7 +34,7 @@ def test_a_photo_is_kept_once_by_its_digest_with_a_thumbnail(files, kind, media_
     with Image.open(files.thumbnail(stored.id)) as thumb:
         assert thumb.format == "JPEG" and max(thumb.size) == 320
     assert files.save(data) == stored  # the same bytes again: the same file
-    assert len(list(files.root.rglob("*"))) == 3  # its folder, the photo and its thumbnail
+    assert len(list(files.files.folder.rglob("*"))) == 3  # its folder, the photo and its thumbnail
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_what_is_not_a_photo_is_refused_with_why(files, data, code):
     with pytest.raises(PhotoError) as refused:
         files.save(data)
     assert refused.value.code == code
-    assert not files.root.exists() or not list(files.root.rglob("*.*"))  # nothing kept
+    assert not files.files.folder.exists() or not list(files.files.folder.rglob("*.*"))  # nothing kept
 
 
 def pdf(pages: int = 1) -> bytes:
