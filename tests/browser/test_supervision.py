@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from alerts.org import Organisation
 from cityops import DEMO_DIR
+from cityops.broker import Mosquitto, free_port, mosquitto_path
 from dashboard.report_view import renderer
 from store.duckdb_engine import DuckDBStore
 from supervision.facts import Facts
@@ -26,31 +27,43 @@ pytestmark = pytest.mark.browser
 SEPTEMBER = "from=2026-09-01&to=2026-09-30"
 
 
-@pytest.fixture
-def app(tmp_path, mosquitto, demo_regions):
-    """The app over a store that holds the known history (written before it starts: the app owns the file)."""
-    cityops = CityOps(tmp_path, mosquitto.port, org=True)
-    store = DuckDBStore(tmp_path / "cityops.duckdb")
-    september(store)
-    # Two rolled-up hours of the test's flood feed in September: ok one hour and a half; 20 readings, 2 suspect;
-    # all four devices reported in the first hour, two in the second; every reading within half a second.
-    for hour, ok_s, reporting in ((local(2026, 9, 10, 8), 3600, 4), (local(2026, 9, 10, 9), 1800, 2)):
-        store.cursor().execute("INSERT INTO feed_hours VALUES ('test-flood', ?, ?, 5, 10, 1, 0, 4, ?, ?)",
-                               [hour, ok_s, reporting, [10] + [0] * len(LATENCY_BOUNDS_S)])  # fmt: skip
-    # The city's reports of September, made as the scheduler makes them on 1 October.
-    facts, org = Facts(store), Organisation.load(DEMO_DIR / "org.yaml", demo_regions)
-    Reports(store, reports_folder(tmp_path / "cityops.duckdb"), ReportSettings(language="en"), "Asia/Shanghai", org,
-            demo_regions, renderer(facts, demo_regions, org, [], "Asia/Shanghai"),
-            ("保定市", "Baoding")).run_due(local(2026, 10, 1, 8, 5))  # fmt: skip
-    store.close()
-    cityops.start()
-    # The live app's time limits find E (new since 5 September) past its receipt limit: wait until they have
-    # marked it, so the figures are those of the history as the running city sees it.
-    opener, _jar = http_session(cityops.web_port, "supervisor")
-    late = f"http://127.0.0.1:{cityops.web_port}/api/history.csv?{SEPTEMBER}&overdue=yes"
-    wait_until(lambda: len(opener.open(late).read().decode("utf-8-sig").splitlines()) == 3, 30, "E marked late")
-    yield cityops.web_port
-    assert cityops.stop() == 0, cityops.log_path.read_text()[-3000:]
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, demo_regions):
+    """The app over a store that holds the known history (written before it starts: the app owns the file). One for
+    the module: its reports take seconds to draw, and the tests only read, but for the handover, which none of the
+    others looks at."""
+    if mosquitto_path() is None:
+        pytest.fail("mosquitto is not installed: run `make test` as root, or `sudo apt-get install mosquitto`")
+    tmp_path = tmp_path_factory.mktemp("supervision")
+    broker = Mosquitto(free_port(), tmp_path / "broker")
+    broker.start()
+    cityops = CityOps(tmp_path, broker.port, org=True)
+    try:
+        store = DuckDBStore(tmp_path / "cityops.duckdb")
+        september(store)
+        # Two rolled-up hours of the test's flood feed in September: ok one hour and a half; 20 readings, 2 suspect;
+        # all four devices reported in the first hour, two in the second; every reading within half a second.
+        for hour, ok_s, reporting in ((local(2026, 9, 10, 8), 3600, 4), (local(2026, 9, 10, 9), 1800, 2)):
+            store.cursor().execute("INSERT INTO feed_hours VALUES ('test-flood', ?, ?, 5, 10, 1, 0, 4, ?, ?)",
+                                   [hour, ok_s, reporting, [10] + [0] * len(LATENCY_BOUNDS_S)])  # fmt: skip
+        # The city's reports of September, made as the scheduler makes them on 1 October.
+        facts, org = Facts(store), Organisation.load(DEMO_DIR / "org.yaml", demo_regions)
+        Reports(store, reports_folder(tmp_path / "cityops.duckdb"), ReportSettings(language="en"), "Asia/Shanghai", org,
+                demo_regions, renderer(facts, demo_regions, org, [], "Asia/Shanghai"),
+                ("保定市", "Baoding")).run_due(local(2026, 10, 1, 8, 5))  # fmt: skip
+        store.close()
+        cityops.start()
+        # The live app's time limits find E (new since 5 September) past its receipt limit: wait until they have
+        # marked it, so the figures are those of the history as the running city sees it.
+        opener, _jar = http_session(cityops.web_port, "supervisor")
+        late = f"http://127.0.0.1:{cityops.web_port}/api/history.csv?{SEPTEMBER}&overdue=yes"
+        wait_until(lambda: len(opener.open(late).read().decode("utf-8-sig").splitlines()) == 3, 30, "E marked late")
+        yield cityops.web_port
+        stopped = cityops.stop()
+    finally:
+        cityops.kill()  # a setup that failed leaves no server behind
+        broker.stop()
+    assert stopped == 0, cityops.log_path.read_text()[-3000:]
 
 
 def test_figures_drill_down_to_the_history_and_a_timeline(app, chromium, output_dir):
