@@ -131,7 +131,7 @@ class MqttIngest:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
-        self._subscribing: dict[int, list[str]] = {}
+        self._subscribing: dict[int, list[tuple[str, str]]] = {}  # SUBSCRIBE's id: each (feed, topic) asked
 
     def start(self) -> None:
         properties = None

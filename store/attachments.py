@@ -1,6 +1,6 @@
-"""Photos sent from the field, kept as files beside the store (store/kept_files.py: not in the store's tables, since
-they are large, written once and read by the browser as they are), each named by the SHA-256 of its bytes, with a
-small JPEG thumbnail for timelines.
+"""Photos sent from the field, kept as files beside the store (store/kept_files.py: they are large, written once and
+read by the browser as they are; on PostgreSQL the database keeps them too, for the other nodes), each named by the
+SHA-256 of its bytes, with a small JPEG thumbnail for timelines.
 
 A photo is checked by what it is, not by what the phone calls it: Pillow must read it as a JPEG, PNG or WebP of a
 sane size, else it is refused with the reason (a user's mistake gets a message, never a stack trace).
