@@ -3,8 +3,10 @@ on a real PostgreSQL server), headless Debian Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,15 +32,30 @@ def demo_regions() -> RegionIndex:
     return app_config.demo_regions()
 
 
+@contextlib.contextmanager
+def _running_mosquitto(folder: Path) -> Iterator[Mosquitto]:
+    if mosquitto_path() is None:
+        pytest.fail("mosquitto is not installed: run `make test` as root, or `sudo apt-get install mosquitto`")
+    broker = Mosquitto(free_port(), folder / "broker")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
 @pytest.fixture
 def mosquitto(tmp_path):
     """A real mosquitto with persistence, on a free port, for one test."""
-    if mosquitto_path() is None:
-        pytest.fail("mosquitto is not installed: run `make test` as root, or `sudo apt-get install mosquitto`")
-    broker = Mosquitto(free_port(), tmp_path / "broker")
-    broker.start()
-    yield broker
-    broker.stop()
+    with _running_mosquitto(tmp_path) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="module")
+def module_mosquitto(tmp_path_factory):
+    """The same for the tests of one module that share one app."""
+    with _running_mosquitto(tmp_path_factory.mktemp("module-broker")) as broker:
+        yield broker
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ from playwright.sync_api import expect
 
 from alerts.org import Organisation
 from cityops import DEMO_DIR
-from cityops.broker import Mosquitto, free_port, mosquitto_path
 from dashboard.report_view import renderer
 from store.duckdb_engine import DuckDBStore
 from supervision.facts import Facts
@@ -28,16 +27,12 @@ SEPTEMBER = "from=2026-09-01&to=2026-09-30"
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, demo_regions):
+def app(tmp_path_factory, module_mosquitto, demo_regions):
     """The app over a store that holds the known history (written before it starts: the app owns the file). One for
     the module: its reports take seconds to draw, and the tests only read, but for the handover, which none of the
     others looks at."""
-    if mosquitto_path() is None:
-        pytest.fail("mosquitto is not installed: run `make test` as root, or `sudo apt-get install mosquitto`")
     tmp_path = tmp_path_factory.mktemp("supervision")
-    broker = Mosquitto(free_port(), tmp_path / "broker")
-    broker.start()
-    cityops = CityOps(tmp_path, broker.port, org=True)
+    cityops = CityOps(tmp_path, module_mosquitto.port, org=True)
     try:
         store = DuckDBStore(tmp_path / "cityops.duckdb")
         september(store)
@@ -62,7 +57,6 @@ def app(tmp_path_factory, demo_regions):
         stopped = cityops.stop()
     finally:
         cityops.kill()  # a setup that failed leaves no server behind
-        broker.stop()
     assert stopped == 0, cityops.log_path.read_text()[-3000:]
 
 

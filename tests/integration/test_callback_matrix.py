@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from cityops.broker import Mosquitto, free_port, mosquitto_path
 from cityops.config import load
 from dashboard import signin
 from dashboard.app import create_app, stop_app
@@ -255,15 +254,11 @@ def _alert_in(port: int, alert_id: int, district: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory):
+def city(tmp_path_factory, module_mosquitto):
     """One server for the whole table: the demo accounts, a gauge with an open alert in the leader's district and
     one in another, and a dead letter."""
-    if mosquitto_path() is None:
-        pytest.fail("mosquitto is not installed: run `make test` as root, or `sudo apt-get install mosquitto`")
-    tmp = tmp_path_factory.mktemp("callback-matrix")
-    broker = Mosquitto(free_port(), tmp / "broker")
-    broker.start()
-    server = CityOps(tmp, broker.port, org=True)
+    broker = module_mosquitto
+    server = CityOps(tmp_path_factory.mktemp("callback-matrix"), broker.port, org=True)
     try:
         server.start()
         port = server.web_port
@@ -295,7 +290,6 @@ def city(tmp_path_factory):
         yield city
     finally:
         stop = server.stop()
-        broker.stop()
     assert stop == 0, server.log_path.read_text()[-3000:]
 
 
