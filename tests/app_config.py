@@ -3,6 +3,7 @@ time limits, one unit, and the demo accounts (one per role, password demo-<name>
 
 from __future__ import annotations
 
+import shutil
 from functools import cache
 from pathlib import Path
 
@@ -85,6 +86,28 @@ def demo_regions() -> RegionIndex:
 
 
 @cache
+def _demo_org_accounts() -> Path:
+    """The accounts file of a first start with the demo organisation, made once in a test process: the demo's
+    accounts and a few hundred people's, each password hashed with scrypt on purpose slowly (about ten seconds of
+    both cores in all). A test's app starts from a copy, as a second start of the same city would."""
+    import sqlite3
+    import tempfile
+
+    from alerts.org import Organisation, apply_to_accounts
+    from dashboard.signin import DEMO_PASSWORD, bootstrap
+    from store.accounts import Accounts
+
+    path = Path(tempfile.mkdtemp(prefix="cityops-accounts-")) / "accounts.sqlite"
+    accounts = Accounts(path)
+    bootstrap(accounts, demo=True)
+    apply_to_accounts(Organisation.load(DEMO_DIR / "org.yaml", demo_regions()), accounts, DEMO_PASSWORD)
+    whole = path.with_name("whole.sqlite")
+    with sqlite3.connect(path) as source, sqlite3.connect(whole) as copy:
+        source.backup(copy)  # one file, without the write-ahead log beside it
+    return whole
+
+
+@cache
 def demo_reference() -> ReferenceLayers:
     """The demo city's reference layers (schools, shelters … of its own), as `cityops run --demo` reads them."""
     return load(DEMO_DIR / "cityops.toml", environ={}).reference_layers()
@@ -98,6 +121,8 @@ def config(tmp_path: Path, mqtt_port: int, web_port: int, rules: str = RULES, fe
     more [[notify.channels]]. `store`: the [store] section's lines (default: a DuckDB file in `tmp_path`); `node`:
     this node's name among several, which share the MQTT feeds' messages (a shared subscription)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
+    if org is True and store is None and not (tmp_path / "accounts.sqlite").exists():
+        shutil.copyfile(_demo_org_accounts(), tmp_path / "accounts.sqlite")
     store = store if store is not None else f'path = "{tmp_path / "cityops.duckdb"}"'
     cluster = f'[cluster]\nnode = "{node}"\nleader_check_s = 0.5\n' if node else ""
     shared = 'shared_group = "cityops"' if node else ""
