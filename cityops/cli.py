@@ -410,6 +410,10 @@ def _rules_test(args) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
+    if settings.store.engine != "duckdb":
+        print("cityops rules test replays the history of a DuckDB store; it cannot read a PostgreSQL store yet",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         path = args.rules or settings.alerts.rules
         if path is None:

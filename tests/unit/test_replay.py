@@ -183,3 +183,14 @@ def test_the_command_says_when_a_count_rule_has_no_events_to_count(tmp_path, cap
     lines = [line for line in capsys.readouterr().out.splitlines() if "could not fire" in line]
     assert lines == ["  no events of their kind in these 2h, so these count rules could not fire: "
                      "crowds (security/crowding)"]  # fmt: skip
+
+
+def test_the_command_says_it_cannot_replay_a_postgresql_store_yet(tmp_path, capsys):
+    (tmp_path / "rules.yaml").write_text(RULES, encoding="utf-8")
+    (tmp_path / "cityops.toml").write_text(
+        CITY + '[store]\nengine = "postgresql"\nurl = "postgresql://cityops@db1:5432/cityops"\n'
+        f'path = "{tmp_path / "cityops.store"}"\n[alerts]\nrules = "rules.yaml"\n',
+        encoding="utf-8",
+    )
+    assert main(["rules", "test", "--config", str(tmp_path / "cityops.toml"), "--since", "2h"]) == 2
+    assert "cannot read a PostgreSQL store yet" in capsys.readouterr().err
