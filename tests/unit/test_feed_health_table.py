@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from store import feed_health
-from store.duckdb_engine import DuckDBStore
 from store.feed_health import NEXT, FeedEvent, FeedState
+from tests.stores import ENGINES, StoreMaker
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -17,11 +17,13 @@ PAIRS = sorted(itertools.product(FeedState, FeedEvent))
 FEED_NUMBERS = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    store = DuckDBStore(tmp_path_factory.mktemp("health") / "h.duckdb")
-    yield store
-    store.close()
+@pytest.fixture(scope="module", params=ENGINES)
+def store(request, tmp_path_factory):
+    """One store of each engine for the module: each test makes feeds of its own in it."""
+    server = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    maker = StoreMaker(request.param, tmp_path_factory.mktemp("health"), server)
+    yield maker()
+    maker.close()
 
 
 def feed_in(store, state: FeedState) -> tuple[str, object]:
