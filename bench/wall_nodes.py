@@ -14,7 +14,6 @@ import contextlib
 import json
 import random
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from bench.server import chromium
 from bench.wall_latency import WARM_UP_S, WATCH_TICKER, latencies, probe, said
 from cityops.broker import Mosquitto, free_port
 from tests.cluster import leader, two_nodes
-from tests.harness import publisher, wait_until, wall_display
+from tests.harness import Stream, publisher, wait_until, wall_display
 from tests.postgres_server import PostgresServer
 
 PROBES = """
@@ -34,42 +33,24 @@ decoder = "cityops-json"
 """
 
 
-class _Load:
+def _load(client, entities: int, rate: int) -> Stream:
     """`entities` gauges described, then `rate` readings a second among them, until stopped."""
+    for i in range(entities):
+        lon, lat = 115.3 + (i % 60) * 0.006, 38.75 + (i // 60) * 0.006  # a grid over the city's middle
+        body = {"type": "entity", "id": f"w{i}", "domain": "flood", "kind": "river_gauge", "name": f"W{i}",
+                "lon": lon, "lat": lat}  # fmt: skip
+        client.publish(f"test/flood/entity/w{i}", json.dumps(body).encode(), qos=1)
 
-    def __init__(self, client, entities: int, rate: int):
-        self.client, self.entities, self.rate = client, entities, rate
-        self.sent = 0
-        self._running = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def reading(n: int) -> tuple[str, bytes]:
+        body = {
+            "type": "observation",
+            "entity": f"w{n % entities}",
+            "id": f"r{n}",
+            "values": {"water_level": 5 + (n % 50) / 10},
+        }  # fmt: skip (under the rule's 12 m)
+        return f"test/flood/obs/w{n % entities}", json.dumps(body).encode()
 
-    def start(self) -> None:
-        for i in range(self.entities):
-            lon, lat = 115.3 + (i % 60) * 0.006, 38.75 + (i // 60) * 0.006  # a grid over the city's middle
-            body = {"type": "entity", "id": f"w{i}", "domain": "flood", "kind": "river_gauge", "name": f"W{i}",
-                    "lon": lon, "lat": lat}  # fmt: skip
-            self.client.publish(f"test/flood/entity/w{i}", json.dumps(body).encode(), qos=1)
-        self._running.set()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._running.clear()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        began = time.monotonic()
-        while self._running.is_set():
-            i = self.sent % self.entities
-            body = {
-                "type": "observation",
-                "entity": f"w{i}",
-                "id": f"r{self.sent}",
-                "values": {"water_level": 5 + (self.sent % 50) / 10},
-            }  # fmt: skip (under the rule's 12 m)
-            self.client.publish(f"test/flood/obs/w{i}", json.dumps(body).encode(), qos=1)
-            self.sent += 1
-            if self.sent % 100 == 0:
-                time.sleep(max(0.0, began + self.sent / self.rate - time.monotonic()))
+    return Stream(client, 10**9, rate, pace_every=100, message=reading).start()
 
 
 def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=None,
@@ -91,8 +72,7 @@ def run(entities: int = 2_400, rate: int = 1_000, watch_s: int = 60, browser=Non
                 a.start()
                 wait_until(lambda: leader(server, "wall_nodes") == "a", 30, "node a leads")
                 b.start()
-                load = _Load(sender, entities, rate)
-                load.start()
+                load = _load(sender, entities, rate)
                 walls = {}
                 for name, node in (("a", a), ("b", b)):
                     page = wall_display(browser, node.web_port, viewport={"width": 1920, "height": 1080})

@@ -22,11 +22,12 @@ class KeptFiles:
 
     def keep(self, name: str, data: bytes) -> None:
         """Keep `data` as `name` (a path relative to the folder); a name kept before keeps its first bytes."""
+        path = self.folder / name
+        if path.exists():  # this node has it, so the store has it too (it is shared first)
+            return
         if self.store is not None:
             self.store.share_file(name, data)  # first: a file this node has is one every node can have
-        path = self.folder / name
-        if not path.exists():
-            _write(path, data)
+        _write(path, data)
 
     def path(self, name: str) -> Path | None:
         """Where the file is on this node's disk, fetched from the store if another node kept it; None if no node

@@ -250,14 +250,18 @@ def observation(n: int, entity: str = "g1") -> bytes:
 
 
 class Stream:
-    """Readings m0 … m{messages-1} of gauge g1 (`observation`), published with QoS 1 at `rate` a second by a thread of
-    its own; `published` says how many so far. `also(n)` is called before reading n (more messages of a test's)."""
+    """Readings m0 … m{messages-1} of gauge g1 (`observation`), or what `message(n)` gives (a topic and a payload),
+    published with QoS 1 at `rate` a second by a thread of its own, until `stop`; `published` says how many so far.
+    `also(n)` is called before message n (more messages of a test's)."""
 
     def __init__(self, client: mqtt.Client, messages: int, rate: float, pace_every: int = 1000,
-                 also: Callable[[int], None] | None = None):  # fmt: skip
+                 also: Callable[[int], None] | None = None,
+                 message: Callable[[int], tuple[str, bytes]] | None = None):  # fmt: skip
         self.client, self.messages, self.rate, self.pace_every = client, messages, rate, pace_every
         self.also = also or (lambda n: None)
+        self.message = message or (lambda n: ("test/flood/obs/g1", observation(n)))
         self.published = 0
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> Stream:
@@ -267,11 +271,17 @@ class Stream:
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(10)
+
     def _run(self) -> None:
         began = time.monotonic()
         for n in range(self.messages):
+            if self._stopped.is_set():
+                return
             self.also(n)
-            self.client.publish("test/flood/obs/g1", observation(n), qos=1)
+            self.client.publish(*self.message(n), qos=1)
             self.published = n + 1
             if n % self.pace_every == self.pace_every - 1:
                 time.sleep(max(0.0, began + self.published / self.rate - time.monotonic()))
